@@ -1,0 +1,325 @@
+"""``python -m benchmarks``: smsgw against node-smpp and a null SMSC, interleaved rounds.
+
+For each round, each window and each server, a fresh server process is started, warmed up,
+and loaded by :mod:`benchmarks.loadgen` running in a second process; the server's CPU time
+and peak RSS are read from /proc. Then the unmodified smpplib client plays ping-pong with
+each server. Medians over rounds are printed as tables, with smsgw's submits/s as a ratio of
+the reference's, and every raw run is written to ``benchmarks/results/latest.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from benchmarks import report, servers
+
+TARGETS = ("null", "reference", "smsgw")
+RESULTS = servers.BENCH_DIR / "results" / "latest.json"
+
+
+def _parse_windows(text: str) -> list[int]:
+    windows = [int(w) for w in text.split(",") if w.strip()]
+    if not windows or min(windows) < 1:
+        raise argparse.ArgumentTypeError("windows are positive integers, e.g. 1,100")
+    return windows
+
+
+def _parse_only(text: str) -> list[str]:
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    unknown = sorted(set(names) - set(TARGETS))
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"choose among {','.join(TARGETS)}; unknown: {','.join(unknown)}"
+        )
+    return [t for t in TARGETS if t in names]
+
+
+def _run_client(
+    module: str, server: servers.Server, extra: list[str], timeout: float
+) -> dict[str, Any]:
+    """Run a client module in its own process against ``server``; return its JSON line."""
+    cmd = [
+        sys.executable,
+        "-m",
+        module,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(server.port),
+        "--system-id",
+        server.system_id,
+        "--password",
+        server.password,
+        *extra,
+    ]
+    try:
+        done = subprocess.run(
+            cmd, cwd=servers.REPO_DIR, capture_output=True, text=True, timeout=timeout
+        )
+    except subprocess.TimeoutExpired:
+        return {"error": f"{module} did not finish within {timeout:.0f} s"}
+    lines = done.stdout.strip().splitlines()
+    try:
+        result: dict[str, Any] = json.loads(lines[-1])
+    except (IndexError, ValueError):
+        tail = " | ".join(done.stderr.strip().splitlines()[-3:])
+        return {"error": f"{module} exited with {done.returncode} and no JSON: {tail}"}
+    return result
+
+
+class Bench:
+    """One benchmark session: which targets run, what was skipped, and the raw runs."""
+
+    def __init__(self, args: argparse.Namespace, workdir: Path) -> None:
+        self.args = args
+        self.workdir = workdir
+        self.skipped: dict[str, str] = {}
+        self.reference: servers.Reference | None = None
+        self.load_runs: list[dict[str, Any]] = []
+        self.pingpong_runs: list[dict[str, Any]] = []
+
+    def prepare(self) -> None:
+        """Install the reference if it is wanted; record why it is skipped otherwise."""
+        if "reference" in self.args.only:
+            print(
+                "preparing the node-smpp reference"
+                " (npm install into benchmarks/.cache/reference)..."
+            )
+            try:
+                self.reference = servers.prepare_reference()
+            except servers.Unavailable as exc:
+                self._skip("reference", str(exc))
+            else:
+                r = self.reference
+                print(
+                    f"  smpp {r.smpp_version} installed; node {r.node_version}, npm {r.npm_version}"
+                )
+
+    def _skip(self, name: str, reason: str) -> None:
+        self.skipped[name] = reason
+        print(f"SKIPPING {name}: {reason}")
+
+    def _start(self, name: str, tag: str) -> servers.Server | None:
+        """Start a fresh server process for one run; None if the target is unavailable."""
+        if name in self.skipped:
+            return None
+        workdir = self.workdir / tag
+        workdir.mkdir()
+        starters: dict[str, Callable[[], servers.Server]] = {
+            "null": lambda: servers.start_null(workdir),
+            "null-delayed-ack": lambda: servers.start_null(workdir, quickack=False),
+            "smsgw": lambda: servers.start_smsgw(workdir),
+        }
+        if self.reference is not None:
+            reference = self.reference
+            starters["reference"] = lambda: servers.start_reference(workdir, reference)
+        try:
+            return starters[name]()
+        except servers.Unavailable as exc:
+            # smsgw not written yet, or broken: say so once and stop trying.
+            self._skip(name, str(exc))
+            return None
+
+    def load_run(self, name: str, round_no: int, window: int, n: int) -> None:
+        """Warm a fresh server up, then measure one windowed load run against it."""
+        server = self._start(name, f"{name}-r{round_no}-w{window}")
+        if server is None:
+            return
+        timeout = 60 + n / 500
+        result: dict[str, Any]
+        try:
+            warm: dict[str, Any] = {}
+            if self.args.warmup:
+                warm = _run_client(
+                    "benchmarks.loadgen",
+                    server,
+                    ["-n", str(self.args.warmup), "--window", "100"],
+                    timeout,
+                )
+            if "error" in warm:
+                result = {"error": f"warm-up failed: {warm['error']}"}
+            else:
+                cpu_before = server.cpu_seconds()
+                result = _run_client(
+                    "benchmarks.loadgen", server, ["-n", str(n), "--window", str(window)], timeout
+                )
+                if server.process.poll() is not None:
+                    raise OSError(f"exit status {server.process.returncode}")
+                cpu_used = server.cpu_seconds() - cpu_before
+                result.update(
+                    server_cpu_seconds=cpu_used,
+                    server_cpu_us_per_msg=cpu_used / n * 1e6,
+                    peak_rss_mib=server.peak_rss_mib(),
+                )
+            result.update(server=name, round=round_no, window=window, n=n)
+        except OSError as exc:  # /proc entry gone: the server died
+            result = {
+                "server": name,
+                "round": round_no,
+                "window": window,
+                "n": n,
+                "error": f"server died ({exc}): {server.log_tail()}",
+            }
+        finally:
+            server.stop()
+        self.load_runs.append(result)
+        _print_progress(result)
+
+    def pingpong_run(self, name: str, round_no: int) -> None:
+        """Measure the smpplib one-at-a-time client against a fresh server."""
+        server = self._start(name, f"{name}-r{round_no}-pingpong")
+        if server is None:
+            return
+        # The delayed-ACK demonstration only needs to show its ~46/s, not run long.
+        seconds = (
+            min(2.0, self.args.pingpong_seconds)
+            if name == "null-delayed-ack"
+            else self.args.pingpong_seconds
+        )
+        extra = ["-n", str(self.args.pingpong_n), "--max-seconds", str(seconds)]
+        try:
+            result = _run_client("benchmarks.smpplib_pingpong", server, extra, seconds + 60)
+        finally:
+            server.stop()
+        result.update(server=name, round=round_no)
+        self.pingpong_runs.append(result)
+        if "error" in result:
+            print(f"  smpplib ping-pong  {name:<17} FAILED: {result['error']}")
+        else:
+            rate, sent = result["rate"], result["sent"]
+            print(f"  smpplib ping-pong  {name:<17} {rate:>9,.0f} msgs/s ({sent} sent)")
+
+    def run(self) -> None:
+        """All rounds, interleaved: each round visits every window and server once."""
+        args = self.args
+        for round_no in range(1, args.rounds + 1):
+            # Rotate the order each round so no server always runs first on a cold machine.
+            shift = (round_no - 1) % len(args.only)
+            order = args.only[shift:] + args.only[:shift]
+            print(f"round {round_no}/{args.rounds}")
+            for window in args.windows:
+                n = args.n or (5_000 if window == 1 else 20_000)
+                for name in order:
+                    self.load_run(name, round_no, window, n)
+            if args.pingpong:
+                extra = ["null-delayed-ack"] if "null" in order else []
+                for name in order + extra:
+                    self.pingpong_run(name, round_no)
+
+
+def _print_progress(r: dict[str, Any]) -> None:
+    head = f"  window {r['window']:<4} {r['server']:<10}"
+    if "error" in r:
+        print(f"{head} FAILED: {r['error']}")
+        return
+    print(
+        f"{head} {r['submit_rate']:>9,.0f} submits/s {r['receipt_rate']:>9,.0f} receipts/s "
+        f"p50 {r['p50_ms']:.2f} p99 {r['p99_ms']:.2f} ms  srv {r['server_cpu_us_per_msg']:.1f} "
+        f"gen {r['client_cpu_us_per_msg']:.1f} µs/msg  {r['peak_rss_mib']:.0f} MiB  "
+        f"errors {r['errors']} unmatched {r['unmatched'] + r['orphan_receipts']}"
+        + ("" if r.get("stopped") == "complete" else f"  [{r.get('stopped')}]")
+    )
+
+
+def _meta(bench: Bench) -> dict[str, Any]:
+    ref = bench.reference
+    return {
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "loadavg_at_end": os.getloadavg(),
+        "node": ref.node_version if ref else None,
+        "npm": ref.npm_version if ref else None,
+        "smpp_npm_package": ref.smpp_version if ref else None,
+        "reference_node_modules": ref.packages if ref else None,
+        "args": {k: v for k, v in vars(bench.args).items()},
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point; see ``benchmarks/README.md``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument(
+        "--n",
+        type=int,
+        default=0,
+        help="submit_sm per run (default: 5000 at window 1, 20000 otherwise)",
+    )
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--windows", type=_parse_windows, default=[1, 100])
+    parser.add_argument(
+        "--only",
+        type=_parse_only,
+        default=list(TARGETS),
+        help="comma-separated subset of " + ",".join(TARGETS),
+    )
+    parser.add_argument(
+        "--warmup", type=int, default=2000, help="untimed messages before each run (0: none)"
+    )
+    parser.add_argument("--pingpong-n", type=int, default=2000)
+    parser.add_argument("--pingpong-seconds", type=float, default=3.0)
+    parser.add_argument("--no-pingpong", dest="pingpong", action="store_false")
+    parser.add_argument(
+        "--json", type=Path, default=RESULTS, help=f"raw results (default {RESULTS})"
+    )
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory(prefix="smsgw-bench-") as tmp:
+        bench = Bench(args, Path(tmp))
+        bench.prepare()
+        bench.run()
+
+    load = report.summarize_load(bench.load_runs)
+    pingpong = report.summarize_pingpong(bench.pingpong_runs)
+    ratio = report.ratios(load)
+    order = ["null", "reference", "smsgw"]
+    print()
+    for window, by_server in load.items():
+        print(report.load_table(window, by_server, order))
+        if window in ratio:
+            print(f"smsgw / reference submits/s at window {window}: {ratio[window]:.2f}")
+        print()
+    if pingpong:
+        print(report.pingpong_table(pingpong, order + ["null-delayed-ack"]))
+        print()
+    for name, reason in bench.skipped.items():
+        print(f"skipped {name}: {' '.join(reason.split())[:300]}")
+
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(
+        json.dumps(
+            {
+                "meta": _meta(bench),
+                "skipped": bench.skipped,
+                "summary": {
+                    "load": {str(w): s for w, s in load.items()},
+                    "pingpong": pingpong,
+                    "smsgw_over_reference": {str(w): r for w, r in ratio.items()},
+                },
+                "load_runs": bench.load_runs,
+                "pingpong_runs": bench.pingpong_runs,
+            },
+            indent=2,
+            default=str,
+        )
+        + "\n"
+    )
+    print(f"raw results: {args.json}")
+    return 0 if bench.load_runs or bench.pingpong_runs else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

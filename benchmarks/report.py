@@ -1,0 +1,152 @@
+"""Reduce the raw runs to medians and print them as plain-text tables.
+
+The machine is shared and absolute figures drift by ±30% (PERFORMANCE.md), so every table
+has the reference in it and the summary quotes smsgw as a ratio of the reference.
+"""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any
+
+LABELS = {
+    "null": "generator ceiling (null server)",
+    "reference": "node-smpp reference",
+    "smsgw": "smsgw",
+    "null-delayed-ack": "null server, delayed ACKs",
+}
+
+_LOAD_COLUMNS = (
+    ("server", 31),
+    ("submits/s", 10),
+    ("receipts/s", 10),
+    ("p50 ms", 7),
+    ("p99 ms", 7),
+    ("srv CPU µs/msg", 14),
+    ("gen CPU µs/msg", 14),
+    ("peak RSS MiB", 12),
+    ("errors", 6),
+    ("unmatched", 9),
+    ("rounds", 6),
+)
+
+
+def _median(runs: list[dict[str, Any]], key: str) -> float:
+    values = [float(r[key]) for r in runs if r.get(key) is not None]
+    return statistics.median(values) if values else float("nan")
+
+
+def summarize_load(runs: list[dict[str, Any]]) -> dict[int, dict[str, dict[str, float]]]:
+    """Medians over rounds per window and server; errors and unmatched are summed.
+
+    :param runs: load runs as recorded by ``__main__`` (keys of :func:`loadgen.run_load` plus
+        ``server``, ``server_cpu_us_per_msg`` and ``peak_rss_mib``); failed runs count as failed.
+    """
+    grouped: dict[int, dict[str, list[dict[str, Any]]]] = {}
+    for run in runs:
+        grouped.setdefault(int(run["window"]), {}).setdefault(str(run["server"]), []).append(run)
+    summary: dict[int, dict[str, dict[str, float]]] = {}
+    for window, by_server in sorted(grouped.items()):
+        summary[window] = {}
+        for server, group in by_server.items():
+            good = [r for r in group if "error" not in r]
+            summary[window][server] = {
+                "submit_rate": _median(good, "submit_rate"),
+                "receipt_rate": _median(good, "receipt_rate"),
+                "p50_ms": _median(good, "p50_ms"),
+                "p99_ms": _median(good, "p99_ms"),
+                "server_cpu_us_per_msg": _median(good, "server_cpu_us_per_msg"),
+                "client_cpu_us_per_msg": _median(good, "client_cpu_us_per_msg"),
+                "peak_rss_mib": max((float(r["peak_rss_mib"]) for r in good), default=float("nan")),
+                "errors": float(sum(int(r["errors"]) for r in good)),
+                "unmatched": float(
+                    sum(int(r["unmatched"]) + int(r["orphan_receipts"]) for r in good)
+                ),
+                "rounds": float(len(good)),
+                "failed_rounds": float(len(group) - len(good)),
+            }
+    return summary
+
+
+def ratios(summary: dict[int, dict[str, dict[str, float]]]) -> dict[int, float]:
+    """smsgw submits/s divided by the reference's, per window where both ran."""
+    out: dict[int, float] = {}
+    for window, by_server in summary.items():
+        if "smsgw" in by_server and "reference" in by_server:
+            ref = by_server["reference"]["submit_rate"]
+            if ref and ref == ref:  # skip zero and NaN
+                out[window] = by_server["smsgw"]["submit_rate"] / ref
+    return out
+
+
+def _fmt(value: float, digits: int = 0) -> str:
+    if value != value:  # NaN: no successful round
+        return "-"
+    if digits == 0:
+        return f"{value:,.0f}"
+    return f"{value:.{digits}f}"
+
+
+def load_table(window: int, by_server: dict[str, dict[str, float]], order: list[str]) -> str:
+    """One window's table, one line per server in ``order``."""
+    lines = [f"window {window}"]
+    lines.append(
+        "  ".join(
+            name.rjust(width) if i else name.ljust(width)
+            for i, (name, width) in enumerate(_LOAD_COLUMNS)
+        )
+    )
+    for server in order:
+        if server not in by_server:
+            continue
+        s = by_server[server]
+        cells = (
+            LABELS.get(server, server),
+            _fmt(s["submit_rate"]),
+            _fmt(s["receipt_rate"]),
+            _fmt(s["p50_ms"], 2),
+            _fmt(s["p99_ms"], 2),
+            _fmt(s["server_cpu_us_per_msg"], 1),
+            _fmt(s["client_cpu_us_per_msg"], 1),
+            _fmt(s["peak_rss_mib"], 1),
+            _fmt(s["errors"]),
+            _fmt(s["unmatched"]),
+            f"{s['rounds']:.0f}" + (f"+{s['failed_rounds']:.0f}F" if s["failed_rounds"] else ""),
+        )
+        lines.append(
+            "  ".join(
+                c.rjust(w) if i else c.ljust(w)
+                for i, (c, (_, w)) in enumerate(zip(cells, _LOAD_COLUMNS, strict=True))
+            )
+        )
+    return "\n".join(lines)
+
+
+def summarize_pingpong(runs: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Median smpplib ping-pong rate per server, with summed errors."""
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for run in runs:
+        grouped.setdefault(str(run["server"]), []).append(run)
+    return {
+        server: {
+            "rate": _median([r for r in group if "error" not in r], "rate"),
+            "sent": _median([r for r in group if "error" not in r], "sent"),
+            "errors": float(sum(int(r.get("errors", 0)) for r in group if "error" not in r)),
+            "failed_rounds": float(sum(1 for r in group if "error" in r)),
+        }
+        for server, group in grouped.items()
+    }
+
+
+def pingpong_table(summary: dict[str, dict[str, float]], order: list[str]) -> str:
+    """The smpplib ping-pong table: one unmodified client, one message in flight."""
+    lines = ["smpplib 2.2.4 ping-pong (one submit_sm in flight, receipts on)"]
+    lines.append(f"{'server':<31}  {'msgs/s':>10}  {'sent':>6}  {'errors':>6}  {'failed':>6}")
+    for server in order:
+        if server in summary:
+            s = summary[server]
+            lines.append(
+                f"{LABELS.get(server, server):<31}  {_fmt(s['rate']):>10}  {_fmt(s['sent']):>6}  "
+                f"{_fmt(s['errors']):>6}  {_fmt(s['failed_rounds']):>6}"
+            )
+    return "\n".join(lines)

@@ -1,0 +1,7 @@
+"""``python -m smsgw`` runs the ``smsgw`` command."""
+
+import sys
+
+from smsgw.cli import main
+
+sys.exit(main())

@@ -1,0 +1,148 @@
+"""Wires the carrier, the store and the listeners together: the one place that does."""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+from typing import Any
+
+import attrs
+from twisted.internet import defer, endpoints
+from twisted.web import server
+
+from smsgw import __version__
+from smsgw.carrier.carrier import Carrier
+from smsgw.carrier.clock import SystemClock
+from smsgw.carrier.outbox import RetryPolicy
+from smsgw.carrier.subscribers import SubscriberRegistry
+from smsgw.carrier.validation import Limits
+from smsgw.config import Config
+from smsgw.server.smpp import SmppServerFactory
+from smsgw.smpp.session import SessionConfig
+from smsgw.store.sqlite import SqliteStore
+from smsgw.web.api import Api, Root
+
+
+@attrs.define
+class Running:
+    """A started smsgw: its parts and the ports it listens on."""
+
+    config: Config
+    carrier: Carrier
+    store: SqliteStore
+    smpp_factory: SmppServerFactory
+    smpp_port: Any
+    http_port: Any
+
+    @property
+    def endpoints(self) -> dict[str, Any]:
+        """The chosen ports and the built-in account's credentials, for tools."""
+        account = self.config.accounts[0]
+        smpp, http = self.smpp_port.getHost(), self.http_port.getHost()
+        return {
+            "smpp": smpp.port,
+            "smpp_host": smpp.host,
+            "http": http.port,
+            "http_url": f"http://{http.host}:{http.port}",
+            "system_id": account.system_id,
+            "password": account.password,
+            "store": self.store.path,
+        }
+
+    @defer.inlineCallbacks
+    def stop(self) -> Any:
+        """Unbind every session, stop listening, flush and close the store."""
+        self.smpp_factory.unbind_all()
+        self.smpp_factory.flusher.flush()
+        yield defer.maybeDeferred(self.smpp_port.stopListening)
+        yield defer.maybeDeferred(self.http_port.stopListening)
+        for connection in list(self.smpp_factory.connections.values()):
+            connection.transport.loseConnection()
+        self.store.close()
+
+
+def _endpoint(host: str, port: int) -> str:
+    return f"tcp:{port}:interface={host.replace(':', chr(92) + ':')}"
+
+
+@defer.inlineCallbacks
+def start(config: Config, reactor: Any) -> Any:
+    """Open the store, build the carrier, and listen for SMPP and HTTP.
+
+    :returns: a Deferred firing with :class:`Running`.
+    """
+    network = config.network
+    path = config.store.path
+    store = SqliteStore(path if path == ":memory:" else os.path.abspath(path), synchronous=config.store.synchronous.upper())
+    subscribers = SubscriberRegistry(
+        (attrs.evolve(s) for s in config.subscribers),
+        country_code=network.country_code,
+        auto_provision=network.provisioning == "auto",
+    )
+    carrier = Carrier(
+        store,
+        config.accounts,
+        subscribers,
+        SystemClock(),
+        limits=Limits(network.default_validity, network.max_validity, network.max_payload),
+        retry=RetryPolicy(network.delivery_retry_base, network.delivery_retry_max, network.delivery_validity),
+        default_system_id=network.default_account or None,
+    )
+    smpp = config.smpp
+    session_config = SessionConfig(
+        system_id=smpp.system_id,
+        max_pdu_size=smpp.max_pdu_size,
+        window=smpp.window,
+        session_init_timeout=smpp.session_init_timeout,
+        enquire_link_interval=smpp.enquire_link_interval,
+        inactivity_timeout=smpp.inactivity_timeout,
+        response_timeout=smpp.response_timeout,
+    )
+    factory = SmppServerFactory(carrier, session_config, reactor)
+    factory.noisy = False
+    try:
+        smpp_port = yield endpoints.serverFromString(reactor, _endpoint(smpp.host, smpp.port)).listen(factory)
+        info = {"smpp": {"host": smpp.host}}
+        api = Api(carrier, info=info, after_change=factory.flusher.mark)
+        site = server.Site(Root(api))
+        site.displayTracebacks = False
+        site.noisy = False
+        site.log = lambda request: None  # type: ignore[method-assign]  # no access log: the API is polled
+        http_port = yield endpoints.serverFromString(reactor, _endpoint(config.http.host, config.http.port)).listen(site)
+    except Exception:
+        store.close()
+        raise
+    info["smpp"]["port"] = smpp_port.getHost().port
+    # Start-up objects live for the whole run: keep the collector from rescanning them.
+    gc.collect()
+    gc.freeze()
+    return Running(config, carrier, store, factory, smpp_port, http_port)
+
+
+def banner(running: Running) -> str:
+    """What a developer needs to connect, printed at start-up."""
+    e = running.endpoints
+    config = running.config
+    lines = [
+        f"smsgw {__version__}: the fake carrier is up",
+        f"  SMPP      {e['smpp_host']}:{e['smpp']}   system_id={e['system_id']}  password={e['password']}",
+        f"  HTTP API  {e['http_url']}/api/health",
+        f"  store     {e['store']}",
+        "  short codes: "
+        + ", ".join(f"{c} -> {a.system_id}" for a in config.accounts for c in a.short_codes),
+        "  subscribers: " + ", ".join(f"+{s.msisdn} ({s.name})" if s.name else f"+{s.msisdn}" for s in config.subscribers),
+    ]
+    for host in {config.smpp.host, config.http.host}:
+        if host not in ("127.0.0.1", "::1", "localhost"):
+            lines.append(f"  WARNING: listening on {host}, reachable beyond this machine")
+    return "\n".join(lines)
+
+
+def write_ports_file(path: str, running: Running) -> None:
+    """Write the endpoints as JSON, atomically, so a CI script never reads half a file."""
+    temporary = f"{path}.tmp"
+    with open(temporary, "w", encoding="utf-8") as file:
+        json.dump(running.endpoints, file, indent=2)
+        file.write("\n")
+    os.replace(temporary, path)

@@ -1,0 +1,331 @@
+"""The carrier: what an SMSC does with each SMPP request, and the network around it.
+
+The Twisted adapter hands each bind, request and response of a session to :class:`Carrier`;
+the carrier answers through the session, and its effects become durable at :meth:`flush`,
+which the adapter calls once per reactor turn before it writes any output. That order is the
+durability promise: a submit_sm_resp carrying a message_id leaves only after its message is
+committed, and a receipt leaves after that.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from smsgw.carrier.accounts import Account, AccountRegistry
+from smsgw.carrier.center import MessageCenter, parse_message_id
+from smsgw.carrier.clock import Clock
+from smsgw.carrier.errors import BindRefused, Rejected, UnknownSubscriber
+from smsgw.carrier.events import Bound, EventBus, Refused, Unbound
+from smsgw.carrier.outbox import Link, Outbox, RetryPolicy
+from smsgw.carrier.subscribers import HandsetState, Subscriber, SubscriberRegistry
+from smsgw.carrier.validation import (
+    Checked,
+    Limits,
+    check_addresses,
+    check_body,
+    check_sar,
+    check_submit,
+    check_times,
+)
+from smsgw.smpp.constants import BindType, CommandId, CommandStatus as S, EsmClass, MessageState, command_name, status_name
+from smsgw.smpp.sm import DistributionList, UnsuccessSme
+from smsgw.smpp.smpptime import format_smpp_time
+from smsgw.store.records import DeliveryRecord, MessageRecord
+
+
+class Carrier:
+    """The fake network's core: accounts, subscribers, the message center and the outbox.
+
+    :param store: the message store (already open); pending work in it is resumed.
+    :param clock: the carrier's time (messages, validity, receipts).
+    :param default_system_id: the account that receives MO for unowned short codes.
+    """
+
+    def __init__(
+        self,
+        store: Any,
+        accounts: Iterable[Account],
+        subscribers: SubscriberRegistry,
+        clock: Clock,
+        *,
+        limits: Limits = Limits(),
+        retry: RetryPolicy = RetryPolicy(),
+        default_system_id: str | None = None,
+        events: EventBus | None = None,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.limits = limits
+        self.events = events or EventBus()
+        self.accounts = AccountRegistry(accounts, clock.now())
+        self.subscribers = subscribers
+        max_message, max_delivery = store.max_ids()
+        self.outbox = Outbox(store, retry, self._delivery_done, max_delivery + 1)
+        self.center = MessageCenter(
+            store,
+            self.accounts,
+            subscribers,
+            self.outbox,
+            self.events,
+            default_system_id=default_system_id,
+            next_id=max_message + 1,
+        )
+        self.center.restore(store.pending_messages())
+        for delivery in store.pending_deliveries():
+            self.outbox.restore(delivery)
+        #: Bound sessions by session id.
+        self.links: dict[int, Link] = {}
+        self._handlers = {
+            CommandId.SUBMIT_SM: self._submit_sm,
+            CommandId.DATA_SM: self._data_sm,
+            CommandId.SUBMIT_MULTI: self._submit_multi,
+            CommandId.QUERY_SM: self._query_sm,
+            CommandId.CANCEL_SM: self._cancel_sm,
+            CommandId.REPLACE_SM: self._replace_sm,
+        }
+
+    # -- sessions --------------------------------------------------------------------
+
+    def bind(self, link: Any, pdu: Any, bind_type: BindType, session_id: int) -> bool:
+        """Authenticate a bind and answer it; return whether it was accepted."""
+        session = link.session
+        try:
+            account = self.accounts.authenticate(pdu.system_id, pdu.password, bind_type)
+        except BindRefused as refusal:
+            session.reject_bind(pdu, refusal.command_status)
+            self._refused(pdu.system_id, pdu, refusal)
+            return False
+        session.accept_bind(pdu, account.system_id)
+        link.account = account
+        self.links[session_id] = link
+        if bind_type.can_receive:
+            self.outbox.attach(link)
+        if self.events.listeners:
+            self.events.emit(Bound(session_id, account.system_id, bind_type.value, link.peer))
+        return True
+
+    def unbound(self, link: Any, session_id: int, lost: Iterable[DeliveryRecord], reason: str) -> None:
+        """A session ended: its unanswered deliveries go back to the queue."""
+        now = self.clock.now()
+        self.outbox.detach(link)
+        for delivery in lost:
+            self.outbox.failed(delivery, now)
+        if self.links.pop(session_id, None) is not None and self.events.listeners:
+            self.events.emit(Unbound(session_id, link.account.system_id, reason))
+
+    def request(self, link: Any, pdu: Any) -> None:
+        """Answer a submit_sm, data_sm, submit_multi, query_sm, cancel_sm or replace_sm."""
+        try:
+            self._handlers[pdu.command_id](link, pdu, self.clock.now())
+        except Rejected as refusal:
+            link.session.respond(pdu, refusal.command_status)
+            self._refused(link.account.system_id, pdu, refusal)
+
+    def _refused(self, system_id: str, pdu: Any, refusal: Rejected) -> None:
+        if self.events.listeners:
+            self.events.emit(
+                Refused(system_id, command_name(pdu.command_id), status_name(refusal.command_status), refusal.reason)
+            )
+
+    def delivery_answered(self, delivery: DeliveryRecord, command_status: int) -> None:
+        """An ESME answered a deliver_sm."""
+        self.outbox.answered(delivery, command_status, self.clock.now())
+
+    def delivery_timed_out(self, delivery: DeliveryRecord) -> None:
+        """An ESME did not answer a deliver_sm in time."""
+        self.outbox.failed(delivery, self.clock.now())
+
+    def _delivery_done(self, delivery: DeliveryRecord, outcome: str) -> None:
+        self.center.delivery_done(delivery, outcome, self.clock.now())
+
+    def flush(self) -> None:
+        """Make this turn's work durable, then hand queued deliveries to the binds."""
+        self.store.commit()
+        self.outbox.dispatch(self.clock.now())
+
+    def tick(self) -> None:
+        """Let carrier time pass: schedules, expiries, retries."""
+        now = self.clock.now()
+        self.center.tick(now)
+        self.outbox.tick(now)
+
+    # -- submits ---------------------------------------------------------------------
+
+    def _submit_sm(self, link: Any, pdu: Any, now: float) -> None:
+        account = link.account
+        self.accounts.check_throughput(account, now)
+        self.center.check_queue(account)
+        check_addresses(pdu)
+        checked = check_submit(pdu, now, self.limits)
+        subscriber = self.subscribers.resolve(pdu.destination_addr)
+        message_id = self.center.accept_mt(
+            account,
+            pdu,
+            checked,
+            subscriber,
+            now,
+            dest_addr_ton=pdu.dest_addr_ton,
+            dest_addr_npi=pdu.dest_addr_npi,
+            destination_addr=pdu.destination_addr,
+        )
+        link.session.respond(pdu, 0, message_id=message_id)
+
+    def _data_sm(self, link: Any, pdu: Any, now: float) -> None:
+        account = link.account
+        self.accounts.check_throughput(account, now)
+        self.center.check_queue(account)
+        check_addresses(pdu)
+        if pdu.registered_delivery & ~0x1F:
+            raise Rejected(S.ESME_RINVREGDLVFLG, f"registered_delivery 0x{pdu.registered_delivery:02X} sets reserved bits")
+        if pdu.esm_class & EsmClass.TYPE_MASK & EsmClass.DELIVERY_RECEIPT:
+            raise Rejected(S.ESME_RINVESMCLASS, f"esm_class 0x{pdu.esm_class:02X} marks a receipt")
+        body = check_body(b"", pdu.message_payload or b"", pdu.esm_class, self.limits)
+        expires_at = now + (pdu.qos_time_to_live or self.limits.default_validity)
+        checked = Checked(body, None, min(expires_at, now + self.limits.max_validity), check_sar(pdu))
+        subscriber = self.subscribers.resolve(pdu.destination_addr)
+        message_id = self.center.accept_mt(
+            account,
+            pdu,
+            checked,
+            subscriber,
+            now,
+            dest_addr_ton=pdu.dest_addr_ton,
+            dest_addr_npi=pdu.dest_addr_npi,
+            destination_addr=pdu.destination_addr,
+        )
+        link.session.respond(pdu, 0, message_id=message_id)
+
+    def _submit_multi(self, link: Any, pdu: Any, now: float) -> None:
+        account = link.account
+        if not 1 <= len(pdu.dest_addresses) <= 254:
+            raise Rejected(S.ESME_RINVNUMDESTS, f"number_of_dests {len(pdu.dest_addresses)} is not 1-254")
+        self.accounts.check_throughput(account, now)
+        self.center.check_queue(account)
+        check_addresses(pdu, with_destination=False)
+        checked = check_submit(pdu, now, self.limits)
+        message_id: str | None = None
+        unsuccess = []
+        for dest in pdu.dest_addresses:
+            if isinstance(dest, DistributionList):
+                unsuccess.append(UnsuccessSme(0, 0, dest.dl_name, S.ESME_RINVDLNAME))
+                continue
+            try:
+                check_addresses(_DestView(pdu, dest))
+                subscriber = self.subscribers.resolve(dest.destination_addr)
+            except Rejected as refusal:
+                unsuccess.append(
+                    UnsuccessSme(dest.dest_addr_ton, dest.dest_addr_npi, dest.destination_addr, refusal.command_status)
+                )
+                continue
+            message_id = self.center.accept_mt(
+                account,
+                pdu,
+                checked,
+                subscriber,
+                now,
+                dest_addr_ton=dest.dest_addr_ton,
+                dest_addr_npi=dest.dest_addr_npi,
+                destination_addr=dest.destination_addr,
+                message_id=message_id,
+            )
+        link.session.respond(pdu, 0, message_id=message_id or "", unsuccess_smes=tuple(unsuccess))
+
+    # -- query, cancel, replace ------------------------------------------------------
+
+    def _owned(self, account: Account, message_id: str, status: int) -> MessageRecord:
+        row_id = parse_message_id(message_id, account.message_id_format)
+        record = None
+        if row_id is not None:
+            record = self.center.pending(row_id) or self.store.get_message(row_id)
+        if record is None or record.message_id != message_id or record.system_id != account.system_id:
+            raise Rejected(status, f"{account.system_id!r} has no message with message_id {message_id!r}")
+        return record
+
+    def _query_sm(self, link: Any, pdu: Any, now: float) -> None:
+        record = self._owned(link.account, pdu.message_id, S.ESME_RQUERYFAIL)
+        final = MessageState(record.state).is_final and record.done_at is not None
+        link.session.respond(
+            pdu,
+            0,
+            message_id=record.message_id,
+            final_date=format_smpp_time(record.done_at) if final else "",  # type: ignore[arg-type]
+            message_state=record.state,
+            error_code=record.error & 0xFF,
+        )
+
+    def _cancel_sm(self, link: Any, pdu: Any, now: float) -> None:
+        account = link.account
+        if pdu.message_id:
+            record = self._owned(account, pdu.message_id, S.ESME_RCANCELFAIL)
+            targets = [record] if self.center.pending(record.id) else []
+            if not targets:
+                raise Rejected(
+                    S.ESME_RCANCELFAIL,
+                    f"message {pdu.message_id} is already {MessageState(record.state).name}",
+                )
+        else:
+            targets = [
+                r
+                for r in self.center.pending_between(pdu.source_addr, pdu.destination_addr, account.system_id)
+                if not pdu.service_type or r.service_type == pdu.service_type
+            ]
+            if not targets:
+                raise Rejected(
+                    S.ESME_RCANCELFAIL,
+                    f"no pending message from {pdu.source_addr!r} to {pdu.destination_addr!r}",
+                )
+        for record in targets:
+            self.center.finish(record.id, MessageState.DELETED, now)
+        link.session.respond(pdu, 0)
+
+    def _replace_sm(self, link: Any, pdu: Any, now: float) -> None:
+        record = self._owned(link.account, pdu.message_id, S.ESME_RREPLACEFAIL)
+        if self.center.pending(record.id) is None:
+            raise Rejected(S.ESME_RREPLACEFAIL, f"message {pdu.message_id} is already {MessageState(record.state).name}")
+        if pdu.sm_default_msg_id:
+            raise Rejected(S.ESME_RINVDFTMSGID, f"sm_default_msg_id {pdu.sm_default_msg_id}: this SMSC has no canned messages")
+        if pdu.registered_delivery & ~0x1F:
+            raise Rejected(S.ESME_RINVREGDLVFLG, f"registered_delivery 0x{pdu.registered_delivery:02X} sets reserved bits")
+        body = check_body(pdu.short_message, None, record.esm_class, self.limits)
+        scheduled_at, expires_at = check_times(pdu.schedule_delivery_time, pdu.validity_period, now, self.limits)
+        # An empty time field keeps the original (SMPP v3.4 §4.10.1).
+        if pdu.schedule_delivery_time:
+            record.scheduled_at = scheduled_at
+        if pdu.validity_period:
+            record.expires_at = expires_at
+        record.body = body
+        record.registered_delivery = pdu.registered_delivery
+        self.store.replace_message(record.id, body, record.scheduled_at, record.expires_at, record.registered_delivery)
+        self.center.reschedule(record)
+        link.session.respond(pdu, 0)
+
+    # -- the handset side (used by the HTTP API) -------------------------------------
+
+    def set_handset_state(self, msisdn: str, state: HandsetState) -> Subscriber:
+        """Switch a subscriber's phone on or off; on delivers what waited for it.
+
+        :raises UnknownSubscriber: for a number that is not a subscriber.
+        """
+        subscriber = self.subscribers.get(msisdn)
+        if subscriber is None:
+            raise UnknownSubscriber(f"{msisdn} is not a subscriber")
+        subscriber.state = state
+        if state is HandsetState.ON:
+            self.center.handset_reachable(msisdn, self.clock.now())
+        return subscriber
+
+    def send_mo(self, msisdn: str, destination: str, text: str) -> list[str]:
+        """A subscriber's phone sends a text to a short code; return the parts' message_ids."""
+        return self.center.accept_mo(msisdn, destination, text, self.clock.now())
+
+
+class _DestView:
+    """A submit_multi destination seen with the submit's source, for the address checks."""
+
+    def __init__(self, pdu: Any, dest: Any) -> None:
+        self.source_addr_ton = pdu.source_addr_ton
+        self.source_addr_npi = pdu.source_addr_npi
+        self.dest_addr_ton = dest.dest_addr_ton
+        self.dest_addr_npi = dest.dest_addr_npi
+        self.destination_addr = dest.destination_addr

@@ -1,0 +1,308 @@
+"""The message center: stores messages, delivers them to handsets, and reports back.
+
+An MT (ESME to handset) is delivered at once when its phone is on and it is not scheduled
+for later; otherwise it waits, in memory and in the store, until its phone comes on, its
+schedule comes, or its validity ends. A final state (and an intermediate one, when asked for)
+produces a receipt for the submitting account, queued in the :class:`Outbox`.
+
+An MO (handset to short code) is stored and queued for the account that owns the short code,
+one deliver_sm per part.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from smsgw.carrier.accounts import Account, AccountRegistry
+from smsgw.carrier.errors import QueueFull, Rejected
+from smsgw.carrier.events import EventBus, MessageAccepted, MessageStateChanged
+from smsgw.carrier.outbox import Outbox
+from smsgw.carrier.receipts import encode_receipt, wants_intermediate, wants_receipt
+from smsgw.carrier.subscribers import HandsetState, Subscriber, SubscriberRegistry
+from smsgw.carrier.validation import Checked
+from smsgw.smpp import codec
+from smsgw.smpp.constants import CommandStatus, EsmClass, MessageState, Npi, Ton
+from smsgw.smpp.sm import DeliverSm
+from smsgw.store.records import DeliveryRecord, MessageRecord
+from smsgw.text.split import split_text
+
+ENROUTE = MessageState.ENROUTE
+DELIVRD = MessageState.DELIVRD
+_ON = HandsetState.ON
+
+
+def format_message_id(row_id: int, style: str) -> str:
+    """The message_id string for a row id, in an account's chosen format."""
+    if style == "hex":
+        return f"{row_id:X}"
+    if style == "decimal10":
+        return f"{row_id:010d}"
+    return str(row_id)
+
+
+def parse_message_id(message_id: str, style: str) -> int | None:
+    """The row id a message_id names in that format, or ``None`` if it cannot be one."""
+    try:
+        return int(message_id, 16 if style == "hex" else 10)
+    except ValueError:
+        return None
+
+
+class MessageCenter:
+    """Store-and-forward of MT and MO messages.
+
+    :param store: where messages and deliveries are kept (see :mod:`smsgw.store.sqlite`).
+    :param default_system_id: the account that receives MO for short codes nobody owns.
+    """
+
+    def __init__(
+        self,
+        store: Any,
+        accounts: AccountRegistry,
+        subscribers: SubscriberRegistry,
+        outbox: Outbox,
+        events: EventBus,
+        *,
+        default_system_id: str | None,
+        next_id: int,
+    ) -> None:
+        self.store = store
+        self.accounts = accounts
+        self.subscribers = subscribers
+        self.outbox = outbox
+        self.events = events
+        self.default_system_id = default_system_id
+        self._next_id = next_id
+        self._pending: dict[int, MessageRecord] = {}
+        self._waiting_for: defaultdict[str, set[int]] = defaultdict(set)
+        self._timers: list[tuple[float, int, str]] = []
+        self._per_account: Counter[str] = Counter()
+        self._mo_ref = 0
+
+    # -- MT --------------------------------------------------------------------------
+
+    def check_queue(self, account: Account) -> None:
+        """Refuse a submit when the account already has ``max_queue`` messages waiting.
+
+        :raises QueueFull: saying how many wait.
+        """
+        waiting = self._per_account[account.system_id] + self.outbox.pending(account.system_id)
+        if waiting >= account.max_queue:
+            raise QueueFull(
+                f"{waiting} messages of {account.system_id!r} are waiting (max_queue {account.max_queue})"
+            )
+
+    def accept_mt(
+        self,
+        account: Account,
+        pdu: Any,
+        checked: Checked,
+        subscriber: Subscriber,
+        now: float,
+        *,
+        dest_addr_ton: int,
+        dest_addr_npi: int,
+        destination_addr: str,
+        message_id: str | None = None,
+    ) -> str:
+        """Store an MT and deliver it now or later; return its message_id."""
+        row_id = self._next_id
+        self._next_id += 1
+        if message_id is None:
+            message_id = format_message_id(row_id, account.message_id_format)
+        sar = checked.sar or (None, None, None)
+        record = MessageRecord(
+            row_id, message_id, account.system_id, "MT", subscriber.msisdn, pdu.service_type,
+            pdu.source_addr_ton, pdu.source_addr_npi, pdu.source_addr,
+            dest_addr_ton, dest_addr_npi, destination_addr,
+            pdu.esm_class, getattr(pdu, "protocol_id", 0), getattr(pdu, "priority_flag", 0),
+            pdu.registered_delivery, pdu.data_coding, checked.body, sar[0], sar[1], sar[2],
+            now, checked.scheduled_at, checked.expires_at, ENROUTE, None, 0,
+        )  # fmt: skip
+        due = checked.scheduled_at is None or checked.scheduled_at <= now
+        if due and subscriber.state is _ON:
+            record.state = DELIVRD
+            record.done_at = now
+            self.store.insert_message(record.as_row())
+            self._announce(record)
+            if record.registered_delivery and wants_receipt(record.registered_delivery, DELIVRD):
+                self._queue_receipt(record, now)
+            return message_id
+        self.store.insert_message(record.as_row())
+        self._announce(record)
+        self._hold(record)
+        if due and wants_intermediate(record.registered_delivery):
+            self._queue_receipt(record, now, intermediate=True)
+        return message_id
+
+    def _announce(self, record: MessageRecord) -> None:
+        if self.events.listeners:
+            self.events.emit(
+                MessageAccepted(record.message_id, record.system_id, record.direction, record.msisdn)
+            )
+            if record.state != ENROUTE:
+                self._announce_state(record)
+
+    def _announce_state(self, record: MessageRecord) -> None:
+        if self.events.listeners:
+            self.events.emit(
+                MessageStateChanged(
+                    record.message_id,
+                    record.system_id,
+                    record.direction,
+                    record.msisdn,
+                    MessageState(record.state).name,
+                )
+            )
+
+    def _hold(self, record: MessageRecord) -> None:
+        self._pending[record.id] = record
+        self._waiting_for[record.msisdn].add(record.id)
+        self._per_account[record.system_id] += 1
+        if record.scheduled_at is not None:
+            heapq.heappush(self._timers, (record.scheduled_at, record.id, "due"))
+        heapq.heappush(self._timers, (record.expires_at, record.id, "expire"))
+
+    def _queue_receipt(self, record: MessageRecord, now: float, *, intermediate: bool = False) -> None:
+        account = self.accounts.get(record.system_id)
+        short = account is not None and account.receipt_format == "short"
+        pdu = encode_receipt(record, now, short=short, intermediate=intermediate)
+        self.outbox.add(record.system_id, record.id, "receipt", pdu, now)
+
+    def finish(self, row_id: int, state: int, now: float, error: int = 0) -> MessageRecord | None:
+        """Move a pending MT to a final state, store it, and queue its receipt if asked for."""
+        record = self._pending.pop(row_id, None)
+        if record is None:
+            return None
+        self._waiting_for[record.msisdn].discard(row_id)
+        self._per_account[record.system_id] -= 1
+        record.state = state
+        record.done_at = now
+        record.error = error
+        self.store.update_state(row_id, state, now, error)
+        self._announce_state(record)
+        if wants_receipt(record.registered_delivery, state):
+            self._queue_receipt(record, now)
+        return record
+
+    def pending(self, row_id: int) -> MessageRecord | None:
+        """A message still waiting for its handset, if it is one."""
+        return self._pending.get(row_id)
+
+    def pending_between(self, source_addr: str, destination_addr: str, system_id: str) -> list[MessageRecord]:
+        """Pending MTs of an account from one address to another (cancel_sm without an id)."""
+        return [
+            r
+            for r in self._pending.values()
+            if r.system_id == system_id
+            and r.source_addr == source_addr
+            and (not destination_addr or r.dest_addr == destination_addr)
+        ]
+
+    def reschedule(self, record: MessageRecord) -> None:
+        """Re-arm a pending message's timers after replace_sm changed its times."""
+        if record.scheduled_at is not None:
+            heapq.heappush(self._timers, (record.scheduled_at, record.id, "due"))
+        heapq.heappush(self._timers, (record.expires_at, record.id, "expire"))
+
+    def handset_reachable(self, msisdn: str, now: float) -> None:
+        """A phone came on: deliver what waits for it and is due."""
+        for row_id in sorted(self._waiting_for.get(msisdn, ())):
+            record = self._pending[row_id]
+            if record.scheduled_at is None or record.scheduled_at <= now:
+                self.finish(row_id, DELIVRD, now)
+
+    def tick(self, now: float) -> None:
+        """Deliver scheduled messages that came due; expire those past their validity."""
+        timers = self._timers
+        while timers and timers[0][0] <= now:
+            _, row_id, kind = heapq.heappop(timers)
+            record = self._pending.get(row_id)
+            if record is None:
+                continue
+            if kind == "expire":
+                if record.expires_at <= now:
+                    self.finish(row_id, MessageState.EXPIRED, now)
+            elif record.scheduled_at is not None and record.scheduled_at <= now:
+                subscriber = self.subscribers.get(record.msisdn)
+                if subscriber is None or subscriber.state is _ON:
+                    self.finish(row_id, DELIVRD, now)
+                elif wants_intermediate(record.registered_delivery):
+                    self._queue_receipt(record, now, intermediate=True)
+
+    def restore(self, records: Iterable[MessageRecord]) -> None:
+        """Resume waiting for MTs read back from the store after a restart."""
+        for record in records:
+            self._hold(record)
+
+    # -- MO --------------------------------------------------------------------------
+
+    def route_short_code(self, destination: str) -> str:
+        """The account that receives MO sent to a short code.
+
+        :raises Rejected: ESME_RINVDSTADR when no account owns it and there is no default.
+        """
+        system_id = self.accounts.owner_of_short_code(destination) or self.default_system_id
+        if system_id is None or self.accounts.get(system_id) is None:
+            raise Rejected(
+                CommandStatus.ESME_RINVDSTADR,
+                f"no account owns short code {destination!r} and there is no default account",
+            )
+        return system_id
+
+    def accept_mo(self, msisdn: str, destination: str, text: str, now: float) -> list[str]:
+        """A handset sends a text to a short code: store it and queue it for the owner.
+
+        :returns: the message_id of each part.
+        :raises Rejected: when nobody owns the short code.
+        """
+        system_id = self.route_short_code(destination)
+        self._mo_ref = (self._mo_ref + 1) & 0xFF
+        parts = split_text(text, ref=self._mo_ref)
+        expires_at = now + self.outbox.retry.validity
+        ids = []
+        for part in parts:
+            row_id = self._next_id
+            self._next_id += 1
+            esm_class = EsmClass.UDHI if part.esm_class_udhi else 0
+            record = MessageRecord(
+                row_id, str(row_id), system_id, "MO", msisdn, "",
+                Ton.INTERNATIONAL, Npi.ISDN, msisdn, Ton.UNKNOWN, Npi.ISDN, destination,
+                esm_class, 0, 0, 0, part.data_coding, part.short_message, None, None, None,
+                now, None, expires_at, ENROUTE, None, 0,
+            )  # fmt: skip
+            self.store.insert_message(record.as_row())
+            self._announce(record)
+            pdu = codec.encode(
+                DeliverSm(
+                    source_addr_ton=Ton.INTERNATIONAL,
+                    source_addr_npi=Npi.ISDN,
+                    source_addr=msisdn,
+                    dest_addr_ton=Ton.UNKNOWN,
+                    dest_addr_npi=Npi.ISDN,
+                    destination_addr=destination,
+                    esm_class=esm_class,
+                    data_coding=part.data_coding,
+                    short_message=part.short_message,
+                )
+            )
+            self.outbox.add(system_id, row_id, "mo", pdu, now)
+            ids.append(record.message_id)
+        return ids
+
+    def delivery_done(self, delivery: DeliveryRecord, outcome: str, now: float) -> None:
+        """An ESME accepted, refused or never took a delivery: settle an MO's state."""
+        if delivery.kind != "mo":
+            return
+        state = {
+            "accepted": MessageState.DELIVRD,
+            "refused": MessageState.REJECTD,
+        }.get(outcome, MessageState.EXPIRED)
+        self.store.update_state(delivery.message, state, now, 0)
+        if self.events.listeners:
+            record = self.store.get_message(delivery.message)
+            if record is not None:
+                self._announce_state(record)

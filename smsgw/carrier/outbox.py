@@ -1,0 +1,195 @@
+"""Deliveries to ESMEs (receipts and MO): queued per account, sent to its receiving binds.
+
+Every delivery is stored before it is first sent and removed once the ESME accepts it, so a
+restart resends what was pending. An account's binds share its queue: each delivery goes to
+the next bind (round robin) that has room in its window. A deliver_sm answered with an error,
+or not answered in time, or lost with its connection, is retried with exponential backoff
+until its validity ends; ESME_RX_P_APPN and ESME_RX_R_APPN mean "never", and are not retried.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import defaultdict, deque
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import attrs
+
+from smsgw.carrier.accounts import Account
+from smsgw.smpp.constants import CommandStatus
+from smsgw.smpp.session import SmscSession
+from smsgw.store.records import DeliveryRecord
+
+_PERMANENT = frozenset({CommandStatus.ESME_RX_P_APPN, CommandStatus.ESME_RX_R_APPN})
+
+
+class Link(Protocol):
+    """A bound ESME connection, as the carrier sees it."""
+
+    session: SmscSession
+    account: Account
+    peer: str
+
+    def output_ready(self) -> None:
+        """Tell the edge the session has bytes to write."""
+        ...
+
+
+@attrs.frozen
+class RetryPolicy:
+    """How deliveries to an ESME are retried: ``base`` doubling up to ``maximum`` seconds."""
+
+    base: float = 5.0
+    maximum: float = 300.0
+    validity: float = 48 * 3600.0
+
+    def delay(self, attempts: int) -> float:
+        """Seconds to wait after the given number of failed attempts."""
+        return float(min(self.base * 2 ** max(attempts - 1, 0), self.maximum))
+
+
+#: Called when a delivery ends: (delivery, outcome) with outcome "accepted", "refused" or "expired".
+DoneCallback = Callable[[DeliveryRecord, str], None]
+
+
+class Outbox:
+    """Pending deliveries per account and the binds that receive them."""
+
+    def __init__(self, store: Any, retry: RetryPolicy, on_done: DoneCallback, next_id: int) -> None:
+        self.retry = retry
+        self._store = store
+        self._on_done = on_done
+        self._next_id = next_id
+        self._queues: defaultdict[str, deque[DeliveryRecord]] = defaultdict(deque)
+        self._links: defaultdict[str, list[Link]] = defaultdict(list)
+        self._turn: defaultdict[str, int] = defaultdict(int)
+        self._retries: list[tuple[float, int, DeliveryRecord]] = []
+        self._pending: defaultdict[str, int] = defaultdict(int)
+        self._wanting: set[str] = set()
+
+    # -- queueing --------------------------------------------------------------------
+
+    def add(self, system_id: str, message: int, kind: str, pdu: bytes, now: float) -> DeliveryRecord:
+        """Store a new delivery and queue it behind the account's others."""
+        delivery = DeliveryRecord(
+            self._next_id, system_id, message, kind, pdu, now, now + self.retry.validity
+        )
+        self._next_id += 1
+        self._store.insert_delivery(delivery)
+        self._enqueue(delivery)
+        self._pending[system_id] += 1
+        return delivery
+
+    def restore(self, delivery: DeliveryRecord) -> None:
+        """Queue a delivery read back from the store after a restart."""
+        self._next_id = max(self._next_id, delivery.id + 1)
+        self._pending[delivery.system_id] += 1
+        if delivery.attempts and delivery.next_attempt_at:
+            heapq.heappush(self._retries, (delivery.next_attempt_at, delivery.id, delivery))
+        else:
+            self._enqueue(delivery)
+
+    def _enqueue(self, delivery: DeliveryRecord, *, front: bool = False) -> None:
+        queue = self._queues[delivery.system_id]
+        if front:
+            queue.appendleft(delivery)
+        else:
+            queue.append(delivery)
+        self._wanting.add(delivery.system_id)
+
+    def pending(self, system_id: str) -> int:
+        """Deliveries of the account not yet accepted (queued, in flight or waiting to retry)."""
+        return self._pending[system_id]
+
+    def queued(self, system_id: str) -> int:
+        """Deliveries of the account waiting for a bind with room."""
+        return len(self._queues[system_id])
+
+    # -- binds -----------------------------------------------------------------------
+
+    def attach(self, link: Link) -> None:
+        """A bind that can receive joins its account's pool."""
+        self._links[link.account.system_id].append(link)
+        self._wanting.add(link.account.system_id)
+
+    def detach(self, link: Link) -> None:
+        """A bind leaves its account's pool (its in-flight deliveries come back through ``failed``)."""
+        links = self._links.get(link.account.system_id)
+        if links and link in links:
+            links.remove(link)
+
+    def links(self, system_id: str) -> list[Link]:
+        """The account's binds that receive."""
+        return self._links.get(system_id, [])
+
+    def resume(self, system_id: str) -> None:
+        """A bind of the account has room again (a response came back)."""
+        self._wanting.add(system_id)
+
+    def dispatch(self, now: float) -> None:
+        """Send queued deliveries to binds with room in their window."""
+        wanting, self._wanting = self._wanting, set()
+        for system_id in wanting:
+            queue = self._queues.get(system_id)
+            links = self._links.get(system_id)
+            if not queue or not links:
+                continue
+            turn = self._turn[system_id]
+            idle = 0
+            while queue and idle < len(links):
+                link = links[turn % len(links)]
+                turn += 1
+                session = link.session
+                room = session.window_free if session.can_deliver else 0
+                if room <= 0:
+                    idle += 1
+                    continue
+                idle = 0
+                for _ in range(min(room, len(queue))):
+                    delivery = queue.popleft()
+                    session.send_encoded(delivery.pdu, now, delivery)
+                link.output_ready()
+            self._turn[system_id] = turn
+
+    # -- outcomes --------------------------------------------------------------------
+
+    def answered(self, delivery: DeliveryRecord, command_status: int, now: float) -> None:
+        """The ESME answered a delivery."""
+        self._wanting.add(delivery.system_id)
+        if command_status == CommandStatus.ESME_ROK:
+            self._finish(delivery, "accepted")
+        elif command_status in _PERMANENT:
+            self._finish(delivery, "refused")
+        else:
+            self.failed(delivery, now)
+
+    def failed(self, delivery: DeliveryRecord, now: float) -> None:
+        """A delivery was refused for now, timed out or lost: retry it later."""
+        self._wanting.add(delivery.system_id)
+        delivery.attempts += 1
+        delivery.next_attempt_at = now + self.retry.delay(delivery.attempts)
+        if delivery.next_attempt_at >= delivery.expires_at:
+            self._finish(delivery, "expired")
+            return
+        self._store.retry_delivery(delivery.id, delivery.attempts, delivery.next_attempt_at)
+        heapq.heappush(self._retries, (delivery.next_attempt_at, delivery.id, delivery))
+
+    def _finish(self, delivery: DeliveryRecord, outcome: str) -> None:
+        self._store.delete_delivery(delivery.id)
+        self._pending[delivery.system_id] -= 1
+        self._on_done(delivery, outcome)
+
+    def tick(self, now: float) -> None:
+        """Bring due retries back to the front of their queue; drop expired deliveries."""
+        retries = self._retries
+        due: list[DeliveryRecord] = []
+        while retries and retries[0][0] <= now:
+            due.append(heapq.heappop(retries)[2])
+        for delivery in reversed(due):
+            self._enqueue(delivery, front=True)
+        for system_id, queue in self._queues.items():
+            while queue and queue[0].expires_at <= now:
+                self._finish(queue.popleft(), "expired")
+            if queue and self._links.get(system_id):
+                self._wanting.add(system_id)

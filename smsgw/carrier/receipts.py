@@ -1,0 +1,105 @@
+"""Delivery receipts as ESMEs expect them (PROTOCOL.md §3).
+
+A receipt is a deliver_sm whose source_addr is the original recipient and whose
+destination_addr is the original sender (Kannel finds the pending receipt by that source),
+with esm_class 0x04 (0x20 for an intermediate notification), the receipted_message_id and
+message_state TLVs, network_error_code, and the de-facto text of SMPP v3.4 Appendix B.
+"""
+
+from __future__ import annotations
+
+from smsgw.smpp import codec
+from smsgw.smpp.constants import EsmClass, MessageState, RegisteredDelivery
+from smsgw.smpp.sm import DeliverSm
+from smsgw.smpp.smpptime import format_receipt_date
+from smsgw.store.records import MessageRecord
+from smsgw.text.coding import decode_text
+from smsgw.text.gsm import encode_gsm, is_gsm
+from smsgw.text.udh import split_udh
+from smsgw.text.errors import InvalidUdh
+
+_GSM_NETWORK = 3  # network_error_code octet 1: the network type is GSM
+
+
+def wants_receipt(registered_delivery: int, state: int) -> bool:
+    """Whether registered_delivery asks for a receipt on reaching ``state`` (a final state)."""
+    mode = registered_delivery & RegisteredDelivery.RECEIPT_MASK
+    if mode == RegisteredDelivery.RECEIPT_FINAL:
+        return True
+    if mode == RegisteredDelivery.RECEIPT_FAILURE:
+        return state != MessageState.DELIVRD
+    if mode == RegisteredDelivery.RECEIPT_SUCCESS:
+        return state == MessageState.DELIVRD
+    return False
+
+
+def wants_intermediate(registered_delivery: int) -> bool:
+    """Whether registered_delivery asks for intermediate notifications (bit 4)."""
+    return bool(registered_delivery & RegisteredDelivery.INTERMEDIATE)
+
+
+def receipt_excerpt(body: bytes, esm_class: int, data_coding: int) -> str:
+    """The first 20 characters of a message's text, made safe for a GSM receipt."""
+    if esm_class & EsmClass.UDHI:
+        try:
+            body = split_udh(body)[1]
+        except InvalidUdh:
+            pass
+    text = decode_text(body[:80], data_coding)[:20]
+    if is_gsm(text):
+        return text
+    return "".join(c if is_gsm(c) else "?" for c in text)
+
+
+def receipt_text(
+    message_id: str,
+    submitted_at: float,
+    done_at: float,
+    state: int,
+    error: int,
+    excerpt: str,
+    *,
+    short: bool = False,
+) -> str:
+    """The receipt's short_message text.
+
+    :param short: Jasmin's shorter form (no sub, dlvrd or text), for ESMEs built against it.
+    """
+    stat = MessageState(state).name
+    dates = f"submit date:{format_receipt_date(submitted_at)} done date:{format_receipt_date(done_at)}"
+    if short:
+        return f"id:{message_id} {dates} stat:{stat} err:{error:03d}"
+    delivered = 1 if state == MessageState.DELIVRD else 0
+    return f"id:{message_id} sub:001 dlvrd:{delivered:03d} {dates} stat:{stat} err:{error:03d} text:{excerpt}"
+
+
+def encode_receipt(
+    message: MessageRecord, now: float, *, short: bool = False, intermediate: bool = False
+) -> bytes:
+    """Encode the receipt deliver_sm for a message in its current state (sequence number 0)."""
+    excerpt = receipt_excerpt(message.body, message.esm_class, message.data_coding)
+    text = receipt_text(
+        message.message_id,
+        message.submitted_at,
+        message.done_at if message.done_at is not None else now,
+        message.state,
+        message.error,
+        excerpt,
+        short=short,
+    )
+    return codec.encode(
+        DeliverSm(
+            service_type=message.service_type,
+            source_addr_ton=message.dest_ton,
+            source_addr_npi=message.dest_npi,
+            source_addr=message.dest_addr,
+            dest_addr_ton=message.source_ton,
+            dest_addr_npi=message.source_npi,
+            destination_addr=message.source_addr,
+            esm_class=EsmClass.INTERMEDIATE_NOTIFICATION if intermediate else EsmClass.DELIVERY_RECEIPT,
+            short_message=encode_gsm(text),
+            receipted_message_id=message.message_id,
+            message_state=message.state,
+            network_error_code=bytes((_GSM_NETWORK, message.error >> 8 & 0xFF, message.error & 0xFF)),
+        )
+    )

@@ -1,0 +1,101 @@
+"""Subscribers of the fake network: MSISDNs, names, and whether their phone is reachable."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Iterator
+
+import attrs
+
+from smsgw.carrier.errors import UnknownSubscriber
+
+
+class HandsetState(enum.Enum):
+    """Whether the network can reach a subscriber's phone."""
+
+    ON = "on"
+    OFF = "off"
+
+
+@attrs.define
+class Subscriber:
+    """One subscriber: an MSISDN (E.164 digits, no ``+``), a display name and a phone state."""
+
+    msisdn: str
+    name: str = ""
+    state: HandsetState = HandsetState.ON
+
+
+def normalize_msisdn(address: str, country_code: str) -> str | None:
+    """Normalise a phone number to E.164 digits without ``+``; ``None`` if it is not one.
+
+    ``+8613800000001``, ``008613800000001``, ``8613800000001`` and (with country code 86)
+    ``13800000001`` or ``013800000001`` all give ``8613800000001``.
+    """
+    number = address.strip().replace(" ", "").replace("-", "")
+    if number.startswith("+"):
+        number = number[1:]
+        international = True
+    elif number.startswith("00"):
+        number = number[2:]
+        international = True
+    else:
+        international = False
+    if not number.isdigit() or not 3 <= len(number) <= 15:
+        return None
+    if international or number.startswith(country_code):
+        return number
+    return country_code + number.lstrip("0")
+
+
+class SubscriberRegistry:
+    """Who is on the network.
+
+    :param auto_provision: create a subscriber on first use; when false, messages to unknown
+        numbers are refused with ESME_RINVDSTADR.
+    """
+
+    def __init__(
+        self,
+        subscribers: Iterable[Subscriber] = (),
+        *,
+        country_code: str = "86",
+        auto_provision: bool = True,
+    ) -> None:
+        self.country_code = country_code
+        self.auto_provision = auto_provision
+        self._by_msisdn = {s.msisdn: s for s in subscribers}
+
+    def __iter__(self) -> Iterator[Subscriber]:
+        return iter(self._by_msisdn.values())
+
+    def __len__(self) -> int:
+        return len(self._by_msisdn)
+
+    def get(self, msisdn: str) -> Subscriber | None:
+        """The subscriber with that (normalised) MSISDN, if provisioned."""
+        return self._by_msisdn.get(msisdn)
+
+    def add(self, subscriber: Subscriber) -> Subscriber:
+        """Provision a subscriber (replacing one with the same MSISDN)."""
+        self._by_msisdn[subscriber.msisdn] = subscriber
+        return subscriber
+
+    def resolve(self, address: str) -> Subscriber:
+        """Find the subscriber an SMPP address names, provisioning it when allowed.
+
+        :raises UnknownSubscriber: the address is not a phone number, or is unknown in
+            strict mode.
+        """
+        subscriber = self._by_msisdn.get(address)
+        if subscriber is not None:
+            return subscriber
+        msisdn = normalize_msisdn(address, self.country_code)
+        if msisdn is None:
+            raise UnknownSubscriber(f"destination {address!r} is not a phone number")
+        subscriber = self._by_msisdn.get(msisdn)
+        if subscriber is not None:
+            return subscriber
+        if not self.auto_provision:
+            raise UnknownSubscriber(f"{msisdn} is not a subscriber (provisioning is strict)")
+        return self.add(Subscriber(msisdn))

@@ -1,0 +1,145 @@
+"""Checks a submitted message passes before the carrier accepts it, each with its own status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from smsgw.carrier.errors import Rejected
+from smsgw.smpp.constants import CommandStatus as S, EsmClass
+from smsgw.smpp.smpptime import parse_smpp_time
+from smsgw.text.errors import InvalidUdh
+from smsgw.text.udh import split_udh
+
+_VALID_NPI = frozenset({0, 1, 3, 4, 6, 8, 9, 10, 14, 18})
+#: Message types an ESME may submit: normal, or an SME acknowledgement (never a receipt).
+_SUBMIT_TYPES = frozenset({0x00, EsmClass.SME_DELIVERY_ACK, EsmClass.SME_MANUAL_ACK})
+MAX_SHORT_MESSAGE = 254
+
+
+@attrs.frozen
+class Limits:
+    """How long the carrier keeps trying, and the longest message it takes."""
+
+    default_validity: float = 48 * 3600.0
+    max_validity: float = 7 * 86400.0
+    max_payload: int = 64 * 1024
+
+
+@attrs.frozen
+class Checked:
+    """What validation derived from a submit: the user data and the times."""
+
+    body: bytes
+    scheduled_at: float | None
+    expires_at: float
+    sar: tuple[int, int, int] | None
+
+
+def check_addresses(pdu: Any, *, with_destination: bool = True) -> None:
+    """TON and NPI in range, a destination present.
+
+    :raises Rejected: ESME_RINVSRCTON/NPI, ESME_RINVDSTTON/NPI or ESME_RINVDSTADR.
+    """
+    if pdu.source_addr_ton > 6:
+        raise Rejected(S.ESME_RINVSRCTON, f"source_addr_ton {pdu.source_addr_ton} is not 0-6")
+    if pdu.source_addr_npi not in _VALID_NPI:
+        raise Rejected(S.ESME_RINVSRCNPI, f"source_addr_npi {pdu.source_addr_npi} is not a known NPI")
+    if not with_destination:
+        return
+    if pdu.dest_addr_ton > 6:
+        raise Rejected(S.ESME_RINVDSTTON, f"dest_addr_ton {pdu.dest_addr_ton} is not 0-6")
+    if pdu.dest_addr_npi not in _VALID_NPI:
+        raise Rejected(S.ESME_RINVDSTNPI, f"dest_addr_npi {pdu.dest_addr_npi} is not a known NPI")
+    if not pdu.destination_addr:
+        raise Rejected(S.ESME_RINVDSTADR, "destination_addr is empty")
+
+
+def check_times(
+    schedule_delivery_time: str, validity_period: str, now: float, limits: Limits
+) -> tuple[float | None, float]:
+    """Parse schedule_delivery_time and validity_period (absolute or relative).
+
+    :returns: when to deliver (``None`` = now) and when to give up.
+    :raises Rejected: ESME_RINVSCHED or ESME_RINVEXPIRY, saying what is wrong.
+    """
+    try:
+        scheduled_at = parse_smpp_time(schedule_delivery_time, now)
+    except ValueError as error:
+        raise Rejected(S.ESME_RINVSCHED, f"schedule_delivery_time: {error}") from None
+    start = scheduled_at if scheduled_at is not None and scheduled_at > now else now
+    try:
+        expires_at = parse_smpp_time(validity_period, now)
+    except ValueError as error:
+        raise Rejected(S.ESME_RINVEXPIRY, f"validity_period: {error}") from None
+    if expires_at is None:
+        expires_at = start + limits.default_validity
+    elif expires_at <= start:
+        raise Rejected(S.ESME_RINVEXPIRY, f"validity_period {validity_period!r} ends before delivery starts")
+    return scheduled_at, min(expires_at, start + limits.max_validity)
+
+
+def check_submit(pdu: Any, now: float, limits: Limits) -> Checked:
+    """Validate a submit_sm (or the common part of submit_multi).
+
+    :raises Rejected: with the status the spec gives for the first problem found.
+    """
+    if pdu.priority_flag > 3:
+        raise Rejected(S.ESME_RINVPRTFLG, f"priority_flag {pdu.priority_flag} is not 0-3")
+    if pdu.registered_delivery & ~0x1F:
+        raise Rejected(S.ESME_RINVREGDLVFLG, f"registered_delivery 0x{pdu.registered_delivery:02X} sets reserved bits")
+    if pdu.replace_if_present_flag > 1:
+        raise Rejected(S.ESME_RINVREPFLAG, f"replace_if_present_flag {pdu.replace_if_present_flag} is not 0 or 1")
+    if pdu.esm_class & EsmClass.TYPE_MASK not in _SUBMIT_TYPES:
+        raise Rejected(S.ESME_RINVESMCLASS, f"esm_class 0x{pdu.esm_class:02X} is not a message type an ESME submits")
+    if pdu.sm_default_msg_id:
+        raise Rejected(S.ESME_RINVDFTMSGID, f"sm_default_msg_id {pdu.sm_default_msg_id}: this SMSC has no canned messages")
+    body = check_body(pdu.short_message, pdu.message_payload, pdu.esm_class, limits)
+    sar = check_sar(pdu)
+    scheduled_at, expires_at = check_times(pdu.schedule_delivery_time, pdu.validity_period, now, limits)
+    return Checked(body, scheduled_at, expires_at, sar)
+
+
+def check_body(short_message: bytes, payload: bytes | None, esm_class: int, limits: Limits) -> bytes:
+    """The user data, from short_message or message_payload (not both), with a sound UDH.
+
+    :raises Rejected: ESME_RINVMSGLEN, ESME_RINVOPTPARAMVAL or ESME_RINVESMCLASS.
+    """
+    if payload is not None:
+        if short_message:
+            raise Rejected(
+                S.ESME_RINVOPTPARAMVAL,
+                "both short_message and message_payload carry data; send sm_length 0 with message_payload",
+            )
+        if len(payload) > limits.max_payload:
+            raise Rejected(S.ESME_RINVMSGLEN, f"message_payload has {len(payload)} octets (max {limits.max_payload})")
+        body = payload
+    else:
+        if len(short_message) > MAX_SHORT_MESSAGE:
+            raise Rejected(S.ESME_RINVMSGLEN, f"sm_length {len(short_message)} exceeds {MAX_SHORT_MESSAGE}")
+        body = short_message
+    if esm_class & EsmClass.UDHI:
+        try:
+            split_udh(body)
+        except InvalidUdh as error:
+            raise Rejected(S.ESME_RINVESMCLASS, f"esm_class has UDHI but the UDH is broken: {error}") from None
+    return body
+
+
+def check_sar(pdu: Any) -> tuple[int, int, int] | None:
+    """The SAR concatenation TLVs, all three or none, and never with a UDH.
+
+    :raises Rejected: ESME_RMISSINGOPTPARAM or ESME_RINVOPTPARAMVAL.
+    """
+    values = (pdu.sar_msg_ref_num, pdu.sar_total_segments, pdu.sar_segment_seqnum)
+    if values == (None, None, None):
+        return None
+    if None in values:
+        raise Rejected(S.ESME_RMISSINGOPTPARAM, "sar_msg_ref_num, sar_total_segments and sar_segment_seqnum go together")
+    ref, total, seq = values
+    if pdu.esm_class & EsmClass.UDHI:
+        raise Rejected(S.ESME_RINVOPTPARAMVAL, "SAR TLVs cannot be combined with a UDH (esm_class UDHI)")
+    if not 1 <= seq <= total:
+        raise Rejected(S.ESME_RINVOPTPARAMVAL, f"sar_segment_seqnum {seq} is not within 1..{total}")
+    return ref, total, seq

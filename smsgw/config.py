@@ -1,0 +1,302 @@
+"""Configuration: defaults that work with no file, and a TOML file that is checked key by key.
+
+A wrong key or value stops start-up with a :class:`ConfigError` that names the key, what was
+given, and what is allowed, e.g. ``accounts[0].bind_types: 'tx' is not one of receiver,
+transceiver, transmitter``.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+
+from smsgw.carrier.accounts import MESSAGE_ID_FORMATS, RECEIPT_FORMATS, Account
+from smsgw.carrier.subscribers import HandsetState, Subscriber, normalize_msisdn
+from smsgw.smpp.constants import BindType
+
+DEFAULT_SYSTEM_ID = "smsgw"
+DEFAULT_PASSWORD = "smsgw"
+DEFAULT_SHORT_CODE = "12345"
+DEMO_SUBSCRIBERS = (
+    ("8613800000001", "Li Wei"),
+    ("8613800000002", "Wang Fang"),
+    ("8613800000003", "Zhang Min"),
+    ("8613800000004", "Chen Jing"),
+    ("8613800000005", "Liu Yang"),
+)
+
+
+class ConfigError(Exception):
+    """The configuration is wrong; the message says where and how to fix it."""
+
+
+@attrs.frozen
+class SmppSettings:
+    """The SMPP listener and session limits."""
+
+    host: str = "127.0.0.1"
+    port: int = 2775
+    system_id: str = "smsgw"
+    max_pdu_size: int = 64 * 1024
+    window: int = 10
+    session_init_timeout: float = 10.0
+    enquire_link_interval: float = 30.0
+    inactivity_timeout: float = 0.0
+    response_timeout: float = 30.0
+
+
+@attrs.frozen
+class HttpSettings:
+    """The HTTP API listener."""
+
+    host: str = "127.0.0.1"
+    port: int = 8775
+
+
+@attrs.frozen
+class StoreSettings:
+    """Where messages are kept: a file path, or ``:memory:``."""
+
+    path: str = "smsgw.db"
+    synchronous: str = "normal"
+
+
+@attrs.frozen
+class NetworkSettings:
+    """How the fake network behaves."""
+
+    country_code: str = "86"
+    provisioning: str = "auto"
+    default_validity: float = 48 * 3600.0
+    max_validity: float = 7 * 86400.0
+    max_payload: int = 64 * 1024
+    delivery_retry_base: float = 5.0
+    delivery_retry_max: float = 300.0
+    delivery_validity: float = 48 * 3600.0
+    default_account: str = DEFAULT_SYSTEM_ID
+
+
+@attrs.frozen
+class Config:
+    """Everything smsgw serve needs."""
+
+    smpp: SmppSettings = SmppSettings()
+    http: HttpSettings = HttpSettings()
+    store: StoreSettings = StoreSettings()
+    network: NetworkSettings = NetworkSettings()
+    accounts: tuple[Account, ...] = (
+        Account(DEFAULT_SYSTEM_ID, DEFAULT_PASSWORD, short_codes=(DEFAULT_SHORT_CODE,)),
+    )
+    subscribers: tuple[Subscriber, ...] = tuple(Subscriber(m, n) for m, n in DEMO_SUBSCRIBERS)
+
+
+# -- checking ------------------------------------------------------------------------
+
+
+def _number(where: str, value: Any, *, minimum: float = 0, integer: bool = False) -> Any:
+    kind = int if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kind):
+        raise ConfigError(f"{where}: {value!r} is not {'an integer' if integer else 'a number'}")
+    if value < minimum:
+        raise ConfigError(f"{where}: {value!r} is below the minimum {minimum:g}")
+    return value
+
+
+def _port(where: str, value: Any) -> int:
+    _number(where, value, integer=True)
+    if value > 65535:
+        raise ConfigError(f"{where}: {value} is not a port (0-65535; 0 picks a free one)")
+    return int(value)
+
+
+def _text(where: str, value: Any, *, max_length: int | None = None) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(f"{where}: {value!r} is not a string")
+    if max_length is not None and len(value) > max_length:
+        raise ConfigError(f"{where}: {value!r} is longer than {max_length} characters (SMPP limit)")
+    return value
+
+
+def _choice(options: tuple[str, ...]) -> Callable[[str, Any], str]:
+    def check(where: str, value: Any) -> str:
+        if value not in options:
+            raise ConfigError(f"{where}: {value!r} is not one of {', '.join(options)}")
+        return str(value)
+
+    return check
+
+
+def _fields(where: str, table: Any, checks: dict[str, Callable[[str, Any], Any]]) -> dict[str, Any]:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: expected a table, got {table!r}")
+    unknown = sorted(set(table) - set(checks))
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown key {unknown[0]!r}; allowed keys are {', '.join(sorted(checks))}"
+        )
+    return {key: checks[key](f"{where}.{key}", value) for key, value in table.items()}
+
+
+_SECONDS = lambda w, v: float(_number(w, v))  # noqa: E731
+_COUNT = lambda w, v: int(_number(w, v, minimum=1, integer=True))  # noqa: E731
+
+_SMPP_CHECKS: dict[str, Callable[[str, Any], Any]] = {
+    "host": _text,
+    "port": _port,
+    "system_id": lambda w, v: _text(w, v, max_length=15),
+    "max_pdu_size": lambda w, v: int(_number(w, v, minimum=1024, integer=True)),
+    "window": _COUNT,
+    "session_init_timeout": _SECONDS,
+    "enquire_link_interval": _SECONDS,
+    "inactivity_timeout": _SECONDS,
+    "response_timeout": lambda w, v: float(_number(w, v, minimum=0.1)),
+}
+_HTTP_CHECKS: dict[str, Callable[[str, Any], Any]] = {"host": _text, "port": _port}
+_STORE_CHECKS: dict[str, Callable[[str, Any], Any]] = {
+    "path": _text,
+    "synchronous": _choice(("normal", "full")),
+}
+_NETWORK_CHECKS: dict[str, Callable[[str, Any], Any]] = {
+    "country_code": lambda w, v: _digits(w, v),
+    "provisioning": _choice(("auto", "strict")),
+    "default_validity": _SECONDS,
+    "max_validity": _SECONDS,
+    "max_payload": _COUNT,
+    "delivery_retry_base": _SECONDS,
+    "delivery_retry_max": _SECONDS,
+    "delivery_validity": _SECONDS,
+    "default_account": _text,
+}
+
+
+def _digits(where: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.isdigit():
+        raise ConfigError(f"{where}: {value!r} is not a string of digits (e.g. \"86\")")
+    return value
+
+
+def _bind_types(where: str, value: Any) -> frozenset[BindType]:
+    names = tuple(t.value for t in BindType)
+    if not isinstance(value, list) or not value:
+        raise ConfigError(f"{where}: expected a non-empty list of {', '.join(names)}")
+    return frozenset(BindType(_choice(names)(f"{where}[{i}]", v)) for i, v in enumerate(value))
+
+
+def _short_codes(where: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise ConfigError(f"{where}: expected a list of short codes, e.g. [\"12345\"]")
+    return tuple(_text(f"{where}[{i}]", v, max_length=20) for i, v in enumerate(value))
+
+
+_ACCOUNT_CHECKS: dict[str, Callable[[str, Any], Any]] = {
+    "system_id": lambda w, v: _text(w, v, max_length=15),
+    "password": lambda w, v: _text(w, v, max_length=8),
+    "bind_types": _bind_types,
+    "throughput": lambda w, v: float(_number(w, v)),
+    "short_codes": _short_codes,
+    "message_id_format": _choice(MESSAGE_ID_FORMATS),
+    "receipt_format": _choice(RECEIPT_FORMATS),
+    "max_queue": _COUNT,
+}
+_SUBSCRIBER_CHECKS: dict[str, Callable[[str, Any], Any]] = {
+    "msisdn": _text,
+    "name": _text,
+    "state": lambda w, v: HandsetState(_choice(tuple(s.value for s in HandsetState))(w, v)),
+}
+_TOP = ("smpp", "http", "store", "network", "accounts", "subscribers")
+
+
+def load_config(path: str | None) -> Config:
+    """Read a TOML file over the defaults (or return the defaults when ``path`` is None).
+
+    :raises ConfigError: for an unreadable file, bad TOML, or any wrong key or value.
+    """
+    if path is None:
+        return Config()
+    try:
+        with open(path, "rb") as file:
+            data = tomllib.load(file)
+    except OSError as error:
+        raise ConfigError(f"cannot read config file {path}: {error.strerror}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path} is not valid TOML: {error}") from None
+    return config_from_dict(data, source=path)
+
+
+def config_from_dict(data: dict[str, Any], *, source: str = "config") -> Config:
+    """Build a Config from parsed TOML, checking every key."""
+    unknown = sorted(set(data) - set(_TOP))
+    if unknown:
+        raise ConfigError(f"{source}: unknown section {unknown[0]!r}; allowed: {', '.join(_TOP)}")
+    config = Config()
+    changes: dict[str, Any] = {}
+    for name, checks, cls in (
+        ("smpp", _SMPP_CHECKS, SmppSettings),
+        ("http", _HTTP_CHECKS, HttpSettings),
+        ("store", _STORE_CHECKS, StoreSettings),
+        ("network", _NETWORK_CHECKS, NetworkSettings),
+    ):
+        if name in data:
+            changes[name] = cls(**_fields(name, data[name], checks))
+    country_code = changes.get("network", config.network).country_code
+    if "accounts" in data:
+        changes["accounts"] = _accounts(data["accounts"])
+    if "subscribers" in data:
+        changes["subscribers"] = _subscribers(data["subscribers"], country_code)
+    config = attrs.evolve(config, **changes)
+    _check_consistency(config)
+    return config
+
+
+def _accounts(value: Any) -> tuple[Account, ...]:
+    if not isinstance(value, list) or not value:
+        raise ConfigError("accounts: expected at least one [[accounts]] table")
+    accounts = []
+    for i, table in enumerate(value):
+        where = f"accounts[{i}]"
+        fields = _fields(where, table, _ACCOUNT_CHECKS)
+        for required in ("system_id", "password"):
+            if required not in fields:
+                raise ConfigError(f"{where}: {required} is required")
+        accounts.append(Account(**fields))
+    return tuple(accounts)
+
+
+def _subscribers(value: Any, country_code: str) -> tuple[Subscriber, ...]:
+    if not isinstance(value, list):
+        raise ConfigError("subscribers: expected [[subscribers]] tables")
+    subscribers = []
+    for i, table in enumerate(value):
+        where = f"subscribers[{i}]"
+        fields = _fields(where, table, _SUBSCRIBER_CHECKS)
+        if "msisdn" not in fields:
+            raise ConfigError(f"{where}: msisdn is required")
+        msisdn = normalize_msisdn(fields.pop("msisdn"), country_code)
+        if msisdn is None:
+            raise ConfigError(f"{where}.msisdn: {table['msisdn']!r} is not a phone number")
+        subscribers.append(Subscriber(msisdn, **fields))
+    return tuple(subscribers)
+
+
+def _check_consistency(config: Config) -> None:
+    seen: dict[str, str] = {}
+    system_ids = set()
+    for i, account in enumerate(config.accounts):
+        if account.system_id in system_ids:
+            raise ConfigError(f"accounts[{i}].system_id: {account.system_id!r} is defined twice")
+        system_ids.add(account.system_id)
+        for code in account.short_codes:
+            if code in seen:
+                raise ConfigError(
+                    f"accounts[{i}].short_codes: {code!r} is already owned by {seen[code]!r}"
+                )
+            seen[code] = account.system_id
+    default = config.network.default_account
+    if default and default not in system_ids:
+        raise ConfigError(
+            f"network.default_account: {default!r} is not an account "
+            f"(accounts: {', '.join(sorted(system_ids))}; \"\" for none)"
+        )

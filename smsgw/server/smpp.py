@@ -1,0 +1,300 @@
+"""The SMPP server: a thin Twisted adapter between TCP connections and the carrier.
+
+Each connection owns a sans-I/O :class:`SmscSession`. Received bytes go into the session;
+its events go to the :class:`Carrier`; output is not written at once but at the end of the
+reactor turn, after :class:`TurnFlusher` has committed the turn's work to the store (group
+commit). Nagle is off and delayed ACKs are cut short (Linux ``TCP_QUICKACK`` after each
+read): a client that sends one submit_sm and waits for its response would otherwise wait
+40 ms per message.
+"""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+from twisted.internet import protocol
+from twisted.internet.interfaces import IReactorTime
+from twisted.internet.task import LoopingCall
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from smsgw.carrier.accounts import Account
+from smsgw.carrier.carrier import Carrier
+from smsgw.smpp.constants import CommandStatus, status_name
+from smsgw.smpp.session import (
+    BindRequested,
+    ProtocolErrorAnswered,
+    ResponseReceived,
+    ResponseTimedOut,
+    SessionClosing,
+    SessionConfig,
+    SmscSession,
+    UnbindRequested,
+)
+from smsgw.smpp.pdu import CancelSm, QuerySm, ReplaceSm
+from smsgw.smpp.sm import DataSm, SubmitMulti, SubmitSm
+
+log = Logger(namespace="smsgw.smpp")
+_QUICKACK = getattr(socket, "TCP_QUICKACK", None)
+_CARRIER_REQUESTS = (SubmitSm, DataSm, SubmitMulti, QuerySm, CancelSm, ReplaceSm)
+
+
+class TurnFlusher:
+    """Writes connections' output once per reactor turn, after the carrier's commit."""
+
+    def __init__(self, reactor: IReactorTime, carrier: Carrier) -> None:
+        self._reactor = reactor
+        self._carrier = carrier
+        self._dirty: dict[Any, None] = {}
+        self._scheduled = False
+
+    def mark(self, connection: Any = None) -> None:
+        """Ask for a flush at the end of this turn (and for ``connection``'s output to be written)."""
+        if connection is not None:
+            self._dirty[connection] = None
+        if not self._scheduled:
+            self._scheduled = True
+            self._reactor.callLater(0, self.flush)
+
+    def flush(self) -> None:
+        """Commit, dispatch deliveries, then write every connection that has output."""
+        self._scheduled = False
+        try:
+            self._carrier.flush()
+        except Exception:
+            # Nothing of this turn is durable: answer none of it. The ESMEs see their
+            # connections drop and resubmit, which is what a crashed SMSC would cause.
+            log.failure("store commit failed; closing the connections waiting on it")
+            dirty, self._dirty = self._dirty, {}
+            for connection in dirty:
+                connection.abort("store commit failed")
+            return
+        dirty, self._dirty = self._dirty, {}
+        for connection in dirty:
+            connection.write_pending()
+
+
+class SmppServerProtocol(protocol.Protocol):
+    """One ESME connection."""
+
+    account: Account | None = None
+
+    def __init__(self, factory: SmppServerFactory, session_id: int) -> None:
+        self.factory = factory
+        self.session_id = session_id
+        self.peer = "?"
+        self.session: SmscSession
+        self._handlers: dict[type, Any] = {cls: self._request for cls in _CARRIER_REQUESTS}
+        self._handlers.update(
+            {
+                ResponseReceived: self._response,
+                ResponseTimedOut: self._timed_out,
+                BindRequested: self._bind,
+                UnbindRequested: self._unbind_requested,
+                ProtocolErrorAnswered: self._protocol_error,
+                SessionClosing: self._closing,
+            }
+        )
+
+    # -- Twisted's side --------------------------------------------------------------
+
+    def connectionMade(self) -> None:
+        factory = self.factory
+        self.session = SmscSession(factory.session_config, factory.reactor.seconds())
+        address = self.transport.getPeer()  # type: ignore[union-attr]
+        self.peer = f"{getattr(address, 'host', '?')}:{getattr(address, 'port', '?')}"
+        sock = getattr(self.transport, "socket", None)
+        if sock is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._socket = sock if _QUICKACK is not None else None
+        # Stop reading from a peer that does not read what we write (see pauseProducing).
+        self.transport.registerProducer(self, True)  # type: ignore[union-attr]
+        factory.connections[self.session_id] = self
+        log.debug("session {session_id} connected from {peer}", session_id=self.session_id, peer=self.peer)
+
+    def dataReceived(self, data: bytes) -> None:
+        if self._socket is not None:
+            try:
+                self._socket.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
+            except OSError:
+                self._socket = None
+        handlers = self._handlers
+        for event in self.session.receive_data(data, self.factory.reactor.seconds()):
+            try:
+                handlers[type(event)](event)
+            except Exception:
+                self._failed(event)
+        self.factory.flusher.mark(self)
+
+    def connectionLost(self, reason: Failure = protocol.connectionDone) -> None:
+        lost = self.session.connection_lost()
+        self.factory.connections.pop(self.session_id, None)
+        reason_text = self.session.close_reason or reason.getErrorMessage()
+        if self.account is not None:
+            self.factory.carrier.unbound(self, self.session_id, lost.contexts, reason_text)
+            self.factory.flusher.mark()
+            log.info(
+                "session {session_id} of {system_id} ended: {reason}",
+                session_id=self.session_id,
+                system_id=self.account.system_id,
+                reason=reason_text,
+            )
+
+    def pauseProducing(self) -> None:
+        """The transport's buffer is full: stop reading and stop sending deliveries."""
+        self.session.send_paused = True
+        self.transport.pauseProducing()  # type: ignore[union-attr]
+
+    def resumeProducing(self) -> None:
+        """The transport drained: read again and let deliveries flow."""
+        self.session.send_paused = False
+        self.transport.resumeProducing()  # type: ignore[union-attr]
+        if self.account is not None:
+            self.factory.carrier.outbox.resume(self.account.system_id)
+            self.factory.flusher.mark(self)
+
+    def stopProducing(self) -> None:
+        """The transport is going away."""
+
+    # -- the carrier's side ----------------------------------------------------------
+
+    def output_ready(self) -> None:
+        """The session has output; write it at the end of the turn."""
+        self.factory.flusher.mark(self)
+
+    def write_pending(self) -> None:
+        """Write what the session queued; close if the session is ending."""
+        data = self.session.data_to_send()
+        if data and self.transport is not None:
+            self.transport.write(data)
+        if self.session.close_reason is not None:
+            self.transport.loseConnection()  # type: ignore[union-attr]
+
+    def abort(self, reason: str) -> None:
+        """Drop the connection now, without writing what is pending."""
+        self.session.close(reason)
+        self.session.data_to_send()
+        self.transport.abortConnection()  # type: ignore[union-attr]
+
+    def tick(self, now: float) -> None:
+        """Let session timers run."""
+        for event in self.session.tick(now):
+            try:
+                self._handlers[type(event)](event)
+            except Exception:
+                self._failed(event)
+        if self.session.has_data_to_send or self.session.close_reason is not None:
+            self.factory.flusher.mark(self)
+
+    # -- events ----------------------------------------------------------------------
+
+    def _request(self, pdu: Any) -> None:
+        self.factory.carrier.request(self, pdu)
+
+    def _response(self, event: ResponseReceived) -> None:
+        self.factory.carrier.delivery_answered(event.context, event.response.command_status)
+
+    def _timed_out(self, event: ResponseTimedOut) -> None:
+        log.info(
+            "session {session_id} of {system_id}: deliver_sm unanswered; will retry",
+            session_id=self.session_id,
+            system_id=self.account.system_id if self.account else "?",
+        )
+        self.factory.carrier.delivery_timed_out(event.context)
+
+    def _bind(self, event: BindRequested) -> None:
+        pdu = event.pdu
+        if self.factory.carrier.bind(self, pdu, event.bind_type, self.session_id):
+            log.info(
+                "session {session_id}: {system_id} bound as {bind_type} from {peer}",
+                session_id=self.session_id,
+                system_id=pdu.system_id,
+                bind_type=event.bind_type.value,
+                peer=self.peer,
+            )
+        else:
+            log.info(
+                "session {session_id}: bind of {system_id!r} from {peer} refused",
+                session_id=self.session_id,
+                system_id=pdu.system_id,
+                peer=self.peer,
+            )
+
+    def _unbind_requested(self, event: UnbindRequested) -> None:
+        pass  # the session answered; connectionLost does the carrier's part
+
+    def _protocol_error(self, event: ProtocolErrorAnswered) -> None:
+        error = event.error
+        log.warn(
+            "session {session_id} ({system_id}) from {peer}: {error}; answered {status}",
+            session_id=self.session_id,
+            system_id=self.account.system_id if self.account else "unbound",
+            peer=self.peer,
+            error=error.args[0],
+            status=status_name(error.command_status),
+        )
+
+    def _closing(self, event: SessionClosing) -> None:
+        log.debug("session {session_id} closing: {reason}", session_id=self.session_id, reason=event.reason)
+
+    def _failed(self, event: Any) -> None:
+        log.failure(
+            "session {session_id}: internal error handling {event}; answered ESME_RSYSERR",
+            session_id=self.session_id,
+            event=type(event).__name__,
+        )
+        if isinstance(event, _CARRIER_REQUESTS):
+            self.session.respond(event, CommandStatus.ESME_RSYSERR)
+
+
+class SmppServerFactory(protocol.Factory):
+    """Builds one :class:`SmppServerProtocol` per ESME connection.
+
+    :param tick_interval: how often session and carrier timers are checked, in seconds.
+    """
+
+    def __init__(
+        self,
+        carrier: Carrier,
+        session_config: SessionConfig,
+        reactor: Any,
+        *,
+        tick_interval: float = 0.25,
+    ) -> None:
+        self.carrier = carrier
+        self.session_config = session_config
+        self.reactor = reactor
+        self.flusher = TurnFlusher(reactor, carrier)
+        self.connections: dict[int, SmppServerProtocol] = {}
+        self._next_session_id = 1
+        self._ticker = LoopingCall(self.tick)
+        self._ticker.clock = reactor
+        self._tick_interval = tick_interval
+
+    def startFactory(self) -> None:
+        self._ticker.start(self._tick_interval, now=False)
+
+    def stopFactory(self) -> None:
+        if self._ticker.running:
+            self._ticker.stop()
+
+    def buildProtocol(self, addr: Any) -> SmppServerProtocol:
+        session_id = self._next_session_id
+        self._next_session_id += 1
+        return SmppServerProtocol(self, session_id)
+
+    def tick(self) -> None:
+        """Run every session's timers and the carrier's."""
+        now = self.reactor.seconds()
+        for connection in list(self.connections.values()):
+            connection.tick(now)
+        self.carrier.tick()
+        self.flusher.mark()
+
+    def unbind_all(self) -> None:
+        """Send unbind on every bound session (graceful shutdown)."""
+        now = self.reactor.seconds()
+        for connection in list(self.connections.values()):
+            connection.session.unbind(now)
+            self.flusher.mark(connection)

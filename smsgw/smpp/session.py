@@ -1,0 +1,378 @@
+"""One SMPP session seen from the SMSC, without I/O.
+
+Bytes go in with :meth:`SmscSession.receive_data`, which returns what happened as events;
+bytes to send accumulate until :meth:`SmscSession.data_to_send`; time passes only through
+the ``now`` arguments and :meth:`SmscSession.tick`. The session answers on its own what needs
+no carrier decision (enquire_link, unbind, PDUs not allowed in the current state, malformed
+PDUs) and hands every permitted request to the caller as the decoded PDU itself, which the
+caller answers with :meth:`SmscSession.respond`.
+
+Timers are deadlines kept here and checked by ``tick``, not callbacks: one table of
+outstanding requests, in send order, swept from the front.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any
+
+import attrs
+
+from smsgw.smpp import codec, specs
+from smsgw.smpp.constants import (
+    INTERFACE_VERSION_34,
+    SEQUENCE_MAX,
+    BindType,
+    CommandId as C,
+    CommandStatus,
+)
+from smsgw.smpp.errors import RemoteProtocolError
+from smsgw.smpp.framing import DEFAULT_MAX_PDU_SIZE, PduBuffer
+from smsgw.smpp.pdu import EnquireLink, EnquireLinkResp, GenericNack, Pdu, Unbind, UnbindResp
+from smsgw.smpp.states import (
+    BIND_COMMANDS,
+    BIND_TYPE_OF,
+    BOUND_STATE_OF,
+    PERMITTED,
+    TRANSITIONS,
+    SessionState,
+    Transition,
+)
+
+_U32 = struct.Struct(">I")
+_EXPECTS_RESPONSE = frozenset({C.DELIVER_SM, C.DATA_SM, C.ENQUIRE_LINK, C.UNBIND, C.OUTBIND})
+_DELIVERIES = frozenset({C.DELIVER_SM, C.DATA_SM})
+#: Requests the caller decides on; the session hands them over as PDUs.
+_CARRIER_REQUESTS = frozenset(
+    {C.SUBMIT_SM, C.DATA_SM, C.SUBMIT_MULTI, C.QUERY_SM, C.CANCEL_SM, C.REPLACE_SM}
+)
+_RESPONSES = frozenset({C.DELIVER_SM_RESP, C.DATA_SM_RESP, C.GENERIC_NACK})
+
+
+@attrs.frozen
+class SessionConfig:
+    """Limits and timers of one session; every time is in seconds, 0 switches a timer off."""
+
+    system_id: str = "smsgw"
+    max_pdu_size: int = DEFAULT_MAX_PDU_SIZE
+    #: deliver_sm/data_sm sent and not yet answered, per session.
+    window: int = 10
+    session_init_timeout: float = 10.0
+    enquire_link_interval: float = 30.0
+    #: Time without any request but enquire_link before the SMSC unbinds.
+    inactivity_timeout: float = 0.0
+    response_timeout: float = 30.0
+
+
+# -- events ----------------------------------------------------------------------------
+
+
+@attrs.frozen
+class BindRequested:
+    """An ESME asks to bind; answer with :meth:`SmscSession.accept_bind` or ``reject_bind``."""
+
+    pdu: Any
+    bind_type: BindType
+
+
+@attrs.frozen
+class ResponseReceived:
+    """The ESME answered a deliver_sm or data_sm (or generic_nack'ed it)."""
+
+    response: Pdu
+    context: Any
+
+
+@attrs.frozen
+class ResponseTimedOut:
+    """The ESME did not answer a deliver_sm or data_sm within the response timeout."""
+
+    command_id: int
+    context: Any
+
+
+@attrs.frozen
+class UnbindRequested:
+    """The ESME unbound; the session answered and will close."""
+
+
+@attrs.frozen
+class ProtocolErrorAnswered:
+    """The ESME sent something SMPP forbids here; the session answered it with a status."""
+
+    error: RemoteProtocolError
+
+
+@attrs.frozen
+class SessionClosing:
+    """The connection should close once the pending output is written."""
+
+    reason: str
+
+
+@attrs.frozen
+class SessionLost:
+    """The connection is gone; ``contexts`` are the deliveries that were never answered."""
+
+    contexts: tuple[Any, ...]
+
+
+# -- the session -----------------------------------------------------------------------
+
+
+class SmscSession:
+    """The SMSC side of one SMPP session.
+
+    :param config: limits and timers.
+    :param now: the clock's reading when the connection was made.
+    """
+
+    def __init__(self, config: SessionConfig, now: float) -> None:
+        self.config = config
+        self.state = SessionState.OPEN
+        self.bind_type: BindType | None = None
+        self.system_id: str | None = None
+        self.deliveries_in_flight = 0
+        self.close_reason: str | None = None
+        #: Set while the peer does not read what is sent (the edge's flow control):
+        #: deliveries wait instead of piling up in memory.
+        self.send_paused = False
+        self._permitted = PERMITTED[self.state]
+        self._buffer = PduBuffer(config.max_pdu_size)
+        self._out: list[bytes] = []
+        # sequence_number -> (deadline, command_id, context), in send order.
+        self._outstanding: dict[int, tuple[float, int, Any]] = {}
+        self._next_sequence = 1
+        self._opened_at = now
+        self._last_received = now
+        self._last_request = now
+        self._enquire_link_pending = False
+
+    # -- input -----------------------------------------------------------------------
+
+    def receive_data(self, data: bytes, now: float) -> list[Any]:
+        """Feed received bytes; return the events they cause, in order."""
+        events: list[Any] = []
+        if self.close_reason is not None:
+            return events
+        self._last_received = now
+        for raw in self._buffer.feed(data):
+            try:
+                pdu = codec.decode(raw)
+            except RemoteProtocolError as error:
+                self._answer_error(error)
+                events.append(ProtocolErrorAnswered(error))
+                continue
+            command_id = pdu.command_id
+            if command_id not in self._permitted:
+                events.append(ProtocolErrorAnswered(self._refuse(pdu)))
+            elif command_id in _CARRIER_REQUESTS:
+                self._last_request = now
+                events.append(pdu)
+            elif command_id in _RESPONSES:
+                self._response(pdu, events)
+            elif command_id == C.ENQUIRE_LINK:
+                self._out.append(codec.encode(EnquireLinkResp(pdu.sequence_number)))
+            elif command_id == C.ENQUIRE_LINK_RESP:
+                self._answered(pdu.sequence_number)
+            elif command_id in BIND_COMMANDS:
+                events.append(BindRequested(pdu, BIND_TYPE_OF[command_id]))
+            elif command_id == C.UNBIND:
+                self._out.append(codec.encode(UnbindResp(pdu.sequence_number)))
+                self._transition(Transition.UNBIND_RECEIVED)
+                events.append(UnbindRequested())
+                events.append(self._closing("the ESME unbound"))
+            elif command_id == C.UNBIND_RESP:
+                self._answered(pdu.sequence_number)
+                events.append(self._closing("unbind answered"))
+        if self._buffer.broken is not None:
+            error = self._buffer.broken
+            self._out.append(codec.encode(GenericNack(error.sequence_number or 0, error.command_status)))
+            events.append(ProtocolErrorAnswered(error))
+            events.append(self._closing(str(error)))
+        return events
+
+    def _response(self, pdu: Pdu, events: list[Any]) -> None:
+        entry = self._answered(pdu.sequence_number)
+        if entry is not None and entry[1] in _DELIVERIES:
+            events.append(ResponseReceived(pdu, entry[2]))
+
+    def _answered(self, sequence_number: int) -> tuple[float, int, Any] | None:
+        entry = self._outstanding.pop(sequence_number, None)
+        if entry is not None:
+            if entry[1] in _DELIVERIES:
+                self.deliveries_in_flight -= 1
+            elif entry[1] == C.ENQUIRE_LINK:
+                self._enquire_link_pending = False
+        return entry
+
+    def _refuse(self, pdu: Pdu) -> RemoteProtocolError:
+        state = self.state
+        if pdu.command_id in BIND_COMMANDS and state.is_bound:
+            status = CommandStatus.ESME_RALYBND
+            message = f"already bound as {self.bind_type.value if self.bind_type else '?'}"
+        else:
+            status = CommandStatus.ESME_RINVBNDSTS
+            name = type(pdu).__name__
+            message = f"{name} is not allowed in state {state.value}"
+        error = RemoteProtocolError(
+            message, status, command_id=pdu.command_id, sequence_number=pdu.sequence_number
+        )
+        self._answer_error(error)
+        return error
+
+    def _answer_error(self, error: RemoteProtocolError) -> None:
+        """Answer a bad PDU: its own response when it is a request that has one, else a nack."""
+        request = specs.PDU_CLASSES.get(error.command_id or 0)
+        response = specs.RESPONSE_CLASS.get(request) if request is not None else None
+        sequence_number = error.sequence_number or 0
+        if response is None:
+            self._out.append(codec.encode(GenericNack(sequence_number, error.command_status)))
+        else:
+            self._out.append(codec.encode(response(sequence_number, error.command_status)))
+
+    # -- answers the caller decides --------------------------------------------------
+
+    def respond(self, request: Pdu, command_status: int = 0, **fields: Any) -> None:
+        """Queue the response to a request the session handed over.
+
+        :param fields: the response's body fields (ignored on error where SMPP omits them).
+        """
+        response = specs.RESPONSE_CLASS[type(request)]
+        self._out.append(
+            codec.encode(response(request.sequence_number, command_status, **fields))
+        )
+
+    def accept_bind(self, request: Pdu, system_id: str) -> None:
+        """Accept a bind: answer it and enter the bound state of its type.
+
+        :param system_id: the account the ESME bound as.
+        """
+        bind_type = BIND_TYPE_OF[request.command_id]
+        self._transition(BOUND_STATE_OF[bind_type])
+        self.bind_type = bind_type
+        self.system_id = system_id
+        # sc_interface_version is a 3.4 TLV; a 3.3 ESME would not know it.
+        version = INTERFACE_VERSION_34 if request.interface_version >= INTERFACE_VERSION_34 else None  # type: ignore[attr-defined]
+        self.respond(request, system_id=self.config.system_id, sc_interface_version=version)
+
+    def reject_bind(self, request: Pdu, command_status: int) -> None:
+        """Refuse a bind with a status; the session stays open for another attempt."""
+        self.respond(request, command_status)
+
+    # -- requests the SMSC sends -----------------------------------------------------
+
+    @property
+    def window_free(self) -> int:
+        """How many more deliver_sm/data_sm may be sent before the ESME answers some."""
+        return self.config.window - self.deliveries_in_flight
+
+    @property
+    def can_deliver(self) -> bool:
+        """Whether deliver_sm may be sent now (bound to receive, not closing, window open)."""
+        return (
+            self.close_reason is None
+            and not self.send_paused
+            and self.deliveries_in_flight < self.config.window
+            and (self.state is SessionState.BOUND_RX or self.state is SessionState.BOUND_TRX)
+        )
+
+    def send(self, pdu: Pdu, now: float, context: Any = None) -> int:
+        """Queue a request with the next sequence number; return that number."""
+        return self.send_encoded(codec.encode(pdu), now, context)
+
+    def send_encoded(self, raw: bytes, now: float, context: Any = None) -> int:
+        """Queue an already encoded request, giving it the next sequence number.
+
+        Deliveries are stored encoded, so resending one is a header patch, not an encode.
+
+        :param context: returned with the response (or its timeout) to say what it was for.
+        """
+        sequence_number = self._next_sequence
+        self._next_sequence = 1 if sequence_number >= SEQUENCE_MAX else sequence_number + 1
+        self._out.append(raw[:12] + _U32.pack(sequence_number) + raw[16:])
+        (command_id,) = _U32.unpack_from(raw, 4)
+        if command_id in _EXPECTS_RESPONSE:
+            deadline = now + self.config.response_timeout
+            self._outstanding[sequence_number] = (deadline, command_id, context)
+            if command_id in _DELIVERIES:
+                self.deliveries_in_flight += 1
+        return sequence_number
+
+    def unbind(self, now: float) -> None:
+        """Start ending a bound session from the SMSC side."""
+        if self.state.is_bound:
+            self._transition(Transition.UNBIND_SENT)
+            self.send(Unbind(), now)
+
+    def close(self, reason: str) -> SessionClosing:
+        """Ask for the connection to be closed after the pending output."""
+        return self._closing(reason)
+
+    def _closing(self, reason: str) -> SessionClosing:
+        if self.close_reason is None:
+            self.close_reason = reason
+        return SessionClosing(self.close_reason)
+
+    # -- time and the end ------------------------------------------------------------
+
+    def tick(self, now: float) -> list[Any]:
+        """Let time pass: expire timers, send enquire_link; return the resulting events."""
+        config = self.config
+        events: list[Any] = []
+        if self.close_reason is not None:
+            return events
+        state = self.state
+        if state is SessionState.OPEN:
+            if config.session_init_timeout and now - self._opened_at >= config.session_init_timeout:
+                events.append(self._closing(f"no bind within {config.session_init_timeout:g} s"))
+                return events
+        elif state.is_bound:
+            if (
+                config.enquire_link_interval
+                and not self._enquire_link_pending
+                and now - self._last_received >= config.enquire_link_interval
+            ):
+                self._enquire_link_pending = True
+                self.send(EnquireLink(), now)
+            if config.inactivity_timeout and now - self._last_request >= config.inactivity_timeout:
+                self.unbind(now)
+        while self._outstanding:
+            sequence_number, (deadline, command_id, context) = next(iter(self._outstanding.items()))
+            if deadline > now:
+                break
+            self._answered(sequence_number)
+            if command_id in _DELIVERIES:
+                events.append(ResponseTimedOut(command_id, context))
+            else:
+                name = "enquire_link" if command_id == C.ENQUIRE_LINK else "unbind"
+                events.append(self._closing(f"no answer to {name} within {config.response_timeout:g} s"))
+                break
+        return events
+
+    def connection_lost(self) -> SessionLost:
+        """The connection is gone: report the deliveries that will never be answered."""
+        self._transition(Transition.CLOSED)
+        lost = tuple(
+            context for _, command_id, context in self._outstanding.values() if command_id in _DELIVERIES
+        )
+        self._outstanding.clear()
+        self.deliveries_in_flight = 0
+        return SessionLost(lost)
+
+    def data_to_send(self) -> bytes:
+        """Return and forget the bytes queued for the peer."""
+        if not self._out:
+            return b""
+        data = b"".join(self._out)
+        self._out.clear()
+        return data
+
+    @property
+    def has_data_to_send(self) -> bool:
+        """Whether output is waiting to be written."""
+        return bool(self._out)
+
+    def _transition(self, what: Transition) -> None:
+        self.state = TRANSITIONS[(self.state, what)]
+        self._permitted = PERMITTED[self.state]

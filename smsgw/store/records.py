@@ -1,0 +1,120 @@
+"""What the store keeps: messages and pending deliveries to ESMEs, as plain values."""
+
+from __future__ import annotations
+
+import attrs
+
+#: Column order of a message row; the carrier builds rows as tuples in this order.
+MESSAGE_COLUMNS = (
+    "id",
+    "message_id",
+    "system_id",
+    "direction",
+    "msisdn",
+    "service_type",
+    "source_ton",
+    "source_npi",
+    "source_addr",
+    "dest_ton",
+    "dest_npi",
+    "dest_addr",
+    "esm_class",
+    "protocol_id",
+    "priority",
+    "registered_delivery",
+    "data_coding",
+    "body",
+    "sar_ref",
+    "sar_total",
+    "sar_seq",
+    "submitted_at",
+    "scheduled_at",
+    "expires_at",
+    "state",
+    "done_at",
+    "error",
+)
+
+DELIVERY_COLUMNS = (
+    "id",
+    "system_id",
+    "message",
+    "kind",
+    "pdu",
+    "created_at",
+    "expires_at",
+    "attempts",
+    "next_attempt_at",
+)
+
+
+@attrs.define(slots=True)
+class MessageRecord:
+    """One short message, MT (an ESME to a handset) or MO (a handset to an ESME).
+
+    :ivar id: the row id; the message_id string is formatted from it.
+    :ivar system_id: the account that submitted it (MT) or receives it (MO).
+    :ivar msisdn: the subscriber involved: recipient of an MT, sender of an MO.
+    :ivar body: the user data (short_message, or message_payload), UDH included.
+    :ivar state: a :class:`~smsgw.smpp.constants.MessageState` value.
+    :ivar error: the network error code reported in receipts (0 = none).
+    """
+
+    id: int
+    message_id: str
+    system_id: str
+    direction: str
+    msisdn: str
+    service_type: str
+    source_ton: int
+    source_npi: int
+    source_addr: str
+    dest_ton: int
+    dest_npi: int
+    dest_addr: str
+    esm_class: int
+    protocol_id: int
+    priority: int
+    registered_delivery: int
+    data_coding: int
+    body: bytes
+    sar_ref: int | None
+    sar_total: int | None
+    sar_seq: int | None
+    submitted_at: float
+    scheduled_at: float | None
+    expires_at: float
+    state: int
+    done_at: float | None
+    error: int
+
+    def as_row(self) -> tuple[object, ...]:
+        """The record as a row tuple in :data:`MESSAGE_COLUMNS` order."""
+        # Spelled out: this runs once per accepted message, and attrs.astuple is 10x slower.
+        return (
+            self.id, self.message_id, self.system_id, self.direction, self.msisdn,
+            self.service_type, self.source_ton, self.source_npi, self.source_addr,
+            self.dest_ton, self.dest_npi, self.dest_addr, self.esm_class, self.protocol_id,
+            self.priority, self.registered_delivery, self.data_coding, self.body,
+            self.sar_ref, self.sar_total, self.sar_seq, self.submitted_at, self.scheduled_at,
+            self.expires_at, self.state, self.done_at, self.error,
+        )  # fmt: skip
+
+
+@attrs.define(slots=True)
+class DeliveryRecord:
+    """A deliver_sm waiting to be accepted by an ESME: a receipt or an MO part.
+
+    :ivar pdu: the encoded deliver_sm, sequence number 0 (patched when sent).
+    :ivar message: the row id of the message it reports on (receipt) or carries (MO).
+    """
+
+    id: int
+    system_id: str
+    message: int
+    kind: str
+    pdu: bytes
+    created_at: float
+    expires_at: float
+    attempts: int = 0
+    next_attempt_at: float = 0.0

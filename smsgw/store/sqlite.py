@@ -1,0 +1,268 @@
+"""The SQLite store: a file (WAL) by default, ``:memory:`` on request.
+
+Writes are queued and applied at :meth:`SqliteStore.commit`, which the server calls once per
+reactor turn: every message accepted in that turn becomes durable in one transaction, and
+only then are their submit_sm_resp written (group commit). Queued writes keep their order;
+consecutive writes of the same statement go to SQLite in one ``executemany``. Any read first
+applies the queued writes, so a query_sm right after a submit_sm sees its message.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from typing import Any
+
+from smsgw.store.records import DELIVERY_COLUMNS, MESSAGE_COLUMNS, DeliveryRecord, MessageRecord
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS messages (
+    id INTEGER PRIMARY KEY,
+    message_id TEXT NOT NULL,
+    system_id TEXT NOT NULL,
+    direction TEXT NOT NULL CHECK (direction IN ('MT', 'MO')),
+    msisdn TEXT NOT NULL,
+    service_type TEXT NOT NULL,
+    source_ton INTEGER NOT NULL,
+    source_npi INTEGER NOT NULL,
+    source_addr TEXT NOT NULL,
+    dest_ton INTEGER NOT NULL,
+    dest_npi INTEGER NOT NULL,
+    dest_addr TEXT NOT NULL,
+    esm_class INTEGER NOT NULL,
+    protocol_id INTEGER NOT NULL,
+    priority INTEGER NOT NULL,
+    registered_delivery INTEGER NOT NULL,
+    data_coding INTEGER NOT NULL,
+    body BLOB NOT NULL,
+    sar_ref INTEGER,
+    sar_total INTEGER,
+    sar_seq INTEGER,
+    submitted_at REAL NOT NULL,
+    scheduled_at REAL,
+    expires_at REAL NOT NULL,
+    state INTEGER NOT NULL,
+    done_at REAL,
+    error INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS messages_by_msisdn ON messages (msisdn, id);
+CREATE TABLE IF NOT EXISTS deliveries (
+    id INTEGER PRIMARY KEY,
+    system_id TEXT NOT NULL,
+    message INTEGER NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('receipt', 'mo')),
+    pdu BLOB NOT NULL,
+    created_at REAL NOT NULL,
+    expires_at REAL NOT NULL,
+    attempts INTEGER NOT NULL,
+    next_attempt_at REAL NOT NULL
+);
+PRAGMA user_version = {SCHEMA_VERSION};
+"""
+
+_INSERT_MESSAGE = (
+    f"INSERT INTO messages ({', '.join(MESSAGE_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(MESSAGE_COLUMNS))})"
+)
+_UPDATE_STATE = "UPDATE messages SET state = ?, done_at = ?, error = ? WHERE id = ?"
+_REPLACE = (
+    "UPDATE messages SET body = ?, scheduled_at = ?, expires_at = ?, registered_delivery = ? "
+    "WHERE id = ?"
+)
+_INSERT_DELIVERY = (
+    f"INSERT INTO deliveries ({', '.join(DELIVERY_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(DELIVERY_COLUMNS))})"
+)
+_DELETE_DELIVERY = "DELETE FROM deliveries WHERE id = ?"
+_RETRY_DELIVERY = "UPDATE deliveries SET attempts = ?, next_attempt_at = ? WHERE id = ?"
+_NOT_FINAL = (0, 1, 6)  # SCHEDULED, ENROUTE, ACCEPTD
+
+
+class StoreError(Exception):
+    """The store cannot be opened or used; the message says which file and why."""
+
+
+class SqliteStore:
+    """Messages and pending deliveries in one SQLite database.
+
+    :param path: a file path, or ``:memory:``.
+    :param synchronous: ``NORMAL`` survives a crash of the process (WAL); ``FULL`` also
+        survives a power loss, at an fsync per commit.
+    """
+
+    def __init__(self, path: str, *, synchronous: str = "NORMAL") -> None:
+        self.path = path
+        try:
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute(f"PRAGMA synchronous = {synchronous}")
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            if version not in (0, SCHEMA_VERSION):
+                raise StoreError(
+                    f"{path} has store schema version {version}; this smsgw reads version "
+                    f"{SCHEMA_VERSION} (use another --db file)"
+                )
+            self._db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as error:
+            raise StoreError(f"cannot open the store {path}: {error}") from error
+        self._queue: list[tuple[str, tuple[Any, ...]]] = []
+
+    # -- writes (queued until commit) ------------------------------------------------
+
+    def insert_message(self, row: tuple[Any, ...]) -> None:
+        """Queue a new message, as a row in MESSAGE_COLUMNS order."""
+        self._queue.append((_INSERT_MESSAGE, row))
+
+    def update_state(self, message: int, state: int, done_at: float | None, error: int) -> None:
+        """Queue a message's new state."""
+        self._queue.append((_UPDATE_STATE, (state, done_at, error, message)))
+
+    def replace_message(
+        self,
+        message: int,
+        body: bytes,
+        scheduled_at: float | None,
+        expires_at: float,
+        registered_delivery: int,
+    ) -> None:
+        """Queue a replace_sm of a pending message."""
+        self._queue.append(
+            (_REPLACE, (body, scheduled_at, expires_at, registered_delivery, message))
+        )
+
+    def insert_delivery(self, delivery: DeliveryRecord) -> None:
+        """Queue a new pending delivery."""
+        self._queue.append(
+            (
+                _INSERT_DELIVERY,
+                (
+                    delivery.id,
+                    delivery.system_id,
+                    delivery.message,
+                    delivery.kind,
+                    delivery.pdu,
+                    delivery.created_at,
+                    delivery.expires_at,
+                    delivery.attempts,
+                    delivery.next_attempt_at,
+                ),
+            )
+        )
+
+    def delete_delivery(self, delivery: int) -> None:
+        """Queue the removal of a delivery that is done (accepted, refused for good, expired)."""
+        self._queue.append((_DELETE_DELIVERY, (delivery,)))
+
+    def retry_delivery(self, delivery: int, attempts: int, next_attempt_at: float) -> None:
+        """Queue a delivery's retry count and time."""
+        self._queue.append((_RETRY_DELIVERY, (attempts, next_attempt_at, delivery)))
+
+    def commit(self) -> None:
+        """Apply every queued write in one transaction and make it durable."""
+        queue = self._queue
+        if not queue:
+            return
+        self._queue = []
+        db = self._db
+        db.execute("BEGIN")
+        try:
+            self._apply(queue)
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def _apply(self, queue: list[tuple[str, tuple[Any, ...]]]) -> None:
+        start = 0
+        size = len(queue)
+        while start < size:
+            sql = queue[start][0]
+            end = start + 1
+            while end < size and queue[end][0] is sql:
+                end += 1
+            if end - start == 1:
+                self._db.execute(sql, queue[start][1])
+            else:
+                self._db.executemany(sql, [params for _, params in queue[start:end]])
+            start = end
+
+    # -- reads -----------------------------------------------------------------------
+
+    def _read(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
+        self.commit()
+        return self._db.execute(sql, tuple(params)).fetchall()
+
+    def max_ids(self) -> tuple[int, int]:
+        """The highest message and delivery ids ever stored (0 when empty)."""
+        (message,) = self._read("SELECT COALESCE(MAX(id), 0) FROM messages")[0]
+        (delivery,) = self._read("SELECT COALESCE(MAX(id), 0) FROM deliveries")[0]
+        return message, delivery
+
+    def get_message(self, message: int) -> MessageRecord | None:
+        """One message by row id."""
+        rows = self._read(f"SELECT {', '.join(MESSAGE_COLUMNS)} FROM messages WHERE id = ?", (message,))
+        return MessageRecord(*rows[0]) if rows else None
+
+    def find_messages(
+        self,
+        *,
+        msisdn: str | None = None,
+        system_id: str | None = None,
+        state: int | None = None,
+        direction: str | None = None,
+        before: int | None = None,
+        after: int | None = None,
+        limit: int = 100,
+    ) -> list[MessageRecord]:
+        """Messages matching every given filter, newest first (oldest first with ``after``)."""
+        where, params = [], []
+        for column, value in (
+            ("msisdn", msisdn),
+            ("system_id", system_id),
+            ("state", state),
+            ("direction", direction),
+        ):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if before is not None:
+            where.append("id < ?")
+            params.append(before)
+        if after is not None:
+            where.append("id > ?")
+            params.append(after)
+        order = "ASC" if after is not None else "DESC"
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        rows = self._read(
+            f"SELECT {', '.join(MESSAGE_COLUMNS)} FROM messages {clause} ORDER BY id {order} LIMIT ?",
+            (*params, limit),
+        )
+        return [MessageRecord(*row) for row in rows]
+
+    def pending_messages(self) -> list[MessageRecord]:
+        """MT messages not yet in a final state (to resume after a restart)."""
+        rows = self._read(
+            f"SELECT {', '.join(MESSAGE_COLUMNS)} FROM messages "
+            f"WHERE direction = 'MT' AND state IN {_NOT_FINAL} ORDER BY id"
+        )
+        return [MessageRecord(*row) for row in rows]
+
+    def pending_deliveries(self) -> list[DeliveryRecord]:
+        """Deliveries to ESMEs not yet accepted, oldest first."""
+        rows = self._read(f"SELECT {', '.join(DELIVERY_COLUMNS)} FROM deliveries ORDER BY id")
+        return [DeliveryRecord(*row) for row in rows]
+
+    def count_messages(self) -> int:
+        """How many messages are stored."""
+        return int(self._read("SELECT COUNT(*) FROM messages")[0][0])
+
+    def integrity_check(self) -> str:
+        """SQLite's own integrity check: ``ok`` or what is broken."""
+        return str(self._read("PRAGMA integrity_check")[0][0])
+
+    def close(self) -> None:
+        """Commit what is queued and close the database."""
+        self.commit()
+        self._db.close()
