@@ -53,7 +53,7 @@ def _run_client(
         "-m",
         module,
         "--host",
-        "127.0.0.1",
+        server.host,
         "--port",
         str(server.port),
         "--system-id",

@@ -13,6 +13,11 @@ LABELS = {
     "null": "generator ceiling (null server)",
     "reference": "node-smpp reference",
     "smsgw": "smsgw",
+}
+#: In the ping-pong the null server bounds smpplib, not the load generator.
+PINGPONG_LABELS = {
+    **LABELS,
+    "null": "null server (smpplib's ceiling)",
     "null-delayed-ack": "null server, delayed ACKs",
 }
 
@@ -145,8 +150,9 @@ def pingpong_table(summary: dict[str, dict[str, float]], order: list[str]) -> st
     for server in order:
         if server in summary:
             s = summary[server]
+            label = PINGPONG_LABELS.get(server, server)
             lines.append(
-                f"{LABELS.get(server, server):<31}  {_fmt(s['rate']):>10}  {_fmt(s['sent']):>6}  "
+                f"{label:<31}  {_fmt(s['rate']):>10}  {_fmt(s['sent']):>6}  "
                 f"{_fmt(s['errors']):>6}  {_fmt(s['failed_rounds']):>6}"
             )
     return "\n".join(lines)

@@ -42,6 +42,7 @@ class Server:
     port: int
     system_id: str = "bench"
     password: str = "bench"
+    host: str = "127.0.0.1"
     log: Path | None = None
     extra: dict[str, object] = field(default_factory=dict)
 
@@ -230,7 +231,8 @@ def start_smsgw(workdir: Path, timeout: float = 10.0) -> Server:
 
     The assumed interface: ``serve --smpp-port 0 --http-port 0 --db PATH --ports-file FILE``,
     and once listening smsgw writes FILE as JSON with at least ``smpp`` (the port) and
-    optionally ``http``, ``system_id`` and ``password`` (both default to ``smsgw``).
+    optionally ``smpp_host`` (default 127.0.0.1), ``http``, ``system_id`` and ``password``
+    (both default to ``smsgw``).
 
     :raises Unavailable: when smsgw exits, or writes no usable ports file within ``timeout``.
     """
@@ -267,6 +269,7 @@ def start_smsgw(workdir: Path, timeout: float = 10.0) -> Server:
             "smsgw",
             process,
             port,
+            host=str(ports.get("smpp_host", "127.0.0.1")),
             system_id=str(ports.get("system_id", "smsgw")),
             password=str(ports.get("password", "smsgw")),
             log=log,

@@ -1,0 +1,70 @@
+"""A carrier on an in-memory store and a fake clock, with ESME links made of real sessions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from smsgw.carrier.accounts import Account
+from smsgw.carrier.carrier import Carrier
+from smsgw.carrier.clock import FakeClock
+from smsgw.carrier.outbox import RetryPolicy
+from smsgw.carrier.subscribers import Subscriber, SubscriberRegistry
+from smsgw.smpp import codec
+from smsgw.smpp.framing import PduBuffer
+from smsgw.smpp.pdu import BindTransceiver, Pdu
+from smsgw.smpp.session import BindRequested, ResponseReceived, SessionConfig, SmscSession
+from smsgw.smpp.sm import DeliverSmResp, SubmitSm
+from smsgw.store.sqlite import SqliteStore
+
+OFF_PHONE = "8613800000009"
+
+
+class Link:
+    """An ESME connection without a socket: bytes in, PDUs out."""
+
+    def __init__(self, carrier: Carrier, bind: type = BindTransceiver, system_id: str = "shop", window: int = 10) -> None:
+        self.carrier = carrier
+        self.session = SmscSession(SessionConfig(window=window), now=0.0)
+        self.peer = "test"
+        self.account: Any = None
+        (event,) = self.session.receive_data(codec.encode(bind(1, system_id=system_id, password="pw")), 0.0)
+        assert isinstance(event, BindRequested)
+        self.bound = carrier.bind(self, event.pdu, event.bind_type, id(self))
+        self.session.data_to_send()  # the bind_resp
+
+    def output_ready(self) -> None:
+        pass
+
+    def send(self, pdu: Pdu) -> None:
+        for event in self.session.receive_data(codec.encode(pdu), 0.0):
+            if isinstance(event, ResponseReceived):
+                self.carrier.delivery_answered(event.context, event.response.command_status)
+            else:
+                self.carrier.request(self, event)
+
+    def read(self) -> list[Any]:
+        self.carrier.flush()
+        return [codec.decode(raw) for raw in PduBuffer().feed(self.session.data_to_send())]
+
+    def ack(self, pdus: list[Any], status: int = 0) -> None:
+        for pdu in pdus:
+            self.send(DeliverSmResp(pdu.sequence_number, status))
+
+
+def make_carrier(path: str = ":memory:", clock: FakeClock | None = None, **account: Any) -> Carrier:
+    store = SqliteStore(path)
+    subscribers = SubscriberRegistry([Subscriber("8613800000001", "A"), Subscriber(OFF_PHONE, "Off")])
+    subscribers.get(OFF_PHONE).state = subscribers.get(OFF_PHONE).state.OFF  # type: ignore[union-attr]
+    return Carrier(
+        store,
+        [Account("shop", "pw", short_codes=("12345",), **account)],
+        subscribers,
+        clock or FakeClock(),
+        retry=RetryPolicy(base=1.0, maximum=4.0, validity=60.0),
+        default_system_id="shop",
+    )
+
+
+def submit(to: str = "8613800000001", sequence: int = 1, **fields: Any) -> SubmitSm:
+    fields.setdefault("registered_delivery", 1)
+    return SubmitSm(sequence_number=sequence, source_addr="12345", destination_addr=to, short_message=b"Your code is 123456", **fields)

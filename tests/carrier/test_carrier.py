@@ -1,0 +1,215 @@
+"""The carrier core on an in-memory store and a fake clock: MT, receipts, MO, limits, restart."""
+
+from __future__ import annotations
+
+import pytest
+
+from smsgw.carrier.clock import FakeClock
+from smsgw.carrier.subscribers import HandsetState
+from smsgw.smpp.constants import BindType, CommandStatus as S, MessageState
+from smsgw.smpp.pdu import BindTransmitter, BindReceiver, CancelSm, QuerySm, ReplaceSm
+from smsgw.smpp.sm import DeliverSm, SubmitSmResp
+from tests.carrier.helpers import OFF_PHONE, Link, make_carrier, submit
+
+
+def test_submit_is_answered_then_receipted() -> None:
+    """A submit_sm gets its message_id, then a DELIVRD receipt naming it, in that order."""
+    carrier = make_carrier()
+    link = Link(carrier)
+    link.send(submit())
+    resp, receipt = link.read()
+    assert isinstance(resp, SubmitSmResp) and resp.message_id == "1"
+    assert isinstance(receipt, DeliverSm) and receipt.esm_class == 0x04
+    assert receipt.receipted_message_id == "1" and receipt.message_state == MessageState.DELIVRD
+    assert (receipt.source_addr, receipt.destination_addr) == ("8613800000001", "12345")
+    text = receipt.short_message.decode()
+    assert text.startswith("id:1 sub:001 dlvrd:001 submit date:") and "stat:DELIVRD err:000 text:Your code is 123456" in text
+
+
+def test_no_receipt_unless_asked() -> None:
+    """registered_delivery 0 gives no receipt; 2 (failure only) none for a delivered message."""
+    carrier = make_carrier()
+    link = Link(carrier)
+    link.send(submit(registered_delivery=0))
+    link.send(submit(sequence=2, registered_delivery=2))
+    assert [type(p) for p in link.read()] == [SubmitSmResp, SubmitSmResp]
+
+
+def test_off_phone_waits_and_is_delivered_when_switched_on() -> None:
+    """A message to a phone that is off stays ENROUTE until it comes on, then is receipted."""
+    carrier = make_carrier()
+    link = Link(carrier)
+    link.send(submit(OFF_PHONE, registered_delivery=0x11))
+    resp, intermediate = link.read()
+    assert intermediate.esm_class == 0x20 and intermediate.message_state == MessageState.ENROUTE
+    link.ack([intermediate])
+    carrier.set_handset_state(OFF_PHONE, HandsetState.ON)
+    (receipt,) = link.read()
+    assert receipt.receipted_message_id == resp.message_id and receipt.message_state == MessageState.DELIVRD
+
+
+def test_expiry_gives_expired_receipt() -> None:
+    """A message whose validity ends before the phone comes on is receipted EXPIRED."""
+    clock = FakeClock()
+    carrier = make_carrier(clock=clock)
+    link = Link(carrier)
+    link.send(submit(OFF_PHONE, validity_period="000000000100000R"))
+    (resp,) = link.read()
+    clock.advance(61)
+    carrier.tick()
+    (receipt,) = link.read()
+    assert receipt.message_state == MessageState.EXPIRED and b"stat:EXPIRED" in receipt.short_message
+
+
+def test_scheduled_message_is_delivered_when_due() -> None:
+    """schedule_delivery_time (relative) holds the message until then."""
+    clock = FakeClock()
+    carrier = make_carrier(clock=clock)
+    link = Link(carrier)
+    link.send(submit(schedule_delivery_time="000000000030000R"))
+    assert len(link.read()) == 1
+    clock.advance(29)
+    carrier.tick()
+    assert link.read() == []
+    clock.advance(1)
+    carrier.tick()
+    (receipt,) = link.read()
+    assert receipt.message_state == MessageState.DELIVRD
+
+
+def test_query_cancel_replace() -> None:
+    """query_sm reports states; cancel_sm and replace_sm work only on pending messages."""
+    carrier = make_carrier()
+    link = Link(carrier)
+    link.send(submit(OFF_PHONE, registered_delivery=0))
+    link.send(submit(registered_delivery=0, sequence=2))
+    pending, delivered = link.read()
+    link.send(QuerySm(3, message_id=delivered.message_id, source_addr="12345"))
+    link.send(ReplaceSm(4, message_id=pending.message_id, short_message=b"new text"))
+    link.send(ReplaceSm(5, message_id=delivered.message_id, short_message=b"x"))
+    link.send(CancelSm(6, message_id=pending.message_id))
+    link.send(CancelSm(7, message_id=pending.message_id))
+    link.send(QuerySm(8, message_id=pending.message_id))
+    link.send(QuerySm(9, message_id="999"))
+    query, replaced, not_replaced, cancelled, not_cancelled, query2, unknown = link.read()
+    assert query.message_state == MessageState.DELIVRD and query.final_date.endswith("00+")
+    assert replaced.command_status == 0 and not_replaced.command_status == S.ESME_RREPLACEFAIL
+    assert cancelled.command_status == 0 and not_cancelled.command_status == S.ESME_RCANCELFAIL
+    assert query2.message_state == MessageState.DELETED
+    assert unknown.command_status == S.ESME_RQUERYFAIL
+    assert carrier.store.get_message(int(pending.message_id)).body == b"new text"
+
+
+def test_throttling() -> None:
+    """Above the account's throughput, submits get ESME_RTHROTTLED."""
+    carrier = make_carrier(throughput=2)
+    link = Link(carrier)
+    for n in range(4):
+        link.send(submit(sequence=n + 1, registered_delivery=0))
+    statuses = [p.command_status for p in link.read()]
+    assert statuses == [0, 0, S.ESME_RTHROTTLED, S.ESME_RTHROTTLED]
+
+
+def test_queue_full() -> None:
+    """With receipts waiting for a receiver and max_queue reached, submits get ESME_RMSGQFUL."""
+    carrier = make_carrier(max_queue=2)
+    link = Link(carrier, BindTransmitter)
+    for n in range(3):
+        link.send(submit(sequence=n + 1))
+    assert [p.command_status for p in link.read()] == [0, 0, S.ESME_RMSGQFUL]
+
+
+def test_receipts_wait_for_a_receiver_and_arrive_in_order() -> None:
+    """Receipts for an account with no receiver bound are delivered in order once one binds."""
+    carrier = make_carrier()
+    sender = Link(carrier, BindTransmitter)
+    for n in range(3):
+        sender.send(submit(sequence=n + 1))
+    ids = [p.message_id for p in sender.read()]
+    receiver = Link(carrier, BindReceiver)
+    assert [p.receipted_message_id for p in receiver.read()] == ids
+
+
+def test_refused_receipt_is_retried_with_backoff() -> None:
+    """A receipt answered ESME_RX_T_APPN comes again after the backoff; RX_P_APPN ends it."""
+    clock = FakeClock()
+    carrier = make_carrier(clock=clock)
+    link = Link(carrier)
+    link.send(submit())
+    _, receipt = link.read()
+    link.ack([receipt], S.ESME_RX_T_APPN)
+    assert link.read() == []
+    clock.advance(1)
+    carrier.tick()
+    (again,) = link.read()
+    assert again.receipted_message_id == receipt.receipted_message_id
+    link.ack([again], S.ESME_RX_P_APPN)
+    clock.advance(10)
+    carrier.tick()
+    assert link.read() == [] and carrier.outbox.pending("shop") == 0
+
+
+def test_deliveries_shared_between_binds() -> None:
+    """Two receiving binds of one account share its receipts."""
+    carrier = make_carrier()
+    first, second = Link(carrier, window=1), Link(carrier, window=1)
+    first.send(submit())
+    first.send(submit(sequence=2))
+    got_first = [p for p in first.read() if isinstance(p, DeliverSm)]
+    got_second = [p for p in second.read() if isinstance(p, DeliverSm)]
+    assert len(got_first) == 1 and len(got_second) == 1
+
+
+def test_mo_to_short_code() -> None:
+    """A handset's MO is delivered to the short code's owner as deliver_sm, UCS2 when needed."""
+    carrier = make_carrier()
+    link = Link(carrier)
+    carrier.send_mo("8613800000001", "12345", "支付 25")
+    (mo,) = link.read()
+    assert (mo.source_addr, mo.destination_addr, mo.data_coding) == ("8613800000001", "12345", 8)
+    assert mo.short_message.decode("utf-16-be") == "支付 25"
+    link.ack([mo])
+    carrier.flush()
+    assert carrier.store.find_messages(direction="MO")[0].state == MessageState.DELIVRD
+
+
+@pytest.mark.parametrize(("style", "expected"), [("decimal", "1"), ("hex", "1"), ("decimal10", "0000000001")])
+def test_message_id_formats(style: str, expected: str) -> None:
+    """The account's message_id format is used in the resp and the receipt alike."""
+    carrier = make_carrier(message_id_format=style)
+    link = Link(carrier)
+    link.send(submit())
+    resp, receipt = link.read()
+    assert resp.message_id == receipt.receipted_message_id == expected
+    assert f"id:{expected} ".encode() in receipt.short_message
+
+
+def test_restart_resumes_pending_work(tmp_path) -> None:
+    """After a restart on the same file, waiting messages and receipts carry on."""
+    path = str(tmp_path / "store.db")
+    carrier = make_carrier(path)
+    sender = Link(carrier, BindTransmitter)
+    sender.send(submit(OFF_PHONE))
+    sender.send(submit(sequence=2))
+    waiting, delivered = sender.read()
+    carrier.store.close()
+
+    carrier = make_carrier(path)
+    receiver = Link(carrier, BindReceiver)
+    (receipt,) = receiver.read()
+    assert receipt.receipted_message_id == delivered.message_id
+    carrier.set_handset_state(OFF_PHONE, HandsetState.ON)
+    (late,) = receiver.read()
+    assert late.receipted_message_id == waiting.message_id
+    sender = Link(carrier, BindTransmitter)
+    sender.send(submit(sequence=3))
+    (resp,) = sender.read()
+    assert resp.message_id == "3"
+
+
+def test_bind_refusals() -> None:
+    """Unknown system_id, wrong password and a bind type not allowed each have their status."""
+    carrier = make_carrier(bind_types=frozenset({BindType.TRANSMITTER}))
+    assert not Link(carrier, system_id="nobody").bound
+    assert not Link(carrier, BindReceiver).bound
+    assert Link(carrier, BindTransmitter).bound

@@ -1,0 +1,82 @@
+"""Configuration: defaults without a file, and errors that name the key and the fix."""
+
+from __future__ import annotations
+
+import pytest
+
+from smsgw.config import ConfigError, config_from_dict, load_config
+from smsgw.smpp.constants import BindType
+
+
+def test_defaults_work_without_a_file() -> None:
+    """No file gives loopback ports 2775/8775, the built-in account and demo subscribers."""
+    config = load_config(None)
+    assert (config.smpp.host, config.smpp.port, config.http.port) == ("127.0.0.1", 2775, 8775)
+    assert config.accounts[0].system_id == "smsgw" and config.accounts[0].short_codes == ("12345",)
+    assert len(config.subscribers) == 5
+
+
+def test_full_file(tmp_path) -> None:
+    """A TOML file sets accounts, subscribers (normalised) and limits."""
+    path = tmp_path / "smsgw.toml"
+    path.write_text(
+        """
+[smpp]
+port = 0
+window = 50
+[network]
+country_code = "86"
+default_account = "shop"
+[[accounts]]
+system_id = "shop"
+password = "secret"
+bind_types = ["transceiver"]
+throughput = 100
+short_codes = ["10086"]
+message_id_format = "hex"
+[[subscribers]]
+msisdn = "+86 138 0000 0042"
+name = "Zhao"
+state = "off"
+"""
+    )
+    config = load_config(str(path))
+    assert config.smpp.window == 50 and config.smpp.port == 0
+    (account,) = config.accounts
+    assert account.bind_types == frozenset({BindType.TRANSCEIVER}) and account.message_id_format == "hex"
+    (subscriber,) = config.subscribers
+    assert subscriber.msisdn == "8613800000042" and subscriber.state.value == "off"
+
+
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [
+        ({"smpp": {"prot": 1}}, ["smpp", "'prot'", "allowed keys", "port"]),
+        ({"smtp": {}}, ["unknown section", "'smtp'"]),
+        ({"smpp": {"port": 70000}}, ["smpp.port", "70000", "0-65535"]),
+        ({"smpp": {"window": "ten"}}, ["smpp.window", "'ten'", "integer"]),
+        ({"accounts": [{"system_id": "a", "password": "123456789"}]}, ["accounts[0].password", "8 characters"]),
+        ({"accounts": [{"system_id": "a"}]}, ["accounts[0]", "password is required"]),
+        ({"accounts": [{"system_id": "a", "password": "b", "bind_types": ["tx"]}]}, ["bind_types[0]", "'tx'", "transceiver"]),
+        ({"accounts": [{"system_id": "a", "password": "b", "message_id_format": "uuid"}]}, ["message_id_format", "decimal"]),
+        ({"subscribers": [{"msisdn": "abc"}]}, ["subscribers[0].msisdn", "not a phone number"]),
+        ({"network": {"provisioning": "lax"}}, ["network.provisioning", "auto, strict"]),
+        ({"accounts": [{"system_id": "a", "password": "b"}]}, ["default_account", "'smsgw'", "not an account"]),
+    ],
+)
+def test_errors_name_the_key_and_what_is_allowed(data: dict, words: list[str]) -> None:
+    """Each wrong key or value stops with a message naming it and what is allowed."""
+    with pytest.raises(ConfigError) as caught:
+        config_from_dict(data)
+    for word in words:
+        assert word in str(caught.value)
+
+
+def test_unreadable_and_invalid_files(tmp_path) -> None:
+    """A missing file or bad TOML says which file and why."""
+    with pytest.raises(ConfigError, match="cannot read config file"):
+        load_config(str(tmp_path / "missing.toml"))
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[smpp\n")
+    with pytest.raises(ConfigError, match="bad.toml is not valid TOML"):
+        load_config(str(bad))
