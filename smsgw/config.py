@@ -41,7 +41,7 @@ class SmppSettings:
     port: int = 2775
     system_id: str = "smsgw"
     max_pdu_size: int = 64 * 1024
-    window: int = 10
+    window: int = 100
     session_init_timeout: float = 10.0
     enquire_link_interval: float = 30.0
     inactivity_timeout: float = 0.0

@@ -24,11 +24,12 @@ from smsgw.carrier.validation import (
     Limits,
     check_addresses,
     check_body,
+    check_esm_class,
     check_sar,
     check_submit,
     check_times,
 )
-from smsgw.smpp.constants import BindType, CommandId, CommandStatus as S, EsmClass, MessageState, command_name, status_name
+from smsgw.smpp.constants import BindType, CommandId, CommandStatus as S, MessageState, command_name, status_name
 from smsgw.smpp.sm import DistributionList, UnsuccessSme
 from smsgw.smpp.smpptime import format_smpp_time
 from smsgw.store.records import DeliveryRecord, MessageRecord
@@ -140,15 +141,22 @@ class Carrier:
         self.center.delivery_done(delivery, outcome, self.clock.now())
 
     def flush(self) -> None:
-        """Make this turn's work durable, then hand queued deliveries to the binds."""
-        self.store.commit()
+        """Make this turn's work durable, then hand queued deliveries to the binds.
+
+        Only writes that gate output force a commit here; lazy ones ride along or wait for
+        :meth:`tick`.
+        """
+        if self.store.urgent:
+            self.store.commit()
         self.outbox.dispatch(self.clock.now())
 
     def tick(self) -> None:
-        """Let carrier time pass: schedules, expiries, retries."""
+        """Let carrier time pass: schedules, expiries, retries; commit lazy writes."""
         now = self.clock.now()
         self.center.tick(now)
         self.outbox.tick(now)
+        if self.store.dirty and not self.store.urgent:
+            self.store.commit()
 
     # -- submits ---------------------------------------------------------------------
 
@@ -178,8 +186,7 @@ class Carrier:
         check_addresses(pdu)
         if pdu.registered_delivery & ~0x1F:
             raise Rejected(S.ESME_RINVREGDLVFLG, f"registered_delivery 0x{pdu.registered_delivery:02X} sets reserved bits")
-        if pdu.esm_class & EsmClass.TYPE_MASK & EsmClass.DELIVERY_RECEIPT:
-            raise Rejected(S.ESME_RINVESMCLASS, f"esm_class 0x{pdu.esm_class:02X} marks a receipt")
+        check_esm_class(pdu.esm_class)
         body = check_body(b"", pdu.message_payload or b"", pdu.esm_class, self.limits)
         expires_at = now + (pdu.qos_time_to_live or self.limits.default_validity)
         checked = Checked(body, None, min(expires_at, now + self.limits.max_validity), check_sar(pdu))

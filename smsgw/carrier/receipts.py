@@ -9,7 +9,7 @@ message_state TLVs, network_error_code, and the de-facto text of SMPP v3.4 Appen
 from __future__ import annotations
 
 from smsgw.smpp import codec
-from smsgw.smpp.constants import EsmClass, MessageState, RegisteredDelivery
+from smsgw.smpp.constants import EsmClass, MessageState
 from smsgw.smpp.sm import DeliverSm
 from smsgw.smpp.smpptime import format_receipt_date
 from smsgw.store.records import MessageRecord
@@ -19,28 +19,32 @@ from smsgw.text.udh import split_udh
 from smsgw.text.errors import InvalidUdh
 
 _GSM_NETWORK = 3  # network_error_code octet 1: the network type is GSM
+# Plain ints and a tuple: IntFlag arithmetic and Enum lookups cost microseconds per receipt.
+_STAT = tuple(state.name for state in MessageState)
+_DELIVRD = int(MessageState.DELIVRD)
+_UDHI = int(EsmClass.UDHI)
+_RECEIPT = int(EsmClass.DELIVERY_RECEIPT)
+_INTERMEDIATE = int(EsmClass.INTERMEDIATE_NOTIFICATION)
 
 
 def wants_receipt(registered_delivery: int, state: int) -> bool:
     """Whether registered_delivery asks for a receipt on reaching ``state`` (a final state)."""
-    mode = registered_delivery & RegisteredDelivery.RECEIPT_MASK
-    if mode == RegisteredDelivery.RECEIPT_FINAL:
+    mode = registered_delivery & 0x03  # RegisteredDelivery.RECEIPT_MASK
+    if mode == 1:  # RECEIPT_FINAL
         return True
-    if mode == RegisteredDelivery.RECEIPT_FAILURE:
-        return state != MessageState.DELIVRD
-    if mode == RegisteredDelivery.RECEIPT_SUCCESS:
-        return state == MessageState.DELIVRD
-    return False
+    if mode == 2:  # RECEIPT_FAILURE
+        return state != _DELIVRD
+    return mode == 3 and state == _DELIVRD  # RECEIPT_SUCCESS (v5.0)
 
 
 def wants_intermediate(registered_delivery: int) -> bool:
     """Whether registered_delivery asks for intermediate notifications (bit 4)."""
-    return bool(registered_delivery & RegisteredDelivery.INTERMEDIATE)
+    return bool(registered_delivery & 0x10)  # RegisteredDelivery.INTERMEDIATE
 
 
 def receipt_excerpt(body: bytes, esm_class: int, data_coding: int) -> str:
     """The first 20 characters of a message's text, made safe for a GSM receipt."""
-    if esm_class & EsmClass.UDHI:
+    if esm_class & _UDHI:
         try:
             body = split_udh(body)[1]
         except InvalidUdh:
@@ -65,11 +69,11 @@ def receipt_text(
 
     :param short: Jasmin's shorter form (no sub, dlvrd or text), for ESMEs built against it.
     """
-    stat = MessageState(state).name
+    stat = _STAT[state]
     dates = f"submit date:{format_receipt_date(submitted_at)} done date:{format_receipt_date(done_at)}"
     if short:
         return f"id:{message_id} {dates} stat:{stat} err:{error:03d}"
-    delivered = 1 if state == MessageState.DELIVRD else 0
+    delivered = 1 if state == _DELIVRD else 0
     return f"id:{message_id} sub:001 dlvrd:{delivered:03d} {dates} stat:{stat} err:{error:03d} text:{excerpt}"
 
 
@@ -96,7 +100,7 @@ def encode_receipt(
             dest_addr_ton=message.source_ton,
             dest_addr_npi=message.source_npi,
             destination_addr=message.source_addr,
-            esm_class=EsmClass.INTERMEDIATE_NOTIFICATION if intermediate else EsmClass.DELIVERY_RECEIPT,
+            esm_class=_INTERMEDIATE if intermediate else _RECEIPT,
             short_message=encode_gsm(text),
             receipted_message_id=message.message_id,
             message_state=message.state,

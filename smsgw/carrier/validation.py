@@ -14,7 +14,10 @@ from smsgw.text.udh import split_udh
 
 _VALID_NPI = frozenset({0, 1, 3, 4, 6, 8, 9, 10, 14, 18})
 #: Message types an ESME may submit: normal, or an SME acknowledgement (never a receipt).
-_SUBMIT_TYPES = frozenset({0x00, EsmClass.SME_DELIVERY_ACK, EsmClass.SME_MANUAL_ACK})
+_SUBMIT_TYPES = frozenset({0x00, int(EsmClass.SME_DELIVERY_ACK), int(EsmClass.SME_MANUAL_ACK)})
+# Plain ints on the hot path: arithmetic with an IntFlag member goes through enum code.
+_TYPE_MASK = int(EsmClass.TYPE_MASK)
+_UDHI = int(EsmClass.UDHI)
 MAX_SHORT_MESSAGE = 254
 
 
@@ -91,14 +94,22 @@ def check_submit(pdu: Any, now: float, limits: Limits) -> Checked:
         raise Rejected(S.ESME_RINVREGDLVFLG, f"registered_delivery 0x{pdu.registered_delivery:02X} sets reserved bits")
     if pdu.replace_if_present_flag > 1:
         raise Rejected(S.ESME_RINVREPFLAG, f"replace_if_present_flag {pdu.replace_if_present_flag} is not 0 or 1")
-    if pdu.esm_class & EsmClass.TYPE_MASK not in _SUBMIT_TYPES:
-        raise Rejected(S.ESME_RINVESMCLASS, f"esm_class 0x{pdu.esm_class:02X} is not a message type an ESME submits")
+    check_esm_class(pdu.esm_class)
     if pdu.sm_default_msg_id:
         raise Rejected(S.ESME_RINVDFTMSGID, f"sm_default_msg_id {pdu.sm_default_msg_id}: this SMSC has no canned messages")
     body = check_body(pdu.short_message, pdu.message_payload, pdu.esm_class, limits)
     sar = check_sar(pdu)
     scheduled_at, expires_at = check_times(pdu.schedule_delivery_time, pdu.validity_period, now, limits)
     return Checked(body, scheduled_at, expires_at, sar)
+
+
+def check_esm_class(esm_class: int) -> None:
+    """An ESME submits normal messages or SME acknowledgements, never receipts.
+
+    :raises Rejected: ESME_RINVESMCLASS.
+    """
+    if esm_class & _TYPE_MASK not in _SUBMIT_TYPES:
+        raise Rejected(S.ESME_RINVESMCLASS, f"esm_class 0x{esm_class:02X} is not a message type an ESME submits")
 
 
 def check_body(short_message: bytes, payload: bytes | None, esm_class: int, limits: Limits) -> bytes:
@@ -119,7 +130,7 @@ def check_body(short_message: bytes, payload: bytes | None, esm_class: int, limi
         if len(short_message) > MAX_SHORT_MESSAGE:
             raise Rejected(S.ESME_RINVMSGLEN, f"sm_length {len(short_message)} exceeds {MAX_SHORT_MESSAGE}")
         body = short_message
-    if esm_class & EsmClass.UDHI:
+    if esm_class & _UDHI:
         try:
             split_udh(body)
         except InvalidUdh as error:
@@ -138,7 +149,7 @@ def check_sar(pdu: Any) -> tuple[int, int, int] | None:
     if None in values:
         raise Rejected(S.ESME_RMISSINGOPTPARAM, "sar_msg_ref_num, sar_total_segments and sar_segment_seqnum go together")
     ref, total, seq = values
-    if pdu.esm_class & EsmClass.UDHI:
+    if pdu.esm_class & _UDHI:
         raise Rejected(S.ESME_RINVOPTPARAMVAL, "SAR TLVs cannot be combined with a UDH (esm_class UDHI)")
     if not 1 <= seq <= total:
         raise Rejected(S.ESME_RINVOPTPARAMVAL, f"sar_segment_seqnum {seq} is not within 1..{total}")

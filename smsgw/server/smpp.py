@@ -3,14 +3,12 @@
 Each connection owns a sans-I/O :class:`SmscSession`. Received bytes go into the session;
 its events go to the :class:`Carrier`; output is not written at once but at the end of the
 reactor turn, after :class:`TurnFlusher` has committed the turn's work to the store (group
-commit). Nagle is off and delayed ACKs are cut short (Linux ``TCP_QUICKACK`` after each
-read): a client that sends one submit_sm and waits for its response would otherwise wait
-40 ms per message.
+commit). See :mod:`smsgw.server.tcp` for the socket options and the direct write that keep
+one-message-at-a-time clients fast.
 """
 
 from __future__ import annotations
 
-import socket
 from typing import Any
 
 from twisted.internet import protocol
@@ -34,9 +32,9 @@ from smsgw.smpp.session import (
 )
 from smsgw.smpp.pdu import CancelSm, QuerySm, ReplaceSm
 from smsgw.smpp.sm import DataSm, SubmitMulti, SubmitSm
+from smsgw.server.tcp import quick_ack, tune_socket, write_now
 
 log = Logger(namespace="smsgw.smpp")
-_QUICKACK = getattr(socket, "TCP_QUICKACK", None)
 _CARRIER_REQUESTS = (SubmitSm, DataSm, SubmitMulti, QuerySm, CancelSm, ReplaceSm)
 
 
@@ -104,21 +102,15 @@ class SmppServerProtocol(protocol.Protocol):
         self.session = SmscSession(factory.session_config, factory.reactor.seconds())
         address = self.transport.getPeer()  # type: ignore[union-attr]
         self.peer = f"{getattr(address, 'host', '?')}:{getattr(address, 'port', '?')}"
-        sock = getattr(self.transport, "socket", None)
-        if sock is not None:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self._socket = sock if _QUICKACK is not None else None
+        self._socket = tune_socket(self.transport)
         # Stop reading from a peer that does not read what we write (see pauseProducing).
         self.transport.registerProducer(self, True)  # type: ignore[union-attr]
         factory.connections[self.session_id] = self
         log.debug("session {session_id} connected from {peer}", session_id=self.session_id, peer=self.peer)
 
     def dataReceived(self, data: bytes) -> None:
-        if self._socket is not None:
-            try:
-                self._socket.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
-            except OSError:
-                self._socket = None
+        if self._socket is not None and not quick_ack(self._socket):
+            self._socket = None
         handlers = self._handlers
         for event in self.session.receive_data(data, self.factory.reactor.seconds()):
             try:
@@ -167,7 +159,7 @@ class SmppServerProtocol(protocol.Protocol):
         """Write what the session queued; close if the session is ending."""
         data = self.session.data_to_send()
         if data and self.transport is not None:
-            self.transport.write(data)
+            write_now(self.transport, data)
         if self.session.close_reason is not None:
             self.transport.loseConnection()  # type: ignore[union-attr]
 

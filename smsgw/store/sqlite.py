@@ -5,6 +5,12 @@ reactor turn: every message accepted in that turn becomes durable in one transac
 only then are their submit_sm_resp written (group commit). Queued writes keep their order;
 consecutive writes of the same statement go to SQLite in one ``executemany``. Any read first
 applies the queued writes, so a query_sm right after a submit_sm sees its message.
+
+Some writes gate nothing that is sent: removing a delivery the ESME accepted, counting a
+retry. Those are *lazy*: they wait for the next commit that something else needs, or for the
+periodic one (:attr:`dirty`), instead of costing a commit of their own. A crash can lose
+them, and the only effect is what SMPP allows anyway: a receipt the ESME had accepted just
+before the crash is sent once more.
 """
 
 from __future__ import annotations
@@ -108,16 +114,19 @@ class SqliteStore:
         except sqlite3.DatabaseError as error:
             raise StoreError(f"cannot open the store {path}: {error}") from error
         self._queue: list[tuple[str, tuple[Any, ...]]] = []
+        self._urgent = False
 
     # -- writes (queued until commit) ------------------------------------------------
 
     def insert_message(self, row: tuple[Any, ...]) -> None:
         """Queue a new message, as a row in MESSAGE_COLUMNS order."""
         self._queue.append((_INSERT_MESSAGE, row))
+        self._urgent = True
 
     def update_state(self, message: int, state: int, done_at: float | None, error: int) -> None:
         """Queue a message's new state."""
         self._queue.append((_UPDATE_STATE, (state, done_at, error, message)))
+        self._urgent = True
 
     def replace_message(
         self,
@@ -131,6 +140,7 @@ class SqliteStore:
         self._queue.append(
             (_REPLACE, (body, scheduled_at, expires_at, registered_delivery, message))
         )
+        self._urgent = True
 
     def insert_delivery(self, delivery: DeliveryRecord) -> None:
         """Queue a new pending delivery."""
@@ -150,14 +160,25 @@ class SqliteStore:
                 ),
             )
         )
+        self._urgent = True
 
     def delete_delivery(self, delivery: int) -> None:
-        """Queue the removal of a delivery that is done (accepted, refused for good, expired)."""
+        """Queue (lazily) the removal of a delivery that is done (accepted, refused, expired)."""
         self._queue.append((_DELETE_DELIVERY, (delivery,)))
 
     def retry_delivery(self, delivery: int, attempts: int, next_attempt_at: float) -> None:
-        """Queue a delivery's retry count and time."""
+        """Queue (lazily) a delivery's retry count and time."""
         self._queue.append((_RETRY_DELIVERY, (attempts, next_attempt_at, delivery)))
+
+    @property
+    def urgent(self) -> bool:
+        """Whether queued writes gate something to be sent (a response, a delivery)."""
+        return self._urgent
+
+    @property
+    def dirty(self) -> bool:
+        """Whether any write is queued, lazy ones included."""
+        return bool(self._queue)
 
     def commit(self) -> None:
         """Apply every queued write in one transaction and make it durable."""
@@ -165,6 +186,7 @@ class SqliteStore:
         if not queue:
             return
         self._queue = []
+        self._urgent = False
         db = self._db
         db.execute("BEGIN")
         try:
