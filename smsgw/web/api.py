@@ -30,11 +30,12 @@ MAX_BODY = 64 * 1024
 class ApiError(Exception):
     """An HTTP error with the API's JSON envelope."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, *, allow: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.allow = allow
 
 
 def _iso(moment: float | None) -> str | None:
@@ -120,6 +121,8 @@ class Api(resource.Resource):
             status, payload = self._route(method, path, request)
         except ApiError as error:
             status, payload = error.status, {"error": {"code": error.code, "message": error.message}}
+            if error.allow:
+                request.setHeader(b"allow", ", ".join(error.allow).encode())
         request.setResponseCode(status)
         return json.dumps(payload, ensure_ascii=False).encode("utf-8") + b"\n"
 
@@ -135,7 +138,12 @@ class Api(resource.Resource):
             result = handler(request, *match.groups())
             return result if isinstance(result, tuple) else (200, result)
         if allowed:
-            raise ApiError(405, "method_not_allowed", f"/api/{path} accepts {', '.join(allowed)}, not {method}")
+            raise ApiError(
+                405,
+                "method_not_allowed",
+                f"/api/{path} accepts {', '.join(allowed)}, not {method}",
+                allow=tuple(allowed),
+            )
         raise ApiError(404, "not_found", f"no API route /api/{path}; see docs/api.md")
 
     # -- helpers ---------------------------------------------------------------------
