@@ -14,7 +14,6 @@ from smsgw.smpp.sm import DeliverSm
 from smsgw.smpp.smpptime import format_receipt_date
 from smsgw.store.records import MessageRecord
 from smsgw.text.coding import decode_text
-from smsgw.text.gsm import encode_gsm, is_gsm
 from smsgw.text.udh import split_udh
 from smsgw.text.errors import InvalidUdh
 
@@ -42,17 +41,21 @@ def wants_intermediate(registered_delivery: int) -> bool:
     return bool(registered_delivery & 0x10)  # RegisteredDelivery.INTERMEDIATE
 
 
+# Characters whose code is the same in GSM 03.38 and ASCII. Receipt text is data_coding 0,
+# but ESMEs parse it as ASCII (Kannel hands it on byte for byte): '@' would reach them as
+# NUL, so everything else becomes '?', as real SMSCs do.
+_SAFE = frozenset(chr(c) for c in range(0x20, 0x7F)) - set("$@[\\]^_`{|}~")
+
+
 def receipt_excerpt(body: bytes, esm_class: int, data_coding: int) -> str:
-    """The first 20 characters of a message's text, made safe for a GSM receipt."""
+    """The first 20 characters of a message's text, made safe for any receipt parser."""
     if esm_class & _UDHI:
         try:
             body = split_udh(body)[1]
         except InvalidUdh:
             pass
     text = decode_text(body[:80], data_coding)[:20]
-    if is_gsm(text):
-        return text
-    return "".join(c if is_gsm(c) else "?" for c in text)
+    return "".join(c if c in _SAFE else "?" for c in text)
 
 
 def receipt_text(
@@ -101,7 +104,7 @@ def encode_receipt(
             dest_addr_npi=message.source_npi,
             destination_addr=message.source_addr,
             esm_class=_INTERMEDIATE if intermediate else _RECEIPT,
-            short_message=encode_gsm(text),
+            short_message=text.encode("ascii"),
             receipted_message_id=message.message_id,
             message_state=message.state,
             network_error_code=bytes((_GSM_NETWORK, message.error >> 8 & 0xFF, message.error & 0xFF)),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import attrs
 import pytest
 
 from smsgw.carrier.clock import FakeClock
@@ -213,3 +214,14 @@ def test_bind_refusals() -> None:
     assert not Link(carrier, system_id="nobody").bound
     assert not Link(carrier, BindReceiver).bound
     assert Link(carrier, BindTransmitter).bound
+
+
+def test_receipt_text_is_plain_ascii() -> None:
+    """Receipt text never carries GSM-only codes: '@' would reach an ESME as NUL (Kannel)."""
+    carrier = make_carrier()
+    link = Link(carrier)
+    sm = submit()
+    link.send(attrs.evolve(sm, short_message=b"\x00home: \x015 \x1b\x28"))  # "@home: £5 {" in GSM
+    _, receipt = link.read()
+    assert receipt.short_message.endswith(b"text:?home: ?5 ?")
+    assert all(0x20 <= b < 0x7F for b in receipt.short_message)
