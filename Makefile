@@ -16,6 +16,7 @@ run: $(STAMP)
 	$(BIN)/smsgw serve
 
 test: $(STAMP)
+	sh interop/kannel/install.sh
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)

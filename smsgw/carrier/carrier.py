@@ -61,6 +61,7 @@ class Carrier:
         self.events = events or EventBus()
         self.accounts = AccountRegistry(accounts, clock.now())
         self.subscribers = subscribers
+        self._restore_subscribers()
         max_message, max_delivery = store.max_ids()
         self.outbox = Outbox(store, retry, self._delivery_done, max_delivery + 1)
         self.center = MessageCenter(
@@ -75,6 +76,11 @@ class Carrier:
         self.center.restore(store.pending_messages())
         for delivery in store.pending_deliveries():
             self.outbox.restore(delivery)
+        # What waited for a phone that is on (it may have been switched on while smsgw was
+        # down, or the process died before delivering) goes now.
+        for subscriber in subscribers:
+            if subscriber.state is HandsetState.ON:
+                self.center.handset_reachable(subscriber.msisdn, clock.now())
         #: Bound sessions by session id.
         self.links: dict[int, Link] = {}
         self._handlers = {
@@ -85,6 +91,22 @@ class Carrier:
             CommandId.CANCEL_SM: self._cancel_sm,
             CommandId.REPLACE_SM: self._replace_sm,
         }
+
+    def _restore_subscribers(self) -> None:
+        """Merge the stored subscribers (created on first use, or changed through the API) over
+        the configured ones, and keep every later change."""
+        subscribers, store = self.subscribers, self.store
+        stored = {msisdn: (name, state) for msisdn, name, state in store.subscribers()}
+        for msisdn, (name, state) in stored.items():
+            subscriber = subscribers.get(msisdn)
+            if subscriber is None:
+                subscribers.add(Subscriber(msisdn, name, HandsetState(state)))
+            else:
+                subscriber.name, subscriber.state = name, HandsetState(state)
+        for subscriber in subscribers:
+            if subscriber.msisdn not in stored:
+                store.save_subscriber(subscriber.msisdn, subscriber.name, subscriber.state.value)
+        subscribers.on_change = lambda s: store.save_subscriber(s.msisdn, s.name, s.state.value)
 
     # -- sessions --------------------------------------------------------------------
 
@@ -314,12 +336,25 @@ class Carrier:
 
         :raises UnknownSubscriber: for a number that is not a subscriber.
         """
-        subscriber = self.subscribers.get(msisdn)
+        subscriber = self.subscribers.find(msisdn)
         if subscriber is None:
             raise UnknownSubscriber(f"{msisdn} is not a subscriber")
         subscriber.state = state
+        self.subscribers.changed(subscriber)
         if state is HandsetState.ON:
-            self.center.handset_reachable(msisdn, self.clock.now())
+            self.center.handset_reachable(subscriber.msisdn, self.clock.now())
+        return subscriber
+
+    def rename_subscriber(self, msisdn: str, name: str) -> Subscriber:
+        """Change a subscriber's display name.
+
+        :raises UnknownSubscriber: for a number that is not a subscriber.
+        """
+        subscriber = self.subscribers.find(msisdn)
+        if subscriber is None:
+            raise UnknownSubscriber(f"{msisdn} is not a subscriber")
+        subscriber.name = name
+        self.subscribers.changed(subscriber)
         return subscriber
 
     def send_mo(self, msisdn: str, destination: str, text: str) -> list[str]:

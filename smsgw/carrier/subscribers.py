@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import attrs
 
@@ -65,6 +65,8 @@ class SubscriberRegistry:
         self.country_code = country_code
         self.auto_provision = auto_provision
         self._by_msisdn = {s.msisdn: s for s in subscribers}
+        #: Called with each subscriber created or changed, so the store can keep it.
+        self.on_change: Callable[[Subscriber], None] | None = None
 
     def __iter__(self) -> Iterator[Subscriber]:
         return iter(self._by_msisdn.values())
@@ -79,6 +81,20 @@ class SubscriberRegistry:
     def add(self, subscriber: Subscriber) -> Subscriber:
         """Provision a subscriber (replacing one with the same MSISDN)."""
         self._by_msisdn[subscriber.msisdn] = subscriber
+        self.changed(subscriber)
+        return subscriber
+
+    def changed(self, subscriber: Subscriber) -> None:
+        """Report a subscriber's new name or state to whoever keeps them."""
+        if self.on_change is not None:
+            self.on_change(subscriber)
+
+    def find(self, number: str) -> Subscriber | None:
+        """The subscriber a number in any notation names, if provisioned (never creates one)."""
+        subscriber = self._by_msisdn.get(number)
+        if subscriber is None:
+            msisdn = normalize_msisdn(number, self.country_code)
+            subscriber = self._by_msisdn.get(msisdn) if msisdn else None
         return subscriber
 
     def resolve(self, address: str) -> Subscriber:

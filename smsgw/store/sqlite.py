@@ -65,6 +65,11 @@ CREATE TABLE IF NOT EXISTS deliveries (
     attempts INTEGER NOT NULL,
     next_attempt_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS subscribers (
+    msisdn TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    state TEXT NOT NULL
+);
 PRAGMA user_version = {SCHEMA_VERSION};
 """
 
@@ -83,6 +88,10 @@ _INSERT_DELIVERY = (
 )
 _DELETE_DELIVERY = "DELETE FROM deliveries WHERE id = ?"
 _RETRY_DELIVERY = "UPDATE deliveries SET attempts = ?, next_attempt_at = ? WHERE id = ?"
+_SAVE_SUBSCRIBER = (
+    "INSERT INTO subscribers (msisdn, name, state) VALUES (?, ?, ?) "
+    "ON CONFLICT (msisdn) DO UPDATE SET name = excluded.name, state = excluded.state"
+)
 _NOT_FINAL = (0, 1, 6)  # SCHEDULED, ENROUTE, ACCEPTD
 
 
@@ -180,6 +189,11 @@ class SqliteStore:
         """Whether any write is queued, lazy ones included."""
         return bool(self._queue)
 
+    def save_subscriber(self, msisdn: str, name: str, state: str) -> None:
+        """Queue a subscriber's creation or change (name, phone state)."""
+        self._queue.append((_SAVE_SUBSCRIBER, (msisdn, name, state)))
+        self._urgent = True
+
     def commit(self) -> None:
         """Apply every queued write in one transaction and make it durable."""
         queue = self._queue
@@ -275,6 +289,10 @@ class SqliteStore:
         """Deliveries to ESMEs not yet accepted, oldest first."""
         rows = self._read(f"SELECT {', '.join(DELIVERY_COLUMNS)} FROM deliveries ORDER BY id")
         return [DeliveryRecord(*row) for row in rows]
+
+    def subscribers(self) -> list[tuple[str, str, str]]:
+        """Every subscriber ever provisioned or changed: (msisdn, name, state)."""
+        return [tuple(row) for row in self._read("SELECT msisdn, name, state FROM subscribers ORDER BY msisdn")]
 
     def count_messages(self) -> int:
         """How many messages are stored."""

@@ -17,7 +17,7 @@ from twisted.web import resource, server
 from smsgw import __version__
 from smsgw.carrier.carrier import Carrier
 from smsgw.carrier.errors import Rejected
-from smsgw.carrier.subscribers import HandsetState, Subscriber, normalize_msisdn
+from smsgw.carrier.subscribers import HandsetState, Subscriber
 from smsgw.smpp.constants import EsmClass, MessageState
 from smsgw.store.records import MessageRecord
 from smsgw.text.coding import decode_text
@@ -178,10 +178,7 @@ class Api(resource.Resource):
         return body
 
     def _subscriber(self, msisdn: str) -> Subscriber:
-        subscriber = self.carrier.subscribers.get(msisdn)
-        if subscriber is None:
-            normalized = normalize_msisdn(msisdn, self.carrier.subscribers.country_code)
-            subscriber = self.carrier.subscribers.get(normalized or "")
+        subscriber = self.carrier.subscribers.find(msisdn)
         if subscriber is None:
             raise ApiError(404, "unknown_subscriber", f"{msisdn} is not a subscriber; GET /api/subscribers lists them")
         return subscriber
@@ -275,7 +272,8 @@ class Api(resource.Resource):
         if "name" in body:
             if not isinstance(body["name"], str):
                 raise ApiError(400, "bad_field", "name must be a string")
-            subscriber.name = body["name"]
+            self.carrier.rename_subscriber(subscriber.msisdn, body["name"])
+            self.after_change()
         if "state" in body:
             try:
                 state = HandsetState(body["state"])

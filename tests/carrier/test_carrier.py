@@ -225,3 +225,29 @@ def test_receipt_text_is_plain_ascii() -> None:
     _, receipt = link.read()
     assert receipt.short_message.endswith(b"text:?home: ?5 ?")
     assert all(0x20 <= b < 0x7F for b in receipt.short_message)
+
+
+def test_restart_keeps_subscribers_and_delivers_what_waited(tmp_path) -> None:
+    """Numbers created on first use and phone states survive a restart; waiting mail to a phone now on goes out."""
+    path = str(tmp_path / "store.db")
+    carrier = make_carrier(path)
+    sender = Link(carrier, BindTransmitter)
+    sender.send(submit("8613712345678", registered_delivery=0))
+    sender.send(submit(OFF_PHONE, sequence=2, registered_delivery=0))
+    sender.read()
+    carrier.set_handset_state("8613800000001", HandsetState.OFF)
+    carrier.flush()
+    carrier.store.close()
+    # The process dies with the phone's state changed behind its back: on at the next start.
+    from smsgw.store.sqlite import SqliteStore
+
+    store = SqliteStore(path)
+    store.save_subscriber(OFF_PHONE, "Off", "on")
+    store.close()
+
+    carrier = make_carrier(path)
+    assert carrier.subscribers.get("8613712345678") is not None
+    assert carrier.subscribers.get("8613800000001").state is HandsetState.OFF
+    carrier.flush()
+    (record,) = carrier.store.find_messages(msisdn=OFF_PHONE)
+    assert record.state == MessageState.DELIVRD
