@@ -18,6 +18,7 @@ from smsgw.carrier.outbox import RetryPolicy
 from smsgw.carrier.subscribers import SubscriberRegistry
 from smsgw.carrier.validation import Limits
 from smsgw.config import Config
+from smsgw.server.eventlog import RefusalLog
 from smsgw.server.smpp import SmppServerFactory
 from smsgw.smpp.session import SessionConfig
 from smsgw.store.sqlite import SqliteStore
@@ -51,14 +52,25 @@ class Running:
         }
 
     @defer.inlineCallbacks
-    def stop(self) -> Any:
-        """Unbind every session, stop listening, flush and close the store."""
-        self.smpp_factory.unbind_all()
-        self.smpp_factory.flusher.flush()
+    def stop(self, reactor: Any, grace: float = 1.0) -> Any:
+        """Unbind every session, stop listening, flush and close the store.
+
+        ESMEs get ``grace`` seconds to answer the unbind; then what is left is closed.
+        """
+        factory = self.smpp_factory
+        factory.unbind_all()
+        factory.flusher.flush()
         yield defer.maybeDeferred(self.smpp_port.stopListening)
         yield defer.maybeDeferred(self.http_port.stopListening)
-        for connection in list(self.smpp_factory.connections.values()):
-            connection.transport.loseConnection()
+        idle = factory.when_idle()
+        idle.addTimeout(grace, reactor)
+        try:
+            yield idle
+        except defer.TimeoutError:
+            for connection in list(factory.connections.values()):
+                connection.abort("no unbind_resp at shutdown")
+            yield factory.when_idle()
+        factory.flusher.flush()
         self.store.close()
 
 
@@ -101,6 +113,7 @@ def start(config: Config, reactor: Any) -> Any:
     )
     factory = SmppServerFactory(carrier, session_config, reactor)
     factory.noisy = False
+    RefusalLog(carrier.events, reactor.seconds)
     try:
         smpp_port = yield endpoints.serverFromString(reactor, _endpoint(smpp.host, smpp.port)).listen(factory)
         info = {"smpp": {"host": smpp.host}}

@@ -80,7 +80,7 @@ def serve(args: argparse.Namespace) -> int:
         print(banner(running), flush=True)
         if args.ports_file:
             write_ports_file(args.ports_file, running)
-        reactor.addSystemEventTrigger("before", "shutdown", running.stop)
+        reactor.addSystemEventTrigger("before", "shutdown", running.stop, reactor)
 
     def failed(failure: Any) -> None:
         error = failure.value

@@ -117,14 +117,14 @@ class Carrier:
             account = self.accounts.authenticate(pdu.system_id, pdu.password, bind_type)
         except BindRefused as refusal:
             session.reject_bind(pdu, refusal.command_status)
-            self._refused(pdu.system_id, pdu, refusal)
+            self._refused(session_id, pdu.system_id, pdu, refusal)
             return False
         session.accept_bind(pdu, account.system_id)
         link.account = account
         self.links[session_id] = link
         if bind_type.can_receive:
             self.outbox.attach(link)
-        if self.events.listeners:
+        if self.events.wants(Bound):
             self.events.emit(Bound(session_id, account.system_id, bind_type.value, link.peer))
         return True
 
@@ -134,7 +134,7 @@ class Carrier:
         self.outbox.detach(link)
         for delivery in lost:
             self.outbox.failed(delivery, now)
-        if self.links.pop(session_id, None) is not None and self.events.listeners:
+        if self.links.pop(session_id, None) is not None and self.events.wants(Unbound):
             self.events.emit(Unbound(session_id, link.account.system_id, reason))
 
     def request(self, link: Any, pdu: Any) -> None:
@@ -143,12 +143,18 @@ class Carrier:
             self._handlers[pdu.command_id](link, pdu, self.clock.now())
         except Rejected as refusal:
             link.session.respond(pdu, refusal.command_status)
-            self._refused(link.account.system_id, pdu, refusal)
+            self._refused(link.session_id, link.account.system_id, pdu, refusal)
 
-    def _refused(self, system_id: str, pdu: Any, refusal: Rejected) -> None:
-        if self.events.listeners:
+    def _refused(self, session_id: int | None, system_id: str, pdu: Any, refusal: Rejected) -> None:
+        if self.events.wants(Refused):
             self.events.emit(
-                Refused(system_id, command_name(pdu.command_id), status_name(refusal.command_status), refusal.reason)
+                Refused(
+                    session_id,
+                    system_id,
+                    command_name(pdu.command_id),
+                    status_name(refusal.command_status),
+                    refusal.reason,
+                )
             )
 
     def delivery_answered(self, delivery: DeliveryRecord, command_status: int) -> None:

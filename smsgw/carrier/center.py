@@ -139,15 +139,15 @@ class MessageCenter:
         return message_id
 
     def _announce(self, record: MessageRecord) -> None:
-        if self.events.listeners:
+        if self.events.wants(MessageAccepted):
             self.events.emit(
                 MessageAccepted(record.message_id, record.system_id, record.direction, record.msisdn)
             )
-            if record.state != ENROUTE:
-                self._announce_state(record)
+        if record.state != ENROUTE:
+            self._announce_state(record)
 
     def _announce_state(self, record: MessageRecord) -> None:
-        if self.events.listeners:
+        if self.events.wants(MessageStateChanged):
             self.events.emit(
                 MessageStateChanged(
                     record.message_id,
@@ -302,7 +302,7 @@ class MessageCenter:
             "refused": MessageState.REJECTD,
         }.get(outcome, MessageState.EXPIRED)
         self.store.update_state(delivery.message, state, now, 0)
-        if self.events.listeners:
+        if self.events.wants(MessageStateChanged):
             record = self.store.get_message(delivery.message)
             if record is not None:
                 self._announce_state(record)

@@ -52,6 +52,7 @@ class MessageStateChanged:
 class Refused:
     """A request was refused with an SMPP status (the reason names the value)."""
 
+    session_id: int | None
     system_id: str
     command: str
     status: str
@@ -62,16 +63,30 @@ Listener = Callable[[Any], None]
 
 
 class EventBus:
-    """Hands every event to every listener; emitting costs nothing when nobody listens."""
+    """Hands events to the listeners that asked for their type.
+
+    Emitting is guarded by :meth:`wants`, so an event nobody follows is never even built:
+    the hot path pays nothing for the console and log listeners it does not have.
+    """
 
     def __init__(self) -> None:
-        self.listeners: list[Listener] = []
+        self._every: list[Listener] = []
+        self._by_type: dict[type, list[Listener]] = {}
 
-    def subscribe(self, listener: Listener) -> None:
-        """Follow every later event."""
-        self.listeners.append(listener)
+    def subscribe(self, listener: Listener, *types: type) -> None:
+        """Follow the events of the given types (every event when none are given)."""
+        if not types:
+            self._every.append(listener)
+        for event_type in types:
+            self._by_type.setdefault(event_type, []).append(listener)
+
+    def wants(self, event_type: type) -> bool:
+        """Whether anyone follows events of this type."""
+        return bool(self._every) or event_type in self._by_type
 
     def emit(self, event: Any) -> None:
-        """Give an event to the listeners."""
-        for listener in self.listeners:
+        """Give an event to the listeners that follow it."""
+        for listener in self._every:
+            listener(event)
+        for listener in self._by_type.get(type(event), ()):
             listener(event)

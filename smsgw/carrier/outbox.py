@@ -28,6 +28,7 @@ class Link(Protocol):
     """A bound ESME connection, as the carrier sees it."""
 
     session: SmscSession
+    session_id: int
     account: Account
     peer: str
 

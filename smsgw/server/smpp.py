@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from twisted.internet import protocol
+from twisted.internet import defer, protocol
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
@@ -121,7 +121,7 @@ class SmppServerProtocol(protocol.Protocol):
 
     def connectionLost(self, reason: Failure = protocol.connectionDone) -> None:
         lost = self.session.connection_lost()
-        self.factory.connections.pop(self.session_id, None)
+        self.factory.connection_gone(self.session_id)
         reason_text = self.session.close_reason or reason.getErrorMessage()
         if self.account is not None:
             self.factory.carrier.unbound(self, self.session_id, lost.contexts, reason_text)
@@ -197,19 +197,13 @@ class SmppServerProtocol(protocol.Protocol):
 
     def _bind(self, event: BindRequested) -> None:
         pdu = event.pdu
+        # A refusal is logged, with its reason, by the carrier's refusal log.
         if self.factory.carrier.bind(self, pdu, event.bind_type, self.session_id):
             log.info(
                 "session {session_id}: {system_id} bound as {bind_type} from {peer}",
                 session_id=self.session_id,
                 system_id=pdu.system_id,
                 bind_type=event.bind_type.value,
-                peer=self.peer,
-            )
-        else:
-            log.info(
-                "session {session_id}: bind of {system_id!r} from {peer} refused",
-                session_id=self.session_id,
-                system_id=pdu.system_id,
                 peer=self.peer,
             )
 
@@ -259,6 +253,7 @@ class SmppServerFactory(protocol.Factory):
         self.reactor = reactor
         self.flusher = TurnFlusher(reactor, carrier)
         self.connections: dict[int, SmppServerProtocol] = {}
+        self._idle_waiters: list[defer.Deferred[None]] = []
         self._next_session_id = 1
         self._ticker = LoopingCall(self.tick)
         self._ticker.clock = reactor
@@ -283,6 +278,22 @@ class SmppServerFactory(protocol.Factory):
             connection.tick(now)
         self.carrier.tick()
         self.flusher.mark()
+
+    def connection_gone(self, session_id: int) -> None:
+        """Forget a closed connection; wake :meth:`when_idle` waiters once none is left."""
+        self.connections.pop(session_id, None)
+        if not self.connections:
+            waiters, self._idle_waiters = self._idle_waiters, []
+            for waiter in waiters:
+                waiter.callback(None)
+
+    def when_idle(self) -> defer.Deferred[None]:
+        """A Deferred that fires once every connection has closed."""
+        if not self.connections:
+            return defer.succeed(None)
+        waiter: defer.Deferred[None] = defer.Deferred()
+        self._idle_waiters.append(waiter)
+        return waiter
 
     def unbind_all(self) -> None:
         """Send unbind on every bound session (graceful shutdown)."""

@@ -26,10 +26,11 @@ class Link:
         self.carrier = carrier
         self.session = SmscSession(SessionConfig(window=window), now=0.0)
         self.peer = "test"
+        self.session_id = id(self)
         self.account: Any = None
         (event,) = self.session.receive_data(codec.encode(bind(1, system_id=system_id, password="pw")), 0.0)
         assert isinstance(event, BindRequested)
-        self.bound = carrier.bind(self, event.pdu, event.bind_type, id(self))
+        self.bound = carrier.bind(self, event.pdu, event.bind_type, self.session_id)
         self.session.data_to_send()  # the bind_resp
 
     def output_ready(self) -> None:

@@ -1,0 +1,111 @@
+"""The HTTP API over real HTTP: routes, filters, changes, and the one error envelope."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+
+import pytest
+
+from tests.e2e.conftest import Esme, Smsgw, wait_until
+
+PHONE = "8613800000005"
+
+
+def raw_request(smsgw: Smsgw, method: str, path: str, data: bytes) -> tuple[int, dict, dict]:
+    request = urllib.request.Request(smsgw.ports["http_url"] + path, data=data, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, dict(response.headers), json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        with error:
+            return error.code, dict(error.headers), json.loads(error.read())
+
+
+def test_health_names_the_smpp_port(server: Smsgw) -> None:
+    """/api/health says ok and gives the SMPP port actually listened on."""
+    health = server.get("/api/health")
+    assert health["status"] == "ok" and health["smpp"]["port"] == server.ports["smpp"]
+
+
+def test_sessions_lists_a_bound_esme(server: Smsgw) -> None:
+    """A bound transceiver shows in /api/sessions with its system_id, bind type and window."""
+    esme = Esme(server.smpp_address)
+    try:
+        esme.bind("transceiver")
+        sessions = wait_until(lambda: server.get("/api/sessions")["sessions"], what="a session")
+        (session,) = [s for s in sessions if s["bind_type"] == "transceiver"]
+        assert session["system_id"] == "smsgw" and session["window"]["size"] == 100
+    finally:
+        esme.close()
+
+
+def test_messages_filters_and_inbox(server: Smsgw) -> None:
+    """Submitted messages are listed by msisdn, direction and state, and in the phone's inbox."""
+    esme = Esme(server.smpp_address)
+    try:
+        esme.bind("transmitter")
+        message_id = esme.submit_ok(PHONE, "filter me")
+    finally:
+        esme.close()
+    listed = server.get(f"/api/messages?msisdn={PHONE}&direction=MT&state=DELIVRD")["messages"]
+    assert message_id in [m["message_id"] for m in listed]
+    assert all(m["msisdn"] == PHONE and m["state"] == "DELIVRD" for m in listed)
+    inbox = server.get("/api/subscribers/%2B" + PHONE + "/inbox")["messages"]
+    assert inbox[0]["message_id"] == message_id and inbox[0]["text"] == "filter me"
+    assert server.message(message_id)["to"] == PHONE
+
+
+def test_patch_subscriber_name_and_state(server: Smsgw) -> None:
+    """PATCH changes a subscriber's name and phone state; national notation finds it."""
+    status, body = server.api("PATCH", "/api/subscribers/13800000003", {"name": "Zhang San", "state": "off"})
+    assert status == 200 and body == {"msisdn": "8613800000003", "name": "Zhang San", "state": "off"}
+    server.set_phone("8613800000003", "on")
+    assert server.get("/api/subscribers/8613800000003")["name"] == "Zhang San"
+
+
+def test_mo_is_listed_with_its_text(server: Smsgw) -> None:
+    """POST outbox creates an MO to the short code, listed with its decoded text."""
+    status, body = server.api("POST", f"/api/subscribers/{PHONE}/outbox", {"to": "12345", "text": "确认 YES"})
+    assert status == 201
+    (message_id,) = body["message_ids"]
+    message = server.message(message_id)
+    assert (message["direction"], message["from"], message["to"], message["text"]) == ("MO", PHONE, "12345", "确认 YES")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status", "code"),
+    [
+        ("GET", "/api/nothing", None, 404, "not_found"),
+        ("GET", "/api/subscribers/8613999999999", None, 404, "unknown_subscriber"),
+        ("GET", "/api/messages/999999", None, 404, "unknown_message"),
+        ("GET", "/api/messages?state=DONE", None, 400, "bad_query"),
+        ("GET", "/api/messages?limit=5000", None, 400, "bad_query"),
+        ("GET", "/api/messages?direction=UP", None, 400, "bad_query"),
+        ("PATCH", f"/api/subscribers/{PHONE}", {"state": "dead"}, 400, "bad_field"),
+        ("PATCH", f"/api/subscribers/{PHONE}", {"colour": "red"}, 400, "bad_field"),
+        ("POST", f"/api/subscribers/{PHONE}/outbox", {"text": "no destination"}, 400, "bad_field"),
+        ("POST", f"/api/subscribers/{PHONE}/outbox", {"to": "12345"}, 400, "bad_field"),
+    ],
+)
+def test_errors_use_one_envelope(server: Smsgw, method: str, path: str, body, status: int, code: str) -> None:
+    """Every error is {"error": {"code", "message"}} with the right HTTP status."""
+    got_status, payload = server.api(method, path, body)
+    assert got_status == status
+    assert payload["error"]["code"] == code and payload["error"]["message"]
+
+
+def test_bad_json_and_wrong_method(server: Smsgw) -> None:
+    """A body that is not JSON gets 400 bad_json; a wrong method 405 with an Allow header."""
+    status, _, payload = raw_request(server, "POST", f"/api/subscribers/{PHONE}/outbox", b"{not json")
+    assert status == 400 and payload["error"]["code"] == "bad_json"
+    status, headers, payload = raw_request(server, "DELETE", "/api/health", b"")
+    assert status == 405 and payload["error"]["code"] == "method_not_allowed"
+    assert headers.get("Allow") == "GET"
+
+
+def test_oversized_body_is_refused(server: Smsgw) -> None:
+    """A request body over 64 KiB gets 413 with the JSON envelope."""
+    status, _, payload = raw_request(server, "POST", f"/api/subscribers/{PHONE}/outbox", b"x" * 70000)
+    assert status == 413 and payload["error"]["code"] == "body_too_large"
