@@ -60,6 +60,7 @@ def serve(args: argparse.Namespace) -> int:
         return 2
 
     from twisted.internet import reactor
+    from twisted.internet.error import CannotListenError
     from twisted.logger import (
         FilteringLogObserver,
         LogLevel,
@@ -86,6 +87,12 @@ def serve(args: argparse.Namespace) -> int:
         error = failure.value
         if isinstance(error, StoreError):
             print(f"smsgw: {error}", file=sys.stderr)
+        elif isinstance(error, CannotListenError):
+            print(
+                f"smsgw: cannot listen on {error.interface}:{error.port}: {error.socketError}. "
+                "Is another smsgw running? Choose other ports with --smpp-port/--http-port (0 picks a free one).",
+                file=sys.stderr,
+            )
         else:
             print(f"smsgw: cannot start: {error}", file=sys.stderr)
         exit_status[0] = 1
