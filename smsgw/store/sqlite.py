@@ -110,9 +110,16 @@ class SqliteStore:
     def __init__(self, path: str, *, synchronous: str = "NORMAL") -> None:
         self.path = path
         try:
-            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=0.5)
+            # One process owns the store: exclusive locking keeps a second smsgw off the same
+            # file (it would hand out the same message ids) and spares the lock system calls
+            # of every commit. Others read through the API, not the file.
+            self._db.execute("PRAGMA locking_mode = EXCLUSIVE")
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute(f"PRAGMA synchronous = {synchronous}")
+            # Take the lock now, so a store in use is reported at start-up, not at first write.
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute("COMMIT")
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
             if version not in (0, SCHEMA_VERSION):
                 raise StoreError(
@@ -120,6 +127,13 @@ class SqliteStore:
                     f"{SCHEMA_VERSION} (use another --db file)"
                 )
             self._db.executescript(_SCHEMA)
+        except sqlite3.OperationalError as error:
+            if "locked" in str(error):
+                raise StoreError(
+                    f"the store {path} is in use by another process (another smsgw?); "
+                    "stop it or choose another file with --db"
+                ) from error
+            raise StoreError(f"cannot open the store {path}: {error}") from error
         except sqlite3.DatabaseError as error:
             raise StoreError(f"cannot open the store {path}: {error}") from error
         self._queue: list[tuple[str, tuple[Any, ...]]] = []

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -209,3 +211,16 @@ def test_every_acknowledged_message_survives_sigkill(start_server, connect) -> N
         before = f"&before={page['next_before']}"
     missing = [m for m in acknowledged if m not in listed]
     assert missing == [], f"{len(missing)} of {len(acknowledged)} acknowledged messages lost, e.g. {missing[:5]}"
+
+
+def test_a_second_smsgw_on_the_same_store_is_refused(server) -> None:
+    """Two processes on one store would hand out the same message ids: the second one stops, saying why."""
+    second = subprocess.run(
+        [sys.executable, "-m", "smsgw", "serve", "--smpp-port", "0", "--http-port", "0", "--db", str(server.db)],
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
+    assert second.returncode == 1
+    assert "is in use by another process" in second.stderr and str(server.db) in second.stderr
+    assert server.get("/api/health")["status"] == "ok"
