@@ -62,8 +62,7 @@ class Carrier:
         self.accounts = AccountRegistry(accounts, clock.now())
         self.subscribers = subscribers
         self._restore_subscribers()
-        max_message, max_delivery = store.max_ids()
-        self.outbox = Outbox(store, retry, self._delivery_done, max_delivery + 1)
+        self.outbox = Outbox(store, retry, self._delivery_done)
         self.center = MessageCenter(
             store,
             self.accounts,
@@ -71,11 +70,10 @@ class Carrier:
             self.outbox,
             self.events,
             default_system_id=default_system_id,
-            next_id=max_message + 1,
+            next_id=store.max_id() + 1,
         )
         self.center.restore(store.pending_messages())
-        for delivery in store.pending_deliveries():
-            self.outbox.restore(delivery)
+        self.center.restore_owed(store.owing(), clock.now())
         # What waited for a phone that is on (it may have been switched on while smsgw was
         # down, or the process died before delivering) goes now.
         for subscriber in subscribers:
@@ -345,6 +343,7 @@ class Carrier:
         subscriber = self.subscribers.find(msisdn)
         if subscriber is None:
             raise UnknownSubscriber(f"{msisdn} is not a subscriber")
+        subscriber = self.subscribers.keep(subscriber)
         subscriber.state = state
         self.subscribers.changed(subscriber)
         if state is HandsetState.ON:
@@ -359,6 +358,7 @@ class Carrier:
         subscriber = self.subscribers.find(msisdn)
         if subscriber is None:
             raise UnknownSubscriber(f"{msisdn} is not a subscriber")
+        subscriber = self.subscribers.keep(subscriber)
         subscriber.name = name
         self.subscribers.changed(subscriber)
         return subscriber

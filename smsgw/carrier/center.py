@@ -34,6 +34,23 @@ DELIVRD = MessageState.DELIVRD
 _ON = HandsetState.ON
 
 
+def encode_mo(record: MessageRecord) -> bytes:
+    """The deliver_sm that carries an MO (one part) to its ESME (sequence number 0)."""
+    return codec.encode(
+        DeliverSm(
+            source_addr_ton=record.source_ton,
+            source_addr_npi=record.source_npi,
+            source_addr=record.source_addr,
+            dest_addr_ton=record.dest_ton,
+            dest_addr_npi=record.dest_npi,
+            destination_addr=record.dest_addr,
+            esm_class=record.esm_class,
+            data_coding=record.data_coding,
+            short_message=record.body,
+        )
+    )
+
+
 def format_message_id(row_id: int, style: str) -> str:
     """The message_id string for a row id, in an account's chosen format."""
     if style == "hex":
@@ -126,16 +143,22 @@ class MessageCenter:
         if due and subscriber.state is _ON:
             record.state = DELIVRD
             record.done_at = now
+            owed = record.registered_delivery and wants_receipt(record.registered_delivery, DELIVRD)
+            if owed:
+                record.report = DELIVRD
             self.store.insert_message(record.as_row())
             self._announce(record)
-            if record.registered_delivery and wants_receipt(record.registered_delivery, DELIVRD):
+            if owed:
                 self._queue_receipt(record, now)
             return message_id
+        intermediate = due and wants_intermediate(record.registered_delivery)
+        if intermediate:
+            record.report = ENROUTE
         self.store.insert_message(record.as_row())
         self._announce(record)
         self._hold(record)
-        if due and wants_intermediate(record.registered_delivery):
-            self._queue_receipt(record, now, intermediate=True)
+        if intermediate:
+            self._queue_receipt(record, now)
         return message_id
 
     def _announce(self, record: MessageRecord) -> None:
@@ -166,11 +189,14 @@ class MessageCenter:
             heapq.heappush(self._timers, (record.scheduled_at, record.id, "due"))
         heapq.heappush(self._timers, (record.expires_at, record.id, "expire"))
 
-    def _queue_receipt(self, record: MessageRecord, now: float, *, intermediate: bool = False) -> None:
+    def _queue_receipt(self, record: MessageRecord, now: float) -> None:
+        """Queue the receipt of the message's current state (recorded as owed by the caller)."""
+        self.outbox.add(record.system_id, record.id, "receipt", record.state, self._receipt_pdu(record, now), now)
+
+    def _receipt_pdu(self, record: MessageRecord, now: float) -> bytes:
         account = self.accounts.get(record.system_id)
         short = account is not None and account.receipt_format == "short"
-        pdu = encode_receipt(record, now, short=short, intermediate=intermediate)
-        self.outbox.add(record.system_id, record.id, "receipt", pdu, now)
+        return encode_receipt(record, now, short=short, intermediate=record.state == ENROUTE)
 
     def finish(self, row_id: int, state: int, now: float, error: int = 0) -> MessageRecord | None:
         """Move a pending MT to a final state, store it, and queue its receipt if asked for."""
@@ -182,9 +208,11 @@ class MessageCenter:
         record.state = state
         record.done_at = now
         record.error = error
-        self.store.update_state(row_id, state, now, error)
+        # A final receipt supersedes an intermediate one still owed.
+        record.report = state if wants_receipt(record.registered_delivery, state) else None
+        self.store.update_state(row_id, state, now, error, record.report)
         self._announce_state(record)
-        if wants_receipt(record.registered_delivery, state):
+        if record.report is not None:
             self._queue_receipt(record, now)
         return record
 
@@ -231,12 +259,37 @@ class MessageCenter:
                 if subscriber is None or subscriber.state is _ON:
                     self.finish(row_id, DELIVRD, now)
                 elif wants_intermediate(record.registered_delivery):
-                    self._queue_receipt(record, now, intermediate=True)
+                    record.report = ENROUTE
+                    self.store.owe_report(row_id, ENROUTE)
+                    self._queue_receipt(record, now)
 
     def restore(self, records: Iterable[MessageRecord]) -> None:
         """Resume waiting for MTs read back from the store after a restart."""
         for record in records:
             self._hold(record)
+
+    def restore_owed(self, records: Iterable[MessageRecord], now: float) -> None:
+        """Queue again the receipts and MO that messages still owe their ESMEs after a restart."""
+        validity = self.outbox.retry.validity
+        for record in records:
+            assert record.report is not None
+            if record.direction == "MO":
+                pdu, kind = encode_mo(record), "mo"
+            else:
+                pdu, kind = self._receipt_pdu(record, now), "receipt"
+            since = record.done_at if record.done_at is not None else record.submitted_at
+            self.outbox.restore(
+                DeliveryRecord(
+                    record.id,
+                    record.system_id,
+                    kind,
+                    record.report,
+                    pdu,
+                    since + validity,
+                    record.report_attempts,
+                    record.report_next_at,
+                )
+            )
 
     # -- MO --------------------------------------------------------------------------
 
@@ -272,36 +325,24 @@ class MessageCenter:
                 row_id, str(row_id), system_id, "MO", msisdn, "",
                 Ton.INTERNATIONAL, Npi.ISDN, msisdn, Ton.UNKNOWN, Npi.ISDN, destination,
                 esm_class, 0, 0, 0, part.data_coding, part.short_message, None, None, None,
-                now, None, expires_at, ENROUTE, None, 0,
+                now, None, expires_at, ENROUTE, None, 0, ENROUTE,
             )  # fmt: skip
             self.store.insert_message(record.as_row())
             self._announce(record)
-            pdu = codec.encode(
-                DeliverSm(
-                    source_addr_ton=Ton.INTERNATIONAL,
-                    source_addr_npi=Npi.ISDN,
-                    source_addr=msisdn,
-                    dest_addr_ton=Ton.UNKNOWN,
-                    dest_addr_npi=Npi.ISDN,
-                    destination_addr=destination,
-                    esm_class=esm_class,
-                    data_coding=part.data_coding,
-                    short_message=part.short_message,
-                )
-            )
-            self.outbox.add(system_id, row_id, "mo", pdu, now)
+            self.outbox.add(system_id, row_id, "mo", ENROUTE, encode_mo(record), now)
             ids.append(record.message_id)
         return ids
 
     def delivery_done(self, delivery: DeliveryRecord, outcome: str, now: float) -> None:
-        """An ESME accepted, refused or never took a delivery: settle an MO's state."""
+        """An ESME accepted, refused or never took a delivery: it is no longer owed."""
         if delivery.kind != "mo":
+            self.store.report_done(delivery.message, delivery.state)
             return
         state = {
             "accepted": MessageState.DELIVRD,
             "refused": MessageState.REJECTD,
         }.get(outcome, MessageState.EXPIRED)
-        self.store.update_state(delivery.message, state, now, 0)
+        self.store.mo_done(delivery.message, state, now)
         if self.events.wants(MessageStateChanged):
             record = self.store.get_message(delivery.message)
             if record is not None:

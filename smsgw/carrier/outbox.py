@@ -1,7 +1,8 @@
 """Deliveries to ESMEs (receipts and MO): queued per account, sent to its receiving binds.
 
-Every delivery is stored before it is first sent and removed once the ESME accepts it, so a
-restart resends what was pending. An account's binds share its queue: each delivery goes to
+What is owed is on the message row (see :class:`~smsgw.store.records.DeliveryRecord`) before
+a delivery is first sent, and cleared once the ESME accepts it, so a restart resends what was
+pending. An account's binds share its queue: each delivery goes to
 the next bind (round robin) that has room in its window. A deliver_sm answered with an error,
 or not answered in time, or lost with its connection, is retried with exponential backoff
 until its validity ends; ESME_RX_P_APPN and ESME_RX_R_APPN mean "never", and are not retried.
@@ -50,18 +51,19 @@ class RetryPolicy:
         return float(min(self.base * 2 ** max(attempts - 1, 0), self.maximum))
 
 
-#: Called when a delivery ends: (delivery, outcome) with outcome "accepted", "refused" or "expired".
+#: Called when a delivery ends: (delivery, outcome) with outcome "accepted", "refused" or
+#: "expired"; it records the end on the message row.
 DoneCallback = Callable[[DeliveryRecord, str], None]
 
 
 class Outbox:
     """Pending deliveries per account and the binds that receive them."""
 
-    def __init__(self, store: Any, retry: RetryPolicy, on_done: DoneCallback, next_id: int) -> None:
+    def __init__(self, store: Any, retry: RetryPolicy, on_done: DoneCallback) -> None:
         self.retry = retry
         self._store = store
         self._on_done = on_done
-        self._next_id = next_id
+        self._order = 0  # tie-breaker of the retry heap
         self._queues: defaultdict[str, deque[DeliveryRecord]] = defaultdict(deque)
         self._links: defaultdict[str, list[Link]] = defaultdict(list)
         self._turn: defaultdict[str, int] = defaultdict(int)
@@ -71,25 +73,31 @@ class Outbox:
 
     # -- queueing --------------------------------------------------------------------
 
-    def add(self, system_id: str, message: int, kind: str, pdu: bytes, now: float) -> DeliveryRecord:
-        """Store a new delivery and queue it behind the account's others."""
-        delivery = DeliveryRecord(
-            self._next_id, system_id, message, kind, pdu, now, now + self.retry.validity
-        )
-        self._next_id += 1
-        self._store.insert_delivery(delivery)
+    def add(
+        self, system_id: str, message: int, kind: str, state: int, pdu: bytes, since: float
+    ) -> DeliveryRecord:
+        """Queue a delivery behind the account's others.
+
+        The caller has already recorded on the message row that it is owed.
+
+        :param since: when it became owed; it is dropped ``retry.validity`` seconds later.
+        """
+        delivery = DeliveryRecord(message, system_id, kind, state, pdu, since + self.retry.validity)
         self._enqueue(delivery)
         self._pending[system_id] += 1
         return delivery
 
     def restore(self, delivery: DeliveryRecord) -> None:
-        """Queue a delivery read back from the store after a restart."""
-        self._next_id = max(self._next_id, delivery.id + 1)
+        """Queue a delivery rebuilt from the store after a restart."""
         self._pending[delivery.system_id] += 1
         if delivery.attempts and delivery.next_attempt_at:
-            heapq.heappush(self._retries, (delivery.next_attempt_at, delivery.id, delivery))
+            self._retry_later(delivery)
         else:
             self._enqueue(delivery)
+
+    def _retry_later(self, delivery: DeliveryRecord) -> None:
+        self._order += 1
+        heapq.heappush(self._retries, (delivery.next_attempt_at, self._order, delivery))
 
     def _enqueue(self, delivery: DeliveryRecord, *, front: bool = False) -> None:
         queue = self._queues[delivery.system_id]
@@ -173,11 +181,10 @@ class Outbox:
         if delivery.next_attempt_at >= delivery.expires_at:
             self._finish(delivery, "expired")
             return
-        self._store.retry_delivery(delivery.id, delivery.attempts, delivery.next_attempt_at)
-        heapq.heappush(self._retries, (delivery.next_attempt_at, delivery.id, delivery))
+        self._store.report_retry(delivery.message, delivery.state, delivery.attempts, delivery.next_attempt_at)
+        self._retry_later(delivery)
 
     def _finish(self, delivery: DeliveryRecord, outcome: str) -> None:
-        self._store.delete_delivery(delivery.id)
         self._pending[delivery.system_id] -= 1
         self._on_done(delivery, outcome)
 

@@ -33,18 +33,9 @@ MESSAGE_COLUMNS = (
     "state",
     "done_at",
     "error",
-)
-
-DELIVERY_COLUMNS = (
-    "id",
-    "system_id",
-    "message",
-    "kind",
-    "pdu",
-    "created_at",
-    "expires_at",
-    "attempts",
-    "next_attempt_at",
+    "report",
+    "report_attempts",
+    "report_next_at",
 )
 
 
@@ -58,6 +49,10 @@ class MessageRecord:
     :ivar body: the user data (short_message, or message_payload), UDH included.
     :ivar state: a :class:`~smsgw.smpp.constants.MessageState` value.
     :ivar error: the network error code reported in receipts (0 = none).
+    :ivar report: what the message still owes its ESME, or ``None``: for an MT, the state
+        whose receipt is owed; for an MO, ENROUTE while the MO itself is owed.
+    :ivar report_attempts: failed attempts to deliver what is owed.
+    :ivar report_next_at: when the next attempt is due (0 = as soon as possible).
     """
 
     id: int
@@ -87,6 +82,9 @@ class MessageRecord:
     state: int
     done_at: float | None
     error: int
+    report: int | None = None
+    report_attempts: int = 0
+    report_next_at: float = 0.0
 
     def as_row(self) -> tuple[object, ...]:
         """The record as a row tuple in :data:`MESSAGE_COLUMNS` order."""
@@ -97,24 +95,29 @@ class MessageRecord:
             self.dest_ton, self.dest_npi, self.dest_addr, self.esm_class, self.protocol_id,
             self.priority, self.registered_delivery, self.data_coding, self.body,
             self.sar_ref, self.sar_total, self.sar_seq, self.submitted_at, self.scheduled_at,
-            self.expires_at, self.state, self.done_at, self.error,
+            self.expires_at, self.state, self.done_at, self.error, self.report,
+            self.report_attempts, self.report_next_at,
         )  # fmt: skip
 
 
 @attrs.define(slots=True)
 class DeliveryRecord:
-    """A deliver_sm waiting to be accepted by an ESME: a receipt or an MO part.
+    """A deliver_sm waiting to be accepted by an ESME: a receipt or an MO (in memory only).
 
-    :ivar pdu: the encoded deliver_sm, sequence number 0 (patched when sent).
+    What is owed is recorded durably on the message row itself (:attr:`MessageRecord.report`),
+    in the same write that stores the message or its new state, so a receipt costs no row
+    of its own.
+
     :ivar message: the row id of the message it reports on (receipt) or carries (MO).
+    :ivar state: the message state a receipt reports (ENROUTE for an MO).
+    :ivar pdu: the encoded deliver_sm, sequence number 0 (patched when sent).
     """
 
-    id: int
-    system_id: str
     message: int
+    system_id: str
     kind: str
+    state: int
     pdu: bytes
-    created_at: float
     expires_at: float
     attempts: int = 0
     next_attempt_at: float = 0.0

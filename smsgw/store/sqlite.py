@@ -6,8 +6,8 @@ only then are their submit_sm_resp written (group commit). Queued writes keep th
 consecutive writes of the same statement go to SQLite in one ``executemany``. Any read first
 applies the queued writes, so a query_sm right after a submit_sm sees its message.
 
-Some writes gate nothing that is sent: removing a delivery the ESME accepted, counting a
-retry. Those are *lazy*: they wait for the next commit that something else needs, or for the
+Some writes gate nothing that is sent: noting that the ESME accepted a receipt or an MO,
+counting a retry. Those are *lazy*: they wait for the next commit that something else needs, or for the
 periodic one (:attr:`dirty`), instead of costing a commit of their own. A crash can lose
 them, and the only effect is what SMPP allows anyway: a receipt the ESME had accepted just
 before the crash is sent once more.
@@ -19,9 +19,9 @@ import sqlite3
 from collections.abc import Iterable
 from typing import Any
 
-from smsgw.store.records import DELIVERY_COLUMNS, MESSAGE_COLUMNS, DeliveryRecord, MessageRecord
+from smsgw.store.records import MESSAGE_COLUMNS, MessageRecord
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS messages (
@@ -51,20 +51,12 @@ CREATE TABLE IF NOT EXISTS messages (
     expires_at REAL NOT NULL,
     state INTEGER NOT NULL,
     done_at REAL,
-    error INTEGER NOT NULL
+    error INTEGER NOT NULL,
+    report INTEGER,
+    report_attempts INTEGER NOT NULL,
+    report_next_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS messages_by_msisdn ON messages (msisdn, id);
-CREATE TABLE IF NOT EXISTS deliveries (
-    id INTEGER PRIMARY KEY,
-    system_id TEXT NOT NULL,
-    message INTEGER NOT NULL,
-    kind TEXT NOT NULL CHECK (kind IN ('receipt', 'mo')),
-    pdu BLOB NOT NULL,
-    created_at REAL NOT NULL,
-    expires_at REAL NOT NULL,
-    attempts INTEGER NOT NULL,
-    next_attempt_at REAL NOT NULL
-);
 CREATE TABLE IF NOT EXISTS subscribers (
     msisdn TEXT PRIMARY KEY,
     name TEXT NOT NULL,
@@ -77,17 +69,18 @@ _INSERT_MESSAGE = (
     f"INSERT INTO messages ({', '.join(MESSAGE_COLUMNS)}) "
     f"VALUES ({', '.join('?' * len(MESSAGE_COLUMNS))})"
 )
-_UPDATE_STATE = "UPDATE messages SET state = ?, done_at = ?, error = ? WHERE id = ?"
+_UPDATE_STATE = (
+    "UPDATE messages SET state = ?, done_at = ?, error = ?, report = ?, report_attempts = 0, "
+    "report_next_at = 0 WHERE id = ?"
+)
+_OWE_REPORT = "UPDATE messages SET report = ?, report_attempts = 0, report_next_at = 0 WHERE id = ?"
+_REPORT_DONE = "UPDATE messages SET report = NULL WHERE id = ? AND report = ?"
+_MO_DONE = "UPDATE messages SET state = ?, done_at = ?, report = NULL WHERE id = ?"
+_REPORT_RETRY = "UPDATE messages SET report_attempts = ?, report_next_at = ? WHERE id = ? AND report = ?"
 _REPLACE = (
     "UPDATE messages SET body = ?, scheduled_at = ?, expires_at = ?, registered_delivery = ? "
     "WHERE id = ?"
 )
-_INSERT_DELIVERY = (
-    f"INSERT INTO deliveries ({', '.join(DELIVERY_COLUMNS)}) "
-    f"VALUES ({', '.join('?' * len(DELIVERY_COLUMNS))})"
-)
-_DELETE_DELIVERY = "DELETE FROM deliveries WHERE id = ?"
-_RETRY_DELIVERY = "UPDATE deliveries SET attempts = ?, next_attempt_at = ? WHERE id = ?"
 _SAVE_SUBSCRIBER = (
     "INSERT INTO subscribers (msisdn, name, state) VALUES (?, ?, ?) "
     "ON CONFLICT (msisdn) DO UPDATE SET name = excluded.name, state = excluded.state"
@@ -146,9 +139,16 @@ class SqliteStore:
         self._queue.append((_INSERT_MESSAGE, row))
         self._urgent = True
 
-    def update_state(self, message: int, state: int, done_at: float | None, error: int) -> None:
-        """Queue a message's new state."""
-        self._queue.append((_UPDATE_STATE, (state, done_at, error, message)))
+    def update_state(
+        self, message: int, state: int, done_at: float | None, error: int, report: int | None
+    ) -> None:
+        """Queue a message's new state, and the receipt it now owes (``None``: none)."""
+        self._queue.append((_UPDATE_STATE, (state, done_at, error, report, message)))
+        self._urgent = True
+
+    def owe_report(self, message: int, state: int) -> None:
+        """Queue that a message owes its ESME the receipt of ``state`` (intermediate reports)."""
+        self._queue.append((_OWE_REPORT, (state, message)))
         self._urgent = True
 
     def replace_message(
@@ -165,33 +165,25 @@ class SqliteStore:
         )
         self._urgent = True
 
-    def insert_delivery(self, delivery: DeliveryRecord) -> None:
-        """Queue a new pending delivery."""
-        self._queue.append(
-            (
-                _INSERT_DELIVERY,
-                (
-                    delivery.id,
-                    delivery.system_id,
-                    delivery.message,
-                    delivery.kind,
-                    delivery.pdu,
-                    delivery.created_at,
-                    delivery.expires_at,
-                    delivery.attempts,
-                    delivery.next_attempt_at,
-                ),
-            )
-        )
+    def report_done(self, message: int, state: int) -> None:
+        """Queue (lazily) that the receipt of ``state`` was accepted, refused for good, or expired.
+
+        A newer owed receipt (a final one after an intermediate) is left owed.
+        """
+        self._queue.append((_REPORT_DONE, (message, state)))
+
+    def mo_done(self, message: int, state: int, done_at: float) -> None:
+        """Queue (lazily) an MO's end: accepted by its ESME, refused, or expired."""
+        self._queue.append((_MO_DONE, (state, done_at, message)))
+
+    def report_retry(self, message: int, state: int, attempts: int, next_at: float) -> None:
+        """Queue (lazily) a failed attempt to deliver what a message owes, and the next one's time."""
+        self._queue.append((_REPORT_RETRY, (attempts, next_at, message, state)))
+
+    def save_subscriber(self, msisdn: str, name: str, state: str) -> None:
+        """Queue a subscriber's creation or change (name, phone state)."""
+        self._queue.append((_SAVE_SUBSCRIBER, (msisdn, name, state)))
         self._urgent = True
-
-    def delete_delivery(self, delivery: int) -> None:
-        """Queue (lazily) the removal of a delivery that is done (accepted, refused, expired)."""
-        self._queue.append((_DELETE_DELIVERY, (delivery,)))
-
-    def retry_delivery(self, delivery: int, attempts: int, next_attempt_at: float) -> None:
-        """Queue (lazily) a delivery's retry count and time."""
-        self._queue.append((_RETRY_DELIVERY, (attempts, next_attempt_at, delivery)))
 
     @property
     def urgent(self) -> bool:
@@ -202,11 +194,6 @@ class SqliteStore:
     def dirty(self) -> bool:
         """Whether any write is queued, lazy ones included."""
         return bool(self._queue)
-
-    def save_subscriber(self, msisdn: str, name: str, state: str) -> None:
-        """Queue a subscriber's creation or change (name, phone state)."""
-        self._queue.append((_SAVE_SUBSCRIBER, (msisdn, name, state)))
-        self._urgent = True
 
     def commit(self) -> None:
         """Apply every queued write in one transaction and make it durable."""
@@ -244,11 +231,9 @@ class SqliteStore:
         self.commit()
         return self._db.execute(sql, tuple(params)).fetchall()
 
-    def max_ids(self) -> tuple[int, int]:
-        """The highest message and delivery ids ever stored (0 when empty)."""
-        (message,) = self._read("SELECT COALESCE(MAX(id), 0) FROM messages")[0]
-        (delivery,) = self._read("SELECT COALESCE(MAX(id), 0) FROM deliveries")[0]
-        return message, delivery
+    def max_id(self) -> int:
+        """The highest message id ever stored (0 when empty)."""
+        return int(self._read("SELECT COALESCE(MAX(id), 0) FROM messages")[0][0])
 
     def get_message(self, message: int) -> MessageRecord | None:
         """One message by row id."""
@@ -299,14 +284,20 @@ class SqliteStore:
         )
         return [MessageRecord(*row) for row in rows]
 
-    def pending_deliveries(self) -> list[DeliveryRecord]:
-        """Deliveries to ESMEs not yet accepted, oldest first."""
-        rows = self._read(f"SELECT {', '.join(DELIVERY_COLUMNS)} FROM deliveries ORDER BY id")
-        return [DeliveryRecord(*row) for row in rows]
+    def owing(self) -> list[MessageRecord]:
+        """Messages that owe their ESME a receipt or an MO, oldest first (after a restart)."""
+        rows = self._read(
+            f"SELECT {', '.join(MESSAGE_COLUMNS)} FROM messages WHERE report IS NOT NULL ORDER BY id"
+        )
+        return [MessageRecord(*row) for row in rows]
 
     def subscribers(self) -> list[tuple[str, str, str]]:
         """Every subscriber ever provisioned or changed: (msisdn, name, state)."""
         return [tuple(row) for row in self._read("SELECT msisdn, name, state FROM subscribers ORDER BY msisdn")]
+
+    def msisdns(self, limit: int = 1000) -> list[str]:
+        """MSISDNs that have messages (through the msisdn index), at most ``limit``."""
+        return [row[0] for row in self._read("SELECT DISTINCT msisdn FROM messages ORDER BY msisdn LIMIT ?", (limit,))]
 
     def count_messages(self) -> int:
         """How many messages are stored."""

@@ -255,8 +255,15 @@ class Api(resource.Resource):
         raise ApiError(404, "unknown_message", f"no message with message_id {message_id!r}")
 
     def subscribers(self, request: server.Request) -> dict[str, Any]:
-        """Every subscriber."""
-        return {"subscribers": [subscriber_json(s) for s in self.carrier.subscribers]}
+        """The configured and changed subscribers, and the numbers that have messages."""
+        registry = self.carrier.subscribers
+        kept = {s.msisdn: s for s in registry}
+        for msisdn in self.carrier.store.msisdns():
+            if msisdn not in kept:
+                implicit = registry.find(msisdn)
+                if implicit is not None:
+                    kept[msisdn] = implicit
+        return {"subscribers": [subscriber_json(kept[m]) for m in sorted(kept)]}
 
     def subscriber(self, request: server.Request, msisdn: str) -> dict[str, Any]:
         """One subscriber."""

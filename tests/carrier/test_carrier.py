@@ -228,7 +228,7 @@ def test_receipt_text_is_plain_ascii() -> None:
 
 
 def test_restart_keeps_subscribers_and_delivers_what_waited(tmp_path) -> None:
-    """Numbers created on first use and phone states survive a restart; waiting mail to a phone now on goes out."""
+    """Numbers used once and phone states survive a restart; waiting mail to a phone now on goes out."""
     path = str(tmp_path / "store.db")
     carrier = make_carrier(path)
     sender = Link(carrier, BindTransmitter)
@@ -246,8 +246,23 @@ def test_restart_keeps_subscribers_and_delivers_what_waited(tmp_path) -> None:
     store.close()
 
     carrier = make_carrier(path)
-    assert carrier.subscribers.get("8613712345678") is not None
+    assert carrier.subscribers.find("8613712345678") is not None
+    assert len(carrier.store.find_messages(msisdn="8613712345678")) == 1
     assert carrier.subscribers.get("8613800000001").state is HandsetState.OFF
     carrier.flush()
     (record,) = carrier.store.find_messages(msisdn=OFF_PHONE)
     assert record.state == MessageState.DELIVRD
+
+
+def test_auto_provisioned_numbers_cost_no_objects_until_changed() -> None:
+    """A load test to many numbers keeps no subscriber per number; switching one off keeps it."""
+    carrier = make_carrier()
+    link = Link(carrier)
+    for n in range(20):
+        link.send(submit(f"86137000000{n:02d}", sequence=n + 1, registered_delivery=0))
+    link.read()
+    assert len(carrier.subscribers) == 2
+    carrier.set_handset_state("8613700000007", HandsetState.OFF)
+    assert carrier.subscribers.get("8613700000007").state is HandsetState.OFF
+    carrier.flush()
+    assert ("8613700000007", "", "off") in carrier.store.subscribers()
