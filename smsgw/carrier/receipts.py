@@ -8,6 +8,8 @@ message_state TLVs, network_error_code, and the de-facto text of SMPP v3.4 Appen
 
 from __future__ import annotations
 
+import re
+
 from smsgw.smpp import codec
 from smsgw.smpp.constants import EsmClass, MessageState
 from smsgw.smpp.sm import DeliverSm
@@ -41,10 +43,10 @@ def wants_intermediate(registered_delivery: int) -> bool:
     return bool(registered_delivery & 0x10)  # RegisteredDelivery.INTERMEDIATE
 
 
-# Characters whose code is the same in GSM 03.38 and ASCII. Receipt text is data_coding 0,
-# but ESMEs parse it as ASCII (Kannel hands it on byte for byte): '@' would reach them as
-# NUL, so everything else becomes '?', as real SMSCs do.
-_SAFE = frozenset(chr(c) for c in range(0x20, 0x7F)) - set("$@[\\]^_`{|}~")
+# Anything but the characters whose code is the same in GSM 03.38 and ASCII. Receipt text
+# is data_coding 0, but ESMEs parse it as ASCII (Kannel hands it on byte for byte): '@'
+# would reach them as NUL, so everything else becomes '?', as real SMSCs do.
+_UNSAFE = re.compile(r"[^ !\"#%&'()*+,\-./0-9:;<=>?A-Za-z]")
 
 
 def receipt_excerpt(body: bytes, esm_class: int, data_coding: int) -> str:
@@ -55,7 +57,7 @@ def receipt_excerpt(body: bytes, esm_class: int, data_coding: int) -> str:
         except InvalidUdh:
             pass
     text = decode_text(body[:80], data_coding)[:20]
-    return "".join(c if c in _SAFE else "?" for c in text)
+    return _UNSAFE.sub("?", text)
 
 
 def receipt_text(
