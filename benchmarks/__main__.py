@@ -38,15 +38,11 @@ def _parse_only(text: str) -> list[str]:
     names = [t.strip() for t in text.split(",") if t.strip()]
     unknown = sorted(set(names) - set(TARGETS))
     if unknown or not names:
-        raise argparse.ArgumentTypeError(
-            f"choose among {','.join(TARGETS)}; unknown: {','.join(unknown)}"
-        )
+        raise argparse.ArgumentTypeError(f"choose among {','.join(TARGETS)}; unknown: {','.join(unknown)}")
     return [t for t in TARGETS if t in names]
 
 
-def _run_client(
-    module: str, server: servers.Server, extra: list[str], timeout: float
-) -> dict[str, Any]:
+def _run_client(module: str, server: servers.Server, extra: list[str], timeout: float) -> dict[str, Any]:
     """Run a client module in its own process against ``server``; return its JSON line."""
     cmd = [
         sys.executable,
@@ -63,9 +59,7 @@ def _run_client(
         *extra,
     ]
     try:
-        done = subprocess.run(
-            cmd, cwd=servers.REPO_DIR, capture_output=True, text=True, timeout=timeout
-        )
+        done = subprocess.run(cmd, cwd=servers.REPO_DIR, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         return {"error": f"{module} did not finish within {timeout:.0f} s"}
     lines = done.stdout.strip().splitlines()
@@ -91,19 +85,14 @@ class Bench:
     def prepare(self) -> None:
         """Install the reference if it is wanted; record why it is skipped otherwise."""
         if "reference" in self.args.only:
-            print(
-                "preparing the node-smpp reference"
-                " (npm install into benchmarks/.cache/reference)..."
-            )
+            print("preparing the node-smpp reference (npm install into benchmarks/.cache/reference)...")
             try:
                 self.reference = servers.prepare_reference()
             except servers.Unavailable as exc:
                 self._skip("reference", str(exc))
             else:
                 r = self.reference
-                print(
-                    f"  smpp {r.smpp_version} installed; node {r.node_version}, npm {r.npm_version}"
-                )
+                print(f"  smpp {r.smpp_version} installed; node {r.node_version}, npm {r.npm_version}")
 
     def _skip(self, name: str, reason: str) -> None:
         self.skipped[name] = reason
@@ -182,9 +171,7 @@ class Bench:
             return
         # The delayed-ACK demonstration only needs to show its ~46/s, not run long.
         seconds = (
-            min(2.0, self.args.pingpong_seconds)
-            if name == "null-delayed-ack"
-            else self.args.pingpong_seconds
+            min(2.0, self.args.pingpong_seconds) if name == "null-delayed-ack" else self.args.pingpong_seconds
         )
         extra = ["-n", str(self.args.pingpong_n), "--max-seconds", str(seconds)]
         try:
@@ -249,9 +236,7 @@ def _meta(bench: Bench) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; see ``benchmarks/README.md``."""
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks", description=__doc__.split("\n")[0]
-    )
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n")[0])
     parser.add_argument(
         "--n",
         type=int,
@@ -266,15 +251,11 @@ def main(argv: list[str] | None = None) -> int:
         default=list(TARGETS),
         help="comma-separated subset of " + ",".join(TARGETS),
     )
-    parser.add_argument(
-        "--warmup", type=int, default=2000, help="untimed messages before each run (0: none)"
-    )
+    parser.add_argument("--warmup", type=int, default=2000, help="untimed messages before each run (0: none)")
     parser.add_argument("--pingpong-n", type=int, default=2000)
     parser.add_argument("--pingpong-seconds", type=float, default=3.0)
     parser.add_argument("--no-pingpong", dest="pingpong", action="store_false")
-    parser.add_argument(
-        "--json", type=Path, default=RESULTS, help=f"raw results (default {RESULTS})"
-    )
+    parser.add_argument("--json", type=Path, default=RESULTS, help=f"raw results (default {RESULTS})")
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="smsgw-bench-") as tmp:

@@ -58,9 +58,7 @@ def _connect(host: str, port: int, timeout: float) -> socket.socket:
 def _set_kernel_timeout(sock: socket.socket, option: int, seconds: float) -> None:
     """Set SO_RCVTIMEO or SO_SNDTIMEO (a struct timeval) on a blocking socket."""
     whole = int(seconds)
-    sock.setsockopt(
-        socket.SOL_SOCKET, option, struct.pack("@ll", whole, int((seconds - whole) * 1e6))
-    )
+    sock.setsockopt(socket.SOL_SOCKET, option, struct.pack("@ll", whole, int((seconds - whole) * 1e6)))
 
 
 def _await_pdu(sock: socket.socket, want: int, sequence: int, timeout: float) -> int:
@@ -270,9 +268,7 @@ def run_load(  # noqa: C901 - one hot loop, kept in one frame on purpose (local 
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point: run one load and print its result as one JSON line."""
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.loadgen", description=__doc__.split("\n")[0]
-    )
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.loadgen", description=__doc__.split("\n")[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--system-id", default="smsgw")

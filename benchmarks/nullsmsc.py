@@ -147,9 +147,7 @@ class Connection:
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point: listen, print ``{"port": N}``, serve until terminated."""
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.nullsmsc", description=__doc__.split("\n")[0]
-    )
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.nullsmsc", description=__doc__.split("\n")[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--no-quickack", action="store_true", help="leave delayed ACKs on")

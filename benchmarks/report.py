@@ -64,9 +64,7 @@ def summarize_load(runs: list[dict[str, Any]]) -> dict[int, dict[str, dict[str, 
                 "client_cpu_us_per_msg": _median(good, "client_cpu_us_per_msg"),
                 "peak_rss_mib": max((float(r["peak_rss_mib"]) for r in good), default=float("nan")),
                 "errors": float(sum(int(r["errors"]) for r in good)),
-                "unmatched": float(
-                    sum(int(r["unmatched"]) + int(r["orphan_receipts"]) for r in good)
-                ),
+                "unmatched": float(sum(int(r["unmatched"]) + int(r["orphan_receipts"]) for r in good)),
                 "rounds": float(len(good)),
                 "failed_rounds": float(len(group) - len(good)),
             }
@@ -97,8 +95,7 @@ def load_table(window: int, by_server: dict[str, dict[str, float]], order: list[
     lines = [f"window {window}"]
     lines.append(
         "  ".join(
-            name.rjust(width) if i else name.ljust(width)
-            for i, (name, width) in enumerate(_LOAD_COLUMNS)
+            name.rjust(width) if i else name.ljust(width) for i, (name, width) in enumerate(_LOAD_COLUMNS)
         )
     )
     for server in order:

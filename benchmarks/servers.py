@@ -103,9 +103,7 @@ def _tail(path: Path, lines: int = 5) -> str:
         return ""
 
 
-def _spawn(
-    cmd: list[str], log: Path, cwd: Path, pipe_stdout: bool = True
-) -> subprocess.Popen[bytes]:
+def _spawn(cmd: list[str], log: Path, cwd: Path, pipe_stdout: bool = True) -> subprocess.Popen[bytes]:
     """Start ``cmd`` with stderr (and stdout unless ``pipe_stdout``) sent to ``log``.
 
     A piped stdout is read once, for the port line; only servers that print nothing more
@@ -171,9 +169,7 @@ def prepare_reference() -> Reference:
     """
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
-        raise Unavailable(
-            "node and npm are needed for the node-smpp reference; install Node.js 18+"
-        )
+        raise Unavailable("node and npm are needed for the node-smpp reference; install Node.js 18+")
     manifest = (REFERENCE_SRC / "package.json").read_text()
     pinned = json.loads(manifest)["dependencies"]["smpp"]
     REFERENCE_CACHE.mkdir(parents=True, exist_ok=True)
@@ -191,9 +187,7 @@ def prepare_reference() -> Reference:
         cached_manifest.write_text(manifest)
         cmd = [npm, "install", "--no-audit", "--no-fund", "--prefix", str(REFERENCE_CACHE)]
         try:
-            subprocess.run(
-                cmd, cwd=REFERENCE_CACHE, capture_output=True, text=True, timeout=300, check=True
-            )
+            subprocess.run(cmd, cwd=REFERENCE_CACHE, capture_output=True, text=True, timeout=300, check=True)
         except subprocess.CalledProcessError as exc:
             lines = (exc.stderr or exc.stdout or "").strip().splitlines()
             # npm's first "error code" line names the cause (ECONNREFUSED, ETARGET, ...).
@@ -210,9 +204,7 @@ def prepare_reference() -> Reference:
     packages = {}
     for manifest_path in sorted((REFERENCE_CACHE / "node_modules").glob("*/package.json")):
         try:
-            packages[manifest_path.parent.name] = str(
-                json.loads(manifest_path.read_text())["version"]
-            )
+            packages[manifest_path.parent.name] = str(json.loads(manifest_path.read_text())["version"])
         except (OSError, ValueError, KeyError):
             continue
     return Reference(script, version, _run([node, "--version"]), _run([npm, "--version"]), packages)
@@ -277,6 +269,4 @@ def start_smsgw(workdir: Path, timeout: float = 10.0) -> Server:
         )
     process.kill()
     process.wait()
-    raise Unavailable(
-        f"smsgw wrote no usable {ports_file.name} within {timeout:.0f} s: {_tail(log)}"
-    )
+    raise Unavailable(f"smsgw wrote no usable {ports_file.name} within {timeout:.0f} s: {_tail(log)}")

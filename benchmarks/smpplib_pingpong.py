@@ -116,9 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     # smpplib logs a warning per unbind-in-bound-state and similar; none of it is a result.
     logging.getLogger("smpp").setLevel(logging.ERROR)
     try:
-        result = run_pingpong(
-            args.host, args.port, args.system_id, args.password, args.n, args.max_seconds
-        )
+        result = run_pingpong(args.host, args.port, args.system_id, args.password, args.n, args.max_seconds)
     except (
         OSError,
         TimeoutError,

@@ -89,9 +89,7 @@ def submit_sm_stream(count: int, first_sequence: int = 1) -> tuple[bytes, int]:
         b"\0"  # end of destination_addr
         + bytes((0, 0, 0))  # esm_class, protocol_id, priority_flag
         + b"\0\0"  # schedule_delivery_time, validity_period: NULL
-        + bytes(
-            (1, 0, 0, 0)
-        )  # registered_delivery=1, replace_if_present, data_coding=0, default id
+        + bytes((1, 0, 0, 0))  # registered_delivery=1, replace_if_present, data_coding=0, default id
         + bytes((len(TEXT),))
         + TEXT
     )

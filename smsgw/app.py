@@ -86,7 +86,9 @@ def start(config: Config, reactor: Any) -> Any:
     """
     network = config.network
     path = config.store.path
-    store = SqliteStore(path if path == ":memory:" else os.path.abspath(path), synchronous=config.store.synchronous.upper())
+    store = SqliteStore(
+        path if path == ":memory:" else os.path.abspath(path), synchronous=config.store.synchronous.upper()
+    )
     subscribers = SubscriberRegistry(
         (attrs.evolve(s) for s in config.subscribers),
         country_code=network.country_code,
@@ -122,7 +124,9 @@ def start(config: Config, reactor: Any) -> Any:
         site.displayTracebacks = False
         site.noisy = False
         site.log = lambda request: None  # type: ignore[method-assign]  # no access log: the API is polled
-        http_port = yield endpoints.serverFromString(reactor, _endpoint(config.http.host, config.http.port)).listen(site)
+        http_port = yield endpoints.serverFromString(
+            reactor, _endpoint(config.http.host, config.http.port)
+        ).listen(site)
     except Exception:
         store.close()
         raise

@@ -25,17 +25,28 @@ def _port(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
-    parser = argparse.ArgumentParser(prog="smsgw", description="A fake mobile carrier for testing SMS and USSD flows.")
+    parser = argparse.ArgumentParser(
+        prog="smsgw", description="A fake mobile carrier for testing SMS and USSD flows."
+    )
     parser.add_argument("--version", action="version", version=f"smsgw {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the fake carrier (SMPP server + HTTP API)")
     serve.add_argument("--config", metavar="FILE", help="TOML configuration (defaults work without one)")
-    serve.add_argument("--smpp-port", type=_port, metavar="N", help="SMPP port (default 2775; 0 = any free port)")
-    serve.add_argument("--http-port", type=_port, metavar="N", help="HTTP API port (default 8775; 0 = any free port)")
-    serve.add_argument("--db", metavar="PATH", help="store file (default smsgw.db), or :memory:")
-    serve.add_argument("--ports-file", metavar="FILE", help="write the chosen ports and credentials here as JSON")
     serve.add_argument(
-        "--log-level", default="info", choices=("debug", "info", "warn", "error"), help="log verbosity (default info)"
+        "--smpp-port", type=_port, metavar="N", help="SMPP port (default 2775; 0 = any free port)"
+    )
+    serve.add_argument(
+        "--http-port", type=_port, metavar="N", help="HTTP API port (default 8775; 0 = any free port)"
+    )
+    serve.add_argument("--db", metavar="PATH", help="store file (default smsgw.db), or :memory:")
+    serve.add_argument(
+        "--ports-file", metavar="FILE", help="write the chosen ports and credentials here as JSON"
+    )
+    serve.add_argument(
+        "--log-level",
+        default="info",
+        choices=("debug", "info", "warn", "error"),
+        help="log verbosity (default info)",
     )
     return parser
 

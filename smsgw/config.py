@@ -174,7 +174,7 @@ _NETWORK_CHECKS: dict[str, Callable[[str, Any], Any]] = {
 
 def _digits(where: str, value: Any) -> str:
     if not isinstance(value, str) or not value.isdigit():
-        raise ConfigError(f"{where}: {value!r} is not a string of digits (e.g. \"86\")")
+        raise ConfigError(f'{where}: {value!r} is not a string of digits (e.g. "86")')
     return value
 
 
@@ -187,7 +187,7 @@ def _bind_types(where: str, value: Any) -> frozenset[BindType]:
 
 def _short_codes(where: str, value: Any) -> tuple[str, ...]:
     if not isinstance(value, list):
-        raise ConfigError(f"{where}: expected a list of short codes, e.g. [\"12345\"]")
+        raise ConfigError(f'{where}: expected a list of short codes, e.g. ["12345"]')
     return tuple(_text(f"{where}[{i}]", v, max_length=20) for i, v in enumerate(value))
 
 
@@ -290,13 +290,11 @@ def _check_consistency(config: Config) -> None:
         system_ids.add(account.system_id)
         for code in account.short_codes:
             if code in seen:
-                raise ConfigError(
-                    f"accounts[{i}].short_codes: {code!r} is already owned by {seen[code]!r}"
-                )
+                raise ConfigError(f"accounts[{i}].short_codes: {code!r} is already owned by {seen[code]!r}")
             seen[code] = account.system_id
     default = config.network.default_account
     if default and default not in system_ids:
         raise ConfigError(
             f"network.default_account: {default!r} is not an account "
-            f"(accounts: {', '.join(sorted(system_ids))}; \"\" for none)"
+            f'(accounts: {", ".join(sorted(system_ids))}; "" for none)'
         )

@@ -55,13 +55,25 @@ state = "off"
         ({"smtp": {}}, ["unknown section", "'smtp'"]),
         ({"smpp": {"port": 70000}}, ["smpp.port", "70000", "0-65535"]),
         ({"smpp": {"window": "ten"}}, ["smpp.window", "'ten'", "integer"]),
-        ({"accounts": [{"system_id": "a", "password": "123456789"}]}, ["accounts[0].password", "8 characters"]),
+        (
+            {"accounts": [{"system_id": "a", "password": "123456789"}]},
+            ["accounts[0].password", "8 characters"],
+        ),
         ({"accounts": [{"system_id": "a"}]}, ["accounts[0]", "password is required"]),
-        ({"accounts": [{"system_id": "a", "password": "b", "bind_types": ["tx"]}]}, ["bind_types[0]", "'tx'", "transceiver"]),
-        ({"accounts": [{"system_id": "a", "password": "b", "message_id_format": "uuid"}]}, ["message_id_format", "decimal"]),
+        (
+            {"accounts": [{"system_id": "a", "password": "b", "bind_types": ["tx"]}]},
+            ["bind_types[0]", "'tx'", "transceiver"],
+        ),
+        (
+            {"accounts": [{"system_id": "a", "password": "b", "message_id_format": "uuid"}]},
+            ["message_id_format", "decimal"],
+        ),
         ({"subscribers": [{"msisdn": "abc"}]}, ["subscribers[0].msisdn", "not a phone number"]),
         ({"network": {"provisioning": "lax"}}, ["network.provisioning", "auto, strict"]),
-        ({"accounts": [{"system_id": "a", "password": "b"}]}, ["default_account", "'smsgw'", "not an account"]),
+        (
+            {"accounts": [{"system_id": "a", "password": "b"}]},
+            ["default_account", "'smsgw'", "not an account"],
+        ),
     ],
 )
 def test_errors_name_the_key_and_what_is_allowed(data: dict, words: list[str]) -> None:

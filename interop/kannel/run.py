@@ -168,7 +168,9 @@ class Catcher:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     seen = "\n  ".join(repr(h) for h in self.hits) or "(none)"
-                    raise TimeoutError(f"timed out after {timeout:g} s waiting for {what}; hits so far:\n  {seen}")
+                    raise TimeoutError(
+                        f"timed out after {timeout:g} s waiting for {what}; hits so far:\n  {seen}"
+                    )
                 self._cond.wait(left)
 
     def matching(self, predicate: Callable[[Hit], bool]) -> list[Hit]:
@@ -219,7 +221,10 @@ class SmsgwProcess:
         """Call smsgw's JSON API."""
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(
-            self.endpoints["http_url"] + path, data=data, method=method, headers={"Content-Type": "application/json"}
+            self.endpoints["http_url"] + path,
+            data=data,
+            method=method,
+            headers={"Content-Type": "application/json"},
         )
         with urllib.request.urlopen(request, timeout=5) as response:
             return json.loads(response.read())
@@ -318,16 +323,22 @@ class KannelRig:
     def _spawn(self, program: str) -> subprocess.Popen[bytes]:
         executable = find_program(program)
         if executable is None:
-            raise RuntimeError(f"{program} not found on PATH or in {', '.join(SBIN_DIRS)}: apt-get install kannel")
+            raise RuntimeError(
+                f"{program} not found on PATH or in {', '.join(SBIN_DIRS)}: apt-get install kannel"
+            )
         out = open(self.workdir / f"{program}.stdout", "wb")
         self._files.append(out)
         # Foreground (no -d), a child of ours; stdout/stderr next to the logs.
-        return subprocess.Popen([executable, str(self.conf_path)], stdout=out, stderr=subprocess.STDOUT, cwd=self.workdir)
+        return subprocess.Popen(
+            [executable, str(self.conf_path)], stdout=out, stderr=subprocess.STDOUT, cwd=self.workdir
+        )
 
     def status(self) -> str:
         """bearerbox's /status.txt (empty if it does not answer)."""
         try:
-            return http_get(f"{self.admin_url}/status.txt?password={self.admin_password}", timeout=2)[1].decode()
+            return http_get(f"{self.admin_url}/status.txt?password={self.admin_password}", timeout=2)[
+                1
+            ].decode()
         except OSError:
             return ""
 
@@ -339,7 +350,9 @@ class KannelRig:
         """Start the catcher, bearerbox (wait for the bind) and smsbox (wait for sendsms)."""
         for program in ("bearerbox", "smsbox"):
             if find_program(program) is None:
-                raise RuntimeError(f"{program} not found on PATH or in {', '.join(SBIN_DIRS)}: apt-get install kannel")
+                raise RuntimeError(
+                    f"{program} not found on PATH or in {', '.join(SBIN_DIRS)}: apt-get install kannel"
+                )
         self.write_config()
         self.catcher.start()
         self.bearerbox = self._spawn("bearerbox")
@@ -411,11 +424,17 @@ def main(argv: list[str] | None = None) -> int:
     """Command line: start Kannel (and optionally smsgw), print where things are, run until Ctrl-C."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     where = parser.add_mutually_exclusive_group(required=True)
-    where.add_argument("--ports-file", help="smsgw's --ports-file JSON (smpp, smpp_host, system_id, password)")
-    where.add_argument("--start-smsgw", action="store_true", help="also start smsgw (free ports, store in the temp dir)")
+    where.add_argument(
+        "--ports-file", help="smsgw's --ports-file JSON (smpp, smpp_host, system_id, password)"
+    )
+    where.add_argument(
+        "--start-smsgw", action="store_true", help="also start smsgw (free ports, store in the temp dir)"
+    )
     parser.add_argument("--workdir", help="where kannel.conf and logs go (default: a new temp dir, kept)")
     parser.add_argument("--log-level", type=int, default=0, help="Kannel log level (0 dumps PDUs; default 0)")
-    parser.add_argument("--mo-recode", action="store_true", help="set mo-recode (UCS-2 MO reach the get-url as UTF-8)")
+    parser.add_argument(
+        "--mo-recode", action="store_true", help="set mo-recode (UCS-2 MO reach the get-url as UTF-8)"
+    )
     args = parser.parse_args(argv)
 
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="kannel-smsgw-"))
@@ -441,11 +460,21 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signum, lambda *_: stopping.set())
     try:
         rig.start()
-        sample = urllib.parse.urlencode({"username": rig.sendsms_user, "password": rig.sendsms_password,
-                                         "to": "8613800000001", "text": "hello from Kannel", "dlr-mask": "31"})
+        sample = urllib.parse.urlencode(
+            {
+                "username": rig.sendsms_user,
+                "password": rig.sendsms_password,
+                "to": "8613800000001",
+                "text": "hello from Kannel",
+                "dlr-mask": "31",
+            }
+        )
         print(f"Kannel is bound to smsgw at {endpoints.get('smpp_host', '127.0.0.1')}:{endpoints['smpp']}")
         print(f"  temp dir    {workdir}  (kannel.conf, bearerbox.log, smsbox.log, *.stdout)")
-        print(f"  sendsms     {rig.sendsms_url}?{sample}&dlr-url=" + urllib.parse.quote(rig.dlr_url("demo"), safe=""))
+        print(
+            f"  sendsms     {rig.sendsms_url}?{sample}&dlr-url="
+            + urllib.parse.quote(rig.dlr_url("demo"), safe="")
+        )
         print(f"  admin       {rig.admin_url}/status.txt?password={rig.admin_password}")
         print(f"  catcher     {rig.catcher.url}  (MO get-url and dlr-url hits are printed below)")
         if smsgw is not None:

@@ -70,13 +70,10 @@ class AccountRegistry:
     def __init__(self, accounts: Iterable[Account], now: float) -> None:
         self._accounts = {account.system_id: account for account in accounts}
         self._buckets = {
-            account.system_id: TokenBucket(account.throughput, now)
-            for account in self._accounts.values()
+            account.system_id: TokenBucket(account.throughput, now) for account in self._accounts.values()
         }
         self._short_codes = {
-            code: account.system_id
-            for account in self._accounts.values()
-            for code in account.short_codes
+            code: account.system_id for account in self._accounts.values() for code in account.short_codes
         }
 
     def __iter__(self):  # type: ignore[no-untyped-def]
@@ -111,9 +108,7 @@ class AccountRegistry:
         :raises Throttled: when the account is over its throughput.
         """
         if account.throughput and not self._buckets[account.system_id].take(now):
-            raise Throttled(
-                f"{account.system_id!r} exceeds its throughput of {account.throughput:g} msg/s"
-            )
+            raise Throttled(f"{account.system_id!r} exceeds its throughput of {account.throughput:g} msg/s")
 
     def owner_of_short_code(self, code: str) -> str | None:
         """The system_id owning a short code, if any."""

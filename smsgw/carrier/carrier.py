@@ -29,7 +29,14 @@ from smsgw.carrier.validation import (
     check_submit,
     check_times,
 )
-from smsgw.smpp.constants import BindType, CommandId, CommandStatus as S, MessageState, command_name, status_name
+from smsgw.smpp.constants import (
+    BindType,
+    CommandId,
+    MessageState,
+    command_name,
+    status_name,
+)
+from smsgw.smpp.constants import CommandStatus as S
 from smsgw.smpp.sm import DistributionList, UnsuccessSme
 from smsgw.smpp.smpptime import format_smpp_time
 from smsgw.store.records import DeliveryRecord, MessageRecord
@@ -211,7 +218,10 @@ class Carrier:
         self.center.check_queue(account)
         check_addresses(pdu)
         if pdu.registered_delivery & ~0x1F:
-            raise Rejected(S.ESME_RINVREGDLVFLG, f"registered_delivery 0x{pdu.registered_delivery:02X} sets reserved bits")
+            raise Rejected(
+                S.ESME_RINVREGDLVFLG,
+                f"registered_delivery 0x{pdu.registered_delivery:02X} sets reserved bits",
+            )
         check_esm_class(pdu.esm_class)
         body = check_body(b"", pdu.message_payload or b"", pdu.esm_class, self.limits)
         expires_at = now + (pdu.qos_time_to_live or self.limits.default_validity)
@@ -248,7 +258,9 @@ class Carrier:
                 subscriber = self.subscribers.resolve(dest.destination_addr)
             except Rejected as refusal:
                 unsuccess.append(
-                    UnsuccessSme(dest.dest_addr_ton, dest.dest_addr_npi, dest.destination_addr, refusal.command_status)
+                    UnsuccessSme(
+                        dest.dest_addr_ton, dest.dest_addr_npi, dest.destination_addr, refusal.command_status
+                    )
                 )
                 continue
             message_id = self.center.accept_mt(
@@ -315,13 +327,23 @@ class Carrier:
     def _replace_sm(self, link: Any, pdu: Any, now: float) -> None:
         record = self._owned(link.account, pdu.message_id, S.ESME_RREPLACEFAIL)
         if self.center.pending(record.id) is None:
-            raise Rejected(S.ESME_RREPLACEFAIL, f"message {pdu.message_id} is already {MessageState(record.state).name}")
+            raise Rejected(
+                S.ESME_RREPLACEFAIL, f"message {pdu.message_id} is already {MessageState(record.state).name}"
+            )
         if pdu.sm_default_msg_id:
-            raise Rejected(S.ESME_RINVDFTMSGID, f"sm_default_msg_id {pdu.sm_default_msg_id}: this SMSC has no canned messages")
+            raise Rejected(
+                S.ESME_RINVDFTMSGID,
+                f"sm_default_msg_id {pdu.sm_default_msg_id}: this SMSC has no canned messages",
+            )
         if pdu.registered_delivery & ~0x1F:
-            raise Rejected(S.ESME_RINVREGDLVFLG, f"registered_delivery 0x{pdu.registered_delivery:02X} sets reserved bits")
+            raise Rejected(
+                S.ESME_RINVREGDLVFLG,
+                f"registered_delivery 0x{pdu.registered_delivery:02X} sets reserved bits",
+            )
         body = check_body(pdu.short_message, None, record.esm_class, self.limits)
-        scheduled_at, expires_at = check_times(pdu.schedule_delivery_time, pdu.validity_period, now, self.limits)
+        scheduled_at, expires_at = check_times(
+            pdu.schedule_delivery_time, pdu.validity_period, now, self.limits
+        )
         # An empty time field keeps the original (SMPP v3.4 §4.10.1).
         if pdu.schedule_delivery_time:
             record.scheduled_at = scheduled_at
@@ -329,7 +351,9 @@ class Carrier:
             record.expires_at = expires_at
         record.body = body
         record.registered_delivery = pdu.registered_delivery
-        self.store.replace_message(record.id, body, record.scheduled_at, record.expires_at, record.registered_delivery)
+        self.store.replace_message(
+            record.id, body, record.scheduled_at, record.expires_at, record.registered_delivery
+        )
         self.center.reschedule(record)
         link.session.respond(pdu, 0)
 

@@ -191,7 +191,9 @@ class MessageCenter:
 
     def _queue_receipt(self, record: MessageRecord, now: float) -> None:
         """Queue the receipt of the message's current state (recorded as owed by the caller)."""
-        self.outbox.add(record.system_id, record.id, "receipt", record.state, self._receipt_pdu(record, now), now)
+        self.outbox.add(
+            record.system_id, record.id, "receipt", record.state, self._receipt_pdu(record, now), now
+        )
 
     def _receipt_pdu(self, record: MessageRecord, now: float) -> bytes:
         account = self.accounts.get(record.system_id)

@@ -181,7 +181,9 @@ class Outbox:
         if delivery.next_attempt_at >= delivery.expires_at:
             self._finish(delivery, "expired")
             return
-        self._store.report_retry(delivery.message, delivery.state, delivery.attempts, delivery.next_attempt_at)
+        self._store.report_retry(
+            delivery.message, delivery.state, delivery.attempts, delivery.next_attempt_at
+        )
         self._retry_later(delivery)
 
     def _finish(self, delivery: DeliveryRecord, outcome: str) -> None:

@@ -16,8 +16,8 @@ from smsgw.smpp.sm import DeliverSm
 from smsgw.smpp.smpptime import format_receipt_date
 from smsgw.store.records import MessageRecord
 from smsgw.text.coding import decode_text
-from smsgw.text.udh import split_udh
 from smsgw.text.errors import InvalidUdh
+from smsgw.text.udh import split_udh
 
 _GSM_NETWORK = 3  # network_error_code octet 1: the network type is GSM
 # Plain ints and a tuple: IntFlag arithmetic and Enum lookups cost microseconds per receipt.

@@ -7,7 +7,8 @@ from typing import Any
 import attrs
 
 from smsgw.carrier.errors import Rejected
-from smsgw.smpp.constants import CommandStatus as S, EsmClass
+from smsgw.smpp.constants import CommandStatus as S
+from smsgw.smpp.constants import EsmClass
 from smsgw.smpp.smpptime import parse_smpp_time
 from smsgw.text.errors import InvalidUdh
 from smsgw.text.udh import split_udh
@@ -91,12 +92,19 @@ def check_submit(pdu: Any, now: float, limits: Limits) -> Checked:
     if pdu.priority_flag > 3:
         raise Rejected(S.ESME_RINVPRTFLG, f"priority_flag {pdu.priority_flag} is not 0-3")
     if pdu.registered_delivery & ~0x1F:
-        raise Rejected(S.ESME_RINVREGDLVFLG, f"registered_delivery 0x{pdu.registered_delivery:02X} sets reserved bits")
+        raise Rejected(
+            S.ESME_RINVREGDLVFLG, f"registered_delivery 0x{pdu.registered_delivery:02X} sets reserved bits"
+        )
     if pdu.replace_if_present_flag > 1:
-        raise Rejected(S.ESME_RINVREPFLAG, f"replace_if_present_flag {pdu.replace_if_present_flag} is not 0 or 1")
+        raise Rejected(
+            S.ESME_RINVREPFLAG, f"replace_if_present_flag {pdu.replace_if_present_flag} is not 0 or 1"
+        )
     check_esm_class(pdu.esm_class)
     if pdu.sm_default_msg_id:
-        raise Rejected(S.ESME_RINVDFTMSGID, f"sm_default_msg_id {pdu.sm_default_msg_id}: this SMSC has no canned messages")
+        raise Rejected(
+            S.ESME_RINVDFTMSGID,
+            f"sm_default_msg_id {pdu.sm_default_msg_id}: this SMSC has no canned messages",
+        )
     body = check_body(pdu.short_message, pdu.message_payload, pdu.esm_class, limits)
     sar = check_sar(pdu)
     scheduled_at, expires_at = check_times(pdu.schedule_delivery_time, pdu.validity_period, now, limits)
@@ -109,7 +117,9 @@ def check_esm_class(esm_class: int) -> None:
     :raises Rejected: ESME_RINVESMCLASS.
     """
     if esm_class & _TYPE_MASK not in _SUBMIT_TYPES:
-        raise Rejected(S.ESME_RINVESMCLASS, f"esm_class 0x{esm_class:02X} is not a message type an ESME submits")
+        raise Rejected(
+            S.ESME_RINVESMCLASS, f"esm_class 0x{esm_class:02X} is not a message type an ESME submits"
+        )
 
 
 def check_body(short_message: bytes, payload: bytes | None, esm_class: int, limits: Limits) -> bytes:
@@ -124,7 +134,9 @@ def check_body(short_message: bytes, payload: bytes | None, esm_class: int, limi
                 "both short_message and message_payload carry data; send sm_length 0 with message_payload",
             )
         if len(payload) > limits.max_payload:
-            raise Rejected(S.ESME_RINVMSGLEN, f"message_payload has {len(payload)} octets (max {limits.max_payload})")
+            raise Rejected(
+                S.ESME_RINVMSGLEN, f"message_payload has {len(payload)} octets (max {limits.max_payload})"
+            )
         body = payload
     else:
         if len(short_message) > MAX_SHORT_MESSAGE:
@@ -134,7 +146,9 @@ def check_body(short_message: bytes, payload: bytes | None, esm_class: int, limi
         try:
             split_udh(body)
         except InvalidUdh as error:
-            raise Rejected(S.ESME_RINVESMCLASS, f"esm_class has UDHI but the UDH is broken: {error}") from None
+            raise Rejected(
+                S.ESME_RINVESMCLASS, f"esm_class has UDHI but the UDH is broken: {error}"
+            ) from None
     return body
 
 
@@ -147,7 +161,9 @@ def check_sar(pdu: Any) -> tuple[int, int, int] | None:
     if values == (None, None, None):
         return None
     if None in values:
-        raise Rejected(S.ESME_RMISSINGOPTPARAM, "sar_msg_ref_num, sar_total_segments and sar_segment_seqnum go together")
+        raise Rejected(
+            S.ESME_RMISSINGOPTPARAM, "sar_msg_ref_num, sar_total_segments and sar_segment_seqnum go together"
+        )
     ref, total, seq = values
     if pdu.esm_class & _UDHI:
         raise Rejected(S.ESME_RINVOPTPARAMVAL, "SAR TLVs cannot be combined with a UDH (esm_class UDHI)")

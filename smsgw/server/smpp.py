@@ -19,7 +19,9 @@ from twisted.python.failure import Failure
 
 from smsgw.carrier.accounts import Account
 from smsgw.carrier.carrier import Carrier
+from smsgw.server.tcp import quick_ack, tune_socket, write_now
 from smsgw.smpp.constants import CommandStatus, status_name
+from smsgw.smpp.pdu import CancelSm, QuerySm, ReplaceSm
 from smsgw.smpp.session import (
     BindRequested,
     ProtocolErrorAnswered,
@@ -30,9 +32,7 @@ from smsgw.smpp.session import (
     SmscSession,
     UnbindRequested,
 )
-from smsgw.smpp.pdu import CancelSm, QuerySm, ReplaceSm
 from smsgw.smpp.sm import DataSm, SubmitMulti, SubmitSm
-from smsgw.server.tcp import quick_ack, tune_socket, write_now
 
 log = Logger(namespace="smsgw.smpp")
 _CARRIER_REQUESTS = (SubmitSm, DataSm, SubmitMulti, QuerySm, CancelSm, ReplaceSm)

@@ -21,7 +21,7 @@ from typing import Any
 import attrs
 
 from smsgw.smpp import specs
-from smsgw.smpp.constants import CommandStatus, HEADER_SIZE, command_name
+from smsgw.smpp.constants import HEADER_SIZE, CommandStatus, command_name
 from smsgw.smpp.errors import LocalProtocolError, RemoteProtocolError
 from smsgw.smpp.pdu import Pdu, Tlv
 from smsgw.smpp.sm import DistributionList, SmeAddress, UnsuccessSme
@@ -120,9 +120,7 @@ def _cstring_error(raw: bytes, offset: int, field: specs.CStr) -> RemoteProtocol
             f"{field.name} is not NUL-terminated before the end of the PDU",
             CommandStatus.ESME_RINVCMDLEN,
         )
-    return RemoteProtocolError(
-        f"{field.name} is longer than {field.max - 1} characters", field.status
-    )
+    return RemoteProtocolError(f"{field.name} is longer than {field.max - 1} characters", field.status)
 
 
 def _truncated(name: str) -> RemoteProtocolError:

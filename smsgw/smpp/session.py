@@ -23,12 +23,21 @@ from smsgw.smpp.constants import (
     INTERFACE_VERSION_34,
     SEQUENCE_MAX,
     BindType,
-    CommandId as C,
     CommandStatus,
+)
+from smsgw.smpp.constants import (
+    CommandId as C,
 )
 from smsgw.smpp.errors import RemoteProtocolError
 from smsgw.smpp.framing import DEFAULT_MAX_PDU_SIZE, PduBuffer
-from smsgw.smpp.pdu import EnquireLink, EnquireLinkResp, GenericNack, Pdu, Unbind, UnbindResp
+from smsgw.smpp.pdu import (
+    EnquireLink,
+    EnquireLinkResp,
+    GenericNack,
+    Pdu,
+    Unbind,
+    UnbindResp,
+)
 from smsgw.smpp.states import (
     BIND_COMMANDS,
     BIND_TYPE_OF,
@@ -43,9 +52,7 @@ _U32 = struct.Struct(">I")
 _EXPECTS_RESPONSE = frozenset({C.DELIVER_SM, C.DATA_SM, C.ENQUIRE_LINK, C.UNBIND, C.OUTBIND})
 _DELIVERIES = frozenset({C.DELIVER_SM, C.DATA_SM})
 #: Requests the caller decides on; the session hands them over as PDUs.
-_CARRIER_REQUESTS = frozenset(
-    {C.SUBMIT_SM, C.DATA_SM, C.SUBMIT_MULTI, C.QUERY_SM, C.CANCEL_SM, C.REPLACE_SM}
-)
+_CARRIER_REQUESTS = frozenset({C.SUBMIT_SM, C.DATA_SM, C.SUBMIT_MULTI, C.QUERY_SM, C.CANCEL_SM, C.REPLACE_SM})
 _RESPONSES = frozenset({C.DELIVER_SM_RESP, C.DATA_SM_RESP, C.GENERIC_NACK})
 
 
@@ -241,9 +248,7 @@ class SmscSession:
         :param fields: the response's body fields (ignored on error where SMPP omits them).
         """
         response = specs.RESPONSE_CLASS[type(request)]
-        self._out.append(
-            codec.encode(response(request.sequence_number, command_status, **fields))
-        )
+        self._out.append(codec.encode(response(request.sequence_number, command_status, **fields)))
 
     def accept_bind(self, request: Pdu, system_id: str) -> None:
         """Accept a bind: answer it and enter the bound state of its type.

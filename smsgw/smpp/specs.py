@@ -14,7 +14,8 @@ from typing import NamedTuple
 
 from smsgw.smpp import pdu as p
 from smsgw.smpp import sm
-from smsgw.smpp.constants import CommandId, CommandStatus as S, Tag
+from smsgw.smpp.constants import CommandStatus as S
+from smsgw.smpp.constants import Tag
 
 
 class Int(NamedTuple):

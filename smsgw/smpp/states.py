@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import enum
 
-from smsgw.smpp.constants import BindType, CommandId as C
+from smsgw.smpp.constants import BindType
+from smsgw.smpp.constants import CommandId as C
 
 
 class SessionState(enum.Enum):
@@ -63,9 +64,7 @@ BIND_TYPE_OF: dict[int, BindType] = {
 
 _ALWAYS = frozenset({C.ENQUIRE_LINK, C.ENQUIRE_LINK_RESP, C.GENERIC_NACK})
 _BOUND = _ALWAYS | {C.UNBIND, C.UNBIND_RESP}
-_SUBMITS = frozenset(
-    {C.SUBMIT_SM, C.SUBMIT_MULTI, C.DATA_SM, C.QUERY_SM, C.CANCEL_SM, C.REPLACE_SM}
-)
+_SUBMITS = frozenset({C.SUBMIT_SM, C.SUBMIT_MULTI, C.DATA_SM, C.QUERY_SM, C.CANCEL_SM, C.REPLACE_SM})
 _RECEIVES = frozenset({C.DELIVER_SM_RESP, C.DATA_SM_RESP})
 
 PERMITTED: dict[SessionState, frozenset[int]] = {

@@ -66,8 +66,7 @@ PRAGMA user_version = {SCHEMA_VERSION};
 """
 
 _INSERT_MESSAGE = (
-    f"INSERT INTO messages ({', '.join(MESSAGE_COLUMNS)}) "
-    f"VALUES ({', '.join('?' * len(MESSAGE_COLUMNS))})"
+    f"INSERT INTO messages ({', '.join(MESSAGE_COLUMNS)}) VALUES ({', '.join('?' * len(MESSAGE_COLUMNS))})"
 )
 _UPDATE_STATE = (
     "UPDATE messages SET state = ?, done_at = ?, error = ?, report = ?, report_attempts = 0, "
@@ -78,8 +77,7 @@ _REPORT_DONE = "UPDATE messages SET report = NULL WHERE id = ? AND report = ?"
 _MO_DONE = "UPDATE messages SET state = ?, done_at = ?, report = NULL WHERE id = ?"
 _REPORT_RETRY = "UPDATE messages SET report_attempts = ?, report_next_at = ? WHERE id = ? AND report = ?"
 _REPLACE = (
-    "UPDATE messages SET body = ?, scheduled_at = ?, expires_at = ?, registered_delivery = ? "
-    "WHERE id = ?"
+    "UPDATE messages SET body = ?, scheduled_at = ?, expires_at = ?, registered_delivery = ? WHERE id = ?"
 )
 _SAVE_SUBSCRIBER = (
     "INSERT INTO subscribers (msisdn, name, state) VALUES (?, ?, ?) "
@@ -160,9 +158,7 @@ class SqliteStore:
         registered_delivery: int,
     ) -> None:
         """Queue a replace_sm of a pending message."""
-        self._queue.append(
-            (_REPLACE, (body, scheduled_at, expires_at, registered_delivery, message))
-        )
+        self._queue.append((_REPLACE, (body, scheduled_at, expires_at, registered_delivery, message)))
         self._urgent = True
 
     def report_done(self, message: int, state: int) -> None:
@@ -293,11 +289,16 @@ class SqliteStore:
 
     def subscribers(self) -> list[tuple[str, str, str]]:
         """Every subscriber ever provisioned or changed: (msisdn, name, state)."""
-        return [tuple(row) for row in self._read("SELECT msisdn, name, state FROM subscribers ORDER BY msisdn")]
+        return [
+            tuple(row) for row in self._read("SELECT msisdn, name, state FROM subscribers ORDER BY msisdn")
+        ]
 
     def msisdns(self, limit: int = 1000) -> list[str]:
         """MSISDNs that have messages (through the msisdn index), at most ``limit``."""
-        return [row[0] for row in self._read("SELECT DISTINCT msisdn FROM messages ORDER BY msisdn LIMIT ?", (limit,))]
+        return [
+            row[0]
+            for row in self._read("SELECT DISTINCT msisdn FROM messages ORDER BY msisdn LIMIT ?", (limit,))
+        ]
 
     def count_messages(self) -> int:
         """How many messages are stored."""

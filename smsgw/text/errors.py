@@ -25,7 +25,9 @@ class NotEncodable(ValueError):
         :param position: its index in the text.
         :param alphabet: the alphabet's name, used in the message only.
         """
-        super().__init__(f"{char!r} (U+{ord(char):04X}) at position {position} is not in the {alphabet} alphabet")
+        super().__init__(
+            f"{char!r} (U+{ord(char):04X}) at position {position} is not in the {alphabet} alphabet"
+        )
         self.char = char
         self.position = position
 

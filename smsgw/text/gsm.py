@@ -88,7 +88,9 @@ _DECODE: Final = BASIC_TABLE + "\ufffd" * 128
 # 23.038 says a receiver shows the basic character for an escape code it does not know, which is
 # exactly ``.get(base, base)``.  ESC ESC is 23.038's "escape to another extension table", which a
 # receiver without that table displays as a space.
-_EXTENSION_BY_BASE: Final[dict[str, str]] = {BASIC_TABLE[septet]: char for char, septet in EXTENSION_TABLE.items()}
+_EXTENSION_BY_BASE: Final[dict[str, str]] = {
+    BASIC_TABLE[septet]: char for char, septet in EXTENSION_TABLE.items()
+}
 _EXTENSION_BY_BASE["\x1b"] = " "
 _ESCAPE_PAIR: Final = re.compile("\x1b(.)?", re.DOTALL)
 

@@ -153,7 +153,9 @@ class Api(resource.Resource):
         values = request.args.get(name.encode())
         return values[0].decode("utf-8", "replace") if values else None
 
-    def _int_query(self, request: server.Request, name: str, default: int | None, maximum: int | None = None) -> int | None:
+    def _int_query(
+        self, request: server.Request, name: str, default: int | None, maximum: int | None = None
+    ) -> int | None:
         raw = self._query(request, name)
         if raw is None:
             return default
@@ -180,7 +182,9 @@ class Api(resource.Resource):
     def _subscriber(self, msisdn: str) -> Subscriber:
         subscriber = self.carrier.subscribers.find(msisdn)
         if subscriber is None:
-            raise ApiError(404, "unknown_subscriber", f"{msisdn} is not a subscriber; GET /api/subscribers lists them")
+            raise ApiError(
+                404, "unknown_subscriber", f"{msisdn} is not a subscriber; GET /api/subscribers lists them"
+            )
         return subscriber
 
     # -- handlers --------------------------------------------------------------------

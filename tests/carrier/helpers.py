@@ -12,7 +12,12 @@ from smsgw.carrier.subscribers import Subscriber, SubscriberRegistry
 from smsgw.smpp import codec
 from smsgw.smpp.framing import PduBuffer
 from smsgw.smpp.pdu import BindTransceiver, Pdu
-from smsgw.smpp.session import BindRequested, ResponseReceived, SessionConfig, SmscSession
+from smsgw.smpp.session import (
+    BindRequested,
+    ResponseReceived,
+    SessionConfig,
+    SmscSession,
+)
 from smsgw.smpp.sm import DeliverSmResp, SubmitSm
 from smsgw.store.sqlite import SqliteStore
 
@@ -22,7 +27,9 @@ OFF_PHONE = "8613800000009"
 class Link:
     """An ESME connection without a socket: bytes in, PDUs out."""
 
-    def __init__(self, carrier: Carrier, bind: type = BindTransceiver, system_id: str = "shop", window: int = 10) -> None:
+    def __init__(
+        self, carrier: Carrier, bind: type = BindTransceiver, system_id: str = "shop", window: int = 10
+    ) -> None:
         self.carrier = carrier
         self.session = SmscSession(SessionConfig(window=window), now=0.0)
         self.peer = "test"
@@ -68,4 +75,10 @@ def make_carrier(path: str = ":memory:", clock: FakeClock | None = None, **accou
 
 def submit(to: str = "8613800000001", sequence: int = 1, **fields: Any) -> SubmitSm:
     fields.setdefault("registered_delivery", 1)
-    return SubmitSm(sequence_number=sequence, source_addr="12345", destination_addr=to, short_message=b"Your code is 123456", **fields)
+    return SubmitSm(
+        sequence_number=sequence,
+        source_addr="12345",
+        destination_addr=to,
+        short_message=b"Your code is 123456",
+        **fields,
+    )

@@ -7,8 +7,9 @@ import pytest
 
 from smsgw.carrier.clock import FakeClock
 from smsgw.carrier.subscribers import HandsetState
-from smsgw.smpp.constants import BindType, CommandStatus as S, MessageState
-from smsgw.smpp.pdu import BindTransmitter, BindReceiver, CancelSm, QuerySm, ReplaceSm
+from smsgw.smpp.constants import BindType, MessageState
+from smsgw.smpp.constants import CommandStatus as S
+from smsgw.smpp.pdu import BindReceiver, BindTransmitter, CancelSm, QuerySm, ReplaceSm
 from smsgw.smpp.sm import DeliverSm, SubmitSmResp
 from tests.carrier.helpers import OFF_PHONE, Link, make_carrier, submit
 
@@ -24,7 +25,10 @@ def test_submit_is_answered_then_receipted() -> None:
     assert receipt.receipted_message_id == "1" and receipt.message_state == MessageState.DELIVRD
     assert (receipt.source_addr, receipt.destination_addr) == ("8613800000001", "12345")
     text = receipt.short_message.decode()
-    assert text.startswith("id:1 sub:001 dlvrd:001 submit date:") and "stat:DELIVRD err:000 text:Your code is 123456" in text
+    assert (
+        text.startswith("id:1 sub:001 dlvrd:001 submit date:")
+        and "stat:DELIVRD err:000 text:Your code is 123456" in text
+    )
 
 
 def test_no_receipt_unless_asked() -> None:

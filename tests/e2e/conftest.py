@@ -106,7 +106,9 @@ class Smsgw:
         stdout = open(self.workdir / f"stdout-{self.runs}.txt", "wb")
         stderr = open(self.workdir / f"stderr-{self.runs}.txt", "wb")
         self._logs = [stdout, stderr]
-        self.process = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr)
+        self.process = subprocess.Popen(
+            self.command(), stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr
+        )
         deadline = time.monotonic() + START_TIMEOUT
         while not self.ports_file.exists():
             if self.process.poll() is not None:
@@ -233,7 +235,9 @@ class Esme:
     """
 
     def __init__(self, address: tuple[str, int], *, deliver_status: int = 0) -> None:
-        self.client = smpplib.client.Client(address[0], address[1], timeout=READ_TIMEOUT, allow_unknown_opt_params=True)
+        self.client = smpplib.client.Client(
+            address[0], address[1], timeout=READ_TIMEOUT, allow_unknown_opt_params=True
+        )
         self.client.connect()
         self.deliver_status = deliver_status
         self.log: list[Any] = []
@@ -249,7 +253,7 @@ class Esme:
         self.client._socket.settimeout(max(timeout, 0.001))
         try:
             pdu = self.client.read_pdu()
-        except socket.timeout:
+        except TimeoutError:
             return None
         self.log.append(pdu)
         if pdu.command == "deliver_sm":
@@ -296,7 +300,10 @@ class Esme:
     def submit_ok(self, destination: str = DEMO[0], text: str | bytes = "hello", **fields: Any) -> str:
         """submit_sm that must be accepted; return its message_id."""
         response = self.submit(destination, text, **fields)
-        assert response.command == "submit_sm_resp" and response.status == 0, (response.command, response.status)
+        assert response.command == "submit_sm_resp" and response.status == 0, (
+            response.command,
+            response.status,
+        )
         message_id = bytes(response.message_id).decode("ascii")
         assert message_id
         return message_id
@@ -307,7 +314,9 @@ class Esme:
         while len(self.deliveries) < count:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise AssertionError(f"{len(self.deliveries)} deliver_sm of {count} arrived within {timeout:g} s")
+                raise AssertionError(
+                    f"{len(self.deliveries)} deliver_sm of {count} arrived within {timeout:g} s"
+                )
             self.read(remaining)
         return self.deliveries
 
@@ -396,11 +405,13 @@ class RawSession:
         while len(self._buffer) < size:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise AssertionError(f"nothing complete arrived within the deadline ({len(self._buffer)} octets held)")
+                raise AssertionError(
+                    f"nothing complete arrived within the deadline ({len(self._buffer)} octets held)"
+                )
             self.sock.settimeout(remaining)
             try:
                 chunk = self.sock.recv(65536)
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except ConnectionResetError:
                 chunk = b""
@@ -472,4 +483,3 @@ def connect() -> Iterator[Callable[..., Any]]:
     yield open_session
     for session in opened:
         session.close()
-

@@ -46,7 +46,12 @@ def test_gsm_ucs2_and_concatenated_texts_are_delivered_with_receipts(server, con
         assert receipt["esm_class"] == 0x04
         assert receipt["message_state"] == 2
         assert receipt["id"] == message_id
-        assert (receipt["sub"], receipt["dlvrd"], receipt["stat"], receipt["err"]) == ("001", "001", "DELIVRD", "000")
+        assert (receipt["sub"], receipt["dlvrd"], receipt["stat"], receipt["err"]) == (
+            "001",
+            "001",
+            "DELIVRD",
+            "000",
+        )
         assert receipt["source_addr"] == submitted[message_id]["to"]
         assert receipt["destination_addr"] == SHORT_CODE
         if submitted[message_id]["excerpt"] is not None:
@@ -60,7 +65,11 @@ def test_gsm_ucs2_and_concatenated_texts_are_delivered_with_receipts(server, con
     for message_id in submitted:
         key = message_id.encode()
         response_at = order.index(("submit_sm_resp", key))
-        receipt_at = next(i for i, (command, mid) in enumerate(order) if command == "deliver_sm" and mid.rstrip(b"\0") == key)
+        receipt_at = next(
+            i
+            for i, (command, mid) in enumerate(order)
+            if command == "deliver_sm" and mid.rstrip(b"\0") == key
+        )
         assert response_at < receipt_at, order
 
     query = esme.client.query_message(

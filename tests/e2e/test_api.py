@@ -71,7 +71,12 @@ def test_mo_is_listed_with_its_text(server: Smsgw) -> None:
     assert status == 201
     (message_id,) = body["message_ids"]
     message = server.message(message_id)
-    assert (message["direction"], message["from"], message["to"], message["text"]) == ("MO", PHONE, "12345", "确认 YES")
+    assert (message["direction"], message["from"], message["to"], message["text"]) == (
+        "MO",
+        PHONE,
+        "12345",
+        "确认 YES",
+    )
 
 
 @pytest.mark.parametrize(

@@ -15,18 +15,30 @@ pytestmark = pytest.mark.e2e
     ("toml", "names"),
     [
         ("[smpp]\nprot = 1\n", ("smpp", "prot")),
-        ("[network]\nprovisoning = \"strict\"\n", ("network", "provisoning")),
-        ("[store]\nsynchronus = \"full\"\n", ("store", "synchronus")),
-        ('[[accounts]]\nsystem_id = "a"\npassword = "b"\nthroughput_limit = 5\n', ("accounts", "throughput_limit")),
+        ('[network]\nprovisoning = "strict"\n', ("network", "provisoning")),
+        ('[store]\nsynchronus = "full"\n', ("store", "synchronus")),
+        (
+            '[[accounts]]\nsystem_id = "a"\npassword = "b"\nthroughput_limit = 5\n',
+            ("accounts", "throughput_limit"),
+        ),
         ('[[subscribers]]\nmsisdn = "8613800000009"\nstatus = "off"\n', ("subscribers", "status")),
         ("[smtp]\nport = 25\n", ("smtp",)),
     ],
-    ids=["smpp.prot", "network.provisoning", "store.synchronus", "accounts.throughput_limit", "subscribers.status", "section-smtp"],
+    ids=[
+        "smpp.prot",
+        "network.provisoning",
+        "store.synchronus",
+        "accounts.throughput_limit",
+        "subscribers.status",
+        "section-smtp",
+    ],
 )
 def test_wrong_key_stops_start_up_with_status_2(tmp_path, toml, names) -> None:
     """smsgw serve --config with a misspelt key exits 2 before listening, and stderr names the section and the key."""
     smsgw = Smsgw(tmp_path, toml)
-    result = subprocess.run(smsgw.command(), capture_output=True, text=True, timeout=20, stdin=subprocess.DEVNULL)
+    result = subprocess.run(
+        smsgw.command(), capture_output=True, text=True, timeout=20, stdin=subprocess.DEVNULL
+    )
     assert result.returncode == 2, (result.returncode, result.stderr)
     for name in names:
         assert name in result.stderr, result.stderr

@@ -8,11 +8,22 @@ import time
 import pytest
 import smpplib.exceptions
 
-from smsgw.smpp.constants import CommandId as C, CommandStatus as S, Tag
+from smsgw.smpp.constants import CommandId as C
+from smsgw.smpp.constants import CommandStatus as S
+from smsgw.smpp.constants import Tag
 from smsgw.smpp.pdu import CancelSm, EnquireLink, ReplaceSm
 from smsgw.smpp.sm import SubmitSm
 
-from .conftest import DEFAULT_ACCOUNT_TOML, DEMO, SHORT_CODE, header, raw_pdu, submit_sm_body, tlv, wait_until
+from .conftest import (
+    DEFAULT_ACCOUNT_TOML,
+    DEMO,
+    SHORT_CODE,
+    header,
+    raw_pdu,
+    submit_sm_body,
+    tlv,
+    wait_until,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -88,7 +99,10 @@ def test_second_bind_on_a_bound_session_is_already_bound(server, connect) -> Non
     session = connect(server, raw=True)
     assert session.bind("transceiver").command_status == 0
     response = session.bind("transmitter")
-    assert (hex(response.command_id), hex(response.command_status)) == (hex(C.BIND_TRANSMITTER_RESP), hex(S.ESME_RALYBND))
+    assert (hex(response.command_id), hex(response.command_status)) == (
+        hex(C.BIND_TRANSMITTER_RESP),
+        hex(S.ESME_RALYBND),
+    )
     sequence = send_submit(session)
     response = session.read_pdu()
     assert_answer(response, C.SUBMIT_SM_RESP, sequence, S.ESME_ROK)
@@ -281,7 +295,10 @@ max_queue = 3
     receiver = connect(smsgw)
     receiver.bind("receiver")
     receiver.wait_deliveries(3)
-    wait_until(lambda: esme.submit(registered_delivery=1).status == S.ESME_ROK, what="a submit accepted after the drain")
+    wait_until(
+        lambda: esme.submit(registered_delivery=1).status == S.ESME_ROK,
+        what="a submit accepted after the drain",
+    )
 
 
 def test_unknown_destination_in_strict_provisioning_is_invalid(start_server, connect) -> None:
@@ -299,7 +316,9 @@ def test_query_of_an_unknown_message_fails(server, connect, message_id) -> None:
     """query_sm for a message_id smsgw never issued gets query_sm_resp ESME_RQUERYFAIL."""
     esme = connect(server)
     esme.bind("transceiver")
-    query = esme.client.query_message(message_id=message_id, source_addr_ton=0, source_addr_npi=0, source_addr=SHORT_CODE)
+    query = esme.client.query_message(
+        message_id=message_id, source_addr_ton=0, source_addr_npi=0, source_addr=SHORT_CODE
+    )
     response = esme.response(query.sequence)
     assert (response.command, hex(response.status)) == ("query_sm_resp", hex(S.ESME_RQUERYFAIL))
 
@@ -307,7 +326,12 @@ def test_query_of_an_unknown_message_fails(server, connect, message_id) -> None:
 def _delivered_message(session) -> str:
     """Submit a message to a phone that is on (so it is delivered at once); return its message_id."""
     sequence = session.request(
-        SubmitSm, source_addr=SHORT_CODE, dest_addr_ton=1, dest_addr_npi=1, destination_addr=DEMO[3], short_message=b"hi"
+        SubmitSm,
+        source_addr=SHORT_CODE,
+        dest_addr_ton=1,
+        dest_addr_npi=1,
+        destination_addr=DEMO[3],
+        short_message=b"hi",
     )
     response = session.read_pdu()
     assert_answer(response, C.SUBMIT_SM_RESP, sequence, S.ESME_ROK)
@@ -320,7 +344,12 @@ def test_cancel_of_a_delivered_message_fails(server, connect) -> None:
     assert session.bind("transmitter").command_status == 0
     message_id = _delivered_message(session)
     sequence = session.request(
-        CancelSm, message_id=message_id, source_addr=SHORT_CODE, dest_addr_ton=1, dest_addr_npi=1, destination_addr=DEMO[3]
+        CancelSm,
+        message_id=message_id,
+        source_addr=SHORT_CODE,
+        dest_addr_ton=1,
+        dest_addr_npi=1,
+        destination_addr=DEMO[3],
     )
     assert_answer(session.read_pdu(), C.CANCEL_SM_RESP, sequence, S.ESME_RCANCELFAIL)
     assert server.message(message_id)["state"] == "DELIVRD"
@@ -331,7 +360,9 @@ def test_replace_of_a_delivered_message_fails(server, connect) -> None:
     session = connect(server, raw=True)
     assert session.bind("transmitter").command_status == 0
     message_id = _delivered_message(session)
-    sequence = session.request(ReplaceSm, message_id=message_id, source_addr=SHORT_CODE, short_message=b"changed")
+    sequence = session.request(
+        ReplaceSm, message_id=message_id, source_addr=SHORT_CODE, short_message=b"changed"
+    )
     assert_answer(session.read_pdu(), C.REPLACE_SM_RESP, sequence, S.ESME_RREPLACEFAIL)
     assert server.message(message_id)["text"] == "hi"
 

@@ -57,7 +57,10 @@ def test_messages_and_pending_receipts_survive_a_graceful_restart(start_server, 
     receiver = connect(smsgw)
     receiver.bind("receiver")
     receipts = [receipt_of(pdu) for pdu in receiver.wait_deliveries(2)]
-    assert [(r["receipted_message_id"], r["stat"]) for r in receipts] == [(first, "DELIVRD"), (second, "DELIVRD")]
+    assert [(r["receipted_message_id"], r["stat"]) for r in receipts] == [
+        (first, "DELIVRD"),
+        (second, "DELIVRD"),
+    ]
 
     smsgw.set_phone(PHONE_OFF, "on")
     receipt = receipt_of(receiver.wait_deliveries(3)[2])
@@ -73,10 +76,14 @@ def test_messages_and_pending_receipts_survive_a_graceful_restart(start_server, 
     # Message ids keep counting: none issued before the restart is issued again.
     transmitter = connect(smsgw)
     transmitter.bind("transmitter")
-    assert int(transmitter.submit_ok(PHONE_ON, "after restart")) > max(int(m) for m in (first, waiting, second))
+    assert int(transmitter.submit_ok(PHONE_ON, "after restart")) > max(
+        int(m) for m in (first, waiting, second)
+    )
 
 
-def test_message_for_a_phone_switched_off_through_the_api_is_not_stranded_by_a_restart(start_server, connect) -> None:
+def test_message_for_a_phone_switched_off_through_the_api_is_not_stranded_by_a_restart(
+    start_server, connect
+) -> None:
     """After a restart, a message that waited for a phone switched off through the API is either still waiting for a phone reported off, or delivered to a phone reported on, with its receipt."""
     smsgw = start_server()
     smsgw.set_phone(DEMO[3], "off")
@@ -99,7 +106,9 @@ def test_message_for_a_phone_switched_off_through_the_api_is_not_stranded_by_a_r
     except AssertionError:
         phone = smsgw.get(f"/api/subscribers/{DEMO[3]}")["state"]
         state = smsgw.message(waiting)["state"]
-        raise AssertionError(f"after the restart the phone is reported {phone!r} but its message stays {state}") from None
+        raise AssertionError(
+            f"after the restart the phone is reported {phone!r} but its message stays {state}"
+        ) from None
     if phone == "off":
         smsgw.set_phone(DEMO[3], "on")
     receipt = receipt_of(receiver.wait_deliveries(1)[0])
@@ -113,7 +122,9 @@ def test_inbox_of_an_auto_provisioned_number_survives_a_restart(start_server, co
     transmitter.bind("transmitter")
     number = "8613712345678"
     message_id = transmitter.submit_ok(number, "welcome", registered_delivery=0)
-    assert [m["message_id"] for m in smsgw.get(f"/api/subscribers/{number}/inbox")["messages"]] == [message_id]
+    assert [m["message_id"] for m in smsgw.get(f"/api/subscribers/{number}/inbox")["messages"]] == [
+        message_id
+    ]
 
     assert smsgw.restart(signal.SIGTERM) == 0
 
@@ -129,7 +140,9 @@ def test_mo_waits_across_a_restart_for_a_receiver(start_server, connect) -> None
     texts = ["Balance please", "STOP", "YES 123456"]
     mo_ids = []
     for text in texts:
-        status, payload = smsgw.api("POST", f"/api/subscribers/{PHONE_ON}/outbox", {"to": SHORT_CODE, "text": text})
+        status, payload = smsgw.api(
+            "POST", f"/api/subscribers/{PHONE_ON}/outbox", {"to": SHORT_CODE, "text": text}
+        )
         assert status == 201 and len(payload["message_ids"]) == 1, (status, payload)
         mo_ids += payload["message_ids"]
     assert {smsgw.message(m)["state"] for m in mo_ids} == {"ENROUTE"}
@@ -145,7 +158,8 @@ def test_mo_waits_across_a_restart_for_a_receiver(start_server, connect) -> None
         assert bytes(pdu.source_addr).decode() == PHONE_ON
         assert bytes(pdu.destination_addr).decode() == SHORT_CODE
     wait_until(
-        lambda: all(smsgw.message(m)["state"] == "DELIVRD" for m in mo_ids), what="the MO to be marked delivered"
+        lambda: all(smsgw.message(m)["state"] == "DELIVRD" for m in mo_ids),
+        what="the MO to be marked delivered",
     )
     assert {smsgw.message(m)["direction"] for m in mo_ids} == {"MO"}
 
@@ -210,13 +224,26 @@ def test_every_acknowledged_message_survives_sigkill(start_server, connect) -> N
             break
         before = f"&before={page['next_before']}"
     missing = [m for m in acknowledged if m not in listed]
-    assert missing == [], f"{len(missing)} of {len(acknowledged)} acknowledged messages lost, e.g. {missing[:5]}"
+    assert missing == [], (
+        f"{len(missing)} of {len(acknowledged)} acknowledged messages lost, e.g. {missing[:5]}"
+    )
 
 
 def test_a_second_smsgw_on_the_same_store_is_refused(server) -> None:
     """Two processes on one store would hand out the same message ids: the second one stops, saying why."""
     second = subprocess.run(
-        [sys.executable, "-m", "smsgw", "serve", "--smpp-port", "0", "--http-port", "0", "--db", str(server.db)],
+        [
+            sys.executable,
+            "-m",
+            "smsgw",
+            "serve",
+            "--smpp-port",
+            "0",
+            "--http-port",
+            "0",
+            "--db",
+            str(server.db),
+        ],
         capture_output=True,
         text=True,
         timeout=20,

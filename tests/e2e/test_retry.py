@@ -7,7 +7,8 @@ import time
 import pytest
 
 from smsgw.smpp import codec
-from smsgw.smpp.constants import CommandId as C, CommandStatus as S
+from smsgw.smpp.constants import CommandId as C
+from smsgw.smpp.constants import CommandStatus as S
 from smsgw.smpp.pdu import GenericNack
 from smsgw.smpp.sm import DeliverSmResp
 

@@ -69,4 +69,6 @@ def test_fifty_sessions_get_one_receipt_per_message(start_server) -> None:
 
     listed = smsgw.get("/api/messages?limit=1000")["messages"]
     assert sorted(m["message_id"] for m in listed) == sorted(submitted)
-    assert smsgw.get("/api/messages?limit=1000&state=DELIVRD&direction=MT&account=smsgw")["messages"] == listed
+    assert (
+        smsgw.get("/api/messages?limit=1000&state=DELIVRD&direction=MT&account=smsgw")["messages"] == listed
+    )

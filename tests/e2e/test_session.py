@@ -19,7 +19,11 @@ def test_enquire_link_is_answered_before_bind(server, connect) -> None:
     session = connect(server, raw=True)
     sequence = session.request(EnquireLink)
     response = session.read_pdu()
-    assert (response.command_id, response.sequence_number, response.command_status) == (C.ENQUIRE_LINK_RESP, sequence, 0)
+    assert (response.command_id, response.sequence_number, response.command_status) == (
+        C.ENQUIRE_LINK_RESP,
+        sequence,
+        0,
+    )
 
 
 def test_unbind_from_the_esme_is_answered_and_the_connection_closed(server, connect) -> None:
@@ -34,7 +38,11 @@ def test_unbind_from_the_esme_is_answered_and_the_connection_closed(server, conn
     assert listed()
     sequence = session.request(Unbind)
     response = session.read_pdu()
-    assert (response.command_id, response.sequence_number, response.command_status) == (C.UNBIND_RESP, sequence, 0)
+    assert (response.command_id, response.sequence_number, response.command_status) == (
+        C.UNBIND_RESP,
+        sequence,
+        0,
+    )
     assert session.is_closed(timeout=3)
     wait_until(lambda: not listed(), what="the session to leave GET /api/sessions")
 

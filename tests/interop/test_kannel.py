@@ -47,7 +47,6 @@ WAIT = 10.0  # seconds for any one thing to happen; everything normally takes we
 NOT_MATCHED = "got DLR but could not find message"  # Kannel's error when a receipt matches nothing
 
 
-
 class Pair:
     """A running smsgw and a Kannel bound to it."""
 
@@ -208,10 +207,14 @@ def test_phone_off_gives_a_buffered_report_then_delivered(pair: Pair) -> None:
 
 
 def _mo(pair: Pair, msisdn: str, text: str) -> Any:
-    ids = pair.smsgw.api("POST", f"/api/subscribers/{msisdn}/outbox", {"to": "12345", "text": text})["message_ids"]
+    ids = pair.smsgw.api("POST", f"/api/subscribers/{msisdn}/outbox", {"to": "12345", "text": text})[
+        "message_ids"
+    ]
     assert len(ids) == 1
     hit = pair.kannel.catcher.wait_for(
-        lambda h: h.path == "/mo" and h.get("from") == f"+{msisdn}", WAIT, f"Kannel's get-url call for {msisdn}'s MO"
+        lambda h: h.path == "/mo" and h.get("from") == f"+{msisdn}",
+        WAIT,
+        f"Kannel's get-url call for {msisdn}'s MO",
     )
 
     def settled() -> bool:

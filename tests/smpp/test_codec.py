@@ -7,12 +7,21 @@ import struct
 import attrs
 import pytest
 import smpplib.smpp
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from smsgw.smpp import codec, specs
-from smsgw.smpp.constants import CommandId, CommandStatus as S
+from smsgw.smpp.constants import CommandId
+from smsgw.smpp.constants import CommandStatus as S
 from smsgw.smpp.errors import LocalProtocolError, RemoteProtocolError
-from smsgw.smpp.pdu import BindTransceiver, BindTransceiverResp, EnquireLink, GenericNack, QuerySmResp, Tlv
+from smsgw.smpp.pdu import (
+    BindTransceiver,
+    BindTransceiverResp,
+    EnquireLink,
+    GenericNack,
+    QuerySmResp,
+    Tlv,
+)
 from smsgw.smpp.sm import (
     DataSm,
     DeliverSm,
@@ -47,8 +56,16 @@ def test_bind_transceiver_golden_bytes() -> None:
 def test_submit_sm_golden_bytes() -> None:
     """submit_sm: mandatory fields, sm_length derived from short_message, then TLVs."""
     body = (
-        b"\x00" + bytes((1, 1)) + b"12345\x00" + bytes((1, 1)) + b"8613800000001\x00"
-        + bytes((0, 0, 0)) + b"\x00\x00" + bytes((1, 0, 0, 0)) + bytes((2,)) + b"hi"
+        b"\x00"
+        + bytes((1, 1))
+        + b"12345\x00"
+        + bytes((1, 1))
+        + b"8613800000001\x00"
+        + bytes((0, 0, 0))
+        + b"\x00\x00"
+        + bytes((1, 0, 0, 0))
+        + bytes((2,))
+        + b"hi"
         + bytes.fromhex("020c00020005")
     )
     raw = header(16 + len(body), 0x04, 0, 9) + body
@@ -76,7 +93,13 @@ def test_unknown_tlv_is_kept_and_resent() -> None:
 
 def test_ussd_service_op_decodes_in_deliver_sm() -> None:
     """deliver_sm carries ussd_service_op as a typed TLV, as USSD gateways send it."""
-    pdu = DeliverSm(sequence_number=2, source_addr="86138", short_message=b"*126#", ussd_service_op=1, its_session_info=0x0100)
+    pdu = DeliverSm(
+        sequence_number=2,
+        source_addr="86138",
+        short_message=b"*126#",
+        ussd_service_op=1,
+        its_session_info=0x0100,
+    )
     decoded = codec.decode(codec.encode(pdu))
     assert decoded.ussd_service_op == 1 and decoded.its_session_info == 0x0100
 
@@ -110,7 +133,14 @@ def test_submit_multi_round_trip() -> None:
         (header(16 + 3, 0x02) + b"abc", S.ESME_RINVCMDLEN),
         (header(17, 0x15) + b"\x00", S.ESME_RINVCMDLEN),
     ],
-    ids=["unknown-command", "truncated", "long-source", "long-service-type", "unterminated", "enquire-with-body"],
+    ids=[
+        "unknown-command",
+        "truncated",
+        "long-source",
+        "long-service-type",
+        "unterminated",
+        "enquire-with-body",
+    ],
 )
 def test_decode_errors_name_their_status(raw: bytes, status: int) -> None:
     """Each malformation is reported with the command_status the peer must be answered with."""
@@ -162,7 +192,11 @@ def test_smpplib_submit_sm_decodes() -> None:
     decoded = codec.decode(pdu.generate())
     assert isinstance(decoded, SubmitSm)
     assert decoded.sequence_number == 11
-    assert (decoded.destination_addr, decoded.short_message, decoded.registered_delivery) == ("8613800000001", b"Hello", 1)
+    assert (decoded.destination_addr, decoded.short_message, decoded.registered_delivery) == (
+        "8613800000001",
+        b"Hello",
+        1,
+    )
 
 
 def test_smpplib_parses_our_receipt() -> None:
@@ -179,6 +213,7 @@ def test_smpplib_parses_our_receipt() -> None:
             network_error_code=b"\x03\x00\x00",
         )
     )
+
     class Sequencer:
         def next_sequence(self) -> int:
             return 1

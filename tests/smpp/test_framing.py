@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import struct
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from smsgw.smpp import codec
 from smsgw.smpp.errors import SmppError

@@ -7,7 +7,8 @@ import struct
 import pytest
 
 from smsgw.smpp import codec
-from smsgw.smpp.constants import BindType, CommandStatus as S
+from smsgw.smpp.constants import BindType
+from smsgw.smpp.constants import CommandStatus as S
 from smsgw.smpp.framing import PduBuffer
 from smsgw.smpp.pdu import (
     BindReceiver,
@@ -52,7 +53,12 @@ def test_bind_is_handed_over_and_accepted_with_interface_version() -> None:
     assert event.bind_type is BindType.TRANSMITTER
     session.accept_bind(event.pdu, "a")
     (resp,) = read(session)
-    assert (resp.sequence_number, resp.command_status, resp.system_id, resp.sc_interface_version) == (4, 0, "smsgw", 0x34)
+    assert (resp.sequence_number, resp.command_status, resp.system_id, resp.sc_interface_version) == (
+        4,
+        0,
+        "smsgw",
+        0x34,
+    )
     assert session.state is SessionState.BOUND_TX
 
 
@@ -72,7 +78,11 @@ def test_submit_before_bind_is_refused_with_rinvbndsts() -> None:
     events = session.receive_data(codec.encode(SubmitSm(sequence_number=3, destination_addr="1")), 0.0)
     assert not any(isinstance(e, SubmitSm) for e in events)
     (resp,) = read(session)
-    assert isinstance(resp, SubmitSmResp) and resp.command_status == S.ESME_RINVBNDSTS and resp.sequence_number == 3
+    assert (
+        isinstance(resp, SubmitSmResp)
+        and resp.command_status == S.ESME_RINVBNDSTS
+        and resp.sequence_number == 3
+    )
 
 
 def test_second_bind_gets_ralybnd() -> None:

@@ -131,7 +131,7 @@ def test_gsm_septets_counts_extension_characters_twice(text: str, septets: int |
 
 
 def test_pack_hellohello_golden_vector() -> None:
-    """"hellohello" packs to the classic E8 32 9B FD 46 97 D9 EC 37."""
+    """ "hellohello" packs to the classic E8 32 9B FD 46 97 D9 EC 37."""
     assert pack_7bit(encode_gsm("hellohello")) == bytes.fromhex("E8329BFD4697D9EC37")
     assert unpack_7bit(bytes.fromhex("E8329BFD4697D9EC37"), 10) == b"hellohello"
 

@@ -49,7 +49,9 @@ def test_400_gsm_characters_give_153_153_94() -> None:
         assert part.esm_class_udhi is True
         assert part.sar is None
         assert part.short_message[:6] == bytes([0x05, 0x00, 0x03, 0x42, 3, seq])
-        assert split_udh(part.short_message)[0].concat == Concat(reference=0x42, total=3, seqnum=seq, ref_bits=8)
+        assert split_udh(part.short_message)[0].concat == Concat(
+            reference=0x42, total=3, seqnum=seq, ref_bits=8
+        )
     assert b"".join(payloads(parts)) == encode_gsm(text)
     assert count_parts(text) == 3
 
@@ -155,7 +157,14 @@ def test_more_than_255_parts_is_too_long() -> None:
 
 @pytest.mark.parametrize(
     ("ref", "mode", "ref_bits"),
-    [(256, "udh", 8), (-1, "udh", 8), (0x10000, "udh", 16), (0x10000, "sar", 8), (1, "smpp", 8), (1, "udh", 12)],
+    [
+        (256, "udh", 8),
+        (-1, "udh", 8),
+        (0x10000, "udh", 16),
+        (0x10000, "sar", 8),
+        (1, "smpp", 8),
+        (1, "udh", 12),
+    ],
 )
 def test_bad_arguments_raise_value_error(ref: int, mode: str, ref_bits: int) -> None:
     """An unknown mode, a ref_bits other than 8/16, or a reference too wide for its field raise ValueError."""
