@@ -194,11 +194,11 @@ class SmscSession:
             elif command_id == C.UNBIND_RESP:
                 self._answered(pdu.sequence_number)
                 events.append(self._closing("unbind answered"))
-        if self._buffer.broken is not None:
-            error = self._buffer.broken
-            self._out.append(codec.encode(GenericNack(error.sequence_number or 0, error.command_status)))
-            events.append(ProtocolErrorAnswered(error))
-            events.append(self._closing(str(error)))
+        broken = self._buffer.broken
+        if broken is not None:
+            self._out.append(codec.encode(GenericNack(broken.sequence_number or 0, broken.command_status)))
+            events.append(ProtocolErrorAnswered(broken))
+            events.append(self._closing(str(broken)))
         return events
 
     def _response(self, pdu: Pdu, events: list[Any]) -> None:

@@ -115,7 +115,7 @@ class Api(resource.Resource):
     def render(self, request: server.Request) -> bytes:
         request.setHeader(b"content-type", b"application/json; charset=utf-8")
         request.setHeader(b"cache-control", b"no-store")
-        path = "/".join(seg.decode("utf-8", "replace") for seg in request.postpath if seg)
+        path = "/".join(seg.decode("utf-8", "replace") for seg in request.postpath or () if seg)
         method = request.method.decode("ascii", "replace")
         try:
             status, payload = self._route(method, path, request)
@@ -150,7 +150,7 @@ class Api(resource.Resource):
 
     @staticmethod
     def _query(request: server.Request, name: str) -> str | None:
-        values = request.args.get(name.encode())
+        values = (request.args or {}).get(name.encode())
         return values[0].decode("utf-8", "replace") if values else None
 
     def _int_query(
