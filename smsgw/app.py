@@ -20,7 +20,6 @@ from smsgw.carrier.validation import Limits
 from smsgw.config import Config
 from smsgw.server.eventlog import RefusalLog
 from smsgw.server.smpp import SmppServerFactory
-from smsgw.smpp.session import SessionConfig
 from smsgw.store.sqlite import SqliteStore
 from smsgw.web.api import Api, Root
 
@@ -104,16 +103,7 @@ def start(config: Config, reactor: Any) -> Any:
         default_system_id=network.default_account or None,
     )
     smpp = config.smpp
-    session_config = SessionConfig(
-        system_id=smpp.system_id,
-        max_pdu_size=smpp.max_pdu_size,
-        window=smpp.window,
-        session_init_timeout=smpp.session_init_timeout,
-        enquire_link_interval=smpp.enquire_link_interval,
-        inactivity_timeout=smpp.inactivity_timeout,
-        response_timeout=smpp.response_timeout,
-    )
-    factory = SmppServerFactory(carrier, session_config, reactor)
+    factory = SmppServerFactory(carrier, smpp.session, reactor)
     factory.noisy = False
     RefusalLog(carrier.events, reactor.seconds)
     try:

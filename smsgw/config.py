@@ -16,6 +16,7 @@ import attrs
 from smsgw.carrier.accounts import MESSAGE_ID_FORMATS, RECEIPT_FORMATS, Account
 from smsgw.carrier.subscribers import HandsetState, Subscriber, normalize_msisdn
 from smsgw.smpp.constants import BindType
+from smsgw.smpp.session import SessionConfig
 
 DEFAULT_SYSTEM_ID = "smsgw"
 DEFAULT_PASSWORD = "smsgw"
@@ -35,17 +36,11 @@ class ConfigError(Exception):
 
 @attrs.frozen
 class SmppSettings:
-    """The SMPP listener and session limits."""
+    """The SMPP listener, and the limits and timers of its sessions (the other ``[smpp]`` keys)."""
 
     host: str = "127.0.0.1"
     port: int = 2775
-    system_id: str = "smsgw"
-    max_pdu_size: int = 64 * 1024
-    window: int = 100
-    session_init_timeout: float = 10.0
-    enquire_link_interval: float = 30.0
-    inactivity_timeout: float = 0.0
-    response_timeout: float = 30.0
+    session: SessionConfig = SessionConfig()
 
 
 @attrs.frozen
@@ -233,8 +228,11 @@ def config_from_dict(data: dict[str, Any], *, source: str = "config") -> Config:
         raise ConfigError(f"{source}: unknown section {unknown[0]!r}; allowed: {', '.join(_TOP)}")
     config = Config()
     changes: dict[str, Any] = {}
+    if "smpp" in data:
+        smpp = _fields("smpp", data["smpp"], _SMPP_CHECKS)
+        listener = {key: smpp.pop(key) for key in ("host", "port") if key in smpp}
+        changes["smpp"] = SmppSettings(**listener, session=SessionConfig(**smpp))
     for name, checks, cls in (
-        ("smpp", _SMPP_CHECKS, SmppSettings),
         ("http", _HTTP_CHECKS, HttpSettings),
         ("store", _STORE_CHECKS, StoreSettings),
         ("network", _NETWORK_CHECKS, NetworkSettings),

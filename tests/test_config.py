@@ -41,7 +41,7 @@ state = "off"
 """
     )
     config = load_config(str(path))
-    assert config.smpp.window == 50 and config.smpp.port == 0
+    assert config.smpp.session.window == 50 and config.smpp.port == 0
     (account,) = config.accounts
     assert account.bind_types == frozenset({BindType.TRANSCEIVER}) and account.message_id_format == "hex"
     (subscriber,) = config.subscribers

@@ -24,8 +24,9 @@ from smsgw.carrier.validation import (
     Limits,
     check_addresses,
     check_body,
-    check_esm_class,
-    check_sar,
+    check_data_sm,
+    check_default_msg_id,
+    check_registered_delivery,
     check_submit,
     check_times,
 )
@@ -194,41 +195,25 @@ class Carrier:
     # -- submits ---------------------------------------------------------------------
 
     def _submit_sm(self, link: Any, pdu: Any, now: float) -> None:
-        account = link.account
-        self.accounts.check_throughput(account, now)
-        self.center.check_queue(account)
+        self._admit(link.account, now)
         check_addresses(pdu)
-        checked = check_submit(pdu, now, self.limits)
-        subscriber = self.subscribers.resolve(pdu.destination_addr)
-        message_id = self.center.accept_mt(
-            account,
-            pdu,
-            checked,
-            subscriber,
-            now,
-            dest_addr_ton=pdu.dest_addr_ton,
-            dest_addr_npi=pdu.dest_addr_npi,
-            destination_addr=pdu.destination_addr,
-        )
-        link.session.respond(pdu, 0, message_id=message_id)
+        self._accept(link, pdu, check_submit(pdu, now, self.limits), now)
 
     def _data_sm(self, link: Any, pdu: Any, now: float) -> None:
-        account = link.account
+        self._admit(link.account, now)
+        check_addresses(pdu)
+        self._accept(link, pdu, check_data_sm(pdu, now, self.limits), now)
+
+    def _admit(self, account: Account, now: float) -> None:
+        """The account may submit now: under its throughput, and its queue not full."""
         self.accounts.check_throughput(account, now)
         self.center.check_queue(account)
-        check_addresses(pdu)
-        if pdu.registered_delivery & ~0x1F:
-            raise Rejected(
-                S.ESME_RINVREGDLVFLG,
-                f"registered_delivery 0x{pdu.registered_delivery:02X} sets reserved bits",
-            )
-        check_esm_class(pdu.esm_class)
-        body = check_body(b"", pdu.message_payload or b"", pdu.esm_class, self.limits)
-        expires_at = now + (pdu.qos_time_to_live or self.limits.default_validity)
-        checked = Checked(body, None, min(expires_at, now + self.limits.max_validity), check_sar(pdu))
+
+    def _accept(self, link: Any, pdu: Any, checked: Checked, now: float) -> None:
+        """Accept a checked submit_sm or data_sm to its one destination and answer it."""
         subscriber = self.subscribers.resolve(pdu.destination_addr)
         message_id = self.center.accept_mt(
-            account,
+            link.account,
             pdu,
             checked,
             subscriber,
@@ -243,8 +228,7 @@ class Carrier:
         account = link.account
         if not 1 <= len(pdu.dest_addresses) <= 254:
             raise Rejected(S.ESME_RINVNUMDESTS, f"number_of_dests {len(pdu.dest_addresses)} is not 1-254")
-        self.accounts.check_throughput(account, now)
-        self.center.check_queue(account)
+        self._admit(account, now)
         check_addresses(pdu, with_destination=False)
         checked = check_submit(pdu, now, self.limits)
         message_id: str | None = None
@@ -330,16 +314,8 @@ class Carrier:
             raise Rejected(
                 S.ESME_RREPLACEFAIL, f"message {pdu.message_id} is already {MessageState(record.state).name}"
             )
-        if pdu.sm_default_msg_id:
-            raise Rejected(
-                S.ESME_RINVDFTMSGID,
-                f"sm_default_msg_id {pdu.sm_default_msg_id}: this SMSC has no canned messages",
-            )
-        if pdu.registered_delivery & ~0x1F:
-            raise Rejected(
-                S.ESME_RINVREGDLVFLG,
-                f"registered_delivery 0x{pdu.registered_delivery:02X} sets reserved bits",
-            )
+        check_default_msg_id(pdu.sm_default_msg_id)
+        check_registered_delivery(pdu.registered_delivery)
         body = check_body(pdu.short_message, None, record.esm_class, self.limits)
         scheduled_at, expires_at = check_times(
             pdu.schedule_delivery_time, pdu.validity_period, now, self.limits

@@ -91,24 +91,51 @@ def check_submit(pdu: Any, now: float, limits: Limits) -> Checked:
     """
     if pdu.priority_flag > 3:
         raise Rejected(S.ESME_RINVPRTFLG, f"priority_flag {pdu.priority_flag} is not 0-3")
-    if pdu.registered_delivery & ~0x1F:
-        raise Rejected(
-            S.ESME_RINVREGDLVFLG, f"registered_delivery 0x{pdu.registered_delivery:02X} sets reserved bits"
-        )
+    check_registered_delivery(pdu.registered_delivery)
     if pdu.replace_if_present_flag > 1:
         raise Rejected(
             S.ESME_RINVREPFLAG, f"replace_if_present_flag {pdu.replace_if_present_flag} is not 0 or 1"
         )
     check_esm_class(pdu.esm_class)
-    if pdu.sm_default_msg_id:
-        raise Rejected(
-            S.ESME_RINVDFTMSGID,
-            f"sm_default_msg_id {pdu.sm_default_msg_id}: this SMSC has no canned messages",
-        )
+    check_default_msg_id(pdu.sm_default_msg_id)
     body = check_body(pdu.short_message, pdu.message_payload, pdu.esm_class, limits)
     sar = check_sar(pdu)
     scheduled_at, expires_at = check_times(pdu.schedule_delivery_time, pdu.validity_period, now, limits)
     return Checked(body, scheduled_at, expires_at, sar)
+
+
+def check_data_sm(pdu: Any, now: float, limits: Limits) -> Checked:
+    """Validate a data_sm: its text is in message_payload, its validity in qos_time_to_live.
+
+    :raises Rejected: with the status the spec gives for the first problem found.
+    """
+    check_registered_delivery(pdu.registered_delivery)
+    check_esm_class(pdu.esm_class)
+    body = check_body(b"", pdu.message_payload or b"", pdu.esm_class, limits)
+    lifetime = min(pdu.qos_time_to_live or limits.default_validity, limits.max_validity)
+    return Checked(body, None, now + lifetime, check_sar(pdu))
+
+
+def check_default_msg_id(sm_default_msg_id: int) -> None:
+    """This SMSC has no canned messages: sm_default_msg_id must be 0.
+
+    :raises Rejected: ESME_RINVDFTMSGID.
+    """
+    if sm_default_msg_id:
+        raise Rejected(
+            S.ESME_RINVDFTMSGID, f"sm_default_msg_id {sm_default_msg_id}: this SMSC has no canned messages"
+        )
+
+
+def check_registered_delivery(registered_delivery: int) -> None:
+    """Only the receipt, SME-ack and intermediate bits may be set.
+
+    :raises Rejected: ESME_RINVREGDLVFLG.
+    """
+    if registered_delivery & ~0x1F:
+        raise Rejected(
+            S.ESME_RINVREGDLVFLG, f"registered_delivery 0x{registered_delivery:02X} sets reserved bits"
+        )
 
 
 def check_esm_class(esm_class: int) -> None:

@@ -129,6 +129,14 @@ def _truncated(name: str) -> RemoteProtocolError:
     )
 
 
+def _cstring_at(raw: bytes, offset: int, maximum: int, what: str, status: int) -> tuple[str, int]:
+    """Read a C-string of a repeated structure; return it and the offset after its NUL."""
+    end = raw.find(b"\0", offset, offset + maximum)
+    if end < 0:
+        raise RemoteProtocolError(f"{what} is longer than {maximum - 1} characters or unterminated", status)
+    return raw[offset:end].decode("latin-1"), end + 1
+
+
 def _decode_dest_addresses(raw: bytes, offset: int) -> tuple[tuple[Any, ...], int]:
     count = raw[offset]
     offset += 1
@@ -138,27 +146,20 @@ def _decode_dest_addresses(raw: bytes, offset: int) -> tuple[tuple[Any, ...], in
         offset += 1
         if flag == 1:
             ton, npi = raw[offset], raw[offset + 1]
-            end = raw.find(b"\0", offset + 2, offset + 2 + 21)
-            if end < 0:
-                raise RemoteProtocolError(
-                    "a destination_addr of submit_multi is too long or unterminated",
-                    CommandStatus.ESME_RINVDSTADR,
-                )
-            result.append(SmeAddress(ton, npi, raw[offset + 2 : end].decode("latin-1")))
+            address, offset = _cstring_at(
+                raw, offset + 2, 21, "a submit_multi destination_addr", CommandStatus.ESME_RINVDSTADR
+            )
+            result.append(SmeAddress(ton, npi, address))
         elif flag == 2:
-            end = raw.find(b"\0", offset, offset + 21)
-            if end < 0:
-                raise RemoteProtocolError(
-                    "a dl_name of submit_multi is too long or unterminated",
-                    CommandStatus.ESME_RINVDLNAME,
-                )
-            result.append(DistributionList(raw[offset:end].decode("latin-1")))
+            name, offset = _cstring_at(
+                raw, offset, 21, "a submit_multi dl_name", CommandStatus.ESME_RINVDLNAME
+            )
+            result.append(DistributionList(name))
         else:
             raise RemoteProtocolError(
                 f"submit_multi dest_flag {flag} is neither 1 (SME) nor 2 (list)",
                 CommandStatus.ESME_RINVDESTFLAG,
             )
-        offset = end + 1
     return tuple(result), offset
 
 
@@ -168,15 +169,12 @@ def _decode_unsuccess_smes(raw: bytes, offset: int) -> tuple[tuple[Any, ...], in
     result: list[UnsuccessSme] = []
     for _ in range(count):
         ton, npi = raw[offset], raw[offset + 1]
-        end = raw.find(b"\0", offset + 2, offset + 2 + 21)
-        if end < 0:
-            raise RemoteProtocolError(
-                "an unsuccess_sme address is too long or unterminated",
-                CommandStatus.ESME_RINVDSTADR,
-            )
-        (status,) = _U32.unpack_from(raw, end + 1)
-        result.append(UnsuccessSme(ton, npi, raw[offset + 2 : end].decode("latin-1"), status))
-        offset = end + 5
+        address, offset = _cstring_at(
+            raw, offset + 2, 21, "an unsuccess_sme destination_addr", CommandStatus.ESME_RINVDSTADR
+        )
+        (status,) = _U32.unpack_from(raw, offset)
+        result.append(UnsuccessSme(ton, npi, address, status))
+        offset += 4
     return tuple(result), offset
 
 
