@@ -340,10 +340,7 @@ class Carrier:
 
         :raises UnknownSubscriber: for a number that is not a subscriber.
         """
-        subscriber = self.subscribers.find(msisdn)
-        if subscriber is None:
-            raise UnknownSubscriber(f"{msisdn} is not a subscriber")
-        subscriber = self.subscribers.keep(subscriber)
+        subscriber = self._kept_subscriber(msisdn)
         subscriber.state = state
         self.subscribers.changed(subscriber)
         if state is HandsetState.ON:
@@ -355,13 +352,17 @@ class Carrier:
 
         :raises UnknownSubscriber: for a number that is not a subscriber.
         """
-        subscriber = self.subscribers.find(msisdn)
-        if subscriber is None:
-            raise UnknownSubscriber(f"{msisdn} is not a subscriber")
-        subscriber = self.subscribers.keep(subscriber)
+        subscriber = self._kept_subscriber(msisdn)
         subscriber.name = name
         self.subscribers.changed(subscriber)
         return subscriber
+
+    def _kept_subscriber(self, msisdn: str) -> Subscriber:
+        """The subscriber a number names, kept (and stored) so that a change to it lasts."""
+        subscriber = self.subscribers.find(msisdn)
+        if subscriber is None:
+            raise UnknownSubscriber(f"{msisdn} is not a subscriber")
+        return self.subscribers.keep(subscriber)
 
     def send_mo(self, msisdn: str, destination: str, text: str) -> list[str]:
         """A subscriber's phone sends a text to a short code; return the parts' message_ids."""
