@@ -109,7 +109,8 @@ def start(config: Config, reactor: Any) -> Any:
     try:
         smpp_port = yield endpoints.serverFromString(reactor, _endpoint(smpp.host, smpp.port)).listen(factory)
         info = {"smpp": {"host": smpp.host}}
-        api = Api(carrier, info=info, after_change=factory.flusher.mark)
+        # Synchronous: an MO's message_id is answered only once the MO is committed.
+        api = Api(carrier, info=info, after_change=factory.flusher.flush)
         site = server.Site(Root(api))
         site.displayTracebacks = False
         site.noisy = False

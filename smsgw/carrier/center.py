@@ -131,6 +131,7 @@ class MessageCenter:
         if message_id is None:
             message_id = format_message_id(row_id, account.message_id_format)
         sar = checked.sar or (None, None, None)
+        # data_sm has no protocol_id or priority_flag: it stores 0 for both.
         record = MessageRecord(
             row_id, message_id, account.system_id, "MT", subscriber.msisdn, pdu.service_type,
             pdu.source_addr_ton, pdu.source_addr_npi, pdu.source_addr,
@@ -205,7 +206,10 @@ class MessageCenter:
         record = self._pending.pop(row_id, None)
         if record is None:
             return None
-        self._waiting_for[record.msisdn].discard(row_id)
+        waiting = self._waiting_for[record.msisdn]
+        waiting.discard(row_id)
+        if not waiting:
+            del self._waiting_for[record.msisdn]
         self._per_account[record.system_id] -= 1
         record.state = state
         record.done_at = now

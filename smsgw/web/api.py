@@ -88,8 +88,9 @@ def subscriber_json(subscriber: Subscriber) -> dict[str, Any]:
 class Api(resource.Resource):
     """The ``/api`` resource: routes requests to handlers and renders JSON.
 
-    :param after_change: called after a request that changed the network, so its effects are
-        committed and delivered in this reactor turn.
+    :param after_change: called after a request that changed the network and before it is
+        answered: it commits the change (so an MO's message_id is never answered before the
+        MO is durable) and hands out the deliveries it caused.
     """
 
     isLeaf = True
