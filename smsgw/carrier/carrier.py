@@ -85,7 +85,7 @@ class Carrier:
         # What waited for a phone that is on (it may have been switched on while smsgw was
         # down, or the process died before delivering) goes now.
         for subscriber in subscribers:
-            if subscriber.state is HandsetState.ON:
+            if subscriber.state.receives_sms:
                 self.center.handset_reachable(subscriber.msisdn, clock.now())
         #: Bound sessions by session id.
         self.links: dict[int, Link] = {}
@@ -102,17 +102,19 @@ class Carrier:
         """Merge the stored subscribers (created on first use, or changed through the API) over
         the configured ones, and keep every later change."""
         subscribers, store = self.subscribers, self.store
-        stored = {msisdn: (name, state) for msisdn, name, state in store.subscribers()}
-        for msisdn, (name, state) in stored.items():
+        stored = {row[0]: row for row in store.subscribers()}
+        for msisdn, name, state, inbox_after in stored.values():
             subscriber = subscribers.get(msisdn)
             if subscriber is None:
-                subscribers.add(Subscriber(msisdn, name, HandsetState(state)))
+                subscribers.add(Subscriber(msisdn, name, HandsetState(state), inbox_after))
             else:
                 subscriber.name, subscriber.state = name, HandsetState(state)
+                subscriber.inbox_after = inbox_after
+        save = store.save_subscriber
         for subscriber in subscribers:
             if subscriber.msisdn not in stored:
-                store.save_subscriber(subscriber.msisdn, subscriber.name, subscriber.state.value)
-        subscribers.on_change = lambda s: store.save_subscriber(s.msisdn, s.name, s.state.value)
+                save(subscriber.msisdn, subscriber.name, subscriber.state.value, subscriber.inbox_after)
+        subscribers.on_change = lambda s: save(s.msisdn, s.name, s.state.value, s.inbox_after)
 
     # -- sessions --------------------------------------------------------------------
 
@@ -343,7 +345,7 @@ class Carrier:
         subscriber = self._kept_subscriber(msisdn)
         subscriber.state = state
         self.subscribers.changed(subscriber)
-        if state is HandsetState.ON:
+        if state.receives_sms:
             self.center.handset_reachable(subscriber.msisdn, self.clock.now())
         return subscriber
 

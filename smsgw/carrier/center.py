@@ -30,8 +30,10 @@ from smsgw.store.records import DeliveryRecord, MessageRecord
 from smsgw.text.split import split_text
 
 ENROUTE = MessageState.ENROUTE
+#: GSM MAP errors a receipt's err field reports (PROTOCOL.md §3.4: network error codes).
+ERROR_ABSENT_SUBSCRIBER = 27  # the phone stayed off until the validity ended
+ERROR_MEMORY_CAPACITY_EXCEEDED = 32  # SM delivery failure: the phone's inbox stayed full
 DELIVRD = MessageState.DELIVRD
-_ON = HandsetState.ON
 
 
 def encode_mo(record: MessageRecord) -> bytes:
@@ -141,7 +143,7 @@ class MessageCenter:
             now, checked.scheduled_at, checked.expires_at, ENROUTE, None, 0,
         )  # fmt: skip
         due = checked.scheduled_at is None or checked.scheduled_at <= now
-        if due and subscriber.state is _ON:
+        if due and subscriber.state.receives_sms:
             record.state = DELIVRD
             record.done_at = now
             owed = record.registered_delivery and wants_receipt(record.registered_delivery, DELIVRD)
@@ -259,10 +261,14 @@ class MessageCenter:
                 continue
             if kind == "expire":
                 if record.expires_at <= now:
-                    self.finish(row_id, MessageState.EXPIRED, now)
+                    subscriber = self.subscribers.get(record.msisdn)
+                    if subscriber is not None and subscriber.state is HandsetState.INBOX_FULL:
+                        self.finish(row_id, MessageState.UNDELIV, now, ERROR_MEMORY_CAPACITY_EXCEEDED)
+                    else:
+                        self.finish(row_id, MessageState.EXPIRED, now, ERROR_ABSENT_SUBSCRIBER)
             elif record.scheduled_at is not None and record.scheduled_at <= now:
                 subscriber = self.subscribers.get(record.msisdn)
-                if subscriber is None or subscriber.state is _ON:
+                if subscriber is None or subscriber.state.receives_sms:
                     self.finish(row_id, DELIVRD, now)
                 elif wants_intermediate(record.registered_delivery):
                     record.report = ENROUTE

@@ -11,19 +11,36 @@ from smsgw.carrier.errors import UnknownSubscriber
 
 
 class HandsetState(enum.Enum):
-    """Whether the network can reach a subscriber's phone."""
+    """What the network finds when it tries to deliver to a subscriber's phone.
+
+    ``busy`` (in a call or a USSD dialogue) still receives SMS, as phones do; it matters for
+    USSD. ``off`` and ``inbox_full`` make the network hold messages until the phone is
+    reachable again or their validity ends.
+    """
 
     ON = "on"
     OFF = "off"
+    BUSY = "busy"
+    INBOX_FULL = "inbox_full"
+
+    @property
+    def receives_sms(self) -> bool:
+        """Whether an SMS sent now is delivered now."""
+        return self is HandsetState.ON or self is HandsetState.BUSY
 
 
 @attrs.define
 class Subscriber:
-    """One subscriber: an MSISDN (E.164 digits, no ``+``), a display name and a phone state."""
+    """One subscriber: an MSISDN (E.164 digits, no ``+``), a display name and a phone state.
+
+    :ivar inbox_after: the store row of the last message cleared from the inbox; older
+        messages are not shown on the phone (they stay in the message history).
+    """
 
     msisdn: str
     name: str = ""
     state: HandsetState = HandsetState.ON
+    inbox_after: int = 0
 
 
 def normalize_msisdn(address: str, country_code: str) -> str | None:
@@ -107,6 +124,10 @@ class SubscriberRegistry:
         if subscriber is None and self.auto_provision:
             return Subscriber(msisdn)
         return subscriber
+
+    def remove(self, msisdn: str) -> Subscriber | None:
+        """Forget a kept subscriber (with auto provisioning the number stays an implicit one)."""
+        return self._by_msisdn.pop(msisdn, None)
 
     def keep(self, subscriber: Subscriber) -> Subscriber:
         """Make an implicit subscriber a kept one (before changing it); return the kept one."""

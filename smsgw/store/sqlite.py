@@ -21,7 +21,7 @@ from typing import Any
 
 from smsgw.store.records import MESSAGE_COLUMNS, MessageRecord
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS messages (
@@ -60,7 +60,8 @@ CREATE INDEX IF NOT EXISTS messages_by_msisdn ON messages (msisdn, id);
 CREATE TABLE IF NOT EXISTS subscribers (
     msisdn TEXT PRIMARY KEY,
     name TEXT NOT NULL,
-    state TEXT NOT NULL
+    state TEXT NOT NULL,
+    inbox_after INTEGER NOT NULL
 );
 PRAGMA user_version = {SCHEMA_VERSION};
 """
@@ -80,9 +81,11 @@ _REPLACE = (
     "UPDATE messages SET body = ?, scheduled_at = ?, expires_at = ?, registered_delivery = ? WHERE id = ?"
 )
 _SAVE_SUBSCRIBER = (
-    "INSERT INTO subscribers (msisdn, name, state) VALUES (?, ?, ?) "
-    "ON CONFLICT (msisdn) DO UPDATE SET name = excluded.name, state = excluded.state"
+    "INSERT INTO subscribers (msisdn, name, state, inbox_after) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (msisdn) DO UPDATE SET name = excluded.name, state = excluded.state, "
+    "inbox_after = excluded.inbox_after"
 )
+_DELETE_SUBSCRIBER = "DELETE FROM subscribers WHERE msisdn = ?"
 _NOT_FINAL = (0, 1, 6)  # SCHEDULED, ENROUTE, ACCEPTD
 
 
@@ -176,9 +179,14 @@ class SqliteStore:
         """Queue (lazily) a failed attempt to deliver what a message owes, and the next one's time."""
         self._queue.append((_REPORT_RETRY, (attempts, next_at, message, state)))
 
-    def save_subscriber(self, msisdn: str, name: str, state: str) -> None:
-        """Queue a subscriber's creation or change (name, phone state)."""
-        self._queue.append((_SAVE_SUBSCRIBER, (msisdn, name, state)))
+    def save_subscriber(self, msisdn: str, name: str, state: str, inbox_after: int) -> None:
+        """Queue a subscriber's creation or change (name, phone state, inbox cleared up to)."""
+        self._queue.append((_SAVE_SUBSCRIBER, (msisdn, name, state, inbox_after)))
+        self._urgent = True
+
+    def delete_subscriber(self, msisdn: str) -> None:
+        """Queue a subscriber's removal (its messages stay)."""
+        self._queue.append((_DELETE_SUBSCRIBER, (msisdn,)))
         self._urgent = True
 
     @property
@@ -287,11 +295,10 @@ class SqliteStore:
         )
         return [MessageRecord(*row) for row in rows]
 
-    def subscribers(self) -> list[tuple[str, str, str]]:
-        """Every subscriber ever provisioned or changed: (msisdn, name, state)."""
-        return [
-            tuple(row) for row in self._read("SELECT msisdn, name, state FROM subscribers ORDER BY msisdn")
-        ]
+    def subscribers(self) -> list[tuple[str, str, str, int]]:
+        """Every kept subscriber: (msisdn, name, state, inbox_after)."""
+        rows = self._read("SELECT msisdn, name, state, inbox_after FROM subscribers ORDER BY msisdn")
+        return [(str(m), str(n), str(s), int(i)) for m, n, s, i in rows]
 
     def msisdns(self, limit: int = 1000) -> list[str]:
         """MSISDNs that have messages (through the msisdn index), at most ``limit``."""

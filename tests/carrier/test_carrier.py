@@ -246,7 +246,7 @@ def test_restart_keeps_subscribers_and_delivers_what_waited(tmp_path) -> None:
     from smsgw.store.sqlite import SqliteStore
 
     store = SqliteStore(path)
-    store.save_subscriber(OFF_PHONE, "Off", "on")
+    store.save_subscriber(OFF_PHONE, "Off", "on", 0)
     store.close()
 
     carrier = make_carrier(path)
@@ -269,4 +269,4 @@ def test_auto_provisioned_numbers_cost_no_objects_until_changed() -> None:
     carrier.set_handset_state("8613700000007", HandsetState.OFF)
     assert carrier.subscribers.get("8613700000007").state is HandsetState.OFF
     carrier.flush()
-    assert ("8613700000007", "", "off") in carrier.store.subscribers()
+    assert ("8613700000007", "", "off", 0) in carrier.store.subscribers()
