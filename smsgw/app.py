@@ -22,6 +22,10 @@ from smsgw.server.eventlog import RefusalLog
 from smsgw.server.smpp import SmppServerFactory
 from smsgw.store.sqlite import SqliteStore
 from smsgw.web.api import Api, Root
+from smsgw.web.events import EventStream
+from smsgw.web.handsets import HandsetRoutes
+from smsgw.web.network import NetworkRoutes
+from smsgw.web.waiting import InboxWaiters
 
 
 @attrs.define
@@ -108,9 +112,18 @@ def start(config: Config, reactor: Any) -> Any:
     RefusalLog(carrier.events, reactor.seconds)
     try:
         smpp_port = yield endpoints.serverFromString(reactor, _endpoint(smpp.host, smpp.port)).listen(factory)
-        info = {"smpp": {"host": smpp.host}}
-        # Synchronous: an MO's message_id is answered only once the MO is committed.
-        api = Api(carrier, info=info, after_change=factory.flusher.flush)
+        info: dict[str, Any] = {"smpp": {"host": smpp.host}}
+        # Synchronous: a change is committed before it is answered (an MO's message_id is durable).
+        routes = (
+            NetworkRoutes(carrier, info).routes()
+            + HandsetRoutes(
+                carrier,
+                InboxWaiters(reactor, carrier.events),
+                factory.flusher.flush,
+                concat_timeout=network.concat_timeout,
+            ).routes()
+        )
+        api = Api(routes, streams={"events": EventStream(carrier.events, reactor)})
         site = server.Site(Root(api))
         site.displayTracebacks = False
         site.noisy = False

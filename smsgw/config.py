@@ -72,6 +72,8 @@ class NetworkSettings:
     delivery_retry_max: float = 300.0
     delivery_validity: float = 48 * 3600.0
     default_account: str = DEFAULT_SYSTEM_ID
+    #: Seconds after which a concatenated message still missing parts shows incomplete.
+    concat_timeout: float = 60.0
 
 
 @attrs.frozen
@@ -164,6 +166,7 @@ _NETWORK_CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "delivery_retry_max": _SECONDS,
     "delivery_validity": _SECONDS,
     "default_account": _text,
+    "concat_timeout": lambda w, v: float(_number(w, v, minimum=0.1)),
 }
 
 

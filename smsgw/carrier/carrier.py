@@ -16,9 +16,9 @@ from smsgw.carrier.accounts import Account, AccountRegistry
 from smsgw.carrier.center import MessageCenter, parse_message_id
 from smsgw.carrier.clock import Clock
 from smsgw.carrier.errors import BindRefused, Rejected, UnknownSubscriber
-from smsgw.carrier.events import Bound, EventBus, Refused, Unbound
+from smsgw.carrier.events import Bound, EventBus, HandsetChanged, Refused, Unbound
 from smsgw.carrier.outbox import Link, Outbox, RetryPolicy
-from smsgw.carrier.subscribers import HandsetState, Subscriber, SubscriberRegistry
+from smsgw.carrier.subscribers import HandsetState, Subscriber, SubscriberRegistry, normalize_msisdn
 from smsgw.carrier.validation import (
     Checked,
     Limits,
@@ -344,7 +344,7 @@ class Carrier:
         """
         subscriber = self._kept_subscriber(msisdn)
         subscriber.state = state
-        self.subscribers.changed(subscriber)
+        self._handset_changed(subscriber)
         if state.receives_sms:
             self.center.handset_reachable(subscriber.msisdn, self.clock.now())
         return subscriber
@@ -356,8 +356,59 @@ class Carrier:
         """
         subscriber = self._kept_subscriber(msisdn)
         subscriber.name = name
-        self.subscribers.changed(subscriber)
+        self._handset_changed(subscriber)
         return subscriber
+
+    def create_handset(
+        self, msisdn: str, name: str = "", state: HandsetState = HandsetState.ON
+    ) -> Subscriber:
+        """Provision a handset explicitly (needed under strict provisioning).
+
+        :raises Rejected: ESME_RINVDSTADR for a number that is not a phone number, or that is
+            already a kept handset.
+        """
+        normalized = normalize_msisdn(msisdn, self.subscribers.country_code)
+        if normalized is None:
+            raise UnknownSubscriber(f"{msisdn!r} is not a phone number")
+        if self.subscribers.get(normalized) is not None:
+            raise Rejected(S.ESME_RINVDSTADR, f"{normalized} already exists")
+        subscriber = self.subscribers.add(Subscriber(normalized, name, state))
+        self._handset_changed(subscriber, stored=True)
+        if not state.receives_sms:
+            return subscriber
+        self.center.handset_reachable(normalized, self.clock.now())
+        return subscriber
+
+    def delete_handset(self, msisdn: str) -> Subscriber:
+        """Forget a kept handset; with auto provisioning its number stays usable (phone on).
+
+        :raises UnknownSubscriber: for a number that is not a kept handset.
+        """
+        subscriber = self.subscribers.find(msisdn)
+        if subscriber is None or self.subscribers.remove(subscriber.msisdn) is None:
+            raise UnknownSubscriber(f"{msisdn} is not a provisioned handset")
+        self.store.delete_subscriber(subscriber.msisdn)
+        if self.events.wants(HandsetChanged):
+            self.events.emit(
+                HandsetChanged(subscriber.msisdn, subscriber.name, subscriber.state.value, removed=True)
+            )
+        return subscriber
+
+    def clear_inbox(self, msisdn: str) -> int:
+        """Empty a handset's inbox as the phone shows it (the message log keeps everything).
+
+        :returns: the store row the inbox now starts after.
+        """
+        subscriber = self._kept_subscriber(msisdn)
+        subscriber.inbox_after = self.store.max_id()
+        self.subscribers.changed(subscriber)
+        return subscriber.inbox_after
+
+    def _handset_changed(self, subscriber: Subscriber, *, stored: bool = False) -> None:
+        if not stored:
+            self.subscribers.changed(subscriber)
+        if self.events.wants(HandsetChanged):
+            self.events.emit(HandsetChanged(subscriber.msisdn, subscriber.name, subscriber.state.value))
 
     def _kept_subscriber(self, msisdn: str) -> Subscriber:
         """The subscriber a number names, kept (and stored) so that a change to it lasts."""

@@ -18,7 +18,7 @@ from typing import Any
 
 from smsgw.carrier.accounts import Account, AccountRegistry
 from smsgw.carrier.errors import QueueFull, Rejected
-from smsgw.carrier.events import EventBus, MessageAccepted, MessageStateChanged
+from smsgw.carrier.events import DeliveryDone, EventBus, MessageAccepted, MessageStateChanged
 from smsgw.carrier.outbox import Outbox
 from smsgw.carrier.receipts import encode_receipt, wants_intermediate, wants_receipt
 from smsgw.carrier.subscribers import HandsetState, Subscriber, SubscriberRegistry
@@ -194,9 +194,7 @@ class MessageCenter:
 
     def _queue_receipt(self, record: MessageRecord, now: float) -> None:
         """Queue the receipt of the message's current state (recorded as owed by the caller)."""
-        self.outbox.add(
-            record.system_id, record.id, "receipt", record.state, self._receipt_pdu(record, now), now
-        )
+        self.outbox.add(record, "receipt", self._receipt_pdu(record, now), now)
 
     def _receipt_pdu(self, record: MessageRecord, now: float) -> bytes:
         account = self.accounts.get(record.system_id)
@@ -293,6 +291,8 @@ class MessageCenter:
             self.outbox.restore(
                 DeliveryRecord(
                     record.id,
+                    record.message_id,
+                    record.msisdn,
                     record.system_id,
                     kind,
                     record.report,
@@ -341,21 +341,34 @@ class MessageCenter:
             )  # fmt: skip
             self.store.insert_message(record.as_row())
             self._announce(record)
-            self.outbox.add(system_id, row_id, "mo", ENROUTE, encode_mo(record), now)
+            self.outbox.add(record, "mo", encode_mo(record), now)
             ids.append(record.message_id)
         return ids
 
     def delivery_done(self, delivery: DeliveryRecord, outcome: str, now: float) -> None:
         """An ESME accepted, refused or never took a delivery: it is no longer owed."""
-        if delivery.kind != "mo":
+        if delivery.kind == "mo":
+            state = {"accepted": DELIVRD, "refused": MessageState.REJECTD}.get(outcome, MessageState.EXPIRED)
+            self.store.mo_done(delivery.message, state, now)
+            if self.events.wants(MessageStateChanged):
+                self.events.emit(
+                    MessageStateChanged(
+                        delivery.message_id,
+                        delivery.system_id,
+                        "MO",
+                        delivery.msisdn,
+                        MessageState(state).name,
+                    )
+                )
+        else:
             self.store.report_done(delivery.message, delivery.state)
-            return
-        state = {
-            "accepted": MessageState.DELIVRD,
-            "refused": MessageState.REJECTD,
-        }.get(outcome, MessageState.EXPIRED)
-        self.store.mo_done(delivery.message, state, now)
-        if self.events.wants(MessageStateChanged):
-            record = self.store.get_message(delivery.message)
-            if record is not None:
-                self._announce_state(record)
+        if self.events.wants(DeliveryDone):
+            self.events.emit(
+                DeliveryDone(
+                    delivery.message_id,
+                    delivery.system_id,
+                    delivery.kind,
+                    MessageState(delivery.state).name,
+                    outcome,
+                )
+            )

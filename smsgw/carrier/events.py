@@ -49,6 +49,27 @@ class MessageStateChanged:
 
 
 @attrs.frozen
+class DeliveryDone:
+    """A receipt or an MO reached its end at the ESME: accepted, refused or expired."""
+
+    message_id: str
+    system_id: str
+    kind: str
+    state: str
+    outcome: str
+
+
+@attrs.frozen
+class HandsetChanged:
+    """A handset was provisioned, changed (state, name) or removed."""
+
+    msisdn: str
+    name: str
+    state: str
+    removed: bool = False
+
+
+@attrs.frozen
 class Refused:
     """A request was refused with an SMPP status (the reason names the value)."""
 
@@ -79,6 +100,17 @@ class EventBus:
             self._every.append(listener)
         for event_type in types:
             self._by_type.setdefault(event_type, []).append(listener)
+
+    def unsubscribe(self, listener: Listener, *types: type) -> None:
+        """Stop following (the same types as given to :meth:`subscribe`)."""
+        if not types and listener in self._every:
+            self._every.remove(listener)
+        for event_type in types:
+            listeners = self._by_type.get(event_type, [])
+            if listener in listeners:
+                listeners.remove(listener)
+            if not listeners:
+                self._by_type.pop(event_type, None)
 
     def wants(self, event_type: type) -> bool:
         """Whether anyone follows events of this type."""

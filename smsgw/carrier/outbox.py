@@ -20,7 +20,7 @@ import attrs
 from smsgw.carrier.accounts import Account
 from smsgw.smpp.constants import CommandStatus
 from smsgw.smpp.session import SmscSession
-from smsgw.store.records import DeliveryRecord
+from smsgw.store.records import DeliveryRecord, MessageRecord
 
 _PERMANENT = frozenset({CommandStatus.ESME_RX_P_APPN, CommandStatus.ESME_RX_R_APPN})
 
@@ -73,18 +73,25 @@ class Outbox:
 
     # -- queueing --------------------------------------------------------------------
 
-    def add(
-        self, system_id: str, message: int, kind: str, state: int, pdu: bytes, since: float
-    ) -> DeliveryRecord:
-        """Queue a delivery behind the account's others.
+    def add(self, record: MessageRecord, kind: str, pdu: bytes, since: float) -> DeliveryRecord:
+        """Queue a delivery for a message (its receipt, or the MO itself) behind the account's others.
 
         The caller has already recorded on the message row that it is owed.
 
         :param since: when it became owed; it is dropped ``retry.validity`` seconds later.
         """
-        delivery = DeliveryRecord(message, system_id, kind, state, pdu, since + self.retry.validity)
+        delivery = DeliveryRecord(
+            record.id,
+            record.message_id,
+            record.msisdn,
+            record.system_id,
+            kind,
+            record.state,
+            pdu,
+            since + self.retry.validity,
+        )
         self._enqueue(delivery)
-        self._pending[system_id] += 1
+        self._pending[record.system_id] += 1
         return delivery
 
     def restore(self, delivery: DeliveryRecord) -> None:

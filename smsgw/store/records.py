@@ -114,6 +114,8 @@ class DeliveryRecord:
     """
 
     message: int
+    message_id: str
+    msisdn: str
     system_id: str
     kind: str
     state: int

@@ -280,6 +280,22 @@ class SqliteStore:
         )
         return [MessageRecord(*row) for row in rows]
 
+    def handset_parts(
+        self, msisdn: str, direction: str, after: int, limit: int = 2000
+    ) -> list[MessageRecord]:
+        """What a phone holds, oldest first: the parts it received (MT, delivered) or sent (MO).
+
+        :param after: only rows above this one (the inbox's cleared point).
+        :param limit: at most this many of the newest parts.
+        """
+        state = "AND state = 2" if direction == "MT" else ""
+        rows = self._read(
+            f"SELECT {', '.join(MESSAGE_COLUMNS)} FROM messages "
+            f"WHERE msisdn = ? AND direction = ? AND id > ? {state} ORDER BY id DESC LIMIT ?",
+            (msisdn, direction, after, limit),
+        )
+        return [MessageRecord(*row) for row in reversed(rows)]
+
     def pending_messages(self) -> list[MessageRecord]:
         """MT messages not yet in a final state (to resume after a restart)."""
         rows = self._read(

@@ -168,6 +168,8 @@ def _classify(part: ReceivedPart) -> tuple[_GroupKey | None, int, bytes]:
         try:
             udh, payload = split_udh(part.body)
         except InvalidUdh:
+            # There is no telling where a broken header ends, so the whole body is shown rather
+            # than guessing and cutting real text.
             return None, 1, part.body
         if udh.concat is not None:
             concat = udh.concat
@@ -221,6 +223,7 @@ def _text(group: _Group, default_alphabet: DefaultAlphabet) -> str:
 
 
 def _part_info(seq: int, part: ReceivedPart) -> PartInfo:
+    """Describe one present segment."""
     return PartInfo(seq=seq, message_id=part.message_id, row=part.row, received_at=part.received_at)
 
 

@@ -179,7 +179,7 @@ class Smsgw:
 
     def set_phone(self, msisdn: str, state: str) -> None:
         """Switch a subscriber's phone on or off through the API."""
-        status, payload = self.api("PATCH", f"/api/subscribers/{msisdn}", {"state": state})
+        status, payload = self.api("PATCH", f"/api/handsets/{msisdn}", {"state": state})
         assert status == 200 and payload["state"] == state, (status, payload)
 
     def message(self, message_id: str) -> dict[str, Any]:

@@ -80,9 +80,9 @@ def test_gsm_ucs2_and_concatenated_texts_are_delivered_with_receipts(server, con
     assert bytes(answer.message_id).decode() == chinese_id
     assert answer.message_state == 2
 
-    inbox = server.get(f"/api/subscribers/{DEMO[1]}/inbox")["messages"]
-    shown = [m for m in inbox if m["message_id"] == chinese_id]
+    inbox = server.get(f"/api/handsets/{DEMO[1]}/inbox")["messages"]
+    shown = [m for m in inbox if [p["message_id"] for p in m["parts"]] == [chinese_id]]
     assert len(shown) == 1
     assert shown[0]["text"] == CHINESE_TEXT
     assert shown[0]["data_coding"] == 8
-    assert shown[0]["state"] == "DELIVRD"
+    assert server.message(chinese_id)["state"] == "DELIVRD"

@@ -52,22 +52,23 @@ def test_messages_filters_and_inbox(server: Smsgw) -> None:
     listed = server.get(f"/api/messages?msisdn={PHONE}&direction=MT&state=DELIVRD")["messages"]
     assert message_id in [m["message_id"] for m in listed]
     assert all(m["msisdn"] == PHONE and m["state"] == "DELIVRD" for m in listed)
-    inbox = server.get("/api/subscribers/%2B" + PHONE + "/inbox")["messages"]
-    assert inbox[0]["message_id"] == message_id and inbox[0]["text"] == "filter me"
+    inbox = server.get("/api/handsets/%2B" + PHONE + "/inbox")["messages"]
+    newest = inbox[-1]
+    assert [p["message_id"] for p in newest["parts"]] == [message_id] and newest["text"] == "filter me"
     assert server.message(message_id)["to"] == PHONE
 
 
 def test_patch_subscriber_name_and_state(server: Smsgw) -> None:
     """PATCH changes a subscriber's name and phone state; national notation finds it."""
-    status, body = server.api("PATCH", "/api/subscribers/13800000003", {"name": "Zhang San", "state": "off"})
+    status, body = server.api("PATCH", "/api/handsets/13800000003", {"name": "Zhang San", "state": "off"})
     assert status == 200 and body == {"msisdn": "8613800000003", "name": "Zhang San", "state": "off"}
     server.set_phone("8613800000003", "on")
-    assert server.get("/api/subscribers/8613800000003")["name"] == "Zhang San"
+    assert server.get("/api/handsets/8613800000003")["name"] == "Zhang San"
 
 
 def test_mo_is_listed_with_its_text(server: Smsgw) -> None:
     """POST outbox creates an MO to the short code, listed with its decoded text."""
-    status, body = server.api("POST", f"/api/subscribers/{PHONE}/outbox", {"to": "12345", "text": "确认 YES"})
+    status, body = server.api("POST", f"/api/handsets/{PHONE}/sms", {"to": "12345", "text": "确认 YES"})
     assert status == 201
     (message_id,) = body["message_ids"]
     message = server.message(message_id)
@@ -83,15 +84,15 @@ def test_mo_is_listed_with_its_text(server: Smsgw) -> None:
     ("method", "path", "body", "status", "code"),
     [
         ("GET", "/api/nothing", None, 404, "not_found"),
-        ("GET", "/api/subscribers/not-a-number", None, 404, "unknown_subscriber"),
+        ("GET", "/api/handsets/not-a-number", None, 404, "unknown_handset"),
         ("GET", "/api/messages/999999", None, 404, "unknown_message"),
         ("GET", "/api/messages?state=DONE", None, 400, "bad_query"),
         ("GET", "/api/messages?limit=5000", None, 400, "bad_query"),
         ("GET", "/api/messages?direction=UP", None, 400, "bad_query"),
-        ("PATCH", f"/api/subscribers/{PHONE}", {"state": "dead"}, 400, "bad_field"),
-        ("PATCH", f"/api/subscribers/{PHONE}", {"colour": "red"}, 400, "bad_field"),
-        ("POST", f"/api/subscribers/{PHONE}/outbox", {"text": "no destination"}, 400, "bad_field"),
-        ("POST", f"/api/subscribers/{PHONE}/outbox", {"to": "12345"}, 400, "bad_field"),
+        ("PATCH", f"/api/handsets/{PHONE}", {"state": "dead"}, 400, "bad_field"),
+        ("PATCH", f"/api/handsets/{PHONE}", {"colour": "red"}, 400, "bad_field"),
+        ("POST", f"/api/handsets/{PHONE}/sms", {"text": "no destination"}, 400, "bad_field"),
+        ("POST", f"/api/handsets/{PHONE}/sms", {"to": "12345"}, 400, "bad_field"),
     ],
 )
 def test_errors_use_one_envelope(server: Smsgw, method: str, path: str, body, status: int, code: str) -> None:
@@ -103,7 +104,7 @@ def test_errors_use_one_envelope(server: Smsgw, method: str, path: str, body, st
 
 def test_bad_json_and_wrong_method(server: Smsgw) -> None:
     """A body that is not JSON gets 400 bad_json; a wrong method 405 with an Allow header."""
-    status, _, payload = raw_request(server, "POST", f"/api/subscribers/{PHONE}/outbox", b"{not json")
+    status, _, payload = raw_request(server, "POST", f"/api/handsets/{PHONE}/sms", b"{not json")
     assert status == 400 and payload["error"]["code"] == "bad_json"
     status, headers, payload = raw_request(server, "DELETE", "/api/health", b"")
     assert status == 405 and payload["error"]["code"] == "method_not_allowed"
@@ -112,5 +113,5 @@ def test_bad_json_and_wrong_method(server: Smsgw) -> None:
 
 def test_oversized_body_is_refused(server: Smsgw) -> None:
     """A request body over 64 KiB gets 413 with the JSON envelope."""
-    status, _, payload = raw_request(server, "POST", f"/api/subscribers/{PHONE}/outbox", b"x" * 70000)
+    status, _, payload = raw_request(server, "POST", f"/api/handsets/{PHONE}/sms", b"x" * 70000)
     assert status == 413 and payload["error"]["code"] == "body_too_large"

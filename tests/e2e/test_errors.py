@@ -308,7 +308,7 @@ def test_unknown_destination_in_strict_provisioning_is_invalid(start_server, con
     esme.bind("transmitter")
     assert esme.submit("8613999999999", registered_delivery=0).status == S.ESME_RINVDSTADR
     assert esme.submit_ok(DEMO[4], registered_delivery=0)
-    assert smsgw.api("GET", "/api/subscribers/8613999999999")[0] == 404
+    assert smsgw.api("GET", "/api/handsets/8613999999999")[0] == 404
 
 
 @pytest.mark.parametrize("message_id", ["999999", "not-an-id"])

@@ -52,7 +52,7 @@ def test_messages_and_pending_receipts_survive_a_graceful_restart(start_server, 
     listed = {m["message_id"]: m for m in smsgw.get("/api/messages?limit=1000")["messages"]}
     assert {m: listed[m]["state"] for m in (first, waiting, second)} == before
     assert listed[waiting]["text"] == "waiting off"
-    assert smsgw.get(f"/api/subscribers/{PHONE_OFF}")["state"] == "off"
+    assert smsgw.get(f"/api/handsets/{PHONE_OFF}")["state"] == "off"
 
     receiver = connect(smsgw)
     receiver.bind("receiver")
@@ -97,14 +97,14 @@ def test_message_for_a_phone_switched_off_through_the_api_is_not_stranded_by_a_r
     receiver.bind("receiver")
 
     def settled() -> tuple[str, str] | None:
-        phone = smsgw.get(f"/api/subscribers/{DEMO[3]}")["state"]
+        phone = smsgw.get(f"/api/handsets/{DEMO[3]}")["state"]
         state = smsgw.message(waiting)["state"]
         return (phone, state) if (phone, state) in (("off", "ENROUTE"), ("on", "DELIVRD")) else None
 
     try:
         phone, _ = wait_until(settled, timeout=3, what="a consistent phone and message state")
     except AssertionError:
-        phone = smsgw.get(f"/api/subscribers/{DEMO[3]}")["state"]
+        phone = smsgw.get(f"/api/handsets/{DEMO[3]}")["state"]
         state = smsgw.message(waiting)["state"]
         raise AssertionError(
             f"after the restart the phone is reported {phone!r} but its message stays {state}"
@@ -122,16 +122,16 @@ def test_inbox_of_an_auto_provisioned_number_survives_a_restart(start_server, co
     transmitter.bind("transmitter")
     number = "8613712345678"
     message_id = transmitter.submit_ok(number, "welcome", registered_delivery=0)
-    assert [m["message_id"] for m in smsgw.get(f"/api/subscribers/{number}/inbox")["messages"]] == [
-        message_id
-    ]
+    assert [
+        p["message_id"] for m in smsgw.get(f"/api/handsets/{number}/inbox")["messages"] for p in m["parts"]
+    ] == [message_id]
 
     assert smsgw.restart(signal.SIGTERM) == 0
 
     assert smsgw.message(message_id)["msisdn"] == number
-    status, payload = smsgw.api("GET", f"/api/subscribers/{number}/inbox")
+    status, payload = smsgw.api("GET", f"/api/handsets/{number}/inbox")
     assert status == 200, payload
-    assert [m["message_id"] for m in payload["messages"]] == [message_id]
+    assert [p["message_id"] for m in payload["messages"] for p in m["parts"]] == [message_id]
 
 
 def test_mo_waits_across_a_restart_for_a_receiver(start_server, connect) -> None:
@@ -140,9 +140,7 @@ def test_mo_waits_across_a_restart_for_a_receiver(start_server, connect) -> None
     texts = ["Balance please", "STOP", "YES 123456"]
     mo_ids = []
     for text in texts:
-        status, payload = smsgw.api(
-            "POST", f"/api/subscribers/{PHONE_ON}/outbox", {"to": SHORT_CODE, "text": text}
-        )
+        status, payload = smsgw.api("POST", f"/api/handsets/{PHONE_ON}/sms", {"to": SHORT_CODE, "text": text})
         assert status == 201 and len(payload["message_ids"]) == 1, (status, payload)
         mo_ids += payload["message_ids"]
     assert {smsgw.message(m)["state"] for m in mo_ids} == {"ENROUTE"}

@@ -60,10 +60,10 @@ class Pair:
         assert status == 202 and "Accepted" in body, f"sendsms answered {status} {body!r}"
 
     def inbox(self, msisdn: str, text_pred: Any, count: int = 1) -> list[dict[str, Any]]:
-        """Wait until ``count`` MT messages for ``msisdn`` satisfy ``text_pred``; return them oldest first."""
+        """Wait until ``count`` stored MT parts for ``msisdn`` satisfy ``text_pred``; return them oldest first."""
 
         def found() -> list[dict[str, Any]] | None:
-            messages = self.smsgw.api("GET", f"/api/subscribers/{msisdn}/inbox")["messages"]
+            messages = self.smsgw.api("GET", f"/api/messages?msisdn={msisdn}&direction=MT")["messages"]
             hits = [m for m in messages if text_pred(m)]
             return sorted(hits, key=lambda m: int(m["message_id"])) if len(hits) >= count else None
 
@@ -158,6 +158,8 @@ def test_long_mt_arrives_in_three_parts_with_one_receipt(pair: Pair) -> None:
     assert {p["parts"]["total"] for p in parts} == {3}
     assert len({p["parts"]["ref"] for p in parts}) == 1
     assert "".join(p["text"] for p in parts) == text
+    inbox = pair.smsgw.api("GET", "/api/handsets/8613800000003/inbox")["messages"]
+    assert [m["text"] for m in inbox if m["total_parts"] == 3] == [text]  # the phone shows one message
     assert [len(p["text"]) for p in parts] == [153, 153, 94]
     assert [p["esm_class"] for p in parts] == [0x43, 0x43, 0x43]  # UDHI + store-and-forward
     assert [p["registered_delivery"] for p in parts] == [0x11, 0, 0]  # only part 1 asks for a receipt
@@ -188,7 +190,7 @@ def test_receipt_text_reaches_the_dlr_url_as_printable_text(pair: Pair) -> None:
 def test_phone_off_gives_a_buffered_report_then_delivered(pair: Pair) -> None:
     """With the phone off Kannel matches smsgw's intermediate ENROUTE notification (type 4), then DELIVRD (type 1)."""
     msisdn = "8613800000002"
-    pair.smsgw.api("PATCH", f"/api/subscribers/{msisdn}", {"state": "off"})
+    pair.smsgw.api("PATCH", f"/api/handsets/{msisdn}", {"state": "off"})
     try:
         text = "Kannel MT while the phone is off"
         pair.sendsms(msisdn, text, "off")
@@ -199,7 +201,7 @@ def test_phone_off_gives_a_buffered_report_then_delivered(pair: Pair) -> None:
         assert "stat:ENROUTE" in buffered.get("answer")
         assert not pair.kannel.catcher.matching(lambda h: h.get("tag") == "off" and h.get("type") == "1")
     finally:
-        pair.smsgw.api("PATCH", f"/api/subscribers/{msisdn}", {"state": "on"})
+        pair.smsgw.api("PATCH", f"/api/handsets/{msisdn}", {"state": "on"})
     delivered = pair.dlr("off", "1")
     assert delivered.get("fid") == message["message_id"]
     assert "stat:DELIVRD" in delivered.get("answer")
@@ -207,9 +209,7 @@ def test_phone_off_gives_a_buffered_report_then_delivered(pair: Pair) -> None:
 
 
 def _mo(pair: Pair, msisdn: str, text: str) -> Any:
-    ids = pair.smsgw.api("POST", f"/api/subscribers/{msisdn}/outbox", {"to": "12345", "text": text})[
-        "message_ids"
-    ]
+    ids = pair.smsgw.api("POST", f"/api/handsets/{msisdn}/sms", {"to": "12345", "text": text})["message_ids"]
     assert len(ids) == 1
     hit = pair.kannel.catcher.wait_for(
         lambda h: h.path == "/mo" and h.get("from") == f"+{msisdn}",

@@ -1,0 +1,232 @@
+"""API routes for virtual handsets: the air interface as a QA script drives it.
+
+A handset's inbox shows what the phone shows: every concatenated message as one text
+(:func:`smsgw.text.reassembly.assemble`). ``GET .../inbox?wait=S&after=CURSOR`` is a long
+poll, so scripts never sleep, and its ``from`` and ``match`` filters let tests that share a
+handset wait for their own message only.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from twisted.web import server
+
+from smsgw.carrier.carrier import Carrier
+from smsgw.carrier.errors import Rejected
+from smsgw.carrier.subscribers import HandsetState, Subscriber
+from smsgw.store.records import MessageRecord
+from smsgw.text.reassembly import InboxMessage, ReceivedPart, assemble
+from smsgw.web.api import ApiError, Route, int_query, json_body, query
+from smsgw.web.render import handset_json, inbox_json
+from smsgw.web.waiting import InboxWaiters
+
+MAX_WAIT = 300
+_STATES = ", ".join(s.value for s in HandsetState)
+
+
+class HandsetRoutes:
+    """``/api/handsets`` and everything under it.
+
+    :param after_change: commits a change before it is answered (see :class:`~smsgw.web.api.Api`).
+    :param concat_timeout: seconds after which a concatenated message missing parts is shown
+        incomplete.
+    """
+
+    def __init__(
+        self,
+        carrier: Carrier,
+        waiters: InboxWaiters,
+        after_change: Any,
+        *,
+        concat_timeout: float = 60.0,
+    ) -> None:
+        self.carrier = carrier
+        self.waiters = waiters
+        self.after_change = after_change
+        self.concat_timeout = concat_timeout
+
+    def routes(self) -> list[Route]:
+        """The routes, for :class:`~smsgw.web.api.Api`."""
+        one = r"handsets/([^/]+)"
+        return [
+            ("GET", r"handsets", self.list),
+            ("POST", r"handsets", self.create),
+            ("GET", one, self.get),
+            ("PATCH", one, self.update),
+            ("DELETE", one, self.delete),
+            ("GET", one + "/inbox", self.inbox),
+            ("DELETE", one + "/inbox", self.clear),
+            ("GET", one + "/sent", self.sent),
+            ("POST", one + "/sms", self.send),
+        ]
+
+    # -- helpers ---------------------------------------------------------------------
+
+    def _handset(self, msisdn: str) -> Subscriber:
+        handset = self.carrier.subscribers.find(msisdn)
+        if handset is None:
+            raise ApiError(
+                404,
+                "unknown_handset",
+                f"{msisdn} is not a handset of this network; GET /api/handsets lists them",
+            )
+        return handset
+
+    @staticmethod
+    def _state(value: Any) -> HandsetState:
+        try:
+            return HandsetState(value)
+        except ValueError:
+            raise ApiError(400, "bad_field", f"state {value!r} is not one of {_STATES}") from None
+
+    def _messages(self, handset: Subscriber, direction: str) -> list[InboxMessage]:
+        parts = self.carrier.store.handset_parts(handset.msisdn, direction, handset.inbox_after)
+        peer = (lambda r: r.source_addr) if direction == "MT" else (lambda r: r.dest_addr)
+        return assemble(
+            (_received(record, peer(record), direction) for record in parts),
+            now=self.carrier.clock.now(),
+            timeout=self.concat_timeout,
+        )
+
+    # -- handsets --------------------------------------------------------------------
+
+    def list(self, request: server.Request) -> dict[str, Any]:
+        """The configured and changed handsets, and the numbers that have messages."""
+        registry = self.carrier.subscribers
+        handsets = {s.msisdn: s for s in registry}
+        for msisdn in self.carrier.store.msisdns():
+            if msisdn not in handsets:
+                implicit = registry.find(msisdn)
+                if implicit is not None:
+                    handsets[msisdn] = implicit
+        return {"handsets": [handset_json(handsets[m]) for m in sorted(handsets)]}
+
+    def create(self, request: server.Request) -> tuple[int, dict[str, Any]]:
+        """Provision a handset (the way to add one under strict provisioning)."""
+        body = json_body(request, ("msisdn", "name", "state"))
+        msisdn, name = body.get("msisdn"), body.get("name", "")
+        if not isinstance(msisdn, str) or not isinstance(name, str):
+            raise ApiError(
+                400, "bad_field", "'msisdn' (e.g. \"+8613800000009\") is required; 'name' is a string"
+            )
+        state = self._state(body.get("state", "on"))
+        if self.carrier.subscribers.get(msisdn) is not None:
+            raise ApiError(409, "exists", f"{msisdn} already exists; PATCH /api/handsets/{msisdn} changes it")
+        try:
+            handset = self.carrier.create_handset(msisdn, name, state)
+        except Rejected as refusal:
+            status = 409 if "exists" in refusal.reason else 400
+            raise ApiError(status, "exists" if status == 409 else "bad_field", refusal.reason) from None
+        self.after_change()
+        return 201, handset_json(handset)
+
+    def get(self, request: server.Request, msisdn: str) -> dict[str, Any]:
+        """One handset."""
+        return handset_json(self._handset(msisdn))
+
+    def update(self, request: server.Request, msisdn: str) -> dict[str, Any]:
+        """Change a handset's name or state; a reachable state delivers what waited."""
+        handset = self._handset(msisdn)
+        body = json_body(request, ("name", "state"))
+        if "name" in body:
+            if not isinstance(body["name"], str):
+                raise ApiError(400, "bad_field", "name must be a string")
+            handset = self.carrier.rename_subscriber(handset.msisdn, body["name"])
+        if "state" in body:
+            handset = self.carrier.set_handset_state(handset.msisdn, self._state(body["state"]))
+        self.after_change()
+        return handset_json(handset)
+
+    def delete(self, request: server.Request, msisdn: str) -> dict[str, Any]:
+        """Forget a provisioned handset (its messages stay in the message log)."""
+        handset = self._handset(msisdn)
+        if self.carrier.subscribers.get(handset.msisdn) is None:
+            raise ApiError(404, "unknown_handset", f"{handset.msisdn} was never provisioned or changed")
+        self.carrier.delete_handset(handset.msisdn)
+        self.after_change()
+        return {"msisdn": handset.msisdn, "deleted": True}
+
+    # -- inbox and sent box ----------------------------------------------------------
+
+    def inbox(self, request: server.Request, msisdn: str) -> Any:
+        """The messages the phone shows, oldest first; with ``wait``, a long poll."""
+        handset = self._handset(msisdn)
+        after = int_query(request, "after", 0) or 0
+        wait = int_query(request, "wait", 0, MAX_WAIT) or 0
+        limit = int_query(request, "limit", 100, 1000) or 100
+        sender = query(request, "from")
+        pattern = query(request, "match")
+        try:
+            matcher = re.compile(pattern) if pattern is not None else None
+        except re.error as error:
+            raise ApiError(
+                400, "bad_query", f"?match={pattern!r} is not a regular expression: {error}"
+            ) from None
+
+        def answer(messages: list[InboxMessage]) -> dict[str, Any]:
+            shown = messages[-limit:]
+            cursor = max([after, *(m.cursor for m in shown)])
+            return {"msisdn": handset.msisdn, "messages": [inbox_json(m) for m in shown], "cursor": cursor}
+
+        def check() -> dict[str, Any] | None:
+            found = [
+                m
+                for m in self._messages(handset, "MT")
+                if m.cursor > after
+                and (sender is None or m.sender == sender)
+                and (matcher is None or matcher.search(m.text))
+            ]
+            return answer(found) if found else None
+
+        result = self.waiters.wait(handset.msisdn, check, wait, lambda: answer([]))
+        if not result.called:
+            request.notifyFinish().addErrback(lambda _: result.cancel())
+        return result
+
+    def clear(self, request: server.Request, msisdn: str) -> dict[str, Any]:
+        """Empty the inbox as the phone shows it."""
+        handset = self._handset(msisdn)
+        cursor = self.carrier.clear_inbox(handset.msisdn)
+        self.after_change()
+        return {"msisdn": handset.msisdn, "cleared": True, "cursor": cursor}
+
+    def sent(self, request: server.Request, msisdn: str) -> dict[str, Any]:
+        """The texts the phone sent (MO), each as one message."""
+        handset = self._handset(msisdn)
+        messages = self._messages(handset, "MO")
+        return {"msisdn": handset.msisdn, "messages": [inbox_json(m, "to") for m in messages]}
+
+    def send(self, request: server.Request, msisdn: str) -> tuple[int, dict[str, Any]]:
+        """The phone sends a text (MO) to a short code."""
+        handset = self._handset(msisdn)
+        body = json_body(request, ("to", "text"))
+        to, text = body.get("to"), body.get("text")
+        if not isinstance(to, str) or not to:
+            raise ApiError(400, "bad_field", "'to' (the short code, e.g. \"12345\") is required")
+        if not isinstance(text, str):
+            raise ApiError(400, "bad_field", "'text' (a string) is required")
+        try:
+            ids = self.carrier.send_mo(handset.msisdn, to, text)
+        except Rejected as refusal:
+            raise ApiError(422, "unroutable", refusal.reason) from None
+        except ValueError as error:
+            raise ApiError(422, "bad_text", str(error)) from None
+        self.after_change()
+        return 201, {"message_ids": ids}
+
+
+def _received(record: MessageRecord, peer: str, direction: str) -> ReceivedPart:
+    sar = (record.sar_ref, record.sar_total, record.sar_seq) if record.sar_ref is not None else None
+    at = record.done_at if direction == "MT" and record.done_at is not None else record.submitted_at
+    return ReceivedPart(
+        record.id,
+        record.message_id,
+        peer,
+        record.data_coding,
+        record.esm_class,
+        record.body,
+        sar,
+        at,  # type: ignore[arg-type]
+    )
