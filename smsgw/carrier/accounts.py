@@ -12,6 +12,7 @@ from smsgw.smpp.constants import BindType, CommandStatus
 
 MESSAGE_ID_FORMATS = ("decimal", "hex", "decimal10")
 RECEIPT_FORMATS = ("full", "short")
+LONG_MO_FORMS = ("udh", "sar", "payload")
 
 
 @attrs.frozen
@@ -26,6 +27,8 @@ class Account:
         submit_sm_resp, receipted_message_id and the receipt text.
     :ivar receipt_format: ``full`` (SMPP Appendix B, with sub, dlvrd and text) or ``short``
         (Jasmin's: id, dates, stat and err only).
+    :ivar long_mo: how a long MO reaches this account: ``udh`` parts (the default), ``sar``
+        parts (SAR TLVs, no UDH), or ``payload`` (one deliver_sm with message_payload).
     """
 
     system_id: str
@@ -36,6 +39,7 @@ class Account:
     message_id_format: str = "decimal"
     receipt_format: str = "full"
     max_queue: int = 100_000
+    long_mo: str = "udh"
 
 
 class TokenBucket:

@@ -417,9 +417,22 @@ class Carrier:
             raise UnknownSubscriber(f"{msisdn} is not a subscriber")
         return self.subscribers.keep(subscriber)
 
-    def send_mo(self, msisdn: str, destination: str, text: str) -> list[str]:
-        """A subscriber's phone sends a text to a short code; return the parts' message_ids."""
-        return self.center.accept_mo(msisdn, destination, text, self.clock.now())
+    def send_sms(self, msisdn: str, to: str, text: str) -> list[str]:
+        """A handset sends a text: to a short code (MO for its account) or to another handset.
+
+        ``to`` is a short code when an account owns it; else it is a phone number when it is
+        written as one (a leading ``+``, or 8 digits or more); else it goes to the default
+        account, as an MO to an unowned short code does.
+
+        :returns: the message_id of each part (for another handset: the parts it receives).
+        :raises Rejected: when nobody takes it (no owner and no default account), or the
+            other handset is unknown under strict provisioning.
+        """
+        now = self.clock.now()
+        if self.accounts.owner_of_short_code(to) is None and (to.startswith("+") or len(to) >= 8):
+            recipient = self.subscribers.resolve(to)
+            return self.center.accept_p2p(msisdn, recipient, text, now, self.limits.default_validity)
+        return self.center.accept_mo(msisdn, to, text, now)
 
 
 class _DestView:

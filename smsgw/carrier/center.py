@@ -22,12 +22,12 @@ from smsgw.carrier.events import DeliveryDone, EventBus, MessageAccepted, Messag
 from smsgw.carrier.outbox import Outbox
 from smsgw.carrier.receipts import encode_receipt, wants_intermediate, wants_receipt
 from smsgw.carrier.subscribers import HandsetState, Subscriber, SubscriberRegistry
-from smsgw.carrier.validation import Checked
+from smsgw.carrier.validation import MAX_SHORT_MESSAGE, Checked
 from smsgw.smpp import codec
 from smsgw.smpp.constants import CommandStatus, EsmClass, MessageState, Npi, Ton
 from smsgw.smpp.sm import DeliverSm
 from smsgw.store.records import DeliveryRecord, MessageRecord
-from smsgw.text.split import split_text
+from smsgw.text.split import Part, split_text
 
 ENROUTE = MessageState.ENROUTE
 #: GSM MAP errors a receipt's err field reports (PROTOCOL.md §3.4: network error codes).
@@ -37,7 +37,13 @@ DELIVRD = MessageState.DELIVRD
 
 
 def encode_mo(record: MessageRecord) -> bytes:
-    """The deliver_sm that carries an MO (one part) to its ESME (sequence number 0)."""
+    """The deliver_sm that carries an MO (one part) to its ESME (sequence number 0).
+
+    SAR parts carry the three SAR TLVs; a text too long for short_message (the account asked
+    for message_payload) travels in message_payload with sm_length 0.
+    """
+    body = record.body
+    payload = body if len(body) > MAX_SHORT_MESSAGE else None
     return codec.encode(
         DeliverSm(
             source_addr_ton=record.source_ton,
@@ -48,7 +54,11 @@ def encode_mo(record: MessageRecord) -> bytes:
             destination_addr=record.dest_addr,
             esm_class=record.esm_class,
             data_coding=record.data_coding,
-            short_message=record.body,
+            short_message=b"" if payload is not None else body,
+            message_payload=payload,
+            sar_msg_ref_num=record.sar_ref,
+            sar_total_segments=record.sar_total,
+            sar_segment_seqnum=record.sar_seq,
         )
     )
 
@@ -142,7 +152,12 @@ class MessageCenter:
             pdu.registered_delivery, pdu.data_coding, checked.body, sar[0], sar[1], sar[2],
             now, checked.scheduled_at, checked.expires_at, ENROUTE, None, 0,
         )  # fmt: skip
-        due = checked.scheduled_at is None or checked.scheduled_at <= now
+        self._deliver_or_hold(record, subscriber, now)
+        return message_id
+
+    def _deliver_or_hold(self, record: MessageRecord, subscriber: Subscriber, now: float) -> None:
+        """Store a new MT: delivered now when its phone takes SMS and it is due, else held."""
+        due = record.scheduled_at is None or record.scheduled_at <= now
         if due and subscriber.state.receives_sms:
             record.state = DELIVRD
             record.done_at = now
@@ -153,7 +168,7 @@ class MessageCenter:
             self._announce(record)
             if owed:
                 self._queue_receipt(record, now)
-            return message_id
+            return
         intermediate = due and wants_intermediate(record.registered_delivery)
         if intermediate:
             record.report = ENROUTE
@@ -162,7 +177,6 @@ class MessageCenter:
         self._hold(record)
         if intermediate:
             self._queue_receipt(record, now)
-        return message_id
 
     def _announce(self, record: MessageRecord) -> None:
         if self.events.wants(MessageAccepted):
@@ -321,29 +335,72 @@ class MessageCenter:
     def accept_mo(self, msisdn: str, destination: str, text: str, now: float) -> list[str]:
         """A handset sends a text to a short code: store it and queue it for the owner.
 
+        The text is encoded as a phone would (GSM 7-bit when it fits, else UCS2); a long one is
+        split the way the receiving account asks: UDH (the default), SAR TLVs, or one
+        deliver_sm with message_payload.
+
         :returns: the message_id of each part.
         :raises Rejected: when nobody owns the short code.
         """
         system_id = self.route_short_code(destination)
-        self._mo_ref = (self._mo_ref + 1) & 0xFF
-        parts = split_text(text, ref=self._mo_ref)
-        expires_at = now + self.outbox.retry.validity
+        account = self.accounts.get(system_id)
+        mode = account.long_mo if account is not None else "udh"
         ids = []
-        for part in parts:
-            row_id = self._next_id
-            self._next_id += 1
-            esm_class = EsmClass.UDHI if part.esm_class_udhi else 0
-            record = MessageRecord(
-                row_id, str(row_id), system_id, "MO", msisdn, "",
-                Ton.INTERNATIONAL, Npi.ISDN, msisdn, Ton.UNKNOWN, Npi.ISDN, destination,
-                esm_class, 0, 0, 0, part.data_coding, part.short_message, None, None, None,
-                now, None, expires_at, ENROUTE, None, 0, ENROUTE,
-            )  # fmt: skip
+        for part in self._split(text, mode):
+            record = self._new_part(system_id, "MO", msisdn, msisdn, destination, part, now)
+            record.report = ENROUTE  # the MO itself is owed to the account
             self.store.insert_message(record.as_row())
             self._announce(record)
             self.outbox.add(record, "mo", encode_mo(record), now)
             ids.append(record.message_id)
         return ids
+
+    def accept_p2p(
+        self, sender: str, recipient: Subscriber, text: str, now: float, validity: float
+    ) -> list[str]:
+        """A handset texts another handset: the sender's sent box gets the MO, the recipient
+        gets the MT now, or when its phone is reachable within ``validity`` seconds.
+
+        :returns: the message_id of each MT part (what the recipient's inbox shows).
+        """
+        ids = []
+        for part in self._split(text, "udh"):
+            sent = self._new_part("", "MO", sender, sender, recipient.msisdn, part, now)
+            sent.state, sent.done_at = DELIVRD, now  # handed to the network: the phone's "sent"
+            self.store.insert_message(sent.as_row())
+            self._announce(sent)
+            record = self._new_part("", "MT", recipient.msisdn, sender, recipient.msisdn, part, now)
+            record.dest_ton = Ton.INTERNATIONAL
+            record.expires_at = now + validity
+            self._deliver_or_hold(record, recipient, now)
+            ids.append(record.message_id)
+        return ids
+
+    def _split(self, text: str, mode: str) -> list[Part]:
+        self._mo_ref = (self._mo_ref + 1) & 0xFF
+        return split_text(text, ref=self._mo_ref, mode=mode)  # type: ignore[arg-type]
+
+    def _new_part(
+        self,
+        system_id: str,
+        direction: str,
+        msisdn: str,
+        source: str,
+        destination: str,
+        part: Part,
+        now: float,
+    ) -> MessageRecord:
+        """A message row for one part a handset sends (MO to an ESME, or either side of P2P)."""
+        row_id = self._next_id
+        self._next_id += 1
+        esm_class = int(EsmClass.UDHI) if part.esm_class_udhi else 0
+        sar = part.sar or (None, None, None)
+        return MessageRecord(
+            row_id, str(row_id), system_id, direction, msisdn, "",
+            Ton.INTERNATIONAL, Npi.ISDN, source, Ton.UNKNOWN, Npi.ISDN, destination,
+            esm_class, 0, 0, 0, part.data_coding, part.short_message, sar[0], sar[1], sar[2],
+            now, None, now + self.outbox.retry.validity, ENROUTE, None, 0,
+        )  # fmt: skip
 
     def delivery_done(self, delivery: DeliveryRecord, outcome: str, now: float) -> None:
         """An ESME accepted, refused or never took a delivery: it is no longer owed."""

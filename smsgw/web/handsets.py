@@ -199,16 +199,18 @@ class HandsetRoutes:
         return {"msisdn": handset.msisdn, "messages": [inbox_json(m, "to") for m in messages]}
 
     def send(self, request: server.Request, msisdn: str) -> tuple[int, dict[str, Any]]:
-        """The phone sends a text (MO) to a short code."""
+        """The phone sends a text: to a short code (MO to its account) or to another handset."""
         handset = self._handset(msisdn)
         body = json_body(request, ("to", "text"))
         to, text = body.get("to"), body.get("text")
         if not isinstance(to, str) or not to:
-            raise ApiError(400, "bad_field", "'to' (the short code, e.g. \"12345\") is required")
+            raise ApiError(
+                400, "bad_field", "'to' (a short code like \"12345\", or a phone number) is required"
+            )
         if not isinstance(text, str):
             raise ApiError(400, "bad_field", "'text' (a string) is required")
         try:
-            ids = self.carrier.send_mo(handset.msisdn, to, text)
+            ids = self.carrier.send_sms(handset.msisdn, to, text)
         except Rejected as refusal:
             raise ApiError(422, "unroutable", refusal.reason) from None
         except ValueError as error:

@@ -169,7 +169,7 @@ def test_mo_to_short_code() -> None:
     """A handset's MO is delivered to the short code's owner as deliver_sm, UCS2 when needed."""
     carrier = make_carrier()
     link = Link(carrier)
-    carrier.send_mo("8613800000001", "12345", "支付 25")
+    carrier.send_sms("8613800000001", "12345", "支付 25")
     (mo,) = link.read()
     assert (mo.source_addr, mo.destination_addr, mo.data_coding) == ("8613800000001", "12345", 8)
     assert mo.short_message.decode("utf-16-be") == "支付 25"
@@ -270,3 +270,52 @@ def test_auto_provisioned_numbers_cost_no_objects_until_changed() -> None:
     assert carrier.subscribers.get("8613700000007").state is HandsetState.OFF
     carrier.flush()
     assert ("8613700000007", "", "off", 0) in carrier.store.subscribers()
+
+
+@pytest.mark.parametrize("form", ["udh", "sar", "payload"])
+def test_long_mo_in_the_form_the_account_asks_for(form: str) -> None:
+    """A 300-character MO reaches the ESME as UDH parts, SAR parts, or one message_payload."""
+    carrier = make_carrier(long_mo=form)
+    link = Link(carrier)
+    text = "".join(f"{n:02d} reply YES to confirm; " for n in range(14))[:300]
+    carrier.send_sms("8613800000001", "12345", text)
+    pdus = link.read()
+    if form == "udh":
+        assert [p.esm_class for p in pdus] == [0x40, 0x40]
+        assert b"".join(p.short_message[6:] for p in pdus).decode("ascii") == text
+    elif form == "sar":
+        assert [(p.sar_segment_seqnum, p.sar_total_segments, p.esm_class) for p in pdus] == [
+            (1, 2, 0),
+            (2, 2, 0),
+        ]
+        assert len({p.sar_msg_ref_num for p in pdus}) == 1
+        assert b"".join(p.short_message for p in pdus).decode("ascii") == text
+    else:
+        (pdu,) = pdus
+        assert pdu.short_message == b"" and pdu.message_payload.decode("ascii") == text
+
+
+def test_handset_to_handset_sms() -> None:
+    """A handset texting another: the recipient gets it from the sender's number, the sender's sent box has it."""
+    carrier = make_carrier()
+    ids = carrier.send_sms("8613800000001", "+8613900000002", "see you at 8")
+    carrier.flush()
+    (received,) = carrier.store.find_messages(msisdn="8613900000002", direction="MT")
+    assert [received.message_id] == ids
+    assert (received.source_addr, received.state) == ("8613800000001", MessageState.DELIVRD)
+    (sent,) = carrier.store.find_messages(msisdn="8613800000001", direction="MO")
+    assert sent.dest_addr == "8613900000002"
+
+
+def test_inbox_full_holds_then_undeliverable() -> None:
+    """A full inbox holds the message; still full when validity ends, the receipt is UNDELIV err 032."""
+    clock = FakeClock()
+    carrier = make_carrier(clock=clock)
+    carrier.set_handset_state("8613800000001", HandsetState.INBOX_FULL)
+    link = Link(carrier)
+    link.send(submit(validity_period="000000000100000R"))
+    (resp,) = link.read()
+    clock.advance(61)
+    carrier.tick()
+    (receipt,) = link.read()
+    assert receipt.message_state == MessageState.UNDELIV and b"stat:UNDELIV err:032" in receipt.short_message
