@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+import urllib.error
+import urllib.parse
+import urllib.request
 from typing import Any
 
 import attrs
 
 from smsgw import __version__
-from smsgw.config import ConfigError, load_config
+from smsgw.config import DEFAULT_PASSWORD, DEFAULT_SHORT_CODE, DEFAULT_SYSTEM_ID, ConfigError, load_config
 from smsgw.store.sqlite import StoreError
 
 
@@ -48,7 +52,45 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("debug", "info", "warn", "error"),
         help="log verbosity (default info)",
     )
+
+    send = commands.add_parser("send", help="submit an SMS over SMPP to a running carrier, as an ESME would")
+    send.add_argument("text", help="the message text (long texts are split with a UDH)")
+    send.add_argument("--to", required=True, metavar="MSISDN", help="the handset, e.g. +8613800000001")
+    send.add_argument(
+        "--from",
+        dest="sender",
+        default=DEFAULT_SHORT_CODE,
+        metavar="SENDER",
+        help="source_addr (default 12345)",
+    )
+    send.add_argument("--receipt", action="store_true", help="ask for a delivery receipt and wait for it")
+    _target_options(send, smpp=True)
+
+    inbox = commands.add_parser("inbox", help="print a handset's inbox")
+    inbox.add_argument("msisdn", help="the handset, e.g. +8613800000001")
+    inbox.add_argument(
+        "--wait", type=float, metavar="SECONDS", help="wait this long for the next message and print it"
+    )
+    inbox.add_argument("--json", action="store_true", help="print the API's JSON")
+    _target_options(inbox)
+
+    phone = commands.add_parser("phone", help="a feature phone in the terminal")
+    phone.add_argument("msisdn", help="the handset, e.g. +8613800000001")
+    _target_options(phone)
     return parser
+
+
+def _target_options(parser: argparse.ArgumentParser, *, smpp: bool = False) -> None:
+    parser.add_argument(
+        "--ports-file", metavar="FILE", help="read the carrier's endpoints from smsgw serve --ports-file"
+    )
+    parser.add_argument("--api", metavar="URL", help="the carrier's HTTP API (default http://127.0.0.1:8775)")
+    if smpp:
+        parser.add_argument(
+            "--smpp", metavar="HOST:PORT", help="the carrier's SMPP address (default 127.0.0.1:2775)"
+        )
+        parser.add_argument("--system-id", help=f"ESME account (default {DEFAULT_SYSTEM_ID})")
+        parser.add_argument("--password", help="its password")
 
 
 def _apply_overrides(args: argparse.Namespace) -> Any:
@@ -117,12 +159,107 @@ def serve(args: argparse.Namespace) -> int:
     return exit_status[0]
 
 
+def _endpoints(args: argparse.Namespace) -> dict[str, Any]:
+    """Where the running carrier is: the ports file, then the options, then the defaults."""
+    found: dict[str, Any] = {
+        "smpp_host": "127.0.0.1",
+        "smpp": 2775,
+        "http_url": "http://127.0.0.1:8775",
+        "system_id": DEFAULT_SYSTEM_ID,
+        "password": DEFAULT_PASSWORD,
+    }
+    if args.ports_file:
+        try:
+            with open(args.ports_file, encoding="utf-8") as file:
+                found.update(json.load(file))
+        except (OSError, ValueError) as error:
+            raise SystemExit(f"smsgw: cannot read the ports file {args.ports_file}: {error}") from None
+    if args.api:
+        found["http_url"] = args.api.rstrip("/")
+    if getattr(args, "smpp", None):
+        host, _, port = args.smpp.rpartition(":")
+        if not port.isdigit():
+            raise SystemExit(f"smsgw: --smpp {args.smpp!r} is not HOST:PORT")
+        found["smpp_host"], found["smpp"] = host or "127.0.0.1", int(port)
+    for key in ("system_id", "password"):
+        if getattr(args, key, None):
+            found[key] = getattr(args, key)
+    return found
+
+
+def send(args: argparse.Namespace) -> int:
+    """Submit one text; print the message_ids (and the receipts when asked)."""
+    from smsgw.client import SmppClient, SmppClientError
+
+    target = _endpoints(args)
+    try:
+        client = SmppClient(target["smpp_host"], target["smpp"])
+        try:
+            client.bind(target["system_id"], target["password"], receive=args.receipt)
+            ids = client.submit(args.sender, args.to, args.text, receipt=args.receipt)
+            print(f"accepted: message_id {', '.join(ids)} ({len(ids)} part{'s' * (len(ids) > 1)})")
+            if args.receipt:
+                receipts = client.wait_receipts(ids, timeout=10.0)
+                for receipt in receipts:
+                    print(f"receipt: {receipt.text}")
+                if len(receipts) < len(ids):
+                    print("smsgw: no receipt within 10 s for some parts", file=sys.stderr)
+                    return 1
+        finally:
+            client.close()
+    except SmppClientError as error:
+        print(f"smsgw: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def inbox(args: argparse.Namespace) -> int:
+    """Print a handset's inbox, or wait for its next message."""
+    target = _endpoints(args)
+    base = f"{target['http_url']}/api/handsets/{urllib.parse.quote(args.msisdn)}/inbox"
+    try:
+        answer = _get_json(base)
+        if args.wait is not None:
+            answer = _get_json(f"{base}?after={answer['cursor']}&wait={max(1, round(args.wait))}")
+    except OSError as error:
+        print(f"smsgw: {error}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(answer, ensure_ascii=False, indent=2))
+        return 0
+    if not answer["messages"]:
+        print("(no message)" if args.wait is None else f"(no message within {args.wait:g} s)")
+        return 0 if args.wait is None else 1
+    for message in answer["messages"]:
+        mark = "" if message["complete"] else " [incomplete]"
+        print(f"{message['received_at']}  from {message['from']}{mark}\n  {message['text']}")
+    return 0
+
+
+def _get_json(url: str) -> Any:
+    try:
+        with urllib.request.urlopen(url, timeout=330) as response:
+            return json.load(response)
+    except urllib.error.HTTPError as error:
+        with error:
+            detail = json.load(error).get("error", {}).get("message", error.reason)
+        raise OSError(f"{url}: {detail}") from None
+    except urllib.error.URLError as error:
+        raise OSError(f"cannot reach {url}: {error.reason}") from None
+
+
+def phone(args: argparse.Namespace) -> int:
+    """Open the terminal phone."""
+    from simulators.terminal_phone import main as run_phone
+
+    return run_phone(args.msisdn, _endpoints(args)["http_url"])
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``smsgw`` console script."""
     args = build_parser().parse_args(argv)
-    if args.command == "serve":
-        return serve(args)
-    return 2
+    command = {"serve": serve, "send": send, "inbox": inbox, "phone": phone}[args.command]
+    return command(args)
 
 
 if __name__ == "__main__":

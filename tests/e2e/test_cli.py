@@ -1,0 +1,56 @@
+"""``smsgw send`` and ``smsgw inbox`` against a running carrier, as a developer types them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+
+import pytest
+
+from .conftest import Smsgw
+
+pytestmark = pytest.mark.e2e
+
+
+def smsgw_command(*args: str, timeout: float = 20) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "smsgw", *args], capture_output=True, text=True, timeout=timeout
+    )
+
+
+def test_send_with_receipt_then_inbox(server: Smsgw) -> None:
+    """smsgw send submits over SMPP and prints the receipt; smsgw inbox prints the text the phone shows."""
+    ports = str(server.ports_file)
+    sent = smsgw_command(
+        "send", "--ports-file", ports, "--to", "+8613800000021", "--receipt", "Code 246810 你好"
+    )
+    assert sent.returncode == 0, sent.stderr
+    assert "accepted: message_id" in sent.stdout and "stat:DELIVRD" in sent.stdout
+    shown = smsgw_command("inbox", "8613800000021", "--ports-file", ports)
+    assert shown.returncode == 0 and "from 12345" in shown.stdout and "Code 246810 你好" in shown.stdout
+
+
+def test_inbox_wait_prints_the_next_message(server: Smsgw) -> None:
+    """smsgw inbox --wait returns with the next message, a long one shown whole."""
+    ports = str(server.ports_file)
+    text = "part " * 50
+    timer = threading.Timer(
+        0.5,
+        lambda: smsgw_command(
+            "send", "--ports-file", ports, "--to", "8613800000022", "--from", "ShopX", text
+        ),
+    )
+    timer.start()
+    waited = smsgw_command("inbox", "8613800000022", "--ports-file", ports, "--wait", "10")
+    timer.join()
+    assert waited.returncode == 0, waited.stderr
+    assert "from ShopX" in waited.stdout and text.strip() in waited.stdout
+
+
+def test_send_reports_a_refusal(server: Smsgw) -> None:
+    """A refused bind is reported with its status name and a non-zero exit."""
+    failed = smsgw_command(
+        "send", "--ports-file", str(server.ports_file), "--password", "nope", "--to", "861", "x"
+    )
+    assert failed.returncode == 1 and "ESME_RINVPASWD" in failed.stderr
