@@ -79,6 +79,7 @@ class Carrier:
             self.events,
             default_system_id=default_system_id,
             next_id=store.max_id() + 1,
+            next_seen=store.max_seen() + 1,
         )
         self.center.restore(store.pending_messages())
         self.center.restore_owed(store.owing(), clock.now())
@@ -397,10 +398,10 @@ class Carrier:
     def clear_inbox(self, msisdn: str) -> int:
         """Empty a handset's inbox as the phone shows it (the message log keeps everything).
 
-        :returns: the store row the inbox now starts after.
+        :returns: the arrival order the inbox now starts after.
         """
         subscriber = self._kept_subscriber(msisdn)
-        subscriber.inbox_after = self.store.max_id()
+        subscriber.inbox_after = self.center.last_arrival
         self.subscribers.changed(subscriber)
         return subscriber.inbox_after
 

@@ -97,6 +97,7 @@ class MessageCenter:
         *,
         default_system_id: str | None,
         next_id: int,
+        next_seen: int = 1,
     ) -> None:
         self.store = store
         self.accounts = accounts
@@ -105,6 +106,7 @@ class MessageCenter:
         self.events = events
         self.default_system_id = default_system_id
         self._next_id = next_id
+        self._next_seen = next_seen
         self._pending: dict[int, MessageRecord] = {}
         self._waiting_for: defaultdict[str, set[int]] = defaultdict(set)
         self._timers: list[tuple[float, int, str]] = []
@@ -161,6 +163,7 @@ class MessageCenter:
         if due and subscriber.state.receives_sms:
             record.state = DELIVRD
             record.done_at = now
+            record.seen = self._arrival()
             owed = record.registered_delivery and wants_receipt(record.registered_delivery, DELIVRD)
             if owed:
                 record.report = DELIVRD
@@ -177,6 +180,17 @@ class MessageCenter:
         self._hold(record)
         if intermediate:
             self._queue_receipt(record, now)
+
+    def _arrival(self) -> int:
+        """The next arrival order at a phone (what inbox cursors count)."""
+        seen = self._next_seen
+        self._next_seen += 1
+        return seen
+
+    @property
+    def last_arrival(self) -> int:
+        """The arrival order of the latest message that reached a phone."""
+        return self._next_seen - 1
 
     def _announce(self, record: MessageRecord) -> None:
         if self.events.wants(MessageAccepted):
@@ -230,7 +244,9 @@ class MessageCenter:
         record.error = error
         # A final receipt supersedes an intermediate one still owed.
         record.report = state if wants_receipt(record.registered_delivery, state) else None
-        self.store.update_state(row_id, state, now, error, record.report)
+        if state == DELIVRD:
+            record.seen = self._arrival()
+        self.store.update_state(row_id, state, now, error, record.report, record.seen)
         self._announce_state(record)
         if record.report is not None:
             self._queue_receipt(record, now)

@@ -33,7 +33,7 @@ class HandsetState(enum.Enum):
 class Subscriber:
     """One subscriber: an MSISDN (E.164 digits, no ``+``), a display name and a phone state.
 
-    :ivar inbox_after: the store row of the last message cleared from the inbox; older
+    :ivar inbox_after: the arrival order of the last message cleared from the inbox; older
         messages are not shown on the phone (they stay in the message history).
     """
 
@@ -58,7 +58,8 @@ def normalize_msisdn(address: str, country_code: str) -> str | None:
         international = True
     else:
         international = False
-    if not number.isdigit() or not 3 <= len(number) <= 15:
+    # Fewer than 6 digits is a short code, never a phone number.
+    if not number.isdigit() or not 6 <= len(number) <= 15:
         return None
     if international or number.startswith(country_code):
         return number

@@ -36,6 +36,7 @@ MESSAGE_COLUMNS = (
     "report",
     "report_attempts",
     "report_next_at",
+    "seen",
 )
 
 
@@ -53,6 +54,9 @@ class MessageRecord:
         whose receipt is owed; for an MO, ENROUTE while the MO itself is owed.
     :ivar report_attempts: failed attempts to deliver what is owed.
     :ivar report_next_at: when the next attempt is due (0 = as soon as possible).
+    :ivar seen: for an MT that reached its phone, the network-wide order of that arrival
+        (what inbox cursors count), since messages reach phones in another order than they
+        were submitted (scheduled, held while off, retried); ``None`` before.
     """
 
     id: int
@@ -85,6 +89,7 @@ class MessageRecord:
     report: int | None = None
     report_attempts: int = 0
     report_next_at: float = 0.0
+    seen: int | None = None
 
     def as_row(self) -> tuple[object, ...]:
         """The record as a row tuple in :data:`MESSAGE_COLUMNS` order."""
@@ -96,7 +101,7 @@ class MessageRecord:
             self.priority, self.registered_delivery, self.data_coding, self.body,
             self.sar_ref, self.sar_total, self.sar_seq, self.submitted_at, self.scheduled_at,
             self.expires_at, self.state, self.done_at, self.error, self.report,
-            self.report_attempts, self.report_next_at,
+            self.report_attempts, self.report_next_at, self.seen,
         )  # fmt: skip
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from smsgw.store.records import MESSAGE_COLUMNS, MessageRecord
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS messages (
@@ -54,7 +54,8 @@ CREATE TABLE IF NOT EXISTS messages (
     error INTEGER NOT NULL,
     report INTEGER,
     report_attempts INTEGER NOT NULL,
-    report_next_at REAL NOT NULL
+    report_next_at REAL NOT NULL,
+    seen INTEGER
 );
 CREATE INDEX IF NOT EXISTS messages_by_msisdn ON messages (msisdn, id);
 CREATE TABLE IF NOT EXISTS subscribers (
@@ -71,7 +72,7 @@ _INSERT_MESSAGE = (
 )
 _UPDATE_STATE = (
     "UPDATE messages SET state = ?, done_at = ?, error = ?, report = ?, report_attempts = 0, "
-    "report_next_at = 0 WHERE id = ?"
+    "report_next_at = 0, seen = ? WHERE id = ?"
 )
 _OWE_REPORT = "UPDATE messages SET report = ?, report_attempts = 0, report_next_at = 0 WHERE id = ?"
 _REPORT_DONE = "UPDATE messages SET report = NULL WHERE id = ? AND report = ?"
@@ -141,10 +142,17 @@ class SqliteStore:
         self._urgent = True
 
     def update_state(
-        self, message: int, state: int, done_at: float | None, error: int, report: int | None
+        self,
+        message: int,
+        state: int,
+        done_at: float | None,
+        error: int,
+        report: int | None,
+        seen: int | None = None,
     ) -> None:
-        """Queue a message's new state, and the receipt it now owes (``None``: none)."""
-        self._queue.append((_UPDATE_STATE, (state, done_at, error, report, message)))
+        """Queue a message's new state, the receipt it now owes (``None``: none), and its
+        arrival order at the phone when it just reached it."""
+        self._queue.append((_UPDATE_STATE, (state, done_at, error, report, seen, message)))
         self._urgent = True
 
     def owe_report(self, message: int, state: int) -> None:
@@ -239,6 +247,10 @@ class SqliteStore:
         """The highest message id ever stored (0 when empty)."""
         return int(self._read("SELECT COALESCE(MAX(id), 0) FROM messages")[0][0])
 
+    def max_seen(self) -> int:
+        """The latest arrival order of a message at a phone (0 when none arrived)."""
+        return int(self._read("SELECT COALESCE(MAX(seen), 0) FROM messages")[0][0])
+
     def get_message(self, message: int) -> MessageRecord | None:
         """One message by row id."""
         rows = self._read(f"SELECT {', '.join(MESSAGE_COLUMNS)} FROM messages WHERE id = ?", (message,))
@@ -283,15 +295,16 @@ class SqliteStore:
     def handset_parts(
         self, msisdn: str, direction: str, after: int, limit: int = 2000
     ) -> list[MessageRecord]:
-        """What a phone holds, oldest first: the parts it received (MT, delivered) or sent (MO).
+        """What a phone holds: the parts it received (MT) in arrival order, or sent (MO).
 
-        :param after: only rows above this one (the inbox's cleared point).
+        :param after: received parts: only those that arrived after this arrival order (the
+            inbox's cleared point); sent parts: only rows above it.
         :param limit: at most this many of the newest parts.
         """
-        state = "AND state = 2" if direction == "MT" else ""
+        order = "seen" if direction == "MT" else "id"
         rows = self._read(
             f"SELECT {', '.join(MESSAGE_COLUMNS)} FROM messages "
-            f"WHERE msisdn = ? AND direction = ? AND id > ? {state} ORDER BY id DESC LIMIT ?",
+            f"WHERE msisdn = ? AND direction = ? AND {order} > ? ORDER BY {order} DESC LIMIT ?",
             (msisdn, direction, after, limit),
         )
         return [MessageRecord(*row) for row in reversed(rows)]

@@ -153,6 +153,8 @@ class Api(resource.Resource):
     def _failed(self, request: server.Request, failure: Failure) -> bytes:
         if failure.check(ApiError):
             return self._error(request, failure.value)
+        if failure.check(defer.CancelledError):  # the client left a long poll: nothing to answer
+            return b""
         log.failure("API request failed", failure=failure)
         return self._error(request, ApiError(500, "internal", "internal error; see the smsgw log"))
 

@@ -82,7 +82,8 @@ class HandsetRoutes:
             raise ApiError(400, "bad_field", f"state {value!r} is not one of {_STATES}") from None
 
     def _messages(self, handset: Subscriber, direction: str) -> list[InboxMessage]:
-        parts = self.carrier.store.handset_parts(handset.msisdn, direction, handset.inbox_after)
+        after = handset.inbox_after if direction == "MT" else 0
+        parts = self.carrier.store.handset_parts(handset.msisdn, direction, after)
         peer = (lambda r: r.source_addr) if direction == "MT" else (lambda r: r.dest_addr)
         return assemble(
             (_received(record, peer(record), direction) for record in parts),
@@ -203,7 +204,7 @@ class HandsetRoutes:
         handset = self._handset(msisdn)
         body = json_body(request, ("to", "text"))
         to, text = body.get("to"), body.get("text")
-        if not isinstance(to, str) or not to:
+        if not isinstance(to, str) or not to.lstrip("+").isdigit():
             raise ApiError(
                 400, "bad_field", "'to' (a short code like \"12345\", or a phone number) is required"
             )
@@ -220,15 +221,19 @@ class HandsetRoutes:
 
 
 def _received(record: MessageRecord, peer: str, direction: str) -> ReceivedPart:
+    """One stored part as the phone holds it; received parts count in arrival order."""
     sar = (record.sar_ref, record.sar_total, record.sar_seq) if record.sar_ref is not None else None
-    at = record.done_at if direction == "MT" and record.done_at is not None else record.submitted_at
+    if direction == "MT" and record.seen is not None and record.done_at is not None:
+        order, at = record.seen, record.done_at
+    else:
+        order, at = record.id, record.submitted_at
     return ReceivedPart(
-        record.id,
+        order,
         record.message_id,
         peer,
         record.data_coding,
         record.esm_class,
         record.body,
-        sar,
-        at,  # type: ignore[arg-type]
+        sar,  # type: ignore[arg-type]
+        at,
     )

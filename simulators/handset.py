@@ -1,0 +1,432 @@
+r"""Virtual handsets of smsgw, driven through its JSON API: a blocking client for QA scripts and tests.
+
+Usage::
+
+    import re
+    from simulators.handset import Phone
+
+    phone = Phone("+8613800000001")              # any notation; phone.msisdn is normalised
+    shop.send_login_code(phone.msisdn)            # the system under test submits an SMS
+    sms = phone.wait_for_sms(r"code is (\d{6})", sender="12345", timeout=30)
+    code = re.search(r"code is (\d{6})", sms.text).group(1)
+    phone.send_sms(f"YES {code}", to="12345")     # the reply reaches the shop as deliver_sm
+    phone.expect_no_sms(within=2)                 # and nothing else comes
+    phone.switch_off()                            # from now on the network holds its SMS
+
+Waits never sleep: :meth:`Phone.wait_for_sms` is a long poll (``GET .../inbox?wait=``) that the
+server answers as soon as a matching message lands. Each :class:`Phone` keeps a *cursor*, the
+position in the inbox it has read up to, so consecutive waits return consecutive messages and
+tests waiting on other phones (or with other patterns) never see each other's messages.
+
+Only the standard library is used, so a QA script needs nothing but this file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+__all__ = ["Phone", "Sms", "SmsNotReceived", "SmsgwError", "UnexpectedSms"]
+
+DEFAULT_BASE_URL = "http://127.0.0.1:8775"
+#: The longest ``wait`` the server accepts (docs/api.md); longer timeouts take several polls.
+MAX_WAIT = 300
+#: The largest ``limit`` the server accepts. It keeps the *newest* matches, so asking for the
+#: most it allows is what makes "the first match after the cursor" the first one returned.
+MAX_LIMIT = 1000
+
+# The pattern reaches the server as text, so the flags of a compiled pattern travel as an
+# inline group in front of it.
+_INLINE_FLAGS = (
+    (re.IGNORECASE, "i"),
+    (re.MULTILINE, "m"),
+    (re.DOTALL, "s"),
+    (re.VERBOSE, "x"),
+    (re.ASCII, "a"),
+)
+
+
+class SmsgwError(Exception):
+    """smsgw answered with its error envelope, or could not be reached.
+
+    :ivar status: the HTTP status, or ``None`` when no HTTP answer came.
+    :ivar code: the envelope's ``code`` (``unknown_handset``, ``bad_field``, ...), or
+        ``unreachable`` / ``timeout`` / ``http_error`` when there was no envelope.
+    :ivar message: the server's explanation.
+    """
+
+    def __init__(self, status: int | None, code: str, message: str) -> None:
+        super().__init__(status, code, message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+    def __str__(self) -> str:
+        prefix = f"{self.status} " if self.status is not None else ""
+        return f"{prefix}{self.code}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Sms:
+    """One message as a phone shows it: a concatenated message is one :class:`Sms`.
+
+    :ivar id: the server's id for it (the store row of its first part).
+    :ivar cursor: its position in the inbox, for waits on what came after it.
+    :ivar sender: ``source_addr`` (for the sent box, the phone itself).
+    :ivar recipient: the phone for the inbox; the short code it went to for the sent box.
+    :ivar text: the decoded text, ``[…]`` standing in for missing parts.
+    :ivar complete: whether every part arrived.
+    :ivar parts: the message ids of its parts, in order.
+    :ivar received_at: when its last part arrived (UTC), or ``None`` if the server gave none.
+    :ivar data_coding: the SMPP ``data_coding`` of its first part.
+    :ivar flash: whether it is a class 0 ("flash") message.
+    """
+
+    id: int
+    cursor: int
+    sender: str
+    recipient: str
+    text: str
+    complete: bool
+    parts: tuple[str, ...]
+    received_at: datetime | None
+    data_coding: int
+    flash: bool
+
+    def __str__(self) -> str:
+        when = f" at {self.received_at:%Y-%m-%d %H:%M:%S}Z" if self.received_at is not None else ""
+        notes = "".join(
+            note for flag, note in ((not self.complete, " [incomplete]"), (self.flash, " [flash]")) if flag
+        )
+        return f"SMS from {self.sender} to {self.recipient}{when}: {self.text!r}{notes}"
+
+    @classmethod
+    def from_json(cls, item: Mapping[str, Any], phone: str) -> Sms:
+        """Build from one entry of ``.../inbox`` (has ``from``) or ``.../sent`` (has ``to``).
+
+        :param phone: the handset's msisdn, the other end of the message.
+        """
+        received = item.get("received_at")
+        sent = "to" in item
+        return cls(
+            id=int(item["id"]),
+            cursor=int(item["cursor"]),
+            sender=phone if sent else str(item["from"]),
+            recipient=str(item["to"]) if sent else phone,
+            text=str(item["text"]),
+            complete=bool(item["complete"]),
+            parts=tuple(str(part["message_id"]) for part in item["parts"]),
+            received_at=datetime.fromisoformat(received) if received else None,
+            data_coding=int(item["data_coding"]),
+            flash=bool(item["flash"]),
+        )
+
+
+def _listing(messages: Iterable[Sms]) -> str:
+    lines = [f"\n    {sms}" for sms in messages]
+    return "".join(lines) if lines else " nothing arrived"
+
+
+class SmsNotReceived(AssertionError):
+    """No matching SMS arrived in time; the message says what was expected and what came instead.
+
+    An :class:`AssertionError`, so pytest reports it as a failed expectation, not a crash.
+
+    :ivar arrived: everything the inbox received after the cursor, oldest first.
+    """
+
+    def __init__(self, msisdn: str, expected: str, timeout: float, after: int, arrived: list[Sms]) -> None:
+        self.arrived = tuple(arrived)
+        super().__init__(
+            f"{msisdn} received no SMS within {timeout:g} s\n"
+            f"  expected: {expected}, after cursor {after}\n"
+            f"  arrived after cursor {after}:{_listing(arrived)}"
+        )
+
+
+class UnexpectedSms(AssertionError):
+    """An SMS arrived that a test said must not.
+
+    :ivar arrived: the offending messages, oldest first.
+    """
+
+    def __init__(self, msisdn: str, expected: str, within: float, arrived: list[Sms]) -> None:
+        self.arrived = tuple(arrived)
+        super().__init__(
+            f"{msisdn} received {len(arrived)} SMS within {within:g} s, expected none ({expected}):"
+            f"{_listing(arrived)}"
+        )
+
+
+def _flag_letters(pattern: re.Pattern[str]) -> str:
+    return "".join(letter for flag, letter in _INLINE_FLAGS if pattern.flags & flag)
+
+
+def _describe(pattern: re.Pattern[str] | None, sender: str | None) -> str:
+    if pattern is None and sender is None:
+        return "any SMS"
+    words = ["an SMS"]
+    if pattern is not None:
+        words.append(f"matching /{pattern.pattern}/{_flag_letters(pattern)}")
+    if sender is not None:
+        words.append(f"from {sender}")
+    return " ".join(words)
+
+
+def _server_pattern(pattern: re.Pattern[str]) -> str:
+    flags = _flag_letters(pattern)
+    return f"(?{flags}){pattern.pattern}" if flags else pattern.pattern
+
+
+def _compile(matching: str | re.Pattern[str] | None) -> re.Pattern[str] | None:
+    # Compiling here makes a bad pattern fail as re.error in the caller, before any request.
+    if matching is None or isinstance(matching, re.Pattern):
+        return matching
+    return re.compile(matching)
+
+
+def _call(
+    base_url: str,
+    method: str,
+    path: str,
+    *,
+    body: Mapping[str, Any] | None = None,
+    query: Mapping[str, object] | None = None,
+    timeout: float,
+) -> Any:
+    """One API request; return the decoded JSON answer.
+
+    :raises SmsgwError: for an error envelope, a non-JSON answer, or no answer at all.
+    """
+    url = base_url + path
+    if query:
+        url += "?" + urllib.parse.urlencode({k: v for k, v in query.items() if v is not None})
+    data = None if body is None else json.dumps(body).encode("utf-8")
+    request = urllib.request.Request(url, data=data, method=method, headers={"Accept": "application/json"})
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        with error:
+            raw = error.read()
+        try:
+            envelope = json.loads(raw)["error"]
+            raise SmsgwError(error.code, str(envelope["code"]), str(envelope["message"])) from None
+        except (ValueError, KeyError, TypeError):
+            text = raw.decode("utf-8", "replace").strip()[:200]
+            raise SmsgwError(error.code, "http_error", f"{method} {url}: {text or error.reason}") from None
+    except urllib.error.URLError as error:
+        raise SmsgwError(None, "unreachable", f"cannot reach smsgw at {base_url}: {error.reason}") from None
+    except TimeoutError:
+        raise SmsgwError(None, "timeout", f"{method} {url} got no answer within {timeout:g} s") from None
+
+
+class Phone:
+    """A subscriber's handset on the fake network, as a QA script holds it.
+
+    Not thread-safe: give each thread its own :class:`Phone` (they may share a number; each
+    keeps its own cursor).
+
+    :param msisdn: the number in any common notation (``+8613800000001``, ``13800000001``).
+    :param base_url: smsgw's HTTP API.
+    :param timeout: seconds to wait for the server to answer an ordinary request.
+    :raises SmsgwError: ``unknown_handset`` when the network has no such subscriber.
+    :ivar msisdn: the number as the network normalised it (E.164 digits, no ``+``).
+    :ivar base_url: smsgw's HTTP API, without a trailing slash.
+    """
+
+    def __init__(self, msisdn: str, base_url: str = DEFAULT_BASE_URL, *, timeout: float = 10.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.msisdn = msisdn
+        self.msisdn = str(self._handset()["msisdn"])
+        # Start after what the phone already shows, so a Phone made for a test waits only for
+        # messages of that test. ``limit=1`` suffices: the answer's cursor is the newest one.
+        self._cursor = int(self._get("/inbox", query={"limit": 1})["cursor"])
+
+    def __repr__(self) -> str:
+        return f"Phone({self.msisdn!r}, base_url={self.base_url!r})"
+
+    @classmethod
+    def provision(
+        cls,
+        msisdn: str,
+        base_url: str = DEFAULT_BASE_URL,
+        *,
+        name: str = "",
+        state: str = "on",
+        timeout: float = 10.0,
+    ) -> Phone:
+        """Create a stored handset (needed under strict provisioning) and return its phone.
+
+        :raises SmsgwError: ``exists`` if the number already has a stored handset.
+        """
+        body = {"msisdn": msisdn, "name": name, "state": state}
+        created = _call(base_url.rstrip("/"), "POST", "/api/handsets", body=body, timeout=timeout)
+        return cls(str(created["msisdn"]), base_url, timeout=timeout)
+
+    # -- HTTP ------------------------------------------------------------------------
+
+    def _path(self, suffix: str) -> str:
+        return "/api/handsets/" + urllib.parse.quote(self.msisdn, safe="") + suffix
+
+    def _get(
+        self, suffix: str, *, query: Mapping[str, object] | None = None, timeout: float | None = None
+    ) -> Any:
+        return _call(self.base_url, "GET", self._path(suffix), query=query, timeout=timeout or self.timeout)
+
+    def _send(self, method: str, suffix: str, body: Mapping[str, Any] | None = None) -> Any:
+        return _call(self.base_url, method, self._path(suffix), body=body, timeout=self.timeout)
+
+    def _handset(self) -> dict[str, Any]:
+        handset: dict[str, Any] = self._get("")
+        return handset
+
+    def _messages(self, answer: Mapping[str, Any]) -> list[Sms]:
+        return [Sms.from_json(item, self.msisdn) for item in answer["messages"]]
+
+    # -- the handset -----------------------------------------------------------------
+
+    @property
+    def cursor(self) -> int:
+        """The inbox position this phone has read up to; waits look at what came after it."""
+        return self._cursor
+
+    @property
+    def name(self) -> str:
+        """The subscriber's name, read from the server; assigning renames it."""
+        return str(self._handset()["name"])
+
+    @name.setter
+    def name(self, value: str) -> None:
+        self._send("PATCH", "", {"name": value})
+
+    @property
+    def state(self) -> str:
+        """``on``, ``off``, ``busy`` or ``inbox_full``, read from the server."""
+        return str(self._handset()["state"])
+
+    def set_state(self, state: str) -> None:
+        """Switch to ``on``, ``off``, ``busy`` or ``inbox_full``.
+
+        Becoming reachable (``on``/``busy``) makes the network deliver what it held, at once.
+
+        :raises SmsgwError: ``bad_field`` for any other state.
+        """
+        self._send("PATCH", "", {"state": state})
+
+    def switch_off(self) -> None:
+        """Turn the phone off: the network holds its SMS until it is on again (or they expire)."""
+        self.set_state("off")
+
+    def switch_on(self) -> None:
+        """Turn the phone on: what the network held is delivered at once."""
+        self.set_state("on")
+
+    def forget(self) -> None:
+        """Delete the stored handset (its messages stay in the log; auto provisioning revives it).
+
+        :raises SmsgwError: ``unknown_handset`` if it was never provisioned or changed.
+        """
+        self._send("DELETE", "")
+
+    # -- messages --------------------------------------------------------------------
+
+    def send_sms(self, text: str, to: str) -> list[str]:
+        """Send a text from this phone (MO), as deliver_sm to the ESME owning short code ``to``.
+
+        :return: the message ids, one per part.
+        :raises SmsgwError: ``unroutable`` or ``bad_text`` when the network cannot carry it.
+        """
+        answer = self._send("POST", "/sms", {"to": to, "text": text})
+        return [str(message_id) for message_id in answer["message_ids"]]
+
+    def inbox(self) -> list[Sms]:
+        """What the phone shows (up to the newest 1000), oldest first."""
+        return self._messages(self._get("/inbox", query={"limit": MAX_LIMIT}))
+
+    def sent(self) -> list[Sms]:
+        """The texts this phone sent, oldest first."""
+        return self._messages(self._get("/sent"))
+
+    def clear_inbox(self) -> None:
+        """Empty the inbox as the phone shows it (the message log keeps everything)."""
+        answer = self._send("DELETE", "/inbox")
+        # Nothing up to the cleared point can show any more, so waits may start there.
+        self._cursor = max(self._cursor, int(answer["cursor"]))
+
+    def _await(
+        self, after: int, pattern: re.Pattern[str] | None, sender: str | None, timeout: float
+    ) -> list[Sms]:
+        """Long-poll until a matching message is in the inbox after ``after`` or time runs out.
+
+        The server counts whole seconds, so the last poll is rounded up: a wait ends at least
+        ``timeout`` and less than a second past it, without ever sleeping here.
+        """
+        query: dict[str, object] = {"after": after, "limit": MAX_LIMIT, "from": sender}
+        if pattern is not None:
+            query["match"] = _server_pattern(pattern)
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            query["wait"] = wait = min(MAX_WAIT, max(0, math.ceil(remaining)))
+            found = self._messages(self._get("/inbox", query=query, timeout=wait + self.timeout))
+            if found or time.monotonic() >= deadline:
+                return found
+
+    def wait_for_sms(
+        self,
+        matching: str | re.Pattern[str] | None = None,
+        *,
+        sender: str | None = None,
+        timeout: float = 10.0,
+        after: int | None = None,
+    ) -> Sms:
+        """Return the first SMS after the cursor that matches, as soon as it lands.
+
+        Returning moves the cursor to that message, so the next wait returns a later one.
+        Messages skipped because they did not match stay skipped.
+
+        :param matching: a regular expression searched for in the text (``re.search``).
+        :param sender: only messages whose ``source_addr`` is exactly this.
+        :param timeout: seconds to wait, rounded up to whole seconds by the server.
+        :param after: a cursor to start from instead of the phone's own.
+        :raises SmsNotReceived: when none came in time; it lists what did come.
+        """
+        pattern = _compile(matching)
+        start = self._cursor if after is None else after
+        found = self._await(start, pattern, sender, timeout)
+        if not found:
+            arrived = self._messages(self._get("/inbox", query={"after": start, "limit": MAX_LIMIT}))
+            raise SmsNotReceived(self.msisdn, _describe(pattern, sender), timeout, start, arrived)
+        sms = found[0]
+        self._cursor = sms.cursor
+        return sms
+
+    def expect_no_sms(
+        self,
+        within: float,
+        matching: str | re.Pattern[str] | None = None,
+        sender: str | None = None,
+    ) -> None:
+        """Check that no matching SMS arrives after the cursor for ``within`` seconds.
+
+        Returns as soon as one does, by raising. The cursor does not move either way.
+
+        :raises UnexpectedSms: listing the matching messages that arrived.
+        """
+        pattern = _compile(matching)
+        found = self._await(self._cursor, pattern, sender, within)
+        if found:
+            raise UnexpectedSms(self.msisdn, _describe(pattern, sender), within, found)
