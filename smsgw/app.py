@@ -25,6 +25,7 @@ from smsgw.web.api import Api, Root
 from smsgw.web.events import EventStream
 from smsgw.web.handsets import HandsetRoutes
 from smsgw.web.network import NetworkRoutes
+from smsgw.web.openapi import OpenApiRoutes
 from smsgw.web.waiting import InboxWaiters
 
 
@@ -122,6 +123,7 @@ def start(config: Config, reactor: Any) -> Any:
                 factory.flusher.flush,
                 concat_timeout=network.concat_timeout,
             ).routes()
+            + OpenApiRoutes().routes()
         )
         api = Api(routes, streams={"events": EventStream(carrier.events, reactor)})
         site = server.Site(Root(api))
@@ -155,7 +157,7 @@ def banner(running: Running) -> str:
     ]
     subscribers = list(running.carrier.subscribers)
     shown = ", ".join(f"+{s.msisdn} ({s.name})" if s.name else f"+{s.msisdn}" for s in subscribers[:5])
-    more = f" and {len(subscribers) - 5} more (GET /api/subscribers)" if len(subscribers) > 5 else ""
+    more = f" and {len(subscribers) - 5} more (GET /api/handsets)" if len(subscribers) > 5 else ""
     lines.append(f"  subscribers: {shown}{more}")
     for host in {config.smpp.host, config.http.host}:
         if host not in ("127.0.0.1", "::1", "localhost"):

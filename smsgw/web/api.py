@@ -42,20 +42,21 @@ def query(request: server.Request, name: str) -> str | None:
 
 
 def int_query(
-    request: server.Request, name: str, default: int | None, maximum: int | None = None
+    request: server.Request, name: str, default: int | None, maximum: int | None = None, *, minimum: int = 0
 ) -> int | None:
-    """A non-negative integer query parameter.
+    """An integer query parameter within ``minimum``..``maximum``.
 
-    :raises ApiError: 400 naming the parameter when it is not one, or above ``maximum``.
+    :raises ApiError: 400 naming the parameter when it is not one, or out of range.
     """
     raw = query(request, name)
     if raw is None:
         return default
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdecimal()):
         raise ApiError(400, "bad_query", f"?{name}={raw!r} is not a non-negative integer")
     value = int(raw)
-    if maximum is not None and value > maximum:
-        raise ApiError(400, "bad_query", f"?{name}={value} is above the maximum {maximum}")
+    if value < minimum or (maximum is not None and value > maximum):
+        top = "" if maximum is None else f"..{maximum}"
+        raise ApiError(400, "bad_query", f"?{name}={value} is outside {minimum}{top}")
     return value
 
 
@@ -97,12 +98,17 @@ class Api(resource.Resource):
 
     def render(self, request: server.Request) -> bytes | int:
         path = "/".join(seg.decode("utf-8", "replace") for seg in request.postpath or () if seg)
+        method = request.method.decode("ascii", "replace")
         stream = self.streams.get(path)
-        if stream is not None:
+        if stream is not None and method == "GET":
             return stream.render(request)  # type: ignore[no-any-return]
         request.setHeader(b"content-type", b"application/json; charset=utf-8")
         request.setHeader(b"cache-control", b"no-store")
-        method = request.method.decode("ascii", "replace")
+        if stream is not None:
+            error = ApiError(
+                405, "method_not_allowed", f"/api/{path} accepts GET, not {method}", allow=("GET",)
+            )
+            return self._error(request, error)
         try:
             result = self._route(method, path, request)
         except ApiError as error:

@@ -14,7 +14,7 @@ from typing import Any
 from twisted.web import server
 
 from smsgw.carrier.carrier import Carrier
-from smsgw.carrier.errors import Rejected
+from smsgw.carrier.errors import Rejected, UnknownSubscriber
 from smsgw.carrier.subscribers import HandsetState, Subscriber
 from smsgw.store.records import MessageRecord
 from smsgw.text.reassembly import InboxMessage, ReceivedPart, assemble
@@ -117,9 +117,10 @@ class HandsetRoutes:
             raise ApiError(409, "exists", f"{msisdn} already exists; PATCH /api/handsets/{msisdn} changes it")
         try:
             handset = self.carrier.create_handset(msisdn, name, state)
+        except UnknownSubscriber as refusal:
+            raise ApiError(400, "bad_field", refusal.reason) from None
         except Rejected as refusal:
-            status = 409 if "exists" in refusal.reason else 400
-            raise ApiError(status, "exists" if status == 409 else "bad_field", refusal.reason) from None
+            raise ApiError(409, "exists", refusal.reason) from None
         self.after_change()
         return 201, handset_json(handset)
 
@@ -131,12 +132,14 @@ class HandsetRoutes:
         """Change a handset's name or state; a reachable state delivers what waited."""
         handset = self._handset(msisdn)
         body = json_body(request, ("name", "state"))
+        # Check every field before changing anything: a bad request changes nothing.
+        if "name" in body and not isinstance(body["name"], str):
+            raise ApiError(400, "bad_field", "name must be a string")
+        state = self._state(body["state"]) if "state" in body else None
         if "name" in body:
-            if not isinstance(body["name"], str):
-                raise ApiError(400, "bad_field", "name must be a string")
             handset = self.carrier.rename_subscriber(handset.msisdn, body["name"])
-        if "state" in body:
-            handset = self.carrier.set_handset_state(handset.msisdn, self._state(body["state"]))
+        if state is not None:
+            handset = self.carrier.set_handset_state(handset.msisdn, state)
         self.after_change()
         return handset_json(handset)
 
@@ -156,7 +159,7 @@ class HandsetRoutes:
         handset = self._handset(msisdn)
         after = int_query(request, "after", 0) or 0
         wait = int_query(request, "wait", 0, MAX_WAIT) or 0
-        limit = int_query(request, "limit", 100, 1000) or 100
+        limit = int_query(request, "limit", 100, 1000, minimum=1) or 100
         sender = query(request, "from")
         pattern = query(request, "match")
         try:

@@ -80,7 +80,7 @@ class NetworkRoutes:
             if handset is None:
                 raise ApiError(404, "unknown_handset", f"{msisdn} is not a handset of this network")
             msisdn = handset.msisdn
-        limit = int_query(request, "limit", 100, 1000) or 100
+        limit = int_query(request, "limit", 100, 1000, minimum=1) or 100
         records = self.carrier.store.find_messages(
             msisdn=msisdn,
             system_id=query(request, "account"),

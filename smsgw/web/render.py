@@ -34,7 +34,7 @@ def message_json(record: MessageRecord) -> dict[str, Any]:
                 parts = {"ref": udh.concat.reference, "total": udh.concat.total, "seq": udh.concat.seqnum}
         except InvalidUdh:
             pass
-    elif record.sar_ref is not None:
+    if parts is None and record.sar_ref is not None:
         parts = {"ref": record.sar_ref, "total": record.sar_total, "seq": record.sar_seq}
     return {
         "message_id": record.message_id,

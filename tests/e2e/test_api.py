@@ -115,3 +115,19 @@ def test_oversized_body_is_refused(server: Smsgw) -> None:
     """A request body over 64 KiB gets 413 with the JSON envelope."""
     status, _, payload = raw_request(server, "POST", f"/api/handsets/{PHONE}/sms", b"x" * 70000)
     assert status == 413 and payload["error"]["code"] == "body_too_large"
+
+
+def test_bad_requests_change_nothing_and_say_why(server: Smsgw) -> None:
+    """A PATCH with one bad field changes nothing; odd numbers and bad numbers get 400, not 500 or 409."""
+    before = server.get("/api/handsets/8613800000004")
+    status, _ = server.api("PATCH", "/api/handsets/8613800000004", {"name": "X", "state": "dead"})
+    assert status == 400 and server.get("/api/handsets/8613800000004") == before
+    for bad in ("limit=%C2%B2", "limit=0", "wait=-1"):
+        status, payload = server.api("GET", f"/api/handsets/8613800000004/inbox?{bad}")
+        assert (status, payload["error"]["code"]) == (400, "bad_query"), bad
+    status, payload = server.api("POST", "/api/handsets", {"msisdn": "123exists"})
+    assert (status, payload["error"]["code"]) == (400, "bad_field")
+    status, headers, payload = raw_request(server, "POST", "/api/events", b"")
+    assert (
+        status == 405 and payload["error"]["code"] == "method_not_allowed" and headers.get("Allow") == "GET"
+    )
