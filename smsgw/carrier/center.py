@@ -420,6 +420,7 @@ class MessageCenter:
 
     def delivery_done(self, delivery: DeliveryRecord, outcome: str, now: float) -> None:
         """An ESME accepted, refused or never took a delivery: it is no longer owed."""
+        state = delivery.state  # a receipt: the state it reports
         if delivery.kind == "mo":
             state = {"accepted": DELIVRD, "refused": MessageState.REJECTD}.get(outcome, MessageState.EXPIRED)
             self.store.mo_done(delivery.message, state, now)
@@ -441,7 +442,7 @@ class MessageCenter:
                     delivery.message_id,
                     delivery.system_id,
                     delivery.kind,
-                    MessageState(delivery.state).name,
+                    MessageState(state).name,
                     outcome,
                 )
             )
