@@ -13,7 +13,7 @@ from typing import Any
 
 import attrs
 
-from smsgw.carrier.accounts import LONG_MO_FORMS, MESSAGE_ID_FORMATS, RECEIPT_FORMATS, Account
+from smsgw.carrier.accounts import ALPHABETS, LONG_MO_FORMS, MESSAGE_ID_FORMATS, RECEIPT_FORMATS, Account
 from smsgw.carrier.subscribers import HandsetState, Subscriber, normalize_msisdn
 from smsgw.smpp.constants import BindType
 from smsgw.smpp.session import SessionConfig
@@ -199,6 +199,7 @@ _ACCOUNT_CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "receipt_format": _choice(RECEIPT_FORMATS),
     "max_queue": _COUNT,
     "long_mo": _choice(LONG_MO_FORMS),
+    "data_coding_0": _choice(ALPHABETS),
 }
 _SUBSCRIBER_CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "msisdn": _text,

@@ -13,6 +13,7 @@ from smsgw.smpp.constants import BindType, CommandStatus
 MESSAGE_ID_FORMATS = ("decimal", "hex", "decimal10")
 RECEIPT_FORMATS = ("full", "short")
 LONG_MO_FORMS = ("udh", "sar", "payload")
+ALPHABETS = ("gsm", "latin-1")
 
 
 @attrs.frozen
@@ -29,6 +30,9 @@ class Account:
         (Jasmin's: id, dates, stat and err only).
     :ivar long_mo: how a long MO reaches this account: ``udh`` parts (the default), ``sar``
         parts (SAR TLVs, no UDH), or ``payload`` (one deliver_sm with message_payload).
+    :ivar data_coding_0: what data_coding 0 ("SMSC default alphabet") means for this ESME:
+        ``gsm`` (GSM 03.38, unpacked; Kannel's default) or ``latin-1`` (Kannel's alt-charset).
+        It decides how its submits read, and MO to it is sent as Latin-1 with data_coding 3.
     """
 
     system_id: str
@@ -40,6 +44,7 @@ class Account:
     receipt_format: str = "full"
     max_queue: int = 100_000
     long_mo: str = "udh"
+    data_coding_0: str = "gsm"
 
 
 class TokenBucket:

@@ -411,6 +411,15 @@ class Carrier:
         if self.events.wants(HandsetChanged):
             self.events.emit(HandsetChanged(subscriber.msisdn, subscriber.name, subscriber.state.value))
 
+    def text_coding(self, record: MessageRecord) -> int:
+        """The data_coding to read a stored message's text with: data_coding 0 from an
+        account whose ESME means Latin-1 by it reads as Latin-1 (3)."""
+        if record.data_coding == 0 and record.direction == "MT":
+            account = self.accounts.get(record.system_id)
+            if account is not None and account.data_coding_0 == "latin-1":
+                return 0x03
+        return record.data_coding
+
     def _kept_subscriber(self, msisdn: str) -> Subscriber:
         """The subscriber a number names, kept (and stored) so that a change to it lasts."""
         subscriber = self.subscribers.find(msisdn)

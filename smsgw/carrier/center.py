@@ -227,7 +227,10 @@ class MessageCenter:
     def _receipt_pdu(self, record: MessageRecord, now: float) -> bytes:
         account = self.accounts.get(record.system_id)
         short = account is not None and account.receipt_format == "short"
-        return encode_receipt(record, now, short=short, intermediate=record.state == ENROUTE)
+        alphabet = account.data_coding_0 if account is not None else "gsm"
+        return encode_receipt(
+            record, now, short=short, intermediate=record.state == ENROUTE, alphabet=alphabet
+        )
 
     def finish(self, row_id: int, state: int, now: float, error: int = 0) -> MessageRecord | None:
         """Move a pending MT to a final state, store it, and queue its receipt if asked for."""
@@ -361,8 +364,9 @@ class MessageCenter:
         system_id = self.route_short_code(destination)
         account = self.accounts.get(system_id)
         mode = account.long_mo if account is not None else "udh"
+        alphabet = account.data_coding_0 if account is not None else "gsm"
         ids = []
-        for part in self._split(text, mode):
+        for part in self._split(text, mode, alphabet):
             record = self._new_part(system_id, "MO", msisdn, msisdn, destination, part, now)
             record.report = ENROUTE  # the MO itself is owed to the account
             self.store.insert_message(record.as_row())
@@ -392,9 +396,9 @@ class MessageCenter:
             ids.append(record.message_id)
         return ids
 
-    def _split(self, text: str, mode: str) -> list[Part]:
+    def _split(self, text: str, mode: str, alphabet: str = "gsm") -> list[Part]:
         self._mo_ref = (self._mo_ref + 1) & 0xFF
-        return split_text(text, ref=self._mo_ref, mode=mode)  # type: ignore[arg-type]
+        return split_text(text, ref=self._mo_ref, mode=mode, alphabet=alphabet)  # type: ignore[arg-type]
 
     def _new_part(
         self,

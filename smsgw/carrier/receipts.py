@@ -49,14 +49,17 @@ def wants_intermediate(registered_delivery: int) -> bool:
 _UNSAFE = re.compile(r"[^ !\"#%&'()*+,\-./0-9:;<=>?A-Za-z]")
 
 
-def receipt_excerpt(body: bytes, esm_class: int, data_coding: int) -> str:
-    """The first 20 characters of a message's text, made safe for any receipt parser."""
+def receipt_excerpt(body: bytes, esm_class: int, data_coding: int, alphabet: str = "gsm") -> str:
+    """The first 20 characters of a message's text, made safe for any receipt parser.
+
+    :param alphabet: what data_coding 0 means for the submitting account.
+    """
     if esm_class & _UDHI:
         try:
             body = split_udh(body)[1]
         except InvalidUdh:
             pass
-    text = decode_text(body[:80], data_coding)[:20]
+    text = decode_text(body[:80], data_coding, default_alphabet=alphabet)[:20]  # type: ignore[arg-type]
     return _UNSAFE.sub("?", text)
 
 
@@ -83,10 +86,15 @@ def receipt_text(
 
 
 def encode_receipt(
-    message: MessageRecord, now: float, *, short: bool = False, intermediate: bool = False
+    message: MessageRecord,
+    now: float,
+    *,
+    short: bool = False,
+    intermediate: bool = False,
+    alphabet: str = "gsm",
 ) -> bytes:
     """Encode the receipt deliver_sm for a message in its current state (sequence number 0)."""
-    excerpt = receipt_excerpt(message.body, message.esm_class, message.data_coding)
+    excerpt = receipt_excerpt(message.body, message.esm_class, message.data_coding, alphabet)
     text = receipt_text(
         message.message_id,
         message.submitted_at,

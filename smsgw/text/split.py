@@ -45,9 +45,25 @@ MAX_PAYLOAD_OCTETS: Final = 0xFFFF
 
 # Capacities in encoding units: septets (one octet each, unpacked) for GSM, UTF-16 code units
 # (two octets each) for UCS2.  Indexed by data_coding, then by the UDH reference width.
-_SINGLE: Final[dict[int, int]] = {0x00: 160, 0x08: 70}
-_UDH_PART: Final[dict[int, dict[int, int]]] = {0x00: {8: 153, 16: 152}, 0x08: {8: 67, 16: 66}}
-_UNIT_OCTETS: Final[dict[int, int]] = {0x00: 1, 0x08: 2}
+_SINGLE: Final[dict[int, int]] = {0x00: 160, 0x03: 140, 0x08: 70}
+_UDH_PART: Final[dict[int, dict[int, int]]] = {
+    0x00: {8: 153, 16: 152},
+    0x03: {8: 134, 16: 133},
+    0x08: {8: 67, 16: 66},
+}
+_UNIT_OCTETS: Final[dict[int, int]] = {0x00: 1, 0x03: 1, 0x08: 2}
+DATA_CODING_LATIN_1: Final = 0x03
+
+
+def _encode(text: str, alphabet: str) -> tuple[int, bytes]:
+    """GSM 03.38 (or, for ESMEs that read data_coding 0 as Latin-1, Latin-1 as data_coding 3)
+    when the text fits it, else UCS2."""
+    if alphabet == "latin-1":
+        try:
+            return DATA_CODING_LATIN_1, text.encode("latin-1")
+        except UnicodeEncodeError:
+            return 0x08, text.encode("utf-16-be", "surrogatepass")
+    return encode_text(text)
 
 
 @attrs.frozen
@@ -110,7 +126,9 @@ def _segment_ends(encoded: bytes, data_coding: int, units: int) -> list[int]:
     return ends
 
 
-def split_text(text: str, *, ref: int, mode: Mode = "udh", ref_bits: int = 8) -> list[Part]:
+def split_text(
+    text: str, *, ref: int, mode: Mode = "udh", ref_bits: int = 8, alphabet: str = "gsm"
+) -> list[Part]:
     """Encode a text and cut it into segments.
 
     A text that fits one message (160 septets or 70 UCS2 units) gives one part with neither UDH
@@ -122,6 +140,8 @@ def split_text(text: str, *, ref: int, mode: Mode = "udh", ref_bits: int = 8) ->
         ``ref_bits`` is ignored there); unused in mode ``"payload"``.
     :param mode: ``"udh"``, ``"sar"`` or ``"payload"`` (see the module docstring).
     :param ref_bits: 8 or 16, the width of the UDH reference.
+    :param alphabet: ``gsm`` (GSM 03.38 as data_coding 0, else UCS2) or ``latin-1``
+        (Latin-1 as data_coding 3, 140 octets a message, else UCS2).
     :returns: the parts in order.
     :raises TextTooLong: if more than 255 segments, or more than 65535 payload octets, are needed.
     :raises ValueError: if ``mode``, ``ref_bits`` or ``ref`` is out of range.
@@ -130,7 +150,7 @@ def split_text(text: str, *, ref: int, mode: Mode = "udh", ref_bits: int = 8) ->
     ref_limit = 1 << (ref_bits if mode == "udh" else 16)
     if mode != "payload" and not 0 <= ref < ref_limit:
         raise ValueError(f"ref must be 0..{ref_limit - 1} in mode {mode!r}, not {ref}")
-    data_coding, encoded = encode_text(text)
+    data_coding, encoded = _encode(text, alphabet)
     if mode == "payload":
         if len(encoded) > MAX_PAYLOAD_OCTETS:
             raise TextTooLong(f"{len(encoded)} octets exceed message_payload's {MAX_PAYLOAD_OCTETS}")

@@ -86,7 +86,10 @@ class HandsetRoutes:
         parts = self.carrier.store.handset_parts(handset.msisdn, direction, after)
         peer = (lambda r: r.source_addr) if direction == "MT" else (lambda r: r.dest_addr)
         return assemble(
-            (_received(record, peer(record), direction) for record in parts),
+            (
+                _received(record, peer(record), direction, self.carrier.text_coding(record))
+                for record in parts
+            ),
             now=self.carrier.clock.now(),
             timeout=self.concat_timeout,
         )
@@ -223,7 +226,7 @@ class HandsetRoutes:
         return 201, {"message_ids": ids}
 
 
-def _received(record: MessageRecord, peer: str, direction: str) -> ReceivedPart:
+def _received(record: MessageRecord, peer: str, direction: str, data_coding: int) -> ReceivedPart:
     """One stored part as the phone holds it; received parts count in arrival order."""
     sar = (record.sar_ref, record.sar_total, record.sar_seq) if record.sar_ref is not None else None
     if direction == "MT" and record.seen is not None and record.done_at is not None:
@@ -234,7 +237,7 @@ def _received(record: MessageRecord, peer: str, direction: str) -> ReceivedPart:
         order,
         record.message_id,
         peer,
-        record.data_coding,
+        data_coding,
         record.esm_class,
         record.body,
         sar,  # type: ignore[arg-type]

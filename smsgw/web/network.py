@@ -90,7 +90,7 @@ class NetworkRoutes:
             limit=limit,
         )
         return {
-            "messages": [message_json(r) for r in records],
+            "messages": [message_json(r, self.carrier.text_coding(r)) for r in records],
             "next_before": records[-1].id if len(records) == limit else None,
         }
 
@@ -103,5 +103,5 @@ class NetworkRoutes:
                 continue
             record = self.carrier.store.get_message(row_id)
             if record is not None and record.message_id == message_id:
-                return message_json(record)
+                return message_json(record, self.carrier.text_coding(record))
         raise ApiError(404, "unknown_message", f"no message with message_id {message_id!r}")

@@ -23,8 +23,12 @@ def iso(moment: float | None) -> str | None:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(moment)) + f".{int(moment * 1000) % 1000:03d}Z"
 
 
-def message_json(record: MessageRecord) -> dict[str, Any]:
-    """One stored message (one part) with its decoded text and every SMPP detail."""
+def message_json(record: MessageRecord, text_coding: int | None = None) -> dict[str, Any]:
+    """One stored message (one part) with its decoded text and every SMPP detail.
+
+    :param text_coding: the data_coding to decode the text with, when not the stored one
+        (see :meth:`~smsgw.carrier.carrier.Carrier.text_coding`).
+    """
     body = record.body
     parts = None
     if record.esm_class & EsmClass.UDHI:
@@ -43,7 +47,7 @@ def message_json(record: MessageRecord) -> dict[str, Any]:
         "msisdn": record.msisdn,
         "from": record.source_addr,
         "to": record.dest_addr,
-        "text": decode_text(body, record.data_coding),
+        "text": decode_text(body, record.data_coding if text_coding is None else text_coding),
         "data_coding": record.data_coding,
         "esm_class": record.esm_class,
         "registered_delivery": record.registered_delivery,

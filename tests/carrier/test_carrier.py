@@ -319,3 +319,17 @@ def test_inbox_full_holds_then_undeliverable() -> None:
     carrier.tick()
     (receipt,) = link.read()
     assert receipt.message_state == MessageState.UNDELIV and b"stat:UNDELIV err:032" in receipt.short_message
+
+
+def test_latin1_account_reads_and_receives_latin1() -> None:
+    """For an ESME whose data_coding 0 means Latin-1, its text reads as Latin-1 and MO comes as data_coding 3."""
+    carrier = make_carrier(data_coding_0="latin-1")
+    link = Link(carrier)
+    link.send(attrs.evolve(submit(), short_message="Café à 5€? ".encode("latin-1", "replace")))
+    _, receipt = link.read()
+    assert b"text:Caf? ? 5?? " in receipt.short_message  # é, à decoded as Latin-1, then made ASCII
+    (record,) = carrier.store.find_messages(direction="MT")
+    assert carrier.text_coding(record) == 3
+    carrier.send_sms("8613800000001", "12345", "Café crème")
+    (mo,) = link.read()
+    assert (mo.data_coding, mo.short_message) == (3, "Café crème".encode("latin-1"))
