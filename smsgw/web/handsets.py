@@ -174,7 +174,8 @@ class HandsetRoutes:
 
         def answer(messages: list[InboxMessage]) -> dict[str, Any]:
             shown = messages[-limit:]
-            cursor = max([after, *(m.cursor for m in shown)])
+            # A cleared inbox starts after its cleared point: answer it, so pollers resume there.
+            cursor = max([after, handset.inbox_after, *(m.cursor for m in shown)])
             return {"msisdn": handset.msisdn, "messages": [inbox_json(m) for m in shown], "cursor": cursor}
 
         def check() -> dict[str, Any] | None:
@@ -214,8 +215,15 @@ class HandsetRoutes:
             raise ApiError(
                 400, "bad_field", "'to' (a short code like \"12345\", or a phone number) is required"
             )
-        if not isinstance(text, str):
-            raise ApiError(400, "bad_field", "'text' (a string) is required")
+        if not isinstance(text, str) or not text:
+            raise ApiError(400, "bad_field", "'text' (a non-empty string) is required")
+        if not handset.state.receives_sms:
+            raise ApiError(
+                422,
+                "handset_off",
+                f"{handset.msisdn} is {handset.state.value}: a phone that is not reachable cannot send; "
+                f"PATCH its state to on first",
+            )
         try:
             ids = self.carrier.send_sms(handset.msisdn, to, text)
         except Rejected as refusal:

@@ -131,3 +131,18 @@ def test_bad_requests_change_nothing_and_say_why(server: Smsgw) -> None:
     assert (
         status == 405 and payload["error"]["code"] == "method_not_allowed" and headers.get("Allow") == "GET"
     )
+
+
+def test_a_phone_that_is_off_cannot_send_and_a_cleared_inbox_answers_its_cursor(server: Smsgw) -> None:
+    """POST sms from an off phone is 422 handset_off; after a clear, inbox?after=0 answers the cleared point."""
+    server.set_phone("8613800000003", "off")
+    status, payload = server.api("POST", "/api/handsets/8613800000003/sms", {"to": "12345", "text": "hi"})
+    assert (status, payload["error"]["code"]) == (422, "handset_off")
+    server.set_phone("8613800000003", "on")
+    assert server.api("POST", "/api/handsets/8613800000003/sms", {"to": "12345", "text": ""})[0] == 400
+    server.api(
+        "POST", "/api/handsets/8613800000004/sms", {"to": "+8613800000003", "text": "before the clear"}
+    )
+    cleared = server.api("DELETE", "/api/handsets/8613800000003/inbox")[1]["cursor"]
+    answer = server.get("/api/handsets/8613800000003/inbox?after=0")
+    assert answer["messages"] == [] and answer["cursor"] == cleared > 0
