@@ -54,3 +54,9 @@ def test_send_reports_a_refusal(server: Smsgw) -> None:
         "send", "--ports-file", str(server.ports_file), "--password", "nope", "--to", "861", "x"
     )
     assert failed.returncode == 1 and "ESME_RINVPASWD" in failed.stderr
+
+
+def test_phone_needs_a_terminal(server: Smsgw) -> None:
+    """smsgw phone reaches the terminal phone, which says it needs a terminal when run without one."""
+    result = smsgw_command("phone", "+8613800000001", "--ports-file", str(server.ports_file))
+    assert result.returncode == 2 and "terminal" in result.stderr

@@ -1,0 +1,74 @@
+"""What the UI thread hears: key presses, inbox news, reachability, finished requests, resizes.
+
+Every other thread talks to the UI thread only by posting these immutable values to one queue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from simulators.terminal_phone.api import Handset, Message
+
+# -- events for the UI thread --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KeyPressed:
+    """A key: one character, or a name such as ``enter``, ``esc``, ``up``, ``ctrl-c``."""
+
+    key: str
+
+
+@dataclass(frozen=True)
+class Pasted:
+    """Text pasted in one go (bracketed paste), newlines included."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class InboxArrived:
+    """Inbox messages from the server; ``live`` when they may be new to the user.
+
+    :ivar known: for a whole-inbox answer, the messages shown when it was asked for; those
+        it lacks are gone (the inbox was cleared). Messages that came later are kept.
+    """
+
+    messages: tuple[Message, ...]
+    live: bool
+    known: frozenset[int] = frozenset()
+
+
+@dataclass(frozen=True)
+class Reachability:
+    """Whether the API answers; ``reason`` says why not."""
+
+    online: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class HandsetChanged:
+    """The handset's name or state as the server now says."""
+
+    handset: Handset
+
+
+@dataclass(frozen=True)
+class ActionDone:
+    """A background request ended; the UI thread calls ``callback(result, error)``."""
+
+    callback: Callable[[Any, Exception | None], None]
+    result: Any
+    error: Exception | None
+
+
+@dataclass(frozen=True)
+class Resized:
+    """The terminal changed size."""
+
+
+Event = KeyPressed | Pasted | InboxArrived | Reachability | HandsetChanged | ActionDone | Resized
+Post = Callable[[Event], None]
