@@ -23,7 +23,6 @@ Only the standard library is used, so a QA script needs nothing but this file.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import time
@@ -34,6 +33,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+from simulators.http import SmsgwError, call_api
 
 __all__ = ["Phone", "Sms", "SmsNotReceived", "SmsgwError", "UnexpectedSms"]
 
@@ -53,26 +54,6 @@ _INLINE_FLAGS = (
     (re.VERBOSE, "x"),
     (re.ASCII, "a"),
 )
-
-
-class SmsgwError(Exception):
-    """smsgw answered with its error envelope, or could not be reached.
-
-    :ivar status: the HTTP status, or ``None`` when no HTTP answer came.
-    :ivar code: the envelope's ``code`` (``unknown_handset``, ``bad_field``, ...), or
-        ``unreachable`` / ``timeout`` / ``http_error`` when there was no envelope.
-    :ivar message: the server's explanation.
-    """
-
-    def __init__(self, status: int | None, code: str, message: str) -> None:
-        super().__init__(status, code, message)
-        self.status = status
-        self.code = code
-        self.message = message
-
-    def __str__(self) -> str:
-        prefix = f"{self.status} " if self.status is not None else ""
-        return f"{prefix}{self.code}: {self.message}"
 
 
 @dataclass(frozen=True)
@@ -194,44 +175,6 @@ def _compile(matching: str | re.Pattern[str] | None) -> re.Pattern[str] | None:
     return re.compile(matching)
 
 
-def _call(
-    base_url: str,
-    method: str,
-    path: str,
-    *,
-    body: Mapping[str, Any] | None = None,
-    query: Mapping[str, object] | None = None,
-    timeout: float,
-) -> Any:
-    """One API request; return the decoded JSON answer.
-
-    :raises SmsgwError: for an error envelope, a non-JSON answer, or no answer at all.
-    """
-    url = base_url + path
-    if query:
-        url += "?" + urllib.parse.urlencode({k: v for k, v in query.items() if v is not None})
-    data = None if body is None else json.dumps(body).encode("utf-8")
-    request = urllib.request.Request(url, data=data, method=method, headers={"Accept": "application/json"})
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        with error:
-            raw = error.read()
-        try:
-            envelope = json.loads(raw)["error"]
-            raise SmsgwError(error.code, str(envelope["code"]), str(envelope["message"])) from None
-        except (ValueError, KeyError, TypeError):
-            text = raw.decode("utf-8", "replace").strip()[:200]
-            raise SmsgwError(error.code, "http_error", f"{method} {url}: {text or error.reason}") from None
-    except urllib.error.URLError as error:
-        raise SmsgwError(None, "unreachable", f"cannot reach smsgw at {base_url}: {error.reason}") from None
-    except TimeoutError:
-        raise SmsgwError(None, "timeout", f"{method} {url} got no answer within {timeout:g} s") from None
-
-
 class Phone:
     """A subscriber's handset on the fake network, as a QA script holds it.
 
@@ -273,7 +216,7 @@ class Phone:
         :raises SmsgwError: ``exists`` if the number already has a stored handset.
         """
         body = {"msisdn": msisdn, "name": name, "state": state}
-        created = _call(base_url.rstrip("/"), "POST", "/api/handsets", body=body, timeout=timeout)
+        created = call_api(base_url.rstrip("/"), "POST", "/api/handsets", body=body, timeout=timeout)
         return cls(str(created["msisdn"]), base_url, timeout=timeout)
 
     # -- HTTP ------------------------------------------------------------------------
@@ -284,10 +227,12 @@ class Phone:
     def _get(
         self, suffix: str, *, query: Mapping[str, object] | None = None, timeout: float | None = None
     ) -> Any:
-        return _call(self.base_url, "GET", self._path(suffix), query=query, timeout=timeout or self.timeout)
+        return call_api(
+            self.base_url, "GET", self._path(suffix), query=query, timeout=timeout or self.timeout
+        )
 
     def _send(self, method: str, suffix: str, body: Mapping[str, Any] | None = None) -> Any:
-        return _call(self.base_url, method, self._path(suffix), body=body, timeout=self.timeout)
+        return call_api(self.base_url, method, self._path(suffix), body=body, timeout=self.timeout)
 
     def _handset(self) -> dict[str, Any]:
         handset: dict[str, Any] = self._get("")

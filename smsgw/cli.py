@@ -5,9 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import urllib.error
 import urllib.parse
-import urllib.request
 from typing import Any
 
 import attrs
@@ -215,14 +213,18 @@ def send(args: argparse.Namespace) -> int:
 
 def inbox(args: argparse.Namespace) -> int:
     """Print a handset's inbox, or wait for its next message."""
-    target = _endpoints(args)
-    base = f"{target['http_url']}/api/handsets/{urllib.parse.quote(args.msisdn)}/inbox"
+    from simulators.http import SmsgwError, call_api
+
+    base_url = _endpoints(args)["http_url"]
+    path = f"/api/handsets/{urllib.parse.quote(args.msisdn)}/inbox"
     try:
-        answer = _get_json(base)
+        answer = call_api(base_url, "GET", path, timeout=10)
         if args.wait is not None:
-            answer = _get_json(f"{base}?after={answer['cursor']}&wait={max(1, round(args.wait))}")
-    except OSError as error:
-        print(f"smsgw: {error}", file=sys.stderr)
+            wait = max(1, round(args.wait))
+            query = {"after": answer["cursor"], "wait": wait}
+            answer = call_api(base_url, "GET", path, query=query, timeout=wait + 10)
+    except SmsgwError as error:
+        print(f"smsgw: {error.message}", file=sys.stderr)
         return 1
     if args.json:
         print(json.dumps(answer, ensure_ascii=False, indent=2))
@@ -234,18 +236,6 @@ def inbox(args: argparse.Namespace) -> int:
         mark = "" if message["complete"] else " [incomplete]"
         print(f"{message['received_at']}  from {message['from']}{mark}\n  {message['text']}")
     return 0
-
-
-def _get_json(url: str) -> Any:
-    try:
-        with urllib.request.urlopen(url, timeout=330) as response:
-            return json.load(response)
-    except urllib.error.HTTPError as error:
-        with error:
-            detail = json.load(error).get("error", {}).get("message", error.reason)
-        raise OSError(f"{url}: {detail}") from None
-    except urllib.error.URLError as error:
-        raise OSError(f"cannot reach {url}: {error.reason}") from None
 
 
 def phone(args: argparse.Namespace) -> int:

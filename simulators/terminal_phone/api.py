@@ -6,8 +6,6 @@ its error envelope) or :class:`Unreachable` (no HTTP answer at all).
 
 from __future__ import annotations
 
-import http.client
-import json
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -15,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+from simulators.http import SmsgwError, call_api
 
 DEFAULT_API = "http://127.0.0.1:8775"
 #: Seconds to wait for an ordinary request (and on top of ``wait`` for a long poll).
@@ -112,28 +112,13 @@ class HandsetApi:
         self, method: str, suffix: str, body: Any = None, query: Mapping[str, object] | None = None,
         timeout: float = REQUEST_TIMEOUT,
     ) -> Any:  # fmt: skip
-        url = f"{self.base_url}/api/handsets/{urllib.parse.quote(self.msisdn, safe='')}{suffix}"
-        if query:
-            url += "?" + urllib.parse.urlencode(query)
-        data = None if body is None else json.dumps(body).encode("utf-8")
-        request = urllib.request.Request(url, data=data, method=method)
-        if data is not None:
-            request.add_header("Content-Type", "application/json")
+        path = f"/api/handsets/{urllib.parse.quote(self.msisdn, safe='')}{suffix}"
         try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:
-                return json.loads(response.read())
-        except urllib.error.HTTPError as error:
-            with error:
-                raw = error.read()
-            try:
-                envelope = json.loads(raw)["error"]
-                raise ApiError(error.code, str(envelope["code"]), str(envelope["message"])) from None
-            except (ValueError, KeyError, TypeError):
-                raise ApiError(error.code, "http_error", f"HTTP {error.code} {error.reason}") from None
-        except urllib.error.URLError as error:
-            raise Unreachable(f"cannot reach {self.base_url}: {error.reason}") from None
-        except (OSError, ValueError, http.client.HTTPException) as error:  # timeouts, resets, cut bodies
-            raise Unreachable(f"{self.base_url}: {error or type(error).__name__}") from None
+            return call_api(self.base_url, method, path, body=body, query=query, timeout=timeout)
+        except SmsgwError as error:
+            if error.status is None:
+                raise Unreachable(f"{self.base_url}: {error.message}") from None
+            raise ApiError(error.status, error.code, error.message) from None
 
     def handset(self) -> Handset:
         """The handset's name and state; also learns the number as the network writes it."""
