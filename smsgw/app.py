@@ -158,7 +158,7 @@ def banner(running: Running) -> str:
     subscribers = list(running.carrier.subscribers)
     shown = ", ".join(f"+{s.msisdn} ({s.name})" if s.name else f"+{s.msisdn}" for s in subscribers[:5])
     more = f" and {len(subscribers) - 5} more (GET /api/handsets)" if len(subscribers) > 5 else ""
-    lines.append(f"  subscribers: {shown}{more}")
+    lines.append(f"  handsets: {shown}{more}")
     for host in {config.smpp.host, config.http.host}:
         if host not in ("127.0.0.1", "::1", "localhost"):
             lines.append(f"  WARNING: listening on {host}, reachable beyond this machine")

@@ -142,8 +142,8 @@ def run(api: HandsetApi, handset: Handset, fd_in: int = 0, fd_out: int = 1) -> i
         finally:
             keys.stop()
             poller.stop()
-            for signum, handler in handlers.items():
-                signal.signal(signum, handler)
+            for number, handler in handlers.items():
+                signal.signal(number, handler)
     keys.join(timeout=1.0)
     if not keys.is_alive():
         keys.close()
