@@ -16,6 +16,7 @@ from smsgw.carrier.carrier import Carrier
 from smsgw.carrier.clock import SystemClock
 from smsgw.carrier.outbox import RetryPolicy
 from smsgw.carrier.subscribers import SubscriberRegistry
+from smsgw.carrier.ussd import UssdLimits
 from smsgw.carrier.validation import Limits
 from smsgw.config import Config
 from smsgw.server.eventlog import RefusalLog
@@ -26,6 +27,7 @@ from smsgw.web.events import EventStream
 from smsgw.web.handsets import HandsetRoutes
 from smsgw.web.network import NetworkRoutes
 from smsgw.web.openapi import OpenApiRoutes
+from smsgw.web.ussd_http import HttpUssdApps
 from smsgw.web.waiting import InboxWaiters
 
 
@@ -106,6 +108,8 @@ def start(config: Config, reactor: Any) -> Any:
         limits=Limits(network.default_validity, network.max_validity, network.max_payload),
         retry=RetryPolicy(network.delivery_retry_base, network.delivery_retry_max, network.delivery_validity),
         default_system_id=network.default_account or None,
+        ussd_routes=config.ussd_routes,
+        ussd_limits=UssdLimits(network.ussd_max_length, network.ussd_user_timeout, network.ussd_app_timeout),
     )
     smpp = config.smpp
     factory = SmppServerFactory(carrier, smpp.session, reactor)
@@ -115,11 +119,14 @@ def start(config: Config, reactor: Any) -> Any:
         smpp_port = yield endpoints.serverFromString(reactor, _endpoint(smpp.host, smpp.port)).listen(factory)
         info: dict[str, Any] = {"smpp": {"host": smpp.host}}
         # Synchronous: a change is committed before it is answered (an MO's message_id is durable).
+        waiters = InboxWaiters(reactor, carrier.events)
+        carrier.ussd.on_change = lambda dialogue: waiters.poke(dialogue.msisdn)
+        carrier.post_to_http_app = HttpUssdApps(carrier, reactor, factory.flusher.mark).post
         routes = (
             NetworkRoutes(carrier, info).routes()
             + HandsetRoutes(
                 carrier,
-                InboxWaiters(reactor, carrier.events),
+                waiters,
                 factory.flusher.flush,
                 concat_timeout=network.concat_timeout,
             ).routes()

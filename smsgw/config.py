@@ -15,12 +15,14 @@ import attrs
 
 from smsgw.carrier.accounts import ALPHABETS, LONG_MO_FORMS, MESSAGE_ID_FORMATS, RECEIPT_FORMATS, Account
 from smsgw.carrier.subscribers import HandsetState, Subscriber, normalize_msisdn
+from smsgw.carrier.ussd import UssdRoute, base_code
 from smsgw.smpp.constants import BindType
 from smsgw.smpp.session import SessionConfig
 
 DEFAULT_SYSTEM_ID = "smsgw"
 DEFAULT_PASSWORD = "smsgw"
 DEFAULT_SHORT_CODE = "12345"
+DEFAULT_USSD_CODE = "*126#"
 DEMO_SUBSCRIBERS = (
     ("8613800000001", "Li Wei"),
     ("8613800000002", "Wang Fang"),
@@ -74,6 +76,10 @@ class NetworkSettings:
     default_account: str = DEFAULT_SYSTEM_ID
     #: Seconds after which a concatenated message still missing parts shows incomplete.
     concat_timeout: float = 60.0
+    #: USSD: characters per screen, seconds a user may take to answer, an application to reply.
+    ussd_max_length: int = 182
+    ussd_user_timeout: float = 30.0
+    ussd_app_timeout: float = 15.0
 
 
 @attrs.frozen
@@ -88,6 +94,15 @@ class Config:
         Account(DEFAULT_SYSTEM_ID, DEFAULT_PASSWORD, short_codes=(DEFAULT_SHORT_CODE,)),
     )
     subscribers: tuple[Subscriber, ...] = tuple(Subscriber(m, n) for m, n in DEMO_SUBSCRIBERS)
+    #: Empty: *126# goes to the network's default account.
+    ussd: tuple[UssdRoute, ...] = ()
+
+    @property
+    def ussd_routes(self) -> tuple[UssdRoute, ...]:
+        """The USSD routes in force: the configured ones, or *126# to the default account."""
+        if self.ussd or not self.network.default_account:
+            return self.ussd
+        return (UssdRoute(DEFAULT_USSD_CODE, system_id=self.network.default_account),)
 
 
 # -- checking ------------------------------------------------------------------------
@@ -167,6 +182,9 @@ _NETWORK_CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "delivery_validity": _SECONDS,
     "default_account": _text,
     "concat_timeout": lambda w, v: float(_number(w, v, minimum=0.1)),
+    "ussd_max_length": _COUNT,
+    "ussd_user_timeout": lambda w, v: float(_number(w, v, minimum=0.1)),
+    "ussd_app_timeout": lambda w, v: float(_number(w, v, minimum=0.1)),
 }
 
 
@@ -206,7 +224,7 @@ _SUBSCRIBER_CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "name": _text,
     "state": lambda w, v: HandsetState(_choice(tuple(s.value for s in HandsetState))(w, v)),
 }
-_TOP = ("smpp", "http", "store", "network", "accounts", "subscribers")
+_TOP = ("smpp", "http", "store", "network", "accounts", "subscribers", "ussd")
 
 
 def load_config(path: str | None) -> Config:
@@ -249,6 +267,8 @@ def config_from_dict(data: dict[str, Any], *, source: str = "config") -> Config:
         changes["accounts"] = _accounts(data["accounts"])
     if "subscribers" in data:
         changes["subscribers"] = _subscribers(data["subscribers"], country_code)
+    if "ussd" in data:
+        changes["ussd"] = _ussd_routes(data["ussd"])
     config = attrs.evolve(config, **changes)
     _check_consistency(config)
     return config
@@ -284,6 +304,42 @@ def _subscribers(value: Any, country_code: str) -> tuple[Subscriber, ...]:
     return tuple(subscribers)
 
 
+def _ussd_code(where: str, value: Any) -> str:
+    if not isinstance(value, str) or base_code(value) != (value, []):
+        raise ConfigError(f'{where}: {value!r} is not a USSD service code like "*126#"')
+    return value
+
+
+def _http_url(where: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.startswith(("http://", "https://")):
+        raise ConfigError(f"{where}: {value!r} is not an http:// or https:// URL")
+    return value
+
+
+_USSD_CHECKS: dict[str, Callable[[str, Any], Any]] = {
+    "code": _ussd_code,
+    "account": lambda w, v: _text(w, v, max_length=15),
+    "url": _http_url,
+}
+
+
+def _ussd_routes(value: Any) -> tuple[UssdRoute, ...]:
+    if not isinstance(value, list):
+        raise ConfigError("ussd: expected [[ussd]] tables, each with code and account or url")
+    routes = []
+    for i, table in enumerate(value):
+        where = f"ussd[{i}]"
+        fields = _fields(where, table, _USSD_CHECKS)
+        if "code" not in fields:
+            raise ConfigError(f'{where}: code is required (e.g. "*126#")')
+        if ("account" in fields) == ("url" in fields):
+            raise ConfigError(
+                f"{where}: give either account (an ESME system_id) or url (an HTTP application)"
+            )
+        routes.append(UssdRoute(fields["code"], system_id=fields.get("account"), url=fields.get("url")))
+    return tuple(routes)
+
+
 def _check_consistency(config: Config) -> None:
     seen: dict[str, str] = {}
     system_ids = set()
@@ -295,6 +351,15 @@ def _check_consistency(config: Config) -> None:
             if code in seen:
                 raise ConfigError(f"accounts[{i}].short_codes: {code!r} is already owned by {seen[code]!r}")
             seen[code] = account.system_id
+    codes: set[str] = set()
+    for i, route in enumerate(config.ussd):
+        if route.code in codes:
+            raise ConfigError(f"ussd[{i}].code: {route.code!r} is routed twice")
+        codes.add(route.code)
+        if route.system_id is not None and route.system_id not in system_ids:
+            raise ConfigError(
+                f"ussd[{i}].account: {route.system_id!r} is not an account ({', '.join(sorted(system_ids))})"
+            )
     default = config.network.default_account
     if default and default not in system_ids:
         raise ConfigError(

@@ -9,8 +9,10 @@ committed, and a receipt leaves after that.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
+
+import attrs
 
 from smsgw.carrier.accounts import Account, AccountRegistry
 from smsgw.carrier.center import MessageCenter, parse_message_id
@@ -19,6 +21,7 @@ from smsgw.carrier.errors import BindRefused, Rejected, UnknownSubscriber
 from smsgw.carrier.events import Bound, EventBus, HandsetChanged, Refused, Unbound
 from smsgw.carrier.outbox import Link, Outbox, RetryPolicy
 from smsgw.carrier.subscribers import HandsetState, Subscriber, SubscriberRegistry, normalize_msisdn
+from smsgw.carrier.ussd import EOS, Dialogue, UssdGateway, UssdLimits, UssdRoute
 from smsgw.carrier.validation import (
     Checked,
     Limits,
@@ -30,17 +33,21 @@ from smsgw.carrier.validation import (
     check_submit,
     check_times,
 )
+from smsgw.smpp import codec
 from smsgw.smpp.constants import (
     BindType,
     CommandId,
     MessageState,
+    Npi,
+    Ton,
     command_name,
     status_name,
 )
 from smsgw.smpp.constants import CommandStatus as S
-from smsgw.smpp.sm import DistributionList, UnsuccessSme
+from smsgw.smpp.sm import DeliverSm, DistributionList, UnsuccessSme
 from smsgw.smpp.smpptime import format_smpp_time
 from smsgw.store.records import DeliveryRecord, MessageRecord
+from smsgw.text.coding import decode_text, encode_text
 
 
 class Carrier:
@@ -62,6 +69,8 @@ class Carrier:
         retry: RetryPolicy = RetryPolicy(),
         default_system_id: str | None = None,
         events: EventBus | None = None,
+        ussd_routes: Iterable[UssdRoute] = (),
+        ussd_limits: UssdLimits = UssdLimits(),
     ) -> None:
         self.store = store
         self.clock = clock
@@ -90,6 +99,9 @@ class Carrier:
                 self.center.handset_reachable(subscriber.msisdn, clock.now())
         #: Bound sessions by session id.
         self.links: dict[int, Link] = {}
+        self.ussd = UssdGateway(list(ussd_routes), ussd_limits, apps=self)
+        #: Posts to HTTP USSD applications (set by the edge that can make HTTP requests).
+        self.post_to_http_app: Callable[[Dialogue, str], None] | None = None
         self._handlers = {
             CommandId.SUBMIT_SM: self._submit_sm,
             CommandId.DATA_SM: self._data_sm,
@@ -137,12 +149,13 @@ class Carrier:
             self.events.emit(Bound(session_id, account.system_id, bind_type.value, link.peer))
         return True
 
-    def unbound(self, link: Any, session_id: int, lost: Iterable[DeliveryRecord], reason: str) -> None:
+    def unbound(self, link: Any, session_id: int, lost: Iterable[Any], reason: str) -> None:
         """A session ended: its unanswered deliveries go back to the queue."""
         now = self.clock.now()
         self.outbox.detach(link)
         for delivery in lost:
-            self.outbox.failed(delivery, now)
+            if isinstance(delivery, DeliveryRecord):  # USSD deliveries are live: never resent
+                self.outbox.failed(delivery, now)
         if self.links.pop(session_id, None) is not None and self.events.wants(Unbound):
             self.events.emit(Unbound(session_id, link.account.system_id, reason))
 
@@ -166,13 +179,15 @@ class Carrier:
                 )
             )
 
-    def delivery_answered(self, delivery: DeliveryRecord, command_status: int) -> None:
+    def delivery_answered(self, delivery: Any, command_status: int) -> None:
         """An ESME answered a deliver_sm."""
-        self.outbox.answered(delivery, command_status, self.clock.now())
+        if isinstance(delivery, DeliveryRecord):
+            self.outbox.answered(delivery, command_status, self.clock.now())
 
-    def delivery_timed_out(self, delivery: DeliveryRecord) -> None:
-        """An ESME did not answer a deliver_sm in time."""
-        self.outbox.failed(delivery, self.clock.now())
+    def delivery_timed_out(self, delivery: Any) -> None:
+        """An ESME did not answer a deliver_sm in time (USSD ones end by the app timeout)."""
+        if isinstance(delivery, DeliveryRecord):
+            self.outbox.failed(delivery, self.clock.now())
 
     def _delivery_done(self, delivery: DeliveryRecord, outcome: str) -> None:
         self.center.delivery_done(delivery, outcome, self.clock.now())
@@ -192,12 +207,16 @@ class Carrier:
         now = self.clock.now()
         self.center.tick(now)
         self.outbox.tick(now)
+        self.ussd.tick(now)
         if self.store.dirty and not self.store.urgent:
             self.store.commit()
 
     # -- submits ---------------------------------------------------------------------
 
     def _submit_sm(self, link: Any, pdu: Any, now: float) -> None:
+        if pdu.ussd_service_op is not None:
+            self._ussd_submit(link, pdu, now)
+            return
         self._admit(link.account, now)
         check_addresses(pdu)
         self._accept(link, pdu, check_submit(pdu, now, self.limits), now)
@@ -262,6 +281,59 @@ class Carrier:
                 message_id=message_id,
             )
         link.session.respond(pdu, 0, message_id=message_id or "", unsuccess_smes=tuple(unsuccess))
+
+    # -- USSD ------------------------------------------------------------------------
+
+    def _ussd_submit(self, link: Any, pdu: Any, now: float) -> None:
+        """A USSD screen from an ESME: for an open dialogue, or a push to an idle handset."""
+        check_addresses(pdu)
+        subscriber = self.subscribers.resolve(pdu.destination_addr)
+        body = pdu.message_payload if pdu.message_payload is not None else pdu.short_message
+        coding = 0 if pdu.data_coding == 0x0F else pdu.data_coding  # the CBS DCS some gateways pass on
+        text = decode_text(body, coding)
+        dialogue = self.ussd.from_esme(
+            link.account.system_id, subscriber, pdu.ussd_service_op, pdu.its_session_info, text, now
+        )
+        if dialogue.origin == "network" and not dialogue.code:
+            dialogue.code = pdu.source_addr  # answers go back to the pushing ESME's address
+        message_id = self.center.reserve_id(link.account)
+        link.session.respond(pdu, 0, message_id=message_id)
+
+    def send_to_esme(self, system_id: str, dialogue: Dialogue, op: int, text: str, end: bool) -> bool:
+        """Deliver a USSD screen event to one of the account's receivers (PROTOCOL.md §5.7)."""
+        data_coding, encoded = encode_text(text)
+        session_info = dialogue.its_session_info | (EOS if end else 0)
+        pdu = codec.encode(
+            DeliverSm(
+                service_type="USSD",
+                source_addr_ton=Ton.INTERNATIONAL,
+                source_addr_npi=Npi.ISDN,
+                source_addr=dialogue.msisdn,
+                destination_addr=dialogue.code,
+                data_coding=data_coding,
+                short_message=encoded,
+                ussd_service_op=op,
+                its_session_info=session_info,
+            )
+        )
+        return self.outbox.send_now(system_id, pdu, self.clock.now(), UssdDelivery(dialogue.session))
+
+    def post_to_http(self, dialogue: Dialogue, text: str) -> None:
+        """Call an HTTP USSD application through the edge's HTTP client."""
+        if self.post_to_http_app is None:
+            self.ussd.app_failed(dialogue.session, "no HTTP client for USSD applications", self.clock.now())
+        else:
+            self.post_to_http_app(dialogue, text)
+
+    def dial_ussd(self, msisdn: str, dialled: str) -> Dialogue:
+        """A handset dials a USSD string.
+
+        :raises Rejected: saying why the dialogue cannot start.
+        """
+        subscriber = self.subscribers.find(msisdn)
+        if subscriber is None:
+            raise UnknownSubscriber(f"{msisdn} is not a subscriber")
+        return self.ussd.dial(subscriber, dialled, self.clock.now())
 
     # -- query, cancel, replace ------------------------------------------------------
 
@@ -443,6 +515,13 @@ class Carrier:
             recipient = self.subscribers.resolve(to)
             return self.center.accept_p2p(msisdn, recipient, text, now, self.limits.default_validity)
         return self.center.accept_mo(msisdn, to, text, now)
+
+
+@attrs.frozen
+class UssdDelivery:
+    """The context of a USSD deliver_sm: live, never queued or resent."""
+
+    session: int
 
 
 class _DestView:

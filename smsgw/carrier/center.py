@@ -157,6 +157,12 @@ class MessageCenter:
         self._deliver_or_hold(record, subscriber, now)
         return message_id
 
+    def reserve_id(self, account: Account) -> str:
+        """A message_id for something answered but not stored (a USSD screen)."""
+        row_id = self._next_id
+        self._next_id += 1
+        return format_message_id(row_id, account.message_id_format)
+
     def _deliver_or_hold(self, record: MessageRecord, subscriber: Subscriber, now: float) -> None:
         """Store a new MT: delivered now when its phone takes SMS and it is due, else held."""
         due = record.scheduled_at is None or record.scheduled_at <= now

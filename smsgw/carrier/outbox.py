@@ -143,6 +143,24 @@ class Outbox:
         """A bind of the account has room again (a response came back)."""
         self._wanting.add(system_id)
 
+    def send_now(self, system_id: str, pdu: bytes, now: float, context: Any) -> bool:
+        """Send a deliver_sm at once, bypassing the queue (USSD is live: it does not wait).
+
+        :returns: False when no bind of the account can take it now.
+        """
+        links = self._links.get(system_id)
+        if not links:
+            return False
+        turn = self._turn[system_id]
+        for offset in range(len(links)):
+            link = links[(turn + offset) % len(links)]
+            if link.session.can_deliver:
+                link.session.send_encoded(pdu, now, context)
+                link.output_ready()
+                self._turn[system_id] = turn + offset + 1
+                return True
+        return False
+
     def dispatch(self, now: float) -> None:
         """Send queued deliveries to binds with room in their window."""
         wanting, self._wanting = self._wanting, set()

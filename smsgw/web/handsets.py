@@ -19,7 +19,7 @@ from smsgw.carrier.subscribers import HandsetState, Subscriber
 from smsgw.store.records import MessageRecord
 from smsgw.text.reassembly import InboxMessage, ReceivedPart, assemble
 from smsgw.web.api import ApiError, Route, int_query, json_body, query
-from smsgw.web.render import handset_json, inbox_json
+from smsgw.web.render import dialogue_json, handset_json, inbox_json
 from smsgw.web.waiting import InboxWaiters
 
 MAX_WAIT = 300
@@ -60,6 +60,10 @@ class HandsetRoutes:
             ("DELETE", one + "/inbox", self.clear),
             ("GET", one + "/sent", self.sent),
             ("POST", one + "/sms", self.send),
+            ("GET", one + "/ussd", self.ussd),
+            ("POST", one + "/ussd", self.dial),
+            ("POST", one + "/ussd/reply", self.ussd_reply),
+            ("DELETE", one + "/ussd", self.ussd_cancel),
         ]
 
     # -- helpers ---------------------------------------------------------------------
@@ -206,6 +210,75 @@ class HandsetRoutes:
         messages = self._messages(handset, "MO")
         return {"msisdn": handset.msisdn, "messages": [inbox_json(m, "to") for m in messages]}
 
+    # -- USSD ------------------------------------------------------------------------
+
+    def _ussd_answer(self, request: server.Request, handset: Subscriber, after: int, wait: int) -> Any:
+        """The handset's dialogue; with ``wait``, once it shows a screen past ``after`` or ends."""
+
+        def state() -> dict[str, Any]:
+            dialogue = self.carrier.ussd.current(handset.msisdn)
+            return dialogue_json(dialogue) if dialogue is not None else _idle()
+
+        def check() -> dict[str, Any] | None:
+            now = state()
+            return now if now["cursor"] > after or now["state"] in ("closed", "idle") else None
+
+        result = self.waiters.wait(handset.msisdn, check, wait, state)
+        if not result.called:
+            request.notifyFinish().addErrback(lambda _: result.cancel())
+        return result
+
+    def ussd(self, request: server.Request, msisdn: str) -> Any:
+        """What the phone's USSD screen shows; ``wait`` and ``after`` make it a long poll."""
+        handset = self._handset(msisdn)
+        after = int_query(request, "after", 0) or 0
+        wait = int_query(request, "wait", 0, MAX_WAIT) or 0
+        return self._ussd_answer(request, handset, after, wait)
+
+    def dial(self, request: server.Request, msisdn: str) -> Any:
+        """The phone dials a USSD string (``?wait=S`` waits for the first screen)."""
+        handset = self._handset(msisdn)
+        wait = int_query(request, "wait", 0, MAX_WAIT) or 0
+        body = json_body(request, ("dial",))
+        dialled = body.get("dial")
+        if not isinstance(dialled, str) or not dialled:
+            raise ApiError(400, "bad_field", "'dial' (a USSD string like \"*126#\") is required")
+        try:
+            self.carrier.dial_ussd(handset.msisdn, dialled)
+        except UnknownSubscriber as refusal:
+            raise ApiError(404, "unknown_handset", refusal.reason) from None
+        except Rejected as refusal:
+            raise ApiError(422, "ussd_refused", refusal.reason) from None
+        self.after_change()
+        return self._ussd_answer(request, handset, 0, wait)
+
+    def ussd_reply(self, request: server.Request, msisdn: str) -> Any:
+        """The user answers the prompt (``?wait=S`` waits for the next screen)."""
+        handset = self._handset(msisdn)
+        wait = int_query(request, "wait", 0, MAX_WAIT) or 0
+        body = json_body(request, ("text",))
+        text = body.get("text")
+        if not isinstance(text, str):
+            raise ApiError(400, "bad_field", "'text' (what the user types) is required")
+        current = self.carrier.ussd.current(handset.msisdn)
+        before = current.screen.cursor if current is not None and current.screen is not None else 0
+        try:
+            self.carrier.ussd.reply(handset.msisdn, text, self.carrier.clock.now())
+        except Rejected as refusal:
+            raise ApiError(409, "no_prompt", refusal.reason) from None
+        self.after_change()
+        return self._ussd_answer(request, handset, before, wait)
+
+    def ussd_cancel(self, request: server.Request, msisdn: str) -> dict[str, Any]:
+        """The user presses cancel."""
+        handset = self._handset(msisdn)
+        try:
+            dialogue = self.carrier.ussd.cancel(handset.msisdn, self.carrier.clock.now())
+        except Rejected as refusal:
+            raise ApiError(409, "no_dialogue", refusal.reason) from None
+        self.after_change()
+        return dialogue_json(dialogue)
+
     def send(self, request: server.Request, msisdn: str) -> tuple[int, dict[str, Any]]:
         """The phone sends a text: to a short code (MO to its account) or to another handset."""
         handset = self._handset(msisdn)
@@ -232,6 +305,21 @@ class HandsetRoutes:
             raise ApiError(422, "bad_text", str(error)) from None
         self.after_change()
         return 201, {"message_ids": ids}
+
+
+def _idle() -> dict[str, Any]:
+    """The USSD state of a handset that never had a dialogue."""
+    return {
+        "session": None,
+        "service_code": None,
+        "origin": None,
+        "state": "idle",
+        "screen": None,
+        "expects_reply": False,
+        "cursor": 0,
+        "inputs": [],
+        "end_reason": None,
+    }
 
 
 def _received(record: MessageRecord, peer: str, direction: str, data_coding: int) -> ReceivedPart:

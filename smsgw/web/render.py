@@ -8,6 +8,7 @@ from typing import Any
 import attrs
 
 from smsgw.carrier.subscribers import Subscriber
+from smsgw.carrier.ussd import Dialogue, Phase
 from smsgw.smpp.constants import EsmClass, MessageState
 from smsgw.store.records import MessageRecord
 from smsgw.text.coding import decode_text
@@ -98,3 +99,19 @@ def event_json(event: Any) -> dict[str, Any]:
     name = type(event).__name__
     kind = "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
     return {"type": kind, **attrs.asdict(event, recurse=False)}
+
+
+def dialogue_json(dialogue: Dialogue) -> dict[str, Any]:
+    """A dialogue as the API shows it."""
+    screen = dialogue.screen
+    return {
+        "session": dialogue.session,
+        "service_code": dialogue.code or None,
+        "origin": dialogue.origin,
+        "state": dialogue.phase.value,
+        "screen": screen.text if screen else None,
+        "expects_reply": bool(screen and screen.expects_reply and dialogue.phase is Phase.WAITING_USER),
+        "cursor": screen.cursor if screen else 0,
+        "inputs": list(dialogue.inputs),
+        "end_reason": dialogue.end_reason,
+    }

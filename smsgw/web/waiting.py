@@ -60,6 +60,13 @@ class InboxWaiters:
         self._waiters.setdefault(msisdn, []).append(waiter)
         return waiter.deferred
 
+    def poke(self, msisdn: str) -> None:
+        """Something a waiter of this handset may want happened (a USSD screen): check after this turn."""
+        if msisdn in self._waiters:
+            if not self._due:
+                self._reactor.callLater(0, self._wake)
+            self._due.add(msisdn)
+
     @property
     def waiting(self) -> int:
         """How many requests wait."""

@@ -25,6 +25,7 @@ import jsonschema
 import pytest
 import referencing
 import referencing.jsonschema
+import smpplib.command
 import smpplib.gsm
 
 from smsgw.web.handsets import HandsetRoutes
@@ -35,6 +36,11 @@ from tests.e2e.conftest import DEMO, SHORT_CODE, Smsgw, wait_until
 # The fixtures server, start_server and connect come from tests/e2e/conftest.py.
 
 pytestmark = pytest.mark.e2e
+
+# smpplib cannot parse a deliver_sm with ussd_service_op without this (docs/ussd.md).
+if "ussd_service_op" not in smpplib.command.DeliverSM.params:
+    smpplib.command.DeliverSM.params["ussd_service_op"] = smpplib.command.Param(type=int, size=1)
+    smpplib.command.DeliverSM.params_order += ("ussd_service_op",)
 
 DOC_URI = "urn:smsgw:openapi"
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -519,6 +525,35 @@ def unrouted(server: Smsgw, contract: Contract, message_id: str) -> None:
         contract.check_response(not_allowed, contract.lookup("#" + not_allowed), headers, payload, what)
 
 
+def ussd(api: Client, esme: Any) -> None:
+    """A dialogue with the bound ESME: dial, its menu, reply, cancel, and each refusal."""
+    one, reply = "/api/handsets/{msisdn}/ussd", "/api/handsets/{msisdn}/ussd/reply"
+    phone = DEMO[4]
+    assert api("GET", one, 200, msisdn=phone)["state"] in ("idle", "closed")
+    api("GET", one, 400, query="wait=soon", code="bad_query", msisdn=phone)
+    api("GET", one, 404, code="unknown_handset", msisdn="x")
+    api("POST", one, 400, {"dial": ""}, code="bad_field", msisdn=phone)
+    api("POST", one, 404, {"dial": "*126#"}, code="unknown_handset", msisdn="x")
+    api("POST", one, 413, raw=b"x" * 70000, code="body_too_large", msisdn=phone)
+    opened = api("POST", one, 200, {"dial": "*126#"}, msisdn=phone)
+    assert opened["state"] == "waiting_app"
+    api("POST", one, 422, {"dial": "*126#"}, code="ussd_refused", msisdn=phone)
+    api("POST", reply, 409, {"text": "1"}, code="no_prompt", msisdn=phone)
+    menu = esme.submit(
+        phone, "1 Pay\n2 Balance", service_type="USSD", registered_delivery=0, ussd_service_op=2
+    )
+    assert menu.status == 0
+    shown = api("GET", one, 200, query="after=0&wait=5", msisdn=phone)
+    assert shown["expects_reply"] is True and shown["screen"] == "1 Pay\n2 Balance"
+    api("POST", reply, 400, {"txt": "1"}, code="bad_field", msisdn=phone)
+    api("POST", reply, 404, {"text": "1"}, code="unknown_handset", msisdn="x")
+    api("POST", reply, 413, raw=b"x" * 70000, code="body_too_large", msisdn=phone)
+    assert api("POST", reply, 200, {"text": "2"}, msisdn=phone)["state"] == "waiting_app"
+    assert api("DELETE", one, 200, msisdn=phone)["state"] == "closed"
+    api("DELETE", one, 409, code="no_dialogue", msisdn=phone)
+    api("DELETE", one, 404, code="unknown_handset", msisdn="x")
+
+
 def check_events(events: EventReader, contract: Contract) -> None:
     """Every kind of event arrived on /api/events, each data line matching its documented schema."""
     kinds = {"bound", "unbound", "refused", "message_accepted", "message_state_changed", "delivery_done"}
@@ -551,6 +586,7 @@ def test_every_answer_matches_the_document(server: Smsgw, connect, api: Client, 
         handsets(server, api, esme)
         errors(api)
         unrouted(server, contract, message_id)
+        ussd(api, esme)
         esme.close()  # for the unbound event
         check_events(events, contract)
     finally:

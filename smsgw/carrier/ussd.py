@@ -1,0 +1,363 @@
+"""The USSD gateway: dialogues between handsets and USSD applications.
+
+A handset dials a service code (``*126#``, or a direct string such as ``*126*1*25#``). The
+gateway opens a dialogue and routes it by the code's base (``*126#``) either to an ESME
+account over SMPP (``ussd_service_op`` in deliver_sm and submit_sm, PROTOCOL.md §5.7) or to
+an HTTP application in the ``CON …`` / ``END …`` style (§6.1). An ESME can also open a
+dialogue itself (network-initiated): a USSR request (a prompt) or a USSN (a notice).
+
+One handset has at most one dialogue. Each screen holds at most ``max_length`` characters.
+A dialogue ends when the application ends it, the user cancels, the user takes longer
+than ``user_timeout`` to answer, or the application takes longer than ``app_timeout``.
+
+Dialogues live in memory only: a real network loses USSD sessions on a restart too.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from typing import Protocol
+
+import attrs
+
+from smsgw.carrier.errors import Rejected
+from smsgw.carrier.subscribers import Subscriber
+from smsgw.smpp.constants import CommandStatus, UssdServiceOp
+
+#: its_session_info bit 0: this message ends the dialogue (PROTOCOL.md §5.2).
+EOS = 0x0001
+#: The vendor op 6D and Mica gateways use for a dialogue the network ended (§5.4).
+ABORT_OP = 0x81
+NETWORK_ERROR_SCREEN = "Connection problem or invalid MMI code."
+
+
+class Phase(enum.Enum):
+    """Where a dialogue is."""
+
+    WAITING_APP = "waiting_app"  # the application has the next move
+    WAITING_USER = "waiting_user"  # a prompt is on the screen
+    CLOSED = "closed"
+
+
+@attrs.frozen
+class UssdRoute:
+    """Where a service code's dialogues go: an ESME account or an HTTP application."""
+
+    code: str
+    system_id: str | None = None
+    url: str | None = None
+
+
+@attrs.frozen
+class Screen:
+    """One screen the handset showed."""
+
+    text: str
+    expects_reply: bool
+    at: float
+    cursor: int
+
+
+@attrs.define
+class Dialogue:
+    """One USSD dialogue.
+
+    :ivar session: the gateway's number for it (its_session_info carries ``session << 8``).
+    :ivar inputs: what the user typed, in order (the HTTP style sends them ``*``-joined).
+    """
+
+    session: int
+    msisdn: str
+    code: str
+    dialled: str
+    route: UssdRoute
+    origin: str
+    started_at: float
+    phase: Phase = Phase.WAITING_APP
+    deadline: float = 0.0
+    inputs: list[str] = attrs.Factory(list)
+    screens: list[Screen] = attrs.Factory(list)
+    end_reason: str | None = None
+    ended_at: float | None = None
+
+    @property
+    def its_session_info(self) -> int:
+        """The value the ESME must echo (session number in octet 1, EOS bit clear)."""
+        return (self.session & 0xFF) << 8 | (self.session >> 8 & 0x7F) << 1
+
+    @property
+    def screen(self) -> Screen | None:
+        """What the handset shows now."""
+        return self.screens[-1] if self.screens else None
+
+
+class UssdApps(Protocol):
+    """How the gateway reaches applications (implemented at the edges)."""
+
+    def send_to_esme(self, system_id: str, dialogue: Dialogue, op: int, text: str, end: bool) -> bool:
+        """Deliver a deliver_sm with ussd_service_op to one of the account's receivers; False if none."""
+        ...
+
+    def post_to_http(self, dialogue: Dialogue, text: str) -> None:
+        """Call the HTTP application; it answers through :meth:`UssdGateway.app_said`."""
+        ...
+
+
+@attrs.frozen
+class UssdLimits:
+    """Real-network limits (PROTOCOL.md §5.6)."""
+
+    max_length: int = 182
+    user_timeout: float = 30.0
+    app_timeout: float = 15.0
+
+
+def base_code(dialled: str) -> tuple[str, list[str]] | None:
+    """Split a dialled string into its service code and direct inputs.
+
+    ``*126*1*25#`` gives ``("*126#", ["1", "25"])``; anything that is not ``*…#`` gives None.
+    """
+    if not (dialled.startswith("*") and dialled.endswith("#")) or len(dialled) < 3:
+        return None
+    fields = dialled[1:-1].split("*")
+    if not fields[0] or not all(f.isdigit() for f in fields if f):
+        return None
+    return f"*{fields[0]}#", [f for f in fields[1:] if f]
+
+
+class UssdGateway:
+    """All dialogues of the network.
+
+    :param on_change: called with each dialogue after it changed (for waiters and events).
+    """
+
+    def __init__(
+        self,
+        routes: list[UssdRoute],
+        limits: UssdLimits,
+        apps: UssdApps | None = None,
+        on_change: Callable[[Dialogue], None] | None = None,
+    ) -> None:
+        self.routes = {r.code: r for r in routes}
+        self.limits = limits
+        self.apps = apps
+        self.on_change = on_change
+        self._by_msisdn: dict[str, Dialogue] = {}
+        self._by_session: dict[int, Dialogue] = {}
+        self._last: dict[str, Dialogue] = {}
+        self._next_session = 1
+        self._cursor = 0
+
+    # -- reading ---------------------------------------------------------------------
+
+    def current(self, msisdn: str) -> Dialogue | None:
+        """The handset's open dialogue, or else its last one."""
+        return self._by_msisdn.get(msisdn) or self._last.get(msisdn)
+
+    def busy(self, msisdn: str) -> bool:
+        """Whether the handset is in a dialogue."""
+        return msisdn in self._by_msisdn
+
+    # -- the handset's side ----------------------------------------------------------
+
+    def dial(self, subscriber: Subscriber, dialled: str, now: float) -> Dialogue:
+        """The handset dials a USSD string.
+
+        :raises Rejected: not a USSD string, no route for its code, phone off, or already in a dialogue.
+        """
+        parsed = base_code(dialled.strip())
+        if parsed is None:
+            raise Rejected(
+                CommandStatus.ESME_RINVDSTADR, f"{dialled!r} is not a USSD string like *126# or *126*1#"
+            )
+        code, direct = parsed
+        route = self.routes.get(code)
+        if route is None:
+            known = ", ".join(sorted(self.routes)) or "none configured"
+            raise Rejected(
+                CommandStatus.ESME_RINVDSTADR, f"no USSD application answers {code} (service codes: {known})"
+            )
+        if not subscriber.state.receives_sms:
+            raise Rejected(CommandStatus.ESME_RSUBMITFAIL, f"{subscriber.msisdn} is {subscriber.state.value}")
+        if self.busy(subscriber.msisdn):
+            raise Rejected(
+                CommandStatus.ESME_RSUBMITFAIL, f"{subscriber.msisdn} is already in a USSD dialogue"
+            )
+        dialogue = self._open(subscriber.msisdn, code, dialled, route, "mobile", now)
+        dialogue.inputs.extend(direct)
+        dialogue.deadline = now + self.limits.app_timeout
+        self._to_app(dialogue, UssdServiceOp.PSSR_INDICATION, dialled, now)
+        return dialogue
+
+    def reply(self, msisdn: str, text: str, now: float) -> Dialogue:
+        """The user answers the prompt on the screen.
+
+        :raises Rejected: when no prompt waits for an answer.
+        """
+        dialogue = self._by_msisdn.get(msisdn)
+        if dialogue is None or dialogue.phase is not Phase.WAITING_USER:
+            raise Rejected(
+                CommandStatus.ESME_RSUBMITFAIL, f"{msisdn} has no USSD prompt waiting for an answer"
+            )
+        dialogue.inputs.append(text)
+        dialogue.phase = Phase.WAITING_APP
+        dialogue.deadline = now + self.limits.app_timeout
+        self._to_app(dialogue, UssdServiceOp.USSR_CONFIRM, text, now)
+        self._changed(dialogue)
+        return dialogue
+
+    def cancel(self, msisdn: str, now: float) -> Dialogue:
+        """The user presses cancel.
+
+        :raises Rejected: when there is no dialogue.
+        """
+        dialogue = self._by_msisdn.get(msisdn)
+        if dialogue is None:
+            raise Rejected(CommandStatus.ESME_RSUBMITFAIL, f"{msisdn} is not in a USSD dialogue")
+        self._abort(dialogue, "cancelled by the user", now, show=None)
+        return dialogue
+
+    # -- the application's side ------------------------------------------------------
+
+    def app_said(self, session: int, text: str, *, expects_reply: bool, now: float) -> Dialogue | None:
+        """An HTTP application answered (``CON`` expects a reply, ``END`` ends)."""
+        dialogue = self._by_session.get(session)
+        if dialogue is None or dialogue.phase is Phase.CLOSED:
+            return None
+        self._show(dialogue, text, expects_reply, now)
+        if not expects_reply:
+            self._close(dialogue, "ended by the application", now)
+        return dialogue
+
+    def app_failed(self, session: int, reason: str, now: float) -> None:
+        """An HTTP application could not be reached or answered badly: end the dialogue."""
+        dialogue = self._by_session.get(session)
+        if dialogue is not None and dialogue.phase is not Phase.CLOSED:
+            self._abort(dialogue, reason, now, show=NETWORK_ERROR_SCREEN, tell_app=False)
+
+    def from_esme(
+        self,
+        system_id: str,
+        subscriber: Subscriber,
+        op: int | None,
+        session_info: int | None,
+        text: str,
+        now: float,
+    ) -> Dialogue:
+        """A submit_sm with ussd_service_op from an ESME: a screen of an open dialogue, or a push.
+
+        :raises Rejected: an error the ESME can act on (handset busy or off, no such dialogue).
+        """
+        end = op in (UssdServiceOp.PSSR_RESPONSE, UssdServiceOp.USSN_REQUEST, 0x17) or bool(
+            session_info is not None and session_info & EOS
+        )
+        dialogue = self._by_msisdn.get(subscriber.msisdn)
+        # A screen belongs to the open dialogue only when the application has the move:
+        # while a prompt waits for the user, another USSR request is a second push.
+        if (
+            dialogue is not None
+            and dialogue.phase is Phase.WAITING_APP
+            and dialogue.route.system_id == system_id
+            and self._matches(dialogue, session_info)
+        ):
+            self._show(dialogue, text, not end and op != UssdServiceOp.USSN_REQUEST, now)
+            if end:
+                self._close(dialogue, "ended by the application", now)
+            return dialogue
+        if op not in (UssdServiceOp.USSR_REQUEST, UssdServiceOp.USSN_REQUEST):
+            raise Rejected(
+                CommandStatus.ESME_RSUBMITFAIL,
+                f"{subscriber.msisdn} has no USSD dialogue with {system_id!r} for its_session_info {session_info}",
+            )
+        if not subscriber.state.receives_sms:
+            raise Rejected(
+                CommandStatus.ESME_RSUBMITFAIL,
+                f"{subscriber.msisdn} is {subscriber.state.value}: cannot push USSD",
+            )
+        if dialogue is not None:
+            raise Rejected(
+                CommandStatus.ESME_RSUBMITFAIL, f"{subscriber.msisdn} is busy in another USSD dialogue"
+            )
+        route = UssdRoute(code="", system_id=system_id)
+        pushed = self._open(subscriber.msisdn, "", "", route, "network", now)
+        notice = op == UssdServiceOp.USSN_REQUEST or end
+        self._show(pushed, text, not notice, now)
+        if notice:
+            self._close(pushed, "notice shown", now)
+        return pushed
+
+    # -- time ------------------------------------------------------------------------
+
+    def tick(self, now: float) -> None:
+        """End dialogues whose user or application took too long."""
+        for dialogue in list(self._by_msisdn.values()):
+            if dialogue.deadline and now >= dialogue.deadline:
+                if dialogue.phase is Phase.WAITING_USER:
+                    self._abort(dialogue, "the user did not answer in time", now, show=None)
+                else:
+                    self._abort(
+                        dialogue, "the application did not answer in time", now, show=NETWORK_ERROR_SCREEN
+                    )
+
+    # -- inside ----------------------------------------------------------------------
+
+    def _open(
+        self, msisdn: str, code: str, dialled: str, route: UssdRoute, origin: str, now: float
+    ) -> Dialogue:
+        session = self._next_session
+        self._next_session = self._next_session % 0x7FFF + 1
+        dialogue = Dialogue(session, msisdn, code, dialled, route, origin, now)
+        self._by_msisdn[msisdn] = dialogue
+        self._by_session[session] = dialogue
+        return dialogue
+
+    @staticmethod
+    def _matches(dialogue: Dialogue, session_info: int | None) -> bool:
+        # Gateways differ on whether the ESME echoes its_session_info (§5.3): absent, it is
+        # the handset's only dialogue; present, it must name this one (EOS bit aside).
+        return session_info is None or session_info & 0xFFFE == dialogue.its_session_info
+
+    def _show(self, dialogue: Dialogue, text: str, expects_reply: bool, now: float) -> None:
+        self._cursor += 1
+        text = text[: self.limits.max_length]
+        dialogue.screens.append(Screen(text, expects_reply, now, self._cursor))
+        dialogue.phase = Phase.WAITING_USER if expects_reply else Phase.WAITING_APP
+        dialogue.deadline = now + self.limits.user_timeout if expects_reply else 0.0
+        self._changed(dialogue)
+
+    def _to_app(self, dialogue: Dialogue, op: int, text: str, now: float) -> None:
+        route = dialogue.route
+        if self.apps is None:
+            self._abort(
+                dialogue, "no USSD application is reachable", now, show=NETWORK_ERROR_SCREEN, tell_app=False
+            )
+        elif route.system_id is not None:
+            if not self.apps.send_to_esme(route.system_id, dialogue, op, text, False):
+                reason = f"no receiver of {route.system_id!r} is bound"
+                self._abort(dialogue, reason, now, show=NETWORK_ERROR_SCREEN, tell_app=False)
+        else:
+            self.apps.post_to_http(dialogue, "*".join(dialogue.inputs))
+
+    def _abort(
+        self, dialogue: Dialogue, reason: str, now: float, *, show: str | None, tell_app: bool = True
+    ) -> None:
+        if show is not None:
+            self._show(dialogue, show, False, now)
+        if tell_app and self.apps is not None and dialogue.route.system_id is not None:
+            self.apps.send_to_esme(dialogue.route.system_id, dialogue, ABORT_OP, "", True)
+        self._close(dialogue, reason, now)
+
+    def _close(self, dialogue: Dialogue, reason: str, now: float) -> None:
+        dialogue.phase = Phase.CLOSED
+        dialogue.end_reason = reason
+        dialogue.ended_at = now
+        dialogue.deadline = 0.0
+        self._by_msisdn.pop(dialogue.msisdn, None)
+        self._by_session.pop(dialogue.session, None)
+        self._last[dialogue.msisdn] = dialogue
+        self._changed(dialogue)
+
+    def _changed(self, dialogue: Dialogue) -> None:
+        if self.on_change is not None:
+            self.on_change(dialogue)

@@ -1,0 +1,194 @@
+"""USSD over real TCP and HTTP: dialogues with an SMPP application (smpplib) and an HTTP one.
+
+smpplib 2.2.4 cannot parse a deliver_sm that carries ussd_service_op (PROTOCOL.md §8); the
+recipe in docs/ussd.md adds it to smpplib's DeliverSM parameter table, as this module does.
+"""
+
+from __future__ import annotations
+
+import http.server
+import threading
+import urllib.parse
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import smpplib.command
+
+from .conftest import Esme, Smsgw
+
+pytestmark = pytest.mark.e2e
+
+if "ussd_service_op" not in smpplib.command.DeliverSM.params:
+    smpplib.command.DeliverSM.params["ussd_service_op"] = smpplib.command.Param(type=int, size=1)
+    smpplib.command.DeliverSM.params_order += ("ussd_service_op",)
+
+USSR_REQUEST, USSN_REQUEST, PSSR_RESPONSE, USSR_CONFIRM, PSSR_INDICATION = 2, 3, 17, 18, 1
+
+
+def ussd_submit(esme: Esme, msisdn: str, text: str, op: int, session_info: int | None = None) -> Any:
+    """The ESME sends a USSD screen; return the submit_sm_resp."""
+    fields: dict[str, Any] = {"service_type": "USSD", "registered_delivery": 0, "ussd_service_op": op}
+    if session_info is not None:
+        fields["its_session_info"] = session_info
+    return esme.submit(msisdn, text, source_addr="*126#", **fields)
+
+
+def next_ussd(esme: Esme, count: int) -> Any:
+    """The ``count``-th USSD deliver_sm the ESME received."""
+    return esme.wait_deliveries(count)[count - 1]
+
+
+def screen(server: Smsgw, msisdn: str, after: int) -> dict[str, Any]:
+    return server.get(f"/api/handsets/{msisdn}/ussd?after={after}&wait=5")
+
+
+def test_menu_dialogue_with_an_smpp_application(server: Smsgw, connect) -> None:
+    """*126# reaches the ESME as PSSR indication; its menu shows; the answer comes back as USSR confirm; PSSR response ends it."""
+    msisdn = "8613800000031"
+    esme: Esme = connect(server)
+    esme.bind("transceiver")
+    status, opened = server.api("POST", f"/api/handsets/{msisdn}/ussd", {"dial": "*126#"})
+    assert status == 200 and opened["state"] == "waiting_app"
+    indication = next_ussd(esme, 1)
+    assert indication.ussd_service_op == PSSR_INDICATION and bytes(indication.short_message) == b"*126#"
+    assert bytes(indication.source_addr).decode() == msisdn and bytes(indication.destination_addr) == b"*126#"
+    assert bytes(indication.service_type) == b"USSD"
+    session = indication.its_session_info
+    assert ussd_submit(esme, msisdn, "1 Pay merchant\n2 My balance", USSR_REQUEST, session).status == 0
+    menu = screen(server, msisdn, 0)
+    assert menu["screen"] == "1 Pay merchant\n2 My balance" and menu["expects_reply"] is True
+
+    status, _ = server.api("POST", f"/api/handsets/{msisdn}/ussd/reply", {"text": "2"})
+    assert status == 200
+    confirm = next_ussd(esme, 2)
+    assert (confirm.ussd_service_op, bytes(confirm.short_message), confirm.its_session_info) == (
+        USSR_CONFIRM,
+        b"2",
+        session,
+    )
+    ussd_submit(esme, msisdn, "Balance: 120.00 CNY", PSSR_RESPONSE, session)
+    final = screen(server, msisdn, menu["cursor"])
+    assert (final["screen"], final["state"], final["expects_reply"]) == (
+        "Balance: 120.00 CNY",
+        "closed",
+        False,
+    )
+    assert final["inputs"] == ["2"]
+
+
+def test_push_prompt_busy_handset_and_cancel(server: Smsgw, connect) -> None:
+    """An ESME pushes a prompt to an idle handset; a second push is refused; the user's cancel reaches the ESME."""
+    msisdn = "8613800000032"
+    esme: Esme = connect(server)
+    esme.bind("transceiver")
+    assert ussd_submit(esme, msisdn, "Pay 25.00 CNY to ShopX?\n1 Confirm\n2 Cancel", USSR_REQUEST).status == 0
+    prompt = screen(server, msisdn, 0)
+    assert prompt["origin"] == "network" and prompt["expects_reply"] is True
+    busy = ussd_submit(esme, msisdn, "Another prompt", USSR_REQUEST)
+    assert busy.status == 0x45  # ESME_RSUBMITFAIL: the handset is in a dialogue
+    status, cancelled = server.api("DELETE", f"/api/handsets/{msisdn}/ussd")
+    assert status == 200 and cancelled["state"] == "closed" and "cancel" in cancelled["end_reason"]
+    abort = next_ussd(esme, 1)
+    assert abort.ussd_service_op == 0x81 and abort.its_session_info & 1 == 1
+
+
+def test_push_answer_comes_back_as_confirm(server: Smsgw, connect) -> None:
+    """The handset's answer to a pushed prompt reaches the ESME as USSR confirm with the session it echoes."""
+    msisdn = "8613800000033"
+    esme: Esme = connect(server)
+    esme.bind("transceiver")
+    ussd_submit(esme, msisdn, "Enter PIN", USSR_REQUEST)
+    prompt = screen(server, msisdn, 0)
+    server.api("POST", f"/api/handsets/{msisdn}/ussd/reply", {"text": "1234"})
+    confirm = next_ussd(esme, 1)
+    assert (confirm.ussd_service_op, bytes(confirm.short_message)) == (USSR_CONFIRM, b"1234")
+    ussd_submit(esme, msisdn, "Paid. Ref QK7", USSN_REQUEST, confirm.its_session_info)
+    notice = screen(server, msisdn, prompt["cursor"])
+    assert (notice["screen"], notice["state"]) == ("Paid. Ref QK7", "closed")
+
+
+def test_timeouts_end_the_dialogue_on_both_sides(start_server, connect) -> None:
+    """No answer from the application shows a network error; no answer from the user aborts at the ESME."""
+    smsgw = start_server("[network]\nussd_user_timeout = 1\nussd_app_timeout = 1\n")
+    esme: Esme = connect(smsgw)
+    esme.bind("transceiver")
+    smsgw.api("POST", "/api/handsets/8613800000034/ussd", {"dial": "*126*9#"})
+    assert next_ussd(esme, 1).ussd_service_op == PSSR_INDICATION
+    ended = screen(smsgw, "8613800000034", 0)
+    assert ended["state"] == "closed" and "Connection problem" in ended["screen"]
+    assert "application did not answer" in ended["end_reason"]
+
+    ussd_submit(esme, "8613800000035", "Still there?", USSR_REQUEST)
+    prompt = screen(smsgw, "8613800000035", 0)
+    gone = screen(smsgw, "8613800000035", prompt["cursor"])
+    assert gone["state"] == "closed" and "user did not answer" in gone["end_reason"]
+    assert esme.wait_deliveries(3, timeout=5)[-1].ussd_service_op == 0x81
+
+
+class _MenuApp(http.server.BaseHTTPRequestHandler):
+    """A USSD application in the CON/END style, as a shop would write it."""
+
+    seen: list[dict[str, str]] = []
+
+    def do_POST(self) -> None:
+        length = int(self.headers["content-length"])
+        form = dict(urllib.parse.parse_qsl(self.rfile.read(length).decode(), keep_blank_values=True))
+        self.seen.append(form)
+        steps = form["text"].split("*") if form["text"] else []
+        if not steps:
+            answer = "CON Welcome\n1 Balance\n2 Pay"
+        elif steps == ["1"]:
+            answer = "END Your balance is 88.00 CNY"
+        elif steps == ["2"]:
+            answer = "CON Amount?"
+        else:
+            answer = f"END Paid {steps[1]}.00 CNY"
+        body = answer.encode()
+        self.send_response(200)
+        self.send_header("content-type", "text/plain")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def menu_app() -> Iterator[str]:
+    _MenuApp.seen = []
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _MenuApp)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/ussd"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_http_application_in_con_end_style(start_server, menu_app: str) -> None:
+    """A CON/END application gets sessionId, serviceCode, phoneNumber and the *-joined inputs, and runs the menu."""
+    smsgw = start_server(f'[[ussd]]\ncode = "*384#"\nurl = "{menu_app}"\n')
+    msisdn = "8613800000036"
+    status, first = smsgw.api("POST", f"/api/handsets/{msisdn}/ussd?wait=5", {"dial": "*384#"})
+    assert status == 200 and first["screen"] == "Welcome\n1 Balance\n2 Pay" and first["expects_reply"]
+    second = smsgw.api("POST", f"/api/handsets/{msisdn}/ussd/reply?wait=5", {"text": "2"})[1]
+    assert second["screen"] == "Amount?"
+    third = smsgw.api("POST", f"/api/handsets/{msisdn}/ussd/reply?wait=5", {"text": "25"})[1]
+    assert (third["screen"], third["state"]) == ("Paid 25.00 CNY", "closed")
+    assert [f["text"] for f in _MenuApp.seen] == ["", "2", "2*25"]
+    form = _MenuApp.seen[0]
+    assert form["serviceCode"] == "*384#" and form["phoneNumber"] == "+" + msisdn and form["sessionId"]
+    direct = smsgw.api("POST", f"/api/handsets/{msisdn}/ussd?wait=5", {"dial": "*384*1#"})[1]
+    assert (direct["screen"], direct["state"]) == ("Your balance is 88.00 CNY", "closed")
+
+
+def test_dial_refusals(server: Smsgw) -> None:
+    """Dialling an unknown code, a non-USSD string, or from a phone that is off is refused with the reason."""
+    for dialled, words in (("*999#", "no USSD application answers *999#"), ("hello", "not a USSD string")):
+        status, payload = server.api("POST", "/api/handsets/8613800000037/ussd", {"dial": dialled})
+        assert status == 422 and words in payload["error"]["message"]
+    server.set_phone("8613800000037", "off")
+    status, payload = server.api("POST", "/api/handsets/8613800000037/ussd", {"dial": "*126#"})
+    assert status == 422 and "off" in payload["error"]["message"]
+    server.set_phone("8613800000037", "on")
