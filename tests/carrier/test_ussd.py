@@ -1,0 +1,106 @@
+"""The USSD gateway without I/O: dial strings, turns, limits and timeouts, with a fake application side."""
+
+from __future__ import annotations
+
+import pytest
+
+from smsgw.carrier.errors import Rejected
+from smsgw.carrier.subscribers import HandsetState, Subscriber
+from smsgw.carrier.ussd import ABORT_OP, Dialogue, Phase, UssdGateway, UssdLimits, UssdRoute, base_code
+
+
+class FakeApps:
+    """Records what the gateway sends to applications."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, int, str, bool]] = []
+        self.posted: list[str] = []
+        self.bound = True
+
+    def send_to_esme(self, system_id: str, dialogue: Dialogue, op: int, text: str, end: bool) -> bool:
+        self.sent.append((system_id, op, text, end))
+        return self.bound
+
+    def post_to_http(self, dialogue: Dialogue, text: str) -> None:
+        self.posted.append(text)
+
+
+def gateway(**limits: float) -> tuple[UssdGateway, FakeApps]:
+    apps = FakeApps()
+    routes = [UssdRoute("*126#", system_id="shop"), UssdRoute("*384#", url="http://app")]
+    return UssdGateway(routes, UssdLimits(**limits), apps), apps  # type: ignore[arg-type]
+
+
+PHONE = Subscriber("8613800000001")
+
+
+@pytest.mark.parametrize(
+    ("dialled", "parsed"),
+    [
+        ("*126#", ("*126#", [])),
+        ("*126*1*25#", ("*126#", ["1", "25"])),
+        ("126#", None),
+        ("*12a#", None),
+        ("*#", None),
+    ],
+)
+def test_dial_strings(dialled: str, parsed: object) -> None:
+    """*126*1*25# routes by *126# and carries 1 and 25 as direct inputs; non-USSD strings are refused."""
+    assert base_code(dialled) == parsed
+
+
+def test_turns_and_one_dialogue_per_handset() -> None:
+    """The app's screen waits for the user; a second dial or push to a busy phone is refused."""
+    ussd, apps = gateway()
+    dialogue = ussd.dial(PHONE, "*126#", 0.0)
+    assert apps.sent == [("shop", 1, "*126#", False)] and dialogue.phase is Phase.WAITING_APP
+    ussd.from_esme("shop", PHONE, 2, dialogue.its_session_info, "1 Pay", 1.0)
+    assert dialogue.phase is Phase.WAITING_USER and dialogue.screen.expects_reply  # type: ignore[union-attr]
+    with pytest.raises(Rejected, match="already in a USSD dialogue"):
+        ussd.dial(PHONE, "*126#", 1.0)
+    with pytest.raises(Rejected, match="busy"):
+        ussd.from_esme("shop", PHONE, 2, None, "push", 1.0)
+    ussd.reply(PHONE.msisdn, "1", 2.0)
+    assert apps.sent[-1] == ("shop", 18, "1", False)
+    ussd.from_esme("shop", PHONE, 17, dialogue.its_session_info, "Done", 3.0)
+    assert dialogue.phase is Phase.CLOSED and not ussd.busy(PHONE.msisdn)
+
+
+def test_screens_are_cut_at_the_limit() -> None:
+    """A screen longer than max_length shows its first max_length characters."""
+    ussd, _ = gateway(max_length=10)
+    pushed = ussd.from_esme("shop", PHONE, 2, None, "x" * 30, 0.0)
+    assert pushed.screen.text == "x" * 10  # type: ignore[union-attr]
+
+
+def test_timeouts_end_both_sides() -> None:
+    """No app answer shows a network error; no user answer aborts the app with op 0x81 and EOS."""
+    ussd, apps = gateway(user_timeout=5, app_timeout=2)
+    slow = ussd.dial(PHONE, "*126#", 0.0)
+    ussd.tick(1.9)
+    assert slow.phase is Phase.WAITING_APP
+    ussd.tick(2.0)
+    assert slow.phase is Phase.CLOSED and "Connection problem" in slow.screen.text  # type: ignore[union-attr]
+    idle = ussd.from_esme("shop", PHONE, 2, None, "PIN?", 10.0)
+    ussd.tick(15.0)
+    assert idle.phase is Phase.CLOSED and apps.sent[-1] == ("shop", ABORT_OP, "", True)
+
+
+def test_http_route_sends_joined_inputs_and_off_phone_cannot_dial() -> None:
+    """An HTTP route gets the *-joined inputs (direct string first); a phone that is off cannot dial."""
+    ussd, apps = gateway()
+    dialogue = ussd.dial(PHONE, "*384*1#", 0.0)
+    ussd.app_said(dialogue.session, "Amount?", expects_reply=True, now=0.5)
+    ussd.reply(PHONE.msisdn, "25", 1.0)
+    assert apps.posted == ["1", "1*25"]
+    off = Subscriber("8613800000002", state=HandsetState.OFF)
+    with pytest.raises(Rejected, match="off"):
+        ussd.dial(off, "*126#", 0.0)
+
+
+def test_unbound_application_fails_the_dial_at_once() -> None:
+    """With no receiver of the account bound, the handset sees the network error at once."""
+    ussd, apps = gateway()
+    apps.bound = False
+    dialogue = ussd.dial(PHONE, "*126#", 0.0)
+    assert dialogue.phase is Phase.CLOSED and "no receiver" in (dialogue.end_reason or "")
