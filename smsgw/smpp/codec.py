@@ -23,6 +23,7 @@ import attrs
 from smsgw.smpp import specs
 from smsgw.smpp.constants import HEADER_SIZE, CommandStatus, command_name
 from smsgw.smpp.errors import LocalProtocolError, RemoteProtocolError
+from smsgw.smpp.pdu import GenericNack as _GENERIC_NACK
 from smsgw.smpp.pdu import Pdu, Tlv
 from smsgw.smpp.sm import DistributionList, SmeAddress, UnsuccessSme
 
@@ -65,6 +66,17 @@ def encode(pdu: Pdu) -> bytes:
     :raises LocalProtocolError: when a value does not fit its field.
     """
     return _ENCODERS[type(pdu)](pdu)
+
+
+def encode_error_answer(error: RemoteProtocolError) -> bytes:
+    """The answer to a PDU that could not be accepted: its own response with the error's
+    status when it is a request that has one, else a generic_nack."""
+    request = specs.PDU_CLASSES.get(error.command_id or 0)
+    response = specs.RESPONSE_CLASS.get(request) if request is not None else None
+    sequence_number = error.sequence_number or 0
+    if response is None:
+        response = _GENERIC_NACK
+    return encode(response(sequence_number, error.command_status))
 
 
 def decode_tlvs(

@@ -21,7 +21,6 @@ import attrs
 from smsgw.smpp import codec, specs
 from smsgw.smpp.constants import (
     INTERFACE_VERSION_34,
-    SEQUENCE_MAX,
     BindType,
     CommandStatus,
 )
@@ -30,6 +29,7 @@ from smsgw.smpp.constants import (
 )
 from smsgw.smpp.errors import RemoteProtocolError
 from smsgw.smpp.framing import DEFAULT_MAX_PDU_SIZE, PduBuffer
+from smsgw.smpp.ledger import RequestLedger
 from smsgw.smpp.pdu import (
     EnquireLink,
     EnquireLinkResp,
@@ -141,7 +141,6 @@ class SmscSession:
         self.state = SessionState.OPEN
         self.bind_type: BindType | None = None
         self.system_id: str | None = None
-        self.deliveries_in_flight = 0
         self.close_reason: str | None = None
         #: Set while the peer does not read what is sent (the edge's flow control):
         #: deliveries wait instead of piling up in memory.
@@ -149,9 +148,7 @@ class SmscSession:
         self._permitted = PERMITTED[self.state]
         self._buffer = PduBuffer(config.max_pdu_size)
         self._out: list[bytes] = []
-        # sequence_number -> (deadline, command_id, context), in send order.
-        self._outstanding: dict[int, tuple[float, int, Any]] = {}
-        self._next_sequence = 1
+        self._requests = RequestLedger(_DELIVERIES)
         self._opened_at = now
         self._last_received = now
         self._last_request = now
@@ -207,13 +204,15 @@ class SmscSession:
             events.append(ResponseReceived(pdu, entry[2]))
 
     def _answered(self, sequence_number: int) -> tuple[float, int, Any] | None:
-        entry = self._outstanding.pop(sequence_number, None)
-        if entry is not None:
-            if entry[1] in _DELIVERIES:
-                self.deliveries_in_flight -= 1
-            elif entry[1] == C.ENQUIRE_LINK:
-                self._enquire_link_pending = False
+        entry = self._requests.pop(sequence_number)
+        if entry is not None and entry[1] == C.ENQUIRE_LINK:
+            self._enquire_link_pending = False
         return entry
+
+    @property
+    def deliveries_in_flight(self) -> int:
+        """deliver_sm and data_sm sent and not yet answered."""
+        return self._requests.in_flight
 
     def _refuse(self, pdu: Pdu) -> RemoteProtocolError:
         state = self.state
@@ -231,14 +230,7 @@ class SmscSession:
         return error
 
     def _answer_error(self, error: RemoteProtocolError) -> None:
-        """Answer a bad PDU: its own response when it is a request that has one, else a nack."""
-        request = specs.PDU_CLASSES.get(error.command_id or 0)
-        response = specs.RESPONSE_CLASS.get(request) if request is not None else None
-        sequence_number = error.sequence_number or 0
-        if response is None:
-            self._out.append(codec.encode(GenericNack(sequence_number, error.command_status)))
-        else:
-            self._out.append(codec.encode(response(sequence_number, error.command_status)))
+        self._out.append(codec.encode_error_answer(error))
 
     # -- answers the caller decides --------------------------------------------------
 
@@ -295,15 +287,11 @@ class SmscSession:
 
         :param context: returned with the response (or its timeout) to say what it was for.
         """
-        sequence_number = self._next_sequence
-        self._next_sequence = 1 if sequence_number >= SEQUENCE_MAX else sequence_number + 1
+        sequence_number = self._requests.next_sequence()
         self._out.append(raw[:12] + _U32.pack(sequence_number) + raw[16:])
         (command_id,) = _U32.unpack_from(raw, 4)
         if command_id in _EXPECTS_RESPONSE:
-            deadline = now + self.config.response_timeout
-            self._outstanding[sequence_number] = (deadline, command_id, context)
-            if command_id in _DELIVERIES:
-                self.deliveries_in_flight += 1
+            self._requests.add(sequence_number, now + self.config.response_timeout, command_id, context)
         return sequence_number
 
     def unbind(self, now: float) -> None:
@@ -344,11 +332,7 @@ class SmscSession:
                 self.send(EnquireLink(), now)
             if config.inactivity_timeout and now - self._last_request >= config.inactivity_timeout:
                 self.unbind(now)
-        while self._outstanding:
-            sequence_number, (deadline, command_id, context) = next(iter(self._outstanding.items()))
-            if deadline > now:
-                break
-            self._answered(sequence_number)
+        for command_id, context in self._requests.expired(now):
             if command_id in _DELIVERIES:
                 events.append(ResponseTimedOut(command_id, context))
             else:
@@ -360,11 +344,7 @@ class SmscSession:
     def connection_lost(self) -> SessionLost:
         """The connection is gone: report the deliveries that will never be answered."""
         self._transition(Transition.CLOSED)
-        lost = tuple(
-            context for _, command_id, context in self._outstanding.values() if command_id in _DELIVERIES
-        )
-        self._outstanding.clear()
-        self.deliveries_in_flight = 0
+        lost = tuple(context for command_id, context in self._requests.clear() if command_id in _DELIVERIES)
         return SessionLost(lost)
 
     def data_to_send(self) -> bytes:

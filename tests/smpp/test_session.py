@@ -210,7 +210,7 @@ def test_lost_connection_reports_unanswered_deliveries() -> None:
 def test_sequence_numbers_wrap() -> None:
     """Our sequence numbers run 1..0x7FFFFFFF and wrap to 1."""
     session = bound()
-    session._next_sequence = 0x7FFFFFFF
+    session._requests._next = 0x7FFFFFFF
     assert session.send(EnquireLink(), 1.0) == 0x7FFFFFFF
     assert session.send(EnquireLink(), 1.0) == 1
 

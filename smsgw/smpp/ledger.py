@@ -1,0 +1,67 @@
+"""Requests a session sent and not yet answered, with their deadlines (both SMPP roles).
+
+One dict in send order, swept from the front by ``tick``: with one response timeout for
+all, the oldest request is always the first to expire. No timer per request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from smsgw.smpp.constants import SEQUENCE_MAX
+
+
+class RequestLedger:
+    """Outstanding requests by sequence number.
+
+    :param counted: command_ids that count against the window (``in_flight``).
+    """
+
+    __slots__ = ("counted", "in_flight", "_entries", "_next")
+
+    def __init__(self, counted: frozenset[int]) -> None:
+        self.counted = counted
+        #: Outstanding requests whose command_id is in ``counted``.
+        self.in_flight = 0
+        self._entries: dict[int, tuple[float, int, Any]] = {}
+        self._next = 1
+
+    def next_sequence(self) -> int:
+        """The next sequence number: 1..0x7FFFFFFF, then 1 again."""
+        sequence_number = self._next
+        self._next = 1 if sequence_number >= SEQUENCE_MAX else sequence_number + 1
+        return sequence_number
+
+    def add(self, sequence_number: int, deadline: float, command_id: int, context: Any) -> None:
+        """Remember a request until its response or its deadline."""
+        self._entries[sequence_number] = (deadline, command_id, context)
+        if command_id in self.counted:
+            self.in_flight += 1
+
+    def pop(self, sequence_number: int) -> tuple[float, int, Any] | None:
+        """Forget an answered request; return (deadline, command_id, context), or None if unknown."""
+        entry = self._entries.pop(sequence_number, None)
+        if entry is not None and entry[1] in self.counted:
+            self.in_flight -= 1
+        return entry
+
+    def expired(self, now: float) -> Iterator[tuple[int, Any]]:
+        """Forget and yield (command_id, context) of every request past its deadline."""
+        entries = self._entries
+        while entries:
+            sequence_number, (deadline, command_id, context) = next(iter(entries.items()))
+            if deadline > now:
+                return
+            self.pop(sequence_number)
+            yield command_id, context
+
+    def clear(self) -> list[tuple[int, Any]]:
+        """Forget everything (the connection is gone); return (command_id, context) of each."""
+        lost = [(command_id, context) for _, command_id, context in self._entries.values()]
+        self._entries.clear()
+        self.in_flight = 0
+        return lost
+
+    def __len__(self) -> int:
+        return len(self._entries)
