@@ -120,7 +120,6 @@ def start(config: Config, reactor: Any) -> Any:
         info: dict[str, Any] = {"smpp": {"host": smpp.host}}
         # Synchronous: a change is committed before it is answered (an MO's message_id is durable).
         waiters = InboxWaiters(reactor, carrier.events)
-        carrier.ussd.on_change = lambda dialogue: waiters.poke(dialogue.msisdn)
         carrier.post_to_http_app = HttpUssdApps(carrier, reactor, factory.flusher.mark).post
         routes = (
             NetworkRoutes(carrier, info).routes()

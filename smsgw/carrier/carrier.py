@@ -18,7 +18,7 @@ from smsgw.carrier.accounts import Account, AccountRegistry
 from smsgw.carrier.center import MessageCenter, parse_message_id
 from smsgw.carrier.clock import Clock
 from smsgw.carrier.errors import BindRefused, Rejected, UnknownSubscriber
-from smsgw.carrier.events import Bound, EventBus, HandsetChanged, Refused, Unbound
+from smsgw.carrier.events import Bound, EventBus, HandsetChanged, Refused, Unbound, UssdChanged
 from smsgw.carrier.outbox import Link, Outbox, RetryPolicy
 from smsgw.carrier.subscribers import HandsetState, Subscriber, SubscriberRegistry, normalize_msisdn
 from smsgw.carrier.ussd import EOS, Dialogue, UssdGateway, UssdLimits, UssdRoute
@@ -99,7 +99,7 @@ class Carrier:
                 self.center.handset_reachable(subscriber.msisdn, clock.now())
         #: Bound sessions by session id.
         self.links: dict[int, Link] = {}
-        self.ussd = UssdGateway(list(ussd_routes), ussd_limits, apps=self)
+        self.ussd = UssdGateway(list(ussd_routes), ussd_limits, apps=self, on_change=self._ussd_changed)
         #: Posts to HTTP USSD applications (set by the edge that can make HTTP requests).
         self.post_to_http_app: Callable[[Dialogue, str], None] | None = None
         self._handlers = {
@@ -324,6 +324,21 @@ class Carrier:
             self.ussd.app_failed(dialogue.session, "no HTTP client for USSD applications", self.clock.now())
         else:
             self.post_to_http_app(dialogue, text)
+
+    def _ussd_changed(self, dialogue: Dialogue) -> None:
+        if self.events.wants(UssdChanged):
+            screen = dialogue.screen
+            self.events.emit(
+                UssdChanged(
+                    dialogue.msisdn,
+                    dialogue.session,
+                    dialogue.origin,
+                    dialogue.phase.value,
+                    screen.text if screen else None,
+                    bool(screen and screen.expects_reply and dialogue.phase.value == "waiting_user"),
+                    dialogue.end_reason,
+                )
+            )
 
     def dial_ussd(self, msisdn: str, dialled: str) -> Dialogue:
         """A handset dials a USSD string.

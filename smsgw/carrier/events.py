@@ -70,6 +70,19 @@ class HandsetChanged:
 
 
 @attrs.frozen
+class UssdChanged:
+    """A USSD dialogue opened, showed a screen, or ended."""
+
+    msisdn: str
+    session: int
+    origin: str
+    state: str
+    screen: str | None
+    expects_reply: bool
+    end_reason: str | None
+
+
+@attrs.frozen
 class Refused:
     """A request was refused with an SMPP status (the reason names the value)."""
 

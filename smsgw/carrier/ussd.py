@@ -80,6 +80,11 @@ class Dialogue:
     screens: list[Screen] = attrs.Factory(list)
     end_reason: str | None = None
     ended_at: float | None = None
+    #: Network-wide order of this dialogue's latest change (opened, a screen, closed): what
+    #: ``after=`` long polls count, so a poller sees every change, an ending included.
+    cursor: int = 0
+    #: The cursor it opened with: a dial waits for changes past it.
+    opened_cursor: int = 0
 
     @property
     def its_session_info(self) -> int:
@@ -308,6 +313,7 @@ class UssdGateway:
         session = self._next_session
         self._next_session = self._next_session % 0x7FFF + 1
         dialogue = Dialogue(session, msisdn, code, dialled, route, origin, now)
+        dialogue.cursor = dialogue.opened_cursor = self._tick_cursor()
         self._by_msisdn[msisdn] = dialogue
         self._by_session[session] = dialogue
         return dialogue
@@ -319,9 +325,9 @@ class UssdGateway:
         return session_info is None or session_info & 0xFFFE == dialogue.its_session_info
 
     def _show(self, dialogue: Dialogue, text: str, expects_reply: bool, now: float) -> None:
-        self._cursor += 1
         text = text[: self.limits.max_length]
-        dialogue.screens.append(Screen(text, expects_reply, now, self._cursor))
+        dialogue.cursor = self._tick_cursor()
+        dialogue.screens.append(Screen(text, expects_reply, now, dialogue.cursor))
         dialogue.phase = Phase.WAITING_USER if expects_reply else Phase.WAITING_APP
         dialogue.deadline = now + self.limits.user_timeout if expects_reply else 0.0
         self._changed(dialogue)
@@ -350,6 +356,7 @@ class UssdGateway:
 
     def _close(self, dialogue: Dialogue, reason: str, now: float) -> None:
         dialogue.phase = Phase.CLOSED
+        dialogue.cursor = self._tick_cursor()
         dialogue.end_reason = reason
         dialogue.ended_at = now
         dialogue.deadline = 0.0
@@ -357,6 +364,10 @@ class UssdGateway:
         self._by_session.pop(dialogue.session, None)
         self._last[dialogue.msisdn] = dialogue
         self._changed(dialogue)
+
+    def _tick_cursor(self) -> int:
+        self._cursor += 1
+        return self._cursor
 
     def _changed(self, dialogue: Dialogue) -> None:
         if self.on_change is not None:

@@ -221,7 +221,7 @@ class HandsetRoutes:
 
         def check() -> dict[str, Any] | None:
             now = state()
-            return now if now["cursor"] > after or now["state"] in ("closed", "idle") else None
+            return now if now["cursor"] > after else None
 
         result = self.waiters.wait(handset.msisdn, check, wait, state)
         if not result.called:
@@ -244,13 +244,13 @@ class HandsetRoutes:
         if not isinstance(dialled, str) or not dialled:
             raise ApiError(400, "bad_field", "'dial' (a USSD string like \"*126#\") is required")
         try:
-            self.carrier.dial_ussd(handset.msisdn, dialled)
+            dialogue = self.carrier.dial_ussd(handset.msisdn, dialled)
         except UnknownSubscriber as refusal:
             raise ApiError(404, "unknown_handset", refusal.reason) from None
         except Rejected as refusal:
             raise ApiError(422, "ussd_refused", refusal.reason) from None
         self.after_change()
-        return self._ussd_answer(request, handset, 0, wait)
+        return self._ussd_answer(request, handset, dialogue.opened_cursor, wait)
 
     def ussd_reply(self, request: server.Request, msisdn: str) -> Any:
         """The user answers the prompt (``?wait=S`` waits for the next screen)."""

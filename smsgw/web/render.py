@@ -111,7 +111,7 @@ def dialogue_json(dialogue: Dialogue) -> dict[str, Any]:
         "state": dialogue.phase.value,
         "screen": screen.text if screen else None,
         "expects_reply": bool(screen and screen.expects_reply and dialogue.phase is Phase.WAITING_USER),
-        "cursor": screen.cursor if screen else 0,
+        "cursor": dialogue.cursor,
         "inputs": list(dialogue.inputs),
         "end_reason": dialogue.end_reason,
     }

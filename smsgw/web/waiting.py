@@ -15,7 +15,7 @@ from typing import Any
 from twisted.internet import defer
 from twisted.internet.task import LoopingCall
 
-from smsgw.carrier.events import EventBus, MessageStateChanged
+from smsgw.carrier.events import EventBus, MessageStateChanged, UssdChanged
 
 Check = Callable[[], Any]
 
@@ -56,12 +56,16 @@ class InboxWaiters:
         waiter.timer = self._reactor.callLater(timeout, self._expire, waiter, on_timeout)
         if not self._waiters:
             self._events.subscribe(self._delivered, MessageStateChanged)
+            self._events.subscribe(self._ussd_changed, UssdChanged)
             self._recheck.start(1.0, now=False)
         self._waiters.setdefault(msisdn, []).append(waiter)
         return waiter.deferred
 
+    def _ussd_changed(self, event: UssdChanged) -> None:
+        self.poke(event.msisdn)
+
     def poke(self, msisdn: str) -> None:
-        """Something a waiter of this handset may want happened (a USSD screen): check after this turn."""
+        """Something a waiter of this handset may want happened: check after this turn."""
         if msisdn in self._waiters:
             if not self._due:
                 self._reactor.callLater(0, self._wake)
@@ -111,3 +115,4 @@ class InboxWaiters:
         if not self._waiters and self._recheck.running:
             self._recheck.stop()
             self._events.unsubscribe(self._delivered, MessageStateChanged)
+            self._events.unsubscribe(self._ussd_changed, UssdChanged)

@@ -557,7 +557,7 @@ def ussd(api: Client, esme: Any) -> None:
 def check_events(events: EventReader, contract: Contract) -> None:
     """Every kind of event arrived on /api/events, each data line matching its documented schema."""
     kinds = {"bound", "unbound", "refused", "message_accepted", "message_state_changed", "delivery_done"}
-    events.read_until(kinds | {"handset_changed"})
+    events.read_until(kinds | {"handset_changed", "ussd_changed"})
     _, stream = contract.response("/api/events", "GET", 200)
     event = stream["content"]["text/event-stream"]["x-event-data"]
     mapping = contract.lookup(event["$ref"])["discriminator"]["mapping"]

@@ -113,9 +113,9 @@ def test_timeouts_end_the_dialogue_on_both_sides(start_server, connect) -> None:
     smsgw = start_server("[network]\nussd_user_timeout = 1\nussd_app_timeout = 1\n")
     esme: Esme = connect(smsgw)
     esme.bind("transceiver")
-    smsgw.api("POST", "/api/handsets/8613800000034/ussd", {"dial": "*126*9#"})
+    opened = smsgw.api("POST", "/api/handsets/8613800000034/ussd", {"dial": "*126*9#"})[1]
     assert next_ussd(esme, 1).ussd_service_op == PSSR_INDICATION
-    ended = screen(smsgw, "8613800000034", 0)
+    ended = screen(smsgw, "8613800000034", opened["cursor"])
     assert ended["state"] == "closed" and "Connection problem" in ended["screen"]
     assert "application did not answer" in ended["end_reason"]
 
