@@ -4,11 +4,14 @@ Run ``smsgw phone +8613800000001`` (or ``python -m simulators.terminal_phone MSI
 and the terminal shows the phone's screen: a status bar (name, number, signal, on/off, clock),
 a keypad menu (1 Inbox, 2 Write message, 3 Sent, 4 Switch off/on, 0 Quit), an inbox that
 fills up by itself as SMS land, a reader, and a composer that sends MO texts to short codes
-or to other phones.
+or to other phones. ``*`` or ``#`` on the menu opens the dial line for USSD codes (``*126#``):
+the dialogue's screens show full-screen, with a reply line when the application asks, and a
+prompt or notice the network pushes pops up by itself.
 
 Keys: digits pick menu items, Enter is OK, Esc (or Backspace, when there is nothing to
 delete) is Back, the arrows (or 2/8 in lists) move, R replies and F forwards in the reader,
-q or 0 quits from the menu, and Ctrl-C quits from anywhere. The terminal is restored on
+q or 0 quits from the menu, and Ctrl-C quits from anywhere. In a USSD dialogue Enter sends the
+reply, Esc cancels, and Enter dismisses the last screen. The terminal is restored on
 every way out.
 
 Theory of operation
@@ -34,6 +37,9 @@ it through one :class:`queue.SimpleQueue` of events:
   every 25 s. Between polls nothing runs. It posts :class:`InboxArrived`, and
   :class:`Reachability` when the API goes away or comes back (then it backs off on an Event,
   and reloads the whole inbox once it is back).
+* :class:`UssdPoller` long-polls ``GET .../ussd?after=CURSOR&wait=25`` and posts
+  :class:`UssdUpdated` when the dialogue changes, so a pushed prompt shows without a key
+  press. smsgw answers that poll at once while no dialogue is open, so then it paces itself.
 * User actions that need the network (send, switch, load the sent box) run on a short-lived
   thread each and post :class:`ActionDone` carrying a callback, which the UI thread runs.
 * ``SIGWINCH`` posts :class:`Resized`; ``SimpleQueue.put`` is reentrant, so a signal handler
@@ -54,9 +60,10 @@ Modules
 * :mod:`~simulators.terminal_phone.text`: display width, wrapping, sanitising, SMS counting.
 * :mod:`~simulators.terminal_phone.events`: the events the UI thread consumes.
 * :mod:`~simulators.terminal_phone.screens`: frame primitives and the ``*Screen`` classes.
+* :mod:`~simulators.terminal_phone.ussd`: the dial line and the USSD dialogue screen.
 * :mod:`~simulators.terminal_phone.ui`: :class:`PhoneUi`, the model that owns the screens.
 * :mod:`~simulators.terminal_phone.terminal`: the tty, ANSI output, key decoding and reading.
-* :mod:`~simulators.terminal_phone.app`: the inbox poller, the event loop and :func:`main`.
+* :mod:`~simulators.terminal_phone.app`: the inbox and USSD pollers, the event loop and :func:`main`.
 * ``__main__``: the command line, ``python -m simulators.terminal_phone``.
 """
 

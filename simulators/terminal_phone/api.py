@@ -97,6 +97,48 @@ class InboxPage:
     cursor: int
 
 
+#: How a dialogue's answers follow each other at one screen: the prompt, the answer sent, the end.
+_PHASE_ORDER = {"idle": 0, "waiting_user": 0, "waiting_app": 1, "closed": 2}
+
+
+@dataclass(frozen=True)
+class UssdDialogue:
+    """The handset's USSD dialogue as ``.../ussd`` answers it (``state`` ``idle``: none ever).
+
+    :ivar origin: ``mobile`` (the phone dialled), ``network`` (an application pushed), or None.
+    :ivar cursor: the network-wide number of the screen shown (0 before the first one).
+    """
+
+    session: int | None
+    service_code: str | None
+    origin: str | None
+    state: str
+    screen: str | None
+    expects_reply: bool
+    cursor: int
+    end_reason: str | None
+
+    @classmethod
+    def from_json(cls, item: Mapping[str, Any]) -> UssdDialogue:
+        """From ``GET``/``POST .../ussd`` or ``.../ussd/reply``."""
+        session = item.get("session")
+        return cls(
+            session=int(session) if session is not None else None,
+            service_code=item.get("service_code") or None,
+            origin=item.get("origin") or None,
+            state=str(item.get("state") or "idle"),
+            screen=item.get("screen"),
+            expects_reply=bool(item.get("expects_reply")),
+            cursor=int(item.get("cursor") or 0),
+            end_reason=item.get("end_reason") or None,
+        )
+
+    @property
+    def order(self) -> tuple[int, int]:
+        """Sorts the answers about one dialogue: a later screen, then the answer sent, then the end."""
+        return self.cursor, _PHASE_ORDER.get(self.state, 0)
+
+
 class HandsetApi:
     """Blocking calls to one handset's routes; safe to use from several threads.
 
@@ -145,3 +187,28 @@ class HandsetApi:
     def set_state(self, state: str) -> Handset:
         """Switch the phone ``on`` or ``off`` (or ``busy``, ``inbox_full``)."""
         return Handset.from_json(self._call("PATCH", "", {"state": state}))
+
+    def ussd(self, after: int = 0, wait: int = 0) -> UssdDialogue:
+        """The USSD dialogue; with ``wait``, a long poll for a screen past ``after`` (or the end)."""
+        answer = self._call(
+            "GET", "/ussd", query={"after": after, "wait": wait}, timeout=wait + REQUEST_TIMEOUT
+        )
+        return UssdDialogue.from_json(answer)
+
+    def dial_ussd(self, dialled: str, wait: int = 0) -> UssdDialogue:
+        """Dial a USSD string such as ``*126#``; with ``wait``, answered at its first screen."""
+        answer = self._call(
+            "POST", "/ussd", {"dial": dialled}, {"wait": wait}, timeout=wait + REQUEST_TIMEOUT
+        )
+        return UssdDialogue.from_json(answer)
+
+    def reply_ussd(self, text: str, wait: int = 0) -> UssdDialogue:
+        """Answer the prompt on the screen; with ``wait``, answered at the next screen."""
+        answer = self._call(
+            "POST", "/ussd/reply", {"text": text}, {"wait": wait}, timeout=wait + REQUEST_TIMEOUT
+        )
+        return UssdDialogue.from_json(answer)
+
+    def cancel_ussd(self) -> UssdDialogue:
+        """Press cancel: end the dialogue (the application hears an abort)."""
+        return UssdDialogue.from_json(self._call("DELETE", "/ussd"))

@@ -1,4 +1,4 @@
-"""Putting it together: the inbox long poll, the UI thread's event loop, and :func:`main`.
+"""Putting it together: the inbox and USSD long polls, the UI thread's event loop, and :func:`main`.
 
 The only code (with :mod:`~simulators.terminal_phone.terminal`) that starts threads.
 """
@@ -15,7 +15,14 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from simulators.terminal_phone.api import DEFAULT_API, ApiError, Handset, HandsetApi, Unreachable
+from simulators.terminal_phone.api import (
+    DEFAULT_API,
+    ApiError,
+    Handset,
+    HandsetApi,
+    Unreachable,
+    UssdDialogue,
+)
 from simulators.terminal_phone.events import (
     ActionDone,
     Event,
@@ -24,12 +31,15 @@ from simulators.terminal_phone.events import (
     Post,
     Reachability,
     Resized,
+    UssdUpdated,
 )
 from simulators.terminal_phone.terminal import KeyReader, Terminal
 from simulators.terminal_phone.ui import PhoneUi
 
-#: Seconds each inbox long poll asks the server to wait.
+#: Seconds each inbox or USSD long poll asks the server to wait.
 POLL_WAIT = 25
+#: Seconds between USSD polls that the server answered at once with nothing new (see UssdPoller).
+USSD_IDLE_PACE = 1.0
 
 
 # -- the inbox long poll -------------------------------------------------------------------
@@ -85,6 +95,55 @@ class InboxPoller(threading.Thread):
                 backoff = min(backoff * 2, 30.0)
 
 
+# -- the USSD long poll --------------------------------------------------------------------
+
+
+class UssdPoller(threading.Thread):
+    """Long-polls the handset's USSD dialogue and posts what changes, so a pushed prompt pops up.
+
+    It asks ``GET .../ussd?after=CURSOR&wait=25``, CURSOR being the last screen it saw. smsgw
+    holds that poll while a dialogue is open, but answers it at once while the handset has none
+    (state ``idle``, or ``closed`` for the last one), whatever ``after`` says. So an answer in that
+    state that comes back well before the wait is followed by a pause of :data:`USSD_IDLE_PACE`
+    on the stop event, not by the next request at once, or the thread would spin; a push then
+    shows within that pause. A poll the server really held is repeated at once.
+    """
+
+    def __init__(self, api: HandsetApi, post: Post, wait: int = POLL_WAIT) -> None:
+        super().__init__(name="phone-ussd", daemon=True)
+        self.api = api
+        self.post = post
+        self.wait = wait
+        self._stopped = threading.Event()
+
+    def stop(self) -> None:
+        """Stop polling (a poll in progress still runs to its end, on this daemon thread)."""
+        self._stopped.set()
+
+    def run(self) -> None:
+        """Poll until stopped; errors back off (1 s, doubling up to 30 s) like the inbox's."""
+        cursor = 0
+        last: UssdDialogue | None = None
+        backoff = 1.0
+        while not self._stopped.is_set():
+            asked = time.monotonic()
+            try:
+                dialogue = self.api.ussd(after=cursor, wait=self.wait)
+            except (Unreachable, ApiError):  # the inbox poller tells the user
+                last = None  # the first answer after the outage is a fresh start
+                self._stopped.wait(backoff)
+                backoff = min(backoff * 2, 30.0)
+                continue
+            backoff = 1.0
+            if dialogue != last:
+                self.post(UssdUpdated(dialogue, initial=last is None))
+                last = dialogue
+            cursor = max(cursor, dialogue.cursor)
+            early = time.monotonic() - asked < self.wait / 2
+            if dialogue.state in ("idle", "closed") and early:
+                self._stopped.wait(USSD_IDLE_PACE)
+
+
 # -- putting it together -----------------------------------------------------------------
 
 
@@ -107,6 +166,7 @@ def run(api: HandsetApi, handset: Handset, fd_in: int = 0, fd_out: int = 1) -> i
     ui = PhoneUi(handset, request)
     keys = KeyReader(fd_in, events.put)
     poller = InboxPoller(api, events.put)
+    ussd_poller = UssdPoller(api, events.put)
     handlers: dict[int, Any] = {}
     in_main_thread = threading.current_thread() is threading.main_thread()
 
@@ -121,6 +181,7 @@ def run(api: HandsetApi, handset: Handset, fd_in: int = 0, fd_out: int = 1) -> i
                     handlers[signum] = signal.signal(signum, leave)
             keys.start()
             poller.start()
+            ussd_poller.start()
             while ui.running:
                 now = time.monotonic()
                 ui.bell, bell = False, ui.bell
@@ -142,6 +203,7 @@ def run(api: HandsetApi, handset: Handset, fd_in: int = 0, fd_out: int = 1) -> i
         finally:
             keys.stop()
             poller.stop()
+            ussd_poller.stop()
             for number, handler in handlers.items():
                 signal.signal(number, handler)
     keys.join(timeout=1.0)

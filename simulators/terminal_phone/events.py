@@ -1,4 +1,4 @@
-"""What the UI thread hears: key presses, inbox news, reachability, finished requests, resizes.
+"""What the UI thread hears: key presses, inbox and USSD news, reachability, finished requests, resizes.
 
 Every other thread talks to the UI thread only by posting these immutable values to one queue.
 """
@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from simulators.terminal_phone.api import Handset, Message
+from simulators.terminal_phone.api import Handset, Message, UssdDialogue
 
 # -- events for the UI thread --------------------------------------------------------------
 
@@ -42,6 +42,17 @@ class InboxArrived:
 
 
 @dataclass(frozen=True)
+class UssdUpdated:
+    """The USSD dialogue as the server last answered (a poll, or a dial/reply/cancel request).
+
+    :ivar initial: the first answer after start-up: a dialogue that already ended is history.
+    """
+
+    dialogue: UssdDialogue
+    initial: bool = False
+
+
+@dataclass(frozen=True)
 class Reachability:
     """Whether the API answers; ``reason`` says why not."""
 
@@ -70,5 +81,7 @@ class Resized:
     """The terminal changed size."""
 
 
-Event = KeyPressed | Pasted | InboxArrived | Reachability | HandsetChanged | ActionDone | Resized
+Event = (
+    KeyPressed | Pasted | InboxArrived | UssdUpdated | Reachability | HandsetChanged | ActionDone | Resized
+)
 Post = Callable[[Event], None]

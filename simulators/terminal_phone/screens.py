@@ -59,6 +59,8 @@ class Screen:
 
     title = ""
     softkeys = "Enter OK   Esc Back"
+    #: Whether keys are text here (q, Backspace and Esc go to the screen, not to navigation).
+    takes_text = False
 
     def body(self, ui: PhoneUi, width: int, height: int, now: datetime) -> Body:
         """The lines under the title, at most ``height`` of ``width`` columns."""
@@ -68,7 +70,11 @@ class Screen:
         """Handle a key press (``Esc`` and Ctrl-C are handled by :class:`PhoneUi`)."""
 
     def paste(self, ui: PhoneUi, text: str) -> None:
-        """Handle pasted text; only the composer takes it."""
+        """Handle pasted text; only screens that take text use it."""
+
+    def back(self, ui: PhoneUi) -> None:
+        """Esc on a screen that takes text (elsewhere Esc is always Back)."""
+        ui.pop()
 
 
 def _move(key: str) -> int:
@@ -80,7 +86,7 @@ class MenuScreen(Screen):
     """The main menu."""
 
     title = "Menu"
-    softkeys = "1-4 Select   Enter OK   0 Quit"
+    softkeys = "1-4 Select   Enter OK   * # USSD   0 Quit"
     items = ("1", "2", "3", "4", "0")
 
     def __init__(self) -> None:
@@ -113,6 +119,8 @@ class MenuScreen(Screen):
         elif key in self.items:
             self.selected = self.items.index(key)
             ui.choose(key)
+        elif key in ("*", "#"):  # a feature phone dials from its idle screen
+            ui.dial(key)
 
 
 class ListScreen(Screen):
@@ -224,6 +232,7 @@ class ComposeScreen(Screen):
     """Write a message: the recipient, then the text; Enter sends."""
 
     title = "Write message"
+    takes_text = True
 
     def __init__(self, to: str = "", text: str = "") -> None:
         self.to = to

@@ -20,6 +20,7 @@ from simulators.terminal_phone.events import (
     KeyPressed,
     Pasted,
     Reachability,
+    UssdUpdated,
 )
 from simulators.terminal_phone.screens import (
     ComposeScreen,
@@ -31,6 +32,7 @@ from simulators.terminal_phone.screens import (
     Screen,
 )
 from simulators.terminal_phone.text import clip, pad, printable, text_width
+from simulators.terminal_phone.ussd import USSD_WAIT, DialScreen, UssdScreen, answered, show
 
 #: How long a notice such as "New message from 12345" stays on the status line.
 NOTICE_SECONDS = 10.0
@@ -72,6 +74,10 @@ class PhoneUi:
         self._new_senders: list[str] = []
         self.running = True
         self.stack: list[Screen] = [MenuScreen()]
+        #: USSD sessions the user has left or seen end: later answers about them are old news.
+        self.ussd_done: set[int] = set()
+        #: The screen of a dial the server has not answered yet.
+        self.ussd_pending: UssdScreen | None = None
 
     # -- navigation ------------------------------------------------------------------
 
@@ -97,6 +103,11 @@ class PhoneUi:
         """Back: close the current screen (the menu stays)."""
         if len(self.stack) > 1:
             self.stack.pop()
+
+    def remove(self, screen: Screen) -> None:
+        """Close ``screen`` wherever it is in the stack (a dialogue may end under a newer one)."""
+        if screen in self.stack[1:]:
+            self.stack.remove(screen)
 
     def quit(self) -> None:
         """Leave the phone."""
@@ -137,6 +148,24 @@ class PhoneUi:
             return
         self.push(ComposeScreen(to, text))
 
+    def dial(self, first: str = "") -> None:
+        """Open the dial line, starting with the key that opened it (``*`` or ``#``)."""
+        self.push(DialScreen(first))
+
+    def dial_ussd(self, dial: DialScreen, dialled: str) -> None:
+        """Send a USSD code from the dial line: "running…" until the first screen comes."""
+        screen = UssdScreen(dialled)
+        if self.screen is dial:
+            self.replace(screen)
+        else:
+            self.push(screen)
+        self.ussd_pending = screen
+        self.request(lambda api: api.dial_ussd(dialled, USSD_WAIT), lambda d, e: answered(self, screen, d, e))
+
+    def reply_ussd(self, screen: UssdScreen, text: str) -> None:
+        """Send the answer typed at a USSD prompt."""
+        self.request(lambda api: api.reply_ussd(text, USSD_WAIT), lambda d, e: answered(self, screen, d, e))
+
     def open_message(self, box: str, message_id: int) -> None:
         """Open a message from the inbox or the sent box; it is read now."""
         self.push(MessageScreen(box, message_id))
@@ -172,12 +201,12 @@ class PhoneUi:
         """Apply one event; ``now`` is ``time.monotonic()``."""
         if isinstance(event, KeyPressed):
             key = event.key
-            composing = isinstance(self.screen, ComposeScreen)
-            if key in ("ctrl-c", "eof") or (key in ("q", "Q") and not composing):
+            typing = self.screen.takes_text  # keys are text here: q and Backspace too
+            if key in ("ctrl-c", "eof") or (key in ("q", "Q") and not typing):
                 self.quit()
-            elif key == "esc" and isinstance(self.screen, ComposeScreen):
+            elif key == "esc" and typing:
                 self.screen.back(self)
-            elif key in ("esc", "left", "backspace") and not composing:
+            elif key in ("esc", "left", "backspace") and not typing:
                 self.pop()
             else:
                 self.screen.key(self, key)
@@ -185,6 +214,10 @@ class PhoneUi:
             self.screen.paste(self, event.text)
         elif isinstance(event, InboxArrived):
             self._arrived(event, now)
+        elif isinstance(event, UssdUpdated):
+            if event.initial:  # the server may have restarted and numbered sessions anew
+                self.ussd_done.clear()
+            show(self, event.dialogue, event.initial)
         elif isinstance(event, Reachability):
             self.online, self.offline_reason = event.online, event.reason
         elif isinstance(event, HandsetChanged):

@@ -26,11 +26,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import smpplib.command
 
 from simulators.terminal_phone.text import text_width, wrap
 from tests.e2e.conftest import SHORT_CODE, Esme, Smsgw, connect, server  # noqa: F401
 
 pytestmark = pytest.mark.e2e
+
+# smpplib 2.2.4 cannot parse a deliver_sm carrying ussd_service_op (docs/ussd.md has the recipe).
+if "ussd_service_op" not in smpplib.command.DeliverSM.params:
+    smpplib.command.DeliverSM.params["ussd_service_op"] = smpplib.command.Param(type=int, size=1)
+    smpplib.command.DeliverSM.params_order += ("ussd_service_op",)
+
+PSSR_INDICATION, USSR_REQUEST, PSSR_RESPONSE, USSR_CONFIRM, USSD_ABORT = 1, 2, 17, 18, 0x81
 
 ROOT = Path(__file__).resolve().parents[2]
 COLUMNS, ROWS = 80, 24
@@ -240,6 +248,15 @@ def mo_text(pdu: Any) -> str:
     return body.decode("utf-16-be") if pdu.data_coding == 8 else body.decode("ascii")
 
 
+def ussd_submit(esme: Esme, msisdn: str, text: str, op: int, session_info: int | None = None) -> None:
+    """The ESME shows a USSD screen on the handset (its submit_sm must be accepted)."""
+    fields: dict[str, Any] = {"service_type": "USSD", "registered_delivery": 0, "ussd_service_op": op}
+    if session_info is not None:
+        fields["its_session_info"] = session_info
+    response = esme.submit(msisdn, text, source_addr="*126#", **fields)
+    assert response.status == 0, response.status
+
+
 # -- tests -------------------------------------------------------------------------------------
 
 
@@ -317,6 +334,78 @@ def test_a_refused_send_shows_why_and_ctrl_c_restores_the_terminal(
     assert phone.wait_exit() == 0
     assert phone.transcript.endswith(b"\x1b[?1049l")
     assert phone.tty_mode()[3] & termios.ECHO
+
+
+def test_a_person_dials_a_ussd_menu_answers_it_and_dismisses_the_end(
+    server: Smsgw,  # noqa: F811
+    connect: Callable[..., Any],  # noqa: F811
+    phone_in_pty: Callable[[str], PhoneInPty],
+) -> None:
+    """* opens the dial line; *126# reaches the ESME; its menu shows with a reply line; 2 + Enter goes back; the end shows until OK."""
+    msisdn = "8613800000033"
+    esme: Esme = connect(server)
+    esme.bind("transceiver")
+    phone = phone_in_pty(msisdn)
+    phone.expect("Inbox (0)")
+
+    phone.press("*126#")
+    screen = phone.expect(lambda s: "Enter Call" in s and "*126#" in s)
+    phone.press("\r")
+    phone.expect("USSD code running…")  # the ESME has not answered yet
+
+    (indication,) = esme.wait_deliveries(1, timeout=DEADLINE)
+    assert (indication.ussd_service_op, bytes(indication.short_message)) == (PSSR_INDICATION, b"*126#")
+    assert bytes(indication.source_addr).decode() == msisdn
+    session = indication.its_session_info
+    ussd_submit(esme, msisdn, "1 Pay merchant\n2 My balance", USSR_REQUEST, session)
+    screen = phone.expect("2 My balance")
+    assert "1 Pay merchant" in screen and "Enter Send" in screen
+    assert " >" in screen.splitlines()  # the empty reply line
+
+    phone.press("2")
+    phone.expect("> 2")
+    phone.press("\r")
+    confirm = esme.wait_deliveries(2, timeout=DEADLINE)[1]
+    assert (confirm.ussd_service_op, bytes(confirm.short_message)) == (USSR_CONFIRM, b"2")
+    assert confirm.its_session_info == session
+    ussd_submit(esme, msisdn, "Balance: 120.00 CNY", PSSR_RESPONSE, session)
+    screen = phone.expect("Balance: 120.00 CNY")
+    assert "Enter OK" in screen and "My balance" not in screen and " >" not in screen.splitlines()
+
+    phone.press("\r")  # OK
+    screen = phone.expect("1 Inbox (0)")
+    assert "Balance" not in screen
+    status, dialogue = server.api("GET", f"/api/handsets/{msisdn}/ussd")
+    assert status == 200 and dialogue["state"] == "closed" and dialogue["inputs"] == ["2"]
+    phone.press("0")
+    assert phone.wait_exit() == 0
+
+
+def test_a_pushed_ussd_prompt_pops_up_and_esc_cancels_it(
+    server: Smsgw,  # noqa: F811
+    connect: Callable[..., Any],  # noqa: F811
+    phone_in_pty: Callable[[str], PhoneInPty],
+) -> None:
+    """An ESME's USSR request to the idle phone shows without a key press; Esc reaches the ESME as an abort."""
+    msisdn = "8613800000034"
+    esme: Esme = connect(server)
+    esme.bind("transceiver")
+    phone = phone_in_pty(msisdn)
+    phone.expect("Inbox (0)")
+
+    ussd_submit(esme, msisdn, "Pay 25.00 CNY to ShopX?\n1 Confirm\n2 Cancel", USSR_REQUEST)
+    screen = phone.expect("Pay 25.00 CNY to ShopX?")  # no key pressed
+    assert "1 Confirm" in screen and "2 Cancel" in screen and "Esc Cancel" in screen
+
+    phone.press("\x1b")
+    (abort,) = esme.wait_deliveries(1, timeout=DEADLINE)
+    assert abort.ussd_service_op == USSD_ABORT and abort.its_session_info & 1 == 1
+    screen = phone.expect("1 Inbox (0)")
+    assert "ShopX" not in screen
+    status, dialogue = server.api("GET", f"/api/handsets/{msisdn}/ussd")
+    assert status == 200 and dialogue["state"] == "closed" and "cancel" in dialogue["end_reason"]
+    phone.press("0")
+    assert phone.wait_exit() == 0
 
 
 def test_wrapping_counts_chinese_as_two_columns() -> None:
