@@ -79,6 +79,9 @@ class Dialogue:
     inputs: list[str] = attrs.Factory(list)
     screens: list[Screen] = attrs.Factory(list)
     end_reason: str | None = None
+    #: Why it ended, for programs: app_ended, notice, user_cancelled, user_timeout,
+    #: app_timeout, app_failed or app_unreachable.
+    end_code: str | None = None
     ended_at: float | None = None
     #: Network-wide order of this dialogue's latest change (opened, a screen, closed): what
     #: ``after=`` long polls count, so a poller sees every change, an ending included.
@@ -207,6 +210,7 @@ class UssdGateway:
             )
         dialogue.inputs.append(text)
         dialogue.phase = Phase.WAITING_APP
+        dialogue.cursor = self._tick_cursor()
         dialogue.deadline = now + self.limits.app_timeout
         self._to_app(dialogue, UssdServiceOp.USSR_CONFIRM, text, now)
         self._changed(dialogue)
@@ -220,7 +224,7 @@ class UssdGateway:
         dialogue = self._by_msisdn.get(msisdn)
         if dialogue is None:
             raise Rejected(CommandStatus.ESME_RSUBMITFAIL, f"{msisdn} is not in a USSD dialogue")
-        self._abort(dialogue, "cancelled by the user", now, show=None)
+        self._abort(dialogue, "cancelled by the user", now, code="user_cancelled", show=None)
         return dialogue
 
     # -- the application's side ------------------------------------------------------
@@ -232,14 +236,14 @@ class UssdGateway:
             return None
         self._show(dialogue, text, expects_reply, now)
         if not expects_reply:
-            self._close(dialogue, "ended by the application", now)
+            self._close(dialogue, "ended by the application", now, "app_ended")
         return dialogue
 
     def app_failed(self, session: int, reason: str, now: float) -> None:
         """An HTTP application could not be reached or answered badly: end the dialogue."""
         dialogue = self._by_session.get(session)
         if dialogue is not None and dialogue.phase is not Phase.CLOSED:
-            self._abort(dialogue, reason, now, show=NETWORK_ERROR_SCREEN, tell_app=False)
+            self._abort(dialogue, reason, now, code="app_failed", show=NETWORK_ERROR_SCREEN, tell_app=False)
 
     def from_esme(
         self,
@@ -268,7 +272,7 @@ class UssdGateway:
         ):
             self._show(dialogue, text, not end and op != UssdServiceOp.USSN_REQUEST, now)
             if end:
-                self._close(dialogue, "ended by the application", now)
+                self._close(dialogue, "ended by the application", now, "app_ended")
             return dialogue
         if op not in (UssdServiceOp.USSR_REQUEST, UssdServiceOp.USSN_REQUEST):
             raise Rejected(
@@ -289,7 +293,7 @@ class UssdGateway:
         notice = op == UssdServiceOp.USSN_REQUEST or end
         self._show(pushed, text, not notice, now)
         if notice:
-            self._close(pushed, "notice shown", now)
+            self._close(pushed, "notice shown", now, "notice")
         return pushed
 
     # -- time ------------------------------------------------------------------------
@@ -299,10 +303,16 @@ class UssdGateway:
         for dialogue in list(self._by_msisdn.values()):
             if dialogue.deadline and now >= dialogue.deadline:
                 if dialogue.phase is Phase.WAITING_USER:
-                    self._abort(dialogue, "the user did not answer in time", now, show=None)
+                    self._abort(
+                        dialogue, "the user did not answer in time", now, code="user_timeout", show=None
+                    )
                 else:
                     self._abort(
-                        dialogue, "the application did not answer in time", now, show=NETWORK_ERROR_SCREEN
+                        dialogue,
+                        "the application did not answer in time",
+                        now,
+                        code="app_timeout",
+                        show=NETWORK_ERROR_SCREEN,
                     )
 
     # -- inside ----------------------------------------------------------------------
@@ -336,27 +346,42 @@ class UssdGateway:
         route = dialogue.route
         if self.apps is None:
             self._abort(
-                dialogue, "no USSD application is reachable", now, show=NETWORK_ERROR_SCREEN, tell_app=False
+                dialogue,
+                "no USSD application is reachable",
+                now,
+                code="app_unreachable",
+                show=NETWORK_ERROR_SCREEN,
+                tell_app=False,
             )
         elif route.system_id is not None:
             if not self.apps.send_to_esme(route.system_id, dialogue, op, text, False):
                 reason = f"no receiver of {route.system_id!r} is bound"
-                self._abort(dialogue, reason, now, show=NETWORK_ERROR_SCREEN, tell_app=False)
+                self._abort(
+                    dialogue, reason, now, code="app_unreachable", show=NETWORK_ERROR_SCREEN, tell_app=False
+                )
         else:
             self.apps.post_to_http(dialogue, "*".join(dialogue.inputs))
 
     def _abort(
-        self, dialogue: Dialogue, reason: str, now: float, *, show: str | None, tell_app: bool = True
+        self,
+        dialogue: Dialogue,
+        reason: str,
+        now: float,
+        *,
+        code: str,
+        show: str | None,
+        tell_app: bool = True,
     ) -> None:
         if show is not None:
             self._show(dialogue, show, False, now)
         if tell_app and self.apps is not None and dialogue.route.system_id is not None:
             self.apps.send_to_esme(dialogue.route.system_id, dialogue, ABORT_OP, "", True)
-        self._close(dialogue, reason, now)
+        self._close(dialogue, reason, now, code)
 
-    def _close(self, dialogue: Dialogue, reason: str, now: float) -> None:
+    def _close(self, dialogue: Dialogue, reason: str, now: float, code: str) -> None:
         dialogue.phase = Phase.CLOSED
         dialogue.cursor = self._tick_cursor()
+        dialogue.end_code = code
         dialogue.end_reason = reason
         dialogue.ended_at = now
         dialogue.deadline = 0.0

@@ -260,14 +260,12 @@ class HandsetRoutes:
         text = body.get("text")
         if not isinstance(text, str):
             raise ApiError(400, "bad_field", "'text' (what the user types) is required")
-        current = self.carrier.ussd.current(handset.msisdn)
-        before = current.screen.cursor if current is not None and current.screen is not None else 0
         try:
-            self.carrier.ussd.reply(handset.msisdn, text, self.carrier.clock.now())
+            dialogue = self.carrier.ussd.reply(handset.msisdn, text, self.carrier.clock.now())
         except Rejected as refusal:
             raise ApiError(409, "no_prompt", refusal.reason) from None
         self.after_change()
-        return self._ussd_answer(request, handset, before, wait)
+        return self._ussd_answer(request, handset, dialogue.cursor, wait)
 
     def ussd_cancel(self, request: server.Request, msisdn: str) -> dict[str, Any]:
         """The user presses cancel."""
@@ -319,6 +317,7 @@ def _idle() -> dict[str, Any]:
         "cursor": 0,
         "inputs": [],
         "end_reason": None,
+        "end_code": None,
     }
 
 

@@ -114,4 +114,5 @@ def dialogue_json(dialogue: Dialogue) -> dict[str, Any]:
         "cursor": dialogue.cursor,
         "inputs": list(dialogue.inputs),
         "end_reason": dialogue.end_reason,
+        "end_code": dialogue.end_code,
     }
