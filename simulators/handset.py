@@ -11,12 +11,24 @@ Usage::
     code = re.search(r"code is (\d{6})", sms.text).group(1)
     phone.send_sms(f"YES {code}", to="12345")     # the reply reaches the shop as deliver_sm
     phone.expect_no_sms(within=2)                 # and nothing else comes
+
+    menu = phone.dial("*126#")                    # a USSD menu: waits for the application's first screen
+    assert "2 My balance" in menu.text and menu.expects_reply
+    balance = phone.answer("2")                   # the next screen, or the last one when it ends
+    assert balance.closed and balance.text.startswith("Balance:")
+    prompt = phone.wait_for_ussd(r"Pay \d+\.\d\d CNY")  # a prompt the shop pushes to the phone
+    phone.answer("1")                             # reaches the shop as USSR confirm
     phone.switch_off()                            # from now on the network holds its SMS
 
 Waits never sleep: :meth:`Phone.wait_for_sms` is a long poll (``GET .../inbox?wait=``) that the
 server answers as soon as a matching message lands. Each :class:`Phone` keeps a *cursor*, the
 position in the inbox it has read up to, so consecutive waits return consecutive messages and
 tests waiting on other phones (or with other patterns) never see each other's messages.
+
+USSD works the same way with a second cursor, that of the last USSD change the phone saw
+(a dialogue opening, a screen, an end): :meth:`Phone.dial`, :meth:`Phone.answer` and
+:meth:`Phone.wait_for_ussd` long-poll ``.../ussd?after=`` for the next screen. An application
+that does not answer in time raises :class:`UssdTimeout`, which says what the phone shows.
 
 Only the standard library is used, so a QA script needs nothing but this file.
 """
@@ -29,14 +41,14 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from simulators.http import SmsgwError, call_api
 
-__all__ = ["Phone", "Sms", "SmsNotReceived", "SmsgwError", "UnexpectedSms"]
+__all__ = ["Phone", "Sms", "SmsNotReceived", "SmsgwError", "UnexpectedSms", "UssdScreen", "UssdTimeout"]
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8775"
 #: The longest ``wait`` the server accepts (docs/api.md); longer timeouts take several polls.
@@ -44,6 +56,8 @@ MAX_WAIT = 300
 #: The largest ``limit`` the server accepts. It keeps the *newest* matches, so asking for the
 #: most it allows is what makes "the first match after the cursor" the first one returned.
 MAX_LIMIT = 1000
+#: The gateway's ``end_code`` values for an application that did not answer, or could not be reached.
+_APP_SILENT = frozenset({"app_timeout", "app_failed", "app_unreachable"})
 
 # The pattern reaches the server as text, so the flags of a compiled pattern travel as an
 # inline group in front of it.
@@ -148,6 +162,105 @@ class UnexpectedSms(AssertionError):
         )
 
 
+@dataclass(frozen=True)
+class UssdScreen:
+    """What a phone's USSD screen shows, with the state of the dialogue behind it.
+
+    :ivar text: the screen's text; ``""`` while nothing shows (no dialogue yet, or the
+        application has not answered the dial).
+    :ivar expects_reply: whether it is a prompt waiting for :meth:`Phone.answer`.
+    :ivar state: ``waiting_app`` (the application has the move), ``waiting_user`` (a prompt
+        shows), ``closed`` (the dialogue ended) or ``idle`` (the phone never had one).
+    :ivar session: the gateway's number for the dialogue, or ``None`` when idle.
+    :ivar cursor: the network-wide order of the dialogue's latest change (it opened, showed a
+        screen, or ended); 0 when idle. Waits look for changes past a cursor.
+    :ivar origin: ``mobile`` (the phone dialled), ``network`` (an application pushed it) or ``None``.
+    :ivar end_reason: why the dialogue ended (``ended by the application``, ``cancelled by the
+        user``, ...), or ``None`` while it is open.
+    :ivar end_code: the same for programs (``app_ended``, ``notice``, ``user_cancelled``,
+        ``user_timeout``, ``app_timeout``, ``app_failed``, ``app_unreachable``).
+    :ivar inputs: what the user typed in the dialogue, in order (direct-string inputs included).
+    :ivar service_code: the code dialled (``*126#``), for a push the application's
+        ``source_addr``; ``None`` when idle.
+    """
+
+    text: str
+    expects_reply: bool
+    state: str
+    session: int | None
+    cursor: int
+    origin: str | None
+    end_reason: str | None
+    end_code: str | None
+    inputs: tuple[str, ...]
+    service_code: str | None = None
+
+    @property
+    def closed(self) -> bool:
+        """Whether the dialogue has ended: nothing more shows in it."""
+        return self.state == "closed"
+
+    def __str__(self) -> str:
+        if self.state == "idle":
+            return "USSD idle: no dialogue yet"
+        where = self.service_code or "dialogue"
+        if self.origin == "network":
+            where = f"push from {where}"
+        if self.closed:
+            status = f"closed: {self.end_reason}" if self.end_reason else "closed"
+        elif self.expects_reply:
+            status = "prompt"
+        elif self.state == "waiting_app":
+            status = "waiting for the application"
+        else:
+            status = self.state
+        if self.inputs:
+            status += "; typed " + ", ".join(repr(text) for text in self.inputs)
+        shown = repr(self.text) if self.text else "nothing shown"
+        return f"USSD {where} session {self.session} [{status}]: {shown}"
+
+    @classmethod
+    def from_json(cls, item: Mapping[str, Any]) -> UssdScreen:
+        """Build from the dialogue that ``.../ussd`` (any method) and ``.../ussd/reply`` answer."""
+        session = item.get("session")
+        return cls(
+            text=str(item.get("screen") or ""),
+            expects_reply=bool(item.get("expects_reply")),
+            state=str(item.get("state") or "idle"),
+            session=int(session) if session is not None else None,
+            cursor=int(item.get("cursor") or 0),
+            origin=item.get("origin") or None,
+            end_reason=item.get("end_reason") or None,
+            end_code=item.get("end_code") or None,
+            inputs=tuple(str(text) for text in item.get("inputs") or ()),
+            service_code=item.get("service_code") or None,
+        )
+
+
+class UssdTimeout(AssertionError):
+    """No (matching) USSD screen came in time; the message says what the phone showed instead.
+
+    Also raised when the network ended the dialogue because the application let its
+    ``ussd_app_timeout`` pass (the phone then shows "Connection problem or invalid MMI code.").
+
+    :ivar screen: what the phone showed when the wait ended.
+    :ivar shown: for :meth:`Phone.wait_for_ussd`, the new screens that came and did not match,
+        oldest first; empty otherwise.
+    """
+
+    def __init__(
+        self, msisdn: str, problem: str, screen: UssdScreen, shown: Sequence[UssdScreen] | None = None
+    ) -> None:
+        self.screen = screen
+        self.shown = tuple(shown or ())
+        lines = [f"{msisdn} {problem}"]
+        if shown is not None:
+            lines.append("  new screens during the wait:" + ("".join(f"\n    {s}" for s in shown) or " none"))
+        if not self.shown or self.shown[-1] != screen:
+            lines.append(f"  the phone shows: {screen}")
+        super().__init__("\n".join(lines))
+
+
 def _flag_letters(pattern: re.Pattern[str]) -> str:
     return "".join(letter for flag, letter in _INLINE_FLAGS if pattern.flags & flag)
 
@@ -166,6 +279,12 @@ def _describe(pattern: re.Pattern[str] | None, sender: str | None) -> str:
 def _server_pattern(pattern: re.Pattern[str]) -> str:
     flags = _flag_letters(pattern)
     return f"(?{flags}){pattern.pattern}" if flags else pattern.pattern
+
+
+def _server_wait(seconds: float) -> int:
+    # The server counts whole seconds: rounding up ends a wait at, or less than a second past,
+    # its deadline.
+    return min(MAX_WAIT, max(0, math.ceil(seconds)))
 
 
 def _compile(matching: str | re.Pattern[str] | None) -> re.Pattern[str] | None:
@@ -197,6 +316,8 @@ class Phone:
         # Start after what the phone already shows, so a Phone made for a test waits only for
         # messages of that test. ``limit=1`` suffices: the answer's cursor is the newest one.
         self._cursor = int(self._get("/inbox", query={"limit": 1})["cursor"])
+        # Likewise, USSD waits look for screens after the one the phone shows now.
+        self._ussd_cursor = self._ussd(after=0, wait=0).cursor
 
     def __repr__(self) -> str:
         return f"Phone({self.msisdn!r}, base_url={self.base_url!r})"
@@ -231,8 +352,18 @@ class Phone:
             self.base_url, "GET", self._path(suffix), query=query, timeout=timeout or self.timeout
         )
 
-    def _send(self, method: str, suffix: str, body: Mapping[str, Any] | None = None) -> Any:
-        return call_api(self.base_url, method, self._path(suffix), body=body, timeout=self.timeout)
+    def _send(
+        self,
+        method: str,
+        suffix: str,
+        body: Mapping[str, Any] | None = None,
+        *,
+        query: Mapping[str, object] | None = None,
+        timeout: float | None = None,
+    ) -> Any:
+        return call_api(
+            self.base_url, method, self._path(suffix), body=body, query=query, timeout=timeout or self.timeout
+        )
 
     def _handset(self) -> dict[str, Any]:
         handset: dict[str, Any] = self._get("")
@@ -375,3 +506,136 @@ class Phone:
         found = self._await(self._cursor, pattern, sender, within)
         if found:
             raise UnexpectedSms(self.msisdn, _describe(pattern, sender), within, found)
+
+    # -- USSD ------------------------------------------------------------------------
+
+    @property
+    def ussd_cursor(self) -> int:
+        """The cursor of the last USSD change this phone saw; USSD waits look for later ones."""
+        return self._ussd_cursor
+
+    def _ussd(self, *, after: int, wait: int) -> UssdScreen:
+        answer = self._get("/ussd", query={"after": after, "wait": wait}, timeout=wait + self.timeout)
+        return UssdScreen.from_json(answer)
+
+    def _saw(self, screen: UssdScreen) -> UssdScreen:
+        """Remember ``screen`` as the last one seen, so that waits return only later ones."""
+        self._ussd_cursor = max(self._ussd_cursor, screen.cursor)
+        return screen
+
+    def _is_news(self, screen: UssdScreen) -> bool:
+        """Whether ``screen`` shows something since the last change seen: a screen or an end.
+
+        A dialogue that just opened (a dial, perhaps by another client) moves the cursor
+        too, but shows nothing yet.
+        """
+        opened_only = screen.state == "waiting_app" and not screen.text
+        return screen.cursor > self._ussd_cursor and not opened_only
+
+    def _application_answer(
+        self, screen: UssdScreen, deadline: float, timeout: float, what: str
+    ) -> UssdScreen:
+        """Follow the dialogue while the application has the move; return the screen it shows.
+
+        :param what: what was awaited, for the error (``first screen of *126#``).
+        :raises UssdTimeout: the application did not answer by ``deadline``, or the network
+            ended the dialogue because it did not answer in time.
+        """
+        self._saw(screen)
+        # The server answered at its own wait; longer timeouts than MAX_WAIT take more polls.
+        while screen.state == "waiting_app" and (remaining := deadline - time.monotonic()) > 0:
+            screen = self._saw(self._ussd(after=self._ussd_cursor, wait=_server_wait(remaining)))
+        if screen.state == "waiting_app":
+            problem = f"got no {what} within {timeout:g} s: the USSD application did not answer"
+            raise UssdTimeout(self.msisdn, problem, screen)
+        if screen.closed and screen.end_code in _APP_SILENT:
+            problem = f"got no {what}: the network ended the dialogue, the application did not answer in time"
+            raise UssdTimeout(self.msisdn, problem, screen)
+        return screen
+
+    def dial(self, code: str, *, timeout: float = 10.0) -> UssdScreen:
+        """Dial a USSD string (``*126#``, or a direct one like ``*126*1*25#``); return the first screen.
+
+        That is usually a prompt (:attr:`UssdScreen.expects_reply`); a direct string may get a
+        last screen at once (:attr:`UssdScreen.closed`). When no application can be reached
+        the network ends the dialogue at once, and the closed screen's ``end_reason`` says why.
+
+        :param timeout: seconds the application has to show its first screen.
+        :raises UssdTimeout: the application did not answer in time; it says what the phone shows.
+        :raises SmsgwError: ``ussd_refused`` for a code no application answers, a phone that is
+            not on, or one already in a dialogue.
+        """
+        deadline = time.monotonic() + timeout
+        wait = _server_wait(timeout)
+        answer = self._send(
+            "POST", "/ussd", {"dial": code}, query={"wait": wait}, timeout=wait + self.timeout
+        )
+        return self._application_answer(
+            UssdScreen.from_json(answer), deadline, timeout, f"first screen of {code}"
+        )
+
+    def answer(self, text: str, *, timeout: float = 10.0) -> UssdScreen:
+        """Type ``text`` at the prompt shown; return the next screen, or the last one if the dialogue ends.
+
+        :param timeout: seconds the application has to answer.
+        :raises UssdTimeout: the application did not answer in time; it says what the phone shows.
+        :raises SmsgwError: ``no_prompt`` when no prompt waits for an answer.
+        """
+        deadline = time.monotonic() + timeout
+        wait = _server_wait(timeout)
+        reply = self._send(
+            "POST", "/ussd/reply", {"text": text}, query={"wait": wait}, timeout=wait + self.timeout
+        )
+        return self._application_answer(UssdScreen.from_json(reply), deadline, timeout, f"answer to {text!r}")
+
+    def cancel_ussd(self) -> UssdScreen:
+        """Press cancel: the dialogue ends (the application gets an abort); return it, closed.
+
+        :raises SmsgwError: ``no_dialogue`` when the phone is not in one.
+        """
+        return self._saw(UssdScreen.from_json(self._send("DELETE", "/ussd")))
+
+    def ussd_screen(self, *, wait: float = 0, after: int | None = None) -> UssdScreen:
+        """What the USSD screen shows; with ``wait``, one long poll for a change after ``after``.
+
+        The server answers as soon as the dialogue changes past ``after`` (it opens, shows a
+        screen, or ends), or when ``wait`` runs out.
+
+        :param wait: seconds the server may wait, rounded up to whole seconds.
+        :param after: a cursor to wait past instead of :attr:`ussd_cursor`.
+        """
+        start = self._ussd_cursor if after is None else after
+        return self._saw(self._ussd(after=start, wait=_server_wait(wait)))
+
+    def wait_for_ussd(
+        self, matching: str | re.Pattern[str] | None = None, *, timeout: float = 10.0
+    ) -> UssdScreen:
+        """Return the next USSD screen after the last one the phone saw, as soon as it shows.
+
+        That is a prompt or notice an application pushes, the next screen of the dialogue in
+        progress, or its end (a closed screen). Returning moves :attr:`ussd_cursor` to it.
+        Screens that do not match are passed over: later waits do not return them either.
+
+        :param matching: a regular expression searched for in the screen's text (``re.search``).
+        :param timeout: seconds to wait.
+        :raises UssdTimeout: when no matching screen showed in time; it lists the screens that did.
+        """
+        pattern = _compile(matching)
+        deadline = time.monotonic() + timeout
+        passed: list[UssdScreen] = []
+        while True:
+            screen = self._ussd(after=self._ussd_cursor, wait=_server_wait(deadline - time.monotonic()))
+            news = self._is_news(screen)
+            self._saw(screen)
+            if news and (pattern is None or pattern.search(screen.text)):
+                return screen
+            if news:
+                passed.append(screen)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                wanted = (
+                    "new USSD screen"
+                    if pattern is None
+                    else f"USSD screen matching /{pattern.pattern}/{_flag_letters(pattern)}"
+                )
+                raise UssdTimeout(self.msisdn, f"got no {wanted} within {timeout:g} s", screen, passed)
