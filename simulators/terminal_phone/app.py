@@ -45,16 +45,11 @@ USSD_IDLE_PACE = 1.0
 # -- the inbox long poll -------------------------------------------------------------------
 
 
-class InboxPoller(threading.Thread):
-    """Long-polls the inbox and posts what lands; :meth:`stop` ends it after the current poll.
+class _Poller(threading.Thread):
+    """A daemon thread that long-polls one of the handset's routes and posts what it learns."""
 
-    The first answer loads the inbox as it is (``live=False``); every later one carries new
-    messages (``live=True``). When the API cannot be reached it says so, waits (1 s, doubling up
-    to 30 s) and, once it answers again, reloads everything so nothing landed in between is lost.
-    """
-
-    def __init__(self, api: HandsetApi, post: Post, wait: int = POLL_WAIT) -> None:
-        super().__init__(name="phone-inbox", daemon=True)
+    def __init__(self, api: HandsetApi, post: Post, wait: int, name: str) -> None:
+        super().__init__(name=name, daemon=True)
         self.api = api
         self.post = post
         self.wait = wait
@@ -63,6 +58,18 @@ class InboxPoller(threading.Thread):
     def stop(self) -> None:
         """Stop polling (a poll in progress still runs to its end, on this daemon thread)."""
         self._stopped.set()
+
+
+class InboxPoller(_Poller):
+    """Long-polls the inbox and posts what lands; :meth:`stop` ends it after the current poll.
+
+    The first answer loads the inbox as it is (``live=False``); every later one carries new
+    messages (``live=True``). When the API cannot be reached it says so, waits (1 s, doubling up
+    to 30 s) and, once it answers again, reloads everything so nothing landed in between is lost.
+    """
+
+    def __init__(self, api: HandsetApi, post: Post, wait: int = POLL_WAIT) -> None:
+        super().__init__(api, post, wait, "phone-inbox")
 
     def run(self) -> None:
         """Poll until stopped."""
@@ -98,7 +105,7 @@ class InboxPoller(threading.Thread):
 # -- the USSD long poll --------------------------------------------------------------------
 
 
-class UssdPoller(threading.Thread):
+class UssdPoller(_Poller):
     """Long-polls the handset's USSD dialogue and posts what changes, so a pushed prompt pops up.
 
     It asks ``GET .../ussd?after=CURSOR&wait=25``, CURSOR being the last screen it saw. smsgw
@@ -110,15 +117,7 @@ class UssdPoller(threading.Thread):
     """
 
     def __init__(self, api: HandsetApi, post: Post, wait: int = POLL_WAIT) -> None:
-        super().__init__(name="phone-ussd", daemon=True)
-        self.api = api
-        self.post = post
-        self.wait = wait
-        self._stopped = threading.Event()
-
-    def stop(self) -> None:
-        """Stop polling (a poll in progress still runs to its end, on this daemon thread)."""
-        self._stopped.set()
+        super().__init__(api, post, wait, "phone-ussd")
 
     def run(self) -> None:
         """Poll until stopped; errors back off (1 s, doubling up to 30 s) like the inbox's."""
