@@ -1,0 +1,369 @@
+"""The merchant's SMPP edge: binds to the carrier, feeds deliveries to the core, sends its actions.
+
+:class:`MerchantEsme` is a thin adapter over :class:`~simulators.merchant.service.Merchant`
+(the core decides, this module only translates), in the way :mod:`smsgw.server.esme` wraps
+the sans-I/O ESME session:
+
+- deliveries (deliver_sm) become core calls: an MO text to the short code is
+  :meth:`~Merchant.sms_received`; a dialled ``*126#`` (``ussd_service_op`` 1), an answer (18)
+  and an abort (0x81) drive the ``*126#`` menu or a pushed prompt;
+- actions become submit_sm: :class:`SendSms` from the short code (split with a UDH when
+  long), :class:`PushUssd` op 2, :class:`UssdScreen` op 2 (or 17 when it ends a dialled
+  dialogue), :class:`EndUssd` op 3 with EOS; :class:`Webhook` goes to an injected poster.
+
+Submits go out one at a time, in the order the core gave them, so a buyer never sees a
+receipt before the screen that announced it. A USSD session is keyed ``"<msisdn>+<its_session_info>"``:
+the key tells the edge which handset and which gateway session a screen belongs to.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping
+from io import BytesIO
+from typing import Any
+
+from twisted.internet import defer
+from twisted.internet.task import LoopingCall, deferLater
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from twisted.web.client import FileBodyProducer, readBody
+from twisted.web.http_headers import Headers
+
+from simulators.merchant.actions import Action, EndUssd, PushUssd, SendSms, UssdScreen, Webhook
+from simulators.merchant.orders import HANDSET_BUSY, HANDSET_UNREACHABLE, NO_ANSWER
+from simulators.merchant.service import Merchant
+from smsgw.server.esme import EsmeClient, EsmeError
+from smsgw.smpp.constants import BindType
+from smsgw.smpp.esme import EsmeConfig
+from smsgw.smpp.sm import SubmitSm
+from smsgw.text.coding import decode_text, encode_text
+from smsgw.text.errors import InvalidUdh
+from smsgw.text.split import split_text
+from smsgw.text.udh import split_udh
+
+log = Logger(namespace="merchant.esme")
+
+# ussd_service_op values (PROTOCOL.md §5.7, docs/ussd.md).
+PSSR_INDICATION = 1
+USSR_REQUEST = 2
+USSN_REQUEST = 3
+PSSR_RESPONSE = 17
+USSR_CONFIRM = 18
+ABORT = 0x81
+#: its_session_info bit 0: end of session.
+EOS = 0x01
+ESME_RSUBMITFAIL = 0x45
+RECEIPT = 0x04
+UDHI = 0x40
+
+#: Posts one webhook: (url, payload) -> a Deferred that fires when done (it must not fail).
+Poster = Callable[[str, Mapping[str, Any]], "defer.Deferred[Any]"]
+
+
+def direct_inputs(dialled: str) -> list[str]:
+    """The answers a direct string carries: ``"*126*1*10086#"`` gives ``["1", "10086"]``."""
+    body = dialled.strip().rstrip("#").lstrip("*")
+    return [part for part in body.split("*")[1:] if part]
+
+
+def session_key(msisdn: str, session_info: int | None) -> str:
+    """The key of a USSD dialogue: the MSISDN and the gateway's session (EOS bit cleared)."""
+    return msisdn if session_info is None else f"{msisdn}+{session_info & ~EOS}"
+
+
+def parse_key(key: str) -> tuple[str, int | None]:
+    """``"<msisdn>+<session>"`` (or a bare MSISDN) back to its parts."""
+    msisdn, _, session = key.partition("+")
+    return msisdn, int(session) if session.isdecimal() else None
+
+
+class MerchantEsme:
+    """The merchant bound to the carrier as a transceiver.
+
+    :param merchant: the core.
+    :param reactor: the clock (``seconds``) and the scheduler.
+    :param connect: makes one connection (an endpoint's ``connect``), as for :class:`EsmeClient`.
+    :param poster: sends webhooks; None logs and drops them.
+    :param short_code: the number SMS come from (and buyers text).
+    """
+
+    def __init__(
+        self,
+        merchant: Merchant,
+        reactor: Any,
+        connect: Callable[[Any], defer.Deferred[Any]],
+        *,
+        system_id: str,
+        password: str,
+        poster: Poster | None = None,
+        short_code: str = "12345",
+        retry_delay: float = 1.0,
+    ) -> None:
+        self.merchant = merchant
+        self.reactor = reactor
+        self.short_code = short_code
+        self.poster = poster
+        self.client = EsmeClient(
+            EsmeConfig(system_id, password, bind_type=BindType.TRANSCEIVER),
+            reactor,
+            connect,
+            self.on_delivery,
+            retry_delay=retry_delay,
+        )
+        # The gateway's its_session_info last seen per handset (for screens keyed by MSISDN).
+        self._sessions: dict[str, int] = {}
+        # Dialled (*126#) dialogues by key, with every answer so far; other dialogues are pushes.
+        self._menus: dict[str, list[str]] = {}
+        # Parts of concatenated MO texts: (msisdn, reference) -> {seq: payload}.
+        self._parts: dict[tuple[str, int], dict[int, bytes]] = {}
+        self._tail: defer.Deferred[Any] = defer.succeed(None)
+        self._ref = 0
+        self._ticker = LoopingCall(self._tick)
+        self._ticker.clock = reactor
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Bind (and keep bound) and start the core's clock."""
+        self.client.start()
+        self._ticker.start(1.0, now=False)
+
+    def stop(self) -> None:
+        """Unbind and stop the clock."""
+        if self._ticker.running:
+            self._ticker.stop()
+        self.client.stop()
+
+    @property
+    def bound(self) -> bool:
+        """Whether a bind is up now."""
+        return self.client.connection is not None
+
+    def now(self) -> float:
+        """The core's clock."""
+        return float(self.reactor.seconds())
+
+    def _tick(self) -> None:
+        self.carry_out(self.merchant.tick(self.now()))
+
+    # -- deliveries -> core ------------------------------------------------------------
+
+    def on_delivery(self, pdu: Any) -> int:
+        """Hand one deliver_sm to the core; always accept it (0)."""
+        try:
+            self._delivered(pdu)
+        except Exception:
+            log.failure("delivery from {source} failed in the merchant", source=pdu.source_addr)
+        return 0
+
+    def _delivered(self, pdu: Any) -> None:
+        if pdu.esm_class & RECEIPT:
+            return
+        msisdn, now = pdu.source_addr, self.now()
+        op = getattr(pdu, "ussd_service_op", None)
+        if op is None:
+            text = self._mo_text(pdu)
+            if text is not None:
+                self.carry_out(self.merchant.sms_received(msisdn, text, now).actions)
+            return
+        info = getattr(pdu, "its_session_info", None)
+        if info is not None:
+            self._sessions[msisdn] = info & ~EOS
+        key = session_key(msisdn, info)
+        text = decode_text(pdu.short_message or pdu.message_payload or b"", pdu.data_coding)
+        if op == PSSR_INDICATION:
+            inputs = direct_inputs(text)
+            self._menus[key] = list(inputs)
+            self.carry_out(self.merchant.ussd_menu(key, msisdn, inputs, now))
+        elif op == USSR_CONFIRM:
+            inputs_so_far = self._menus.get(key)
+            if inputs_so_far is None:
+                outcome = self.merchant.ussd_push_answer(msisdn, text, now, session_key=key)
+                self.carry_out(outcome.actions)
+            else:
+                inputs_so_far.append(text)
+                self.carry_out(self.merchant.ussd_menu(key, msisdn, list(inputs_so_far), now))
+        elif op == ABORT or (info is not None and info & EOS):
+            self._sessions.pop(msisdn, None)
+            if self._menus.pop(key, None) is None:
+                self.carry_out(self.merchant.ussd_push_failed(msisdn, NO_ANSWER, now).actions)
+        else:
+            log.warn("ignoring ussd_service_op {op} from {msisdn}", op=op, msisdn=msisdn)
+
+    def _mo_text(self, pdu: Any) -> str | None:
+        """The text of an MO message, or None while parts of a long one are missing."""
+        data = pdu.message_payload or pdu.short_message or b""
+        if not pdu.esm_class & UDHI:
+            return decode_text(data, pdu.data_coding)
+        try:
+            udh, payload = split_udh(data)
+        except InvalidUdh:
+            log.warn("dropping an MO text with a bad UDH from {msisdn}", msisdn=pdu.source_addr)
+            return None
+        concat = udh.concat
+        if concat is None or concat.total == 1:
+            return decode_text(payload, pdu.data_coding)
+        parts = self._parts.setdefault((pdu.source_addr, concat.reference), {})
+        parts[concat.seqnum] = payload
+        if len(parts) < concat.total:
+            return None
+        del self._parts[(pdu.source_addr, concat.reference)]
+        return decode_text(b"".join(parts[seq] for seq in sorted(parts)), pdu.data_coding)
+
+    # -- actions -> network ------------------------------------------------------------
+
+    def carry_out(self, actions: Iterable[Action]) -> None:
+        """Carry out the core's actions in order (submits one after another)."""
+        for action in actions:
+            if isinstance(action, Webhook):
+                self._post(action)
+            else:
+                self._tail.addBoth(lambda _, action=action: self._send(action))
+
+    def _post(self, webhook: Webhook) -> None:
+        if self.poster is None:
+            log.info("webhook to {url} dropped (no poster): {p}", url=webhook.url, p=webhook.payload)
+            return
+        self.poster(webhook.url, dict(webhook.payload))
+
+    def _send(self, action: Action) -> defer.Deferred[Any]:
+        if isinstance(action, SendSms):
+            return self._send_sms(action)
+        if isinstance(action, PushUssd):
+            pdu = self._ussd(action.msisdn, None, action.text, USSR_REQUEST)
+            return self.client.submit(pdu).addErrback(self._push_refused, action)
+        if isinstance(action, UssdScreen):
+            msisdn, info = self._where(action.session_key)
+            op = USSR_REQUEST
+            if action.end:
+                op = PSSR_RESPONSE
+                self._menus.pop(action.session_key, None)
+            return self._submit(self._ussd(msisdn, info, action.text, op), action)
+        if isinstance(action, EndUssd):
+            msisdn, info = self._where(action.session_key)
+            self._menus.pop(action.session_key, None)
+            self._sessions.pop(msisdn, None)
+            end = None if info is None else info | EOS
+            return self._submit(self._ussd(msisdn, end, action.text, USSN_REQUEST), action)
+        raise TypeError(f"not an action: {action!r}")
+
+    def _where(self, key: str) -> tuple[str, int | None]:
+        msisdn, info = parse_key(key)
+        return msisdn, self._sessions.get(msisdn) if info is None else info
+
+    def _send_sms(self, action: SendSms) -> defer.Deferred[Any]:
+        self._ref = (self._ref + 1) % 256
+        sent: defer.Deferred[Any] = defer.succeed(None)
+        for part in split_text(action.text, ref=self._ref):
+            pdu = SubmitSm(
+                source_addr_ton=3 if len(self.short_code) < 8 else 1,
+                source_addr_npi=0 if len(self.short_code) < 8 else 1,
+                source_addr=self.short_code,
+                dest_addr_ton=1,
+                dest_addr_npi=1,
+                destination_addr=action.msisdn,
+                esm_class=UDHI if part.esm_class_udhi else 0,
+                data_coding=part.data_coding,
+                short_message=part.short_message,
+            )
+            sent.addCallback(lambda _, pdu=pdu: self._submit(pdu, action))
+        return sent
+
+    def _ussd(self, msisdn: str, info: int | None, text: str, op: int) -> SubmitSm:
+        data_coding, encoded = encode_text(text)
+        return SubmitSm(
+            service_type="USSD",
+            source_addr=self.short_code,
+            dest_addr_ton=1,
+            dest_addr_npi=1,
+            destination_addr=msisdn,
+            data_coding=data_coding,
+            short_message=encoded,
+            registered_delivery=0,
+            ussd_service_op=op,
+            its_session_info=info,
+        )
+
+    def _submit(self, pdu: SubmitSm, action: Action) -> defer.Deferred[Any]:
+        def failed(failure: Failure) -> None:
+            # Best effort: the buyer's dialogue may be gone, the bind may be down.
+            log.warn("{action} not sent: {why}", action=action, why=failure.getErrorMessage())
+
+        return self.client.submit(pdu).addErrback(failed)
+
+    def _push_refused(self, failure: Failure, action: PushUssd) -> None:
+        error = failure.value
+        if not isinstance(error, EsmeError):
+            log.failure("USSD push to {msisdn} failed", failure, msisdn=action.msisdn)
+        if isinstance(error, EsmeError) and error.command_status == ESME_RSUBMITFAIL:
+            reason = self._refusal(action.msisdn, str(error))
+        else:
+            # Not bound, or no answer: for the buyer the push never arrived.
+            reason = HANDSET_UNREACHABLE
+        log.info("USSD push to {msisdn} refused: {reason}", msisdn=action.msisdn, reason=reason)
+        self.carry_out(self.merchant.ussd_push_failed(action.msisdn, reason, self.now()).actions)
+
+    def _refusal(self, msisdn: str, message: str) -> str:
+        """``handset_busy`` or ``handset_unreachable`` for an ESME_RSUBMITFAIL to a push.
+
+        submit_sm_resp carries no text; the words are used when an SMSC adds them, otherwise
+        a handset in one of this merchant's own dialogues is busy, and any other refusal is
+        taken as off or absent.
+        """
+        if re.search(r"\bbusy\b|dialogue", message):
+            return HANDSET_BUSY
+        if re.search(r"\boff\b|absent", message):
+            return HANDSET_UNREACHABLE
+        if any(parse_key(key)[0] == msisdn for key in self._menus):
+            return HANDSET_BUSY
+        return HANDSET_UNREACHABLE
+
+
+# -- webhooks ----------------------------------------------------------------------------
+
+
+class WebhookPoster:
+    """POSTs webhook payloads as JSON with retries; best effort, every outcome logged.
+
+    :param agent: a :class:`twisted.web.client.Agent` (or anything with its ``request``).
+    :param delays: seconds to wait before each retry; a 2xx answer stops.
+    """
+
+    def __init__(self, reactor: Any, agent: Any, delays: tuple[float, ...] = (1.0, 2.0, 4.0)) -> None:
+        self.reactor = reactor
+        self.agent = agent
+        self.delays = delays
+
+    def __call__(self, url: str, payload: Mapping[str, Any]) -> defer.Deferred[None]:
+        return defer.ensureDeferred(self._post(url, dict(payload)))
+
+    async def _post(self, url: str, payload: dict[str, Any]) -> None:
+        body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        headers = Headers({b"content-type": [b"application/json; charset=utf-8"]})
+        for attempt, delay in enumerate((0.0, *self.delays)):
+            if delay:
+                await _sleep(self.reactor, delay)
+            try:
+                response = await self.agent.request(
+                    b"POST", url.encode("utf-8"), headers, FileBodyProducer(BytesIO(body))
+                )
+                await readBody(response)
+            except Exception as error:
+                log.warn("webhook {url} attempt {n} failed: {error}", url=url, n=attempt + 1, error=error)
+                continue
+            if 200 <= response.code < 300:
+                log.info(
+                    "webhook {url} for {order} answered {code}",
+                    url=url,
+                    order=payload.get("order_id"),
+                    code=response.code,
+                )
+                return
+            log.warn("webhook {url} attempt {n} answered {code}", url=url, n=attempt + 1, code=response.code)
+        log.error("webhook {url} for {order} given up", url=url, order=payload.get("order_id"))
+
+
+def _sleep(reactor: Any, seconds: float) -> defer.Deferred[None]:
+    return deferLater(reactor, seconds, lambda: None)

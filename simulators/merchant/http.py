@@ -1,0 +1,305 @@
+"""The merchant's HTTP edge: a JSON API for the shop (orders) and for tests (wallets).
+
+Routes (all JSON; errors use smsgw's envelope ``{"error": {"code": ..., "message": ...}}``):
+
+| route | what it does |
+|---|---|
+| ``POST /orders`` ``{msisdn, amount, currency, method, callback_url?}`` | 201 the order; ``amount`` is minor units (int) or text such as ``"25.00"`` |
+| ``GET /orders``, ``GET /orders/{id}`` | the orders / one order (never its code) |
+| ``POST /orders/{id}/confirm`` ``{code}`` | 200 the paid order, or 422 with the reason (``wrong_code`` with ``attempts_left``, ``code_expired``, ``code_reused``, ``too_many_attempts``, ...) |
+| ``POST /orders/{id}/cancel`` | 200 the cancelled order |
+| ``GET /wallets``, ``POST /wallets`` ``{msisdn, pin, balance, currency, language}`` | the wallets (no PINs) / open one (201) |
+| ``GET /wallets/{msisdn}``, ``POST /wallets/{msisdn}/topup`` ``{amount}`` | one wallet / add to it |
+| ``GET /health`` | ``{"status": "ok", "bound": ...}`` |
+
+The core is synchronous; every request reads the clock once and hands the actions the core
+returned to ``perform`` (the SMPP edge).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from twisted.logger import Logger
+from twisted.web import resource, server
+
+from simulators.merchant.actions import Action
+from simulators.merchant.config import InvalidOrder
+from simulators.merchant.orders import Order, OrderNotFound, OrderStateError, OrderStatus
+from simulators.merchant.service import Merchant
+from simulators.merchant.texts import parse_amount
+from simulators.merchant.wallets import NoWallet, Wallet, WalletExists
+from smsgw.web.api import ApiError, json_body
+
+log = Logger(namespace="merchant.http")
+
+Handler = Callable[..., Any]
+
+
+def order_json(order: Order) -> dict[str, Any]:
+    """An order as the API shows it (the one-time code is never part of it)."""
+    return {
+        "id": order.id,
+        "msisdn": order.msisdn,
+        "amount": order.amount,
+        "currency": order.currency,
+        "method": order.method,
+        "status": order.status.value,
+        "reason": order.reason,
+        "reference": order.reference,
+        "callback_url": order.callback_url,
+        "created_at": order.created_at,
+        "expires_at": order.expires_at,
+        "history": [{"status": h.status.value, "reason": h.reason, "at": h.at} for h in order.history],
+    }
+
+
+def wallet_json(wallet: Wallet) -> dict[str, Any]:
+    """A wallet as the API shows it (no PIN)."""
+    return {
+        "msisdn": wallet.msisdn,
+        "balance": wallet.balance,
+        "currency": wallet.currency,
+        "language": wallet.language,
+        "locked": wallet.locked,
+        "pin_tries_left": wallet.pin_tries_left,
+        "payments": [
+            {
+                "reference": p.reference,
+                "amount": p.amount,
+                "currency": p.currency,
+                "payee": p.payee,
+                "at": p.at,
+                "order_id": p.order_id,
+            }
+            for p in wallet.payments
+        ],
+    }
+
+
+def _amount(value: Any, currency: Any, field: str = "amount") -> int:
+    """Minor units from an int, or from text such as ``"25.00"`` in ``currency``."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and isinstance(currency, str):
+        parsed = parse_amount(value, currency)
+        if parsed is not None:
+            return parsed
+    raise ApiError(
+        400,
+        "bad_field",
+        f"{field} must be minor units (an int) or a decimal text such as '25.00', not {value!r}",
+    )
+
+
+def _require(body: dict[str, Any], *names: str) -> None:
+    for name in names:
+        if name not in body:
+            raise ApiError(400, "missing_field", f"field {name!r} is required")
+
+
+class MerchantApi(resource.Resource):
+    """The whole API as one leaf resource that routes by method and path.
+
+    :param merchant: the core.
+    :param perform: carries out the core's actions (``MerchantEsme.carry_out``).
+    :param clock: ``now`` for the core (``reactor.seconds``).
+    :param bound: whether the SMPP bind is up, for ``/health``.
+    """
+
+    isLeaf = True
+
+    def __init__(
+        self,
+        merchant: Merchant,
+        perform: Callable[[Iterable[Action]], None],
+        clock: Callable[[], float],
+        bound: Callable[[], bool] = lambda: True,
+    ) -> None:
+        super().__init__()
+        self.merchant = merchant
+        self.perform = perform
+        self.clock = clock
+        self.bound = bound
+        self.routes: list[tuple[str, re.Pattern[str], Handler]] = [
+            ("GET", re.compile(r"health"), self.health),
+            ("GET", re.compile(r"orders"), self.list_orders),
+            ("POST", re.compile(r"orders"), self.create_order),
+            ("GET", re.compile(r"orders/([^/]+)"), self.get_order),
+            ("POST", re.compile(r"orders/([^/]+)/confirm"), self.confirm),
+            ("POST", re.compile(r"orders/([^/]+)/cancel"), self.cancel),
+            ("GET", re.compile(r"wallets"), self.list_wallets),
+            ("POST", re.compile(r"wallets"), self.create_wallet),
+            ("GET", re.compile(r"wallets/([^/]+)"), self.get_wallet),
+            ("POST", re.compile(r"wallets/([^/]+)/topup"), self.top_up),
+        ]
+
+    # -- plumbing --------------------------------------------------------------------
+
+    def render(self, request: server.Request) -> bytes:
+        path = "/".join(seg.decode("utf-8", "replace") for seg in request.postpath or () if seg)
+        method = request.method.decode("ascii", "replace")
+        request.setHeader(b"content-type", b"application/json; charset=utf-8")
+        request.setHeader(b"cache-control", b"no-store")
+        try:
+            status, payload = self._route(method, path, request)
+        except ApiError as error:
+            if error.allow:
+                request.setHeader(b"allow", ", ".join(error.allow).encode())
+            status, payload = error.status, {"error": {"code": error.code, "message": error.message}}
+        except Exception:
+            log.failure("{method} /{path} failed", method=method, path=path)
+            status, payload = 500, {"error": {"code": "internal", "message": "internal error; see the log"}}
+        request.setResponseCode(status)
+        return json.dumps(payload, ensure_ascii=False).encode("utf-8") + b"\n"
+
+    def _route(self, method: str, path: str, request: server.Request) -> tuple[int, Any]:
+        allowed = []
+        for route_method, pattern, handler in self.routes:
+            match = pattern.fullmatch(path)
+            if match is None:
+                continue
+            if route_method != method:
+                allowed.append(route_method)
+                continue
+            result = handler(request, *match.groups())
+            return result if isinstance(result, tuple) else (200, result)
+        if allowed:
+            raise ApiError(
+                405,
+                "method_not_allowed",
+                f"/{path} accepts {', '.join(allowed)}, not {method}",
+                allow=tuple(allowed),
+            )
+        raise ApiError(404, "not_found", f"no route /{path}")
+
+    def _order(self, order_id: str) -> Order:
+        try:
+            return self.merchant.orders.get(order_id)
+        except OrderNotFound:
+            raise ApiError(404, "order_not_found", f"no order {order_id!r}") from None
+
+    def _wallet(self, msisdn: str) -> Wallet:
+        wallet = self.merchant.wallets.find(msisdn)
+        if wallet is None:
+            raise ApiError(404, "wallet_not_found", f"no wallet for MSISDN {msisdn}")
+        return wallet
+
+    # -- routes ----------------------------------------------------------------------
+
+    def health(self, request: server.Request) -> Any:
+        return {"status": "ok", "bound": self.bound(), "orders": len(self.merchant.orders)}
+
+    def list_orders(self, request: server.Request) -> Any:
+        return {"orders": [order_json(order) for order in self.merchant.orders]}
+
+    def create_order(self, request: server.Request) -> Any:
+        body = json_body(request, ("msisdn", "amount", "currency", "method", "callback_url"))
+        _require(body, "msisdn", "amount", "currency", "method")
+        amount = _amount(body["amount"], body["currency"])
+        try:
+            order, actions = self.merchant.create_order(
+                body["msisdn"],
+                amount,
+                body["currency"],
+                body["method"],
+                body.get("callback_url"),
+                self.clock(),
+            )
+        except InvalidOrder as error:
+            raise ApiError(400, "invalid_order", str(error)) from None
+        self.perform(actions)
+        return 201, order_json(order)
+
+    def get_order(self, request: server.Request, order_id: str) -> Any:
+        return order_json(self._order(order_id))
+
+    def confirm(self, request: server.Request, order_id: str) -> Any:
+        body = json_body(request, ("code",))
+        _require(body, "code")
+        code = body["code"]
+        if isinstance(code, int) and not isinstance(code, bool):
+            code = str(code)
+        if not isinstance(code, str):
+            raise ApiError(400, "bad_field", f"code must be text, not {code!r}")
+        self._order(order_id)
+        try:
+            outcome = self.merchant.confirm_otp(order_id, code, self.clock())
+        except OrderStateError as error:
+            raise ApiError(409, "wrong_method", str(error)) from None
+        self.perform(outcome.actions)
+        order = outcome.order or self._order(order_id)
+        if order.status is OrderStatus.PAID and outcome.reason == order.reason:
+            return order_json(order)
+        detail: dict[str, Any] = {
+            "code": outcome.reason,
+            "message": _explain(outcome.reason, outcome.attempts_left),
+        }
+        if outcome.attempts_left is not None:
+            detail["attempts_left"] = outcome.attempts_left
+        detail["order"] = order_json(order)
+        return 422, {"error": detail}
+
+    def cancel(self, request: server.Request, order_id: str) -> Any:
+        self._order(order_id)
+        try:
+            outcome = self.merchant.cancel_order(order_id, self.clock())
+        except OrderStateError as error:
+            raise ApiError(409, "order_closed", str(error)) from None
+        self.perform(outcome.actions)
+        return order_json(self._order(order_id))
+
+    def list_wallets(self, request: server.Request) -> Any:
+        return {"wallets": [wallet_json(wallet) for wallet in self.merchant.wallets]}
+
+    def create_wallet(self, request: server.Request) -> Any:
+        body = json_body(request, ("msisdn", "pin", "balance", "currency", "language"))
+        _require(body, "msisdn", "pin")
+        currency = body.get("currency", "CNY")
+        balance = _amount(body.get("balance", 0), currency, "balance")
+        try:
+            wallet = self.merchant.wallets.create(
+                body["msisdn"], body["pin"], balance, currency, body.get("language", "en")
+            )
+        except WalletExists as error:
+            raise ApiError(409, "wallet_exists", str(error)) from None
+        except ValueError as error:
+            raise ApiError(400, "bad_field", str(error)) from None
+        return 201, wallet_json(wallet)
+
+    def get_wallet(self, request: server.Request, msisdn: str) -> Any:
+        return wallet_json(self._wallet(msisdn))
+
+    def top_up(self, request: server.Request, msisdn: str) -> Any:
+        body = json_body(request, ("amount",))
+        _require(body, "amount")
+        wallet = self._wallet(msisdn)
+        try:
+            self.merchant.wallets.top_up(msisdn, _amount(body["amount"], wallet.currency))
+        except NoWallet:
+            raise ApiError(404, "wallet_not_found", f"no wallet for MSISDN {msisdn}") from None
+        except ValueError as error:
+            raise ApiError(400, "bad_field", str(error)) from None
+        return wallet_json(wallet)
+
+
+_EXPLAIN = {
+    "wrong_code": "wrong code; {attempts_left} attempts left",
+    "code_expired": "the code has expired; the order is expired",
+    "code_reused": "this code was already used",
+    "too_many_attempts": "too many wrong codes; the order failed",
+    "order_closed": "the order no longer waits for a code",
+    "insufficient_balance": "the buyer's balance is too low; the order failed",
+}
+
+
+def _explain(reason: str, attempts_left: int | None) -> str:
+    return _EXPLAIN.get(reason, reason.replace("_", " ")).format(attempts_left=attempts_left)
+
+
+def make_site(api: MerchantApi) -> server.Site:
+    """A Site serving the API at the root."""
+    return server.Site(api)

@@ -1,0 +1,181 @@
+"""Run the mock merchant: its HTTP API, bound to a carrier over SMPP.
+
+    python -m simulators.merchant.runner --carrier 127.0.0.1:2775 --http-port 8776 --seed 1
+
+:func:`start_merchant` does the wiring for a program already running a reactor (tests,
+``smsgw serve`` later); :func:`main` is the command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+from typing import Any
+
+import attrs
+from twisted.internet import defer, endpoints
+from twisted.web.client import Agent
+
+from simulators.merchant.config import MerchantConfig
+from simulators.merchant.esme import MerchantEsme, WebhookPoster
+from simulators.merchant.http import MerchantApi, make_site
+from simulators.merchant.service import Merchant
+from simulators.merchant.wallets import demo_wallets
+
+
+@attrs.define
+class RunningMerchant:
+    """A started merchant.
+
+    :ivar http_port: the port the API listens on (the chosen one when asked for 0).
+    """
+
+    merchant: Merchant
+    esme: MerchantEsme
+    listening: Any
+    http_host: str
+    http_port: int
+
+    @property
+    def url(self) -> str:
+        """The API's base URL."""
+        return f"http://{self.http_host}:{self.http_port}"
+
+    def stop(self) -> defer.Deferred[Any]:
+        """Unbind and stop listening."""
+        self.esme.stop()
+        return defer.maybeDeferred(self.listening.stopListening)
+
+
+def start_merchant(
+    reactor: Any,
+    *,
+    carrier_host: str,
+    carrier_port: int,
+    system_id: str,
+    password: str,
+    http_port: int = 8776,
+    http_host: str = "127.0.0.1",
+    seed: int | None = None,
+    short_code: str = "12345",
+    config: MerchantConfig = MerchantConfig(),
+) -> defer.Deferred[RunningMerchant]:
+    """Listen on HTTP and start binding to the carrier (the bind comes up in the background).
+
+    The merchant starts with the demo wallets (:func:`~simulators.merchant.wallets.demo_wallets`).
+    """
+    merchant = Merchant(demo_wallets(), random.Random(seed), config)
+    esme = MerchantEsme(
+        merchant,
+        reactor,
+        lambda factory: endpoints.TCP4ClientEndpoint(reactor, carrier_host, carrier_port).connect(factory),
+        system_id=system_id,
+        password=password,
+        poster=WebhookPoster(reactor, Agent(reactor)),
+        short_code=short_code,
+    )
+    api = MerchantApi(merchant, esme.carry_out, esme.now, lambda: esme.bound)
+    listening = endpoints.TCP4ServerEndpoint(reactor, http_port, interface=http_host).listen(make_site(api))
+
+    def listened(port: Any) -> RunningMerchant:
+        esme.start()
+        return RunningMerchant(merchant, esme, port, http_host, port.getHost().port)
+
+    return listening.addCallback(listened)
+
+
+def _address(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdecimal():
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, not {text!r}")
+    return host, int(port)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m simulators.merchant.runner", description="The mock merchant (a shop's payments)."
+    )
+    parser.add_argument("--carrier", type=_address, default=("127.0.0.1", 2775), metavar="HOST:PORT",
+                        help="the carrier's SMPP listener (default 127.0.0.1:2775)")  # fmt: skip
+    parser.add_argument("--system-id", default="smsgw", help="the SMPP account (default smsgw)")
+    parser.add_argument("--password", default="smsgw", help="its password (default smsgw)")
+    parser.add_argument("--http-host", default="127.0.0.1", help="the API's interface (default 127.0.0.1)")
+    parser.add_argument("--http-port", type=int, default=8776, help="the API's port; 0 picks a free one")
+    parser.add_argument("--seed", type=int, default=None, help="seed codes and references")
+    parser.add_argument("--short-code", default="12345", help="the number SMS come from (default 12345)")
+    parser.add_argument("--shop-name", default="ShopX", help="the shop's name as buyers see it")
+    parser.add_argument("--callback-url", default=None, help="the default webhook URL")
+    parser.add_argument("--ports-file", metavar="FILE", help="write the API's port and URL here as JSON")
+    parser.add_argument("--log-level", default="info", choices=("debug", "info", "warn", "error"))
+    return parser.parse_args(argv)
+
+
+def write_ports_file(path: str, running: RunningMerchant) -> None:
+    """Write ``{"http": port, "http_url": url}`` atomically."""
+    temporary = f"{path}.tmp"
+    with open(temporary, "w", encoding="utf-8") as file:
+        json.dump({"http": running.http_port, "http_url": running.url}, file)
+        file.write("\n")
+    os.replace(temporary, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run until SIGINT/SIGTERM; print the API's URL once listening."""
+    args = parse_args(argv)
+    try:
+        config = MerchantConfig(shop_name=args.shop_name, callback_url=args.callback_url)
+    except ValueError as error:
+        print(f"merchant: {error}", file=sys.stderr)
+        return 2
+
+    from twisted.internet import reactor
+    from twisted.logger import (
+        FilteringLogObserver,
+        LogLevel,
+        LogLevelFilterPredicate,
+        globalLogBeginner,
+        textFileLogObserver,
+    )
+
+    predicate = LogLevelFilterPredicate(defaultLogLevel=LogLevel.levelWithName(args.log_level))
+    globalLogBeginner.beginLoggingTo(
+        [FilteringLogObserver(textFileLogObserver(sys.stderr), [predicate])], redirectStandardIO=False
+    )
+    exit_status = [0]
+    host, port = args.carrier
+
+    def started(running: RunningMerchant) -> None:
+        print(f"merchant: API on {running.url}, binding to {host}:{port} as {args.system_id}", flush=True)
+        if args.ports_file:
+            write_ports_file(args.ports_file, running)
+        reactor.addSystemEventTrigger("before", "shutdown", running.stop)
+
+    def failed(failure: Any) -> None:
+        print(f"merchant: cannot start: {failure.getErrorMessage()}", file=sys.stderr)
+        exit_status[0] = 1
+        reactor.stop()
+
+    def run() -> None:
+        start_merchant(
+            reactor,
+            carrier_host=host,
+            carrier_port=port,
+            system_id=args.system_id,
+            password=args.password,
+            http_port=args.http_port,
+            http_host=args.http_host,
+            seed=args.seed,
+            short_code=args.short_code,
+            config=config,
+        ).addCallbacks(started, failed)
+
+    reactor.callWhenRunning(run)
+    reactor.run()
+    return exit_status[0]
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
