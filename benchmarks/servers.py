@@ -243,6 +243,7 @@ def start_smsgw(workdir: Path, timeout: float = 10.0) -> Server:
         str(workdir / "bench.db"),
         "--ports-file",
         str(ports_file),
+        "--no-merchant",  # measure the carrier alone
     ]
     process = _spawn(cmd, log, REPO_DIR, pipe_stdout=False)
     deadline = time.monotonic() + timeout

@@ -9,6 +9,7 @@ from typing import Any
 
 import attrs
 from twisted.internet import defer, endpoints
+from twisted.logger import Logger
 from twisted.web import server
 
 from smsgw import __version__
@@ -30,6 +31,8 @@ from smsgw.web.openapi import OpenApiRoutes
 from smsgw.web.ussd_http import HttpUssdApps
 from smsgw.web.waiting import InboxWaiters
 
+log = Logger(namespace="smsgw")
+
 
 @attrs.define
 class Running:
@@ -41,6 +44,7 @@ class Running:
     smpp_factory: SmppServerFactory
     smpp_port: Any
     http_port: Any
+    merchant: Any = None
 
     @property
     def endpoints(self) -> dict[str, Any]:
@@ -55,6 +59,11 @@ class Running:
             "system_id": account.system_id,
             "password": account.password,
             "store": self.store.path,
+            **(
+                {"merchant_http": self.merchant.http_port, "merchant_url": self.merchant.url}
+                if self.merchant is not None
+                else {}
+            ),
         }
 
     @defer.inlineCallbacks
@@ -63,6 +72,8 @@ class Running:
 
         ESMEs get ``grace`` seconds to answer the unbind; then what is left is closed.
         """
+        if self.merchant is not None:
+            yield defer.maybeDeferred(self.merchant.stop)
         factory = self.smpp_factory
         factory.unbind_all()
         factory.flusher.flush()
@@ -102,7 +113,7 @@ def start(config: Config, reactor: Any) -> Any:
     )
     carrier = Carrier(
         store,
-        config.accounts,
+        config.all_accounts,
         subscribers,
         SystemClock(),
         limits=Limits(network.default_validity, network.max_validity, network.max_payload),
@@ -143,10 +154,40 @@ def start(config: Config, reactor: Any) -> Any:
         store.close()
         raise
     info["smpp"]["port"] = smpp_port.getHost().port
+    running = Running(config, carrier, store, factory, smpp_port, http_port)
+    if config.merchant.enabled:
+        running.merchant = yield _start_merchant(config, reactor, smpp_port.getHost())
+        # Announce the carrier only once its merchant is bound, so a first *126# finds it.
+        bound = running.merchant.esme.client.when_bound()
+        bound.addTimeout(5.0, reactor)
+        try:
+            yield bound
+        except defer.TimeoutError:
+            log.warn("the mock merchant did not bind within 5 s; it keeps trying")
     # Start-up objects live for the whole run: keep the collector from rescanning them.
     gc.collect()
     gc.freeze()
-    return Running(config, carrier, store, factory, smpp_port, http_port)
+    return running
+
+
+def _start_merchant(config: Config, reactor: Any, smpp: Any) -> Any:
+    """The mock merchant, bound to this carrier over real SMPP like any shop's gateway."""
+    from simulators.merchant.config import MerchantConfig
+    from simulators.merchant.runner import start_merchant
+
+    settings = config.merchant
+    return start_merchant(
+        reactor,
+        carrier_host=smpp.host,
+        carrier_port=smpp.port,
+        system_id=settings.system_id,
+        password=settings.password,
+        http_port=settings.http_port,
+        http_host=settings.http_host,
+        seed=settings.seed,
+        short_code=settings.short_code,
+        config=MerchantConfig(shop_name=settings.shop_name, till=settings.short_code),
+    )
 
 
 def banner(running: Running) -> str:
@@ -159,8 +200,16 @@ def banner(running: Running) -> str:
         f"  HTTP API  {e['http_url']}/api/health",
         f"  store     {e['store']}",
         "  short codes: "
-        + ", ".join(f"{c} -> {a.system_id}" for a in config.accounts for c in a.short_codes),
+        + ", ".join(f"{c} -> {a.system_id}" for a in config.all_accounts for c in a.short_codes),
+        "  USSD:     "
+        + (", ".join(f"{r.code} -> {r.system_id or r.url}" for r in config.ussd_routes) or "none"),
     ]
+    if running.merchant is not None:
+        m = config.merchant
+        lines.append(
+            f"  Merchant  {e['merchant_url']}/orders   {m.shop_name}: SMS from {m.short_code}, USSD {m.ussd_code}"
+            " (smsgw serve --no-merchant to bind your own app instead)"
+        )
     subscribers = list(running.carrier.subscribers)
     shown = ", ".join(f"+{s.msisdn} ({s.name})" if s.name else f"+{s.msisdn}" for s in subscribers[:5])
     more = f" and {len(subscribers) - 5} more (GET /api/handsets)" if len(subscribers) > 5 else ""

@@ -45,6 +45,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--ports-file", metavar="FILE", help="write the chosen ports and credentials here as JSON"
     )
     serve.add_argument(
+        "--no-merchant", action="store_true", help="do not run the mock merchant (bind your own app instead)"
+    )
+    serve.add_argument(
+        "--merchant-port", type=_port, metavar="N", help="mock merchant API port (default 8776)"
+    )
+    serve.add_argument(
         "--log-level",
         default="info",
         choices=("debug", "info", "warn", "error"),
@@ -99,6 +105,10 @@ def _apply_overrides(args: argparse.Namespace) -> Any:
         config = attrs.evolve(config, http=attrs.evolve(config.http, port=args.http_port))
     if args.db is not None:
         config = attrs.evolve(config, store=attrs.evolve(config.store, path=args.db))
+    if args.no_merchant:
+        config = attrs.evolve(config, merchant=attrs.evolve(config.merchant, enabled=False))
+    if args.merchant_port is not None:
+        config = attrs.evolve(config, merchant=attrs.evolve(config.merchant, http_port=args.merchant_port))
     return config
 
 

@@ -83,6 +83,21 @@ class NetworkSettings:
 
 
 @attrs.frozen
+class MerchantSettings:
+    """The mock merchant that ``smsgw serve`` runs beside the carrier, bound as its own ESME."""
+
+    enabled: bool = True
+    system_id: str = "merchant"
+    password: str = "merchant"
+    short_code: str = "10086"
+    ussd_code: str = DEFAULT_USSD_CODE
+    http_host: str = "127.0.0.1"
+    http_port: int = 8776
+    shop_name: str = "ShopX"
+    seed: int | None = None
+
+
+@attrs.frozen
 class Config:
     """Everything smsgw serve needs."""
 
@@ -94,15 +109,30 @@ class Config:
         Account(DEFAULT_SYSTEM_ID, DEFAULT_PASSWORD, short_codes=(DEFAULT_SHORT_CODE,)),
     )
     subscribers: tuple[Subscriber, ...] = tuple(Subscriber(m, n) for m, n in DEMO_SUBSCRIBERS)
-    #: Empty: *126# goes to the network's default account.
+    #: Empty: *126# goes to the mock merchant when it runs, else to the default account.
     ussd: tuple[UssdRoute, ...] = ()
+    merchant: MerchantSettings = MerchantSettings()
+
+    @property
+    def all_accounts(self) -> tuple[Account, ...]:
+        """The configured accounts, plus the mock merchant's when it runs."""
+        merchant = self.merchant
+        if not merchant.enabled or any(a.system_id == merchant.system_id for a in self.accounts):
+            return self.accounts
+        own = Account(merchant.system_id, merchant.password, short_codes=(merchant.short_code,))
+        return (*self.accounts, own)
 
     @property
     def ussd_routes(self) -> tuple[UssdRoute, ...]:
-        """The USSD routes in force: the configured ones, or *126# to the default account."""
-        if self.ussd or not self.network.default_account:
+        """The USSD routes in force: the configured ones, else *126# to the mock merchant when
+        it runs, else to the default account."""
+        if self.ussd:
             return self.ussd
-        return (UssdRoute(DEFAULT_USSD_CODE, system_id=self.network.default_account),)
+        if self.merchant.enabled:
+            return (UssdRoute(self.merchant.ussd_code, system_id=self.merchant.system_id),)
+        if self.network.default_account:
+            return (UssdRoute(DEFAULT_USSD_CODE, system_id=self.network.default_account),)
+        return ()
 
 
 # -- checking ------------------------------------------------------------------------
@@ -224,7 +254,7 @@ _SUBSCRIBER_CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "name": _text,
     "state": lambda w, v: HandsetState(_choice(tuple(s.value for s in HandsetState))(w, v)),
 }
-_TOP = ("smpp", "http", "store", "network", "accounts", "subscribers", "ussd")
+_TOP = ("smpp", "http", "store", "network", "accounts", "subscribers", "ussd", "merchant")
 
 
 def load_config(path: str | None) -> Config:
@@ -269,6 +299,8 @@ def config_from_dict(data: dict[str, Any], *, source: str = "config") -> Config:
         changes["subscribers"] = _subscribers(data["subscribers"], country_code)
     if "ussd" in data:
         changes["ussd"] = _ussd_routes(data["ussd"])
+    if "merchant" in data:
+        changes["merchant"] = MerchantSettings(**_fields("merchant", data["merchant"], _MERCHANT_CHECKS))
     config = attrs.evolve(config, **changes)
     _check_consistency(config)
     return config
@@ -316,6 +348,24 @@ def _http_url(where: str, value: Any) -> str:
     return value
 
 
+def _flag(where: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where}: {value!r} is not true or false")
+    return value
+
+
+_MERCHANT_CHECKS: dict[str, Callable[[str, Any], Any]] = {
+    "enabled": _flag,
+    "system_id": lambda w, v: _text(w, v, max_length=15),
+    "password": lambda w, v: _text(w, v, max_length=8),
+    "short_code": lambda w, v: _digits(w, v),
+    "ussd_code": lambda w, v: _ussd_code(w, v),
+    "http_host": _text,
+    "http_port": _port,
+    "shop_name": lambda w, v: _text(w, v, max_length=20),
+    "seed": lambda w, v: int(_number(w, v, integer=True)),
+}
+
 _USSD_CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "code": _ussd_code,
     "account": lambda w, v: _text(w, v, max_length=15),
@@ -343,12 +393,17 @@ def _ussd_routes(value: Any) -> tuple[UssdRoute, ...]:
 def _check_consistency(config: Config) -> None:
     seen: dict[str, str] = {}
     system_ids = set()
-    for i, account in enumerate(config.accounts):
+    for i, account in enumerate(config.all_accounts):
         if account.system_id in system_ids:
             raise ConfigError(f"accounts[{i}].system_id: {account.system_id!r} is defined twice")
         system_ids.add(account.system_id)
         for code in account.short_codes:
             if code in seen:
+                if config.merchant.enabled and account.system_id == config.merchant.system_id:
+                    raise ConfigError(
+                        f"merchant.short_code: {code!r} is already owned by {seen[code]!r}; "
+                        "give [merchant] another short_code, or enabled = false"
+                    )
                 raise ConfigError(f"accounts[{i}].short_codes: {code!r} is already owned by {seen[code]!r}")
             seen[code] = account.system_id
     codes: set[str] = set()

@@ -34,6 +34,8 @@ bind_types = ["transceiver"]
 throughput = 100
 short_codes = ["10086"]
 message_id_format = "hex"
+[merchant]
+enabled = false
 [[subscribers]]
 msisdn = "+86 138 0000 0042"
 name = "Zhao"
@@ -44,6 +46,7 @@ state = "off"
     assert config.smpp.session.window == 50 and config.smpp.port == 0
     (account,) = config.accounts
     assert account.bind_types == frozenset({BindType.TRANSCEIVER}) and account.message_id_format == "hex"
+    assert config.all_accounts == config.accounts and config.ussd_routes[0].system_id == "shop"
     (subscriber,) = config.subscribers
     assert subscriber.msisdn == "8613800000042" and subscriber.state.value == "off"
 

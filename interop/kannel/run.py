@@ -201,7 +201,7 @@ class SmsgwProcess:
             [
                 self.python, "-m", "smsgw", "serve", "--smpp-port", "0", "--http-port", "0",
                 "--db", str(self.workdir / "smsgw.db"), "--ports-file", str(self.ports_file),
-                "--log-level", self.log_level,
+                "--log-level", self.log_level, "--no-merchant",
             ],
             stdout=self._log,
             stderr=subprocess.STDOUT,

@@ -141,6 +141,7 @@ class EsmeClient(protocol.ClientFactory):
         self._running = False
         self._ticker = LoopingCall(self._tick)
         self._ticker.clock = reactor
+        self.noisy = False  # one "Starting factory" line per reconnect says nothing
 
     def buildProtocol(self, addr: Any) -> EsmeClientProtocol:
         return EsmeClientProtocol(self)

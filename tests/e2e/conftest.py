@@ -93,6 +93,7 @@ class Smsgw:
             sys.executable, "-m", "smsgw", "serve",
             "--smpp-port", "0", "--http-port", "0",
             "--db", str(self.db), "--ports-file", str(self.ports_file),
+            "--no-merchant",  # the tests bind as the application themselves
         ]  # fmt: skip
         if self.config_path is not None:
             args += ["--config", str(self.config_path)]

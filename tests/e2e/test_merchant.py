@@ -347,3 +347,39 @@ def test_api_errors(merchant: MerchantProcess) -> None:
     assert status == 404 and missing["error"]["code"] == "order_not_found"
     wallet = merchant.get("/wallets/8613800000002")
     assert "pin" not in wallet and wallet["language"] == "zh"
+
+
+def test_serve_runs_the_merchant_by_default(tmp_path) -> None:
+    """smsgw serve starts the mock merchant bound as its own ESME: *126# reaches its menu, its API answers."""
+    import json
+    import signal
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    ports_file = tmp_path / "ports.json"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "smsgw", "serve", "--smpp-port", "0", "--http-port", "0", "--merchant-port", "0",
+         "--db", str(tmp_path / "smsgw.db"), "--ports-file", str(ports_file)],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 15
+        while not ports_file.exists():
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        ports = json.loads(ports_file.read_text())
+        health = json.load(urllib.request.urlopen(ports["merchant_url"] + "/health", timeout=5))
+        assert health["status"] == "ok"
+        dial = urllib.request.Request(
+            ports["http_url"] + "/api/handsets/8613800000001/ussd?wait=10",
+            data=json.dumps({"dial": "*126#"}).encode(),
+            method="POST",
+        )
+        screen = json.load(urllib.request.urlopen(dial, timeout=15))
+        assert screen["expects_reply"] and "1" in screen["screen"], screen
+    finally:
+        process.send_signal(signal.SIGTERM)
+        out, _ = process.communicate(timeout=15)
+    assert process.returncode == 0 and "Merchant  http://127.0.0.1:" in out
