@@ -78,6 +78,13 @@ def build_parser() -> argparse.ArgumentParser:
     inbox.add_argument("--json", action="store_true", help="print the API's JSON")
     _target_options(inbox)
 
+    merchant = commands.add_parser(
+        "merchant",
+        help="run the mock merchant alone, bound to a running carrier (see: smsgw merchant --help)",
+        add_help=False,
+    )
+    merchant.add_argument("options", nargs=argparse.REMAINDER)
+
     phone = commands.add_parser("phone", help="a feature phone in the terminal")
     phone.add_argument("msisdn", help="the handset, e.g. +8613800000001")
     _target_options(phone)
@@ -257,6 +264,11 @@ def phone(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``smsgw`` console script."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["merchant"]:  # its options are the runner's own, --help included
+        from simulators.merchant.runner import main as run_merchant
+
+        return run_merchant(argv[1:])
     args = build_parser().parse_args(argv)
     command = {"serve": serve, "send": send, "inbox": inbox, "phone": phone}[args.command]
     return command(args)

@@ -96,7 +96,8 @@ def _address(text: str) -> tuple[str, int]:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m simulators.merchant.runner", description="The mock merchant (a shop's payments)."
+        prog="smsgw merchant",
+        description="The mock merchant (a shop's payments), bound to a running carrier.",
     )
     parser.add_argument("--carrier", type=_address, default=("127.0.0.1", 2775), metavar="HOST:PORT",
                         help="the carrier's SMPP listener (default 127.0.0.1:2775)")  # fmt: skip

@@ -60,3 +60,30 @@ def test_phone_needs_a_terminal(server: Smsgw) -> None:
     """smsgw phone reaches the terminal phone, which says it needs a terminal when run without one."""
     result = smsgw_command("phone", "+8613800000001", "--ports-file", str(server.ports_file))
     assert result.returncode == 2 and "terminal" in result.stderr
+
+
+def test_merchant_runs_alone_against_a_carrier(server: Smsgw, tmp_path) -> None:
+    """smsgw merchant binds to a running carrier with the given account and serves its API."""
+    import json
+    import signal
+    import time
+    import urllib.request
+
+    ports = tmp_path / "merchant.json"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "smsgw", "merchant", "--carrier", f"127.0.0.1:{server.ports['smpp']}",
+         "--http-port", "0", "--ports-file", str(ports)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 15
+        while not ports.exists():
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        url = json.loads(ports.read_text())["http_url"]
+        health = json.load(urllib.request.urlopen(url + "/health", timeout=5))
+        assert health["status"] == "ok"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=15)
+    assert process.returncode == 0
