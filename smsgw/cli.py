@@ -85,6 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     merchant.add_argument("options", nargs=argparse.REMAINDER)
 
+    commands.add_parser("demo", help="run the three payment flows end to end and print what each side saw")
+
     phone = commands.add_parser("phone", help="a feature phone in the terminal")
     phone.add_argument("msisdn", help="the handset, e.g. +8613800000001")
     _target_options(phone)
@@ -269,6 +271,10 @@ def main(argv: list[str] | None = None) -> int:
         from simulators.merchant.runner import main as run_merchant
 
         return run_merchant(argv[1:])
+    if argv[:1] == ["demo"]:
+        from simulators.demo import main as run_demo
+
+        return run_demo(argv[1:])
     args = build_parser().parse_args(argv)
     command = {"serve": serve, "send": send, "inbox": inbox, "phone": phone}[args.command]
     return command(args)
