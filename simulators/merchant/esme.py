@@ -32,7 +32,7 @@ from twisted.web.client import FileBodyProducer, readBody
 from twisted.web.http_headers import Headers
 
 from simulators.merchant.actions import Action, EndUssd, PushUssd, SendSms, UssdScreen, Webhook
-from simulators.merchant.orders import HANDSET_BUSY, HANDSET_UNREACHABLE, NO_ANSWER
+from simulators.merchant.orders import CANCELLED_BY_USER, HANDSET_BUSY, HANDSET_UNREACHABLE, NO_ANSWER
 from simulators.merchant.service import Merchant
 from smsgw.server.esme import EsmeClient, EsmeError
 from smsgw.smpp.constants import BindType
@@ -55,6 +55,7 @@ ABORT = 0x81
 #: its_session_info bit 0: end of session.
 EOS = 0x01
 ESME_RSUBMITFAIL = 0x45
+ESME_RDELIVERYFAILURE = 0xFE
 RECEIPT = 0x04
 UDHI = 0x40
 
@@ -188,7 +189,9 @@ class MerchantEsme:
         elif op == ABORT or (info is not None and info & EOS):
             self._sessions.pop(msisdn, None)
             if self._menus.pop(key, None) is None:
-                self.carry_out(self.merchant.ussd_push_failed(msisdn, NO_ANSWER, now).actions)
+                # smsgw's abort names the cause (docs/ussd.md); other gateways send nothing.
+                reason = CANCELLED_BY_USER if text.strip() == "user_cancelled" else NO_ANSWER
+                self.carry_out(self.merchant.ussd_push_failed(msisdn, reason, now).actions)
         else:
             log.warn("ignoring ussd_service_op {op} from {msisdn}", op=op, msisdn=msisdn)
 
@@ -299,6 +302,8 @@ class MerchantEsme:
             log.failure("USSD push to {msisdn} failed", failure, msisdn=action.msisdn)
         if isinstance(error, EsmeError) and error.command_status == ESME_RSUBMITFAIL:
             reason = self._refusal(action.msisdn, str(error))
+        elif isinstance(error, EsmeError) and error.command_status == ESME_RDELIVERYFAILURE:
+            reason = HANDSET_UNREACHABLE  # smsgw: the phone is off
         else:
             # Not bound, or no answer: for the buyer the push never arrived.
             reason = HANDSET_UNREACHABLE
@@ -316,9 +321,9 @@ class MerchantEsme:
             return HANDSET_BUSY
         if re.search(r"\boff\b|absent", message):
             return HANDSET_UNREACHABLE
-        if any(parse_key(key)[0] == msisdn for key in self._menus):
-            return HANDSET_BUSY
-        return HANDSET_UNREACHABLE
+        # smsgw answers ESME_RSUBMITFAIL only for a busy handset (an off one gets
+        # ESME_RDELIVERYFAILURE); other SMSCs may use it for both.
+        return HANDSET_BUSY
 
 
 # -- webhooks ----------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from twisted.web.client import Agent
 from simulators.merchant.config import MerchantConfig
 from simulators.merchant.esme import MerchantEsme, WebhookPoster
 from simulators.merchant.http import MerchantApi, make_site
+from simulators.merchant.otp import OtpPolicy
 from simulators.merchant.service import Merchant
 from simulators.merchant.wallets import demo_wallets
 
@@ -110,6 +111,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--shop-name", default="ShopX", help="the shop's name as buyers see it")
     parser.add_argument("--callback-url", default=None, help="the default webhook URL")
     parser.add_argument("--ports-file", metavar="FILE", help="write the API's port and URL here as JSON")
+    parser.add_argument("--otp-length", type=int, default=6, help="digits of a one-time code (default 6)")
+    parser.add_argument("--otp-ttl", type=float, default=300.0, help="seconds a code is valid (default 300)")
+    parser.add_argument("--otp-attempts", type=int, default=3, help="tries per code (default 3)")
     parser.add_argument("--log-level", default="info", choices=("debug", "info", "warn", "error"))
     return parser.parse_args(argv)
 
@@ -127,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run until SIGINT/SIGTERM; print the API's URL once listening."""
     args = parse_args(argv)
     try:
-        config = MerchantConfig(shop_name=args.shop_name, callback_url=args.callback_url)
+        otp = OtpPolicy(length=args.otp_length, ttl=args.otp_ttl, max_attempts=args.otp_attempts)
+        config = MerchantConfig(shop_name=args.shop_name, callback_url=args.callback_url, otp=otp)
     except ValueError as error:
         print(f"merchant: {error}", file=sys.stderr)
         return 2

@@ -22,13 +22,15 @@ from typing import Protocol
 import attrs
 
 from smsgw.carrier.errors import Rejected
-from smsgw.carrier.subscribers import Subscriber
+from smsgw.carrier.subscribers import HandsetState, Subscriber
 from smsgw.smpp.constants import CommandStatus, UssdServiceOp
 
 #: its_session_info bit 0: this message ends the dialogue (PROTOCOL.md §5.2).
 EOS = 0x0001
 #: The vendor op 6D and Mica gateways use for a dialogue the network ended (§5.4).
 ABORT_OP = 0x81
+#: The status of a push to a handset that is off (absent subscriber); busy is ESME_RSUBMITFAIL.
+UNREACHABLE_STATUS = CommandStatus.ESME_RDELIVERYFAILURE
 NETWORK_ERROR_SCREEN = "Connection problem or invalid MMI code."
 
 
@@ -186,7 +188,7 @@ class UssdGateway:
             raise Rejected(
                 CommandStatus.ESME_RINVDSTADR, f"no USSD application answers {code} (service codes: {known})"
             )
-        if not subscriber.state.receives_sms:
+        if subscriber.state is not HandsetState.ON and subscriber.state is not HandsetState.INBOX_FULL:
             raise Rejected(CommandStatus.ESME_RSUBMITFAIL, f"{subscriber.msisdn} is {subscriber.state.value}")
         if self.busy(subscriber.msisdn):
             raise Rejected(
@@ -262,11 +264,12 @@ class UssdGateway:
             session_info is not None and session_info & EOS
         )
         dialogue = self._by_msisdn.get(subscriber.msisdn)
-        # A screen belongs to the open dialogue only when the application has the move:
-        # while a prompt waits for the user, another USSR request is a second push.
+        # A screen belongs to the open dialogue when the application has the move, or when it
+        # ends its own dialogue (releases it while a prompt waits); otherwise, while a prompt
+        # waits for the user, another USSR request is a second push.
         if (
             dialogue is not None
-            and dialogue.phase is Phase.WAITING_APP
+            and (dialogue.phase is Phase.WAITING_APP or end)
             and dialogue.route.system_id == system_id
             and self._matches(dialogue, session_info)
         ):
@@ -279,14 +282,14 @@ class UssdGateway:
                 CommandStatus.ESME_RSUBMITFAIL,
                 f"{subscriber.msisdn} has no USSD dialogue with {system_id!r} for its_session_info {session_info}",
             )
-        if not subscriber.state.receives_sms:
+        # Busy (in a call or another dialogue) and unreachable get different statuses, so the
+        # application can tell "try later" from "the phone is off" (docs/ussd.md).
+        if subscriber.state is HandsetState.OFF:
+            raise Rejected(UNREACHABLE_STATUS, f"{subscriber.msisdn} is off: cannot push USSD")
+        if dialogue is not None or subscriber.state is HandsetState.BUSY:
             raise Rejected(
                 CommandStatus.ESME_RSUBMITFAIL,
-                f"{subscriber.msisdn} is {subscriber.state.value}: cannot push USSD",
-            )
-        if dialogue is not None:
-            raise Rejected(
-                CommandStatus.ESME_RSUBMITFAIL, f"{subscriber.msisdn} is busy in another USSD dialogue"
+                f"{subscriber.msisdn} is busy (in a call or another USSD dialogue)",
             )
         route = UssdRoute(code="", system_id=system_id)
         pushed = self._open(subscriber.msisdn, "", "", route, "network", now)
@@ -375,7 +378,9 @@ class UssdGateway:
         if show is not None:
             self._show(dialogue, show, False, now)
         if tell_app and self.apps is not None and dialogue.route.system_id is not None:
-            self.apps.send_to_esme(dialogue.route.system_id, dialogue, ABORT_OP, "", True)
+            # The text says why (user_cancelled, user_timeout, app_timeout): over SMPP a cancel
+            # and a timeout otherwise look the same, and a shop must tell them apart.
+            self.apps.send_to_esme(dialogue.route.system_id, dialogue, ABORT_OP, code, True)
         self._close(dialogue, reason, now, code)
 
     def _close(self, dialogue: Dialogue, reason: str, now: float, code: str) -> None:

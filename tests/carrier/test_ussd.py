@@ -83,7 +83,7 @@ def test_timeouts_end_both_sides() -> None:
     assert slow.phase is Phase.CLOSED and "Connection problem" in slow.screen.text  # type: ignore[union-attr]
     idle = ussd.from_esme("shop", PHONE, 2, None, "PIN?", 10.0)
     ussd.tick(15.0)
-    assert idle.phase is Phase.CLOSED and apps.sent[-1] == ("shop", ABORT_OP, "", True)
+    assert idle.phase is Phase.CLOSED and apps.sent[-1] == ("shop", ABORT_OP, "user_timeout", True)
 
 
 def test_http_route_sends_joined_inputs_and_off_phone_cannot_dial() -> None:
@@ -104,3 +104,19 @@ def test_unbound_application_fails_the_dial_at_once() -> None:
     apps.bound = False
     dialogue = ussd.dial(PHONE, "*126#", 0.0)
     assert dialogue.phase is Phase.CLOSED and "no receiver" in (dialogue.end_reason or "")
+
+
+def test_busy_and_off_handsets_refuse_pushes_differently() -> None:
+    """A busy phone refuses a push with ESME_RSUBMITFAIL, an off one with ESME_RDELIVERYFAILURE; the app may end its own dialogue while a prompt waits."""
+    ussd, _ = gateway()
+    busy = Subscriber("8613800000003", state=HandsetState.BUSY)
+    off = Subscriber("8613800000004", state=HandsetState.OFF)
+    with pytest.raises(Rejected) as refused:
+        ussd.from_esme("shop", busy, 2, None, "Pay?", 0.0)
+    assert refused.value.command_status == 0x45
+    with pytest.raises(Rejected) as refused:
+        ussd.from_esme("shop", off, 2, None, "Pay?", 0.0)
+    assert refused.value.command_status == 0xFE
+    prompt = ussd.from_esme("shop", PHONE, 2, None, "PIN?", 0.0)
+    ussd.from_esme("shop", PHONE, 3, prompt.its_session_info | 1, "Payment cancelled.", 1.0)
+    assert prompt.phase is Phase.CLOSED and prompt.screen.text == "Payment cancelled."  # type: ignore[union-attr]

@@ -32,7 +32,7 @@ WAIT = 5
 class MerchantProcess:
     """The merchant runner as a subprocess on a free port."""
 
-    def __init__(self, workdir: Path, carrier: Smsgw) -> None:
+    def __init__(self, workdir: Path, carrier: Smsgw, *options: str) -> None:
         self.workdir = workdir
         self.ports_file = workdir / "merchant-ports.json"
         host, port = carrier.smpp_address
@@ -43,7 +43,7 @@ class MerchantProcess:
             [
                 sys.executable, "-m", "simulators.merchant.runner",
                 "--carrier", f"{host}:{port}", "--system-id", "smsgw", "--password", "smsgw",
-                "--http-port", "0", "--seed", "7", "--ports-file", str(self.ports_file),
+                "--http-port", "0", "--seed", "7", "--ports-file", str(self.ports_file), *options,
             ],
             stdin=subprocess.DEVNULL, stdout=self._stdout, stderr=self._stderr,
         )  # fmt: skip
