@@ -13,7 +13,16 @@ from typing import Any
 
 import attrs
 
-from smsgw.carrier.accounts import ALPHABETS, LONG_MO_FORMS, MESSAGE_ID_FORMATS, RECEIPT_FORMATS, Account
+from smsgw.carrier.accounts import (
+    ALPHABETS,
+    LONG_MO_FORMS,
+    MESSAGE_ID_FORMATS,
+    RECEIPT_FORMATS,
+    USSD_DATA_CODINGS,
+    USSD_NETWORK_ENDS,
+    USSD_SESSION_FIELDS,
+    Account,
+)
 from smsgw.carrier.subscribers import HandsetState, Subscriber, normalize_msisdn
 from smsgw.carrier.ussd import UssdRoute, base_code
 from smsgw.smpp.constants import BindType
@@ -248,6 +257,10 @@ _ACCOUNT_CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "max_queue": _COUNT,
     "long_mo": _choice(LONG_MO_FORMS),
     "data_coding_0": _choice(ALPHABETS),
+    "ussd_service_type": lambda w, v: _text(w, v, max_length=5),
+    "ussd_session": _choice(USSD_SESSION_FIELDS),
+    "ussd_network_end": _choice(USSD_NETWORK_ENDS),
+    "ussd_data_coding": _choice(USSD_DATA_CODINGS),
 }
 _SUBSCRIBER_CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "msisdn": _text,
@@ -316,6 +329,13 @@ def _accounts(value: Any) -> tuple[Account, ...]:
         for required in ("system_id", "password"):
             if required not in fields:
                 raise ConfigError(f"{where}: {required} is required")
+        if fields.get("ussd_network_end") == "eos" and fields.get("ussd_session", "its_session_info") != (
+            "its_session_info"
+        ):
+            raise ConfigError(
+                f'{where}: ussd_network_end = "eos" sends the end in its_session_info\'s EOS bit; '
+                'it needs ussd_session = "its_session_info" (or use ussd_network_end = "abort")'
+            )
         accounts.append(Account(**fields))
     return tuple(accounts)
 

@@ -14,6 +14,14 @@ MESSAGE_ID_FORMATS = ("decimal", "hex", "decimal10")
 RECEIPT_FORMATS = ("full", "short")
 LONG_MO_FORMS = ("udh", "sar", "payload")
 ALPHABETS = ("gsm", "latin-1")
+#: How a USSD dialogue is named on the wire (PROTOCOL.md §5.2, §5.5): its_session_info (most
+#: gateways), user_message_reference (VUMI's Mica), or nothing (the minimal USSDC of §5.3).
+USSD_SESSION_FIELDS = ("its_session_info", "user_message_reference", "none")
+#: How the network tells the application a dialogue ended (timeout, cancel): the 6D/Mica abort
+#: op 0x81, or VUMI's "Tata" way, USSR confirm with only the EOS bit set and no text.
+USSD_NETWORK_ENDS = ("abort", "eos")
+#: data_coding of GSM text in USSD deliver_sm: 0, or 0x0F (the CBS DCS some USSDCs pass on).
+USSD_DATA_CODINGS = ("gsm", "cbs")
 
 
 @attrs.frozen
@@ -33,6 +41,10 @@ class Account:
     :ivar data_coding_0: what data_coding 0 ("SMSC default alphabet") means for this ESME:
         ``gsm`` (GSM 03.38, unpacked; Kannel's default) or ``latin-1`` (Kannel's alt-charset).
         It decides how its submits read, and MO to it is sent as Latin-1 with data_coding 3.
+    :ivar ussd_service_type: service_type of the USSD deliver_sm to this ESME (``USSD``).
+    :ivar ussd_session: the field that names a USSD dialogue both ways (USSD_SESSION_FIELDS).
+    :ivar ussd_network_end: how a dialogue the network ends is announced (USSD_NETWORK_ENDS).
+    :ivar ussd_data_coding: data_coding of GSM text in USSD deliver_sm (USSD_DATA_CODINGS).
     """
 
     system_id: str
@@ -45,6 +57,10 @@ class Account:
     max_queue: int = 100_000
     long_mo: str = "udh"
     data_coding_0: str = "gsm"
+    ussd_service_type: str = "USSD"
+    ussd_session: str = "its_session_info"
+    ussd_network_end: str = "abort"
+    ussd_data_coding: str = "gsm"
 
 
 class TokenBucket:

@@ -21,7 +21,7 @@ from smsgw.carrier.errors import BindRefused, Rejected, UnknownSubscriber
 from smsgw.carrier.events import Bound, EventBus, HandsetChanged, Refused, Unbound, UssdChanged
 from smsgw.carrier.outbox import Link, Outbox, RetryPolicy
 from smsgw.carrier.subscribers import HandsetState, Subscriber, SubscriberRegistry, normalize_msisdn
-from smsgw.carrier.ussd import EOS, Dialogue, UssdGateway, UssdLimits, UssdRoute
+from smsgw.carrier.ussd import ABORT_OP, EOS, Dialogue, UssdGateway, UssdLimits, UssdRoute
 from smsgw.carrier.validation import (
     Checked,
     Limits,
@@ -40,6 +40,7 @@ from smsgw.smpp.constants import (
     MessageState,
     Npi,
     Ton,
+    UssdServiceOp,
     command_name,
     status_name,
 )
@@ -48,6 +49,9 @@ from smsgw.smpp.sm import DeliverSm, DistributionList, UnsuccessSme
 from smsgw.smpp.smpptime import format_smpp_time
 from smsgw.store.records import DeliveryRecord, MessageRecord
 from smsgw.text.coding import decode_text, encode_text
+
+#: The USSD dialect of a dialogue whose account is gone from the config (§5.7 defaults).
+_DEFAULT_USSD_PROFILE = Account(system_id="", password="")
 
 
 class Carrier:
@@ -291,8 +295,12 @@ class Carrier:
         body = pdu.message_payload if pdu.message_payload is not None else pdu.short_message
         coding = 0 if pdu.data_coding == 0x0F else pdu.data_coding  # the CBS DCS some gateways pass on
         text = decode_text(body, coding)
+        session_info = pdu.its_session_info
+        if link.account.ussd_session == "user_message_reference" and pdu.user_message_reference is not None:
+            # The reference names the dialogue only; its low bit is no end-of-session flag.
+            session_info = pdu.user_message_reference & ~EOS
         dialogue = self.ussd.from_esme(
-            link.account.system_id, subscriber, pdu.ussd_service_op, pdu.its_session_info, text, now
+            link.account.system_id, subscriber, pdu.ussd_service_op, session_info, text, now
         )
         if dialogue.origin == "network" and not dialogue.code:
             dialogue.code = pdu.source_addr  # answers go back to the pushing ESME's address
@@ -300,12 +308,18 @@ class Carrier:
         link.session.respond(pdu, 0, message_id=message_id)
 
     def send_to_esme(self, system_id: str, dialogue: Dialogue, op: int, text: str, end: bool) -> bool:
-        """Deliver a USSD screen event to one of the account's receivers (PROTOCOL.md §5.7)."""
+        """Deliver a USSD screen event to one of the account's receivers, in its dialect (§5.5)."""
+        account = self.accounts.get(system_id)
+        profile = account if account is not None else _DEFAULT_USSD_PROFILE
+        if op == ABORT_OP and profile.ussd_network_end == "eos":
+            op, text = UssdServiceOp.USSR_CONFIRM, ""  # VUMI's "Tata": the EOS bit alone says it
         data_coding, encoded = encode_text(text)
+        if data_coding == 0 and profile.ussd_data_coding == "cbs":
+            data_coding = 0x0F
         session_info = dialogue.its_session_info | (EOS if end else 0)
         pdu = codec.encode(
             DeliverSm(
-                service_type="USSD",
+                service_type=profile.ussd_service_type,
                 source_addr_ton=Ton.INTERNATIONAL,
                 source_addr_npi=Npi.ISDN,
                 source_addr=dialogue.msisdn,
@@ -313,7 +327,10 @@ class Carrier:
                 data_coding=data_coding,
                 short_message=encoded,
                 ussd_service_op=op,
-                its_session_info=session_info,
+                its_session_info=session_info if profile.ussd_session == "its_session_info" else None,
+                user_message_reference=(
+                    dialogue.its_session_info if profile.ussd_session == "user_message_reference" else None
+                ),
             )
         )
         return self.outbox.send_now(system_id, pdu, self.clock.now(), UssdDelivery(dialogue.session))

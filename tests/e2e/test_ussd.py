@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import smpplib.command
 
-from .conftest import Esme, Smsgw
+from .conftest import DEFAULT_ACCOUNT_TOML, Esme, Smsgw
 
 pytestmark = pytest.mark.e2e
 
@@ -192,3 +192,135 @@ def test_dial_refusals(server: Smsgw) -> None:
     status, payload = server.api("POST", "/api/handsets/8613800000037/ussd", {"dial": "*126#"})
     assert status == 422 and "off" in payload["error"]["message"]
     server.set_phone("8613800000037", "on")
+
+
+DIALECTS_TOML = (
+    DEFAULT_ACCOUNT_TOML
+    + """
+[[accounts]]
+system_id = "tata"
+password = "tata"
+ussd_service_type = "P2"
+ussd_network_end = "eos"
+ussd_data_coding = "cbs"
+
+[[accounts]]
+system_id = "mica"
+password = "mica"
+ussd_session = "user_message_reference"
+
+[[accounts]]
+system_id = "minimal"
+password = "minimal"
+ussd_session = "none"
+
+[[ussd]]
+code = "*132#"
+account = "minimal"
+
+[[ussd]]
+code = "*130#"
+account = "tata"
+
+[[ussd]]
+code = "*131#"
+account = "mica"
+"""
+)
+
+
+def test_a_tata_style_account_gets_its_dialect(start_server, connect) -> None:
+    """service_type, data_coding 0x0F and a cancel told by the EOS bit alone, as the account's profile says."""
+    smsgw = start_server(DIALECTS_TOML)
+    esme: Esme = connect(smsgw)
+    esme.bind("transceiver", "tata", "tata")
+    msisdn = "8613800000036"
+    smsgw.api("POST", f"/api/handsets/{msisdn}/ussd", {"dial": "*130#"})
+    start = next_ussd(esme, 1)
+    assert (bytes(start.service_type), start.data_coding, start.ussd_service_op) == (
+        b"P2",
+        0x0F,
+        PSSR_INDICATION,
+    )
+    session = start.its_session_info
+    ussd_submit(esme, msisdn, "1 Pay\n2 Balance", USSR_REQUEST, session)
+    assert screen(smsgw, msisdn, 0)["screen"] == "1 Pay\n2 Balance"
+    smsgw.api("DELETE", f"/api/handsets/{msisdn}/ussd")
+    cancel = next_ussd(esme, 2)
+    assert (cancel.ussd_service_op, bytes(cancel.short_message)) == (USSR_CONFIRM, b"")
+    assert cancel.its_session_info == session | 1
+
+
+def test_a_mica_style_account_names_dialogues_by_user_message_reference(start_server, connect) -> None:
+    """The session travels in user_message_reference both ways; no its_session_info is sent."""
+    smsgw = start_server(DIALECTS_TOML)
+    esme: Esme = connect(smsgw)
+    esme.bind("transceiver", "mica", "mica")
+    msisdn = "8613800000037"
+    smsgw.api("POST", f"/api/handsets/{msisdn}/ussd", {"dial": "*131*5#"})
+    start = next_ussd(esme, 1)
+    assert start.its_session_info is None and start.user_message_reference is not None
+    reference = start.user_message_reference
+    esme.submit(
+        msisdn,
+        "Amount?",
+        source_addr="*131#",
+        service_type="USSD",
+        ussd_service_op=USSR_REQUEST,
+        user_message_reference=reference,
+    )
+    asked = screen(smsgw, msisdn, 0)
+    assert asked["screen"] == "Amount?" and asked["expects_reply"] is True
+    smsgw.api("POST", f"/api/handsets/{msisdn}/ussd/reply", {"text": "25"})
+    answer = next_ussd(esme, 2)
+    assert (answer.ussd_service_op, bytes(answer.short_message), answer.user_message_reference) == (
+        USSR_CONFIRM,
+        b"25",
+        reference,
+    )
+    wrong = esme.submit(
+        msisdn,
+        "Not yours",
+        source_addr="*131#",
+        service_type="USSD",
+        ussd_service_op=PSSR_RESPONSE,
+        user_message_reference=reference + 256,
+    )
+    assert wrong.status == 0x45  # no dialogue of this handset has that reference
+    esme.submit(
+        msisdn,
+        "Paid 25.00",
+        source_addr="*131#",
+        service_type="USSD",
+        ussd_service_op=PSSR_RESPONSE,
+        user_message_reference=reference,
+    )
+    closed = screen(smsgw, msisdn, asked["cursor"])
+    assert (closed["screen"], closed["state"]) == ("Paid 25.00", "closed")
+
+
+def test_a_minimal_account_gets_no_session_field(start_server, connect) -> None:
+    """Like the USSDC of PROTOCOL.md §5.3: no session TLV; the handset's one dialogue is the session."""
+    smsgw = start_server(DIALECTS_TOML)
+    esme: Esme = connect(smsgw)
+    esme.bind("transceiver", "minimal", "minimal")
+    msisdn = "8613800000038"
+    smsgw.api("POST", f"/api/handsets/{msisdn}/ussd", {"dial": "*132#"})
+    start = next_ussd(esme, 1)
+    assert start.its_session_info is None and start.user_message_reference is None
+    ussd_submit(esme, msisdn, "Balance: 9.00 CNY", PSSR_RESPONSE)
+    assert screen(smsgw, msisdn, 0)["state"] == "closed"
+    smsgw.api("POST", f"/api/handsets/{msisdn}/ussd", {"dial": "*132#"})
+    smsgw.api("DELETE", f"/api/handsets/{msisdn}/ussd")
+    abort = next_ussd(esme, 3)
+    assert (abort.ussd_service_op, abort.its_session_info) == (0x81, None)
+
+
+def test_a_bad_ussd_dialect_is_refused_with_the_fix(start_server) -> None:
+    """ussd_network_end = eos without its_session_info cannot work; the error says what to change."""
+    bad = DIALECTS_TOML.replace(
+        'ussd_session = "user_message_reference"', 'ussd_session = "none"\nussd_network_end = "eos"'
+    )
+    with pytest.raises(Exception) as failure:
+        start_server(bad)
+    assert 'ussd_session = "its_session_info"' in str(failure.value)
