@@ -173,6 +173,7 @@ def start(config: Config, reactor: Any) -> Any:
 def _start_merchant(config: Config, reactor: Any, smpp: Any) -> Any:
     """The mock merchant, bound to this carrier over real SMPP like any shop's gateway."""
     from simulators.merchant.config import MerchantConfig
+    from simulators.merchant.otp import OtpPolicy
     from simulators.merchant.runner import start_merchant
 
     settings = config.merchant
@@ -186,7 +187,11 @@ def _start_merchant(config: Config, reactor: Any, smpp: Any) -> Any:
         http_host=settings.http_host,
         seed=settings.seed,
         short_code=settings.short_code,
-        config=MerchantConfig(shop_name=settings.shop_name, till=settings.short_code),
+        config=MerchantConfig(
+            shop_name=settings.shop_name,
+            till=settings.short_code,
+            otp=OtpPolicy(settings.otp_length, settings.otp_ttl, settings.otp_attempts),
+        ),
     )
 
 

@@ -104,6 +104,9 @@ class MerchantSettings:
     http_port: int = 8776
     shop_name: str = "ShopX"
     seed: int | None = None
+    otp_length: int = 6
+    otp_ttl: float = 300.0
+    otp_attempts: int = 3
 
 
 @attrs.frozen
@@ -384,7 +387,18 @@ _MERCHANT_CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "http_port": _port,
     "shop_name": lambda w, v: _text(w, v, max_length=20),
     "seed": lambda w, v: int(_number(w, v, integer=True)),
+    "otp_length": lambda w, v: _otp_length(w, v),
+    "otp_ttl": lambda w, v: float(_number(w, v, minimum=1)),
+    "otp_attempts": _COUNT,
 }
+
+
+def _otp_length(where: str, value: Any) -> int:
+    length = int(_number(where, value, minimum=4, integer=True))
+    if length > 10:
+        raise ConfigError(f"{where}: {length} digits is too long for a one-time code; use 4 to 10")
+    return length
+
 
 _USSD_CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "code": _ussd_code,

@@ -34,8 +34,12 @@ bind_types = ["transceiver"]
 throughput = 100
 short_codes = ["10086"]
 message_id_format = "hex"
+ussd_session = "user_message_reference"
+ussd_data_coding = "cbs"
 [merchant]
 enabled = false
+otp_length = 8
+otp_ttl = 60
 [[subscribers]]
 msisdn = "+86 138 0000 0042"
 name = "Zhao"
@@ -47,6 +51,12 @@ state = "off"
     (account,) = config.accounts
     assert account.bind_types == frozenset({BindType.TRANSCEIVER}) and account.message_id_format == "hex"
     assert config.all_accounts == config.accounts and config.ussd_routes[0].system_id == "shop"
+    assert (account.ussd_session, account.ussd_data_coding, account.ussd_network_end) == (
+        "user_message_reference",
+        "cbs",
+        "abort",
+    )
+    assert (config.merchant.otp_length, config.merchant.otp_ttl, config.merchant.otp_attempts) == (8, 60.0, 3)
     (subscriber,) = config.subscribers
     assert subscriber.msisdn == "8613800000042" and subscriber.state.value == "off"
 
@@ -71,6 +81,12 @@ state = "off"
             {"accounts": [{"system_id": "a", "password": "b", "message_id_format": "uuid"}]},
             ["message_id_format", "decimal"],
         ),
+        (
+            {"accounts": [{"system_id": "a", "password": "b", "ussd_session": "dialog_id"}]},
+            ["accounts[0].ussd_session", "'dialog_id'", "its_session_info, user_message_reference, none"],
+        ),
+        ({"merchant": {"otp_length": 12}}, ["merchant.otp_length", "4 to 10"]),
+        ({"merchant": {"otp_attempts": 0}}, ["merchant.otp_attempts", "minimum 1"]),
         ({"subscribers": [{"msisdn": "abc"}]}, ["subscribers[0].msisdn", "not a phone number"]),
         ({"network": {"provisioning": "lax"}}, ["network.provisioning", "auto, strict"]),
         (

@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 
+from simulators.handset import Phone
 from tests.e2e.conftest import READ_TIMEOUT, SHORT_CODE, START_TIMEOUT, Smsgw, wait_until
 
 WAIT = 5
@@ -350,7 +351,8 @@ def test_api_errors(merchant: MerchantProcess) -> None:
 
 
 def test_serve_runs_the_merchant_by_default(tmp_path) -> None:
-    """smsgw serve starts the mock merchant bound as its own ESME: *126# reaches its menu, its API answers."""
+    """smsgw serve starts the mock merchant bound as its own ESME: *126# reaches its menu, its API
+    answers, and its [merchant] settings (an 8-digit code here) take effect."""
     import json
     import signal
     import subprocess
@@ -359,9 +361,11 @@ def test_serve_runs_the_merchant_by_default(tmp_path) -> None:
     import urllib.request
 
     ports_file = tmp_path / "ports.json"
+    config = tmp_path / "smsgw.toml"
+    config.write_text("[merchant]\notp_length = 8\n")
     process = subprocess.Popen(
         [sys.executable, "-m", "smsgw", "serve", "--smpp-port", "0", "--http-port", "0", "--merchant-port", "0",
-         "--db", str(tmp_path / "smsgw.db"), "--ports-file", str(ports_file)],
+         "--db", str(tmp_path / "smsgw.db"), "--ports-file", str(ports_file), "--config", str(config)],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )  # fmt: skip
     try:
@@ -379,6 +383,17 @@ def test_serve_runs_the_merchant_by_default(tmp_path) -> None:
         )
         screen = json.load(urllib.request.urlopen(dial, timeout=15))
         assert screen["expects_reply"] and "1" in screen["screen"], screen
+        buyer = Phone("8613800000002", ports["http_url"])
+        order = urllib.request.Request(
+            ports["merchant_url"] + "/orders",
+            data=json.dumps(
+                {"msisdn": "8613800000002", "amount": "3.00", "currency": "CNY", "method": "otp"}
+            ).encode(),
+            method="POST",
+        )
+        assert json.load(urllib.request.urlopen(order, timeout=5))["status"] == "awaiting_confirmation"
+        text = buyer.wait_for_sms(r"\d{4,}", timeout=10).text
+        assert re.search(r"验证码是 \d{8}，", text), text  # this demo wallet reads Chinese
     finally:
         process.send_signal(signal.SIGTERM)
         out, _ = process.communicate(timeout=15)

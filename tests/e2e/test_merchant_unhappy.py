@@ -375,6 +375,26 @@ def test_menu_cancelled_by_the_user_mid_flow(server: Smsgw, merchant: MerchantPr
     assert merchant.balance(msisdn) == 10000
 
 
+def test_menu_timed_out_on_the_confirmation(
+    start_server: Callable[..., Smsgw], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The buyer walks away from "Pay …?": the carrier ends the dialogue; nothing is paid, and
+    the next *126# starts over from the main menu."""
+    carrier = start_server("[network]\nussd_user_timeout = 1\n")
+    shop = MerchantProcess(tmp_path_factory.mktemp("merchant-menu-timeout"), carrier)
+    try:
+        msisdn = new_wallet(shop)
+        menu_to_pin(carrier, msisdn, "6.00")
+        confirm = reply(carrier, msisdn, "2468")
+        assert confirm["screen"].startswith("Pay 6.00 CNY to ShopX (10086)?")
+        gone = next_screen(carrier, msisdn, confirm["cursor"])
+        assert (gone["state"], gone["end_code"]) == ("closed", "user_timeout"), gone
+        assert shop.balance(msisdn) == 10000 and menu_orders(shop, msisdn) == []
+        dial_menu(carrier, msisdn)
+    finally:
+        shop.stop()
+
+
 def test_menu_confirmation_answer_2_cancels(server: Smsgw, merchant: MerchantProcess) -> None:
     msisdn = new_wallet(merchant)
     menu_to_pin(server, msisdn, "4.00")
