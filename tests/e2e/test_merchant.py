@@ -339,6 +339,47 @@ def test_webhooks_reach_the_shop(server: Smsgw, merchant: MerchantProcess) -> No
         shop.server_close()
 
 
+def test_a_refused_webhook_is_posted_again(server: Smsgw, merchant: MerchantProcess) -> None:
+    """The shop answers 503 once; the same status change is posted again after a back-off."""
+    attempts: list[tuple[int, dict[str, Any]]] = []
+
+    class FlakyShop(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers["Content-Length"] or 0)
+            code = 503 if not attempts else 204
+            attempts.append((code, json.loads(self.rfile.read(length))))
+            self.send_response(code)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    shop = ThreadingHTTPServer(("127.0.0.1", 0), FlakyShop)
+    threading.Thread(target=shop.serve_forever, daemon=True).start()
+    try:
+        status, created = merchant.api(
+            "POST",
+            "/orders",
+            {
+                "msisdn": "8613800000005",
+                "amount": 100,
+                "currency": "CNY",
+                "method": "otp",
+                "callback_url": f"http://127.0.0.1:{shop.server_address[1]}/hook",
+            },
+        )
+        assert status == 201, created
+        wait_until(lambda: len(attempts) >= 2, WAIT, "the webhook to be posted again")
+        (refused, first), (accepted, again) = attempts[:2]
+        assert (refused, accepted) == (503, 204)
+        assert first == again and first["status"] == "awaiting_confirmation"
+        merchant.api("POST", f"/orders/{created['id']}/cancel")
+    finally:
+        shop.shutdown()
+        shop.server_close()
+
+
 def test_api_errors(merchant: MerchantProcess) -> None:
     """Bad requests get smsgw's error envelope."""
     request = {"msisdn": "x", "amount": 1, "currency": "CNY", "method": "otp"}
