@@ -174,6 +174,12 @@ def _text(where: str, value: Any, *, max_length: int | None = None) -> str:
     return value
 
 
+def _ascii(where: str, value: str) -> str:
+    if not value.isascii():
+        raise ConfigError(f"{where}: {value!r} must be ASCII (an SMPP C-octet string)")
+    return value
+
+
 def _choice(options: tuple[str, ...]) -> Callable[[str, Any], str]:
     def check(where: str, value: Any) -> str:
         if value not in options:
@@ -260,7 +266,7 @@ _ACCOUNT_CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "max_queue": _COUNT,
     "long_mo": _choice(LONG_MO_FORMS),
     "data_coding_0": _choice(ALPHABETS),
-    "ussd_service_type": lambda w, v: _text(w, v, max_length=5),
+    "ussd_service_type": lambda w, v: _ascii(w, _text(w, v, max_length=5)),
     "ussd_session": _choice(USSD_SESSION_FIELDS),
     "ussd_network_end": _choice(USSD_NETWORK_ENDS),
     "ussd_data_coding": _choice(USSD_DATA_CODINGS),

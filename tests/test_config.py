@@ -85,6 +85,10 @@ state = "off"
             {"accounts": [{"system_id": "a", "password": "b", "ussd_session": "dialog_id"}]},
             ["accounts[0].ussd_session", "'dialog_id'", "its_session_info, user_message_reference, none"],
         ),
+        (
+            {"accounts": [{"system_id": "a", "password": "b", "ussd_service_type": "USSD€"}]},
+            ["accounts[0].ussd_service_type", "ASCII"],
+        ),
         ({"merchant": {"otp_length": 12}}, ["merchant.otp_length", "4 to 10"]),
         ({"merchant": {"otp_attempts": 0}}, ["merchant.otp_attempts", "minimum 1"]),
         ({"subscribers": [{"msisdn": "abc"}]}, ["subscribers[0].msisdn", "not a phone number"]),

@@ -173,8 +173,16 @@ class MerchantEsme:
         if info is not None:
             self._sessions[msisdn] = info & ~EOS
         key = session_key(msisdn, info)
-        text = decode_text(pdu.short_message or pdu.message_payload or b"", pdu.data_coding)
-        if op == PSSR_INDICATION:
+        coding = 0 if pdu.data_coding == 0x0F else pdu.data_coding  # the CBS DCS some gateways pass on
+        text = decode_text(pdu.short_message or pdu.message_payload or b"", coding)
+        # The end comes first: "Tata" gateways end a dialogue with op 18 and the EOS bit.
+        if op == ABORT or (info is not None and info & EOS):
+            self._sessions.pop(msisdn, None)
+            if self._menus.pop(key, None) is None:
+                # smsgw's abort names the cause (docs/ussd.md); other gateways send nothing.
+                reason = CANCELLED_BY_USER if text.strip() == "user_cancelled" else NO_ANSWER
+                self.carry_out(self.merchant.ussd_push_failed(msisdn, reason, now).actions)
+        elif op == PSSR_INDICATION:
             inputs = direct_inputs(text)
             self._menus[key] = list(inputs)
             self.carry_out(self.merchant.ussd_menu(key, msisdn, inputs, now))
@@ -186,12 +194,6 @@ class MerchantEsme:
             else:
                 inputs_so_far.append(text)
                 self.carry_out(self.merchant.ussd_menu(key, msisdn, list(inputs_so_far), now))
-        elif op == ABORT or (info is not None and info & EOS):
-            self._sessions.pop(msisdn, None)
-            if self._menus.pop(key, None) is None:
-                # smsgw's abort names the cause (docs/ussd.md); other gateways send nothing.
-                reason = CANCELLED_BY_USER if text.strip() == "user_cancelled" else NO_ANSWER
-                self.carry_out(self.merchant.ussd_push_failed(msisdn, reason, now).actions)
         else:
             log.warn("ignoring ussd_service_op {op} from {msisdn}", op=op, msisdn=msisdn)
 

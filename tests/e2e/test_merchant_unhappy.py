@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import SHORT_CODE, Smsgw, wait_until
+from tests.e2e.conftest import DEFAULT_ACCOUNT_TOML, SHORT_CODE, Smsgw, wait_until
 from tests.e2e.test_merchant import (
     WAIT,
     MerchantProcess,
@@ -302,6 +302,29 @@ def test_push_not_answered(
         assert (final["status"], final["reason"]) == ("failed", "no_answer")
         screen = carrier.get(f"/api/handsets/{msisdn}/ussd")
         assert screen["state"] == "closed" and screen["end_code"] == "user_timeout", screen
+        assert shop.balance(msisdn) == 10000
+    finally:
+        shop.stop()
+
+
+def test_merchant_behind_a_tata_style_gateway(
+    start_server: Callable[..., Smsgw], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """With the EOS-bit dialect and data_coding 0x0F, the menu still reads, and a hang-up (op 18
+    with EOS, no text) ends the push order instead of being taken for an empty answer."""
+    dialect = 'ussd_network_end = "eos"\nussd_data_coding = "cbs"\n'
+    carrier = start_server(DEFAULT_ACCOUNT_TOML + dialect)
+    shop = MerchantProcess(tmp_path_factory.mktemp("merchant-tata"), carrier)
+    try:
+        msisdn = new_wallet(shop)
+        dial_menu(carrier, msisdn)
+        assert reply(carrier, msisdn, "2")["screen"] == "Balance: 100.00 CNY"
+        ussd = ussd_cursor(carrier, msisdn)
+        created = create(shop, msisdn, "ussd_push", 300)
+        next_screen(carrier, msisdn, ussd)
+        carrier.api("DELETE", f"/api/handsets/{msisdn}/ussd")
+        final = settled(shop, created["id"])
+        assert (final["status"], final["reason"]) == ("failed", "no_answer")  # Tata cannot say "cancel"
         assert shop.balance(msisdn) == 10000
     finally:
         shop.stop()
