@@ -24,6 +24,7 @@ from smsgw.server.eventlog import RefusalLog
 from smsgw.server.smpp import SmppServerFactory
 from smsgw.store.sqlite import SqliteStore
 from smsgw.web.api import Api, Root
+from smsgw.web.clock import ClockRoutes
 from smsgw.web.events import EventStream
 from smsgw.web.handsets import HandsetRoutes
 from smsgw.web.network import NetworkRoutes
@@ -111,11 +112,12 @@ def start(config: Config, reactor: Any) -> Any:
         country_code=network.country_code,
         auto_provision=network.provisioning == "auto",
     )
+    clock = SystemClock()
     carrier = Carrier(
         store,
         config.all_accounts,
         subscribers,
-        SystemClock(),
+        clock,
         limits=Limits(network.default_validity, network.max_validity, network.max_payload),
         retry=RetryPolicy(network.delivery_retry_base, network.delivery_retry_max, network.delivery_validity),
         default_system_id=network.default_account or None,
@@ -140,6 +142,7 @@ def start(config: Config, reactor: Any) -> Any:
                 factory.flusher.flush,
                 concat_timeout=network.concat_timeout,
             ).routes()
+            + ClockRoutes(carrier, clock, factory.flusher.flush).routes()
             + OpenApiRoutes().routes()
         )
         api = Api(routes, streams={"events": EventStream(carrier.events, reactor)})

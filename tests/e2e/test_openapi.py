@@ -28,6 +28,7 @@ import referencing.jsonschema
 import smpplib.command
 import smpplib.gsm
 
+from smsgw.web.clock import ClockRoutes
 from smsgw.web.handsets import HandsetRoutes
 from smsgw.web.network import NetworkRoutes
 from smsgw.web.openapi import OpenApiRoutes
@@ -58,7 +59,12 @@ def file_document() -> dict[str, Any]:
 
 def server_routes() -> list[tuple[str, str, Any]]:
     """(method, pattern relative to /api/, handler or None) for every route smsgw serves."""
-    providers = [NetworkRoutes(None, {}), HandsetRoutes(None, None, None), OpenApiRoutes()]  # type: ignore[arg-type]
+    providers = [
+        NetworkRoutes(None, {}),
+        HandsetRoutes(None, None, None),
+        ClockRoutes(None, None, None),
+        OpenApiRoutes(),
+    ]  # type: ignore[arg-type]
     routes = [route for provider in providers for route in provider.routes()]
     return routes + [(method, pattern, None) for method, pattern in STREAM_ROUTES]
 
@@ -454,6 +460,11 @@ def handsets(server: Smsgw, api: Client, esme: Any) -> None:
 BAD_FIELDS = [
     (
         "POST",
+        "/api/clock",
+        [{}, {"advance_seconds": 0}, {"advance_seconds": "1"}, {"advance_seconds": 1, "x": 1}],
+    ),
+    (
+        "POST",
         "/api/handsets",
         [
             {"colour": "red"},
@@ -587,6 +598,8 @@ def test_every_answer_matches_the_document(server: Smsgw, connect, api: Client, 
         errors(api)
         unrouted(server, contract, message_id)
         ussd(api, esme)
+        api("GET", "/api/clock", 200)
+        api("POST", "/api/clock", 200, {"advance_seconds": 0.001})
         esme.close()  # for the unbound event
         check_events(events, contract)
     finally:
