@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -159,7 +160,7 @@ def start(config: Config, reactor: Any) -> Any:
     info["smpp"]["port"] = smpp_port.getHost().port
     running = Running(config, carrier, store, factory, smpp_port, http_port)
     if config.merchant.enabled:
-        running.merchant = yield _start_merchant(config, reactor, smpp_port.getHost())
+        running.merchant = yield _start_merchant(config, reactor, smpp_port.getHost(), clock.now)
         # Announce the carrier only once its merchant is bound, so a first *126# finds it.
         bound = running.merchant.esme.client.when_bound()
         bound.addTimeout(5.0, reactor)
@@ -173,7 +174,7 @@ def start(config: Config, reactor: Any) -> Any:
     return running
 
 
-def _start_merchant(config: Config, reactor: Any, smpp: Any) -> Any:
+def _start_merchant(config: Config, reactor: Any, smpp: Any, clock: Callable[[], float]) -> Any:
     """The mock merchant, bound to this carrier over real SMPP like any shop's gateway."""
     from simulators.merchant.config import MerchantConfig
     from simulators.merchant.otp import OtpPolicy
@@ -195,6 +196,7 @@ def _start_merchant(config: Config, reactor: Any, smpp: Any) -> Any:
             till=settings.short_code,
             otp=OtpPolicy(settings.otp_length, settings.otp_ttl, settings.otp_attempts),
         ),
+        clock=clock,  # the carrier's: advancing it expires codes and orders too
     )
 
 

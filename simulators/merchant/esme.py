@@ -88,6 +88,8 @@ class MerchantEsme:
     :param connect: makes one connection (an endpoint's ``connect``), as for :class:`EsmeClient`.
     :param poster: sends webhooks; None logs and drops them.
     :param short_code: the number SMS come from (and buyers text).
+    :param clock: the core's time in epoch seconds; in ``smsgw serve`` the carrier's clock, so
+        advancing the carrier (``POST /api/clock``) expires codes and orders too.
     """
 
     def __init__(
@@ -101,8 +103,10 @@ class MerchantEsme:
         poster: Poster | None = None,
         short_code: str = "12345",
         retry_delay: float = 1.0,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self.merchant = merchant
+        self._clock = clock if clock is not None else reactor.seconds
         self.reactor = reactor
         self.short_code = short_code
         self.poster = poster
@@ -144,7 +148,7 @@ class MerchantEsme:
 
     def now(self) -> float:
         """The core's clock."""
-        return float(self.reactor.seconds())
+        return float(self._clock())
 
     def _tick(self) -> None:
         self.carry_out(self.merchant.tick(self.now()))

@@ -13,6 +13,7 @@ import json
 import os
 import random
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -63,6 +64,7 @@ def start_merchant(
     seed: int | None = None,
     short_code: str = "12345",
     config: MerchantConfig = MerchantConfig(),
+    clock: Callable[[], float] | None = None,
 ) -> defer.Deferred[RunningMerchant]:
     """Listen on HTTP and start binding to the carrier (the bind comes up in the background).
 
@@ -77,6 +79,7 @@ def start_merchant(
         password=password,
         poster=WebhookPoster(reactor, Agent(reactor)),
         short_code=short_code,
+        clock=clock,
     )
     api = MerchantApi(merchant, esme.carry_out, esme.now, lambda: esme.bound)
     listening = endpoints.TCP4ServerEndpoint(reactor, http_port, interface=http_host).listen(make_site(api))

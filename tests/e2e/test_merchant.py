@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 
 from simulators.handset import Phone
+from simulators.http import SmsgwError, call_api
 from tests.e2e.conftest import READ_TIMEOUT, SHORT_CODE, START_TIMEOUT, Smsgw, wait_until
 
 WAIT = 5
@@ -393,7 +394,8 @@ def test_api_errors(merchant: MerchantProcess) -> None:
 
 def test_serve_runs_the_merchant_by_default(tmp_path) -> None:
     """smsgw serve starts the mock merchant bound as its own ESME: *126# reaches its menu, its API
-    answers, and its [merchant] settings (an 8-digit code here) take effect."""
+    answers, its [merchant] settings (an 8-digit code here) take effect, and it keeps the
+    carrier's time: advancing the carrier's clock 301 s expires the code at once."""
     import json
     import signal
     import subprocess
@@ -432,9 +434,21 @@ def test_serve_runs_the_merchant_by_default(tmp_path) -> None:
             ).encode(),
             method="POST",
         )
-        assert json.load(urllib.request.urlopen(order, timeout=5))["status"] == "awaiting_confirmation"
+        created = json.load(urllib.request.urlopen(order, timeout=5))
+        assert created["status"] == "awaiting_confirmation"
         text = buyer.wait_for_sms(r"\d{4,}", timeout=10).text
-        assert re.search(r"验证码是 \d{8}，", text), text  # this demo wallet reads Chinese
+        code = re.search(r"验证码是 (\d{8})，", text)  # this demo wallet reads Chinese
+        assert code, text
+        call_api(ports["http_url"], "POST", "/api/clock", body={"advance_seconds": 301}, timeout=5)
+        with pytest.raises(SmsgwError) as refused:
+            call_api(
+                ports["merchant_url"],
+                "POST",
+                f"/orders/{created['id']}/confirm",
+                body={"code": code[1]},
+                timeout=5,
+            )
+        assert (refused.value.status, refused.value.code) == (422, "code_expired"), refused.value
     finally:
         process.send_signal(signal.SIGTERM)
         out, _ = process.communicate(timeout=15)
