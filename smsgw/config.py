@@ -23,9 +23,11 @@ from smsgw.carrier.accounts import (
     USSD_SESSION_FIELDS,
     Account,
 )
+from smsgw.carrier.faults import EFFECTS as FAULT_EFFECTS
+from smsgw.carrier.faults import FaultRule
 from smsgw.carrier.subscribers import HandsetState, Subscriber, normalize_msisdn
 from smsgw.carrier.ussd import UssdRoute, base_code
-from smsgw.smpp.constants import BindType
+from smsgw.smpp.constants import BindType, CommandStatus
 from smsgw.smpp.session import SessionConfig
 
 DEFAULT_SYSTEM_ID = "smsgw"
@@ -123,6 +125,7 @@ class Config:
     subscribers: tuple[Subscriber, ...] = tuple(Subscriber(m, n) for m, n in DEMO_SUBSCRIBERS)
     #: Empty: *126# goes to the mock merchant when it runs, else to the default account.
     ussd: tuple[UssdRoute, ...] = ()
+    faults: tuple[FaultRule, ...] = ()
     merchant: MerchantSettings = MerchantSettings()
 
     @property
@@ -276,7 +279,7 @@ _SUBSCRIBER_CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "name": _text,
     "state": lambda w, v: HandsetState(_choice(tuple(s.value for s in HandsetState))(w, v)),
 }
-_TOP = ("smpp", "http", "store", "network", "accounts", "subscribers", "ussd", "merchant")
+_TOP = ("smpp", "http", "store", "network", "accounts", "subscribers", "ussd", "merchant", "faults")
 
 
 def load_config(path: str | None) -> Config:
@@ -321,6 +324,8 @@ def config_from_dict(data: dict[str, Any], *, source: str = "config") -> Config:
         changes["subscribers"] = _subscribers(data["subscribers"], country_code)
     if "ussd" in data:
         changes["ussd"] = _ussd_routes(data["ussd"])
+    if "faults" in data:
+        changes["faults"] = _faults(data["faults"])
     if "merchant" in data:
         changes["merchant"] = MerchantSettings(**_fields("merchant", data["merchant"], _MERCHANT_CHECKS))
     config = attrs.evolve(config, **changes)
@@ -413,6 +418,54 @@ _USSD_CHECKS: dict[str, Callable[[str, Any], Any]] = {
 }
 
 
+def _command_status(where: str, value: Any) -> int:
+    if isinstance(value, str):
+        try:
+            return int(CommandStatus[value])
+        except KeyError:
+            raise ConfigError(
+                f"{where}: {value!r} is not an SMPP command_status name (e.g. ESME_RTHROTTLED)"
+            ) from None
+    status = int(_number(where, value, minimum=1, integer=True))
+    if status > 0xFFFFFFFF:
+        raise ConfigError(f"{where}: {status} does not fit a 32-bit command_status")
+    return status
+
+
+def _probability(where: str, value: Any) -> float:
+    chance = float(_number(where, value))
+    if chance > 1:
+        raise ConfigError(f"{where}: {chance:g} is not a probability; use 0 to 1 (0.25 = one in four)")
+    return chance
+
+
+_FAULT_CHECKS: dict[str, Callable[[str, Any], Any]] = {
+    "name": _text,
+    "effect": _choice(FAULT_EFFECTS),
+    "msisdn": _text,
+    "account": lambda w, v: _text(w, v, max_length=15),
+    "every": lambda w, v: int(_number(w, v, minimum=1, integer=True)),
+    "probability": _probability,
+    "status": _command_status,
+}
+
+
+def _faults(value: Any) -> tuple[FaultRule, ...]:
+    if not isinstance(value, list):
+        raise ConfigError("faults: expected [[faults]] tables, each with name and effect")
+    rules = []
+    for i, table in enumerate(value):
+        where = f"faults[{i}]"
+        fields = _fields(where, table, _FAULT_CHECKS)
+        for required in ("name", "effect"):
+            if required not in fields:
+                raise ConfigError(f"{where}: {required} is required (effects: {', '.join(FAULT_EFFECTS)})")
+        if "every" in fields and "probability" in fields:
+            raise ConfigError(f"{where}: give every (each Nth) or probability, not both")
+        rules.append(FaultRule(**fields))
+    return tuple(rules)
+
+
 def _ussd_routes(value: Any) -> tuple[UssdRoute, ...]:
     if not isinstance(value, list):
         raise ConfigError("ussd: expected [[ussd]] tables, each with code and account or url")
@@ -454,6 +507,15 @@ def _check_consistency(config: Config) -> None:
         if route.system_id is not None and route.system_id not in system_ids:
             raise ConfigError(
                 f"ussd[{i}].account: {route.system_id!r} is not an account ({', '.join(sorted(system_ids))})"
+            )
+    names: set[str] = set()
+    for i, rule in enumerate(config.faults):
+        if rule.name in names:
+            raise ConfigError(f"faults[{i}].name: {rule.name!r} is used twice; each rule needs its own name")
+        names.add(rule.name)
+        if rule.account is not None and rule.account not in system_ids:
+            raise ConfigError(
+                f"faults[{i}].account: {rule.account!r} is not an account ({', '.join(sorted(system_ids))})"
             )
     default = config.network.default_account
     if default and default not in system_ids:

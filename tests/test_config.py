@@ -40,6 +40,12 @@ ussd_data_coding = "cbs"
 enabled = false
 otp_length = 8
 otp_ttl = 60
+[[faults]]
+name = "lane"
+effect = "refuse_submit"
+msisdn = "86139*"
+every = 3
+status = "ESME_RTHROTTLED"
 [[subscribers]]
 msisdn = "+86 138 0000 0042"
 name = "Zhao"
@@ -57,6 +63,8 @@ state = "off"
         "abort",
     )
     assert (config.merchant.otp_length, config.merchant.otp_ttl, config.merchant.otp_attempts) == (8, 60.0, 3)
+    (fault,) = config.faults
+    assert (fault.name, fault.msisdn, fault.every, fault.status) == ("lane", "86139*", 3, 0x58)
     (subscriber,) = config.subscribers
     assert subscriber.msisdn == "8613800000042" and subscriber.state.value == "off"
 
@@ -88,6 +96,27 @@ state = "off"
         (
             {"accounts": [{"system_id": "a", "password": "b", "ussd_service_type": "USSD€"}]},
             ["accounts[0].ussd_service_type", "ASCII"],
+        ),
+        ({"faults": [{"name": "x"}]}, ["faults[0]", "effect is required", "refuse_submit"]),
+        (
+            {"faults": [{"name": "x", "effect": "refuse_submit", "status": "ESME_SLOW"}]},
+            ["faults[0].status", "ESME_SLOW"],
+        ),
+        (
+            {"faults": [{"name": "x", "effect": "refuse_submit", "probability": 2}]},
+            ["faults[0].probability", "0 to 1"],
+        ),
+        (
+            {"faults": [{"name": "x", "effect": "refuse_submit", "every": 2, "probability": 0.5}]},
+            ["faults[0]", "not both"],
+        ),
+        (
+            {"faults": [{"name": "x", "effect": "refuse_submit", "account": "nobody"}]},
+            ["faults[0].account", "'nobody'"],
+        ),
+        (
+            {"faults": [{"name": "x", "effect": "refuse_submit"}, {"name": "x", "effect": "refuse_submit"}]},
+            ["faults[1].name", "twice"],
         ),
         ({"merchant": {"otp_length": 12}}, ["merchant.otp_length", "4 to 10"]),
         ({"merchant": {"otp_attempts": 0}}, ["merchant.otp_attempts", "minimum 1"]),

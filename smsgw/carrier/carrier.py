@@ -18,7 +18,8 @@ from smsgw.carrier.accounts import Account, AccountRegistry
 from smsgw.carrier.center import MessageCenter, parse_message_id
 from smsgw.carrier.clock import Clock
 from smsgw.carrier.errors import BindRefused, Rejected, UnknownSubscriber
-from smsgw.carrier.events import Bound, EventBus, HandsetChanged, Refused, Unbound, UssdChanged
+from smsgw.carrier.events import Bound, EventBus, FaultInjected, HandsetChanged, Refused, Unbound, UssdChanged
+from smsgw.carrier.faults import FaultBook
 from smsgw.carrier.outbox import Link, Outbox, RetryPolicy
 from smsgw.carrier.subscribers import HandsetState, Subscriber, SubscriberRegistry, normalize_msisdn
 from smsgw.carrier.ussd import ABORT_OP, EOS, Dialogue, UssdGateway, UssdLimits, UssdRoute
@@ -60,6 +61,7 @@ class Carrier:
     :param store: the message store (already open); pending work in it is resumed.
     :param clock: the carrier's time (messages, validity, receipts).
     :param default_system_id: the account that receives MO for unowned short codes.
+    :param faults: the injected faults in force (none by default).
     """
 
     def __init__(
@@ -75,8 +77,10 @@ class Carrier:
         events: EventBus | None = None,
         ussd_routes: Iterable[UssdRoute] = (),
         ussd_limits: UssdLimits = UssdLimits(),
+        faults: FaultBook | None = None,
     ) -> None:
         self.store = store
+        self.faults = faults or FaultBook()
         self.clock = clock
         self.limits = limits
         self.events = events or EventBus()
@@ -223,12 +227,28 @@ class Carrier:
             return
         self._admit(link.account, now)
         check_addresses(pdu)
+        self._refuse_by_fault(link.account, pdu)
         self._accept(link, pdu, check_submit(pdu, now, self.limits), now)
 
     def _data_sm(self, link: Any, pdu: Any, now: float) -> None:
         self._admit(link.account, now)
         check_addresses(pdu)
+        self._refuse_by_fault(link.account, pdu)
         self._accept(link, pdu, check_data_sm(pdu, now, self.limits), now)
+
+    def _refuse_by_fault(self, account: Account, pdu: Any) -> None:
+        """Answer a submit with an injected status when a ``refuse_submit`` rule fires."""
+        if not self.faults.rules:
+            return
+        subscriber = self.subscribers.find(pdu.destination_addr)
+        msisdn = subscriber.msisdn if subscriber is not None else pdu.destination_addr
+        rule = self.faults.strike("refuse_submit", account.system_id, msisdn)
+        if rule is None:
+            return
+        status = status_name(rule.status)
+        if self.events.wants(FaultInjected):
+            self.events.emit(FaultInjected(rule.name, rule.effect, account.system_id, msisdn, status))
+        raise Rejected(rule.status, f"injected fault {rule.name!r}: {status} for {msisdn}")
 
     def _admit(self, account: Account, now: float) -> None:
         """The account may submit now: under its throughput, and its queue not full."""

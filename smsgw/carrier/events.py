@@ -93,6 +93,17 @@ class Refused:
     reason: str
 
 
+@attrs.frozen
+class FaultInjected:
+    """A configured fault fired (so a test can tell an injected failure from a bug)."""
+
+    rule: str
+    effect: str
+    system_id: str
+    msisdn: str
+    detail: str
+
+
 Listener = Callable[[Any], None]
 
 

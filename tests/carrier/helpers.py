@@ -7,6 +7,7 @@ from typing import Any
 from smsgw.carrier.accounts import Account
 from smsgw.carrier.carrier import Carrier
 from smsgw.carrier.clock import FakeClock
+from smsgw.carrier.faults import FaultBook
 from smsgw.carrier.outbox import RetryPolicy
 from smsgw.carrier.subscribers import Subscriber, SubscriberRegistry
 from smsgw.smpp import codec
@@ -59,7 +60,9 @@ class Link:
             self.send(DeliverSmResp(pdu.sequence_number, status))
 
 
-def make_carrier(path: str = ":memory:", clock: FakeClock | None = None, **account: Any) -> Carrier:
+def make_carrier(
+    path: str = ":memory:", clock: FakeClock | None = None, faults: FaultBook | None = None, **account: Any
+) -> Carrier:
     store = SqliteStore(path)
     subscribers = SubscriberRegistry([Subscriber("8613800000001", "A"), Subscriber(OFF_PHONE, "Off")])
     subscribers.get(OFF_PHONE).state = subscribers.get(OFF_PHONE).state.OFF  # type: ignore[union-attr]
@@ -70,6 +73,7 @@ def make_carrier(path: str = ":memory:", clock: FakeClock | None = None, **accou
         clock or FakeClock(),
         retry=RetryPolicy(base=1.0, maximum=4.0, validity=60.0),
         default_system_id="shop",
+        faults=faults,
     )
 
 
