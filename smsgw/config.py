@@ -24,7 +24,7 @@ from smsgw.carrier.accounts import (
     Account,
 )
 from smsgw.carrier.faults import EFFECTS as FAULT_EFFECTS
-from smsgw.carrier.faults import FaultRule
+from smsgw.carrier.faults import FAILED_STATES, FaultRule
 from smsgw.carrier.subscribers import HandsetState, Subscriber, normalize_msisdn
 from smsgw.carrier.ussd import UssdRoute, base_code
 from smsgw.smpp.constants import BindType, CommandStatus
@@ -432,6 +432,13 @@ def _command_status(where: str, value: Any) -> int:
     return status
 
 
+def _error_code(where: str, value: Any) -> int:
+    code = int(_number(where, value, integer=True))
+    if code > 999:
+        raise ConfigError(f"{where}: {code} does not fit a receipt's err field (0-999)")
+    return code
+
+
 def _probability(where: str, value: Any) -> float:
     chance = float(_number(where, value))
     if chance > 1:
@@ -447,6 +454,8 @@ _FAULT_CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "every": lambda w, v: int(_number(w, v, minimum=1, integer=True)),
     "probability": _probability,
     "status": _command_status,
+    "state": lambda w, v: int(FAILED_STATES[_choice(tuple(FAILED_STATES))(w, v)]),
+    "error": lambda w, v: _error_code(w, v),
 }
 
 

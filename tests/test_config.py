@@ -97,6 +97,11 @@ state = "off"
             {"accounts": [{"system_id": "a", "password": "b", "ussd_service_type": "USSD€"}]},
             ["accounts[0].ussd_service_type", "ASCII"],
         ),
+        (
+            {"faults": [{"name": "x", "effect": "fail_delivery", "state": "DELIVRD"}]},
+            ["faults[0].state", "UNDELIV"],
+        ),
+        ({"faults": [{"name": "x", "effect": "fail_delivery", "error": 1000}]}, ["faults[0].error", "0-999"]),
         ({"faults": [{"name": "x"}]}, ["faults[0]", "effect is required", "refuse_submit"]),
         (
             {"faults": [{"name": "x", "effect": "refuse_submit", "status": "ESME_SLOW"}]},

@@ -97,6 +97,7 @@ class Carrier:
             default_system_id=default_system_id,
             next_id=store.max_id() + 1,
             next_seen=store.max_seen() + 1,
+            faults=self.faults,
         )
         self.center.restore(store.pending_messages())
         self.center.restore_owed(store.owing(), clock.now())

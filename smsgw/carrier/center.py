@@ -18,7 +18,8 @@ from typing import Any
 
 from smsgw.carrier.accounts import Account, AccountRegistry
 from smsgw.carrier.errors import QueueFull, Rejected
-from smsgw.carrier.events import DeliveryDone, EventBus, MessageAccepted, MessageStateChanged
+from smsgw.carrier.events import DeliveryDone, EventBus, FaultInjected, MessageAccepted, MessageStateChanged
+from smsgw.carrier.faults import FaultBook
 from smsgw.carrier.outbox import Outbox
 from smsgw.carrier.receipts import encode_receipt, wants_intermediate, wants_receipt
 from smsgw.carrier.subscribers import HandsetState, Subscriber, SubscriberRegistry
@@ -98,8 +99,10 @@ class MessageCenter:
         default_system_id: str | None,
         next_id: int,
         next_seen: int = 1,
+        faults: FaultBook | None = None,
     ) -> None:
         self.store = store
+        self.faults = faults or FaultBook()
         self.accounts = accounts
         self.subscribers = subscribers
         self.outbox = outbox
@@ -166,6 +169,8 @@ class MessageCenter:
     def _deliver_or_hold(self, record: MessageRecord, subscriber: Subscriber, now: float) -> None:
         """Store a new MT: delivered now when its phone takes SMS and it is due, else held."""
         due = record.scheduled_at is None or record.scheduled_at <= now
+        if due and subscriber.state.receives_sms and self._failed_by_fault(record, now):
+            return
         if due and subscriber.state.receives_sms:
             record.state = DELIVRD
             record.done_at = now
@@ -186,6 +191,26 @@ class MessageCenter:
         self._hold(record)
         if intermediate:
             self._queue_receipt(record, now)
+
+    def _failed_by_fault(self, record: MessageRecord, now: float) -> bool:
+        """End a due MT in an injected failure instead of the phone (``fail_delivery``)."""
+        if not self.faults.rules:
+            return False
+        rule = self.faults.strike("fail_delivery", record.system_id, record.msisdn)
+        if rule is None:
+            return False
+        record.state = rule.state
+        record.done_at = now
+        record.error = rule.error
+        record.report = rule.state if wants_receipt(record.registered_delivery, rule.state) else None
+        self.store.insert_message(record.as_row())
+        self._announce(record)
+        if self.events.wants(FaultInjected):
+            detail = f"{MessageState(rule.state).name} err {rule.error:03d}"
+            self.events.emit(FaultInjected(rule.name, rule.effect, record.system_id, record.msisdn, detail))
+        if record.report is not None:
+            self._queue_receipt(record, now)
+        return True
 
     def _arrival(self) -> int:
         """The next arrival order at a phone (what inbox cursors count)."""

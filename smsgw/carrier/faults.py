@@ -6,7 +6,9 @@ effect. The carrier asks the book at each point where a fault can strike; a rule
 is reported as a :class:`~smsgw.carrier.events.FaultInjected` event, so a test can tell an
 injected failure from a bug.
 
-Effects so far: ``refuse_submit`` (submit_sm / data_sm answered with a chosen command_status).
+Effects so far: ``refuse_submit`` (submit_sm / data_sm answered with a chosen command_status)
+and ``fail_delivery`` (the message never reaches the phone; it ends in a chosen final state and
+error code, which its receipt carries).
 """
 
 from __future__ import annotations
@@ -17,9 +19,15 @@ from collections.abc import Iterable
 
 import attrs
 
-from smsgw.smpp.constants import CommandStatus
+from smsgw.smpp.constants import CommandStatus, MessageState
 
-EFFECTS = ("refuse_submit",)
+EFFECTS = ("refuse_submit", "fail_delivery")
+#: The final states a ``fail_delivery`` may end a message in (receipt ``stat``).
+FAILED_STATES = {
+    "UNDELIV": MessageState.UNDELIV,
+    "EXPIRED": MessageState.EXPIRED,
+    "REJECTD": MessageState.REJECTD,
+}
 
 
 @attrs.frozen
@@ -34,6 +42,8 @@ class FaultRule:
     :ivar every: fire on every Nth matching event (1 = each one); 0 uses ``probability``.
     :ivar probability: the chance (0-1) that a matching event fires when ``every`` is 0.
     :ivar status: the command_status of a ``refuse_submit``.
+    :ivar state: the final message_state of a ``fail_delivery`` (UNDELIV, EXPIRED or REJECTD).
+    :ivar error: the network error code of a ``fail_delivery`` (the receipt's ``err``, 0-999).
     """
 
     name: str
@@ -45,6 +55,12 @@ class FaultRule:
         default=1.0, validator=attrs.validators.and_(attrs.validators.ge(0.0), attrs.validators.le(1.0))
     )
     status: int = CommandStatus.ESME_RTHROTTLED
+    state: int = attrs.field(
+        default=MessageState.UNDELIV, validator=attrs.validators.in_(tuple(FAILED_STATES.values()))
+    )
+    error: int = attrs.field(
+        default=1, validator=attrs.validators.and_(attrs.validators.ge(0), attrs.validators.le(999))
+    )
 
     def matches(self, system_id: str, msisdn: str) -> bool:
         """Whether an event for this account and destination is one this rule counts."""

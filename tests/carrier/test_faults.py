@@ -9,6 +9,7 @@ import pytest
 from smsgw.carrier.events import FaultInjected, Refused
 from smsgw.carrier.faults import FaultBook, FaultRule
 from smsgw.smpp.constants import CommandStatus as S
+from smsgw.smpp.constants import MessageState
 
 from .helpers import Link, make_carrier, submit
 
@@ -36,6 +37,23 @@ def test_every_third_submit_to_matching_numbers_is_refused_with_the_chosen_statu
     assert len(refused) == 2 and "injected fault 'slow-lane'" in refused[0].reason
 
 
+def test_fail_delivery_ends_the_message_with_the_chosen_receipt_and_keeps_it_off_the_phone() -> None:
+    rule = FaultRule(
+        "dead-sim", "fail_delivery", msisdn="8613800000001", state=MessageState.UNDELIV, error=34
+    )
+    carrier = make_carrier(faults=FaultBook([rule]))
+    injected: list[FaultInjected] = []
+    carrier.events.subscribe(injected.append, FaultInjected)
+    link = Link(carrier)
+    link.send(submit("8613800000001"))
+    resp, receipt = link.read()
+    assert resp.command_status == 0
+    assert b"stat:UNDELIV err:034" in receipt.short_message
+    assert receipt.receipted_message_id == resp.message_id and receipt.message_state == MessageState.UNDELIV
+    assert carrier.store.handset_parts("8613800000001", "MT", 0) == []  # never reached the phone
+    assert [(e.rule, e.detail) for e in injected] == [("dead-sim", "UNDELIV err 034")]
+
+
 def test_a_rule_for_another_account_leaves_this_one_alone() -> None:
     rule = FaultRule("other", "refuse_submit", account="someone-else", status=S.ESME_RSYSERR)
     link = Link(make_carrier(faults=FaultBook([rule])))
@@ -61,7 +79,16 @@ def test_overlapping_rules_each_count_every_event() -> None:
     assert [r.name if r else None for r in fired] == [None, "first", "second", "first", None, "first"]
 
 
-@pytest.mark.parametrize("bad", [{"every": -1}, {"probability": 1.5}, {"effect": "explode"}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"every": -1},
+        {"probability": 1.5},
+        {"effect": "explode"},
+        {"state": MessageState.DELIVRD},
+        {"error": 1000},
+    ],
+)
 def test_impossible_rules_are_refused(bad: dict) -> None:
     fields = {"name": "x", "effect": "refuse_submit", **bad}
     with pytest.raises(ValueError):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import DEFAULT_ACCOUNT_TOML, Esme
+from .conftest import DEFAULT_ACCOUNT_TOML, Esme, receipt_of
 
 pytestmark = pytest.mark.e2e
 
@@ -17,6 +17,13 @@ effect = "refuse_submit"
 msisdn = "86139*"
 every = 3
 status = "ESME_RTHROTTLED"
+
+[[faults]]
+name = "dead-sim"
+effect = "fail_delivery"
+msisdn = "8613900000062"
+state = "UNDELIV"
+error = 34
 """
 )
 
@@ -31,3 +38,19 @@ def test_every_third_submit_is_throttled_and_the_session_carries_on(start_server
     assert esme.submit("8613800000061", "elsewhere", registered_delivery=0).status == 0
     logged = smsgw.get("/api/messages?msisdn=8613900000061")["messages"]
     assert len(logged) == 4  # the refused submits were never accepted, so never stored
+
+
+def test_a_failed_delivery_comes_back_as_the_configured_receipt(start_server, connect) -> None:
+    """The submit is accepted; the receipt says UNDELIV err 034; the phone never shows the text."""
+    smsgw = start_server(THROTTLE_EVERY_THIRD)
+    esme: Esme = connect(smsgw)
+    esme.bind("transceiver")
+    message_id = esme.submit_ok("8613900000062", "your code is 123456")
+    receipt = receipt_of(esme.wait_deliveries(1)[0])
+    assert (receipt["receipted_message_id"], receipt["stat"], receipt["err"]) == (
+        message_id,
+        "UNDELIV",
+        "034",
+    )
+    assert smsgw.get("/api/handsets/8613900000062/inbox")["messages"] == []
+    assert smsgw.get(f"/api/messages/{message_id}")["state"] == "UNDELIV"
