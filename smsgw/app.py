@@ -17,7 +17,7 @@ from twisted.web import server
 from smsgw import __version__
 from smsgw.carrier.carrier import Carrier
 from smsgw.carrier.clock import SystemClock
-from smsgw.carrier.faults import FaultBook
+from smsgw.carrier.faults import MAGIC_NUMBERS, FaultBook
 from smsgw.carrier.outbox import RetryPolicy
 from smsgw.carrier.subscribers import SubscriberRegistry
 from smsgw.carrier.ussd import UssdLimits
@@ -127,7 +127,7 @@ def start(config: Config, reactor: Any) -> Any:
         ussd_routes=config.ussd_routes,
         ussd_limits=UssdLimits(network.ussd_max_length, network.ussd_user_timeout, network.ussd_app_timeout),
         # A fixed seed: a probability rule strikes the same events on every run.
-        faults=FaultBook(config.faults, random.Random(0)),
+        faults=FaultBook(config.faults + (MAGIC_NUMBERS if network.magic_numbers else ()), random.Random(0)),
     )
     smpp = config.smpp
     factory = SmppServerFactory(carrier, smpp.session, reactor)

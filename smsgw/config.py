@@ -91,6 +91,8 @@ class NetworkSettings:
     ussd_max_length: int = 182
     ussd_user_timeout: float = 30.0
     ussd_app_timeout: float = 15.0
+    #: Whether the documented magic numbers (docs/faults.md) misbehave.
+    magic_numbers: bool = True
 
 
 @attrs.frozen
@@ -223,6 +225,7 @@ _STORE_CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "synchronous": _choice(("normal", "full")),
 }
 _NETWORK_CHECKS: dict[str, Callable[[str, Any], Any]] = {
+    "magic_numbers": lambda w, v: _flag(w, v),
     "country_code": lambda w, v: _digits(w, v),
     "provisioning": _choice(("auto", "strict")),
     "default_validity": _SECONDS,

@@ -100,3 +100,29 @@ class FaultBook:
         if rule.every:
             return count % rule.every == 0
         return rule.probability >= 1.0 or self.rng.random() < rule.probability
+
+
+def _magic(
+    suffix: str,
+    name: str,
+    effect: str,
+    *,
+    state: int = MessageState.UNDELIV,
+    error: int = 1,
+    status: int = CommandStatus.ESME_RTHROTTLED,
+) -> FaultRule:
+    # The suffix keeps them country-neutral: +86 199 9999 0001 and +1 199 9999 0001 alike.
+    return FaultRule(
+        f"magic:{name}", effect, msisdn=f"*1999999{suffix}", state=state, error=error, status=status
+    )
+
+
+#: Numbers that misbehave with no set-up at all (docs/faults.md), for the first test a team writes.
+MAGIC_NUMBERS = (
+    _magic("0001", "undeliverable", "fail_delivery", state=MessageState.UNDELIV, error=1),
+    _magic("0002", "expired", "fail_delivery", state=MessageState.EXPIRED, error=27),
+    _magic("0003", "rejected", "fail_delivery", state=MessageState.REJECTD, error=11),
+    _magic("0004", "throttled", "refuse_submit", status=CommandStatus.ESME_RTHROTTLED),
+    _magic("0005", "system-error", "refuse_submit", status=CommandStatus.ESME_RSYSERR),
+    _magic("0006", "queue-full", "refuse_submit", status=CommandStatus.ESME_RMSGQFUL),
+)

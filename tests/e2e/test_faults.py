@@ -54,3 +54,38 @@ def test_a_failed_delivery_comes_back_as_the_configured_receipt(start_server, co
     )
     assert smsgw.get("/api/handsets/8613900000062/inbox")["messages"] == []
     assert smsgw.get(f"/api/messages/{message_id}")["state"] == "UNDELIV"
+
+
+@pytest.mark.parametrize(
+    ("number", "status"), [("8619999990004", 0x58), ("8619999990005", 0x08), ("+1 199 9999 0006", 0x14)]
+)
+def test_magic_numbers_refuse_without_any_set_up(server, connect, number: str, status: int) -> None:
+    """docs/faults.md: …0004 is throttled, …0005 a system error, …0006 a full queue, in any country."""
+    esme: Esme = connect(server)
+    esme.bind("transceiver")
+    assert esme.submit(number, "hello", registered_delivery=0).status == status
+
+
+@pytest.mark.parametrize(
+    ("number", "stat", "err"),
+    [
+        ("8619999990001", "UNDELIV", "001"),
+        ("8619999990002", "EXPIRED", "027"),
+        ("8619999990003", "REJECTD", "011"),
+    ],
+)
+def test_magic_numbers_fail_delivery_without_any_set_up(
+    server, connect, number: str, stat: str, err: str
+) -> None:
+    esme: Esme = connect(server)
+    esme.bind("transceiver")
+    message_id = esme.submit_ok(number, "hello")
+    receipt = receipt_of(esme.wait_deliveries(1)[0])
+    assert (receipt["receipted_message_id"], receipt["stat"], receipt["err"]) == (message_id, stat, err)
+
+
+def test_magic_numbers_can_be_turned_off(start_server, connect) -> None:
+    smsgw = start_server("[network]\nmagic_numbers = false\n")
+    esme: Esme = connect(smsgw)
+    esme.bind("transceiver")
+    assert esme.submit("8619999990004", "hello", registered_delivery=0).status == 0
