@@ -228,21 +228,15 @@ class Carrier:
             return
         self._admit(link.account, now)
         check_addresses(pdu)
-        self._refuse_by_fault(link.account, pdu)
         self._accept(link, pdu, check_submit(pdu, now, self.limits), now)
 
     def _data_sm(self, link: Any, pdu: Any, now: float) -> None:
         self._admit(link.account, now)
         check_addresses(pdu)
-        self._refuse_by_fault(link.account, pdu)
         self._accept(link, pdu, check_data_sm(pdu, now, self.limits), now)
 
-    def _refuse_by_fault(self, account: Account, pdu: Any) -> None:
+    def _refuse_by_fault(self, account: Account, msisdn: str) -> None:
         """Answer a submit with an injected status when a ``refuse_submit`` rule fires."""
-        if not self.faults.rules:
-            return
-        subscriber = self.subscribers.find(pdu.destination_addr)
-        msisdn = subscriber.msisdn if subscriber is not None else pdu.destination_addr
         rule = self.faults.strike("refuse_submit", account.system_id, msisdn)
         if rule is None:
             return
@@ -259,6 +253,7 @@ class Carrier:
     def _accept(self, link: Any, pdu: Any, checked: Checked, now: float) -> None:
         """Accept a checked submit_sm or data_sm to its one destination and answer it."""
         subscriber = self.subscribers.resolve(pdu.destination_addr)
+        self._refuse_by_fault(link.account, subscriber.msisdn)
         message_id = self.center.accept_mt(
             link.account,
             pdu,

@@ -194,8 +194,6 @@ class MessageCenter:
 
     def _failed_by_fault(self, record: MessageRecord, now: float) -> bool:
         """End a due MT in an injected failure instead of the phone (``fail_delivery``)."""
-        if not self.faults.rules:
-            return False
         rule = self.faults.strike("fail_delivery", record.system_id, record.msisdn)
         if rule is None:
             return False

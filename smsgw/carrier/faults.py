@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import fnmatch
 import random
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable
 
 import attrs
 
@@ -62,11 +63,48 @@ class FaultRule:
         default=1, validator=attrs.validators.and_(attrs.validators.ge(0), attrs.validators.le(999))
     )
 
+    _number_matches: Callable[[str], bool] = attrs.field(init=False, repr=False, eq=False)
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "_number_matches", _glob_matcher(self.msisdn))
+
     def matches(self, system_id: str, msisdn: str) -> bool:
         """Whether an event for this account and destination is one this rule counts."""
         if self.account is not None and self.account != system_id:
             return False
-        return self.msisdn is None or fnmatch.fnmatchcase(msisdn, self.msisdn)
+        return self._number_matches(msisdn)
+
+
+def _glob_matcher(pattern: str | None) -> Callable[[str], bool]:
+    """A test for one glob; the common shapes (``*0001``, ``86139*``, a whole number) skip the
+    regular expression, since the rules are asked on every submit and delivery."""
+    if pattern is None:
+        return lambda number: True
+    literal = pattern.strip("*")
+    if not any(c in literal for c in "*?["):
+        if pattern == literal:
+            return literal.__eq__
+        if pattern == "*" + literal:
+            return lambda number: number.endswith(literal)
+        if pattern == literal + "*":
+            return lambda number: number.startswith(literal)
+    regex = re.compile(fnmatch.translate(pattern))
+    return lambda number: regex.match(number) is not None
+
+
+@attrs.define
+class _EffectIndex:
+    by_suffix: dict[str, list[tuple[int, FaultRule]]] = attrs.Factory(dict)
+    suffix_lengths: tuple[int, ...] = ()
+    scanned: list[tuple[int, FaultRule]] = attrs.Factory(list)
+
+
+def _literal_suffix(pattern: str | None) -> str | None:
+    """``0001`` for ``*0001``; None for any other shape."""
+    if pattern is None or not pattern.startswith("*"):
+        return None
+    literal = pattern[1:]
+    return literal if literal and not any(c in literal for c in "*?[") else None
 
 
 class FaultBook:
@@ -79,16 +117,44 @@ class FaultBook:
         self.rules = list(rules)
         self.rng = rng or random.Random()
         self._seen: dict[str, int] = {}
+        # Asked on every submit and delivery: rules for one number ending ("*0001", as the
+        # magic numbers) are found by a slice and a dict lookup instead of one test each.
+        self._by_effect: dict[str, _EffectIndex] = {}
+        for effect in EFFECTS:
+            index = _EffectIndex()
+            for order, rule in enumerate(self.rules):
+                if rule.effect != effect:
+                    continue
+                suffix = _literal_suffix(rule.msisdn)
+                if suffix is None:
+                    index.scanned.append((order, rule))
+                else:
+                    index.by_suffix.setdefault(suffix, []).append((order, rule))
+            index.suffix_lengths = tuple(sorted({len(suffix) for suffix in index.by_suffix}))
+            if index.scanned or index.by_suffix:
+                self._by_effect[effect] = index
 
     def strike(self, effect: str, system_id: str, msisdn: str) -> FaultRule | None:
-        """The first rule with this effect that fires for this event, or None.
+        """The first rule (in file order) with this effect that fires for this event, or None.
 
         Every matching rule counts the event, fired or not, so "every 3rd" stays exact when
         several rules overlap.
         """
+        index = self._by_effect.get(effect)
+        if index is None:
+            return None
+        by_suffix = index.by_suffix
+        hits: list[tuple[int, FaultRule]] = []
+        for length in index.suffix_lengths:
+            hit = by_suffix.get(msisdn[-length:])
+            if hit:
+                hits += hit
+        if not hits and not index.scanned:
+            return None  # the common case: a number no rule names
+        candidates = sorted(index.scanned + hits, key=lambda entry: entry[0])
         fired: FaultRule | None = None
-        for rule in self.rules:
-            if rule.effect != effect or not rule.matches(system_id, msisdn):
+        for _, rule in candidates:
+            if not rule.matches(system_id, msisdn):
                 continue
             count = self._seen.get(rule.name, 0) + 1
             self._seen[rule.name] = count

@@ -93,3 +93,21 @@ def test_impossible_rules_are_refused(bad: dict) -> None:
     fields = {"name": "x", "effect": "refuse_submit", **bad}
     with pytest.raises(ValueError):
         FaultRule(**fields)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "number", "matches"),
+    [
+        ("*0001", "8619999990001", True),
+        ("*0001", "8619999990011", False),
+        ("86139*", "8613900000001", True),
+        ("86139*", "8613800000001", False),
+        ("8613800000001", "8613800000001", True),
+        ("8613800000001", "86138000000012", False),
+        ("8613[0-5]*", "8613500000000", True),
+        ("8613[0-5]*", "8613600000000", False),
+        ("86?38*", "8613800000001", True),
+    ],
+)
+def test_number_globs(pattern: str, number: str, matches: bool) -> None:
+    assert FaultRule("x", "refuse_submit", msisdn=pattern).matches("shop", number) is matches
