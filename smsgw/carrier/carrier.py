@@ -282,6 +282,7 @@ class Carrier:
             try:
                 check_addresses(_DestView(pdu, dest))
                 subscriber = self.subscribers.resolve(dest.destination_addr)
+                self._refuse_by_fault(account, subscriber.msisdn)
             except Rejected as refusal:
                 unsuccess.append(
                     UnsuccessSme(

@@ -10,6 +10,7 @@ from smsgw.carrier.events import FaultInjected, Refused
 from smsgw.carrier.faults import FaultBook, FaultRule
 from smsgw.smpp.constants import CommandStatus as S
 from smsgw.smpp.constants import MessageState
+from smsgw.smpp.sm import SmeAddress, SubmitMulti
 
 from .helpers import Link, make_carrier, submit
 
@@ -111,3 +112,22 @@ def test_impossible_rules_are_refused(bad: dict) -> None:
 )
 def test_number_globs(pattern: str, number: str, matches: bool) -> None:
     assert FaultRule("x", "refuse_submit", msisdn=pattern).matches("shop", number) is matches
+
+
+def test_submit_multi_lists_a_struck_destination_as_unsuccessful() -> None:
+    """The other destinations are accepted; the struck one is in unsuccess_sme with its status."""
+    rule = FaultRule("one-down", "refuse_submit", msisdn="8613900000071", status=S.ESME_RSYSERR)
+    link = Link(make_carrier(faults=FaultBook([rule])))
+    link.send(
+        SubmitMulti(
+            sequence_number=1,
+            source_addr="12345",
+            dest_addresses=(SmeAddress(1, 1, "8613900000070"), SmeAddress(1, 1, "8613900000071")),
+            short_message=b"hello",
+        )
+    )
+    (resp,) = link.read()
+    assert resp.command_status == 0 and resp.message_id
+    assert [(u.destination_addr, u.error_status_code) for u in resp.unsuccess_smes] == [
+        ("8613900000071", S.ESME_RSYSERR)
+    ]
