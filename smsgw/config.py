@@ -7,6 +7,7 @@ transceiver, transmitter``.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Callable
 from typing import Any
@@ -435,6 +436,25 @@ def _command_status(where: str, value: Any) -> int:
     return status
 
 
+def _fault_name(where: str, value: Any) -> str:
+    name = _text(where, value)
+    if name.startswith("magic:"):
+        raise ConfigError(
+            f"{where}: {name!r}: names starting with 'magic:' belong to the built-in magic numbers"
+        )
+    return name
+
+
+def _number_glob(where: str, value: Any) -> str:
+    pattern = _text(where, value)
+    if not pattern or not re.fullmatch(r"[0-9*?\[\]!-]+", pattern):
+        raise ConfigError(
+            f"{where}: {pattern!r} is not a glob over E.164 digits; write the number as digits with the "
+            'country code and no "+" or spaces, e.g. "86139*" or "*0001"'
+        )
+    return pattern
+
+
 def _error_code(where: str, value: Any) -> int:
     code = int(_number(where, value, integer=True))
     if code > 999:
@@ -450,9 +470,9 @@ def _probability(where: str, value: Any) -> float:
 
 
 _FAULT_CHECKS: dict[str, Callable[[str, Any], Any]] = {
-    "name": _text,
+    "name": lambda w, v: _fault_name(w, v),
     "effect": _choice(FAULT_EFFECTS),
-    "msisdn": _text,
+    "msisdn": lambda w, v: _number_glob(w, v),
     "account": lambda w, v: _text(w, v, max_length=15),
     "every": lambda w, v: int(_number(w, v, minimum=1, integer=True)),
     "probability": _probability,

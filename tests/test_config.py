@@ -102,6 +102,14 @@ state = "off"
             ["faults[0].state", "UNDELIV"],
         ),
         ({"faults": [{"name": "x", "effect": "fail_delivery", "error": 1000}]}, ["faults[0].error", "0-999"]),
+        (
+            {"faults": [{"name": "magic:expired", "effect": "fail_delivery"}]},
+            ["faults[0].name", "magic numbers"],
+        ),
+        (
+            {"faults": [{"name": "x", "effect": "fail_delivery", "msisdn": "+86139*"}]},
+            ["faults[0].msisdn", 'no "+"'],
+        ),
         ({"faults": [{"name": "x"}]}, ["faults[0]", "effect is required", "refuse_submit"]),
         (
             {"faults": [{"name": "x", "effect": "refuse_submit", "status": "ESME_SLOW"}]},

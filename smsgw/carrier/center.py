@@ -19,7 +19,7 @@ from typing import Any
 from smsgw.carrier.accounts import Account, AccountRegistry
 from smsgw.carrier.errors import QueueFull, Rejected
 from smsgw.carrier.events import DeliveryDone, EventBus, FaultInjected, MessageAccepted, MessageStateChanged
-from smsgw.carrier.faults import FaultBook
+from smsgw.carrier.faults import FaultBook, FaultRule
 from smsgw.carrier.outbox import Outbox
 from smsgw.carrier.receipts import encode_receipt, wants_intermediate, wants_receipt
 from smsgw.carrier.subscribers import HandsetState, Subscriber, SubscriberRegistry
@@ -193,8 +193,8 @@ class MessageCenter:
             self._queue_receipt(record, now)
 
     def _failed_by_fault(self, record: MessageRecord, now: float) -> bool:
-        """End a due MT in an injected failure instead of the phone (``fail_delivery``)."""
-        rule = self.faults.strike("fail_delivery", record.system_id, record.msisdn)
+        """End a new, due MT in an injected failure instead of the phone (``fail_delivery``)."""
+        rule = self._delivery_fault(record)
         if rule is None:
             return False
         record.state = rule.state
@@ -203,12 +203,21 @@ class MessageCenter:
         record.report = rule.state if wants_receipt(record.registered_delivery, rule.state) else None
         self.store.insert_message(record.as_row())
         self._announce(record)
-        if self.events.wants(FaultInjected):
-            detail = f"{MessageState(rule.state).name} err {rule.error:03d}"
-            self.events.emit(FaultInjected(rule.name, rule.effect, record.system_id, record.msisdn, detail))
         if record.report is not None:
             self._queue_receipt(record, now)
         return True
+
+    def _delivery_fault(self, record: MessageRecord) -> FaultRule | None:
+        """The ``fail_delivery`` rule that strikes this delivery, announced; None if none does.
+
+        Asked wherever an MT reaches a phone: on submit, and when a held or scheduled one
+        goes out later.
+        """
+        rule = self.faults.strike("fail_delivery", record.system_id, record.msisdn)
+        if rule is not None and self.events.wants(FaultInjected):
+            detail = f"{MessageState(rule.state).name} err {rule.error:03d}"
+            self.events.emit(FaultInjected(rule.name, rule.effect, record.system_id, record.msisdn, detail))
+        return rule
 
     def _arrival(self) -> int:
         """The next arrival order at a phone (what inbox cursors count)."""
@@ -271,6 +280,8 @@ class MessageCenter:
         if not waiting:
             del self._waiting_for[record.msisdn]
         self._per_account[record.system_id] -= 1
+        if state == DELIVRD and (rule := self._delivery_fault(record)) is not None:
+            state, error = rule.state, rule.error
         record.state = state
         record.done_at = now
         record.error = error

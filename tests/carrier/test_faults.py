@@ -8,11 +8,12 @@ import pytest
 
 from smsgw.carrier.events import FaultInjected, Refused
 from smsgw.carrier.faults import FaultBook, FaultRule
+from smsgw.carrier.subscribers import HandsetState
 from smsgw.smpp.constants import CommandStatus as S
 from smsgw.smpp.constants import MessageState
 from smsgw.smpp.sm import SmeAddress, SubmitMulti
 
-from .helpers import Link, make_carrier, submit
+from .helpers import OFF_PHONE, Link, make_carrier, submit
 
 
 def test_every_third_submit_to_matching_numbers_is_refused_with_the_chosen_status() -> None:
@@ -131,3 +132,18 @@ def test_submit_multi_lists_a_struck_destination_as_unsuccessful() -> None:
     assert [(u.destination_addr, u.error_status_code) for u in resp.unsuccess_smes] == [
         ("8613900000071", S.ESME_RSYSERR)
     ]
+
+
+def test_fail_delivery_also_strikes_a_message_held_for_a_phone_that_was_off() -> None:
+    """Held while the phone is off, the message fails as the rule says once the phone is back."""
+    rule = FaultRule("dead-sim", "fail_delivery", msisdn=OFF_PHONE, state=MessageState.EXPIRED, error=27)
+    carrier = make_carrier(faults=FaultBook([rule]))
+    link = Link(carrier)
+    link.send(submit(OFF_PHONE))
+    (resp,) = link.read()
+    carrier.set_handset_state(OFF_PHONE, HandsetState.ON)
+    (receipt,) = link.read()
+    assert (
+        receipt.receipted_message_id == resp.message_id and b"stat:EXPIRED err:027" in receipt.short_message
+    )
+    assert carrier.store.handset_parts(OFF_PHONE, "MT", 0) == []
