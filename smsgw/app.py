@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import json
 import os
 import random
 from collections.abc import Callable
@@ -15,6 +14,7 @@ from twisted.logger import Logger
 from twisted.web import server
 
 from smsgw import __version__
+from smsgw.atomic import write_json
 from smsgw.carrier.carrier import Carrier
 from smsgw.carrier.clock import SystemClock
 from smsgw.carrier.faults import MAGIC_NUMBERS, FaultBook
@@ -236,8 +236,4 @@ def banner(running: Running) -> str:
 
 def write_ports_file(path: str, running: Running) -> None:
     """Write the endpoints as JSON, atomically, so a CI script never reads half a file."""
-    temporary = f"{path}.tmp"
-    with open(temporary, "w", encoding="utf-8") as file:
-        json.dump(running.endpoints, file, indent=2)
-        file.write("\n")
-    os.replace(temporary, path)
+    write_json(path, running.endpoints)

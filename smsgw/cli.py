@@ -131,20 +131,11 @@ def serve(args: argparse.Namespace) -> int:
 
     from twisted.internet import reactor
     from twisted.internet.error import CannotListenError
-    from twisted.logger import (
-        FilteringLogObserver,
-        LogLevel,
-        LogLevelFilterPredicate,
-        globalLogBeginner,
-        textFileLogObserver,
-    )
 
     from smsgw.app import banner, start, write_ports_file
+    from smsgw.server.logs import log_to_stderr
 
-    predicate = LogLevelFilterPredicate(defaultLogLevel=LogLevel.levelWithName(args.log_level))
-    globalLogBeginner.beginLoggingTo(
-        [FilteringLogObserver(textFileLogObserver(sys.stderr), [predicate])], redirectStandardIO=False
-    )
+    log_to_stderr(args.log_level)
     exit_status = [0]
 
     def started(running: Any) -> None:

@@ -9,8 +9,6 @@
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import random
 import sys
 from collections.abc import Callable
@@ -26,6 +24,7 @@ from simulators.merchant.http import MerchantApi, make_site
 from simulators.merchant.otp import OtpPolicy
 from simulators.merchant.service import Merchant
 from simulators.merchant.wallets import demo_wallets
+from smsgw.atomic import write_json
 
 
 @attrs.define
@@ -123,11 +122,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def write_ports_file(path: str, running: RunningMerchant) -> None:
     """Write ``{"http": port, "http_url": url}`` atomically."""
-    temporary = f"{path}.tmp"
-    with open(temporary, "w", encoding="utf-8") as file:
-        json.dump({"http": running.http_port, "http_url": running.url}, file)
-        file.write("\n")
-    os.replace(temporary, path)
+    write_json(path, {"http": running.http_port, "http_url": running.url})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -141,18 +136,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     from twisted.internet import reactor
-    from twisted.logger import (
-        FilteringLogObserver,
-        LogLevel,
-        LogLevelFilterPredicate,
-        globalLogBeginner,
-        textFileLogObserver,
-    )
 
-    predicate = LogLevelFilterPredicate(defaultLogLevel=LogLevel.levelWithName(args.log_level))
-    globalLogBeginner.beginLoggingTo(
-        [FilteringLogObserver(textFileLogObserver(sys.stderr), [predicate])], redirectStandardIO=False
-    )
+    from smsgw.server.logs import log_to_stderr
+
+    log_to_stderr(args.log_level)
     exit_status = [0]
     host, port = args.carrier
 
