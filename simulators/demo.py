@@ -16,11 +16,7 @@ Run it as ``smsgw demo`` or ``python -m simulators.demo``.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import re
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,12 +24,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from simulators.carrier_process import CarrierProcess
 from simulators.handset import Phone
 from simulators.http import call_api
 
-#: Where the project lives, so ``python -m smsgw`` imports the same code from any directory.
-ROOT = Path(__file__).resolve().parent.parent
-START_TIMEOUT = 20.0
 #: Seconds any one step (an SMS, a screen, an API answer) may take.
 STEP = 10.0
 SHORT_CODE = "10086"  # the mock merchant's short code and till number (smsgw.config.MerchantSettings)
@@ -191,59 +185,6 @@ class Demo:
         self.balance_change(msisdn, before, 800)
 
 
-# -- the server ------------------------------------------------------------------------
-
-
-class Server:
-    """``smsgw serve`` with its mock merchant, on free ports, as a subprocess."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.ports_file = workdir / "ports.json"
-        self.log_path = workdir / "serve.log"
-        self._log = open(self.log_path, "wb")
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-        self.process = subprocess.Popen(
-            [
-                sys.executable, "-m", "smsgw", "serve", "--smpp-port", "0", "--http-port", "0",
-                "--merchant-port", "0", "--db", ":memory:", "--ports-file", str(self.ports_file),
-            ],
-            stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT, cwd=str(ROOT), env=env,
-        )  # fmt: skip
-
-    def wait_ready(self) -> dict[str, Any]:
-        """The ports file's contents once the carrier and its merchant are up and bound."""
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if self.process.poll() is not None:
-                raise DemoError(f"smsgw serve exited with {self.process.returncode}:\n{self.log()}")
-            if self.ports_file.exists():
-                endpoints: dict[str, Any] = json.loads(self.ports_file.read_text())
-                if "merchant_url" not in endpoints:
-                    raise DemoError("smsgw serve runs without its mock merchant")
-                health = call_api(endpoints["merchant_url"], "GET", "/health", timeout=STEP)
-                if health.get("bound"):
-                    return endpoints
-            if time.monotonic() >= deadline:
-                raise DemoError(f"smsgw serve was not ready within {START_TIMEOUT:g} s:\n{self.log()}")
-            time.sleep(0.05)
-
-    def log(self) -> str:
-        self._log.flush()
-        text = self.log_path.read_text(encoding="utf-8", errors="replace").strip()
-        return "\n".join(text.splitlines()[-20:]) or "(no output)"
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self._log.close()
-
-
 # -- entry point -----------------------------------------------------------------------
 
 
@@ -266,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Transcript(args.quiet)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="smsgw-demo-") as workdir:
-        server = Server(Path(workdir))
+        server = CarrierProcess(Path(workdir))
         try:
             try:
                 endpoints = server.wait_ready()

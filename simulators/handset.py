@@ -227,18 +227,23 @@ class Phone:
     @classmethod
     def provision(
         cls,
-        msisdn: str,
+        msisdn: str | None = None,
         base_url: str = DEFAULT_BASE_URL,
         *,
         name: str = "",
         state: str = "on",
+        namespace: str = "",
         timeout: float = 10.0,
     ) -> Phone:
         """Create a stored handset (needed under strict provisioning) and return its phone.
 
+        :param msisdn: the number, or None for a fresh one that nothing has used.
+        :param namespace: the test world it belongs to (see ``/api/namespaces``).
         :raises SmsgwError: ``exists`` if the number already has a stored handset.
         """
-        body = {"msisdn": msisdn, "name": name, "state": state}
+        body: dict[str, str] = {"name": name, "state": state, "namespace": namespace}
+        if msisdn is not None:
+            body["msisdn"] = msisdn
         created = call_api(base_url.rstrip("/"), "POST", "/api/handsets", body=body, timeout=timeout)
         return cls(str(created["msisdn"]), base_url, timeout=timeout)
 

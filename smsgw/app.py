@@ -30,6 +30,7 @@ from smsgw.web.api import Api, Root
 from smsgw.web.clock import ClockRoutes
 from smsgw.web.events import EventStream
 from smsgw.web.handsets import HandsetRoutes
+from smsgw.web.namespaces import NamespaceRoutes
 from smsgw.web.network import NetworkRoutes
 from smsgw.web.openapi import OpenApiRoutes
 from smsgw.web.ussd_http import HttpUssdApps
@@ -148,6 +149,7 @@ def start(config: Config, reactor: Any) -> Any:
                 concat_timeout=network.concat_timeout,
             ).routes()
             + ClockRoutes(carrier, clock, factory.flusher.flush).routes()
+            + NamespaceRoutes(carrier, factory.flusher.flush).routes()
             + OpenApiRoutes().routes()
         )
         api = Api(routes, streams={"events": EventStream(carrier.events, reactor)})
@@ -165,6 +167,7 @@ def start(config: Config, reactor: Any) -> Any:
     running = Running(config, carrier, store, factory, smpp_port, http_port)
     if config.merchant.enabled:
         running.merchant = yield _start_merchant(config, reactor, smpp_port.getHost(), clock.now)
+        info["merchant"] = {"url": running.merchant.url}
         # Announce the carrier only once its merchant is bound, so a first *126# finds it.
         bound = running.merchant.esme.client.when_bound()
         bound.addTimeout(5.0, reactor)

@@ -86,6 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
     merchant.add_argument("options", nargs=argparse.REMAINDER)
 
     commands.add_parser("demo", help="run the three payment flows end to end and print what each side saw")
+    commands.add_parser(
+        "scenario",
+        help="run YAML scenario files (smsgw scenario run PATH...; docs/scenarios.md)",
+        add_help=False,
+    )
 
     phone = commands.add_parser("phone", help="a feature phone in the terminal")
     phone.add_argument("msisdn", help="the handset, e.g. +8613800000001")
@@ -266,6 +271,10 @@ def main(argv: list[str] | None = None) -> int:
         from simulators.demo import main as run_demo
 
         return run_demo(argv[1:])
+    if argv[:1] == ["scenario"]:
+        from simulators.scenario.cli import main as run_scenarios
+
+        return run_scenarios(argv[1:])
     args = build_parser().parse_args(argv)
     command = {"serve": serve, "send": send, "inbox": inbox, "phone": phone}[args.command]
     return command(args)

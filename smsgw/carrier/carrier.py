@@ -87,6 +87,7 @@ class Carrier:
         self.accounts = AccountRegistry(accounts, clock.now())
         self.subscribers = subscribers
         self._restore_subscribers()
+        self._last_fresh = 0
         self.outbox = Outbox(store, retry, self._delivery_done)
         self.center = MessageCenter(
             store,
@@ -125,18 +126,18 @@ class Carrier:
         the configured ones, and keep every later change."""
         subscribers, store = self.subscribers, self.store
         stored = {row[0]: row for row in store.subscribers()}
-        for msisdn, name, state, inbox_after in stored.values():
+        for msisdn, name, state, inbox_after, namespace in stored.values():
             subscriber = subscribers.get(msisdn)
             if subscriber is None:
-                subscribers.add(Subscriber(msisdn, name, HandsetState(state), inbox_after))
+                subscribers.add(Subscriber(msisdn, name, HandsetState(state), inbox_after, namespace))
             else:
                 subscriber.name, subscriber.state = name, HandsetState(state)
-                subscriber.inbox_after = inbox_after
+                subscriber.inbox_after, subscriber.namespace = inbox_after, namespace
         save = store.save_subscriber
         for subscriber in subscribers:
             if subscriber.msisdn not in stored:
                 save(subscriber.msisdn, subscriber.name, subscriber.state.value, subscriber.inbox_after)
-        subscribers.on_change = lambda s: save(s.msisdn, s.name, s.state.value, s.inbox_after)
+        subscribers.on_change = lambda s: save(s.msisdn, s.name, s.state.value, s.inbox_after, s.namespace)
 
     # -- sessions --------------------------------------------------------------------
 
@@ -263,6 +264,7 @@ class Carrier:
             dest_addr_ton=pdu.dest_addr_ton,
             dest_addr_npi=pdu.dest_addr_npi,
             destination_addr=pdu.destination_addr,
+            via=link.session_id,
         )
         link.session.respond(pdu, 0, message_id=message_id)
 
@@ -300,6 +302,7 @@ class Carrier:
                 dest_addr_npi=dest.dest_addr_npi,
                 destination_addr=dest.destination_addr,
                 message_id=message_id,
+                via=link.session_id,
             )
         link.session.respond(pdu, 0, message_id=message_id or "", unsuccess_smes=tuple(unsuccess))
 
@@ -482,24 +485,49 @@ class Carrier:
         return subscriber
 
     def create_handset(
-        self, msisdn: str, name: str = "", state: HandsetState = HandsetState.ON
+        self,
+        msisdn: str | None,
+        name: str = "",
+        state: HandsetState = HandsetState.ON,
+        namespace: str = "",
     ) -> Subscriber:
         """Provision a handset explicitly (needed under strict provisioning).
 
+        :param msisdn: the number, or None for a fresh one no handset or message ever used.
         :raises Rejected: ESME_RINVDSTADR for a number that is not a phone number, or that is
             already a kept handset.
         """
-        normalized = normalize_msisdn(msisdn, self.subscribers.country_code)
-        if normalized is None:
-            raise UnknownSubscriber(f"{msisdn!r} is not a phone number")
+        if msisdn is None:
+            normalized = self._fresh_msisdn()
+        else:
+            found = normalize_msisdn(msisdn, self.subscribers.country_code)
+            if found is None:
+                raise UnknownSubscriber(f"{msisdn!r} is not a phone number")
+            normalized = found
         if self.subscribers.get(normalized) is not None:
             raise Rejected(S.ESME_RINVDSTADR, f"{normalized} already exists")
-        subscriber = self.subscribers.add(Subscriber(normalized, name, state))
+        subscriber = self.subscribers.add(Subscriber(normalized, name, state, namespace=namespace))
         self._handset_changed(subscriber, stored=True)
         if not state.receives_sms:
             return subscriber
         self.center.handset_reachable(normalized, self.clock.now())
         return subscriber
+
+    def _fresh_msisdn(self) -> str:
+        """The next number of the pool <country code> 1700 nnnnnnn that nothing has used.
+
+        Counting only upwards, a number given out is not given out again while the carrier
+        runs, even after its handset is deleted; the store check covers restarts.
+        """
+        while True:
+            self._last_fresh += 1
+            msisdn = f"{self.subscribers.country_code}1700{self._last_fresh:07d}"
+            if self.subscribers.get(msisdn) is None and not self.store.has_messages_for(msisdn):
+                return msisdn
+
+    def handsets_in(self, namespace: str) -> list[Subscriber]:
+        """The kept handsets of one namespace."""
+        return [s for s in self.subscribers if s.namespace == namespace]
 
     def delete_handset(self, msisdn: str) -> Subscriber:
         """Forget a kept handset; with auto provisioning its number stays usable (phone on).

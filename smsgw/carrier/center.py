@@ -141,8 +141,12 @@ class MessageCenter:
         dest_addr_npi: int,
         destination_addr: str,
         message_id: str | None = None,
+        via: int | None = None,
     ) -> str:
-        """Store an MT and deliver it now or later; return its message_id."""
+        """Store an MT and deliver it now or later; return its message_id.
+
+        :param via: the session that submitted it, where its receipts go while it is bound.
+        """
         row_id = self._next_id
         self._next_id += 1
         if message_id is None:
@@ -157,6 +161,7 @@ class MessageCenter:
             pdu.registered_delivery, pdu.data_coding, checked.body, sar[0], sar[1], sar[2],
             now, checked.scheduled_at, checked.expires_at, ENROUTE, None, 0,
         )  # fmt: skip
+        record.via = via
         self._deliver_or_hold(record, subscriber, now)
         return message_id
 

@@ -2,8 +2,10 @@
 
 What is owed is on the message row (see :class:`~smsgw.store.records.DeliveryRecord`) before
 a delivery is first sent, and cleared once the ESME accepts it, so a restart resends what was
-pending. An account's binds share its queue: each delivery goes to
-the next bind (round robin) that has room in its window. A deliver_sm answered with an error,
+pending. A receipt goes back to the transceiver that submitted its message while that bind
+lasts (so two test runs bound as one account each get their own receipts); everything else
+(MO, receipts of transmitter binds or of binds that have gone) is shared by the account's
+receiving binds: each delivery goes to the next bind (round robin) that has room in its window. A deliver_sm answered with an error,
 or not answered in time, or lost with its connection, is retried with exponential backoff
 until its validity ends; ESME_RX_P_APPN and ESME_RX_R_APPN mean "never", and are not retried.
 """
@@ -70,6 +72,9 @@ class Outbox:
         self._retries: list[tuple[float, int, DeliveryRecord]] = []
         self._pending: defaultdict[str, int] = defaultdict(int)
         self._wanting: set[str] = set()
+        # Deliveries bound for one session (DeliveryRecord.via), by session id, and its link.
+        self._own: dict[int, deque[DeliveryRecord]] = {}
+        self._by_session: dict[int, Link] = {}
 
     # -- queueing --------------------------------------------------------------------
 
@@ -89,6 +94,7 @@ class Outbox:
             record.state,
             pdu,
             since + self.retry.validity,
+            via=record.via,
         )
         self._enqueue(delivery)
         self._pending[record.system_id] += 1
@@ -107,7 +113,11 @@ class Outbox:
         heapq.heappush(self._retries, (delivery.next_attempt_at, self._order, delivery))
 
     def _enqueue(self, delivery: DeliveryRecord, *, front: bool = False) -> None:
-        queue = self._queues[delivery.system_id]
+        via = delivery.via
+        if via is not None and via in self._by_session:
+            queue = self._own.setdefault(via, deque())
+        else:
+            queue = self._queues[delivery.system_id]
         if front:
             queue.appendleft(delivery)
         else:
@@ -120,20 +130,28 @@ class Outbox:
 
     def queued(self, system_id: str) -> int:
         """Deliveries of the account waiting for a bind with room."""
-        return len(self._queues[system_id])
+        own = sum(len(self._own.get(link.session_id, ())) for link in self._links.get(system_id, ()))
+        return len(self._queues[system_id]) + own
 
     # -- binds -----------------------------------------------------------------------
 
     def attach(self, link: Link) -> None:
         """A bind that can receive joins its account's pool."""
         self._links[link.account.system_id].append(link)
+        self._by_session[link.session_id] = link
         self._wanting.add(link.account.system_id)
 
     def detach(self, link: Link) -> None:
-        """A bind leaves its account's pool (its in-flight deliveries come back through ``failed``)."""
+        """A bind leaves its account's pool (its in-flight deliveries come back through ``failed``);
+        what waited for it alone goes to the account's other binds, ahead of the rest."""
         links = self._links.get(link.account.system_id)
         if links and link in links:
             links.remove(link)
+        self._by_session.pop(link.session_id, None)
+        own = self._own.pop(link.session_id, None)
+        if own:
+            self._queues[link.account.system_id].extendleft(reversed(own))
+            self._wanting.add(link.account.system_id)
 
     def links(self, system_id: str) -> list[Link]:
         """The account's binds that receive."""
@@ -165,9 +183,16 @@ class Outbox:
         """Send queued deliveries to binds with room in their window."""
         wanting, self._wanting = self._wanting, set()
         for system_id in wanting:
-            queue = self._queues.get(system_id)
             links = self._links.get(system_id)
-            if not queue or not links:
+            if not links:
+                continue
+            if self._own:
+                for link in links:
+                    own = self._own.get(link.session_id)
+                    if own:
+                        self._send_own(link, own, now)
+            queue = self._queues.get(system_id)
+            if not queue:
                 continue
             turn = self._turn[system_id]
             idle = 0
@@ -185,6 +210,16 @@ class Outbox:
                     session.send_encoded(delivery.pdu, now, delivery)
                 link.output_ready()
             self._turn[system_id] = turn
+
+    def _send_own(self, link: Link, queue: deque[DeliveryRecord], now: float) -> None:
+        session = link.session
+        room = session.window_free if session.can_deliver else 0
+        if room <= 0:
+            return
+        for _ in range(min(room, len(queue))):
+            delivery = queue.popleft()
+            session.send_encoded(delivery.pdu, now, delivery)
+        link.output_ready()
 
     # -- outcomes --------------------------------------------------------------------
 
@@ -228,3 +263,8 @@ class Outbox:
                 self._finish(queue.popleft(), "expired")
             if queue and self._links.get(system_id):
                 self._wanting.add(system_id)
+        for session_id, own in self._own.items():
+            while own and own[0].expires_at <= now:
+                self._finish(own.popleft(), "expired")
+            if own:
+                self._wanting.add(self._by_session[session_id].account.system_id)

@@ -35,12 +35,15 @@ class Subscriber:
 
     :ivar inbox_after: the arrival order of the last message cleared from the inbox; older
         messages are not shown on the phone (they stay in the message history).
+    :ivar namespace: the test world it belongs to ("" for none): tests running at once
+        against one carrier each see and reset only their own (docs/scenarios.md).
     """
 
     msisdn: str
     name: str = ""
     state: HandsetState = HandsetState.ON
     inbox_after: int = 0
+    namespace: str = ""
 
 
 def normalize_msisdn(address: str, country_code: str) -> str | None:

@@ -90,6 +90,8 @@ class MessageRecord:
     report_attempts: int = 0
     report_next_at: float = 0.0
     seen: int | None = None
+    #: The session that submitted it (in memory only): its receipts go back there while it is bound.
+    via: int | None = None
 
     def as_row(self) -> tuple[object, ...]:
         """The record as a row tuple in :data:`MESSAGE_COLUMNS` order."""
@@ -116,6 +118,8 @@ class DeliveryRecord:
     :ivar message: the row id of the message it reports on (receipt) or carries (MO).
     :ivar state: the message state a receipt reports (ENROUTE for an MO).
     :ivar pdu: the encoded deliver_sm, sequence number 0 (patched when sent).
+    :ivar via: the session it goes to while that session is bound and receives (a receipt
+        returns to the transceiver that submitted its message); None for any of the account's.
     """
 
     message: int
@@ -128,3 +132,4 @@ class DeliveryRecord:
     expires_at: float
     attempts: int = 0
     next_attempt_at: float = 0.0
+    via: int | None = None

@@ -16,12 +16,14 @@ before the crash is sent once more.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Any
 
 from smsgw.store.records import MESSAGE_COLUMNS, MessageRecord
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
+#: Schema changes applied to an older store on open: version -> the statements reaching the next one.
+_MIGRATIONS = {4: ("ALTER TABLE subscribers ADD COLUMN namespace TEXT NOT NULL DEFAULT ''",)}
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS messages (
@@ -62,7 +64,8 @@ CREATE TABLE IF NOT EXISTS subscribers (
     msisdn TEXT PRIMARY KEY,
     name TEXT NOT NULL,
     state TEXT NOT NULL,
-    inbox_after INTEGER NOT NULL
+    inbox_after INTEGER NOT NULL,
+    namespace TEXT NOT NULL DEFAULT ''
 );
 PRAGMA user_version = {SCHEMA_VERSION};
 """
@@ -82,9 +85,9 @@ _REPLACE = (
     "UPDATE messages SET body = ?, scheduled_at = ?, expires_at = ?, registered_delivery = ? WHERE id = ?"
 )
 _SAVE_SUBSCRIBER = (
-    "INSERT INTO subscribers (msisdn, name, state, inbox_after) VALUES (?, ?, ?, ?) "
+    "INSERT INTO subscribers (msisdn, name, state, inbox_after, namespace) VALUES (?, ?, ?, ?, ?) "
     "ON CONFLICT (msisdn) DO UPDATE SET name = excluded.name, state = excluded.state, "
-    "inbox_after = excluded.inbox_after"
+    "inbox_after = excluded.inbox_after, namespace = excluded.namespace"
 )
 _DELETE_SUBSCRIBER = "DELETE FROM subscribers WHERE msisdn = ?"
 _NOT_FINAL = (0, 1, 6)  # SCHEDULED, ENROUTE, ACCEPTD
@@ -116,6 +119,11 @@ class SqliteStore:
             self._db.execute("BEGIN IMMEDIATE")
             self._db.execute("COMMIT")
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            while version in _MIGRATIONS:
+                for statement in _MIGRATIONS[version]:
+                    self._db.execute(statement)
+                version += 1
+                self._db.execute(f"PRAGMA user_version = {version}")
             if version not in (0, SCHEMA_VERSION):
                 raise StoreError(
                     f"{path} has store schema version {version}; this smsgw reads version "
@@ -187,9 +195,11 @@ class SqliteStore:
         """Queue (lazily) a failed attempt to deliver what a message owes, and the next one's time."""
         self._queue.append((_REPORT_RETRY, (attempts, next_at, message, state)))
 
-    def save_subscriber(self, msisdn: str, name: str, state: str, inbox_after: int) -> None:
-        """Queue a subscriber's creation or change (name, phone state, inbox cleared up to)."""
-        self._queue.append((_SAVE_SUBSCRIBER, (msisdn, name, state, inbox_after)))
+    def save_subscriber(
+        self, msisdn: str, name: str, state: str, inbox_after: int, namespace: str = ""
+    ) -> None:
+        """Queue a subscriber's creation or change (name, phone state, inbox cleared up to, namespace)."""
+        self._queue.append((_SAVE_SUBSCRIBER, (msisdn, name, state, inbox_after, namespace)))
         self._urgent = True
 
     def delete_subscriber(self, msisdn: str) -> None:
@@ -266,9 +276,19 @@ class SqliteStore:
         before: int | None = None,
         after: int | None = None,
         limit: int = 100,
+        among: Collection[str] | None = None,
     ) -> list[MessageRecord]:
-        """Messages matching every given filter, newest first (oldest first with ``after``)."""
-        where, params = [], []
+        """Messages matching every given filter, newest first (oldest first with ``after``).
+
+        :param among: only messages of these MSISDNs (a namespace's handsets).
+        """
+        if among is not None and not among:
+            return []
+        where: list[str] = []
+        params: list[Any] = []
+        if among is not None:
+            where.append(f"msisdn IN ({', '.join('?' * len(among))})")
+            params += among
         for column, value in (
             ("msisdn", msisdn),
             ("system_id", system_id),
@@ -324,10 +344,16 @@ class SqliteStore:
         )
         return [MessageRecord(*row) for row in rows]
 
-    def subscribers(self) -> list[tuple[str, str, str, int]]:
-        """Every kept subscriber: (msisdn, name, state, inbox_after)."""
-        rows = self._read("SELECT msisdn, name, state, inbox_after FROM subscribers ORDER BY msisdn")
-        return [(str(m), str(n), str(s), int(i)) for m, n, s, i in rows]
+    def subscribers(self) -> list[tuple[str, str, str, int, str]]:
+        """Every kept subscriber: (msisdn, name, state, inbox_after, namespace)."""
+        rows = self._read(
+            "SELECT msisdn, name, state, inbox_after, namespace FROM subscribers ORDER BY msisdn"
+        )
+        return [(str(m), str(n), str(s), int(i), str(ns)) for m, n, s, i, ns in rows]
+
+    def has_messages_for(self, msisdn: str) -> bool:
+        """Whether any message was ever stored for this MSISDN."""
+        return bool(self._read("SELECT 1 FROM messages WHERE msisdn = ? LIMIT 1", (msisdn,)))
 
     def msisdns(self, limit: int = 1000) -> list[str]:
         """MSISDNs that have messages (through the msisdn index), at most ``limit``."""

@@ -23,6 +23,14 @@ from smsgw.web.render import dialogue_json, handset_json, inbox_json
 from smsgw.web.waiting import InboxWaiters
 
 MAX_WAIT = 300
+_NAMESPACE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}|")
+NAMESPACE_RULE = "up to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+
+
+def _msisdn(subscriber: Subscriber) -> str:
+    return subscriber.msisdn
+
+
 _STATES = ", ".join(s.value for s in HandsetState)
 
 
@@ -101,8 +109,16 @@ class HandsetRoutes:
     # -- handsets --------------------------------------------------------------------
 
     def list(self, request: server.Request) -> dict[str, Any]:
-        """The configured and changed handsets, and the numbers that have messages."""
+        """The configured and changed handsets, and the numbers that have messages; with
+        ``?namespace=``, only that namespace's handsets."""
         registry = self.carrier.subscribers
+        namespace = query(request, "namespace")
+        if namespace is not None:
+            return {
+                "handsets": [
+                    handset_json(s) for s in sorted(self.carrier.handsets_in(namespace), key=_msisdn)
+                ]
+            }
         handsets = {s.msisdn: s for s in registry}
         for msisdn in self.carrier.store.msisdns():
             if msisdn not in handsets:
@@ -112,18 +128,23 @@ class HandsetRoutes:
         return {"handsets": [handset_json(handsets[m]) for m in sorted(handsets)]}
 
     def create(self, request: server.Request) -> tuple[int, dict[str, Any]]:
-        """Provision a handset (the way to add one under strict provisioning)."""
-        body = json_body(request, ("msisdn", "name", "state"))
-        msisdn, name = body.get("msisdn"), body.get("name", "")
-        if not isinstance(msisdn, str) or not isinstance(name, str):
+        """Provision a handset (the way to add one under strict provisioning); without an
+        ``msisdn``, on a fresh number."""
+        body = json_body(request, ("msisdn", "name", "state", "namespace"))
+        msisdn, name, namespace = body.get("msisdn"), body.get("name", ""), body.get("namespace", "")
+        if not isinstance(msisdn, str | None) or not isinstance(name, str):
             raise ApiError(
-                400, "bad_field", "'msisdn' (e.g. \"+8613800000009\") is required; 'name' is a string"
+                400,
+                "bad_field",
+                "'msisdn' is a number as text (e.g. \"+8613800000009\"), or absent for a fresh one; 'name' is a string",
             )
+        if not isinstance(namespace, str) or not _NAMESPACE.fullmatch(namespace):
+            raise ApiError(400, "bad_field", f"namespace {namespace!r}: {NAMESPACE_RULE}")
         state = self._state(body.get("state", "on"))
-        if self.carrier.subscribers.get(msisdn) is not None:
+        if msisdn is not None and self.carrier.subscribers.get(msisdn) is not None:
             raise ApiError(409, "exists", f"{msisdn} already exists; PATCH /api/handsets/{msisdn} changes it")
         try:
-            handset = self.carrier.create_handset(msisdn, name, state)
+            handset = self.carrier.create_handset(msisdn, name, state, namespace)
         except UnknownSubscriber as refusal:
             raise ApiError(400, "bad_field", refusal.reason) from None
         except Rejected as refusal:

@@ -62,7 +62,8 @@ class NetworkRoutes:
         return {"sessions": result}
 
     def messages(self, request: server.Request) -> dict[str, Any]:
-        """Stored messages (parts), newest first, filtered by msisdn, account, state and direction."""
+        """Stored messages (parts), newest first, filtered by msisdn, namespace, account, state
+        and direction."""
         state_name = query(request, "state")
         state = None
         if state_name is not None:
@@ -80,8 +81,11 @@ class NetworkRoutes:
             if handset is None:
                 raise ApiError(404, "unknown_handset", f"{msisdn} is not a handset of this network")
             msisdn = handset.msisdn
+        namespace = query(request, "namespace")
+        among = None if namespace is None else [s.msisdn for s in self.carrier.handsets_in(namespace)]
         limit = int_query(request, "limit", 100, 1000, minimum=1) or 100
         records = self.carrier.store.find_messages(
+            among=among,
             msisdn=msisdn,
             system_id=query(request, "account"),
             state=state,

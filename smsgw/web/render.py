@@ -66,7 +66,12 @@ def message_json(record: MessageRecord, text_coding: int | None = None) -> dict[
 
 def handset_json(subscriber: Subscriber) -> dict[str, Any]:
     """A handset (subscriber) as the API shows it."""
-    return {"msisdn": subscriber.msisdn, "name": subscriber.name, "state": subscriber.state.value}
+    return {
+        "msisdn": subscriber.msisdn,
+        "name": subscriber.name,
+        "state": subscriber.state.value,
+        "namespace": subscriber.namespace,
+    }
 
 
 def inbox_json(message: InboxMessage, peer_key: str = "from") -> dict[str, Any]:

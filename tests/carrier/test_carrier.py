@@ -154,15 +154,48 @@ def test_refused_receipt_is_retried_with_backoff() -> None:
     assert link.read() == [] and carrier.outbox.pending("shop") == 0
 
 
-def test_deliveries_shared_between_binds() -> None:
-    """Two receiving binds of one account share its receipts."""
+def test_receipts_go_back_to_the_transceiver_that_submitted() -> None:
+    """Each of two transceivers of one account gets the receipts of its own submits, even
+    when it has to wait for room in its window (so parallel test runs see their own)."""
     carrier = make_carrier()
     first, second = Link(carrier, window=1), Link(carrier, window=1)
     first.send(submit())
     first.send(submit(sequence=2))
+    second.send(submit(sequence=3))
+    first_batch, second_batch = first.read(), second.read()
+    first_ids = [p.message_id for p in first_batch if isinstance(p, SubmitSmResp)]
+    (second_id,) = [p.message_id for p in second_batch if isinstance(p, SubmitSmResp)]
+    first_receipts = [p for p in first_batch if isinstance(p, DeliverSm)]
+    assert [p.receipted_message_id for p in first_receipts] == first_ids[:1]  # window 1: one at a time
+    assert [p.receipted_message_id for p in second_batch if isinstance(p, DeliverSm)] == [second_id]
+    first.ack(first_receipts)
+    assert [p.receipted_message_id for p in first.read() if isinstance(p, DeliverSm)] == first_ids[1:]
+    assert second.read() == []
+
+
+def test_deliveries_of_transmitters_are_shared_between_receivers() -> None:
+    """Receipts of a transmitter bind's submits go to the account's receiving binds in turn."""
+    carrier = make_carrier()
+    sender = Link(carrier, bind=BindTransmitter)
+    first, second = Link(carrier, bind=BindReceiver, window=1), Link(carrier, bind=BindReceiver, window=1)
+    sender.send(submit())
+    sender.send(submit(sequence=2))
     got_first = [p for p in first.read() if isinstance(p, DeliverSm)]
     got_second = [p for p in second.read() if isinstance(p, DeliverSm)]
     assert len(got_first) == 1 and len(got_second) == 1
+
+
+def test_receipts_waiting_for_a_bind_that_goes_are_sent_to_another() -> None:
+    carrier = make_carrier()
+    first, second = Link(carrier, window=1), Link(carrier, window=1)
+    first.send(submit())
+    first.send(submit(sequence=2))
+    (sent,) = [p for p in first.read() if isinstance(p, DeliverSm)]
+    assert [p for p in second.read() if isinstance(p, DeliverSm)] == []
+    carrier.unbound(first, first.session_id, [], "connection lost")
+    carrier.tick()
+    moved = [p for p in second.read() if isinstance(p, DeliverSm)]
+    assert [p.receipted_message_id for p in moved] == [str(int(sent.receipted_message_id) + 1)]
 
 
 def test_mo_to_short_code() -> None:
@@ -269,7 +302,7 @@ def test_auto_provisioned_numbers_cost_no_objects_until_changed() -> None:
     carrier.set_handset_state("8613700000007", HandsetState.OFF)
     assert carrier.subscribers.get("8613700000007").state is HandsetState.OFF
     carrier.flush()
-    assert ("8613700000007", "", "off", 0) in carrier.store.subscribers()
+    assert ("8613700000007", "", "off", 0, "") in carrier.store.subscribers()
 
 
 @pytest.mark.parametrize("form", ["udh", "sar", "payload"])

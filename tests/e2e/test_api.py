@@ -61,7 +61,12 @@ def test_messages_filters_and_inbox(server: Smsgw) -> None:
 def test_patch_subscriber_name_and_state(server: Smsgw) -> None:
     """PATCH changes a subscriber's name and phone state; national notation finds it."""
     status, body = server.api("PATCH", "/api/handsets/13800000003", {"name": "Zhang San", "state": "off"})
-    assert status == 200 and body == {"msisdn": "8613800000003", "name": "Zhang San", "state": "off"}
+    assert status == 200 and body == {
+        "msisdn": "8613800000003",
+        "name": "Zhang San",
+        "state": "off",
+        "namespace": "",
+    }
     server.set_phone("8613800000003", "on")
     assert server.get("/api/handsets/8613800000003")["name"] == "Zhang San"
 

@@ -172,7 +172,12 @@ def test_strict_provisioning_create_and_delete(start_server, connect) -> None:
     """Under strict provisioning a created handset receives; once deleted, submits to it are refused."""
     smsgw = start_server('[network]\nprovisioning = "strict"\n')
     status, created = smsgw.api("POST", "/api/handsets", {"msisdn": "+8613912345678", "name": "QA buyer"})
-    assert status == 201 and created == {"msisdn": "8613912345678", "name": "QA buyer", "state": "on"}
+    assert status == 201 and created == {
+        "msisdn": "8613912345678",
+        "name": "QA buyer",
+        "state": "on",
+        "namespace": "",
+    }
     assert smsgw.api("POST", "/api/handsets", {"msisdn": "8613912345678"})[0] == 409
     esme: Esme = connect(smsgw)
     esme.bind("transmitter")

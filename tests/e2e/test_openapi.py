@@ -30,6 +30,7 @@ import smpplib.gsm
 
 from smsgw.web.clock import ClockRoutes
 from smsgw.web.handsets import HandsetRoutes
+from smsgw.web.namespaces import NamespaceRoutes
 from smsgw.web.network import NetworkRoutes
 from smsgw.web.openapi import OpenApiRoutes
 from tests.e2e.conftest import DEMO, SHORT_CODE, Smsgw, wait_until
@@ -63,6 +64,7 @@ def server_routes() -> list[tuple[str, str, Any]]:
         NetworkRoutes(None, {}),
         HandsetRoutes(None, None, None),
         ClockRoutes(None, None, None),
+        NamespaceRoutes(None, None),
         OpenApiRoutes(),
     ]  # type: ignore[arg-type]
     routes = [route for provider in providers for route in provider.routes()]
@@ -438,7 +440,7 @@ def handsets(server: Smsgw, api: Client, esme: Any) -> None:
     held_id = esme.submit_ok(DEMO[3], "held while off")
     assert server.message(held_id)["state"] == "ENROUTE"
     on = api("PATCH", one, 200, {"state": "on", "name": "Chen"}, msisdn=DEMO[3])
-    assert on == {"msisdn": DEMO[3], "name": "Chen", "state": "on"}
+    assert on == {"msisdn": DEMO[3], "name": "Chen", "state": "on", "namespace": ""}
     wait_until(lambda: server.message(held_id)["state"] == "DELIVRD", what="the held message")
     api("PATCH", one, 200, raw=b"", msisdn=DEMO[3])
 
@@ -447,6 +449,7 @@ def handsets(server: Smsgw, api: Client, esme: Any) -> None:
         "msisdn": NEW_PHONE,
         "name": "Test buyer",
         "state": "busy",
+        "namespace": "",
     }
     api("POST", "/api/handsets", 409, {"msisdn": NEW_PHONE}, code="exists")
     api("POST", "/api/handsets", 409, {"msisdn": "+" + NEW_PHONE}, code="exists")
@@ -455,6 +458,26 @@ def handsets(server: Smsgw, api: Client, esme: Any) -> None:
 
     assert api("DELETE", one + "/inbox", 200, msisdn=DEMO[2])["cleared"] is True
     assert api("GET", one + "/inbox", 200, msisdn=DEMO[2])["messages"] == []
+    namespaces(api, esme)
+
+
+def namespaces(api: Client, esme: Any) -> None:
+    """Fresh numbers in a namespace, its handsets and messages alone, and its reset."""
+    fresh = [api("POST", "/api/handsets", 201, {"namespace": "qa-1"}) for _ in range(2)]
+    assert all(h["namespace"] == "qa-1" and h["msisdn"].startswith("861700") for h in fresh)
+    assert fresh[0]["msisdn"] != fresh[1]["msisdn"]
+    esme.submit_ok(fresh[0]["msisdn"], "in qa-1")
+    listed = api("GET", "/api/handsets", 200, query="namespace=qa-1")["handsets"]
+    assert sorted(h["msisdn"] for h in listed) == sorted(h["msisdn"] for h in fresh)
+    (message,) = api("GET", "/api/messages", 200, query="namespace=qa-1")["messages"]
+    assert message["msisdn"] == fresh[0]["msisdn"]
+    assert api("GET", "/api/messages", 200, query="namespace=nobody")["messages"] == []
+    assert {"name": "qa-1", "handsets": 2} in api("GET", "/api/namespaces", 200)["namespaces"]
+    api("GET", "/api/namespaces/{name}", 200, name="qa-1")
+    removed = api("DELETE", "/api/namespaces/{name}", 200, name="qa-1")["removed_handsets"]
+    assert sorted(removed) == sorted(h["msisdn"] for h in fresh)
+    api("GET", "/api/namespaces/{name}", 404, name="qa-1", code="unknown_namespace")
+    api("DELETE", "/api/namespaces/{name}", 404, name="qa-1", code="unknown_namespace")
 
 
 BAD_FIELDS = [
@@ -468,7 +491,9 @@ BAD_FIELDS = [
         "/api/handsets",
         [
             {"colour": "red"},
-            {"name": "x"},
+            {"name": "x", "namespace": "has space"},
+            {"namespace": 3},
+            {"msisdn": 5},
             {"msisdn": "abc"},
             {"msisdn": "8613800000010", "state": "dead"},
             {"msisdn": "8613800000010", "name": 7},
@@ -528,7 +553,7 @@ def unrouted(server: Smsgw, contract: Contract, message_id: str) -> None:
     for template, item in contract.document["paths"].items():
         if template == "/api/events":
             continue  # a stream resource: Twisted answers other methods itself, without the envelope
-        path = template.format(msisdn=DEMO[0], message_id=message_id)
+        path = template.format(msisdn=DEMO[0], message_id=message_id, name="qa")
         status, headers, payload = request(server, "PUT", path, {})
         documented = {m.upper() for m in item if m in METHODS}
         assert status == 405 and set(headers["Allow"].split(", ")) == documented, (path, status, payload)

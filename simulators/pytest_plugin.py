@@ -1,0 +1,174 @@
+"""pytest fixtures for testing against smsgw, loaded by ``pip install smsgw`` (entry point ``pytest11``).
+
+- ``carrier``: the running fake carrier, with this test's own namespace, reset after the test.
+  It is started once per session on free ports (``smsgw serve`` with the mock merchant and an
+  in-memory store), or it is the one at ``--smsgw-url`` / ``$SMSGW_URL``.
+- ``phone``: makes handsets in the test's namespace: ``phone()`` on a fresh number,
+  ``phone(wallet="50.00")`` with a merchant wallet, ``phone("+8613800000001")`` a given one.
+- ``merchant``: the mock merchant's client (:class:`~simulators.merchant.client.Shop`).
+- ``esme``: an SMPP transceiver bound to the carrier (as ``smsgw``), recording the receipts it gets.
+
+Tests running at once (pytest-xdist) each get their own namespace, so neither sees the other's
+handsets or faults. The carrier's clock is one for everybody: a test that advances it moves
+time for every test running at that moment.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+
+from simulators.carrier_process import CarrierProcess
+from simulators.handset import Phone
+from simulators.http import SmsgwError, call_api
+from simulators.merchant.client import Shop
+from simulators.scenario.esme import ScenarioEsme
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("smsgw")
+    group.addoption(
+        "--smsgw-url",
+        default=os.environ.get("SMSGW_URL"),
+        help="HTTP API of a running smsgw to test against (default: start one for the session)",
+    )
+
+
+@attrs.define
+class Carrier:
+    """The carrier as one test sees it.
+
+    :ivar namespace: this test's world: its handsets and faults carry it, and it is reset after.
+    """
+
+    http_url: str
+    merchant_url: str | None
+    smpp: tuple[str, int]
+    namespace: str
+    timeout: float = 10.0
+
+    def api(self, method: str, path: str, body: Any = None, **query: Any) -> Any:
+        """One call to the carrier's HTTP API (``/api/...``); the decoded JSON."""
+        return call_api(self.http_url, method, path, body=body, query=query or None, timeout=self.timeout)
+
+    def advance_clock(self, seconds: float) -> dict[str, Any]:
+        """Move the carrier's time forward (validity, retries, USSD and OTP expiry)."""
+        moved: dict[str, Any] = self.api("POST", "/api/clock", {"advance_seconds": seconds})
+        return moved
+
+    def messages(self, **filters: Any) -> list[dict[str, Any]]:
+        """This test's messages in the carrier's log, newest first (filters as ``GET /api/messages``)."""
+        found: list[dict[str, Any]] = self.api("GET", "/api/messages", namespace=self.namespace, **filters)[
+            "messages"
+        ]
+        return found
+
+    def add_fault(self, name: str, effect: str, **rule: Any) -> dict[str, Any]:
+        """A fault rule for this test's handsets only (keys as in docs/faults.md)."""
+        body = {"name": f"{self.namespace}:{name}", "effect": effect, "namespace": self.namespace, **rule}
+        added: dict[str, Any] = self.api("POST", "/api/faults", body)
+        return added
+
+    def reset(self) -> None:
+        """Clear this test's world: its handsets and faults."""
+        try:
+            self.api("DELETE", f"/api/namespaces/{self.namespace}")
+        except SmsgwError as error:
+            if error.status != 404:
+                raise
+
+
+@pytest.fixture(scope="session")
+def smsgw_endpoints(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
+    """Where the carrier is: the one named by --smsgw-url, else one started for the session."""
+    url = request.config.getoption("--smsgw-url")
+    if url:
+        health = call_api(url.rstrip("/"), "GET", "/api/health", timeout=10.0)
+        yield {
+            "http_url": url.rstrip("/"),
+            "merchant_url": health.get("merchant", {}).get("url"),
+            "smpp": (health["smpp"]["host"], int(health["smpp"]["port"])),
+        }
+        return
+    with tempfile.TemporaryDirectory(prefix="smsgw-pytest-") as workdir:
+        process = CarrierProcess(Path(workdir))
+        try:
+            ports = process.wait_ready()
+            yield {
+                "http_url": ports["http_url"],
+                "merchant_url": ports.get("merchant_url"),
+                "smpp": (ports["smpp_host"], int(ports["smpp"])),
+            }
+        finally:
+            process.stop()
+
+
+@pytest.fixture
+def carrier(smsgw_endpoints: dict[str, Any], request: pytest.FixtureRequest) -> Iterator[Carrier]:
+    """The running carrier, in a namespace of this test's own, reset when the test ends."""
+    namespace = f"t-{secrets.token_hex(4)}"
+    world = Carrier(
+        smsgw_endpoints["http_url"], smsgw_endpoints["merchant_url"], smsgw_endpoints["smpp"], namespace
+    )
+    yield world
+    world.reset()
+
+
+@pytest.fixture
+def merchant(carrier: Carrier) -> Shop:
+    """The mock merchant's client."""
+    url = carrier.merchant_url
+    if url is None:
+        pytest.fail("the carrier runs without its mock merchant (started with --no-merchant?)")
+    return Shop(url, timeout=carrier.timeout)
+
+
+@pytest.fixture
+def phone(carrier: Carrier, request: pytest.FixtureRequest) -> Callable[..., Phone]:
+    """Makes handsets in this test's namespace.
+
+    ``phone(msisdn=None, *, name="", state="on", wallet=None, pin="1234")``: a fresh number
+    unless one is given; ``wallet`` opens a merchant wallet with that balance (``"50.00"``).
+    """
+
+    def make(
+        msisdn: str | None = None,
+        *,
+        name: str = "",
+        state: str = "on",
+        wallet: str | int | None = None,
+        pin: str = "1234",
+    ) -> Phone:
+        if msisdn is None:
+            handset = Phone.provision(
+                None,
+                carrier.http_url,
+                name=name,
+                state=state,
+                namespace=carrier.namespace,
+                timeout=carrier.timeout,
+            )
+        else:
+            handset = Phone(msisdn, carrier.http_url, timeout=carrier.timeout)
+            if handset.state != state:
+                handset.set_state(state)
+        if wallet is not None:
+            request.getfixturevalue("merchant").open_wallet(handset, wallet, pin=pin)
+        return handset
+
+    return make
+
+
+@pytest.fixture
+def esme(carrier: Carrier) -> Iterator[ScenarioEsme]:
+    """An SMPP transceiver bound to the carrier as ``smsgw``; unbound after the test."""
+    client = ScenarioEsme(*carrier.smpp, "smsgw", "smsgw", timeout=carrier.timeout)
+    yield client
+    client.close()

@@ -1,0 +1,180 @@
+"""Scenario files checked and turned into :class:`Scenario` objects.
+
+A file is checked against ``schema.json`` (the same schema editors can use), then for what
+a schema cannot say: that every step names a handset the scenario declares. Every problem
+is a :class:`~simulators.scenario.document.DocumentError` with the file and line.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Iterable, Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import attrs
+import jsonschema
+from jsonschema.exceptions import ValidationError, best_match
+
+from simulators.scenario.document import DocumentError, line_of, load
+
+#: Steps that act on one handset (named by ``handset``, or the scenario's only one).
+HANDSET_STEPS = frozenset(
+    {"dial", "answer", "cancel", "expect_screen", "send_sms", "expect_sms", "expect_no_sms",
+     "switch_off", "switch_on", "checkout", "expect_wallet"}
+)  # fmt: skip
+#: Steps that move the carrier-wide clock: their scenario runs alone (see runner).
+CLOCK_STEPS = frozenset({"advance_clock"})
+
+
+def schema() -> dict[str, Any]:
+    """The JSON Schema of scenario files."""
+    text = resources.files("simulators.scenario").joinpath("schema.json").read_text(encoding="utf-8")
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
+
+
+def _validator(definition: str) -> jsonschema.Draft202012Validator:
+    full = schema()
+    return jsonschema.Draft202012Validator({"$ref": f"#/$defs/{definition}", "$defs": full["$defs"]})
+
+
+@attrs.frozen
+class Step:
+    """One step: its name (``expect_sms``), its arguments as written, and its line."""
+
+    action: str
+    args: Any
+    line: int
+    index: int
+
+    def describe(self) -> str:
+        return f"step {self.index} ({self.action})"
+
+
+@attrs.frozen
+class Scenario:
+    """One scenario of a file."""
+
+    name: str
+    path: Path
+    line: int
+    handsets: Mapping[str, Mapping[str, Any]]
+    faults: tuple[Mapping[str, Any], ...]
+    steps: tuple[Step, ...]
+    description: str = ""
+
+    @property
+    def where(self) -> str:
+        return f"{self.path}:{self.line}"
+
+    @property
+    def moves_clock(self) -> bool:
+        """Whether a step advances the carrier's clock (so the scenario must run alone)."""
+        return any(step.action in CLOCK_STEPS for step in self.steps)
+
+
+def _path_text(path: Iterable[Any]) -> str:
+    text = ""
+    for key in path:
+        text += f"[{key}]" if isinstance(key, int) else (f".{key}" if text else str(key))
+    return text or "the file"
+
+
+def _explain(error: ValidationError) -> str:
+    where = _path_text(error.absolute_path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, Mapping):
+        allowed = sorted(error.schema.get("properties", {}))
+        unknown = [key for key in error.instance if key not in allowed]
+        hints = []
+        for key in unknown:
+            close = difflib.get_close_matches(key, allowed, n=1)
+            hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        return f"{where}: unknown key {', '.join(hints)}; allowed: {', '.join(allowed)}"
+    return f"{where}: {error.message}"
+
+
+def _check(document: Any, definition: str, path: Path) -> None:
+    error = best_match(_validator(definition).iter_errors(document))
+    if error is not None:
+        raise DocumentError(path, line_of(document, list(error.absolute_path)), _explain(error))
+
+
+def _step(raw: Mapping[str, Any], index: int, line: int) -> Step:
+    ((action, args),) = raw.items()
+    return Step(action, args, line, index)
+
+
+def _scenario(raw: Mapping[str, Any], path: Path) -> Scenario:
+    handsets = dict(raw.get("handsets") or {})
+    steps = tuple(_step(item, index, getattr(item, "line", 0)) for index, item in enumerate(raw["steps"], 1))
+    scenario = Scenario(
+        name=raw["name"],
+        path=path,
+        line=getattr(raw, "line", 0),
+        handsets={name: dict(setup or {}) for name, setup in handsets.items()},
+        faults=tuple(raw.get("faults") or ()),
+        steps=steps,
+        description=raw.get("description", ""),
+    )
+    for step in steps:
+        _check_handset(scenario, step)
+    return scenario
+
+
+def _check_handset(scenario: Scenario, step: Step) -> None:
+    if step.action not in HANDSET_STEPS:
+        return
+    named = step.args.get("handset") if isinstance(step.args, Mapping) else None
+    known = sorted(scenario.handsets)
+    if named is not None and named not in scenario.handsets:
+        hint = f"; declared: {', '.join(known)}" if known else "; the scenario declares none under handsets:"
+        raise DocumentError(scenario.path, step.line, f"{step.describe()}: no handset {named!r}{hint}")
+    if named is None and len(known) != 1:
+        problem = "declares no handsets" if not known else f"has {len(known)} handsets ({', '.join(known)})"
+        raise DocumentError(
+            scenario.path, step.line, f"{step.describe()}: say which handset: the scenario {problem}"
+        )
+
+
+def load_file(path: Path) -> list[Scenario]:
+    """The scenarios of one file, checked.
+
+    :raises DocumentError: with the file, line and what is wrong.
+    """
+    document = load(path)
+    if isinstance(document, Mapping) and "scenarios" in document:
+        _check(document, "file", path)
+        raws = document["scenarios"]
+    else:
+        _check(document, "scenario", path)
+        raws = [document]
+    scenarios = [_scenario(raw, path) for raw in raws]
+    seen: dict[str, int] = {}
+    for scenario in scenarios:
+        if scenario.name in seen:
+            problem = f"scenario name {scenario.name!r} is used twice in this file (first on line {seen[scenario.name]})"
+            raise DocumentError(path, scenario.line, problem)
+        seen[scenario.name] = scenario.line
+    return scenarios
+
+
+def find_files(paths: Iterable[Path]) -> list[Path]:
+    """The scenario files named, with directories searched for ``*.yaml`` and ``*.yml``.
+
+    :raises FileNotFoundError: for a path that does not exist, or a directory without any.
+    """
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            inside = sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+            if not inside:
+                raise FileNotFoundError(f"{path}: no *.yaml scenario files in this directory")
+            found += inside
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise FileNotFoundError(f"{path}: no such file or directory")
+    return found

@@ -1,0 +1,128 @@
+"""Runs scenarios in parallel, each with its own handsets, and reports each as it ends.
+
+Scenarios that move the carrier's clock run alone: the clock is the whole carrier's, and
+jumping it would expire other scenarios' codes and messages mid-flow.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import attrs
+
+from simulators.http import SmsgwError
+from simulators.scenario.model import Scenario, Step
+from simulators.scenario.steps import STEPS, Network, StepFailed, World
+
+
+@attrs.frozen
+class Outcome:
+    """How one scenario ended.
+
+    :ivar status: ``passed``, ``failed`` (a step saw something else) or ``error`` (a step
+        could not run: the carrier refused a request, or a bug).
+    :ivar step: the step that failed, or None (set-up, or passed).
+    :ivar message: what went wrong, expected against actual.
+    """
+
+    scenario: Scenario
+    status: str
+    seconds: float
+    step: Step | None = None
+    message: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "passed"
+
+    @property
+    def where(self) -> str:
+        """File and line of the failing step (or of the scenario)."""
+        line = self.step.line if self.step is not None else self.scenario.line
+        return f"{self.scenario.path}:{line}"
+
+
+class _Turns:
+    """A shared/exclusive lock: ordinary scenarios share the carrier, clock movers take it alone."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._sharing = 0
+        self._exclusive = False
+        self._exclusive_waiting = 0
+
+    def acquire(self, exclusive: bool) -> None:
+        with self._changed:
+            if exclusive:
+                self._exclusive_waiting += 1
+                self._changed.wait_for(lambda: not self._exclusive and self._sharing == 0)
+                self._exclusive_waiting -= 1
+                self._exclusive = True
+            else:
+                self._changed.wait_for(lambda: not self._exclusive and not self._exclusive_waiting)
+                self._sharing += 1
+
+    def release(self, exclusive: bool) -> None:
+        with self._changed:
+            if exclusive:
+                self._exclusive = False
+            else:
+                self._sharing -= 1
+            self._changed.notify_all()
+
+
+def run_scenario(scenario: Scenario, network: Network) -> Outcome:
+    """Set up, run each step in order until one fails, and clean up."""
+    world = World(scenario, network)
+    started = time.monotonic()
+    step: Step | None = None
+    try:
+        world.set_up()
+        for step in scenario.steps:
+            STEPS[step.action](world, step)
+        status, message = "passed", ""
+    except StepFailed as failure:
+        status, message = "failed", str(failure)
+    except SmsgwError as error:
+        status, message = "error", f"the carrier answered unexpectedly: {error}"
+    except Exception as error:  # noqa: BLE001 - one scenario's crash must not stop the others
+        status = "error"
+        message = f"{type(error).__name__}: {error}\n{traceback.format_exc(limit=-3)}"
+    finally:
+        try:
+            world.tear_down()
+        except SmsgwError as error:
+            status, message = "error", (message + "\n" if message else "") + f"clean-up failed: {error}"
+    return Outcome(
+        scenario, status, time.monotonic() - started, step if status != "passed" else None, message
+    )
+
+
+def run_all(
+    scenarios: Sequence[Scenario],
+    network: Network,
+    *,
+    jobs: int,
+    on_done: Callable[[Outcome], None] = lambda outcome: None,
+) -> list[Outcome]:
+    """Run every scenario, ``jobs`` at a time; return the outcomes in the order given."""
+    turns = _Turns()
+    lock = threading.Lock()
+
+    def one(scenario: Scenario) -> Outcome:
+        exclusive = scenario.moves_clock
+        turns.acquire(exclusive)
+        try:
+            outcome = run_scenario(scenario, network)
+        finally:
+            turns.release(exclusive)
+        with lock:
+            on_done(outcome)
+        return outcome
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="scenario") as pool:
+        return list(pool.map(one, scenarios))

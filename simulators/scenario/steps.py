@@ -1,0 +1,530 @@
+"""What each step does, against a carrier's HTTP API, its mock merchant and the run's ESME.
+
+A step either returns (captures stored in the world's variables) or raises
+:class:`StepFailed` saying what was expected and what actually happened.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+
+from simulators.handset import Phone, SmsNotReceived, UnexpectedSms
+from simulators.http import SmsgwError, call_api
+from simulators.merchant.texts import format_money, parse_amount
+from simulators.scenario.esme import EsmeError, ScenarioEsme
+from simulators.scenario.model import Scenario, Step
+from simulators.scenario.template import Undefined, render
+from simulators.ussd_screen import UssdScreen, UssdTimeout
+from smsgw.smpp.constants import CommandStatus, status_name
+
+#: Seconds a step waits when it does not say (``within``).
+WITHIN = 10.0
+_POLL = 0.05
+
+
+class StepFailed(AssertionError):
+    """A step did not see what it expected; the message says what it expected and what it got."""
+
+    def __init__(self, summary: str, expected: str | None = None, actual: str | None = None) -> None:
+        lines = [summary]
+        if expected is not None:
+            lines.append(f"  expected: {expected}")
+        if actual is not None:
+            lines.append(f"  actual:   {actual}")
+        super().__init__("\n".join(lines))
+
+
+@attrs.define
+class Network:
+    """What a run talks to.
+
+    :ivar esme: binds the run's shared ESME on first use (None when the run has no SMPP).
+    :ivar namespace: the label of the run's handsets and faults on the carrier.
+    """
+
+    http_url: str
+    merchant_url: str | None
+    esme: Callable[[], ScenarioEsme] | None
+    namespace: str
+    timeout: float = 10.0
+
+    def carrier(self, method: str, path: str, body: Mapping[str, Any] | None = None, **query: Any) -> Any:
+        return call_api(self.http_url, method, path, body=body, query=query or None, timeout=self.timeout)
+
+    def shop(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> Any:
+        if self.merchant_url is None:
+            raise StepFailed("this step needs the mock merchant, and the carrier runs without one")
+        return call_api(self.merchant_url, method, path, body=body, timeout=self.timeout)
+
+
+class World:
+    """One scenario's handsets, captured values and clean-up, while it runs."""
+
+    def __init__(self, scenario: Scenario, network: Network) -> None:
+        self.scenario = scenario
+        self.network = network
+        self.variables: dict[str, Any] = {}
+        self.phones: dict[str, Phone] = {}
+        #: The last screen a dial or answer got, not yet checked by expect_screen.
+        self.fresh: dict[str, UssdScreen] = {}
+        self.last: dict[str, str] = {}
+        self.fault_names: list[str] = []
+
+    # -- set-up and clean-up ---------------------------------------------------------
+
+    def set_up(self) -> None:
+        """Give the scenario its handsets (fresh numbers unless it names one), wallets and faults."""
+        for name, setup in self.scenario.handsets.items():
+            self._handset(name, setup)
+        if self.scenario.faults:
+            add_faults(self, list(self.scenario.faults))
+
+    def _handset(self, name: str, setup: Mapping[str, Any]) -> None:
+        label = f"{self.network.namespace}/{name}"
+        state = setup.get("state", "on")
+        fixed = setup.get("msisdn")
+        network = self.network
+        if fixed is None:
+            phone = Phone.provision(
+                None,
+                network.http_url,
+                name=label,
+                state=state,
+                namespace=network.namespace,
+                timeout=network.timeout,
+            )
+        else:
+            phone = Phone(
+                _fixed_handset(network, str(fixed), state), network.http_url, timeout=network.timeout
+            )
+        self.phones[name] = phone
+        msisdn = phone.msisdn
+        self.variables[name] = {"msisdn": msisdn, "name": name}
+        wallet = setup.get("wallet")
+        if wallet is not None:
+            body = {"msisdn": msisdn, **{k: str(v) if k == "pin" else v for k, v in wallet.items()}}
+            try:
+                self.network.shop("POST", "/wallets", body)
+            except SmsgwError as error:
+                if error.code != "wallet_exists":
+                    raise
+        if setup.get("name"):
+            self.network.carrier("PATCH", f"/api/handsets/{msisdn}", {"name": setup["name"]})
+
+    def tear_down(self) -> None:
+        """Remove the faults the scenario added (its handsets go with the run's namespace)."""
+        for name in self.fault_names:
+            _ignore_missing(self.network.carrier, "DELETE", f"/api/faults/{name}")
+
+    # -- what steps share ------------------------------------------------------------
+
+    def handset(self, args: Mapping[str, Any]) -> tuple[str, Phone]:
+        name = args.get("handset") or next(iter(self.phones))
+        return name, self.phones[name]
+
+    def number(self, value: Any) -> str:
+        """A handset's name as its number; anything else as written."""
+        text = str(value)
+        return self.phones[text].msisdn if text in self.phones else text
+
+    def remember(self, kind: str, name: str | None, value: Any) -> None:
+        name = name or kind
+        self.variables[name] = value
+        self.last[kind] = name
+
+    def recall(self, kind: str, name: str | None) -> Any:
+        name = name or self.last.get(kind)
+        if name is None:
+            raise StepFailed(
+                f"no {kind} yet: an earlier step must create one ({'checkout' if kind == 'order' else 'submit'})"
+            )
+        value = self.variables.get(name)
+        if not isinstance(value, Mapping) or "id" not in value:
+            raise StepFailed(f"{name!r} is not a {kind} (defined: {', '.join(sorted(self.variables))})")
+        return value
+
+
+def _fixed_handset(network: Network, msisdn: str, state: str) -> str:
+    try:
+        found = network.carrier("GET", f"/api/handsets/{msisdn}")
+    except SmsgwError as error:
+        if error.code != "unknown_handset":
+            raise
+        found = network.carrier("POST", "/api/handsets", {"msisdn": msisdn, "state": state})
+    if found["state"] != state:
+        network.carrier("PATCH", f"/api/handsets/{found['msisdn']}", {"state": state})
+    return str(found["msisdn"])
+
+
+def _ignore_missing(call: Callable[..., Any], *args: Any) -> None:
+    """Make a call whose target may be gone already (404 is fine)."""
+    try:
+        call(*args)
+    except SmsgwError as error:
+        if error.status != 404:
+            raise
+
+
+# -- arguments -------------------------------------------------------------------------
+
+
+def _args(step: Step, variables: Mapping[str, Any], shorthand: str | None) -> dict[str, Any]:
+    """The step's arguments as a mapping, placeholders filled; a bare value fills ``shorthand``."""
+    args = step.args
+    if args is None:
+        args = {}
+    elif not isinstance(args, Mapping):
+        args = {shorthand: args} if shorthand else {}
+    try:
+        rendered: dict[str, Any] = render(dict(args), variables)
+    except Undefined as error:
+        raise StepFailed(str(error)) from None
+    return rendered
+
+
+def _pattern(args: Mapping[str, Any], key: str = "text") -> re.Pattern[str] | None:
+    text = args.get(key)
+    if text is None:
+        return None
+    try:
+        return re.compile(str(text))
+    except re.error as error:
+        raise StepFailed(f"{key}: /{text}/ is not a regular expression: {error}") from None
+
+
+def _capture(world: World, pattern: re.Pattern[str] | None, text: str) -> None:
+    if pattern is not None and (found := pattern.search(text)):
+        world.variables.update({k: v for k, v in found.groupdict().items() if v is not None})
+
+
+def _within(args: Mapping[str, Any]) -> float:
+    return float(args.get("within", WITHIN))
+
+
+def _money(value: Any, currency: str) -> int:
+    if isinstance(value, int):
+        return value
+    amount = parse_amount(str(value), currency)
+    if amount is None:
+        raise StepFailed(
+            f'{value!r} is not an amount in {currency} (write "25.00", or minor units as a number)'
+        )
+    return amount
+
+
+# -- handset steps ---------------------------------------------------------------------
+
+
+def dial(world: World, step: Step) -> None:
+    args = _args(step, world.variables, "code")
+    name, phone = world.handset(args)
+    try:
+        world.fresh[name] = phone.dial(str(args["code"]), timeout=_within(args))
+    except (UssdTimeout, SmsgwError) as error:
+        raise StepFailed(f"dialling {args['code']} on {name} failed", actual=str(error)) from None
+
+
+def answer(world: World, step: Step) -> None:
+    args = _args(step, world.variables, "text")
+    name, phone = world.handset(args)
+    try:
+        world.fresh[name] = phone.answer(str(args["text"]), timeout=_within(args))
+    except (UssdTimeout, SmsgwError) as error:
+        raise StepFailed(f"answering {args['text']!r} on {name} failed", actual=str(error)) from None
+
+
+def cancel(world: World, step: Step) -> None:
+    args = _args(step, world.variables, None)
+    name, phone = world.handset(args)
+    try:
+        world.fresh[name] = phone.cancel_ussd()
+    except SmsgwError as error:
+        raise StepFailed(f"cancelling the USSD dialogue on {name} failed", actual=str(error)) from None
+
+
+def _screen_text(screen: UssdScreen) -> str:
+    kind = "closed screen" if screen.closed else ("prompt" if screen.expects_reply else "screen")
+    return f"{kind} {screen.text!r}" + (
+        f" ({screen.end_reason})" if screen.closed and screen.end_reason else ""
+    )
+
+
+def expect_screen(world: World, step: Step) -> None:
+    args = _args(step, world.variables, "text")
+    name, phone = world.handset(args)
+    pattern = _pattern(args)
+    screen = world.fresh.pop(name, None)
+    if screen is None:
+        try:
+            screen = phone.wait_for_ussd(timeout=_within(args))
+        except UssdTimeout as error:
+            raise StepFailed(f"{name} shows no new USSD screen", actual=str(error)) from None
+    wanted = []
+    if pattern is not None:
+        wanted.append(f"matching /{pattern.pattern}/")
+    for flag, yes, no in (("closed", "closed", "still open"), ("prompt", "a prompt", "not a prompt")):
+        if flag in args:
+            wanted.append(yes if args[flag] else no)
+    ok = (
+        (pattern is None or pattern.search(screen.text) is not None)
+        and ("closed" not in args or screen.closed == args["closed"])
+        and ("prompt" not in args or screen.expects_reply == args["prompt"])
+    )
+    if not ok:
+        raise StepFailed(
+            f"{name}'s USSD screen is not as expected", "a screen " + ", ".join(wanted), _screen_text(screen)
+        )
+    _capture(world, pattern, screen.text)
+
+
+def send_sms(world: World, step: Step) -> None:
+    args = _args(step, world.variables, None)
+    name, phone = world.handset(args)
+    try:
+        phone.send_sms(str(args["text"]), world.number(args["to"]))
+    except SmsgwError as error:
+        raise StepFailed(f"{name} could not send the SMS to {args['to']}", actual=str(error)) from None
+
+
+def expect_sms(world: World, step: Step) -> None:
+    args = _args(step, world.variables, "text")
+    _, phone = world.handset(args)
+    pattern = _pattern(args)
+    sender = str(args["from"]) if "from" in args else None
+    try:
+        sms = phone.wait_for_sms(pattern, sender=sender, timeout=_within(args))
+    except SmsNotReceived as error:
+        raise StepFailed(str(error)) from None
+    _capture(world, pattern, sms.text)
+
+
+def expect_no_sms(world: World, step: Step) -> None:
+    args = _args(step, world.variables, None)
+    _, phone = world.handset(args)
+    sender = str(args["from"]) if "from" in args else None
+    try:
+        phone.expect_no_sms(float(args["within"]), _pattern(args), sender)
+    except UnexpectedSms as error:
+        raise StepFailed(str(error)) from None
+
+
+def _switch(state: str) -> Callable[[World, Step], None]:
+    def switch(world: World, step: Step) -> None:
+        args = _args(step, world.variables, None)
+        _, phone = world.handset(args)
+        phone.set_state(state)
+
+    return switch
+
+
+# -- merchant steps --------------------------------------------------------------------
+
+
+def checkout(world: World, step: Step) -> None:
+    args = _args(step, world.variables, None)
+    _, phone = world.handset(args)
+    body = {
+        "msisdn": phone.msisdn,
+        "amount": args["amount"],
+        "currency": args.get("currency", "CNY"),
+        "method": args.get("method", "otp"),
+    }
+    try:
+        order = world.network.shop("POST", "/orders", body)
+    except SmsgwError as error:
+        raise StepFailed("the shop refused the order", actual=str(error)) from None
+    world.remember("order", args.get("as"), order)
+
+
+def confirm_code(world: World, step: Step) -> None:
+    args = _args(step, world.variables, "code")
+    order = world.recall("order", args.get("order"))
+    expect = args.get("expect", "paid")
+    try:
+        answer = world.network.shop("POST", f"/orders/{order['id']}/confirm", {"code": str(args["code"])})
+        outcome = answer["status"]
+    except SmsgwError as error:
+        if error.status != 422:
+            raise StepFailed(f"confirming order {order['id']} failed", actual=str(error)) from None
+        outcome = error.code
+        detail = f"refused: {error.code} ({error.message})"
+    else:
+        detail = f"order {outcome}"
+    if outcome != expect:
+        wanted = "the order paid" if expect == "paid" else f"a refusal {expect}"
+        raise StepFailed(f"confirming code {args['code']} for order {order['id']}", wanted, detail)
+
+
+def _poll(check: Callable[[], tuple[bool, str]], within: float) -> tuple[bool, str]:
+    deadline = time.monotonic() + within
+    while True:
+        ok, seen = check()
+        if ok or time.monotonic() >= deadline:
+            return ok, seen
+        time.sleep(_POLL)
+
+
+def expect_order(world: World, step: Step) -> None:
+    args = _args(step, world.variables, "status")
+    name = args.get("order") or world.last.get("order")
+    order = world.recall("order", name)
+
+    def check() -> tuple[bool, str]:
+        current = world.network.shop("GET", f"/orders/{order['id']}")
+        world.variables[name or "order"] = current
+        ok = current["status"] == args["status"] and (
+            "reason" not in args or current["reason"] == args["reason"]
+        )
+        return ok, f"{current['status']} (reason {current['reason']})"
+
+    ok, seen = _poll(check, _within(args))
+    if not ok:
+        wanted = args["status"] + (f" (reason {args['reason']})" if "reason" in args else "")
+        raise StepFailed(
+            f"order {order['id']} did not become {args['status']} within {_within(args):g} s", wanted, seen
+        )
+
+
+def expect_wallet(world: World, step: Step) -> None:
+    args = _args(step, world.variables, "balance")
+    name, phone = world.handset(args)
+
+    def check() -> tuple[bool, str]:
+        wallet = world.network.shop("GET", f"/wallets/{phone.msisdn}")
+        wanted = _money(args["balance"], wallet["currency"])
+        return wallet["balance"] == wanted, format_money(wallet["balance"], wallet["currency"])
+
+    ok, seen = _poll(check, _within(args))
+    if not ok:
+        raise StepFailed(f"{name}'s wallet balance", str(args["balance"]), seen)
+
+
+# -- carrier steps ---------------------------------------------------------------------
+
+
+def advance_clock(world: World, step: Step) -> None:
+    args = _args(step, world.variables, "seconds")
+    world.network.carrier("POST", "/api/clock", {"advance_seconds": args["seconds"]})
+
+
+def add_faults(world: World, rules: list[Any]) -> None:
+    """Add fault rules, named within the run's namespace; they are removed when the scenario ends."""
+    try:
+        rendered = render(rules, world.variables)
+    except Undefined as error:
+        raise StepFailed(str(error)) from None
+    for rule in rendered:
+        body = {
+            **rule,
+            "name": f"{world.network.namespace}:{rule['name']}",
+            "namespace": world.network.namespace,
+        }
+        if isinstance(body.get("msisdn"), str) and body["msisdn"] in world.phones:
+            body["msisdn"] = world.phones[body["msisdn"]].msisdn
+        try:
+            world.network.carrier("POST", "/api/faults", body)
+        except SmsgwError as error:
+            raise StepFailed(f"the carrier refused fault {rule['name']!r}", actual=str(error)) from None
+        world.fault_names.append(body["name"])
+
+
+def faults(world: World, step: Step) -> None:
+    add_faults(world, list(step.args))
+
+
+# -- ESME steps ------------------------------------------------------------------------
+
+
+def _esme(world: World) -> ScenarioEsme:
+    if world.network.esme is None:
+        raise StepFailed("this step needs an SMPP bind, and the run has none (give --esme)")
+    try:
+        return world.network.esme()
+    except EsmeError as error:
+        raise StepFailed("the run's ESME could not bind", actual=str(error)) from None
+
+
+def submit(world: World, step: Step) -> None:
+    args = _args(step, world.variables, None)
+    esme = _esme(world)
+    destination = world.number(args["to"])
+    try:
+        result = esme.submit(
+            str(args.get("from", "12345")),
+            destination,
+            str(args["text"]),
+            receipt=bool(args.get("receipt", False)),
+            schedule=str(args.get("schedule", "")),
+            validity=str(args.get("validity", "")),
+        )
+    except EsmeError as error:
+        raise StepFailed(f"submit_sm to {destination} failed", actual=str(error)) from None
+    expected = args.get("expect_status", "ESME_ROK")
+    if status_name(result.status) != expected:
+        got = status_name(result.status) + (
+            f" (message_id {result.message_ids[0]})" if result.message_ids else ""
+        )
+        raise StepFailed(f"submit_sm to {destination}", f"command_status {expected}", got)
+    if result.status == CommandStatus.ESME_ROK:
+        ids = list(result.message_ids)
+        world.remember("message", args.get("as"), {"id": ids[-1], "ids": ids, "to": destination})
+
+
+def expect_receipt(world: World, step: Step) -> None:
+    args = _args(step, world.variables, "stat")
+    message = world.recall("message", args.get("message"))
+    esme = _esme(world)
+    receipts = esme.receipts(message["id"], wait=_within(args))
+    if not receipts:
+        raise StepFailed(
+            f"no receipt for message {message['id']} within {_within(args):g} s",
+            f"stat:{args.get('stat', 'DELIVRD')}",
+            "no receipt",
+        )
+    receipt = receipts[0]
+    wanted = args.get("stat", "DELIVRD")
+    err = args.get("err")
+    ok = receipt.stat == wanted and (err is None or int(receipt.err) == int(err))
+    if not ok:
+        expected = f"stat:{wanted}" + (f" err:{int(err):03d}" if err is not None else "")
+        raise StepFailed(f"receipt of message {message['id']}", expected, receipt.text)
+    world.variables[f"{world.last['message']}_receipt"] = {
+        "stat": receipt.stat,
+        "err": receipt.err,
+        "text": receipt.text,
+    }
+
+
+def expect_no_receipt(world: World, step: Step) -> None:
+    args = _args(step, world.variables, None)
+    message = world.recall("message", args.get("message"))
+    receipts = _esme(world).receipts(message["id"], wait=float(args["within"]))
+    if receipts:
+        raise StepFailed(f"message {message['id']} got a receipt", "no receipt", receipts[0].text)
+
+
+STEPS: dict[str, Callable[[World, Step], None]] = {
+    "dial": dial,
+    "answer": answer,
+    "cancel": cancel,
+    "expect_screen": expect_screen,
+    "send_sms": send_sms,
+    "expect_sms": expect_sms,
+    "expect_no_sms": expect_no_sms,
+    "switch_off": _switch("off"),
+    "switch_on": _switch("on"),
+    "checkout": checkout,
+    "confirm_code": confirm_code,
+    "expect_order": expect_order,
+    "expect_wallet": expect_wallet,
+    "advance_clock": advance_clock,
+    "faults": faults,
+    "submit": submit,
+    "expect_receipt": expect_receipt,
+    "expect_no_receipt": expect_no_receipt,
+}

@@ -1,0 +1,80 @@
+"""The pytest plugin as a team uses it: a test file with only its fixtures, run by pytest."""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "pytest" / "test_payments.py"
+
+
+def run_pytest(*args: str) -> subprocess.CompletedProcess[str]:
+    # A fresh interpreter: the plugin must come in through its pytest11 entry point alone.
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *args],
+        capture_output=True, text=True, timeout=120, cwd=ROOT, env={**os.environ, "SMSGW_URL": ""},
+    )  # fmt: skip
+
+
+def test_the_example_file_passes_with_the_plugin_fixtures_only() -> None:
+    result = run_pytest(str(EXAMPLE), "-rA")
+    assert result.returncode == 0, result.stdout + result.stderr
+    for name in (
+        "test_buyer_pays_with_the_code_from_the_sms",
+        "test_the_code_expires_after_five_minutes",
+        "test_the_esme_gets_its_receipt",
+        "test_a_phone_that_is_off_gets_its_sms_later",
+    ):
+        assert f"PASSED examples/pytest/test_payments.py::{name}" in result.stdout
+
+
+def test_the_otp_flow_takes_under_ten_lines() -> None:
+    (otp,) = [
+        node
+        for node in ast.parse(EXAMPLE.read_text(encoding="utf-8")).body
+        if isinstance(node, ast.FunctionDef) and node.name == "test_buyer_pays_with_the_code_from_the_sms"
+    ]
+    assert [arg.arg for arg in otp.args.args] == ["phone", "merchant"]
+    assert otp.end_lineno is not None and otp.end_lineno - otp.lineno + 1 < 10
+
+
+def test_a_failing_expectation_fails_the_test(tmp_path: Path) -> None:
+    test = tmp_path / "test_wrong.py"
+    test.write_text(
+        "def test_wrong_amount(phone, merchant):\n"
+        "    buyer = phone(wallet='100.00')\n"
+        "    merchant.checkout(buyer, '25.00')\n"
+        "    buyer.wait_for_sms(r'code is \\d+ to pay 26\\.00', timeout=1)\n",
+        encoding="utf-8",
+    )
+    result = run_pytest(str(test))
+    assert result.returncode == 1
+    assert "SmsNotReceived" in result.stdout and "to pay 25.00 CNY" in result.stdout
+
+
+def test_each_test_has_its_own_namespace_reset_afterwards(tmp_path: Path) -> None:
+    test = tmp_path / "test_worlds.py"
+    test.write_text(
+        "seen = []\n"
+        "def test_one(carrier, phone):\n"
+        "    phone(); phone()\n"
+        "    seen.append(carrier)\n"
+        "    assert len(carrier.api('GET', '/api/handsets', namespace=carrier.namespace)['handsets']) == 2\n"
+        "def test_two(carrier, phone):\n"
+        "    phone()\n"
+        "    (first,) = seen\n"
+        "    assert carrier.namespace != first.namespace\n"
+        "    assert carrier.api('GET', '/api/handsets', namespace=first.namespace)['handsets'] == []\n"
+        "    assert len(carrier.api('GET', '/api/handsets', namespace=carrier.namespace)['handsets']) == 1\n",
+        encoding="utf-8",
+    )
+    result = run_pytest(str(test))
+    assert result.returncode == 0, result.stdout + result.stderr

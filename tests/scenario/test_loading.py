@@ -1,0 +1,134 @@
+"""Scenario files are checked before anything runs: each problem names the file and line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from simulators.scenario.document import DocumentError
+from simulators.scenario.model import find_files, load_file, schema
+from simulators.scenario.template import Undefined, render
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def write(tmp_path: Path, text: str, name: str = "s.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def problem(path: Path) -> DocumentError:
+    with pytest.raises(DocumentError) as caught:
+        load_file(path)
+    return caught.value
+
+
+def test_a_file_of_scenarios_loads_with_lines(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "scenarios:\n"
+        "  - name: first\n"
+        "    handsets: {buyer: {}}\n"
+        "    steps:\n"
+        "      - dial: '*126#'\n"
+        "      - answer: 2\n"
+        "  - name: second\n"
+        "    steps:\n"
+        "      - advance_clock: 5\n",
+    )
+    first, second = load_file(path)
+    assert (first.name, first.line, second.line) == ("first", 2, 7)
+    assert [(s.action, s.args, s.line, s.index) for s in first.steps] == [
+        ("dial", "*126#", 5, 1),
+        ("answer", 2, 6, 2),
+    ]
+    assert not first.moves_clock and second.moves_clock
+
+
+def test_a_single_scenario_file_loads(tmp_path: Path) -> None:
+    (only,) = load_file(write(tmp_path, "name: alone\nsteps:\n  - advance_clock: {seconds: 1}\n"))
+    assert only.name == "alone" and only.handsets == {}
+
+
+def test_a_misspelt_step_is_named_with_a_suggestion_and_its_line(tmp_path: Path) -> None:
+    error = problem(
+        write(tmp_path, "name: x\nhandsets: {b: {}}\nsteps:\n  - dial: '*1#'\n  - expect_scren: Hi\n")
+    )
+    assert error.line == 5
+    assert "'expect_scren' (did you mean 'expect_screen'?)" in str(error)
+    assert str(error).startswith(f"{tmp_path / 's.yaml'}:5: ")
+
+
+def test_a_wrong_type_names_the_field_and_line(tmp_path: Path) -> None:
+    error = problem(write(tmp_path, "name: x\nhandsets: {b: {}}\nsteps:\n  - expect_sms: {within: soon}\n"))
+    assert error.line == 4 and "within" in error.message
+
+
+def test_a_key_given_twice_is_refused(tmp_path: Path) -> None:
+    error = problem(write(tmp_path, "name: x\nname: y\nsteps:\n  - advance_clock: 1\n"))
+    assert error.line == 2 and "'name' is given twice" in error.message
+
+
+def test_broken_yaml_names_the_line(tmp_path: Path) -> None:
+    error = problem(write(tmp_path, "name: x\nsteps:\n  - dial: [unclosed\n"))
+    assert error.line >= 3 and "not valid YAML" in error.message
+
+
+def test_a_step_on_an_undeclared_handset_is_refused(tmp_path: Path) -> None:
+    error = problem(
+        write(tmp_path, "name: x\nhandsets: {buyer: {}}\nsteps:\n  - dial: {handset: seller, code: '*1#'}\n")
+    )
+    assert error.line == 4 and "no handset 'seller'; declared: buyer" in error.message
+
+
+def test_a_handset_step_must_say_which_of_several(tmp_path: Path) -> None:
+    error = problem(write(tmp_path, "name: x\nhandsets: {a: {}, b: {}}\nsteps:\n  - dial: '*1#'\n"))
+    assert error.line == 4 and "say which handset" in error.message and "(a, b)" in error.message
+
+
+def test_two_scenarios_of_one_name_are_refused(tmp_path: Path) -> None:
+    body = "  - name: same\n    steps: [{advance_clock: 1}]\n"
+    error = problem(write(tmp_path, "scenarios:\n" + body + body))
+    assert error.line == 4 and "used twice" in error.message
+
+
+def test_directories_are_searched_and_missing_paths_named(tmp_path: Path) -> None:
+    write(tmp_path, "name: x\nsteps: [{advance_clock: 1}]\n", "b.yml")
+    write(tmp_path, "name: y\nsteps: [{advance_clock: 1}]\n", "a.yaml")
+    write(tmp_path, "not a scenario", "notes.txt")
+    assert [p.name for p in find_files([tmp_path])] == ["a.yaml", "b.yml"]
+    with pytest.raises(FileNotFoundError, match="nope.yaml: no such file"):
+        find_files([tmp_path / "nope.yaml"])
+
+
+def test_the_schema_is_valid_and_every_example_follows_it() -> None:
+    """Editors use the schema as it is: it must be a valid schema that accepts the examples."""
+    full = schema()
+    jsonschema.Draft202012Validator.check_schema(full)
+    validator = jsonschema.Draft202012Validator(full)
+    examples = sorted(EXAMPLES.glob("*.yaml"))
+    assert examples
+    for path in examples:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        assert not list(validator.iter_errors(document)), path
+        assert load_file(path)
+    assert not validator.is_valid(json.loads('{"name": "x", "steps": [{"fly": 1}]}'))
+
+
+def test_placeholders_are_filled_and_unknown_ones_named() -> None:
+    variables = {"otp": "123456", "order": {"id": "ord_0001"}}
+    assert render({"code": "{{otp}}", "path": "/orders/{{ order.id }}/x", "n": 3}, variables) == {
+        "code": "123456",
+        "path": "/orders/ord_0001/x",
+        "n": 3,
+    }
+    assert render(r"\d{6}", variables) == r"\d{6}"
+    with pytest.raises(Undefined, match=r"\{\{pin\}\} is not defined here \(defined: order, otp\)"):
+        render("{{pin}}", variables)
+    with pytest.raises(Undefined, match="order has no 'status'"):
+        render("{{order.status}}", variables)

@@ -1,0 +1,149 @@
+"""``smsgw scenario run`` as CI runs it: real processes, real carrier, real HTTP and SMPP."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from simulators.carrier_process import CarrierProcess
+from simulators.http import call_api
+from simulators.scenario.model import find_files, load_file
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
+
+
+def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
+    return subprocess.run(
+        [sys.executable, "-m", "smsgw", "scenario", "run", *args],
+        capture_output=True, text=True, encoding="utf-8", timeout=timeout, cwd=ROOT, env=env,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def carrier(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]:
+    """One carrier with its mock merchant, shared by the runs that target it."""
+    process = CarrierProcess(tmp_path_factory.mktemp("carrier"))
+    try:
+        yield process.wait_ready()
+    finally:
+        process.stop()
+
+
+def test_every_example_passes_with_progress_summary_and_junit(tmp_path: Path) -> None:
+    junit = tmp_path / "reports" / "scenarios.xml"
+    result = run("examples/", "--junit", str(junit), "--seed", "7")
+    assert result.returncode == 0, result.stdout + result.stderr
+    expected = [s for path in find_files([EXAMPLES]) for s in load_file(path)]
+    out = result.stdout
+    # Progress: one numbered line per scenario as it ends, then the table and the totals.
+    progress = re.findall(rf"^\[\s*(\d+)/{len(expected)}\] PASS ", out, re.MULTILINE)
+    assert sorted(map(int, progress)) == list(range(1, len(expected) + 1))
+    assert re.search(r"^result\s+scenario\s+where\s+time$", out, re.MULTILINE)
+    for scenario in expected:
+        assert re.search(
+            rf"^PASS\s+{re.escape(scenario.name)}\s+examples/\S+\.yaml:{scenario.line}\s", out, re.MULTILINE
+        )
+    assert f"{len(expected)} scenarios: {len(expected)} passed, 0 failed in " in out
+    # JUnit XML as CI servers read it: one suite per file, one case per scenario, no failures.
+    root = ET.parse(junit).getroot()
+    assert root.tag == "testsuites" and root.get("tests") == str(len(expected))
+    cases = root.findall("testsuite/testcase")
+    assert sorted(c.get("name") for c in cases) == sorted(s.name for s in expected)
+    assert all(c.find("failure") is None and c.find("error") is None for c in cases)
+    suites = {s.get("name"): s for s in root.findall("testsuite")}
+    assert set(suites) == {f"examples/{p.name}" for p in EXAMPLES.glob("*.yaml")}
+    otp = suites["examples/otp.yaml"]
+    assert otp.get("failures") == "0" and otp.get("tests") == str(
+        sum(s.path.name == "otp.yaml" for s in expected)
+    )
+    # The OTP expiry scenario jumps 301 s of carrier time without waiting for it.
+    expiry = next(c for c in cases if c.get("name") == "the code expires after 5 minutes")
+    assert float(expiry.get("time", "inf")) < 30
+
+
+def test_a_changed_expectation_fails_with_expected_actual_file_and_line(tmp_path: Path) -> None:
+    text = (EXAMPLES / "otp.yaml").read_text(encoding="utf-8")
+    broken = text.replace(
+        '      - expect_wallet: "75.00"', '      - expect_wallet: {balance: "70.00", within: 0.2}', 1
+    )
+    assert broken != text
+    path = tmp_path / "otp.yaml"
+    path.write_text(broken, encoding="utf-8")
+    line = broken.splitlines().index('      - expect_wallet: {balance: "70.00", within: 0.2}') + 1
+    junit = tmp_path / "junit.xml"
+    result = run(str(path), "--junit", str(junit))
+    assert result.returncode == 1, result.stdout + result.stderr
+    failure = f"{path}:{line}: step 6 (expect_wallet): buyer's wallet balance\n      expected: 70.00\n      actual:   75.00 CNY"
+    assert failure in result.stdout
+    assert "7 scenarios: 6 passed, 1 failed in " in result.stdout
+    (case,) = [c for c in ET.parse(junit).getroot().iter("testcase") if c.find("failure") is not None]
+    assert case.get("name") == "buyer pays with the code from the SMS" and case.get("line") == str(line)
+    assert "expected: 70.00" in (case.find("failure").text or "")  # type: ignore[union-attr]
+
+
+def test_a_bad_file_stops_the_run_before_it_starts(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("name: x\nsteps:\n  - advance_clok: 1\n", encoding="utf-8")
+    result = run(str(path))
+    assert result.returncode == 2
+    assert f"{path}:3: steps[0]: unknown key 'advance_clok' (did you mean 'advance_clock'?)" in result.stderr
+    assert result.stdout == ""
+
+
+def test_an_unreachable_carrier_is_said_plainly() -> None:
+    result = run("examples/otp.yaml", "--carrier", "http://127.0.0.1:9")
+    assert result.returncode == 2
+    assert "no carrier to run against: unreachable: cannot reach smsgw at http://127.0.0.1:9" in result.stderr
+
+
+def test_two_runs_in_parallel_on_one_carrier_stay_apart(carrier: dict[str, object]) -> None:
+    """Each run works in its own namespace: both pass, neither sees the other's messages, and
+    resetting one leaves the other's world alone."""
+    url = str(carrier["http_url"])
+    # No clock jumps here: the carrier's clock is one for all runs (docs/scenarios.md).
+    files = ["examples/carrier.yaml", "examples/ussd_menu.yaml"]
+    assert not any(s.moves_clock for path in files for s in load_file(ROOT / path))
+    with ThreadPoolExecutor(2) as pool:
+        runs = list(
+            pool.map(lambda ns: run(*files, "--carrier", url, "--namespace", ns, "--keep"), ["ci-a", "ci-b"])
+        )
+    for result in runs:
+        assert result.returncode == 0, result.stdout + result.stderr
+
+    def api(method: str, path: str, **query: object) -> Any:
+        return call_api(url, method, path, query=query or None, timeout=10)
+
+    handsets = {
+        ns: {h["msisdn"] for h in api("GET", "/api/handsets", namespace=ns)["handsets"]}
+        for ns in ("ci-a", "ci-b")
+    }
+    # Fresh numbers for every handset but the shared magic numbers, which carry no namespace.
+    fresh = sum(
+        "msisdn" not in setup
+        for path in files
+        for scenario in load_file(ROOT / path)
+        for setup in scenario.handsets.values()
+    )
+    assert len(handsets["ci-a"]) == len(handsets["ci-b"]) == fresh
+    assert not handsets["ci-a"] & handsets["ci-b"]
+    for ns in ("ci-a", "ci-b"):
+        messages = api("GET", "/api/messages", namespace=ns, limit=1000)["messages"]
+        assert messages and {m["msisdn"] for m in messages} <= handsets[ns]
+    assert api("DELETE", "/api/namespaces/ci-a")["removed_handsets"] == sorted(handsets["ci-a"])
+    assert api("GET", "/api/handsets", namespace="ci-a")["handsets"] == []
+    assert {h["msisdn"] for h in api("GET", "/api/handsets", namespace="ci-b")["handsets"]} == handsets[
+        "ci-b"
+    ]

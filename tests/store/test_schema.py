@@ -1,0 +1,40 @@
+"""A store written by an older smsgw opens in this one, upgraded in place; a newer one is refused."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from smsgw.store.sqlite import SCHEMA_VERSION, SqliteStore, StoreError
+
+
+def test_a_version_4_store_gains_namespaces_and_keeps_its_subscribers(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as db:
+        db.executescript(
+            "CREATE TABLE subscribers (msisdn TEXT PRIMARY KEY, name TEXT NOT NULL, state TEXT NOT NULL,"
+            " inbox_after INTEGER NOT NULL);"
+            "INSERT INTO subscribers VALUES ('8613800000007', 'Old', 'off', 3);"
+            "PRAGMA user_version = 4;"
+        )
+    db.close()
+    store = SqliteStore(str(path))
+    assert store.subscribers() == [("8613800000007", "Old", "off", 3, "")]
+    store.save_subscriber("8613800000008", "New", "on", 0, "ci-1")
+    store.commit()
+    assert ("8613800000008", "New", "on", 0, "ci-1") in store.subscribers()
+    store.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    db.close()
+
+
+def test_a_store_from_a_newer_smsgw_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "new.db"
+    with sqlite3.connect(path) as db:
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    db.close()
+    with pytest.raises(StoreError, match=f"schema version {SCHEMA_VERSION + 1}"):
+        SqliteStore(str(path))
