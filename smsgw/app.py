@@ -29,6 +29,7 @@ from smsgw.store.sqlite import SqliteStore
 from smsgw.web.api import Api, Root
 from smsgw.web.clock import ClockRoutes
 from smsgw.web.events import EventStream
+from smsgw.web.faults import FaultRoutes
 from smsgw.web.handsets import HandsetRoutes
 from smsgw.web.network import NetworkRoutes
 from smsgw.web.openapi import OpenApiRoutes
@@ -148,6 +149,7 @@ def start(config: Config, reactor: Any) -> Any:
                 concat_timeout=network.concat_timeout,
             ).routes()
             + ClockRoutes(carrier, clock, factory.flusher.flush).routes()
+            + FaultRoutes(carrier).routes()
             + OpenApiRoutes().routes()
         )
         api = Api(routes, streams={"events": EventStream(carrier.events, reactor)})

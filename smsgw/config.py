@@ -438,6 +438,10 @@ def _command_status(where: str, value: Any) -> int:
 
 def _fault_name(where: str, value: Any) -> str:
     name = _text(where, value)
+    if not name or "/" in name:
+        raise ConfigError(
+            f"{where}: {name!r}: a rule needs a name without '/' (it goes in /api/faults/{{name}})"
+        )
     if name.startswith("magic:"):
         raise ConfigError(
             f"{where}: {name!r}: names starting with 'magic:' belong to the built-in magic numbers"

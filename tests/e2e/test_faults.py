@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import http.client
+import inspect
 import json
+import re
 import urllib.parse
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from smsgw.config import FAULT_KEYS, ConfigError, config_from_dict
 from smsgw.smpp.sm import SubmitSm
 from smsgw.text.coding import decode_text
+from smsgw.web.faults import FaultRoutes
 
 from .conftest import DEFAULT_ACCOUNT_TOML, DEMO, READ_TIMEOUT, Esme, Smsgw, receipt_of
 from .test_merchant import MerchantProcess, code_of, inbox_cursor, next_sms
@@ -340,3 +344,63 @@ def test_the_mock_merchant_rebinds_and_resends_a_dropped_otp(start_server, tmp_p
     finally:
         events.close()
         merchant.stop()
+
+
+# -- /api/faults ---------------------------------------------------------------------------
+
+
+def test_a_rule_posted_at_run_time_strikes_at_once_and_stops_when_deleted(start_server, connect) -> None:
+    smsgw = start_server()
+    esme: Esme = connect(smsgw)
+    esme.bind("transceiver")
+    rule = {"name": "lost-dlr", "effect": "no_receipt", "msisdn": DEMO[1], "account": "smsgw", "every": None}
+    status, added = smsgw.api("POST", "/api/faults", rule)
+    assert status == 201 and (added["source"], added["every"], added["probability"]) == ("api", None, 1.0)
+    silent = esme.submit_ok(DEMO[1], "hello")
+    assert esme.read(timeout=0.5) is None and smsgw.message(silent)["state"] == "DELIVRD"
+    listed = {r["name"]: r for r in smsgw.get("/api/faults")["faults"]}
+    assert (listed["lost-dlr"]["counted"], listed["lost-dlr"]["fired"]) == (1, 1)
+    assert listed["magic:undeliverable"]["source"] == "magic"
+    assert smsgw.api("DELETE", "/api/faults/lost-dlr")[0] == 200
+    heard = esme.submit_ok(DEMO[1], "hello again")
+    assert receipt_of(esme.wait_deliveries(1)[0])["receipted_message_id"] == heard
+
+
+def test_magic_numbers_can_be_deleted_one_by_one(start_server, connect) -> None:
+    smsgw = start_server()
+    esme: Esme = connect(smsgw)
+    esme.bind("transceiver")
+    status, deleted = smsgw.api("DELETE", "/api/faults/magic:throttled")
+    assert status == 200 and deleted == {"name": "magic:throttled", "source": "magic", "deleted": True}
+    assert esme.submit("8619999990004", "hello", registered_delivery=0).status == 0
+    assert esme.submit("8619999990005", "hello", registered_delivery=0).status == 0x08  # the others stay
+    assert smsgw.api("DELETE", "/api/faults")[1] == {"deleted": []}  # only API rules go
+
+
+@pytest.mark.parametrize(
+    "table",
+    [
+        {"name": "x", "effect": "delay_delivery"},
+        {"name": "x", "effect": "no_receipt", "state": "UNDELIV"},
+        {"name": "x", "effect": "ussd_timeout", "code": "126"},
+        {"name": "x", "effect": "refuse_submit", "every": 2, "probability": 0.5},
+        {"name": "magic:mine", "effect": "refuse_submit"},
+        {"name": "x", "effect": "refuse_submit", "msisdn": "+86139*"},
+    ],
+)
+def test_the_api_refuses_a_rule_with_the_words_of_the_config(start_server, table: dict[str, Any]) -> None:
+    """422, and the config's message for the same table (without its faults[0] prefix)."""
+    smsgw = start_server()
+    status, error = smsgw.api("POST", "/api/faults", table)
+    assert status == 422 and error["error"]["code"] == "bad_fault"
+    with pytest.raises(ConfigError) as caught:
+        config_from_dict({"faults": [table]})
+    assert error["error"]["message"] == str(caught.value).replace("faults[0].", "").replace(
+        "faults[0]", "every"
+    )
+
+
+def test_the_api_takes_the_keys_the_config_takes() -> None:
+    source = inspect.getsource(FaultRoutes.add)
+    allowed = re.search(r"json_body\(request, \(([^)]*)\)\)", source)
+    assert allowed is not None and set(re.findall(r"\"(\w+)\"", allowed.group(1))) == set(FAULT_KEYS)
