@@ -364,6 +364,23 @@ def test_ussd_timeout_for_another_service_code_leaves_the_dialogue_alone() -> No
     assert dialogue.screen.text == "1 Pay"  # type: ignore[union-attr]
 
 
+def test_ussd_timeout_takes_an_http_applications_answer_as_too_late() -> None:
+    """CON from an HTTP application comes too late: the phone shows the network error."""
+    rule = FaultRule("slow-web", "ussd_timeout", code="*384#", msisdn=PHONE)
+    carrier = faulty(rule, ussd_routes=(UssdRoute("*384#", url="http://app.test/ussd"),))
+    posted: list[str] = []
+    carrier.post_to_http_app = lambda dialogue, text: posted.append(text)
+    dialogue = carrier.dial_ussd(PHONE, "*384#")
+    carrier.ussd.app_said(dialogue.session, "1 Balance", expects_reply=True, now=carrier.clock.now())
+    assert posted == [""] and (dialogue.end_code, dialogue.screen.text) == (
+        "app_timeout",
+        NETWORK_ERROR_SCREEN,
+    )  # type: ignore[union-attr]
+    assert injected(carrier) == [
+        ("slow-web", "ussd_timeout", f"answer in dialogue {dialogue.session} taken as too late: app_timeout")
+    ]
+
+
 # -- garble_text ---------------------------------------------------------------------------
 
 
@@ -400,6 +417,8 @@ def test_garbling_keeps_the_text_decodable(body: bytes, esm_class: int, data_cod
     start = body[0] + 1 if esm_class else 0
     assert garbled[:start] == body[:start] and len(garbled) == len(body)
     assert "\ufffd" not in decode_text(garbled[start:], data_coding)
+    escapes = [i for i, octet in enumerate(body) if octet == 0x1B and data_coding == 0]
+    assert all(garbled[i : i + 2] == body[i : i + 2] for i in escapes)
     assert replaced == 0 or garbled != body
 
 
