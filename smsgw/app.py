@@ -29,6 +29,7 @@ from smsgw.store.sqlite import SqliteStore
 from smsgw.web.api import Api, Root
 from smsgw.web.clock import ClockRoutes
 from smsgw.web.events import EventStream
+from smsgw.web.faults import FaultRoutes
 from smsgw.web.handsets import HandsetRoutes
 from smsgw.web.namespaces import NamespaceRoutes
 from smsgw.web.network import NetworkRoutes
@@ -150,6 +151,7 @@ def start(config: Config, reactor: Any) -> Any:
             ).routes()
             + ClockRoutes(carrier, clock, factory.flusher.flush).routes()
             + NamespaceRoutes(carrier, factory.flusher.flush).routes()
+            + FaultRoutes(carrier).routes()
             + OpenApiRoutes().routes()
         )
         api = Api(routes, streams={"events": EventStream(carrier.events, reactor)})

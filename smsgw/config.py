@@ -24,8 +24,8 @@ from smsgw.carrier.accounts import (
     USSD_SESSION_FIELDS,
     Account,
 )
+from smsgw.carrier.faults import EFFECT_KEYS, FAILED_STATES, FaultRule
 from smsgw.carrier.faults import EFFECTS as FAULT_EFFECTS
-from smsgw.carrier.faults import FAILED_STATES, FaultRule
 from smsgw.carrier.subscribers import HandsetState, Subscriber, normalize_msisdn
 from smsgw.carrier.ussd import UssdRoute, base_code
 from smsgw.smpp.constants import BindType, CommandStatus
@@ -203,7 +203,7 @@ def _fields(where: str, table: Any, checks: dict[str, Callable[[str, Any], Any]]
         raise ConfigError(
             f"{where}: unknown key {unknown[0]!r}; allowed keys are {', '.join(sorted(checks))}"
         )
-    return {key: checks[key](f"{where}.{key}", value) for key, value in table.items()}
+    return {key: checks[key](f"{where}.{key}" if where else key, value) for key, value in table.items()}
 
 
 _SECONDS = lambda w, v: float(_number(w, v))  # noqa: E731
@@ -438,6 +438,10 @@ def _command_status(where: str, value: Any) -> int:
 
 def _fault_name(where: str, value: Any) -> str:
     name = _text(where, value)
+    if not name or "/" in name:
+        raise ConfigError(
+            f"{where}: {name!r}: a rule needs a name without '/' (it goes in /api/faults/{{name}})"
+        )
     if name.startswith("magic:"):
         raise ConfigError(
             f"{where}: {name!r}: names starting with 'magic:' belong to the built-in magic numbers"
@@ -469,33 +473,96 @@ def _probability(where: str, value: Any) -> float:
     return chance
 
 
+#: The longest injected delay: a year, well past any SMPP validity period.
+MAX_FAULT_DELAY = 366 * 86400.0
+
+
+def _delay(where: str, value: Any) -> float | tuple[float, float]:
+    if isinstance(value, list):
+        if len(value) != 2:
+            raise ConfigError(f"{where}: {value!r} is not a range; give [low, high] in seconds, e.g. [5, 60]")
+        low, high = (float(_number(f"{where}[{i}]", v)) for i, v in enumerate(value))
+        if low > high:
+            raise ConfigError(f"{where}: [{low:g}, {high:g}] runs backwards; write the lower bound first")
+        if high > MAX_FAULT_DELAY:
+            raise ConfigError(f"{where}: {high:g} s is over a year; use at most {MAX_FAULT_DELAY:.0f}")
+        return (low, high)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(
+            f"{where}: {value!r} is not seconds (e.g. 30) nor a range of seconds (e.g. [5, 60])"
+        )
+    seconds = float(_number(where, value))
+    if seconds > MAX_FAULT_DELAY:
+        raise ConfigError(f"{where}: {seconds:g} s is over a year; use at most {MAX_FAULT_DELAY:.0f}")
+    return seconds
+
+
 _FAULT_CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "name": lambda w, v: _fault_name(w, v),
     "effect": _choice(FAULT_EFFECTS),
     "msisdn": lambda w, v: _number_glob(w, v),
     "account": lambda w, v: _text(w, v, max_length=15),
+    "code": lambda w, v: _text(w, v, max_length=21),
     "every": lambda w, v: int(_number(w, v, minimum=1, integer=True)),
     "probability": _probability,
+    "limit": lambda w, v: int(_number(w, v, minimum=1, integer=True)),
     "status": _command_status,
     "state": lambda w, v: int(FAILED_STATES[_choice(tuple(FAILED_STATES))(w, v)]),
     "error": lambda w, v: _error_code(w, v),
+    "delay": lambda w, v: _delay(w, v),
 }
+#: The keys a fault rule takes (the config's [[faults]] and POST /api/faults alike).
+FAULT_KEYS = tuple(_FAULT_CHECKS)
+
+
+def fault_rule(where: str, table: Any, *, source: str = "config") -> FaultRule:
+    """One fault rule from a [[faults]] table or an API body, every key checked.
+
+    :param where: how errors name the rule (``faults[0]``); empty names the keys alone.
+    :raises ConfigError: naming the key, what was given, and what would do.
+    """
+    fields = _fields(where, table, _FAULT_CHECKS)
+    prefix = f"{where}." if where else ""
+    for required in ("name", "effect"):
+        if required not in fields:
+            raise ConfigError(
+                f"{where or required}: {required} is required (effects: {', '.join(FAULT_EFFECTS)})"
+            )
+    effect = fields["effect"]
+    for key in fields:
+        owners = [e for e, keys in EFFECT_KEYS.items() if key in keys]
+        if owners and effect not in owners:
+            raise ConfigError(
+                f"{prefix}{key}: {effect} takes no {key} (only {' and '.join(owners)} does); remove it"
+            )
+    if "every" in fields and "probability" in fields:
+        raise ConfigError(f"{where or 'every'}: give every (each Nth) or probability, not both")
+    if effect == "delay_delivery" and "delay" not in fields:
+        raise ConfigError(
+            f"{prefix}delay: delay_delivery needs it: seconds (e.g. 30) or a range (e.g. [5, 60])"
+        )
+    if "code" in fields:
+        _fault_code(f"{prefix}code", effect, fields["code"])
+    return FaultRule(**fields, source=source)
+
+
+def _fault_code(where: str, effect: str, code: str) -> None:
+    is_ussd = base_code(code) == (code, [])
+    if effect == "ussd_timeout" and not is_ussd:
+        raise ConfigError(
+            f'{where}: {code!r} is not a USSD service code; ussd_timeout matches one, e.g. "*126#"'
+        )
+    if effect != "ussd_timeout" and (is_ussd or not code):
+        raise ConfigError(
+            f"{where}: {code!r}: {effect} matches the short code a message is sent from (its source_addr), "
+            'e.g. "12345"; a USSD service code only goes with ussd_timeout'
+        )
 
 
 def _faults(value: Any) -> tuple[FaultRule, ...]:
     if not isinstance(value, list):
         raise ConfigError("faults: expected [[faults]] tables, each with name and effect")
-    rules = []
-    for i, table in enumerate(value):
-        where = f"faults[{i}]"
-        fields = _fields(where, table, _FAULT_CHECKS)
-        for required in ("name", "effect"):
-            if required not in fields:
-                raise ConfigError(f"{where}: {required} is required (effects: {', '.join(FAULT_EFFECTS)})")
-        if "every" in fields and "probability" in fields:
-            raise ConfigError(f"{where}: give every (each Nth) or probability, not both")
-        rules.append(FaultRule(**fields))
-    return tuple(rules)
+    return tuple(fault_rule(f"faults[{i}]", table) for i, table in enumerate(value))
 
 
 def _ussd_routes(value: Any) -> tuple[UssdRoute, ...]:

@@ -46,6 +46,12 @@ effect = "refuse_submit"
 msisdn = "86139*"
 every = 3
 status = "ESME_RTHROTTLED"
+[[faults]]
+name = "slow"
+effect = "delay_delivery"
+delay = [5, 60]
+code = "10086"
+limit = 2
 [[subscribers]]
 msisdn = "+86 138 0000 0042"
 name = "Zhao"
@@ -63,8 +69,9 @@ state = "off"
         "abort",
     )
     assert (config.merchant.otp_length, config.merchant.otp_ttl, config.merchant.otp_attempts) == (8, 60.0, 3)
-    (fault,) = config.faults
+    fault, slow = config.faults
     assert (fault.name, fault.msisdn, fault.every, fault.status) == ("lane", "86139*", 3, 0x58)
+    assert (slow.effect, slow.delay, slow.code, slow.limit) == ("delay_delivery", (5.0, 60.0), "10086", 2)
     (subscriber,) = config.subscribers
     assert subscriber.msisdn == "8613800000042" and subscriber.state.value == "off"
 
@@ -135,6 +142,33 @@ state = "off"
         ({"merchant": {"otp_attempts": 0}}, ["merchant.otp_attempts", "minimum 1"]),
         ({"subscribers": [{"msisdn": "abc"}]}, ["subscribers[0].msisdn", "not a phone number"]),
         ({"network": {"provisioning": "lax"}}, ["network.provisioning", "auto, strict"]),
+        (
+            {"faults": [{"name": "x", "effect": "delay_delivery", "delay": 5, "status": "ESME_RSYSERR"}]},
+            ["faults[0].status", "delay_delivery takes no status", "only refuse_submit"],
+        ),
+        ({"faults": [{"name": "x", "effect": "delay_delivery"}]}, ["faults[0].delay", "[5, 60]"]),
+        ({"faults": [{"name": "x", "effect": "no_receipt", "delay": 5}]}, ["faults[0].delay", "no_receipt"]),
+        (
+            {"faults": [{"name": "x", "effect": "delay_delivery", "delay": [60, 5]}]},
+            ["faults[0].delay", "backwards"],
+        ),
+        (
+            {"faults": [{"name": "x", "effect": "delay_delivery", "delay": [5]}]},
+            ["faults[0].delay", "[low, high]"],
+        ),
+        (
+            {"faults": [{"name": "x", "effect": "delay_delivery", "delay": "5s"}]},
+            ["faults[0].delay", "seconds"],
+        ),
+        (
+            {"faults": [{"name": "x", "effect": "ussd_timeout", "code": "126"}]},
+            ["faults[0].code", "not a USSD service code", "*126#"],
+        ),
+        (
+            {"faults": [{"name": "x", "effect": "no_receipt", "code": "*126#"}]},
+            ["faults[0].code", "source_addr", "only goes with ussd_timeout"],
+        ),
+        ({"faults": [{"name": "x", "effect": "unreachable", "limit": 0}]}, ["faults[0].limit", "minimum 1"]),
         (
             {"accounts": [{"system_id": "a", "password": "b"}]},
             ["default_account", "'smsgw'", "not an account"],

@@ -18,8 +18,8 @@ from smsgw.carrier.accounts import Account, AccountRegistry
 from smsgw.carrier.center import MessageCenter, parse_message_id
 from smsgw.carrier.clock import Clock
 from smsgw.carrier.errors import BindRefused, Rejected, UnknownSubscriber
-from smsgw.carrier.events import Bound, EventBus, FaultInjected, HandsetChanged, Refused, Unbound, UssdChanged
-from smsgw.carrier.faults import FaultBook
+from smsgw.carrier.events import Bound, EventBus, HandsetChanged, Refused, Unbound, UssdChanged
+from smsgw.carrier.faults import FaultBook, FaultRule, announce
 from smsgw.carrier.outbox import Link, Outbox, RetryPolicy
 from smsgw.carrier.subscribers import HandsetState, Subscriber, SubscriberRegistry, normalize_msisdn
 from smsgw.carrier.ussd import ABORT_OP, EOS, Dialogue, UssdGateway, UssdLimits, UssdRoute
@@ -109,7 +109,9 @@ class Carrier:
                 self.center.handset_reachable(subscriber.msisdn, clock.now())
         #: Bound sessions by session id.
         self.links: dict[int, Link] = {}
-        self.ussd = UssdGateway(list(ussd_routes), ussd_limits, apps=self, on_change=self._ussd_changed)
+        self.ussd = UssdGateway(
+            list(ussd_routes), ussd_limits, apps=self, on_change=self._ussd_changed, fault=self._fault
+        )
         #: Posts to HTTP USSD applications (set by the edge that can make HTTP requests).
         self.post_to_http_app: Callable[[Dialogue, str], None] | None = None
         self._handlers = {
@@ -170,7 +172,13 @@ class Carrier:
             self.events.emit(Unbound(session_id, link.account.system_id, reason))
 
     def request(self, link: Any, pdu: Any) -> None:
-        """Answer a submit_sm, data_sm, submit_multi, query_sm, cancel_sm or replace_sm."""
+        """Answer a submit_sm, data_sm, submit_multi, query_sm, cancel_sm or replace_sm.
+
+        Requests that arrive behind one whose connection a fault dropped are never read, as
+        on a real connection that broke: they stay unanswered, and nothing of them is stored.
+        """
+        if link.session.dropped:
+            return
         try:
             self._handlers[pdu.command_id](link, pdu, self.clock.now())
         except Rejected as refusal:
@@ -236,15 +244,35 @@ class Carrier:
         check_addresses(pdu)
         self._accept(link, pdu, check_data_sm(pdu, now, self.limits), now)
 
-    def _refuse_by_fault(self, account: Account, msisdn: str) -> None:
+    def _fault(
+        self, effect: str, system_id: str, msisdn: str, code: str = "", detail: str | None = None
+    ) -> FaultRule | None:
+        """The rule of this effect that strikes this event, announced; None if none does."""
+        rule = self.faults.strike(effect, system_id, msisdn, code)
+        if rule is not None:
+            announce(self.events, rule, system_id, msisdn, detail)
+        return rule
+
+    def _refuse_by_fault(self, account: Account, msisdn: str, code: str) -> None:
         """Answer a submit with an injected status when a ``refuse_submit`` rule fires."""
-        rule = self.faults.strike("refuse_submit", account.system_id, msisdn)
+        rule = self._fault("refuse_submit", account.system_id, msisdn, code)
+        if rule is not None:
+            raise Rejected(rule.status, f"injected fault {rule.name!r}: {rule.detail} for {msisdn}")
+
+    def _dropped_by_fault(self, link: Any, pdu: Any, msisdn: str) -> bool:
+        """Close the connection without answering when a ``drop_connection`` rule fires.
+
+        The submit is not accepted, so nothing is lost: the ESME must bind again and resend.
+        """
+        system_id = link.account.system_id
+        command = command_name(pdu.command_id)
+        detail = f"session {link.session_id} closed at {command} sequence {pdu.sequence_number}"
+        rule = self._fault("drop_connection", system_id, msisdn, pdu.source_addr, detail)
         if rule is None:
-            return
-        status = status_name(rule.status)
-        if self.events.wants(FaultInjected):
-            self.events.emit(FaultInjected(rule.name, rule.effect, account.system_id, msisdn, status))
-        raise Rejected(rule.status, f"injected fault {rule.name!r}: {status} for {msisdn}")
+            return False
+        link.session.drop(f"injected fault {rule.name!r}: connection dropped at {command} to {msisdn}")
+        link.output_ready()
+        return True
 
     def _admit(self, account: Account, now: float) -> None:
         """The account may submit now: under its throughput, and its queue not full."""
@@ -254,7 +282,10 @@ class Carrier:
     def _accept(self, link: Any, pdu: Any, checked: Checked, now: float) -> None:
         """Accept a checked submit_sm or data_sm to its one destination and answer it."""
         subscriber = self.subscribers.resolve(pdu.destination_addr)
-        self._refuse_by_fault(link.account, subscriber.msisdn)
+        if self.faults.may_strike(subscriber.msisdn):
+            if self._dropped_by_fault(link, pdu, subscriber.msisdn):
+                return
+            self._refuse_by_fault(link.account, subscriber.msisdn, pdu.source_addr)
         message_id = self.center.accept_mt(
             link.account,
             pdu,
@@ -284,7 +315,8 @@ class Carrier:
             try:
                 check_addresses(_DestView(pdu, dest))
                 subscriber = self.subscribers.resolve(dest.destination_addr)
-                self._refuse_by_fault(account, subscriber.msisdn)
+                if self.faults.may_strike(subscriber.msisdn):
+                    self._refuse_by_fault(account, subscriber.msisdn, pdu.source_addr)
             except Rejected as refusal:
                 unsuccess.append(
                     UnsuccessSme(
@@ -320,7 +352,7 @@ class Carrier:
             # The reference names the dialogue only; its low bit is no end-of-session flag.
             session_info = pdu.user_message_reference & ~EOS
         dialogue = self.ussd.from_esme(
-            link.account.system_id, subscriber, pdu.ussd_service_op, session_info, text, now
+            link.account.system_id, subscriber, pdu.ussd_service_op, session_info, text, now, pdu.source_addr
         )
         if dialogue.origin == "network" and not dialogue.code:
             dialogue.code = pdu.source_addr  # answers go back to the pushing ESME's address

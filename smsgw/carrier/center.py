@@ -12,14 +12,15 @@ one deliver_sm per part.
 from __future__ import annotations
 
 import heapq
+import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from typing import Any
 
 from smsgw.carrier.accounts import Account, AccountRegistry
 from smsgw.carrier.errors import QueueFull, Rejected
-from smsgw.carrier.events import DeliveryDone, EventBus, FaultInjected, MessageAccepted, MessageStateChanged
-from smsgw.carrier.faults import FaultBook, FaultRule
+from smsgw.carrier.events import DeliveryDone, EventBus, MessageAccepted, MessageStateChanged
+from smsgw.carrier.faults import FaultBook, FaultRule, announce
 from smsgw.carrier.outbox import Outbox
 from smsgw.carrier.receipts import encode_receipt, wants_intermediate, wants_receipt
 from smsgw.carrier.subscribers import HandsetState, Subscriber, SubscriberRegistry
@@ -113,6 +114,8 @@ class MessageCenter:
         self._pending: dict[int, MessageRecord] = {}
         self._waiting_for: defaultdict[str, set[int]] = defaultdict(set)
         self._timers: list[tuple[float, int, str]] = []
+        #: Held MTs kept from their phone by an injected delay: row id -> when it ends.
+        self._delayed: dict[int, float] = {}
         self._per_account: Counter[str] = Counter()
         self._mo_ref = 0
 
@@ -174,28 +177,41 @@ class MessageCenter:
     def _deliver_or_hold(self, record: MessageRecord, subscriber: Subscriber, now: float) -> None:
         """Store a new MT: delivered now when its phone takes SMS and it is due, else held."""
         due = record.scheduled_at is None or record.scheduled_at <= now
-        if due and subscriber.state.receives_sms and self._failed_by_fault(record, now):
-            return
+        release = None
         if due and subscriber.state.receives_sms:
-            record.state = DELIVRD
-            record.done_at = now
-            record.seen = self._arrival()
-            owed = record.registered_delivery and wants_receipt(record.registered_delivery, DELIVRD)
-            if owed:
-                record.report = DELIVRD
-            self.store.insert_message(record.as_row())
-            self._announce(record)
-            if owed:
-                self._queue_receipt(record, now)
-            return
+            # One lookup for the common case of a number no rule names; each effect after.
+            touchy = self.faults.may_strike(record.msisdn)
+            if touchy:
+                release = self._kept_by_fault(record, now)
+            if release is None:
+                self._deliver_new(record, now, touchy)
+                return
         intermediate = due and wants_intermediate(record.registered_delivery)
         if intermediate:
             record.report = ENROUTE
         self.store.insert_message(record.as_row())
         self._announce(record)
         self._hold(record)
+        if release is not None and release != math.inf:
+            self._delay(record.id, release)
         if intermediate:
             self._queue_receipt(record, now)
+
+    def _deliver_new(self, record: MessageRecord, now: float, touchy: bool) -> None:
+        """Store a new MT that reaches its phone now (or fails there by an injected fault)."""
+        if touchy and self._failed_by_fault(record, now):
+            return
+        record.state = DELIVRD
+        record.done_at = now
+        record.seen = self._arrival()
+        if touchy:
+            self._garbled_by_fault(record)
+        if record.registered_delivery:
+            record.report = self._owed_report(record, DELIVRD, touchy)
+        self.store.insert_message(record.as_row())
+        self._announce(record)
+        if record.report is not None:
+            self._queue_receipt(record, now, touchy)
 
     def _failed_by_fault(self, record: MessageRecord, now: float) -> bool:
         """End a new, due MT in an injected failure instead of the phone (``fail_delivery``)."""
@@ -205,12 +221,19 @@ class MessageCenter:
         record.state = rule.state
         record.done_at = now
         record.error = rule.error
-        record.report = rule.state if wants_receipt(record.registered_delivery, rule.state) else None
+        record.report = self._owed_report(record, rule.state, True)
         self.store.insert_message(record.as_row())
         self._announce(record)
         if record.report is not None:
-            self._queue_receipt(record, now)
+            self._queue_receipt(record, now, True)
         return True
+
+    def _strike(self, effect: str, record: MessageRecord, detail: str | None = None) -> FaultRule | None:
+        """The rule of this effect that strikes this MT, announced; None if none does."""
+        rule = self.faults.strike(effect, record.system_id, record.msisdn, record.source_addr)
+        if rule is not None:
+            announce(self.events, rule, record.system_id, record.msisdn, detail, record.message_id)
+        return rule
 
     def _delivery_fault(self, record: MessageRecord) -> FaultRule | None:
         """The ``fail_delivery`` rule that strikes this delivery, announced; None if none does.
@@ -218,11 +241,45 @@ class MessageCenter:
         Asked wherever an MT reaches a phone: on submit, and when a held or scheduled one
         goes out later.
         """
-        rule = self.faults.strike("fail_delivery", record.system_id, record.msisdn)
-        if rule is not None and self.events.wants(FaultInjected):
-            detail = f"{MessageState(rule.state).name} err {rule.error:03d}"
-            self.events.emit(FaultInjected(rule.name, rule.effect, record.system_id, record.msisdn, detail))
-        return rule
+        return self._strike("fail_delivery", record)
+
+    def _kept_by_fault(self, record: MessageRecord, now: float) -> float | None:
+        """Whether a fault keeps a due MT from a phone that takes SMS: None when none does;
+        ``inf`` when ``unreachable`` holds it as for a phone that is off (until the phone is
+        switched on again, or its validity ends); else when a ``delay_delivery`` lets it go."""
+        if self._strike("unreachable", record, "held: the handset is out of reach") is not None:
+            return math.inf
+        rule = self.faults.strike("delay_delivery", record.system_id, record.msisdn, record.source_addr)
+        if rule is None:
+            return None
+        delay = self.faults.delay_of(rule)
+        announce(
+            self.events, rule, record.system_id, record.msisdn, f"delayed {delay:g} s", record.message_id
+        )
+        return now + delay
+
+    def _delay(self, row_id: int, release: float) -> None:
+        self._delayed[row_id] = release
+        heapq.heappush(self._timers, (release, row_id, "release"))
+
+    def _garbled_by_fault(self, record: MessageRecord) -> bool:
+        """Alter the text that reaches the phone (``garble_text``); the store keeps only it."""
+        rule = self.faults.strike("garble_text", record.system_id, record.msisdn, record.source_addr)
+        if rule is None:
+            return False
+        record.body, replaced, total = self.faults.garble(record.body, record.esm_class, record.data_coding)
+        detail = f"{replaced} of {total} characters replaced with '?'"
+        announce(self.events, rule, record.system_id, record.msisdn, detail, record.message_id)
+        return True
+
+    def _owed_report(self, record: MessageRecord, state: int, touchy: bool) -> int | None:
+        """The final state whose receipt the message owes, or None (not asked for, or withheld
+        by a ``no_receipt`` fault, which leaves the message itself final and queryable)."""
+        if not wants_receipt(record.registered_delivery, state):
+            return None
+        if touchy and self._strike("no_receipt", record, f"receipt {MessageState(state).name} withheld"):
+            return None
+        return state
 
     def _arrival(self) -> int:
         """The next arrival order at a phone (what inbox cursors count)."""
@@ -263,9 +320,15 @@ class MessageCenter:
             heapq.heappush(self._timers, (record.scheduled_at, record.id, "due"))
         heapq.heappush(self._timers, (record.expires_at, record.id, "expire"))
 
-    def _queue_receipt(self, record: MessageRecord, now: float) -> None:
-        """Queue the receipt of the message's current state (recorded as owed by the caller)."""
-        self.outbox.add(record, "receipt", self._receipt_pdu(record, now), now)
+    def _queue_receipt(self, record: MessageRecord, now: float, touchy: bool = False) -> None:
+        """Queue the receipt of the message's current state (recorded as owed by the caller);
+        a final one twice when a ``duplicate_receipt`` fault strikes."""
+        pdu = self._receipt_pdu(record, now)
+        self.outbox.add(record, "receipt", pdu, now)
+        if touchy and record.state != ENROUTE:
+            name = MessageState(record.state).name
+            if self._strike("duplicate_receipt", record, f"receipt {name} sent twice"):
+                self.outbox.add(record, "receipt", pdu, now)
 
     def _receipt_pdu(self, record: MessageRecord, now: float) -> bytes:
         account = self.accounts.get(record.system_id)
@@ -285,19 +348,25 @@ class MessageCenter:
         if not waiting:
             del self._waiting_for[record.msisdn]
         self._per_account[record.system_id] -= 1
-        if state == DELIVRD and (rule := self._delivery_fault(record)) is not None:
+        self._delayed.pop(row_id, None)
+        touchy = self.faults.may_strike(record.msisdn)
+        if state == DELIVRD and touchy and (rule := self._delivery_fault(record)) is not None:
             state, error = rule.state, rule.error
         record.state = state
         record.done_at = now
         record.error = error
         # A final receipt supersedes an intermediate one still owed.
-        record.report = state if wants_receipt(record.registered_delivery, state) else None
+        record.report = self._owed_report(record, state, touchy)
         if state == DELIVRD:
             record.seen = self._arrival()
+            if touchy and self._garbled_by_fault(record):
+                self.store.replace_message(
+                    row_id, record.body, record.scheduled_at, record.expires_at, record.registered_delivery
+                )
         self.store.update_state(row_id, state, now, error, record.report, record.seen)
         self._announce_state(record)
         if record.report is not None:
-            self._queue_receipt(record, now)
+            self._queue_receipt(record, now, touchy)
         return record
 
     def pending(self, row_id: int) -> MessageRecord | None:
@@ -321,21 +390,34 @@ class MessageCenter:
         heapq.heappush(self._timers, (record.expires_at, record.id, "expire"))
 
     def handset_reachable(self, msisdn: str, now: float) -> None:
-        """A phone came on: deliver what waits for it and is due."""
+        """A phone came on: deliver what waits for it and is due (but what an injected delay
+        still keeps)."""
         for row_id in sorted(self._waiting_for.get(msisdn, ())):
             record = self._pending[row_id]
-            if record.scheduled_at is None or record.scheduled_at <= now:
-                self.finish(row_id, DELIVRD, now)
+            if (record.scheduled_at is None or record.scheduled_at <= now) and row_id not in self._delayed:
+                self._attempt(record, now)
+
+    def _attempt(self, record: MessageRecord, now: float) -> None:
+        """Deliver a held MT that is due to a phone that takes SMS, unless a fault keeps it."""
+        if self.faults.may_strike(record.msisdn):
+            release = self._kept_by_fault(record, now)
+            if release is not None:
+                if release != math.inf:
+                    self._delay(record.id, release)
+                return
+        self.finish(record.id, DELIVRD, now)
 
     def tick(self, now: float) -> None:
         """Deliver scheduled messages that came due; expire those past their validity."""
         timers = self._timers
         while timers and timers[0][0] <= now:
-            _, row_id, kind = heapq.heappop(timers)
+            when, row_id, kind = heapq.heappop(timers)
             record = self._pending.get(row_id)
             if record is None:
                 continue
-            if kind == "expire":
+            if kind == "release":
+                self._released(record, when, now)
+            elif kind == "expire":
                 if record.expires_at <= now:
                     subscriber = self.subscribers.get(record.msisdn)
                     if subscriber is not None and subscriber.state is HandsetState.INBOX_FULL:
@@ -345,11 +427,21 @@ class MessageCenter:
             elif record.scheduled_at is not None and record.scheduled_at <= now:
                 subscriber = self.subscribers.get(record.msisdn)
                 if subscriber is None or subscriber.state.receives_sms:
-                    self.finish(row_id, DELIVRD, now)
+                    self._attempt(record, now)
                 elif wants_intermediate(record.registered_delivery):
                     record.report = ENROUTE
                     self.store.owe_report(row_id, ENROUTE)
                     self._queue_receipt(record, now)
+
+    def _released(self, record: MessageRecord, when: float, now: float) -> None:
+        """An injected delay ended: the MT reaches its phone if it takes SMS now (not asking
+        unreachable or delay again), else it waits for the phone like any other."""
+        if self._delayed.get(record.id) != when:
+            return  # an older delay's timer
+        del self._delayed[record.id]
+        subscriber = self.subscribers.get(record.msisdn)
+        if subscriber is None or subscriber.state.receives_sms:
+            self.finish(record.id, DELIVRD, now)
 
     def restore(self, records: Iterable[MessageRecord]) -> None:
         """Resume waiting for MTs read back from the store after a restart."""

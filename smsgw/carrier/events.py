@@ -95,13 +95,18 @@ class Refused:
 
 @attrs.frozen
 class FaultInjected:
-    """A configured fault fired (so a test can tell an injected failure from a bug)."""
+    """A fault rule fired (so a test can tell an injected failure from a bug).
+
+    :ivar message_id: the message it struck; empty where none was accepted (a refused or
+        dropped submit, a USSD dialogue).
+    """
 
     rule: str
     effect: str
     system_id: str
     msisdn: str
     detail: str
+    message_id: str = ""
 
 
 Listener = Callable[[Any], None]

@@ -1,14 +1,27 @@
 """Injected faults: rules that make the network misbehave on purpose, predictably.
 
-A rule names what it matches (destination MSISDN pattern, ESME account), how often it fires
-(every Nth matching event, or with a probability drawn from a seeded generator), and its
-effect. The carrier asks the book at each point where a fault can strike; a rule that fires
-is reported as a :class:`~smsgw.carrier.events.FaultInjected` event, so a test can tell an
-injected failure from a bug.
+A rule names what it matches (destination MSISDN pattern, ESME account, short or USSD
+service code), how often it fires (every Nth matching event, or with a probability drawn
+from a seeded generator, at most ``limit`` times), and its effect. The carrier asks the book
+at each point where a fault can strike; a rule that fires is reported as a
+:class:`~smsgw.carrier.events.FaultInjected` event, so a test can tell an injected failure
+from a bug.
 
-Effects so far: ``refuse_submit`` (submit_sm / data_sm answered with a chosen command_status)
-and ``fail_delivery`` (the message never reaches the phone; it ends in a chosen final state and
-error code, which its receipt carries).
+Effects, and where the carrier asks for them (docs/faults.md has what the ESME sees):
+
+- at a submit_sm or data_sm that passed its checks: ``drop_connection`` (the connection is
+  closed without an answer) and ``refuse_submit`` (answered with a chosen command_status);
+- when an MT would reach its phone: ``unreachable`` (held as for a phone that is off),
+  ``delay_delivery`` (held for a fixed or random time), ``fail_delivery`` (ends in a chosen
+  failed state) and ``garble_text`` (reaches the phone altered);
+- when a final receipt is owed: ``no_receipt`` (never sent) and ``duplicate_receipt`` (sent
+  twice);
+- in USSD: ``unreachable`` refuses a network-initiated push, and ``ussd_timeout`` takes an
+  application's answer as too late.
+
+Rules come from the config, from the magic numbers and from the HTTP API; the book can
+change at run time, and rebuilds its index when it does, so that asking it stays a slice and
+a dict lookup for the numbers no rule names.
 """
 
 from __future__ import annotations
@@ -20,15 +33,55 @@ from collections.abc import Callable, Iterable
 
 import attrs
 
-from smsgw.smpp.constants import CommandStatus, MessageState
+from smsgw.carrier.events import EventBus, FaultInjected
+from smsgw.smpp.constants import CommandStatus, MessageState, status_name
+from smsgw.text.coding import is_ucs2
 
-EFFECTS = ("refuse_submit", "fail_delivery")
+EFFECTS = (
+    "refuse_submit",
+    "fail_delivery",
+    "drop_connection",
+    "delay_delivery",
+    "unreachable",
+    "no_receipt",
+    "duplicate_receipt",
+    "ussd_timeout",
+    "garble_text",
+)
+#: The keys every rule takes.
+COMMON_KEYS = ("name", "effect", "msisdn", "account", "code", "every", "probability", "limit")
+#: The keys only some effects take; any other effect refuses them.
+EFFECT_KEYS = {
+    "refuse_submit": ("status",),
+    "fail_delivery": ("state", "error"),
+    "delay_delivery": ("delay",),
+}
+#: Where a rule was made: the config file, the built-in magic numbers, or the HTTP API.
+SOURCES = ("config", "magic", "api")
 #: The final states a ``fail_delivery`` may end a message in (receipt ``stat``).
 FAILED_STATES = {
     "UNDELIV": MessageState.UNDELIV,
     "EXPIRED": MessageState.EXPIRED,
     "REJECTD": MessageState.REJECTD,
 }
+#: What ``garble_text`` puts in place of a character: '?' is the same octet in GSM 03.38,
+#: ASCII and Latin-1, and the same code unit in UCS2, so the text stays decodable.
+GARBLE_CHARACTER = 0x3F
+_GSM_ESCAPE = 0x1B
+_UDHI = 0x40
+
+
+def _delay_range(value: float | tuple[float, float] | None) -> tuple[float, float] | None:
+    if value is None or isinstance(value, tuple):
+        return value
+    return (float(value), float(value))
+
+
+def _check_delay(rule: FaultRule, attribute: attrs.Attribute, value: tuple[float, float] | None) -> None:
+    if value is not None and not 0 <= value[0] <= value[1]:
+        raise ValueError(f"delay {value} is not a range of seconds from low to high")
+    if (value is None) == (rule.effect == "delay_delivery"):
+        raise ValueError("delay is what a delay_delivery rule needs, and no other effect takes")
 
 
 @attrs.frozen
@@ -40,21 +93,28 @@ class FaultRule:
     :ivar msisdn: a glob over the destination's digits (``86139*``, ``8613800000??``); None
         matches every destination.
     :ivar account: the ESME account (system_id) it applies to; None matches every account.
+    :ivar code: for SMS effects, the short code an MT is sent from (its source_addr, where
+        replies go); for ``ussd_timeout``, the USSD service code (``*126#``); None matches any.
     :ivar every: fire on every Nth matching event (1 = each one); 0 uses ``probability``.
     :ivar probability: the chance (0-1) that a matching event fires when ``every`` is 0.
+    :ivar limit: fire at most this many times (0 = no limit).
     :ivar status: the command_status of a ``refuse_submit``.
     :ivar state: the final message_state of a ``fail_delivery`` (UNDELIV, EXPIRED or REJECTD).
     :ivar error: the network error code of a ``fail_delivery`` (the receipt's ``err``, 0-999).
+    :ivar delay: the (low, high) seconds of a ``delay_delivery``; equal for a fixed delay.
+    :ivar source: where the rule was made (:data:`SOURCES`).
     """
 
     name: str
     effect: str = attrs.field(validator=attrs.validators.in_(EFFECTS))
     msisdn: str | None = None
     account: str | None = None
+    code: str | None = None
     every: int = attrs.field(default=0, validator=attrs.validators.ge(0))
     probability: float = attrs.field(
         default=1.0, validator=attrs.validators.and_(attrs.validators.ge(0.0), attrs.validators.le(1.0))
     )
+    limit: int = attrs.field(default=0, validator=attrs.validators.ge(0))
     status: int = CommandStatus.ESME_RTHROTTLED
     state: int = attrs.field(
         default=MessageState.UNDELIV, validator=attrs.validators.in_(tuple(FAILED_STATES.values()))
@@ -62,17 +122,32 @@ class FaultRule:
     error: int = attrs.field(
         default=1, validator=attrs.validators.and_(attrs.validators.ge(0), attrs.validators.le(999))
     )
+    delay: tuple[float, float] | None = attrs.field(
+        default=None, converter=_delay_range, validator=_check_delay
+    )
+    source: str = attrs.field(default="config", validator=attrs.validators.in_(SOURCES), eq=False)
 
     _number_matches: Callable[[str], bool] = attrs.field(init=False, repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
         object.__setattr__(self, "_number_matches", _glob_matcher(self.msisdn))
 
-    def matches(self, system_id: str, msisdn: str) -> bool:
-        """Whether an event for this account and destination is one this rule counts."""
+    def matches(self, system_id: str, msisdn: str, code: str = "") -> bool:
+        """Whether an event for this account, destination and code is one this rule counts."""
         if self.account is not None and self.account != system_id:
             return False
+        if self.code is not None and self.code != code:
+            return False
         return self._number_matches(msisdn)
+
+    @property
+    def detail(self) -> str:
+        """What the rule does, as events say it (the effects that draw say what they drew)."""
+        if self.effect == "refuse_submit":
+            return status_name(self.status)
+        if self.effect == "fail_delivery":
+            return f"{MessageState(self.state).name} err {self.error:03d}"
+        return self.effect.replace("_", " ")
 
 
 def _glob_matcher(pattern: str | None) -> Callable[[str], bool]:
@@ -108,21 +183,73 @@ def _literal_suffix(pattern: str | None) -> str | None:
 
 
 class FaultBook:
-    """The rules in force, with what each has counted.
+    """The rules in force, with what each has counted and fired.
 
-    :param rng: the generator for probabilities (seeded, so a run can be repeated).
+    :param rng: the generator for probabilities, random delays and garbling (seeded, so a
+        run can be repeated).
     """
 
     def __init__(self, rules: Iterable[FaultRule] = (), rng: random.Random | None = None) -> None:
-        self.rules = list(rules)
         self.rng = rng or random.Random()
+        self._rules: dict[str, FaultRule] = {}
         self._seen: dict[str, int] = {}
+        self._fired: dict[str, int] = {}
+        for rule in rules:
+            self._rules[rule.name] = rule
+        self._reindex()
+
+    # -- the rules -------------------------------------------------------------------
+
+    @property
+    def rules(self) -> list[FaultRule]:
+        """The rules in the order they are asked (config, then magic numbers, then API)."""
+        return list(self._rules.values())
+
+    def get(self, name: str) -> FaultRule | None:
+        """The rule with this name, if any."""
+        return self._rules.get(name)
+
+    def add(self, rule: FaultRule) -> None:
+        """Put a rule in force after the others, its counts at zero.
+
+        :raises ValueError: when a rule already has its name.
+        """
+        if rule.name in self._rules:
+            raise ValueError(f"a fault rule named {rule.name!r} already exists")
+        self._rules[rule.name] = rule
+        self._reindex()
+
+    def remove(self, name: str) -> FaultRule:
+        """Take a rule out of force and forget its counts.
+
+        :raises KeyError: when no rule has this name.
+        """
+        rule = self._rules.pop(name)
+        self._seen.pop(name, None)
+        self._fired.pop(name, None)
+        self._reindex()
+        return rule
+
+    def remove_from(self, source: str) -> list[FaultRule]:
+        """Take every rule of one source out of force; return them."""
+        gone = [rule for rule in self._rules.values() if rule.source == source]
+        for rule in gone:
+            self.remove(rule.name)
+        return gone
+
+    def counts(self, name: str) -> tuple[int, int]:
+        """(events counted, times fired) of a rule."""
+        return self._seen.get(name, 0), self._fired.get(name, 0)
+
+    def _reindex(self) -> None:
         # Asked on every submit and delivery: rules for one number ending ("*0001", as the
         # magic numbers) are found by a slice and a dict lookup instead of one test each.
         self._by_effect: dict[str, _EffectIndex] = {}
+        suffixes: set[str] = set()
+        scanned = False
         for effect in EFFECTS:
             index = _EffectIndex()
-            for order, rule in enumerate(self.rules):
+            for order, rule in enumerate(self._rules.values()):
                 if rule.effect != effect:
                     continue
                 suffix = _literal_suffix(rule.msisdn)
@@ -133,9 +260,27 @@ class FaultBook:
             index.suffix_lengths = tuple(sorted({len(suffix) for suffix in index.by_suffix}))
             if index.scanned or index.by_suffix:
                 self._by_effect[effect] = index
+            suffixes.update(index.by_suffix)
+            scanned = scanned or bool(index.scanned)
+        self._any_suffix = frozenset(suffixes)
+        self._any_lengths = tuple(sorted({len(suffix) for suffix in suffixes}))
+        self._any_scanned = scanned
 
-    def strike(self, effect: str, system_id: str, msisdn: str) -> FaultRule | None:
-        """The first rule (in file order) with this effect that fires for this event, or None.
+    # -- asking ----------------------------------------------------------------------
+
+    def may_strike(self, msisdn: str) -> bool:
+        """Whether any rule could strike an event for this number (one check before several
+        :meth:`strike` calls, so a number no rule names costs one lookup, not one per effect)."""
+        if self._any_scanned:
+            return True
+        suffixes = self._any_suffix
+        for length in self._any_lengths:
+            if msisdn[-length:] in suffixes:
+                return True
+        return False
+
+    def strike(self, effect: str, system_id: str, msisdn: str, code: str = "") -> FaultRule | None:
+        """The first rule (in book order) with this effect that fires for this event, or None.
 
         Every matching rule counts the event, fired or not, so "every 3rd" stays exact when
         several rules overlap.
@@ -154,36 +299,98 @@ class FaultBook:
         candidates = sorted(index.scanned + hits, key=lambda entry: entry[0])
         fired: FaultRule | None = None
         for _, rule in candidates:
-            if not rule.matches(system_id, msisdn):
+            if not rule.matches(system_id, msisdn, code):
                 continue
             count = self._seen.get(rule.name, 0) + 1
             self._seen[rule.name] = count
             if fired is None and self._fires(rule, count):
                 fired = rule
+                self._fired[rule.name] = self._fired.get(rule.name, 0) + 1
         return fired
 
     def _fires(self, rule: FaultRule, count: int) -> bool:
+        if rule.limit and self._fired.get(rule.name, 0) >= rule.limit:
+            return False
         if rule.every:
             return count % rule.every == 0
         return rule.probability >= 1.0 or self.rng.random() < rule.probability
 
+    # -- what the effects draw -------------------------------------------------------
 
-def _magic(
-    suffix: str,
-    name: str,
-    effect: str,
-    *,
-    state: int = MessageState.UNDELIV,
-    error: int = 1,
-    status: int = CommandStatus.ESME_RTHROTTLED,
-) -> FaultRule:
+    def delay_of(self, rule: FaultRule) -> float:
+        """The seconds a ``delay_delivery`` holds one message: fixed, or drawn from its range."""
+        assert rule.delay is not None
+        low, high = rule.delay
+        return low if low == high else self.rng.uniform(low, high)
+
+    def garble(self, body: bytes, esm_class: int, data_coding: int) -> tuple[bytes, int, int]:
+        """Replace about one character in four (at least one) with '?', drawn from the rng.
+
+        A UDH is left whole, and so are GSM escape pairs and UCS2 surrogate pairs, so the
+        garbled text still decodes and reassembles like the original.
+
+        :returns: (the garbled body, characters replaced, characters in the text).
+        """
+        start = body[0] + 1 if esm_class & _UDHI and body else 0
+        width = 2 if is_ucs2(data_coding) else 1
+        total = (len(body) - start) // width
+        eligible = _garbleable(body, start, width)
+        if not eligible:
+            return body, 0, total
+        chosen = self.rng.sample(eligible, min(len(eligible), max(1, total // 4)))
+        text = bytearray(body)
+        for i in chosen:
+            text[i : i + width] = _GARBLED[width]
+        return bytes(text), len(chosen), total
+
+
+_GARBLED = {1: bytes((GARBLE_CHARACTER,)), 2: bytes((0, GARBLE_CHARACTER))}
+
+
+def _garbleable(body: bytes, start: int, width: int) -> list[int]:
+    """Where a character may be replaced: not a '?' already, nor half of an escape or
+    surrogate pair."""
+    if width == 2:
+        return [
+            i
+            for i in range(start, len(body) - 1, 2)
+            if not 0xD8 <= body[i] <= 0xDF and body[i : i + 2] != _GARBLED[2]
+        ]
+    return [
+        i
+        for i in range(start, len(body))
+        if body[i] not in (_GSM_ESCAPE, GARBLE_CHARACTER) and not (i > start and body[i - 1] == _GSM_ESCAPE)
+    ]
+
+
+def announce(
+    events: EventBus,
+    rule: FaultRule,
+    system_id: str,
+    msisdn: str,
+    detail: str | None = None,
+    message_id: str = "",
+) -> None:
+    """Report that a rule struck (only built when someone follows fault events)."""
+    if events.wants(FaultInjected):
+        events.emit(
+            FaultInjected(rule.name, rule.effect, system_id, msisdn, detail or rule.detail, message_id)
+        )
+
+
+def _magic(suffix: str, name: str, effect: str, **effect_keys: object) -> FaultRule:
     # The suffix keeps them country-neutral: +86 199 9999 0001 and +1 199 9999 0001 alike.
     return FaultRule(
-        f"magic:{name}", effect, msisdn=f"*1999999{suffix}", state=state, error=error, status=status
+        f"magic:{name}",
+        effect,
+        msisdn=f"*1999999{suffix}",
+        source="magic",
+        **effect_keys,  # type: ignore[arg-type]
     )
 
 
-#: Numbers that misbehave with no set-up at all (docs/faults.md), for the first test a team writes.
+#: Numbers that misbehave with no set-up at all (docs/faults.md), for the first test a team
+#: writes. None drops the connection: an ESME that resends, as it should, would loop forever.
 MAGIC_NUMBERS = (
     _magic("0001", "undeliverable", "fail_delivery", state=MessageState.UNDELIV, error=1),
     _magic("0002", "expired", "fail_delivery", state=MessageState.EXPIRED, error=27),
@@ -191,4 +398,9 @@ MAGIC_NUMBERS = (
     _magic("0004", "throttled", "refuse_submit", status=CommandStatus.ESME_RTHROTTLED),
     _magic("0005", "system-error", "refuse_submit", status=CommandStatus.ESME_RSYSERR),
     _magic("0006", "queue-full", "refuse_submit", status=CommandStatus.ESME_RMSGQFUL),
+    _magic("0007", "no-receipt", "no_receipt"),
+    _magic("0008", "duplicate-receipt", "duplicate_receipt"),
+    _magic("0009", "delayed-30s", "delay_delivery", delay=30.0),
+    _magic("0010", "unreachable", "unreachable"),
+    _magic("0011", "garbled", "garble_text"),
 )

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 import attrs
 
@@ -32,6 +32,11 @@ ABORT_OP = 0x81
 #: The status of a push to a handset that is off (absent subscriber); busy is ESME_RSUBMITFAIL.
 UNREACHABLE_STATUS = CommandStatus.ESME_RDELIVERYFAILURE
 NETWORK_ERROR_SCREEN = "Connection problem or invalid MMI code."
+APP_TIMEOUT_REASON = "the application did not answer in time"
+
+#: Asks the injected faults: (effect, system_id, msisdn, code, detail) -> the rule that
+#: struck (announced), or None.
+FaultCheck = Callable[[str, str, str, str, str], Any]
 
 
 class Phase(enum.Enum):
@@ -148,8 +153,10 @@ class UssdGateway:
         limits: UssdLimits,
         apps: UssdApps | None = None,
         on_change: Callable[[Dialogue], None] | None = None,
+        fault: FaultCheck | None = None,
     ) -> None:
         self.routes = {r.code: r for r in routes}
+        self.fault = fault
         self.limits = limits
         self.apps = apps
         self.on_change = on_change
@@ -236,6 +243,8 @@ class UssdGateway:
         dialogue = self._by_session.get(session)
         if dialogue is None or dialogue.phase is Phase.CLOSED:
             return None
+        if dialogue.phase is Phase.WAITING_APP and self._late_by_fault(dialogue, now):
+            return dialogue
         self._show(dialogue, text, expects_reply, now)
         if not expects_reply:
             self._close(dialogue, "ended by the application", now, "app_ended")
@@ -255,10 +264,14 @@ class UssdGateway:
         session_info: int | None,
         text: str,
         now: float,
+        source: str = "",
     ) -> Dialogue:
         """A submit_sm with ussd_service_op from an ESME: a screen of an open dialogue, or a push.
 
-        :raises Rejected: an error the ESME can act on (handset busy or off, no such dialogue).
+        :param source: the submit's source_addr (what ``code`` of an ``unreachable`` rule
+            matches for a push).
+        :raises Rejected: an error the ESME can act on (handset busy or off, no such dialogue,
+            or an answer an injected ``ussd_timeout`` took as too late).
         """
         end = op in (UssdServiceOp.PSSR_RESPONSE, UssdServiceOp.USSN_REQUEST, 0x17) or bool(
             session_info is not None and session_info & EOS
@@ -273,6 +286,12 @@ class UssdGateway:
             and dialogue.route.system_id == system_id
             and self._matches(dialogue, session_info)
         ):
+            if dialogue.phase is Phase.WAITING_APP and self._late_by_fault(dialogue, now):
+                raise Rejected(
+                    CommandStatus.ESME_RSUBMITFAIL,
+                    f"{subscriber.msisdn}'s USSD dialogue {dialogue.session} already ended: "
+                    f"{APP_TIMEOUT_REASON} (injected fault)",
+                )
             self._show(dialogue, text, not end and op != UssdServiceOp.USSN_REQUEST, now)
             if end:
                 self._close(dialogue, "ended by the application", now, "app_ended")
@@ -286,6 +305,14 @@ class UssdGateway:
         # application can tell "try later" from "the phone is off" (docs/ussd.md).
         if subscriber.state is HandsetState.OFF:
             raise Rejected(UNREACHABLE_STATUS, f"{subscriber.msisdn} is off: cannot push USSD")
+        if self.fault is not None:
+            detail = "USSD push refused: ESME_RDELIVERYFAILURE"
+            rule = self.fault("unreachable", system_id, subscriber.msisdn, source, detail)
+            if rule is not None:
+                raise Rejected(
+                    UNREACHABLE_STATUS,
+                    f"{subscriber.msisdn} is out of reach (injected fault {rule.name!r}): cannot push USSD",
+                )
         if dialogue is not None or subscriber.state is HandsetState.BUSY:
             raise Rejected(
                 CommandStatus.ESME_RSUBMITFAIL,
@@ -310,13 +337,22 @@ class UssdGateway:
                         dialogue, "the user did not answer in time", now, code="user_timeout", show=None
                     )
                 else:
-                    self._abort(
-                        dialogue,
-                        "the application did not answer in time",
-                        now,
-                        code="app_timeout",
-                        show=NETWORK_ERROR_SCREEN,
-                    )
+                    self._app_timed_out(dialogue, now)
+
+    def _app_timed_out(self, dialogue: Dialogue, now: float) -> None:
+        self._abort(dialogue, APP_TIMEOUT_REASON, now, code="app_timeout", show=NETWORK_ERROR_SCREEN)
+
+    def _late_by_fault(self, dialogue: Dialogue, now: float) -> bool:
+        """End the dialogue as the application timeout does when a ``ussd_timeout`` fault takes
+        this answer as too late; the answer itself is never shown."""
+        if self.fault is None:
+            return False
+        system_id = dialogue.route.system_id or ""
+        detail = f"answer in dialogue {dialogue.session} taken as too late: app_timeout"
+        if self.fault("ussd_timeout", system_id, dialogue.msisdn, dialogue.code, detail) is None:
+            return False
+        self._app_timed_out(dialogue, now)
+        return True
 
     # -- inside ----------------------------------------------------------------------
 

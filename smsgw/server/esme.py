@@ -4,6 +4,11 @@ The mock merchant binds to the carrier with it, exactly as a shop's gateway woul
 ``submit(pdu)`` returns a Deferred of the submit_sm_resp, deliveries go to a handler whose
 answer (a command_status, or a Deferred of one) becomes the deliver_sm_resp, and a lost
 connection is made again after a pause.
+
+A request that was sent but never answered because its connection broke (an SMSC restart, an
+injected ``drop_connection``) is sent again once bound again, as real ESMEs do; one made
+while the client is between connections waits for the bind. Either gives up after
+``resend_limit`` lost connections, or when no bind comes within the response timeout.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import attrs
 from twisted.internet import defer, protocol
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
@@ -34,6 +40,16 @@ class EsmeError(Exception):
     def __init__(self, message: str, command_status: int | None = None) -> None:
         super().__init__(message)
         self.command_status = command_status
+
+
+@attrs.define(eq=False)
+class _Request:
+    """A request until it is answered: what to resend, and whom to tell."""
+
+    pdu: Pdu
+    answer: defer.Deferred[Pdu]
+    since: float
+    lost: int = 0  # connections it was sent on that broke before the answer
 
 
 class EsmeClientProtocol(protocol.Protocol):
@@ -73,7 +89,7 @@ class EsmeClientProtocol(protocol.Protocol):
     def _handle(self, event: Any) -> None:
         client = self.client
         if isinstance(event, Answered):
-            deferred: defer.Deferred[Pdu] = event.context
+            deferred: defer.Deferred[Pdu] = event.context.answer
             status = event.response.command_status
             if status:
                 deferred.errback(EsmeError(f"{client.config.system_id}: {status_name(status)}", status))
@@ -82,7 +98,7 @@ class EsmeClientProtocol(protocol.Protocol):
         elif isinstance(event, Delivered):
             self._deliver(event.pdu)
         elif isinstance(event, ResponseTimedOut):
-            event.context.errback(
+            event.context.answer.errback(
                 EsmeError(f"{client.config.system_id}: no answer within the response timeout")
             )
         elif isinstance(event, Bound):
@@ -109,9 +125,7 @@ class EsmeClientProtocol(protocol.Protocol):
         answer.addCallbacks(respond, failed)
 
     def connectionLost(self, reason: Failure = protocol.connectionDone) -> None:
-        for deferred in self.session.connection_lost():
-            deferred.errback(EsmeError("the connection to the SMSC was lost"))
-        self.client.lost(self)
+        self.client.lost(self, self.session.connection_lost())
 
 
 class EsmeClient(protocol.ClientFactory):
@@ -130,14 +144,18 @@ class EsmeClient(protocol.ClientFactory):
         on_delivery: DeliveryHandler,
         *,
         retry_delay: float = 1.0,
+        resend_limit: int = 3,
     ) -> None:
         self.config = config
+        self.resend_limit = resend_limit
         self.reactor = reactor
         self.on_delivery = on_delivery
         self._connect = connect
         self.retry_delay = retry_delay
         self.connection: EsmeClientProtocol | None = None
         self._waiters: list[defer.Deferred[None]] = []
+        #: Requests waiting for a bind: made between connections, or lost with one.
+        self._unsent: list[_Request] = []
         self._running = False
         self._ticker = LoopingCall(self._tick)
         self._ticker.clock = reactor
@@ -155,10 +173,13 @@ class EsmeClient(protocol.ClientFactory):
         self._attempt()
 
     def stop(self) -> None:
-        """Unbind and stop reconnecting."""
+        """Unbind and stop reconnecting; requests waiting for a bind fail."""
         self._running = False
         if self._ticker.running:
             self._ticker.stop()
+        unsent, self._unsent = self._unsent, []
+        for request in unsent:
+            request.answer.errback(EsmeError(f"{self.config.system_id}: stopped before the request was sent"))
         if self.connection is not None:
             self.connection.session.unbind(self.reactor.seconds())
             self.connection.flush()
@@ -189,12 +210,15 @@ class EsmeClient(protocol.ClientFactory):
     def _tick(self) -> None:
         if self.connection is not None:
             self.connection.tick()
+        self._send_unsent()
+        self._give_up_waiting()
 
     # -- from the protocol -----------------------------------------------------------
 
     def bound(self, connection: EsmeClientProtocol) -> None:
         """A bind was accepted."""
         self.connection = connection
+        self._send_unsent()
         waiters, self._waiters = self._waiters, []
         for waiter in waiters:
             waiter.callback(None)
@@ -207,10 +231,28 @@ class EsmeClient(protocol.ClientFactory):
             status=status_name(command_status),
         )
 
-    def lost(self, connection: EsmeClientProtocol) -> None:
-        """A connection ended; bind again after the pause."""
+    def lost(self, connection: EsmeClientProtocol, unanswered: list[Any]) -> None:
+        """A connection ended; bind again after the pause, then resend what it never answered."""
         if self.connection is connection:
             self.connection = None
+        for request in unanswered:
+            request.lost += 1
+            if self._running and request.lost <= self.resend_limit:
+                log.info(
+                    "{system_id}: {command} to {destination} unanswered when the connection was lost;"
+                    " resending it once bound again",
+                    system_id=self.config.system_id,
+                    command=type(request.pdu).__name__,
+                    destination=getattr(request.pdu, "destination_addr", "?"),
+                )
+                request.since = self.reactor.seconds()
+                self._unsent.append(request)
+            else:
+                request.answer.errback(
+                    EsmeError(
+                        f"{self.config.system_id}: the connection to the SMSC was lost {request.lost} times"
+                    )
+                )
         if self._running:
             self.reactor.callLater(self.retry_delay, self._attempt)
 
@@ -219,14 +261,38 @@ class EsmeClient(protocol.ClientFactory):
     def submit(self, pdu: Pdu) -> defer.Deferred[Pdu]:
         """Send a request (submit_sm, data_sm, ...); fires with its response.
 
-        :raises EsmeError: (in the Deferred) when not bound, the window is full, the status is
+        Between connections (after :meth:`start`) the request waits for the bind.
+
+        :raises EsmeError: (in the Deferred) when not started, the window is full, the status is
             an error, or no answer comes.
         """
         connection = self.connection
+        if connection is None and self._running:
+            request = _Request(pdu, defer.Deferred(), self.reactor.seconds())
+            self._unsent.append(request)
+            return request.answer
         if connection is None or not connection.session.can_send:
             why = "not bound" if connection is None else "the window is full"
             return defer.fail(EsmeError(f"{self.config.system_id}: cannot send now: {why}"))
-        answer: defer.Deferred[Pdu] = defer.Deferred()
-        connection.session.send(pdu, self.reactor.seconds(), answer)
+        request = _Request(pdu, defer.Deferred(), self.reactor.seconds())
+        self._send(connection, request)
+        return request.answer
+
+    def _send(self, connection: EsmeClientProtocol, request: _Request) -> None:
+        connection.session.send(request.pdu, self.reactor.seconds(), request)
         connection.flush()
-        return answer
+
+    def _send_unsent(self) -> None:
+        connection = self.connection
+        while self._unsent and connection is not None and connection.session.can_send:
+            self._send(connection, self._unsent.pop(0))
+
+    def _give_up_waiting(self) -> None:
+        """Fail the requests that waited longer than the response timeout for a bind."""
+        deadline = self.reactor.seconds() - self.config.response_timeout
+        stale = [request for request in self._unsent if request.since <= deadline]
+        for request in stale:
+            self._unsent.remove(request)
+            request.answer.errback(
+                EsmeError(f"{self.config.system_id}: not bound within {self.config.response_timeout:g} s")
+            )

@@ -142,6 +142,8 @@ class SmscSession:
         self.bind_type: BindType | None = None
         self.system_id: str | None = None
         self.close_reason: str | None = None
+        #: Set by :meth:`drop`: requests already handed over are to be left unanswered.
+        self.dropped = False
         #: Set while the peer does not read what is sent (the edge's flow control):
         #: deliveries wait instead of piling up in memory.
         self.send_paused = False
@@ -302,6 +304,16 @@ class SmscSession:
 
     def close(self, reason: str) -> SessionClosing:
         """Ask for the connection to be closed after the pending output."""
+        return self._closing(reason)
+
+    def drop(self, reason: str) -> SessionClosing:
+        """Ask for the connection to be closed as if it broke (an injected fault).
+
+        Output already queued (answers to earlier requests) still goes, then the connection
+        closes; the caller leaves unanswered the request it was handling and every later one
+        handed over with it (:attr:`dropped`), as a peer whose connection broke never reads them.
+        """
+        self.dropped = True
         return self._closing(reason)
 
     def _closing(self, reason: str) -> SessionClosing:

@@ -139,6 +139,14 @@ def is_binary(data_coding: int) -> bool:
     return _kind(data_coding) == _BINARY
 
 
+def is_ucs2(data_coding: int) -> bool:
+    """Tell whether a ``data_coding`` announces UCS2 text (16-bit code units).
+
+    :param data_coding: the SMPP ``data_coding`` octet.
+    """
+    return _kind(data_coding) == _UCS2
+
+
 def message_class(data_coding: int) -> int | None:
     """Return the 23.038 message class a ``data_coding`` carries, if any.
 

@@ -10,6 +10,7 @@ from smsgw.carrier.clock import FakeClock
 from smsgw.carrier.faults import FaultBook
 from smsgw.carrier.outbox import RetryPolicy
 from smsgw.carrier.subscribers import Subscriber, SubscriberRegistry
+from smsgw.carrier.ussd import UssdRoute
 from smsgw.smpp import codec
 from smsgw.smpp.framing import PduBuffer
 from smsgw.smpp.pdu import BindTransceiver, Pdu
@@ -61,7 +62,11 @@ class Link:
 
 
 def make_carrier(
-    path: str = ":memory:", clock: FakeClock | None = None, faults: FaultBook | None = None, **account: Any
+    path: str = ":memory:",
+    clock: FakeClock | None = None,
+    faults: FaultBook | None = None,
+    ussd_routes: tuple[UssdRoute, ...] = (),
+    **account: Any,
 ) -> Carrier:
     store = SqliteStore(path)
     subscribers = SubscriberRegistry([Subscriber("8613800000001", "A"), Subscriber(OFF_PHONE, "Off")])
@@ -74,6 +79,7 @@ def make_carrier(
         retry=RetryPolicy(base=1.0, maximum=4.0, validity=60.0),
         default_system_id="shop",
         faults=faults,
+        ussd_routes=ussd_routes,
     )
 
 

@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
+import http.client
+import inspect
+import json
+import re
+import urllib.parse
+from collections.abc import Iterator
+from typing import Any
+
 import pytest
 
-from .conftest import DEFAULT_ACCOUNT_TOML, Esme, receipt_of
+from smsgw.config import FAULT_KEYS, ConfigError, config_from_dict
+from smsgw.smpp.sm import SubmitSm
+from smsgw.text.coding import decode_text
+from smsgw.web.faults import FaultRoutes
+
+from .conftest import DEFAULT_ACCOUNT_TOML, DEMO, READ_TIMEOUT, Esme, Smsgw, receipt_of
+from .test_merchant import MerchantProcess, code_of, inbox_cursor, next_sms
+from .test_ussd import USSR_REQUEST, next_ussd, ussd_submit
 
 pytestmark = pytest.mark.e2e
 
@@ -89,3 +104,303 @@ def test_magic_numbers_can_be_turned_off(start_server, connect) -> None:
     esme: Esme = connect(smsgw)
     esme.bind("transceiver")
     assert esme.submit("8619999990004", "hello", registered_delivery=0).status == 0
+
+
+# -- the effects of issue 5 over real SMPP ---------------------------------------------------
+
+NEW_EFFECTS = (
+    DEFAULT_ACCOUNT_TOML
+    + """
+[[faults]]
+name = "lost-dlr"
+effect = "no_receipt"
+msisdn = "8613900000071"
+
+[[faults]]
+name = "echo-dlr"
+effect = "duplicate_receipt"
+msisdn = "8613900000072"
+
+[[faults]]
+name = "cut"
+effect = "drop_connection"
+msisdn = "8613900000073"
+limit = 1
+
+[[faults]]
+name = "slow-lane"
+effect = "delay_delivery"
+msisdn = "8613900000074"
+delay = 600
+
+[[faults]]
+name = "tunnel"
+effect = "unreachable"
+msisdn = "8613900000075"
+
+[[faults]]
+name = "slow-app"
+effect = "ussd_timeout"
+code = "*126#"
+msisdn = "8613900000076"
+
+[[faults]]
+name = "noise"
+effect = "garble_text"
+msisdn = "8613900000077"
+"""
+)
+
+
+class FaultEvents:
+    """GET /api/events, read for fault_injected events with a deadline."""
+
+    def __init__(self, smsgw: Smsgw) -> None:
+        host, port = urllib.parse.urlsplit(smsgw.ports["http_url"]).netloc.rsplit(":", 1)
+        self.connection = http.client.HTTPConnection(host, int(port), timeout=READ_TIMEOUT)
+        self.connection.request("GET", "/api/events")
+        self.response = self.connection.getresponse()
+
+    def next(self) -> dict[str, Any]:
+        """The next fault_injected event's data."""
+        kind = None
+        while True:
+            line = self.response.readline().decode("utf-8").rstrip("\n")
+            if line.startswith("event: "):
+                kind = line[len("event: ") :]
+            elif line.startswith("data: ") and kind == "fault_injected":
+                return dict(json.loads(line[len("data: ") :]))
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+@pytest.fixture
+def faulty(start_server, connect) -> Iterator[tuple[Smsgw, Esme, FaultEvents]]:
+    """A server with one rule of each new effect, a bound transceiver and its event stream."""
+    smsgw = start_server(NEW_EFFECTS)
+    events = FaultEvents(smsgw)
+    esme: Esme = connect(smsgw)
+    esme.bind("transceiver")
+    yield smsgw, esme, events
+    events.close()
+
+
+def test_no_receipt_never_comes_while_the_message_is_delivered(faulty) -> None:
+    smsgw, esme, events = faulty
+    message_id = esme.submit_ok("8613900000071", "your code is 123456")
+    assert esme.read(timeout=1.0) is None  # the receipt window passes in silence
+    assert smsgw.message(message_id)["state"] == "DELIVRD"
+    event = events.next()
+    assert (event["rule"], event["effect"], event["message_id"]) == ("lost-dlr", "no_receipt", message_id)
+
+
+def test_duplicate_receipt_arrives_twice_and_both_are_acknowledged(faulty) -> None:
+    smsgw, esme, _ = faulty
+    message_id = esme.submit_ok("8613900000072", "your code is 123456")
+    first, second = (receipt_of(pdu) for pdu in esme.wait_deliveries(2))
+    assert first["receipted_message_id"] == second["receipted_message_id"] == message_id
+    assert first["stat"] == second["stat"] == "DELIVRD"
+    assert esme.read(timeout=0.5) is None  # both were acknowledged: nothing is resent
+    esme.submit_ok(DEMO[0], "the session carries on")
+    assert len(esme.wait_deliveries(3)) == 3
+
+
+def test_drop_connection_closes_the_session_and_a_resend_after_rebinding_loses_nothing(
+    faulty, connect
+) -> None:
+    """No submit_sm_resp, the connection closes; the same submit on a new bind is accepted once."""
+    smsgw, _, events = faulty
+    raw = connect(smsgw, raw=True)
+    assert raw.bind().command_status == 0
+    submit = dict(source_addr="12345", destination_addr="8613900000073", short_message=b"your code")
+    raw.request(SubmitSm, **submit)
+    assert raw.is_closed(), "the carrier should have closed the connection without answering"
+    event = events.next()
+    assert (event["rule"], event["effect"], event["message_id"]) == ("cut", "drop_connection", "")
+    again = connect(smsgw, raw=True)
+    assert again.bind().command_status == 0
+    again.request(SubmitSm, **submit)
+    accepted = again.read_pdu()
+    assert accepted.command_status == 0 and accepted.message_id
+    logged = smsgw.get("/api/messages?msisdn=8613900000073")["messages"]
+    assert [m["message_id"] for m in logged] == [accepted.message_id]
+
+
+def test_delay_delivery_is_released_by_advancing_the_carrier_clock(faulty) -> None:
+    """ENROUTE for 600 s of carrier time; POST /api/clock lets it reach the phone, then the receipt."""
+    smsgw, esme, events = faulty
+    message_id = esme.submit_ok("8613900000074", "your code is 123456")
+    assert esme.read(timeout=0.5) is None
+    assert smsgw.message(message_id)["state"] == "ENROUTE"
+    assert smsgw.get("/api/handsets/8613900000074/inbox")["messages"] == []
+    assert events.next()["detail"] == "delayed 600 s"
+    status, _ = smsgw.api("POST", "/api/clock", {"advance_seconds": 600})
+    assert status == 200
+    receipt = receipt_of(esme.wait_deliveries(1)[0])
+    assert (receipt["receipted_message_id"], receipt["stat"]) == (message_id, "DELIVRD")
+    assert [m["text"] for m in smsgw.get("/api/handsets/8613900000074/inbox")["messages"]] == [
+        "your code is 123456"
+    ]
+
+
+def test_unreachable_holds_the_message_until_it_expires_and_refuses_a_ussd_push(faulty) -> None:
+    smsgw, esme, _ = faulty
+    message_id = esme.submit_ok("8613900000075", "your code is 123456")
+    assert smsgw.message(message_id)["state"] == "ENROUTE"
+    push = esme.submit("8613900000075", "Pay?", service_type="USSD", registered_delivery=0, ussd_service_op=2)
+    assert push.status == 0xFE  # ESME_RDELIVERYFAILURE, as for a phone that is off
+    smsgw.api("POST", "/api/clock", {"advance_seconds": 48 * 3600})
+    receipt = receipt_of(esme.wait_deliveries(1)[0])
+    assert (receipt["receipted_message_id"], receipt["stat"], receipt["err"]) == (
+        message_id,
+        "EXPIRED",
+        "027",
+    )
+
+
+def test_ussd_timeout_ends_the_dialogue_with_the_network_timeout(faulty) -> None:
+    """The application's menu comes too late: the phone shows the network error, the
+    application gets the abort (0x81, app_timeout) and its screen is refused."""
+    smsgw, esme, events = faulty
+    msisdn = "8613900000076"
+    status, _ = smsgw.api("POST", f"/api/handsets/{msisdn}/ussd", {"dial": "*126#"})
+    assert status == 200
+    indication = next_ussd(esme, 1)
+    menu = ussd_submit(esme, msisdn, "1 Pay", USSR_REQUEST, indication.its_session_info)
+    assert menu.status == 0x45  # ESME_RSUBMITFAIL: the dialogue is gone
+    abort = next_ussd(esme, 2)
+    assert abort.ussd_service_op == 0x81 and decode_text(bytes(abort.short_message), 0) == "app_timeout"
+    shown = smsgw.get(f"/api/handsets/{msisdn}/ussd")
+    assert (shown["state"], shown["end_code"], shown["screen"]) == (
+        "closed",
+        "app_timeout",
+        "Connection problem or invalid MMI code.",
+    )
+    assert events.next()["rule"] == "slow-app"
+
+
+def test_garble_text_alters_the_text_on_the_phone(faulty) -> None:
+    smsgw, esme, _ = faulty
+    message_id = esme.submit_ok("8613900000077", "your code is 123456")
+    (shown,) = smsgw.get("/api/handsets/8613900000077/inbox")["messages"]
+    assert shown["text"] != "your code is 123456" and "?" in shown["text"]
+    assert len(shown["text"]) == len("your code is 123456")
+    assert smsgw.message(message_id)["text"] == shown["text"]  # the store keeps what the phone got
+
+
+def test_new_magic_numbers_misbehave_without_any_set_up(server, connect) -> None:
+    """…0007 no receipt, …0008 two receipts, …0009 delayed 30 s, …0010 unreachable, …0011 garbled."""
+    esme: Esme = connect(server)
+    esme.bind("transceiver")
+    silent = esme.submit_ok("8619999990007", "hello")
+    doubled = esme.submit_ok("8619999990008", "hello")
+    delayed = esme.submit_ok("8619999990009", "hello")
+    held = esme.submit_ok("8619999990010", "hello")
+    garbled = esme.submit_ok("8619999990011", "hello world")
+    receipts = [receipt_of(pdu)["receipted_message_id"] for pdu in esme.wait_deliveries(3)]
+    assert esme.read(timeout=0.5) is None
+    assert sorted(receipts) == sorted([doubled, doubled, garbled])
+    assert [server.message(m)["state"] for m in (silent, delayed, held)] == ["DELIVRD", "ENROUTE", "ENROUTE"]
+    assert "?" in server.message(garbled)["text"]
+
+
+DROP_THE_FIRST_OTP = (
+    DEFAULT_ACCOUNT_TOML
+    + """
+[[faults]]
+name = "cut-otp"
+effect = "drop_connection"
+account = "smsgw"
+msisdn = "8613900000081"
+limit = 1
+"""
+)
+
+
+def test_the_mock_merchant_rebinds_and_resends_a_dropped_otp(start_server, tmp_path) -> None:
+    """The carrier drops the merchant's connection at the OTP's submit_sm: the merchant binds
+    again and resends it, the buyer gets one code, and the order is paid with it."""
+    msisdn = "8613900000081"
+    smsgw = start_server(DROP_THE_FIRST_OTP)
+    (tmp_path / "merchant").mkdir()
+    merchant = MerchantProcess(tmp_path / "merchant", smsgw)
+    events = FaultEvents(smsgw)
+    try:
+        wallet = {"msisdn": msisdn, "pin": "2468", "balance": "100.00", "currency": "CNY", "language": "en"}
+        assert merchant.api("POST", "/wallets", wallet)[0] == 201
+        cursor = inbox_cursor(smsgw, msisdn)
+        order = {"msisdn": msisdn, "amount": "25.00", "currency": "CNY", "method": "otp"}
+        status, created = merchant.api("POST", "/orders", order)
+        assert status == 201, created
+        event = events.next()
+        assert (event["rule"], event["system_id"], event["msisdn"]) == ("cut-otp", "smsgw", msisdn)
+        sms = next_sms(smsgw, msisdn, cursor, r"code is \d+")
+        status, paid = merchant.api("POST", f"/orders/{created['id']}/confirm", {"code": code_of(sms)})
+        assert status == 200 and paid["status"] == "paid", paid
+        texts = [m["text"] for m in smsgw.get(f"/api/messages?msisdn={msisdn}&direction=MT")["messages"]]
+        assert sum("code is" in text for text in texts) == 1  # resent once, accepted once
+        assert merchant.get("/health")["bound"]
+    finally:
+        events.close()
+        merchant.stop()
+
+
+# -- /api/faults ---------------------------------------------------------------------------
+
+
+def test_a_rule_posted_at_run_time_strikes_at_once_and_stops_when_deleted(start_server, connect) -> None:
+    smsgw = start_server()
+    esme: Esme = connect(smsgw)
+    esme.bind("transceiver")
+    rule = {"name": "lost-dlr", "effect": "no_receipt", "msisdn": DEMO[1], "account": "smsgw", "every": None}
+    status, added = smsgw.api("POST", "/api/faults", rule)
+    assert status == 201 and (added["source"], added["every"], added["probability"]) == ("api", None, 1.0)
+    silent = esme.submit_ok(DEMO[1], "hello")
+    assert esme.read(timeout=0.5) is None and smsgw.message(silent)["state"] == "DELIVRD"
+    listed = {r["name"]: r for r in smsgw.get("/api/faults")["faults"]}
+    assert (listed["lost-dlr"]["counted"], listed["lost-dlr"]["fired"]) == (1, 1)
+    assert listed["magic:undeliverable"]["source"] == "magic"
+    assert smsgw.api("DELETE", "/api/faults/lost-dlr")[0] == 200
+    heard = esme.submit_ok(DEMO[1], "hello again")
+    assert receipt_of(esme.wait_deliveries(1)[0])["receipted_message_id"] == heard
+
+
+def test_magic_numbers_can_be_deleted_one_by_one(start_server, connect) -> None:
+    smsgw = start_server()
+    esme: Esme = connect(smsgw)
+    esme.bind("transceiver")
+    status, deleted = smsgw.api("DELETE", "/api/faults/magic:throttled")
+    assert status == 200 and deleted == {"name": "magic:throttled", "source": "magic", "deleted": True}
+    assert esme.submit("8619999990004", "hello", registered_delivery=0).status == 0
+    assert esme.submit("8619999990005", "hello", registered_delivery=0).status == 0x08  # the others stay
+    assert smsgw.api("DELETE", "/api/faults")[1] == {"deleted": []}  # only API rules go
+
+
+@pytest.mark.parametrize(
+    "table",
+    [
+        {"name": "x", "effect": "delay_delivery"},
+        {"name": "x", "effect": "no_receipt", "state": "UNDELIV"},
+        {"name": "x", "effect": "ussd_timeout", "code": "126"},
+        {"name": "x", "effect": "refuse_submit", "every": 2, "probability": 0.5},
+        {"name": "magic:mine", "effect": "refuse_submit"},
+        {"name": "x", "effect": "refuse_submit", "msisdn": "+86139*"},
+    ],
+)
+def test_the_api_refuses_a_rule_with_the_words_of_the_config(start_server, table: dict[str, Any]) -> None:
+    """422, and the config's message for the same table (without its faults[0] prefix)."""
+    smsgw = start_server()
+    status, error = smsgw.api("POST", "/api/faults", table)
+    assert status == 422 and error["error"]["code"] == "bad_fault"
+    with pytest.raises(ConfigError) as caught:
+        config_from_dict({"faults": [table]})
+    assert error["error"]["message"] == str(caught.value).replace("faults[0].", "").replace(
+        "faults[0]", "every"
+    )
+
+
+def test_the_api_takes_the_keys_the_config_takes() -> None:
+    source = inspect.getsource(FaultRoutes.add)
+    allowed = re.search(r"json_body\(request, \(([^)]*)\)\)", source)
+    assert allowed is not None and set(re.findall(r"\"(\w+)\"", allowed.group(1))) == set(FAULT_KEYS)

@@ -29,6 +29,7 @@ import smpplib.command
 import smpplib.gsm
 
 from smsgw.web.clock import ClockRoutes
+from smsgw.web.faults import FaultRoutes
 from smsgw.web.handsets import HandsetRoutes
 from smsgw.web.namespaces import NamespaceRoutes
 from smsgw.web.network import NetworkRoutes
@@ -65,6 +66,7 @@ def server_routes() -> list[tuple[str, str, Any]]:
         HandsetRoutes(None, None, None),
         ClockRoutes(None, None, None),
         NamespaceRoutes(None, None),
+        FaultRoutes(None),
         OpenApiRoutes(),
     ]  # type: ignore[arg-type]
     routes = [route for provider in providers for route in provider.routes()]
@@ -500,6 +502,7 @@ BAD_FIELDS = [
         ],
     ),
     ("PATCH", "/api/handsets/{msisdn}", [{"colour": "red"}, {"state": "dead"}, {"name": None}]),
+    ("POST", "/api/faults", [{"colour": "red"}, {"name": "x", "effect": "no_receipt", "namespace": "t1"}]),
     (
         "POST",
         "/api/handsets/{msisdn}/sms",
@@ -553,7 +556,7 @@ def unrouted(server: Smsgw, contract: Contract, message_id: str) -> None:
     for template, item in contract.document["paths"].items():
         if template == "/api/events":
             continue  # a stream resource: Twisted answers other methods itself, without the envelope
-        path = template.format(msisdn=DEMO[0], message_id=message_id, name="qa")
+        path = template.format(msisdn=DEMO[0], message_id=message_id, name="magic:throttled")
         status, headers, payload = request(server, "PUT", path, {})
         documented = {m.upper() for m in item if m in METHODS}
         assert status == 405 and set(headers["Allow"].split(", ")) == documented, (path, status, payload)
@@ -588,6 +591,24 @@ def ussd(api: Client, esme: Any) -> None:
     assert api("DELETE", one, 200, msisdn=phone)["state"] == "closed"
     api("DELETE", one, 409, code="no_dialogue", msisdn=phone)
     api("DELETE", one, 404, code="unknown_handset", msisdn="x")
+
+
+def faults(api: Client) -> None:
+    """Add (201), refuse (409, 422), list, delete one (200, 404) and clear the API's rules."""
+    slow = {"name": "openapi-slow", "effect": "delay_delivery", "msisdn": "8613800000099", "delay": [1, 2]}
+    added = api("POST", "/api/faults", 201, slow)
+    assert (added["source"], added["delay"], added["counted"], added["fired"]) == ("api", [1.0, 2.0], 0, 0)
+    api("POST", "/api/faults", 409, slow, code="exists")
+    wrong = {"name": "x", "effect": "no_receipt", "status": "ESME_RSYSERR"}
+    assert "status" in api("POST", "/api/faults", 422, wrong, code="bad_fault")["error"]["message"]
+    refuse = {"name": "openapi-refuse", "effect": "refuse_submit", "msisdn": "8613800000098", "every": 2}
+    assert api("POST", "/api/faults", 201, refuse)["status"] == "ESME_RTHROTTLED"
+    listed = {rule["name"]: rule for rule in api("GET", "/api/faults", 200)["faults"]}
+    assert {"magic:expired", "openapi-slow", "openapi-refuse"} <= set(listed)
+    assert (listed["magic:expired"]["state"], listed["magic:expired"]["error"]) == ("EXPIRED", 27)
+    assert api("DELETE", "/api/faults/{name}", 200, name="openapi-slow")["deleted"] is True
+    api("DELETE", "/api/faults/{name}", 404, name="openapi-slow", code="unknown_fault")
+    assert api("DELETE", "/api/faults", 200)["deleted"] == ["openapi-refuse"]
 
 
 def check_events(events: EventReader, contract: Contract) -> None:
@@ -625,6 +646,7 @@ def test_every_answer_matches_the_document(server: Smsgw, connect, api: Client, 
         ussd(api, esme)
         api("GET", "/api/clock", 200)
         api("POST", "/api/clock", 200, {"advance_seconds": 0.001})
+        faults(api)
         esme.close()  # for the unbound event
         check_events(events, contract)
     finally:

@@ -9,6 +9,7 @@ from twisted.internet import defer
 from twisted.internet.testing import MemoryReactorClock
 from twisted.test import iosim
 
+from smsgw.carrier.faults import FaultBook, FaultRule
 from smsgw.server.esme import EsmeClient, EsmeError
 from smsgw.server.smpp import SmppServerFactory
 from smsgw.smpp.constants import BindType
@@ -21,9 +22,9 @@ from tests.carrier.helpers import make_carrier
 class Rig:
     """A carrier's SMPP server and an EsmeClient, wired through an in-memory pump."""
 
-    def __init__(self, password: str = "pw") -> None:
+    def __init__(self, password: str = "pw", faults: FaultBook | None = None) -> None:
         self.reactor = MemoryReactorClock()
-        self.carrier = make_carrier()
+        self.carrier = make_carrier(faults=faults)
         self.server = SmppServerFactory(self.carrier, SessionConfig(), self.reactor)
         self.delivered: list[Any] = []
         self.client = EsmeClient(
@@ -102,3 +103,38 @@ def test_wrong_password_never_binds() -> None:
     rig.run()
     with pytest.raises(AssertionError):
         result_of(waiting)
+
+
+def submit_to(msisdn: str) -> SubmitSm:
+    return SubmitSm(source_addr="12345", destination_addr=msisdn, short_message=b"hi")
+
+
+def test_a_submit_lost_with_its_connection_is_resent_once_bound_again() -> None:
+    """The carrier drops the connection at the submit (an injected fault): the client binds
+    again and resends it; it is accepted once, and a submit made meanwhile waits for the bind."""
+    rig = Rig(faults=FaultBook([FaultRule("cut", "drop_connection", limit=1)]))
+    rig.client.start()
+    rig.run()
+    first = rig.client.submit(submit_to("8613800000001"))
+    rig.run()
+    assert rig.client.connection is None and not first.called
+    meanwhile = rig.client.submit(submit_to("8613800000002"))
+    rig.reactor.advance(rig.client.retry_delay)
+    rig.run()
+    assert (result_of(first).message_id, result_of(meanwhile).message_id) == ("1", "2")
+    assert rig.carrier.store.count_messages() == 2
+
+
+def test_a_request_gives_up_after_the_resend_limit() -> None:
+    rig = Rig(faults=FaultBook([FaultRule("cut", "drop_connection")]))
+    rig.client.resend_limit = 1
+    rig.client.start()
+    rig.run()
+    answer = rig.client.submit(submit_to("8613800000001"))
+    for _ in range(2):
+        rig.run()
+        rig.reactor.advance(rig.client.retry_delay)
+    rig.run()
+    failure = result_of(answer)
+    assert isinstance(failure.value, EsmeError) and "lost 2 times" in str(failure.value)
+    assert rig.carrier.store.count_messages() == 0

@@ -1,0 +1,109 @@
+"""``/api/faults``: the injected faults in force, read and changed while smsgw runs.
+
+A rule posted here has the keys of ``[[faults]]`` in the config and goes through the same
+checks, so a wrong value is refused with the config's words (422, naming the key). ``null``
+is the same as leaving a key out, so a rule as ``GET`` shows it can be posted back without
+its ``source``, ``counted`` and ``fired``. Rules from the config and the magic numbers can be
+deleted as well; they come back at the next start, and rules posted here do not.
+
+The rule object is flat on purpose: a later key (a ``namespace`` that confines a rule to one
+test's handsets, say) is one more optional member, and older clients keep working.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.web import server
+
+from smsgw.carrier.carrier import Carrier
+from smsgw.carrier.faults import FaultRule
+from smsgw.config import ConfigError, fault_rule
+from smsgw.smpp.constants import CommandStatus, MessageState
+from smsgw.web.api import ApiError, Route, json_body
+
+
+class FaultRoutes:
+    """``GET``/``POST``/``DELETE`` ``/api/faults`` and ``DELETE /api/faults/{name}``."""
+
+    def __init__(self, carrier: Carrier) -> None:
+        self.carrier = carrier
+
+    def routes(self) -> list[Route]:
+        """The routes, for :class:`~smsgw.web.api.Api`."""
+        return [
+            ("GET", r"faults", self.list),
+            ("POST", r"faults", self.add),
+            ("DELETE", r"faults", self.clear),
+            ("DELETE", r"faults/([^/]+)", self.delete),
+        ]
+
+    def list(self, request: server.Request) -> dict[str, Any]:
+        """Every rule in force (config, magic numbers, API), in the order they are asked."""
+        return {"faults": [self._json(rule) for rule in self.carrier.faults.rules]}
+
+    def add(self, request: server.Request) -> tuple[int, dict[str, Any]]:
+        """Put a rule in force now, after the others."""
+        body = json_body(request, ("name", "effect", "msisdn", "account", "code", "every", "probability", "limit", "status", "state", "error", "delay"))  # noqa: E501  # fmt: skip
+        try:
+            rule = fault_rule(
+                "", {key: value for key, value in body.items() if value is not None}, source="api"
+            )
+        except ConfigError as error:
+            raise ApiError(422, "bad_fault", str(error)) from None
+        accounts = self.carrier.accounts
+        if rule.account is not None and accounts.get(rule.account) is None:
+            known = ", ".join(sorted(a.system_id for a in accounts))
+            raise ApiError(422, "bad_fault", f"account: {rule.account!r} is not an account ({known})")
+        if self.carrier.faults.get(rule.name) is not None:
+            raise ApiError(
+                409,
+                "exists",
+                f"a fault rule named {rule.name!r} exists; DELETE /api/faults/{rule.name} first",
+            )
+        self.carrier.faults.add(rule)
+        return 201, self._json(rule)
+
+    def delete(self, request: server.Request, name: str) -> dict[str, Any]:
+        """Take one rule out of force, whatever its source."""
+        try:
+            rule = self.carrier.faults.remove(name)
+        except KeyError:
+            raise ApiError(
+                404, "unknown_fault", f"no fault rule named {name!r}; GET /api/faults lists them"
+            ) from None
+        return {"name": rule.name, "source": rule.source, "deleted": True}
+
+    def clear(self, request: server.Request) -> dict[str, Any]:
+        """Take every rule added through the API out of force (config and magic ones stay)."""
+        return {"deleted": [rule.name for rule in self.carrier.faults.remove_from("api")]}
+
+    def _json(self, rule: FaultRule) -> dict[str, Any]:
+        counted, fired = self.carrier.faults.counts(rule.name)
+        shown: dict[str, Any] = {
+            "name": rule.name,
+            "effect": rule.effect,
+            "source": rule.source,
+            "msisdn": rule.msisdn,
+            "account": rule.account,
+            "code": rule.code,
+            "every": rule.every or None,
+            "probability": None if rule.every else rule.probability,
+            "limit": rule.limit or None,
+        }
+        shown.update(_effect_keys(rule))
+        shown.update(counted=counted, fired=fired)
+        return shown
+
+
+def _effect_keys(rule: FaultRule) -> dict[str, Any]:
+    """The keys only this rule's effect takes, written as the config writes them."""
+    if rule.effect == "refuse_submit":
+        known = rule.status in CommandStatus._value2member_map_
+        return {"status": CommandStatus(rule.status).name if known else rule.status}
+    if rule.effect == "fail_delivery":
+        return {"state": MessageState(rule.state).name, "error": rule.error}
+    if rule.effect == "delay_delivery" and rule.delay is not None:
+        low, high = rule.delay
+        return {"delay": low if low == high else [low, high]}
+    return {}
