@@ -26,7 +26,13 @@ from smsgw.carrier.accounts import (
 )
 from smsgw.carrier.faults import EFFECT_KEYS, FAILED_STATES, FaultRule
 from smsgw.carrier.faults import EFFECTS as FAULT_EFFECTS
-from smsgw.carrier.subscribers import HandsetState, Subscriber, normalize_msisdn
+from smsgw.carrier.subscribers import (
+    NAMESPACE_PATTERN,
+    NAMESPACE_RULE,
+    HandsetState,
+    Subscriber,
+    normalize_msisdn,
+)
 from smsgw.carrier.ussd import UssdRoute, base_code
 from smsgw.smpp.constants import BindType, CommandStatus
 from smsgw.smpp.session import SessionConfig
@@ -473,6 +479,13 @@ def _probability(where: str, value: Any) -> float:
     return chance
 
 
+def _namespace(where: str, value: Any) -> str:
+    name = _text(where, value)
+    if not name or not NAMESPACE_PATTERN.fullmatch(name):
+        raise ConfigError(f"{where}: {name!r} is not a namespace: {NAMESPACE_RULE}")
+    return name
+
+
 #: The longest injected delay: a year, well past any SMPP validity period.
 MAX_FAULT_DELAY = 366 * 86400.0
 
@@ -510,6 +523,7 @@ _FAULT_CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "state": lambda w, v: int(FAILED_STATES[_choice(tuple(FAILED_STATES))(w, v)]),
     "error": lambda w, v: _error_code(w, v),
     "delay": lambda w, v: _delay(w, v),
+    "namespace": lambda w, v: _namespace(w, v),
 }
 #: The keys a fault rule takes (the config's [[faults]] and POST /api/faults alike).
 FAULT_KEYS = tuple(_FAULT_CHECKS)

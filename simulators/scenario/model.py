@@ -27,6 +27,8 @@ HANDSET_STEPS = frozenset(
 )  # fmt: skip
 #: Steps that move the carrier-wide clock: their scenario runs alone (see runner).
 CLOCK_STEPS = frozenset({"advance_clock"})
+#: Fault effects that strike what every scenario shares (an ESME's bind): they run alone too.
+SHARED_EFFECTS = frozenset({"drop_connection"})
 
 
 def schema() -> dict[str, Any]:
@@ -65,6 +67,7 @@ class Scenario:
     faults: tuple[Mapping[str, Any], ...]
     steps: tuple[Step, ...]
     description: str = ""
+    alone: bool = False
 
     @property
     def where(self) -> str:
@@ -72,8 +75,15 @@ class Scenario:
 
     @property
     def moves_clock(self) -> bool:
-        """Whether a step advances the carrier's clock (so the scenario must run alone)."""
+        """Whether a step advances the carrier's clock."""
         return any(step.action in CLOCK_STEPS for step in self.steps)
+
+    @property
+    def runs_alone(self) -> bool:
+        """Whether no other scenario of the run may run meanwhile: it moves the clock, drops
+        a connection everybody shares, or says ``alone: true``."""
+        rules = [*self.faults, *(rule for s in self.steps if s.action == "faults" for rule in s.args)]
+        return self.alone or self.moves_clock or any(r.get("effect") in SHARED_EFFECTS for r in rules)
 
 
 def _path_text(path: Iterable[Any]) -> str:
@@ -118,6 +128,7 @@ def _scenario(raw: Mapping[str, Any], path: Path) -> Scenario:
         faults=tuple(raw.get("faults") or ()),
         steps=steps,
         description=raw.get("description", ""),
+        alone=bool(raw.get("alone", False)),
     )
     for step in steps:
         _check_handset(scenario, step)

@@ -1,7 +1,8 @@
 """Runs scenarios in parallel, each with its own handsets, and reports each as it ends.
 
 Scenarios that move the carrier's clock run alone: the clock is the whole carrier's, and
-jumping it would expire other scenarios' codes and messages mid-flow.
+jumping it would expire other scenarios' codes and messages mid-flow. So do those that drop
+an ESME's connection (the mock merchant is everybody's) and those marked ``alone: true``.
 """
 
 from __future__ import annotations
@@ -75,16 +76,38 @@ class _Turns:
             self._changed.notify_all()
 
 
-def run_scenario(scenario: Scenario, network: Network) -> Outcome:
-    """Set up, run each step in order until one fails, and clean up."""
-    world = World(scenario, network)
+class _EarlierStepFailed(Exception):
+    def __init__(self, step: Step, failure: StepFailed) -> None:
+        self.step = step
+        self.failure = failure
+
+
+def _check_ended_dialogue(world: World) -> None:
+    """A dialogue that ended for want of the application's answer fails its step, unless the
+    very next step looks at the screen (expect_screen)."""
+    if world.unchecked_end is not None:
+        step, summary, detail = world.unchecked_end
+        raise _EarlierStepFailed(step, StepFailed(summary, actual=detail))
+
+
+def run_scenario(scenario: Scenario, network: Network, number: int = 1) -> Outcome:
+    """Set up, run each step in order until one fails, and clean up.
+
+    :param number: the scenario's place in the run, naming its namespace inside the run's.
+    """
+    world = World(scenario, network, number)
     started = time.monotonic()
     step: Step | None = None
     try:
         world.set_up()
         for step in scenario.steps:
+            if step.action != "expect_screen":
+                _check_ended_dialogue(world)
             STEPS[step.action](world, step)
+        _check_ended_dialogue(world)
         status, message = "passed", ""
+    except _EarlierStepFailed as failure:
+        step, status, message = failure.step, "failed", str(failure.failure)
     except StepFailed as failure:
         status, message = "failed", str(failure)
     except SmsgwError as error:
@@ -113,11 +136,12 @@ def run_all(
     turns = _Turns()
     lock = threading.Lock()
 
-    def one(scenario: Scenario) -> Outcome:
-        exclusive = scenario.moves_clock
+    def one(numbered: tuple[int, Scenario]) -> Outcome:
+        number, scenario = numbered
+        exclusive = scenario.runs_alone
         turns.acquire(exclusive)
         try:
-            outcome = run_scenario(scenario, network)
+            outcome = run_scenario(scenario, network, number)
         finally:
             turns.release(exclusive)
         with lock:
@@ -125,4 +149,4 @@ def run_all(
         return outcome
 
     with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="scenario") as pool:
-        return list(pool.map(one, scenarios))
+        return list(pool.map(one, enumerate(scenarios, 1)))

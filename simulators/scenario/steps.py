@@ -65,14 +65,18 @@ class Network:
 class World:
     """One scenario's handsets, captured values and clean-up, while it runs."""
 
-    def __init__(self, scenario: Scenario, network: Network) -> None:
+    def __init__(self, scenario: Scenario, network: Network, number: int = 1) -> None:
         self.scenario = scenario
         self.network = network
+        #: The scenario's own world inside the run's namespace: its handsets and faults.
+        self.namespace = f"{network.namespace}.{number}"
         self.variables: dict[str, Any] = {}
         self.phones: dict[str, Phone] = {}
         #: The last screen a dial or answer got, not yet checked by expect_screen.
         self.fresh: dict[str, UssdScreen] = {}
         self.last: dict[str, str] = {}
+        #: A dialogue an application let time out, not yet looked at: (step, summary, detail).
+        self.unchecked_end: tuple[Step, str, str] | None = None
         self.fault_names: list[str] = []
 
     # -- set-up and clean-up ---------------------------------------------------------
@@ -85,7 +89,7 @@ class World:
             add_faults(self, list(self.scenario.faults))
 
     def _handset(self, name: str, setup: Mapping[str, Any]) -> None:
-        label = f"{self.network.namespace}/{name}"
+        label = f"{self.namespace}/{name}"
         state = setup.get("state", "on")
         fixed = setup.get("msisdn")
         network = self.network
@@ -95,7 +99,7 @@ class World:
                 network.http_url,
                 name=label,
                 state=state,
-                namespace=network.namespace,
+                namespace=self.namespace,
                 timeout=network.timeout,
             )
         else:
@@ -220,22 +224,36 @@ def _money(value: Any, currency: str) -> int:
 # -- handset steps ---------------------------------------------------------------------
 
 
+def _ussd_step(world: World, step: Step, name: str, call: Callable[[], UssdScreen], what: str) -> None:
+    """Run a dial or answer; keep the screen it got for expect_screen.
+
+    A dialogue the network ended because the application did not answer is kept too, for
+    an expect_screen to check (a test of an application timeout expects just that); any
+    other step after it fails the scenario at this step.
+    """
+    try:
+        world.fresh[name] = call()
+    except UssdTimeout as error:
+        if not error.screen.closed:
+            raise StepFailed(f"{what} on {name} failed", actual=str(error)) from None
+        world.fresh[name] = error.screen
+        world.unchecked_end = (step, f"{what} on {name} failed", str(error))
+    except SmsgwError as error:
+        raise StepFailed(f"{what} on {name} failed", actual=str(error)) from None
+
+
 def dial(world: World, step: Step) -> None:
     args = _args(step, world.variables, "code")
     name, phone = world.handset(args)
-    try:
-        world.fresh[name] = phone.dial(str(args["code"]), timeout=_within(args))
-    except (UssdTimeout, SmsgwError) as error:
-        raise StepFailed(f"dialling {args['code']} on {name} failed", actual=str(error)) from None
+    code = str(args["code"])
+    _ussd_step(world, step, name, lambda: phone.dial(code, timeout=_within(args)), f"dialling {code}")
 
 
 def answer(world: World, step: Step) -> None:
     args = _args(step, world.variables, "text")
     name, phone = world.handset(args)
-    try:
-        world.fresh[name] = phone.answer(str(args["text"]), timeout=_within(args))
-    except (UssdTimeout, SmsgwError) as error:
-        raise StepFailed(f"answering {args['text']!r} on {name} failed", actual=str(error)) from None
+    text = str(args["text"])
+    _ussd_step(world, step, name, lambda: phone.answer(text, timeout=_within(args)), f"answering {text!r}")
 
 
 def cancel(world: World, step: Step) -> None:
@@ -259,6 +277,7 @@ def expect_screen(world: World, step: Step) -> None:
     name, phone = world.handset(args)
     pattern = _pattern(args)
     screen = world.fresh.pop(name, None)
+    world.unchecked_end = None
     if screen is None:
         try:
             screen = phone.wait_for_ussd(timeout=_within(args))
@@ -413,7 +432,7 @@ def advance_clock(world: World, step: Step) -> None:
 
 
 def add_faults(world: World, rules: list[Any]) -> None:
-    """Add fault rules, named within the run's namespace; they are removed when the scenario ends."""
+    """Add fault rules for the scenario's own handsets; they are removed when the scenario ends."""
     try:
         rendered = render(rules, world.variables)
     except Undefined as error:
@@ -421,8 +440,8 @@ def add_faults(world: World, rules: list[Any]) -> None:
     for rule in rendered:
         body = {
             **rule,
-            "name": f"{world.network.namespace}:{rule['name']}",
-            "namespace": world.network.namespace,
+            "name": f"{world.namespace}:{rule['name']}",
+            "namespace": world.namespace,
         }
         if isinstance(body.get("msisdn"), str) and body["msisdn"] in world.phones:
             body["msisdn"] = world.phones[body["msisdn"]].msisdn

@@ -21,7 +21,13 @@ from smsgw.carrier.errors import BindRefused, Rejected, UnknownSubscriber
 from smsgw.carrier.events import Bound, EventBus, HandsetChanged, Refused, Unbound, UssdChanged
 from smsgw.carrier.faults import FaultBook, FaultRule, announce
 from smsgw.carrier.outbox import Link, Outbox, RetryPolicy
-from smsgw.carrier.subscribers import HandsetState, Subscriber, SubscriberRegistry, normalize_msisdn
+from smsgw.carrier.subscribers import (
+    HandsetState,
+    Subscriber,
+    SubscriberRegistry,
+    in_namespace,
+    normalize_msisdn,
+)
 from smsgw.carrier.ussd import ABORT_OP, EOS, Dialogue, UssdGateway, UssdLimits, UssdRoute
 from smsgw.carrier.validation import (
     Checked,
@@ -81,6 +87,7 @@ class Carrier:
     ) -> None:
         self.store = store
         self.faults = faults or FaultBook()
+        self.faults.namespace_of = self._namespace_of
         self.clock = clock
         self.limits = limits
         self.events = events or EventBus()
@@ -557,9 +564,13 @@ class Carrier:
             if self.subscribers.get(msisdn) is None and not self.store.has_messages_for(msisdn):
                 return msisdn
 
+    def _namespace_of(self, msisdn: str) -> str:
+        subscriber = self.subscribers.get(msisdn)
+        return subscriber.namespace if subscriber is not None else ""
+
     def handsets_in(self, namespace: str) -> list[Subscriber]:
-        """The kept handsets of one namespace."""
-        return [s for s in self.subscribers if s.namespace == namespace]
+        """The kept handsets of a namespace and of the namespaces inside it."""
+        return [s for s in self.subscribers if s.namespace and in_namespace(s.namespace, namespace)]
 
     def delete_handset(self, msisdn: str) -> Subscriber:
         """Forget a kept handset; with auto provisioning its number stays usable (phone on).

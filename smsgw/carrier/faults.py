@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterable
 import attrs
 
 from smsgw.carrier.events import EventBus, FaultInjected
+from smsgw.carrier.subscribers import namespace_and_parents
 from smsgw.smpp.constants import CommandStatus, MessageState, status_name
 from smsgw.text.coding import is_ucs2
 
@@ -102,6 +103,8 @@ class FaultRule:
     :ivar state: the final message_state of a ``fail_delivery`` (UNDELIV, EXPIRED or REJECTD).
     :ivar error: the network error code of a ``fail_delivery`` (the receipt's ``err``, 0-999).
     :ivar delay: the (low, high) seconds of a ``delay_delivery``; equal for a fixed delay.
+    :ivar namespace: the test world it is confined to: it strikes only handsets of that
+        namespace and of the namespaces inside it (see ``/api/namespaces``); None strikes any.
     :ivar source: where the rule was made (:data:`SOURCES`).
     """
 
@@ -125,6 +128,7 @@ class FaultRule:
     delay: tuple[float, float] | None = attrs.field(
         default=None, converter=_delay_range, validator=_check_delay
     )
+    namespace: str | None = None
     source: str = attrs.field(default="config", validator=attrs.validators.in_(SOURCES), eq=False)
 
     _number_matches: Callable[[str], bool] = attrs.field(init=False, repr=False, eq=False)
@@ -172,6 +176,7 @@ class _EffectIndex:
     by_suffix: dict[str, list[tuple[int, FaultRule]]] = attrs.Factory(dict)
     suffix_lengths: tuple[int, ...] = ()
     scanned: list[tuple[int, FaultRule]] = attrs.Factory(list)
+    by_namespace: dict[str, list[tuple[int, FaultRule]]] = attrs.Factory(dict)
 
 
 def _literal_suffix(pattern: str | None) -> str | None:
@@ -191,6 +196,8 @@ class FaultBook:
 
     def __init__(self, rules: Iterable[FaultRule] = (), rng: random.Random | None = None) -> None:
         self.rng = rng or random.Random()
+        #: The namespace of a number's handset ("" for none); the carrier sets it.
+        self.namespace_of: Callable[[str], str] = lambda msisdn: ""
         self._rules: dict[str, FaultRule] = {}
         self._seen: dict[str, int] = {}
         self._fired: dict[str, int] = {}
@@ -244,21 +251,26 @@ class FaultBook:
     def _reindex(self) -> None:
         # Asked on every submit and delivery: rules for one number ending ("*0001", as the
         # magic numbers) are found by a slice and a dict lookup instead of one test each.
+        # Rules of one test's namespace are found through the number's namespace, so they
+        # cost nothing for the numbers of other tests.
         self._by_effect: dict[str, _EffectIndex] = {}
         suffixes: set[str] = set()
         scanned = False
+        self._namespaces = frozenset(r.namespace for r in self._rules.values() if r.namespace is not None)
         for effect in EFFECTS:
             index = _EffectIndex()
             for order, rule in enumerate(self._rules.values()):
                 if rule.effect != effect:
                     continue
                 suffix = _literal_suffix(rule.msisdn)
-                if suffix is None:
+                if rule.namespace is not None:
+                    index.by_namespace.setdefault(rule.namespace, []).append((order, rule))
+                elif suffix is None:
                     index.scanned.append((order, rule))
                 else:
                     index.by_suffix.setdefault(suffix, []).append((order, rule))
             index.suffix_lengths = tuple(sorted({len(suffix) for suffix in index.by_suffix}))
-            if index.scanned or index.by_suffix:
+            if index.scanned or index.by_suffix or index.by_namespace:
                 self._by_effect[effect] = index
             suffixes.update(index.by_suffix)
             scanned = scanned or bool(index.scanned)
@@ -277,7 +289,10 @@ class FaultBook:
         for length in self._any_lengths:
             if msisdn[-length:] in suffixes:
                 return True
-        return False
+        if not self._namespaces:
+            return False
+        namespace = self.namespace_of(msisdn)
+        return bool(namespace) and any(n in self._namespaces for n in namespace_and_parents(namespace))
 
     def strike(self, effect: str, system_id: str, msisdn: str, code: str = "") -> FaultRule | None:
         """The first rule (in book order) with this effect that fires for this event, or None.
@@ -294,6 +309,9 @@ class FaultBook:
             hit = by_suffix.get(msisdn[-length:])
             if hit:
                 hits += hit
+        if index.by_namespace and (namespace := self.namespace_of(msisdn)):
+            for name in namespace_and_parents(namespace):
+                hits += index.by_namespace.get(name, ())
         if not hits and not index.scanned:
             return None  # the common case: a number no rule names
         candidates = sorted(index.scanned + hits, key=lambda entry: entry[0])

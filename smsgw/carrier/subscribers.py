@@ -3,11 +3,34 @@
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Callable, Iterable, Iterator
 
 import attrs
 
 from smsgw.carrier.errors import UnknownSubscriber
+
+#: What a namespace may be called ("" is none): it goes in URLs and fault rule names.
+NAMESPACE_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}|")
+NAMESPACE_RULE = "up to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+
+
+def namespace_and_parents(namespace: str) -> list[str]:
+    """``run-1.7`` and the namespaces it sits in, innermost first: ``["run-1.7", "run-1"]``.
+
+    A namespace holds the ones named after it with a dot, so a test run can give each of its
+    scenarios a world of its own and still list or reset all of them as one.
+    """
+    names = [namespace]
+    while "." in namespace:
+        namespace = namespace.rpartition(".")[0]
+        names.append(namespace)
+    return names
+
+
+def in_namespace(namespace: str, outer: str) -> bool:
+    """Whether ``namespace`` is ``outer`` or sits inside it (``outer.…``)."""
+    return namespace == outer or namespace.startswith(outer + ".")
 
 
 class HandsetState(enum.Enum):

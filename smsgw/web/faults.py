@@ -6,8 +6,8 @@ is the same as leaving a key out, so a rule as ``GET`` shows it can be posted ba
 its ``source``, ``counted`` and ``fired``. Rules from the config and the magic numbers can be
 deleted as well; they come back at the next start, and rules posted here do not.
 
-The rule object is flat on purpose: a later key (a ``namespace`` that confines a rule to one
-test's handsets, say) is one more optional member, and older clients keep working.
+A rule with a ``namespace`` strikes only that namespace's handsets (one test's world), and
+goes when the namespace is reset (``DELETE /api/namespaces/{name}``).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ class FaultRoutes:
 
     def add(self, request: server.Request) -> tuple[int, dict[str, Any]]:
         """Put a rule in force now, after the others."""
-        body = json_body(request, ("name", "effect", "msisdn", "account", "code", "every", "probability", "limit", "status", "state", "error", "delay"))  # noqa: E501  # fmt: skip
+        body = json_body(request, ("name", "effect", "msisdn", "account", "code", "every", "probability", "limit", "status", "state", "error", "delay", "namespace"))  # noqa: E501  # fmt: skip
         try:
             rule = fault_rule(
                 "", {key: value for key, value in body.items() if value is not None}, source="api"
@@ -90,6 +90,7 @@ class FaultRoutes:
             "every": rule.every or None,
             "probability": None if rule.every else rule.probability,
             "limit": rule.limit or None,
+            "namespace": rule.namespace,
         }
         shown.update(_effect_keys(rule))
         shown.update(counted=counted, fired=fired)

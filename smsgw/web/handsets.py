@@ -15,7 +15,7 @@ from twisted.web import server
 
 from smsgw.carrier.carrier import Carrier
 from smsgw.carrier.errors import Rejected, UnknownSubscriber
-from smsgw.carrier.subscribers import HandsetState, Subscriber
+from smsgw.carrier.subscribers import NAMESPACE_PATTERN, NAMESPACE_RULE, HandsetState, Subscriber
 from smsgw.store.records import MessageRecord
 from smsgw.text.reassembly import InboxMessage, ReceivedPart, assemble
 from smsgw.web.api import ApiError, Route, int_query, json_body, query
@@ -23,8 +23,6 @@ from smsgw.web.render import dialogue_json, handset_json, inbox_json
 from smsgw.web.waiting import InboxWaiters
 
 MAX_WAIT = 300
-_NAMESPACE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}|")
-NAMESPACE_RULE = "up to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"
 
 
 def _msisdn(subscriber: Subscriber) -> str:
@@ -138,7 +136,7 @@ class HandsetRoutes:
                 "bad_field",
                 "'msisdn' is a number as text (e.g. \"+8613800000009\"), or absent for a fresh one; 'name' is a string",
             )
-        if not isinstance(namespace, str) or not _NAMESPACE.fullmatch(namespace):
+        if not isinstance(namespace, str) or not NAMESPACE_PATTERN.fullmatch(namespace):
             raise ApiError(400, "bad_field", f"namespace {namespace!r}: {NAMESPACE_RULE}")
         state = self._state(body.get("state", "on"))
         if msisdn is not None and self.carrier.subscribers.get(msisdn) is not None:

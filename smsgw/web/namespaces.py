@@ -1,9 +1,11 @@
 """``/api/namespaces``: the test worlds sharing one carrier, and resetting one of them.
 
 A namespace is a label on handsets (``POST /api/handsets`` with ``namespace``) and fault
-rules. Tests running at once each work in their own: they list their handsets and messages
-with ``?namespace=``, and ``DELETE /api/namespaces/{name}`` clears one test's world (its
-handsets and faults) and nobody else's.
+rules (``POST /api/faults`` with ``namespace``: they strike that namespace's handsets only).
+Tests running at once each work in their own: they list their handsets and messages with
+``?namespace=``, and ``DELETE /api/namespaces/{name}`` clears one test's world (its handsets
+and fault rules) and nobody else's. A namespace holds those named after it with a dot
+(``run-1`` holds ``run-1.7``): a run gives each scenario its own and resets them all at once.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from typing import Any
 from twisted.web import server
 
 from smsgw.carrier.carrier import Carrier
+from smsgw.carrier.faults import FaultRule
+from smsgw.carrier.subscribers import Subscriber, in_namespace
 from smsgw.web.api import ApiError, Route
 from smsgw.web.render import handset_json
 
@@ -35,28 +39,46 @@ class NamespaceRoutes:
         return [("GET", r"namespaces", self.index), ("GET", one, self.get), ("DELETE", one, self.reset)]
 
     def index(self, request: server.Request) -> dict[str, Any]:
-        """Every namespace in use, with how many handsets it has."""
-        counts = Counter(s.namespace for s in self.carrier.subscribers if s.namespace)
-        return {"namespaces": [{"name": name, "handsets": counts[name]} for name in sorted(counts)]}
+        """Every namespace in use, with how many handsets and fault rules it has."""
+        handsets = Counter(s.namespace for s in self.carrier.subscribers if s.namespace)
+        faults = Counter(r.namespace for r in self.carrier.faults.rules if r.namespace)
+        return {
+            "namespaces": [
+                {"name": name, "handsets": handsets[name], "faults": faults[name]}
+                for name in sorted(handsets.keys() | faults.keys())
+            ]
+        }
 
-    def _handsets(self, name: str) -> list[Any]:
+    def _world(self, name: str) -> tuple[list[Subscriber], list[FaultRule]]:
         handsets = self.carrier.handsets_in(name)
-        if not handsets:
+        faults = [r for r in self.carrier.faults.rules if r.namespace and in_namespace(r.namespace, name)]
+        if not handsets and not faults:
             raise ApiError(
                 404,
                 "unknown_namespace",
-                f"no handset is in namespace {name!r}; GET /api/namespaces lists them",
+                f"no handset or fault rule is in namespace {name!r}; GET /api/namespaces lists them",
             )
-        return handsets
+        return handsets, faults
 
     def get(self, request: server.Request, name: str) -> dict[str, Any]:
-        """One namespace's handsets."""
-        return {"name": name, "handsets": [handset_json(s) for s in self._handsets(name)]}
+        """One namespace's handsets and the names of its fault rules."""
+        handsets, faults = self._world(name)
+        return {
+            "name": name,
+            "handsets": [handset_json(s) for s in handsets],
+            "faults": [r.name for r in faults],
+        }
 
     def reset(self, request: server.Request, name: str) -> dict[str, Any]:
-        """Forget the namespace's handsets (their numbers are not given out again)."""
-        removed = [s.msisdn for s in self._handsets(name)]
-        for msisdn in removed:
-            self.carrier.delete_handset(msisdn)
+        """Forget the namespace's handsets (their numbers are not given out again) and faults."""
+        handsets, faults = self._world(name)
+        for handset in handsets:
+            self.carrier.delete_handset(handset.msisdn)
+        for rule in faults:
+            self.carrier.faults.remove(rule.name)
         self.after_change()
-        return {"name": name, "removed_handsets": removed}
+        return {
+            "name": name,
+            "removed_handsets": [h.msisdn for h in handsets],
+            "removed_faults": [r.name for r in faults],
+        }

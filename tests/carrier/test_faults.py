@@ -455,3 +455,21 @@ def test_rules_added_and_removed_at_run_time_take_effect_at_once() -> None:
     assert book.strike("refuse_submit", "shop", "8619999990004") is None
     assert [r.name for r in book.remove_from("api")] == ["late"]
     assert not book.may_strike(PHONE) and book.counts("late") == (0, 0)
+
+
+def test_a_namespaced_rule_strikes_only_the_handsets_of_its_namespace() -> None:
+    """Tests sharing a carrier each confine their faults to their own handsets."""
+    rule = FaultRule("a:refuse", "refuse_submit", namespace="ci-a", status=S.ESME_RSYSERR)
+    carrier = faulty(rule)
+    mine = carrier.create_handset(None, namespace="ci-a").msisdn
+    theirs = carrier.create_handset(None, namespace="ci-b").msisdn
+    assert mine != theirs and mine.startswith("861700")
+    assert carrier.faults.may_strike(mine) and not carrier.faults.may_strike(theirs)
+    assert not carrier.faults.may_strike(PHONE)
+    link = Link(carrier)
+    for n, to in enumerate((mine, theirs, PHONE), 1):
+        link.send(submit(to, sequence=n, registered_delivery=0))
+    assert [p.command_status for p in link.read()] == [S.ESME_RSYSERR, 0, 0]
+    assert injected(carrier) == [("a:refuse", "refuse_submit", "ESME_RSYSERR")]
+    carrier.faults.remove("a:refuse")
+    assert not carrier.faults.may_strike(mine)

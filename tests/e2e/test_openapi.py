@@ -474,10 +474,14 @@ def namespaces(api: Client, esme: Any) -> None:
     (message,) = api("GET", "/api/messages", 200, query="namespace=qa-1")["messages"]
     assert message["msisdn"] == fresh[0]["msisdn"]
     assert api("GET", "/api/messages", 200, query="namespace=nobody")["messages"] == []
-    assert {"name": "qa-1", "handsets": 2} in api("GET", "/api/namespaces", 200)["namespaces"]
-    api("GET", "/api/namespaces/{name}", 200, name="qa-1")
-    removed = api("DELETE", "/api/namespaces/{name}", 200, name="qa-1")["removed_handsets"]
-    assert sorted(removed) == sorted(h["msisdn"] for h in fresh)
+    rule = {"name": "qa-1:slow", "effect": "delay_delivery", "delay": 5, "namespace": "qa-1"}
+    assert api("POST", "/api/faults", 201, rule)["namespace"] == "qa-1"
+    assert {"name": "qa-1", "handsets": 2, "faults": 1} in api("GET", "/api/namespaces", 200)["namespaces"]
+    assert api("GET", "/api/namespaces/{name}", 200, name="qa-1")["faults"] == ["qa-1:slow"]
+    removed = api("DELETE", "/api/namespaces/{name}", 200, name="qa-1")
+    assert sorted(removed["removed_handsets"]) == sorted(h["msisdn"] for h in fresh)
+    assert removed["removed_faults"] == ["qa-1:slow"]
+    assert "qa-1:slow" not in {f["name"] for f in api("GET", "/api/faults", 200)["faults"]}
     api("GET", "/api/namespaces/{name}", 404, name="qa-1", code="unknown_namespace")
     api("DELETE", "/api/namespaces/{name}", 404, name="qa-1", code="unknown_namespace")
 
@@ -502,7 +506,7 @@ BAD_FIELDS = [
         ],
     ),
     ("PATCH", "/api/handsets/{msisdn}", [{"colour": "red"}, {"state": "dead"}, {"name": None}]),
-    ("POST", "/api/faults", [{"colour": "red"}, {"name": "x", "effect": "no_receipt", "namespace": "t1"}]),
+    ("POST", "/api/faults", [{"colour": "red"}, {"name": "x", "effect": "no_receipt", "colour": "red"}]),
     (
         "POST",
         "/api/handsets/{msisdn}/sms",

@@ -132,3 +132,16 @@ def test_placeholders_are_filled_and_unknown_ones_named() -> None:
         render("{{pin}}", variables)
     with pytest.raises(Undefined, match="order has no 'status'"):
         render("{{order.status}}", variables)
+
+
+def test_scenarios_that_touch_what_all_share_run_alone(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "scenarios:\n"
+        "  - {name: plain, steps: [{advance_clock: 1}], alone: false}\n"
+        "  - {name: drops, faults: [{name: cut, effect: drop_connection}], steps: [{expect_no_receipt: {within: 1}}]}\n"
+        "  - {name: drops later, steps: [{faults: [{name: cut, effect: drop_connection}]}]}\n"
+        "  - {name: asked, alone: true, steps: [{expect_no_receipt: {within: 1}}]}\n"
+        "  - {name: shares, faults: [{name: x, effect: no_receipt}], steps: [{expect_no_receipt: {within: 1}}]}\n",
+    )
+    assert [s.runs_alone for s in load_file(path)] == [True, True, True, True, False]

@@ -147,3 +147,28 @@ def test_two_runs_in_parallel_on_one_carrier_stay_apart(carrier: dict[str, objec
     assert {h["msisdn"] for h in api("GET", "/api/handsets", namespace="ci-b")["handsets"]} == handsets[
         "ci-b"
     ]
+
+
+def test_a_dialogue_the_application_let_time_out_fails_unless_the_screen_is_checked(tmp_path: Path) -> None:
+    path = tmp_path / "silent.yaml"
+    path.write_text(
+        "scenarios:\n"
+        "  - name: looked at\n"
+        "    handsets: {buyer: {}}\n"
+        "    faults: [{name: sleepy, effect: ussd_timeout, code: '*126#'}]\n"
+        "    steps:\n"
+        "      - dial: '*126#'\n"
+        "      - expect_screen: {text: Connection problem, closed: true}\n"
+        "  - name: not looked at\n"
+        "    handsets: {buyer: {}}\n"
+        "    faults: [{name: sleepy, effect: ussd_timeout, code: '*126#'}]\n"
+        "    steps:\n"
+        "      - dial: '*126#'\n"
+        "      - answer: 1\n",
+        encoding="utf-8",
+    )
+    result = run(str(path), "--jobs", "1")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert re.search(r"^PASS\s+looked at\s", result.stdout, re.MULTILINE)
+    assert f"{path}:12: step 1 (dial): dialling *126# on buyer failed" in result.stdout
+    assert "the application did not answer in time" in result.stdout
