@@ -172,3 +172,28 @@ def test_a_dialogue_the_application_let_time_out_fails_unless_the_screen_is_chec
     assert re.search(r"^PASS\s+looked at\s", result.stdout, re.MULTILINE)
     assert f"{path}:12: step 1 (dial): dialling *126# on buyer failed" in result.stdout
     assert "the application did not answer in time" in result.stdout
+
+
+def test_a_seed_makes_the_codes_repeat(tmp_path: Path) -> None:
+    """--seed seeds the run's own mock merchant: the same seed sends the same one-time code."""
+    path = tmp_path / "code.yaml"
+    path.write_text(
+        "name: show the code\n"
+        "handsets: {buyer: {wallet: {balance: '10.00', pin: '1234'}}}\n"
+        "steps:\n"
+        "  - checkout: {amount: '1.00'}\n"
+        "  - expect_sms: 'code is (?P<otp>\\d+)'\n"
+        "  - confirm_code: {code: '{{otp}}', expect: wrong_code}\n",
+        encoding="utf-8",
+    )
+
+    def code(seed: str) -> str:
+        result = run(str(path), "--seed", seed)
+        assert result.returncode == 1, result.stdout + result.stderr
+        found = re.search(r"confirming code (\d+) for order ord_0001", result.stdout)
+        assert found, result.stdout
+        return found[1]
+
+    first = code("7")
+    assert code("7") == first
+    assert code("8") != first
