@@ -22,6 +22,40 @@ from smsgw.smpp.sm import DeliverSm, DeliverSmResp, SubmitSm
 from smsgw.text.split import split_text
 
 
+def text_submits(
+    source: str,
+    destination: str,
+    text: str,
+    *,
+    receipt: bool = False,
+    ref: int = 1,
+    schedule: str = "",
+    validity: str = "",
+) -> list[SubmitSm]:
+    """The submit_sm PDUs of a text to an international number: one, or UDH parts when long.
+
+    :param schedule: schedule_delivery_time (SMPP time format); "" for now.
+    :param validity: validity_period (SMPP time format); "" for the SMSC's default.
+    """
+    source_ton = Ton.UNKNOWN if source.isdigit() else Ton.ALPHANUMERIC
+    return [
+        SubmitSm(
+            source_addr_ton=source_ton,
+            source_addr=source,
+            dest_addr_ton=Ton.INTERNATIONAL,
+            dest_addr_npi=Npi.ISDN,
+            destination_addr=destination.lstrip("+"),
+            esm_class=0x40 if part.esm_class_udhi else 0,
+            registered_delivery=1 if receipt else 0,
+            schedule_delivery_time=schedule,
+            validity_period=validity,
+            data_coding=part.data_coding,
+            short_message=part.short_message,
+        )
+        for part in split_text(text, ref=ref & 0xFF)
+    ]
+
+
 class SmppClientError(Exception):
     """The SMSC refused something, or did not answer in time; the message says which."""
 
@@ -64,22 +98,9 @@ class SmppClient:
         self, source: str, destination: str, text: str, *, receipt: bool = False, ref: int = 1
     ) -> list[str]:
         """Submit a text (split with a UDH when long); return each part's message_id."""
-        source_ton = Ton.ALPHANUMERIC if not source.isdigit() else Ton.UNKNOWN
         ids = []
-        for part in split_text(text, ref=ref & 0xFF):
-            response = self._request(
-                SubmitSm(
-                    source_addr_ton=source_ton,
-                    source_addr=source,
-                    dest_addr_ton=Ton.INTERNATIONAL,
-                    dest_addr_npi=Npi.ISDN,
-                    destination_addr=destination.lstrip("+"),
-                    esm_class=0x40 if part.esm_class_udhi else 0,
-                    registered_delivery=1 if receipt else 0,
-                    data_coding=part.data_coding,
-                    short_message=part.short_message,
-                )
-            )
+        for pdu in text_submits(source, destination, text, receipt=receipt, ref=ref):
+            response = self._request(pdu)
             if response.command_status:
                 raise SmppClientError(
                     f"submit_sm to {destination} refused: {status_name(response.command_status)}"

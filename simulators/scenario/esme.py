@@ -15,12 +15,12 @@ from typing import Any
 
 import attrs
 
+from smsgw.client import text_submits
 from smsgw.smpp import codec
-from smsgw.smpp.constants import CommandId, Npi, Ton, status_name
+from smsgw.smpp.constants import CommandId, status_name
 from smsgw.smpp.framing import PduBuffer
 from smsgw.smpp.pdu import BindTransceiver, EnquireLinkResp, Pdu, Unbind
-from smsgw.smpp.sm import DeliverSm, DeliverSmResp, SubmitSm
-from smsgw.text.split import split_text
+from smsgw.smpp.sm import DeliverSm, DeliverSmResp
 
 _RECEIPT_FIELDS = re.compile(r"stat:(\w+)\s+err:(\w+)")
 
@@ -92,24 +92,12 @@ class ScenarioEsme:
         :param schedule: schedule_delivery_time (SMPP time format); "" for now.
         :param validity: validity_period (SMPP time format); "" for the carrier's default.
         """
-        source_ton = Ton.UNKNOWN if source.isdigit() else Ton.ALPHANUMERIC
         ids: list[str] = []
-        for part in split_text(text, ref=len(text) & 0xFF):
-            answer = self._request(
-                SubmitSm(
-                    source_addr_ton=source_ton,
-                    source_addr=source,
-                    dest_addr_ton=Ton.INTERNATIONAL,
-                    dest_addr_npi=Npi.ISDN,
-                    destination_addr=destination.lstrip("+"),
-                    esm_class=0x40 if part.esm_class_udhi else 0,
-                    registered_delivery=1 if receipt else 0,
-                    schedule_delivery_time=schedule,
-                    validity_period=validity,
-                    data_coding=part.data_coding,
-                    short_message=part.short_message,
-                )
-            )
+        pdus = text_submits(
+            source, destination, text, receipt=receipt, ref=len(text), schedule=schedule, validity=validity
+        )
+        for pdu in pdus:
+            answer = self._request(pdu)
             if answer.command_status:
                 return SubmitResult(tuple(ids), answer.command_status)
             ids.append(answer.message_id)

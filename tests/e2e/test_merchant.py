@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 
+from simulators.carrier_process import stop_process
 from simulators.handset import Phone
 from simulators.http import SmsgwError, call_api
 from tests.e2e.conftest import READ_TIMEOUT, SHORT_CODE, START_TIMEOUT, Smsgw, wait_until
@@ -59,13 +60,7 @@ class MerchantProcess:
         wait_until(lambda: self.get("/health")["bound"], START_TIMEOUT, "the merchant's bind")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
         self._stderr.close()
         self._stdout.close()
 
@@ -397,7 +392,6 @@ def test_serve_runs_the_merchant_by_default(tmp_path) -> None:
     answers, its [merchant] settings (an 8-digit code here) take effect, and it keeps the
     carrier's time: advancing the carrier's clock 301 s expires the code at once."""
     import json
-    import signal
     import subprocess
     import sys
     import time
