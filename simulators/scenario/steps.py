@@ -379,6 +379,21 @@ def confirm_code(world: World, step: Step) -> None:
         raise StepFailed(f"confirming code {args['code']} for order {order['id']}", wanted, detail)
 
 
+def cancel_order(world: World, step: Step) -> None:
+    args = _args(step, world.variables, "order")
+    order = world.recall("order", args.get("order"))
+    expect = args.get("expect", "cancelled")
+    try:
+        outcome = world.network.shop("POST", f"/orders/{order['id']}/cancel")["status"]
+        detail = f"order {outcome}"
+    except SmsgwError as error:
+        if error.status != 409:
+            raise StepFailed(f"cancelling order {order['id']} failed", actual=str(error)) from None
+        outcome, detail = error.code, f"refused: {error.code} ({error.message})"
+    if outcome != expect:
+        raise StepFailed(f"cancelling order {order['id']}", expect, detail)
+
+
 def _poll(check: Callable[[], tuple[bool, str]], within: float) -> tuple[bool, str]:
     deadline = time.monotonic() + within
     while True:
@@ -540,6 +555,7 @@ STEPS: dict[str, Callable[[World, Step], None]] = {
     "checkout": checkout,
     "confirm_code": confirm_code,
     "expect_order": expect_order,
+    "cancel_order": cancel_order,
     "expect_wallet": expect_wallet,
     "advance_clock": advance_clock,
     "faults": faults,
