@@ -53,6 +53,7 @@ class Carrier:
     smpp: tuple[str, int]
     namespace: str
     timeout: float = 10.0
+    _shared_faults: list[str] = attrs.Factory(list)
 
     def api(self, method: str, path: str, body: Any = None, **query: Any) -> Any:
         """One call to the carrier's HTTP API (``/api/...``); the decoded JSON."""
@@ -70,14 +71,37 @@ class Carrier:
         ]
         return found
 
-    def add_fault(self, name: str, effect: str, **rule: Any) -> dict[str, Any]:
-        """A fault rule for this test's handsets only (keys as in docs/faults.md)."""
-        body = {"name": f"{self.namespace}:{name}", "effect": effect, "namespace": self.namespace, **rule}
+    def add_fault(
+        self, name: str, effect: str, *, msisdn: Phone | str | None = None, **rule: Any
+    ) -> dict[str, Any]:
+        """A fault rule for this test's handsets only (keys as in docs/faults.md); removed when
+        the test ends.
+
+        :param msisdn: one handset (a :class:`Phone`) or a glob over numbers. A number given to
+            ``phone()`` is in no namespace: a rule on it strikes it for every test.
+        """
+        body: dict[str, Any] = {"name": f"{self.namespace}:{name}", "effect": effect, **rule}
+        shared = False
+        if isinstance(msisdn, Phone):
+            shared = self.api("GET", f"/api/handsets/{msisdn.msisdn}")["namespace"] != self.namespace
+            msisdn = msisdn.msisdn
+        if msisdn is not None:
+            body["msisdn"] = msisdn
+        if not shared:
+            body["namespace"] = self.namespace
+        else:
+            self._shared_faults.append(body["name"])
         added: dict[str, Any] = self.api("POST", "/api/faults", body)
         return added
 
     def reset(self) -> None:
         """Clear this test's world: its handsets and faults."""
+        for name in self._shared_faults:
+            try:
+                self.api("DELETE", f"/api/faults/{name}")
+            except SmsgwError as error:
+                if error.status != 404:
+                    raise
         try:
             self.api("DELETE", f"/api/namespaces/{self.namespace}")
         except SmsgwError as error:
@@ -131,12 +155,14 @@ def merchant(carrier: Carrier) -> Shop:
 
 
 @pytest.fixture
-def phone(carrier: Carrier, request: pytest.FixtureRequest) -> Callable[..., Phone]:
+def phone(carrier: Carrier, request: pytest.FixtureRequest) -> Iterator[Callable[..., Phone]]:
     """Makes handsets in this test's namespace.
 
     ``phone(msisdn=None, *, name="", state="on", wallet=None, pin="1234")``: a fresh number
     unless one is given; ``wallet`` opens a merchant wallet with that balance (``"50.00"``).
+    A given number is shared with other tests: its state is put back when the test ends.
     """
+    restore: list[tuple[Phone, str]] = []
 
     def make(
         msisdn: str | None = None,
@@ -157,13 +183,16 @@ def phone(carrier: Carrier, request: pytest.FixtureRequest) -> Callable[..., Pho
             )
         else:
             handset = Phone(msisdn, carrier.http_url, timeout=carrier.timeout)
-            if handset.state != state:
+            if (before := handset.state) != state:
+                restore.append((handset, before))
                 handset.set_state(state)
         if wallet is not None:
             request.getfixturevalue("merchant").open_wallet(handset, wallet, pin=pin)
         return handset
 
-    return make
+    yield make
+    for handset, state in reversed(restore):
+        handset.set_state(state)
 
 
 @pytest.fixture

@@ -16,14 +16,31 @@ from pathlib import Path
 from simulators.carrier_process import CarrierProcess, CarrierStartError
 from simulators.http import SmsgwError, call_api
 from simulators.scenario.document import DocumentError
-from simulators.scenario.esme import ScenarioEsme
+from simulators.scenario.esme import EsmeError, ScenarioEsme
 from simulators.scenario.model import Scenario, find_files, load_file, schema
-from simulators.scenario.report import Progress, summary, write_junit
-from simulators.scenario.runner import run_all
+from simulators.scenario.report import Progress, summary, write_junit, write_junit_problem
+from simulators.scenario.runner import Outcome, run_all
 from simulators.scenario.steps import Network
+from smsgw.carrier.subscribers import NAMESPACE_PATTERN, NAMESPACE_RULE
 
-#: Exit statuses: every scenario passed, one did not, the run could not start.
-PASSED, FAILED, UNUSABLE = 0, 1, 2
+#: Exit statuses: every scenario passed, one did not, the run could not start, Ctrl-C.
+PASSED, FAILED, UNUSABLE, INTERRUPTED = 0, 1, 2, 130
+
+
+def _positive(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of scenarios (1 or more)")
+    return number
+
+
+def _namespace(text: str) -> str:
+    if not text or not NAMESPACE_PATTERN.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a namespace: {NAMESPACE_RULE}")
+    return text
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,7 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--esme", default="smsgw:smsgw", metavar="SYSTEM_ID:PASSWORD", help="the account submit steps bind as"
     )
     run.add_argument("--junit", type=Path, metavar="FILE", help="write JUnit XML here")
-    run.add_argument("--jobs", type=int, default=4, metavar="N", help="scenarios run at once (default 4)")
+    run.add_argument(
+        "--jobs", type=_positive, default=4, metavar="N", help="scenarios run at once (default 4)"
+    )
     run.add_argument(
         "--seed",
         type=int,
@@ -55,7 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="the mock merchant's seed (one-time codes), for a carrier the run starts",
     )
     run.add_argument(
-        "--namespace", metavar="NAME", help="label of this run's handsets and faults (default: a random one)"
+        "--namespace",
+        type=_namespace,
+        metavar="NAME",
+        help="label of this run's handsets and faults (default: a random one)",
     )
     run.add_argument(
         "--keep", action="store_true", help="keep the run's handsets and faults afterwards, to look at them"
@@ -129,44 +151,68 @@ def _reset(http_url: str, namespace: str) -> None:
             print(f"smsgw scenario: could not reset namespace {namespace}: {error}", file=sys.stderr)
 
 
+def _unusable(args: argparse.Namespace, problem: str) -> int:
+    """Say why the run cannot start, also in the JUnit file CI looks for."""
+    print(f"smsgw scenario: {problem}", file=sys.stderr)
+    if args.junit is not None:
+        write_junit_problem(args.junit, problem)
+    return UNUSABLE
+
+
+def _notes(args: argparse.Namespace, scenarios: list[Scenario]) -> None:
+    if args.carrier is not None and args.seed is not None:
+        print("note: --seed seeds a carrier the run starts; the one at --carrier keeps its own seed")
+    if args.carrier is None and args.merchant is not None:
+        print("note: --merchant goes with --carrier; the run's own carrier has its own merchant")
+    alone = sum(s.runs_alone for s in scenarios)
+    if args.carrier is not None and alone:
+        print(
+            f"note: {alone} of the scenarios advance the carrier's clock or cut a shared bind; they run"
+            " alone in this run, but other runs on this carrier see the effect too"
+        )
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         scenarios = _load(args.paths)
     except (DocumentError, FileNotFoundError) as error:
-        print(f"smsgw scenario: {error}", file=sys.stderr)
-        return UNUSABLE
+        return _unusable(args, str(error))
     if not scenarios:
-        print("smsgw scenario: the files hold no scenarios", file=sys.stderr)
-        return UNUSABLE
+        return _unusable(args, "the files hold no scenarios")
     started = time.monotonic()
+    done: list[Outcome] = []
+    progress = Progress(len(scenarios), sys.stdout, quiet=args.quiet)
+
+    def on_done(outcome: Outcome) -> None:
+        done.append(outcome)
+        progress(outcome)
+
     with ExitStack() as stack:
         try:
             network = _network(args, stack)
-        except (CarrierStartError, SmsgwError) as error:
-            print(f"smsgw scenario: no carrier to run against: {error}", file=sys.stderr)
-            return UNUSABLE
+        except (CarrierStartError, SmsgwError, EsmeError) as error:
+            return _unusable(args, f"no carrier to run against: {error}")
+        _notes(args, scenarios)
         where = "a carrier of its own" if args.carrier is None else network.http_url
-        movers = sum(s.moves_clock for s in scenarios)
-        if args.carrier is not None and movers:
-            print(
-                f"note: {movers} of the scenarios advance the carrier's clock; they run alone in this"
-                " run, but other runs on this carrier see the jump too",
-                flush=True,
-            )
         noun = "scenario" if len(scenarios) == 1 else "scenarios"
         print(f"running {len(scenarios)} {noun} against {where} (namespace {network.namespace})", flush=True)
-        outcomes = run_all(
-            scenarios, network, jobs=args.jobs, on_done=Progress(len(scenarios), sys.stdout, quiet=args.quiet)
-        )
+        try:
+            outcomes = run_all(scenarios, network, jobs=args.jobs, on_done=on_done)
+        except KeyboardInterrupt:
+            outcomes = list(done)
+            print(f"\ninterrupted: {len(outcomes)} of {len(scenarios)} scenarios ended", flush=True)
         if args.keep:
             print(
-                f"kept namespace {network.namespace}: GET {network.http_url}/api/messages?namespace={network.namespace}"
+                f"kept namespace {network.namespace}: "
+                f"GET {network.http_url}/api/messages?namespace={network.namespace}"
             )
     seconds = time.monotonic() - started
     print(summary(outcomes, seconds), flush=True)
     if args.junit is not None:
         write_junit(args.junit, outcomes, seconds)
         print(f"JUnit XML: {args.junit}")
+    if len(outcomes) < len(scenarios):
+        return INTERRUPTED
     return PASSED if all(o.passed for o in outcomes) else FAILED
 
 

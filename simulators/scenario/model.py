@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from collections.abc import Iterable, Mapping
 from importlib import resources
 from pathlib import Path
@@ -103,12 +104,48 @@ def _explain(error: ValidationError) -> str:
             close = difflib.get_close_matches(key, allowed, n=1)
             hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
         return f"{where}: unknown key {', '.join(hints)}; allowed: {', '.join(allowed)}"
-    return f"{where}: {error.message}"
+    if error.validator == "maxProperties" and isinstance(error.instance, Mapping):
+        names = ", ".join(repr(key) for key in error.instance)
+        return (
+            f"{where}: a step is a mapping with one key, the step's name, but this one has {names}; "
+            "indent the step's own keys under it (- expect_sms: {text: ..., within: 3})"
+        )
+    hint = _hint(error.instance) if error.validator in ("type", "enum", "pattern") else ""
+    return f"{where}: {error.message}{hint}"
+
+
+def _hint(value: Any) -> str:
+    """What YAML made of a value the writer probably meant as text."""
+    if isinstance(value, bool):
+        return ' (YAML reads on/off and yes/no as true/false: write "off" in quotes)'
+    if isinstance(value, int | float):
+        return f' (write "{value}" in quotes; YAML may have read a leading 0 as octal)'
+    return ""
+
+
+def _specific(error: ValidationError) -> ValidationError:
+    """For a value that fits none of a step's forms, the error of the form it was meant as:
+    the mapping form for a mapping, the short form for anything else."""
+    while error.validator in ("anyOf", "oneOf") and error.context:
+        is_mapping = isinstance(error.instance, Mapping)
+        branches: dict[int, list[ValidationError]] = {}
+        for sub in error.context:
+            branches.setdefault(int(sub.relative_schema_path[0]), []).append(sub)
+        meant = [
+            subs
+            for index, subs in sorted(branches.items())
+            if (error.validator_value[index].get("type") == "object") == is_mapping
+        ]
+        if not meant:
+            break
+        error = best_match(meant[0])
+    return error
 
 
 def _check(document: Any, definition: str, path: Path) -> None:
     error = best_match(_validator(definition).iter_errors(document))
     if error is not None:
+        error = _specific(error)
         raise DocumentError(path, line_of(document, list(error.absolute_path)), _explain(error))
 
 
@@ -132,7 +169,59 @@ def _scenario(raw: Mapping[str, Any], path: Path) -> Scenario:
     )
     for step in steps:
         _check_handset(scenario, step)
+        _check_patterns(scenario, step)
+        _check_addressees(scenario, step)
+    for rule in scenario.faults:
+        _check_fault_number(scenario, rule, getattr(rule, "line", scenario.line), "faults")
     return scenario
+
+
+#: Steps whose ``text`` (or bare value) is a regular expression.
+_PATTERN_STEPS = frozenset({"expect_sms", "expect_no_sms", "expect_screen"})
+_NAME = re.compile(r"[A-Za-z_]\w*")
+
+
+def _check_patterns(scenario: Scenario, step: Step) -> None:
+    if step.action not in _PATTERN_STEPS:
+        return
+    text = step.args.get("text") if isinstance(step.args, Mapping) else step.args
+    if not isinstance(text, str) or "{{" in text:
+        return  # placeholders are filled when the step runs; it checks then
+    try:
+        re.compile(text)
+    except re.error as error:
+        raise DocumentError(
+            scenario.path, step.line, f"{step.describe()}: /{text}/ is not a regular expression: {error}"
+        ) from None
+
+
+def _check_addressees(scenario: Scenario, step: Step) -> None:
+    """A ``to:`` written as a name must be one of the scenario's handsets (a number is not checked)."""
+    if step.action == "faults":
+        for rule in step.args:
+            _check_fault_number(scenario, rule, getattr(rule, "line", step.line), step.describe())
+        return
+    if step.action not in ("send_sms", "submit") or not isinstance(step.args, Mapping):
+        return
+    to = step.args.get("to")
+    if isinstance(to, str) and _NAME.fullmatch(to) and to not in scenario.handsets:
+        known = ", ".join(sorted(scenario.handsets)) or "none"
+        raise DocumentError(
+            scenario.path,
+            step.line,
+            f"{step.describe()}: to: no handset {to!r} (handsets: {known}); a number is written in digits",
+        )
+
+
+def _check_fault_number(scenario: Scenario, rule: Mapping[str, Any], line: int, where: str) -> None:
+    named = rule.get("msisdn")
+    if isinstance(named, str) and _NAME.fullmatch(named) and named not in scenario.handsets:
+        known = ", ".join(sorted(scenario.handsets)) or "none"
+        raise DocumentError(
+            scenario.path,
+            line,
+            f"{where}: fault {rule.get('name')!r}: msisdn: no handset {named!r} (handsets: {known})",
+        )
 
 
 def _check_handset(scenario: Scenario, step: Step) -> None:
@@ -156,6 +245,10 @@ def load_file(path: Path) -> list[Scenario]:
     :raises DocumentError: with the file, line and what is wrong.
     """
     document = load(path)
+    if document is None:
+        raise DocumentError(
+            path, 0, "the file holds no scenario: write scenarios: [...] or one scenario (docs/scenarios.md)"
+        )
     if isinstance(document, Mapping) and "scenarios" in document:
         _check(document, "file", path)
         raws = document["scenarios"]

@@ -117,3 +117,15 @@ def write_junit(path: Path, outcomes: Sequence[Outcome], seconds: float) -> None
     ET.indent(suites)
     path.parent.mkdir(parents=True, exist_ok=True)
     ET.ElementTree(suites).write(path, encoding="utf-8", xml_declaration=True)
+
+
+def write_junit_problem(path: Path, problem: str) -> None:
+    """JUnit XML for a run that could not start: one case in error, saying why, so CI shows
+    the reason instead of "no test results"."""
+    suites = ET.Element("testsuites", name="smsgw scenarios", tests="1", errors="1", time="0")
+    suite = ET.SubElement(suites, "testsuite", name="smsgw scenario run", tests="1", failures="0", errors="1")
+    case = ET.SubElement(suite, "testcase", classname="smsgw.scenario", name="the run starts", time="0")
+    ET.SubElement(case, "error", message=problem.splitlines()[0], type="error").text = problem
+    ET.indent(suites)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ET.ElementTree(suites).write(path, encoding="utf-8", xml_declaration=True)

@@ -148,5 +148,10 @@ def run_all(
             on_done(outcome)
         return outcome
 
-    with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="scenario") as pool:
-        return list(pool.map(one, enumerate(scenarios, 1)))
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="scenario")
+    try:
+        futures = [pool.submit(one, numbered) for numbered in enumerate(scenarios, 1)]
+        return [future.result() for future in futures]
+    finally:
+        # On Ctrl-C nothing new starts; the scenarios under way end as the carrier goes.
+        pool.shutdown(wait=False, cancel_futures=True)

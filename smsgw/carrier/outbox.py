@@ -128,9 +128,13 @@ class Outbox:
         """Deliveries of the account not yet accepted (queued, in flight or waiting to retry)."""
         return self._pending[system_id]
 
-    def queued(self, system_id: str) -> int:
-        """Deliveries of the account waiting for a bind with room."""
-        own = sum(len(self._own.get(link.session_id, ())) for link in self._links.get(system_id, ()))
+    def queued(self, system_id: str, session_id: int | None = None) -> int:
+        """Deliveries waiting for a bind with room: the account's shared ones, plus those waiting
+        for one session alone (``session_id``) or for any of the account's (None)."""
+        if session_id is not None:
+            own = len(self._own.get(session_id, ()))
+        else:
+            own = sum(len(self._own.get(link.session_id, ())) for link in self._links.get(system_id, ()))
         return len(self._queues[system_id]) + own
 
     # -- binds -----------------------------------------------------------------------

@@ -56,7 +56,7 @@ class NetworkRoutes:
                     "peer": link.peer,
                     "state": session.state.value,
                     "window": {"size": session.config.window, "in_flight": session.deliveries_in_flight},
-                    "queued_deliveries": self.carrier.outbox.queued(link.account.system_id),
+                    "queued_deliveries": self.carrier.outbox.queued(link.account.system_id, session_id),
                 }
             )
         return {"sessions": result}

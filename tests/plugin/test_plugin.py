@@ -78,3 +78,23 @@ def test_each_test_has_its_own_namespace_reset_afterwards(tmp_path: Path) -> Non
     )
     result = run_pytest(str(test))
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_shared_numbers_are_put_back_and_faults_stay_with_their_test(tmp_path: Path) -> None:
+    test = tmp_path / "test_shared.py"
+    test.write_text(
+        "def test_switch_a_demo_phone_off(phone):\n"
+        "    assert phone('+8613800000005', state='off').state == 'off'\n"
+        "def test_it_is_on_again(carrier):\n"
+        "    assert carrier.api('GET', '/api/handsets/8613800000005')['state'] == 'on'\n"
+        "def test_a_fault_on_my_phone_only(carrier, phone, esme):\n"
+        "    buyer, other = phone(), phone()\n"
+        "    carrier.add_fault('busy', 'refuse_submit', msisdn=buyer, status='ESME_RSYSERR')\n"
+        "    assert esme.submit('12345', buyer.msisdn, 'x', receipt=False).status == 8\n"
+        "    assert esme.submit('12345', other.msisdn, 'x', receipt=False).status == 0\n"
+        "def test_the_fault_is_gone(carrier):\n"
+        "    assert not [f for f in carrier.api('GET', '/api/faults')['faults'] if f['name'].endswith(':busy')]\n",
+        encoding="utf-8",
+    )
+    result = run_pytest(str(test), "-p", "no:randomly")
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -145,3 +145,58 @@ def test_scenarios_that_touch_what_all_share_run_alone(tmp_path: Path) -> None:
         "  - {name: shares, faults: [{name: x, effect: no_receipt}], steps: [{expect_no_receipt: {within: 1}}]}\n",
     )
     assert [s.runs_alone for s in load_file(path)] == [True, True, True, True, False]
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "words"),
+    [
+        ("", 0, "the file holds no scenario"),
+        ("# only a comment\n", 0, "the file holds no scenario"),
+        ("name: x\nhandsets: {b: {}}\nsteps:\n  - expect_order: paied\n", 4, "'paied' is not one of"),
+        (
+            "name: x\nfaults: [{name: f, effect: throtle}]\nsteps: [{advance_clock: 1}]\n",
+            2,
+            "'throtle' is not one of",
+        ),
+        (
+            "name: x\nhandsets: {b: {}}\nsteps:\n  - expect_sms: '(unclosed'\n",
+            4,
+            "/(unclosed/ is not a regular expression",
+        ),
+        (
+            "name: x\nhandsets: {b: {}}\nsteps:\n  - send_sms: {to: sellr, text: hi}\n",
+            4,
+            "to: no handset 'sellr' (handsets: b)",
+        ),
+        (
+            "name: x\nhandsets: {b: {}}\nsteps:\n  - submit: {to: byuer, text: hi}\n",
+            4,
+            "to: no handset 'byuer'",
+        ),
+        (
+            "name: x\nhandsets: {b: {}}\nsteps:\n  - faults:\n    - {name: f, effect: no_receipt, msisdn: c}\n",
+            5,
+            "msisdn: no handset 'c'",
+        ),
+        (
+            "name: x\nhandsets: {b: {wallet: {pin: 1234}}}\nsteps: [{dial: '*1#'}]\n",
+            2,
+            'write "1234" in quotes',
+        ),
+        ("name: x\nhandsets: {b: {state: off}}\nsteps: [{dial: '*1#'}]\n", 2, 'write "off" in quotes'),
+        (
+            "name: x\nhandsets: {b: {}}\nsteps:\n  - submit: {to: b, text: hi, expect_status: ESME_RTHROTLED}\n",
+            4,
+            "is not one of",
+        ),
+        (
+            "name: x\nhandsets: {b: {}}\nsteps:\n  - expect_sms: {text: hi}\n    within: 3\n",
+            4,
+            "indent the step's own keys",
+        ),
+        ("name: x\nsteps:\n  - expect_receipt: {err: abc}\n", 3, "expect_receipt"),
+    ],
+)
+def test_mistakes_are_caught_before_the_run(tmp_path: Path, text: str, line: int, words: str) -> None:
+    error = problem(write(tmp_path, text))
+    assert error.line == line and words in error.message, error

@@ -198,3 +198,37 @@ def test_a_seed_makes_the_codes_repeat(tmp_path: Path) -> None:
     first = code("7")
     assert code("7") == first
     assert code("8") != first
+
+
+def test_the_run_binds_again_when_a_fault_drops_its_connection(tmp_path: Path) -> None:
+    path = tmp_path / "drop.yaml"
+    path.write_text(
+        "scenarios:\n"
+        "  - name: dropped once\n"
+        "    handsets: {buyer: {}}\n"
+        "    faults: [{name: cut, effect: drop_connection, account: smsgw, limit: 1}]\n"
+        "    steps:\n"
+        "      - submit: {to: buyer, text: one, receipt: true}\n"
+        "      - expect_sms: one\n"
+        "      - expect_no_sms: {within: 1}\n"
+        "      - expect_receipt: DELIVRD\n"
+        "  - name: later ones carry on\n"
+        "    handsets: {buyer: {}}\n"
+        "    steps:\n"
+        "      - submit: {to: buyer, text: two, receipt: true}\n"
+        "      - expect_receipt: DELIVRD\n",
+        encoding="utf-8",
+    )
+    result = run(str(path), "--jobs", "1")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_run_that_cannot_start_says_why_in_the_junit_file(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("name: x\nsteps:\n  - advance_clok: 1\n", encoding="utf-8")
+    junit = tmp_path / "junit.xml"
+    assert run(str(path), "--junit", str(junit)).returncode == 2
+    (error,) = ET.parse(junit).getroot().iter("error")
+    assert "unknown key 'advance_clok'" in (error.text or "")
+    assert run("examples/", "--namespace", "a/b").returncode == 2
+    assert run("examples/", "--jobs", "0").returncode == 2
