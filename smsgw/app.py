@@ -142,7 +142,7 @@ def start(config: Config, reactor: Any) -> Any:
         waiters = InboxWaiters(reactor, carrier.events)
         carrier.post_to_http_app = HttpUssdApps(carrier, reactor, factory.flusher.mark).post
         routes = (
-            NetworkRoutes(carrier, info).routes()
+            NetworkRoutes(carrier, info, factory.flusher.flush).routes()
             + HandsetRoutes(
                 carrier,
                 waiters,
@@ -155,7 +155,8 @@ def start(config: Config, reactor: Any) -> Any:
             + OpenApiRoutes().routes()
         )
         api = Api(routes, streams={"events": EventStream(carrier.events, reactor)})
-        site = server.Site(Root(api))
+        root = Root(api)
+        site = server.Site(root)
         site.displayTracebacks = False
         site.noisy = False
         site.log = lambda request: None  # type: ignore[method-assign]  # no access log: the API is polled
@@ -170,6 +171,7 @@ def start(config: Config, reactor: Any) -> Any:
     if config.merchant.enabled:
         running.merchant = yield _start_merchant(config, reactor, smpp_port.getHost(), clock.now)
         info["merchant"] = {"url": running.merchant.url}
+        root.mount(b"merchant", running.merchant.api)
         # Announce the carrier only once its merchant is bound, so a first *126# finds it.
         bound = running.merchant.esme.client.when_bound()
         bound.addTimeout(5.0, reactor)

@@ -39,6 +39,8 @@ class RunningMerchant:
     listening: Any
     http_host: str
     http_port: int
+    #: The API as a resource, for a site that serves it under a path too (the console's).
+    api: Any = None
 
     @property
     def url(self) -> str:
@@ -85,7 +87,7 @@ def start_merchant(
 
     def listened(port: Any) -> RunningMerchant:
         esme.start()
-        return RunningMerchant(merchant, esme, port, http_host, port.getHost().port)
+        return RunningMerchant(merchant, esme, port, http_host, port.getHost().port, api)
 
     return listening.addCallback(listened)
 

@@ -116,6 +116,8 @@ class Carrier:
                 self.center.handset_reachable(subscriber.msisdn, clock.now())
         #: Bound sessions by session id.
         self.links: dict[int, Link] = {}
+        #: When each bound session bound (carrier time), for the sessions view.
+        self.bound_at: dict[int, float] = {}
         self.ussd = UssdGateway(
             list(ussd_routes), ussd_limits, apps=self, on_change=self._ussd_changed, fault=self._fault
         )
@@ -162,6 +164,7 @@ class Carrier:
         session.accept_bind(pdu, account.system_id)
         link.account = account
         self.links[session_id] = link
+        self.bound_at[session_id] = self.clock.now()
         if bind_type.can_receive:
             self.outbox.attach(link)
         if self.events.wants(Bound):
@@ -175,6 +178,7 @@ class Carrier:
         for delivery in lost:
             if isinstance(delivery, DeliveryRecord):  # USSD deliveries are live: never resent
                 self.outbox.failed(delivery, now)
+        self.bound_at.pop(session_id, None)
         if self.links.pop(session_id, None) is not None and self.events.wants(Unbound):
             self.events.emit(Unbound(session_id, link.account.system_id, reason))
 

@@ -22,6 +22,7 @@ from smsgw.carrier.errors import QueueFull, Rejected
 from smsgw.carrier.events import DeliveryDone, EventBus, MessageAccepted, MessageStateChanged
 from smsgw.carrier.faults import FaultBook, FaultRule, announce
 from smsgw.carrier.outbox import Outbox
+from smsgw.carrier.pdulog import PduLog
 from smsgw.carrier.receipts import encode_receipt, wants_intermediate, wants_receipt
 from smsgw.carrier.subscribers import HandsetState, Subscriber, SubscriberRegistry
 from smsgw.carrier.validation import MAX_SHORT_MESSAGE, Checked
@@ -104,6 +105,7 @@ class MessageCenter:
     ) -> None:
         self.store = store
         self.faults = faults or FaultBook()
+        self.pdu_log = PduLog()
         self.accounts = accounts
         self.subscribers = subscribers
         self.outbox = outbox
@@ -165,6 +167,7 @@ class MessageCenter:
             now, checked.scheduled_at, checked.expires_at, ENROUTE, None, 0,
         )  # fmt: skip
         record.via = via
+        self.pdu_log.received(message_id, pdu, now)
         self._deliver_or_hold(record, subscriber, now)
         return message_id
 
@@ -325,6 +328,7 @@ class MessageCenter:
         a final one twice when a ``duplicate_receipt`` fault strikes."""
         pdu = self._receipt_pdu(record, now)
         self.outbox.add(record, "receipt", pdu, now)
+        self.pdu_log.sent(record.message_id, pdu, now)
         if touchy and record.state != ENROUTE:
             name = MessageState(record.state).name
             if self._strike("duplicate_receipt", record, f"receipt {name} sent twice"):
@@ -508,7 +512,9 @@ class MessageCenter:
             record.report = ENROUTE  # the MO itself is owed to the account
             self.store.insert_message(record.as_row())
             self._announce(record)
-            self.outbox.add(record, "mo", encode_mo(record), now)
+            delivery = encode_mo(record)
+            self.outbox.add(record, "mo", delivery, now)
+            self.pdu_log.sent(record.message_id, delivery, now)
             ids.append(record.message_id)
         return ids
 

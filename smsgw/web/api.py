@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable
+from importlib import resources
 from typing import Any
 
 from twisted.internet import defer
@@ -173,12 +174,49 @@ class Api(resource.Resource):
 
 
 class Root(resource.Resource):
-    """``/`` with the API under ``/api``."""
+    """``/``: the web console (static files in the package), the API under ``/api``, and
+    the mock merchant's API under ``/merchant`` when it runs here (so the console reaches it
+    from the same origin)."""
 
     def __init__(self, api: Api) -> None:
         super().__init__()
         self.putChild(b"api", api)
+        console = resources.files("smsgw.web") / "console"
+        self._index = (console / "index.html").read_bytes()
+        for name in CONSOLE_FILES:
+            self.putChild(name.encode(), _Asset((console / name).read_bytes(), name))
+
+    def mount(self, path: bytes, child: resource.Resource) -> None:
+        """Serve another resource under ``/path`` (the mock merchant's API)."""
+        self.putChild(path, child)
+
+    def getChild(self, path: bytes, request: server.Request) -> resource.Resource:
+        if path == b"":
+            return self
+        return super().getChild(path, request)
 
     def render_GET(self, request: server.Request) -> bytes:
-        request.setHeader(b"content-type", b"text/plain; charset=utf-8")
-        return b"smsgw: the API is under /api/ (try /api/health); see docs/api.md\n"
+        request.setHeader(b"content-type", b"text/html; charset=utf-8")
+        request.setHeader(b"cache-control", b"no-cache")
+        return self._index
+
+
+#: The console's files besides index.html, served at the root.
+CONSOLE_FILES = ("console.js", "console.css")
+_TYPES = {".js": b"text/javascript; charset=utf-8", ".css": b"text/css; charset=utf-8"}
+
+
+class _Asset(resource.Resource):
+    """One static file, read once at start-up (the console is a few small files)."""
+
+    isLeaf = True
+
+    def __init__(self, body: bytes, name: str) -> None:
+        super().__init__()
+        self.body = body
+        self.content_type = _TYPES[name[name.rindex(".") :]]
+
+    def render_GET(self, request: server.Request) -> bytes:
+        request.setHeader(b"content-type", self.content_type)
+        request.setHeader(b"cache-control", b"no-cache")
+        return self.body

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import struct
 import time
+from collections.abc import Callable
 from typing import Any
 
 from twisted.web import server
 
 from smsgw import __version__
 from smsgw.carrier.carrier import Carrier
-from smsgw.smpp.constants import MessageState
+from smsgw.smpp.constants import MessageState, command_name
 from smsgw.web.api import ApiError, Route, int_query, query
-from smsgw.web.render import message_json
+from smsgw.web.render import iso, message_json
 
 
 class NetworkRoutes:
@@ -20,9 +22,12 @@ class NetworkRoutes:
     :param info: what health reports about the listeners.
     """
 
-    def __init__(self, carrier: Carrier, info: dict[str, Any]) -> None:
+    def __init__(
+        self, carrier: Carrier, info: dict[str, Any], after_change: Callable[[], None] = lambda: None
+    ) -> None:
         self.carrier = carrier
         self.info = info
+        self.after_change = after_change
         self.started_at = time.time()
 
     def routes(self) -> list[Route]:
@@ -30,8 +35,10 @@ class NetworkRoutes:
         return [
             ("GET", r"health", self.health),
             ("GET", r"sessions", self.sessions),
+            ("DELETE", r"sessions/([^/]+)", self.drop_session),
             ("GET", r"messages", self.messages),
             ("GET", r"messages/([^/]+)", self.message),
+            ("GET", r"messages/([^/]+)/pdus", self.message_pdus),
         ]
 
     def health(self, request: server.Request) -> dict[str, Any]:
@@ -54,12 +61,29 @@ class NetworkRoutes:
                     "system_id": link.account.system_id,
                     "bind_type": session.bind_type.value if session.bind_type else None,
                     "peer": link.peer,
+                    "since": iso(self.carrier.bound_at.get(session_id)),
                     "state": session.state.value,
                     "window": {"size": session.config.window, "in_flight": session.deliveries_in_flight},
                     "queued_deliveries": self.carrier.outbox.queued(link.account.system_id, session_id),
                 }
             )
         return {"sessions": result}
+
+    def drop_session(self, request: server.Request, session_id: str) -> dict[str, Any]:
+        """Cut one ESME's connection as if the network broke (fault testing by hand).
+
+        What was already answered still goes out first; the ESME must bind again, and what it
+        had not been answered for it must send again.
+        """
+        link = self.carrier.links.get(int(session_id)) if session_id.isdecimal() else None
+        if link is None:
+            raise ApiError(
+                404, "unknown_session", f"no bound session {session_id!r}; GET /api/sessions lists them"
+            )
+        link.session.drop("dropped through the API")
+        link.output_ready()
+        self.after_change()
+        return {"id": int(session_id), "system_id": link.account.system_id, "dropped": True}
 
     def messages(self, request: server.Request) -> dict[str, Any]:
         """Stored messages (parts), newest first, filtered by msisdn, namespace, account, state
@@ -97,6 +121,25 @@ class NetworkRoutes:
             "messages": [message_json(r, self.carrier.text_coding(r)) for r in records],
             "next_before": records[-1].id if len(records) == limit else None,
         }
+
+    def message_pdus(self, request: server.Request, message_id: str) -> dict[str, Any]:
+        """The PDUs of a recent message as they crossed the wire, in hex."""
+        self.message(request, message_id)  # 404 for a message that does not exist
+        pdus = []
+        for logged in self.carrier.center.pdu_log.of(message_id):
+            raw = logged.raw
+            command_id, _, sequence = struct.unpack_from(">III", raw, 4)
+            pdus.append(
+                {
+                    "direction": logged.direction,
+                    "command": command_name(command_id),
+                    "sequence_number": sequence or None,
+                    "at": iso(logged.at),
+                    "length": len(raw),
+                    "hex": raw.hex(),
+                }
+            )
+        return {"message_id": message_id, "pdus": pdus}
 
     def message(self, request: server.Request, message_id: str) -> dict[str, Any]:
         """One stored message by its message_id."""

@@ -358,10 +358,18 @@ def bind(server: Smsgw, connect: Any, api: Client) -> Any:
     """A refused bind (for the refused event), then a transceiver listed in /api/sessions."""
     refused = connect(server, raw=True)
     assert refused.bind(password="wrong").command_status != 0
+    doomed = connect(server)
+    doomed.bind("receiver")
     esme = connect(server)
     esme.bind("transceiver")
     sessions = api("GET", "/api/sessions", 200)["sessions"]
-    assert any(s["bind_type"] == "transceiver" for s in sessions)
+    assert any(s["bind_type"] == "transceiver" and s["since"] for s in sessions)
+    (receiver,) = [s["id"] for s in sessions if s["bind_type"] == "receiver"]
+    dropped = api("DELETE", "/api/sessions/{session_id}", 200, session_id=str(receiver))
+    assert dropped == {"id": receiver, "system_id": "smsgw", "dropped": True}
+    wait_until(lambda: receiver not in {s["id"] for s in api("GET", "/api/sessions", 200)["sessions"]})
+    api("DELETE", "/api/sessions/{session_id}", 404, session_id=str(receiver), code="unknown_session")
+    api("DELETE", "/api/sessions/{session_id}", 404, session_id="x", code="unknown_session")
     return esme
 
 
@@ -388,6 +396,14 @@ def mt_messages(api: Client, esme: Any) -> str:
     parts_info = api("GET", one, 200, message_id=concat_ids[1])["parts"]
     assert (parts_info["total"], parts_info["seq"]) == (3, 2)
     assert api("GET", one, 200, message_id=ucs2_id)["text"] == CHINESE_TEXT
+    received, receipt = api("GET", one + "/pdus", 200, message_id=gsm_id)["pdus"]
+    assert (received["direction"], received["command"], receipt["command"]) == (
+        "received",
+        "submit_sm",
+        "deliver_sm",
+    )
+    assert b"Hello from the OpenAPI test" in bytes.fromhex(received["hex"])
+    api("GET", one + "/pdus", 404, message_id="999999", code="unknown_message")
 
     (joined,) = api("GET", "/api/handsets/{msisdn}/inbox", 200, msisdn=DEMO[2])["messages"]
     shown = (joined["text"], joined["concat"], joined["total_parts"], joined["complete"])
@@ -560,7 +576,7 @@ def unrouted(server: Smsgw, contract: Contract, message_id: str) -> None:
     for template, item in contract.document["paths"].items():
         if template == "/api/events":
             continue  # a stream resource: Twisted answers other methods itself, without the envelope
-        path = template.format(msisdn=DEMO[0], message_id=message_id, name="magic:throttled")
+        path = template.format(msisdn=DEMO[0], message_id=message_id, name="magic:throttled", session_id=1)
         status, headers, payload = request(server, "PUT", path, {})
         documented = {m.upper() for m in item if m in METHODS}
         assert status == 405 and set(headers["Allow"].split(", ")) == documented, (path, status, payload)

@@ -1,0 +1,62 @@
+"""The PDUs of recent messages, for the console's message detail (``/api/messages/{id}/pdus``).
+
+Bounded: the newest ``size`` messages keep theirs. A request is kept as the PDU it was decoded
+to and encoded again only when asked (smsgw's codec writes every field and TLV back as it
+came; TLVs in the order the codec writes them), so the hot path pays one dict insert; a
+deliver_sm is kept as the bytes queued for the ESME (sequence number 0 until it is sent).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+import attrs
+
+from smsgw.smpp import codec
+
+
+@attrs.frozen
+class LoggedPdu:
+    """One PDU of a message: ``received`` from an ESME or ``sent`` to one."""
+
+    direction: str
+    at: float
+    pdu: Any
+
+    @property
+    def raw(self) -> bytes:
+        return self.pdu if isinstance(self.pdu, bytes) else codec.encode(self.pdu)
+
+
+class PduLog:
+    """message_id -> its PDUs, oldest message dropped first beyond ``size``."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self.size = size
+        self._by_message: OrderedDict[str, list[LoggedPdu]] = OrderedDict()
+
+    def _add(self, message_id: str, entry: LoggedPdu) -> None:
+        entries = self._by_message.get(message_id)
+        if entries is None:
+            self._by_message[message_id] = [entry]
+            if len(self._by_message) > self.size:
+                self._by_message.popitem(last=False)
+        else:
+            entries.append(entry)
+
+    def received(self, message_id: str, pdu: Any, at: float) -> None:
+        """A request that created or touched the message (submit_sm, data_sm, submit_multi:
+        one message_id for all its destinations, logged once)."""
+        entries = self._by_message.get(message_id)
+        if entries and entries[-1].pdu is pdu:
+            return
+        self._add(message_id, LoggedPdu("received", at, pdu))
+
+    def sent(self, message_id: str, raw: bytes, at: float) -> None:
+        """A deliver_sm for the message (its receipt, or the MO itself)."""
+        self._add(message_id, LoggedPdu("sent", at, raw))
+
+    def of(self, message_id: str) -> list[LoggedPdu]:
+        """The message's PDUs, oldest first; empty when it is older than the log reaches."""
+        return list(self._by_message.get(message_id, ()))

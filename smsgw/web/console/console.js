@@ -1,0 +1,698 @@
+// smsgw web console: plain JavaScript, no build step. It reads the JSON API (/api/...), the
+// mock merchant's API (/merchant/...) and follows the carrier's events (/api/events) so that
+// phones, traffic and orders change live.
+"use strict";
+
+// -- small helpers ---------------------------------------------------------------------
+
+const $ = (selector, root = document) => root.querySelector(selector);
+
+function el(tag, attributes = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attributes)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else if (key === "class") node.className = value;
+    else node.setAttribute(key, value === true ? "" : value);
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+async function api(method, path, body) {
+  const options = { method, headers: { Accept: "application/json" } };
+  if (body !== undefined) {
+    options.body = JSON.stringify(body);
+    options.headers["Content-Type"] = "application/json";
+  }
+  const response = await fetch(path, options);
+  const text = await response.text();
+  const payload = text ? JSON.parse(text) : null;
+  if (!response.ok) {
+    const error = new Error(payload?.error?.message || `${method} ${path}: ${response.status}`);
+    error.code = payload?.error?.code;
+    error.status = response.status;
+    throw error;
+  }
+  return payload;
+}
+
+function toast(message, isError = false) {
+  const box = $("#toast");
+  box.textContent = message;
+  box.className = isError ? "toast error" : "toast";
+  box.hidden = false;
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => { box.hidden = true; }, 4000);
+}
+
+// Errors of user actions go to the toast; the console stays usable.
+function guarded(action) {
+  return async (...args) => {
+    try {
+      await action(...args);
+    } catch (error) {
+      toast(error.message, true);
+    }
+  };
+}
+
+function debounce(action, ms) {
+  let timer = null;
+  return () => {
+    clearTimeout(timer);
+    timer = setTimeout(action, ms);
+  };
+}
+
+// Times come as ISO text from the carrier's API and as epoch seconds from the merchant's.
+const time = (at) => (at ? new Date(typeof at === "number" ? at * 1000 : at).toLocaleTimeString() : "");
+const plus = (msisdn) => (/^\d{6,}$/.test(msisdn) ? `+${msisdn}` : msisdn);
+function money(minor, currency) {
+  const sign = minor < 0 ? "-" : "";
+  const value = Math.abs(minor);
+  return `${sign}${Math.floor(value / 100)}.${String(value % 100).padStart(2, "0")} ${currency}`;
+}
+function hexDump(hex) {
+  const lines = [];
+  for (let offset = 0; offset < hex.length; offset += 32) {
+    const bytes = hex.slice(offset, offset + 32).match(/../g).join(" ");
+    lines.push(`${(offset / 2).toString(16).padStart(4, "0")}  ${bytes}`);
+  }
+  return lines.join("\n");
+}
+
+// -- tabs ------------------------------------------------------------------------------
+
+const views = {};
+let currentTab = "phones";
+
+function showTab(name) {
+  if (!views[name]) name = "phones";
+  currentTab = name;
+  for (const section of document.querySelectorAll("[data-view]")) section.hidden = section.dataset.view !== name;
+  for (const link of document.querySelectorAll("[data-tab]")) link.classList.toggle("active", link.dataset.tab === name);
+  views[name].refresh();
+}
+
+window.addEventListener("hashchange", () => showTab(location.hash.slice(1)));
+
+// -- phones ----------------------------------------------------------------------------
+
+const phones = new Map(); // msisdn -> Phone
+let activePhone = null;
+
+class Phone {
+  constructor(handset) {
+    this.msisdn = handset.msisdn;
+    this.name = handset.name;
+    this.state = handset.state;
+    this.mode = "inbox"; // inbox | read | compose | dial | ussd
+    this.entry = "";
+    this.messages = [];
+    this.selected = -1;
+    this.reading = null;
+    this.ussd = null;
+    this.composeTo = "";
+    this.node = this.build();
+  }
+
+  build() {
+    const key = (label, action, extra = "") =>
+      el("button", { type: "button", class: extra, "data-key": label, onclick: guarded(action) }, label);
+    this.screen = el("div", { class: "screen", "data-testid": "screen" });
+    this.left = el("button", { type: "button", class: "soft left", "data-testid": "soft-left", onclick: guarded(() => this.softLeft()) });
+    this.right = el("button", { type: "button", class: "soft right", "data-testid": "soft-right", onclick: guarded(() => this.softRight()) });
+    this.power = el("button", { type: "button", class: "power", "data-testid": "power", onclick: guarded(() => this.togglePower()) });
+    this.nameNode = el("span", { class: "name" });
+    const keys = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "*", "0", "#"].map((k) => key(k, () => this.press(k)));
+    const node = el(
+      "article",
+      { class: "phone", tabindex: "0", "data-msisdn": this.msisdn, "data-testid": `phone-${this.msisdn}` },
+      el("div", { class: "phone-head" }, this.nameNode, el("span", { class: "num" }, plus(this.msisdn)), this.power),
+      this.screen,
+      el("div", { class: "softkeys" }, this.left, this.right),
+      el("div", { class: "keypad" }, key("call", () => this.call(), "call"), el("span"), key("end", () => this.end(), "end"), keys),
+    );
+    node.addEventListener("focus", () => setActive(this));
+    node.addEventListener("click", () => setActive(this));
+    return node;
+  }
+
+  async load() {
+    await Promise.all([this.loadInbox(), this.loadUssd()]);
+  }
+
+  async loadInbox() {
+    const inbox = await api("GET", `/api/handsets/${this.msisdn}/inbox?limit=1000`);
+    this.messages = inbox.messages.slice(-30).reverse(); // newest first, as a phone lists them
+    if (this.selected >= this.messages.length) this.selected = this.messages.length - 1;
+    this.render();
+  }
+
+  async loadUssd() {
+    const screen = await api("GET", `/api/handsets/${this.msisdn}/ussd`);
+    // A dialogue that ended before this page looked is history: it does not take the screen.
+    const fresh = this.ussd ? screen.cursor > this.ussd.cursor : screen.state !== "closed";
+    this.ussd = screen;
+    if (fresh && screen.state !== "idle" && (screen.screen || screen.state === "closed") && this.mode !== "compose") {
+      this.mode = "ussd";
+      this.entry = "";
+    }
+    this.render();
+  }
+
+  render() {
+    const off = this.state === "off";
+    this.node.classList.toggle("off", off);
+    this.nameNode.textContent = this.name || "phone";
+    this.power.textContent = off ? "off" : this.state;
+    this.screen.replaceChildren(...this.screenContent(off));
+    const [left, right] = this.softLabels();
+    this.left.textContent = left;
+    this.right.textContent = right;
+  }
+
+  screenContent(off) {
+    if (off) return [el("div", { class: "title" }, "switched off")];
+    if (this.mode === "dial") return [el("div", { class: "title" }, "Dial"), el("div", { class: "entry", "data-testid": "entry" }, this.entry)];
+    if (this.mode === "read" && this.reading) {
+      const m = this.reading;
+      return [
+        el("div", { class: "title" }, `From ${m.from}`),
+        el("div", { class: "meta" }, `${time(m.received_at)}${m.complete ? "" : " · incomplete"}${m.flash ? " · flash" : ""}`),
+        el("div", { "data-testid": "message-text" }, m.text),
+      ];
+    }
+    if (this.mode === "compose") {
+      const area = el("textarea", { "data-testid": "compose-text", placeholder: "text" });
+      area.value = this.composeText || "";
+      area.addEventListener("input", () => { this.composeText = area.value; });
+      const to = el("input", { "data-testid": "compose-to", value: this.composeTo, placeholder: "to", size: "12" });
+      to.addEventListener("input", () => { this.composeTo = to.value; });
+      setTimeout(() => (this.composeTo ? area : to).focus(), 0);
+      return [el("div", { class: "title" }, "New SMS"), el("label", {}, "To ", to), area];
+    }
+    if (this.mode === "ussd" && this.ussd && this.ussd.state !== "idle") {
+      const u = this.ussd;
+      const waiting = u.state === "waiting_app" && !u.screen;
+      const parts = [el("div", { class: "title" }, el("span", {}, u.service_code || "USSD"), el("span", {}, u.state === "closed" ? "ended" : ""))];
+      parts.push(el("div", { "data-testid": "ussd-text" }, waiting ? "Please wait…" : u.screen || ""));
+      if (u.state === "closed" && u.end_reason) parts.push(el("div", { class: "meta" }, u.end_reason));
+      if (u.expects_reply) parts.push(el("div", { class: "prompt-input", "data-testid": "ussd-input" }, this.entry));
+      return parts;
+    }
+    const items = this.messages.map((m, i) =>
+      el("li", { class: i === this.selected ? "selected" : "", "data-testid": "inbox-item", onclick: () => this.open(i) },
+        `${m.from}: ${m.text}`));
+    return [
+      el("div", { class: "title" }, el("span", {}, "Messages"), el("span", {}, String(this.messages.length))),
+      items.length ? el("ul", { "data-testid": "inbox" }, items) : el("div", { class: "meta" }, "no messages"),
+    ];
+  }
+
+  softLabels() {
+    if (this.state === "off") return ["", ""];
+    switch (this.mode) {
+      case "dial": return ["Clear", "Back"];
+      case "read": return ["Reply", "Back"];
+      case "compose": return ["Send", "Back"];
+      case "ussd":
+        if (this.ussd?.expects_reply) return ["Send", "Cancel"];
+        return this.ussd?.state === "closed" ? ["OK", ""] : ["", "Cancel"];
+      default: return ["Write", this.selected >= 0 ? "Open" : ""];
+    }
+  }
+
+  // -- keys --
+
+  press(key) {
+    if (this.state === "off") return;
+    if (this.mode === "ussd" && this.ussd?.expects_reply) {
+      this.entry += key;
+    } else if (this.mode === "inbox" || this.mode === "dial" || (this.mode === "ussd" && this.ussd?.state === "closed")) {
+      if (this.mode !== "dial") this.entry = "";
+      this.mode = "dial";
+      this.entry += key;
+    } else {
+      return;
+    }
+    this.render();
+  }
+
+  backspace() {
+    if (this.entry) {
+      this.entry = this.entry.slice(0, -1);
+      if (!this.entry && this.mode === "dial") this.mode = "inbox";
+      this.render();
+    }
+  }
+
+  async call() {
+    if (this.state === "off") return;
+    if (this.mode === "dial" && this.entry) {
+      const typed = this.entry;
+      this.entry = "";
+      if (/[*#]/.test(typed)) {
+        this.mode = "ussd";
+        this.ussd = await api("POST", `/api/handsets/${this.msisdn}/ussd?wait=10`, { dial: typed });
+      } else {
+        this.mode = "compose";
+        this.composeTo = typed;
+      }
+      this.render();
+    } else if (this.mode === "ussd" && this.ussd?.expects_reply) {
+      await this.answer();
+    } else if (this.mode === "compose") {
+      await this.send();
+    } else if (this.mode === "read" && this.reading) {
+      this.reply();
+    }
+  }
+
+  async answer() {
+    const text = this.entry;
+    this.entry = "";
+    this.ussd = await api("POST", `/api/handsets/${this.msisdn}/ussd/reply?wait=10`, { text });
+    this.render();
+  }
+
+  async end() {
+    if (this.mode === "ussd" && this.ussd && this.ussd.state !== "closed" && this.ussd.state !== "idle") {
+      this.ussd = await api("DELETE", `/api/handsets/${this.msisdn}/ussd`);
+    }
+    this.home();
+  }
+
+  home() {
+    this.mode = "inbox";
+    this.entry = "";
+    this.reading = null;
+    this.render();
+  }
+
+  open(index) {
+    this.selected = index;
+    this.reading = this.messages[index];
+    if (this.reading) this.mode = "read";
+    this.render();
+  }
+
+  reply() {
+    this.composeTo = this.reading ? this.reading.from : "";
+    this.composeText = "";
+    this.mode = "compose";
+    this.render();
+  }
+
+  async send() {
+    const to = (this.composeTo || "").trim();
+    const text = this.composeText || "";
+    if (!to || !text) throw new Error("an SMS needs a number (or short code) and a text");
+    await api("POST", `/api/handsets/${this.msisdn}/sms`, { to, text });
+    toast(`sent to ${to}`);
+    this.composeText = "";
+    this.home();
+  }
+
+  async softLeft() {
+    switch (this.mode) {
+      case "dial": this.entry = ""; this.mode = "inbox"; this.render(); break;
+      case "read": this.reply(); break;
+      case "compose": await this.send(); break;
+      case "ussd":
+        if (this.ussd?.expects_reply) await this.answer();
+        else if (this.ussd?.state === "closed") this.home();
+        break;
+      default: this.composeTo = ""; this.composeText = ""; this.mode = "compose"; this.render();
+    }
+  }
+
+  async softRight() {
+    if (this.mode === "ussd") return this.end();
+    if (this.mode === "inbox" && this.selected >= 0) return this.open(this.selected);
+    this.home();
+  }
+
+  move(step) {
+    if (this.mode !== "inbox" || !this.messages.length) return;
+    this.selected = Math.max(0, Math.min(this.messages.length - 1, this.selected + step));
+    this.render();
+  }
+
+  async togglePower() {
+    const state = this.state === "off" ? "on" : "off";
+    const handset = await api("PATCH", `/api/handsets/${this.msisdn}`, { state });
+    this.state = handset.state;
+    this.render();
+  }
+}
+
+function setActive(phone) {
+  if (activePhone === phone) return;
+  if (activePhone) activePhone.node.classList.remove("active");
+  activePhone = phone;
+  phone.node.classList.add("active");
+}
+
+// The keypad on the keyboard, for the phone last clicked (unless typing in a field).
+document.addEventListener("keydown", (event) => {
+  if (event.altKey && /^[1-5]$/.test(event.key)) {
+    location.hash = ["phones", "traffic", "sessions", "merchant", "faults"][Number(event.key) - 1];
+    event.preventDefault();
+    return;
+  }
+  if (currentTab !== "phones" || !activePhone || event.ctrlKey || event.metaKey || event.altKey) return;
+  if (event.target.matches("input, textarea, select")) return;
+  const phone = activePhone;
+  const run = guarded(async () => {
+    const answering = phone.mode === "ussd" && phone.ussd?.expects_reply;
+    // A USSD answer may be any text ("12.50"); elsewhere the keypad's keys dial.
+    if (/^[0-9*#]$/.test(event.key) || (answering && event.key.length === 1)) phone.press(event.key);
+    else if (event.key === "Enter") await phone.call();
+    else if (event.key === "Escape") await phone.end();
+    else if (event.key === "Backspace") phone.backspace();
+    else if (event.key === "ArrowDown") phone.move(1);
+    else if (event.key === "ArrowUp") phone.move(-1);
+    else return;
+    event.preventDefault();
+  });
+  run();
+});
+
+const phonesView = {
+  async refresh() {
+    const { handsets } = await api("GET", "/api/handsets");
+    const grid = $("#phone-grid");
+    const seen = new Set();
+    for (const handset of handsets) {
+      seen.add(handset.msisdn);
+      let phone = phones.get(handset.msisdn);
+      if (!phone) {
+        phone = new Phone(handset);
+        phones.set(handset.msisdn, phone);
+        grid.append(phone.node);
+        phone.load().catch((error) => toast(error.message, true));
+      } else {
+        phone.name = handset.name;
+        phone.state = handset.state;
+        phone.render();
+      }
+    }
+    for (const [msisdn, phone] of phones) {
+      if (!seen.has(msisdn)) {
+        phone.node.remove();
+        phones.delete(msisdn);
+      }
+    }
+  },
+};
+views.phones = phonesView;
+
+$("#add-phone").addEventListener("submit", guarded(async (event) => {
+  event.preventDefault();
+  const form = event.target;
+  const body = { name: form.name.value };
+  if (form.msisdn.value.trim()) body.msisdn = form.msisdn.value.trim();
+  const handset = await api("POST", "/api/handsets", body);
+  form.reset();
+  toast(`added ${plus(handset.msisdn)}`);
+  await phonesView.refresh();
+}));
+
+// -- traffic ---------------------------------------------------------------------------
+
+const stateHistory = new Map(); // message_id -> [{state, at}] seen live by this page
+let selectedMessage = null;
+
+const trafficView = {
+  async refresh() {
+    const form = $("#traffic-filters");
+    const query = new URLSearchParams({ limit: "200" });
+    for (const name of ["msisdn", "account", "direction", "state"]) {
+      const value = form[name].value.trim();
+      if (value) query.set(name, value);
+    }
+    const { messages } = await api("GET", `/api/messages?${query}`);
+    const rows = messages.map((m) =>
+      el("tr", { "data-id": m.message_id, class: m.message_id === selectedMessage ? "selected" : "", onclick: guarded(() => showMessage(m.message_id)) },
+        el("td", {}, time(m.submitted_at)),
+        el("td", {}, m.message_id),
+        el("td", {}, m.direction),
+        el("td", {}, m.account || "—"),
+        el("td", {}, m.from),
+        el("td", {}, m.to),
+        el("td", { class: "text" }, m.text ?? `(${m.body_hex.length / 2} bytes)`),
+        el("td", { class: `state-${m.state}` }, m.state)));
+    $("#traffic-table tbody").replaceChildren(...rows);
+    if (selectedMessage) await showMessage(selectedMessage, false);
+  },
+};
+views.traffic = trafficView;
+$("#traffic-filters").addEventListener("submit", guarded(async (event) => {
+  event.preventDefault();
+  await trafficView.refresh();
+}));
+
+async function showMessage(messageId, scroll = true) {
+  selectedMessage = messageId;
+  const [m, { pdus }] = await Promise.all([
+    api("GET", `/api/messages/${messageId}`),
+    api("GET", `/api/messages/${messageId}/pdus`),
+  ]);
+  for (const row of document.querySelectorAll("#traffic-table tbody tr")) row.classList.toggle("selected", row.dataset.id === messageId);
+  const field = (name, value) => [el("dt", {}, name), el("dd", {}, value ?? "—")];
+  const timeline = [{ state: "submitted", at: m.submitted_at }];
+  if (m.scheduled_at) timeline.push({ state: "scheduled for", at: m.scheduled_at });
+  for (const change of stateHistory.get(messageId) || []) timeline.push(change);
+  if (m.done_at && !timeline.some((t) => t.state === m.state)) timeline.push({ state: m.state, at: m.done_at });
+  const detail = $("#message-detail");
+  detail.hidden = false;
+  detail.replaceChildren(
+    el("h3", {}, `Message ${m.message_id} (${m.direction})`),
+    el("dl", {},
+      field("account", m.account),
+      field("from", m.from),
+      field("to", m.to),
+      field("text", m.text),
+      field("data_coding", `0x${m.data_coding.toString(16).padStart(2, "0")}`),
+      field("esm_class", `0x${m.esm_class.toString(16).padStart(2, "0")}`),
+      field("parts", m.parts ? `part ${m.parts.seq} of ${m.parts.total} (ref ${m.parts.ref})` : "one part"),
+      field("registered_delivery", m.registered_delivery),
+      field("service_type", m.service_type || "—"),
+      field("state", m.state),
+      field("error", m.error),
+      field("expires", m.expires_at ? new Date(m.expires_at).toLocaleString() : "—")),
+    el("strong", {}, "Timeline"),
+    el("ol", { class: "timeline" }, timeline.map((t) => el("li", {}, `${time(t.at)} ${t.state}`))),
+    el("strong", {}, "User data"),
+    el("pre", {}, hexDump(m.body_hex) || "(empty)"),
+    el("strong", {}, "PDUs"),
+    ...(pdus.length
+      ? pdus.flatMap((p) => [
+          el("div", { class: "meta" }, `${p.direction === "received" ? "← from" : "→ to"} the ESME: ${p.command}` +
+            `${p.sequence_number ? ` seq ${p.sequence_number}` : ""}, ${p.length} bytes, ${time(p.at)}`),
+          el("pre", { "data-testid": "pdu-hex" }, hexDump(p.hex)),
+        ])
+      : [el("div", { class: "meta" }, "no PDU kept for this message (older than the log, or not from an ESME)")]),
+  );
+  if (scroll && window.innerWidth < 900) detail.scrollIntoView({ behavior: "smooth" });
+}
+
+// -- sessions --------------------------------------------------------------------------
+
+const accepted = []; // [at ms, system_id] of messages accepted lately, for a rate per account
+
+const sessionsView = {
+  async refresh() {
+    const { sessions } = await api("GET", "/api/sessions");
+    const since = Date.now() - 10000;
+    while (accepted.length && accepted[0][0] < since) accepted.shift();
+    const rate = (systemId) => (accepted.filter(([, s]) => s === systemId).length / 10).toFixed(1);
+    const rows = sessions.map((s) =>
+      el("tr", { "data-id": s.id },
+        el("td", {}, s.id),
+        el("td", {}, s.system_id),
+        el("td", {}, s.bind_type),
+        el("td", {}, s.peer),
+        el("td", {}, time(s.since)),
+        el("td", {}, `${s.window.in_flight}/${s.window.size}`),
+        el("td", {}, s.queued_deliveries),
+        el("td", {}, rate(s.system_id)),
+        el("td", {}, el("button", { class: "danger", type: "button", onclick: guarded(async () => {
+          await api("DELETE", `/api/sessions/${s.id}`);
+          toast(`dropped session ${s.id} of ${s.system_id}`);
+          setTimeout(() => sessionsView.refresh().catch(() => {}), 300);
+        }) }, "Drop"))));
+    $("#sessions-table tbody").replaceChildren(...rows);
+  },
+};
+views.sessions = sessionsView;
+
+// -- merchant --------------------------------------------------------------------------
+
+const merchantView = {
+  async refresh() {
+    let orders, wallets;
+    try {
+      [{ orders }, { wallets }] = await Promise.all([api("GET", "/merchant/orders"), api("GET", "/merchant/wallets")]);
+    } catch (error) {
+      $("#orders-table tbody").replaceChildren(el("tr", {}, el("td", { colspan: "7" }, "the mock merchant does not run here")));
+      return;
+    }
+    $("#orders-table tbody").replaceChildren(...orders.slice().reverse().map((o) =>
+      el("tr", { "data-id": o.id },
+        el("td", {}, o.id),
+        el("td", {}, plus(o.msisdn)),
+        el("td", {}, money(o.amount, o.currency)),
+        el("td", {}, o.method),
+        el("td", { class: `status-${o.status}`, "data-testid": "order-status" }, o.status),
+        el("td", {}, o.reason || ""),
+        el("td", {}, o.history.map((h) => `${time(h.at)} ${h.status}`).join(" → ")))));
+    $("#wallets-table tbody").replaceChildren(...wallets.map((w) =>
+      el("tr", {},
+        el("td", {}, plus(w.msisdn)),
+        el("td", {}, money(w.balance, w.currency)),
+        el("td", {}, w.language),
+        el("td", {}, w.locked ? "locked" : ""),
+        el("td", {}, w.payments.length))));
+    const select = $("#checkout").msisdn;
+    const chosen = select.value;
+    select.replaceChildren(...wallets.map((w) => el("option", { value: w.msisdn }, plus(w.msisdn))));
+    if (chosen) select.value = chosen;
+  },
+};
+views.merchant = merchantView;
+
+$("#checkout").addEventListener("submit", guarded(async (event) => {
+  event.preventDefault();
+  const form = event.target;
+  const order = await api("POST", "/merchant/orders", {
+    msisdn: form.msisdn.value, amount: form.amount.value, currency: "CNY", method: form.method.value,
+  });
+  $("#checkout-result").textContent = `${order.id}: ${order.status}`;
+  await merchantView.refresh();
+}));
+
+// -- faults and clock ------------------------------------------------------------------
+
+async function refreshClock() {
+  const clock = await api("GET", "/api/clock");
+  const shown = new Date(clock.now).toLocaleString();
+  $("#clock").textContent = clock.offset_seconds ? `carrier time ${shown} (+${clock.offset_seconds} s)` : `carrier time ${shown}`;
+  $("#clock-detail").textContent = `${shown}, ${clock.offset_seconds} s ahead of the wall clock`;
+}
+
+const faultsView = {
+  async refresh() {
+    const [{ faults }] = await Promise.all([api("GET", "/api/faults"), refreshClock()]);
+    const detail = (f) => ["status", "state", "error", "delay"].filter((k) => f[k] !== undefined && f[k] !== null).map((k) => `${k} ${f[k]}`).join(", ");
+    const matches = (f) => [f.msisdn && `msisdn ${f.msisdn}`, f.account && `account ${f.account}`, f.code && `code ${f.code}`,
+      f.namespace && `namespace ${f.namespace}`, f.every ? `every ${f.every}` : `p ${f.probability}`].filter(Boolean).join(", ");
+    $("#faults-table tbody").replaceChildren(...faults.map((f) =>
+      el("tr", { "data-name": f.name },
+        el("td", {}, f.name),
+        el("td", {}, f.effect),
+        el("td", {}, f.source),
+        el("td", {}, matches(f)),
+        el("td", {}, detail(f)),
+        el("td", {}, f.counted),
+        el("td", {}, f.fired),
+        el("td", {}, el("button", { class: "danger", type: "button", onclick: guarded(async () => {
+          await api("DELETE", `/api/faults/${encodeURIComponent(f.name)}`);
+          await faultsView.refresh();
+        }) }, "Remove")))));
+  },
+};
+views.faults = faultsView;
+
+for (const button of document.querySelectorAll("[data-advance]")) {
+  button.addEventListener("click", guarded(async () => {
+    await api("POST", "/api/clock", { advance_seconds: Number(button.dataset.advance) });
+    await faultsView.refresh();
+  }));
+}
+
+$("#add-fault").addEventListener("submit", guarded(async (event) => {
+  event.preventDefault();
+  const form = event.target;
+  let more = {};
+  if (form.more.value.trim()) {
+    try {
+      more = JSON.parse(form.more.value);
+    } catch {
+      throw new Error('"More" must be JSON, e.g. {"status": "ESME_RSYSERR"}');
+    }
+  }
+  const rule = { name: form.name.value.trim(), effect: form.effect.value, ...more };
+  if (form.msisdn.value.trim()) rule.msisdn = form.msisdn.value.trim();
+  if (form.every.value.trim()) rule.every = Number(form.every.value);
+  await api("POST", "/api/faults", rule);
+  $("#fault-result").textContent = `added ${rule.name}`;
+  form.name.value = "";
+  await faultsView.refresh();
+}));
+
+// -- live events -----------------------------------------------------------------------
+
+const refreshTraffic = debounce(() => currentTab === "traffic" && trafficView.refresh().catch(() => {}), 250);
+const refreshMerchant = debounce(() => currentTab === "merchant" && merchantView.refresh().catch(() => {}), 250);
+const refreshSessions = debounce(() => currentTab === "sessions" && sessionsView.refresh().catch(() => {}), 250);
+const refreshPhones = debounce(() => phonesView.refresh().catch(() => {}), 250);
+const inboxRefreshers = new Map();
+
+function phoneChanged(msisdn, what) {
+  const phone = phones.get(msisdn);
+  if (!phone) return;
+  const key = `${msisdn}:${what}`;
+  if (!inboxRefreshers.has(key)) {
+    inboxRefreshers.set(key, debounce(() => (what === "ussd" ? phone.loadUssd() : phone.loadInbox()).catch(() => {}), 100));
+  }
+  inboxRefreshers.get(key)();
+}
+
+function follow() {
+  const live = $("#live");
+  const events = new EventSource("/api/events");
+  events.onopen = () => { live.textContent = "live"; live.classList.add("on"); };
+  events.onerror = () => { live.textContent = "reconnecting…"; live.classList.remove("on"); };
+  const on = (type, handle) => events.addEventListener(type, (message) => handle(JSON.parse(message.data)));
+  on("message_accepted", (e) => {
+    accepted.push([Date.now(), e.system_id]);
+    phoneChanged(e.msisdn, "inbox");
+    refreshTraffic();
+    refreshMerchant();
+  });
+  on("message_state_changed", (e) => {
+    const history = stateHistory.get(e.message_id) || [];
+    history.push({ state: e.state, at: e.at });
+    stateHistory.set(e.message_id, history);
+    phoneChanged(e.msisdn, "inbox");
+    refreshTraffic();
+    refreshMerchant();
+  });
+  on("ussd_changed", (e) => { phoneChanged(e.msisdn, "ussd"); refreshMerchant(); });
+  on("handset_changed", () => refreshPhones());
+  on("bound", () => refreshSessions());
+  on("unbound", () => refreshSessions());
+  on("delivery_done", () => { refreshSessions(); refreshMerchant(); });
+  on("fault_injected", (e) => {
+    toast(`fault ${e.rule}: ${e.effect} on ${plus(e.msisdn)}`);
+    if (currentTab === "faults") faultsView.refresh().catch(() => {});
+  });
+}
+
+// -- start -----------------------------------------------------------------------------
+
+async function start() {
+  follow();
+  setInterval(() => refreshClock().catch(() => {}), 5000);
+  await refreshClock().catch(() => {});
+  await phonesView.refresh();
+  showTab(location.hash.slice(1) || "phones");
+}
+
+start().catch((error) => toast(error.message, true));

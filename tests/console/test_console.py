@@ -1,0 +1,136 @@
+"""The console as a developer uses it, in headless Chromium: pay by USSD on a phone, watch an
+SMS arrive live, read a message's PDU, drop a session, add a fault and move the clock."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from smsgw.client import SmppClient
+from tests.console.conftest import Console
+
+expect = pytest.importorskip("playwright.sync_api").expect
+
+pytestmark = pytest.mark.e2e
+
+BUYER = "8613800000003"  # a demo handset with a demo wallet: 100.00 CNY, PIN 3456
+READER = "8613800000001"
+
+
+def screen_of(console: Console, msisdn: str) -> Any:
+    return console.phone(msisdn).locator("[data-testid=screen]")
+
+
+def test_pay_through_the_menu_and_see_the_receipt_and_the_order_live(console: Console) -> None:
+    page = console.open("phones")
+    phone = console.phone(BUYER)
+    phone.click()
+    page.keyboard.type("*126#")
+    page.keyboard.press("Enter")
+    ussd = phone.locator("[data-testid=ussd-text]")
+    expect(ussd).to_contain_text("1 Pay merchant")
+    menu = {
+        "1": "Enter merchant number",
+        "10086": "Enter amount",
+        "12.50": "Enter PIN",
+        "3456": "Pay 12.50 CNY to ShopX",
+    }
+    for typed, shown in menu.items():
+        page.keyboard.type(typed)
+        page.keyboard.press("Enter")
+        expect(ussd).to_contain_text(shown)
+    page.keyboard.press("1")
+    page.keyboard.press("Enter")
+    expect(ussd).to_contain_text("Paid 12.50 CNY to ShopX")
+    assert "ended" in screen_of(console, BUYER).text_content()
+    phone.locator("[data-testid=soft-left]").click()  # OK: back to the inbox
+    # The shop's confirmation SMS lands in the inbox without a reload.
+    receipt = phone.locator("[data-testid=inbox-item]", has_text="Paid 12.50 CNY to ShopX")
+    receipt.wait_for()
+    console.screenshot("phones")
+    page.click("[data-tab=merchant]")
+    row = page.locator("#orders-table tbody tr", has_text="ussd_menu")
+    row.locator("[data-testid=order-status]", has_text="paid").wait_for()
+    assert "87.50 CNY" in page.locator("#wallets-table").text_content()
+    console.screenshot("merchant")
+
+
+def test_an_sms_sent_over_smpp_appears_in_the_phone_without_a_reload(
+    console: Console, carrier: dict[str, Any]
+) -> None:
+    page = console.open("phones")
+    page.evaluate("window.notReloaded = true")
+    client = SmppClient(carrier["smpp_host"], carrier["smpp"])
+    try:
+        client.bind("smsgw", "smsgw")
+        client.submit("12345", READER, "你好，世界: your parcel ships today")
+    finally:
+        client.close()
+    item = console.phone(READER).locator("[data-testid=inbox-item]", has_text="你好，世界")
+    item.wait_for()
+    assert page.evaluate("window.notReloaded") is True
+    item.click()
+    shown = console.phone(READER).locator("[data-testid=message-text]").text_content()
+    assert shown == "你好，世界: your parcel ships today"
+
+
+def test_a_message_detail_shows_its_pdus_in_hex(console: Console, carrier: dict[str, Any]) -> None:
+    client = SmppClient(carrier["smpp_host"], carrier["smpp"])
+    try:
+        client.bind("smsgw", "smsgw", receive=True)
+        (message_id,) = client.submit("12345", READER, "hex me", receipt=True)
+        client.wait_receipts([message_id], timeout=10)
+    finally:
+        client.close()
+    page = console.open("traffic")
+    page.locator(f"#traffic-table tbody tr[data-id='{message_id}']").click()
+    detail = page.locator("#message-detail")
+    detail.locator("h3", has_text=f"Message {message_id} (MT)").wait_for()
+    expect(detail.locator("[data-testid=pdu-hex]")).to_have_count(2)
+    submit_hex, receipt_hex = (h.text_content() for h in detail.locator("[data-testid=pdu-hex]").all())
+    flat = "".join(line[6:] for line in submit_hex.splitlines()).replace(" ", "")
+    assert b"hex me".hex() in flat  # the submit_sm as it came
+    assert flat[8:16] == "00000004"  # command_id submit_sm
+    assert "stat:DELIVRD" in bytes.fromhex(
+        "".join(line[6:] for line in receipt_hex.splitlines()).replace(" ", "")
+    ).decode("latin-1")
+    console.screenshot("traffic")
+
+
+def test_sessions_faults_and_the_clock(console: Console, carrier: dict[str, Any]) -> None:
+    client = SmppClient(carrier["smpp_host"], carrier["smpp"])
+    client.bind("smsgw", "smsgw", receive=True)
+    page = console.open("sessions")
+    row = page.locator("#sessions-table tbody tr", has_text="smsgw")
+    row.wait_for()
+    assert page.locator("#sessions-table tbody tr", has_text="merchant").count() == 1
+    row.locator("button", has_text="Drop").click()
+    row.wait_for(state="detached")
+    client.close()
+
+    page.click("[data-tab=faults]")
+    form = page.locator("#add-fault")
+    form.locator("[name=name]").fill("console-busy")
+    form.locator("[name=effect]").select_option("refuse_submit")
+    form.locator("[name=msisdn]").fill("86139*")
+    form.locator("[name=more]").fill('{"status": "ESME_RSYSERR"}')
+    form.locator("button[type=submit]").click()
+    added = page.locator("#faults-table tbody tr[data-name=console-busy]")
+    added.wait_for()
+    assert "ESME_RSYSERR" in added.text_content()
+    before = page.locator("#clock-detail").text_content()
+    page.click("[data-advance='3600']")
+    expect(page.locator("#clock-detail")).not_to_have_text(before)
+    expect(page.locator("#clock-detail")).to_contain_text("s ahead of the wall clock")
+    console.screenshot("faults")
+    added.locator("button", has_text="Remove").click()
+    added.wait_for(state="detached")
+
+
+def test_a_narrow_window_still_fits(console: Console) -> None:
+    console.page.set_viewport_size({"width": 390, "height": 800})
+    page = console.open("phones")
+    console.phone(READER).wait_for()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    console.screenshot("narrow")
