@@ -30,33 +30,38 @@ class LoggedPdu:
 
 
 class PduLog:
-    """message_id -> its PDUs, oldest message dropped first beyond ``size``."""
+    """message_id -> its PDUs, oldest message dropped first beyond ``size``.
+
+    Entries are kept as plain tuples (direction, at, pdu): this runs for every message.
+    """
 
     def __init__(self, size: int = 10_000) -> None:
         self.size = size
-        self._by_message: OrderedDict[str, list[LoggedPdu]] = OrderedDict()
-
-    def _add(self, message_id: str, entry: LoggedPdu) -> None:
-        entries = self._by_message.get(message_id)
-        if entries is None:
-            self._by_message[message_id] = [entry]
-            if len(self._by_message) > self.size:
-                self._by_message.popitem(last=False)
-        else:
-            entries.append(entry)
+        self._by_message: OrderedDict[str, list[tuple[str, float, Any]]] = OrderedDict()
 
     def received(self, message_id: str, pdu: Any, at: float) -> None:
         """A request that created or touched the message (submit_sm, data_sm, submit_multi:
         one message_id for all its destinations, logged once)."""
-        entries = self._by_message.get(message_id)
-        if entries and entries[-1].pdu is pdu:
-            return
-        self._add(message_id, LoggedPdu("received", at, pdu))
+        by_message = self._by_message
+        entries = by_message.get(message_id)
+        if entries is None:
+            by_message[message_id] = [("received", at, pdu)]
+            if len(by_message) > self.size:
+                by_message.popitem(last=False)
+        elif entries[-1][2] is not pdu:
+            entries.append(("received", at, pdu))
 
     def sent(self, message_id: str, raw: bytes, at: float) -> None:
         """A deliver_sm for the message (its receipt, or the MO itself)."""
-        self._add(message_id, LoggedPdu("sent", at, raw))
+        by_message = self._by_message
+        entries = by_message.get(message_id)
+        if entries is None:
+            by_message[message_id] = [("sent", at, raw)]
+            if len(by_message) > self.size:
+                by_message.popitem(last=False)
+        else:
+            entries.append(("sent", at, raw))
 
     def of(self, message_id: str) -> list[LoggedPdu]:
         """The message's PDUs, oldest first; empty when it is older than the log reaches."""
-        return list(self._by_message.get(message_id, ()))
+        return [LoggedPdu(*entry) for entry in self._by_message.get(message_id, ())]

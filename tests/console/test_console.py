@@ -54,6 +54,15 @@ def test_pay_through_the_menu_and_see_the_receipt_and_the_order_live(console: Co
     row.locator("[data-testid=order-status]", has_text="paid").wait_for()
     assert "87.50 CNY" in page.locator("#wallets-table").text_content()
     console.screenshot("merchant")
+    page.click("[data-tab=traffic]")
+    page.select_option("#traffic-filters [name=direction]", "USSD")
+    page.click("#traffic-filters button[type=submit]")
+    expect(
+        page.locator("#traffic-table tbody tr[data-kind=USSD]", has_text="Paid 12.50 CNY").first
+    ).to_be_visible()
+    expect(
+        page.locator("#traffic-table tbody tr[data-kind=USSD]", has_text="Enter PIN").first
+    ).to_be_visible()
 
 
 def test_an_sms_sent_over_smpp_appears_in_the_phone_without_a_reload(
@@ -75,7 +84,10 @@ def test_an_sms_sent_over_smpp_appears_in_the_phone_without_a_reload(
     assert shown == "你好，世界: your parcel ships today"
 
 
-def test_a_message_detail_shows_its_pdus_in_hex(console: Console, carrier: dict[str, Any]) -> None:
+def test_traffic_shows_messages_and_receipts_live_and_a_detail_with_its_pdus(
+    console: Console, carrier: dict[str, Any]
+) -> None:
+    page = console.open("traffic")
     client = SmppClient(carrier["smpp_host"], carrier["smpp"])
     try:
         client.bind("smsgw", "smsgw", receive=True)
@@ -83,18 +95,25 @@ def test_a_message_detail_shows_its_pdus_in_hex(console: Console, carrier: dict[
         client.wait_receipts([message_id], timeout=10)
     finally:
         client.close()
-    page = console.open("traffic")
-    page.locator(f"#traffic-table tbody tr[data-id='{message_id}']").click()
+    row = page.locator(f"#traffic-table tbody tr[data-kind=MT][data-id='{message_id}']")
+    expect(row).to_contain_text("DELIVRD")  # arrived live, no reload
+    page.select_option("#traffic-filters [name=direction]", "receipt")
+    page.click("#traffic-filters button[type=submit]")
+    receipt_row = page.locator(f"#traffic-table tbody tr[data-kind=receipt][data-id='{message_id}']")
+    expect(receipt_row).to_contain_text(f"receipt DELIVRD of {message_id}")
+    expect(page.locator("#traffic-table tbody tr[data-kind=MT]")).to_have_count(0)
+    receipt_row.click()
     detail = page.locator("#message-detail")
     detail.locator("h3", has_text=f"Message {message_id} (MT)").wait_for()
     expect(detail.locator("[data-testid=pdu-hex]")).to_have_count(2)
     submit_hex, receipt_hex = (h.text_content() for h in detail.locator("[data-testid=pdu-hex]").all())
-    flat = "".join(line[6:] for line in submit_hex.splitlines()).replace(" ", "")
-    assert b"hex me".hex() in flat  # the submit_sm as it came
-    assert flat[8:16] == "00000004"  # command_id submit_sm
-    assert "stat:DELIVRD" in bytes.fromhex(
-        "".join(line[6:] for line in receipt_hex.splitlines()).replace(" ", "")
-    ).decode("latin-1")
+
+    def raw(dump: str) -> bytes:
+        return bytes.fromhex("".join(line[6:] for line in dump.splitlines()).replace(" ", ""))
+
+    assert raw(submit_hex)[4:8] == bytes.fromhex("00000004") and b"hex me" in raw(submit_hex)  # submit_sm
+    assert raw(receipt_hex)[4:8] == bytes.fromhex("00000005")  # deliver_sm
+    assert f"id:{message_id} ".encode() in raw(receipt_hex) and b"stat:DELIVRD" in raw(receipt_hex)
     console.screenshot("traffic")
 
 

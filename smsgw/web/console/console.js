@@ -428,29 +428,68 @@ $("#add-phone").addEventListener("submit", guarded(async (event) => {
 const stateHistory = new Map(); // message_id -> [{state, at}] seen live by this page
 let selectedMessage = null;
 
+// Receipts and USSD screens are not stored messages: the page keeps those it saw live.
+const liveRows = [];
+const LIVE_ROWS = 500;
+
+function keepLive(row) {
+  liveRows.unshift(row);
+  if (liveRows.length > LIVE_ROWS) liveRows.pop();
+}
+
 const trafficView = {
   async refresh() {
     const form = $("#traffic-filters");
-    const query = new URLSearchParams({ limit: "200" });
-    for (const name of ["msisdn", "account", "direction", "state"]) {
-      const value = form[name].value.trim();
-      if (value) query.set(name, value);
+    const filter = Object.fromEntries(
+      ["msisdn", "account", "direction", "state"].map((name) => [name, form[name].value.trim()]),
+    );
+    const stored = !filter.direction || filter.direction === "MT" || filter.direction === "MO";
+    let messages = [];
+    if (stored) {
+      const query = new URLSearchParams({ limit: "200" });
+      for (const [name, value] of Object.entries(filter)) if (value) query.set(name, value);
+      ({ messages } = await api("GET", `/api/messages?${query}`));
     }
-    const { messages } = await api("GET", `/api/messages?${query}`);
-    const rows = messages.map((m) =>
-      el("tr", { "data-id": m.message_id, class: m.message_id === selectedMessage ? "selected" : "", onclick: guarded(() => showMessage(m.message_id)) },
-        el("td", {}, time(m.submitted_at)),
-        el("td", {}, m.message_id),
-        el("td", {}, m.direction),
-        el("td", {}, m.account || "—"),
-        el("td", {}, m.from),
-        el("td", {}, m.to),
-        el("td", { class: "text" }, m.text ?? `(${m.body_hex.length / 2} bytes)`),
-        el("td", { class: `state-${m.state}` }, m.state)));
-    $("#traffic-table tbody").replaceChildren(...rows);
+    const rows = messages.map((m) => ({
+      kind: m.direction, at: m.submitted_at, id: m.message_id, account: m.account, from: m.from, to: m.to,
+      text: m.text ?? `(${m.body_hex.length / 2} bytes)`, state: m.state, open: () => showMessage(m.message_id),
+    }));
+    const digits = filter.msisdn.replace(/\D/g, "");
+    for (const row of liveRows) {
+      if (filter.direction ? row.kind !== filter.direction : false) continue;
+      if (filter.account && row.account !== filter.account) continue;
+      if (filter.state && row.state !== filter.state) continue;
+      if (digits && !`${row.from} ${row.to}`.includes(digits)) continue;
+      rows.push(row);
+    }
+    rows.sort((a, b) => (a.at < b.at ? 1 : a.at > b.at ? -1 : 0));
+    const selected = (row) => row.kind !== "USSD" && row.id === selectedMessage;
+    $("#traffic-table tbody").replaceChildren(...rows.slice(0, 300).map((row) =>
+      el("tr", { "data-id": row.id, "data-kind": row.kind, class: selected(row) ? "selected" : "", onclick: guarded(row.open) },
+        el("td", {}, time(row.at)),
+        el("td", {}, row.id),
+        el("td", {}, row.kind),
+        el("td", {}, row.account || "—"),
+        el("td", {}, row.from),
+        el("td", {}, row.to),
+        el("td", { class: "text" }, row.text),
+        el("td", { class: `state-${row.state}` }, row.state))));
     if (selectedMessage) await showMessage(selectedMessage, false);
   },
 };
+
+function showUssd(row) {
+  selectedMessage = null;
+  const detail = $("#message-detail");
+  detail.hidden = false;
+  const field = (name, value) => [el("dt", {}, name), el("dd", {}, value ?? "—")];
+  detail.replaceChildren(
+    el("h3", {}, `USSD dialogue ${row.session} (${row.origin === "network" ? "pushed" : "dialled"})`),
+    el("dl", {}, field("handset", plus(row.msisdn)), field("state", row.state), field("screen", row.text),
+      field("waits for an answer", row.expects ? "yes" : "no"), field("ended", row.end || "—"), field("at", time(row.at))),
+    el("div", { class: "meta" }, "USSD travels as SMPP deliver_sm/submit_sm with ussd_service_op; the dialogue's screens are shown as the phone saw them."),
+  );
+}
 views.traffic = trafficView;
 $("#traffic-filters").addEventListener("submit", guarded(async (event) => {
   event.preventDefault();
@@ -674,11 +713,32 @@ function follow() {
     refreshTraffic();
     refreshMerchant();
   });
-  on("ussd_changed", (e) => { phoneChanged(e.msisdn, "ussd"); refreshMerchant(); });
+  on("ussd_changed", (e) => {
+    const row = {
+      kind: "USSD", at: e.at, id: `#${e.session}`, account: "", session: e.session, origin: e.origin, msisdn: e.msisdn,
+      from: e.origin === "network" ? "" : e.msisdn, to: e.origin === "network" ? e.msisdn : "",
+      text: e.screen || e.end_reason || "", state: e.state, expects: e.expects_reply, end: e.end_reason,
+    };
+    row.open = () => showUssd(row);
+    keepLive(row);
+    phoneChanged(e.msisdn, "ussd");
+    refreshTraffic();
+    refreshMerchant();
+  });
   on("handset_changed", () => refreshPhones());
   on("bound", () => refreshSessions());
   on("unbound", () => refreshSessions());
-  on("delivery_done", () => { refreshSessions(); refreshMerchant(); });
+  on("delivery_done", (e) => {
+    if (e.kind === "receipt") {
+      keepLive({
+        kind: "receipt", at: e.at, id: e.message_id, account: e.system_id, from: "", to: e.system_id,
+        text: `receipt ${e.state} of ${e.message_id}`, state: e.state, open: () => showMessage(e.message_id),
+      });
+      refreshTraffic();
+    }
+    refreshSessions();
+    refreshMerchant();
+  });
   on("fault_injected", (e) => {
     toast(`fault ${e.rule}: ${e.effect} on ${plus(e.msisdn)}`);
     if (currentTab === "faults") faultsView.refresh().catch(() => {});
