@@ -154,7 +154,7 @@ def start(config: Config, reactor: Any) -> Any:
             + FaultRoutes(carrier).routes()
             + OpenApiRoutes().routes()
         )
-        api = Api(routes, streams={"events": EventStream(carrier.events, reactor)})
+        api = Api(routes, streams={"events": EventStream(carrier.events, reactor, now=clock.now)})
         root = Root(api)
         site = server.Site(root)
         site.displayTracebacks = False
@@ -218,6 +218,7 @@ def banner(running: Running) -> str:
     lines = [
         f"smsgw {__version__}: the fake carrier is up",
         f"  SMPP      {e['smpp_host']}:{e['smpp']}   system_id={e['system_id']}  password={e['password']}",
+        f"  Console   {e['http_url']}/",
         f"  HTTP API  {e['http_url']}/api/health",
         f"  store     {e['store']}",
         "  short codes: "

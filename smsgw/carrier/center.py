@@ -591,5 +591,6 @@ class MessageCenter:
                     delivery.kind,
                     MessageState(state).name,
                     outcome,
+                    delivery.msisdn,
                 )
             )

@@ -57,6 +57,7 @@ class DeliveryDone:
     kind: str
     state: str
     outcome: str
+    msisdn: str = ""
 
 
 @attrs.frozen

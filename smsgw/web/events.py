@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 from twisted.internet.task import LoopingCall
@@ -23,9 +24,17 @@ class EventStream(resource.Resource):
 
     isLeaf = True
 
-    def __init__(self, events: EventBus, reactor: Any, keepalive: float = 15.0) -> None:
+    def __init__(
+        self,
+        events: EventBus,
+        reactor: Any,
+        keepalive: float = 15.0,
+        now: Callable[[], float] = time.time,
+    ) -> None:
         super().__init__()
         self._events = events
+        # The carrier's clock, so ``at`` agrees with every other time the API gives.
+        self._now = now
         self._reactor = reactor
         self._keepalive = keepalive
         self.clients = 0
@@ -37,7 +46,7 @@ class EventStream(resource.Resource):
 
         def send(event: Any) -> None:
             payload = event_json(event)
-            payload["at"] = iso(time.time())
+            payload["at"] = iso(self._now())
             data = json.dumps(payload, ensure_ascii=False)
             request.write(f"event: {payload['type']}\ndata: {data}\n\n".encode())
 

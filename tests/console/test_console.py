@@ -3,10 +3,13 @@ SMS arrive live, read a message's PDU, drop a session, add a fault and move the 
 
 from __future__ import annotations
 
+import re
+import time
 from typing import Any
 
 import pytest
 
+from simulators.http import call_api
 from smsgw.client import SmppClient
 from tests.console.conftest import Console
 
@@ -40,6 +43,7 @@ def test_pay_through_the_menu_and_see_the_receipt_and_the_order_live(console: Co
         page.keyboard.type(typed)
         page.keyboard.press("Enter")
         expect(ussd).to_contain_text(shown)
+    console.screenshot("phones-ussd")
     page.keyboard.press("1")
     page.keyboard.press("Enter")
     expect(ussd).to_contain_text("Paid 12.50 CNY to ShopX")
@@ -147,9 +151,59 @@ def test_sessions_faults_and_the_clock(console: Console, carrier: dict[str, Any]
     added.wait_for(state="detached")
 
 
+def test_text_the_shop_and_pay_a_code_on_the_merchant_tab(console: Console) -> None:
+    page = console.open("phones")
+    texter = "8613800000002"  # demo wallet 100.00 CNY; this buyer reads Chinese
+    phone = console.phone(texter)
+    phone.locator("[data-testid=soft-left]").click()  # Write
+    page.keyboard.type("10086")  # the To field has the focus at once
+    phone.locator("[data-testid=compose-text]").click()
+    page.keyboard.type("HELP")
+    page.keyboard.press("Enter")  # sends
+    phone.locator(
+        "[data-testid=inbox-item]", has_text="10086: ShopX 支付：回复短信中的验证码即可付款"
+    ).wait_for()
+
+    page.click("[data-tab=merchant]")
+    page.select_option("#checkout [name=msisdn]", texter)
+    page.fill("#checkout [name=amount]", "9.90")
+    page.click("#checkout button[type=submit]")
+    expect(page.locator("#checkout-result")).to_contain_text("awaiting_confirmation")
+    page.click("[data-tab=phones]")
+    sms = phone.locator("[data-testid=inbox-item]", has_text="验证码是")
+    sms.wait_for()
+    code = re.search(r"验证码是 (\d+)", sms.text_content())[1]  # type: ignore[index]
+    page.click("[data-tab=merchant]")
+    order = page.locator("#orders-table tbody tr", has_text="9.90 CNY")
+    order.locator("[data-testid=order-code]").fill(code)
+    order.locator("button", has_text="Confirm").click()
+    expect(order.locator("[data-testid=order-status]")).to_have_text("paid")
+
+
+def test_ending_a_dial_before_its_first_screen_cancels_the_dialogue(
+    console: Console, carrier: dict[str, Any]
+) -> None:
+    page = console.open("phones")
+    msisdn = "8613800000004"
+    console.phone(msisdn).click()
+    page.keyboard.type("*126#")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Escape")
+    expect(console.phone(msisdn).locator("[data-testid=screen]")).to_contain_text("Messages")
+    url = f"{carrier['http_url']}/api/handsets/{msisdn}/ussd"
+    deadline = time.monotonic() + 10
+    while (state := call_api(url, "GET", "", timeout=5)["state"]) != "closed" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert state == "closed"
+
+
 def test_a_narrow_window_still_fits(console: Console) -> None:
     console.page.set_viewport_size({"width": 390, "height": 800})
     page = console.open("phones")
     console.phone(READER).wait_for()
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     console.screenshot("narrow")
+    for tab in ("traffic", "sessions", "merchant", "faults"):
+        page.click(f"[data-tab={tab}]")
+        page.wait_for_timeout(200)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390, tab

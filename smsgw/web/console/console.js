@@ -28,7 +28,12 @@ async function api(method, path, body) {
     options.body = JSON.stringify(body);
     options.headers["Content-Type"] = "application/json";
   }
-  const response = await fetch(path, options);
+  let response;
+  try {
+    response = await fetch(path, options);
+  } catch {
+    throw new Error(`the carrier does not answer (${method} ${path}): is smsgw still running?`);
+  }
   const text = await response.text();
   const payload = text ? JSON.parse(text) : null;
   if (!response.ok) {
@@ -68,8 +73,15 @@ function debounce(action, ms) {
   };
 }
 
-// Times come as ISO text from the carrier's API and as epoch seconds from the merchant's.
-const time = (at) => (at ? new Date(typeof at === "number" ? at * 1000 : at).toLocaleTimeString() : "");
+// Times come as ISO text from the carrier's API and as epoch seconds from the merchant's; all
+// are on the carrier's clock. A time on another day than the carrier's today shows its date.
+let carrierToday = new Date().toDateString();
+function time(at) {
+  if (!at) return "";
+  const moment = new Date(typeof at === "number" ? at * 1000 : at);
+  const clock = moment.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
+  return moment.toDateString() === carrierToday ? clock : `${moment.toLocaleDateString()} ${clock}`;
+}
 const plus = (msisdn) => (/^\d{6,}$/.test(msisdn) ? `+${msisdn}` : msisdn);
 function money(minor, currency) {
   const sign = minor < 0 ? "-" : "";
@@ -95,7 +107,7 @@ function showTab(name) {
   currentTab = name;
   for (const section of document.querySelectorAll("[data-view]")) section.hidden = section.dataset.view !== name;
   for (const link of document.querySelectorAll("[data-tab]")) link.classList.toggle("active", link.dataset.tab === name);
-  views[name].refresh();
+  views[name].refresh().catch((error) => toast(error.message, true));
 }
 
 window.addEventListener("hashchange", () => showTab(location.hash.slice(1)));
@@ -149,7 +161,8 @@ class Phone {
   async loadInbox() {
     const inbox = await api("GET", `/api/handsets/${this.msisdn}/inbox?limit=1000`);
     this.messages = inbox.messages.slice(-30).reverse(); // newest first, as a phone lists them
-    if (this.selected >= this.messages.length) this.selected = this.messages.length - 1;
+    // The highlight stays on the same message when new ones come in above it.
+    this.selected = this.messages.findIndex((m) => m.id === this.selectedId);
     this.render();
   }
 
@@ -170,7 +183,10 @@ class Phone {
     this.node.classList.toggle("off", off);
     this.nameNode.textContent = this.name || "phone";
     this.power.textContent = off ? "off" : this.state;
-    this.screen.replaceChildren(...this.screenContent(off));
+    // A compose screen is built once: rebuilding it (a message arriving) would lose the caret.
+    const composing = this.mode === "compose" && !off;
+    if (!(composing && this.composeShown)) this.screen.replaceChildren(...this.screenContent(off));
+    this.composeShown = composing;
     const [left, right] = this.softLabels();
     this.left.textContent = left;
     this.right.textContent = right;
@@ -188,12 +204,24 @@ class Phone {
       ];
     }
     if (this.mode === "compose") {
-      const area = el("textarea", { "data-testid": "compose-text", placeholder: "text" });
+      const area = el("textarea", { "data-testid": "compose-text", placeholder: "text (Enter sends)" });
       area.value = this.composeText || "";
       area.addEventListener("input", () => { this.composeText = area.value; });
       const to = el("input", { "data-testid": "compose-to", value: this.composeTo, placeholder: "to", size: "12" });
       to.addEventListener("input", () => { this.composeTo = to.value; });
-      setTimeout(() => (this.composeTo ? area : to).focus(), 0);
+      for (const field of [area, to]) {
+        field.addEventListener("keydown", (event) => {
+          if (event.key === "Enter" && !event.shiftKey) {
+            event.preventDefault();
+            guarded(() => this.send())();
+          } else if (event.key === "Escape") {
+            event.preventDefault();
+            this.home();
+            this.node.focus();
+          }
+        });
+      }
+      queueMicrotask(() => (this.composeTo ? area : to).focus());
       return [el("div", { class: "title" }, "New SMS"), el("label", {}, "To ", to), area];
     }
     if (this.mode === "ussd" && this.ussd && this.ussd.state !== "idle") {
@@ -257,8 +285,17 @@ class Phone {
       const typed = this.entry;
       this.entry = "";
       if (/[*#]/.test(typed)) {
+        this.dialing = api("POST", `/api/handsets/${this.msisdn}/ussd?wait=10`, { dial: typed });
+        try {
+          this.ussd = await this.dialing;
+        } catch (error) {
+          this.entry = typed; // stay on the dial screen with what was typed
+          throw error;
+        } finally {
+          this.dialing = null;
+        }
+        if (this.cancelled) return; // end() cancels it
         this.mode = "ussd";
-        this.ussd = await api("POST", `/api/handsets/${this.msisdn}/ussd?wait=10`, { dial: typed });
       } else {
         this.mode = "compose";
         this.composeTo = typed;
@@ -281,9 +318,16 @@ class Phone {
   }
 
   async end() {
-    if (this.mode === "ussd" && this.ussd && this.ussd.state !== "closed" && this.ussd.state !== "idle") {
+    if (this.dialing) {
+      // Ended while the dial waits for the first screen: cancel the dialogue once it is open.
+      this.cancelled = true;
+      this.home();
+      this.ussd = await this.dialing.catch(() => null);
+    }
+    if (this.ussd && this.ussd.state !== "closed" && this.ussd.state !== "idle" && (this.mode === "ussd" || this.cancelled)) {
       this.ussd = await api("DELETE", `/api/handsets/${this.msisdn}/ussd`);
     }
+    this.cancelled = false;
     this.home();
   }
 
@@ -296,6 +340,7 @@ class Phone {
 
   open(index) {
     this.selected = index;
+    this.selectedId = this.messages[index]?.id;
     this.reading = this.messages[index];
     if (this.reading) this.mode = "read";
     this.render();
@@ -340,6 +385,7 @@ class Phone {
   move(step) {
     if (this.mode !== "inbox" || !this.messages.length) return;
     this.selected = Math.max(0, Math.min(this.messages.length - 1, this.selected + step));
+    this.selectedId = this.messages[this.selected].id;
     this.render();
   }
 
@@ -448,7 +494,12 @@ const trafficView = {
     if (stored) {
       const query = new URLSearchParams({ limit: "200" });
       for (const [name, value] of Object.entries(filter)) if (value) query.set(name, value);
-      ({ messages } = await api("GET", `/api/messages?${query}`));
+      try {
+        ({ messages } = await api("GET", `/api/messages?${query}`));
+      } catch (error) {
+        $("#traffic-table tbody").replaceChildren(el("tr", {}, el("td", { colspan: "8" }, `filter: ${error.message}`)));
+        throw error;
+      }
     }
     const rows = messages.map((m) => ({
       kind: m.direction, at: m.submitted_at, id: m.message_id, account: m.account, from: m.from, to: m.to,
@@ -463,7 +514,7 @@ const trafficView = {
       rows.push(row);
     }
     rows.sort((a, b) => (a.at < b.at ? 1 : a.at > b.at ? -1 : 0));
-    const selected = (row) => row.kind !== "USSD" && row.id === selectedMessage;
+    const selected = (row) => (row.kind === "MT" || row.kind === "MO") && row.id === selectedMessage;
     $("#traffic-table tbody").replaceChildren(...rows.slice(0, 300).map((row) =>
       el("tr", { "data-id": row.id, "data-kind": row.kind, class: selected(row) ? "selected" : "", onclick: guarded(row.open) },
         el("td", {}, time(row.at)),
@@ -502,7 +553,9 @@ async function showMessage(messageId, scroll = true) {
     api("GET", `/api/messages/${messageId}`),
     api("GET", `/api/messages/${messageId}/pdus`),
   ]);
-  for (const row of document.querySelectorAll("#traffic-table tbody tr")) row.classList.toggle("selected", row.dataset.id === messageId);
+  for (const row of document.querySelectorAll("#traffic-table tbody tr")) {
+    row.classList.toggle("selected", row.dataset.id === messageId && (row.dataset.kind === "MT" || row.dataset.kind === "MO"));
+  }
   const field = (name, value) => [el("dt", {}, name), el("dd", {}, value ?? "—")];
   const timeline = [{ state: "submitted", at: m.submitted_at }];
   if (m.scheduled_at) timeline.push({ state: "scheduled for", at: m.scheduled_at });
@@ -573,16 +626,47 @@ views.sessions = sessionsView;
 
 // -- merchant --------------------------------------------------------------------------
 
+const typedCodes = new Map(); // order id -> the code typed in its row
+let shownOrders = "";
+
+function orderActions(order) {
+  if (["paid", "failed", "expired", "cancelled"].includes(order.status)) return "";
+  const cancel = el("button", { type: "button", class: "danger", onclick: guarded(async () => {
+    await api("POST", `/merchant/orders/${order.id}/cancel`);
+    await merchantView.refresh();
+  }) }, "Cancel");
+  if (order.method !== "otp" || order.status !== "awaiting_confirmation") return cancel;
+  // The code the buyer would type on the shop's page.
+  const code = el("input", { size: "7", placeholder: "code", "data-testid": "order-code", inputmode: "numeric" });
+  // The table is rebuilt as the order moves: what was typed so far survives it.
+  code.value = typedCodes.get(order.id) || "";
+  code.addEventListener("input", () => typedCodes.set(order.id, code.value));
+  const confirm = el("button", { type: "button", onclick: guarded(async () => {
+    try {
+      await api("POST", `/merchant/orders/${order.id}/confirm`, { code: code.value.trim() });
+    } finally {
+      await merchantView.refresh();
+    }
+  }) }, "Confirm");
+  return el("span", { class: "actions" }, code, confirm, cancel);
+}
+
 const merchantView = {
   async refresh() {
     let orders, wallets;
     try {
       [{ orders }, { wallets }] = await Promise.all([api("GET", "/merchant/orders"), api("GET", "/merchant/wallets")]);
     } catch (error) {
-      $("#orders-table tbody").replaceChildren(el("tr", {}, el("td", { colspan: "7" }, "the mock merchant does not run here")));
+      shownOrders = "";
+      const why = error.status === 404 ? "the mock merchant does not run here (smsgw serve --no-merchant)" : error.message;
+      $("#orders-table tbody").replaceChildren(el("tr", {}, el("td", { colspan: "8" }, why)));
       return;
     }
-    $("#orders-table tbody").replaceChildren(...orders.slice().reverse().map((o) =>
+    const latest = JSON.stringify(orders);
+    // Unchanged orders keep their rows, and whatever is being typed in them.
+    if (latest !== shownOrders) {
+      shownOrders = latest;
+      $("#orders-table tbody").replaceChildren(...orders.slice().reverse().map((o) =>
       el("tr", { "data-id": o.id },
         el("td", {}, o.id),
         el("td", {}, plus(o.msisdn)),
@@ -590,7 +674,9 @@ const merchantView = {
         el("td", {}, o.method),
         el("td", { class: `status-${o.status}`, "data-testid": "order-status" }, o.status),
         el("td", {}, o.reason || ""),
-        el("td", {}, o.history.map((h) => `${time(h.at)} ${h.status}`).join(" → ")))));
+        el("td", {}, o.history.map((h) => `${time(h.at)} ${h.status}`).join(" → ")),
+        el("td", {}, orderActions(o)))));
+    }
     $("#wallets-table tbody").replaceChildren(...wallets.map((w) =>
       el("tr", {},
         el("td", {}, plus(w.msisdn)),
@@ -609,10 +695,18 @@ views.merchant = merchantView;
 $("#checkout").addEventListener("submit", guarded(async (event) => {
   event.preventDefault();
   const form = event.target;
-  const order = await api("POST", "/merchant/orders", {
-    msisdn: form.msisdn.value, amount: form.amount.value, currency: "CNY", method: form.method.value,
-  });
-  $("#checkout-result").textContent = `${order.id}: ${order.status}`;
+  const result = $("#checkout-result");
+  result.textContent = "";
+  let order;
+  try {
+    order = await api("POST", "/merchant/orders", {
+      msisdn: form.msisdn.value, amount: form.amount.value, currency: "CNY", method: form.method.value,
+    });
+  } catch (error) {
+    result.textContent = `refused: ${error.message}`;
+    throw error;
+  }
+  result.textContent = `${order.id}: ${order.status}`;
   await merchantView.refresh();
 }));
 
@@ -620,6 +714,7 @@ $("#checkout").addEventListener("submit", guarded(async (event) => {
 
 async function refreshClock() {
   const clock = await api("GET", "/api/clock");
+  carrierToday = new Date(clock.now).toDateString();
   const shown = new Date(clock.now).toLocaleString();
   $("#clock").textContent = clock.offset_seconds ? `carrier time ${shown} (+${clock.offset_seconds} s)` : `carrier time ${shown}`;
   $("#clock-detail").textContent = `${shown}, ${clock.offset_seconds} s ahead of the wall clock`;
@@ -628,7 +723,8 @@ async function refreshClock() {
 const faultsView = {
   async refresh() {
     const [{ faults }] = await Promise.all([api("GET", "/api/faults"), refreshClock()]);
-    const detail = (f) => ["status", "state", "error", "delay"].filter((k) => f[k] !== undefined && f[k] !== null).map((k) => `${k} ${f[k]}`).join(", ");
+    const shownValue = (k, v) => (k === "delay" && Array.isArray(v) ? `${v[0]}–${v[1]} s` : k === "delay" ? `${v} s` : v);
+    const detail = (f) => ["status", "state", "error", "delay"].filter((k) => f[k] !== undefined && f[k] !== null).map((k) => `${k} ${shownValue(k, f[k])}`).join(", ");
     const matches = (f) => [f.msisdn && `msisdn ${f.msisdn}`, f.account && `account ${f.account}`, f.code && `code ${f.code}`,
       f.namespace && `namespace ${f.namespace}`, f.every ? `every ${f.every}` : `p ${f.probability}`].filter(Boolean).join(", ");
     $("#faults-table tbody").replaceChildren(...faults.map((f) =>
@@ -658,19 +754,33 @@ for (const button of document.querySelectorAll("[data-advance]")) {
 $("#add-fault").addEventListener("submit", guarded(async (event) => {
   event.preventDefault();
   const form = event.target;
+  const result = $("#fault-result");
+  result.textContent = "";
   let more = {};
   if (form.more.value.trim()) {
     try {
       more = JSON.parse(form.more.value);
     } catch {
-      throw new Error('"More" must be JSON, e.g. {"status": "ESME_RSYSERR"}');
+      more = null;
+    }
+    if (more === null || typeof more !== "object" || Array.isArray(more)) {
+      throw new Error('"More" must be a JSON object, e.g. {"status": "ESME_RSYSERR"}');
     }
   }
   const rule = { name: form.name.value.trim(), effect: form.effect.value, ...more };
   if (form.msisdn.value.trim()) rule.msisdn = form.msisdn.value.trim();
-  if (form.every.value.trim()) rule.every = Number(form.every.value);
-  await api("POST", "/api/faults", rule);
-  $("#fault-result").textContent = `added ${rule.name}`;
+  const every = form.every.value.trim();
+  if (every) {
+    if (!/^[1-9]\d*$/.test(every)) throw new Error(`"Every Nth" must be a whole number from 1, not ${JSON.stringify(every)}`);
+    rule.every = Number(every);
+  }
+  try {
+    await api("POST", "/api/faults", rule);
+  } catch (error) {
+    result.textContent = `refused: ${error.message}`;
+    throw error;
+  }
+  result.textContent = `added ${rule.name}`;
   form.name.value = "";
   await faultsView.refresh();
 }));
@@ -696,8 +806,16 @@ function phoneChanged(msisdn, what) {
 function follow() {
   const live = $("#live");
   const events = new EventSource("/api/events");
-  events.onopen = () => { live.textContent = "live"; live.classList.add("on"); };
-  events.onerror = () => { live.textContent = "reconnecting…"; live.classList.remove("on"); };
+  events.onopen = () => {
+    live.textContent = "live";
+    live.classList.add("on");
+    $("#offline").hidden = true;
+  };
+  events.onerror = () => {
+    live.textContent = "reconnecting…";
+    live.classList.remove("on");
+    $("#offline").hidden = false;
+  };
   const on = (type, handle) => events.addEventListener(type, (message) => handle(JSON.parse(message.data)));
   on("message_accepted", (e) => {
     accepted.push([Date.now(), e.system_id]);
@@ -731,7 +849,7 @@ function follow() {
   on("delivery_done", (e) => {
     if (e.kind === "receipt") {
       keepLive({
-        kind: "receipt", at: e.at, id: e.message_id, account: e.system_id, from: "", to: e.system_id,
+        kind: "receipt", at: e.at, id: e.message_id, account: e.system_id, from: e.msisdn, to: e.system_id,
         text: `receipt ${e.state} of ${e.message_id}`, state: e.state, open: () => showMessage(e.message_id),
       });
       refreshTraffic();
