@@ -142,6 +142,11 @@ class EventBus:
             if not listeners:
                 self._by_type.pop(event_type, None)
 
+    @property
+    def followed(self) -> bool:
+        """Whether anyone follows every event (an /api/events client, such as the console)."""
+        return bool(self._every)
+
     def wants(self, event_type: type) -> bool:
         """Whether anyone follows events of this type."""
         return bool(self._every) or event_type in self._by_type

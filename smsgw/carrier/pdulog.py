@@ -1,5 +1,7 @@
 """The PDUs of recent messages, for the console's message detail (``/api/messages/{id}/pdus``).
 
+Kept only while someone follows ``/api/events`` (the console does): holding the PDUs of
+thousands of messages costs a load test about 2 µs a message, through the garbage collector.
 Bounded: the newest ``size`` messages keep theirs. A request is kept as the PDU it was decoded
 to and encoded again only when asked (smsgw's codec writes every field and TLV back as it
 came; TLVs in the order the codec writes them), so the hot path pays one dict insert; a

@@ -5,6 +5,7 @@ from __future__ import annotations
 from smsgw.carrier.pdulog import PduLog
 from smsgw.smpp import codec
 from smsgw.smpp.sm import SubmitSm
+from tests.carrier.helpers import Link, make_carrier, submit
 
 
 def test_a_request_is_kept_as_decoded_and_written_back_byte_for_byte() -> None:
@@ -30,3 +31,16 @@ def test_the_oldest_messages_go_first_beyond_the_size() -> None:
     for n in range(5):
         log.received(str(n), SubmitSm(n), float(n))
     assert [log.of(str(n)) != [] for n in range(5)] == [False, False, True, True, True]
+
+
+def test_the_carrier_keeps_pdus_only_while_someone_follows_its_events() -> None:
+    carrier = make_carrier()
+    link = Link(carrier)
+    link.send(submit(sequence=1))
+    unwatched = [p.message_id for p in link.read() if hasattr(p, "message_id") and p.message_id]
+    seen: list[object] = []
+    carrier.events.subscribe(seen.append)
+    link.send(submit(sequence=2))
+    watched = [p.message_id for p in link.read() if hasattr(p, "message_id") and p.message_id]
+    assert carrier.center.pdu_log.of(unwatched[0]) == []
+    assert [e.direction for e in carrier.center.pdu_log.of(watched[0])] == ["received", "sent"]
