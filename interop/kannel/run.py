@@ -37,6 +37,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from simulators.carrier_process import stop_process
+
 HERE = Path(__file__).resolve().parent
 TEMPLATE = HERE / "kannel.conf.template"
 REPO = HERE.parent.parent
@@ -233,13 +235,7 @@ class SmsgwProcess:
         """SIGTERM smsgw and wait for it; return its exit status."""
         if self.process is None:
             return None
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, timeout)
         self._log.close()
         return self.process.returncode
 
@@ -405,13 +401,7 @@ class KannelRig:
         for name, process in (("smsbox", self.smsbox), ("bearerbox", self.bearerbox)):
             if process is None:
                 continue
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+            stop_process(process, timeout)
             codes[name] = process.returncode
         self.catcher.stop()
         for file in self._files:

@@ -34,7 +34,7 @@ class LoggedPdu:
 class PduLog:
     """message_id -> its PDUs, oldest message dropped first beyond ``size``.
 
-    Entries are kept as plain tuples (direction, at, pdu): this runs for every message.
+    Entries are plain tuples (direction, at, pdu): cheaper to keep than objects.
     """
 
     def __init__(self, size: int = 10_000) -> None:
@@ -44,25 +44,23 @@ class PduLog:
     def received(self, message_id: str, pdu: Any, at: float) -> None:
         """A request that created or touched the message (submit_sm, data_sm, submit_multi:
         one message_id for all its destinations, logged once)."""
-        by_message = self._by_message
-        entries = by_message.get(message_id)
-        if entries is None:
-            by_message[message_id] = [("received", at, pdu)]
-            if len(by_message) > self.size:
-                by_message.popitem(last=False)
-        elif entries[-1][2] is not pdu:
-            entries.append(("received", at, pdu))
+        entries = self._by_message.get(message_id)
+        if not (entries and entries[-1][2] is pdu):
+            self._add(message_id, ("received", at, pdu))
 
     def sent(self, message_id: str, raw: bytes, at: float) -> None:
         """A deliver_sm for the message (its receipt, or the MO itself)."""
+        self._add(message_id, ("sent", at, raw))
+
+    def _add(self, message_id: str, entry: tuple[str, float, Any]) -> None:
         by_message = self._by_message
         entries = by_message.get(message_id)
-        if entries is None:
-            by_message[message_id] = [("sent", at, raw)]
-            if len(by_message) > self.size:
-                by_message.popitem(last=False)
-        else:
-            entries.append(("sent", at, raw))
+        if entries is not None:
+            entries.append(entry)
+            return
+        by_message[message_id] = [entry]
+        if len(by_message) > self.size:
+            by_message.popitem(last=False)
 
     def of(self, message_id: str) -> list[LoggedPdu]:
         """The message's PDUs, oldest first; empty when it is older than the log reaches."""
