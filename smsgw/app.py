@@ -31,6 +31,7 @@ from smsgw.web.clock import ClockRoutes
 from smsgw.web.events import EventStream
 from smsgw.web.faults import FaultRoutes
 from smsgw.web.handsets import HandsetRoutes
+from smsgw.web.metrics import MetricsResource
 from smsgw.web.namespaces import NamespaceRoutes
 from smsgw.web.network import NetworkRoutes
 from smsgw.web.openapi import OpenApiRoutes
@@ -156,6 +157,7 @@ def start(config: Config, reactor: Any) -> Any:
         )
         api = Api(routes, streams={"events": EventStream(carrier.events, reactor, now=clock.now)})
         root = Root(api)
+        root.mount(b"metrics", MetricsResource(carrier))
         site = server.Site(root)
         site.displayTracebacks = False
         site.noisy = False

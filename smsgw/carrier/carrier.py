@@ -9,6 +9,7 @@ committed, and a receipt leaves after that.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -118,6 +119,10 @@ class Carrier:
         self.links: dict[int, Link] = {}
         #: When each bound session bound (carrier time), for the sessions view.
         self.bound_at: dict[int, float] = {}
+        #: PDU counts of sessions that have ended (live ones keep their own), for /metrics.
+        self.ended_pdus_in: Counter[int] = Counter()
+        self.binds_total: Counter[tuple[str, str]] = Counter()
+        self.ended_pdus_out: Counter[int] = Counter()
         self.ussd = UssdGateway(
             list(ussd_routes), ussd_limits, apps=self, on_change=self._ussd_changed, fault=self._fault
         )
@@ -167,6 +172,7 @@ class Carrier:
         self.bound_at[session_id] = self.clock.now()
         if bind_type.can_receive:
             self.outbox.attach(link)
+        self.binds_total[account.system_id, bind_type.value] += 1
         if self.events.wants(Bound):
             self.events.emit(Bound(session_id, account.system_id, bind_type.value, link.peer))
         return True
@@ -174,6 +180,8 @@ class Carrier:
     def unbound(self, link: Any, session_id: int, lost: Iterable[Any], reason: str) -> None:
         """A session ended: its unanswered deliveries go back to the queue."""
         now = self.clock.now()
+        self.ended_pdus_in.update(link.session.pdus_in)
+        self.ended_pdus_out.update(link.session.pdus_out)
         self.outbox.detach(link)
         for delivery in lost:
             if isinstance(delivery, DeliveryRecord):  # USSD deliveries are live: never resent

@@ -106,6 +106,10 @@ class MessageCenter:
         self.store = store
         self.faults = faults or FaultBook()
         self.pdu_log = PduLog()
+        #: Messages accepted by direction, and state changes by (direction, state), for /metrics.
+        self.accepted: defaultdict[str, int] = defaultdict(int)
+        #: Keyed ``state`` for an MT, ``0x100 | state`` for an MO: an int is the cheapest key.
+        self.final_states: defaultdict[int, int] = defaultdict(int)
         self.accounts = accounts
         self.subscribers = subscribers
         self.outbox = outbox
@@ -297,6 +301,7 @@ class MessageCenter:
         return self._next_seen - 1
 
     def _announce(self, record: MessageRecord) -> None:
+        self.accepted[record.direction] += 1
         if self.events.wants(MessageAccepted):
             self.events.emit(
                 MessageAccepted(record.message_id, record.system_id, record.direction, record.msisdn)
@@ -305,6 +310,7 @@ class MessageCenter:
             self._announce_state(record)
 
     def _announce_state(self, record: MessageRecord) -> None:
+        self.final_states[record.state if record.direction == "MT" else 0x100 | record.state] += 1
         if self.events.wants(MessageStateChanged):
             self.events.emit(
                 MessageStateChanged(
@@ -374,6 +380,11 @@ class MessageCenter:
         if record.report is not None:
             self._queue_receipt(record, now, touchy)
         return record
+
+    @property
+    def held(self) -> int:
+        """MT messages waiting for their phone (off, out of reach, scheduled, delayed)."""
+        return len(self._pending)
 
     def pending(self, row_id: int) -> MessageRecord | None:
         """A message still waiting for its handset, if it is one."""

@@ -72,6 +72,8 @@ class Outbox:
         self._retries: list[tuple[float, int, DeliveryRecord]] = []
         self._pending: defaultdict[str, int] = defaultdict(int)
         self._wanting: set[str] = set()
+        #: Deliveries ended, by (kind, outcome): ("receipt", "accepted"), ("mo", "expired")...
+        self.finished: defaultdict[tuple[str, str], int] = defaultdict(int)
         # Deliveries bound for one session (DeliveryRecord.via), by session id, and its link.
         self._own: dict[int, deque[DeliveryRecord]] = {}
         self._by_session: dict[int, Link] = {}
@@ -252,6 +254,7 @@ class Outbox:
 
     def _finish(self, delivery: DeliveryRecord, outcome: str) -> None:
         self._pending[delivery.system_id] -= 1
+        self.finished[delivery.kind, outcome] += 1
         self._on_done(delivery, outcome)
 
     def tick(self, now: float) -> None:

@@ -16,6 +16,7 @@ Dialogues live in memory only: a real network loses USSD sessions on a restart t
 from __future__ import annotations
 
 import enum
+from collections import Counter
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -164,9 +165,17 @@ class UssdGateway:
         self._by_session: dict[int, Dialogue] = {}
         self._last: dict[str, Dialogue] = {}
         self._next_session = 1
+        #: Dialogues opened by origin (mobile, network) and ended by end code, for /metrics.
+        self.opened: Counter[str] = Counter()
+        self.ended: Counter[str] = Counter()
         self._cursor = 0
 
     # -- reading ---------------------------------------------------------------------
+
+    @property
+    def open_dialogues(self) -> int:
+        """Dialogues in progress."""
+        return len(self._by_msisdn)
 
     def current(self, msisdn: str) -> Dialogue | None:
         """The handset's open dialogue, or else its last one."""
@@ -362,6 +371,7 @@ class UssdGateway:
         session = self._next_session
         self._next_session = self._next_session % 0x7FFF + 1
         dialogue = Dialogue(session, msisdn, code, dialled, route, origin, now)
+        self.opened[origin] += 1
         dialogue.cursor = dialogue.opened_cursor = self._tick_cursor()
         self._by_msisdn[msisdn] = dialogue
         self._by_session[session] = dialogue
@@ -423,6 +433,7 @@ class UssdGateway:
         dialogue.phase = Phase.CLOSED
         dialogue.cursor = self._tick_cursor()
         dialogue.end_code = code
+        self.ended[code] += 1
         dialogue.end_reason = reason
         dialogue.ended_at = now
         dialogue.deadline = 0.0

@@ -14,6 +14,7 @@ outstanding requests, in send order, swept from the front.
 from __future__ import annotations
 
 import struct
+from collections import defaultdict
 from typing import Any
 
 import attrs
@@ -71,6 +72,11 @@ class SessionConfig:
     #: Time without any request but enquire_link before the SMSC unbinds.
     inactivity_timeout: float = 0.0
     response_timeout: float = 30.0
+
+
+def out_key(command_id: int, command_status: int) -> int:
+    """The key of :attr:`SmscSession.pdus_out` for a PDU written."""
+    return command_id << 32 | command_status
 
 
 # -- events ----------------------------------------------------------------------------
@@ -149,6 +155,10 @@ class SmscSession:
         self.send_paused = False
         self._permitted = PERMITTED[self.state]
         self._buffer = PduBuffer(config.max_pdu_size)
+        #: PDUs read, by command_id; PDUs written, by ``command_id << 32 | command_status``
+        #: (:func:`out_key`). Plain int-keyed counts for /metrics: one dict increment a PDU.
+        self.pdus_in: defaultdict[int, int] = defaultdict(int)
+        self.pdus_out: defaultdict[int, int] = defaultdict(int)
         self._out: list[bytes] = []
         self._requests = RequestLedger(_DELIVERIES)
         self._opened_at = now
@@ -172,6 +182,7 @@ class SmscSession:
                 events.append(ProtocolErrorAnswered(error))
                 continue
             command_id = pdu.command_id
+            self.pdus_in[command_id] += 1
             if command_id not in self._permitted:
                 events.append(ProtocolErrorAnswered(self._refuse(pdu)))
             elif command_id in _CARRIER_REQUESTS:
@@ -181,12 +192,14 @@ class SmscSession:
                 self._response(pdu, events)
             elif command_id == C.ENQUIRE_LINK:
                 self._out.append(codec.encode(EnquireLinkResp(pdu.sequence_number)))
+                self.pdus_out[C.ENQUIRE_LINK_RESP << 32] += 1
             elif command_id == C.ENQUIRE_LINK_RESP:
                 self._answered(pdu.sequence_number)
             elif command_id in BIND_COMMANDS:
                 events.append(BindRequested(pdu, BIND_TYPE_OF[command_id]))
             elif command_id == C.UNBIND:
                 self._out.append(codec.encode(UnbindResp(pdu.sequence_number)))
+                self.pdus_out[C.UNBIND_RESP << 32] += 1
                 self._transition(Transition.UNBIND_RECEIVED)
                 events.append(UnbindRequested())
                 events.append(self._closing("the ESME unbound"))
@@ -196,6 +209,7 @@ class SmscSession:
         broken = self._buffer.broken
         if broken is not None:
             self._out.append(codec.encode(GenericNack(broken.sequence_number or 0, broken.command_status)))
+            self.pdus_out[C.GENERIC_NACK << 32 | broken.command_status] += 1
             events.append(ProtocolErrorAnswered(broken))
             events.append(self._closing(str(broken)))
         return events
@@ -232,7 +246,9 @@ class SmscSession:
         return error
 
     def _answer_error(self, error: RemoteProtocolError) -> None:
-        self._out.append(codec.encode_error_answer(error))
+        raw = codec.encode_error_answer(error)
+        self.pdus_out[_U32.unpack_from(raw, 4)[0] << 32 | error.command_status] += 1
+        self._out.append(raw)
 
     # -- answers the caller decides --------------------------------------------------
 
@@ -242,6 +258,7 @@ class SmscSession:
         :param fields: the response's body fields (ignored on error where SMPP omits them).
         """
         response = specs.RESPONSE_CLASS[type(request)]
+        self.pdus_out[response.command_id << 32 | command_status] += 1
         self._out.append(codec.encode(response(request.sequence_number, command_status, **fields)))
 
     def accept_bind(self, request: Pdu, system_id: str) -> None:
@@ -291,6 +308,8 @@ class SmscSession:
         """
         sequence_number = self._requests.next_sequence()
         self._out.append(raw[:12] + _U32.pack(sequence_number) + raw[16:])
+        # Only deliver_sm (0x005) and data_sm (0x103) come here: two bytes name them.
+        self.pdus_out[(raw[6] << 8 | raw[7]) << 32] += 1
         (command_id,) = _U32.unpack_from(raw, 4)
         if command_id in _EXPECTS_RESPONSE:
             self._requests.add(sequence_number, now + self.config.response_timeout, command_id, context)
