@@ -53,6 +53,7 @@ from smsgw.smpp.constants import (
     status_name,
 )
 from smsgw.smpp.constants import CommandStatus as S
+from smsgw.smpp.session import ANSWER_BUCKETS
 from smsgw.smpp.sm import DeliverSm, DistributionList, UnsuccessSme
 from smsgw.smpp.smpptime import format_smpp_time
 from smsgw.store.records import DeliveryRecord, MessageRecord
@@ -123,6 +124,8 @@ class Carrier:
         self.ended_pdus_in: Counter[int] = Counter()
         self.binds_total: Counter[tuple[str, str]] = Counter()
         self.ended_pdus_out: Counter[int] = Counter()
+        self.ended_answer_times = [0] * (len(ANSWER_BUCKETS) + 1)
+        self.ended_answer_seconds = 0.0
         self.ussd = UssdGateway(
             list(ussd_routes), ussd_limits, apps=self, on_change=self._ussd_changed, fault=self._fault
         )
@@ -180,8 +183,12 @@ class Carrier:
     def unbound(self, link: Any, session_id: int, lost: Iterable[Any], reason: str) -> None:
         """A session ended: its unanswered deliveries go back to the queue."""
         now = self.clock.now()
-        self.ended_pdus_in.update(link.session.pdus_in)
-        self.ended_pdus_out.update(link.session.pdus_out)
+        session = link.session
+        self.ended_pdus_in.update(session.pdus_in)
+        self.ended_pdus_out.update(session.pdus_out)
+        for bucket, count in enumerate(session.answer_times):
+            self.ended_answer_times[bucket] += count
+        self.ended_answer_seconds += session.answer_seconds
         self.outbox.detach(link)
         for delivery in lost:
             if isinstance(delivery, DeliveryRecord):  # USSD deliveries are live: never resent

@@ -14,6 +14,7 @@ outstanding requests, in send order, swept from the front.
 from __future__ import annotations
 
 import struct
+from bisect import bisect_left
 from collections import defaultdict
 from typing import Any
 
@@ -72,6 +73,10 @@ class SessionConfig:
     #: Time without any request but enquire_link before the SMSC unbinds.
     inactivity_timeout: float = 0.0
     response_timeout: float = 30.0
+
+
+#: Upper bounds (seconds) of the histogram of ESME answer times to deliver_sm.
+ANSWER_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
 def out_key(command_id: int, command_status: int) -> int:
@@ -159,6 +164,10 @@ class SmscSession:
         #: (:func:`out_key`). Plain int-keyed counts for /metrics: one dict increment a PDU.
         self.pdus_in: defaultdict[int, int] = defaultdict(int)
         self.pdus_out: defaultdict[int, int] = defaultdict(int)
+        #: How long the ESME took to answer each deliver_sm/data_sm: counts per
+        #: :data:`ANSWER_BUCKETS` upper bound (the last one: slower), and their sum.
+        self.answer_times = [0] * (len(ANSWER_BUCKETS) + 1)
+        self.answer_seconds = 0.0
         self._out: list[bytes] = []
         self._requests = RequestLedger(_DELIVERIES)
         self._opened_at = now
@@ -189,7 +198,7 @@ class SmscSession:
                 self._last_request = now
                 events.append(pdu)
             elif command_id in _RESPONSES:
-                self._response(pdu, events)
+                self._response(pdu, events, now)
             elif command_id == C.ENQUIRE_LINK:
                 self._out.append(codec.encode(EnquireLinkResp(pdu.sequence_number)))
                 self.pdus_out[C.ENQUIRE_LINK_RESP << 32] += 1
@@ -214,9 +223,13 @@ class SmscSession:
             events.append(self._closing(str(broken)))
         return events
 
-    def _response(self, pdu: Pdu, events: list[Any]) -> None:
+    def _response(self, pdu: Pdu, events: list[Any], now: float) -> None:
         entry = self._answered(pdu.sequence_number)
         if entry is not None and entry[1] in _DELIVERIES:
+            # The deadline is the send time plus the response timeout: the ESME took this long.
+            waited = now - entry[0] + self.config.response_timeout
+            self.answer_times[bisect_left(ANSWER_BUCKETS, waited)] += 1
+            self.answer_seconds += waited
             events.append(ResponseReceived(pdu, entry[2]))
 
     def _answered(self, sequence_number: int) -> tuple[float, int, Any] | None:

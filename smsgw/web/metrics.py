@@ -12,11 +12,12 @@ from collections.abc import Iterator
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from twisted.web import resource, server
 
 from smsgw.carrier.carrier import Carrier
 from smsgw.smpp.constants import MessageState, command_name, status_name
+from smsgw.smpp.session import ANSWER_BUCKETS
 
 
 class CarrierCollector:
@@ -53,6 +54,23 @@ class CarrierCollector:
             ["command", "status"],
             {_sent_labels(key): n for key, n in pdus_out.items()},
         )  # fmt: skip
+
+        times = list(carrier.ended_answer_times)
+        seconds = carrier.ended_answer_seconds
+        for link in links:
+            seconds += link.session.answer_seconds
+            for bucket, count in enumerate(link.session.answer_times):
+                times[bucket] += count
+        cumulative, buckets = 0, []
+        for bound, count in zip([*map(str, ANSWER_BUCKETS), "+Inf"], times, strict=True):
+            cumulative += count
+            buckets.append((bound, cumulative))
+        yield HistogramMetricFamily(
+            "smsgw_esme_answer_seconds",
+            "How long ESMEs took to answer deliver_sm and data_sm (receipts, MO, USSD)",
+            buckets=buckets,
+            sum_value=seconds,
+        )
 
         center = carrier.center
         yield _counter(

@@ -48,6 +48,10 @@ def test_metrics_count_what_the_esme_did(start_server, connect) -> None:
     assert value(samples, "smsgw_message_states_total", direction="MT", state="DELIVRD") == 3
     assert value(samples, "smsgw_faults_fired_total", rule="magic:throttled", effect="refuse_submit") == 1
     assert value(samples, "smsgw_deliveries_pending", system_id="smsgw") == 0
+    # smpplib answers each receipt at once: all 3 within a second.
+    assert value(samples, "smsgw_esme_answer_seconds_count") == 3
+    assert value(samples, "smsgw_esme_answer_seconds_bucket", le="1.0") == 3
+    assert 0 < value(samples, "smsgw_esme_answer_seconds_sum") < 3
     esme.close()
     # A session that ended keeps its counts; it is no longer bound.
     wait_until(
