@@ -6,6 +6,7 @@ import gc
 import os
 import random
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -52,6 +53,8 @@ class Running:
     smpp_port: Any
     http_port: Any
     merchant: Any = None
+    #: The SMPP-over-TLS listener, when a certificate is configured.
+    tls_port: Any = None
 
     @property
     def endpoints(self) -> dict[str, Any]:
@@ -66,6 +69,7 @@ class Running:
             "system_id": account.system_id,
             "password": account.password,
             "store": self.store.path,
+            **({"smpp_tls": self.tls_port.getHost().port} if self.tls_port is not None else {}),
             **(
                 {"merchant_http": self.merchant.http_port, "merchant_url": self.merchant.url}
                 if self.merchant is not None
@@ -85,6 +89,8 @@ class Running:
         factory.unbind_all()
         factory.flusher.flush()
         yield defer.maybeDeferred(self.smpp_port.stopListening)
+        if self.tls_port is not None:
+            yield defer.maybeDeferred(self.tls_port.stopListening)
         yield defer.maybeDeferred(self.http_port.stopListening)
         idle = factory.when_idle()
         idle.addTimeout(grace, reactor)
@@ -96,6 +102,16 @@ class Running:
             yield factory.when_idle()
         factory.flusher.flush()
         self.store.close()
+
+
+def _tls_options(certificate: str, key: str | None) -> Any:
+    """TLS server options from PEM files (the key may be in the certificate's file)."""
+    from twisted.internet import ssl
+
+    pem = Path(certificate).read_bytes()
+    if key is not None:
+        pem += b"\n" + Path(key).read_bytes()
+    return ssl.PrivateCertificate.loadPEM(pem).options()
 
 
 def _endpoint(host: str, port: int) -> str:
@@ -139,6 +155,13 @@ def start(config: Config, reactor: Any) -> Any:
     try:
         smpp_port = yield endpoints.serverFromString(reactor, _endpoint(smpp.host, smpp.port)).listen(factory)
         info: dict[str, Any] = {"smpp": {"host": smpp.host}}
+        tls_port = None
+        if smpp.tls_certificate is not None:
+            tls = endpoints.SSL4ServerEndpoint(
+                reactor, smpp.tls_port, _tls_options(smpp.tls_certificate, smpp.tls_key), interface=smpp.host
+            )
+            tls_port = yield tls.listen(factory)
+            info["smpp"]["tls_port"] = tls_port.getHost().port
         # Synchronous: a change is committed before it is answered (an MO's message_id is durable).
         waiters = InboxWaiters(reactor, carrier.events)
         carrier.post_to_http_app = HttpUssdApps(carrier, reactor, factory.flusher.mark).post
@@ -169,7 +192,7 @@ def start(config: Config, reactor: Any) -> Any:
         store.close()
         raise
     info["smpp"]["port"] = smpp_port.getHost().port
-    running = Running(config, carrier, store, factory, smpp_port, http_port)
+    running = Running(config, carrier, store, factory, smpp_port, http_port, tls_port=tls_port)
     if config.merchant.enabled:
         running.merchant = yield _start_merchant(config, reactor, smpp_port.getHost(), clock.now)
         info["merchant"] = {"url": running.merchant.url}
@@ -220,6 +243,7 @@ def banner(running: Running) -> str:
     lines = [
         f"smsgw {__version__}: the fake carrier is up",
         f"  SMPP      {e['smpp_host']}:{e['smpp']}   system_id={e['system_id']}  password={e['password']}",
+        *([f"  SMPP TLS  {e['smpp_host']}:{e['smpp_tls']}"] if "smpp_tls" in e else []),
         f"  Console   {e['http_url']}/",
         f"  HTTP API  {e['http_url']}/api/health",
         f"  store     {e['store']}",

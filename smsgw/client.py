@@ -8,6 +8,7 @@ responses and, when asked, the delivery receipts.
 from __future__ import annotations
 
 import socket
+import ssl
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -73,15 +74,23 @@ class SmppClient:
     """One bound session.
 
     :param timeout: seconds to wait for each answer.
+    :param tls: speak SMPP over TLS with this context (smsgw's TLS port).
     """
 
-    def __init__(self, host: str, port: int, *, timeout: float = 10.0) -> None:
+    def __init__(
+        self, host: str, port: int, *, timeout: float = 10.0, tls: ssl.SSLContext | None = None
+    ) -> None:
         self.timeout = timeout
         try:
-            self._socket = socket.create_connection((host, port), timeout=timeout)
+            plain = socket.create_connection((host, port), timeout=timeout)
         except OSError as error:
             raise SmppClientError(f"cannot connect to {host}:{port}: {error.strerror or error}") from None
-        self._socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        plain.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            self._socket = tls.wrap_socket(plain, server_hostname=host) if tls is not None else plain
+        except (ssl.SSLError, OSError) as error:
+            plain.close()
+            raise SmppClientError(f"TLS with {host}:{port} failed: {error}") from None
         self._buffer = PduBuffer()
         self._pending: list[Pdu] = []
         self._sequence = 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -61,6 +62,10 @@ class SmppSettings:
     host: str = "127.0.0.1"
     port: int = 2775
     session: SessionConfig = SessionConfig()
+    #: SMPP over TLS on a second port, when a certificate is given (PEM files).
+    tls_port: int = 3775
+    tls_certificate: str | None = None
+    tls_key: str | None = None
 
 
 @attrs.frozen
@@ -212,12 +217,26 @@ def _fields(where: str, table: Any, checks: dict[str, Callable[[str, Any], Any]]
     return {key: checks[key](f"{where}.{key}" if where else key, value) for key, value in table.items()}
 
 
+def _pem_file(where: str, value: Any) -> str:
+    path = _text(where, value)
+    try:
+        text = Path(path).read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{where}: cannot read {path!r}: {error}; give the path of a PEM file") from None
+    if "-----BEGIN" not in text:
+        raise ConfigError(f"{where}: {path!r} is not PEM (no -----BEGIN line)")
+    return path
+
+
 _SECONDS = lambda w, v: float(_number(w, v))  # noqa: E731
 _COUNT = lambda w, v: int(_number(w, v, minimum=1, integer=True))  # noqa: E731
 
 _SMPP_CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "host": _text,
     "port": _port,
+    "tls_port": _port,
+    "tls_certificate": lambda w, v: _pem_file(w, v),
+    "tls_key": lambda w, v: _pem_file(w, v),
     "system_id": lambda w, v: _text(w, v, max_length=15),
     "max_pdu_size": lambda w, v: int(_number(w, v, minimum=1024, integer=True)),
     "window": _COUNT,
@@ -318,7 +337,10 @@ def config_from_dict(data: dict[str, Any], *, source: str = "config") -> Config:
     changes: dict[str, Any] = {}
     if "smpp" in data:
         smpp = _fields("smpp", data["smpp"], _SMPP_CHECKS)
-        listener = {key: smpp.pop(key) for key in ("host", "port") if key in smpp}
+        listener_keys = ("host", "port", "tls_port", "tls_certificate", "tls_key")
+        listener = {key: smpp.pop(key) for key in listener_keys if key in smpp}
+        if "tls_key" in listener and "tls_certificate" not in listener:
+            raise ConfigError("smpp.tls_key: give tls_certificate too (the key alone opens no TLS port)")
         changes["smpp"] = SmppSettings(**listener, session=SessionConfig(**smpp))
     for name, checks, cls in (
         ("http", _HTTP_CHECKS, HttpSettings),
