@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -53,6 +54,9 @@ def call_api(
         url += "?" + urllib.parse.urlencode({k: v for k, v in query.items() if v is not None})
     data = None if body is None else json.dumps(body).encode("utf-8")
     request = urllib.request.Request(url, data=data, method=method, headers={"Accept": "application/json"})
+    token = os.environ.get("SMSGW_TOKEN")
+    if token:  # a carrier that wants its token (listening beyond loopback, or [http] token)
+        request.add_header("Authorization", f"Bearer {token}")
     if data is not None:
         request.add_header("Content-Type", "application/json")
     try:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import gc
 import os
 import random
+import secrets
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,10 +14,10 @@ from typing import Any
 import attrs
 from twisted.internet import defer, endpoints
 from twisted.logger import Logger
-from twisted.web import server
 
 from smsgw import __version__
 from smsgw.atomic import write_json
+from smsgw.carrier.bindguard import FailedBinds
 from smsgw.carrier.carrier import Carrier
 from smsgw.carrier.clock import SystemClock
 from smsgw.carrier.faults import MAGIC_NUMBERS, FaultBook
@@ -31,6 +33,7 @@ from smsgw.web.api import Api, Root
 from smsgw.web.clock import ClockRoutes
 from smsgw.web.events import EventStream
 from smsgw.web.faults import FaultRoutes
+from smsgw.web.guard import GuardedSite
 from smsgw.web.handsets import HandsetRoutes
 from smsgw.web.metrics import MetricsResource
 from smsgw.web.namespaces import NamespaceRoutes
@@ -55,6 +58,8 @@ class Running:
     merchant: Any = None
     #: The SMPP-over-TLS listener, when a certificate is configured.
     tls_port: Any = None
+    #: The token the HTTP API wants, if any.
+    http_token: str | None = None
 
     @property
     def endpoints(self) -> dict[str, Any]:
@@ -70,6 +75,7 @@ class Running:
             "password": account.password,
             "store": self.store.path,
             **({"smpp_tls": self.tls_port.getHost().port} if self.tls_port is not None else {}),
+            **({"http_token": self.http_token} if self.http_token is not None else {}),
             **(
                 {"merchant_http": self.merchant.http_port, "merchant_url": self.merchant.url}
                 if self.merchant is not None
@@ -102,6 +108,19 @@ class Running:
             yield factory.when_idle()
         factory.flusher.flush()
         self.store.close()
+
+
+#: Addresses that only this machine reaches: the HTTP API wants no token there by default.
+LOOPBACK_ADDRESSES = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+def http_token(config: Config) -> str | None:
+    """The token the HTTP API wants: ``$SMSGW_TOKEN``, else ``[http] token``, else a fresh one
+    when it listens beyond loopback (printed at start-up), else none."""
+    token = os.environ.get("SMSGW_TOKEN") or config.http.token
+    if token is None and config.http.host not in LOOPBACK_ADDRESSES:
+        token = secrets.token_urlsafe(24)
+    return token
 
 
 def _tls_options(certificate: str, key: str | None) -> Any:
@@ -147,6 +166,7 @@ def start(config: Config, reactor: Any) -> Any:
         ussd_limits=UssdLimits(network.ussd_max_length, network.ussd_user_timeout, network.ussd_app_timeout),
         # A fixed seed: a probability rule strikes the same events on every run.
         faults=FaultBook(config.faults + (MAGIC_NUMBERS if network.magic_numbers else ()), random.Random(0)),
+        failed_binds=FailedBinds(config.smpp.max_failed_binds or sys.maxsize),
     )
     smpp = config.smpp
     factory = SmppServerFactory(carrier, smpp.session, reactor)
@@ -181,7 +201,8 @@ def start(config: Config, reactor: Any) -> Any:
         api = Api(routes, streams={"events": EventStream(carrier.events, reactor, now=clock.now)})
         root = Root(api)
         root.mount(b"metrics", MetricsResource(carrier))
-        site = server.Site(root)
+        token = http_token(config)
+        site = GuardedSite(root, token=token, loopback=config.http.host in LOOPBACK_ADDRESSES)
         site.displayTracebacks = False
         site.noisy = False
         site.log = lambda request: None  # type: ignore[method-assign]  # no access log: the API is polled
@@ -192,7 +213,9 @@ def start(config: Config, reactor: Any) -> Any:
         store.close()
         raise
     info["smpp"]["port"] = smpp_port.getHost().port
-    running = Running(config, carrier, store, factory, smpp_port, http_port, tls_port=tls_port)
+    running = Running(
+        config, carrier, store, factory, smpp_port, http_port, tls_port=tls_port, http_token=token
+    )
     if config.merchant.enabled:
         running.merchant = yield _start_merchant(config, reactor, smpp_port.getHost(), clock.now)
         info["merchant"] = {"url": running.merchant.url}
@@ -236,15 +259,23 @@ def _start_merchant(config: Config, reactor: Any, smpp: Any, clock: Callable[[],
     )
 
 
+def _shown_password(config: Config) -> str:
+    """The built-in demo password is printed; a configured one never is."""
+    account = config.accounts[0]
+    default = Config().accounts[0]
+    same = (account.system_id, account.password) == (default.system_id, default.password)
+    return account.password if same else "(as in your config)"
+
+
 def banner(running: Running) -> str:
     """What a developer needs to connect, printed at start-up."""
     e = running.endpoints
     config = running.config
     lines = [
         f"smsgw {__version__}: the fake carrier is up",
-        f"  SMPP      {e['smpp_host']}:{e['smpp']}   system_id={e['system_id']}  password={e['password']}",
+        f"  SMPP      {e['smpp_host']}:{e['smpp']}   system_id={e['system_id']}  password={_shown_password(config)}",
         *([f"  SMPP TLS  {e['smpp_host']}:{e['smpp_tls']}"] if "smpp_tls" in e else []),
-        f"  Console   {e['http_url']}/",
+        f"  Console   {e['http_url']}/" + (f"?token={e['http_token']}" if "http_token" in e else ""),
         f"  HTTP API  {e['http_url']}/api/health",
         f"  store     {e['store']}",
         "  short codes: "

@@ -66,14 +66,21 @@ class SmppSettings:
     tls_port: int = 3775
     tls_certificate: str | None = None
     tls_key: str | None = None
+    #: Failed binds one address may make in a minute before its binds are refused unread (0: no limit).
+    max_failed_binds: int = 10
 
 
 @attrs.frozen
 class HttpSettings:
-    """The HTTP API listener."""
+    """The HTTP API listener.
+
+    :ivar token: wanted on every request when set (``$SMSGW_TOKEN`` sets it too); smsgw makes
+        one up when it listens beyond loopback without one.
+    """
 
     host: str = "127.0.0.1"
     port: int = 8775
+    token: str | None = None
 
 
 @attrs.frozen
@@ -235,6 +242,7 @@ _SMPP_CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "host": _text,
     "port": _port,
     "tls_port": _port,
+    "max_failed_binds": lambda w, v: int(_number(w, v, integer=True)),
     "tls_certificate": lambda w, v: _pem_file(w, v),
     "tls_key": lambda w, v: _pem_file(w, v),
     "system_id": lambda w, v: _text(w, v, max_length=15),
@@ -245,7 +253,18 @@ _SMPP_CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "inactivity_timeout": _SECONDS,
     "response_timeout": lambda w, v: float(_number(w, v, minimum=0.1)),
 }
-_HTTP_CHECKS: dict[str, Callable[[str, Any], Any]] = {"host": _text, "port": _port}
+
+
+def _token(where: str, value: Any) -> str:
+    token = _text(where, value)
+    if len(token) < 16 or not token.isascii() or not token.isprintable() or " " in token:
+        raise ConfigError(
+            f"{where}: use at least 16 printable ASCII characters without spaces (a random string)"
+        )
+    return token
+
+
+_HTTP_CHECKS: dict[str, Callable[[str, Any], Any]] = {"host": _text, "port": _port, "token": _token}
 _STORE_CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "path": _text,
     "synchronous": _choice(("normal", "full")),
@@ -337,7 +356,7 @@ def config_from_dict(data: dict[str, Any], *, source: str = "config") -> Config:
     changes: dict[str, Any] = {}
     if "smpp" in data:
         smpp = _fields("smpp", data["smpp"], _SMPP_CHECKS)
-        listener_keys = ("host", "port", "tls_port", "tls_certificate", "tls_key")
+        listener_keys = ("host", "port", "tls_port", "tls_certificate", "tls_key", "max_failed_binds")
         listener = {key: smpp.pop(key) for key in listener_keys if key in smpp}
         if "tls_key" in listener and "tls_certificate" not in listener:
             raise ConfigError("smpp.tls_key: give tls_certificate too (the key alone opens no TLS port)")

@@ -16,6 +16,7 @@ from typing import Any
 import attrs
 
 from smsgw.carrier.accounts import Account, AccountRegistry
+from smsgw.carrier.bindguard import FailedBinds
 from smsgw.carrier.center import MessageCenter, parse_message_id
 from smsgw.carrier.clock import Clock
 from smsgw.carrier.errors import BindRefused, Rejected, UnknownSubscriber
@@ -70,6 +71,7 @@ class Carrier:
     :param clock: the carrier's time (messages, validity, receipts).
     :param default_system_id: the account that receives MO for unowned short codes.
     :param faults: the injected faults in force (none by default).
+    :param failed_binds: how failed binds per address are limited (10 a minute by default).
     """
 
     def __init__(
@@ -86,6 +88,7 @@ class Carrier:
         ussd_routes: Iterable[UssdRoute] = (),
         ussd_limits: UssdLimits = UssdLimits(),
         faults: FaultBook | None = None,
+        failed_binds: FailedBinds | None = None,
     ) -> None:
         self.store = store
         self.faults = faults or FaultBook()
@@ -118,6 +121,7 @@ class Carrier:
                 self.center.handset_reachable(subscriber.msisdn, clock.now())
         #: Bound sessions by session id.
         self.links: dict[int, Link] = {}
+        self.failed_binds = failed_binds or FailedBinds()
         #: When each bound session bound (carrier time), for the sessions view.
         self.bound_at: dict[int, float] = {}
         #: PDU counts of sessions that have ended (live ones keep their own), for /metrics.
@@ -163,12 +167,24 @@ class Carrier:
     def bind(self, link: Any, pdu: Any, bind_type: BindType, session_id: int) -> bool:
         """Authenticate a bind and answer it; return whether it was accepted."""
         session = link.session
+        host = link.peer.rpartition(":")[0] or link.peer
+        now = self.clock.now()
+        wait = self.failed_binds.blocked(host, now)
         try:
+            if wait:
+                raise BindRefused(
+                    S.ESME_RBINDFAIL,
+                    f"{self.failed_binds.limit} failed binds from {host} within "
+                    f"{self.failed_binds.window:g} s; the next is heard in {wait:.0f} s",
+                )
             account = self.accounts.authenticate(pdu.system_id, pdu.password, bind_type)
         except BindRefused as refusal:
+            if not wait:
+                self.failed_binds.failed(host, now)
             session.reject_bind(pdu, refusal.command_status)
             self._refused(session_id, pdu.system_id, pdu, refusal)
             return False
+        self.failed_binds.succeeded(host)
         session.accept_bind(pdu, account.system_id)
         link.account = account
         self.links[session_id] = link

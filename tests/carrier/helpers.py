@@ -30,14 +30,21 @@ class Link:
     """An ESME connection without a socket: bytes in, PDUs out."""
 
     def __init__(
-        self, carrier: Carrier, bind: type = BindTransceiver, system_id: str = "shop", window: int = 10
+        self,
+        carrier: Carrier,
+        bind: type = BindTransceiver,
+        system_id: str = "shop",
+        window: int = 10,
+        password: str = "pw",
     ) -> None:
         self.carrier = carrier
         self.session = SmscSession(SessionConfig(window=window), now=0.0)
         self.peer = "test"
         self.session_id = id(self)
         self.account: Any = None
-        (event,) = self.session.receive_data(codec.encode(bind(1, system_id=system_id, password="pw")), 0.0)
+        (event,) = self.session.receive_data(
+            codec.encode(bind(1, system_id=system_id, password=password)), 0.0
+        )
         assert isinstance(event, BindRequested)
         self.bound = carrier.bind(self, event.pdu, event.bind_type, self.session_id)
         self.session.data_to_send()  # the bind_resp

@@ -366,3 +366,18 @@ def test_latin1_account_reads_and_receives_latin1() -> None:
     carrier.send_sms("8613800000001", "12345", "Café crème")
     (mo,) = link.read()
     assert (mo.data_coding, mo.short_message) == (3, "Café crème".encode("latin-1"))
+
+
+def test_failed_binds_from_one_address_are_refused_unread_for_a_while() -> None:
+    """Ten wrong passwords in a minute, and the eleventh bind (even a right one) is refused."""
+    clock = FakeClock()
+    carrier = make_carrier(clock=clock)
+    for _ in range(carrier.failed_binds.limit):
+        assert not Link(carrier, password="wrong").bound
+    refused: list[object] = []
+    carrier.events.subscribe(refused.append)
+    assert not Link(carrier).bound  # the right password, not even checked
+    assert "failed binds from test" in refused[-1].reason  # type: ignore[attr-defined]
+    clock.advance(carrier.failed_binds.window)
+    assert Link(carrier).bound
+    assert not carrier.failed_binds.blocked("test", clock.now())

@@ -152,6 +152,12 @@ class Smsgw:
         """What the current (or last) run logged."""
         return (self.workdir / f"stderr-{self.runs}.txt").read_text(encoding="utf-8", errors="replace")
 
+    def stdout(self) -> str:
+        """What the current (or last) run printed on stdout (its banner)."""
+        for log in self._logs:
+            log.flush()
+        return (self.workdir / f"stdout-{self.runs}.txt").read_text(encoding="utf-8", errors="replace")
+
     @property
     def smpp_address(self) -> tuple[str, int]:
         """(host, port) of the SMPP listener."""

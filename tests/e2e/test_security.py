@@ -1,0 +1,98 @@
+"""The HTTP side as an attacker's web page or a stranger on the network would meet it."""
+
+from __future__ import annotations
+
+import http.client
+import json
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import Smsgw
+
+pytestmark = pytest.mark.e2e
+
+TOKEN = "a-test-token-0123456789"
+
+
+def request(
+    server: Smsgw, method: str, path: str, headers: dict[str, str] | None = None, body: Any = None
+) -> tuple[int, http.client.HTTPMessage, bytes]:
+    connection = http.client.HTTPConnection("127.0.0.1", server.ports["http"], timeout=5)
+    try:
+        payload = None if body is None else json.dumps(body)
+        connection.request(method, path, body=payload, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, response.headers, response.read()
+    finally:
+        connection.close()
+
+
+def code_of(body: bytes) -> str:
+    return str(json.loads(body)["error"]["code"])
+
+
+def test_every_answer_carries_safe_headers(server: Smsgw) -> None:
+    for path in ("/api/health", "/", "/console.js", "/metrics", "/api/nothing"):
+        _, headers, _ = request(server, "GET", path)
+        assert headers["X-Content-Type-Options"] == "nosniff", path
+        assert headers["X-Frame-Options"] == "DENY", path
+        assert headers["Referrer-Policy"] == "no-referrer", path
+        assert "default-src 'self'" in headers["Content-Security-Policy"], path
+
+
+def test_a_page_elsewhere_cannot_write(server: Smsgw) -> None:
+    body = {"state": "off"}
+    path = "/api/handsets/8613800000001"
+    status, _, answer = request(server, "PATCH", path, {"Origin": "http://evil.example"}, body)
+    assert (status, code_of(answer)) == (403, "cross_origin")
+    status, _, answer = request(server, "PATCH", path, {"Sec-Fetch-Site": "cross-site"}, body)
+    assert (status, code_of(answer)) == (403, "cross_origin")
+    own = f"http://127.0.0.1:{server.ports['http']}"
+    assert request(server, "PATCH", path, {"Origin": own}, {"state": "on"})[0] == 200
+    assert request(server, "GET", "/api/health", {"Origin": "http://evil.example"})[0] == 200
+
+
+def test_a_rebound_name_is_not_answered(server: Smsgw) -> None:
+    """DNS rebinding: evil.example now resolves to 127.0.0.1, but the Host header still says so."""
+    status, _, answer = request(server, "GET", "/api/health", {"Host": "evil.example"})
+    assert (status, code_of(answer)) == (421, "wrong_host")
+    assert request(server, "GET", "/api/health", {"Host": f"localhost:{server.ports['http']}"})[0] == 200
+
+
+def test_a_token_is_wanted_when_set(start_server) -> None:
+    server = start_server(f'[http]\ntoken = "{TOKEN}"\n')
+    status, _, answer = request(server, "GET", "/api/health")
+    assert (status, code_of(answer)) == (401, "unauthorized")
+    assert request(server, "GET", "/api/health", {"Authorization": "Bearer wrong-token-000000"})[0] == 401
+    assert request(server, "GET", "/api/health", {"Authorization": f"Bearer {TOKEN}"})[0] == 200
+    assert request(server, "GET", "/metrics")[0] == 401
+    # A browser opens /?token=… once and keeps a cookie.
+    status, headers, _ = request(server, "GET", f"/?token={TOKEN}")
+    assert status in (302, 303) and headers["Location"] == "/"
+    cookie = headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie.replace("Strict", "strict")
+    assert request(server, "GET", "/api/health", {"Cookie": cookie.split(";")[0]})[0] == 200
+    assert server.ports["http_token"] == TOKEN
+
+
+def test_beyond_loopback_a_token_is_made_up_and_printed(start_server, monkeypatch) -> None:
+    monkeypatch.delenv("SMSGW_TOKEN", raising=False)
+    server = start_server('[http]\nhost = "0.0.0.0"\n')
+    token = server.ports["http_token"]
+    assert len(token) >= 24
+    assert request(server, "GET", "/api/health")[0] == 401
+    assert request(server, "GET", "/api/health", {"Authorization": f"Bearer {token}"})[0] == 200
+    assert f"?token={token}" in server.stdout() and "WARNING: listening on 0.0.0.0" in server.stdout()
+
+
+def test_passwords_are_not_in_the_api(start_server, connect) -> None:
+    server = start_server(
+        '[network]\ndefault_account = "shop"\n[[accounts]]\nsystem_id = "shop"\npassword = "s3cr3tpw"\n'
+    )
+    connect(server).bind("transceiver", system_id="shop", password="s3cr3tpw")
+    for path in ("/api/health", "/api/sessions", "/metrics", "/api/events"):
+        if path == "/api/events":
+            continue  # a stream: its events carry no credentials (bound has system_id and peer)
+        assert b"s3cr3tpw" not in request(server, "GET", path)[2], path
+    assert "s3cr3tpw" not in server.stderr() + server.stdout()
