@@ -252,6 +252,8 @@ _SMPP_CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "enquire_link_interval": _SECONDS,
     "inactivity_timeout": _SECONDS,
     "response_timeout": lambda w, v: float(_number(w, v, minimum=0.1)),
+    "max_connections": lambda w, v: int(_number(w, v, integer=True)),
+    "max_connections_per_ip": lambda w, v: int(_number(w, v, integer=True)),
 }
 
 
@@ -315,6 +317,7 @@ _ACCOUNT_CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "message_id_format": _choice(MESSAGE_ID_FORMATS),
     "receipt_format": _choice(RECEIPT_FORMATS),
     "max_queue": _COUNT,
+    "max_binds": lambda w, v: int(_number(w, v, integer=True)),
     "long_mo": _choice(LONG_MO_FORMS),
     "data_coding_0": _choice(ALPHABETS),
     "ussd_service_type": lambda w, v: _ascii(w, _text(w, v, max_length=5)),

@@ -55,6 +55,8 @@ class Account:
     message_id_format: str = "decimal"
     receipt_format: str = "full"
     max_queue: int = 100_000
+    #: Sessions the account may have bound at once (0: no limit).
+    max_binds: int = 100
     long_mo: str = "udh"
     data_coding_0: str = "gsm"
     ussd_service_type: str = "USSD"

@@ -178,6 +178,7 @@ class Carrier:
                     f"{self.failed_binds.window:g} s; the next is heard in {wait:.0f} s",
                 )
             account = self.accounts.authenticate(pdu.system_id, pdu.password, bind_type)
+            self._check_bind_count(account)
         except BindRefused as refusal:
             if not wait:
                 self.failed_binds.failed(host, now)
@@ -195,6 +196,21 @@ class Carrier:
         if self.events.wants(Bound):
             self.events.emit(Bound(session_id, account.system_id, bind_type.value, link.peer))
         return True
+
+    def _check_bind_count(self, account: Account) -> None:
+        if not account.max_binds:
+            return
+        bound = sum(1 for link in self.links.values() if link.account.system_id == account.system_id)
+        if bound >= account.max_binds:
+            raise BindRefused(
+                S.ESME_RBINDFAIL,
+                f"{account.system_id!r} has {bound} sessions bound (max_binds {account.max_binds})",
+            )
+
+    def refuse_bind(self, link: Any, pdu: Any, session_id: int, status: int, reason: str) -> None:
+        """Refuse a bind for a reason of the edge's (a connection over a limit), and say why."""
+        link.session.reject_bind(pdu, status)
+        self._refused(session_id, pdu.system_id, pdu, Rejected(status, reason))
 
     def unbound(self, link: Any, session_id: int, lost: Iterable[Any], reason: str) -> None:
         """A session ended: its unanswered deliveries go back to the queue."""

@@ -21,6 +21,7 @@ from smsgw.carrier.accounts import Account
 from smsgw.carrier.carrier import Carrier
 from smsgw.server.tcp import quick_ack, tune_socket, write_now
 from smsgw.smpp.constants import CommandStatus, status_name
+from smsgw.smpp.constants import CommandStatus as S
 from smsgw.smpp.pdu import CancelSm, QuerySm, ReplaceSm
 from smsgw.smpp.session import (
     BindRequested,
@@ -77,6 +78,8 @@ class SmppServerProtocol(protocol.Protocol):
     """One ESME connection."""
 
     account: Account | None = None
+    #: Why this connection is over a limit (its bind is refused and it is closed), or None.
+    over_limit: str | None = None
 
     def __init__(self, factory: SmppServerFactory, session_id: int) -> None:
         self.factory = factory
@@ -198,6 +201,10 @@ class SmppServerProtocol(protocol.Protocol):
     def _bind(self, event: BindRequested) -> None:
         pdu = event.pdu
         # A refusal is logged, with its reason, by the carrier's refusal log.
+        if self.over_limit is not None:
+            self.factory.carrier.refuse_bind(self, pdu, self.session_id, S.ESME_RTHROTTLED, self.over_limit)
+            self.session.drop(self.over_limit)  # the refusal goes out, then the connection closes
+            return
         if self.factory.carrier.bind(self, pdu, event.bind_type, self.session_id):
             log.info(
                 "session {session_id}: {system_id} bound as {bind_type} from {peer}",
@@ -269,7 +276,21 @@ class SmppServerFactory(protocol.Factory):
     def buildProtocol(self, addr: Any) -> SmppServerProtocol:
         session_id = self._next_session_id
         self._next_session_id += 1
-        return SmppServerProtocol(self, session_id)
+        connection = SmppServerProtocol(self, session_id)
+        connection.over_limit = self._over_limit(getattr(addr, "host", "?"))
+        return connection
+
+    def _over_limit(self, host: str) -> str | None:
+        """Why one more connection (from ``host``) is too many, or None."""
+        limit = self.session_config.max_connections
+        if limit and len(self.connections) >= limit:
+            return f"{len(self.connections)} connections are open (max_connections {limit})"
+        per_ip = self.session_config.max_connections_per_ip
+        if per_ip:
+            from_host = sum(1 for c in self.connections.values() if c.peer.rpartition(":")[0] == host)
+            if from_host >= per_ip:
+                return f"{from_host} connections are open from {host} (max_connections_per_ip {per_ip})"
+        return None
 
     def tick(self) -> None:
         """Run every session's timers and the carrier's."""

@@ -73,6 +73,10 @@ class SessionConfig:
     #: Time without any request but enquire_link before the SMSC unbinds.
     inactivity_timeout: float = 0.0
     response_timeout: float = 30.0
+    #: Connections the SMSC takes at once, in all and from one address (0: no limit); one more
+    #: gets its bind refused with ESME_RTHROTTLED and is closed.
+    max_connections: int = 1000
+    max_connections_per_ip: int = 200
 
 
 #: Upper bounds (seconds) of the histogram of ESME answer times to deliver_sm.
