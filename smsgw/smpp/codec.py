@@ -43,7 +43,19 @@ def decode(raw: bytes) -> Pdu:
     :raises RemoteProtocolError: with the status to answer and the offending PDU's
         command_id and sequence_number.
     """
-    _, command_id, command_status, sequence_number = HEADER.unpack_from(raw)
+    if len(raw) < HEADER.size:
+        # The framer never hands over less; a caller decoding bytes of its own might.
+        raise RemoteProtocolError(
+            f"{len(raw)} octets are not even a PDU header (16)", CommandStatus.ESME_RINVCMDLEN
+        )
+    length, command_id, command_status, sequence_number = HEADER.unpack_from(raw)
+    if length != len(raw):
+        raise RemoteProtocolError(
+            f"command_length {length} but {len(raw)} octets",
+            CommandStatus.ESME_RINVCMDLEN,
+            command_id=command_id,
+            sequence_number=sequence_number,
+        )
     decoder = _DECODERS.get(command_id)
     if decoder is None:
         raise RemoteProtocolError(
