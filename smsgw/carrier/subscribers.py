@@ -89,7 +89,9 @@ def normalize_msisdn(address: str, country_code: str) -> str | None:
         return None
     if international or number.startswith(country_code):
         return number
-    return country_code + number.lstrip("0")
+    # National digits with the country code in front; E.164 allows 15 digits in all.
+    national = country_code + number.lstrip("0")
+    return national if len(national) <= 15 else None
 
 
 class SubscriberRegistry:

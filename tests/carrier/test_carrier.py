@@ -6,7 +6,7 @@ import attrs
 import pytest
 
 from smsgw.carrier.clock import FakeClock
-from smsgw.carrier.subscribers import HandsetState
+from smsgw.carrier.subscribers import HandsetState, normalize_msisdn
 from smsgw.smpp.constants import BindType, MessageState
 from smsgw.smpp.constants import CommandStatus as S
 from smsgw.smpp.pdu import BindReceiver, BindTransmitter, CancelSm, QuerySm, ReplaceSm
@@ -381,3 +381,9 @@ def test_failed_binds_from_one_address_are_refused_unread_for_a_while() -> None:
     clock.advance(carrier.failed_binds.window)
     assert Link(carrier).bound
     assert not carrier.failed_binds.blocked("test", clock.now())
+
+
+def test_a_national_number_too_long_for_e164_is_not_a_phone_number() -> None:
+    """Found by schemathesis: 15 national digits behind +86 made a 17-digit MSISDN."""
+    assert normalize_msisdn("953204428482919", "86") is None
+    assert normalize_msisdn("13800000001", "86") == "8613800000001"

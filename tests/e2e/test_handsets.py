@@ -208,3 +208,11 @@ def test_events_stream_shows_the_network(server: Smsgw, connect) -> None:
     assert ("message_state_changed", message_id) in kinds
     assert seen[-1]["msisdn"] == "8613800000019" and seen[-1]["state"] == "busy"
     server.set_phone("8613800000019", "on")
+
+
+def test_a_foreign_number_can_be_changed_and_cleared(server) -> None:
+    """Found by schemathesis: +64 041 065 6959 693 was taken for a Chinese national number (500)."""
+    status, body = server.api("DELETE", "/api/handsets/%2B640410656959693/inbox")
+    assert status == 200 and body["msisdn"] == "640410656959693"
+    status, body = server.api("PATCH", "/api/handsets/%2B640410656959693", {"state": "off"})
+    assert status == 200 and body["state"] == "off"
