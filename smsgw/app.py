@@ -202,7 +202,12 @@ def start(config: Config, reactor: Any) -> Any:
         root = Root(api)
         root.mount(b"metrics", MetricsResource(carrier))
         token = http_token(config)
-        site = GuardedSite(root, token=token, loopback=config.http.host in LOOPBACK_ADDRESSES)
+        site = GuardedSite(
+            root,
+            token=token,
+            loopback=config.http.host in LOOPBACK_ADDRESSES,
+            max_open=config.http.max_open_requests,
+        )
         site.displayTracebacks = False
         site.noisy = False
         site.log = lambda request: None  # type: ignore[method-assign]  # no access log: the API is polled

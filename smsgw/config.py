@@ -81,6 +81,8 @@ class HttpSettings:
     host: str = "127.0.0.1"
     port: int = 8775
     token: str | None = None
+    #: Requests answered at once (long polls and event streams hold one each); one more: 429.
+    max_open_requests: int = 1000
 
 
 @attrs.frozen
@@ -266,7 +268,12 @@ def _token(where: str, value: Any) -> str:
     return token
 
 
-_HTTP_CHECKS: dict[str, Callable[[str, Any], Any]] = {"host": _text, "port": _port, "token": _token}
+_HTTP_CHECKS: dict[str, Callable[[str, Any], Any]] = {
+    "host": _text,
+    "port": _port,
+    "token": _token,
+    "max_open_requests": lambda w, v: int(_number(w, v, integer=True)),
+}
 _STORE_CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "path": _text,
     "synchronous": _choice(("normal", "full")),

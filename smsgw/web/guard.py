@@ -6,6 +6,8 @@
   127.0.0.1 (DNS rebinding) cannot talk to it.
 - No cross-origin writes: a POST, PATCH or DELETE that a browser sends from another origin is
   refused, so a page on the web cannot drive the carrier on a developer's laptop.
+- At most ``max_open`` requests at once (long polls and event streams hold theirs): one more
+  gets 429, so a client that opens streams in a loop cannot exhaust the carrier.
 - A token when one is set (``[http] token`` or ``$SMSGW_TOKEN``; smsgw makes one up when it
   listens beyond loopback): ``Authorization: Bearer <token>``, or the cookie a browser gets by
   opening ``/?token=<token>`` once.
@@ -72,10 +74,21 @@ class GuardedSite(server.Site):
     :param loopback: whether smsgw listens on loopback only (then the Host header must name it).
     """
 
-    def __init__(self, root: resource.Resource, *, token: str | None, loopback: bool, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        root: resource.Resource,
+        *,
+        token: str | None,
+        loopback: bool,
+        max_open: int = 1000,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(root, **kwargs)
         self.token = token
         self.loopback = loopback
+        #: Requests being answered at once (long polls and event streams stay open); beyond, 429.
+        self.max_open = max_open
+        self.open = 0
 
     def getResourceFor(self, request: server.Request) -> resource.Resource:  # noqa: N802 - Twisted's name
         for name, value in _HEADERS:
@@ -83,7 +96,19 @@ class GuardedSite(server.Site):
         refusal = self.check(request)
         if refusal is not None:
             return refusal
+        if self.max_open and self.open >= self.max_open:
+            return Refusal(
+                429,
+                "too_many_requests",
+                f"{self.open} requests are open (long polls and event streams count until they end; "
+                f"[http] max_open_requests {self.max_open}); try again when some have ended",
+            )
+        self.open += 1
+        request.notifyFinish().addBoth(self._finished)
         return super().getResourceFor(request)
+
+    def _finished(self, result: Any) -> None:
+        self.open -= 1
 
     def check(self, request: server.Request) -> resource.Resource | None:
         host = _hostname(request.getHeader(b"host") or b"")

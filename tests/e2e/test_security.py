@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import Smsgw
+from tests.e2e.conftest import Smsgw, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -96,3 +96,18 @@ def test_passwords_are_not_in_the_api(start_server, connect) -> None:
             continue  # a stream: its events carry no credentials (bound has system_id and peer)
         assert b"s3cr3tpw" not in request(server, "GET", path)[2], path
     assert "s3cr3tpw" not in server.stderr() + server.stdout()
+
+
+def test_too_many_open_requests_get_429_and_the_rest_carry_on(start_server) -> None:
+    server = start_server("[http]\nmax_open_requests = 2\n")
+    streams = []
+    for _ in range(2):  # two event streams hold their requests open
+        connection = http.client.HTTPConnection("127.0.0.1", server.ports["http"], timeout=5)
+        connection.request("GET", "/api/events")
+        assert connection.getresponse().status == 200
+        streams.append(connection)
+    status, _, answer = request(server, "GET", "/api/health")
+    assert (status, code_of(answer)) == (429, "too_many_requests")
+    for connection in streams:
+        connection.close()
+    wait_until(lambda: request(server, "GET", "/api/health")[0] == 200, what="the streams to end")
