@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import http.client
 import json
+import re as regex
 from typing import Any
 
 import pytest
 
+from simulators.carrier_process import CarrierProcess
+from simulators.handset import Phone
+from simulators.merchant.client import Shop
 from tests.e2e.conftest import Smsgw, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -111,3 +115,24 @@ def test_too_many_open_requests_get_429_and_the_rest_carry_on(start_server) -> N
     for connection in streams:
         connection.close()
     wait_until(lambda: request(server, "GET", "/api/health")[0] == 200, what="the streams to end")
+
+
+def test_codes_and_pins_never_reach_the_log(tmp_path) -> None:
+    """A one-time code and a wallet PIN travel through the carrier; neither is in its log."""
+    process = CarrierProcess(tmp_path, config="[merchant]\nseed = 3\n")
+    try:
+        ports = process.wait_ready()
+        phone, shop = Phone.provision(None, ports["http_url"]), Shop(ports["merchant_url"])
+        shop.open_wallet(phone, "50.00", pin="918273")  # six digits: no port or time looks like it
+        order = shop.checkout(phone, "5.00")
+        code = regex.search(r"code is (\d+)", phone.wait_for_sms(r"code is \d+").text)[1]  # type: ignore[index]
+        assert shop.confirm(order, code)["status"] == "paid"
+        shop.checkout(phone, "2.00", method="ussd_push")
+        phone.wait_for_ussd("Pay 2.00")
+        phone.answer("1")
+        assert phone.answer("918273").closed
+    finally:
+        process.stop()
+    log = process.log_path.read_text(encoding="utf-8", errors="replace")
+    assert "session" in log  # the log is there, and says things
+    assert code not in log and "918273" not in log
