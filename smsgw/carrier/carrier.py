@@ -664,15 +664,11 @@ class Carrier:
         return record.data_coding
 
     def _kept_subscriber(self, msisdn: str) -> Subscriber:
-        """The subscriber a number names, kept (and stored) so that a change to it lasts."""
-        registry = self.subscribers
-        subscriber = registry.find(msisdn)
-        if subscriber is None and registry.auto_provision and msisdn.isdigit() and 6 <= len(msisdn) <= 15:
-            # Already E.164 (as the API passes it): +64 041… is not +86 64041… (found by schemathesis).
-            subscriber = Subscriber(msisdn)
+        """The subscriber of an E.164 number, kept (and stored) so that a change to it lasts."""
+        subscriber = self.subscribers.of(msisdn)
         if subscriber is None:
             raise UnknownSubscriber(f"{msisdn} is not a subscriber")
-        return registry.keep(subscriber)
+        return self.subscribers.keep(subscriber)
 
     def send_sms(self, msisdn: str, to: str, text: str) -> list[str]:
         """A handset sends a text: to a short code (MO for its account) or to another handset.

@@ -154,6 +154,15 @@ class SubscriberRegistry:
             return Subscriber(msisdn)
         return subscriber
 
+    def of(self, msisdn: str) -> Subscriber | None:
+        """The subscriber of a number already in E.164 digits (as the API passes it on): kept,
+        or implicit under auto provisioning. Not normalised again: +64 041… is no Chinese
+        national number."""
+        subscriber = self._by_msisdn.get(msisdn)
+        if subscriber is None and self.auto_provision:
+            return Subscriber(msisdn)
+        return subscriber
+
     def remove(self, msisdn: str) -> Subscriber | None:
         """Forget a kept subscriber (with auto provisioning the number stays an implicit one)."""
         return self._by_msisdn.pop(msisdn, None)
