@@ -32,7 +32,7 @@ from simulators.merchant.orders import Order, OrderNotFound, OrderStateError, Or
 from simulators.merchant.service import Merchant
 from simulators.merchant.texts import parse_amount
 from simulators.merchant.wallets import NoWallet, Wallet, WalletExists
-from smsgw.web.api import ApiError, json_body
+from smsgw.web.api import ApiError, json_body, route
 
 log = Logger(namespace="merchant.http")
 
@@ -157,24 +157,9 @@ class MerchantApi(resource.Resource):
         return json.dumps(payload, ensure_ascii=False).encode("utf-8") + b"\n"
 
     def _route(self, method: str, path: str, request: server.Request) -> tuple[int, Any]:
-        allowed = []
-        for route_method, pattern, handler in self.routes:
-            match = pattern.fullmatch(path)
-            if match is None:
-                continue
-            if route_method != method:
-                allowed.append(route_method)
-                continue
-            result = handler(request, *match.groups())
-            return result if isinstance(result, tuple) else (200, result)
-        if allowed:
-            raise ApiError(
-                405,
-                "method_not_allowed",
-                f"/{path} accepts {', '.join(allowed)}, not {method}",
-                allow=tuple(allowed),
-            )
-        raise ApiError(404, "not_found", f"no route /{path}")
+        handler, arguments = route(self.routes, method, path)
+        result = handler(request, *arguments)
+        return result if isinstance(result, tuple) else (200, result)
 
     def _order(self, order_id: str) -> Order:
         try:

@@ -126,23 +126,8 @@ class Api(resource.Resource):
         return self._encode(request, result)
 
     def _route(self, method: str, path: str, request: server.Request) -> Any:
-        allowed = []
-        for route_method, pattern, handler in self.routes:
-            match = pattern.fullmatch(path)
-            if match is None:
-                continue
-            if route_method != method:
-                allowed.append(route_method)
-                continue
-            return handler(request, *match.groups())
-        if allowed:
-            raise ApiError(
-                405,
-                "method_not_allowed",
-                f"/api/{path} accepts {', '.join(allowed)}, not {method}",
-                allow=tuple(allowed),
-            )
-        raise ApiError(404, "not_found", f"no API route /api/{path}; see docs/api.md")
+        handler, arguments = route(self.routes, method, path, "/api/", "; see docs/api.md")
+        return handler(request, *arguments)
 
     @staticmethod
     def _encode(request: server.Request, result: Any) -> bytes:
@@ -171,6 +156,36 @@ class Api(resource.Resource):
             return
         request.write(body)
         request.finish()
+
+
+def route(
+    routes: Iterable[tuple[str, re.Pattern[str], Callable[..., Any]]],
+    method: str,
+    path: str,
+    prefix: str = "/",
+    hint: str = "",
+) -> tuple[Any, tuple[str, ...]]:
+    """The handler of ``method path`` among ``routes`` and the path's captured parts.
+
+    :raises ApiError: 405 (with the methods the path accepts, for the Allow header) or 404.
+    """
+    allowed = []
+    for route_method, pattern, handler in routes:
+        match = pattern.fullmatch(path)
+        if match is None:
+            continue
+        if route_method != method:
+            allowed.append(route_method)
+            continue
+        return handler, match.groups()
+    if allowed:
+        raise ApiError(
+            405,
+            "method_not_allowed",
+            f"{prefix}{path} accepts {', '.join(allowed)}, not {method}",
+            allow=tuple(allowed),
+        )
+    raise ApiError(404, "not_found", f"no route {prefix}{path}{hint}")
 
 
 class Root(resource.Resource):
