@@ -7,6 +7,7 @@ responses and, when asked, the delivery receipts.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import ssl
 import time
@@ -131,11 +132,9 @@ class SmppClient:
 
     def close(self) -> None:
         """Unbind (briefly waiting for the answer) and close."""
-        try:
+        with contextlib.suppress(OSError, SmppClientError):  # unanswered or gone: close anyway
             self._socket.settimeout(1.0)
             self._request(Unbind())
-        except (OSError, SmppClientError):
-            pass
         self._socket.close()
 
     # -- the wire --------------------------------------------------------------------

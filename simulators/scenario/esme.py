@@ -8,6 +8,7 @@ message_id until a step asks. Submits may come from any scenario's thread. A los
 
 from __future__ import annotations
 
+import contextlib
 import re
 import socket
 import threading
@@ -207,17 +208,13 @@ class _Link:
 
     def close(self, *, unbind: bool) -> None:
         if unbind and self.closed is None:
-            try:
+            with contextlib.suppress(EsmeError):  # unanswered or already gone: close anyway
                 self.request(Unbind(), timeout=1.0)
-            except EsmeError:
-                pass
         with self._changed:
             self.closed = self.closed or "closed by the runner"
             self._changed.notify_all()
-        try:
+        with contextlib.suppress(OSError):  # the peer may have closed it already
             self._socket.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
         self._socket.close()
         if self._reader is not threading.current_thread():
             self._reader.join(timeout=2.0)

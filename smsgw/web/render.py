@@ -38,7 +38,7 @@ def message_json(record: MessageRecord, text_coding: int | None = None) -> dict[
             if udh.concat is not None:
                 parts = {"ref": udh.concat.reference, "total": udh.concat.total, "seq": udh.concat.seqnum}
         except InvalidUdh:
-            pass
+            pass  # a UDH the ESME got wrong: the message shows as one part
     if parts is None and record.sar_ref is not None:
         parts = {"ref": record.sar_ref, "total": record.sar_total, "seq": record.sar_seq}
     return {

@@ -36,10 +36,10 @@ class _Form:
         return defer.succeed(None)
 
     def pauseProducing(self) -> None:
-        pass
+        """Nothing to pause: the whole body is written at once in startProducing."""
 
     def stopProducing(self) -> None:
-        pass
+        """Nothing to stop, for the same reason."""
 
 
 class HttpUssdApps:

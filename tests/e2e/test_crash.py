@@ -5,6 +5,7 @@ the kill may come again (its acknowledgement was not yet written): those are cou
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sqlite3
@@ -73,10 +74,9 @@ def read_all(
 
 
 def answer(session: RawSession, pdu: object) -> None:
-    try:
+    # The carrier may be gone already: it resends after the restart what we did not acknowledge.
+    with contextlib.suppress(OSError):
         session.send(codec.encode(pdu))  # type: ignore[arg-type]
-    except OSError:
-        pass  # the carrier is already gone: it will resend what we did not acknowledge
 
 
 def stored_ids(smsgw: Smsgw) -> Counter[str]:

@@ -304,7 +304,7 @@ def test_webhooks_reach_the_shop(server: Smsgw, merchant: MerchantProcess) -> No
             self.end_headers()
 
         def log_message(self, *args: Any) -> None:
-            pass
+            """Quiet: no access log in the test output."""
 
     shop = ThreadingHTTPServer(("127.0.0.1", 0), Shop)
     thread = threading.Thread(target=shop.serve_forever, daemon=True)
@@ -349,7 +349,7 @@ def test_a_refused_webhook_is_posted_again(server: Smsgw, merchant: MerchantProc
             self.end_headers()
 
         def log_message(self, *args: Any) -> None:
-            pass
+            """Quiet: no access log in the test output."""
 
     shop = ThreadingHTTPServer(("127.0.0.1", 0), FlakyShop)
     threading.Thread(target=shop.serve_forever, daemon=True).start()

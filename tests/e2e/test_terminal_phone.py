@@ -10,6 +10,7 @@ are ``select`` on the pty.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import fcntl
 import os
 import pty
@@ -219,11 +220,9 @@ class PhoneInPty:
     def close(self) -> None:
         """Kill the phone if it still runs, and close the pty."""
         if self.status is None:
-            try:
+            with contextlib.suppress(ChildProcessError):  # it ended (and was reaped) on its own
                 os.kill(self.pid, signal.SIGKILL)
                 os.waitpid(self.pid, 0)
-            except ChildProcessError:
-                pass
         os.close(self.fd)
 
 

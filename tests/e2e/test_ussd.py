@@ -152,7 +152,7 @@ class _MenuApp(http.server.BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def log_message(self, *args: Any) -> None:
-        pass
+        """Quiet: no access log in the test output."""
 
 
 @pytest.fixture
