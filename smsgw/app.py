@@ -60,6 +60,10 @@ class Running:
     tls_port: Any = None
     #: The token the HTTP API wants, if any.
     http_token: str | None = None
+    #: The token the merchant's HTTP API wants, if any (the same one, when both want one).
+    merchant_token: str | None = None
+    #: Whether smsgw made the merchant's password up (then it is printed; a configured one is not).
+    merchant_password_made_up: bool = False
 
     @property
     def endpoints(self) -> dict[str, Any]:
@@ -75,9 +79,14 @@ class Running:
             "password": account.password,
             "store": self.store.path,
             **({"smpp_tls": self.tls_port.getHost().port} if self.tls_port is not None else {}),
-            **({"http_token": self.http_token} if self.http_token is not None else {}),
+            **({"http_token": token} if (token := self.http_token or self.merchant_token) else {}),
             **(
-                {"merchant_http": self.merchant.http_port, "merchant_url": self.merchant.url}
+                {
+                    "merchant_http": self.merchant.http_port,
+                    "merchant_url": self.merchant.url,
+                    "merchant_system_id": self.config.merchant.system_id,
+                    "merchant_password": self.config.merchant.password,
+                }
                 if self.merchant is not None
                 else {}
             ),
@@ -114,13 +123,38 @@ class Running:
 LOOPBACK_ADDRESSES = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
-def http_token(config: Config) -> str | None:
-    """The token the HTTP API wants: ``$SMSGW_TOKEN``, else ``[http] token``, else a fresh one
-    when it listens beyond loopback (printed at start-up), else none."""
-    token = os.environ.get("SMSGW_TOKEN") or config.http.token
-    if token is None and config.http.host not in LOOPBACK_ADDRESSES:
-        token = secrets.token_urlsafe(24)
-    return token
+def http_tokens(config: Config) -> tuple[str | None, str | None]:
+    """The tokens the carrier's HTTP API and the merchant's want, in that order.
+
+    One token for both, so a client needs to know only one: ``$SMSGW_TOKEN``, else
+    ``[http] token`` (wanted by both), else a fresh one when either listens beyond loopback
+    (printed at start-up; wanted by the one(s) beyond loopback), else none.
+    """
+    given = os.environ.get("SMSGW_TOKEN") or config.http.token
+    hosts = (config.http.host, config.merchant.http_host if config.merchant.enabled else "127.0.0.1")
+    if given is not None:
+        return given, given
+    if all(host in LOOPBACK_ADDRESSES for host in hosts):
+        return None, None
+    made_up = secrets.token_urlsafe(24)
+    carrier, merchant = (None if host in LOOPBACK_ADDRESSES else made_up for host in hosts)
+    return carrier, merchant
+
+
+def with_merchant_password(config: Config) -> tuple[Config, bool]:
+    """The config with the merchant's password made up when none is set, and whether it was.
+
+    Made up at every start (never a documented constant), so that no other local process can
+    bind as the merchant and take the USSD dialogues meant for it.
+    """
+    merchant = config.merchant
+    if not merchant.enabled or merchant.password is not None:
+        return config, False
+    # An [[accounts]] entry with the merchant's system_id is the account it binds to.
+    configured = [a.password for a in config.accounts if a.system_id == merchant.system_id]
+    # 8 characters: the most an SMPP password holds.
+    password = configured[0] if configured else secrets.token_urlsafe(6)
+    return attrs.evolve(config, merchant=attrs.evolve(merchant, password=password)), not configured
 
 
 def _tls_options(certificate: str, key: str | None) -> Any:
@@ -143,6 +177,7 @@ def start(config: Config, reactor: Any) -> Any:
 
     :returns: a Deferred firing with :class:`Running`.
     """
+    config, password_made_up = with_merchant_password(config)
     network = config.network
     path = config.store.path
     store = SqliteStore(
@@ -201,7 +236,7 @@ def start(config: Config, reactor: Any) -> Any:
         api = Api(routes, streams={"events": EventStream(carrier.events, reactor, now=clock.now)})
         root = Root(api)
         root.mount(b"metrics", MetricsResource(carrier))
-        token = http_token(config)
+        token, merchant_token = http_tokens(config)
         site = GuardedSite(
             root,
             token=token,
@@ -219,10 +254,21 @@ def start(config: Config, reactor: Any) -> Any:
         raise
     info["smpp"]["port"] = smpp_port.getHost().port
     running = Running(
-        config, carrier, store, factory, smpp_port, http_port, tls_port=tls_port, http_token=token
+        config,
+        carrier,
+        store,
+        factory,
+        smpp_port,
+        http_port,
+        tls_port=tls_port,
+        http_token=token,
+        merchant_token=merchant_token,
+        merchant_password_made_up=password_made_up,
     )
     if config.merchant.enabled:
-        running.merchant = yield _start_merchant(config, reactor, smpp_port.getHost(), clock.now)
+        running.merchant = yield _start_merchant(
+            config, reactor, smpp_port.getHost(), clock.now, merchant_token
+        )
         info["merchant"] = {"url": running.merchant.url}
         root.mount(b"merchant", running.merchant.api)
         # Announce the carrier only once its merchant is bound, so a first *126# finds it.
@@ -238,7 +284,9 @@ def start(config: Config, reactor: Any) -> Any:
     return running
 
 
-def _start_merchant(config: Config, reactor: Any, smpp: Any, clock: Callable[[], float]) -> Any:
+def _start_merchant(
+    config: Config, reactor: Any, smpp: Any, clock: Callable[[], float], token: str | None
+) -> Any:
     """The mock merchant, bound to this carrier over real SMPP like any shop's gateway."""
     from simulators.merchant.config import MerchantConfig
     from simulators.merchant.otp import OtpPolicy
@@ -259,8 +307,10 @@ def _start_merchant(config: Config, reactor: Any, smpp: Any, clock: Callable[[],
             shop_name=settings.shop_name,
             till=settings.short_code,
             otp=OtpPolicy(settings.otp_length, settings.otp_ttl, settings.otp_attempts),
+            callback_hosts=settings.callback_hosts,
         ),
         clock=clock,  # the carrier's: advancing it expires codes and orders too
+        token=token,
     )
 
 
@@ -294,6 +344,10 @@ def banner(running: Running) -> str:
             f"  Merchant  {e['merchant_url']}/orders   {m.shop_name}: SMS from {m.short_code}, USSD {m.ussd_code}"
             " (smsgw serve --no-merchant to bind your own app instead)"
         )
+        password = m.password if running.merchant_password_made_up else "(as in your config)"
+        lines.append(f"            binds as system_id={m.system_id}  password={password}")
+        if running.merchant_token is not None and running.http_token is None:
+            lines.append(f"            its API wants Authorization: Bearer {running.merchant_token}")
     subscribers = list(running.carrier.subscribers)
     shown = ", ".join(f"+{s.msisdn} ({s.name})" if s.name else f"+{s.msisdn}" for s in subscribers[:5])
     more = f" and {len(subscribers) - 5} more (GET /api/handsets)" if len(subscribers) > 5 else ""
@@ -301,6 +355,10 @@ def banner(running: Running) -> str:
     for host in {config.smpp.host, config.http.host}:
         if host not in ("127.0.0.1", "::1", "localhost"):
             lines.append(f"  WARNING: listening on {host}, reachable beyond this machine")
+    if running.merchant is not None and config.merchant.http_host not in LOOPBACK_ADDRESSES:
+        lines.append(
+            f"  WARNING: the merchant's API listens on {config.merchant.http_host}, reachable beyond this machine"
+        )
     return "\n".join(lines)
 
 

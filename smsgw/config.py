@@ -7,6 +7,7 @@ transceiver, transmitter``.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import tomllib
 from collections.abc import Callable
@@ -118,11 +119,16 @@ class NetworkSettings:
 
 @attrs.frozen
 class MerchantSettings:
-    """The mock merchant that ``smsgw serve`` runs beside the carrier, bound as its own ESME."""
+    """The mock merchant that ``smsgw serve`` runs beside the carrier, bound as its own ESME.
+
+    :ivar password: its account's; None: smsgw makes one up at start (in the banner and the
+        ports file), so no other local process can bind as the merchant with a known password.
+    :ivar callback_hosts: the hosts an order's ``callback_url`` may name (loopback by default).
+    """
 
     enabled: bool = True
     system_id: str = "merchant"
-    password: str = "merchant"
+    password: str | None = None
     short_code: str = "10086"
     ussd_code: str = DEFAULT_USSD_CODE
     http_host: str = "127.0.0.1"
@@ -132,6 +138,12 @@ class MerchantSettings:
     otp_length: int = 6
     otp_ttl: float = 300.0
     otp_attempts: int = 3
+    callback_hosts: tuple[str, ...] = ("127.0.0.1", "localhost", "::1")
+
+
+#: What the merchant's account is given until smsgw makes its password up: a C-octet string ends
+#: at its first NUL, so no bind can present this one.
+_NO_PASSWORD_YET = "\0"
 
 
 @attrs.frozen
@@ -157,7 +169,8 @@ class Config:
         merchant = self.merchant
         if not merchant.enabled or any(a.system_id == merchant.system_id for a in self.accounts):
             return self.accounts
-        own = Account(merchant.system_id, merchant.password, short_codes=(merchant.short_code,))
+        password = _NO_PASSWORD_YET if merchant.password is None else merchant.password
+        own = Account(merchant.system_id, password, short_codes=(merchant.short_code,))
         return (*self.accounts, own)
 
     @property
@@ -443,6 +456,27 @@ def _http_url(where: str, value: Any) -> str:
     return value
 
 
+def _is_host(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return bool(text) and text.isascii() and all(c.isalnum() or c in ".-_" for c in text)
+    return True
+
+
+def _host_names(where: str, value: Any) -> tuple[str, ...]:
+    example = '["127.0.0.1", "localhost", "::1", "shop.internal"]'
+    if not isinstance(value, list) or not all(isinstance(host, str) for host in value):
+        raise ConfigError(f"{where}: expected a list of host names or addresses, e.g. {example}")
+    for host in value:
+        if not _is_host(host):
+            raise ConfigError(
+                f"{where}: {host!r} is not a host name or address; give the host alone, without "
+                f"scheme, port or path, e.g. {example}"
+            )
+    return tuple(host.lower() for host in value)
+
+
 def _flag(where: str, value: Any) -> bool:
     if not isinstance(value, bool):
         raise ConfigError(f"{where}: {value!r} is not true or false")
@@ -462,6 +496,7 @@ _MERCHANT_CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "otp_length": lambda w, v: _otp_length(w, v),
     "otp_ttl": lambda w, v: float(_number(w, v, minimum=1)),
     "otp_attempts": _COUNT,
+    "callback_hosts": _host_names,
 }
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import TypeGuard
+from urllib.parse import urlsplit
 
 import attrs
 
@@ -19,13 +21,51 @@ def _shop_name(instance: object, attribute: attrs.Attribute[str], value: str) ->
         raise ValueError(f"shop_name must be 1..20 printable characters, not {value!r}")
 
 
-def _is_url(value: str | None) -> bool:
-    return value is None or value.startswith(("http://", "https://"))
+#: Where webhooks may go unless the config says more: this machine only, so an order cannot make
+#: the merchant call into the developer's network (SSRF) on a web page's behalf.
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
-def _url(instance: object, attribute: attrs.Attribute[str | None], value: str | None) -> None:
-    if not _is_url(value):
-        raise ValueError(f"{attribute.name} must be an http(s) URL, not {value!r}")
+class InvalidOrder(ValueError):
+    """The shop asked for an order that cannot exist (bad MSISDN, amount, currency, method or URL)."""
+
+
+def check_callback_url(url: str | None, allowed: Iterable[str]) -> None:
+    """Refuse a webhook URL that is not plain http(s) to one of the ``allowed`` hosts.
+
+    :raises InvalidOrder: saying what is wrong and how to allow the host.
+    """
+    if url is None:
+        return
+    if not isinstance(url, str) or not url.isascii() or not url.isprintable() or any(c in url for c in " \\"):
+        raise InvalidOrder(f"callback_url must be an http(s) URL, not {url!r}")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except ValueError:
+        raise InvalidOrder(f"callback_url must be an http(s) URL, not {url!r}") from None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise InvalidOrder(f"callback_url must be an http(s) URL with a host, not {url!r}")
+    # Credentials in the URL are read differently by different parsers (which host is it?).
+    if "@" in parts.netloc:
+        raise InvalidOrder(f"callback_url must not carry user:password@, not {url!r}")
+    hosts = tuple(allowed)
+    if parts.hostname.lower() not in hosts:
+        raise InvalidOrder(
+            f"callback_url host {parts.hostname!r} is not allowed (allowed: {', '.join(hosts)}); "
+            "add it to [merchant] callback_hosts in the config (smsgw merchant: --callback-host)"
+        )
+
+
+def _url(instance: MerchantConfig, attribute: attrs.Attribute[str | None], value: str | None) -> None:
+    try:
+        check_callback_url(value, instance.callback_hosts)
+    except InvalidOrder as error:
+        raise ValueError(str(error)) from None
+
+
+def _hosts(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(host.lower() for host in value)
 
 
 @attrs.frozen
@@ -37,6 +77,7 @@ class MerchantConfig:
     :ivar push_timeout: seconds a USSD push waits for each answer before ``no_answer``
         (M-Pesa's prompt waits about 60 s, PROTOCOL.md §7.2).
     :ivar menu_timeout: seconds after which a silent ``*126#`` dialogue is forgotten.
+    :ivar callback_hosts: the host names and addresses a webhook may be sent to.
     :ivar callback_url: the webhook URL of orders created without one, and of menu payments.
     """
 
@@ -46,18 +87,22 @@ class MerchantConfig:
     otp: OtpPolicy = OtpPolicy()
     push_timeout: float = attrs.field(default=60.0, validator=attrs.validators.gt(0))
     menu_timeout: float = attrs.field(default=180.0, validator=attrs.validators.gt(0))
+    callback_hosts: tuple[str, ...] = attrs.field(default=LOOPBACK_HOSTS, converter=_hosts)
     callback_url: str | None = attrs.field(default=None, validator=_url)
-
-
-class InvalidOrder(ValueError):
-    """The shop asked for an order that cannot exist (bad MSISDN, amount, currency, method or URL)."""
 
 
 def _is_method(method: str) -> TypeGuard[Method]:
     return method in SHOP_METHODS
 
 
-def check_request(msisdn: str, amount: int, currency: str, method: str, callback_url: str | None) -> Method:
+def check_request(
+    msisdn: str,
+    amount: int,
+    currency: str,
+    method: str,
+    callback_url: str | None,
+    callback_hosts: Iterable[str] = LOOPBACK_HOSTS,
+) -> Method:
     """Check a shop's order request field by field.
 
     :returns: ``method``, typed.
@@ -71,6 +116,5 @@ def check_request(msisdn: str, amount: int, currency: str, method: str, callback
         raise InvalidOrder(f"currency must be an ISO 4217 code such as 'CNY', not {currency!r}")
     if not _is_method(method):
         raise InvalidOrder(f"method must be one of {', '.join(SHOP_METHODS)}, not {method!r}")
-    if not _is_url(callback_url):
-        raise InvalidOrder(f"callback_url must be an http(s) URL, not {callback_url!r}")
+    check_callback_url(callback_url, callback_hosts)
     return method

@@ -33,6 +33,7 @@ from simulators.merchant.service import Merchant
 from simulators.merchant.texts import parse_amount
 from simulators.merchant.wallets import NoWallet, Wallet, WalletExists
 from smsgw.web.api import ApiError, json_body, route
+from smsgw.web.guard import LOOPBACK_NAMES, GuardedSite
 
 log = Logger(namespace="merchant.http")
 
@@ -285,6 +286,14 @@ def _explain(reason: str, attempts_left: int | None) -> str:
     return _EXPLAIN.get(reason, reason.replace("_", " ")).format(attempts_left=attempts_left)
 
 
-def make_site(api: MerchantApi) -> server.Site:
-    """A Site serving the API at the root."""
-    return server.Site(api)
+def make_site(api: MerchantApi, *, host: str, token: str | None, max_open: int = 1000) -> server.Site:
+    """A Site serving the API at the root, behind the carrier's guard: a web page cannot read
+    or change wallets and orders (Host check on loopback, no cross-origin writes), and beyond
+    loopback every request wants ``token``.
+
+    :param host: the interface the API listens on (loopback or not decides the Host check).
+    """
+    site = GuardedSite(api, token=token, loopback=host in LOOPBACK_NAMES, max_open=max_open)
+    site.displayTracebacks = False
+    site.noisy = False
+    return site

@@ -9,7 +9,9 @@
 from __future__ import annotations
 
 import argparse
+import os
 import random
+import secrets
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -18,13 +20,14 @@ import attrs
 from twisted.internet import defer, endpoints
 from twisted.web.client import Agent
 
-from simulators.merchant.config import MerchantConfig
+from simulators.merchant.config import LOOPBACK_HOSTS, MerchantConfig
 from simulators.merchant.esme import MerchantEsme, WebhookPoster
 from simulators.merchant.http import MerchantApi, make_site
 from simulators.merchant.otp import OtpPolicy
 from simulators.merchant.service import Merchant
 from simulators.merchant.wallets import demo_wallets
 from smsgw.atomic import write_json
+from smsgw.web.guard import LOOPBACK_NAMES
 
 
 @attrs.define
@@ -41,6 +44,8 @@ class RunningMerchant:
     http_port: int
     #: The API as a resource, for a site that serves it under a path too (the console's).
     api: Any = None
+    #: The token its HTTP API wants, if any.
+    token: str | None = None
 
     @property
     def url(self) -> str:
@@ -66,10 +71,14 @@ def start_merchant(
     short_code: str = "12345",
     config: MerchantConfig = MerchantConfig(),
     clock: Callable[[], float] | None = None,
+    token: str | None = None,
 ) -> defer.Deferred[RunningMerchant]:
     """Listen on HTTP and start binding to the carrier (the bind comes up in the background).
 
     The merchant starts with the demo wallets (:func:`~simulators.merchant.wallets.demo_wallets`).
+
+    :param token: wanted on every HTTP request when set (``Authorization: Bearer``), as the
+        carrier's; :func:`http_token` gives the one to use.
     """
     merchant = Merchant(demo_wallets(), random.Random(seed), config)
     esme = MerchantEsme(
@@ -83,13 +92,23 @@ def start_merchant(
         clock=clock,
     )
     api = MerchantApi(merchant, esme.carry_out, esme.now, lambda: esme.bound)
-    listening = endpoints.TCP4ServerEndpoint(reactor, http_port, interface=http_host).listen(make_site(api))
+    listening = endpoints.TCP4ServerEndpoint(reactor, http_port, interface=http_host).listen(
+        make_site(api, host=http_host, token=token)
+    )
 
     def listened(port: Any) -> RunningMerchant:
         esme.start()
-        return RunningMerchant(merchant, esme, port, http_host, port.getHost().port, api)
+        return RunningMerchant(merchant, esme, port, http_host, port.getHost().port, api, token)
 
     return listening.addCallback(listened)
+
+
+def http_token(given: str | None, http_host: str) -> str | None:
+    """The token the API wants: the one given (``--token``, ``$SMSGW_TOKEN``, ``[http] token``),
+    else a fresh one when it listens beyond loopback (to be printed), else none."""
+    if given is None and http_host not in LOOPBACK_NAMES:
+        return secrets.token_urlsafe(24)
+    return given
 
 
 def _address(text: str) -> tuple[str, int]:
@@ -114,6 +133,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--short-code", default="12345", help="the number SMS come from (default 12345)")
     parser.add_argument("--shop-name", default="ShopX", help="the shop's name as buyers see it")
     parser.add_argument("--callback-url", default=None, help="the default webhook URL")
+    parser.add_argument("--callback-host", action="append", default=[], metavar="HOST",
+                        help="a host webhooks may go to besides loopback (repeat for more)")  # fmt: skip
+    parser.add_argument("--token", default=os.environ.get("SMSGW_TOKEN") or None,
+                        help="wanted on every API request as Authorization: Bearer (default $SMSGW_TOKEN; "
+                        "made up and printed when --http-host is beyond loopback)")  # fmt: skip
     parser.add_argument("--ports-file", metavar="FILE", help="write the API's port and URL here as JSON")
     parser.add_argument("--otp-length", type=int, default=6, help="digits of a one-time code (default 6)")
     parser.add_argument("--otp-ttl", type=float, default=300.0, help="seconds a code is valid (default 300)")
@@ -123,8 +147,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def write_ports_file(path: str, running: RunningMerchant) -> None:
-    """Write ``{"http": port, "http_url": url}`` atomically."""
-    write_json(path, {"http": running.http_port, "http_url": running.url})
+    """Write ``{"http": port, "http_url": url}`` (and ``http_token``) atomically."""
+    token = {"http_token": running.token} if running.token is not None else {}
+    write_json(path, {"http": running.http_port, "http_url": running.url, **token})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -132,7 +157,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         otp = OtpPolicy(length=args.otp_length, ttl=args.otp_ttl, max_attempts=args.otp_attempts)
-        config = MerchantConfig(shop_name=args.shop_name, callback_url=args.callback_url, otp=otp)
+        config = MerchantConfig(
+            shop_name=args.shop_name,
+            callback_hosts=(*LOOPBACK_HOSTS, *args.callback_host),
+            callback_url=args.callback_url,
+            otp=otp,
+        )
     except ValueError as error:
         print(f"merchant: {error}", file=sys.stderr)
         return 2
@@ -147,6 +177,12 @@ def main(argv: list[str] | None = None) -> int:
 
     def started(running: RunningMerchant) -> None:
         print(f"merchant: API on {running.url}, binding to {host}:{port} as {args.system_id}", flush=True)
+        if running.token is not None:
+            print(f"merchant: the API wants Authorization: Bearer {running.token}", flush=True)
+        if args.http_host not in LOOPBACK_NAMES:
+            print(
+                f"merchant: WARNING: listening on {args.http_host}, reachable beyond this machine", flush=True
+            )
         if args.ports_file:
             write_ports_file(args.ports_file, running)
         reactor.addSystemEventTrigger("before", "shutdown", running.stop)
@@ -168,6 +204,7 @@ def main(argv: list[str] | None = None) -> int:
             seed=args.seed,
             short_code=args.short_code,
             config=config,
+            token=http_token(args.token, args.http_host),
         ).addCallbacks(started, failed)
 
     reactor.callWhenRunning(run)

@@ -86,7 +86,7 @@ class Merchant:
         :param callback_url: the webhook URL, or None for the configured default.
         :raises InvalidOrder: the request itself is malformed; no order is made.
         """
-        typed = check_request(msisdn, amount, currency, method, callback_url)
+        typed = check_request(msisdn, amount, currency, method, callback_url, self.config.callback_hosts)
         shop = self.config.shop_name
         url = callback_url or self.config.callback_url
         order = self.orders.new(msisdn, amount, currency, typed, shop, now, url)

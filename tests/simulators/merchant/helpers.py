@@ -13,7 +13,7 @@ from simulators.merchant.wallets import Wallets, demo_wallets
 EN = "8613800000001"  # PIN 1234, English
 ZH = "8613800000002"  # PIN 2345, Chinese
 OTHER = "8613800000003"  # PIN 3456, English
-HOOK = "http://shop.test/hook"
+HOOK = "http://127.0.0.1:8999/hook"
 
 T = TypeVar("T")
 

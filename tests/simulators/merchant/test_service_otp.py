@@ -168,6 +168,11 @@ def test_currency_mismatch_fails_the_order() -> None:
         (EN, 100, "CNY", "card", None, "method"),
         (EN, 100, "CNY", "ussd_menu", None, "method"),
         (EN, 100, "CNY", "otp", "ftp://x", "callback_url"),
+        (EN, 100, "CNY", "otp", "file:///etc/passwd", "callback_url"),
+        (EN, 100, "CNY", "otp", "http://evil.example/hook", "callback_hosts"),
+        (EN, 100, "CNY", "otp", "http://127.0.0.1@evil.example/hook", "callback_url"),
+        (EN, 100, "CNY", "otp", "http://evil.example\\@127.0.0.1/hook", "callback_url"),
+        (EN, 100, "CNY", "otp", "http://127.0.0.1:99999/hook", "callback_url"),
     ],
 )
 def test_malformed_requests_are_refused(
@@ -192,13 +197,26 @@ def test_confirm_errors() -> None:
 
 def test_default_callback_url() -> None:
     """Orders created without a callback URL use the configured one; without either there are no webhooks."""
-    with_default = make_merchant(callback_url="http://default.test/hook")
+    with_default = make_merchant(callback_url="http://localhost:8998/hook")
     _, actions = with_default.create_order(EN, 100, "CNY", "otp", None, 0.0)
-    assert of(Webhook, actions)[0].url == "http://default.test/hook"
+    assert of(Webhook, actions)[0].url == "http://localhost:8998/hook"
     _, actions = with_default.create_order(OTHER, 100, "CNY", "otp", HOOK, 0.0)
     assert of(Webhook, actions)[0].url == HOOK
     _, actions = make_merchant().create_order(EN, 100, "CNY", "otp", None, 0.0)
     assert of(Webhook, actions) == []
+
+
+def test_callback_hosts_widen_where_webhooks_may_go() -> None:
+    """Loopback only by default; a host the config lists is allowed, by name or address."""
+    merchant = make_merchant(callback_hosts=("127.0.0.1", "Shop.Example", "::1"))
+    _, actions = merchant.create_order(EN, 100, "CNY", "otp", "https://shop.example:8443/hook", 0.0)
+    assert of(Webhook, actions)[0].url == "https://shop.example:8443/hook"
+    _, actions = merchant.create_order(OTHER, 100, "CNY", "otp", "http://[::1]:9/hook", 0.0)
+    assert of(Webhook, actions)[0].url == "http://[::1]:9/hook"
+    with pytest.raises(InvalidOrder, match="'localhost' is not allowed"):
+        merchant.create_order(ZH, 100, "CNY", "otp", "http://localhost/hook", 0.0)
+    with pytest.raises(ValueError, match="callback_hosts"):
+        make_merchant(callback_url="http://shop.example/hook")
 
 
 def test_shop_cancels_an_order() -> None:
