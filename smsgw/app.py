@@ -330,7 +330,7 @@ def banner(running: Running) -> str:
         f"smsgw {__version__}: the fake carrier is up",
         f"  SMPP      {e['smpp_host']}:{e['smpp']}   system_id={e['system_id']}  password={_shown_password(config)}",
         *([f"  SMPP TLS  {e['smpp_host']}:{e['smpp_tls']}"] if "smpp_tls" in e else []),
-        f"  Console   {e['http_url']}/" + (f"?token={e['http_token']}" if "http_token" in e else ""),
+        f"  Console   {e['http_url']}/" + (f"?token={running.http_token}" if running.http_token else ""),
         f"  HTTP API  {e['http_url']}/api/health",
         f"  store     {e['store']}",
         "  short codes: "
