@@ -140,6 +140,11 @@ state = "off"
         ),
         ({"merchant": {"otp_length": 12}}, ["merchant.otp_length", "4 to 10"]),
         ({"merchant": {"otp_attempts": 0}}, ["merchant.otp_attempts", "minimum 1"]),
+        ({"merchant": {"callback_hosts": "127.0.0.1"}}, ["merchant.callback_hosts", "a list of host names"]),
+        (
+            {"merchant": {"callback_hosts": ["http://shop.example:8080"]}},
+            ["merchant.callback_hosts", "'http://shop.example:8080'", "without scheme, port or path"],
+        ),
         ({"subscribers": [{"msisdn": "abc"}]}, ["subscribers[0].msisdn", "not a phone number"]),
         ({"network": {"provisioning": "lax"}}, ["network.provisioning", "auto, strict"]),
         (
@@ -181,6 +186,18 @@ def test_errors_name_the_key_and_what_is_allowed(data: dict, words: list[str]) -
         config_from_dict(data)
     for word in words:
         assert word in str(caught.value)
+
+
+def test_the_merchant_password_and_callback_hosts() -> None:
+    """No merchant password unless configured (smsgw makes one up at start); webhook hosts
+    are loopback unless listed, compared in lower case."""
+    default = config_from_dict({}).merchant
+    assert default.password is None
+    assert default.callback_hosts == ("127.0.0.1", "localhost", "::1")
+    merchant = config_from_dict(
+        {"merchant": {"callback_hosts": ["Shop.Example", "::1", "10.0.0.7"]}}
+    ).merchant
+    assert merchant.callback_hosts == ("shop.example", "::1", "10.0.0.7")
 
 
 def test_unreadable_and_invalid_files(tmp_path) -> None:

@@ -17,7 +17,7 @@ import smpplib.exceptions
 from simulators.carrier_process import stop_process
 from simulators.merchant.client import Shop
 from smsgw.smpp.constants import CommandStatus as S
-from tests.e2e.conftest import START_TIMEOUT, Smsgw, wait_until
+from tests.e2e.conftest import DEFAULT_ACCOUNT_TOML, START_TIMEOUT, Smsgw, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -172,7 +172,18 @@ def test_a_configured_merchant_password_is_used_and_not_printed(start_server, co
     server = start_server('[merchant]\npassword = "s3cr3tpw"\n')
     assert connect(server).bind("transceiver", system_id="merchant", password="s3cr3tpw").status == 0
     assert "s3cr3tpw" not in server.stdout() + server.stderr()
+    assert "system_id=merchant  password=(as in your config)" in server.stdout()
     assert merchant(server, "GET", "/health")[2]["bound"] is True
+
+
+def test_an_account_for_the_merchant_gives_it_its_password(start_server) -> None:
+    """An [[accounts]] entry with the merchant's system_id is what it binds to, password and all."""
+    server = start_server(
+        DEFAULT_ACCOUNT_TOML
+        + '[[accounts]]\nsystem_id = "merchant"\npassword = "acctpw"\nshort_codes = ["10086"]\n'
+    )
+    wait_until(lambda: merchant(server, "GET", "/health")[2]["bound"], what="the merchant's bind")
+    assert "acctpw" not in server.stdout()
 
 
 def test_beyond_loopback_the_merchant_wants_a_token(start_server, monkeypatch) -> None:
