@@ -12,6 +12,9 @@ Routes (all JSON; errors use smsgw's envelope ``{"error": {"code": ..., "message
 | ``GET /wallets/{msisdn}``, ``POST /wallets/{msisdn}/topup`` ``{amount}`` | one wallet / add to it |
 | ``GET /health`` | ``{"status": "ok", "bound": ...}`` |
 
+Every request passes the carrier's guard (:mod:`smsgw.web.guard`). ``callback_url`` must be
+http(s) to a host of ``MerchantConfig.callback_hosts`` (loopback unless configured).
+
 The core is synchronous; every request reads the clock once and hands the actions the core
 returned to ``perform`` (the SMPP edge).
 """
