@@ -6,7 +6,6 @@ import gc
 import os
 import random
 import secrets
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,9 @@ from smsgw.carrier.subscribers import SubscriberRegistry
 from smsgw.carrier.ussd import UssdLimits
 from smsgw.carrier.validation import Limits
 from smsgw.config import Config
+from smsgw.server.descriptors import Fit, fit, raise_open_files
 from smsgw.server.eventlog import RefusalLog
+from smsgw.server.lag import LagMonitor
 from smsgw.server.smpp import SmppServerFactory
 from smsgw.store.sqlite import SqliteStore
 from smsgw.web.api import Api, Root
@@ -60,6 +61,9 @@ class Running:
     tls_port: Any = None
     #: The token the HTTP API wants, if any.
     http_token: str | None = None
+    #: The open-files limit and the connection limits fitted into it.
+    descriptors: Fit | None = None
+    lag: LagMonitor | None = None
 
     @property
     def endpoints(self) -> dict[str, Any]:
@@ -91,6 +95,8 @@ class Running:
         """
         if self.merchant is not None:
             yield defer.maybeDeferred(self.merchant.stop)
+        if self.lag is not None:
+            self.lag.stop()
         factory = self.smpp_factory
         factory.unbind_all()
         factory.flusher.flush()
@@ -143,6 +149,7 @@ def start(config: Config, reactor: Any) -> Any:
 
     :returns: a Deferred firing with :class:`Running`.
     """
+    config, descriptors = _fit_descriptors(config)
     network = config.network
     path = config.store.path
     store = SqliteStore(
@@ -166,12 +173,16 @@ def start(config: Config, reactor: Any) -> Any:
         ussd_limits=UssdLimits(network.ussd_max_length, network.ussd_user_timeout, network.ussd_app_timeout),
         # A fixed seed: a probability rule strikes the same events on every run.
         faults=FaultBook(config.faults + (MAGIC_NUMBERS if network.magic_numbers else ()), random.Random(0)),
-        failed_binds=FailedBinds(config.smpp.max_failed_binds or sys.maxsize),
+        # The merchant binds with a password made up at start; nothing else may lock it out.
+        failed_binds=FailedBinds(
+            config.smpp.max_failed_binds,
+            exempt=[config.merchant.system_id] if config.merchant.enabled else [],
+        ),
     )
     smpp = config.smpp
     factory = SmppServerFactory(carrier, smpp.session, reactor)
     factory.noisy = False
-    RefusalLog(carrier.events, reactor.seconds)
+    RefusalLog(carrier.events, reactor.seconds, call_later=reactor.callLater)
     try:
         smpp_port = yield endpoints.serverFromString(reactor, _endpoint(smpp.host, smpp.port)).listen(factory)
         info: dict[str, Any] = {"smpp": {"host": smpp.host}}
@@ -200,7 +211,8 @@ def start(config: Config, reactor: Any) -> Any:
         )
         api = Api(routes, streams={"events": EventStream(carrier.events, reactor, now=clock.now)})
         root = Root(api)
-        root.mount(b"metrics", MetricsResource(carrier))
+        lag = LagMonitor(reactor)
+        root.mount(b"metrics", MetricsResource(carrier, lag))
         token = http_token(config)
         site = GuardedSite(
             root,
@@ -219,8 +231,10 @@ def start(config: Config, reactor: Any) -> Any:
         raise
     info["smpp"]["port"] = smpp_port.getHost().port
     running = Running(
-        config, carrier, store, factory, smpp_port, http_port, tls_port=tls_port, http_token=token
-    )
+        config, carrier, store, factory, smpp_port, http_port, tls_port=tls_port, http_token=token,
+        descriptors=descriptors, lag=lag,
+    )  # fmt: skip
+    lag.start()
     if config.merchant.enabled:
         running.merchant = yield _start_merchant(config, reactor, smpp_port.getHost(), clock.now)
         info["merchant"] = {"url": running.merchant.url}
@@ -236,6 +250,22 @@ def start(config: Config, reactor: Any) -> Any:
     gc.collect()
     gc.freeze()
     return running
+
+
+def _fit_descriptors(config: Config) -> tuple[Config, Fit]:
+    """Raise the open-files limit, and lower the connection limits if they still do not fit."""
+    before, limit = raise_open_files()
+    smpp, http = config.smpp, config.http
+    fitted = fit(smpp.session.max_connections, http.max_open_requests, before, limit)
+    if fitted.warning is None:
+        return config, fitted
+    log.warn("{warning}", warning=fitted.warning)
+    session = attrs.evolve(smpp.session, max_connections=fitted.max_connections)
+    return attrs.evolve(
+        config,
+        smpp=attrs.evolve(smpp, session=session),
+        http=attrs.evolve(http, max_open_requests=fitted.max_open_requests),
+    ), fitted
 
 
 def _start_merchant(config: Config, reactor: Any, smpp: Any, clock: Callable[[], float]) -> Any:
@@ -283,6 +313,7 @@ def banner(running: Running) -> str:
         f"  Console   {e['http_url']}/" + (f"?token={e['http_token']}" if "http_token" in e else ""),
         f"  HTTP API  {e['http_url']}/api/health",
         f"  store     {e['store']}",
+        *(_limits_line(running.descriptors, config) if running.descriptors is not None else []),
         "  short codes: "
         + ", ".join(f"{c} -> {a.system_id}" for a in config.all_accounts for c in a.short_codes),
         "  USSD:     "
@@ -302,6 +333,14 @@ def banner(running: Running) -> str:
         if host not in ("127.0.0.1", "::1", "localhost"):
             lines.append(f"  WARNING: listening on {host}, reachable beyond this machine")
     return "\n".join(lines)
+
+
+def _limits_line(fitted: Fit, config: Config) -> list[str]:
+    line = (
+        f"  limits    {fitted.summary}; {config.smpp.session.max_connections} SMPP connections, "
+        f"{config.http.max_open_requests} HTTP requests at once"
+    )
+    return [line] + ([f"  WARNING: {fitted.warning}"] if fitted.warning else [])
 
 
 def write_ports_file(path: str, running: Running) -> None:

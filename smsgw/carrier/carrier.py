@@ -123,7 +123,7 @@ class Carrier:
                 self.center.handset_reachable(subscriber.msisdn, clock.now())
         #: Bound sessions by session id.
         self.links: dict[int, Link] = {}
-        self.failed_binds = failed_binds or FailedBinds()
+        self.failed_binds = failed_binds if failed_binds is not None else FailedBinds()
         #: When each bound session bound (carrier time), for the sessions view.
         self.bound_at: dict[int, float] = {}
         #: PDU counts of sessions that have ended (live ones keep their own), for /metrics.
