@@ -3,12 +3,13 @@
 Everything of the carrier runs on one thread: a request that takes 230 ms delays every bind,
 submit_sm_resp and API answer by as much. :class:`LagMonitor` asks to be called every
 ``interval`` and measures how late it is called (``smsgw_reactor_lag_seconds`` in /metrics);
-:func:`timed` wraps the entry points where a client's input is handled (an API request, the
-bytes of one SMPP connection) and names the one that took over :data:`SLOW_TURN`, so the
-warning says whose request to look at. A late tick that no timed call explains is warned of
+:func:`timed` wraps the entry points where a client's input is handled (an API request; the
+SMPP adapter times each connection's reads itself with the clock read it makes anyway) and
+:func:`slow_turn` names the one that took over :data:`SLOW_TURN`, so the warning says whose
+request to look at. A late tick that no timed call explains is warned of
 too, without a name.
 
-The cost is two clock reads per wrapped call and one timer every 50 ms.
+The cost is two clock reads per wrapped call (one more per SMPP read) and one timer every 50 ms.
 """
 
 from __future__ import annotations
@@ -49,18 +50,19 @@ def timed(describe: Callable[[Any, Any], str]) -> Callable[[F], F]:
             try:
                 return method(self, argument)
             finally:
-                end = clock()
-                if end - start > SLOW_TURN:
-                    _slow(describe(self, argument), end - start, end)
+                took = clock() - start
+                if took > SLOW_TURN:
+                    slow_turn(describe(self, argument), took)
 
         return timed_method  # type: ignore[return-value]
 
     return wrap
 
 
-def _slow(what: str, seconds: float, end: float) -> None:
+def slow_turn(what: str, seconds: float) -> None:
+    """Warn that ``what`` held the reactor ``seconds`` (over :data:`SLOW_TURN`)."""
     global _last_named
-    _last_named = end
+    _last_named = clock()
     log.warn("{what} took {ms:.0f} ms on the reactor", what=what, ms=seconds * 1000)
 
 

@@ -23,6 +23,7 @@ def reactor(monkeypatch: pytest.MonkeyPatch) -> Clock:
     """A fake reactor whose time is also the lag module's clock."""
     clock = Clock()
     monkeypatch.setattr(lag, "clock", clock.seconds)
+    monkeypatch.setattr(lag, "_last_named", float("-inf"))  # no other test's slow call
     return clock
 
 
@@ -74,10 +75,18 @@ def test_a_fast_request_is_not_logged(reactor: Clock) -> None:
 
 
 def test_slow_smpp_input_is_named_by_system_id_and_session(monkeypatch: pytest.MonkeyPatch) -> None:
-    times = iter([0.0, 0.14])  # the read took 140 ms
-    monkeypatch.setattr(lag, "clock", lambda: next(times))
-    factory = SmppServerFactory(make_carrier(), SessionConfig(), Clock())
+    monkeypatch.setattr(lag, "_last_named", float("-inf"))
+    reactor = Clock()
+    carrier = make_carrier()
+    factory = SmppServerFactory(carrier, SessionConfig(), reactor)
     protocol, _ = connect(factory)
+    bind = carrier.bind
+
+    def slow_bind(*args: object) -> bool:
+        reactor.rightNow += 0.14  # the bind holds the reactor for 140 ms
+        return bind(*args)  # type: ignore[arg-type]
+
+    carrier.bind = slow_bind  # type: ignore[method-assign]
     with capturedLogs() as captured:
         protocol.dataReceived(codec.encode(BindTransceiver(1, system_id="shop", password="pw")))
     (warning,) = _warnings(captured)
