@@ -6,7 +6,6 @@ import gc
 import os
 import random
 import secrets
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,9 @@ from smsgw.carrier.subscribers import SubscriberRegistry
 from smsgw.carrier.ussd import UssdLimits
 from smsgw.carrier.validation import Limits
 from smsgw.config import Config
+from smsgw.server.descriptors import Fit, fit, raise_open_files
 from smsgw.server.eventlog import RefusalLog
+from smsgw.server.lag import LagMonitor
 from smsgw.server.smpp import SmppServerFactory
 from smsgw.store.sqlite import SqliteStore
 from smsgw.web.api import Api, Root
@@ -64,6 +65,9 @@ class Running:
     merchant_token: str | None = None
     #: Whether smsgw made the merchant's password up (then it is printed; a configured one is not).
     merchant_password_made_up: bool = False
+    #: The open-files limit and the connection limits fitted into it.
+    descriptors: Fit | None = None
+    lag: LagMonitor | None = None
 
     @property
     def endpoints(self) -> dict[str, Any]:
@@ -100,6 +104,8 @@ class Running:
         """
         if self.merchant is not None:
             yield defer.maybeDeferred(self.merchant.stop)
+        if self.lag is not None:
+            self.lag.stop()
         factory = self.smpp_factory
         factory.unbind_all()
         factory.flusher.flush()
@@ -178,6 +184,7 @@ def start(config: Config, reactor: Any) -> Any:
     :returns: a Deferred firing with :class:`Running`.
     """
     config, password_made_up = with_merchant_password(config)
+    config, descriptors = _fit_descriptors(config)
     network = config.network
     path = config.store.path
     store = SqliteStore(
@@ -201,12 +208,16 @@ def start(config: Config, reactor: Any) -> Any:
         ussd_limits=UssdLimits(network.ussd_max_length, network.ussd_user_timeout, network.ussd_app_timeout),
         # A fixed seed: a probability rule strikes the same events on every run.
         faults=FaultBook(config.faults + (MAGIC_NUMBERS if network.magic_numbers else ()), random.Random(0)),
-        failed_binds=FailedBinds(config.smpp.max_failed_binds or sys.maxsize),
+        # The merchant binds with a password made up at start; nothing else may lock it out.
+        failed_binds=FailedBinds(
+            config.smpp.max_failed_binds,
+            exempt=[config.merchant.system_id] if config.merchant.enabled else [],
+        ),
     )
     smpp = config.smpp
     factory = SmppServerFactory(carrier, smpp.session, reactor)
     factory.noisy = False
-    RefusalLog(carrier.events, reactor.seconds)
+    RefusalLog(carrier.events, reactor.seconds, call_later=reactor.callLater)
     try:
         smpp_port = yield endpoints.serverFromString(reactor, _endpoint(smpp.host, smpp.port)).listen(factory)
         info: dict[str, Any] = {"smpp": {"host": smpp.host}}
@@ -235,7 +246,8 @@ def start(config: Config, reactor: Any) -> Any:
         )
         api = Api(routes, streams={"events": EventStream(carrier.events, reactor, now=clock.now)})
         root = Root(api)
-        root.mount(b"metrics", MetricsResource(carrier))
+        lag = LagMonitor(reactor)
+        root.mount(b"metrics", MetricsResource(carrier, lag))
         token, merchant_token = http_tokens(config)
         site = GuardedSite(
             root,
@@ -264,7 +276,10 @@ def start(config: Config, reactor: Any) -> Any:
         http_token=token,
         merchant_token=merchant_token,
         merchant_password_made_up=password_made_up,
+        descriptors=descriptors,
+        lag=lag,
     )
+    lag.start()
     if config.merchant.enabled:
         running.merchant = yield _start_merchant(
             config, reactor, smpp_port.getHost(), clock.now, merchant_token
@@ -282,6 +297,22 @@ def start(config: Config, reactor: Any) -> Any:
     gc.collect()
     gc.freeze()
     return running
+
+
+def _fit_descriptors(config: Config) -> tuple[Config, Fit]:
+    """Raise the open-files limit, and lower the connection limits if they still do not fit."""
+    before, limit = raise_open_files()
+    smpp, http = config.smpp, config.http
+    fitted = fit(smpp.session.max_connections, http.max_open_requests, before, limit)
+    if fitted.warning is None:
+        return config, fitted
+    log.warn("{warning}", warning=fitted.warning)
+    session = attrs.evolve(smpp.session, max_connections=fitted.max_connections)
+    return attrs.evolve(
+        config,
+        smpp=attrs.evolve(smpp, session=session),
+        http=attrs.evolve(http, max_open_requests=fitted.max_open_requests),
+    ), fitted
 
 
 def _start_merchant(
@@ -333,6 +364,7 @@ def banner(running: Running) -> str:
         f"  Console   {e['http_url']}/" + (f"?token={running.http_token}" if running.http_token else ""),
         f"  HTTP API  {e['http_url']}/api/health",
         f"  store     {e['store']}",
+        *(_limits_line(running.descriptors, config) if running.descriptors is not None else []),
         "  short codes: "
         + ", ".join(f"{c} -> {a.system_id}" for a in config.all_accounts for c in a.short_codes),
         "  USSD:     "
@@ -360,6 +392,14 @@ def banner(running: Running) -> str:
             f"  WARNING: the merchant's API listens on {config.merchant.http_host}, reachable beyond this machine"
         )
     return "\n".join(lines)
+
+
+def _limits_line(fitted: Fit, config: Config) -> list[str]:
+    line = (
+        f"  limits    {fitted.summary}; {config.smpp.session.max_connections} SMPP connections, "
+        f"{config.http.max_open_requests} HTTP requests at once"
+    )
+    return [line] + ([f"  WARNING: {fitted.warning}"] if fitted.warning else [])
 
 
 def write_ports_file(path: str, running: Running) -> None:

@@ -269,6 +269,7 @@ _SMPP_CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "response_timeout": lambda w, v: float(_number(w, v, minimum=0.1)),
     "max_connections": lambda w, v: int(_number(w, v, integer=True)),
     "max_connections_per_ip": lambda w, v: int(_number(w, v, integer=True)),
+    "per_ip_limit_on_loopback": lambda w, v: _flag(w, v),
 }
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import attrs
 
 from smsgw.carrier.accounts import Account, AccountRegistry
-from smsgw.carrier.bindguard import FailedBinds
+from smsgw.carrier.bindguard import UNKNOWN, FailedBinds
 from smsgw.carrier.center import MessageCenter, parse_message_id
 from smsgw.carrier.clock import Clock
 from smsgw.carrier.errors import BindRefused, Rejected, UnknownSubscriber
@@ -62,6 +62,8 @@ from smsgw.text.coding import decode_text, encode_text
 
 #: The USSD dialect of a dialogue whose account is gone from the config (§5.7 defaults).
 _DEFAULT_USSD_PROFILE = Account(system_id="", password="")
+#: Bind refusals that count against FailedBinds: what a password guesser gets.
+_GUESSES = frozenset({S.ESME_RINVSYSID, S.ESME_RINVPASWD})
 
 
 class Carrier:
@@ -121,7 +123,7 @@ class Carrier:
                 self.center.handset_reachable(subscriber.msisdn, clock.now())
         #: Bound sessions by session id.
         self.links: dict[int, Link] = {}
-        self.failed_binds = failed_binds or FailedBinds()
+        self.failed_binds = failed_binds if failed_binds is not None else FailedBinds()
         #: When each bound session bound (carrier time), for the sessions view.
         self.bound_at: dict[int, float] = {}
         #: PDU counts of sessions that have ended (live ones keep their own), for /metrics.
@@ -169,23 +171,28 @@ class Carrier:
         session = link.session
         host = link.peer.rpartition(":")[0] or link.peer
         now = self.clock.now()
-        wait = self.failed_binds.blocked(host, now)
+        guard = self.failed_binds
+        # Names of no account share one count per address, so inventing names buys nothing.
+        guarded = pdu.system_id if self.accounts.get(pdu.system_id) is not None else UNKNOWN
+        wait = guard.blocked(host, guarded, now)
         try:
             if wait:
+                name = "unknown system_ids" if guarded is UNKNOWN else f"system_id {pdu.system_id!r}"
                 raise BindRefused(
                     S.ESME_RBINDFAIL,
-                    f"{self.failed_binds.limit} failed binds from {host} within "
-                    f"{self.failed_binds.window:g} s; the next is heard in {wait:.0f} s",
+                    f"{guard.limit} failed binds for {name} from {host} within "
+                    f"{guard.window:g} s; the next is heard in {wait:.0f} s",
                 )
             account = self.accounts.authenticate(pdu.system_id, pdu.password, bind_type)
             self._check_bind_count(account)
         except BindRefused as refusal:
-            if not wait:
-                self.failed_binds.failed(host, now)
+            # Only a wrong name or password counts: a right one over max_binds is no guess.
+            if not wait and refusal.command_status in _GUESSES:
+                guard.failed(host, guarded, now)
             session.reject_bind(pdu, refusal.command_status)
             self._refused(session_id, pdu.system_id, pdu, refusal)
             return False
-        self.failed_binds.succeeded(host)
+        guard.succeeded(host, guarded)
         session.accept_bind(pdu, account.system_id)
         link.account = account
         self.links[session_id] = link

@@ -16,6 +16,7 @@ Dialogues live in memory only: a real network loses USSD sessions on a restart t
 from __future__ import annotations
 
 import enum
+import re
 from collections import Counter
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -37,6 +38,20 @@ APP_TIMEOUT_REASON = "the application did not answer in time"
 
 #: Asks the injected faults: (effect, system_id, msisdn, code, detail) -> the rule that
 #: struck (announced), or None.
+#: A prompt asking for a secret (the merchant's "Enter PIN:", "请输入密码：", a bank's password):
+#: what the user types at it is shown masked, as a phone's screen does. "PIN" only as a word
+#: of its own, so "Shopping" does not count (\b would not do: CJK letters are word characters).
+SECRET_PROMPT = re.compile(
+    r"(?<![A-Za-z])PIN(?![A-Za-z])|password|passcode|passwort|mot de passe|contraseña|senha|密码|密碼|口令",
+    re.IGNORECASE,
+)
+
+
+def shown_input(prompt: str | None, text: str) -> str:
+    """What the screen shows of ``text`` typed at ``prompt``: ``****`` for a secret."""
+    return "*" * len(text) if prompt is not None and SECRET_PROMPT.search(prompt) else text
+
+
 FaultCheck = Callable[[str, str, str, str, str], Any]
 
 
@@ -73,6 +88,7 @@ class Dialogue:
 
     :ivar session: the gateway's number for it (its_session_info carries ``session << 8``).
     :ivar inputs: what the user typed, in order (the HTTP style sends them ``*``-joined).
+    :ivar shown_inputs: the same as the API and logs may show them: masked at a PIN prompt.
     """
 
     session: int
@@ -85,6 +101,7 @@ class Dialogue:
     phase: Phase = Phase.WAITING_APP
     deadline: float = 0.0
     inputs: list[str] = attrs.Factory(list)
+    shown_inputs: list[str] = attrs.Factory(list)
     screens: list[Screen] = attrs.Factory(list)
     end_reason: str | None = None
     #: Why it ended, for programs: app_ended, notice, user_cancelled, user_timeout,
@@ -212,6 +229,7 @@ class UssdGateway:
             )
         dialogue = self._open(subscriber.msisdn, code, dialled, route, "mobile", now)
         dialogue.inputs.extend(direct)
+        dialogue.shown_inputs.extend(direct)
         dialogue.deadline = now + self.limits.app_timeout
         self._to_app(dialogue, UssdServiceOp.PSSR_INDICATION, dialled, now)
         return dialogue
@@ -227,6 +245,8 @@ class UssdGateway:
                 CommandStatus.ESME_RSUBMITFAIL, f"{msisdn} has no USSD prompt waiting for an answer"
             )
         dialogue.inputs.append(text)
+        screen = dialogue.screen
+        dialogue.shown_inputs.append(shown_input(screen.text if screen is not None else None, text))
         dialogue.phase = Phase.WAITING_APP
         dialogue.cursor = self._tick_cursor()
         dialogue.deadline = now + self.limits.app_timeout

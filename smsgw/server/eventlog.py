@@ -1,14 +1,20 @@
 """Logs what the carrier refuses and the faults it injects, so a developer sees why their
 submit failed or their receipt never came.
 
-A client hammering a throttled account would flood the log with one line per submit, so
-each (account, status) pair, and each fault rule, logs at most once a second and reports how
-many it held back.
+A client hammering a throttled account would flood the log with one line per submit, and one
+inventing a new system_id for every bind would make every line a new kind. So the log keeps
+a budget: in each interval (a second) each kind (account and status, or fault rule) is
+logged once, and at most ``budget`` lines in all; what is held back is counted by reason
+(status or fault rule, a set the config bounds) and summed up in one line when the interval
+ends. Its state is the interval's kinds (no more than ``budget``) and those counts, whatever
+the names sent.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
+from typing import Any
 
 from twisted.logger import Logger
 
@@ -17,57 +23,106 @@ from smsgw.carrier.events import EventBus, FaultInjected, Refused
 log = Logger(namespace="smsgw.carrier")
 
 
-class RefusalLog:
-    """Subscribes to :class:`Refused` and :class:`FaultInjected` events and logs them, rate-limited.
+class LogBudget:
+    """Which lines of an interval are written: sans-I/O, on the caller's clock.
 
-    :param clock: seconds, for the rate limit (the reactor's).
+    :param budget: lines written per interval at most.
     """
 
-    def __init__(self, events: EventBus, clock: Callable[[], float], interval: float = 1.0) -> None:
+    def __init__(self, interval: float = 1.0, budget: int = 20) -> None:
+        self.interval = interval
+        self.budget = budget
+        self._start = float("-inf")
+        self._logged: set[tuple[str, str]] = set()
+        self._held: Counter[str] = Counter()
+
+    def admit(self, key: tuple[str, str], reason: str, now: float) -> tuple[bool, str | None]:
+        """Whether to write the line of kind ``key``, and the summary of the interval that
+        ended before it (to write first), if any."""
+        summary = self.roll(now)
+        if key in self._logged or len(self._logged) >= self.budget:
+            self._held[reason] += 1
+            return False, summary
+        self._logged.add(key)
+        return True, summary
+
+    def roll(self, now: float) -> str | None:
+        """Start a new interval if the current one is over; the summary of what it held back."""
+        if now - self._start < self.interval:
+            return None
+        held, self._held = self._held, Counter()
+        self._start, self._logged = now, set()
+        if not held:
+            return None
+        by_reason = ", ".join(f"{reason} {count}" for reason, count in held.most_common())
+        return f"… and {held.total()} more refusals and faults not logged one by one ({by_reason})"
+
+    @property
+    def holding(self) -> bool:
+        """Whether this interval held lines back (its summary is due)."""
+        return bool(self._held)
+
+
+class RefusalLog:
+    """Subscribes to :class:`Refused` and :class:`FaultInjected` events and logs them, within a budget.
+
+    :param clock: seconds, for the interval (the reactor's).
+    :param call_later: ``reactor.callLater``, to write an interval's summary when no later
+        event does; without it the summary waits for the next event.
+    """
+
+    def __init__(
+        self,
+        events: EventBus,
+        clock: Callable[[], float],
+        interval: float = 1.0,
+        budget: int = 20,
+        call_later: Callable[..., Any] | None = None,
+    ) -> None:
         self._clock = clock
-        self._interval = interval
-        self._last: dict[tuple[str, str], tuple[float, int]] = {}
+        self._budget = LogBudget(interval, budget)
+        self._call_later = call_later
+        self._pending: Any = None
         events.subscribe(self.refused, Refused)
         events.subscribe(self.fault, FaultInjected)
 
     def refused(self, event: Refused) -> None:
-        """Log one refusal, or count it when its kind was logged less than a second ago."""
-        more = self._more((event.system_id, event.status))
-        if more is None:
+        """Log one refusal, unless its kind or the budget was used up this interval."""
+        if not self._admit((event.system_id, event.status), event.status):
             return
         log.info(
-            "session {session_id} ({system_id}): {command} refused with {status}: {reason}{more}",
+            "session {session_id} ({system_id}): {command} refused with {status}: {reason}",
             session_id=event.session_id if event.session_id is not None else "-",
             system_id=event.system_id or "unbound",
             command=event.command,
             status=event.status,
             reason=event.reason,
-            more=more,
         )
 
     def fault(self, event: FaultInjected) -> None:
-        """Log one injected fault, or count it when its rule was logged less than a second ago."""
-        more = self._more(("fault", event.rule))
-        if more is None:
+        """Log one injected fault, unless its rule or the budget was used up this interval."""
+        if not self._admit(("fault", event.rule), f"fault {event.rule}"):
             return
         log.info(
-            "injected fault {rule} ({effect}) struck {system_id} -> {msisdn}{message}: {detail}{more}",
+            "injected fault {rule} ({effect}) struck {system_id} -> {msisdn}{message}: {detail}",
             rule=event.rule,
             effect=event.effect,
             system_id=event.system_id or "-",
             msisdn=event.msisdn,
             message=f" message_id {event.message_id}" if event.message_id else "",
             detail=event.detail,
-            more=more,
         )
 
-    def _more(self, key: tuple[str, str]) -> str | None:
-        """None when ``key`` was logged less than an interval ago (it is counted); else the
-        note of how many were held back since."""
-        now = self._clock()
-        last, held = self._last.get(key, (float("-inf"), 0))
-        if now - last < self._interval:
-            self._last[key] = (last, held + 1)
-            return None
-        self._last[key] = (now, 0)
-        return f" (and {held} more like it)" if held else ""
+    def _admit(self, key: tuple[str, str], reason: str) -> bool:
+        write, summary = self._budget.admit(key, reason, self._clock())
+        if summary is not None:
+            log.info("{summary}", summary=summary)
+        if self._budget.holding and self._pending is None and self._call_later is not None:
+            self._pending = self._call_later(self._budget.interval, self._flush)
+        return write
+
+    def _flush(self) -> None:
+        self._pending = None
+        summary = self._budget.roll(self._clock())
+        if summary is not None:
+            log.info("{summary}", summary=summary)

@@ -9,6 +9,7 @@ one-message-at-a-time clients fast.
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 from twisted.internet import defer, protocol
@@ -19,6 +20,7 @@ from twisted.python.failure import Failure
 
 from smsgw.carrier.accounts import Account
 from smsgw.carrier.carrier import Carrier
+from smsgw.server.lag import SLOW_TURN, slow_turn
 from smsgw.server.tcp import quick_ack, tune_socket, write_now
 from smsgw.smpp.constants import CommandStatus, status_name
 from smsgw.smpp.constants import CommandStatus as S
@@ -37,6 +39,15 @@ from smsgw.smpp.sm import DataSm, SubmitMulti, SubmitSm
 
 log = Logger(namespace="smsgw.smpp")
 _CARRIER_REQUESTS = (SubmitSm, DataSm, SubmitMulti, QuerySm, CancelSm, ReplaceSm)
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return (mapped or address).is_loopback
 
 
 class TurnFlusher:
@@ -98,6 +109,12 @@ class SmppServerProtocol(protocol.Protocol):
             }
         )
 
+    @property
+    def name(self) -> str:
+        """``system_id=... (session N)``, for logs."""
+        system_id = self.account.system_id if self.account is not None else "unbound"
+        return f"system_id={system_id} (session {self.session_id})"
+
     # -- Twisted's side --------------------------------------------------------------
 
     def connectionMade(self) -> None:
@@ -115,12 +132,18 @@ class SmppServerProtocol(protocol.Protocol):
         if self._socket is not None and not quick_ack(self._socket):
             self._socket = None
         handlers = self._handlers
-        for event in self.session.receive_data(data, self.factory.reactor.seconds()):
+        seconds = self.factory.reactor.seconds
+        now = seconds()
+        for event in self.session.receive_data(data, now):
             try:
                 handlers[type(event)](event)
             except Exception:
                 self._failed(event)
         self.factory.flusher.mark(self)
+        # Timed with the session's own clock read: one more read, not a wrapper, on the hot path.
+        took = seconds() - now
+        if took > SLOW_TURN:
+            slow_turn(f"SMPP {self.name} from {self.peer}", took)
 
     def connectionLost(self, reason: Failure = protocol.connectionDone) -> None:
         lost = self.session.connection_lost()
@@ -286,7 +309,7 @@ class SmppServerFactory(protocol.Factory):
         if limit and len(self.connections) >= limit:
             return f"{len(self.connections)} connections are open (max_connections {limit})"
         per_ip = self.session_config.max_connections_per_ip
-        if per_ip:
+        if per_ip and (self.session_config.per_ip_limit_on_loopback or not _is_loopback(host)):
             from_host = sum(1 for c in self.connections.values() if c.peer.rpartition(":")[0] == host)
             if from_host >= per_ip:
                 return f"{from_host} connections are open from {host} (max_connections_per_ip {per_ip})"

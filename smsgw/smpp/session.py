@@ -77,6 +77,9 @@ class SessionConfig:
     #: gets its bind refused with ESME_RTHROTTLED and is closed.
     max_connections: int = 1000
     max_connections_per_ip: int = 200
+    #: Whether max_connections_per_ip counts loopback peers too: on one machine every client
+    #: (a load test, the merchant, the test suite) shares 127.0.0.1, so by default it does not.
+    per_ip_limit_on_loopback: bool = False
 
 
 #: Upper bounds (seconds) of the histogram of ESME answer times to deliver_sm.

@@ -19,6 +19,8 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web import resource, server
 
+from smsgw.server.lag import request_name, timed
+
 MAX_BODY = 64 * 1024
 log = Logger(namespace="smsgw.api")
 
@@ -97,6 +99,7 @@ class Api(resource.Resource):
         self.routes = [(method, re.compile(pattern), handler) for method, pattern, handler in routes]
         self.streams = streams or {}
 
+    @timed(request_name)
     def render(self, request: server.Request) -> bytes | int:
         path = "/".join(seg.decode("utf-8", "replace") for seg in request.postpath or () if seg)
         method = request.method.decode("ascii", "replace")

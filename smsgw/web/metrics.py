@@ -16,6 +16,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from twisted.web import resource, server
 
 from smsgw.carrier.carrier import Carrier
+from smsgw.server.lag import LagMonitor
 from smsgw.smpp.constants import MessageState, command_name, status_name
 from smsgw.smpp.session import ANSWER_BUCKETS
 
@@ -123,6 +124,21 @@ class CarrierCollector:
         yield faults
 
 
+class LagCollector:
+    """How late the reactor ran a timer asked for every 50 ms: time everyone else waited."""
+
+    def __init__(self, lag: LagMonitor) -> None:
+        self.lag = lag
+
+    def collect(self) -> Iterator[Metric]:
+        yield HistogramMetricFamily(
+            "smsgw_reactor_lag_seconds",
+            "How late the reactor ran a periodic call: how long one turn held every connection",
+            buckets=self.lag.buckets(),
+            sum_value=self.lag.sum,
+        )
+
+
 def _sent_labels(key: int) -> tuple[str, str]:
     command_id, status = key >> 32, key & 0xFFFFFFFF
     is_response = bool(command_id & 0x80000000)
@@ -141,10 +157,12 @@ class MetricsResource(resource.Resource):
 
     isLeaf = True
 
-    def __init__(self, carrier: Carrier) -> None:
+    def __init__(self, carrier: Carrier, lag: LagMonitor | None = None) -> None:
         super().__init__()
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(CarrierCollector(carrier))  # type: ignore[arg-type]
+        if lag is not None:
+            self.registry.register(LagCollector(lag))  # type: ignore[arg-type]
 
     def render_GET(self, request: server.Request) -> bytes:
         request.setHeader(b"content-type", CONTENT_TYPE_LATEST.encode())

@@ -117,7 +117,7 @@ def dialogue_json(dialogue: Dialogue) -> dict[str, Any]:
         "screen": screen.text if screen else None,
         "expects_reply": bool(screen and screen.expects_reply and dialogue.phase is Phase.WAITING_USER),
         "cursor": dialogue.cursor,
-        "inputs": list(dialogue.inputs),
+        "inputs": list(dialogue.shown_inputs),  # masked at a PIN prompt
         "end_reason": dialogue.end_reason,
         "end_code": dialogue.end_code,
     }

@@ -5,6 +5,9 @@ from __future__ import annotations
 import attrs
 import pytest
 
+from smsgw.carrier.accounts import Account, AccountRegistry
+from smsgw.carrier.bindguard import UNKNOWN
+from smsgw.carrier.carrier import Carrier
 from smsgw.carrier.clock import FakeClock
 from smsgw.carrier.subscribers import HandsetState, normalize_msisdn
 from smsgw.smpp.constants import BindType, MessageState
@@ -368,19 +371,49 @@ def test_latin1_account_reads_and_receives_latin1() -> None:
     assert (mo.data_coding, mo.short_message) == (3, "Café crème".encode("latin-1"))
 
 
-def test_failed_binds_from_one_address_are_refused_unread_for_a_while() -> None:
-    """Ten wrong passwords in a minute, and the eleventh bind (even a right one) is refused."""
-    clock = FakeClock()
+def _two_accounts(clock: FakeClock) -> Carrier:
     carrier = make_carrier(clock=clock)
+    carrier.accounts = AccountRegistry([Account("shop", "pw"), Account("other", "pw2", max_binds=1)], 0.0)
+    return carrier
+
+
+def test_failed_binds_for_one_system_id_are_refused_unread_for_a_while() -> None:
+    """Ten wrong passwords for 'shop' in a minute, and its eleventh bind (even a right one) is
+    refused; 'other', from the same address, binds meanwhile."""
+    clock = FakeClock()
+    carrier = _two_accounts(clock)
     for _ in range(carrier.failed_binds.limit):
         assert not Link(carrier, password="wrong").bound
     refused: list[object] = []
     carrier.events.subscribe(refused.append)
     assert not Link(carrier).bound  # the right password, not even checked
-    assert "failed binds from test" in refused[-1].reason  # type: ignore[attr-defined]
+    assert "failed binds for system_id 'shop' from test" in refused[-1].reason  # type: ignore[attr-defined]
+    assert Link(carrier, system_id="other", password="pw2").bound
     clock.advance(carrier.failed_binds.window)
     assert Link(carrier).bound
-    assert not carrier.failed_binds.blocked("test", clock.now())
+    assert not carrier.failed_binds.blocked("test", "shop", clock.now())
+
+
+def test_unknown_system_ids_share_one_count_and_lock_out_no_account() -> None:
+    """A client inventing a name per bind fills one entry, is refused unread after ten, and
+    every account still binds from the same address."""
+    clock = FakeClock()
+    carrier = _two_accounts(clock)
+    assert not any(Link(carrier, system_id=f"guess{n}").bound for n in range(30))
+    assert len(carrier.failed_binds) == 1
+    assert carrier.failed_binds.blocked("test", UNKNOWN, clock.now())
+    assert Link(carrier).bound
+    assert Link(carrier, system_id="other", password="pw2").bound
+
+
+def test_a_right_password_over_max_binds_is_no_failed_bind() -> None:
+    """A load test binding more sessions than max_binds is refused those, not locked out."""
+    clock = FakeClock()
+    carrier = _two_accounts(clock)
+    assert Link(carrier, system_id="other", password="pw2").bound
+    for _ in range(carrier.failed_binds.limit + 5):
+        assert not Link(carrier, system_id="other", password="pw2").bound  # max_binds 1
+    assert not carrier.failed_binds.blocked("test", "other", clock.now())
 
 
 def test_a_national_number_too_long_for_e164_is_not_a_phone_number() -> None:

@@ -4,9 +4,19 @@ from __future__ import annotations
 
 import pytest
 
+from simulators.merchant.texts import say
 from smsgw.carrier.errors import Rejected
 from smsgw.carrier.subscribers import HandsetState, Subscriber
-from smsgw.carrier.ussd import ABORT_OP, Dialogue, Phase, UssdGateway, UssdLimits, UssdRoute, base_code
+from smsgw.carrier.ussd import (
+    ABORT_OP,
+    Dialogue,
+    Phase,
+    UssdGateway,
+    UssdLimits,
+    UssdRoute,
+    base_code,
+    shown_input,
+)
 
 
 class FakeApps:
@@ -120,3 +130,37 @@ def test_busy_and_off_handsets_refuse_pushes_differently() -> None:
     prompt = ussd.from_esme("shop", PHONE, 2, None, "PIN?", 0.0)
     ussd.from_esme("shop", PHONE, 3, prompt.its_session_info | 1, "Payment cancelled.", 1.0)
     assert prompt.phase is Phase.CLOSED and prompt.screen.text == "Payment cancelled."  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+@pytest.mark.parametrize("key", ["push_pin", "wrong_pin_retry", "menu_pin"])
+def test_what_is_typed_at_every_pin_prompt_of_the_merchant_is_shown_masked(language: str, key: str) -> None:
+    prompt = say(language, key, money="2.00 CNY", shop="ShopX", tries=2)  # type: ignore[arg-type]
+    assert shown_input(prompt, "3456") == "****"
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "Pay 2.00 CNY to Shopping Mall?\n1 Confirm\n2 Cancel",
+        "1 Pay merchant\n2 My balance",
+        "Enter amount (CNY):",
+    ],
+)
+def test_other_answers_are_shown_as_typed(prompt: str) -> None:
+    assert shown_input(prompt, "1") == "1"
+
+
+def test_a_pin_reaches_the_application_and_is_kept_masked() -> None:
+    """The app gets the PIN as typed (ESME and HTTP styles); the dialogue shows it as ****."""
+    ussd, apps = gateway()
+    pushed = ussd.from_esme("shop", PHONE, 2, None, "Pay 2.00 CNY to ShopX?\n1 Confirm\n2 Cancel", 0.0)
+    ussd.reply(PHONE.msisdn, "1", 1.0)
+    ussd.from_esme("shop", PHONE, 2, pushed.its_session_info, "Enter PIN to pay 2.00 CNY to ShopX:", 2.0)
+    ussd.reply(PHONE.msisdn, "3456", 3.0)
+    assert apps.sent[-1] == ("shop", 18, "3456", False)
+    assert (pushed.inputs, pushed.shown_inputs) == (["1", "3456"], ["1", "****"])
+    http = ussd.dial(Subscriber("8613800000003"), "*384*1#", 4.0)
+    ussd.app_said(http.session, "请输入密码：", expects_reply=True, now=4.5)
+    ussd.reply("8613800000003", "918273", 5.0)
+    assert apps.posted[-1] == "1*918273" and http.shown_inputs == ["1", "******"]

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.e2e
 
 
 def test_one_connection_too_many_from_an_address_is_refused_and_closed(start_server, connect) -> None:
-    server = start_server("[smpp]\nmax_connections_per_ip = 2\n")
+    server = start_server("[smpp]\nmax_connections_per_ip = 2\nper_ip_limit_on_loopback = true\n")
     first = connect(server)
     first.bind("transceiver")
     second = connect(server, raw=True)

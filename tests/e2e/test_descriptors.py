@@ -1,0 +1,45 @@
+"""Under a 1,024 open-files limit the connection limits are fitted into it: one connection too
+many is refused with ESME_RTHROTTLED (not reset by a failing accept) and health still answers."""
+
+from __future__ import annotations
+
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+
+from smsgw.smpp.constants import CommandStatus as S
+
+from .conftest import Smsgw
+
+pytestmark = pytest.mark.e2e
+
+#: Runs the command under a soft and hard open-files limit of 1,024 (a common default).
+_UNDER_1024 = (
+    "import os, resource, sys; resource.setrlimit(resource.RLIMIT_NOFILE, (1024, 1024)); "
+    "os.execv(sys.argv[1], sys.argv[1:])"
+)
+
+
+class SmallSmsgw(Smsgw):
+    def command(self) -> list[str]:
+        return [sys.executable, "-c", _UNDER_1024, *super().command()]
+
+
+def test_limits_are_fitted_into_1024_open_files_and_said(tmp_path: Path, connect) -> None:
+    server = SmallSmsgw(tmp_path).start()
+    held: list[socket.socket] = []
+    try:
+        banner = server.stdout()
+        assert "limits    open files: 1024; 462 SMPP connections, 462 HTTP requests at once" in banner
+        assert "lowered to 462 and 462; raise the limit (ulimit -n 2100) or set both lower" in banner
+        held = [socket.create_connection(server.smpp_address, timeout=5) for _ in range(462)]
+        late = connect(server, raw=True)
+        assert late.bind("transmitter").command_status == S.ESME_RTHROTTLED
+        assert "462 connections are open (max_connections 462)" in server.stderr()
+        assert server.get("/api/health")["status"] == "ok"
+    finally:
+        for sock in held:
+            sock.close()
+        server.stop()
