@@ -222,7 +222,7 @@ def start(config: Config, reactor: Any) -> Any:
         config, carrier, store, factory, smpp_port, http_port, tls_port=tls_port, http_token=token
     )
     if config.merchant.enabled:
-        running.merchant = yield _start_merchant(config, reactor, smpp_port.getHost(), clock.now)
+        running.merchant = yield _start_merchant(config, reactor, smpp_port.getHost(), clock.now, store)
         info["merchant"] = {"url": running.merchant.url}
         root.mount(b"merchant", running.merchant.api)
         # Announce the carrier only once its merchant is bound, so a first *126# finds it.
@@ -238,8 +238,14 @@ def start(config: Config, reactor: Any) -> Any:
     return running
 
 
-def _start_merchant(config: Config, reactor: Any, smpp: Any, clock: Callable[[], float]) -> Any:
-    """The mock merchant, bound to this carrier over real SMPP like any shop's gateway."""
+def _start_merchant(
+    config: Config, reactor: Any, smpp: Any, clock: Callable[[], float], store: SqliteStore
+) -> Any:
+    """The mock merchant, bound to this carrier over real SMPP like any shop's gateway.
+
+    Its wallets and orders are kept in the carrier's store (the file is locked to one
+    connection, so it gets the store object), and outlive a restart as the messages do.
+    """
     from simulators.merchant.config import MerchantConfig
     from simulators.merchant.otp import OtpPolicy
     from simulators.merchant.runner import start_merchant
@@ -261,6 +267,7 @@ def _start_merchant(config: Config, reactor: Any, smpp: Any, clock: Callable[[],
             otp=OtpPolicy(settings.otp_length, settings.otp_ttl, settings.otp_attempts),
         ),
         clock=clock,  # the carrier's: advancing it expires codes and orders too
+        store=store,
     )
 
 

@@ -46,7 +46,8 @@ class MerchantProcess:
             [
                 sys.executable, "-m", "simulators.merchant.runner",
                 "--carrier", f"{host}:{port}", "--system-id", "smsgw", "--password", "smsgw",
-                "--http-port", "0", "--seed", "7", "--ports-file", str(self.ports_file), *options,
+                "--http-port", "0", "--seed", "7", "--ports-file", str(self.ports_file),
+                "--store", str(workdir / "merchant.db"), *options,
             ],
             stdin=subprocess.DEVNULL, stdout=self._stdout, stderr=self._stderr,
         )  # fmt: skip
