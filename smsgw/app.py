@@ -282,7 +282,7 @@ def start(config: Config, reactor: Any) -> Any:
     lag.start()
     if config.merchant.enabled:
         running.merchant = yield _start_merchant(
-            config, reactor, smpp_port.getHost(), clock.now, merchant_token
+            config, reactor, smpp_port.getHost(), clock.now, merchant_token, store
         )
         info["merchant"] = {"url": running.merchant.url}
         root.mount(b"merchant", running.merchant.api)
@@ -316,9 +316,18 @@ def _fit_descriptors(config: Config) -> tuple[Config, Fit]:
 
 
 def _start_merchant(
-    config: Config, reactor: Any, smpp: Any, clock: Callable[[], float], token: str | None
+    config: Config,
+    reactor: Any,
+    smpp: Any,
+    clock: Callable[[], float],
+    token: str | None,
+    store: SqliteStore,
 ) -> Any:
-    """The mock merchant, bound to this carrier over real SMPP like any shop's gateway."""
+    """The mock merchant, bound to this carrier over real SMPP like any shop's gateway.
+
+    Its wallets and orders are kept in the carrier's store (the file is locked to one
+    connection, so it gets the store object), and outlive a restart as the messages do.
+    """
     from simulators.merchant.config import MerchantConfig
     from simulators.merchant.otp import OtpPolicy
     from simulators.merchant.runner import start_merchant
@@ -342,6 +351,7 @@ def _start_merchant(
         ),
         clock=clock,  # the carrier's: advancing it expires codes and orders too
         token=token,
+        store=store,
     )
 
 

@@ -18,9 +18,10 @@ the key tells the edge which handset and which gateway session a screen belongs 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from io import BytesIO
 from typing import Any
 
@@ -61,6 +62,23 @@ UDHI = 0x40
 
 #: Posts one webhook: (url, payload) -> a Deferred that fires when done (it must not fail).
 Poster = Callable[[str, Mapping[str, Any]], "defer.Deferred[Any]"]
+#: Makes the core's changes durable, given the actions about to be carried out (webhooks among them).
+Saver = Callable[[Sequence[Action]], None]
+
+
+class NotSaved(Exception):
+    """The merchant's changes could not be made durable: nothing is acknowledged or sent."""
+
+
+def describe(action: Action) -> str:
+    """An action for the log: where it goes, never its text (an SMS may carry a one-time code)."""
+    if isinstance(action, SendSms):
+        return f"SMS to {action.msisdn} ({len(action.text)} characters)"
+    if isinstance(action, PushUssd):
+        return f"USSD push to {action.msisdn}"
+    if isinstance(action, (UssdScreen, EndUssd)):
+        return f"USSD screen for {action.session_key}"
+    return f"webhook to {action.url}"
 
 
 def direct_inputs(dialled: str) -> list[str]:
@@ -90,6 +108,8 @@ class MerchantEsme:
     :param short_code: the number SMS come from (and buyers text).
     :param clock: the core's time in epoch seconds; in ``smsgw serve`` the carrier's clock, so
         advancing the carrier (``POST /api/clock``) expires codes and orders too.
+    :param save: makes the core's changes durable before they are acted on (see
+        :mod:`simulators.merchant.persist`); None keeps them in memory only.
     """
 
     def __init__(
@@ -104,8 +124,10 @@ class MerchantEsme:
         short_code: str = "12345",
         retry_delay: float = 1.0,
         clock: Callable[[], float] | None = None,
+        save: Saver | None = None,
     ) -> None:
         self.merchant = merchant
+        self.save = save
         self._clock = clock if clock is not None else reactor.seconds
         self.reactor = reactor
         self.short_code = short_code
@@ -151,14 +173,22 @@ class MerchantEsme:
         return float(self._clock())
 
     def _tick(self) -> None:
-        self.carry_out(self.merchant.tick(self.now()))
+        # Logged where it failed; the loop keeps ticking, so a store that recovers is written again.
+        with contextlib.suppress(NotSaved):
+            self.carry_out(self.merchant.tick(self.now()))
 
     # -- deliveries -> core ------------------------------------------------------------
 
     def on_delivery(self, pdu: Any) -> int:
-        """Hand one deliver_sm to the core; always accept it (0)."""
+        """Hand one deliver_sm to the core and accept it (0) once what it changed is durable.
+
+        :raises NotSaved: the change could not be saved; the deliver_sm is answered with an
+            error (ESME_RX_T_APPN), so the carrier delivers it again later.
+        """
         try:
             self._delivered(pdu)
+        except NotSaved:
+            raise
         except Exception:
             log.failure("delivery from {source} failed in the merchant", source=pdu.source_addr)
         return 0
@@ -224,7 +254,20 @@ class MerchantEsme:
     # -- actions -> network ------------------------------------------------------------
 
     def carry_out(self, actions: Iterable[Action]) -> None:
-        """Carry out the core's actions in order (submits one after another)."""
+        """Save what the core changed, then carry out its actions in order (submits one after another).
+
+        Every path out of the core comes through here, an empty list included, so nothing the
+        merchant answers, acknowledges or sends can be lost by a crash right after.
+
+        :raises NotSaved: the save failed; nothing was carried out.
+        """
+        actions = list(actions)
+        if self.save is not None:
+            try:
+                self.save(actions)
+            except Exception as error:
+                log.failure("the merchant's changes were not saved; nothing is sent for them")
+                raise NotSaved(str(error)) from error
         for action in actions:
             if isinstance(action, Webhook):
                 self._post(action)
@@ -298,7 +341,7 @@ class MerchantEsme:
     def _submit(self, pdu: SubmitSm, action: Action) -> defer.Deferred[Any]:
         def failed(failure: Failure) -> None:
             # Best effort: the buyer's dialogue may be gone, the bind may be down.
-            log.warn("{action} not sent: {why}", action=action, why=failure.getErrorMessage())
+            log.warn("{action} not sent: {why}", action=describe(action), why=failure.getErrorMessage())
 
         return self.client.submit(pdu).addErrback(failed)
 

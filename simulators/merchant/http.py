@@ -5,10 +5,10 @@ Routes (all JSON; errors use smsgw's envelope ``{"error": {"code": ..., "message
 | route | what it does |
 |---|---|
 | ``POST /orders`` ``{msisdn, amount, currency, method, callback_url?}`` | 201 the order; ``amount`` is minor units (int) or text such as ``"25.00"`` |
-| ``GET /orders``, ``GET /orders/{id}`` | the orders / one order (never its code) |
+| ``GET /orders?limit=&before=``, ``GET /orders/{id}`` | the orders, newest first, a page at a time (``next_before`` pages on) / one order (never its code) |
 | ``POST /orders/{id}/confirm`` ``{code}`` | 200 the paid order, or 422 with the reason (``wrong_code`` with ``attempts_left``, ``code_expired``, ``code_reused``, ``too_many_attempts``, ...) |
 | ``POST /orders/{id}/cancel`` | 200 the cancelled order |
-| ``GET /wallets``, ``POST /wallets`` ``{msisdn, pin, balance, currency, language}`` | the wallets (no PINs) / open one (201) |
+| ``GET /wallets?limit=&after=``, ``POST /wallets`` ``{msisdn, pin, balance, currency, language}`` | the wallets in the order they were opened, a page at a time (``next_after``; no PINs) / open one (201) |
 | ``GET /wallets/{msisdn}``, ``POST /wallets/{msisdn}/topup`` ``{amount}`` | one wallet / add to it |
 | ``GET /health`` | ``{"status": "ok", "bound": ...}`` |
 
@@ -16,7 +16,8 @@ Every request passes the carrier's guard (:mod:`smsgw.web.guard`). ``callback_ur
 http(s) to a host of ``MerchantConfig.callback_hosts`` (loopback unless configured).
 
 The core is synchronous; every request reads the clock once and hands the actions the core
-returned to ``perform`` (the SMPP edge).
+returned to ``perform`` (the SMPP edge), which saves what changed before it acts, so a change
+is durable before it is answered. A wallet shows its newest :data:`PAYMENTS_SHOWN` payments.
 """
 
 from __future__ import annotations
@@ -31,16 +32,21 @@ from twisted.web import resource, server
 
 from simulators.merchant.actions import Action
 from simulators.merchant.config import InvalidOrder
-from simulators.merchant.orders import Order, OrderNotFound, OrderStateError, OrderStatus
+from simulators.merchant.orders import Order, OrderNotFound, OrderStateError, OrderStatus, order_number
 from simulators.merchant.service import Merchant
 from simulators.merchant.texts import parse_amount
 from simulators.merchant.wallets import NoWallet, Wallet, WalletExists
-from smsgw.web.api import ApiError, json_body, route
+from smsgw.web.api import ApiError, int_query, json_body, query, route
 from smsgw.web.guard import LOOPBACK_NAMES, GuardedSite
 
 log = Logger(namespace="merchant.http")
 
 Handler = Callable[..., Any]
+
+#: A page of orders or wallets: the default size and the largest.
+PAGE, MAX_PAGE = 100, 1000
+#: Payments a wallet shows (the newest; ``payments_total`` counts them all).
+PAYMENTS_SHOWN = 100
 
 
 def order_json(order: Order) -> dict[str, Any]:
@@ -70,6 +76,7 @@ def wallet_json(wallet: Wallet) -> dict[str, Any]:
         "language": wallet.language,
         "locked": wallet.locked,
         "pin_tries_left": wallet.pin_tries_left,
+        "payments_total": len(wallet.payments),
         "payments": [
             {
                 "reference": p.reference,
@@ -79,7 +86,7 @@ def wallet_json(wallet: Wallet) -> dict[str, Any]:
                 "at": p.at,
                 "order_id": p.order_id,
             }
-            for p in wallet.payments
+            for p in wallet.payments[-PAYMENTS_SHOWN:]
         ],
     }
 
@@ -183,7 +190,21 @@ class MerchantApi(resource.Resource):
         return {"status": "ok", "bound": self.bound(), "orders": len(self.merchant.orders)}
 
     def list_orders(self, request: server.Request) -> Any:
-        return {"orders": [order_json(order) for order in self.merchant.orders]}
+        limit = int_query(request, "limit", PAGE, MAX_PAGE, minimum=1)
+        before = query(request, "before")
+        number = None
+        if before is not None:
+            number = order_number(before)
+            if number is None:
+                raise ApiError(
+                    400, "bad_query", f"?before={before!r} is not an order id; pass a page's next_before"
+                )
+        page = self.merchant.orders.page(number, limit or PAGE)
+        last = order_number(page[-1].id) if page else None
+        return {
+            "orders": [order_json(order) for order in page],
+            "next_before": page[-1].id if last is not None and last > 1 else None,
+        }
 
     def create_order(self, request: server.Request) -> Any:
         body = json_body(request, ("msisdn", "amount", "currency", "method", "callback_url"))
@@ -242,7 +263,19 @@ class MerchantApi(resource.Resource):
         return order_json(self._order(order_id))
 
     def list_wallets(self, request: server.Request) -> Any:
-        return {"wallets": [wallet_json(wallet) for wallet in self.merchant.wallets]}
+        limit = int_query(request, "limit", PAGE, MAX_PAGE, minimum=1) or PAGE
+        after = query(request, "after")
+        try:
+            # One more than asked tells whether another page follows.
+            page = self.merchant.wallets.page(after, limit + 1)
+        except NoWallet:
+            raise ApiError(
+                400, "bad_query", f"?after={after!r} is not a wallet's MSISDN; pass a page's next_after"
+            ) from None
+        return {
+            "wallets": [wallet_json(wallet) for wallet in page[:limit]],
+            "next_after": page[limit - 1].msisdn if len(page) > limit else None,
+        }
 
     def create_wallet(self, request: server.Request) -> Any:
         body = json_body(request, ("msisdn", "pin", "balance", "currency", "language"))
@@ -257,6 +290,7 @@ class MerchantApi(resource.Resource):
             raise ApiError(409, "wallet_exists", str(error)) from None
         except ValueError as error:
             raise ApiError(400, "bad_field", str(error)) from None
+        self.perform(())  # saves the new wallet before it is answered
         return 201, wallet_json(wallet)
 
     def get_wallet(self, request: server.Request, msisdn: str) -> Any:
@@ -272,6 +306,7 @@ class MerchantApi(resource.Resource):
             raise ApiError(404, "wallet_not_found", f"no wallet for MSISDN {msisdn}") from None
         except ValueError as error:
             raise ApiError(400, "bad_field", str(error)) from None
+        self.perform(())  # saves the new balance before it is answered
         return wallet_json(wallet)
 
 

@@ -43,6 +43,9 @@ CANCELLED_BY_MERCHANT = "cancelled_by_merchant"
 HANDSET_BUSY = "handset_busy"
 HANDSET_UNREACHABLE = "handset_unreachable"
 NO_ANSWER = "no_answer"
+#: A push order whose dialogue was in flight when the merchant stopped: dialogues do not
+#: survive a restart (the carrier's neither), so the order fails at start-up.
+MERCHANT_RESTARTED = "merchant_restarted"
 
 
 class OrderStatus(enum.Enum):
@@ -166,11 +169,21 @@ class Outcome:
     attempts_left: int | None = None
 
 
+def order_number(order_id: str) -> int | None:
+    """The counter value in ``ord_0042`` (42), or None for anything else."""
+    digits = order_id[4:]
+    if not order_id.startswith("ord_") or not digits.isascii() or not digits.isdigit() or len(digits) > 12:
+        return None
+    return int(digits)
+
+
 class Orders:
     """Every order, by id (``ord_0001``, ``ord_0002``, … from a counter of this book)."""
 
     def __init__(self) -> None:
         self._orders: dict[str, Order] = {}
+        # Number n is at index n - 1: ids are never skipped nor removed, so a page is a slice.
+        self._list: list[Order] = []
         self._count = 0
 
     def new(
@@ -184,10 +197,36 @@ class Orders:
         callback_url: str | None = None,
     ) -> Order:
         """Record a new ``pending`` order under the next id."""
-        self._count += 1
-        order = Order(f"ord_{self._count:04d}", msisdn, amount, currency, method, shop, now, callback_url)
-        self._orders[order.id] = order
+        order = Order(f"ord_{self._count + 1:04d}", msisdn, amount, currency, method, shop, now, callback_url)
+        self.load(order)
         return order
+
+    def load(self, order: Order) -> None:
+        """Put back an order kept from an earlier run; the next id continues after it.
+
+        :raises ValueError: its id is not the next one (orders are loaded in id order).
+        """
+        if order_number(order.id) != self._count + 1:
+            raise ValueError(
+                f"order {order.id} is out of sequence: the next order is number {self._count + 1}"
+            )
+        self._count += 1
+        self._orders[order.id] = order
+        self._list.append(order)
+
+    @property
+    def count(self) -> int:
+        """How many orders were ever made (the last id's number)."""
+        return self._count
+
+    def since(self, count: int) -> list[Order]:
+        """The orders made after the first ``count``, oldest first."""
+        return self._list[count:]
+
+    def page(self, before: int | None, limit: int) -> list[Order]:
+        """At most ``limit`` orders, newest first, numbered below ``before`` (None: the newest)."""
+        end = self._count if before is None else max(0, min(before - 1, self._count))
+        return self._list[max(0, end - limit) : end][::-1]
 
     def get(self, order_id: str) -> Order:
         """The order with this id.

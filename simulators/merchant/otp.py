@@ -6,8 +6,9 @@ inside the ranges PROTOCOL.md §7.1 lists. Each outcome other than success is it
 exception whose ``reason`` is the order's failure reason.
 
 The code itself leaves this module only as the return value of :meth:`OtpBook.issue`, which
-the merchant puts into the SMS text and nowhere else: records keep it out of ``repr`` and
-the book offers no way to read it back. ``random.Random`` is not a cryptographic source;
+the merchant puts into the SMS text and nowhere else, and through :meth:`OtpBook.export`,
+which only the merchant's store reads (a waiting order must still take its code after a
+restart): records keep it out of ``repr``. ``random.Random`` is not a cryptographic source;
 that is the point here (a seed makes a test run repeatable), and this is a fake.
 """
 
@@ -137,6 +138,37 @@ class OtpBook:
         if record.attempts_left <= 0:
             raise TooManyAttempts(f"too many wrong codes for {key}")
         raise WrongCode(record.attempts_left)
+
+    def export(self, key: str) -> dict[str, str | float | int | bool] | None:
+        """The record of ``key`` as plain values, code included, for the merchant's store only."""
+        record = self._records.get(key)
+        if record is None:
+            return None
+        return {
+            "code": record.code,
+            "expires_at": record.expires_at,
+            "attempts_left": record.attempts_left,
+            "used": record.used,
+        }
+
+    def load(self, key: str, exported: dict[str, object]) -> None:
+        """Put back a record from :meth:`export`.
+
+        :raises ValueError: a field is missing or of the wrong type.
+        """
+        try:
+            code, expires_at = exported["code"], exported["expires_at"]
+            attempts_left, used = exported["attempts_left"], exported["used"]
+        except KeyError as missing:
+            raise ValueError(f"the code record of {key} has no {missing}") from None
+        if (
+            not isinstance(code, str)
+            or not isinstance(expires_at, (int, float))
+            or not isinstance(attempts_left, int)
+            or not isinstance(used, bool)
+        ):
+            raise ValueError(f"the code record of {key} is malformed")
+        self._records[key] = _Record(code, float(expires_at), attempts_left, used)
 
     def withdraw(self, key: str) -> None:
         """Forget the code of ``key`` (its order was cancelled); later checks raise :class:`NoCode`."""

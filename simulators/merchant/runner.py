@@ -3,7 +3,8 @@
     python -m simulators.merchant.runner --carrier 127.0.0.1:2775 --http-port 8776 --seed 1
 
 :func:`start_merchant` does the wiring for a program already running a reactor (tests,
-``smsgw serve`` later); :func:`main` is the command line.
+``smsgw serve``, which passes its own store); :func:`main` is the command line, with a store
+file of its own (``--store``, default ``merchant.db`` in the working directory).
 """
 
 from __future__ import annotations
@@ -24,10 +25,14 @@ from simulators.merchant.config import LOOPBACK_HOSTS, MerchantConfig
 from simulators.merchant.esme import MerchantEsme, WebhookPoster
 from simulators.merchant.http import MerchantApi, make_site
 from simulators.merchant.otp import OtpPolicy
+from simulators.merchant.persist import DocumentStore, MerchantRecords, RecordsError
 from simulators.merchant.service import Merchant
 from simulators.merchant.wallets import demo_wallets
 from smsgw.atomic import write_json
 from smsgw.web.guard import LOOPBACK_NAMES
+
+#: ``smsgw merchant``'s store file, in the working directory, unless ``--store`` says otherwise.
+DEFAULT_STORE = "merchant.db"
 
 
 @attrs.define
@@ -72,25 +77,42 @@ def start_merchant(
     config: MerchantConfig = MerchantConfig(),
     clock: Callable[[], float] | None = None,
     token: str | None = None,
+    store: DocumentStore | None = None,
 ) -> defer.Deferred[RunningMerchant]:
     """Listen on HTTP and start binding to the carrier (the bind comes up in the background).
 
-    The merchant starts with the demo wallets (:func:`~simulators.merchant.wallets.demo_wallets`).
+    The merchant starts with the demo wallets (:func:`~simulators.merchant.wallets.demo_wallets`),
+    and with what ``store`` kept of an earlier run over them: wallets, orders, webhooks still owed.
 
     :param token: wanted on every HTTP request when set (``Authorization: Bearer``), as the
         carrier's; :func:`http_token` gives the one to use.
+    :param store: where the merchant's records are kept (in ``smsgw serve``, the carrier's own
+        store: it cannot be opened twice); None keeps them in memory only.
     """
     merchant = Merchant(demo_wallets(), random.Random(seed), config)
+    records = None if store is None else MerchantRecords(merchant, store)
+    try:
+        owed = [] if records is None else records.restore()
+    except RecordsError as error:
+        return defer.fail(error)
+    poster: Any = WebhookPoster(reactor, Agent(reactor))
+    if records is not None:
+        poster = records.durable(poster)
     esme = MerchantEsme(
         merchant,
         reactor,
         lambda factory: endpoints.TCP4ClientEndpoint(reactor, carrier_host, carrier_port).connect(factory),
         system_id=system_id,
         password=password,
-        poster=WebhookPoster(reactor, Agent(reactor)),
+        poster=poster,
         short_code=short_code,
         clock=clock,
+        save=None if records is None else records.save,
     )
+    # Saved before the API answers anything: push orders whose dialogue died with the last run fail.
+    esme.carry_out(merchant.restored(esme.now()))
+    for url, payload in owed:
+        poster(url, payload)
     api = MerchantApi(merchant, esme.carry_out, esme.now, lambda: esme.bound)
     listening = endpoints.TCP4ServerEndpoint(reactor, http_port, interface=http_host).listen(
         make_site(api, host=http_host, token=token)
@@ -139,6 +161,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="wanted on every API request as Authorization: Bearer (default $SMSGW_TOKEN; "
                         "made up and printed when --http-host is beyond loopback)")  # fmt: skip
     parser.add_argument("--ports-file", metavar="FILE", help="write the API's port and URL here as JSON")
+    parser.add_argument("--store", metavar="FILE", default=DEFAULT_STORE,
+                        help=f"keep wallets and orders in this SQLite file across restarts (default "
+                             f"{DEFAULT_STORE} in the working directory; :memory: keeps nothing)")  # fmt: skip
     parser.add_argument("--otp-length", type=int, default=6, help="digits of a one-time code (default 6)")
     parser.add_argument("--otp-ttl", type=float, default=300.0, help="seconds a code is valid (default 300)")
     parser.add_argument("--otp-attempts", type=int, default=3, help="tries per code (default 3)")
@@ -170,13 +195,25 @@ def main(argv: list[str] | None = None) -> int:
     from twisted.internet import reactor
 
     from smsgw.server.logs import log_to_stderr
+    from smsgw.store.sqlite import SqliteStore, StoreError
 
     log_to_stderr(args.log_level)
+    try:
+        store = SqliteStore(args.store if args.store == ":memory:" else os.path.abspath(args.store))
+    except StoreError as error:
+        print(f"merchant: {error} (the merchant's is --store)", file=sys.stderr)
+        return 1
+    # After the merchant's own stop (a "before" trigger), which may still save.
+    reactor.addSystemEventTrigger("after", "shutdown", store.close)
     exit_status = [0]
     host, port = args.carrier
 
     def started(running: RunningMerchant) -> None:
-        print(f"merchant: API on {running.url}, binding to {host}:{port} as {args.system_id}", flush=True)
+        print(
+            f"merchant: API on {running.url}, binding to {host}:{port} as {args.system_id}, "
+            f"records in {store.path}",
+            flush=True,
+        )
         if running.token is not None:
             print(f"merchant: the API wants Authorization: Bearer {running.token}", flush=True)
         if args.http_host not in LOOPBACK_NAMES:
@@ -205,6 +242,7 @@ def main(argv: list[str] | None = None) -> int:
             short_code=args.short_code,
             config=config,
             token=http_token(args.token, args.http_host),
+            store=store,
         ).addCallbacks(started, failed)
 
     reactor.callWhenRunning(run)

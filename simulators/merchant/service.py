@@ -291,6 +291,27 @@ class Merchant:
                 del self._menus[key]
         return actions
 
+    # -- restart -------------------------------------------------------------------------
+
+    def restored(self, now: float) -> list[Action]:
+        """Take up the orders and wallets an earlier run left (loaded into the books).
+
+        Their references are never given again. A ``ussd_push`` order still waiting had its
+        dialogue in flight, and dialogues do not survive a restart (neither the carrier's nor
+        this one's), so it fails now with ``merchant_restarted``; a waiting OTP order keeps
+        waiting for its code.
+        """
+        for order in self.orders:
+            if order.reference is not None:
+                self._references.add(order.reference)
+        for wallet in self.wallets:
+            self._references.update(payment.reference for payment in wallet.payments)
+        actions: list[Action] = []
+        for order in self.orders.awaiting(method="ussd_push"):
+            if self._pushes.get(order.msisdn, _Push("", 0.0, "")).order_id != order.id:
+                actions += self._move(order, OrderStatus.FAILED, r.MERCHANT_RESTARTED, now)
+        return actions
+
     # -- inside --------------------------------------------------------------------------
 
     def _verify(self, order: Order, code: str, now: float, *, by_sms: bool) -> Outcome:

@@ -151,6 +151,10 @@ class Wallets:
             raise ValueError(f"max_pin_tries must be at least 1, not {max_pin_tries}")
         self.max_pin_tries = max_pin_tries
         self._wallets: dict[str, Wallet] = {}
+        # Creation order, for pages that hold still while wallets are added.
+        self._order: list[str] = []
+        self._position: dict[str, int] = {}
+        self._changed: set[str] = set()
 
     def create(
         self,
@@ -168,8 +172,33 @@ class Wallets:
         wallet = Wallet(msisdn, pin, balance, currency, language, self.max_pin_tries)
         if msisdn in self._wallets:
             raise WalletExists(f"MSISDN {msisdn} already has a wallet")
-        self._wallets[msisdn] = wallet
+        self.load(wallet)
+        self._changed.add(msisdn)
         return wallet
+
+    def load(self, wallet: Wallet) -> None:
+        """Put a wallet kept from an earlier run in place of any of the same MSISDN."""
+        if wallet.msisdn not in self._wallets:
+            self._position[wallet.msisdn] = len(self._order)
+            self._order.append(wallet.msisdn)
+        self._wallets[wallet.msisdn] = wallet
+
+    def take_changed(self) -> list[Wallet]:
+        """The wallets created or changed since the last call (for the merchant's store)."""
+        changed, self._changed = self._changed, set()
+        return [self._wallets[msisdn] for msisdn in sorted(changed)]
+
+    def page(self, after: str | None, limit: int) -> list[Wallet]:
+        """At most ``limit`` wallets in the order they were opened, after the one of ``after``.
+
+        :raises NoWallet: ``after`` has no wallet.
+        """
+        start = 0
+        if after is not None:
+            if after not in self._position:
+                raise NoWallet(after)
+            start = self._position[after] + 1
+        return [self._wallets[msisdn] for msisdn in self._order[start : start + limit]]
 
     def get(self, msisdn: str) -> Wallet:
         """The wallet of ``msisdn``.
@@ -204,6 +233,7 @@ class Wallets:
             raise ValueError(f"a top-up must be a positive int of minor units, not {amount!r}")
         wallet = self.get(msisdn)
         wallet.balance = wallet.balance + amount
+        self._changed.add(msisdn)
         return wallet.balance
 
     def debit(
@@ -231,6 +261,7 @@ class Wallets:
         wallet.balance -= amount
         payment = Payment(reference, amount, currency, payee, at, order_id)
         wallet.payments.append(payment)
+        self._changed.add(msisdn)
         return payment
 
     def check_pin(self, msisdn: str, pin: str) -> None:
@@ -243,6 +274,7 @@ class Wallets:
         wallet = self.get(msisdn)
         if wallet.locked:
             raise WalletLocked(f"wallet {msisdn} is locked")
+        self._changed.add(msisdn)
         if hmac.compare_digest(wallet.pin.encode(), pin.strip().encode()):
             wallet.pin_tries_left = self.max_pin_tries
             return
@@ -252,6 +284,7 @@ class Wallets:
     def unlock(self, msisdn: str) -> None:
         """Give a locked wallet its tries back (what a call to customer care does)."""
         self.get(msisdn).pin_tries_left = self.max_pin_tries
+        self._changed.add(msisdn)
 
 
 def demo_wallets(max_pin_tries: int = DEFAULT_PIN_TRIES) -> Wallets:

@@ -15,15 +15,28 @@ before the crash is sent once more.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Collection, Iterable
 from typing import Any
 
 from smsgw.store.records import MESSAGE_COLUMNS, MessageRecord
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
+# Documents: records of components beside the carrier (the mock merchant's orders and wallets),
+# each a JSON text under (kind, key). The store does not read them; rowid keeps their first
+# insertion order, which is the order they come back in.
+_DOCUMENTS = """CREATE TABLE IF NOT EXISTS documents (
+    kind TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (kind, key)
+)"""
 #: Schema changes applied to an older store on open: version -> the statements reaching the next one.
-_MIGRATIONS = {4: ("ALTER TABLE subscribers ADD COLUMN namespace TEXT NOT NULL DEFAULT ''",)}
+_MIGRATIONS = {
+    4: ("ALTER TABLE subscribers ADD COLUMN namespace TEXT NOT NULL DEFAULT ''",),
+    5: (_DOCUMENTS,),
+}
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS messages (
@@ -67,6 +80,7 @@ CREATE TABLE IF NOT EXISTS subscribers (
     inbox_after INTEGER NOT NULL,
     namespace TEXT NOT NULL DEFAULT ''
 );
+{_DOCUMENTS};
 PRAGMA user_version = {SCHEMA_VERSION};
 """
 
@@ -90,6 +104,11 @@ _SAVE_SUBSCRIBER = (
     "inbox_after = excluded.inbox_after, namespace = excluded.namespace"
 )
 _DELETE_SUBSCRIBER = "DELETE FROM subscribers WHERE msisdn = ?"
+_PUT_DOCUMENT = (
+    "INSERT INTO documents (kind, key, value) VALUES (?, ?, ?) "
+    "ON CONFLICT (kind, key) DO UPDATE SET value = excluded.value"
+)
+_DELETE_DOCUMENT = "DELETE FROM documents WHERE kind = ? AND key = ?"
 _NOT_FINAL = (0, 1, 6)  # SCHEDULED, ENROUTE, ACCEPTD
 
 
@@ -98,7 +117,7 @@ class StoreError(Exception):
 
 
 class SqliteStore:
-    """Messages and pending deliveries in one SQLite database.
+    """Messages, pending deliveries and other components' documents in one SQLite database.
 
     :param path: a file path, or ``:memory:``.
     :param synchronous: ``NORMAL`` survives a crash of the process (WAL); ``FULL`` also
@@ -206,6 +225,21 @@ class SqliteStore:
         """Queue a subscriber's removal (its messages stay)."""
         self._queue.append((_DELETE_SUBSCRIBER, (msisdn,)))
         self._urgent = True
+
+    def put_document(self, kind: str, key: str, value: Any) -> None:
+        """Queue (lazily) a document: ``value`` as JSON under ``(kind, key)``, replacing any earlier one.
+
+        Lazy, so the carrier's turns do not commit for it: a component whose answer depends on
+        the document calls :meth:`commit` itself before answering.
+
+        :raises TypeError: ``value`` is not JSON-serialisable (raised here, not at commit).
+        """
+        # ASCII escapes: any str, a lone surrogate too, encodes, so the commit cannot fail on it.
+        self._queue.append((_PUT_DOCUMENT, (kind, key, json.dumps(value, separators=(",", ":")))))
+
+    def delete_document(self, kind: str, key: str) -> None:
+        """Queue (lazily) the removal of a document; none there is fine."""
+        self._queue.append((_DELETE_DOCUMENT, (kind, key)))
 
     @property
     def urgent(self) -> bool:
@@ -350,6 +384,11 @@ class SqliteStore:
             "SELECT msisdn, name, state, inbox_after, namespace FROM subscribers ORDER BY msisdn"
         )
         return [(str(m), str(n), str(s), int(i), str(ns)) for m, n, s, i, ns in rows]
+
+    def documents(self, kind: str) -> list[tuple[str, Any]]:
+        """Every document of ``kind`` as ``(key, value)``, in the order they were first put."""
+        rows = self._read("SELECT key, value FROM documents WHERE kind = ? ORDER BY rowid", (kind,))
+        return [(str(key), json.loads(value)) for key, value in rows]
 
     def has_messages_for(self, msisdn: str) -> bool:
         """Whether any message was ever stored for this MSISDN."""

@@ -72,7 +72,7 @@ def test_merchant_runs_alone_against_a_carrier(server: Smsgw, tmp_path) -> None:
     ports = tmp_path / "merchant.json"
     process = subprocess.Popen(
         [sys.executable, "-m", "smsgw", "merchant", "--carrier", f"127.0.0.1:{server.ports['smpp']}",
-         "--http-port", "0", "--ports-file", str(ports)],
+         "--http-port", "0", "--ports-file", str(ports), "--store", str(tmp_path / "merchant.db")],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:

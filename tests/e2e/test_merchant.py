@@ -46,7 +46,8 @@ class MerchantProcess:
             [
                 sys.executable, "-m", "simulators.merchant.runner",
                 "--carrier", f"{host}:{port}", "--system-id", "smsgw", "--password", "smsgw",
-                "--http-port", "0", "--seed", "7", "--ports-file", str(self.ports_file), *options,
+                "--http-port", "0", "--seed", "7", "--ports-file", str(self.ports_file),
+                "--store", str(workdir / "merchant.db"), *options,
             ],
             stdin=subprocess.DEVNULL, stdout=self._stdout, stderr=self._stderr,
         )  # fmt: skip
@@ -447,3 +448,27 @@ def test_serve_runs_the_merchant_by_default(tmp_path) -> None:
         process.send_signal(signal.SIGTERM)
         out, _ = process.communicate(timeout=15)
     assert process.returncode == 0 and "Merchant  http://127.0.0.1:" in out
+
+
+def test_orders_and_wallets_come_in_pages(server: Smsgw, merchant: MerchantProcess) -> None:
+    """GET /orders is newest first, ``limit`` at a time, ``next_before`` pages on to the first order."""
+    made = [order(merchant, "8613800000005", "otp", 100 + n)["id"] for n in range(3)]
+    first = merchant.get("/orders?limit=2")
+    assert [o["id"] for o in first["orders"]] == made[:0:-1] and first["next_before"] == made[1]
+    second = merchant.get(f"/orders?limit=2&before={first['next_before']}")
+    assert second["orders"][0]["id"] == made[0]
+    seen, before = [], ""
+    while True:
+        page = merchant.get(f"/orders?limit=1000{before}")
+        seen += [o["id"] for o in page["orders"]]
+        if page["next_before"] is None:
+            break
+        before = f"&before={page['next_before']}"
+    assert seen[-1] == "ord_0001" and len(seen) == len(set(seen)) == int(made[-1][4:])
+    status, bad = merchant.api("GET", "/orders?before=42")
+    assert status == 400 and bad["error"]["code"] == "bad_query", bad
+    assert merchant.api("GET", "/orders?limit=0")[0] == 400
+    wallets = merchant.get("/wallets?limit=2")
+    assert len(wallets["wallets"]) == 2 and wallets["next_after"] == wallets["wallets"][1]["msisdn"]
+    rest = merchant.get(f"/wallets?limit=1000&after={wallets['next_after']}")
+    assert rest["next_after"] is None and wallets["wallets"][1] not in rest["wallets"]

@@ -11,6 +11,7 @@ import pytest
 
 from simulators.carrier_process import CarrierProcess
 from simulators.handset import Phone
+from simulators.http import call_api
 from simulators.merchant.client import Shop
 from tests.e2e.conftest import Smsgw, wait_until
 
@@ -118,7 +119,8 @@ def test_too_many_open_requests_get_429_and_the_rest_carry_on(start_server) -> N
 
 
 def test_codes_and_pins_never_reach_the_log(tmp_path) -> None:
-    """A one-time code and a wallet PIN travel through the carrier; neither is in its log."""
+    """A one-time code and a wallet PIN travel through the carrier; neither is in its log, nor
+    the text of a code whose SMS the carrier refused (the merchant logs that failure)."""
     process = CarrierProcess(tmp_path, config="[merchant]\nseed = 3\n")
     try:
         ports = process.wait_ready()
@@ -131,8 +133,12 @@ def test_codes_and_pins_never_reach_the_log(tmp_path) -> None:
         phone.wait_for_ussd("Pay 2.00")
         phone.answer("1")
         assert phone.answer("918273").closed
+        refused = {"name": "refuse-code", "effect": "refuse_submit", "msisdn": phone.msisdn, "limit": 1}
+        call_api(ports["http_url"], "POST", "/api/faults", body=refused, timeout=5)
+        shop.checkout(phone, "3.00")  # its code's SMS is refused: the merchant logs it was not sent
+        wait_until(lambda: "not sent" in process.log_path.read_text(), what="the failure's log")
     finally:
         process.stop()
     log = process.log_path.read_text(encoding="utf-8", errors="replace")
-    assert "session" in log  # the log is there, and says things
-    assert code not in log and "918273" not in log
+    assert "session" in log and "not sent" in log  # the log is there, and says things
+    assert code not in log and "918273" not in log and "code is" not in log

@@ -38,3 +38,32 @@ def test_a_store_from_a_newer_smsgw_is_refused(tmp_path: Path) -> None:
     db.close()
     with pytest.raises(StoreError, match=f"schema version {SCHEMA_VERSION + 1}"):
         SqliteStore(str(path))
+
+
+def test_a_version_5_store_gains_documents_and_keeps_its_subscribers(tmp_path: Path) -> None:
+    path = tmp_path / "v5.db"
+    store = SqliteStore(str(path))
+    store.save_subscriber("8613800000007", "Kept", "on", 0, "")
+    store.close()
+    with sqlite3.connect(path) as db:
+        db.execute("DROP TABLE documents")
+        db.execute("PRAGMA user_version = 5")
+    db.close()
+    store = SqliteStore(str(path))
+    assert store.subscribers() == [("8613800000007", "Kept", "on", 0, "")]
+    store.put_document("merchant.order", "ord_0001", {"status": "paid"})
+    store.close()
+    assert SqliteStore(str(path)).documents("merchant.order") == [("ord_0001", {"status": "paid"})]
+
+
+def test_documents_come_back_in_first_put_order_and_any_text_is_stored(tmp_path: Path) -> None:
+    store = SqliteStore(str(tmp_path / "docs.db"))
+    store.put_document("k", "b", 1)
+    store.put_document("k", "a", {"name": "\udfff"})  # a lone surrogate: JSON escapes it
+    store.put_document("other", "a", None)
+    store.commit()
+    store.put_document("k", "b", 2)  # replaced in place, not moved to the end
+    store.delete_document("other", "a")
+    assert store.documents("k") == [("b", 2), ("a", {"name": "\udfff"})]
+    assert store.documents("other") == []
+    store.close()

@@ -666,7 +666,8 @@ const merchantView = {
     // Unchanged orders keep their rows, and whatever is being typed in them.
     if (latest !== shownOrders) {
       shownOrders = latest;
-      $("#orders-table tbody").replaceChildren(...orders.slice().reverse().map((o) =>
+      // Newest first, as the merchant pages them: this is its first page.
+      $("#orders-table tbody").replaceChildren(...orders.map((o) =>
       el("tr", { "data-id": o.id },
         el("td", {}, o.id),
         el("td", {}, plus(o.msisdn)),
@@ -683,7 +684,7 @@ const merchantView = {
         el("td", {}, money(w.balance, w.currency)),
         el("td", {}, w.language),
         el("td", {}, w.locked ? "locked" : ""),
-        el("td", {}, w.payments.length))));
+        el("td", {}, w.payments_total))));
     const select = $("#checkout").msisdn;
     const chosen = select.value;
     select.replaceChildren(...wallets.map((w) => el("option", { value: w.msisdn }, plus(w.msisdn))));

@@ -88,3 +88,14 @@ def test_awaiting_filters_by_buyer_and_method() -> None:
     assert book.awaiting() == [a, b, c]
     assert book.awaiting("8613800000001", "otp") == [a]
     assert book.awaiting(method="otp") == [a, c]
+
+
+def test_pages_of_orders_newest_first() -> None:
+    book = Orders()
+    for n in range(5):
+        book.new("8613800000001", 100 + n, "CNY", "otp", "ShopX", float(n))
+    assert [o.id for o in book.page(None, 2)] == ["ord_0005", "ord_0004"]
+    assert [o.id for o in book.page(4, 2)] == ["ord_0003", "ord_0002"]
+    assert [o.id for o in book.page(2, 2)] == ["ord_0001"]
+    assert book.page(1, 2) == [] and [o.id for o in book.page(99, 1)] == ["ord_0005"]
+    assert [o.id for o in book.since(3)] == ["ord_0004", "ord_0005"]

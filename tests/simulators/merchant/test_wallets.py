@@ -160,3 +160,20 @@ def test_demo_wallets() -> None:
     assert [w.language for w in wallets] == ["en", "zh", "en", "en", "en"]
     for msisdn, pin in [("8613800000001", "1234"), ("8613800000002", "2345"), ("8613800000005", "5678")]:
         wallets.check_pin(msisdn, pin)
+
+
+def test_every_change_is_noted_for_the_store_and_pages_hold_still() -> None:
+    wallets = demo_wallets()
+    assert len(wallets.take_changed()) == 5 and wallets.take_changed() == []
+    wallets.top_up("8613800000002", 1)
+    with pytest.raises(WrongPin):
+        wallets.check_pin("8613800000003", "0000")
+    wallets.debit("8613800000004", 1, "CNY", payee="ShopX", reference="R1", at=0.0)
+    wallets.unlock("8613800000005")
+    changed = [w.msisdn for w in wallets.take_changed()]
+    assert changed == ["8613800000002", "8613800000003", "8613800000004", "8613800000005"]
+    wallets.create("8613900000001", "1234")
+    assert [w.msisdn for w in wallets.page(None, 2)] == ["8613800000001", "8613800000002"]
+    assert [w.msisdn for w in wallets.page("8613800000005", 2)] == ["8613900000001"]
+    with pytest.raises(NoWallet):
+        wallets.page("8613999999999", 2)
