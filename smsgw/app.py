@@ -137,6 +137,14 @@ def _endpoint(host: str, port: int) -> str:
     return f"tcp:{port}:interface={host.replace(':', chr(92) + ':')}"
 
 
+def _dropped_write(write: str, error: BaseException) -> None:
+    log.error(
+        "store: could not store the {write} ({error}); the rest of its commit went in",
+        write=write,
+        error=error,
+    )
+
+
 @defer.inlineCallbacks
 def start(config: Config, reactor: Any) -> Any:
     """Open the store, build the carrier, and listen for SMPP and HTTP.
@@ -146,7 +154,9 @@ def start(config: Config, reactor: Any) -> Any:
     network = config.network
     path = config.store.path
     store = SqliteStore(
-        path if path == ":memory:" else os.path.abspath(path), synchronous=config.store.synchronous.upper()
+        path if path == ":memory:" else os.path.abspath(path),
+        synchronous=config.store.synchronous.upper(),
+        on_dropped=_dropped_write,
     )
     subscribers = SubscriberRegistry(
         (attrs.evolve(s) for s in config.subscribers),
