@@ -217,6 +217,8 @@ def start(config: Config, reactor: Any) -> Any:
             token=token,
             loopback=config.http.host in LOOPBACK_ADDRESSES,
             max_open=config.http.max_open_requests,
+            request_timeout=config.http.request_timeout,
+            idle_timeout=config.http.idle_timeout,
         )
         site.displayTracebacks = False
         site.noisy = False
