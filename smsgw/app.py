@@ -208,7 +208,14 @@ def start(config: Config, reactor: Any) -> Any:
             + FaultRoutes(carrier).routes()
             + OpenApiRoutes().routes()
         )
-        api = Api(routes, streams={"events": EventStream(carrier.events, reactor, now=clock.now)})
+        events = EventStream(
+            carrier.events,
+            reactor,
+            now=clock.now,
+            limit=config.http.stream_buffer,
+            stall=config.http.idle_timeout,
+        )
+        api = Api(routes, streams={"events": events})
         root = Root(api)
         root.mount(b"metrics", MetricsResource(carrier))
         token = http_token(config)

@@ -85,9 +85,10 @@ class HttpSettings:
     max_open_requests: int = 1000
     #: Seconds a request has to arrive whole (headers and body); a slower one gets 408 and is closed.
     request_timeout: float = 10.0
-    #: Seconds a kept-alive connection may sit idle between requests before it is closed.
+    #: Seconds a kept-alive connection may sit idle between requests, or an event stream's
+    #: client may take nothing, before it is closed.
     idle_timeout: float = 60.0
-    #: Bytes an event stream may fall behind its client before the client is dropped.
+    #: Bytes an event stream may fall behind its client before events are skipped (``lost``).
     stream_buffer: int = 1024 * 1024
 
 
