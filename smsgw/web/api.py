@@ -207,7 +207,8 @@ class Api(resource.Resource):
     def _encode(request: server.Request, result: Any) -> bytes:
         status, payload = result if isinstance(result, tuple) else (200, result)
         request.setResponseCode(status)
-        return json.dumps(payload, ensure_ascii=False).encode("utf-8") + b"\n"
+        # A lone surrogate that got in some other way is written as its JSON escape, not a failure.
+        return json.dumps(payload, ensure_ascii=False).encode("utf-8", "backslashreplace") + b"\n"
 
     def _error(self, request: server.Request, error: ApiError) -> bytes:
         if error.allow:

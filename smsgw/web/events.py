@@ -160,7 +160,8 @@ class EventStream(resource.Resource):
         payload = event_json(event)
         payload["at"] = iso(self._now())
         data = json.dumps(payload, ensure_ascii=False)
-        chunk = f"event: {payload['type']}\ndata: {data}\n\n".encode()
+        # backslashreplace: a lone surrogate becomes its JSON escape instead of failing the emit.
+        chunk = f"event: {payload['type']}\ndata: {data}\n\n".encode("utf-8", "backslashreplace")
         for client in tuple(self._clients):
             client.send(chunk)
 
