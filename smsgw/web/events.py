@@ -7,8 +7,8 @@ rendered once for all the streams.
 
 A client that does not read cannot make the server hold its events without end. Once its
 connection is backed up, what it has not taken waits, up to ``limit`` bytes (``[http]
-stream_buffer``); past that the waiting events are skipped, and when the client catches up
-it first gets ``event: lost`` with how many it missed. A client that takes nothing at all for
+stream_buffer``); past that those events and every next one are skipped (not even rendered)
+until the client catches up, and then it first gets ``event: lost`` with how many it missed. A client that takes nothing at all for
 ``stall`` seconds (``[http] idle_timeout``) is dropped: its connection closed, its events freed.
 """
 
@@ -35,7 +35,7 @@ _KEEPALIVE = b": keepalive\n\n"
 @implementer(IPushProducer)
 class _Client:
     """One stream: writes straight through while its connection keeps up, else keeps what
-    waits, up to ``limit`` bytes.
+    waits, up to ``limit`` bytes, and past that skips (counting) until the connection drains.
 
     Registered as the request's producer, so the connection says when its buffer fills
     (``pauseProducing``) and when it has written all of it (``resumeProducing``). One
@@ -50,24 +50,38 @@ class _Client:
         self.now = now
         self.paused_at: float | None = None
         self.dropped = False
+        #: Past the limit: events are only counted (and not even rendered for this client).
+        self.skipping = False
         self.waiting: list[bytes] = []
         self.waiting_size = 0
+        self.waiting_events = 0
         self.lost = 0
 
-    def send(self, chunk: bytes) -> None:
+    def send(self, chunk: bytes, events: int = 1) -> None:
+        """Write ``chunk`` (holding ``events`` events), or keep it while the connection is full."""
         if self.paused_at is None:
             self.request.write(chunk)
             return
-        if self.dropped:
-            return
-        if self.now() - self.paused_at > self.stall:
-            self._drop()
+        if self.skipping or self.dropped:
+            self.skip(events)
             return
         self.waiting.append(chunk)
         self.waiting_size += len(chunk)
+        self.waiting_events += events
         if self.waiting_size > self.limit:
-            self.lost += sum(1 for waiting in self.waiting if waiting is not _KEEPALIVE)
-            self.waiting, self.waiting_size = [], 0
+            self.lost += self.waiting_events
+            self.waiting, self.waiting_size, self.waiting_events = [], 0, 0
+            self.skipping = True
+
+    def skip(self, events: int = 1) -> None:
+        """Count events this client misses; drop it once it has taken nothing for ``stall`` s."""
+        if self.dropped:
+            return
+        assert self.paused_at is not None
+        if self.now() - self.paused_at > self.stall:
+            self._drop()
+            return
+        self.lost += events
 
     def _drop(self) -> None:
         log.warn(
@@ -76,7 +90,7 @@ class _Client:
             stall=self.stall,
         )
         self.dropped = True
-        self.waiting, self.waiting_size = [], 0
+        self.waiting, self.waiting_size, self.waiting_events = [], 0, 0
         # Not loseConnection: that would wait to write out what the client does not read.
         self.request.channel.transport.abortConnection()
 
@@ -88,8 +102,9 @@ class _Client:
         if self.dropped:
             return
         self.paused_at = None
+        self.skipping = False
         chunks = self.waiting
-        self.waiting, self.waiting_size = [], 0
+        self.waiting, self.waiting_size, self.waiting_events = [], 0, 0
         if self.lost:
             chunks.insert(0, f'event: lost\ndata: {{"type": "lost", "events": {self.lost}}}\n\n'.encode())
             self.lost = 0
@@ -98,7 +113,7 @@ class _Client:
 
     def stopProducing(self) -> None:
         self.dropped = True
-        self.waiting, self.waiting_size = [], 0
+        self.waiting, self.waiting_size, self.waiting_events = [], 0, 0
 
 
 class EventStream(resource.Resource):
@@ -140,7 +155,7 @@ class EventStream(resource.Resource):
         request.write(b": smsgw events\n\n")
         client = _Client(request, self._limit, self._stall, self._reactor.seconds)
         request.registerProducer(client, True)
-        keepalive = LoopingCall(client.send, _KEEPALIVE)
+        keepalive = LoopingCall(client.send, _KEEPALIVE, 0)
         keepalive.clock = self._reactor
         keepalive.start(self._keepalive, now=False)
         if not self._clients:
@@ -157,13 +172,21 @@ class EventStream(resource.Resource):
         return server.NOT_DONE_YET
 
     def _broadcast(self, event: Any) -> None:
+        chunk = None
+        for client in tuple(self._clients):
+            if client.skipping:
+                client.skip()
+                continue
+            if chunk is None:  # rendered once, and not at all while every client is skipping
+                chunk = self._render(event)
+            client.send(chunk)
+
+    def _render(self, event: Any) -> bytes:
         payload = event_json(event)
         payload["at"] = iso(self._now())
         data = json.dumps(payload, ensure_ascii=False)
         # backslashreplace: a lone surrogate becomes its JSON escape instead of failing the emit.
-        chunk = f"event: {payload['type']}\ndata: {data}\n\n".encode("utf-8", "backslashreplace")
-        for client in tuple(self._clients):
-            client.send(chunk)
+        return f"event: {payload['type']}\ndata: {data}\n\n".encode("utf-8", "backslashreplace")
 
 
 def _peer(request: server.Request) -> str:
