@@ -177,6 +177,14 @@ def _endpoint(host: str, port: int) -> str:
     return f"tcp:{port}:interface={host.replace(':', chr(92) + ':')}"
 
 
+def _dropped_write(write: str, error: BaseException) -> None:
+    log.error(
+        "store: could not store the {write} ({error}); the rest of its commit went in",
+        write=write,
+        error=error,
+    )
+
+
 @defer.inlineCallbacks
 def start(config: Config, reactor: Any) -> Any:
     """Open the store, build the carrier, and listen for SMPP and HTTP.
@@ -188,7 +196,9 @@ def start(config: Config, reactor: Any) -> Any:
     network = config.network
     path = config.store.path
     store = SqliteStore(
-        path if path == ":memory:" else os.path.abspath(path), synchronous=config.store.synchronous.upper()
+        path if path == ":memory:" else os.path.abspath(path),
+        synchronous=config.store.synchronous.upper(),
+        on_dropped=_dropped_write,
     )
     subscribers = SubscriberRegistry(
         (attrs.evolve(s) for s in config.subscribers),
@@ -244,7 +254,14 @@ def start(config: Config, reactor: Any) -> Any:
             + FaultRoutes(carrier).routes()
             + OpenApiRoutes().routes()
         )
-        api = Api(routes, streams={"events": EventStream(carrier.events, reactor, now=clock.now)})
+        events = EventStream(
+            carrier.events,
+            reactor,
+            now=clock.now,
+            limit=config.http.stream_buffer,
+            stall=config.http.idle_timeout,
+        )
+        api = Api(routes, streams={"events": events})
         root = Root(api)
         lag = LagMonitor(reactor)
         root.mount(b"metrics", MetricsResource(carrier, lag))
@@ -254,6 +271,8 @@ def start(config: Config, reactor: Any) -> Any:
             token=token,
             loopback=config.http.host in LOOPBACK_ADDRESSES,
             max_open=config.http.max_open_requests,
+            request_timeout=config.http.request_timeout,
+            idle_timeout=config.http.idle_timeout,
         )
         site.displayTracebacks = False
         site.noisy = False

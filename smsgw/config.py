@@ -84,6 +84,13 @@ class HttpSettings:
     token: str | None = None
     #: Requests answered at once (long polls and event streams hold one each); one more: 429.
     max_open_requests: int = 1000
+    #: Seconds a request has to arrive whole (headers and body); a slower one gets 408 and is closed.
+    request_timeout: float = 10.0
+    #: Seconds a kept-alive connection may sit idle between requests, or an event stream's
+    #: client may take nothing, before it is closed.
+    idle_timeout: float = 60.0
+    #: Bytes an event stream may fall behind its client before events are skipped (``lost``).
+    stream_buffer: int = 1024 * 1024
 
 
 @attrs.frozen
@@ -287,6 +294,9 @@ _HTTP_CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "port": _port,
     "token": _token,
     "max_open_requests": lambda w, v: int(_number(w, v, integer=True)),
+    "request_timeout": lambda w, v: float(_number(w, v, minimum=0.1)),
+    "idle_timeout": lambda w, v: float(_number(w, v, minimum=0.1)),
+    "stream_buffer": lambda w, v: int(_number(w, v, minimum=4096, integer=True)),
 }
 _STORE_CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "path": _text,

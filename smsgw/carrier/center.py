@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from typing import Any
@@ -75,12 +76,19 @@ def format_message_id(row_id: int, style: str) -> str:
     return str(row_id)
 
 
+#: A row id as a message_id: ASCII digits only (``int()`` also takes other scripts' digits,
+#: signs, ``_`` and ``0x``), and no more of them than an SQLite integer holds.
+_MESSAGE_ID_DIGITS = {"hex": re.compile(r"[0-9A-Fa-f]{1,16}"), "decimal": re.compile(r"[0-9]{1,19}")}
+_MAX_ROW_ID = 2**63 - 1
+
+
 def parse_message_id(message_id: str, style: str) -> int | None:
     """The row id a message_id names in that format, or ``None`` if it cannot be one."""
-    try:
-        return int(message_id, 16 if style == "hex" else 10)
-    except ValueError:
+    hex_style = style == "hex"
+    if _MESSAGE_ID_DIGITS["hex" if hex_style else "decimal"].fullmatch(message_id) is None:
         return None
+    row_id = int(message_id, 16 if hex_style else 10)
+    return row_id if row_id <= _MAX_ROW_ID else None
 
 
 class MessageCenter:

@@ -85,7 +85,7 @@ def normalize_msisdn(address: str, country_code: str) -> str | None:
     else:
         international = False
     # Fewer than 6 digits is a short code, never a phone number.
-    if not number.isdigit() or not 6 <= len(number) <= 15:
+    if not (number.isascii() and number.isdigit()) or not 6 <= len(number) <= 15:
         return None
     if international or number.startswith(country_code):
         return number

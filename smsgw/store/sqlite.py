@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
 from smsgw.store.records import MESSAGE_COLUMNS, MessageRecord
@@ -111,6 +111,42 @@ _PUT_DOCUMENT = (
 _DELETE_DOCUMENT = "DELETE FROM documents WHERE kind = ? AND key = ?"
 _NOT_FINAL = (0, 1, 6)  # SCHEDULED, ENROUTE, ACCEPTD
 
+#: Errors that belong to one write, not to the store: text UTF-8 cannot encode (a lone
+#: surrogate), a number SQLite cannot hold, a value or constraint it refuses. A full disk or
+#: an I/O error (OperationalError) is none of these: it fails every write alike.
+_WRITE_ERRORS = (
+    ValueError,
+    OverflowError,
+    TypeError,
+    sqlite3.IntegrityError,
+    sqlite3.InterfaceError,
+    sqlite3.ProgrammingError,
+    sqlite3.DataError,
+)
+_MESSAGE_ID, _MSISDN = MESSAGE_COLUMNS.index("message_id"), MESSAGE_COLUMNS.index("msisdn")
+#: What each queued write changes, for the log when one is dropped: statement -> describer.
+_WRITES: dict[str, Callable[[tuple[Any, ...]], str]] = {
+    _INSERT_MESSAGE: lambda p: f"new message {p[_MESSAGE_ID]} for {p[_MSISDN]}",
+    _UPDATE_STATE: lambda p: f"state of message row {p[5]}",
+    _OWE_REPORT: lambda p: f"receipt owed by message row {p[1]}",
+    _REPORT_DONE: lambda p: f"receipt done of message row {p[0]}",
+    _MO_DONE: lambda p: f"end of MO row {p[2]}",
+    _REPORT_RETRY: lambda p: f"retry of message row {p[2]}",
+    _REPLACE: lambda p: f"replace_sm of message row {p[4]}",
+    _SAVE_SUBSCRIBER: lambda p: f"subscriber {p[0]}",
+    _DELETE_SUBSCRIBER: lambda p: f"removal of subscriber {p[0]}",
+}
+
+
+def describe_write(sql: str, params: tuple[Any, ...]) -> str:
+    """What a queued write changes, in a few words naming the message or subscriber."""
+    describer = _WRITES.get(sql)
+    return describer(params) if describer is not None else f"write {sql[:40]!r}"
+
+
+def _ignore_dropped(write: str, error: BaseException) -> None:
+    """No one to tell (a store opened by a tool or a test)."""
+
 
 class StoreError(Exception):
     """The store cannot be opened or used; the message says which file and why."""
@@ -122,10 +158,19 @@ class SqliteStore:
     :param path: a file path, or ``:memory:``.
     :param synchronous: ``NORMAL`` survives a crash of the process (WAL); ``FULL`` also
         survives a power loss, at an fsync per commit.
+    :param on_dropped: told of a write that could not be applied (what it changes, and why)
+        while the rest of its commit went in.
     """
 
-    def __init__(self, path: str, *, synchronous: str = "NORMAL") -> None:
+    def __init__(
+        self,
+        path: str,
+        *,
+        synchronous: str = "NORMAL",
+        on_dropped: Callable[[str, BaseException], None] = _ignore_dropped,
+    ) -> None:
         self.path = path
+        self._on_dropped = on_dropped
         try:
             self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=0.5)
             # One process owns the store: exclusive locking keeps a second smsgw off the same
@@ -252,7 +297,13 @@ class SqliteStore:
         return bool(self._queue)
 
     def commit(self) -> None:
-        """Apply every queued write in one transaction and make it durable."""
+        """Apply every queued write in one transaction and make it durable.
+
+        The queue holds every client's writes of the turn: when one of them cannot be applied,
+        the others are applied one by one and committed, and only that one is dropped (and
+        told to ``on_dropped``). A failure of the store itself (disk full, I/O) still fails
+        the whole commit.
+        """
         queue = self._queue
         if not queue:
             return
@@ -261,11 +312,26 @@ class SqliteStore:
         db = self._db
         db.execute("BEGIN")
         try:
-            self._apply(queue)
+            try:
+                self._apply(queue)
+            except _WRITE_ERRORS:
+                db.execute("ROLLBACK")
+                db.execute("BEGIN")
+                self._apply_each(queue)
         except BaseException:
             db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
+
+    def _apply_each(self, queue: list[tuple[str, tuple[Any, ...]]]) -> None:
+        # No savepoint needed: SQLite undoes a failed statement by itself, and a value that
+        # cannot be bound fails before the statement runs.
+        execute = self._db.execute
+        for sql, params in queue:
+            try:
+                execute(sql, params)
+            except _WRITE_ERRORS as error:
+                self._on_dropped(describe_write(sql, params), error)
 
     def _apply(self, queue: list[tuple[str, tuple[Any, ...]]]) -> None:
         start = 0

@@ -44,44 +44,118 @@ def query(request: server.Request, name: str) -> str | None:
     return values[0].decode("utf-8", "replace") if values else None
 
 
+#: The largest integer SQLite stores, so no id or cursor a client sends overflows a query.
+MAX_INTEGER = 2**63 - 1
+_DIGITS = re.compile(r"[0-9]{1,19}")
+#: How deep a request body's arrays and objects may nest (the API's bodies are flat).
+MAX_DEPTH = 32
+
+
+def ascii_int(text: str, maximum: int = MAX_INTEGER) -> int | None:
+    """``text`` as a non-negative integer of ASCII digits up to ``maximum``, else None.
+
+    ``str.isdigit`` and ``int()`` take any script's digits (``"\u0661"`` is 1), signs,
+    underscores and spaces, and ``int()`` refuses strings over 4,300 digits with an error of
+    its own: ids and cursors from a client go through here instead.
+    """
+    if _DIGITS.fullmatch(text) is None:
+        return None
+    value = int(text)
+    return value if value <= maximum else None
+
+
 def int_query(
-    request: server.Request, name: str, default: int | None, maximum: int | None = None, *, minimum: int = 0
+    request: server.Request,
+    name: str,
+    default: int | None,
+    maximum: int | None = None,
+    *,
+    minimum: int = 0,
 ) -> int | None:
-    """An integer query parameter within ``minimum``..``maximum``.
+    """An integer query parameter within ``minimum``..``maximum`` (at most :data:`MAX_INTEGER`).
 
     :raises ApiError: 400 naming the parameter when it is not one, or out of range.
     """
     raw = query(request, name)
     if raw is None:
         return default
+    top = MAX_INTEGER if maximum is None else maximum
+    shown = raw if len(raw) <= 40 else f"{raw[:20]}…({len(raw)} characters)"
     if not (raw.isascii() and raw.isdecimal()):
-        raise ApiError(400, "bad_query", f"?{name}={raw!r} is not a non-negative integer")
-    value = int(raw)
-    if value < minimum or (maximum is not None and value > maximum):
-        top = "" if maximum is None else f"..{maximum}"
-        raise ApiError(400, "bad_query", f"?{name}={value} is outside {minimum}{top}")
+        raise ApiError(400, "bad_query", f"?{name}={shown!r} is not a non-negative integer")
+    value = ascii_int(raw, top)
+    if value is None or value < minimum:
+        raise ApiError(400, "bad_query", f"?{name}={shown} is outside {minimum}..{top}")
     return value
 
 
 def json_body(request: server.Request, allowed: Iterable[str]) -> dict[str, Any]:
     """The request's JSON object body, with only the allowed fields.
 
-    :raises ApiError: 413 for a body over 64 KiB, 400 for bad JSON or an unknown field.
+    :raises ApiError: 413 for a body over 64 KiB, 400 for bad JSON, an unknown field, or a
+        field holding text that cannot be stored.
     """
     raw = request.content.read(MAX_BODY + 1) if request.content is not None else b""
     if len(raw) > MAX_BODY:
         raise ApiError(413, "body_too_large", f"request body is over {MAX_BODY} bytes")
     try:
         body = json.loads(raw or b"{}")
+    except RecursionError:
+        raise ApiError(400, "bad_json", f"request body nests deeper than {MAX_DEPTH} levels") from None
     except ValueError as error:
         raise ApiError(400, "bad_json", f"request body is not JSON: {error}") from None
     if not isinstance(body, dict):
         raise ApiError(400, "bad_json", "request body must be a JSON object")
     allowed = sorted(allowed)
-    unknown = sorted(set(body) - set(allowed))
+    unknown = sorted(set(body) - set(allowed), key=repr)
     if unknown:
         raise ApiError(400, "bad_field", f"unknown field {unknown[0]!r}; allowed: {', '.join(allowed)}")
+    _check_text(body)
     return body
+
+
+def _check_text(body: dict[str, Any]) -> None:
+    """Refuse a body whose text could not be stored or sent on: JSON's ``\\udfff`` escapes
+    give lone surrogates, which UTF-8 (the store, every answer) cannot encode.
+
+    :raises ApiError: 400 naming the first such field, or for nesting deeper than MAX_DEPTH.
+    """
+    stack: list[tuple[Any, str, int]] = [(body, "", 0)]
+    while stack:
+        value, where, depth = stack.pop()
+        if isinstance(value, str):
+            if not _encodable(value):
+                raise ApiError(
+                    400,
+                    "bad_field",
+                    f"field {where!r} holds a lone surrogate (a \\ud800-\\udfff escape without its "
+                    "pair), which is not text; send UTF-8 text",
+                )
+            continue
+        if not isinstance(value, dict | list):
+            continue
+        if depth >= MAX_DEPTH:
+            raise ApiError(400, "bad_json", f"field {where!r} nests deeper than {MAX_DEPTH} levels")
+        if isinstance(value, list):
+            stack.extend((item, f"{where}[{index}]", depth + 1) for index, item in enumerate(value))
+            continue
+        for key, item in value.items():
+            field = f"{where}.{key}" if where else key
+            if not _encodable(key):
+                raise ApiError(
+                    400, "bad_field", f"field name {field!r} holds a lone surrogate; send UTF-8 text"
+                )
+            stack.append((item, field, depth + 1))
+
+
+def _encodable(text: str) -> bool:
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class Api(resource.Resource):
@@ -136,7 +210,8 @@ class Api(resource.Resource):
     def _encode(request: server.Request, result: Any) -> bytes:
         status, payload = result if isinstance(result, tuple) else (200, result)
         request.setResponseCode(status)
-        return json.dumps(payload, ensure_ascii=False).encode("utf-8") + b"\n"
+        # A lone surrogate that got in some other way is written as its JSON escape, not a failure.
+        return json.dumps(payload, ensure_ascii=False).encode("utf-8", "backslashreplace") + b"\n"
 
     def _error(self, request: server.Request, error: ApiError) -> bytes:
         if error.allow:

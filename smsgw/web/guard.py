@@ -6,8 +6,11 @@
   127.0.0.1 (DNS rebinding) cannot talk to it.
 - No cross-origin writes: a POST, PATCH or DELETE that a browser sends from another origin is
   refused, so a page on the web cannot drive the carrier on a developer's laptop.
-- At most ``max_open`` requests at once (long polls and event streams hold theirs): one more
-  gets 429, so a client that opens streams in a loop cannot exhaust the carrier.
+- At most ``max_open`` requests at once (long polls and event streams hold theirs, and a
+  request counts from its first byte): one more gets 429, so a client that opens streams in a
+  loop cannot exhaust the carrier. The health check is never refused for it (it is answered
+  at once). A request must arrive whole within ``request_timeout`` (see
+  :mod:`smsgw.web.channel`), and an idle kept-alive connection closes after ``idle_timeout``.
 - A token when one is set (``[http] token`` or ``$SMSGW_TOKEN``; smsgw makes one up when it
   listens beyond loopback): ``Authorization: Bearer <token>``, or the cookie a browser gets by
   opening ``/?token=<token>`` once.
@@ -21,6 +24,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from twisted.web import resource, server
+
+from smsgw.web.channel import TimedChannel
 
 LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
 _SAFE_METHODS = frozenset({b"GET", b"HEAD", b"OPTIONS"})
@@ -72,7 +77,15 @@ class GuardedSite(server.Site):
 
     :param token: required on every request when set.
     :param loopback: whether smsgw listens on loopback only (then the Host header must name it).
+    :param max_open: requests open at once, from their first byte to the end of their answer
+        (0: no limit); beyond, 429 for all but ``health`` paths.
+    :param request_timeout: seconds a request has to arrive whole.
+    :param idle_timeout: seconds a kept-alive connection may wait for its next request.
+    :param health: paths answered whatever the number of open requests (cheap, and what a
+        supervisor asks when the server is busiest).
     """
+
+    protocol = TimedChannel
 
     def __init__(
         self,
@@ -81,14 +94,27 @@ class GuardedSite(server.Site):
         token: str | None,
         loopback: bool,
         max_open: int = 1000,
+        request_timeout: float = 10.0,
+        idle_timeout: float = 60.0,
+        health: tuple[bytes, ...] = (b"/api/health", b"/health"),
         **kwargs: Any,
     ) -> None:
-        super().__init__(root, **kwargs)
+        super().__init__(root, timeout=idle_timeout, **kwargs)
         self.token = token
         self.loopback = loopback
-        #: Requests being answered at once (long polls and event streams stay open); beyond, 429.
+        #: Requests open at once (long polls and event streams stay open); beyond, 429.
         self.max_open = max_open
         self.open = 0
+        self.request_timeout = request_timeout
+        self.health = frozenset(health)
+
+    def request_began(self) -> None:
+        """A request's first byte arrived (:class:`~smsgw.web.channel.TimedChannel`)."""
+        self.open += 1
+
+    def request_ended(self) -> None:
+        """A request was answered, or its connection closed before."""
+        self.open -= 1
 
     def getResourceFor(self, request: server.Request) -> resource.Resource:  # noqa: N802 - Twisted's name
         for name, value in _HEADERS:
@@ -96,19 +122,16 @@ class GuardedSite(server.Site):
         refusal = self.check(request)
         if refusal is not None:
             return refusal
-        if self.max_open and self.open >= self.max_open:
+        # This request is one of the open ones already.
+        if self.max_open and self.open > self.max_open and request.path not in self.health:
             return Refusal(
                 429,
                 "too_many_requests",
-                f"{self.open} requests are open (long polls and event streams count until they end; "
-                f"[http] max_open_requests {self.max_open}); try again when some have ended",
+                f"{self.open - 1} other requests are open (long polls and event streams count until "
+                f"they end, requests still arriving until they are answered; [http] max_open_requests "
+                f"{self.max_open}); try again when some have ended",
             )
-        self.open += 1
-        request.notifyFinish().addBoth(self._finished)
         return super().getResourceFor(request)
-
-    def _finished(self, result: Any) -> None:
-        self.open -= 1
 
     def check(self, request: server.Request) -> resource.Resource | None:
         host = _hostname(request.getHeader(b"host") or b"")
@@ -144,17 +167,46 @@ class GuardedSite(server.Site):
 
 def _hostname(header: bytes) -> str:
     text = header.decode("ascii", "replace").strip().lower()
-    return (urlsplit(f"//{text}").hostname or "") if text else ""
+    try:
+        return (urlsplit(f"//{text}").hostname or "") if text else ""
+    except ValueError:  # "[::1" and the like: no host name, so none of ours
+        return text
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+#: What Sec-Fetch-Site says of a request the page's own origin (or the user) made.
+_OWN_SITE = frozenset({b"same-origin", b"none"})
+
+
+def _origin(scheme: str, authority: str) -> tuple[str, str, int] | None:
+    """(scheme, host, port) of an origin, the default port filled in; None when malformed."""
+    try:
+        parts = urlsplit(f"{scheme}://{authority}")
+        port = parts.port
+    except ValueError:
+        return None
+    if not parts.hostname or scheme not in _DEFAULT_PORTS:
+        return None
+    return scheme, parts.hostname, port if port is not None else _DEFAULT_PORTS[scheme]
 
 
 def _cross_origin(request: server.Request) -> bool:
-    if (request.getHeader(b"sec-fetch-site") or b"").lower() == b"cross-site":
-        return True
+    """Whether a browser sent the request from a page of another origin (or one it hides)."""
+    fetch_site = request.getHeader(b"sec-fetch-site")
+    if fetch_site is not None and fetch_site.lower() not in _OWN_SITE:
+        return True  # same-site is another origin too: another port, or a sibling subdomain
     origin = request.getHeader(b"origin")
-    if not origin or origin == b"null":
-        return origin == b"null"
-    parts = urlsplit(origin.decode("ascii", "replace"))
-    return parts.netloc.lower() != (request.getHeader(b"host") or b"").decode("ascii", "replace").lower()
+    if not origin:
+        return False  # not a browser's cross-origin request (they always send Origin)
+    if origin == b"null":
+        return True
+    scheme, _, authority = origin.decode("ascii", "replace").strip().lower().partition("://")
+    theirs = _origin(scheme, authority)
+    ours = _origin(
+        "https" if request.isSecure() else "http",
+        (request.getHeader(b"host") or b"").decode("ascii", "replace").strip().lower(),
+    )
+    return theirs is None or theirs != ours
 
 
 def _bearer(request: server.Request) -> str:

@@ -301,7 +301,9 @@ class HandsetRoutes:
         handset = self._handset(msisdn)
         body = json_body(request, ("to", "text"))
         to, text = body.get("to"), body.get("text")
-        if not isinstance(to, str) or not to.lstrip("+").isdigit():
+        digits = to.removeprefix("+") if isinstance(to, str) else ""
+        # ASCII: str.isdigit alone takes any script's digits, which no SMPP address holds.
+        if not (digits.isascii() and digits.isdigit()):
             raise ApiError(
                 400, "bad_field", "'to' (a short code like \"12345\", or a phone number) is required"
             )

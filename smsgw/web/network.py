@@ -11,8 +11,9 @@ from twisted.web import server
 
 from smsgw import __version__
 from smsgw.carrier.carrier import Carrier
+from smsgw.carrier.center import parse_message_id
 from smsgw.smpp.constants import MessageState, command_name
-from smsgw.web.api import ApiError, Route, int_query, query
+from smsgw.web.api import ApiError, Route, ascii_int, int_query, query
 from smsgw.web.render import iso, message_json
 
 
@@ -75,7 +76,8 @@ class NetworkRoutes:
         What was already answered still goes out first; the ESME must bind again, and what it
         had not been answered for it must send again.
         """
-        link = self.carrier.links.get(int(session_id)) if session_id.isdecimal() else None
+        number = ascii_int(session_id)
+        link = self.carrier.links.get(number) if number is not None else None
         if link is None:
             raise ApiError(
                 404, "unknown_session", f"no bound session {session_id!r}; GET /api/sessions lists them"
@@ -83,7 +85,7 @@ class NetworkRoutes:
         link.session.drop("dropped through the API")
         link.output_ready()
         self.after_change()
-        return {"id": int(session_id), "system_id": link.account.system_id, "dropped": True}
+        return {"id": number, "system_id": link.account.system_id, "dropped": True}
 
     def messages(self, request: server.Request) -> dict[str, Any]:
         """Stored messages (parts), newest first, filtered by msisdn, namespace, account, state
@@ -143,10 +145,9 @@ class NetworkRoutes:
 
     def message(self, request: server.Request, message_id: str) -> dict[str, Any]:
         """One stored message by its message_id."""
-        for base in (10, 16):
-            try:
-                row_id = int(message_id, base)
-            except ValueError:
+        for style in ("decimal", "hex"):
+            row_id = parse_message_id(message_id, style)
+            if row_id is None:
                 continue
             record = self.carrier.store.get_message(row_id)
             if record is not None and record.message_id == message_id:
