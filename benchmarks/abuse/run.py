@@ -138,9 +138,11 @@ def measure(
             carrier.smpp_address, ctx["system_id"], ctx["password"], seconds,
             interval=interval, timeout=timeout, between=sample,
         )  # fmt: skip
-        merchant_after = carrier.merchant_sessions(timeout=timeout)
     finally:
         done = abuser.stop()
+    # Asked once the abuse is over (some abuses hold every HTTP request slot while they run):
+    # the same session id as before means the merchant stayed bound throughout.
+    merchant_after = carrier.merchant_sessions(timeout=timeout)
     sample()
     if rss_before is not None and settle > 0:
         time.sleep(settle)

@@ -95,7 +95,7 @@ class SmppServerProtocol(protocol.Protocol):
     def __init__(self, factory: SmppServerFactory, session_id: int) -> None:
         self.factory = factory
         self.session_id = session_id
-        self.peer = "?"
+        self.host = self.peer = "?"
         self.session: SmscSession
         self._handlers: dict[type, Any] = {cls: self._request for cls in _CARRIER_REQUESTS}
         self._handlers.update(
@@ -121,7 +121,8 @@ class SmppServerProtocol(protocol.Protocol):
         factory = self.factory
         self.session = SmscSession(factory.session_config, factory.reactor.seconds())
         address = self.transport.getPeer()  # type: ignore[union-attr]
-        self.peer = f"{getattr(address, 'host', '?')}:{getattr(address, 'port', '?')}"
+        self.host = getattr(address, "host", "?")
+        self.peer = f"{self.host}:{getattr(address, 'port', '?')}"
         self._socket = tune_socket(self.transport)
         # Stop reading from a peer that does not read what we write (see pauseProducing).
         self.transport.registerProducer(self, True)  # type: ignore[union-attr]
@@ -300,8 +301,36 @@ class SmppServerFactory(protocol.Factory):
         session_id = self._next_session_id
         self._next_session_id += 1
         connection = SmppServerProtocol(self, session_id)
-        connection.over_limit = self._over_limit(getattr(addr, "host", "?"))
+        connection.over_limit = self._make_room(getattr(addr, "host", "?"))
         return connection
+
+    def _make_room(self, host: str) -> str | None:
+        """Why one more connection from ``host`` is too many, after closing the oldest
+        connection that never bound if that makes room; None when it may come in.
+
+        Connections that open and never bind (a port scanner, a pool that dials ahead, an
+        attacker) would otherwise hold every slot until their session_init_timeout, and a real
+        ESME's bind would be refused meanwhile. A bound session is never closed for room.
+        """
+        reason = self._over_limit(host)
+        if reason is None:
+            return None
+        per_ip = not (
+            self.session_config.max_connections
+            and len(self.connections) >= self.session_config.max_connections
+        )
+        for idle in self.connections.values():
+            if idle.account is None and idle.over_limit is None and (not per_ip or idle.host == host):
+                log.info(
+                    "session {session_id} from {peer} never bound: closed to make room ({reason})",
+                    session_id=idle.session_id,
+                    peer=idle.peer,
+                    reason=reason,
+                )
+                self.connections.pop(idle.session_id)
+                idle.abort(f"closed to make room for a new connection: {reason}")
+                return self._over_limit(host)
+        return reason
 
     def _over_limit(self, host: str) -> str | None:
         """Why one more connection (from ``host``) is too many, or None."""
@@ -310,7 +339,7 @@ class SmppServerFactory(protocol.Factory):
             return f"{len(self.connections)} connections are open (max_connections {limit})"
         per_ip = self.session_config.max_connections_per_ip
         if per_ip and (self.session_config.per_ip_limit_on_loopback or not _is_loopback(host)):
-            from_host = sum(1 for c in self.connections.values() if c.peer.rpartition(":")[0] == host)
+            from_host = sum(1 for c in self.connections.values() if c.host == host)
             if from_host >= per_ip:
                 return f"{from_host} connections are open from {host} (max_connections_per_ip {per_ip})"
         return None

@@ -36,8 +36,9 @@ ABUSES = [
     "none",
     "regex",
     "longpolls",
+    # Not failed_binds_same_id: failures of the probe's own system_id from its own address lock
+    # that pair out by design (docs/configuration.md, max_failed_binds); the benchmark shows it.
     "failed_binds",
-    "failed_binds_same_id",
     "connections",
     "event_stream",
     "half_sent",

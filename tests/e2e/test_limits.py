@@ -30,6 +30,23 @@ def test_one_connection_too_many_from_an_address_is_refused_and_closed(start_ser
     assert fourth.bind("transmitter").command_status == 0  # a place came free
 
 
+def test_connections_that_never_bind_make_room_for_one_that_does(start_server, connect) -> None:
+    """At max_connections the oldest connection that never bound is closed for a new one; bound
+    sessions are never closed for room, so with all of them bound the next bind is refused."""
+    server = start_server("[smpp]\nmax_connections = 2\n")
+    first = connect(server)
+    first.bind("transceiver")
+    idle = connect(server, raw=True)
+    second = connect(server, raw=True)
+    assert second.bind("transmitter").command_status == 0
+    assert idle.is_closed()
+    third = connect(server, raw=True)
+    assert third.bind("transmitter").command_status == S.ESME_RTHROTTLED
+    assert third.is_closed()
+    assert first.submit_ok(DEMO[0], "still served")
+    assert "never bound: closed to make room" in server.stderr()
+
+
 def test_a_bind_beyond_the_accounts_limit_gets_esme_rbindfail(start_server, connect) -> None:
     server = start_server(DEFAULT_ACCOUNT_TOML.replace("[[accounts]]", "[[accounts]]\nmax_binds = 1", 1))
     first = connect(server)
