@@ -83,6 +83,8 @@ class HttpSettings:
     token: str | None = None
     #: Requests answered at once (long polls and event streams hold one each); one more: 429.
     max_open_requests: int = 1000
+    #: Long polls (inbox and USSD waits) waiting at once; one more: 429.
+    max_waiters: int = 500
 
 
 @attrs.frozen
@@ -273,6 +275,7 @@ _HTTP_CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "port": _port,
     "token": _token,
     "max_open_requests": lambda w, v: int(_number(w, v, integer=True)),
+    "max_waiters": lambda w, v: int(_number(w, v, integer=True)),
 }
 _STORE_CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "path": _text,

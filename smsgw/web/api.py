@@ -133,6 +133,8 @@ class Api(resource.Resource):
     def _encode(request: server.Request, result: Any) -> bytes:
         status, payload = result if isinstance(result, tuple) else (200, result)
         request.setResponseCode(status)
+        if isinstance(payload, bytes):  # encoded once for many long polls (smsgw.web.inbox)
+            return payload
         return json.dumps(payload, ensure_ascii=False).encode("utf-8") + b"\n"
 
     def _error(self, request: server.Request, error: ApiError) -> bytes:
