@@ -54,8 +54,7 @@ __all__ = ["Phone", "Sms", "SmsNotReceived", "SmsgwError", "UnexpectedSms", "Uss
 DEFAULT_BASE_URL = "http://127.0.0.1:8775"
 #: The longest ``wait`` the server accepts (docs/api.md); longer timeouts take several polls.
 MAX_WAIT = 300
-#: The largest ``limit`` the server accepts. It keeps the *newest* matches, so asking for the
-#: most it allows is what makes "the first match after the cursor" the first one returned.
+#: The largest ``limit`` the server accepts; a page after a cursor holds the oldest matches first.
 MAX_LIMIT = 1000
 #: The gateway's ``end_code`` values for an application that did not answer, or could not be reached.
 _APP_SILENT = frozenset({"app_timeout", "app_failed", "app_unreachable"})
@@ -335,13 +334,24 @@ class Phone:
         answer = self._send("POST", "/sms", {"to": to, "text": text})
         return [str(message_id) for message_id in answer["message_ids"]]
 
+    def _all(self, box: str) -> list[Sms]:
+        """Every message of the box, oldest first, read a page at a time."""
+        messages: list[Sms] = []
+        after = 0
+        while True:
+            answer = self._get(box, query={"after": after, "limit": MAX_LIMIT})
+            messages += self._messages(answer)
+            if not answer.get("more"):
+                return messages
+            after = int(answer["cursor"])
+
     def inbox(self) -> list[Sms]:
-        """What the phone shows (up to the newest 1000), oldest first."""
-        return self._messages(self._get("/inbox", query={"limit": MAX_LIMIT}))
+        """Everything the phone shows, oldest first."""
+        return self._all("/inbox")
 
     def sent(self) -> list[Sms]:
         """The texts this phone sent, oldest first."""
-        return self._messages(self._get("/sent"))
+        return self._all("/sent")
 
     def clear_inbox(self) -> None:
         """Empty the inbox as the phone shows it (the message log keeps everything)."""
@@ -364,9 +374,12 @@ class Phone:
         while True:
             remaining = deadline - time.monotonic()
             query["wait"] = wait = min(MAX_WAIT, max(0, math.ceil(remaining)))
-            found = self._messages(self._get("/inbox", query=query, timeout=wait + self.timeout))
+            answer = self._get("/inbox", query=query, timeout=wait + self.timeout)
+            found = self._messages(answer)
             if found or time.monotonic() >= deadline:
                 return found
+            if answer.get("more"):  # a page without a match: look on from where it ended
+                query["after"] = int(answer["cursor"])
 
     def wait_for_sms(
         self,
@@ -381,7 +394,8 @@ class Phone:
         Returning moves the cursor to that message, so the next wait returns a later one.
         Messages skipped because they did not match stay skipped.
 
-        :param matching: a regular expression searched for in the text (``re.search``).
+        :param matching: a regular expression searched for in the text, by the server with
+            RE2 (docs/api.md: no backreferences or lookaround).
         :param sender: only messages whose ``source_addr`` is exactly this.
         :param timeout: seconds to wait, rounded up to whole seconds by the server.
         :param after: a cursor to start from instead of the phone's own.

@@ -239,7 +239,7 @@ def start(config: Config, reactor: Any) -> Any:
             tls_port = yield tls.listen(factory)
             info["smpp"]["tls_port"] = tls_port.getHost().port
         # Synchronous: a change is committed before it is answered (an MO's message_id is durable).
-        waiters = InboxWaiters(reactor, carrier.events)
+        waiters = InboxWaiters(reactor, carrier.events, config.http.max_waiters)
         carrier.post_to_http_app = HttpUssdApps(carrier, reactor, factory.flusher.mark).post
         routes = (
             NetworkRoutes(carrier, info, factory.flusher.flush).routes()

@@ -91,6 +91,8 @@ class HttpSettings:
     idle_timeout: float = 60.0
     #: Bytes an event stream may fall behind its client before events are skipped (``lost``).
     stream_buffer: int = 1024 * 1024
+    #: Long polls (inbox and USSD waits) waiting at once; one more: 429.
+    max_waiters: int = 500
 
 
 @attrs.frozen
@@ -297,6 +299,7 @@ _HTTP_CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "request_timeout": lambda w, v: float(_number(w, v, minimum=0.1)),
     "idle_timeout": lambda w, v: float(_number(w, v, minimum=0.1)),
     "stream_buffer": lambda w, v: int(_number(w, v, minimum=4096, integer=True)),
+    "max_waiters": lambda w, v: int(_number(w, v, integer=True)),
 }
 _STORE_CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "path": _text,

@@ -168,16 +168,26 @@ class HandsetApi:
         self.msisdn = handset.msisdn
         return handset
 
-    def inbox(self, after: int = 0, wait: int = 0) -> InboxPage:
-        """Messages after ``after``; with ``wait``, a long poll answered when one lands."""
-        query = {"after": after, "wait": wait, "limit": 1000}
-        answer = self._call("GET", "/inbox", query=query, timeout=wait + REQUEST_TIMEOUT)
-        messages = tuple(Message.from_json(m) for m in answer["messages"])
-        return InboxPage(messages, int(answer["cursor"]))
+    def inbox(self, after: int | None = None, wait: int = 0) -> InboxPage:
+        """The newest 1000 messages; with ``after``, every message after it, page by page; with
+        ``wait``, a long poll answered when one lands."""
+        messages: list[Message] = []
+        while True:
+            query = (
+                {"wait": wait, "limit": 1000}
+                if after is None
+                else {"after": after, "wait": wait, "limit": 1000}
+            )
+            answer = self._call("GET", "/inbox", query=query, timeout=wait + REQUEST_TIMEOUT)
+            messages += (Message.from_json(m) for m in answer["messages"])
+            after = int(answer["cursor"])
+            if not answer.get("more"):
+                return InboxPage(tuple(messages), after)
+            wait = 0  # there is more already: no need to wait for it
 
     def sent(self) -> list[Message]:
-        """The texts this phone sent, oldest first."""
-        return [Message.from_json(m) for m in self._call("GET", "/sent")["messages"]]
+        """The texts this phone sent, oldest first (the newest 1000)."""
+        return [Message.from_json(m) for m in self._call("GET", "/sent", query={"limit": 1000})["messages"]]
 
     def send_sms(self, to: str, text: str) -> list[str]:
         """Send a text (MO); return one message id per part."""

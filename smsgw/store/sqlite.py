@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Iterator
 from typing import Any
 
 from smsgw.store.records import MESSAGE_COLUMNS, MessageRecord
@@ -73,6 +73,7 @@ CREATE TABLE IF NOT EXISTS messages (
     seen INTEGER
 );
 CREATE INDEX IF NOT EXISTS messages_by_msisdn ON messages (msisdn, id);
+CREATE INDEX IF NOT EXISTS messages_by_handset ON messages (msisdn, direction, seen);
 CREATE TABLE IF NOT EXISTS subscribers (
     msisdn TEXT PRIMARY KEY,
     name TEXT NOT NULL,
@@ -109,6 +110,8 @@ _PUT_DOCUMENT = (
     "ON CONFLICT (kind, key) DO UPDATE SET value = excluded.value"
 )
 _DELETE_DOCUMENT = "DELETE FROM documents WHERE kind = ? AND key = ?"
+#: A phone's order per direction: received parts by arrival (``seen``); sent ones (``seen`` NULL) by row.
+_HANDSET_ORDER = {"MT": ("seen", ""), "MO": ("id", "seen IS NULL AND")}
 _NOT_FINAL = (0, 1, 6)  # SCHEDULED, ENROUTE, ACCEPTD
 
 #: Errors that belong to one write, not to the store: text UTF-8 cannot encode (a lone
@@ -135,6 +138,8 @@ _WRITES: dict[str, Callable[[tuple[Any, ...]], str]] = {
     _REPLACE: lambda p: f"replace_sm of message row {p[4]}",
     _SAVE_SUBSCRIBER: lambda p: f"subscriber {p[0]}",
     _DELETE_SUBSCRIBER: lambda p: f"removal of subscriber {p[0]}",
+    _PUT_DOCUMENT: lambda p: f"{p[0]} {p[1]}",
+    _DELETE_DOCUMENT: lambda p: f"removal of {p[0]} {p[1]}",
 }
 
 
@@ -413,21 +418,43 @@ class SqliteStore:
         return [MessageRecord(*row) for row in rows]
 
     def handset_parts(
-        self, msisdn: str, direction: str, after: int, limit: int = 2000
+        self, msisdn: str, direction: str, after: int, limit: int = 2000, *, newest: bool = False
     ) -> list[MessageRecord]:
-        """What a phone holds: the parts it received (MT) in arrival order, or sent (MO).
+        """What a phone holds, in its order: the parts it received (MT) in arrival order
+        (``seen``), or sent (MO) in row order; through the messages_by_handset index, so a
+        page costs the same in any size of inbox.
 
-        :param after: received parts: only those that arrived after this arrival order (the
-            inbox's cleared point); sent parts: only rows above it.
-        :param limit: at most this many of the newest parts.
+        :param after: only parts above this position (a cursor, or the inbox's cleared point).
+        :param limit: at most this many: the first ones after ``after``, or with ``newest``
+            the last ones; either way returned in order.
         """
-        order = "seen" if direction == "MT" else "id"
+        key, where = _HANDSET_ORDER[direction]
         rows = self._read(
-            f"SELECT {', '.join(MESSAGE_COLUMNS)} FROM messages "
-            f"WHERE msisdn = ? AND direction = ? AND {order} > ? ORDER BY {order} DESC LIMIT ?",
+            f"SELECT {', '.join(MESSAGE_COLUMNS)} FROM messages WHERE msisdn = ? AND direction = ? "
+            f"AND {where} {key} > ? ORDER BY {key} {'DESC' if newest else 'ASC'} LIMIT ?",
             (msisdn, direction, after, limit),
         )
-        return [MessageRecord(*row) for row in reversed(rows)]
+        records = [MessageRecord(*row) for row in rows]
+        return records[::-1] if newest else records
+
+    def handset_parts_back(
+        self, msisdn: str, direction: str, upto: int, above: int
+    ) -> Iterator[MessageRecord]:
+        """A phone's parts at or below position ``upto`` and above ``above``, newest first,
+        read lazily: the caller stops when it has gone back far enough (a concatenation's
+        window), so only what it needs is read."""
+        key, where = _HANDSET_ORDER[direction]
+        self.commit()
+        cursor = self._db.execute(
+            f"SELECT {', '.join(MESSAGE_COLUMNS)} FROM messages WHERE msisdn = ? AND direction = ? "
+            f"AND {where} {key} <= ? AND {key} > ? ORDER BY {key} DESC",
+            (msisdn, direction, upto, above),
+        )
+        try:
+            for row in cursor:
+                yield MessageRecord(*row)
+        finally:
+            cursor.close()
 
     def pending_messages(self) -> list[MessageRecord]:
         """MT messages not yet in a final state (to resume after a restart)."""

@@ -210,7 +210,8 @@ class Api(resource.Resource):
     def _encode(request: server.Request, result: Any) -> bytes:
         status, payload = result if isinstance(result, tuple) else (200, result)
         request.setResponseCode(status)
-        # A lone surrogate that got in some other way is written as its JSON escape, not a failure.
+        if isinstance(payload, bytes):  # encoded once for many long polls (smsgw.web.inbox)
+            return payload
         return json.dumps(payload, ensure_ascii=False).encode("utf-8", "backslashreplace") + b"\n"
 
     def _error(self, request: server.Request, error: ApiError) -> bytes:

@@ -8,7 +8,7 @@ handset wait for their own message only.
 
 from __future__ import annotations
 
-import re
+import json
 from typing import Any
 
 from twisted.web import server
@@ -16,9 +16,10 @@ from twisted.web import server
 from smsgw.carrier.carrier import Carrier
 from smsgw.carrier.errors import Rejected, UnknownSubscriber
 from smsgw.carrier.subscribers import NAMESPACE_PATTERN, NAMESPACE_RULE, HandsetState, Subscriber
-from smsgw.store.records import MessageRecord
-from smsgw.text.reassembly import InboxMessage, ReceivedPart, assemble
+from smsgw.text.reassembly import InboxMessage
 from smsgw.web.api import ApiError, Route, int_query, json_body, query
+from smsgw.web.inbox import BoxReader, InboxFeed
+from smsgw.web.pattern import compile_pattern
 from smsgw.web.render import dialogue_json, handset_json, inbox_json
 from smsgw.web.waiting import InboxWaiters
 
@@ -91,17 +92,15 @@ class HandsetRoutes:
         except ValueError:
             raise ApiError(400, "bad_field", f"state {value!r} is not one of {_STATES}") from None
 
-    def _messages(self, handset: Subscriber, direction: str) -> list[InboxMessage]:
-        after = handset.inbox_after if direction == "MT" else 0
-        parts = self.carrier.store.handset_parts(handset.msisdn, direction, after)
-        peer = (lambda r: r.source_addr) if direction == "MT" else (lambda r: r.dest_addr)
-        return assemble(
-            (
-                _received(record, peer(record), direction, self.carrier.text_coding(record))
-                for record in parts
-            ),
-            now=self.carrier.clock.now(),
-            timeout=self.concat_timeout,
+    def _reader(self, handset: Subscriber, direction: str) -> BoxReader:
+        return BoxReader(
+            self.carrier.store,
+            handset.msisdn,
+            direction,
+            self.carrier.text_coding,
+            self.carrier.clock.now,
+            self.concat_timeout,
+            handset.inbox_after if direction == "MT" else 0,
         )
 
     # -- handsets --------------------------------------------------------------------
@@ -181,39 +180,65 @@ class HandsetRoutes:
     # -- inbox and sent box ----------------------------------------------------------
 
     def inbox(self, request: server.Request, msisdn: str) -> Any:
-        """The messages the phone shows, oldest first; with ``wait``, a long poll."""
+        """The messages the phone shows, oldest first, a page at a time: without ``after`` the
+        newest page, with ``after`` the first page after that cursor; ``wait`` makes it a long poll."""
         handset = self._handset(msisdn)
-        after = int_query(request, "after", 0) or 0
+        after = int_query(request, "after", None)
         wait = int_query(request, "wait", 0, MAX_WAIT) or 0
         limit = int_query(request, "limit", 100, 1000, minimum=1) or 100
         sender = query(request, "from")
         pattern = query(request, "match")
-        try:
-            matcher = re.compile(pattern) if pattern is not None else None
-        except re.error as error:
-            raise ApiError(
-                400, "bad_query", f"?match={pattern!r} is not a regular expression: {error}"
-            ) from None
+        matcher = compile_pattern("match", pattern) if pattern is not None else None
+        reader = self._reader(handset, "MT")
+        page = reader.page(after or 0, newest=after is None)
+        since = page.after
 
-        def answer(messages: list[InboxMessage]) -> dict[str, Any]:
-            shown = messages[-limit:]
-            # A cleared inbox starts after its cleared point: answer it, so pollers resume there.
-            cursor = max([after, handset.inbox_after, *(m.cursor for m in shown)])
-            return {"msisdn": handset.msisdn, "messages": [inbox_json(m) for m in shown], "cursor": cursor}
+        def wanted(message: InboxMessage) -> bool:
+            return (
+                message.cursor > since
+                and (sender is None or message.sender == sender)
+                and (matcher is None or matcher.search(message.text) is not None)
+            )
 
-        def check() -> dict[str, Any] | None:
-            found = [
-                m
-                for m in self._messages(handset, "MT")
-                if m.cursor > after
-                and (sender is None or m.sender == sender)
-                and (matcher is None or matcher.search(m.text))
-            ]
-            return answer(found) if found else None
+        def answer(found: list[InboxMessage], more: bool, end: int) -> dict[str, Any]:
+            if after is None:
+                found, more = found[-limit:], False
+            elif len(found) > limit:
+                found, more = found[:limit], True
+                end = found[-1].cursor
+            if more:
+                cursor = end
+            else:
+                # A cleared inbox starts after its cleared point: answer it, so pollers resume there.
+                cursor = max([after or 0, reader.floor, *(m.cursor for m in found)])
+            return {
+                "msisdn": handset.msisdn,
+                "messages": [inbox_json(m) for m in found],
+                "cursor": cursor,
+                "more": more,
+            }
 
-        result = self.waiters.wait(handset.msisdn, check, wait, lambda: answer([]))
-        if not result.called:
-            request.notifyFinish().addErrback(lambda _: result.cancel())
+        found = [m for m in page.messages if wanted(m)]
+        if found or page.more or wait <= 0:
+            return answer(found, page.more, page.end)
+        feed = self.waiters.feed(handset.msisdn, lambda: InboxFeed(reader, page.end))
+        feed.note(page)
+
+        def check(fresh: list[InboxMessage]) -> bytes | None:
+            news = [m for m in fresh if wanted(m)]
+            if not news:
+                return None
+            news.sort(key=lambda m: (m.cursor, m.id))
+            # Waiters woken by the same messages give the same answer: encode it once.
+            key = (tuple((m.id, m.cursor) for m in news), after, limit, reader.floor)
+            encoded = feed.answers.get(key)
+            if encoded is None:
+                body = json.dumps(answer(news, False, page.end), ensure_ascii=False)
+                encoded = feed.answers[key] = body.encode("utf-8") + b"\n"
+            return encoded
+
+        result = self.waiters.wait(handset.msisdn, check, wait, lambda: answer([], False, page.end), fed=True)
+        request.notifyFinish().addErrback(lambda _: result.cancel())
         return result
 
     def clear(self, request: server.Request, msisdn: str) -> dict[str, Any]:
@@ -224,10 +249,25 @@ class HandsetRoutes:
         return {"msisdn": handset.msisdn, "cleared": True, "cursor": cursor}
 
     def sent(self, request: server.Request, msisdn: str) -> dict[str, Any]:
-        """The texts the phone sent (MO), each as one message."""
+        """The texts the phone sent (MO), each as one message, paged like the inbox."""
         handset = self._handset(msisdn)
-        messages = self._messages(handset, "MO")
-        return {"msisdn": handset.msisdn, "messages": [inbox_json(m, "to") for m in messages]}
+        after = int_query(request, "after", None)
+        limit = int_query(request, "limit", 100, 1000, minimum=1) or 100
+        page = self._reader(handset, "MO").page(after or 0, newest=after is None)
+        messages, more, cursor = page.messages, page.more, page.end
+        if after is None:
+            messages, more = messages[-limit:], False
+        elif len(messages) > limit:
+            messages, more = messages[:limit], True
+            cursor = messages[-1].cursor
+        if not more:
+            cursor = max([after or 0, *(m.cursor for m in messages)])
+        return {
+            "msisdn": handset.msisdn,
+            "messages": [inbox_json(m, "to") for m in messages],
+            "cursor": cursor,
+            "more": more,
+        }
 
     # -- USSD ------------------------------------------------------------------------
 
@@ -238,13 +278,15 @@ class HandsetRoutes:
             dialogue = self.carrier.ussd.current(handset.msisdn)
             return dialogue_json(dialogue) if dialogue is not None else _idle()
 
-        def check() -> dict[str, Any] | None:
+        def check(_: Any = None) -> dict[str, Any] | None:
             now = state()
             return now if now["cursor"] > after else None
 
+        now = check()
+        if now is not None or wait <= 0:
+            return now if now is not None else state()
         result = self.waiters.wait(handset.msisdn, check, wait, state)
-        if not result.called:
-            request.notifyFinish().addErrback(lambda _: result.cancel())
+        request.notifyFinish().addErrback(lambda _: result.cancel())
         return result
 
     def ussd(self, request: server.Request, msisdn: str) -> Any:
@@ -340,22 +382,3 @@ def _idle() -> dict[str, Any]:
         "end_reason": None,
         "end_code": None,
     }
-
-
-def _received(record: MessageRecord, peer: str, direction: str, data_coding: int) -> ReceivedPart:
-    """One stored part as the phone holds it; received parts count in arrival order."""
-    sar = (record.sar_ref, record.sar_total, record.sar_seq) if record.sar_ref is not None else None
-    if direction == "MT" and record.seen is not None and record.done_at is not None:
-        order, at = record.seen, record.done_at
-    else:
-        order, at = record.id, record.submitted_at
-    return ReceivedPart(
-        order,
-        record.message_id,
-        peer,
-        data_coding,
-        record.esm_class,
-        record.body,
-        sar,  # type: ignore[arg-type]
-        at,
-    )

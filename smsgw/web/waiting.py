@@ -5,6 +5,10 @@ commit, so what it returns is durable) and, once a second, for messages that onl
 visible with time (a concatenated message shown incomplete after its parts time out).
 The carrier's delivery events are followed only while someone waits, so the hot path pays
 nothing for long polls nobody makes.
+
+A change costs the same however many wait: a handset's *feed* (:class:`smsgw.web.inbox.InboxFeed`)
+reads what is new once per change, and each waiter's check only filters that. The number of
+waiters is bounded (``[http] max_waiters``); one more is refused with 429.
 """
 
 from __future__ import annotations
@@ -16,49 +20,83 @@ from twisted.internet import defer
 from twisted.internet.task import LoopingCall
 
 from smsgw.carrier.events import EventBus, MessageStateChanged, UssdChanged
+from smsgw.web.api import ApiError
 
-Check = Callable[[], Any]
+Check = Callable[[Any], Any]
+"""Given what changed (the feed's news, or None for a handset without a feed): the answer, or None."""
 
 
 class _Waiter:
-    __slots__ = ("msisdn", "check", "deferred", "timer")
+    __slots__ = ("msisdn", "check", "deferred", "timer", "fed")
 
-    def __init__(self, msisdn: str, check: Check, deferred: defer.Deferred[Any]) -> None:
+    def __init__(self, msisdn: str, check: Check, deferred: defer.Deferred[Any], fed: bool) -> None:
         self.msisdn = msisdn
         self.check = check
         self.deferred = deferred
         self.timer: Any = None
+        self.fed = fed
 
 
 class InboxWaiters:
     """Requests waiting for a handset's next message.
 
     :param reactor: for timeouts and the once-a-second re-check.
+    :param max_waiters: requests that may wait at once (0: no limit); one more gets 429.
     """
 
-    def __init__(self, reactor: Any, events: EventBus) -> None:
+    def __init__(self, reactor: Any, events: EventBus, max_waiters: int = 0) -> None:
         self._reactor = reactor
         self._events = events
+        self.max_waiters = max_waiters
         self._waiters: dict[str, list[_Waiter]] = {}
+        self._feeds: dict[str, Any] = {}
+        self._count = 0
         self._due: set[str] = set()
         self._recheck = LoopingCall(self._check_all)
         self._recheck.clock = reactor
 
-    def wait(self, msisdn: str, check: Check, timeout: float, on_timeout: Check) -> defer.Deferred[Any]:
-        """Return ``check()``'s result as soon as it is not None, or ``on_timeout()`` after ``timeout`` s.
+    def feed(self, msisdn: str, make: Callable[[], Any]) -> Any:
+        """The handset's feed (``make()`` when it has none): its ``update(tick=)`` is called once
+        per change, and its news handed to every waiter's check. It goes with the last waiter."""
+        feed = self._feeds.get(msisdn)
+        if feed is None:
+            feed = self._feeds[msisdn] = make()
+        return feed
 
-        :param check: reads the inbox; returns the answer, or None to keep waiting.
+    def wait(
+        self,
+        msisdn: str,
+        check: Check,
+        timeout: float,
+        on_timeout: Callable[[], Any],
+        *,
+        fed: bool = False,
+    ) -> defer.Deferred[Any]:
+        """Return ``check(news)``'s result as soon as it is not None, or ``on_timeout()`` after
+        ``timeout`` s. The caller has looked once already: nothing is checked before a change.
+
+        :param fed: the check filters the handset's feed news (only called when there is some).
+
+        :raises ApiError: 429 when ``max_waiters`` requests wait already.
         """
-        result = check()
-        if result is not None or timeout <= 0:
-            return defer.succeed(result if result is not None else on_timeout())
-        waiter = _Waiter(msisdn, check, defer.Deferred(lambda d: self._forget(waiter)))
+        if self.max_waiters and self.waiting >= self.max_waiters:
+            if msisdn not in self._waiters:
+                self._feeds.pop(msisdn, None)
+            raise ApiError(
+                429,
+                "too_many_requests",
+                f"{self.max_waiters} long polls are waiting already (the [http] max_waiters limit); "
+                "retry after some have been answered, or wait with fewer requests (one poll can "
+                "wait for several messages: filter with from/match, or share a cursor)",
+            )
+        waiter = _Waiter(msisdn, check, defer.Deferred(lambda d: self._forget(waiter)), fed)
         waiter.timer = self._reactor.callLater(timeout, self._expire, waiter, on_timeout)
         if not self._waiters:
             self._events.subscribe(self._delivered, MessageStateChanged)
             self._events.subscribe(self._ussd_changed, UssdChanged)
             self._recheck.start(1.0, now=False)
         self._waiters.setdefault(msisdn, []).append(waiter)
+        self._count += 1
         return waiter.deferred
 
     def _ussd_changed(self, event: UssdChanged) -> None:
@@ -74,7 +112,7 @@ class InboxWaiters:
     @property
     def waiting(self) -> int:
         """How many requests wait."""
-        return sum(len(w) for w in self._waiters.values())
+        return self._count
 
     def _delivered(self, event: MessageStateChanged) -> None:
         if event.direction == "MT" and event.state == "DELIVRD" and event.msisdn in self._waiters:
@@ -85,18 +123,26 @@ class InboxWaiters:
     def _wake(self) -> None:
         due, self._due = self._due, set()
         for msisdn in due:
-            self._check(msisdn)
+            self._check(msisdn, tick=False)
 
     def _check_all(self) -> None:
         for msisdn in list(self._waiters):
-            self._check(msisdn)
+            self._check(msisdn, tick=True)
 
-    def _check(self, msisdn: str) -> None:
+    def _check(self, msisdn: str, *, tick: bool) -> None:
+        feed = self._feeds.get(msisdn)
+        news = feed.update(tick=tick) if feed is not None else None
+        if feed is not None and not news and not self._unfed(msisdn):
+            return
         for waiter in list(self._waiters.get(msisdn, ())):
-            result = waiter.check()
+            result = waiter.check(news)
             if result is not None:
                 self._forget(waiter)
                 waiter.deferred.callback(result)
+
+    def _unfed(self, msisdn: str) -> bool:
+        """Whether some waiter of the handset checks by itself (a USSD screen), not from the feed."""
+        return any(not waiter.fed for waiter in self._waiters.get(msisdn, ()))
 
     def _expire(self, waiter: _Waiter, on_timeout: Check) -> None:
         waiter.timer = None
@@ -107,8 +153,10 @@ class InboxWaiters:
         waiters = self._waiters.get(waiter.msisdn, [])
         if waiter in waiters:
             waiters.remove(waiter)
+            self._count -= 1
             if not waiters:
                 del self._waiters[waiter.msisdn]
+                self._feeds.pop(waiter.msisdn, None)
         if waiter.timer is not None and waiter.timer.active():
             waiter.timer.cancel()
         waiter.timer = None

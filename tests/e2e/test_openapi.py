@@ -419,7 +419,7 @@ def long_polls(api: Client, esme: Any) -> None:
     cursor = api("GET", inbox, 200, msisdn=DEMO[4])["cursor"]
     started = time.monotonic()
     empty = api("GET", inbox, 200, query=f"after={cursor}&wait=1", msisdn=DEMO[4])
-    assert empty == {"msisdn": DEMO[4], "messages": [], "cursor": cursor}
+    assert empty == {"msisdn": DEMO[4], "messages": [], "cursor": cursor, "more": False}
     assert time.monotonic() - started >= 0.9
     answers: list[Any] = []
     query = f"after={cursor}&wait=5&from={SHORT_CODE}&match=" + urllib.parse.quote("code is [0-9]{6}")
@@ -444,6 +444,7 @@ def mo_messages(api: Client, esme: Any) -> None:
     sent = api("GET", "/api/handsets/{msisdn}/sent", 200, msisdn=DEMO[0])["messages"]
     shown = [(m["to"], m["concat"], m["data_coding"]) for m in sent]
     assert shown == [(SHORT_CODE, None, 0), (SHORT_CODE, "udh8", 8)]
+    api("GET", "/api/handsets/{msisdn}/sent", 400, query="after=soon", msisdn=DEMO[0], code="bad_query")
     api("GET", "/api/messages", 200, query="direction=MO&state=DELIVRD")
 
 
