@@ -46,6 +46,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import re2
+
 from simulators.http import SmsgwError, call_api
 from simulators.ussd_screen import UssdScreen, UssdTimeout
 
@@ -180,6 +182,19 @@ def _describe(pattern: re.Pattern[str] | None, sender: str | None) -> str:
 def _server_pattern(pattern: re.Pattern[str]) -> str:
     flags = _flag_letters(pattern)
     return f"(?{flags}){pattern.pattern}" if flags else pattern.pattern
+
+
+_RE2_QUIET = re2.Options()
+_RE2_QUIET.log_errors = False
+
+
+def _server_can_run(pattern: re.Pattern[str]) -> bool:
+    """Whether the server's RE2 engine accepts the pattern (with its flags)."""
+    try:
+        re2.compile(_server_pattern(pattern), _RE2_QUIET)
+    except re2.error:
+        return False
+    return True
 
 
 def _server_wait(seconds: float) -> int:
@@ -368,7 +383,10 @@ class Phone:
         ``timeout`` and less than a second past it, without ever sleeping here.
         """
         query: dict[str, object] = {"after": after, "limit": MAX_LIMIT, "from": sender}
-        if pattern is not None:
+        # The server matches with RE2; a pattern only Python's re can run (lookaround,
+        # backreferences) is matched here instead, on every message the server lets through.
+        here = pattern if pattern is not None and not _server_can_run(pattern) else None
+        if pattern is not None and here is None:
             query["match"] = _server_pattern(pattern)
         deadline = time.monotonic() + timeout
         while True:
@@ -376,9 +394,11 @@ class Phone:
             query["wait"] = wait = min(MAX_WAIT, max(0, math.ceil(remaining)))
             answer = self._get("/inbox", query=query, timeout=wait + self.timeout)
             found = self._messages(answer)
+            if here is not None:
+                found = [sms for sms in found if here.search(sms.text)]
             if found or time.monotonic() >= deadline:
                 return found
-            if answer.get("more"):  # a page without a match: look on from where it ended
+            if answer.get("more") or here is not None:  # nothing matched: look on from there
                 query["after"] = int(answer["cursor"])
 
     def wait_for_sms(
@@ -394,8 +414,9 @@ class Phone:
         Returning moves the cursor to that message, so the next wait returns a later one.
         Messages skipped because they did not match stay skipped.
 
-        :param matching: a regular expression searched for in the text, by the server with
-            RE2 (docs/api.md: no backreferences or lookaround).
+        :param matching: a regular expression searched for in the text: by the server with
+            RE2, or here with Python's ``re`` when it uses what RE2 cannot run (lookaround,
+            backreferences).
         :param sender: only messages whose ``source_addr`` is exactly this.
         :param timeout: seconds to wait, rounded up to whole seconds by the server.
         :param after: a cursor to start from instead of the phone's own.

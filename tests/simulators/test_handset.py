@@ -118,6 +118,17 @@ def test_filters_by_sender_and_compiled_pattern_flags(phone: Phone, esme: Esme) 
     assert phone.wait_for_sms(re.compile(r"code is \d+", re.IGNORECASE)).text == "CODE IS 333333"
 
 
+def test_a_pattern_only_python_runs_is_matched_by_the_client(phone: Phone, esme: Esme) -> None:
+    """The server matches with RE2 and refuses lookaround; the phone matches such a pattern
+    itself, passing over what does not match as the server would."""
+    submit(esme, phone, "code is 111111 (test)")
+    submit(esme, phone, "code is 222222")
+    assert phone.wait_for_sms(r"code is \d+(?! \(test\))$", timeout=5).text == "code is 222222"
+    submit(esme, phone, "code is 333333 (test)")
+    with pytest.raises(UnexpectedSms):
+        phone.expect_no_sms(2, r"(\d)\1{5}")  # a backreference: six equal digits
+
+
 def test_expect_no_sms_passes_when_nothing_comes(phone: Phone, esme: Esme) -> None:
     """expect_no_sms returns after its window when nothing matching arrives."""
     submit(esme, phone, "unrelated")
