@@ -324,7 +324,7 @@ _NETWORK_CHECKS: dict[str, Callable[[str, Any], Any]] = {
 
 
 def _digits(where: str, value: Any) -> str:
-    if not isinstance(value, str) or not value.isdigit():
+    if not isinstance(value, str) or not (value.isascii() and value.isdigit()):
         raise ConfigError(f'{where}: {value!r} is not a string of digits (e.g. "86")')
     return value
 

@@ -138,6 +138,7 @@ state = "off"
             {"faults": [{"name": "x", "effect": "refuse_submit"}, {"name": "x", "effect": "refuse_submit"}]},
             ["faults[1].name", "twice"],
         ),
+        ({"network": {"country_code": "\u0668\u0666"}}, ["network.country_code", "not a string of digits"]),
         ({"merchant": {"otp_length": 12}}, ["merchant.otp_length", "4 to 10"]),
         ({"merchant": {"otp_attempts": 0}}, ["merchant.otp_attempts", "minimum 1"]),
         ({"merchant": {"callback_hosts": "127.0.0.1"}}, ["merchant.callback_hosts", "a list of host names"]),

@@ -154,7 +154,7 @@ def base_code(dialled: str) -> tuple[str, list[str]] | None:
     if not (dialled.startswith("*") and dialled.endswith("#")) or len(dialled) < 3:
         return None
     fields = dialled[1:-1].split("*")
-    if not fields[0] or not all(f.isdigit() for f in fields if f):
+    if not fields[0] or not all(f.isascii() and f.isdigit() for f in fields if f):
         return None
     return f"*{fields[0]}#", [f for f in fields[1:] if f]
 

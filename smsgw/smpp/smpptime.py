@@ -25,7 +25,7 @@ def parse_smpp_time(value: str, now: float) -> float | None:
     if len(value) != 16:
         raise ValueError(f"{value!r} is not 16 characters (YYMMDDhhmmsstnnp)")
     digits, kind = value[:15], value[15]
-    if not digits.isdigit():
+    if not (digits.isascii() and digits.isdigit()):
         raise ValueError(f"{value!r} has a non-digit in its first 15 characters")
     fields = [int(digits[i : i + 2]) for i in range(0, 12, 2)]
     tenths, quarters = int(digits[12]), int(digits[13:15])

@@ -13,16 +13,19 @@ from urllib.parse import urlencode
 
 from twisted.internet import defer
 from twisted.logger import Logger
-from twisted.web.client import Agent, readBody
+from twisted.web.client import Agent
 from twisted.web.http_headers import Headers
 from twisted.web.iweb import IBodyProducer
 from zope.interface import implementer
 
 from smsgw.carrier.carrier import Carrier
 from smsgw.carrier.ussd import Dialogue
+from smsgw.web.body import read_body
 
 log = Logger(namespace="smsgw.ussd")
 NETWORK_CODE = "99999"  # Africa's Talking's sandbox network
+#: The longest answer taken: a screen is at most 182 characters (4 octets each in UTF-8), plus "CON ".
+MAX_ANSWER = 4096
 
 
 @implementer(IBodyProducer)
@@ -76,7 +79,7 @@ class HttpUssdApps:
     def _read(response: Any, dialogue: Dialogue) -> Any:
         if response.code >= 400:
             raise ValueError(f"HTTP {response.code} from {dialogue.route.url}")
-        return readBody(response)
+        return read_body(response, MAX_ANSWER)
 
     def _answered(self, body: bytes, dialogue: Dialogue) -> None:
         text = body.decode("utf-8", "replace")

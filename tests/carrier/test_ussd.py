@@ -52,6 +52,7 @@ PHONE = Subscriber("8613800000001")
         ("126#", None),
         ("*12a#", None),
         ("*#", None),
+        ("*\u0661\u0662\u0666#", None),  # Arabic-Indic digits: no keypad sends them
     ],
 )
 def test_dial_strings(dialled: str, parsed: object) -> None:

@@ -183,6 +183,43 @@ def test_http_application_in_con_end_style(start_server, menu_app: str) -> None:
     assert (direct["screen"], direct["state"]) == ("Your balance is 88.00 CNY", "closed")
 
 
+class _EndlessApp(http.server.BaseHTTPRequestHandler):
+    """A USSD application that answers "CON " and then megabytes without end."""
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        self.rfile.read(int(self.headers["content-length"]))
+        self.send_response(200)
+        self.send_header("content-length", str(1 << 34))
+        self.end_headers()
+        chunk = b"x" * (1 << 20)
+        try:
+            self.wfile.write(b"CON ")
+            for _ in range(1 << 14):  # 16 GiB at most, if the carrier never stopped reading
+                self.wfile.write(chunk)
+        except OSError:
+            return  # the carrier hung up: what it should do
+
+    def log_message(self, *args: Any) -> None:
+        """Quiet: no access log in the test output."""
+
+
+def test_an_application_that_answers_without_end_ends_its_dialogue(start_server) -> None:
+    """The carrier reads at most 4 KiB of an application's answer, then ends the dialogue with
+    the network's error screen, instead of keeping what comes."""
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _EndlessApp)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{httpd.server_address[1]}/ussd"
+        smsgw = start_server(f'[[ussd]]\ncode = "*385#"\nurl = "{url}"\n')
+        status, screen = smsgw.api("POST", "/api/handsets/8613800000038/ussd?wait=10", {"dial": "*385#"})
+        assert status == 200 and (screen["state"], screen["end_code"]) == ("closed", "app_failed"), screen
+        assert "the answer is longer than 4096 bytes" in screen["end_reason"]
+        assert smsgw.get("/api/health")["status"] == "ok"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
 def test_dial_refusals(server: Smsgw) -> None:
     """Dialling an unknown code, a non-USSD string, or from a phone that is off is refused with the reason."""
     for dialled, words in (("*999#", "no USSD application answers *999#"), ("hello", "not a USSD string")):

@@ -49,13 +49,20 @@ def test_tenths_of_a_second() -> None:
         "261325120000000+",
         "260231120000000+",
         "2611251200000a0+",
+        "2611251200000\u00b20+",
     ],
-    ids=["short", "bad-kind", "offset-over-48", "month-13", "31-february", "non-digit"],
+    ids=["short", "bad-kind", "offset-over-48", "month-13", "31-february", "non-digit", "superscript-two"],
 )
 def test_malformed_times_say_what_is_wrong(value: str) -> None:
     """Malformed strings raise ValueError naming the value."""
     with pytest.raises(ValueError, match=value[:6]):
         parse_smpp_time(value, NOW)
+
+
+def test_only_ascii_digits_are_digits() -> None:
+    """Latin-1 has digits str.isdigit takes but SMPP does not (superscript two, U+00B2)."""
+    with pytest.raises(ValueError, match="non-digit"):
+        parse_smpp_time("2611251200000\u00b20+", NOW)
 
 
 def test_formats_round_trip() -> None:
