@@ -10,7 +10,10 @@ one message arrives within ``timeout`` of its first (the reassembly window,
 :mod:`smsgw.text.reassembly`), so the page also reads back, from ``after`` down, the parts
 that may be segments and arrived within ``timeout`` before its first part (none when the page
 holds no segment: a single never needs its past). At the other end, a message that may still
-gain parts beyond the page is left to the next page, which starts where this one ended.
+gain parts beyond the page (its window was open when the part after the page arrived) is left
+to the next page: this page ends below its last part, so the next one reads it again, grown or
+not. When it is the page's first message, the page reads on (past :data:`PAGE_PARTS`) until
+its window closes.
 
 :class:`InboxFeed` serves long polls: per handset and per change it reads what is new once,
 and every waiter only filters that.
@@ -26,7 +29,7 @@ import attrs
 from smsgw.store.records import MessageRecord
 from smsgw.text.reassembly import InboxMessage, ReceivedPart, assemble
 
-#: Parts read for one page at most (about 10 ms of reassembly).
+#: Parts read for one page (about 10 ms of reassembly); more only while its first message may grow.
 PAGE_PARTS = 1000
 
 #: esm_class bit "UDH indicator": the body may carry a concatenation header.
@@ -41,7 +44,7 @@ class Page:
 
     :ivar after: where the page starts (for the newest page, below its first part).
     :ivar messages: the messages whose cursor is in (``after``, ``end``], by cursor.
-    :ivar end: the position this page read up to: the next page's ``after``.
+    :ivar end: the position this page shows up to: the next page's ``after``.
     :ivar more: whether parts above ``end`` are stored.
     :ivar pending: the lowest position above ``after`` of a part not shown yet because its
         concatenated message may still fill up, or None.
@@ -135,9 +138,18 @@ class BoxReader:
         shown = [m for m in assembled if m.cursor > after]
         placed = {part.row for m in shown for part in m.parts}
         if following is not None:
-            # A message whose window is still open when the next part arrived may continue there.
+            # A message whose window was still open when the next part arrived may continue
+            # there. The page ends below it, so the next page reads it again (whole, or as it
+            # stays): a page that ended above it would leave it to a page that starts past it.
             horizon = _time(following)
-            shown = [m for m in shown if m.complete or _first_time(m) + self.timeout <= horizon]
+            open_ = [m.cursor for m in shown if not m.complete and _first_time(m) + self.timeout > horizon]
+            if open_:
+                below = [_position(r) for r in head if _position(r) < min(open_)]
+                if not below:
+                    # It is the page's first message: only more parts can tell how it ends.
+                    return self.page(after, parts=parts * 2)
+                end = below[-1]
+                shown = [m for m in shown if m.cursor <= end]
         waiting = [
             _position(r)
             for r in head
