@@ -5,7 +5,7 @@ from __future__ import annotations
 from twisted.internet.testing import MemoryReactorClock, StringTransport
 
 from smsgw.carrier.subscribers import HandsetState
-from smsgw.server.smpp import SmppServerFactory
+from smsgw.server.smpp import INPUT_SLICE, SmppServerFactory
 from smsgw.smpp import codec
 from smsgw.smpp.framing import PduBuffer
 from smsgw.smpp.pdu import BindTransceiver, EnquireLink, EnquireLinkResp
@@ -99,3 +99,19 @@ def test_internal_error_answers_rsyserr_and_keeps_the_connection() -> None:
     assert isinstance(answers[2], SubmitSmResp) and answers[2].command_status == 0x08
     assert isinstance(answers[3], EnquireLinkResp)
     assert not transport.disconnecting
+
+
+def test_a_flood_is_handled_a_slice_a_turn_in_order() -> None:
+    """64 KiB of enquire_link in one read: 16 KiB is handled now, the rest in the next turns
+    while reading pauses, so other connections get turns in between; all answered, in order."""
+    reactor, carrier, protocol, transport = setup()
+    flood = b"".join(codec.encode(EnquireLink(sequence)) for sequence in range(2, 4098))  # 64 KiB
+    protocol.dataReceived(flood)
+    assert protocol.session.pdus_in[EnquireLink(1).command_id] == INPUT_SLICE // 16
+    assert transport.producerState == "paused"
+    protocol.dataReceived(codec.encode(EnquireLink(4098)))  # read meanwhile: waits its turn
+    reactor.advance(0)
+    assert transport.producerState == "producing"
+    answers = pdus(transport)
+    assert [type(p) for p in answers] == [EnquireLinkResp] * 4097
+    assert [p.sequence_number for p in answers] == list(range(2, 4099))
