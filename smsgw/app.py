@@ -34,7 +34,7 @@ from smsgw.web.api import Api, Root
 from smsgw.web.clock import ClockRoutes
 from smsgw.web.events import EventStream
 from smsgw.web.faults import FaultRoutes
-from smsgw.web.guard import GuardedSite
+from smsgw.web.guard import LOOPBACK_NAMES, GuardedSite
 from smsgw.web.handsets import HandsetRoutes
 from smsgw.web.metrics import MetricsResource
 from smsgw.web.namespaces import NamespaceRoutes
@@ -125,10 +125,6 @@ class Running:
         self.store.close()
 
 
-#: Addresses that only this machine reaches: the HTTP API wants no token there by default.
-LOOPBACK_ADDRESSES = frozenset({"127.0.0.1", "::1", "localhost"})
-
-
 def http_tokens(config: Config) -> tuple[str | None, str | None]:
     """The tokens the carrier's HTTP API and the merchant's want, in that order.
 
@@ -140,10 +136,10 @@ def http_tokens(config: Config) -> tuple[str | None, str | None]:
     hosts = (config.http.host, config.merchant.http_host if config.merchant.enabled else "127.0.0.1")
     if given is not None:
         return given, given
-    if all(host in LOOPBACK_ADDRESSES for host in hosts):
+    if all(host in LOOPBACK_NAMES for host in hosts):
         return None, None
     made_up = secrets.token_urlsafe(24)
-    carrier, merchant = (None if host in LOOPBACK_ADDRESSES else made_up for host in hosts)
+    carrier, merchant = (None if host in LOOPBACK_NAMES else made_up for host in hosts)
     return carrier, merchant
 
 
@@ -269,7 +265,7 @@ def start(config: Config, reactor: Any) -> Any:
         site = GuardedSite(
             root,
             token=token,
-            loopback=config.http.host in LOOPBACK_ADDRESSES,
+            loopback=config.http.host in LOOPBACK_NAMES,
             max_open=config.http.max_open_requests,
             request_timeout=config.http.request_timeout,
             idle_timeout=config.http.idle_timeout,
@@ -414,9 +410,9 @@ def banner(running: Running) -> str:
     more = f" and {len(subscribers) - 5} more (GET /api/handsets)" if len(subscribers) > 5 else ""
     lines.append(f"  handsets: {shown}{more}")
     for host in {config.smpp.host, config.http.host}:
-        if host not in ("127.0.0.1", "::1", "localhost"):
+        if host not in LOOPBACK_NAMES:
             lines.append(f"  WARNING: listening on {host}, reachable beyond this machine")
-    if running.merchant is not None and config.merchant.http_host not in LOOPBACK_ADDRESSES:
+    if running.merchant is not None and config.merchant.http_host not in LOOPBACK_NAMES:
         lines.append(
             f"  WARNING: the merchant's API listens on {config.merchant.http_host}, reachable beyond this machine"
         )

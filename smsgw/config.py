@@ -36,6 +36,7 @@ from smsgw.carrier.subscribers import (
     normalize_msisdn,
 )
 from smsgw.carrier.ussd import UssdRoute, base_code
+from smsgw.digits import is_digits
 from smsgw.smpp.constants import BindType, CommandStatus
 from smsgw.smpp.session import SessionConfig
 
@@ -324,7 +325,7 @@ _NETWORK_CHECKS: dict[str, Callable[[str, Any], Any]] = {
 
 
 def _digits(where: str, value: Any) -> str:
-    if not isinstance(value, str) or not (value.isascii() and value.isdigit()):
+    if not isinstance(value, str) or not is_digits(value):
         raise ConfigError(f'{where}: {value!r} is not a string of digits (e.g. "86")')
     return value
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import heapq
 import math
-import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from typing import Any
@@ -27,6 +26,7 @@ from smsgw.carrier.pdulog import PduLog
 from smsgw.carrier.receipts import encode_receipt, wants_intermediate, wants_receipt
 from smsgw.carrier.subscribers import HandsetState, Subscriber, SubscriberRegistry
 from smsgw.carrier.validation import MAX_SHORT_MESSAGE, Checked
+from smsgw.digits import ascii_int
 from smsgw.smpp import codec
 from smsgw.smpp.constants import CommandStatus, EsmClass, MessageState, Npi, Ton
 from smsgw.smpp.sm import DeliverSm
@@ -76,19 +76,9 @@ def format_message_id(row_id: int, style: str) -> str:
     return str(row_id)
 
 
-#: A row id as a message_id: ASCII digits only (``int()`` also takes other scripts' digits,
-#: signs, ``_`` and ``0x``), and no more of them than an SQLite integer holds.
-_MESSAGE_ID_DIGITS = {"hex": re.compile(r"[0-9A-Fa-f]{1,16}"), "decimal": re.compile(r"[0-9]{1,19}")}
-_MAX_ROW_ID = 2**63 - 1
-
-
 def parse_message_id(message_id: str, style: str) -> int | None:
     """The row id a message_id names in that format, or ``None`` if it cannot be one."""
-    hex_style = style == "hex"
-    if _MESSAGE_ID_DIGITS["hex" if hex_style else "decimal"].fullmatch(message_id) is None:
-        return None
-    row_id = int(message_id, 16 if hex_style else 10)
-    return row_id if row_id <= _MAX_ROW_ID else None
+    return ascii_int(message_id, base=16 if style == "hex" else 10)
 
 
 class MessageCenter:

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Iterator
 import attrs
 
 from smsgw.carrier.errors import UnknownSubscriber
+from smsgw.digits import is_digits
 
 #: What a namespace may be called ("" is none): it goes in URLs and fault rule names.
 NAMESPACE_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}|")
@@ -85,7 +86,7 @@ def normalize_msisdn(address: str, country_code: str) -> str | None:
     else:
         international = False
     # Fewer than 6 digits is a short code, never a phone number.
-    if not (number.isascii() and number.isdigit()) or not 6 <= len(number) <= 15:
+    if not is_digits(number) or not 6 <= len(number) <= 15:
         return None
     if international or number.startswith(country_code):
         return number

@@ -25,6 +25,7 @@ import attrs
 
 from smsgw.carrier.errors import Rejected
 from smsgw.carrier.subscribers import HandsetState, Subscriber
+from smsgw.digits import is_digits
 from smsgw.smpp.constants import CommandStatus, UssdServiceOp
 
 #: its_session_info bit 0: this message ends the dialogue (PROTOCOL.md §5.2).
@@ -154,7 +155,7 @@ def base_code(dialled: str) -> tuple[str, list[str]] | None:
     if not (dialled.startswith("*") and dialled.endswith("#")) or len(dialled) < 3:
         return None
     fields = dialled[1:-1].split("*")
-    if not fields[0] or not all(f.isascii() and f.isdigit() for f in fields if f):
+    if not fields[0] or not all(is_digits(f) for f in fields if f):
         return None
     return f"*{fields[0]}#", [f for f in fields[1:] if f]
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import calendar
 import time
 
+from smsgw.digits import is_digits
+
 _RELATIVE_UNITS = (365 * 86400, 30 * 86400, 86400, 3600, 60, 1)
 
 
@@ -25,7 +27,7 @@ def parse_smpp_time(value: str, now: float) -> float | None:
     if len(value) != 16:
         raise ValueError(f"{value!r} is not 16 characters (YYMMDDhhmmsstnnp)")
     digits, kind = value[:15], value[15]
-    if not (digits.isascii() and digits.isdigit()):
+    if not is_digits(digits):
         raise ValueError(f"{value!r} has a non-digit in its first 15 characters")
     fields = [int(digits[i : i + 2]) for i in range(0, 12, 2)]
     tenths, quarters = int(digits[12]), int(digits[13:15])

@@ -19,6 +19,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web import resource, server
 
+from smsgw.digits import MAX_INTEGER, ascii_int, is_digits
 from smsgw.server.lag import request_name, timed
 
 MAX_BODY = 64 * 1024
@@ -44,24 +45,8 @@ def query(request: server.Request, name: str) -> str | None:
     return values[0].decode("utf-8", "replace") if values else None
 
 
-#: The largest integer SQLite stores, so no id or cursor a client sends overflows a query.
-MAX_INTEGER = 2**63 - 1
-_DIGITS = re.compile(r"[0-9]{1,19}")
 #: How deep a request body's arrays and objects may nest (the API's bodies are flat).
 MAX_DEPTH = 32
-
-
-def ascii_int(text: str, maximum: int = MAX_INTEGER) -> int | None:
-    """``text`` as a non-negative integer of ASCII digits up to ``maximum``, else None.
-
-    ``str.isdigit`` and ``int()`` take any script's digits (``"\u0661"`` is 1), signs,
-    underscores and spaces, and ``int()`` refuses strings over 4,300 digits with an error of
-    its own: ids and cursors from a client go through here instead.
-    """
-    if _DIGITS.fullmatch(text) is None:
-        return None
-    value = int(text)
-    return value if value <= maximum else None
 
 
 def int_query(
@@ -81,7 +66,7 @@ def int_query(
         return default
     top = MAX_INTEGER if maximum is None else maximum
     shown = raw if len(raw) <= 40 else f"{raw[:20]}…({len(raw)} characters)"
-    if not (raw.isascii() and raw.isdecimal()):
+    if not is_digits(raw):
         raise ApiError(400, "bad_query", f"?{name}={shown!r} is not a non-negative integer")
     value = ascii_int(raw, top)
     if value is None or value < minimum:

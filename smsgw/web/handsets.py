@@ -16,6 +16,7 @@ from twisted.web import server
 from smsgw.carrier.carrier import Carrier
 from smsgw.carrier.errors import Rejected, UnknownSubscriber
 from smsgw.carrier.subscribers import NAMESPACE_PATTERN, NAMESPACE_RULE, HandsetState, Subscriber
+from smsgw.digits import is_digits
 from smsgw.text.reassembly import InboxMessage
 from smsgw.web.api import ApiError, Route, int_query, json_body, query
 from smsgw.web.inbox import BoxReader, InboxFeed
@@ -201,16 +202,7 @@ class HandsetRoutes:
             )
 
         def answer(found: list[InboxMessage], more: bool, end: int) -> dict[str, Any]:
-            if after is None:
-                found, more = found[-limit:], False
-            elif len(found) > limit:
-                found, more = found[:limit], True
-                end = found[-1].cursor
-            if more:
-                cursor = end
-            else:
-                # A cleared inbox starts after its cleared point: answer it, so pollers resume there.
-                cursor = max([after or 0, reader.floor, *(m.cursor for m in found)])
+            found, more, cursor = _limited(found, more, end, after, limit, reader.floor)
             return {
                 "msisdn": handset.msisdn,
                 "messages": [inbox_json(m) for m in found],
@@ -253,15 +245,9 @@ class HandsetRoutes:
         handset = self._handset(msisdn)
         after = int_query(request, "after", None)
         limit = int_query(request, "limit", 100, 1000, minimum=1) or 100
-        page = self._reader(handset, "MO").page(after or 0, newest=after is None)
-        messages, more, cursor = page.messages, page.more, page.end
-        if after is None:
-            messages, more = messages[-limit:], False
-        elif len(messages) > limit:
-            messages, more = messages[:limit], True
-            cursor = messages[-1].cursor
-        if not more:
-            cursor = max([after or 0, *(m.cursor for m in messages)])
+        reader = self._reader(handset, "MO")
+        page = reader.page(after or 0, newest=after is None)
+        messages, more, cursor = _limited(page.messages, page.more, page.end, after, limit, reader.floor)
         return {
             "msisdn": handset.msisdn,
             "messages": [inbox_json(m, "to") for m in messages],
@@ -344,8 +330,7 @@ class HandsetRoutes:
         body = json_body(request, ("to", "text"))
         to, text = body.get("to"), body.get("text")
         digits = to.removeprefix("+") if isinstance(to, str) else ""
-        # ASCII: str.isdigit alone takes any script's digits, which no SMPP address holds.
-        if not (digits.isascii() and digits.isdigit()):
+        if not is_digits(digits):
             raise ApiError(
                 400, "bad_field", "'to' (a short code like \"12345\", or a phone number) is required"
             )
@@ -366,6 +351,22 @@ class HandsetRoutes:
             raise ApiError(422, "bad_text", str(error)) from None
         self.after_change()
         return 201, {"message_ids": ids}
+
+
+def _limited(
+    found: list[InboxMessage], more: bool, end: int, after: int | None, limit: int, floor: int
+) -> tuple[list[InboxMessage], bool, int]:
+    """A box page cut to ``limit`` messages: the newest ones when no ``after`` was given, else
+    the first ones (then ``more``); with the cursor to go on from."""
+    if after is None:
+        found, more = found[-limit:], False
+    elif len(found) > limit:
+        found, more = found[:limit], True
+        end = found[-1].cursor
+    if more:
+        return found, more, end
+    # A cleared inbox starts after its cleared point: answer it, so pollers resume there.
+    return found, more, max([after or 0, floor, *(m.cursor for m in found)])
 
 
 def _idle() -> dict[str, Any]:

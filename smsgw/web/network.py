@@ -12,8 +12,9 @@ from twisted.web import server
 from smsgw import __version__
 from smsgw.carrier.carrier import Carrier
 from smsgw.carrier.center import parse_message_id
+from smsgw.digits import ascii_int
 from smsgw.smpp.constants import MessageState, command_name
-from smsgw.web.api import ApiError, Route, ascii_int, int_query, query
+from smsgw.web.api import ApiError, Route, int_query, query
 from smsgw.web.render import iso, message_json
 
 
