@@ -263,9 +263,13 @@ class Carrier:
             )
 
     def delivery_answered(self, delivery: Any, command_status: int) -> None:
-        """An ESME answered a deliver_sm."""
+        """An ESME answered a deliver_sm: a USSD one with an error ends its dialogue at once
+        (the application will not answer a screen it refused)."""
         if isinstance(delivery, DeliveryRecord):
             self.outbox.answered(delivery, command_status, self.clock.now())
+        elif command_status and isinstance(delivery, UssdDelivery):
+            reason = f"the application answered the deliver_sm with {status_name(command_status)}"
+            self.ussd.app_failed(delivery.session, reason, self.clock.now())
 
     def delivery_timed_out(self, delivery: Any) -> None:
         """An ESME did not answer a deliver_sm in time (USSD ones end by the app timeout)."""
@@ -410,8 +414,8 @@ class Carrier:
         check_addresses(pdu)
         subscriber = self.subscribers.resolve(pdu.destination_addr)
         body = pdu.message_payload if pdu.message_payload is not None else pdu.short_message
-        coding = 0 if pdu.data_coding == 0x0F else pdu.data_coding  # the CBS DCS some gateways pass on
-        text = decode_text(body, coding)
+        # 0x0F (the CBS DCS some gateways pass on) always means GSM; 0 as the account reads it.
+        text = decode_text(body, pdu.data_coding, default_alphabet=link.account.data_coding_0)
         session_info = pdu.its_session_info
         if link.account.ussd_session == "user_message_reference" and pdu.user_message_reference is not None:
             # The reference names the dialogue only; its low bit is no end-of-session flag.
@@ -430,7 +434,7 @@ class Carrier:
         profile = account if account is not None else _DEFAULT_USSD_PROFILE
         if op == ABORT_OP and profile.ussd_network_end == "eos":
             op, text = UssdServiceOp.USSR_CONFIRM, ""  # VUMI's "Tata": the EOS bit alone says it
-        data_coding, encoded = encode_text(text)
+        data_coding, encoded = encode_text(text, profile.data_coding_0)
         if data_coding == 0 and profile.ussd_data_coding == "cbs":
             data_coding = 0x0F
         session_info = dialogue.its_session_info | (EOS if end else 0)
@@ -486,17 +490,32 @@ class Carrier:
 
     # -- query, cancel, replace ------------------------------------------------------
 
-    def _owned(self, account: Account, message_id: str, status: int) -> MessageRecord:
+    def _owned(
+        self, account: Account, pdu: Any, status: int, *, source_may_be_empty: bool = False
+    ) -> MessageRecord:
+        """The account's message that ``pdu`` names by message_id and source_addr.
+
+        SMPP v3.4 has the source address verify the id (§4.8.1, §4.9.1, §4.10.1): a message is
+        found only when ``source_addr`` is the one it was submitted with; query_sm may leave
+        it empty ("not known"). TON and NPI are not compared: clients often send 0/0 here.
+        """
+        message_id = pdu.message_id
         row_id = parse_message_id(message_id, account.message_id_format)
         record = None
         if row_id is not None:
             record = self.center.pending(row_id) or self.store.get_message(row_id)
         if record is None or record.message_id != message_id or record.system_id != account.system_id:
             raise Rejected(status, f"{account.system_id!r} has no message with message_id {message_id!r}")
+        if pdu.source_addr != record.source_addr and not (source_may_be_empty and not pdu.source_addr):
+            raise Rejected(
+                status,
+                f"message {message_id} was submitted from source_addr {record.source_addr!r}, "
+                f"not {pdu.source_addr!r}",
+            )
         return record
 
     def _query_sm(self, link: Any, pdu: Any, now: float) -> None:
-        record = self._owned(link.account, pdu.message_id, S.ESME_RQUERYFAIL)
+        record = self._owned(link.account, pdu, S.ESME_RQUERYFAIL, source_may_be_empty=True)
         final = MessageState(record.state).is_final and record.done_at is not None
         link.session.respond(
             pdu,
@@ -510,7 +529,14 @@ class Carrier:
     def _cancel_sm(self, link: Any, pdu: Any, now: float) -> None:
         account = link.account
         if pdu.message_id:
-            record = self._owned(account, pdu.message_id, S.ESME_RCANCELFAIL)
+            record = self._owned(account, pdu, S.ESME_RCANCELFAIL)
+            # With an id the destination may be left empty; given, it verifies too (§4.9.1).
+            if pdu.destination_addr and pdu.destination_addr != record.dest_addr:
+                raise Rejected(
+                    S.ESME_RCANCELFAIL,
+                    f"message {pdu.message_id} was submitted to destination_addr {record.dest_addr!r}, "
+                    f"not {pdu.destination_addr!r}",
+                )
             targets = [record] if self.center.pending(record.id) else []
             if not targets:
                 raise Rejected(
@@ -533,7 +559,7 @@ class Carrier:
         link.session.respond(pdu, 0)
 
     def _replace_sm(self, link: Any, pdu: Any, now: float) -> None:
-        record = self._owned(link.account, pdu.message_id, S.ESME_RREPLACEFAIL)
+        record = self._owned(link.account, pdu, S.ESME_RREPLACEFAIL)
         if self.center.pending(record.id) is None:
             raise Rejected(
                 S.ESME_RREPLACEFAIL, f"message {pdu.message_id} is already {MessageState(record.state).name}"

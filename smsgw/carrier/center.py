@@ -31,7 +31,9 @@ from smsgw.smpp import codec
 from smsgw.smpp.constants import CommandStatus, EsmClass, MessageState, Npi, Ton
 from smsgw.smpp.sm import DeliverSm
 from smsgw.store.records import DeliveryRecord, MessageRecord
+from smsgw.text.errors import InvalidUdh
 from smsgw.text.split import Part, split_text
+from smsgw.text.udh import split_udh
 
 ENROUTE = MessageState.ENROUTE
 #: GSM MAP errors a receipt's err field reports (PROTOCOL.md §3.4: network error codes).
@@ -65,6 +67,21 @@ def encode_mo(record: MessageRecord) -> bytes:
             sar_segment_seqnum=record.sar_seq,
         )
     )
+
+
+def concat_of(record: MessageRecord) -> tuple[int, int] | None:
+    """The (reference, total) of the long message a part belongs to (SAR TLVs or a UDH), or
+    None for a message of its own."""
+    if record.sar_ref is not None and record.sar_total is not None:
+        return record.sar_ref, record.sar_total
+    if record.esm_class & EsmClass.UDHI:
+        try:
+            concat = split_udh(record.body)[0].concat
+        except InvalidUdh:  # refused on submit; a stored one is read, not trusted
+            return None
+        if concat is not None:
+            return concat.reference, concat.total
+    return None
 
 
 def format_message_id(row_id: int, style: str) -> str:
@@ -122,6 +139,9 @@ class MessageCenter:
         self._delayed: dict[int, float] = {}
         self._per_account: Counter[str] = Counter()
         self._mo_ref = 0
+        #: Held parts accepted with replace_if_present_flag -> their (reference, total), so
+        #: the later parts of the same long message do not replace them.
+        self._replacing: dict[int, tuple[int, int]] = {}
 
     # -- MT --------------------------------------------------------------------------
 
@@ -171,8 +191,29 @@ class MessageCenter:
         record.via = via
         if self.events.followed:  # the PDU log costs ~2 µs a message: kept while someone looks
             self.pdu_log.received(message_id, pdu, now)
+        concat = None
+        if getattr(pdu, "replace_if_present_flag", 0):  # data_sm has no such field
+            concat = concat_of(record)
+            self._replace_pending(record, concat, now)
         self._deliver_or_hold(record, subscriber, now)
+        if concat is not None and row_id in self._pending:
+            self._replacing[row_id] = concat
         return message_id
+
+    def _replace_pending(self, new: MessageRecord, concat: tuple[int, int] | None, now: float) -> None:
+        """replace_if_present_flag (SMPP v3.4 §5.2.18): the account's messages still pending
+        for the same handset, from the same source_addr and with the same service_type, end
+        DELETED (3.4 has no REPLACED state), with their receipt if one was asked for; the new
+        one takes their place with its own message_id."""
+        for row_id in sorted(self._waiting_for.get(new.msisdn, ())):
+            old = self._pending[row_id]
+            if (
+                old.system_id == new.system_id
+                and old.source_addr == new.source_addr
+                and old.service_type == new.service_type
+                and (concat is None or self._replacing.get(row_id) != concat)
+            ):
+                self.finish(row_id, MessageState.DELETED, now)
 
     def reserve_id(self, account: Account) -> str:
         """A message_id for something answered but not stored (a USSD screen)."""
@@ -359,6 +400,7 @@ class MessageCenter:
             del self._waiting_for[record.msisdn]
         self._per_account[record.system_id] -= 1
         self._delayed.pop(row_id, None)
+        self._replacing.pop(row_id, None)
         touchy = self.faults.may_strike(record.msisdn)
         if state == DELIVRD and touchy and (rule := self._delivery_fault(record)) is not None:
             state, error = rule.state, rule.error

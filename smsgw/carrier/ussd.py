@@ -36,6 +36,11 @@ ABORT_OP = 0x81
 UNREACHABLE_STATUS = CommandStatus.ESME_RDELIVERYFAILURE
 NETWORK_ERROR_SCREEN = "Connection problem or invalid MMI code."
 APP_TIMEOUT_REASON = "the application did not answer in time"
+#: Endings the application chose itself: after them its session number is free for a new push.
+#: After any other (a cancel, a timeout, a failure) a screen naming the session is late.
+ENDED_BY_APP = frozenset({"app_ended", "notice"})
+#: its_session_info without its end-of-session bit: what names a dialogue.
+SESSION_MASK = 0xFFFE
 
 #: Asks the injected faults: (effect, system_id, msisdn, code, detail) -> the rule that
 #: struck (announced), or None.
@@ -88,6 +93,8 @@ class Dialogue:
     """One USSD dialogue.
 
     :ivar session: the gateway's number for it (its_session_info carries ``session << 8``).
+    :ivar chosen_session_info: the its_session_info an ESME chose when it pushed this
+        dialogue: kept for the dialogue's life, in both directions (PROTOCOL.md §5.4).
     :ivar inputs: what the user typed, in order (the HTTP style sends them ``*``-joined).
     :ivar shown_inputs: the same as the API and logs may show them: masked at a PIN prompt.
     """
@@ -114,10 +121,15 @@ class Dialogue:
     cursor: int = 0
     #: The cursor it opened with: a dial waits for changes past it.
     opened_cursor: int = 0
+    chosen_session_info: int | None = None
 
     @property
     def its_session_info(self) -> int:
-        """The value the ESME must echo (session number in octet 1, EOS bit clear)."""
+        """The value the ESME must echo, EOS bit clear: the ESME's own for a push that named
+        one; else the low 8 bits of the session number in octet 1 and its high 7 bits in
+        octet 2's bits 7-1 (docs/ussd.md)."""
+        if self.chosen_session_info is not None:
+            return self.chosen_session_info
         return (self.session & 0xFF) << 8 | (self.session >> 8 & 0x7F) << 1
 
     @property
@@ -281,9 +293,14 @@ class UssdGateway:
         return dialogue
 
     def app_failed(self, session: int, reason: str, now: float) -> None:
-        """An HTTP application could not be reached or answered badly: end the dialogue."""
+        """An HTTP application could not be reached or answered badly, or an ESME refused what
+        the gateway sent it: end the dialogue at once instead of waiting for the app timeout.
+
+        Only while the application has the move: once it has shown the next screen, its
+        answer to the earlier deliver_sm changes nothing.
+        """
         dialogue = self._by_session.get(session)
-        if dialogue is not None and dialogue.phase is not Phase.CLOSED:
+        if dialogue is not None and dialogue.phase is Phase.WAITING_APP:
             self._abort(dialogue, reason, now, code="app_failed", show=NETWORK_ERROR_SCREEN, tell_app=False)
 
     def from_esme(
@@ -301,7 +318,8 @@ class UssdGateway:
         :param source: the submit's source_addr (what ``code`` of an ``unreachable`` rule
             matches for a push).
         :raises Rejected: an error the ESME can act on (handset busy or off, no such dialogue,
-            or an answer an injected ``ussd_timeout`` took as too late).
+            a screen for a dialogue that already ended, or an answer an injected
+            ``ussd_timeout`` took as too late).
         """
         end = op in (UssdServiceOp.PSSR_RESPONSE, UssdServiceOp.USSN_REQUEST, 0x17) or bool(
             session_info is not None and session_info & EOS
@@ -326,6 +344,8 @@ class UssdGateway:
             if end:
                 self._close(dialogue, "ended by the application", now, "app_ended")
             return dialogue
+        if session_info is not None:
+            self._refuse_late(system_id, subscriber.msisdn, session_info)
         if op not in (UssdServiceOp.USSR_REQUEST, UssdServiceOp.USSN_REQUEST):
             raise Rejected(
                 CommandStatus.ESME_RSUBMITFAIL,
@@ -350,11 +370,32 @@ class UssdGateway:
             )
         route = UssdRoute(code="", system_id=system_id)
         pushed = self._open(subscriber.msisdn, "", "", route, "network", now)
+        if session_info is not None:
+            pushed.chosen_session_info = session_info & SESSION_MASK
         notice = op == UssdServiceOp.USSN_REQUEST or end
         self._show(pushed, text, not notice, now)
         if notice:
             self._close(pushed, "notice shown", now, "notice")
         return pushed
+
+    def _refuse_late(self, system_id: str, msisdn: str, session_info: int) -> None:
+        """Refuse a screen naming the handset's last dialogue with this account when the
+        network ended it (cancel, timeout, failure): the application answers too late, and a
+        late screen is never shown, not even as a new push (docs/ussd.md)."""
+        ended = self._last.get(msisdn)
+        if (
+            ended is None
+            or ended.route.system_id != system_id
+            or ended.end_code in ENDED_BY_APP
+            or ended.its_session_info != session_info & SESSION_MASK
+        ):
+            return
+        raise Rejected(
+            CommandStatus.ESME_RSUBMITFAIL,
+            f"{msisdn}'s USSD dialogue {ended.session} (its_session_info 0x{ended.its_session_info:04X}) "
+            f"already ended: {ended.end_reason} ({ended.end_code}); a late screen is never shown "
+            "(to push a new prompt, send no its_session_info or a new one)",
+        )
 
     # -- time ------------------------------------------------------------------------
 
@@ -402,7 +443,7 @@ class UssdGateway:
     def _matches(dialogue: Dialogue, session_info: int | None) -> bool:
         # Gateways differ on whether the ESME echoes its_session_info (§5.3): absent, it is
         # the handset's only dialogue; present, it must name this one (EOS bit aside).
-        return session_info is None or session_info & 0xFFFE == dialogue.its_session_info
+        return session_info is None or session_info & SESSION_MASK == dialogue.its_session_info
 
     def _show(self, dialogue: Dialogue, text: str, expects_reply: bool, now: float) -> None:
         text = text[: self.limits.max_length]

@@ -17,6 +17,7 @@ from smsgw.text.gsm import decode_gsm, encode_gsm
 
 __all__ = [
     "DATA_CODING_GSM",
+    "DATA_CODING_LATIN_1",
     "DATA_CODING_UCS2",
     "DefaultAlphabet",
     "decode_text",
@@ -27,6 +28,9 @@ __all__ = [
 
 DATA_CODING_GSM: Final = 0x00
 """SMSC default alphabet, which this carrier takes to be GSM 03.38 carried unpacked."""
+
+DATA_CODING_LATIN_1: Final = 0x03
+"""ISO-8859-1: what a peer that reads data_coding 0 as Latin-1 gets instead of it."""
 
 DATA_CODING_UCS2: Final = 0x08
 """UCS2, big-endian; decoded as UTF-16-BE so that surrogate pairs (emoji) survive."""
@@ -157,15 +161,21 @@ def message_class(data_coding: int) -> int | None:
     return _CLASSES[data_coding] if 0 <= data_coding <= 0xFF else None
 
 
-def encode_text(text: str) -> tuple[int, bytes]:
-    """Encode a text in the cheapest alphabet that holds it.
+def encode_text(text: str, default_alphabet: DefaultAlphabet = "gsm") -> tuple[int, bytes]:
+    """Encode a text in the cheapest alphabet that holds it, as a peer reading it expects.
 
     :param text: the text to send.
-    :returns: ``(0, unpacked GSM septets)`` when every character is in GSM 03.38, otherwise
+    :param default_alphabet: what the peer takes ``data_coding = 0`` to mean. For a peer that
+        reads it as Latin-1, GSM 03.38 octets would be read wrongly (``_`` is 0x11 there), so
+        such a peer gets Latin-1 with its own value, 3.
+    :returns: ``(0, unpacked GSM septets)`` when every character is in GSM 03.38 (for a
+        Latin-1 peer: ``(3, Latin-1 octets)`` when every character is in Latin-1), otherwise
         ``(8, UTF-16-BE octets)``. A lone surrogate in ``text`` is carried as its own code unit
         (UCS2 is a sequence of 16-bit units), so this never raises.
     """
     try:
+        if default_alphabet == "latin-1":
+            return DATA_CODING_LATIN_1, text.encode(_LATIN_1)
         return DATA_CODING_GSM, encode_gsm(text)
-    except NotEncodable:
+    except (NotEncodable, UnicodeEncodeError):
         return DATA_CODING_UCS2, text.encode(_UCS2, "surrogatepass")

@@ -27,7 +27,7 @@ from typing import Final, Literal
 
 import attrs
 
-from smsgw.text.coding import DATA_CODING_GSM, encode_text
+from smsgw.text.coding import DATA_CODING_GSM, DefaultAlphabet, encode_text
 from smsgw.text.errors import TextTooLong
 from smsgw.text.gsm import ESC
 from smsgw.text.udh import build_concat_udh
@@ -52,18 +52,6 @@ _UDH_PART: Final[dict[int, dict[int, int]]] = {
     0x08: {8: 67, 16: 66},
 }
 _UNIT_OCTETS: Final[dict[int, int]] = {0x00: 1, 0x03: 1, 0x08: 2}
-DATA_CODING_LATIN_1: Final = 0x03
-
-
-def _encode(text: str, alphabet: str) -> tuple[int, bytes]:
-    """GSM 03.38 (or, for ESMEs that read data_coding 0 as Latin-1, Latin-1 as data_coding 3)
-    when the text fits it, else UCS2."""
-    if alphabet == "latin-1":
-        try:
-            return DATA_CODING_LATIN_1, text.encode("latin-1")
-        except UnicodeEncodeError:
-            return 0x08, text.encode("utf-16-be", "surrogatepass")
-    return encode_text(text)
 
 
 @attrs.frozen
@@ -127,7 +115,7 @@ def _segment_ends(encoded: bytes, data_coding: int, units: int) -> list[int]:
 
 
 def split_text(
-    text: str, *, ref: int, mode: Mode = "udh", ref_bits: int = 8, alphabet: str = "gsm"
+    text: str, *, ref: int, mode: Mode = "udh", ref_bits: int = 8, alphabet: DefaultAlphabet = "gsm"
 ) -> list[Part]:
     """Encode a text and cut it into segments.
 
@@ -150,7 +138,7 @@ def split_text(
     ref_limit = 1 << (ref_bits if mode == "udh" else 16)
     if mode != "payload" and not 0 <= ref < ref_limit:
         raise ValueError(f"ref must be 0..{ref_limit - 1} in mode {mode!r}, not {ref}")
-    data_coding, encoded = _encode(text, alphabet)
+    data_coding, encoded = encode_text(text, alphabet)
     if mode == "payload":
         if len(encoded) > MAX_PAYLOAD_OCTETS:
             raise TextTooLong(f"{len(encoded)} octets exceed message_payload's {MAX_PAYLOAD_OCTETS}")

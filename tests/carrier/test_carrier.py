@@ -93,10 +93,10 @@ def test_query_cancel_replace() -> None:
     link.send(submit(registered_delivery=0, sequence=2))
     pending, delivered = link.read()
     link.send(QuerySm(3, message_id=delivered.message_id, source_addr="12345"))
-    link.send(ReplaceSm(4, message_id=pending.message_id, short_message=b"new text"))
-    link.send(ReplaceSm(5, message_id=delivered.message_id, short_message=b"x"))
-    link.send(CancelSm(6, message_id=pending.message_id))
-    link.send(CancelSm(7, message_id=pending.message_id))
+    link.send(ReplaceSm(4, message_id=pending.message_id, source_addr="12345", short_message=b"new text"))
+    link.send(ReplaceSm(5, message_id=delivered.message_id, source_addr="12345", short_message=b"x"))
+    link.send(CancelSm(6, message_id=pending.message_id, source_addr="12345"))
+    link.send(CancelSm(7, message_id=pending.message_id, source_addr="12345"))
     link.send(QuerySm(8, message_id=pending.message_id))
     link.send(QuerySm(9, message_id="999"))
     query, replaced, not_replaced, cancelled, not_cancelled, query2, unknown = link.read()
@@ -106,6 +106,35 @@ def test_query_cancel_replace() -> None:
     assert query2.message_state == MessageState.DELETED
     assert unknown.command_status == S.ESME_RQUERYFAIL
     assert carrier.store.get_message(int(pending.message_id)).body == b"new text"
+
+
+def test_the_source_address_verifies_the_message_id() -> None:
+    """query_sm, cancel_sm and replace_sm find a message only from the source_addr it was
+    submitted with (SMPP v3.4 §4.8.1, 4.9.1, 4.10.1); query_sm may leave it empty."""
+    carrier = make_carrier()
+    link = Link(carrier)
+    link.send(submit(OFF_PHONE, registered_delivery=0))
+    (pending,) = link.read()
+    message_id = pending.message_id
+    link.send(QuerySm(2, message_id=message_id, source_addr="54321"))
+    link.send(QuerySm(3, message_id=message_id, source_addr=""))
+    link.send(ReplaceSm(4, message_id=message_id, source_addr="54321", short_message=b"forged"))
+    link.send(ReplaceSm(5, message_id=message_id, source_addr="", short_message=b"forged"))
+    link.send(CancelSm(6, message_id=message_id, source_addr="54321"))
+    link.send(CancelSm(7, message_id=message_id, source_addr=""))
+    link.send(CancelSm(8, message_id=message_id, source_addr="12345", destination_addr="8613800000002"))
+    answers = link.read()
+    assert [a.command_status for a in answers] == [
+        S.ESME_RQUERYFAIL,
+        0,
+        S.ESME_RREPLACEFAIL,
+        S.ESME_RREPLACEFAIL,
+        S.ESME_RCANCELFAIL,
+        S.ESME_RCANCELFAIL,
+        S.ESME_RCANCELFAIL,
+    ]
+    record = carrier.store.get_message(int(message_id))
+    assert (record.body, record.state) == (b"Your code is 123456", MessageState.ENROUTE)
 
 
 def test_throttling() -> None:
@@ -420,3 +449,24 @@ def test_a_national_number_too_long_for_e164_is_not_a_phone_number() -> None:
     """Found by schemathesis: 15 national digits behind +86 made a 17-digit MSISDN."""
     assert normalize_msisdn("953204428482919", "86") is None
     assert normalize_msisdn("13800000001", "86") == "8613800000001"
+
+
+def test_replace_if_present_keeps_every_part_of_the_new_long_message() -> None:
+    """A long message sent with replace_if_present_flag replaces the pending short one, but its
+    own later parts (same UDH reference and total) do not replace its earlier ones."""
+    carrier = make_carrier()
+    link = Link(carrier)
+    link.send(submit(OFF_PHONE, registered_delivery=0))
+    for seq in (1, 2):
+        udh = bytes([5, 0, 3, 0x42, 2, seq])
+        part = submit(OFF_PHONE, sequence=1 + seq, registered_delivery=0, replace_if_present_flag=1)
+        link.send(attrs.evolve(part, esm_class=0x40, short_message=udh + f"part {seq}".encode()))
+    old, part1, part2 = link.read()
+    assert carrier.store.get_message(int(old.message_id)).state == MessageState.DELETED
+    assert carrier.center.pending(int(part1.message_id)) is not None
+    assert carrier.center.pending(int(part2.message_id)) is not None
+    # The next long message with the flag replaces both parts of this one.
+    link.send(submit(OFF_PHONE, sequence=9, registered_delivery=0, replace_if_present_flag=1))
+    link.read()
+    assert carrier.center.pending(int(part1.message_id)) is None
+    assert carrier.center.pending(int(part2.message_id)) is None

@@ -126,6 +126,116 @@ def test_timeouts_end_the_dialogue_on_both_sides(start_server, connect) -> None:
     assert esme.wait_deliveries(3, timeout=5)[-1].ussd_service_op == 0x81
 
 
+def test_a_late_menu_is_refused_and_never_shown(start_server, connect) -> None:
+    """After the app timeout's abort, a USSR request naming the ended dialogue's session gets
+    ESME_RSUBMITFAIL (0x45), and the phone keeps its error screen: a late menu is no push."""
+    smsgw = start_server("[network]\nussd_app_timeout = 1\n")
+    esme: Esme = connect(smsgw)
+    esme.bind("transceiver")
+    msisdn = "8613800000041"
+    opened = smsgw.api("POST", f"/api/handsets/{msisdn}/ussd", {"dial": "*126#"})[1]
+    session = next_ussd(esme, 1).its_session_info
+    abort = next_ussd(esme, 2)
+    # The abort's text is in the dialogue's data_coding: GSM 03.38, where "_" is 0x11.
+    assert (abort.ussd_service_op, abort.data_coding, bytes(abort.short_message)) == (
+        0x81,
+        0,
+        b"app\x11timeout",
+    )
+    assert abort.its_session_info == session | 1
+    late = ussd_submit(esme, msisdn, "late menu", USSR_REQUEST, session)
+    assert late.status == 0x45
+    late_notice = ussd_submit(esme, msisdn, "late notice", USSN_REQUEST, session)
+    assert late_notice.status == 0x45
+    shown = smsgw.get(f"/api/handsets/{msisdn}/ussd")
+    assert (shown["session"], shown["origin"], shown["state"], shown["end_code"]) == (
+        opened["session"],
+        "mobile",
+        "closed",
+        "app_timeout",
+    )
+    assert "Connection problem" in shown["screen"]
+    # Without a session (or with one of its own), the same text is a push as usual.
+    assert ussd_submit(esme, msisdn, "Pay 5.00?", USSR_REQUEST).status == 0
+    assert smsgw.get(f"/api/handsets/{msisdn}/ussd")["origin"] == "network"
+
+
+def test_a_session_the_application_ended_is_free_for_a_new_push(server: Smsgw, connect) -> None:
+    """A push may reuse the session of a dialogue the application itself closed."""
+    msisdn = "8613800000042"
+    esme: Esme = connect(server)
+    esme.bind("transceiver")
+    assert ussd_submit(esme, msisdn, "Paid. Ref Q1", USSN_REQUEST, 0x2A00).status == 0
+    assert ussd_submit(esme, msisdn, "Pay 7.00?\n1 Yes", USSR_REQUEST, 0x2A00).status == 0
+    assert screen(server, msisdn, 0)["screen"] == "Pay 7.00?\n1 Yes"
+
+
+def test_a_push_keeps_the_session_number_the_application_chose(server: Smsgw, connect) -> None:
+    """A USSR request carrying its_session_info 0x2A00 opens a dialogue that answers with
+    0x2A00, and the application's close with 0x2A00 ends it."""
+    msisdn = "8613800000043"
+    esme: Esme = connect(server)
+    esme.bind("transceiver")
+    assert ussd_submit(esme, msisdn, "Pay 25.00 CNY?\n1 Yes\n2 No", USSR_REQUEST, 0x2A00).status == 0
+    prompt = screen(server, msisdn, 0)
+    server.api("POST", f"/api/handsets/{msisdn}/ussd/reply", {"text": "1"})
+    confirm = next_ussd(esme, 1)
+    assert (confirm.ussd_service_op, bytes(confirm.short_message), confirm.its_session_info) == (
+        USSR_CONFIRM,
+        b"1",
+        0x2A00,
+    )
+    assert ussd_submit(esme, msisdn, "Paid. Ref QK9", PSSR_RESPONSE, 0x2A00).status == 0
+    closed = screen(server, msisdn, prompt["cursor"])
+    assert (closed["screen"], closed["state"], closed["end_code"]) == ("Paid. Ref QK9", "closed", "app_ended")
+
+
+def test_an_application_that_refuses_the_dial_ends_the_dialogue_at_once(start_server, connect) -> None:
+    """An ESME answering the PSSR indication's deliver_sm with an error (0x08) ends the
+    dialogue with the MMI error and end_code app_failed, long before the app timeout."""
+    smsgw = start_server("[network]\nussd_app_timeout = 600\n")
+    esme: Esme = connect(smsgw, deliver_status=0x08)
+    esme.bind("transceiver")
+    msisdn = "8613800000044"
+    opened = smsgw.api("POST", f"/api/handsets/{msisdn}/ussd", {"dial": "*126#"})[1]
+    assert next_ussd(esme, 1).ussd_service_op == PSSR_INDICATION
+    ended = screen(smsgw, msisdn, opened["cursor"])
+    assert (ended["state"], ended["end_code"]) == ("closed", "app_failed")
+    assert ended["screen"] == "Connection problem or invalid MMI code."
+    assert "ESME_RSYSERR" in ended["end_reason"]
+    assert esme.read(timeout=0.3) is None  # no abort is sent for a refusal the ESME made itself
+
+
+def test_a_latin_1_account_reads_and_gets_screens_in_latin_1(start_server, connect) -> None:
+    """An account with data_coding_0 = latin-1 has its data_coding 0 menus read as Latin-1,
+    and gets texts as data_coding 3, not as GSM octets it would misread."""
+    smsgw = start_server(
+        DEFAULT_ACCOUNT_TOML.replace(
+            'short_codes = ["12345"]', 'short_codes = ["12345"]\ndata_coding_0 = "latin-1"'
+        )
+        + "[network]\nussd_user_timeout = 1\n"
+    )
+    esme: Esme = connect(smsgw)
+    esme.bind("transceiver")
+    msisdn = "8613800000045"
+    smsgw.api("POST", f"/api/handsets/{msisdn}/ussd", {"dial": "*126#"})
+    session = next_ussd(esme, 1).its_session_info
+    menu = esme.submit(
+        msisdn,
+        "Café_1 Pay".encode("latin-1"),
+        source_addr="*126#",
+        service_type="USSD",
+        registered_delivery=0,
+        ussd_service_op=USSR_REQUEST,
+        its_session_info=session,
+        data_coding=0,
+    )
+    assert menu.status == 0
+    assert screen(smsgw, msisdn, 0)["screen"] == "Café_1 Pay"
+    abort = next_ussd(esme, 2)
+    assert (abort.data_coding, bytes(abort.short_message)) == (3, b"user_timeout")
+
+
 class _MenuApp(http.server.BaseHTTPRequestHandler):
     """A USSD application in the CON/END style, as a shop would write it."""
 
