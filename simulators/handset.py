@@ -234,6 +234,9 @@ class Phone:
         self._cursor = int(self._get("/inbox", query={"limit": 1})["cursor"])
         # Likewise, USSD waits look for screens after the one the phone shows now.
         self._ussd_cursor = self._ussd(after=0, wait=0).cursor
+        #: The dialogue of the last prompt this phone saw: an answer is meant for it, and the
+        #: server refuses it if another dialogue has taken the screen since.
+        self._prompt_session: int | None = None
 
     def __repr__(self) -> str:
         return f"Phone({self.msisdn!r}, base_url={self.base_url!r})"
@@ -463,6 +466,7 @@ class Phone:
     def _saw(self, screen: UssdScreen) -> UssdScreen:
         """Remember ``screen`` as the last one seen, so that waits return only later ones."""
         self._ussd_cursor = max(self._ussd_cursor, screen.cursor)
+        self._prompt_session = screen.session if screen.expects_reply and not screen.closed else None
         return screen
 
     def _is_news(self, screen: UssdScreen) -> bool:
@@ -521,13 +525,16 @@ class Phone:
 
         :param timeout: seconds the application has to answer.
         :raises UssdTimeout: the application did not answer in time; it says what the phone shows.
-        :raises SmsgwError: ``no_prompt`` when no prompt waits for an answer.
+        :raises SmsgwError: ``no_prompt`` when no prompt waits for an answer;
+            ``dialogue_changed`` when the prompt this phone last saw has gone and another
+            dialogue shows (the answer is not typed into it).
         """
         deadline = time.monotonic() + timeout
         wait = _server_wait(timeout)
-        reply = self._send(
-            "POST", "/ussd/reply", {"text": text}, query={"wait": wait}, timeout=wait + self.timeout
-        )
+        body: dict[str, object] = {"text": text}
+        if self._prompt_session is not None:
+            body["session"] = self._prompt_session
+        reply = self._send("POST", "/ussd/reply", body, query={"wait": wait}, timeout=wait + self.timeout)
         return self._application_answer(UssdScreen.from_json(reply), deadline, timeout, f"answer to {text!r}")
 
     def cancel_ussd(self) -> UssdScreen:

@@ -17,12 +17,13 @@ import attrs
 
 from smsgw.carrier.accounts import Account, AccountRegistry
 from smsgw.carrier.bindguard import UNKNOWN, FailedBinds
-from smsgw.carrier.center import MessageCenter, parse_message_id
+from smsgw.carrier.center import MessageCenter
 from smsgw.carrier.clock import Clock
 from smsgw.carrier.errors import BindRefused, Rejected, UnknownSubscriber
 from smsgw.carrier.events import Bound, EventBus, HandsetChanged, Refused, Unbound, UssdChanged
 from smsgw.carrier.faults import FaultBook, FaultRule, announce
 from smsgw.carrier.outbox import Link, Outbox, RetryPolicy
+from smsgw.carrier.submitted import SubmittedMessages
 from smsgw.carrier.subscribers import (
     HandsetState,
     Subscriber,
@@ -35,18 +36,13 @@ from smsgw.carrier.validation import (
     Checked,
     Limits,
     check_addresses,
-    check_body,
     check_data_sm,
-    check_default_msg_id,
-    check_registered_delivery,
     check_submit,
-    check_times,
 )
 from smsgw.smpp import codec
 from smsgw.smpp.constants import (
     BindType,
     CommandId,
-    MessageState,
     Npi,
     Ton,
     UssdServiceOp,
@@ -56,7 +52,6 @@ from smsgw.smpp.constants import (
 from smsgw.smpp.constants import CommandStatus as S
 from smsgw.smpp.session import ANSWER_BUCKETS
 from smsgw.smpp.sm import DeliverSm, DistributionList, UnsuccessSme
-from smsgw.smpp.smpptime import format_smpp_time
 from smsgw.store.records import DeliveryRecord, MessageRecord
 from smsgw.text.coding import decode_text, encode_text
 
@@ -114,6 +109,7 @@ class Carrier:
             next_seen=store.max_seen() + 1,
             faults=self.faults,
         )
+        self.submitted = SubmittedMessages(self.center, store, limits)
         self.center.restore(store.pending_messages())
         self.center.restore_owed(store.owing(), clock.now())
         # What waited for a phone that is on (it may have been switched on while smsgw was
@@ -269,7 +265,7 @@ class Carrier:
             self.outbox.answered(delivery, command_status, self.clock.now())
         elif command_status and isinstance(delivery, UssdDelivery):
             reason = f"the application answered the deliver_sm with {status_name(command_status)}"
-            self.ussd.app_failed(delivery.session, reason, self.clock.now())
+            self.ussd.app_failed(delivery.session, reason, self.clock.now(), cursor=delivery.cursor)
 
     def delivery_timed_out(self, delivery: Any) -> None:
         """An ESME did not answer a deliver_sm in time (USSD ones end by the app timeout)."""
@@ -454,7 +450,8 @@ class Carrier:
                 ),
             )
         )
-        return self.outbox.send_now(system_id, pdu, self.clock.now(), UssdDelivery(dialogue.session))
+        context = UssdDelivery(dialogue.session, dialogue.cursor)
+        return self.outbox.send_now(system_id, pdu, self.clock.now(), context)
 
     def post_to_http(self, dialogue: Dialogue, text: str) -> None:
         """Call an HTTP USSD application through the edge's HTTP client."""
@@ -490,97 +487,23 @@ class Carrier:
 
     # -- query, cancel, replace ------------------------------------------------------
 
-    def _owned(
-        self, account: Account, pdu: Any, status: int, *, source_may_be_empty: bool = False
-    ) -> MessageRecord:
-        """The account's message that ``pdu`` names by message_id and source_addr.
-
-        SMPP v3.4 has the source address verify the id (§4.8.1, §4.9.1, §4.10.1): a message is
-        found only when ``source_addr`` is the one it was submitted with; query_sm may leave
-        it empty ("not known"). TON and NPI are not compared: clients often send 0/0 here.
-        """
-        message_id = pdu.message_id
-        row_id = parse_message_id(message_id, account.message_id_format)
-        record = None
-        if row_id is not None:
-            record = self.center.pending(row_id) or self.store.get_message(row_id)
-        if record is None or record.message_id != message_id or record.system_id != account.system_id:
-            raise Rejected(status, f"{account.system_id!r} has no message with message_id {message_id!r}")
-        if pdu.source_addr != record.source_addr and not (source_may_be_empty and not pdu.source_addr):
-            raise Rejected(
-                status,
-                f"message {message_id} was submitted from source_addr {record.source_addr!r}, "
-                f"not {pdu.source_addr!r}",
-            )
-        return record
-
     def _query_sm(self, link: Any, pdu: Any, now: float) -> None:
-        record = self._owned(link.account, pdu, S.ESME_RQUERYFAIL, source_may_be_empty=True)
-        final = MessageState(record.state).is_final and record.done_at is not None
+        answer = self.submitted.query(link.account, pdu)
         link.session.respond(
             pdu,
             0,
-            message_id=record.message_id,
-            final_date=format_smpp_time(record.done_at) if final else "",  # type: ignore[arg-type]
-            message_state=record.state,
-            error_code=record.error & 0xFF,
+            message_id=answer.message_id,
+            final_date=answer.final_date,
+            message_state=answer.message_state,
+            error_code=answer.error_code,
         )
 
     def _cancel_sm(self, link: Any, pdu: Any, now: float) -> None:
-        account = link.account
-        if pdu.message_id:
-            record = self._owned(account, pdu, S.ESME_RCANCELFAIL)
-            # With an id the destination may be left empty; given, it verifies too (§4.9.1).
-            if pdu.destination_addr and pdu.destination_addr != record.dest_addr:
-                raise Rejected(
-                    S.ESME_RCANCELFAIL,
-                    f"message {pdu.message_id} was submitted to destination_addr {record.dest_addr!r}, "
-                    f"not {pdu.destination_addr!r}",
-                )
-            targets = [record] if self.center.pending(record.id) else []
-            if not targets:
-                raise Rejected(
-                    S.ESME_RCANCELFAIL,
-                    f"message {pdu.message_id} is already {MessageState(record.state).name}",
-                )
-        else:
-            targets = [
-                r
-                for r in self.center.pending_between(pdu.source_addr, pdu.destination_addr, account.system_id)
-                if not pdu.service_type or r.service_type == pdu.service_type
-            ]
-            if not targets:
-                raise Rejected(
-                    S.ESME_RCANCELFAIL,
-                    f"no pending message from {pdu.source_addr!r} to {pdu.destination_addr!r}",
-                )
-        for record in targets:
-            self.center.finish(record.id, MessageState.DELETED, now)
+        self.submitted.cancel(link.account, pdu, now)
         link.session.respond(pdu, 0)
 
     def _replace_sm(self, link: Any, pdu: Any, now: float) -> None:
-        record = self._owned(link.account, pdu, S.ESME_RREPLACEFAIL)
-        if self.center.pending(record.id) is None:
-            raise Rejected(
-                S.ESME_RREPLACEFAIL, f"message {pdu.message_id} is already {MessageState(record.state).name}"
-            )
-        check_default_msg_id(pdu.sm_default_msg_id)
-        check_registered_delivery(pdu.registered_delivery)
-        body = check_body(pdu.short_message, None, record.esm_class, self.limits)
-        scheduled_at, expires_at = check_times(
-            pdu.schedule_delivery_time, pdu.validity_period, now, self.limits
-        )
-        # An empty time field keeps the original (SMPP v3.4 §4.10.1).
-        if pdu.schedule_delivery_time:
-            record.scheduled_at = scheduled_at
-        if pdu.validity_period:
-            record.expires_at = expires_at
-        record.body = body
-        record.registered_delivery = pdu.registered_delivery
-        self.store.replace_message(
-            record.id, body, record.scheduled_at, record.expires_at, record.registered_delivery
-        )
-        self.center.reschedule(record)
+        self.submitted.replace(link.account, pdu, now)
         link.session.respond(pdu, 0)
 
     # -- the handset side (used by the HTTP API) -------------------------------------
@@ -723,9 +646,14 @@ class Carrier:
 
 @attrs.frozen
 class UssdDelivery:
-    """The context of a USSD deliver_sm: live, never queued or resent."""
+    """The context of a USSD deliver_sm: live, never queued or resent.
+
+    :ivar cursor: the dialogue's cursor when it was sent: an answer to it speaks for the
+        dialogue only while the dialogue has not moved on.
+    """
 
     session: int
+    cursor: int
 
 
 class _DestView:

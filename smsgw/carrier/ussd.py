@@ -292,15 +292,21 @@ class UssdGateway:
             self._close(dialogue, "ended by the application", now, "app_ended")
         return dialogue
 
-    def app_failed(self, session: int, reason: str, now: float) -> None:
+    def app_failed(self, session: int, reason: str, now: float, *, cursor: int | None = None) -> None:
         """An HTTP application could not be reached or answered badly, or an ESME refused what
         the gateway sent it: end the dialogue at once instead of waiting for the app timeout.
 
-        Only while the application has the move: once it has shown the next screen, its
-        answer to the earlier deliver_sm changes nothing.
+        Only while the application has the move, and with ``cursor`` (the dialogue's when the
+        refused deliver_sm went out) only while the dialogue is still there: once the
+        application has shown the next screen, its answer to an earlier deliver_sm changes
+        nothing.
         """
         dialogue = self._by_session.get(session)
-        if dialogue is not None and dialogue.phase is Phase.WAITING_APP:
+        if (
+            dialogue is not None
+            and dialogue.phase is Phase.WAITING_APP
+            and (cursor is None or cursor == dialogue.cursor)
+        ):
             self._abort(dialogue, reason, now, code="app_failed", show=NETWORK_ERROR_SCREEN, tell_app=False)
 
     def from_esme(

@@ -16,6 +16,7 @@ from twisted.web import server
 from smsgw.carrier.carrier import Carrier
 from smsgw.carrier.errors import Rejected, UnknownSubscriber
 from smsgw.carrier.subscribers import NAMESPACE_PATTERN, NAMESPACE_RULE, HandsetState, Subscriber
+from smsgw.carrier.ussd import Phase
 from smsgw.digits import is_digits
 from smsgw.text.reassembly import InboxMessage
 from smsgw.web.api import ApiError, Route, int_query, json_body, query
@@ -303,10 +304,14 @@ class HandsetRoutes:
         """The user answers the prompt (``?wait=S`` waits for the next screen)."""
         handset = self._handset(msisdn)
         wait = int_query(request, "wait", 0, MAX_WAIT) or 0
-        body = json_body(request, ("text",))
+        body = json_body(request, ("text", "session"))
         text = body.get("text")
         if not isinstance(text, str):
             raise ApiError(400, "bad_field", "'text' (what the user types) is required")
+        session = body.get("session")
+        if session is not None and (type(session) is not int or session < 0):
+            raise ApiError(400, "bad_field", "'session' is the number of the dialogue being answered")
+        self._same_dialogue(handset.msisdn, session)
         try:
             dialogue = self.carrier.ussd.reply(handset.msisdn, text, self.carrier.clock.now())
         except Rejected as refusal:
@@ -315,14 +320,32 @@ class HandsetRoutes:
         return self._ussd_answer(request, handset, dialogue.cursor, wait)
 
     def ussd_cancel(self, request: server.Request, msisdn: str) -> dict[str, Any]:
-        """The user presses cancel."""
+        """The user presses cancel (``?session=N``: only if N is still the dialogue shown)."""
         handset = self._handset(msisdn)
+        self._same_dialogue(handset.msisdn, int_query(request, "session", None))
         try:
             dialogue = self.carrier.ussd.cancel(handset.msisdn, self.carrier.clock.now())
         except Rejected as refusal:
             raise ApiError(409, "no_dialogue", refusal.reason) from None
         self.after_change()
         return dialogue_json(dialogue)
+
+    def _same_dialogue(self, msisdn: str, session: int | None) -> None:
+        """Refuse an answer or a cancel meant for a dialogue that is no longer the one on the
+        screen: typed at a survey that timed out, it would land in the next push (a PIN
+        prompt, say)."""
+        if session is None:
+            return
+        dialogue = self.carrier.ussd.current(msisdn)
+        if dialogue is not None and dialogue.session == session and dialogue.phase is not Phase.CLOSED:
+            return
+        now = "no dialogue" if dialogue is None else f"dialogue {dialogue.session} ({dialogue.phase.value})"
+        raise ApiError(
+            409,
+            "dialogue_changed",
+            f"{msisdn}'s USSD dialogue {session} is over; the screen now shows {now}. "
+            "Read the screen again (GET …/ussd) before answering",
+        )
 
     def send(self, request: server.Request, msisdn: str) -> tuple[int, dict[str, Any]]:
         """The phone sends a text: to a short code (MO to its account) or to another handset."""

@@ -10,10 +10,10 @@ from smsgw.carrier.bindguard import UNKNOWN
 from smsgw.carrier.carrier import Carrier
 from smsgw.carrier.clock import FakeClock
 from smsgw.carrier.subscribers import HandsetState, normalize_msisdn
-from smsgw.smpp.constants import BindType, MessageState
+from smsgw.smpp.constants import BindType, CommandId, MessageState
 from smsgw.smpp.constants import CommandStatus as S
 from smsgw.smpp.pdu import BindReceiver, BindTransmitter, CancelSm, QuerySm, ReplaceSm
-from smsgw.smpp.sm import DeliverSm, SubmitSmResp
+from smsgw.smpp.sm import DeliverSm, SmeAddress, SubmitMulti, SubmitSmResp
 from tests.carrier.helpers import OFF_PHONE, Link, make_carrier, submit
 
 
@@ -470,3 +470,50 @@ def test_replace_if_present_keeps_every_part_of_the_new_long_message() -> None:
     link.read()
     assert carrier.center.pending(int(part1.message_id)) is None
     assert carrier.center.pending(int(part2.message_id)) is None
+
+
+def test_a_submit_multi_id_names_every_destination() -> None:
+    """The message_id a submit_multi shares among its destinations names all of them:
+    query_sm answers for the group, cancel_sm cancels each one still waiting (or the one
+    destination_addr names), and a delivered one is no reason to refuse."""
+    carrier = make_carrier()
+    link = Link(carrier)
+    on, off = "8613800000001", OFF_PHONE
+    link.send(
+        SubmitMulti(
+            1,
+            source_addr="12345",
+            dest_addresses=(SmeAddress(1, 1, on), SmeAddress(1, 1, off)),
+            short_message=b"Sale today",
+        )
+    )
+    (response,) = link.read()
+    message_id = response.message_id
+    link.send(QuerySm(2, message_id=message_id, source_addr="12345"))
+    link.send(CancelSm(3, message_id=message_id, source_addr="12345", destination_addr=on))
+    link.send(CancelSm(4, message_id=message_id, source_addr="12345", destination_addr="8613800000077"))
+    link.send(CancelSm(5, message_id=message_id, source_addr="12345"))
+    link.send(QuerySm(6, message_id=message_id, source_addr="12345"))
+    waiting, delivered_one, not_a_destination, cancelled, query = link.read()
+    assert (waiting.command_status, waiting.message_state, waiting.final_date) == (
+        0,
+        MessageState.ENROUTE,
+        "",
+    )
+    assert delivered_one.command_status == S.ESME_RCANCELFAIL
+    assert not_a_destination.command_status == S.ESME_RCANCELFAIL
+    assert cancelled.command_status == 0
+    assert (query.message_state, query.final_date != "") == (MessageState.DELETED, True)
+    states = {r.msisdn: r.state for r in (carrier.store.get_message(int(message_id) + i) for i in (0, 1))}
+    assert states == {on: MessageState.DELIVRD, off: MessageState.DELETED}
+
+
+def test_query_sm_does_not_find_an_mo() -> None:
+    """An MO the account received is not a message it submitted: query_sm gets ESME_RQUERYFAIL."""
+    carrier = make_carrier()
+    link = Link(carrier)
+    (mo_id,) = carrier.send_sms("8613800000001", "12345", "YES 123456")
+    link.ack(link.read())
+    link.send(QuerySm(2, message_id=mo_id, source_addr=""))
+    (answer,) = [p for p in link.read() if p.command_id == CommandId.QUERY_SM_RESP]
+    assert answer.command_status == S.ESME_RQUERYFAIL

@@ -165,3 +165,50 @@ def test_a_pin_reaches_the_application_and_is_kept_masked() -> None:
     ussd.app_said(http.session, "请输入密码：", expects_reply=True, now=4.5)
     ussd.reply("8613800000003", "918273", 5.0)
     assert apps.posted[-1] == "1*918273" and http.shown_inputs == ["1", "******"]
+
+
+def test_a_screen_for_a_dialogue_the_network_ended_is_late_not_a_push() -> None:
+    """After an app timeout, any screen naming the ended session is refused and shown nowhere;
+    after the application's own end, the number is free for a new push."""
+    ussd, apps = gateway(app_timeout=5.0)
+    timed_out = ussd.dial(PHONE, "*126#", 0.0)
+    ussd.tick(5.0)
+    assert timed_out.end_code == "app_timeout"
+    for op in (2, 3, 17):
+        with pytest.raises(Rejected, match="already ended: the application did not answer in time"):
+            ussd.from_esme("shop", PHONE, op, timed_out.its_session_info | (op == 17), "late", 6.0)
+    assert ussd.current(PHONE.msisdn) is timed_out and not ussd.busy(PHONE.msisdn)
+    # Another account's push with the same number is its own business.
+    assert ussd.from_esme("bank", PHONE, 2, timed_out.its_session_info, "Bank?", 7.0).origin == "network"
+    ussd.cancel(PHONE.msisdn, 8.0)
+    ended = ussd.from_esme("shop", PHONE, 3, 0x2A00, "Paid", 9.0)
+    assert ended.end_code == "notice"
+    assert ussd.from_esme("shop", PHONE, 2, 0x2A00, "Pay again?", 10.0).phase is Phase.WAITING_USER
+
+
+def test_a_push_keeps_the_session_its_application_chose() -> None:
+    """The its_session_info of a push names its dialogue both ways until it ends."""
+    ussd, apps = gateway()
+    pushed = ussd.from_esme("shop", PHONE, 2, 0x2A00, "Pay 5.00?", 0.0)
+    assert pushed.its_session_info == 0x2A00
+    ussd.reply(PHONE.msisdn, "1", 1.0)
+    with pytest.raises(Rejected):
+        ussd.from_esme("shop", PHONE, 17, 0x0100 | 1, "wrong session", 2.0)
+    ussd.from_esme("shop", PHONE, 17, 0x2A00 | 1, "Paid", 2.0)
+    assert (pushed.phase, pushed.screen.text) == (Phase.CLOSED, "Paid")  # type: ignore[union-attr]
+
+
+def test_an_error_answer_ends_the_dialogue_only_while_it_stands_where_it_was() -> None:
+    """An ESME's error answer to a deliver_sm ends the dialogue when nothing moved since it was
+    sent; an answer to an earlier step, after the app showed the next screen, changes nothing."""
+    ussd, apps = gateway()
+    dialogue = ussd.dial(PHONE, "*126#", 0.0)
+    sent_at = dialogue.cursor
+    ussd.from_esme("shop", PHONE, 2, dialogue.its_session_info, "1 Pay", 1.0)
+    ussd.reply(PHONE.msisdn, "1", 2.0)
+    ussd.app_failed(dialogue.session, "refused with ESME_RSYSERR", 3.0, cursor=sent_at)
+    assert dialogue.phase is Phase.WAITING_APP
+    ussd.app_failed(dialogue.session, "refused with ESME_RSYSERR", 3.0, cursor=dialogue.cursor)
+    assert (dialogue.phase, dialogue.end_code) == (Phase.CLOSED, "app_failed")
+    assert dialogue.screen.text == "Connection problem or invalid MMI code."  # type: ignore[union-attr]
+    assert apps.sent[-1][1] != ABORT_OP  # the application refused: no abort is sent to it

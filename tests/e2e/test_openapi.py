@@ -608,8 +608,13 @@ def ussd(api: Client, esme: Any) -> None:
     api("POST", reply, 400, {"txt": "1"}, code="bad_field", msisdn=phone)
     api("POST", reply, 404, {"text": "1"}, code="unknown_handset", msisdn="x")
     api("POST", reply, 413, raw=b"x" * 70000, code="body_too_large", msisdn=phone)
-    assert api("POST", reply, 200, {"text": "2"}, msisdn=phone)["state"] == "waiting_app"
-    assert api("DELETE", one, 200, msisdn=phone)["state"] == "closed"
+    stale = {"text": "2", "session": shown["session"] + 1}
+    api("POST", reply, 409, stale, code="dialogue_changed", msisdn=phone)
+    answered = api("POST", reply, 200, {"text": "2", "session": shown["session"]}, msisdn=phone)
+    assert answered["state"] == "waiting_app"
+    api("DELETE", one, 400, query="session=first", code="bad_query", msisdn=phone)
+    api("DELETE", one, 409, query=f"session={shown['session'] + 1}", code="dialogue_changed", msisdn=phone)
+    assert api("DELETE", one, 200, query=f"session={shown['session']}", msisdn=phone)["state"] == "closed"
     api("DELETE", one, 409, code="no_dialogue", msisdn=phone)
     api("DELETE", one, 404, code="unknown_handset", msisdn="x")
 

@@ -236,6 +236,32 @@ def test_a_latin_1_account_reads_and_gets_screens_in_latin_1(start_server, conne
     assert (abort.data_coding, bytes(abort.short_message)) == (3, b"user_timeout")
 
 
+def test_an_answer_for_a_dialogue_that_is_over_is_not_typed_into_the_next(start_server, connect) -> None:
+    """A reply naming the dialogue it was read from gets 409 dialogue_changed once a newer
+    dialogue has taken the screen, and the newer prompt gets nothing."""
+    smsgw = start_server("[network]\nussd_user_timeout = 1\n")
+    esme: Esme = connect(smsgw)
+    esme.bind("transceiver")
+    msisdn = "8613800000046"
+    ussd_submit(esme, msisdn, "Survey: rate us 1-5", USSR_REQUEST)
+    survey = screen(smsgw, msisdn, 0)
+    assert next_ussd(esme, 1).ussd_service_op == 0x81  # the user did not answer in time
+    ussd_submit(esme, msisdn, "Bank: enter PIN", USSR_REQUEST)
+    pin = screen(smsgw, msisdn, survey["cursor"])
+    assert pin["screen"] == "Bank: enter PIN"
+    status, refused = smsgw.api(
+        "POST", f"/api/handsets/{msisdn}/ussd/reply", {"text": "4321", "session": survey["session"]}
+    )
+    assert (status, refused["error"]["code"]) == (409, "dialogue_changed")
+    status, refused = smsgw.api("DELETE", f"/api/handsets/{msisdn}/ussd?session={survey['session']}")
+    assert (status, refused["error"]["code"]) == (409, "dialogue_changed")
+    assert smsgw.get(f"/api/handsets/{msisdn}/ussd")["inputs"] == []
+    status, answered = smsgw.api(
+        "POST", f"/api/handsets/{msisdn}/ussd/reply", {"text": "4321", "session": pin["session"]}
+    )
+    assert (status, answered["inputs"]) == (200, ["****"])
+
+
 class _MenuApp(http.server.BaseHTTPRequestHandler):
     """A USSD application in the CON/END style, as a shop would write it."""
 

@@ -223,3 +223,26 @@ def test_ussd_screen_is_a_readable_frozen_value() -> None:
     )
     with pytest.raises(AttributeError):
         screen.text = "changed"  # type: ignore[misc]
+
+
+def test_an_answer_to_a_prompt_that_timed_out_does_not_reach_the_next_push(
+    start_server: Callable[..., Smsgw],  # noqa: F811
+    connect: Callable[..., Any],  # noqa: F811
+) -> None:
+    """Phone.answer is meant for the prompt it saw: when that one timed out and a newer push
+    shows, it raises dialogue_changed instead of typing into the newer prompt."""
+    smsgw = start_server("[network]\nussd_user_timeout = 1\n")
+    app: Esme = connect(smsgw)
+    app.bind("transceiver")
+    phone = Phone(fresh_number(), smsgw.ports["http_url"])
+    ussd_submit(app, phone, "Survey: rate us 1-5", USSR_REQUEST)
+    assert phone.wait_for_ussd("Survey", timeout=5).expects_reply
+    assert next_ussd(app, phone, 1).ussd_service_op == ABORT  # the user took too long
+    ussd_submit(app, phone, "Bank: enter PIN", USSR_REQUEST)
+    with pytest.raises(SmsgwError) as raised:
+        phone.answer("4321", timeout=2)
+    assert raised.value.code == "dialogue_changed"
+    assert phone.wait_for_ussd("PIN", timeout=5).inputs == ()
+    with pytest.raises(UssdTimeout) as waited:  # typed into the PIN prompt; the app stays silent
+        phone.answer("4321", timeout=0.5)
+    assert waited.value.screen.inputs == ("****",)

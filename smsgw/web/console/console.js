@@ -313,7 +313,10 @@ class Phone {
   async answer() {
     const text = this.entry;
     this.entry = "";
-    this.ussd = await api("POST", `/api/handsets/${this.msisdn}/ussd/reply?wait=10`, { text });
+    // Typed at the prompt on this screen: if another dialogue took the phone meanwhile (a push
+    // after a timeout), the server refuses rather than type the text into it.
+    const session = this.ussd ? this.ussd.session : undefined;
+    this.ussd = await api("POST", `/api/handsets/${this.msisdn}/ussd/reply?wait=10`, { text, session });
     this.render();
   }
 
