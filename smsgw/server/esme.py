@@ -26,7 +26,7 @@ from smsgw.server.tcp import quick_ack, tune_socket, write_now
 from smsgw.smpp.constants import status_name
 from smsgw.smpp.esme import Answered, BindRefused, Bound, Delivered, EsmeConfig, EsmeSession
 from smsgw.smpp.pdu import Pdu
-from smsgw.smpp.session import ResponseTimedOut, SessionClosing
+from smsgw.smpp.session import ResponseTimedOut, ResponseUnmatched, SessionClosing
 
 log = Logger(namespace="smsgw.esme")
 
@@ -110,6 +110,8 @@ class EsmeClientProtocol(protocol.Protocol):
             client.refused(event.command_status)
         elif isinstance(event, SessionClosing):
             log.info("{system_id}: {reason}", system_id=client.config.system_id, reason=event.reason)
+        elif isinstance(event, ResponseUnmatched):
+            log.warn("{system_id}: {reason}; ignored", system_id=client.config.system_id, reason=event.reason)
 
     def _deliver(self, pdu: Any) -> None:
         answer = defer.maybeDeferred(self.client.on_delivery, pdu)

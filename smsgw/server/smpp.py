@@ -30,6 +30,7 @@ from smsgw.smpp.session import (
     ProtocolErrorAnswered,
     ResponseReceived,
     ResponseTimedOut,
+    ResponseUnmatched,
     SessionClosing,
     SessionConfig,
     SmscSession,
@@ -109,6 +110,7 @@ class SmppServerProtocol(protocol.Protocol):
             {
                 ResponseReceived: self._response,
                 ResponseTimedOut: self._timed_out,
+                ResponseUnmatched: self._unmatched,
                 BindRequested: self._bind,
                 UnbindRequested: self._unbind_requested,
                 ProtocolErrorAnswered: self._protocol_error,
@@ -250,6 +252,15 @@ class SmppServerProtocol(protocol.Protocol):
             system_id=self.account.system_id if self.account else "?",
         )
         self.factory.carrier.delivery_timed_out(event.context)
+
+    def _unmatched(self, event: ResponseUnmatched) -> None:
+        log.warn(
+            "session {session_id} ({system_id}) from {peer}: {reason}; ignored",
+            session_id=self.session_id,
+            system_id=self.account.system_id if self.account else "unbound",
+            peer=self.peer,
+            reason=event.reason,
+        )
 
     def _bind(self, event: BindRequested) -> None:
         pdu = event.pdu

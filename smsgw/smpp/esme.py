@@ -31,7 +31,7 @@ from smsgw.smpp.pdu import (
     Unbind,
     UnbindResp,
 )
-from smsgw.smpp.session import ProtocolErrorAnswered, ResponseTimedOut, SessionClosing
+from smsgw.smpp.session import ProtocolErrorAnswered, ResponseTimedOut, ResponseUnmatched, SessionClosing
 
 _U32 = struct.Struct(">I")
 _BIND_PDU = {
@@ -39,7 +39,7 @@ _BIND_PDU = {
     BindType.RECEIVER: BindReceiver,
     BindType.TRANSCEIVER: BindTransceiver,
 }
-_BIND_RESPONSES = frozenset({C.BIND_TRANSMITTER_RESP, C.BIND_RECEIVER_RESP, C.BIND_TRANSCEIVER_RESP})
+_BINDS = frozenset({C.BIND_TRANSMITTER, C.BIND_RECEIVER, C.BIND_TRANSCEIVER})
 #: Requests that count against the ESME's window.
 _WINDOWED = frozenset({C.SUBMIT_SM, C.DATA_SM, C.SUBMIT_MULTI, C.QUERY_SM, C.CANCEL_SM, C.REPLACE_SM})
 _NO_RESPONSE = frozenset({C.ALERT_NOTIFICATION, C.GENERIC_NACK})
@@ -203,15 +203,19 @@ class EsmeSession:
         return events
 
     def _response(self, pdu: Pdu, events: list[Any]) -> None:
-        entry = self._requests.pop(pdu.sequence_number)
+        requests = self._requests
+        entry = requests.answer(pdu.sequence_number, pdu.command_id, pdu.command_status)
         if entry is None:
+            # Not answered back: a generic_nack names a sequence_number, and the SMSC would take
+            # it for the answer to its own request of that number.
+            events.append(ResponseUnmatched(pdu, requests.command_of(pdu.sequence_number)))
             return
         command_id, context = entry[1], entry[2]
         if command_id == C.ENQUIRE_LINK:
             self._enquire_pending = False
         elif command_id == C.UNBIND:
             events.append(self._closing("unbind answered"))
-        elif pdu.command_id in _BIND_RESPONSES or (command_id | 0x80000000) in _BIND_RESPONSES:
+        elif command_id in _BINDS:
             if pdu.command_status == 0:
                 self.state = EsmeState.BOUND
                 events.append(Bound(getattr(pdu, "system_id", "")))

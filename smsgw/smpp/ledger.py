@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from smsgw.smpp.constants import SEQUENCE_MAX
+from smsgw.smpp.constants import RESPONSE_BIT, SEQUENCE_MAX
+from smsgw.smpp.constants import CommandId as C
 
 
 class RequestLedger:
@@ -45,6 +46,33 @@ class RequestLedger:
         if entry is not None and entry[1] in self.counted:
             self.in_flight -= 1
         return entry
+
+    def answer(
+        self, sequence_number: int, command_id: int, command_status: int
+    ) -> tuple[float, int, Any] | None:
+        """Forget the request a response answers; return (deadline, command_id, context), or None.
+
+        A response answers the request of its sequence_number only if it is that request's own
+        response (its command_id with bit 31 set, v3.4 §3.2) or a generic_nack with an error
+        status; anything else (an enquire_link_resp on a deliver_sm's number, a generic_nack
+        with status 0) answers nothing, and the request keeps waiting for its own response or
+        its deadline.
+        """
+        entries = self._entries
+        entry = entries.get(sequence_number)
+        if entry is None or (
+            command_id != entry[1] | RESPONSE_BIT and (command_id != C.GENERIC_NACK or not command_status)
+        ):
+            return None
+        del entries[sequence_number]
+        if entry[1] in self.counted:
+            self.in_flight -= 1
+        return entry
+
+    def command_of(self, sequence_number: int) -> int | None:
+        """The command_id of the outstanding request with this number, or None."""
+        entry = self._entries.get(sequence_number)
+        return None if entry is None else entry[1]
 
     def expired(self, now: float) -> Iterator[tuple[int, Any]]:
         """Forget and yield (command_id, context) of every request past its deadline."""

@@ -23,8 +23,11 @@ import attrs
 from smsgw.smpp import codec, specs
 from smsgw.smpp.constants import (
     INTERFACE_VERSION_34,
+    RESPONSE_BIT,
     BindType,
     CommandStatus,
+    command_name,
+    status_name,
 )
 from smsgw.smpp.constants import (
     CommandId as C,
@@ -55,7 +58,10 @@ _EXPECTS_RESPONSE = frozenset({C.DELIVER_SM, C.DATA_SM, C.ENQUIRE_LINK, C.UNBIND
 _DELIVERIES = frozenset({C.DELIVER_SM, C.DATA_SM})
 #: Requests the caller decides on; the session hands them over as PDUs.
 _CARRIER_REQUESTS = frozenset({C.SUBMIT_SM, C.DATA_SM, C.SUBMIT_MULTI, C.QUERY_SM, C.CANCEL_SM, C.REPLACE_SM})
-_RESPONSES = frozenset({C.DELIVER_SM_RESP, C.DATA_SM_RESP, C.GENERIC_NACK})
+#: Responses the ESME may send: each must answer an outstanding request of ours (see _response).
+_RESPONSES = frozenset(
+    {C.DELIVER_SM_RESP, C.DATA_SM_RESP, C.ENQUIRE_LINK_RESP, C.UNBIND_RESP, C.GENERIC_NACK}
+)
 
 
 @attrs.frozen
@@ -116,6 +122,37 @@ class ResponseTimedOut:
 
     command_id: int
     context: Any
+
+
+@attrs.frozen
+class ResponseUnmatched:
+    """A response that answers none of our outstanding requests; it is dropped, not answered.
+
+    SMPP v3.4 §3.2: a response carries its request's sequence_number and command_id with bit 31
+    set; generic_nack (§4.3) is the answer to a PDU that cannot be made out, so one with status 0
+    answers nothing. The request under that number, if any, keeps waiting for its own response
+    or its timeout.
+
+    :ivar request: the command_id of the request outstanding under the response's
+        sequence_number (which this response is not the answer to), or None when nothing is:
+        an answer after its timeout, or a number never sent.
+    """
+
+    response: Pdu
+    request: int | None
+
+    @property
+    def reason(self) -> str:
+        """What does not match, for a log line."""
+        response = self.response
+        got = f"{command_name(response.command_id)} (status {status_name(response.command_status)})"
+        number = response.sequence_number
+        if self.request is None:
+            return f"{got} with sequence_number {number}, which names no request outstanding"
+        return (
+            f"{got} with the sequence_number {number} of a {command_name(self.request)}, which "
+            f"only {command_name(self.request | RESPONSE_BIT)} or a generic_nack with an error status answers"
+        )
 
 
 @attrs.frozen
@@ -209,8 +246,6 @@ class SmscSession:
             elif command_id == C.ENQUIRE_LINK:
                 self._out.append(codec.encode(EnquireLinkResp(pdu.sequence_number)))
                 self.pdus_out[C.ENQUIRE_LINK_RESP << 32] += 1
-            elif command_id == C.ENQUIRE_LINK_RESP:
-                self._answered(pdu.sequence_number)
             elif command_id in BIND_COMMANDS:
                 events.append(BindRequested(pdu, BIND_TYPE_OF[command_id]))
             elif command_id == C.UNBIND:
@@ -219,9 +254,6 @@ class SmscSession:
                 self._transition(Transition.UNBIND_RECEIVED)
                 events.append(UnbindRequested())
                 events.append(self._closing("the ESME unbound"))
-            elif command_id == C.UNBIND_RESP:
-                self._answered(pdu.sequence_number)
-                events.append(self._closing("unbind answered"))
         broken = self._buffer.broken
         if broken is not None:
             self._out.append(codec.encode(GenericNack(broken.sequence_number or 0, broken.command_status)))
@@ -231,19 +263,24 @@ class SmscSession:
         return events
 
     def _response(self, pdu: Pdu, events: list[Any], now: float) -> None:
-        entry = self._answered(pdu.sequence_number)
-        if entry is not None and entry[1] in _DELIVERIES:
+        requests = self._requests
+        entry = requests.answer(pdu.sequence_number, pdu.command_id, pdu.command_status)
+        if entry is None:
+            # Dropped, not nacked: a generic_nack names a sequence_number, and the ESME would take
+            # it for the answer to its own request of that number (each side numbers its own).
+            events.append(ResponseUnmatched(pdu, requests.command_of(pdu.sequence_number)))
+            return
+        request_id = entry[1]
+        if request_id in _DELIVERIES:
             # The deadline is the send time plus the response timeout: the ESME took this long.
             waited = now - entry[0] + self.config.response_timeout
             self.answer_times[bisect_left(ANSWER_BUCKETS, waited)] += 1
             self.answer_seconds += waited
             events.append(ResponseReceived(pdu, entry[2]))
-
-    def _answered(self, sequence_number: int) -> tuple[float, int, Any] | None:
-        entry = self._requests.pop(sequence_number)
-        if entry is not None and entry[1] == C.ENQUIRE_LINK:
+        elif request_id == C.ENQUIRE_LINK:
             self._enquire_link_pending = False
-        return entry
+        elif request_id == C.UNBIND:
+            events.append(self._closing("unbind answered"))
 
     @property
     def deliveries_in_flight(self) -> int:

@@ -4,11 +4,25 @@ from __future__ import annotations
 
 from smsgw.smpp import codec
 from smsgw.smpp.constants import BindType
+from smsgw.smpp.constants import CommandId as C
 from smsgw.smpp.constants import CommandStatus as S
-from smsgw.smpp.esme import BindRefused, Bound, Delivered, EsmeConfig, EsmeSession, EsmeState
-from smsgw.smpp.pdu import EnquireLink
-from smsgw.smpp.session import BindRequested, ResponseTimedOut, SessionClosing, SessionConfig, SmscSession
-from smsgw.smpp.sm import DeliverSm, SubmitSm
+from smsgw.smpp.esme import Answered, BindRefused, Bound, Delivered, EsmeConfig, EsmeSession, EsmeState
+from smsgw.smpp.pdu import (
+    BindTransceiverResp,
+    BindTransmitterResp,
+    EnquireLink,
+    EnquireLinkResp,
+    GenericNack,
+)
+from smsgw.smpp.session import (
+    BindRequested,
+    ResponseTimedOut,
+    ResponseUnmatched,
+    SessionClosing,
+    SessionConfig,
+    SmscSession,
+)
+from smsgw.smpp.sm import DeliverSm, SubmitSm, SubmitSmResp
 
 
 class Pair:
@@ -94,3 +108,45 @@ def test_keepalive_both_ways_and_timeouts() -> None:
     pair.esme.send(SubmitSm(destination_addr="861"), 20.0, "lost")
     pair.esme.data_to_send()
     assert pair.esme.tick(25.0) == [ResponseTimedOut(4, "lost")]
+
+
+def test_a_submit_is_answered_by_its_submit_sm_resp_only() -> None:
+    """bind_transceiver_resp or enquire_link_resp on a submit's number neither answers it nor rebinds; it still times out."""
+    pair = Pair(window=1, response_timeout=5.0, enquire_link_interval=0)
+    pair.bind()
+    esme = pair.esme
+    sequence = esme.send(SubmitSm(destination_addr="861"), 10.0, "order")
+    esme.data_to_send()
+    for wrong in (
+        BindTransceiverResp(sequence, system_id="smsc"),
+        EnquireLinkResp(sequence),
+        GenericNack(sequence, S.ESME_ROK),
+    ):
+        assert esme.receive_data(codec.encode(wrong), 11.0) == [ResponseUnmatched(wrong, C.SUBMIT_SM)]
+        assert not esme.can_send, wrong  # the submit still holds the window
+    assert esme.data_to_send() == b""  # dropped, never nacked back
+    assert esme.tick(15.0) == [ResponseTimedOut(C.SUBMIT_SM, "order")]
+
+    sequence = esme.send(SubmitSm(destination_addr="862"), 20.0, "paid")
+    esme.receive_data(codec.encode(EnquireLinkResp(sequence)), 21.0)
+    (answered,) = esme.receive_data(codec.encode(SubmitSmResp(sequence, message_id="9")), 21.0)
+    assert answered == Answered(SubmitSmResp(sequence, message_id="9"), "paid") and esme.can_send
+
+
+def test_a_bind_is_answered_by_its_own_bind_resp_only() -> None:
+    """While binding, enquire_link_resp, a status-0 generic_nack or another bind type's resp on the bind's number do not bind."""
+    esme = EsmeSession(EsmeConfig("shop", "pw", bind_type=BindType.TRANSCEIVER), now=0.0)
+    esme.start(0.0)
+    (bind,) = [codec.decode(esme.data_to_send())]
+    sequence = bind.sequence_number
+    for wrong in (
+        EnquireLinkResp(sequence),
+        GenericNack(sequence, S.ESME_ROK),
+        BindTransmitterResp(sequence, system_id="smsc"),
+    ):
+        assert esme.receive_data(codec.encode(wrong), 1.0) == [ResponseUnmatched(wrong, C.BIND_TRANSCEIVER)]
+        assert esme.state is EsmeState.BINDING, wrong
+    assert esme.receive_data(codec.encode(BindTransceiverResp(sequence, system_id="smsc")), 1.0) == [
+        Bound("smsc")
+    ]
+    assert esme.state is EsmeState.BOUND

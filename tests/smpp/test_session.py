@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import struct
 
+import attrs
 import pytest
 
 from smsgw.smpp import codec
 from smsgw.smpp.constants import BindType
+from smsgw.smpp.constants import CommandId as C
 from smsgw.smpp.constants import CommandStatus as S
 from smsgw.smpp.framing import PduBuffer
 from smsgw.smpp.pdu import (
@@ -24,12 +26,13 @@ from smsgw.smpp.session import (
     BindRequested,
     ResponseReceived,
     ResponseTimedOut,
+    ResponseUnmatched,
     SessionClosing,
     SessionConfig,
     SmscSession,
     UnbindRequested,
 )
-from smsgw.smpp.sm import DeliverSm, DeliverSmResp, SubmitSm, SubmitSmResp
+from smsgw.smpp.sm import DataSmResp, DeliverSm, DeliverSmResp, SubmitSm, SubmitSmResp
 from smsgw.smpp.states import SessionState
 
 
@@ -163,6 +166,76 @@ def test_unanswered_delivery_times_out() -> None:
     assert session.tick(14.9) == []
     assert session.tick(15.0) == [ResponseTimedOut(5, "ctx")]
     assert session.window_free == session.config.window
+
+
+def wrong_answers(sequence: int) -> list:
+    """Responses on a deliver_sm's sequence_number that are not its answer (v3.4 §3.2, §4.3)."""
+    return [
+        EnquireLinkResp(sequence),
+        UnbindResp(sequence),
+        DataSmResp(sequence),
+        GenericNack(sequence, S.ESME_ROK),  # a nack that says nothing is wrong is no answer
+    ]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [DeliverSmResp(0, S.ESME_ROK), GenericNack(0, S.ESME_RSYSERR)],
+    ids=["deliver_sm_resp", "generic_nack-RSYSERR"],
+)
+def test_only_its_own_response_or_an_error_nack_answers_a_delivery(answer) -> None:
+    """A deliver_sm is answered by deliver_sm_resp or generic_nack with an error status, not by another response on its number."""
+    session = bound(response_timeout=5.0, enquire_link_interval=0)
+    sequence = session.send_encoded(codec.encode(DeliverSm()), 10.0, "receipt")
+    read(session)
+    for wrong in wrong_answers(sequence):
+        (event,) = session.receive_data(codec.encode(wrong), 11.0)
+        assert event == ResponseUnmatched(wrong, C.DELIVER_SM), wrong
+        assert session.deliveries_in_flight == 1, wrong
+    assert read(session) == []  # dropped, never nacked back
+    assert session.close_reason is None
+    (event,) = session.receive_data(codec.encode(attrs.evolve(answer, sequence_number=sequence)), 12.0)
+    assert isinstance(event, ResponseReceived) and event.context == "receipt"
+    assert event.response.command_status == answer.command_status
+    assert session.deliveries_in_flight == 0 and session.tick(20.0) == []
+
+
+def test_delivery_answered_by_a_wrong_response_times_out_and_names_it() -> None:
+    """enquire_link_resp on a deliver_sm's number leaves it outstanding: it times out (so the carrier retries it), and the event names both."""
+    session = bound(response_timeout=5.0, enquire_link_interval=0)
+    sequence = session.send_encoded(codec.encode(DeliverSm()), 10.0, "receipt")
+    (event,) = session.receive_data(codec.encode(EnquireLinkResp(sequence)), 11.0)
+    assert f"enquire_link_resp (status ESME_ROK) with the sequence_number {sequence} of a deliver_sm" in (
+        event.reason
+    )
+    assert session.tick(14.9) == []
+    assert session.tick(15.0) == [ResponseTimedOut(C.DELIVER_SM, "receipt")]
+    assert session.window_free == session.config.window
+
+
+def test_response_to_no_outstanding_request_is_reported() -> None:
+    """A deliver_sm_resp with a number never sent, or after its timeout, answers nothing and is reported."""
+    session = bound(response_timeout=5.0, enquire_link_interval=0)
+    sequence = session.send_encoded(codec.encode(DeliverSm()), 10.0, "receipt")
+    read(session)
+    stray = DeliverSmResp(sequence + 40)
+    assert session.receive_data(codec.encode(stray), 11.0) == [ResponseUnmatched(stray, None)]
+    assert session.deliveries_in_flight == 1
+    assert session.tick(15.0) == [ResponseTimedOut(C.DELIVER_SM, "receipt")]
+    late = DeliverSmResp(sequence)
+    (event,) = session.receive_data(codec.encode(late), 16.0)
+    assert event == ResponseUnmatched(late, None) and "names no request outstanding" in event.reason
+    assert read(session) == []  # dropped, never nacked back
+
+
+def test_enquire_link_answered_by_a_wrong_response_still_closes() -> None:
+    """deliver_sm_resp on our enquire_link's number is not its answer: the link check fails and the session closes."""
+    session = bound(enquire_link_interval=30.0, response_timeout=5.0)
+    session.tick(30.0)
+    (probe,) = read(session)
+    (event,) = session.receive_data(codec.encode(DeliverSmResp(probe.sequence_number)), 31.0)
+    assert event == ResponseUnmatched(DeliverSmResp(probe.sequence_number), C.ENQUIRE_LINK)
+    assert isinstance(session.tick(35.0)[0], SessionClosing)
 
 
 def test_session_init_timer_closes_an_unbound_connection() -> None:
