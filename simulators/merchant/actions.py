@@ -15,6 +15,17 @@ import attrs
 #: The longest USSD screen in GSM 7-bit characters (PROTOCOL.md §5.6); UCS2 screens hold 80.
 MAX_SCREEN = 182
 
+
+def _order_id() -> str | None:
+    """Which order a USSD screen belongs to, or None (a menu screen).
+
+    The edge names it in its logs and, when the network refuses the screen, tells the core
+    which push failed. It labels the screen without changing what is sent, so actions
+    compare without it.
+    """
+    return attrs.field(default=None, eq=False, kw_only=True)
+
+
 #: Values a webhook payload carries (all JSON-serialisable).
 PayloadValue = str | int | float | None
 
@@ -44,10 +55,13 @@ class PushUssd:
 
     The answer comes back through :meth:`Merchant.ussd_push_answer`; a refusal or a timeout
     through :meth:`Merchant.ussd_push_failed`.
+
+    :ivar order_id: the order the prompt asks to pay (see :func:`_order_id`).
     """
 
     msisdn: str
     text: str = attrs.field(validator=_screen)
+    order_id: str | None = _order_id()
 
 
 @attrs.frozen
@@ -63,6 +77,7 @@ class UssdScreen:
     session_key: str
     text: str = attrs.field(validator=_screen)
     end: bool = False
+    order_id: str | None = _order_id()
 
 
 @attrs.frozen
@@ -75,6 +90,7 @@ class EndUssd:
 
     session_key: str
     text: str = attrs.field(validator=_screen)
+    order_id: str | None = _order_id()
 
 
 @attrs.frozen

@@ -14,6 +14,16 @@ the sans-I/O ESME session:
 Submits go out one at a time, in the order the core gave them, so a buyer never sees a
 receipt before the screen that announced it. A USSD session is keyed ``"<msisdn>+<its_session_info>"``:
 the key tells the edge which handset and which gateway session a screen belongs to.
+
+Every push names its own session. The merchant chooses an its_session_info for each prompt it
+pushes (the carrier keeps it for that dialogue's life, docs/ussd.md "A push names its own
+session") and remembers it until the dialogue ends, however it ends. The core keys a push by
+the bare MSISDN until the buyer's first answer; that key means the push's chosen session and
+nothing else. Learning the session from the first deliver_sm instead would leave an
+unanswered push with no name: ending it without one may close whatever dialogue the handset
+is in by then, or show the last screen as a new notice once the prompt is gone. Where a
+screen goes is settled when the core hands it over, in the core's order, not when it leaves
+the queue, so a push that ends and the next one that begins cannot trade sessions.
 """
 
 from __future__ import annotations
@@ -21,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from io import BytesIO
 from typing import Any
@@ -56,6 +67,10 @@ USSR_CONFIRM = 18
 ABORT = 0x81
 #: its_session_info bit 0: end of session.
 EOS = 0x01
+#: The bits of its_session_info that name a dialogue.
+SESSION_MASK = 0xFFFE
+#: Handsets whose newest session is remembered (each an int); the oldest is forgotten first.
+LATEST_LIMIT = 100_000
 ESME_RSUBMITFAIL = 0x45
 ESME_RDELIVERYFAILURE = 0xFE
 RECEIPT = 0x04
@@ -91,6 +106,11 @@ def direct_inputs(dialled: str) -> list[str]:
 def session_key(msisdn: str, session_info: int | None) -> str:
     """The key of a USSD dialogue: the MSISDN and the gateway's session (EOS bit cleared)."""
     return msisdn if session_info is None else f"{msisdn}+{session_info & ~EOS}"
+
+
+def _hex(session: int | None) -> str:
+    """An its_session_info as the carrier's logs write it (``0x0102``), or ``none``."""
+    return "none" if session is None else f"0x{session:04X}"
 
 
 def parse_key(key: str) -> tuple[str, int | None]:
@@ -140,8 +160,14 @@ class MerchantEsme:
             self.on_delivery,
             retry_delay=retry_delay,
         )
-        # The gateway's its_session_info last seen per handset (for screens keyed by MSISDN).
-        self._sessions: dict[str, int] = {}
+        # The session this merchant chose for the push dialogue it holds open, per handset.
+        self._pushed: dict[str, int] = {}
+        # The newest session that named a dialogue of each handset (seen or chosen): never the
+        # next push's, which a carrier would take for that dialogue (a late screen, 0x45).
+        self._latest: OrderedDict[str, int] = OrderedDict()
+        # Sessions for pushes are chosen from here; starting from the clock keeps a restarted
+        # merchant off the sessions it used before, which the carrier may still hold ended.
+        self._next_session = (int(self._clock()) << 1) & SESSION_MASK
         # Dialled (*126#) dialogues by key, with every answer so far; other dialogues are pushes.
         self._menus: dict[str, list[str]] = {}
         # Parts of concatenated MO texts: (msisdn, reference) -> {seq: payload}.
@@ -205,15 +231,25 @@ class MerchantEsme:
                 self.carry_out(self.merchant.sms_received(msisdn, text, now).actions)
             return
         info = getattr(pdu, "its_session_info", None)
-        if info is not None:
-            self._sessions[msisdn] = info & ~EOS
+        session = None if info is None else info & SESSION_MASK
         key = session_key(msisdn, info)
         coding = 0 if pdu.data_coding == 0x0F else pdu.data_coding  # the CBS DCS some gateways pass on
         text = decode_text(pdu.short_message or pdu.message_payload or b"", coding)
+        if op != PSSR_INDICATION and key not in self._menus and self._over(msisdn, session):
+            log.info(
+                "ignoring ussd_service_op {op} from {msisdn} for its_session_info {session}: "
+                "the merchant already ended that dialogue",
+                op=op,
+                msisdn=msisdn,
+                session=_hex(session),
+            )
+            return
+        if session is not None:
+            self._remember(msisdn, session)
         # The end comes first: "Tata" gateways end a dialogue with op 18 and the EOS bit.
         if op == ABORT or (info is not None and info & EOS):
-            self._sessions.pop(msisdn, None)
             if self._menus.pop(key, None) is None:
+                self._forget_push(msisdn, self._pushed.get(msisdn) if session is None else session)
                 # smsgw's abort names the cause (docs/ussd.md); other gateways send nothing.
                 reason = CANCELLED_BY_USER if text.strip() == "user_cancelled" else NO_ANSWER
                 self.carry_out(self.merchant.ussd_push_failed(msisdn, reason, now).actions)
@@ -231,6 +267,38 @@ class MerchantEsme:
                 self.carry_out(self.merchant.ussd_menu(key, msisdn, list(inputs_so_far), now))
         else:
             log.warn("ignoring ussd_service_op {op} from {msisdn}", op=op, msisdn=msisdn)
+
+    def _over(self, msisdn: str, session: int | None) -> bool:
+        """Whether an answer or an abort names a push dialogue this merchant already ended.
+
+        It crossed the merchant's own end (a cancel, a timeout): the order it belonged to is
+        settled, and taking it for the handset's next push would answer or fail the wrong order.
+        """
+        if session is None:
+            return False  # a gateway without sessions: the handset's one dialogue
+        pushed = self._pushed.get(msisdn)
+        return session != pushed and (pushed is not None or session == self._latest.get(msisdn))
+
+    def _remember(self, msisdn: str, session: int) -> None:
+        self._latest.pop(msisdn, None)
+        self._latest[msisdn] = session
+        if len(self._latest) > LATEST_LIMIT:
+            self._latest.popitem(last=False)
+
+    def _forget_push(self, msisdn: str, session: int | None) -> None:
+        if session is not None and self._pushed.get(msisdn) == session:
+            del self._pushed[msisdn]
+
+    def _choose(self, msisdn: str) -> int:
+        """A session for a new push to ``msisdn``: not 0, not the handset's newest."""
+        newest = self._latest.get(msisdn)
+        while True:
+            self._next_session = (self._next_session + 2) & SESSION_MASK
+            if self._next_session and self._next_session != newest:
+                break
+        self._remember(msisdn, self._next_session)
+        self._pushed[msisdn] = self._next_session
+        return self._next_session
 
     def _mo_text(self, pdu: Any) -> str | None:
         """The text of an MO message, or None while parts of a long one are missing."""
@@ -272,8 +340,12 @@ class MerchantEsme:
         for action in actions:
             if isinstance(action, Webhook):
                 self._post(action)
+            elif isinstance(action, SendSms):
+                self._tail.addBoth(lambda _, action=action: self._send_sms(action))
             else:
-                self._tail.addBoth(lambda _, action=action: self._send(action))
+                # Addressed now, in the core's order: see the module's notes on sessions.
+                pdu = self._address(action)
+                self._tail.addBoth(lambda _, action=action, pdu=pdu: self._send_ussd(action, pdu))
 
     def _post(self, webhook: Webhook) -> None:
         if self.poster is None:
@@ -281,30 +353,32 @@ class MerchantEsme:
             return
         self.poster(webhook.url, dict(webhook.payload))
 
-    def _send(self, action: Action) -> defer.Deferred[Any]:
-        if isinstance(action, SendSms):
-            return self._send_sms(action)
+    def _address(self, action: PushUssd | UssdScreen | EndUssd) -> SubmitSm:
+        """The submit_sm for a USSD action, with the session it belongs to."""
         if isinstance(action, PushUssd):
-            pdu = self._ussd(action.msisdn, None, action.text, USSR_REQUEST)
-            return self.client.submit(pdu).addErrback(self._push_refused, action)
+            return self._ussd(action.msisdn, self._choose(action.msisdn), action.text, USSR_REQUEST)
+        msisdn, session = self._where(action.session_key)
+        if isinstance(action, UssdScreen) and not action.end:
+            return self._ussd(msisdn, session, action.text, USSR_REQUEST)
+        # The merchant ends this dialogue: nothing of it is remembered past this screen.
+        self._menus.pop(action.session_key, None)
+        self._forget_push(msisdn, session)
         if isinstance(action, UssdScreen):
-            msisdn, info = self._where(action.session_key)
-            op = USSR_REQUEST
-            if action.end:
-                op = PSSR_RESPONSE
-                self._menus.pop(action.session_key, None)
-            return self._submit(self._ussd(msisdn, info, action.text, op), action)
-        if isinstance(action, EndUssd):
-            msisdn, info = self._where(action.session_key)
-            self._menus.pop(action.session_key, None)
-            self._sessions.pop(msisdn, None)
-            end = None if info is None else info | EOS
-            return self._submit(self._ussd(msisdn, end, action.text, USSN_REQUEST), action)
-        raise TypeError(f"not an action: {action!r}")
+            return self._ussd(msisdn, session, action.text, PSSR_RESPONSE)
+        end = None if session is None else session | EOS
+        return self._ussd(msisdn, end, action.text, USSN_REQUEST)
 
     def _where(self, key: str) -> tuple[str, int | None]:
-        msisdn, info = parse_key(key)
-        return msisdn, self._sessions.get(msisdn) if info is None else info
+        msisdn, session = parse_key(key)
+        if session is None and key not in self._menus:
+            # A push the buyer has not answered yet: the core keys it by the MSISDN.
+            session = self._pushed.get(msisdn)
+        return msisdn, session
+
+    def _send_ussd(self, action: PushUssd | UssdScreen | EndUssd, pdu: SubmitSm) -> defer.Deferred[Any]:
+        if isinstance(action, PushUssd):
+            return self.client.submit(pdu).addErrback(self._push_refused, action, pdu)
+        return self.client.submit(pdu).addErrback(self._screen_refused, action, pdu)
 
     def _send_sms(self, action: SendSms) -> defer.Deferred[Any]:
         self._ref = (self._ref + 1) % 256
@@ -346,8 +420,10 @@ class MerchantEsme:
 
         return self.client.submit(pdu).addErrback(failed)
 
-    def _push_refused(self, failure: Failure, action: PushUssd) -> None:
+    def _push_refused(self, failure: Failure, action: PushUssd, pdu: SubmitSm) -> None:
         error = failure.value
+        session = pdu.its_session_info
+        self._forget_push(action.msisdn, session)
         if not isinstance(error, EsmeError):
             log.failure("USSD push to {msisdn} failed", failure, msisdn=action.msisdn)
         if isinstance(error, EsmeError) and error.command_status == ESME_RSUBMITFAIL:
@@ -357,8 +433,39 @@ class MerchantEsme:
         else:
             # Not bound, or no answer: for the buyer the push never arrived.
             reason = HANDSET_UNREACHABLE
-        log.info("USSD push to {msisdn} refused: {reason}", msisdn=action.msisdn, reason=reason)
-        self.carry_out(self.merchant.ussd_push_failed(action.msisdn, reason, self.now()).actions)
+        log.info(
+            "USSD push to {msisdn} for order {order} (its_session_info {session}) refused: {reason}",
+            msisdn=action.msisdn,
+            order=action.order_id,
+            session=_hex(session),
+            reason=reason,
+        )
+        outcome = self.merchant.ussd_push_failed(action.msisdn, reason, self.now(), order_id=action.order_id)
+        self.carry_out(outcome.actions)
+
+    def _screen_refused(self, failure: Failure, action: UssdScreen | EndUssd, pdu: SubmitSm) -> None:
+        """A screen the network did not show: logged; a push's prompt that can never be
+        answered fails its order now rather than at ``push_timeout``."""
+        error = failure.value
+        msisdn, info = pdu.destination_addr, pdu.its_session_info
+        session = None if info is None else info & SESSION_MASK
+        log.warn(
+            "USSD screen for {msisdn} (order {order}, its_session_info {session}) not shown: {why}",
+            msisdn=msisdn,
+            order=action.order_id,
+            session=_hex(session),
+            why=failure.getErrorMessage(),
+        )
+        late = isinstance(error, EsmeError) and error.command_status == ESME_RSUBMITFAIL
+        if not late or action.order_id is None or not isinstance(action, UssdScreen) or action.end:
+            # A last screen: its order has already ended, as it says; the bind being down
+            # leaves the prompt to the carrier's timeout and then push_timeout.
+            return
+        # 0x45: the network ended the dialogue (its abort usually came first and settled the
+        # order; then this changes nothing).
+        self._forget_push(msisdn, session)
+        outcome = self.merchant.ussd_push_failed(msisdn, NO_ANSWER, self.now(), order_id=action.order_id)
+        self.carry_out(outcome.actions)
 
     def _refusal(self, msisdn: str, message: str) -> str:
         """``handset_busy`` or ``handset_unreachable`` for an ESME_RSUBMITFAIL to a push.

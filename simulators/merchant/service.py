@@ -11,6 +11,7 @@ SMS, then webhooks.
 
 from __future__ import annotations
 
+import functools
 import random
 import re
 from typing import Literal
@@ -108,7 +109,7 @@ class Merchant:
             # One USSD dialogue per handset: the network would refuse the push anyway.
             return order, self._move(order, OrderStatus.FAILED, r.HANDSET_BUSY, now)
         self._pushes[msisdn] = _Push(order.id, now + self.config.push_timeout, msisdn)
-        push = PushUssd(msisdn, say(lang, "push_prompt", money=money, shop=shop))
+        push = PushUssd(msisdn, say(lang, "push_prompt", money=money, shop=shop), order_id=order.id)
         return order, [push, *self._move(order, OrderStatus.AWAITING_CONFIRMATION, r.PROMPT_SENT, now)]
 
     def confirm_otp(self, order_id: str, code: str, now: float) -> Outcome:
@@ -135,7 +136,8 @@ class Merchant:
         actions: list[Action] = []
         push = self._pushes.get(order.msisdn)
         if push is not None and push.order_id == order.id:
-            actions.append(EndUssd(push.session_key, say(self._language(order.msisdn), "payment_cancelled")))
+            cancelled = say(self._language(order.msisdn), "payment_cancelled")
+            actions.append(EndUssd(push.session_key, cancelled, order_id=order.id))
         actions += self._end(order, OrderStatus.CANCELLED, r.CANCELLED_BY_MERCHANT, now)
         return Outcome(order, r.CANCELLED_BY_MERCHANT, tuple(actions))
 
@@ -184,47 +186,53 @@ class Merchant:
             push.session_key = session_key
         key, order = push.session_key, self.orders.get(push.order_id)
         money, shop, answer = format_money(order.amount, order.currency), order.shop, text.strip()
+        screen = functools.partial(UssdScreen, key, order_id=order.id)
+        end = functools.partial(EndUssd, key, order_id=order.id)
         push.deadline = now + self.config.push_timeout
         if push.step == "confirm":
             if answer == "1":
                 push.step = "pin"
                 return Outcome(
-                    order, "pin_requested", (UssdScreen(key, say(lang, "push_pin", money=money, shop=shop)),)
+                    order, "pin_requested", (screen(say(lang, "push_pin", money=money, shop=shop)),)
                 )
             if answer == "2":
-                end = EndUssd(key, say(lang, "payment_cancelled"))
-                return self._push_ends(order, end, OrderStatus.CANCELLED, r.CANCELLED_BY_USER, now)
+                cancelled = end(say(lang, "payment_cancelled"))
+                return self._push_ends(order, cancelled, OrderStatus.CANCELLED, r.CANCELLED_BY_USER, now)
             again = say(lang, "answer_1_or_2") + say(lang, "push_prompt", money=money, shop=shop)
-            return Outcome(order, "invalid_choice", (UssdScreen(key, again),))
+            return Outcome(order, "invalid_choice", (screen(again),))
         try:
             self.wallets.check_pin(msisdn, answer)
         except WalletLocked:
             return self._push_ends(
-                order, EndUssd(key, say(lang, "wallet_locked")), OrderStatus.FAILED, r.WALLET_LOCKED, now
+                order, end(say(lang, "wallet_locked")), OrderStatus.FAILED, r.WALLET_LOCKED, now
             )
         except WrongPin as wrong:
             if wrong.locked:
-                end = EndUssd(key, say(lang, "wrong_pin_locked"))
-                return self._push_ends(order, end, OrderStatus.FAILED, r.WRONG_PIN, now)
-            retry = UssdScreen(key, say(lang, "wrong_pin_retry", tries=wrong.tries_left))
+                locked = end(say(lang, "wrong_pin_locked"))
+                return self._push_ends(order, locked, OrderStatus.FAILED, r.WRONG_PIN, now)
+            retry = screen(say(lang, "wrong_pin_retry", tries=wrong.tries_left))
             return Outcome(order, r.WRONG_PIN, (retry,), attempts_left=wrong.tries_left)
         del self._pushes[msisdn]
         show, actions = self._pay(order, self.wallets.get(msisdn), now)
-        return Outcome(order, order.reason, (EndUssd(key, show.text), *actions))
+        return Outcome(order, order.reason, (end(show.text), *actions))
 
-    def ussd_push_failed(self, msisdn: str, reason: str, now: float) -> Outcome:
+    def ussd_push_failed(self, msisdn: str, reason: str, now: float, order_id: str | None = None) -> Outcome:
         """The network could not hold the push dialogue: the order fails with ``reason``.
 
         :param reason: ``handset_busy`` (in another dialogue), ``handset_unreachable`` (off or
             absent), ``no_answer`` (timed out), or ``cancelled_by_user`` (the order is then
             ``cancelled``).
+        :param order_id: the order whose dialogue failed, when the edge knows it (a refused
+            screen names its order): a refusal that comes back after that push ended and
+            another began then leaves the new one alone.
         :raises ValueError: any other reason.
         """
         if reason not in PUSH_FAILURES:
             raise ValueError(f"reason must be one of {', '.join(sorted(PUSH_FAILURES))}, not {reason!r}")
-        push = self._pushes.pop(msisdn, None)
-        if push is None:
+        push = self._pushes.get(msisdn)
+        if push is None or (order_id is not None and push.order_id != order_id):
             return Outcome(None, "no_push")
+        del self._pushes[msisdn]
         order = self.orders.get(push.order_id)
         status = OrderStatus.CANCELLED if reason == r.CANCELLED_BY_USER else OrderStatus.FAILED
         return Outcome(order, reason, tuple(self._move(order, status, reason, now)))
@@ -284,7 +292,8 @@ class Merchant:
             if now >= push.deadline:
                 order = self.orders.get(push.order_id)
                 del self._pushes[msisdn]
-                actions.append(EndUssd(push.session_key, say(self._language(msisdn), "payment_timed_out")))
+                timed_out = say(self._language(msisdn), "payment_timed_out")
+                actions.append(EndUssd(push.session_key, timed_out, order_id=order.id))
                 actions += self._move(order, OrderStatus.FAILED, r.NO_ANSWER, now)
         for key, menu in list(self._menus.items()):
             if now - menu.session.last_at >= self.config.menu_timeout:

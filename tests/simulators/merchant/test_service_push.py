@@ -150,6 +150,29 @@ def test_push_failed(reason: str, status: OrderStatus) -> None:
     assert merchant.ussd_push_failed(EN, reason, 2.0).reason == "no_push"
 
 
+def test_push_failed_for_an_earlier_order_leaves_the_next_push_alone() -> None:
+    """A refusal that names the order it came from (a screen the network refused after the
+    shop had cancelled that order and pushed another) does not fail the new push."""
+    merchant = pushed()
+    merchant.cancel_order("ord_0001", 1.0)
+    order, actions = merchant.create_order(EN, 700, "CNY", "ussd_push", None, 2.0)
+    assert actions[0].order_id == order.id
+    assert merchant.ussd_push_failed(EN, "no_answer", 3.0, order_id="ord_0001").reason == "no_push"
+    assert merchant.orders.get(order.id).status is OrderStatus.AWAITING_CONFIRMATION
+    assert merchant.ussd_push_failed(EN, "no_answer", 4.0, order_id=order.id).reason == "no_answer"
+
+
+def test_push_screens_name_their_order() -> None:
+    """Every screen of a push carries its order (the edge logs it and fails that order alone)."""
+    merchant = pushed()
+    pin = merchant.ussd_push_answer(EN, "1", 1.0, session_key=f"{EN}+2")
+    paid = merchant.ussd_push_answer(EN, "1234", 2.0, session_key=f"{EN}+2")
+    assert [a.order_id for a in (*pin.actions, paid.actions[0])] == ["ord_0001", "ord_0001"]
+    again = pushed()
+    timed_out = again.tick(again.config.push_timeout + 1)
+    assert timed_out[0] == EndUssd(EN, "Payment timed out.") and timed_out[0].order_id == "ord_0001"
+
+
 def test_push_failed_refuses_unknown_reasons() -> None:
     """Only the documented failure reasons are taken."""
     with pytest.raises(ValueError, match="handset_busy"):
