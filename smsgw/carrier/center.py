@@ -190,7 +190,7 @@ class MessageCenter:
         )  # fmt: skip
         record.via = via
         if self.events.followed:  # the PDU log costs ~2 µs a message: kept while someone looks
-            self.pdu_log.received(message_id, pdu, now)
+            self.pdu_log.received(account.system_id, message_id, pdu, now)
         concat = None
         if getattr(pdu, "replace_if_present_flag", 0):  # data_sm has no such field
             concat = concat_of(record)
@@ -375,7 +375,7 @@ class MessageCenter:
         pdu = self._receipt_pdu(record, now)
         self.outbox.add(record, "receipt", pdu, now)
         if self.events.followed:
-            self.pdu_log.sent(record.message_id, pdu, now)
+            self.pdu_log.sent(record.system_id, record.message_id, pdu, now)
         if touchy and record.state != ENROUTE:
             name = MessageState(record.state).name
             if self._strike("duplicate_receipt", record, f"receipt {name} sent twice"):
@@ -568,7 +568,7 @@ class MessageCenter:
             delivery = encode_mo(record)
             self.outbox.add(record, "mo", delivery, now)
             if self.events.followed:
-                self.pdu_log.sent(record.message_id, delivery, now)
+                self.pdu_log.sent(record.system_id, record.message_id, delivery, now)
             ids.append(record.message_id)
         return ids
 
@@ -610,10 +610,13 @@ class MessageCenter:
         """A message row for one part a handset sends (MO to an ESME, or either side of P2P)."""
         row_id = self._next_id
         self._next_id += 1
+        account = self.accounts.get(system_id)  # none for P2P: its ids are decimal
+        # An MO's id is in its account's format, so it never repeats one of that account's MTs.
+        message_id = format_message_id(row_id, account.message_id_format) if account else str(row_id)
         esm_class = int(EsmClass.UDHI) if part.esm_class_udhi else 0
         sar = part.sar or (None, None, None)
         return MessageRecord(
-            row_id, str(row_id), system_id, direction, msisdn, "",
+            row_id, message_id, system_id, direction, msisdn, "",
             Ton.INTERNATIONAL, Npi.ISDN, source, Ton.UNKNOWN, Npi.ISDN, destination,
             esm_class, 0, 0, 0, part.data_coding, part.short_message, sar[0], sar[1], sar[2],
             now, None, now + self.outbox.retry.validity, ENROUTE, None, 0,

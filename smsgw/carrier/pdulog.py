@@ -32,36 +32,40 @@ class LoggedPdu:
 
 
 class PduLog:
-    """message_id -> its PDUs, oldest message dropped first beyond ``size``.
+    """(system_id, message_id) -> its PDUs, oldest message dropped first beyond ``size``.
 
-    Entries are plain tuples (direction, at, pdu): cheaper to keep than objects.
+    Keyed by the account too: accounts format their ids differently (decimal, hex), so two
+    accounts' messages can have the same message_id. Entries are plain tuples (direction, at,
+    pdu): cheaper to keep than objects.
     """
 
     def __init__(self, size: int = 10_000) -> None:
         self.size = size
-        self._by_message: OrderedDict[str, list[tuple[str, float, Any]]] = OrderedDict()
+        self._by_message: OrderedDict[tuple[str, str], list[tuple[str, float, Any]]] = OrderedDict()
 
-    def received(self, message_id: str, pdu: Any, at: float) -> None:
+    def received(self, system_id: str, message_id: str, pdu: Any, at: float) -> None:
         """A request that created or touched the message (submit_sm, data_sm, submit_multi:
         one message_id for all its destinations, logged once)."""
-        entries = self._by_message.get(message_id)
+        key = (system_id, message_id)
+        entries = self._by_message.get(key)
         if not (entries and entries[-1][2] is pdu):
-            self._add(message_id, ("received", at, pdu))
+            self._add(key, ("received", at, pdu))
 
-    def sent(self, message_id: str, raw: bytes, at: float) -> None:
+    def sent(self, system_id: str, message_id: str, raw: bytes, at: float) -> None:
         """A deliver_sm for the message (its receipt, or the MO itself)."""
-        self._add(message_id, ("sent", at, raw))
+        self._add((system_id, message_id), ("sent", at, raw))
 
-    def _add(self, message_id: str, entry: tuple[str, float, Any]) -> None:
+    def _add(self, key: tuple[str, str], entry: tuple[str, float, Any]) -> None:
         by_message = self._by_message
-        entries = by_message.get(message_id)
+        entries = by_message.get(key)
         if entries is not None:
             entries.append(entry)
             return
-        by_message[message_id] = [entry]
+        by_message[key] = [entry]
         if len(by_message) > self.size:
             by_message.popitem(last=False)
 
-    def of(self, message_id: str) -> list[LoggedPdu]:
-        """The message's PDUs, oldest first; empty when it is older than the log reaches."""
-        return [LoggedPdu(*entry) for entry in self._by_message.get(message_id, ())]
+    def of(self, system_id: str, message_id: str) -> list[LoggedPdu]:
+        """The PDUs of the account's message, oldest first; empty when it is older than the
+        log reaches."""
+        return [LoggedPdu(*entry) for entry in self._by_message.get((system_id, message_id), ())]

@@ -14,6 +14,7 @@ from smsgw.carrier.carrier import Carrier
 from smsgw.carrier.center import parse_message_id
 from smsgw.digits import ascii_int
 from smsgw.smpp.constants import MessageState, command_name
+from smsgw.store.records import MessageRecord
 from smsgw.web.api import ApiError, Route, int_query, query
 from smsgw.web.render import iso, message_json
 
@@ -127,9 +128,9 @@ class NetworkRoutes:
 
     def message_pdus(self, request: server.Request, message_id: str) -> dict[str, Any]:
         """The PDUs of a recent message as they crossed the wire, in hex."""
-        self.message(request, message_id)  # 404 for a message that does not exist
+        record = self._find(message_id, query(request, "account"), query(request, "direction"))
         pdus = []
-        for logged in self.carrier.center.pdu_log.of(message_id):
+        for logged in self.carrier.center.pdu_log.of(record.system_id, message_id):
             raw = logged.raw
             command_id, _, sequence = struct.unpack_from(">III", raw, 4)
             pdus.append(
@@ -145,12 +146,43 @@ class NetworkRoutes:
         return {"message_id": message_id, "pdus": pdus}
 
     def message(self, request: server.Request, message_id: str) -> dict[str, Any]:
-        """One stored message by its message_id."""
-        for style in ("decimal", "hex"):
+        """One stored message by its message_id (and account or direction when it repeats)."""
+        record = self._find(message_id, query(request, "account"), query(request, "direction"))
+        return message_json(record, self.carrier.text_coding(record))
+
+    def _find(self, message_id: str, account: str | None, direction: str | None) -> MessageRecord:
+        """The one message with that message_id among those of ``account`` and ``direction``.
+
+        Each account formats its ids from the row id (decimal, hex, decimal10), so a
+        message_id names at most one row per way of reading it: two lookups by row id, no
+        scan. Two accounts' ids, or ids stored before an account changed its format, can
+        still be the same string: then the caller says which.
+        """
+        if direction is not None and direction.upper() not in ("MT", "MO"):
+            raise ApiError(400, "bad_query", f"?direction={direction!r} is not MT or MO")
+        found: dict[int, MessageRecord] = {}
+        for style in ("decimal", "hex"):  # decimal10 reads as decimal
             row_id = parse_message_id(message_id, style)
-            if row_id is None:
+            if row_id is None or row_id in found:
                 continue
             record = self.carrier.store.get_message(row_id)
-            if record is not None and record.message_id == message_id:
-                return message_json(record, self.carrier.text_coding(record))
-        raise ApiError(404, "unknown_message", f"no message with message_id {message_id!r}")
+            if (
+                record is not None
+                and record.message_id == message_id
+                and (account is None or record.system_id == account)
+                and (direction is None or record.direction == direction.upper())
+            ):
+                found[row_id] = record
+        if not found:
+            among = "" if account is None else f" of account {account!r}"
+            among += "" if direction is None else f" in direction {direction.upper()}"
+            raise ApiError(404, "unknown_message", f"no message with message_id {message_id!r}{among}")
+        if len(found) > 1:
+            listed = "; ".join(f"account {r.system_id!r} {r.direction} (row {r.id})" for r in found.values())
+            raise ApiError(
+                409,
+                "ambiguous_message",
+                f"message_id {message_id!r} names {len(found)} messages: {listed}; "
+                "add ?account=<system_id> (or ?direction=MT|MO) to choose one",
+            )
+        return next(iter(found.values()))

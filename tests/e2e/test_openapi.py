@@ -543,6 +543,8 @@ def errors(api: Client) -> None:
         api("GET", "/api/messages", 400, query=query, code="bad_query")
     api("GET", "/api/messages", 404, query="msisdn=abc", code="unknown_handset")
     api("GET", "/api/messages/{message_id}", 404, message_id="999999", code="unknown_message")
+    for template in ("/api/messages/{message_id}", "/api/messages/{message_id}/pdus"):
+        api("GET", template, 400, query="direction=UP", message_id="1", code="bad_query")
     for query in ("wait=301", "after=-1", "limit=x", "match=" + urllib.parse.quote("(")):
         api("GET", "/api/handsets/{msisdn}/inbox", 400, query=query, msisdn=DEMO[0], code="bad_query")
     for method, template in [
@@ -564,6 +566,41 @@ def errors(api: Client) -> None:
         api(method, template, 413, raw=b"x" * 70000, msisdn=DEMO[0], code="body_too_large")
     too_long = {"to": SHORT_CODE, "text": "a" * 40000}  # 262 segments; at most 255
     api("POST", "/api/handsets/{msisdn}/sms", 422, too_long, msisdn=DEMO[0], code="bad_text")
+
+
+TWO_ACCOUNTS = """
+[[accounts]]
+system_id = "smsgw"
+password = "smsgw"
+short_codes = ["12345"]
+
+[[accounts]]
+system_id = "hexa"
+password = "hexa"
+message_id_format = "hex"
+"""
+
+
+def ambiguous_ids(start_server: Any, connect: Any, contract: Contract) -> None:
+    """A decimal and a hex account both have message_id "10" (rows 10 and 16): 409 without
+    ?account=, 200 with it."""
+    smsgw = start_server(TWO_ACCOUNTS)
+    api = Client(smsgw, contract)
+    decimal, hexa = connect(smsgw), connect(smsgw)
+    decimal.bind("transmitter")
+    hexa.bind("transmitter", system_id="hexa", password="hexa")
+    ids = [decimal.submit_ok(DEMO[0], f"decimal {n}") for n in range(15)]
+    same = hexa.submit_ok(DEMO[1], "hex")
+    assert same == "10" and same in ids, (same, ids)
+    for template in ("/api/messages/{message_id}", "/api/messages/{message_id}/pdus"):
+        api("GET", template, 409, message_id=same, code="ambiguous_message")
+        api("GET", template, 200, query="account=hexa", message_id=same)
+    assert (
+        api("GET", "/api/messages/{message_id}", 200, query="account=smsgw&direction=mt", message_id=same)[
+            "text"
+        ]
+        == "decimal 9"
+    )
 
 
 def unrouted(server: Smsgw, contract: Contract, message_id: str) -> None:
@@ -651,7 +688,9 @@ def check_events(events: EventReader, contract: Contract) -> None:
         contract.validate_at(event["$ref"][1:], data, f"event {name}")
 
 
-def test_every_answer_matches_the_document(server: Smsgw, connect, api: Client, contract: Contract) -> None:
+def test_every_answer_matches_the_document(
+    server: Smsgw, start_server, connect, api: Client, contract: Contract
+) -> None:
     """Every route, success and error, over real HTTP and SMPP: each body matches its documented schema."""
     api("GET", "/api/openapi.json", 200)
     api("GET", "/api/health", 200)
@@ -668,6 +707,7 @@ def test_every_answer_matches_the_document(server: Smsgw, connect, api: Client, 
         mo_messages(api, esme)
         handsets(server, api, esme)
         errors(api)
+        ambiguous_ids(start_server, connect, contract)
         unrouted(server, contract, message_id)
         ussd(api, esme)
         api("GET", "/api/clock", 200)

@@ -474,8 +474,11 @@ $("#add-phone").addEventListener("submit", guarded(async (event) => {
 
 // -- traffic ---------------------------------------------------------------------------
 
-const stateHistory = new Map(); // message_id -> [{state, at}] seen live by this page
-let selectedMessage = null;
+// Accounts format their ids differently (decimal, hex), so two accounts' messages can share a
+// message_id: a message is named by its account and its id together.
+const messageKey = (account, messageId) => `${account ?? ""}\u0000${messageId}`;
+const stateHistory = new Map(); // messageKey -> [{state, at}] seen live by this page
+let selectedMessage = null; // { account, id }
 
 // Receipts and USSD screens are not stored messages: the page keeps those it saw live.
 const liveRows = [];
@@ -506,7 +509,7 @@ const trafficView = {
     }
     const rows = messages.map((m) => ({
       kind: m.direction, at: m.submitted_at, id: m.message_id, account: m.account, from: m.from, to: m.to,
-      text: m.text ?? `(${m.body_hex.length / 2} bytes)`, state: m.state, open: () => showMessage(m.message_id),
+      text: m.text ?? `(${m.body_hex.length / 2} bytes)`, state: m.state, open: () => showMessage(m.account, m.message_id),
     }));
     const digits = filter.msisdn.replace(/\D/g, "");
     for (const row of liveRows) {
@@ -517,9 +520,10 @@ const trafficView = {
       rows.push(row);
     }
     rows.sort((a, b) => (a.at < b.at ? 1 : a.at > b.at ? -1 : 0));
-    const selected = (row) => (row.kind === "MT" || row.kind === "MO") && row.id === selectedMessage;
+    const selected = (row) => (row.kind === "MT" || row.kind === "MO") && selectedMessage !== null &&
+      row.id === selectedMessage.id && (row.account ?? "") === selectedMessage.account;
     $("#traffic-table tbody").replaceChildren(...rows.slice(0, 300).map((row) =>
-      el("tr", { "data-id": row.id, "data-kind": row.kind, class: selected(row) ? "selected" : "", onclick: guarded(row.open) },
+      el("tr", { "data-id": row.id, "data-account": row.account ?? "", "data-kind": row.kind, class: selected(row) ? "selected" : "", onclick: guarded(row.open) },
         el("td", {}, time(row.at)),
         el("td", {}, row.id),
         el("td", {}, row.kind),
@@ -528,7 +532,7 @@ const trafficView = {
         el("td", {}, row.to),
         el("td", { class: "text" }, row.text),
         el("td", { class: `state-${row.state}` }, row.state))));
-    if (selectedMessage) await showMessage(selectedMessage, false);
+    if (selectedMessage) await showMessage(selectedMessage.account, selectedMessage.id, false);
   },
 };
 
@@ -550,19 +554,20 @@ $("#traffic-filters").addEventListener("submit", guarded(async (event) => {
   await trafficView.refresh();
 }));
 
-async function showMessage(messageId, scroll = true) {
-  selectedMessage = messageId;
-  const [m, { pdus }] = await Promise.all([
-    api("GET", `/api/messages/${messageId}`),
-    api("GET", `/api/messages/${messageId}/pdus`),
-  ]);
+async function showMessage(account, messageId, scroll = true) {
+  account = account ?? "";
+  selectedMessage = { account, id: messageId };
+  const path = `/api/messages/${encodeURIComponent(messageId)}`;
+  const which = `?${new URLSearchParams({ account })}`;
+  const [m, { pdus }] = await Promise.all([api("GET", path + which), api("GET", `${path}/pdus${which}`)]);
   for (const row of document.querySelectorAll("#traffic-table tbody tr")) {
-    row.classList.toggle("selected", row.dataset.id === messageId && (row.dataset.kind === "MT" || row.dataset.kind === "MO"));
+    const same = row.dataset.id === messageId && row.dataset.account === account;
+    row.classList.toggle("selected", same && (row.dataset.kind === "MT" || row.dataset.kind === "MO"));
   }
   const field = (name, value) => [el("dt", {}, name), el("dd", {}, value ?? "—")];
   const timeline = [{ state: "submitted", at: m.submitted_at }];
   if (m.scheduled_at) timeline.push({ state: "scheduled for", at: m.scheduled_at });
-  for (const change of stateHistory.get(messageId) || []) timeline.push(change);
+  for (const change of stateHistory.get(messageKey(account, messageId)) || []) timeline.push(change);
   if (m.done_at && !timeline.some((t) => t.state === m.state)) timeline.push({ state: m.state, at: m.done_at });
   const detail = $("#message-detail");
   detail.hidden = false;
@@ -828,9 +833,10 @@ function follow() {
     refreshMerchant();
   });
   on("message_state_changed", (e) => {
-    const history = stateHistory.get(e.message_id) || [];
+    const key = messageKey(e.system_id, e.message_id);
+    const history = stateHistory.get(key) || [];
     history.push({ state: e.state, at: e.at });
-    stateHistory.set(e.message_id, history);
+    stateHistory.set(key, history);
     phoneChanged(e.msisdn, "inbox");
     refreshTraffic();
     refreshMerchant();
@@ -854,7 +860,7 @@ function follow() {
     if (e.kind === "receipt") {
       keepLive({
         kind: "receipt", at: e.at, id: e.message_id, account: e.system_id, from: e.msisdn, to: e.system_id,
-        text: `receipt ${e.state} of ${e.message_id}`, state: e.state, open: () => showMessage(e.message_id),
+        text: `receipt ${e.state} of ${e.message_id}`, state: e.state, open: () => showMessage(e.system_id, e.message_id),
       });
       refreshTraffic();
     }
