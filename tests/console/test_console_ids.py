@@ -12,29 +12,18 @@ import pytest
 from simulators.carrier_process import CarrierProcess
 from smsgw.client import SmppClient
 from tests.console.conftest import Console
+from tests.e2e.conftest import HEX_ACCOUNT_TOML
 
 expect = pytest.importorskip("playwright.sync_api").expect
 
 pytestmark = pytest.mark.e2e
 
 READER = "8613800000001"
-CONFIG = """
-[[accounts]]
-system_id = "smsgw"
-password = "smsgw"
-short_codes = ["12345"]
-
-[[accounts]]
-system_id = "hexa"
-password = "hexa"
-short_codes = ["10020"]
-message_id_format = "hex"
-"""
 
 
 @pytest.fixture(scope="module")
 def carrier(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    process = CarrierProcess(Path(tmp_path_factory.mktemp("console-ids")), config=CONFIG)
+    process = CarrierProcess(Path(tmp_path_factory.mktemp("console-ids")), config=HEX_ACCOUNT_TOML)
     try:
         yield process.wait_ready()
     finally:

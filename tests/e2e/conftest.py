@@ -43,6 +43,18 @@ password = "smsgw"
 short_codes = ["12345"]
 """
 
+#: The built-in account beside one whose message_ids are hex: where ids of two accounts meet.
+HEX_ACCOUNT_TOML = (
+    DEFAULT_ACCOUNT_TOML
+    + """
+[[accounts]]
+system_id = "hexa"
+password = "hexa"
+short_codes = ["10020"]
+message_id_format = "hex"
+"""
+)
+
 RECEIPT_TEXT = re.compile(
     r"id:(?P<id>\S+) sub:(?P<sub>\d{3}) dlvrd:(?P<dlvrd>\d{3}) "
     r"submit date:(?P<submit>\d{10}) done date:(?P<done>\d{10}) "

@@ -34,7 +34,7 @@ from smsgw.web.handsets import HandsetRoutes
 from smsgw.web.namespaces import NamespaceRoutes
 from smsgw.web.network import NetworkRoutes
 from smsgw.web.openapi import OpenApiRoutes
-from tests.e2e.conftest import DEMO, SHORT_CODE, Smsgw, wait_until
+from tests.e2e.conftest import DEMO, HEX_ACCOUNT_TOML, SHORT_CODE, Smsgw, wait_until
 
 # The fixtures server, start_server and connect come from tests/e2e/conftest.py.
 
@@ -568,23 +568,10 @@ def errors(api: Client) -> None:
     api("POST", "/api/handsets/{msisdn}/sms", 422, too_long, msisdn=DEMO[0], code="bad_text")
 
 
-TWO_ACCOUNTS = """
-[[accounts]]
-system_id = "smsgw"
-password = "smsgw"
-short_codes = ["12345"]
-
-[[accounts]]
-system_id = "hexa"
-password = "hexa"
-message_id_format = "hex"
-"""
-
-
 def ambiguous_ids(start_server: Any, connect: Any, contract: Contract) -> None:
     """A decimal and a hex account both have message_id "10" (rows 10 and 16): 409 without
     ?account=, 200 with it."""
-    smsgw = start_server(TWO_ACCOUNTS)
+    smsgw = start_server(HEX_ACCOUNT_TOML)
     api = Client(smsgw, contract)
     decimal, hexa = connect(smsgw), connect(smsgw)
     decimal.bind("transmitter")
