@@ -197,7 +197,11 @@ def phone(carrier: Carrier, request: pytest.FixtureRequest) -> Iterator[Callable
 
 @pytest.fixture
 def esme(carrier: Carrier) -> Iterator[ScenarioEsme]:
-    """An SMPP transceiver bound to the carrier as ``smsgw``; unbound after the test."""
-    client = ScenarioEsme(*carrier.smpp, "smsgw", "smsgw", timeout=carrier.timeout)
+    """An SMPP transceiver bound to the carrier as ``smsgw`` in the test's namespace (so the
+    receipts and MO of the test's handsets come to it, and no other test's); unbound after
+    the test."""
+    client = ScenarioEsme(
+        *carrier.smpp, "smsgw", "smsgw", timeout=carrier.timeout, namespace=carrier.namespace
+    )
     yield client
     client.close()

@@ -58,9 +58,21 @@ class ScenarioEsme:
     :raises EsmeError: when it cannot connect or bind.
     """
 
-    def __init__(self, host: str, port: int, system_id: str, password: str, *, timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        system_id: str,
+        password: str,
+        *,
+        timeout: float = 10.0,
+        namespace: str = "",
+    ) -> None:
         self.address = (host, port)
         self.system_id = system_id
+        #: The namespace it binds in (address_range ``ns:NAME``): receipts and MO of that
+        #: namespace's handsets come to it, and no other namespace's.
+        self.namespace = namespace
         self.timeout = timeout
         self._password = password
         self._changed = threading.Condition()
@@ -131,7 +143,12 @@ class ScenarioEsme:
     def _bind(self) -> _Link:
         link = _Link(self.address, self._changed, self._receipts, self.timeout, self.system_id)
         try:
-            answer = link.request(BindTransceiver(system_id=self.system_id, password=self._password))
+            address_range = f"ns:{self.namespace}" if self.namespace else ""
+            answer = link.request(
+                BindTransceiver(
+                    system_id=self.system_id, password=self._password, address_range=address_range
+                )
+            )
         except EsmeError:
             link.close(unbind=False)
             raise

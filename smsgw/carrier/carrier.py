@@ -25,6 +25,8 @@ from smsgw.carrier.faults import FaultBook, FaultRule, announce
 from smsgw.carrier.outbox import Link, Outbox, RetryPolicy
 from smsgw.carrier.submitted import SubmittedMessages
 from smsgw.carrier.subscribers import (
+    NAMESPACE_PATTERN,
+    NAMESPACE_RULE,
     HandsetState,
     Subscriber,
     SubscriberRegistry,
@@ -59,6 +61,26 @@ from smsgw.text.coding import decode_text, encode_text
 _DEFAULT_USSD_PROFILE = Account(system_id="", password="")
 #: Bind refusals that count against FailedBinds: what a password guesser gets.
 _GUESSES = frozenset({S.ESME_RINVSYSID, S.ESME_RINVPASWD})
+#: A bind's address_range that declares its namespace: ``ns:NAME``. v3.4 §5.2.7 has
+#: address_range say which addresses an ESME serves, for the SMSC to route MO by; a namespace
+#: is such a set of handsets. Other values are ignored, as before.
+NAMESPACE_RANGE = "ns:"
+
+
+def bind_namespace(address_range: str) -> str:
+    """The namespace a bind declares in its address_range ("" for none).
+
+    :raises BindRefused: ESME_RBINDFAIL for ``ns:`` followed by no valid namespace name.
+    """
+    if not address_range.startswith(NAMESPACE_RANGE):
+        return ""
+    namespace = address_range[len(NAMESPACE_RANGE) :]
+    if not namespace or not NAMESPACE_PATTERN.fullmatch(namespace):
+        raise BindRefused(
+            S.ESME_RBINDFAIL,
+            f"address_range {address_range!r} names no namespace: after 'ns:' give {NAMESPACE_RULE}",
+        )
+    return namespace
 
 
 class Carrier:
@@ -98,6 +120,7 @@ class Carrier:
         self._restore_subscribers()
         self._last_fresh = 0
         self.outbox = Outbox(store, retry, self._delivery_done)
+        self.outbox.namespace_of = self._namespace_of
         self.center = MessageCenter(
             store,
             self.accounts,
@@ -180,6 +203,7 @@ class Carrier:
                     f"{guard.window:g} s; the next is heard in {wait:.0f} s",
                 )
             account = self.accounts.authenticate(pdu.system_id, pdu.password, bind_type)
+            namespace = bind_namespace(pdu.address_range)
             self._check_bind_count(account)
         except BindRefused as refusal:
             # Only a wrong name or password counts: a right one over max_binds is no guess.
@@ -191,13 +215,16 @@ class Carrier:
         guard.succeeded(host, guarded)
         session.accept_bind(pdu, account.system_id)
         link.account = account
+        link.namespace = namespace
         self.links[session_id] = link
         self.bound_at[session_id] = self.clock.now()
         if bind_type.can_receive:
             self.outbox.attach(link)
         self.binds_total[account.system_id, bind_type.value] += 1
         if self.events.wants(Bound):
-            self.events.emit(Bound(session_id, account.system_id, bind_type.value, link.peer))
+            self.events.emit(
+                Bound(session_id, account.system_id, bind_type.value, link.peer, namespace or None)
+            )
         return True
 
     def _check_bind_count(self, account: Account) -> None:
@@ -421,6 +448,9 @@ class Carrier:
         )
         if dialogue.origin == "network" and not dialogue.code:
             dialogue.code = pdu.source_addr  # answers go back to the pushing ESME's address
+        # The dialogue goes on with the bind that showed this screen: another bind of the
+        # account (another test, another instance of the app) has no part in it.
+        dialogue.via = link.session_id
         message_id = self.center.reserve_id(link.account)
         link.session.respond(pdu, 0, message_id=message_id)
 
@@ -451,7 +481,10 @@ class Carrier:
             )
         )
         context = UssdDelivery(dialogue.session, dialogue.cursor)
-        return self.outbox.send_now(system_id, pdu, self.clock.now(), context)
+        namespace = self._namespace_of(dialogue.msisdn)
+        return self.outbox.send_now(
+            system_id, pdu, self.clock.now(), context, namespace=namespace, prefer=dialogue.via
+        )
 
     def post_to_http(self, dialogue: Dialogue, text: str) -> None:
         """Call an HTTP USSD application through the edge's HTTP client."""
@@ -552,7 +585,12 @@ class Carrier:
             normalized = found
         if self.subscribers.get(normalized) is not None:
             raise Rejected(S.ESME_RINVDSTADR, f"{normalized} already exists")
-        subscriber = self.subscribers.add(Subscriber(normalized, name, state, namespace=namespace))
+        # A new phone's inbox starts empty: what an earlier holder of the number (another
+        # namespace's test) received is not this test's.
+        subscriber = self.subscribers.add(
+            Subscriber(normalized, name, state, self.center.last_arrival, namespace=namespace)
+        )
+        self.ussd.forget(normalized)
         self._handset_changed(subscriber, stored=True)
         if not state.receives_sms:
             return subscriber
@@ -588,11 +626,20 @@ class Carrier:
         if subscriber is None or self.subscribers.remove(subscriber.msisdn) is None:
             raise UnknownSubscriber(f"{msisdn} is not a provisioned handset")
         self.store.delete_subscriber(subscriber.msisdn)
+        self.ussd.forget(subscriber.msisdn)
         if self.events.wants(HandsetChanged):
             self.events.emit(
                 HandsetChanged(subscriber.msisdn, subscriber.name, subscriber.state.value, removed=True)
             )
         return subscriber
+
+    def drop_owed(self, msisdns: set[str]) -> int:
+        """Drop the MO and receipts still owed for these handsets (their namespace is being
+        reset: its test is over, and no other test's bind should get them).
+
+        :returns: how many deliveries were dropped.
+        """
+        return self.outbox.drop(msisdns)
 
     def clear_inbox(self, msisdn: str) -> int:
         """Empty a handset's inbox as the phone shows it (the message log keeps everything).

@@ -626,7 +626,8 @@ class MessageCenter:
         """An ESME accepted, refused or never took a delivery: it is no longer owed."""
         state = delivery.state  # a receipt: the state it reports
         if delivery.kind == "mo":
-            state = {"accepted": DELIVRD, "refused": MessageState.REJECTD}.get(outcome, MessageState.EXPIRED)
+            outcomes = {"accepted": DELIVRD, "refused": MessageState.REJECTD, "dropped": MessageState.DELETED}
+            state = outcomes.get(outcome, MessageState.EXPIRED)
             self.store.mo_done(delivery.message, state, now)
             if self.events.wants(MessageStateChanged):
                 self.events.emit(

@@ -16,6 +16,8 @@ class Bound:
     system_id: str
     bind_type: str
     peer: str
+    #: The namespace it declared (address_range ``ns:NAME``), or None.
+    namespace: str | None = None
 
 
 @attrs.frozen

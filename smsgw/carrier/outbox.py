@@ -3,11 +3,16 @@
 What is owed is on the message row (see :class:`~smsgw.store.records.DeliveryRecord`) before
 a delivery is first sent, and cleared once the ESME accepts it, so a restart resends what was
 pending. A receipt goes back to the transceiver that submitted its message while that bind
-lasts (so two test runs bound as one account each get their own receipts); everything else
-(MO, receipts of transmitter binds or of binds that have gone) is shared by the account's
-receiving binds: each delivery goes to the next bind (round robin) that has room in its window. A deliver_sm answered with an error,
-or not answered in time, or lost with its connection, is retried with exponential backoff
-until its validity ends; ESME_RX_P_APPN and ESME_RX_R_APPN mean "never", and are not retried.
+lasts (so two test runs bound as one account each get their own receipts). Everything else
+(MO, receipts of transmitter binds or of binds that have gone) goes to the account's binds of
+the handset's namespace: a bind declares one (``address_range`` ``ns:NAME``), and a delivery
+for a handset of namespace N goes to the binds whose namespace holds N most closely (N itself,
+then the namespaces around it, then binds that declared none, which take everything nobody
+else claims). Among those, each delivery goes to the next bind (round robin) that has room in
+its window; with none bound, it waits. So tests sharing one carrier and one account never get
+each other's MO. A deliver_sm answered with an error, or not answered in time, or lost with
+its connection, is retried with exponential backoff until its validity ends; ESME_RX_P_APPN
+and ESME_RX_R_APPN mean "never", and are not retried.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from typing import Any, Protocol
 import attrs
 
 from smsgw.carrier.accounts import Account
+from smsgw.carrier.subscribers import in_namespace
 from smsgw.smpp.constants import CommandStatus
 from smsgw.smpp.session import SmscSession
 from smsgw.store.records import DeliveryRecord, MessageRecord
@@ -34,6 +40,8 @@ class Link(Protocol):
     session_id: int
     account: Account
     peer: str
+    #: The namespace whose handsets' MO and receipts it takes ("" for none: the catch-all).
+    namespace: str
 
     def output_ready(self) -> None:
         """Tell the edge the session has bytes to write."""
@@ -66,9 +74,14 @@ class Outbox:
         self._store = store
         self._on_done = on_done
         self._order = 0  # tie-breaker of the retry heap
-        self._queues: defaultdict[str, deque[DeliveryRecord]] = defaultdict(deque)
+        #: Shared deliveries by account, then by the namespace of their handset.
+        self._queues: defaultdict[str, dict[str, deque[DeliveryRecord]]] = defaultdict(dict)
         self._links: defaultdict[str, list[Link]] = defaultdict(list)
-        self._turn: defaultdict[str, int] = defaultdict(int)
+        #: The binds that take a handset namespace's deliveries, by (account, namespace).
+        self._pools: dict[tuple[str, str], list[Link]] = {}
+        self._turn: defaultdict[tuple[str, str], int] = defaultdict(int)
+        #: The namespace of a handset (set by the carrier; none by default).
+        self.namespace_of: Callable[[str], str] = lambda msisdn: ""
         self._retries: list[tuple[float, int, DeliveryRecord]] = []
         self._pending: defaultdict[str, int] = defaultdict(int)
         self._wanting: set[str] = set()
@@ -97,6 +110,7 @@ class Outbox:
             pdu,
             since + self.retry.validity,
             via=record.via,
+            namespace=self.namespace_of(record.msisdn),
         )
         self._enqueue(delivery)
         self._pending[record.system_id] += 1
@@ -104,6 +118,7 @@ class Outbox:
 
     def restore(self, delivery: DeliveryRecord) -> None:
         """Queue a delivery rebuilt from the store after a restart."""
+        delivery.namespace = self.namespace_of(delivery.msisdn)
         self._pending[delivery.system_id] += 1
         if delivery.attempts and delivery.next_attempt_at:
             self._retry_later(delivery)
@@ -119,7 +134,10 @@ class Outbox:
         if via is not None and via in self._by_session:
             queue = self._own.setdefault(via, deque())
         else:
-            queue = self._queues[delivery.system_id]
+            queues = self._queues[delivery.system_id]
+            queue = queues.get(delivery.namespace)
+            if queue is None:
+                queue = queues[delivery.namespace] = deque()
         if front:
             queue.appendleft(delivery)
         else:
@@ -137,7 +155,7 @@ class Outbox:
             own = len(self._own.get(session_id, ()))
         else:
             own = sum(len(self._own.get(link.session_id, ())) for link in self._links.get(system_id, ()))
-        return len(self._queues[system_id]) + own
+        return sum(len(queue) for queue in self._queues.get(system_id, {}).values()) + own
 
     # -- binds -----------------------------------------------------------------------
 
@@ -145,6 +163,7 @@ class Outbox:
         """A bind that can receive joins its account's pool."""
         self._links[link.account.system_id].append(link)
         self._by_session[link.session_id] = link
+        self._pools.clear()
         self._wanting.add(link.account.system_id)
 
     def detach(self, link: Link) -> None:
@@ -154,10 +173,30 @@ class Outbox:
         if links and link in links:
             links.remove(link)
         self._by_session.pop(link.session_id, None)
+        self._pools.clear()
         own = self._own.pop(link.session_id, None)
         if own:
-            self._queues[link.account.system_id].extendleft(reversed(own))
-            self._wanting.add(link.account.system_id)
+            for delivery in reversed(own):
+                self._enqueue(delivery, front=True)
+
+    def _pool(self, system_id: str, namespace: str) -> list[Link]:
+        """The account's binds that take deliveries for a handset of ``namespace``: those of
+        the innermost namespace holding it that has any bound ("" holds every namespace)."""
+        key = (system_id, namespace)
+        pool = self._pools.get(key)
+        if pool is None:
+            links = self._links.get(system_id, ())
+            best = max(
+                (
+                    link.namespace
+                    for link in links
+                    if not link.namespace or in_namespace(namespace, link.namespace)
+                ),
+                key=len,
+                default=None,
+            )
+            pool = self._pools[key] = [link for link in links if link.namespace == best]
+        return pool
 
     def links(self, system_id: str) -> list[Link]:
         """The account's binds that receive."""
@@ -167,21 +206,43 @@ class Outbox:
         """A bind of the account has room again (a response came back)."""
         self._wanting.add(system_id)
 
-    def send_now(self, system_id: str, pdu: bytes, now: float, context: Any) -> bool:
+    def send_now(
+        self,
+        system_id: str,
+        pdu: bytes,
+        now: float,
+        context: Any,
+        *,
+        namespace: str = "",
+        prefer: int | None = None,
+    ) -> bool:
         """Send a deliver_sm at once, bypassing the queue (USSD is live: it does not wait).
 
+        :param namespace: the handset's: it goes to the account's binds of that namespace.
+        :param prefer: the session to use while it is bound and has room (the one a USSD
+            dialogue is having its conversation with).
         :returns: False when no bind of the account can take it now.
         """
-        links = self._links.get(system_id)
+        preferred = self._by_session.get(prefer) if prefer is not None else None
+        if (
+            preferred is not None
+            and preferred.account.system_id == system_id
+            and preferred.session.can_deliver
+        ):
+            preferred.session.send_encoded(pdu, now, context)
+            preferred.output_ready()
+            return True
+        links = self._pool(system_id, namespace)
         if not links:
             return False
-        turn = self._turn[system_id]
+        key = (system_id, links[0].namespace)
+        turn = self._turn[key]
         for offset in range(len(links)):
             link = links[(turn + offset) % len(links)]
             if link.session.can_deliver:
                 link.session.send_encoded(pdu, now, context)
                 link.output_ready()
-                self._turn[system_id] = turn + offset + 1
+                self._turn[key] = turn + offset + 1
                 return True
         return False
 
@@ -197,25 +258,35 @@ class Outbox:
                     own = self._own.get(link.session_id)
                     if own:
                         self._send_own(link, own, now)
-            queue = self._queues.get(system_id)
-            if not queue:
+            queues = self._queues.get(system_id)
+            if not queues:
                 continue
-            turn = self._turn[system_id]
+            for namespace, queue in queues.items():
+                if queue:
+                    self._send_shared(system_id, namespace, queue, now)
+
+    def _send_shared(self, system_id: str, namespace: str, queue: deque[DeliveryRecord], now: float) -> None:
+        """Send a namespace's shared deliveries round robin to the binds that take them."""
+        links = self._pool(system_id, namespace)
+        if not links:
+            return
+        key = (system_id, links[0].namespace)
+        turn = self._turn[key]
+        idle = 0
+        while queue and idle < len(links):
+            link = links[turn % len(links)]
+            turn += 1
+            session = link.session
+            room = session.window_free if session.can_deliver else 0
+            if room <= 0:
+                idle += 1
+                continue
             idle = 0
-            while queue and idle < len(links):
-                link = links[turn % len(links)]
-                turn += 1
-                session = link.session
-                room = session.window_free if session.can_deliver else 0
-                if room <= 0:
-                    idle += 1
-                    continue
-                idle = 0
-                for _ in range(min(room, len(queue))):
-                    delivery = queue.popleft()
-                    session.send_encoded(delivery.pdu, now, delivery)
-                link.output_ready()
-            self._turn[system_id] = turn
+            for _ in range(min(room, len(queue))):
+                delivery = queue.popleft()
+                session.send_encoded(delivery.pdu, now, delivery)
+            link.output_ready()
+        self._turn[key] = turn
 
     def _send_own(self, link: Link, queue: deque[DeliveryRecord], now: float) -> None:
         session = link.session
@@ -265,13 +336,44 @@ class Outbox:
             due.append(heapq.heappop(retries)[2])
         for delivery in reversed(due):
             self._enqueue(delivery, front=True)
-        for system_id, queue in self._queues.items():
-            while queue and queue[0].expires_at <= now:
-                self._finish(queue.popleft(), "expired")
-            if queue and self._links.get(system_id):
-                self._wanting.add(system_id)
+        for system_id, queues in self._queues.items():
+            for namespace, queue in list(queues.items()):
+                while queue and queue[0].expires_at <= now:
+                    self._finish(queue.popleft(), "expired")
+                if not queue and namespace:
+                    del queues[namespace]  # namespaces come and go with tests
+                elif queue and self._links.get(system_id):
+                    self._wanting.add(system_id)
         for session_id, own in self._own.items():
             while own and own[0].expires_at <= now:
                 self._finish(own.popleft(), "expired")
             if own:
                 self._wanting.add(self._by_session[session_id].account.system_id)
+
+    def drop(self, msisdns: set[str]) -> int:
+        """Drop every delivery owed for these handsets that is not in flight (queued, waiting
+        for its bind, or waiting to retry): their namespace was reset, its test is over.
+
+        :returns: how many were dropped (each ends with outcome ``dropped``).
+        """
+        dropped: list[DeliveryRecord] = []
+
+        def keep(queue: deque[DeliveryRecord]) -> deque[DeliveryRecord]:
+            kept = deque(d for d in queue if d.msisdn not in msisdns)
+            if len(kept) != len(queue):
+                dropped.extend(d for d in queue if d.msisdn in msisdns)
+            return kept
+
+        for queues in self._queues.values():
+            for namespace in list(queues):
+                queues[namespace] = keep(queues[namespace])
+        for session_id in list(self._own):
+            self._own[session_id] = keep(self._own[session_id])
+        retries = [entry for entry in self._retries if entry[2].msisdn not in msisdns]
+        if len(retries) != len(self._retries):
+            dropped.extend(entry[2] for entry in self._retries if entry[2].msisdn in msisdns)
+            heapq.heapify(retries)
+            self._retries = retries
+        for delivery in dropped:
+            self._finish(delivery, "dropped")
+        return len(dropped)

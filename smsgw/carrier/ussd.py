@@ -122,6 +122,8 @@ class Dialogue:
     #: The cursor it opened with: a dial waits for changes past it.
     opened_cursor: int = 0
     chosen_session_info: int | None = None
+    #: The session of the bind that showed its latest screen: its deliveries go back there.
+    via: int | None = None
 
     @property
     def its_session_info(self) -> int:
@@ -210,6 +212,10 @@ class UssdGateway:
     def current(self, msisdn: str) -> Dialogue | None:
         """The handset's open dialogue, or else its last one."""
         return self._by_msisdn.get(msisdn) or self._last.get(msisdn)
+
+    def forget(self, msisdn: str) -> None:
+        """Forget the last dialogue of a number that now belongs to another handset."""
+        self._last.pop(msisdn, None)
 
     def busy(self, msisdn: str) -> bool:
         """Whether the handset is in a dialogue."""

@@ -120,6 +120,8 @@ class DeliveryRecord:
     :ivar pdu: the encoded deliver_sm, sequence number 0 (patched when sent).
     :ivar via: the session it goes to while that session is bound and receives (a receipt
         returns to the transceiver that submitted its message); None for any of the account's.
+    :ivar namespace: the handset's namespace when it became owed: which of the account's
+        binds take it (not stored: read again from the handset after a restart).
     """
 
     message: int
@@ -133,3 +135,4 @@ class DeliveryRecord:
     attempts: int = 0
     next_attempt_at: float = 0.0
     via: int | None = None
+    namespace: str = ""

@@ -72,6 +72,7 @@ class NamespaceRoutes:
     def reset(self, request: server.Request, name: str) -> dict[str, Any]:
         """Forget the namespace's handsets (their numbers are not given out again) and faults."""
         handsets, faults = self._world(name)
+        dropped = self.carrier.drop_owed({h.msisdn for h in handsets})
         for handset in handsets:
             self.carrier.delete_handset(handset.msisdn)
         for rule in faults:
@@ -81,4 +82,5 @@ class NamespaceRoutes:
             "name": name,
             "removed_handsets": [h.msisdn for h in handsets],
             "removed_faults": [r.name for r in faults],
+            "dropped_deliveries": dropped,
         }

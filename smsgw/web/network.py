@@ -64,6 +64,7 @@ class NetworkRoutes:
                     "system_id": link.account.system_id,
                     "bind_type": session.bind_type.value if session.bind_type else None,
                     "peer": link.peer,
+                    "namespace": link.namespace or None,
                     "since": iso(self.carrier.bound_at.get(session_id)),
                     "state": session.state.value,
                     "window": {"size": session.config.window, "in_flight": session.deliveries_in_flight},

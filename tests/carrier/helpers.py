@@ -36,6 +36,7 @@ class Link:
         system_id: str = "shop",
         window: int = 10,
         password: str = "pw",
+        address_range: str = "",
     ) -> None:
         self.carrier = carrier
         self.session = SmscSession(SessionConfig(window=window), now=0.0)
@@ -43,7 +44,7 @@ class Link:
         self.session_id = id(self)
         self.account: Any = None
         (event,) = self.session.receive_data(
-            codec.encode(bind(1, system_id=system_id, password=password)), 0.0
+            codec.encode(bind(1, system_id=system_id, password=password, address_range=address_range)), 0.0
         )
         assert isinstance(event, BindRequested)
         self.bound = carrier.bind(self, event.pdu, event.bind_type, self.session_id)
