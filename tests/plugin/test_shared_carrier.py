@@ -21,7 +21,7 @@ pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
 
-APP_TEST = '''
+APP_TEST = """
 import time
 
 import smpplib.client
@@ -52,7 +52,7 @@ def test_my_app_gets_my_buyers_mo(carrier, phone):
     finally:
         client.unbind()
         client.disconnect()
-'''
+"""
 
 
 def test_three_processes_sharing_one_carrier_each_get_their_own_mo(tmp_path: Path) -> None:
@@ -60,7 +60,9 @@ def test_three_processes_sharing_one_carrier_each_get_their_own_mo(tmp_path: Pat
     before (a handset in no namespace, nothing bound) reaches none of them."""
     carrier = Smsgw(tmp_path / "carrier").start()
     try:
-        status, _ = carrier.api("POST", "/api/handsets/8613800000001/sms", {"to": "12345", "text": "YES 123456"})
+        status, _ = carrier.api(
+            "POST", "/api/handsets/8613800000001/sms", {"to": "12345", "text": "YES 123456"}
+        )
         assert status in (200, 201)
         test_file = tmp_path / "test_app.py"
         test_file.write_text(APP_TEST, encoding="utf-8")
@@ -80,9 +82,7 @@ def test_three_processes_sharing_one_carrier_each_get_their_own_mo(tmp_path: Pat
         for run, output in zip(runs, outputs, strict=True):
             assert run.returncode == 0, output
         # The early MO of a handset in no namespace waits for a bind that declared none.
-        (early,) = [
-            m for m in carrier.get("/api/messages?direction=MO&msisdn=8613800000001")["messages"]
-        ]
+        (early,) = [m for m in carrier.get("/api/messages?direction=MO&msisdn=8613800000001")["messages"]]
         assert early["state"] == "ENROUTE"
     finally:
         carrier.stop()
