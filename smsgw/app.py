@@ -15,7 +15,6 @@ from twisted.internet import defer, endpoints
 from twisted.logger import Logger
 
 from smsgw import __version__
-from smsgw.atomic import write_json
 from smsgw.carrier.bindguard import FailedBinds
 from smsgw.carrier.carrier import Carrier
 from smsgw.carrier.clock import SystemClock
@@ -392,8 +391,7 @@ def banner(running: Running) -> str:
         *(_limits_line(running.descriptors, config) if running.descriptors is not None else []),
         "  short codes: "
         + ", ".join(f"{c} -> {a.system_id}" for a in config.all_accounts for c in a.short_codes),
-        "  USSD:     "
-        + (", ".join(f"{r.code} -> {r.system_id or r.url}" for r in config.ussd_routes) or "none"),
+        "  USSD:     " + _ussd_line(config),
     ]
     if running.merchant is not None:
         m = config.merchant
@@ -419,14 +417,19 @@ def banner(running: Running) -> str:
     return "\n".join(lines)
 
 
+def _ussd_line(config: Config) -> str:
+    """Every code that answers and where it goes; the one smsgw adds by itself says so."""
+    builtin = config.builtin_ussd_route
+    shown = [f"{r.code} -> {r.system_id or r.url}" for r in config.ussd]
+    if builtin is not None:
+        whose = "the mock merchant" if config.merchant.enabled else "the default account"
+        shown.append(f"{builtin.code} -> {builtin.system_id} ({whose})")
+    return ", ".join(shown) or "none"
+
+
 def _limits_line(fitted: Fit, config: Config) -> list[str]:
     line = (
         f"  limits    {fitted.summary}; {config.smpp.session.max_connections} SMPP connections, "
         f"{config.http.max_open_requests} HTTP requests at once"
     )
     return [line] + ([f"  WARNING: {fitted.warning}"] if fitted.warning else [])
-
-
-def write_ports_file(path: str, running: Running) -> None:
-    """Write the endpoints as JSON, atomically, so a CI script never reads half a file."""
-    write_json(path, running.endpoints)

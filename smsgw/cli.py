@@ -112,7 +112,7 @@ def _target_options(parser: argparse.ArgumentParser, *, smpp: bool = False) -> N
 
 
 def _apply_overrides(args: argparse.Namespace) -> Any:
-    config = load_config(args.config)
+    config = load_config(args.config, merchant=not args.no_merchant)
     if args.smpp_port is not None:
         config = attrs.evolve(config, smpp=attrs.evolve(config.smpp, port=args.smpp_port))
     if args.http_port is not None:
@@ -128,6 +128,12 @@ def _apply_overrides(args: argparse.Namespace) -> Any:
 
 def serve(args: argparse.Namespace) -> int:
     """Run until SIGINT/SIGTERM; return the exit status."""
+    from smsgw import portsfile
+
+    if args.ports_file:
+        # First of all: a script waiting for the file must not read a killed run's ports,
+        # even when this start fails.
+        portsfile.remove_stale(args.ports_file)
     try:
         config = _apply_overrides(args)
     except ConfigError as error:
@@ -137,7 +143,7 @@ def serve(args: argparse.Namespace) -> int:
     from twisted.internet import reactor
     from twisted.internet.error import CannotListenError
 
-    from smsgw.app import banner, start, write_ports_file
+    from smsgw.app import banner, start
     from smsgw.server.logs import log_to_stderr
 
     log_to_stderr(args.log_level)
@@ -146,7 +152,9 @@ def serve(args: argparse.Namespace) -> int:
     def started(running: Any) -> None:
         print(banner(running), flush=True)
         if args.ports_file:
-            write_ports_file(args.ports_file, running)
+            portsfile.write(args.ports_file, running.endpoints)
+            # Before the listeners close, so that a script never finds ports nothing answers on.
+            reactor.addSystemEventTrigger("before", "shutdown", portsfile.remove_own, args.ports_file)
         reactor.addSystemEventTrigger("before", "shutdown", running.stop, reactor)
 
     def failed(failure: Any) -> None:

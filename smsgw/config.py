@@ -8,7 +8,6 @@ transceiver, transmitter``.
 from __future__ import annotations
 
 import ipaddress
-import re
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
@@ -26,7 +25,7 @@ from smsgw.carrier.accounts import (
     USSD_SESSION_FIELDS,
     Account,
 )
-from smsgw.carrier.faults import EFFECT_KEYS, FAILED_STATES, FaultRule
+from smsgw.carrier.faults import EFFECT_KEYS, FAILED_STATES, FaultRule, number_pattern
 from smsgw.carrier.faults import EFFECTS as FAULT_EFFECTS
 from smsgw.carrier.subscribers import (
     NAMESPACE_PATTERN,
@@ -54,7 +53,20 @@ DEMO_SUBSCRIBERS = (
 
 
 class ConfigError(Exception):
-    """The configuration is wrong; the message says where and how to fix it."""
+    """The configuration is wrong; the message says where and how to fix it.
+
+    :ivar problems: every mistake found, each naming its key and the fix: a file is checked
+        whole, so that one run lists them all.
+    """
+
+    def __init__(self, *problems: str) -> None:
+        super().__init__(*problems)
+        self.problems = problems
+
+    def __str__(self) -> str:
+        if len(self.problems) == 1:
+            return self.problems[0]
+        return f"{len(self.problems)} mistakes (fix them all):\n  " + "\n  ".join(self.problems)
 
 
 @attrs.frozen
@@ -184,16 +196,20 @@ class Config:
         return (*self.accounts, own)
 
     @property
-    def ussd_routes(self) -> tuple[UssdRoute, ...]:
-        """The USSD routes in force: the configured ones, else *126# to the mock merchant when
-        it runs, else to the default account."""
-        if self.ussd:
-            return self.ussd
+    def builtin_ussd_route(self) -> UssdRoute | None:
+        """The route smsgw adds by itself: the mock merchant's code when it runs, else *126# to
+        the default account (unless a [[ussd]] route takes *126#)."""
         if self.merchant.enabled:
-            return (UssdRoute(self.merchant.ussd_code, system_id=self.merchant.system_id),)
-        if self.network.default_account:
-            return (UssdRoute(DEFAULT_USSD_CODE, system_id=self.network.default_account),)
-        return ()
+            return UssdRoute(self.merchant.ussd_code, system_id=self.merchant.system_id)
+        if self.network.default_account and all(r.code != DEFAULT_USSD_CODE for r in self.ussd):
+            return UssdRoute(DEFAULT_USSD_CODE, system_id=self.network.default_account)
+        return None
+
+    @property
+    def ussd_routes(self) -> tuple[UssdRoute, ...]:
+        """The USSD routes in force: the configured ones, and the built-in one beside them."""
+        builtin = self.builtin_ussd_route
+        return self.ussd + ((builtin,) if builtin is not None else ())
 
 
 # -- checking ------------------------------------------------------------------------
@@ -238,15 +254,44 @@ def _choice(options: tuple[str, ...]) -> Callable[[str, Any], str]:
     return check
 
 
-def _fields(where: str, table: Any, checks: dict[str, Callable[[str, Any], Any]]) -> dict[str, Any]:
+def _fields(
+    where: str,
+    table: Any,
+    checks: dict[str, Callable[[str, Any], Any]],
+    required: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """Every key of a table checked; the mistakes of all its keys raised together."""
     if not isinstance(table, dict):
         raise ConfigError(f"{where}: expected a table, got {table!r}")
-    unknown = sorted(set(table) - set(checks))
-    if unknown:
-        raise ConfigError(
-            f"{where}: unknown key {unknown[0]!r}; allowed keys are {', '.join(sorted(checks))}"
-        )
-    return {key: checks[key](f"{where}.{key}" if where else key, value) for key, value in table.items()}
+    lead = f"{where}: " if where else ""
+    problems: list[str] = []
+    fields = {}
+    for key, value in table.items():
+        if key not in checks:
+            problems.append(f"{lead}unknown key {key!r}; allowed keys are {', '.join(sorted(checks))}")
+            continue
+        try:
+            fields[key] = checks[key](f"{where}.{key}" if where else key, value)
+        except ConfigError as error:
+            problems += error.problems
+    problems += [f"{lead}{key} is required" for key in required if key not in table]
+    if problems:
+        raise ConfigError(*problems)
+    return fields
+
+
+def _each(where: str, items: list[Any], read: Callable[[str, Any], Any]) -> tuple[Any, ...]:
+    """``read`` applied to every table of an array, the mistakes of all of them raised together."""
+    problems: list[str] = []
+    done = []
+    for i, item in enumerate(items):
+        try:
+            done.append(read(f"{where}[{i}]", item))
+        except ConfigError as error:
+            problems += error.problems
+    if problems:
+        raise ConfigError(*problems)
+    return tuple(done)
 
 
 def _pem_file(where: str, value: Any) -> str:
@@ -368,95 +413,138 @@ _SUBSCRIBER_CHECKS: dict[str, Callable[[str, Any], Any]] = {
 _TOP = ("smpp", "http", "store", "network", "accounts", "subscribers", "ussd", "merchant", "faults")
 
 
-def load_config(path: str | None) -> Config:
+def load_config(path: str | None, *, merchant: bool = True) -> Config:
     """Read a TOML file over the defaults (or return the defaults when ``path`` is None).
 
-    :raises ConfigError: for an unreadable file, bad TOML, or any wrong key or value.
+    :param merchant: False turns the mock merchant off whatever the file says (``smsgw serve
+        --no-merchant``), before the checks that involve it.
+    :raises ConfigError: for an unreadable file, bad TOML, or wrong keys or values (all of them).
     """
     if path is None:
-        return Config()
+        config = Config()
+        return (
+            config
+            if merchant
+            else attrs.evolve(config, merchant=attrs.evolve(config.merchant, enabled=False))
+        )
     try:
         with open(path, "rb") as file:
-            data = tomllib.load(file)
+            raw = file.read()
     except OSError as error:
         raise ConfigError(f"cannot read config file {path}: {error.strerror}") from None
+    try:
+        data = tomllib.loads(_toml_text(path, raw))
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path} is not valid TOML: {error}") from None
-    return config_from_dict(data, source=path)
+    return config_from_dict(data, source=path, merchant=merchant)
 
 
-def config_from_dict(data: dict[str, Any], *, source: str = "config") -> Config:
-    """Build a Config from parsed TOML, checking every key."""
-    unknown = sorted(set(data) - set(_TOP))
-    if unknown:
-        raise ConfigError(f"{source}: unknown section {unknown[0]!r}; allowed: {', '.join(_TOP)}")
-    config = Config()
+_BOM = b"\xef\xbb\xbf"
+
+
+def _toml_text(path: str, raw: bytes) -> str:
+    """The file as text: TOML is UTF-8. A byte order mark (Windows editors write one) is
+    skipped, since it says no more than that the file is UTF-8."""
+    try:
+        return raw.removeprefix(_BOM).decode("utf-8")
+    except UnicodeDecodeError as error:
+        at = error.start + (len(_BOM) if raw.startswith(_BOM) else 0)
+        line = raw.count(b"\n", 0, at) + 1
+        line_start = raw.rfind(b"\n", 0, at) + 1
+        column = len(raw[line_start:at].decode("utf-8", errors="replace")) + 1
+        raise ConfigError(
+            f"{path}, line {line}, column {column}: byte 0x{raw[at]:02X} is not "
+            "UTF-8 (TOML files are UTF-8; this one looks saved as Latin-1 or Windows-1252): "
+            "save it as UTF-8"
+        ) from None
+
+
+def config_from_dict(data: dict[str, Any], *, source: str = "config", merchant: bool = True) -> Config:
+    """Build a Config from parsed TOML, checking every key (``merchant`` as for :func:`load_config`).
+
+    :raises ConfigError: with every mistake found, in the order of the file's sections; the
+        checks across sections (a route's account, a code owned twice) are made among the
+        sections that are right in themselves.
+    """
+    network = NetworkSettings()
+    readers: dict[str, Callable[[Any], Any]] = {
+        "smpp": _smpp,
+        "http": lambda table: HttpSettings(**_fields("http", table, _HTTP_CHECKS)),
+        "store": lambda table: StoreSettings(**_fields("store", table, _STORE_CHECKS)),
+        "network": lambda table: NetworkSettings(**_fields("network", table, _NETWORK_CHECKS)),
+        "accounts": _accounts,
+        "subscribers": lambda value: _subscribers(value, network.country_code),
+        "ussd": _ussd_routes,
+        "faults": lambda value: _faults(value, network.country_code),
+        "merchant": lambda table: MerchantSettings(**_fields("merchant", table, _MERCHANT_CHECKS)),
+    }
+    problems: list[str] = []
     changes: dict[str, Any] = {}
-    if "smpp" in data:
-        smpp = _fields("smpp", data["smpp"], _SMPP_CHECKS)
-        listener_keys = ("host", "port", "tls_port", "tls_certificate", "tls_key", "max_failed_binds")
-        listener = {key: smpp.pop(key) for key in listener_keys if key in smpp}
-        if "tls_key" in listener and "tls_certificate" not in listener:
-            raise ConfigError("smpp.tls_key: give tls_certificate too (the key alone opens no TLS port)")
-        changes["smpp"] = SmppSettings(**listener, session=SessionConfig(**smpp))
-    for name, checks, cls in (
-        ("http", _HTTP_CHECKS, HttpSettings),
-        ("store", _STORE_CHECKS, StoreSettings),
-        ("network", _NETWORK_CHECKS, NetworkSettings),
-    ):
-        if name in data:
-            changes[name] = cls(**_fields(name, data[name], checks))
-    country_code = changes.get("network", config.network).country_code
-    if "accounts" in data:
-        changes["accounts"] = _accounts(data["accounts"])
-    if "subscribers" in data:
-        changes["subscribers"] = _subscribers(data["subscribers"], country_code)
-    if "ussd" in data:
-        changes["ussd"] = _ussd_routes(data["ussd"])
-    if "faults" in data:
-        changes["faults"] = _faults(data["faults"])
-    if "merchant" in data:
-        changes["merchant"] = MerchantSettings(**_fields("merchant", data["merchant"], _MERCHANT_CHECKS))
-    config = attrs.evolve(config, **changes)
-    _check_consistency(config)
+    failed: set[str] = set()
+    # The country code reads numbers elsewhere in the file, wherever [network] stands in it.
+    order = sorted(data, key=lambda name: name != "network")
+    found: dict[str, list[str]] = {}
+    for name in order:
+        if name not in readers:
+            found[name] = [f"{source}: unknown section {name!r}; allowed: {', '.join(_TOP)}"]
+            continue
+        try:
+            changes[name] = readers[name](data[name])
+        except ConfigError as error:
+            found[name] = list(error.problems)
+            failed.add(name)
+        if name == "network" and name in changes:
+            network = changes[name]
+    for name in data:
+        problems += found.get(name, [])
+    config = attrs.evolve(Config(), **changes)
+    if not merchant:
+        config = attrs.evolve(config, merchant=attrs.evolve(config.merchant, enabled=False))
+    problems += _check_consistency(config, failed)
+    if problems:
+        raise ConfigError(*problems)
     return config
+
+
+def _smpp(table: Any) -> SmppSettings:
+    smpp = _fields("smpp", table, _SMPP_CHECKS)
+    listener_keys = ("host", "port", "tls_port", "tls_certificate", "tls_key", "max_failed_binds")
+    listener = {key: smpp.pop(key) for key in listener_keys if key in smpp}
+    if "tls_key" in listener and "tls_certificate" not in listener:
+        raise ConfigError("smpp.tls_key: give tls_certificate too (the key alone opens no TLS port)")
+    return SmppSettings(**listener, session=SessionConfig(**smpp))
 
 
 def _accounts(value: Any) -> tuple[Account, ...]:
     if not isinstance(value, list) or not value:
         raise ConfigError("accounts: expected at least one [[accounts]] table")
-    accounts = []
-    for i, table in enumerate(value):
-        where = f"accounts[{i}]"
-        fields = _fields(where, table, _ACCOUNT_CHECKS)
-        for required in ("system_id", "password"):
-            if required not in fields:
-                raise ConfigError(f"{where}: {required} is required")
-        if fields.get("ussd_network_end") == "eos" and fields.get("ussd_session", "its_session_info") != (
-            "its_session_info"
-        ):
-            raise ConfigError(
-                f'{where}: ussd_network_end = "eos" sends the end in its_session_info\'s EOS bit; '
-                'it needs ussd_session = "its_session_info" (or use ussd_network_end = "abort")'
-            )
-        accounts.append(Account(**fields))
-    return tuple(accounts)
+    return _each("accounts", value, _account)
+
+
+def _account(where: str, table: Any) -> Account:
+    fields = _fields(where, table, _ACCOUNT_CHECKS, required=("system_id", "password"))
+    if fields.get("ussd_network_end") == "eos" and fields.get("ussd_session", "its_session_info") != (
+        "its_session_info"
+    ):
+        raise ConfigError(
+            f'{where}: ussd_network_end = "eos" sends the end in its_session_info\'s EOS bit; '
+            'it needs ussd_session = "its_session_info" (or use ussd_network_end = "abort")'
+        )
+    return Account(**fields)
 
 
 def _subscribers(value: Any, country_code: str) -> tuple[Subscriber, ...]:
     if not isinstance(value, list):
         raise ConfigError("subscribers: expected [[subscribers]] tables")
-    subscribers = []
-    for i, table in enumerate(value):
-        where = f"subscribers[{i}]"
-        fields = _fields(where, table, _SUBSCRIBER_CHECKS)
-        if "msisdn" not in fields:
-            raise ConfigError(f"{where}: msisdn is required")
+
+    def read(where: str, table: Any) -> Subscriber:
+        fields = _fields(where, table, _SUBSCRIBER_CHECKS, required=("msisdn",))
         msisdn = normalize_msisdn(fields.pop("msisdn"), country_code)
         if msisdn is None:
             raise ConfigError(f"{where}.msisdn: {table['msisdn']!r} is not a phone number")
-        subscribers.append(Subscriber(msisdn, **fields))
-    return tuple(subscribers)
+        return Subscriber(msisdn, **fields)
+
+    return _each("subscribers", value, read)
 
 
 def _ussd_code(where: str, value: Any) -> str:
@@ -556,12 +644,14 @@ def _fault_name(where: str, value: Any) -> str:
     return name
 
 
-def _number_glob(where: str, value: Any) -> str:
-    pattern = _text(where, value)
-    if not pattern or not re.fullmatch(r"[0-9*?\[\]!-]+", pattern):
+def _number_glob(where: str, value: Any, country_code: str) -> str:
+    written = _text(where, value)
+    pattern = number_pattern(written, country_code)
+    if pattern is None:
         raise ConfigError(
-            f"{where}: {pattern!r} is not a glob over E.164 digits; write the number as digits with the "
-            'country code and no "+" or spaces, e.g. "86139*" or "*0001"'
+            f"{where}: {written!r} is neither a phone number nor a glob over one; write a number as "
+            'handsets take it ("+86 139 0000 0001", "13900000001"), a short code ("12345"), or a glob '
+            'over the E.164 digits ("86139*", "*0001", "8613800000??"; "+44*" for another country)'
         )
     return pattern
 
@@ -614,7 +704,7 @@ def _delay(where: str, value: Any) -> float | tuple[float, float]:
 _FAULT_CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "name": lambda w, v: _fault_name(w, v),
     "effect": _choice(FAULT_EFFECTS),
-    "msisdn": lambda w, v: _number_glob(w, v),
+    "msisdn": _text,
     "account": lambda w, v: _text(w, v, max_length=15),
     "code": lambda w, v: _text(w, v, max_length=21),
     "every": lambda w, v: int(_number(w, v, minimum=1, integer=True)),
@@ -630,19 +720,29 @@ _FAULT_CHECKS: dict[str, Callable[[str, Any], Any]] = {
 FAULT_KEYS = tuple(_FAULT_CHECKS)
 
 
-def fault_rule(where: str, table: Any, *, source: str = "config") -> FaultRule:
+def fault_rule(
+    where: str, table: Any, *, source: str = "config", country_code: str = NetworkSettings.country_code
+) -> FaultRule:
     """One fault rule from a [[faults]] table or an API body, every key checked.
 
     :param where: how errors name the rule (``faults[0]``); empty names the keys alone.
+    :param country_code: reads a national number in ``msisdn``, as handsets' numbers are read.
     :raises ConfigError: naming the key, what was given, and what would do.
     """
-    fields = _fields(where, table, _FAULT_CHECKS)
     prefix = f"{where}." if where else ""
-    for required in ("name", "effect"):
-        if required not in fields:
-            raise ConfigError(
-                f"{where or required}: {required} is required (effects: {', '.join(FAULT_EFFECTS)})"
-            )
+    problems = [
+        f"{where or key}: {key} is required (effects: {', '.join(FAULT_EFFECTS)})"
+        for key in ("name", "effect")
+        if isinstance(table, dict) and key not in table
+    ]
+    try:
+        fields = _fields(where, table, _FAULT_CHECKS)
+        if "msisdn" in fields:
+            fields["msisdn"] = _number_glob(f"{prefix}msisdn", fields["msisdn"], country_code)
+    except ConfigError as error:
+        problems += error.problems
+    if problems:
+        raise ConfigError(*problems)
     effect = fields["effect"]
     for key in fields:
         owners = [e for e, keys in EFFECT_KEYS.items() if key in keys]
@@ -674,66 +774,88 @@ def _fault_code(where: str, effect: str, code: str) -> None:
         )
 
 
-def _faults(value: Any) -> tuple[FaultRule, ...]:
+def _faults(value: Any, country_code: str) -> tuple[FaultRule, ...]:
     if not isinstance(value, list):
         raise ConfigError("faults: expected [[faults]] tables, each with name and effect")
-    return tuple(fault_rule(f"faults[{i}]", table) for i, table in enumerate(value))
+    return _each("faults", value, lambda where, table: fault_rule(where, table, country_code=country_code))
 
 
 def _ussd_routes(value: Any) -> tuple[UssdRoute, ...]:
     if not isinstance(value, list):
         raise ConfigError("ussd: expected [[ussd]] tables, each with code and account or url")
-    routes = []
-    for i, table in enumerate(value):
-        where = f"ussd[{i}]"
-        fields = _fields(where, table, _USSD_CHECKS)
-        if "code" not in fields:
-            raise ConfigError(f'{where}: code is required (e.g. "*126#")')
-        if ("account" in fields) == ("url" in fields):
-            raise ConfigError(
-                f"{where}: give either account (an ESME system_id) or url (an HTTP application)"
-            )
-        routes.append(UssdRoute(fields["code"], system_id=fields.get("account"), url=fields.get("url")))
-    return tuple(routes)
+    return _each("ussd", value, _ussd_route)
 
 
-def _check_consistency(config: Config) -> None:
+def _ussd_route(where: str, table: Any) -> UssdRoute:
+    if isinstance(table, dict) and "code" not in table:
+        raise ConfigError(f'{where}: code is required (e.g. "*126#")')
+    fields = _fields(where, table, _USSD_CHECKS)
+    if ("account" in fields) == ("url" in fields):
+        raise ConfigError(f"{where}: give either account (an ESME system_id) or url (an HTTP application)")
+    return UssdRoute(fields["code"], system_id=fields.get("account"), url=fields.get("url"))
+
+
+def _check_consistency(config: Config, failed: set[str]) -> list[str]:
+    """The mistakes across sections, among the sections that are right in themselves (a
+    section with a mistake of its own is left out, so that it is not blamed twice)."""
+    problems: list[str] = []
+    accounts_read = not failed & {"accounts", "merchant"}
+    system_ids: set[str] = set()
     seen: dict[str, str] = {}
-    system_ids = set()
     for i, account in enumerate(config.all_accounts):
         if account.system_id in system_ids:
-            raise ConfigError(f"accounts[{i}].system_id: {account.system_id!r} is defined twice")
+            problems.append(f"accounts[{i}].system_id: {account.system_id!r} is defined twice")
         system_ids.add(account.system_id)
         for code in account.short_codes:
             if code in seen:
                 if config.merchant.enabled and account.system_id == config.merchant.system_id:
-                    raise ConfigError(
+                    problems.append(
                         f"merchant.short_code: {code!r} is already owned by {seen[code]!r}; "
                         "give [merchant] another short_code, or enabled = false"
                     )
-                raise ConfigError(f"accounts[{i}].short_codes: {code!r} is already owned by {seen[code]!r}")
+                else:
+                    problems.append(f"accounts[{i}].short_codes: {code!r} is already owned by {seen[code]!r}")
             seen[code] = account.system_id
+    if not accounts_read:
+        problems.clear()
+    known = ", ".join(sorted(system_ids))
+    if "ussd" not in failed:
+        problems += _check_ussd(config, system_ids if accounts_read else None, failed)
+    if "faults" not in failed:
+        names: set[str] = set()
+        for i, rule in enumerate(config.faults):
+            if rule.name in names:
+                problems.append(
+                    f"faults[{i}].name: {rule.name!r} is used twice; each rule needs its own name"
+                )
+            names.add(rule.name)
+            if accounts_read and rule.account is not None and rule.account not in system_ids:
+                problems.append(f"faults[{i}].account: {rule.account!r} is not an account ({known})")
+    default = config.network.default_account
+    if accounts_read and "network" not in failed and default and default not in system_ids:
+        problems.append(
+            f'network.default_account: {default!r} is not an account (accounts: {known}; "" for none)'
+        )
+    return problems
+
+
+def _check_ussd(config: Config, system_ids: set[str] | None, failed: set[str]) -> list[str]:
+    problems = []
     codes: set[str] = set()
+    merchant = config.merchant
     for i, route in enumerate(config.ussd):
         if route.code in codes:
-            raise ConfigError(f"ussd[{i}].code: {route.code!r} is routed twice")
+            problems.append(f"ussd[{i}].code: {route.code!r} is routed twice")
         codes.add(route.code)
-        if route.system_id is not None and route.system_id not in system_ids:
-            raise ConfigError(
+        if system_ids is not None and route.system_id is not None and route.system_id not in system_ids:
+            problems.append(
                 f"ussd[{i}].account: {route.system_id!r} is not an account ({', '.join(sorted(system_ids))})"
             )
-    names: set[str] = set()
-    for i, rule in enumerate(config.faults):
-        if rule.name in names:
-            raise ConfigError(f"faults[{i}].name: {rule.name!r} is used twice; each rule needs its own name")
-        names.add(rule.name)
-        if rule.account is not None and rule.account not in system_ids:
-            raise ConfigError(
-                f"faults[{i}].account: {rule.account!r} is not an account ({', '.join(sorted(system_ids))})"
+        if "merchant" not in failed and merchant.enabled and route.code == merchant.ussd_code:
+            problems.append(
+                f"ussd[{i}].code: {route.code!r} is also the mock merchant's USSD code "
+                f"([merchant] ussd_code, routed to {merchant.system_id!r}); give [merchant] another "
+                'ussd_code (e.g. ussd_code = "*127#"), or enabled = false (or smsgw serve --no-merchant), '
+                "or remove this route"
             )
-    default = config.network.default_account
-    if default and default not in system_ids:
-        raise ConfigError(
-            f"network.default_account: {default!r} is not an account "
-            f'(accounts: {", ".join(sorted(system_ids))}; "" for none)'
-        )
+    return problems

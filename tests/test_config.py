@@ -114,8 +114,8 @@ state = "off"
             ["faults[0].name", "magic numbers"],
         ),
         (
-            {"faults": [{"name": "x", "effect": "fail_delivery", "msisdn": "+86139*"}]},
-            ["faults[0].msisdn", 'no "+"'],
+            {"faults": [{"name": "x", "effect": "fail_delivery", "msisdn": "shop-42"}]},
+            ["faults[0].msisdn", "'shop-42'", "neither a phone number nor a glob", '"86139*"'],
         ),
         ({"faults": [{"name": "x"}]}, ["faults[0]", "effect is required", "refuse_submit"]),
         (
@@ -209,3 +209,138 @@ def test_unreadable_and_invalid_files(tmp_path) -> None:
     bad.write_text("[smpp\n")
     with pytest.raises(ConfigError, match="bad.toml is not valid TOML"):
         load_config(str(bad))
+
+
+def test_every_mistake_of_a_file_is_listed_at_once(tmp_path) -> None:
+    """Five mistakes in four sections: all five are named, in the file's order, each with its key."""
+    path = tmp_path / "smsgw.toml"
+    path.write_text(
+        """
+[smpp]
+window = "ten"
+prot = 1
+[[accounts]]
+system_id = "shop"
+password = "secret"
+bind_types = ["tx"]
+[smtp]
+port = 25
+[[ussd]]
+code = "126"
+account = "shop"
+"""
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(str(path))
+    problems = caught.value.problems
+    assert [p.split(":")[0] for p in problems] == [
+        "smpp.window",
+        "smpp",
+        "accounts[0].bind_types[0]",
+        str(path),
+        "ussd[0].code",
+    ]
+    assert "unknown key 'prot'" in problems[1] and "unknown section 'smtp'" in problems[3]
+    assert str(caught.value).startswith("5 mistakes")
+
+
+def test_checks_across_sections_are_listed_with_the_others() -> None:
+    """A route to a missing account and a rule named twice come with a bad value elsewhere."""
+    with pytest.raises(ConfigError) as caught:
+        config_from_dict(
+            {
+                "http": {"port": -1},
+                "ussd": [{"code": "*384#", "account": "nobody"}],
+                "faults": [{"name": "x", "effect": "no_receipt"}, {"name": "x", "effect": "no_receipt"}],
+            }
+        )
+    assert [p.split(":")[0] for p in caught.value.problems] == [
+        "http.port",
+        "ussd[0].account",
+        "faults[1].name",
+    ]
+
+
+def test_a_file_that_is_not_utf8_names_the_line_and_the_byte(tmp_path) -> None:
+    path = tmp_path / "latin1.toml"
+    path.write_bytes(b'[merchant]\n\nshop_name = "Caf\xe9"\n')
+    with pytest.raises(ConfigError) as caught:
+        load_config(str(path))
+    message = str(caught.value)
+    assert f"{path}, line 3, column 17: byte 0xE9 is not UTF-8" in message and "save it as UTF-8" in message
+
+
+def test_a_byte_order_mark_is_taken(tmp_path) -> None:
+    """Windows editors save UTF-8 with a BOM; it changes nothing in the file's meaning."""
+    path = tmp_path / "bom.toml"
+    path.write_bytes(b'\xef\xbb\xbf[merchant]\nshop_name = "Caf\xc3\xa9"\n')
+    assert load_config(str(path)).merchant.shop_name == "Café"
+
+
+def test_a_fault_number_is_read_like_a_handsets() -> None:
+    """Any notation handsets take, in whole numbers and at the start of globs (country code 86);
+    the E.164 globs, suffixes and short codes of before read as they did."""
+    readings = {
+        "13800000003": "8613800000003",
+        "+86 138 0000 0003": "8613800000003",
+        "0086-138-0000-0003": "8613800000003",
+        "139*": "86139*",
+        "138 0000 000[0-5]": "861380000000[0-5]",
+        "+44*": "44*",
+        "8613800000003": "8613800000003",
+        "86139*": "86139*",
+        "*0001": "*0001",
+        "10086": "10086",
+    }
+    rules = [{"name": f"r{i}", "effect": "no_receipt", "msisdn": w} for i, w in enumerate(readings)]
+    config = config_from_dict({"faults": rules})
+    assert [rule.msisdn for rule in config.faults] == list(readings.values())
+
+
+def test_a_fault_number_uses_the_configured_country_code() -> None:
+    config = config_from_dict(
+        {
+            "faults": [{"name": "x", "effect": "no_receipt", "msisdn": "07700900123"}],
+            "network": {"country_code": "44"},
+        }
+    )
+    assert config.faults[0].msisdn == "447700900123"
+
+
+def test_a_fault_number_that_cannot_be_one_is_refused() -> None:
+    """Too long for E.164, a set left open, letters: each named, all at once."""
+    written = ["1234567890123456", "86[0-", "8613800000003a", "+"]
+    rules = [{"name": f"r{i}", "effect": "no_receipt", "msisdn": w} for i, w in enumerate(written)]
+    with pytest.raises(ConfigError) as caught:
+        config_from_dict({"faults": rules})
+    assert [p.split(":")[0] for p in caught.value.problems] == [f"faults[{i}].msisdn" for i in range(4)]
+    assert all("neither a phone number nor a glob over one" in p for p in caught.value.problems)
+
+
+def test_ussd_routes_add_to_the_merchants_code() -> None:
+    """A [[ussd]] route is one more code: *126# still goes to the mock merchant."""
+    config = config_from_dict({"ussd": [{"code": "*384#", "url": "http://127.0.0.1:9000/ussd"}]})
+    assert [(r.code, r.system_id, r.url) for r in config.ussd_routes] == [
+        ("*384#", None, "http://127.0.0.1:9000/ussd"),
+        ("*126#", "merchant", None),
+    ]
+
+
+def test_without_the_merchant_the_default_account_keeps_star_126() -> None:
+    """Off: *126# goes to the default account beside the routes, unless a route takes *126#."""
+    routes = [{"code": "*384#", "account": "smsgw"}]
+    config = config_from_dict({"ussd": routes}, merchant=False)
+    assert [(r.code, r.system_id) for r in config.ussd_routes] == [("*384#", "smsgw"), ("*126#", "smsgw")]
+    taken = config_from_dict({"ussd": [{"code": "*126#", "url": "http://127.0.0.1:9000/"}]}, merchant=False)
+    assert [(r.code, r.url) for r in taken.ussd_routes] == [("*126#", "http://127.0.0.1:9000/")]
+
+
+def test_a_route_for_the_merchants_code_names_both_and_the_fixes() -> None:
+    with pytest.raises(ConfigError) as caught:
+        config_from_dict(
+            {"ussd": [{"code": "*127#", "account": "smsgw"}], "merchant": {"ussd_code": "*127#"}}
+        )
+    (problem,) = caught.value.problems
+    assert problem.startswith("ussd[0].code: '*127#' is also the mock merchant's USSD code")
+    for fix in ("[merchant] another ussd_code", "enabled = false", "--no-merchant", "remove this route"):
+        assert fix in problem

@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterable
 import attrs
 
 from smsgw.carrier.events import EventBus, FaultInjected
-from smsgw.carrier.subscribers import namespace_and_parents
+from smsgw.carrier.subscribers import namespace_and_parents, normalize_msisdn
 from smsgw.smpp.constants import CommandStatus, MessageState, status_name
 from smsgw.text.coding import is_ucs2
 
@@ -152,6 +152,42 @@ class FaultRule:
         if self.effect == "fail_delivery":
             return f"{MessageState(self.state).name} err {self.error:03d}"
         return self.effect.replace("_", " ")
+
+
+#: One place of a number glob: a digit, ``?``, ``*`` or a set of digits (``[0-5]``, ``[!9]``).
+_GLOB_PLACE = re.compile(r"[0-9?*]|\[!?(?:[0-9](?:-[0-9])?)+\]")
+#: A dash outside a set: written between groups of digits ("138-0000-0003"), not part of them.
+_GROUP_DASH = re.compile(r"-(?![^\[]*\])")
+#: The most digits an E.164 number has.
+_E164_DIGITS = 15
+_SHORT_CODE_DIGITS = 5
+
+
+def number_pattern(written: str, country_code: str) -> str | None:
+    """The glob a rule matches destinations by, read as handsets' numbers are read; None when
+    it cannot match a phone number nor a short code.
+
+    A whole number in any notation becomes its E.164 digits (``+86 138 0000 0003``,
+    ``13800000003`` and ``8613800000003`` alike; see
+    :func:`~smsgw.carrier.subscribers.normalize_msisdn`), a short code stays as written. A glob
+    gets the same reading of its start: ``+``/``00`` is international (``+44*``), the country
+    code is kept (``86139*``), other leading digits are national (``139*`` is ``86139*``), and
+    one that starts with ``*``, ``?`` or a set (``*0001``) matches the number's end as written.
+    """
+    text = _GROUP_DASH.sub("", "".join(written.split()))
+    international = text.startswith(("+", "00"))
+    body = text[1:] if text.startswith("+") else text[2:] if international else text
+    places = _GLOB_PLACE.findall(body)
+    if not body or "".join(places) != body:
+        return None
+    if not any(c in body for c in "*?["):
+        if not international and len(body) <= _SHORT_CODE_DIGITS:
+            return body
+        return normalize_msisdn(text, country_code)
+    if not (international or not body[0].isdigit() or body.startswith(country_code)):
+        body = country_code + body.lstrip("0")
+    fixed = sum(place != "*" for place in _GLOB_PLACE.findall(body))
+    return body if fixed <= _E164_DIGITS else None
 
 
 def _glob_matcher(pattern: str | None) -> Callable[[str], bool]:

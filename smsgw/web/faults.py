@@ -18,9 +18,10 @@ from twisted.web import server
 
 from smsgw.carrier.carrier import Carrier
 from smsgw.carrier.faults import FaultRule
+from smsgw.carrier.subscribers import NAMESPACE_PATTERN, NAMESPACE_RULE, in_namespace
 from smsgw.config import ConfigError, fault_rule
 from smsgw.smpp.constants import CommandStatus, MessageState
-from smsgw.web.api import ApiError, Route, json_body
+from smsgw.web.api import ApiError, Route, json_body, query
 
 
 class FaultRoutes:
@@ -47,10 +48,13 @@ class FaultRoutes:
         body = json_body(request, ("name", "effect", "msisdn", "account", "code", "every", "probability", "limit", "status", "state", "error", "delay", "namespace"))  # noqa: E501  # fmt: skip
         try:
             rule = fault_rule(
-                "", {key: value for key, value in body.items() if value is not None}, source="api"
+                "",
+                {key: value for key, value in body.items() if value is not None},
+                source="api",
+                country_code=self.carrier.subscribers.country_code,
             )
         except ConfigError as error:
-            raise ApiError(422, "bad_fault", str(error)) from None
+            raise ApiError(422, "bad_fault", "; ".join(error.problems)) from None
         accounts = self.carrier.accounts
         if rule.account is not None and accounts.get(rule.account) is None:
             known = ", ".join(sorted(a.system_id for a in accounts))
@@ -75,8 +79,23 @@ class FaultRoutes:
         return {"name": rule.name, "source": rule.source, "deleted": True}
 
     def clear(self, request: server.Request) -> dict[str, Any]:
-        """Take every rule added through the API out of force (config and magic ones stay)."""
-        return {"deleted": [rule.name for rule in self.carrier.faults.remove_from("api")]}
+        """Take the rules added through the API out of force (config and magic ones stay):
+        with ``?namespace=``, only that namespace's (and those inside it), so that one test
+        sharing the carrier does not clear another's; without, every one."""
+        namespace = query(request, "namespace")
+        if namespace is None:
+            return {"deleted": [rule.name for rule in self.carrier.faults.remove_from("api")]}
+        if not namespace or not NAMESPACE_PATTERN.fullmatch(namespace):
+            raise ApiError(400, "bad_query", f"?namespace={namespace!r}: {NAMESPACE_RULE}")
+        faults = self.carrier.faults
+        gone = [
+            rule.name
+            for rule in faults.rules
+            if rule.source == "api" and rule.namespace is not None and in_namespace(rule.namespace, namespace)
+        ]
+        for name in gone:
+            faults.remove(name)
+        return {"deleted": gone}
 
     def _json(self, rule: FaultRule) -> dict[str, Any]:
         counted, fired = self.carrier.faults.counts(rule.name)

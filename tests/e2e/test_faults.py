@@ -385,7 +385,7 @@ def test_magic_numbers_can_be_deleted_one_by_one(start_server, connect) -> None:
         {"name": "x", "effect": "ussd_timeout", "code": "126"},
         {"name": "x", "effect": "refuse_submit", "every": 2, "probability": 0.5},
         {"name": "magic:mine", "effect": "refuse_submit"},
-        {"name": "x", "effect": "refuse_submit", "msisdn": "+86139*"},
+        {"name": "x", "effect": "refuse_submit", "msisdn": "86139x*"},
     ],
 )
 def test_the_api_refuses_a_rule_with_the_words_of_the_config(start_server, table: dict[str, Any]) -> None:
@@ -404,3 +404,57 @@ def test_the_api_takes_the_keys_the_config_takes() -> None:
     source = inspect.getsource(FaultRoutes.add)
     allowed = re.search(r"json_body\(request, \(([^)]*)\)\)", source)
     assert allowed is not None and set(re.findall(r"\"(\w+)\"", allowed.group(1))) == set(FAULT_KEYS)
+
+
+NATIONAL_NUMBER_RULE = """
+[[faults]]
+name = "national"
+effect = "fail_delivery"
+msisdn = "13800000003"
+error = 34
+"""
+
+
+def test_a_rule_written_as_a_national_number_fires(start_server, connect) -> None:
+    """The config's "13800000003" and the API's "+86 138 0000 0004" are read as the handsets'
+    numbers are: MTs to those phones end UNDELIV with each rule's error, each rule fired once."""
+    smsgw = start_server(NATIONAL_NUMBER_RULE)
+    rule = {"name": "spaced", "effect": "fail_delivery", "msisdn": "+86 138 0000 0004", "error": 35}
+    status, posted = smsgw.api("POST", "/api/faults", rule)
+    assert (status, posted["msisdn"]) == (201, "8613800000004"), posted
+    esme: Esme = connect(smsgw)
+    esme.bind("transceiver")
+    ids = {
+        esme.submit_ok(number, "your code is 123456"): number for number in ("8613800000003", "8613800000004")
+    }
+    receipts = {
+        ids[r["receipted_message_id"]]: (r["stat"], r["err"])
+        for r in map(receipt_of, esme.wait_deliveries(2))
+    }
+    assert receipts == {"8613800000003": ("UNDELIV", "034"), "8613800000004": ("UNDELIV", "035")}
+    shown = {f["name"]: (f["msisdn"], f["fired"]) for f in smsgw.get("/api/faults")["faults"]}
+    assert shown["national"] == ("8613800000003", 1) and shown["spaced"] == ("8613800000004", 1)
+
+
+def test_a_rule_for_something_that_is_no_number_is_refused(server: Smsgw) -> None:
+    status, answer = server.api(
+        "POST", "/api/faults", {"name": "typo", "effect": "no_receipt", "msisdn": "138OOOO0003"}
+    )
+    assert status == 422 and answer["error"]["code"] == "bad_fault", answer
+    assert "msisdn: '138OOOO0003' is neither a phone number nor a glob over one" in answer["error"]["message"]
+
+
+def test_clearing_one_namespaces_rules_leaves_the_others(server: Smsgw) -> None:
+    """DELETE /api/faults?namespace=team-a takes team-a's API rules (and team-a.x's) out; another
+    test's rules and rules of no namespace stay."""
+    for name, namespace in (("a1", "team-a"), ("a2", "team-a.x"), ("b1", "team-b"), ("all", None)):
+        rule = {"name": name, "effect": "no_receipt", "msisdn": "8617000009999", "namespace": namespace}
+        assert server.api("POST", "/api/faults", rule)[0] == 201
+    try:
+        assert server.api("DELETE", "/api/faults?namespace=team-a") == (200, {"deleted": ["a1", "a2"]})
+        left = {f["name"] for f in server.get("/api/faults")["faults"] if f["source"] == "api"}
+        assert left == {"b1", "all"}
+        status, answer = server.api("DELETE", "/api/faults?namespace=team%20b")
+        assert status == 400 and "letters, digits" in answer["error"]["message"], answer
+    finally:
+        server.api("DELETE", "/api/faults")

@@ -658,6 +658,8 @@ def faults(api: Client) -> None:
     assert (listed["magic:expired"]["state"], listed["magic:expired"]["error"]) == ("EXPIRED", 27)
     assert api("DELETE", "/api/faults/{name}", 200, name="openapi-slow")["deleted"] is True
     api("DELETE", "/api/faults/{name}", 404, name="openapi-slow", code="unknown_fault")
+    api("DELETE", "/api/faults", 400, query="namespace=no%20such", code="bad_query")
+    assert api("DELETE", "/api/faults", 200, query="namespace=openapi")["deleted"] == []
     assert api("DELETE", "/api/faults", 200)["deleted"] == ["openapi-refuse"]
 
 
