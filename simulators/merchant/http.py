@@ -11,6 +11,7 @@ Routes (all JSON; errors use smsgw's envelope ``{"error": {"code": ..., "message
 | ``GET /wallets?limit=&after=``, ``POST /wallets`` ``{msisdn, pin, balance, currency, language}`` | the wallets in the order they were opened, a page at a time (``next_after``; no PINs) / open one (201) |
 | ``GET /wallets/{msisdn}``, ``POST /wallets/{msisdn}/topup`` ``{amount}`` | one wallet / add to it |
 | ``GET /health`` | ``{"status": "ok", "bound": ...}`` |
+| ``GET /openapi.json`` | the OpenAPI 3.1 document of this API (``simulators/merchant/openapi.json``) |
 
 An MSISDN (in a body or a path) may be written in any notation the carrier takes
 (:func:`~smsgw.carrier.subscribers.normalize_msisdn`); the API shows E.164 digits. Times are
@@ -26,6 +27,8 @@ is durable before it is answered. A wallet shows its newest :data:`PAYMENTS_SHOW
 
 from __future__ import annotations
 
+import functools
+import importlib.resources
 import json
 import re
 from collections.abc import Callable, Iterable
@@ -53,6 +56,17 @@ Handler = Callable[..., Any]
 PAGE, MAX_PAGE = 100, 1000
 #: Payments a wallet shows (the newest; ``payments_total`` counts them all).
 PAYMENTS_SHOWN = 100
+
+
+@functools.cache
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI document, parsed once (the same object every time: do not change it);
+    tests/e2e/test_merchant_openapi.py checks every real answer against it."""
+    text = (
+        importlib.resources.files("simulators.merchant").joinpath("openapi.json").read_text(encoding="utf-8")
+    )
+    parsed: dict[str, Any] = json.loads(text)
+    return parsed
 
 
 def order_json(order: Order) -> dict[str, Any]:
@@ -147,6 +161,7 @@ class MerchantApi(resource.Resource):
         self.bound = bound
         self.routes: list[tuple[str, re.Pattern[str], Handler]] = [
             ("GET", re.compile(r"health"), self.health),
+            ("GET", re.compile(r"openapi\.json"), self.openapi),
             ("GET", re.compile(r"orders"), self.list_orders),
             ("POST", re.compile(r"orders"), self.create_order),
             ("GET", re.compile(r"orders/([^/]+)"), self.get_order),
@@ -209,6 +224,9 @@ class MerchantApi(resource.Resource):
 
     def health(self, request: server.Request) -> Any:
         return {"status": "ok", "bound": self.bound(), "orders": len(self.merchant.orders)}
+
+    def openapi(self, request: server.Request) -> Any:
+        return openapi_document()
 
     def list_orders(self, request: server.Request) -> Any:
         limit = int_query(request, "limit", PAGE, MAX_PAGE, minimum=1)
