@@ -10,10 +10,12 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -85,8 +87,34 @@ def test_a_clock_jump_settles_orders_before_it_is_answered(carrier: Carrier) -> 
     assert (failed["status"], failed["reason"]) == ("failed", "no_answer"), failed
 
 
+def posted_webhook(carrier: Carrier, order: dict[str, Any]) -> dict[str, Any]:
+    """The first webhook of an order made with a callback_url to a shop on loopback."""
+    posts: list[dict[str, Any]] = []
+
+    class Shop(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            posts.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    shop = ThreadingHTTPServer(("127.0.0.1", 0), Shop)
+    threading.Thread(target=shop.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{shop.server_address[1]}/hook"
+        made = carrier.shop_ok("POST", "/orders", {**order, "callback_url": url})
+        wait_until(lambda: posts, READ_TIMEOUT, "the webhook")
+        carrier.shop_ok("POST", f"/orders/{made['id']}/cancel")
+        return posts[0]
+    finally:
+        shop.shutdown()
+        shop.server_close()
+
+
 def test_times_are_iso_8601_like_the_carriers(carrier: Carrier) -> None:
-    """created_at, expires_at, the history's and a payment's at are ISO 8601 in UTC, on the carrier's clock."""
+    """created_at, expires_at, the history's, a payment's and a webhook's at are ISO 8601 in UTC, on the carrier's clock."""
     before = seconds(carrier.get("/api/clock")["now"])
     created = carrier.shop_ok(
         "POST", "/orders", {"msisdn": "8613800000005", "amount": 100, "currency": "CNY", "method": "otp"}
@@ -96,6 +124,10 @@ def test_times_are_iso_8601_like_the_carriers(carrier: Carrier) -> None:
     assert seconds(created["expires_at"]) - seconds(created["created_at"]) == pytest.approx(300, abs=0.002)
     assert seconds(created["created_at"]) >= before - 0.001
     carrier.shop_ok("POST", f"/orders/{created['id']}/cancel")
+    webhook = posted_webhook(
+        carrier, {"msisdn": "8613800000005", "amount": 100, "currency": "CNY", "method": "otp"}
+    )
+    assert isinstance(webhook["at"], str) and ISO.fullmatch(webhook["at"]), webhook
     dial = carrier.api("POST", "/api/handsets/8613800000005/ussd?wait=5", {"dial": "*126*1*10086*1*5678*1#"})
     assert dial[0] == 200, dial
     wallet = carrier.shop_ok("GET", "/wallets/8613800000005")
