@@ -235,6 +235,7 @@ def start(config: Config, reactor: Any) -> Any:
             info["smpp"]["tls_port"] = tls_port.getHost().port
         # Synchronous: a change is committed before it is answered (an MO's message_id is durable).
         waiters = InboxWaiters(reactor, carrier.events, config.http.max_waiters)
+        clock_routes = ClockRoutes(carrier, clock, factory.flusher.flush)
         carrier.post_to_http_app = HttpUssdApps(carrier, reactor, factory.flusher.mark).post
         routes = (
             NetworkRoutes(carrier, info, factory.flusher.flush).routes()
@@ -244,7 +245,7 @@ def start(config: Config, reactor: Any) -> Any:
                 factory.flusher.flush,
                 concat_timeout=network.concat_timeout,
             ).routes()
-            + ClockRoutes(carrier, clock, factory.flusher.flush).routes()
+            + clock_routes.routes()
             + NamespaceRoutes(carrier, factory.flusher.flush).routes()
             + FaultRoutes(carrier).routes()
             + OpenApiRoutes().routes()
@@ -300,6 +301,8 @@ def start(config: Config, reactor: Any) -> Any:
         )
         info["merchant"] = {"url": running.merchant.url}
         root.mount(b"merchant", running.merchant.api)
+        # It keeps the carrier's time: a jump settles its orders before the jump is answered.
+        clock_routes.on_advance.append(running.merchant.esme.tick)
         # Announce the carrier only once its merchant is bound, so a first *126# finds it.
         bound = running.merchant.esme.client.when_bound()
         bound.addTimeout(5.0, reactor)
@@ -362,6 +365,7 @@ def _start_merchant(
             till=settings.short_code,
             otp=OtpPolicy(settings.otp_length, settings.otp_ttl, settings.otp_attempts),
             callback_hosts=settings.callback_hosts,
+            country_code=config.network.country_code,
         ),
         clock=clock,  # the carrier's: advancing it expires codes and orders too
         token=token,

@@ -48,7 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-merchant", action="store_true", help="do not run the mock merchant (bind your own app instead)"
     )
     serve.add_argument(
-        "--merchant-port", type=_port, metavar="N", help="mock merchant API port (default 8776)"
+        "--merchant-port",
+        type=_port,
+        metavar="N",
+        help="mock merchant API port (default 8776, or a free one with --http-port 0; 0 = any free port)",
     )
     serve.add_argument(
         "--log-level",
@@ -121,8 +124,13 @@ def _apply_overrides(args: argparse.Namespace) -> Any:
         config = attrs.evolve(config, store=attrs.evolve(config.store, path=args.db))
     if args.no_merchant:
         config = attrs.evolve(config, merchant=attrs.evolve(config.merchant, enabled=False))
-    if args.merchant_port is not None:
-        config = attrs.evolve(config, merchant=attrs.evolve(config.merchant, http_port=args.merchant_port))
+    merchant_port = args.merchant_port
+    default_port = attrs.fields(type(config.merchant)).http_port.default
+    if merchant_port is None and args.http_port == 0 and config.merchant.http_port == default_port:
+        # A carrier on free ports gets a free merchant port too: a fixed one makes two collide.
+        merchant_port = 0
+    if merchant_port is not None:
+        config = attrs.evolve(config, merchant=attrs.evolve(config.merchant, http_port=merchant_port))
     return config
 
 
@@ -164,7 +172,8 @@ def serve(args: argparse.Namespace) -> int:
         elif isinstance(error, CannotListenError):
             print(
                 f"smsgw: cannot listen on {error.interface}:{error.port}: {error.socketError}. "
-                "Is another smsgw running? Choose other ports with --smpp-port/--http-port (0 picks a free one).",
+                "Is another smsgw running? Choose other ports with --smpp-port/--http-port/--merchant-port "
+                "(0 picks a free one).",
                 file=sys.stderr,
             )
         else:

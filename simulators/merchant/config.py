@@ -79,6 +79,7 @@ class MerchantConfig:
     :ivar menu_timeout: seconds after which a silent ``*126#`` dialogue is forgotten.
     :ivar callback_hosts: the host names and addresses a webhook may be sent to.
     :ivar callback_url: the webhook URL of orders created without one, and of menu payments.
+    :ivar country_code: the network's, for MSISDNs the API is given in national notation.
     """
 
     shop_name: str = attrs.field(default="ShopX", validator=_shop_name)
@@ -89,6 +90,8 @@ class MerchantConfig:
     menu_timeout: float = attrs.field(default=180.0, validator=attrs.validators.gt(0))
     callback_hosts: tuple[str, ...] = attrs.field(default=LOOPBACK_HOSTS, converter=_hosts)
     callback_url: str | None = attrs.field(default=None, validator=_url)
+    #: The network's country code, which a national number (``13800000001``) is read with.
+    country_code: str = "86"
 
 
 def _is_method(method: str) -> TypeGuard[Method]:

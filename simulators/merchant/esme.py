@@ -55,6 +55,7 @@ from smsgw.text.errors import InvalidUdh
 from smsgw.text.split import split_text
 from smsgw.text.udh import split_udh
 from smsgw.web.body import BodyTooLarge, read_body
+from smsgw.web.render import iso
 
 log = Logger(namespace="merchant.esme")
 
@@ -174,7 +175,7 @@ class MerchantEsme:
         self._parts: dict[tuple[str, int], dict[int, bytes]] = {}
         self._tail: defer.Deferred[Any] = defer.succeed(None)
         self._ref = 0
-        self._ticker = LoopingCall(self._tick)
+        self._ticker = LoopingCall(self.tick)
         self._ticker.clock = reactor
 
     # -- lifecycle -------------------------------------------------------------------
@@ -199,7 +200,9 @@ class MerchantEsme:
         """The core's clock."""
         return float(self._clock())
 
-    def _tick(self) -> None:
+    def tick(self) -> None:
+        """Let the core's time pass: expire codes, time out pushes (every second, and at once
+        when the carrier's clock jumps, in ``smsgw serve``: see :class:`~smsgw.web.clock.ClockRoutes`)."""
         # Logged where it failed; the loop keeps ticking, so a store that recovers is written again.
         with contextlib.suppress(NotSaved):
             self.carry_out(self.merchant.tick(self.now()))
@@ -499,7 +502,11 @@ class WebhookPoster:
         self.delays = delays
 
     def __call__(self, url: str, payload: Mapping[str, Any]) -> defer.Deferred[None]:
-        return defer.ensureDeferred(self._post(url, dict(payload)))
+        posted = dict(payload)
+        # The core (and the store) keep epoch seconds; the shop reads ISO 8601, as the API shows.
+        if isinstance(posted.get("at"), (int, float)):
+            posted["at"] = iso(posted["at"])
+        return defer.ensureDeferred(self._post(url, posted))
 
     async def _post(self, url: str, payload: dict[str, Any]) -> None:
         body = json.dumps(payload, ensure_ascii=False).encode("utf-8")

@@ -11,6 +11,11 @@ Routes (all JSON; errors use smsgw's envelope ``{"error": {"code": ..., "message
 | ``GET /wallets?limit=&after=``, ``POST /wallets`` ``{msisdn, pin, balance, currency, language}`` | the wallets in the order they were opened, a page at a time (``next_after``; no PINs) / open one (201) |
 | ``GET /wallets/{msisdn}``, ``POST /wallets/{msisdn}/topup`` ``{amount}`` | one wallet / add to it |
 | ``GET /health`` | ``{"status": "ok", "bound": ...}`` |
+| ``GET /openapi.json`` | the OpenAPI 3.1 document of this API (``simulators/merchant/openapi.json``) |
+
+An MSISDN (in a body or a path) may be written in any notation the carrier takes
+(:func:`~smsgw.carrier.subscribers.normalize_msisdn`); the API shows E.164 digits. Times are
+ISO 8601 in UTC, as the carrier's API writes them. docs/merchant.md is the user's reference.
 
 Every request passes the carrier's guard (:mod:`smsgw.web.guard`). ``callback_url`` must be
 http(s) to a host of ``MerchantConfig.callback_hosts`` (loopback unless configured).
@@ -22,6 +27,8 @@ is durable before it is answered. A wallet shows its newest :data:`PAYMENTS_SHOW
 
 from __future__ import annotations
 
+import functools
+import importlib.resources
 import json
 import re
 from collections.abc import Callable, Iterable
@@ -36,8 +43,10 @@ from simulators.merchant.orders import Order, OrderNotFound, OrderStateError, Or
 from simulators.merchant.service import Merchant
 from simulators.merchant.texts import parse_amount
 from simulators.merchant.wallets import NoWallet, Wallet, WalletExists
+from smsgw.carrier.subscribers import normalize_msisdn
 from smsgw.web.api import ApiError, int_query, json_body, query, route
 from smsgw.web.guard import LOOPBACK_NAMES, GuardedSite
+from smsgw.web.render import iso
 
 log = Logger(namespace="merchant.http")
 
@@ -47,6 +56,17 @@ Handler = Callable[..., Any]
 PAGE, MAX_PAGE = 100, 1000
 #: Payments a wallet shows (the newest; ``payments_total`` counts them all).
 PAYMENTS_SHOWN = 100
+
+
+@functools.cache
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI document, parsed once (the same object every time: do not change it);
+    tests/e2e/test_merchant_openapi.py checks every real answer against it."""
+    text = (
+        importlib.resources.files("simulators.merchant").joinpath("openapi.json").read_text(encoding="utf-8")
+    )
+    parsed: dict[str, Any] = json.loads(text)
+    return parsed
 
 
 def order_json(order: Order) -> dict[str, Any]:
@@ -61,9 +81,9 @@ def order_json(order: Order) -> dict[str, Any]:
         "reason": order.reason,
         "reference": order.reference,
         "callback_url": order.callback_url,
-        "created_at": order.created_at,
-        "expires_at": order.expires_at,
-        "history": [{"status": h.status.value, "reason": h.reason, "at": h.at} for h in order.history],
+        "created_at": iso(order.created_at),
+        "expires_at": iso(order.expires_at),
+        "history": [{"status": h.status.value, "reason": h.reason, "at": iso(h.at)} for h in order.history],
     }
 
 
@@ -83,7 +103,7 @@ def wallet_json(wallet: Wallet) -> dict[str, Any]:
                 "amount": p.amount,
                 "currency": p.currency,
                 "payee": p.payee,
-                "at": p.at,
+                "at": iso(p.at),
                 "order_id": p.order_id,
             }
             for p in wallet.payments[-PAYMENTS_SHOWN:]
@@ -104,6 +124,10 @@ def _amount(value: Any, currency: Any, field: str = "amount") -> int:
         "bad_field",
         f"{field} must be minor units (an int) or a decimal text such as '25.00', not {value!r}",
     )
+
+
+#: How the API names the notations it takes for a phone number.
+NOTATIONS = "+8613800000001, 8613800000001 or 13800000001 (spaces and dashes allowed)"
 
 
 def _require(body: dict[str, Any], *names: str) -> None:
@@ -137,6 +161,7 @@ class MerchantApi(resource.Resource):
         self.bound = bound
         self.routes: list[tuple[str, re.Pattern[str], Handler]] = [
             ("GET", re.compile(r"health"), self.health),
+            ("GET", re.compile(r"openapi\.json"), self.openapi),
             ("GET", re.compile(r"orders"), self.list_orders),
             ("POST", re.compile(r"orders"), self.create_order),
             ("GET", re.compile(r"orders/([^/]+)"), self.get_order),
@@ -178,7 +203,18 @@ class MerchantApi(resource.Resource):
         except OrderNotFound:
             raise ApiError(404, "order_not_found", f"no order {order_id!r}") from None
 
-    def _wallet(self, msisdn: str) -> Wallet:
+    def _msisdn(self, given: Any) -> str | None:
+        """``given`` in any notation the carrier takes, as E.164 digits; None if not a number."""
+        if not isinstance(given, str):
+            return None
+        return normalize_msisdn(given, self.merchant.config.country_code)
+
+    def _wallet(self, given: str) -> Wallet:
+        msisdn = self._msisdn(given)
+        if msisdn is None:
+            raise ApiError(
+                404, "wallet_not_found", f"{given!r} is not a phone number; write it as {NOTATIONS}"
+            )
         wallet = self.merchant.wallets.find(msisdn)
         if wallet is None:
             raise ApiError(404, "wallet_not_found", f"no wallet for MSISDN {msisdn}")
@@ -188,6 +224,9 @@ class MerchantApi(resource.Resource):
 
     def health(self, request: server.Request) -> Any:
         return {"status": "ok", "bound": self.bound(), "orders": len(self.merchant.orders)}
+
+    def openapi(self, request: server.Request) -> Any:
+        return openapi_document()
 
     def list_orders(self, request: server.Request) -> Any:
         limit = int_query(request, "limit", PAGE, MAX_PAGE, minimum=1)
@@ -210,9 +249,16 @@ class MerchantApi(resource.Resource):
         body = json_body(request, ("msisdn", "amount", "currency", "method", "callback_url"))
         _require(body, "msisdn", "amount", "currency", "method")
         amount = _amount(body["amount"], body["currency"])
+        msisdn = self._msisdn(body["msisdn"])
+        if msisdn is None:
+            raise ApiError(
+                400,
+                "invalid_order",
+                f"msisdn must be a phone number such as {NOTATIONS}, not {body['msisdn']!r}",
+            )
         try:
             order, actions = self.merchant.create_order(
-                body["msisdn"],
+                msisdn,
                 amount,
                 body["currency"],
                 body["method"],
@@ -265,6 +311,8 @@ class MerchantApi(resource.Resource):
     def list_wallets(self, request: server.Request) -> Any:
         limit = int_query(request, "limit", PAGE, MAX_PAGE, minimum=1) or PAGE
         after = query(request, "after")
+        if after is not None:
+            after = self._msisdn(after) or after
         try:
             # One more than asked tells whether another page follows.
             page = self.merchant.wallets.page(after, limit + 1)
@@ -282,9 +330,14 @@ class MerchantApi(resource.Resource):
         _require(body, "msisdn", "pin")
         currency = body.get("currency", "CNY")
         balance = _amount(body.get("balance", 0), currency, "balance")
+        msisdn = self._msisdn(body["msisdn"])
+        if msisdn is None:
+            raise ApiError(
+                400, "bad_field", f"msisdn must be a phone number such as {NOTATIONS}, not {body['msisdn']!r}"
+            )
         try:
             wallet = self.merchant.wallets.create(
-                body["msisdn"], body["pin"], balance, currency, body.get("language", "en")
+                msisdn, body["pin"], balance, currency, body.get("language", "en")
             )
         except WalletExists as error:
             raise ApiError(409, "wallet_exists", str(error)) from None
@@ -301,9 +354,9 @@ class MerchantApi(resource.Resource):
         _require(body, "amount")
         wallet = self._wallet(msisdn)
         try:
-            self.merchant.wallets.top_up(msisdn, _amount(body["amount"], wallet.currency))
+            self.merchant.wallets.top_up(wallet.msisdn, _amount(body["amount"], wallet.currency))
         except NoWallet:
-            raise ApiError(404, "wallet_not_found", f"no wallet for MSISDN {msisdn}") from None
+            raise ApiError(404, "wallet_not_found", f"no wallet for MSISDN {wallet.msisdn}") from None
         except ValueError as error:
             raise ApiError(400, "bad_field", str(error)) from None
         self.perform(())  # saves the new balance before it is answered

@@ -164,6 +164,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--store", metavar="FILE", default=DEFAULT_STORE,
                         help=f"keep wallets and orders in this SQLite file across restarts (default "
                              f"{DEFAULT_STORE} in the working directory; :memory: keeps nothing)")  # fmt: skip
+    parser.add_argument("--country-code", default="86",
+                        help="the network's country code, for numbers given without it (default 86)")  # fmt: skip
     parser.add_argument("--otp-length", type=int, default=6, help="digits of a one-time code (default 6)")
     parser.add_argument("--otp-ttl", type=float, default=300.0, help="seconds a code is valid (default 300)")
     parser.add_argument("--otp-attempts", type=int, default=3, help="tries per code (default 3)")
@@ -187,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
             callback_hosts=(*LOOPBACK_HOSTS, *args.callback_host),
             callback_url=args.callback_url,
             otp=otp,
+            country_code=args.country_code,
         )
     except ValueError as error:
         print(f"merchant: {error}", file=sys.stderr)

@@ -31,12 +31,15 @@ class ClockRoutes:
     """``GET /api/clock`` and ``POST /api/clock`` ``{"advance_seconds": N}``.
 
     :param after_change: commits and flushes what the jump set off (expiries, receipts).
+    :ivar on_advance: what else keeps this clock's time and must catch up before the answer
+        (the built-in merchant's ``tick``), called after the carrier's own timers.
     """
 
     def __init__(self, carrier: Carrier, clock: AdvancingClock, after_change: Callable[[], None]) -> None:
         self.carrier = carrier
         self.clock = clock
         self.after_change = after_change
+        self.on_advance: list[Callable[[], None]] = []
 
     def routes(self) -> list[Route]:
         """The routes, for :class:`~smsgw.web.api.Api`."""
@@ -64,5 +67,7 @@ class ClockRoutes:
             )
         self.clock.advance(float(seconds))
         self.carrier.tick()
+        for catch_up in self.on_advance:
+            catch_up()
         self.after_change()
         return self.read(request)
