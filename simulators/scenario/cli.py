@@ -17,8 +17,15 @@ from simulators.carrier_process import CarrierProcess, CarrierStartError
 from simulators.http import SmsgwError, call_api
 from simulators.scenario.document import DocumentError
 from simulators.scenario.esme import EsmeError, ScenarioEsme
-from simulators.scenario.model import Scenario, find_files, load_file, schema
-from simulators.scenario.report import Progress, summary, write_junit, write_junit_problem
+from simulators.scenario.model import Scenario, check_file, find_files, schema
+from simulators.scenario.report import (
+    Progress,
+    plural,
+    summary,
+    write_junit,
+    write_junit_problem,
+    write_junit_problems,
+)
 from simulators.scenario.runner import Outcome, run_all
 from simulators.scenario.steps import Network
 from smsgw.carrier.subscribers import NAMESPACE_PATTERN, NAMESPACE_RULE
@@ -87,11 +94,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load(paths: list[Path]) -> list[Scenario]:
+def _load(paths: list[Path]) -> tuple[list[Scenario], list[DocumentError]]:
+    """Every file's scenarios and every file's problems: one run shows all there is to fix."""
     scenarios: list[Scenario] = []
+    problems: list[DocumentError] = []
     for path in find_files(paths):
-        scenarios += load_file(path)
-    return scenarios
+        found, errors = check_file(path)
+        scenarios += found
+        problems += errors
+    return scenarios, problems
 
 
 def _esme_binder(
@@ -159,6 +170,20 @@ def _unusable(args: argparse.Namespace, problem: str) -> int:
     return UNUSABLE
 
 
+def _invalid(args: argparse.Namespace, problems: list[DocumentError]) -> int:
+    """Every problem of every file, before anything runs; in JUnit one error case each."""
+    for problem in problems:
+        print(problem.args[0], file=sys.stderr)
+    files = len({problem.path for problem in problems})
+    print(
+        f"{plural(len(problems), 'problem')} in {plural(files, 'file')}: nothing ran (docs/scenarios.md)",
+        file=sys.stderr,
+    )
+    if args.junit is not None:
+        write_junit_problems(args.junit, problems)
+    return UNUSABLE
+
+
 def _notes(args: argparse.Namespace, scenarios: list[Scenario]) -> None:
     if args.carrier is not None and args.seed is not None:
         print("note: --seed seeds a carrier the run starts; the one at --carrier keeps its own seed")
@@ -174,9 +199,11 @@ def _notes(args: argparse.Namespace, scenarios: list[Scenario]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        scenarios = _load(args.paths)
-    except (DocumentError, FileNotFoundError) as error:
+        scenarios, problems = _load(args.paths)
+    except FileNotFoundError as error:
         return _unusable(args, str(error))
+    if problems:
+        return _invalid(args, problems)
     if not scenarios:
         return _unusable(args, "the files hold no scenarios")
     started = time.monotonic()
@@ -192,10 +219,11 @@ def run(args: argparse.Namespace) -> int:
             network = _network(args, stack)
         except (CarrierStartError, SmsgwError, EsmeError) as error:
             return _unusable(args, f"no carrier to run against: {error}")
-        _notes(args, scenarios)
-        where = "a carrier of its own" if args.carrier is None else network.http_url
-        noun = "scenario" if len(scenarios) == 1 else "scenarios"
-        print(f"running {len(scenarios)} {noun} against {where} (namespace {network.namespace})", flush=True)
+        if not args.quiet:
+            _notes(args, scenarios)
+            where = "a carrier of its own" if args.carrier is None else network.http_url
+            running = f"running {plural(len(scenarios), 'scenario')} against {where}"
+            print(f"{running} (namespace {network.namespace})", flush=True)
         try:
             outcomes = run_all(scenarios, network, jobs=args.jobs, on_done=on_done)
         except KeyboardInterrupt:
@@ -207,10 +235,11 @@ def run(args: argparse.Namespace) -> int:
                 f"GET {network.http_url}/api/messages?namespace={network.namespace}"
             )
     seconds = time.monotonic() - started
-    print(summary(outcomes, seconds), flush=True)
+    print(summary(outcomes, seconds, quiet=args.quiet), flush=True)
     if args.junit is not None:
         write_junit(args.junit, outcomes, seconds)
-        print(f"JUnit XML: {args.junit}")
+        if not args.quiet:
+            print(f"JUnit XML: {args.junit}")
     if len(outcomes) < len(scenarios):
         return INTERRUPTED
     return PASSED if all(o.passed for o in outcomes) else FAILED
