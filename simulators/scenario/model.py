@@ -111,6 +111,11 @@ def _explain(error: ValidationError, where: str) -> str:
             "indent the step's own keys under it (- expect_sms: {text: ..., within: 3})"
         )
     hint = _hint(error.instance) if error.validator in ("type", "enum", "pattern") else ""
+    if error.validator == "enum" and isinstance(error.instance, str):
+        allowed = [str(value) for value in error.validator_value]
+        close = difflib.get_close_matches(error.instance, allowed, n=1)
+        meant = f" (did you mean {close[0]!r}?)" if close else ""
+        return f"{where}: {error.instance!r} is not one of: {', '.join(allowed)}{meant}"
     if error.validator == "type":
         # jsonschema's message quotes the whole value: a mis-shaped file would be dumped whole.
         wanted = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
