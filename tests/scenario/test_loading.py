@@ -9,6 +9,7 @@ import jsonschema
 import pytest
 import yaml
 
+from simulators.merchant import orders
 from simulators.scenario.document import DocumentError
 from simulators.scenario.model import find_files, load_file, schema
 from simulators.scenario.template import Undefined, render
@@ -270,3 +271,13 @@ def test_the_readme_scenario_is_a_valid_file_as_pasted(tmp_path: Path) -> None:
     block = section[section.index("```yaml\n") + 8 : section.index("```\n", section.index("```yaml\n") + 8)]
     (scenario,) = load_file(write(tmp_path, block))
     assert scenario.name == "buyer pays with the code from the SMS"
+
+
+def test_expect_order_knows_every_reason_the_shop_gives() -> None:
+    vocabulary = {
+        value
+        for name, value in vars(orders).items()
+        if name.isupper() and isinstance(value, str) and name != "Method"
+    }
+    order_step = schema()["$defs"]["steps"]["expect_order"]["anyOf"][1]
+    assert set(order_step["properties"]["reason"]["enum"]) == vocabulary
