@@ -27,10 +27,18 @@ class CarrierProcess:
     """``smsgw serve`` on free ports with an in-memory store, its output in ``workdir/serve.log``.
 
     :param config: TOML for ``--config`` (written to ``workdir/smsgw.toml``), or None.
+    :param config_path: a configuration file of the caller's, passed as it is (not with ``config``).
     :param merchant: whether to run the mock merchant (and wait until it is bound).
     """
 
-    def __init__(self, workdir: Path, *, config: str | None = None, merchant: bool = True) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        config: str | None = None,
+        config_path: Path | None = None,
+        merchant: bool = True,
+    ) -> None:
         self.ports_file = workdir / "ports.json"
         self.log_path = workdir / "serve.log"
         self.merchant = merchant
@@ -45,7 +53,9 @@ class CarrierProcess:
         if config is not None:
             config_path = workdir / "smsgw.toml"
             config_path.write_text(config, encoding="utf-8")
-            command += ["--config", str(config_path)]
+        if config_path is not None:
+            # The child runs in the project's directory: a relative path would point elsewhere.
+            command += ["--config", str(Path(config_path).resolve())]
         self.process = subprocess.Popen(
             command,
             stdin=subprocess.DEVNULL,

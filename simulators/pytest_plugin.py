@@ -2,7 +2,9 @@
 
 - ``carrier``: the running fake carrier, with this test's own namespace, reset after the test.
   It is started once per session on free ports (``smsgw serve`` with the mock merchant and an
-  in-memory store), or it is the one at ``--smsgw-url`` / ``$SMSGW_URL``.
+  in-memory store, and ``--smsgw-config FILE`` / ``$SMSGW_CONFIG`` as its ``--config``), or it
+  is the one at ``--smsgw-url`` / ``$SMSGW_URL``. ``carrier.smpp_host``, ``smpp_port``,
+  ``system_id`` and ``password`` are what an ESME of your own binds with.
 - ``phone``: makes handsets in the test's namespace: ``phone()`` on a fresh number,
   ``phone(wallet="50.00")`` with a merchant wallet, ``phone("+8613800000001")`` a given one.
 - ``merchant``: the mock merchant's client (:class:`~simulators.merchant.client.Shop`).
@@ -25,11 +27,14 @@ from typing import Any
 import attrs
 import pytest
 
-from simulators.carrier_process import CarrierProcess
+from simulators.carrier_process import CarrierProcess, CarrierStartError
 from simulators.handset import Phone
 from simulators.http import SmsgwError, call_api
 from simulators.merchant.client import Shop
 from simulators.scenario.esme import ScenarioEsme
+
+#: The built-in account (system_id and password) of a carrier without configuration.
+DEFAULT_ACCOUNT = "smsgw"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -39,12 +44,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=os.environ.get("SMSGW_URL"),
         help="HTTP API of a running smsgw to test against (default: start one for the session)",
     )
+    group.addoption(
+        "--smsgw-config",
+        default=os.environ.get("SMSGW_CONFIG") or None,
+        metavar="FILE",
+        help="smsgw serve --config FILE for the carrier the session starts (default $SMSGW_CONFIG)",
+    )
 
 
 @attrs.define
 class Carrier:
     """The carrier as one test sees it.
 
+    :ivar smpp: ``(host, port)`` of its SMPP listener, as ``smpp_host`` and ``smpp_port`` too.
+    :ivar system_id: with ``password``, the account an ESME of the test binds as: the carrier's
+        first account when the session started it (``smsgw`` unless ``--smsgw-config`` says
+        otherwise), the built-in ``smsgw``/``smsgw`` at ``--smsgw-url``.
     :ivar namespace: this test's world: its handsets and faults carry it, and it is reset after.
     """
 
@@ -52,8 +67,18 @@ class Carrier:
     merchant_url: str | None
     smpp: tuple[str, int]
     namespace: str
+    system_id: str = DEFAULT_ACCOUNT
+    password: str = DEFAULT_ACCOUNT
     timeout: float = 10.0
     _shared_faults: list[str] = attrs.Factory(list)
+
+    @property
+    def smpp_host(self) -> str:
+        return self.smpp[0]
+
+    @property
+    def smpp_port(self) -> int:
+        return self.smpp[1]
 
     def api(self, method: str, path: str, body: Any = None, **query: Any) -> Any:
         """One call to the carrier's HTTP API (``/api/...``); the decoded JSON."""
@@ -121,14 +146,22 @@ def smsgw_endpoints(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
             "smpp": (health["smpp"]["host"], int(health["smpp"]["port"])),
         }
         return
+    config = request.config.getoption("--smsgw-config")
+    if config and not Path(config).is_file():
+        pytest.exit(f"--smsgw-config {config}: no such file", returncode=pytest.ExitCode.USAGE_ERROR)
     with tempfile.TemporaryDirectory(prefix="smsgw-pytest-") as workdir:
-        process = CarrierProcess(Path(workdir))
+        process = CarrierProcess(Path(workdir), config_path=Path(config) if config else None)
         try:
-            ports = process.wait_ready()
+            try:
+                ports = process.wait_ready()
+            except CarrierStartError as error:
+                pytest.exit(f"the carrier did not start: {error}", returncode=pytest.ExitCode.USAGE_ERROR)
             yield {
                 "http_url": ports["http_url"],
                 "merchant_url": ports.get("merchant_url"),
                 "smpp": (ports["smpp_host"], int(ports["smpp"])),
+                "system_id": ports["system_id"],
+                "password": ports["password"],
             }
         finally:
             process.stop()
@@ -139,7 +172,12 @@ def carrier(smsgw_endpoints: dict[str, Any], request: pytest.FixtureRequest) -> 
     """The running carrier, in a namespace of this test's own, reset when the test ends."""
     namespace = f"t-{secrets.token_hex(4)}"
     world = Carrier(
-        smsgw_endpoints["http_url"], smsgw_endpoints["merchant_url"], smsgw_endpoints["smpp"], namespace
+        smsgw_endpoints["http_url"],
+        smsgw_endpoints["merchant_url"],
+        smsgw_endpoints["smpp"],
+        namespace,
+        system_id=smsgw_endpoints.get("system_id", DEFAULT_ACCOUNT),
+        password=smsgw_endpoints.get("password", DEFAULT_ACCOUNT),
     )
     yield world
     world.reset()

@@ -6,23 +6,32 @@ import argparse
 import json
 import secrets
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 
-from simulators.carrier_process import CarrierProcess, CarrierStartError
+from simulators.carrier_process import CarrierStartError
 from simulators.http import SmsgwError, call_api
+from simulators.scenario import own_carrier
 from simulators.scenario.document import DocumentError
 from simulators.scenario.esme import EsmeError, ScenarioEsme
-from simulators.scenario.model import Scenario, find_files, load_file, schema
-from simulators.scenario.report import Progress, summary, write_junit, write_junit_problem
+from simulators.scenario.model import Scenario, check_file, find_files, schema
+from simulators.scenario.report import (
+    Progress,
+    plural,
+    summary,
+    write_junit,
+    write_junit_problem,
+    write_junit_problems,
+)
 from simulators.scenario.runner import Outcome, run_all
 from simulators.scenario.steps import Network
 from smsgw.carrier.subscribers import NAMESPACE_PATTERN, NAMESPACE_RULE
 
+#: The built-in account of a carrier with no configuration.
+DEFAULT_ESME = "smsgw:smsgw"
 #: Exit statuses: every scenario passed, one did not, the run could not start, Ctrl-C.
 PASSED, FAILED, UNUSABLE, INTERRUPTED = 0, 1, 2, 130
 
@@ -61,7 +70,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="its mock merchant's API (default: what the carrier's health reports)",
     )
     run.add_argument(
-        "--esme", default="smsgw:smsgw", metavar="SYSTEM_ID:PASSWORD", help="the account submit steps bind as"
+        "--esme",
+        metavar="SYSTEM_ID:PASSWORD",
+        help="the account submit steps bind as (default: the carrier's first account, smsgw:smsgw)",
+    )
+    run.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="smsgw serve --config FILE for the carrier the run starts (your USSD routes, timers, accounts)",
     )
     run.add_argument("--junit", type=Path, metavar="FILE", help="write JUnit XML here")
     run.add_argument(
@@ -87,11 +104,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load(paths: list[Path]) -> list[Scenario]:
+def _load(paths: list[Path]) -> tuple[list[Scenario], list[DocumentError]]:
+    """Every file's scenarios and every file's problems: one run shows all there is to fix."""
     scenarios: list[Scenario] = []
+    problems: list[DocumentError] = []
     for path in find_files(paths):
-        scenarios += load_file(path)
-    return scenarios
+        found, errors = check_file(path)
+        scenarios += found
+        problems += errors
+    return scenarios, problems
 
 
 def _esme_binder(
@@ -116,25 +137,20 @@ def _esme_binder(
     return esme, close
 
 
-def _start_carrier(stack: ExitStack, seed: int | None) -> dict[str, object]:
-    workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="smsgw-scenarios-")))
-    config = f"[merchant]\nseed = {seed}\n" if seed is not None else None
-    carrier = CarrierProcess(workdir, config=config)
-    stack.callback(carrier.stop)
-    return carrier.wait_ready()
-
-
 def _network(args: argparse.Namespace, stack: ExitStack) -> Network:
+    credentials = args.esme
     if args.carrier is None:
-        endpoints = _start_carrier(stack, args.seed)
+        endpoints = own_carrier.start(stack, config=args.config, seed=args.seed)
         http_url, merchant_url = str(endpoints["http_url"]), str(endpoints["merchant_url"])
         smpp = (str(endpoints["smpp_host"]), int(str(endpoints["smpp"])))
+        # A --config may change the accounts: its first is the one the carrier names.
+        credentials = credentials or f"{endpoints['system_id']}:{endpoints['password']}"
     else:
         http_url = args.carrier.rstrip("/")
         health = call_api(http_url, "GET", "/api/health", timeout=10.0)
         merchant_url = args.merchant or health.get("merchant", {}).get("url")
         smpp = (health["smpp"]["host"], int(health["smpp"]["port"]))
-    esme, close = _esme_binder(smpp, args.esme, 10.0)
+    esme, close = _esme_binder(smpp, credentials or DEFAULT_ESME, 10.0)
     stack.callback(close)
     namespace = args.namespace or f"run-{secrets.token_hex(3)}"
     if args.carrier is not None and not args.keep:
@@ -159,9 +175,25 @@ def _unusable(args: argparse.Namespace, problem: str) -> int:
     return UNUSABLE
 
 
+def _invalid(args: argparse.Namespace, problems: list[DocumentError]) -> int:
+    """Every problem of every file, before anything runs; in JUnit one error case each."""
+    for problem in problems:
+        print(problem.args[0], file=sys.stderr)
+    files = len({problem.path for problem in problems})
+    print(
+        f"{plural(len(problems), 'problem')} in {plural(files, 'file')}: nothing ran (docs/scenarios.md)",
+        file=sys.stderr,
+    )
+    if args.junit is not None:
+        write_junit_problems(args.junit, problems)
+    return UNUSABLE
+
+
 def _notes(args: argparse.Namespace, scenarios: list[Scenario]) -> None:
     if args.carrier is not None and args.seed is not None:
         print("note: --seed seeds a carrier the run starts; the one at --carrier keeps its own seed")
+    if args.carrier is not None and args.config is not None:
+        print("note: --config configures a carrier the run starts; the one at --carrier keeps its own")
     if args.carrier is None and args.merchant is not None:
         print("note: --merchant goes with --carrier; the run's own carrier has its own merchant")
     alone = sum(s.runs_alone for s in scenarios)
@@ -174,9 +206,11 @@ def _notes(args: argparse.Namespace, scenarios: list[Scenario]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        scenarios = _load(args.paths)
-    except (DocumentError, FileNotFoundError) as error:
+        scenarios, problems = _load(args.paths)
+    except FileNotFoundError as error:
         return _unusable(args, str(error))
+    if problems:
+        return _invalid(args, problems)
     if not scenarios:
         return _unusable(args, "the files hold no scenarios")
     started = time.monotonic()
@@ -192,10 +226,11 @@ def run(args: argparse.Namespace) -> int:
             network = _network(args, stack)
         except (CarrierStartError, SmsgwError, EsmeError) as error:
             return _unusable(args, f"no carrier to run against: {error}")
-        _notes(args, scenarios)
-        where = "a carrier of its own" if args.carrier is None else network.http_url
-        noun = "scenario" if len(scenarios) == 1 else "scenarios"
-        print(f"running {len(scenarios)} {noun} against {where} (namespace {network.namespace})", flush=True)
+        if not args.quiet:
+            _notes(args, scenarios)
+            where = "a carrier of its own" if args.carrier is None else network.http_url
+            running = f"running {plural(len(scenarios), 'scenario')} against {where}"
+            print(f"{running} (namespace {network.namespace})", flush=True)
         try:
             outcomes = run_all(scenarios, network, jobs=args.jobs, on_done=on_done)
         except KeyboardInterrupt:
@@ -207,10 +242,11 @@ def run(args: argparse.Namespace) -> int:
                 f"GET {network.http_url}/api/messages?namespace={network.namespace}"
             )
     seconds = time.monotonic() - started
-    print(summary(outcomes, seconds), flush=True)
+    print(summary(outcomes, seconds, quiet=args.quiet), flush=True)
     if args.junit is not None:
         write_junit(args.junit, outcomes, seconds)
-        print(f"JUnit XML: {args.junit}")
+        if not args.quiet:
+            print(f"JUnit XML: {args.junit}")
     if len(outcomes) < len(scenarios):
         return INTERRUPTED
     return PASSED if all(o.passed for o in outcomes) else FAILED

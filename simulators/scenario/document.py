@@ -24,6 +24,14 @@ class LocatedList(list[Any]):
     line: int = 0
 
 
+class LeadingZero(int):
+    """An integer YAML read from digits with a leading zero (``0420`` is octal 272): almost
+    always a code or an answer meant as text. ``written`` is what the file says."""
+
+    written: str = ""
+    line: int = 0
+
+
 class DocumentError(Exception):
     """A file that is not the YAML it should be; ``line`` is 1-based, 0 when unknown."""
 
@@ -49,6 +57,16 @@ class _Loader(yaml.SafeLoader):
             mapping[key] = self.construct_object(value_node, deep=True)
         return mapping
 
+    def construct_leading_zero(self, node: yaml.ScalarNode) -> int:
+        value = self.construct_yaml_int(node)
+        digits = str(node.value).lstrip("+-")
+        if len(digits) > 1 and digits[0] == "0" and digits[1] in "01234567_":
+            marked = LeadingZero(value)
+            marked.written = str(node.value)
+            marked.line = node.start_mark.line + 1
+            return marked
+        return value
+
     def construct_sequence(self, node: yaml.SequenceNode, deep: bool = False) -> LocatedList:  # type: ignore[override]
         items = LocatedList(self.construct_object(child, deep=True) for child in node.value)
         items.line = node.start_mark.line + 1
@@ -57,6 +75,7 @@ class _Loader(yaml.SafeLoader):
 
 _Loader.add_constructor("tag:yaml.org,2002:map", _Loader.construct_mapping)
 _Loader.add_constructor("tag:yaml.org,2002:seq", _Loader.construct_sequence)
+_Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_leading_zero)
 
 
 def load(path: Path) -> Any:

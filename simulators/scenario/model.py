@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,8 @@ import attrs
 import jsonschema
 from jsonschema.exceptions import ValidationError, best_match
 
-from simulators.scenario.document import DocumentError, line_of, load
+from simulators.scenario.document import DocumentError, LeadingZero, line_of, load
+from smsgw.carrier.subscribers import normalize_msisdn
 
 #: Steps that act on one handset (named by ``handset``, or the scenario's only one).
 HANDSET_STEPS = frozenset(
@@ -94,8 +95,7 @@ def _path_text(path: Iterable[Any]) -> str:
     return text or "the file"
 
 
-def _explain(error: ValidationError) -> str:
-    where = _path_text(error.absolute_path)
+def _explain(error: ValidationError, where: str) -> str:
     if error.validator == "additionalProperties" and isinstance(error.instance, Mapping):
         allowed = sorted(error.schema.get("properties", {}))
         unknown = [key for key in error.instance if key not in allowed]
@@ -111,7 +111,31 @@ def _explain(error: ValidationError) -> str:
             "indent the step's own keys under it (- expect_sms: {text: ..., within: 3})"
         )
     hint = _hint(error.instance) if error.validator in ("type", "enum", "pattern") else ""
+    if error.validator == "enum" and isinstance(error.instance, str):
+        allowed = [str(value) for value in error.validator_value]
+        close = difflib.get_close_matches(error.instance, allowed, n=1)
+        meant = f" (did you mean {close[0]!r}?)" if close else ""
+        return f"{where}: {error.instance!r} is not one of: {', '.join(allowed)}{meant}"
+    if error.validator == "type":
+        # jsonschema's message quotes the whole value: a mis-shaped file would be dumped whole.
+        wanted = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
+        return f"{where}: {_short(error.instance)} is not {' or '.join(map(_article, wanted))}{hint}"
     return f"{where}: {error.message}{hint}"
+
+
+def _article(kind: str) -> str:
+    return {"object": "a mapping", "array": "a list", "null": "empty", "integer": "an integer"}.get(
+        kind, f"a {kind}"
+    )
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _hint(value: Any) -> str:
@@ -142,11 +166,43 @@ def _specific(error: ValidationError) -> ValidationError:
     return error
 
 
-def _check(document: Any, definition: str, path: Path) -> None:
-    error = best_match(_validator(definition).iter_errors(document))
-    if error is not None:
+def _schema_errors(
+    root: Any, instance: Any, definition: str, path: Path, prefix: list[Any]
+) -> list[tuple[tuple[Any, ...], DocumentError]]:
+    """Every place ``instance`` (at ``prefix`` in ``root``) breaks the schema, one error each."""
+    by_place: dict[tuple[Any, ...], list[ValidationError]] = {}
+    for error in _validator(definition).iter_errors(instance):
         error = _specific(error)
-        raise DocumentError(path, line_of(document, list(error.absolute_path)), _explain(error))
+        by_place.setdefault((*prefix, *error.absolute_path), []).append(error)
+    found = []
+    for place, errors in by_place.items():
+        # Two keys in one step also break "no other key": the one-key message says it all.
+        if any(e.validator == "maxProperties" for e in errors):
+            errors = [e for e in errors if e.validator == "maxProperties"]
+        where = _path_text(place)
+        for message in dict.fromkeys(_explain(e, where) for e in errors):
+            found.append((place, DocumentError(path, line_of(root, list(place)), message)))
+    return found
+
+
+def _leading_zeros(node: Any, place: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], LeadingZero]]:
+    if isinstance(node, LeadingZero):
+        yield place, node
+    elif isinstance(node, Mapping):
+        for key, value in node.items():
+            yield from _leading_zeros(value, (*place, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _leading_zeros(value, (*place, index))
+
+
+def _octal_error(path: Path, place: tuple[Any, ...], value: LeadingZero) -> DocumentError:
+    return DocumentError(
+        path,
+        value.line,
+        f'{_path_text(place)}: YAML reads {value.written} as the octal number {int(value)}: write "{value.written}"'
+        " in quotes",
+    )
 
 
 def _step(raw: Mapping[str, Any], index: int, line: int) -> Step:
@@ -154,26 +210,68 @@ def _step(raw: Mapping[str, Any], index: int, line: int) -> Step:
     return Step(action, args, line, index)
 
 
-def _scenario(raw: Mapping[str, Any], path: Path) -> Scenario:
-    handsets = dict(raw.get("handsets") or {})
-    steps = tuple(_step(item, index, getattr(item, "line", 0)) for index, item in enumerate(raw["steps"], 1))
-    scenario = Scenario(
-        name=raw["name"],
+def _scenario(raw: Mapping[str, Any], path: Path, broken: set[int] | None = None) -> Scenario:
+    """The scenario of ``raw``; steps at the indexes in ``broken`` (which broke the schema) are
+    left out, so what remains is checked too."""
+    broken = broken or set()
+    handsets = raw.get("handsets")
+    handsets = dict(handsets) if isinstance(handsets, Mapping) else {}
+    raw_steps = raw.get("steps")
+    steps = tuple(
+        _step(item, index, getattr(item, "line", 0))
+        for index, item in enumerate(raw_steps if isinstance(raw_steps, list) else [], 1)
+        if index - 1 not in broken and isinstance(item, Mapping) and len(item) == 1
+    )
+    faults = raw.get("faults")
+    return Scenario(
+        name=str(raw.get("name", "")),
         path=path,
         line=getattr(raw, "line", 0),
-        handsets={name: dict(setup or {}) for name, setup in handsets.items()},
-        faults=tuple(raw.get("faults") or ()),
+        handsets={
+            name: dict(setup) if isinstance(setup, Mapping) else {} for name, setup in handsets.items()
+        },
+        faults=tuple(f for f in faults if isinstance(f, Mapping)) if isinstance(faults, list) else (),
         steps=steps,
         description=raw.get("description", ""),
         alone=bool(raw.get("alone", False)),
     )
-    for step in steps:
-        _check_handset(scenario, step)
-        _check_patterns(scenario, step)
-        _check_addressees(scenario, step)
-    for rule in scenario.faults:
-        _check_fault_number(scenario, rule, getattr(rule, "line", scenario.line), "faults")
-    return scenario
+
+
+def _meaning_errors(scenario: Scenario, raw: Mapping[str, Any], handsets_ok: bool) -> list[DocumentError]:
+    """What the schema cannot say: names that must refer to a declared handset, patterns, numbers."""
+    errors: list[DocumentError] = []
+
+    def collect(check: Callable[..., None], *args: Any) -> None:
+        try:
+            check(*args)
+        except DocumentError as error:
+            errors.append(error)
+
+    for name, setup in scenario.handsets.items():
+        collect(_check_msisdn, scenario, name, setup, getattr(raw["handsets"][name], "line", scenario.line))
+    for step in scenario.steps:
+        if handsets_ok:
+            collect(_check_handset, scenario, step)
+            collect(_check_addressees, scenario, step)
+        collect(_check_patterns, scenario, step)
+    if handsets_ok:
+        for rule in scenario.faults:
+            collect(_check_fault_number, scenario, rule, getattr(rule, "line", scenario.line), "faults")
+    return errors
+
+
+def _check_msisdn(scenario: Scenario, name: str, setup: Mapping[str, Any], line: int) -> None:
+    number = setup.get("msisdn")
+    if number is None or isinstance(number, LeadingZero):
+        return
+    # Any country code will do: the carrier's own is unknown here, and only the shape matters.
+    if isinstance(number, bool) or normalize_msisdn(str(number), "") is None:
+        raise DocumentError(
+            scenario.path,
+            line,
+            f"handsets.{name}.msisdn: {number!r} is not a phone number: write 6 to 15 digits, "
+            'international ones with + ("+8619999990001")',
+        )
 
 
 #: Steps whose ``text`` (or bare value) is a regular expression.
@@ -239,29 +337,80 @@ def _check_handset(scenario: Scenario, step: Step) -> None:
         )
 
 
+class DocumentErrors(DocumentError):
+    """Every problem of one file, in line order; it reads as the first, prints as all."""
+
+    def __init__(self, errors: list[DocumentError]) -> None:
+        first = errors[0]
+        super().__init__(first.path, first.line, first.message)
+        self.errors = errors
+
+    def __str__(self) -> str:
+        return "\n".join(str(error.args[0]) for error in self.errors)
+
+
+def check_file(path: Path) -> tuple[list[Scenario], list[DocumentError]]:
+    """The scenarios of one file and every problem found in it, in line order."""
+    try:
+        document = load(path)
+    except DocumentError as error:
+        return [], [error]
+    if document is None:
+        problem = "the file holds no scenario: write scenarios: [...] or one scenario (docs/scenarios.md)"
+        return [], [DocumentError(path, 0, problem)]
+    octal = list(_leading_zeros(document))
+    found: list[tuple[tuple[Any, ...], DocumentError]] = []
+    if isinstance(document, list):
+        found.append(((), DocumentError(path, getattr(document, "line", 1), (
+            "the file is a bare list: put it under scenarios: (a first line 'scenarios:', the list"
+            " indented below it), or make the file one scenario (name: and steps:)"
+        ))))  # fmt: skip
+        raws, prefixes = list(document), [[index] for index in range(len(document))]
+        for raw, prefix in zip(raws, prefixes, strict=True):
+            found += _schema_errors(document, raw, "scenario", path, prefix)
+    elif isinstance(document, Mapping) and "scenarios" in document:
+        found += _schema_errors(document, document, "file", path, [])
+        listed = document["scenarios"]
+        raws = list(listed) if isinstance(listed, list) else []
+        prefixes = [["scenarios", index] for index in range(len(raws))]
+    else:
+        found += _schema_errors(document, document, "scenario", path, [])
+        raws, prefixes = [document], [[]]
+    # A value read as octal is said once, as octal, not again as "not a string".
+    octal_places = {place for place, _ in octal}
+    errors = [_octal_error(path, place, value) for place, value in octal]
+    errors += [error for place, error in found if place not in octal_places]
+    scenarios = []
+    for raw, prefix in zip(raws, prefixes, strict=True):
+        if not isinstance(raw, Mapping):
+            continue
+        broken = {
+            place[len(prefix) + 1]
+            for place, _ in found
+            if len(place) > len(prefix) + 1 and list(place[: len(prefix) + 1]) == [*prefix, "steps"]
+        }
+        # Steps name handsets by the keys of handsets:, whatever is wrong inside them.
+        handsets_ok = isinstance(raw.get("handsets") or {}, Mapping)
+        scenario = _scenario(raw, path, broken)
+        errors += _meaning_errors(scenario, raw, handsets_ok)
+        scenarios.append(scenario)
+    seen: dict[str, int] = {}
+    for scenario in scenarios:
+        if scenario.name and scenario.name in seen:
+            problem = f"scenario name {scenario.name!r} is used twice in this file (first on line {seen[scenario.name]})"
+            errors.append(DocumentError(path, scenario.line, problem))
+        seen.setdefault(scenario.name, scenario.line)
+    return scenarios, sorted(errors, key=lambda error: error.line)
+
+
 def load_file(path: Path) -> list[Scenario]:
     """The scenarios of one file, checked.
 
-    :raises DocumentError: with the file, line and what is wrong.
+    :raises DocumentErrors: every problem, each with the file, line and what is wrong.
     """
-    document = load(path)
-    if document is None:
-        raise DocumentError(
-            path, 0, "the file holds no scenario: write scenarios: [...] or one scenario (docs/scenarios.md)"
-        )
-    if isinstance(document, Mapping) and "scenarios" in document:
-        _check(document, "file", path)
-        raws = document["scenarios"]
-    else:
-        _check(document, "scenario", path)
-        raws = [document]
-    scenarios = [_scenario(raw, path) for raw in raws]
-    seen: dict[str, int] = {}
-    for scenario in scenarios:
-        if scenario.name in seen:
-            problem = f"scenario name {scenario.name!r} is used twice in this file (first on line {seen[scenario.name]})"
-            raise DocumentError(path, scenario.line, problem)
-        seen[scenario.name] = scenario.line
+    scenarios, errors = check_file(path)
+    if errors:
+        raise DocumentErrors(errors)
     return scenarios
 
 

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
+from simulators.scenario.document import DocumentError
 from simulators.scenario.runner import Outcome
 
 _MARK = {"passed": "PASS", "failed": "FAIL", "error": "ERROR"}
@@ -54,8 +55,11 @@ def _classname(path: Path) -> str:
     return ".".join(parts)
 
 
-def summary(outcomes: Sequence[Outcome], seconds: float) -> str:
-    """The table of every scenario, the failures in full, and the totals line."""
+def summary(outcomes: Sequence[Outcome], seconds: float, *, quiet: bool = False) -> str:
+    """The table of every scenario, the failures in full, and the totals line; ``quiet``: the
+    totals line alone (the failures were printed as they ended)."""
+    if quiet:
+        return _totals(outcomes, seconds)
     header = ("result", "scenario", "where", "time")
     rows = [(_MARK[o.status], o.scenario.name, o.where, f"{o.seconds:.2f} s") for o in outcomes]
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
@@ -70,13 +74,16 @@ def summary(outcomes: Sequence[Outcome], seconds: float) -> str:
         for outcome in failed:
             lines.append(f"  {_MARK[outcome.status]} {outcome.scenario.name}")
             lines.append(_indent(_failure(outcome)))
+    lines += ["", _totals(outcomes, seconds)]
+    return "\n".join(lines)
+
+
+def _totals(outcomes: Sequence[Outcome], seconds: float) -> str:
     counts = {status: sum(o.status == status for o in outcomes) for status in _MARK}
     totals = f"{counts['passed']} passed, {counts['failed']} failed"
     if counts["error"]:
-        totals += f", {counts['error']} errors"
-    noun = "scenario" if len(outcomes) == 1 else "scenarios"
-    lines += ["", f"{len(outcomes)} {noun}: {totals} in {seconds:.2f} s"]
-    return "\n".join(lines)
+        totals += f", {plural(counts['error'], 'error')}"
+    return f"{plural(len(outcomes), 'scenario')}: {totals} in {seconds:.2f} s"
 
 
 def write_junit(path: Path, outcomes: Sequence[Outcome], seconds: float) -> None:
@@ -129,3 +136,40 @@ def write_junit_problem(path: Path, problem: str) -> None:
     ET.indent(suites)
     path.parent.mkdir(parents=True, exist_ok=True)
     ET.ElementTree(suites).write(path, encoding="utf-8", xml_declaration=True)
+
+
+def write_junit_problems(path: Path, problems: Sequence[DocumentError]) -> None:
+    """JUnit XML for files that are not valid scenarios: one error case per problem, in the
+    file's suite, so CI lists each with its line."""
+    suites = ET.Element(
+        "testsuites", name="smsgw scenarios", tests=str(len(problems)), errors=str(len(problems)), time="0"
+    )
+    by_file: dict[Path, list[DocumentError]] = {}
+    for problem in problems:
+        by_file.setdefault(problem.path, []).append(problem)
+    for file, group in by_file.items():
+        count = str(len(group))
+        suite = ET.SubElement(suites, "testsuite", name=str(file), tests=count, failures="0", errors=count)
+        for problem in group:
+            case = ET.SubElement(
+                suite,
+                "testcase",
+                classname=_classname(file),
+                name=_clip(f"{file.name}:{problem.line}: {problem.message}", 120),
+                file=str(file),
+                line=str(problem.line),
+                time="0",
+            )
+            ET.SubElement(case, "error", message=problem.message, type="error").text = str(problem.args[0])
+    ET.indent(suites)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ET.ElementTree(suites).write(path, encoding="utf-8", xml_declaration=True)
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 error``, ``2 errors``."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."

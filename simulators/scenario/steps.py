@@ -351,7 +351,7 @@ def _switch(state: str) -> Callable[[World, Step], None]:
 
 def checkout(world: World, step: Step) -> None:
     args = _args(step, world.variables, None)
-    _, phone = world.handset(args)
+    name, phone = world.handset(args)
     body = {
         "msisdn": phone.msisdn,
         "amount": args["amount"],
@@ -365,6 +365,30 @@ def checkout(world: World, step: Step) -> None:
             raise  # no answer at all: the run's set-up is wrong, not the flow
         raise StepFailed("the shop refused the order", actual=str(error)) from None
     world.remember("order", args.get("as"), order)
+    expect = args.get("expect")
+    ended = order["status"] in FINAL_STATUSES
+    if expect is not None and (not ended or order["reason"] != expect):
+        raise StepFailed(
+            f"order {order['id']} for {name}", f"failed at once (reason {expect})", _order_text(order)
+        )
+    if expect is None and ended and not _next_is(world, step, "expect_order"):
+        # Without this the next step waits its whole time for an SMS or a prompt that never comes.
+        raise StepFailed(
+            f"order {order['id']} for {name} ended at once: {_order_text(order)}",
+            "an order waiting for the buyer (awaiting_confirmation); to test this outcome write"
+            f" checkout: {{..., expect: {order['reason']}}}",
+            _order_text(order),
+        )
+
+
+def _order_text(order: Mapping[str, Any]) -> str:
+    return f"{order['status']} (reason {order['reason']})"
+
+
+def _next_is(world: World, step: Step, action: str) -> bool:
+    """Whether the step after ``step`` (1-based ``index``) is ``action``."""
+    steps = world.scenario.steps
+    return step.index < len(steps) and steps[step.index].action == action
 
 
 def confirm_code(world: World, step: Step) -> None:
@@ -410,10 +434,16 @@ def _poll(check: Callable[[], tuple[bool, str]], within: float) -> tuple[bool, s
         time.sleep(_POLL)
 
 
+#: Order statuses that never change again.
+FINAL_STATUSES = frozenset({"paid", "failed", "expired", "cancelled"})
+
+
 def expect_order(world: World, step: Step) -> None:
     args = _args(step, world.variables, "status")
     name = args.get("order") or world.last.get("order")
     order = world.recall("order", name)
+    wanted = args["status"] + (f" (reason {args['reason']})" if "reason" in args else "")
+    ended: list[str] = []
 
     def check() -> tuple[bool, str]:
         current = world.network.shop("GET", f"/orders/{order['id']}")
@@ -421,11 +451,16 @@ def expect_order(world: World, step: Step) -> None:
         ok = current["status"] == args["status"] and (
             "reason" not in args or current["reason"] == args["reason"]
         )
-        return ok, f"{current['status']} (reason {current['reason']})"
+        seen = f"{current['status']} (reason {current['reason']})"
+        if not ok and current["status"] in FINAL_STATUSES:
+            ended.append(seen)
+            return True, seen  # a final status never changes: waiting longer cannot help
+        return ok, seen
 
     ok, seen = _poll(check, _within(args))
+    if ended:
+        raise StepFailed(f"order {order['id']} ended {ended[0]}, not as expected", wanted, seen)
     if not ok:
-        wanted = args["status"] + (f" (reason {args['reason']})" if "reason" in args else "")
         raise StepFailed(
             f"order {order['id']} did not become {args['status']} within {_within(args):g} s", wanted, seen
         )

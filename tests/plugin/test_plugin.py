@@ -98,3 +98,31 @@ def test_shared_numbers_are_put_back_and_faults_stay_with_their_test(tmp_path: P
     )
     result = run_pytest(str(test), "-p", "no:randomly")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_session_carrier_takes_a_config_and_gives_its_smpp_address_and_account(tmp_path: Path) -> None:
+    config = tmp_path / "smsgw.toml"
+    config.write_text(
+        '[network]\ndefault_account = "shop"\n\n[[accounts]]\nsystem_id = "shop"\npassword = "secret"\n\n[merchant]\nshop_name = "AcmeShop"\n',
+        encoding="utf-8",
+    )
+    test = tmp_path / "test_own_config.py"
+    test.write_text(
+        "from simulators.scenario.esme import ScenarioEsme\n"
+        "def test_bind_with_what_the_fixture_says(carrier, phone, merchant):\n"
+        "    assert (carrier.system_id, carrier.password) == ('shop', 'secret')\n"
+        "    assert (carrier.smpp_host, carrier.smpp_port) == carrier.smpp\n"
+        "    esme = ScenarioEsme(carrier.smpp_host, carrier.smpp_port, carrier.system_id, carrier.password, timeout=5)\n"
+        "    try:\n"
+        "        buyer = phone()\n"
+        "        assert esme.submit('10010', buyer.msisdn, 'hello', receipt=False).status == 0\n"
+        "        buyer.wait_for_sms('hello', timeout=5)\n"
+        "    finally:\n"
+        "        esme.close()\n"
+        "    merchant.checkout(phone(wallet='5.00'), '1.00')\n",
+        encoding="utf-8",
+    )
+    result = run_pytest(str(test), "--smsgw-config", str(config))
+    assert result.returncode == 0, result.stdout + result.stderr
+    result = run_pytest(str(test), "--smsgw-config", str(tmp_path / "missing.toml"))
+    assert result.returncode == 4 and "--smsgw-config" in result.stdout + result.stderr

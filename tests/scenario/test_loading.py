@@ -9,6 +9,7 @@ import jsonschema
 import pytest
 import yaml
 
+from simulators.merchant import orders
 from simulators.scenario.document import DocumentError
 from simulators.scenario.model import find_files, load_file, schema
 from simulators.scenario.template import Undefined, render
@@ -200,3 +201,83 @@ def test_scenarios_that_touch_what_all_share_run_alone(tmp_path: Path) -> None:
 def test_mistakes_are_caught_before_the_run(tmp_path: Path, text: str, line: int, words: str) -> None:
     error = problem(write(tmp_path, text))
     assert error.line == line and words in error.message, error
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "words"),
+    [
+        # A list with no scenarios: above it: said in one line, the file not quoted back whole.
+        ("- name: x\n  steps: [{advance_clock: 1}]\n", 1, "put it under scenarios:"),
+        (
+            "name: x\nhandsets: {b: {}}\nsteps:\n  - dial: '*1#'\n  - answer: 0420\n",
+            5,
+            'YAML reads 0420 as the octal number 272: write "0420" in quotes',
+        ),
+        ("name: x\nhandsets: {b: {msisdn: abc}}\nsteps: [{dial: '*1#'}]\n", 2, "'abc' is not a phone number"),
+        (
+            "name: x\nhandsets: {b: {}}\nsteps:\n  - expect_order: {status: failed, reason: no_walet}\n",
+            4,
+            "'no_walet' is not one of: created, code_sent,",
+        ),
+    ],
+)
+def test_traps_are_named_with_the_fix(tmp_path: Path, text: str, line: int, words: str) -> None:
+    error = problem(write(tmp_path, text))
+    assert error.line == line and words in error.message, error
+    assert "advance_clock" not in error.message, "the message quotes the file back"
+    if "no_walet" in text:
+        assert error.message.endswith("(did you mean 'no_wallet'?)")
+
+
+def test_every_problem_of_a_file_is_listed_in_line_order(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "scenarios:\n"
+        "  - name: one\n"
+        "    handsets:\n"
+        "      buyer: {msisdn: '12', wallet: {pin: 0123}}\n"
+        "    steps:\n"
+        "      - answer: 0420\n"
+        "      - expect_scren: Hi\n"
+        "      - send_sms: {to: sellr, text: hi}\n"
+        "  - name: two\n"
+        "    handsets: {b: {}}\n"
+        "    steps:\n"
+        "      - expect_order: paied\n"
+        "      - expect_sms: '(unclosed'\n"
+        "  - name: one\n"
+        "    steps: [{advance_clock: 1}]\n",
+    )
+    with pytest.raises(DocumentError) as caught:
+        load_file(path)
+    lines = str(caught.value).splitlines()
+    assert [int(line.split(":")[1]) for line in lines] == [4, 4, 6, 7, 8, 12, 13, 14]
+    for words in (
+        'write "0123" in quotes',
+        "'12' is not a phone number",
+        "octal number 272",
+        "'expect_scren' (did you mean 'expect_screen'?)",
+        "to: no handset 'sellr'",
+        "'paied' is not one of",
+        "/(unclosed/ is not a regular expression",
+        "'one' is used twice",
+    ):
+        assert sum(words in line for line in lines) == 1, (words, lines)
+
+
+def test_the_readme_scenario_is_a_valid_file_as_pasted(tmp_path: Path) -> None:
+    readme = (EXAMPLES.parent / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Scenarios") :]
+    block = section[section.index("```yaml\n") + 8 : section.index("```\n", section.index("```yaml\n") + 8)]
+    (scenario,) = load_file(write(tmp_path, block))
+    assert scenario.name == "buyer pays with the code from the SMS"
+
+
+def test_expect_order_knows_every_reason_the_shop_gives() -> None:
+    vocabulary = {
+        value
+        for name, value in vars(orders).items()
+        if name.isupper() and isinstance(value, str) and name != "Method"
+    }
+    order_step = schema()["$defs"]["steps"]["expect_order"]["anyOf"][1]
+    assert set(order_step["properties"]["reason"]["enum"]) == vocabulary

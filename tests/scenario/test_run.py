@@ -232,3 +232,105 @@ def test_a_run_that_cannot_start_says_why_in_the_junit_file(tmp_path: Path) -> N
     assert "unknown key 'advance_clok'" in (error.text or "")
     assert run("examples/", "--namespace", "a/b").returncode == 2
     assert run("examples/", "--jobs", "0").returncode == 2
+
+
+def test_every_problem_of_every_file_is_listed_and_nothing_runs(tmp_path: Path) -> None:
+    first = tmp_path / "a.yaml"
+    first.write_text(
+        "name: x\nhandsets: {b: {msisdn: abc}}\nsteps:\n  - dial: '*1#'\n  - answer: 0420\n  - advance_clok: 1\n",
+        encoding="utf-8",
+    )
+    second = tmp_path / "b.yaml"
+    second.write_text("- name: y\n  steps: [{advance_clock: 1}]\n", encoding="utf-8")
+    junit = tmp_path / "junit.xml"
+    result = run(str(tmp_path), "--junit", str(junit))
+    assert result.returncode == 2 and result.stdout == "", result.stdout + result.stderr
+    listed = [line for line in result.stderr.splitlines() if line.startswith(str(tmp_path))]
+    assert [line.split(": ")[0] for line in listed] == [
+        f"{first}:2",
+        f"{first}:5",
+        f"{first}:6",
+        f"{second}:1",
+    ]
+    assert "4 problems in 2 files: nothing ran" in result.stderr
+    cases = list(ET.parse(junit).getroot().iter("testcase"))
+    assert [(c.get("file"), c.get("line")) for c in cases] == [
+        (str(first), "2"), (str(first), "5"), (str(first), "6"), (str(second), "1"),
+    ]  # fmt: skip
+    assert all(c.find("error") is not None for c in cases)
+
+
+ORDERS = (
+    "scenarios:\n"
+    "  - name: the order failed for another reason\n"
+    "    handsets: {buyer: {}}\n"
+    "    steps:\n"
+    "      - checkout: {amount: '1.00'}\n"
+    "      - expect_order: {status: failed, reason: wrong_pin}\n"
+    "  - name: the order failed before any SMS\n"
+    "    handsets: {buyer: {}}\n"
+    "    steps:\n"
+    "      - checkout: {amount: '1.00'}\n"
+    "      - expect_sms: 'code is \\d+'\n"
+    "  - name: a failure at once is what the scenario tests\n"
+    "    handsets: {buyer: {}}\n"
+    "    steps:\n"
+    "      - checkout: {amount: '1.00', expect: no_wallet}\n"
+    "      - expect_order: {status: failed, reason: no_wallet}\n"
+)
+
+
+def test_an_order_that_has_ended_otherwise_fails_its_step_at_once(tmp_path: Path) -> None:
+    """A buyer without a wallet: the shop fails the order at once (no_wallet). Nothing later
+    can change it, so neither expect_order nor the next step waits its 10 s for it."""
+    path = tmp_path / "orders.yaml"
+    path.write_text(ORDERS, encoding="utf-8")
+    junit = tmp_path / "junit.xml"
+    result = run(str(path), "--jobs", "3", "--junit", str(junit))
+    out = result.stdout
+    assert result.returncode == 1, out + result.stderr
+    assert f"{path}:6: step 2 (expect_order): order ord_" in out
+    assert "ended failed (reason no_wallet), not as expected" in out
+    assert "expected: failed (reason wrong_pin)" in out
+    assert f"{path}:10: step 1 (checkout): order ord_" in out
+    assert "for buyer ended at once: failed (reason no_wallet)" in out
+    assert "received no SMS" not in out
+    assert re.search(r"^PASS\s+a failure at once is what the scenario tests\s", out, re.MULTILINE)
+    times = {c.get("name"): float(c.get("time", "inf")) for c in ET.parse(junit).getroot().iter("testcase")}
+    assert max(times.values()) < 5, times
+
+
+def test_quiet_prints_each_failure_once_and_the_totals(tmp_path: Path) -> None:
+    path = tmp_path / "orders.yaml"
+    path.write_text(ORDERS, encoding="utf-8")
+    result = run(str(path), "--quiet", "--junit", str(tmp_path / "junit.xml"))
+    out = result.stdout
+    assert result.returncode == 1, out + result.stderr
+    assert "running" not in out and "PASS" not in out and "JUnit" not in out
+    assert out.count("FAIL") == 2 and out.count("ended failed (reason no_wallet), not as expected") == 1
+    assert out.count("ended at once") == 1
+    assert out.rstrip().splitlines()[-1].startswith("3 scenarios: 1 passed, 2 failed in ")
+
+
+def test_the_run_starts_its_carrier_with_the_config_given(tmp_path: Path) -> None:
+    config = tmp_path / "shop.toml"
+    config.write_text('# our shop\n[merchant]\nshop_name = "AcmeShop"\n', encoding="utf-8")
+    path = tmp_path / "acme.yaml"
+    path.write_text(
+        "name: the shop has its configured name\n"
+        "handsets: {buyer: {wallet: {balance: '10.00'}}}\n"
+        "steps:\n"
+        "  - checkout: {amount: '1.00'}\n"
+        "  - expect_sms: {text: '^AcmeShop: your code is (?P<otp>\\d+)', within: 5}\n"
+        "  - confirm_code: '{{otp}}'\n",
+        encoding="utf-8",
+    )
+    # --seed goes into the same [merchant] table of a copy; the file itself is left alone.
+    result = run(str(path), "--config", str(config), "--seed", "5")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "seed" not in config.read_text(encoding="utf-8")
+    clash = tmp_path / "seeded.toml"
+    clash.write_text("[merchant]\nseed = 1\n", encoding="utf-8")
+    result = run(str(path), "--config", str(clash), "--seed", "5")
+    assert result.returncode == 2
+    assert f"{clash} sets [merchant] seed already" in result.stderr
