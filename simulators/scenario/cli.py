@@ -115,18 +115,31 @@ def _load(paths: list[Path]) -> tuple[list[Scenario], list[DocumentError]]:
     return scenarios, problems
 
 
+#: The longest namespace a bind can declare: address_range holds 40 characters, "ns:" and it.
+MAX_BIND_NAMESPACE = 37
+
+
 def _esme_binder(
-    smpp: tuple[str, int], credentials: str, timeout: float
+    smpp: tuple[str, int], credentials: str, timeout: float, namespace: str
 ) -> tuple[Callable[[], ScenarioEsme], Callable[[], None]]:
-    """A function that binds the run's ESME the first time a step needs it, and its closer."""
+    """A function that binds the run's ESME the first time a step needs it, and its closer.
+
+    It binds in the run's namespace, so that on a shared carrier it takes the receipts and MO
+    of the run's handsets and nobody else's (address_range holds a namespace of up to 37
+    characters; a longer one binds as the catch-all).
+    """
     system_id, _, password = credentials.partition(":")
+    if len(namespace) > MAX_BIND_NAMESPACE:
+        namespace = ""
     bound: list[ScenarioEsme] = []
     lock = threading.Lock()
 
     def esme() -> ScenarioEsme:
         with lock:
             if not bound:
-                bound.append(ScenarioEsme(smpp[0], smpp[1], system_id, password, timeout=timeout))
+                bound.append(
+                    ScenarioEsme(smpp[0], smpp[1], system_id, password, timeout=timeout, namespace=namespace)
+                )
             return bound[0]
 
     def close() -> None:
@@ -150,9 +163,9 @@ def _network(args: argparse.Namespace, stack: ExitStack) -> Network:
         health = call_api(http_url, "GET", "/api/health", timeout=10.0)
         merchant_url = args.merchant or health.get("merchant", {}).get("url")
         smpp = (health["smpp"]["host"], int(health["smpp"]["port"]))
-    esme, close = _esme_binder(smpp, credentials or DEFAULT_ESME, 10.0)
-    stack.callback(close)
     namespace = args.namespace or f"run-{secrets.token_hex(3)}"
+    esme, close = _esme_binder(smpp, credentials or DEFAULT_ESME, 10.0, namespace)
+    stack.callback(close)
     if args.carrier is not None and not args.keep:
         stack.callback(_reset, http_url, namespace)
     return Network(http_url, merchant_url, esme, namespace)
