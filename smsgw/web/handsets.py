@@ -43,7 +43,7 @@ _STATES = ", ".join(s.value for s in HandsetState)
 
 def no_handset(number: str, country_code: str) -> str:
     """Why no handset answers to ``number``: it is no phone number at all (a typo, a name), or
-    a number this network does not provision (``auto_provision = false``)."""
+    a number this network does not provision (``provisioning = "strict"``)."""
     shown = number if len(number) <= 40 else f"{number[:20]}…({len(number)} characters)"
     if normalize_msisdn(number, country_code) is None:
         return (
