@@ -272,7 +272,6 @@ def start(config: Config, reactor: Any) -> Any:
         )
         site.displayTracebacks = False
         site.noisy = False
-        site.log = lambda request: None  # type: ignore[method-assign]  # no access log: the API is polled
         http_port = yield endpoints.serverFromString(
             reactor, _endpoint(config.http.host, config.http.port)
         ).listen(site)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import urllib.parse
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -23,6 +25,39 @@ def _port(text: str) -> int:
     if not 0 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"{port} is not a port (0-65535; 0 picks a free one)")
     return port
+
+
+def _seconds(most: float) -> Callable[[str], float]:
+    """An argparse type: a positive number of seconds, at most ``most``."""
+
+    def seconds(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+        if not 0 < value <= most:
+            raise argparse.ArgumentTypeError(f"{text} is not between 0 and {most:g} seconds")
+        return value
+
+    return seconds
+
+
+def _api_url(text: str) -> str:
+    """The API's base URL; ``HOST:PORT`` alone means ``http://HOST:PORT``, as curl reads it."""
+    url = text.strip().rstrip("/")
+    if "://" not in url:
+        url = "http://" + url
+    parts = urllib.parse.urlsplit(url)
+    try:
+        parts.port  # noqa: B018 - raises for a port that is not a number
+    except ValueError:
+        parts = parts._replace(netloc="")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not the carrier's HTTP address: write http://HOST:PORT or HOST:PORT "
+            "(e.g. http://127.0.0.1:8775)"
+        )
+    return url
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,14 +105,27 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SENDER",
         help="source_addr (default 12345)",
     )
-    send.add_argument("--receipt", action="store_true", help="ask for a delivery receipt and wait for it")
+    send.add_argument(
+        "--receipt", action="store_true", help="ask for a delivery receipt per part and wait for them"
+    )
+    send.add_argument(
+        "--timeout",
+        type=_seconds(3600),
+        default=10.0,
+        metavar="SECONDS",
+        help="with --receipt: how long to wait for the receipts (default 10)",
+    )
     _target_options(send, smpp=True)
 
     inbox = commands.add_parser("inbox", help="print a handset's inbox")
     inbox.add_argument("msisdn", help="the handset, e.g. +8613800000001")
     inbox.add_argument(
-        "--wait", type=float, metavar="SECONDS", help="wait this long for the next message and print it"
+        "--wait",
+        type=_seconds(300),  # the API's longest long poll
+        metavar="SECONDS",
+        help="wait this long for the next message and print it (exit 1 if none came)",
     )
+    inbox.add_argument("--last", action="store_true", help="print the newest message only")
     inbox.add_argument("--json", action="store_true", help="print the API's JSON")
     _target_options(inbox)
 
@@ -105,7 +153,9 @@ def _target_options(parser: argparse.ArgumentParser, *, smpp: bool = False) -> N
     parser.add_argument(
         "--ports-file", metavar="FILE", help="read the carrier's endpoints from smsgw serve --ports-file"
     )
-    parser.add_argument("--api", metavar="URL", help="the carrier's HTTP API (default http://127.0.0.1:8775)")
+    parser.add_argument(
+        "--api", type=_api_url, metavar="URL", help="the carrier's HTTP API (default http://127.0.0.1:8775)"
+    )
     if smpp:
         parser.add_argument(
             "--smpp", metavar="HOST:PORT", help="the carrier's SMPP address (default 127.0.0.1:2775)"
@@ -205,7 +255,7 @@ def _endpoints(args: argparse.Namespace) -> dict[str, Any]:
         except (OSError, ValueError) as error:
             raise SystemExit(f"smsgw: cannot read the ports file {args.ports_file}: {error}") from None
     if args.api:
-        found["http_url"] = args.api.rstrip("/")
+        found["http_url"] = args.api
     if getattr(args, "smpp", None):
         host, _, port = args.smpp.rpartition(":")
         if not port.isdigit():
@@ -229,11 +279,14 @@ def send(args: argparse.Namespace) -> int:
             ids = client.submit(args.sender, args.to, args.text, receipt=args.receipt)
             print(f"accepted: message_id {', '.join(ids)} ({len(ids)} part{'s' * (len(ids) > 1)})")
             if args.receipt:
-                receipts = client.wait_receipts(ids, timeout=10.0)
+                receipts = client.wait_receipts(ids, timeout=args.timeout)
                 for receipt in receipts:
                     print(f"receipt: {receipt.text}")
                 if len(receipts) < len(ids):
-                    print("smsgw: no receipt within 10 s for some parts", file=sys.stderr)
+                    print(
+                        f"smsgw: {_missing_receipts(len(ids) - len(receipts), len(ids), args.timeout)}",
+                        file=sys.stderr,
+                    )
                     return 1
         finally:
             client.close()
@@ -243,27 +296,42 @@ def send(args: argparse.Namespace) -> int:
     return 0
 
 
+def _missing_receipts(missing: int, parts: int, timeout: float) -> str:
+    what = "no receipt" if parts == 1 else f"no receipt for {missing} of the {parts} parts"
+    return (
+        f"{what} within {timeout:g} s: the phone may be off or unreachable (its messages wait until "
+        "it is on, or until they expire); --timeout waits longer"
+    )
+
+
 def inbox(args: argparse.Namespace) -> int:
-    """Print a handset's inbox, or wait for its next message."""
+    """Print a handset's inbox, or wait for its next message.
+
+    Exit 1 when ``--wait`` saw nothing arrive, with ``--json`` or without: a script tells
+    "nothing came" from the status alone.
+    """
     from simulators.http import SmsgwError, call_api
 
     base_url = _endpoints(args)["http_url"]
-    path = f"/api/handsets/{urllib.parse.quote(args.msisdn)}/inbox"
+    path = f"/api/handsets/{urllib.parse.quote(args.msisdn, safe='')}/inbox"
     try:
-        answer = call_api(base_url, "GET", path, timeout=10)
+        answer = call_api(base_url, "GET", path, query={"limit": 1} if args.last else None, timeout=10)
         if args.wait is not None:
-            wait = max(1, round(args.wait))
+            wait = max(1, math.ceil(args.wait))
             query = {"after": answer["cursor"], "wait": wait}
             answer = call_api(base_url, "GET", path, query=query, timeout=wait + 10)
     except SmsgwError as error:
         print(f"smsgw: {error.message}", file=sys.stderr)
         return 1
+    if args.last:
+        answer["messages"] = answer["messages"][-1:]
+    nothing_came = 1 if args.wait is not None and not answer["messages"] else 0
     if args.json:
         print(json.dumps(answer, ensure_ascii=False, indent=2))
-        return 0
+        return nothing_came
     if not answer["messages"]:
         print("(no message)" if args.wait is None else f"(no message within {args.wait:g} s)")
-        return 0 if args.wait is None else 1
+        return nothing_came
     for message in answer["messages"]:
         mark = "" if message["complete"] else " [incomplete]"
         print(f"{message['received_at']}  from {message['from']}{mark}\n  {message['text']}")

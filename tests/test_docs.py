@@ -39,3 +39,18 @@ def test_the_docs_have_configuration_examples() -> None:
 def test_every_configuration_example_loads_whole(name: str, block: str) -> None:
     """Each ```toml block of README.md and docs/ is a whole configuration that loads."""
     config_from_dict(tomllib.loads(block), source=name)
+
+
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+LINK = re.compile(r"\]\((?!https?:|#|mailto:)([^)#\s]+)")
+
+
+@pytest.mark.parametrize("path", DOCS, ids=[str(p.relative_to(ROOT)) for p in DOCS])
+def test_the_docs_cite_only_what_the_repository_holds(path: Path) -> None:
+    """A reader can open every file a page links to, and no page sends them to notes that are
+    not in the repository (the design's PROTOCOL.md)."""
+    text = path.read_text(encoding="utf-8")
+    missing = [target for target in LINK.findall(text) if not (path.parent / target).exists()]
+    assert not missing, f"{path.name} links to files that do not exist: {missing}"
+    if not (ROOT / "PROTOCOL.md").exists():
+        assert "PROTOCOL.md" not in text, f"{path.name} cites PROTOCOL.md, which is not in the repository"

@@ -77,8 +77,8 @@ def int_query(
 def json_body(request: server.Request, allowed: Iterable[str]) -> dict[str, Any]:
     """The request's JSON object body, with only the allowed fields.
 
-    :raises ApiError: 413 for a body over 64 KiB, 400 for bad JSON, an unknown field, or a
-        field holding text that cannot be stored.
+    :raises ApiError: 413 for a body over 64 KiB, 400 for bytes that are not UTF-8, bad JSON,
+        an unknown field, or a field holding text that cannot be stored.
     """
     raw = request.content.read(MAX_BODY + 1) if request.content is not None else b""
     if len(raw) > MAX_BODY:
@@ -87,6 +87,13 @@ def json_body(request: server.Request, allowed: Iterable[str]) -> dict[str, Any]
         body = json.loads(raw or b"{}")
     except RecursionError:
         raise ApiError(400, "bad_json", f"request body nests deeper than {MAX_DEPTH} levels") from None
+    except UnicodeDecodeError as error:  # a ValueError too, but the JSON may be fine: say which
+        raise ApiError(
+            400,
+            "bad_json",
+            f"request body is not UTF-8: byte 0x{raw[error.start]:02x} at offset {error.start}; "
+            "send JSON encoded as UTF-8",
+        ) from None
     except ValueError as error:
         raise ApiError(400, "bad_json", f"request body is not JSON: {error}") from None
     if not isinstance(body, dict):

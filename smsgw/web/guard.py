@@ -23,9 +23,14 @@ import json
 from typing import Any
 from urllib.parse import urlsplit
 
+from twisted.logger import Logger
 from twisted.web import resource, server
 
 from smsgw.web.channel import TimedChannel
+
+#: One line per request, at debug only: scripts and the console long-poll the API many times
+#: a second, and at info those lines would bury the ones that matter (``--log-level debug``).
+access_log = Logger(namespace="smsgw.http")
 
 LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
 _SAFE_METHODS = frozenset({b"GET", b"HEAD", b"OPTIONS"})
@@ -107,6 +112,20 @@ class GuardedSite(server.Site):
         self.open = 0
         self.request_timeout = request_timeout
         self.health = frozenset(health)
+
+    def log(self, request: server.Request) -> None:
+        """The access log line of an answered request, at debug (the token never in it)."""
+        uri = request.uri
+        if b"token=" in uri:
+            uri = request.path + b"?(query with a token)"
+        access_log.debug(
+            "{client} {method} {uri} -> {code} ({length} bytes)",
+            client=getattr(request.getClientAddress(), "host", "-"),
+            method=request.method.decode("ascii", "replace"),
+            uri=uri.decode("ascii", "replace"),
+            code=request.code,
+            length=request.sentLength,
+        )
 
     def request_began(self) -> None:
         """A request's first byte arrived (:class:`~smsgw.web.channel.TimedChannel`)."""

@@ -15,7 +15,13 @@ from twisted.web import server
 
 from smsgw.carrier.carrier import Carrier
 from smsgw.carrier.errors import Rejected, UnknownSubscriber
-from smsgw.carrier.subscribers import NAMESPACE_PATTERN, NAMESPACE_RULE, HandsetState, Subscriber
+from smsgw.carrier.subscribers import (
+    NAMESPACE_PATTERN,
+    NAMESPACE_RULE,
+    HandsetState,
+    Subscriber,
+    normalize_msisdn,
+)
 from smsgw.carrier.ussd import Phase
 from smsgw.digits import is_digits
 from smsgw.text.reassembly import InboxMessage
@@ -33,6 +39,18 @@ def _msisdn(subscriber: Subscriber) -> str:
 
 
 _STATES = ", ".join(s.value for s in HandsetState)
+
+
+def no_handset(number: str, country_code: str) -> str:
+    """Why no handset answers to ``number``: it is no phone number at all (a typo, a name), or
+    a number this network does not provision (``provisioning = "strict"``)."""
+    shown = number if len(number) <= 40 else f"{number[:20]}…({len(number)} characters)"
+    if normalize_msisdn(number, country_code) is None:
+        return (
+            f"{shown!r} is not a phone number: write 6 to 15 digits, international "
+            f"(+{country_code}13800000001) or national (13800000001)"
+        )
+    return f"{shown} is not a handset of this network; GET /api/handsets lists them"
 
 
 class HandsetRoutes:
@@ -80,11 +98,7 @@ class HandsetRoutes:
     def _handset(self, msisdn: str) -> Subscriber:
         handset = self.carrier.subscribers.find(msisdn)
         if handset is None:
-            raise ApiError(
-                404,
-                "unknown_handset",
-                f"{msisdn} is not a handset of this network; GET /api/handsets lists them",
-            )
+            raise ApiError(404, "unknown_handset", no_handset(msisdn, self.carrier.subscribers.country_code))
         return handset
 
     @staticmethod
@@ -352,10 +366,17 @@ class HandsetRoutes:
         handset = self._handset(msisdn)
         body = json_body(request, ("to", "text"))
         to, text = body.get("to"), body.get("text")
-        digits = to.removeprefix("+") if isinstance(to, str) else ""
-        if not is_digits(digits):
+        if to is None:
             raise ApiError(
                 400, "bad_field", "'to' (a short code like \"12345\", or a phone number) is required"
+            )
+        if not isinstance(to, str) or not is_digits(to.removeprefix("+")):
+            shown = repr(to) if len(repr(to)) <= 40 else f"{repr(to)[:20]}…"
+            raise ApiError(
+                400,
+                "bad_field",
+                f"'to' must be a short code (digits, like \"12345\") or a phone number "
+                f'(like "+8613800000002"), not {shown}',
             )
         if not isinstance(text, str) or not text:
             raise ApiError(400, "bad_field", "'text' (a non-empty string) is required")

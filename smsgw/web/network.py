@@ -16,6 +16,7 @@ from smsgw.digits import ascii_int
 from smsgw.smpp.constants import MessageState, command_name
 from smsgw.store.records import MessageRecord
 from smsgw.web.api import ApiError, Route, int_query, query
+from smsgw.web.handsets import no_handset
 from smsgw.web.render import iso, message_json
 
 
@@ -108,7 +109,9 @@ class NetworkRoutes:
         if msisdn is not None:
             handset = self.carrier.subscribers.find(msisdn)
             if handset is None:
-                raise ApiError(404, "unknown_handset", f"{msisdn} is not a handset of this network")
+                raise ApiError(
+                    404, "unknown_handset", no_handset(msisdn, self.carrier.subscribers.country_code)
+                )
             msisdn = handset.msisdn
         namespace = query(request, "namespace")
         among = None if namespace is None else [s.msisdn for s in self.carrier.handsets_in(namespace)]

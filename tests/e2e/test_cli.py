@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 
@@ -87,3 +89,60 @@ def test_merchant_runs_alone_against_a_carrier(server: Smsgw, tmp_path) -> None:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=15)
     assert process.returncode == 0
+
+
+def test_inbox_last_prints_the_newest_message_only(server: Smsgw) -> None:
+    """inbox --last shows one message, the newest, so a script can read the code just sent."""
+    ports = str(server.ports_file)
+    for text in ("Your code is 111111", "Your code is 222222"):
+        assert smsgw_command("send", "--ports-file", ports, "--to", "8613800000023", text).returncode == 0
+    shown = smsgw_command("inbox", "8613800000023", "--last", "--ports-file", ports)
+    assert shown.returncode == 0, shown.stderr
+    assert "222222" in shown.stdout and "111111" not in shown.stdout
+    as_json = smsgw_command("inbox", "8613800000023", "--last", "--json", "--ports-file", ports)
+    assert [m["text"] for m in json.loads(as_json.stdout)["messages"]] == ["Your code is 222222"]
+
+
+def test_inbox_wait_on_nothing_exits_1_with_and_without_json(server: Smsgw) -> None:
+    """Nothing arriving is exit status 1 whether the output is text or JSON."""
+    ports = str(server.ports_file)
+    plain = smsgw_command("inbox", "8613800000024", "--wait", "1", "--ports-file", ports)
+    as_json = smsgw_command("inbox", "8613800000024", "--wait", "1", "--json", "--ports-file", ports)
+    assert (plain.returncode, as_json.returncode) == (1, 1), (plain, as_json)
+    assert "no message within 1 s" in plain.stdout and json.loads(as_json.stdout)["messages"] == []
+    # Without --wait an empty inbox is an answer, not a failure.
+    assert smsgw_command("inbox", "8613800000024", "--json", "--ports-file", ports).returncode == 0
+
+
+def test_inbox_names_an_invalid_number(server: Smsgw) -> None:
+    """A typo is called not a phone number, not "not a handset of this network"."""
+    shown = smsgw_command("inbox", "abc", "--ports-file", str(server.ports_file))
+    assert shown.returncode == 1
+    assert "'abc' is not a phone number" in shown.stderr and "handset of this network" not in shown.stderr
+
+
+def test_api_without_a_scheme_is_taken_as_http(server: Smsgw) -> None:
+    """--api 127.0.0.1:PORT works as curl reads it; another scheme is a usage error that says how."""
+    address = server.ports["http_url"].removeprefix("http://")
+    shown = smsgw_command("inbox", "8613800000001", "--api", address)
+    assert shown.returncode == 0, shown.stderr
+    wrong = smsgw_command("inbox", "8613800000001", "--api", f"ftp://{address}")
+    assert wrong.returncode == 2 and "write http://HOST:PORT" in wrong.stderr
+
+
+def test_send_receipt_waits_its_timeout_and_counts_one_part(server: Smsgw) -> None:
+    """A receipt that cannot come (the phone is off) ends the wait at --timeout, said of one message
+    as of one message."""
+    server.set_phone("8613800000025", "off")
+    try:
+        started = time.monotonic()
+        sent = smsgw_command(
+            "send", "--ports-file", str(server.ports_file), "--to", "8613800000025",
+            "--receipt", "--timeout", "1", "hello",
+        )  # fmt: skip
+        took = time.monotonic() - started
+    finally:
+        server.set_phone("8613800000025", "on")
+    assert sent.returncode == 1
+    assert "no receipt within 1 s" in sent.stderr and "parts" not in sent.stderr
+    assert took < 8, took  # the old fixed wait was 10 s
