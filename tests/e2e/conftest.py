@@ -75,6 +75,25 @@ def wait_until(predicate: Callable[[], Any], timeout: float = READ_TIMEOUT, what
         time.sleep(0.02)
 
 
+def call_json(
+    url: str, method: str, body: Any = None, *, raw: bytes | None = None, timeout: float = READ_TIMEOUT
+) -> tuple[int, Any, Any]:
+    """One JSON HTTP call: (status, headers, decoded body), for successes and errors alike.
+
+    :param raw: octets to send as they are instead of ``body`` as JSON.
+    """
+    data = raw if raw is not None else (None if body is None else json.dumps(body).encode("utf-8"))
+    request = urllib.request.Request(url, data=data, method=method)
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.headers, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        with error:
+            return error.code, error.headers, json.loads(error.read())
+
+
 # -- the server process ------------------------------------------------------------------
 
 
@@ -179,16 +198,8 @@ class Smsgw:
 
     def api(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         """Call the JSON API; return (HTTP status, decoded body) for successes and errors alike."""
-        data = None if body is None else json.dumps(body).encode("utf-8")
-        request = urllib.request.Request(self.ports["http_url"] + path, data=data, method=method)
-        if data is not None:
-            request.add_header("Content-Type", "application/json")
-        try:
-            with urllib.request.urlopen(request, timeout=READ_TIMEOUT) as response:
-                return response.status, json.loads(response.read())
-        except urllib.error.HTTPError as error:
-            with error:
-                return error.code, json.loads(error.read())
+        status, _, payload = call_json(self.ports["http_url"] + path, method, body)
+        return status, payload
 
     def get(self, path: str) -> Any:
         """GET a path that must answer 200; return its JSON."""

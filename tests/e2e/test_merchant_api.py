@@ -11,8 +11,6 @@ import socket
 import subprocess
 import sys
 import threading
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import READ_TIMEOUT, START_TIMEOUT, Smsgw, wait_until
+from tests.e2e.conftest import READ_TIMEOUT, START_TIMEOUT, Smsgw, call_json, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -35,25 +33,25 @@ class Carrier(Smsgw):
         return [arg for arg in super().command() if arg != "--no-merchant"]
 
     def shop(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        data = None if body is None else json.dumps(body).encode("utf-8")
-        request = urllib.request.Request(self.ports["merchant_url"] + path, data=data, method=method)
-        try:
-            with urllib.request.urlopen(request, timeout=READ_TIMEOUT) as response:
-                return response.status, json.loads(response.read())
-        except urllib.error.HTTPError as error:
-            with error:
-                return error.code, json.loads(error.read())
+        status, _, payload = call_json(self.ports["merchant_url"] + path, method, body)
+        return status, payload
 
     def shop_ok(self, method: str, path: str, body: Any = None) -> Any:
         status, payload = self.shop(method, path, body)
         assert status in (200, 201), (method, path, status, payload)
         return payload
 
+    @classmethod
+    def started(cls, workdir: Path) -> Carrier:
+        """A carrier started in ``workdir``, once its merchant has bound."""
+        smsgw = cls(workdir).start()
+        wait_until(lambda: smsgw.shop_ok("GET", "/health")["bound"], START_TIMEOUT, "the merchant's bind")
+        return smsgw
+
 
 @pytest.fixture(scope="module")
 def carrier(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Carrier]:
-    smsgw = Carrier(tmp_path_factory.mktemp("carrier")).start()
-    wait_until(lambda: smsgw.shop_ok("GET", "/health")["bound"], START_TIMEOUT, "the merchant's bind")
+    smsgw = Carrier.started(tmp_path_factory.mktemp("carrier"))
     yield smsgw
     smsgw.stop()
 
@@ -98,7 +96,7 @@ def posted_webhook(carrier: Carrier, order: dict[str, Any]) -> dict[str, Any]:
             self.end_headers()
 
         def log_message(self, *args: Any) -> None:
-            pass
+            """Quiet: the test's output is its assertions, not an access log."""
 
     shop = ThreadingHTTPServer(("127.0.0.1", 0), Shop)
     threading.Thread(target=shop.serve_forever, daemon=True).start()

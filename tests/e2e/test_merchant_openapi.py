@@ -22,9 +22,9 @@ import jsonschema
 import pytest
 
 from simulators.merchant.http import MerchantApi
-from tests.e2e.conftest import READ_TIMEOUT, START_TIMEOUT, wait_until
+from tests.e2e.conftest import call_json
 from tests.e2e.test_merchant_api import Carrier
-from tests.e2e.test_openapi import METHODS, Contract, all_refs
+from tests.e2e.test_openapi import METHODS, Client, Contract, all_refs
 
 pytestmark = pytest.mark.e2e
 
@@ -49,50 +49,9 @@ def server_routes() -> list[tuple[str, str, Any]]:
     return [(method, pattern.pattern, handler) for method, pattern, handler in api.routes]
 
 
-def call(url: str, method: str, body: Any = None, raw: bytes | None = None) -> tuple[int, Any, Any]:
-    data = raw if raw is not None else (None if body is None else json.dumps(body).encode("utf-8"))
-    request = urllib.request.Request(url, data=data, method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=READ_TIMEOUT) as response:
-            return response.status, response.headers, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        with error:
-            return error.code, error.headers, json.loads(error.read())
-
-
-class Client:
-    """Calls documented operations and checks every answer against the document."""
-
-    def __init__(self, carrier: Carrier, contract: Contract) -> None:
-        self.carrier = carrier
-        self.contract = contract
-
-    def __call__(
-        self,
-        method: str,
-        template: str,
-        expect: int,
-        body: Any = None,
-        *,
-        query: str = "",
-        raw: bytes | None = None,
-        code: str | None = None,
-        **params: str,
-    ) -> Any:
-        path = template.format(**{k: urllib.parse.quote(v, safe="") for k, v in params.items()})
-        url = self.carrier.ports["merchant_url"] + path + (f"?{query}" if query else "")
-        status, headers, payload = call(url, method, body, raw)
-        assert status == expect, (method, path, status, payload)
-        self.contract.check(template, method, status, headers, payload)
-        if code is not None:
-            assert payload["error"]["code"] == code, (method, path, payload)
-        return payload
-
-
 @pytest.fixture(scope="module")
 def carrier(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Carrier]:
-    smsgw = Carrier(tmp_path_factory.mktemp("carrier")).start()
-    wait_until(lambda: smsgw.shop_ok("GET", "/health")["bound"], START_TIMEOUT, "the merchant's bind")
+    smsgw = Carrier.started(tmp_path_factory.mktemp("carrier"))
     yield smsgw
     smsgw.stop()
 
@@ -155,10 +114,10 @@ def code_sent(carrier: Carrier, msisdn: str, after: int) -> str:
 
 def test_every_answer_matches_the_document(carrier: Carrier) -> None:
     """Every route, success and error, over real HTTP: each body matches its documented schema."""
-    status, _, served = call(carrier.ports["merchant_url"] + "/openapi.json", "GET")
+    status, _, served = call_json(carrier.ports["merchant_url"] + "/openapi.json", "GET")
     assert status == 200 and served == file_document()
     contract = Contract(served)
-    api = Client(carrier, contract)
+    api = Client(carrier.ports["merchant_url"], contract)
     api("GET", "/openapi.json", 200)
     api("GET", "/health", 200)
     big = b"x" * 70000
@@ -206,7 +165,7 @@ def test_every_answer_matches_the_document(carrier: Carrier) -> None:
     assert api("GET", one, 200, msisdn=BUYER)["payments"][-1]["order_id"] == made["id"]
 
     base = carrier.ports["merchant_url"]
-    status, headers, payload = call(base + "/nothing", "GET")
+    status, headers, payload = call_json(base + "/nothing", "GET")
     assert (status, payload["error"]["code"]) == (404, "not_found")
     contract.check_response(
         "/components/responses/NotFound",
@@ -217,21 +176,11 @@ def test_every_answer_matches_the_document(carrier: Carrier) -> None:
     )
     for template, item in served["paths"].items():
         path = template.format(id=made["id"], msisdn=BUYER)
-        status, headers, payload = call(base + path, "PUT", {})
+        status, headers, payload = call_json(base + path, "PUT", {})
         assert status == 405 and set(headers["Allow"].split(", ")) == {
             m.upper() for m in item if m in METHODS
         }
         where = "/components/responses/MethodNotAllowed"
         contract.check_response(where, contract.lookup("#" + where), headers, payload, f"PUT {path}")
 
-    documented = {
-        (template, method, status)
-        for template, item in served["paths"].items()
-        for method in item
-        if method in METHODS
-        for status in item[method]["responses"]
-        if status != "500"
-    }
-    assert not documented - contract.seen, (
-        f"documented answers never seen: {sorted(documented - contract.seen)}"
-    )
+    contract.assert_every_answer_seen()

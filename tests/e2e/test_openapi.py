@@ -34,7 +34,7 @@ from smsgw.web.handsets import HandsetRoutes
 from smsgw.web.namespaces import NamespaceRoutes
 from smsgw.web.network import NetworkRoutes
 from smsgw.web.openapi import OpenApiRoutes
-from tests.e2e.conftest import DEMO, HEX_ACCOUNT_TOML, SHORT_CODE, Smsgw, wait_until
+from tests.e2e.conftest import DEMO, HEX_ACCOUNT_TOML, SHORT_CODE, Smsgw, call_json, wait_until
 
 # The fixtures server, start_server and connect come from tests/e2e/conftest.py.
 
@@ -128,6 +128,18 @@ class Contract:
             )
             raise AssertionError(f"{what} does not match the document:\n{details}\nbody: {instance!r}"[:4000])
 
+    def assert_every_answer_seen(self) -> None:
+        """Every documented (path, method, status) but 500 was answered by a request checked here."""
+        documented = {
+            (template, method, status)
+            for template, item in self.document["paths"].items()
+            for method in item
+            if method in METHODS
+            for status in item[method]["responses"]
+            if status != "500"
+        }
+        assert not documented - self.seen, f"documented answers never seen: {sorted(documented - self.seen)}"
+
     def check(self, template: str, method: str, status: int, headers: Any, body: Any) -> None:
         """Validate one JSON answer of a documented operation and note it as covered."""
         where, response = self.response(template, method, status)
@@ -152,23 +164,14 @@ def request(
     smsgw: Smsgw, method: str, path: str, body: Any = None, *, raw: bytes | None = None
 ) -> tuple[int, Any, Any]:
     """(status, headers, decoded JSON body) of one API call; errors are answers too."""
-    data = raw if raw is not None else (None if body is None else json.dumps(body).encode("utf-8"))
-    req = urllib.request.Request(smsgw.ports["http_url"] + path, data=data, method=method)
-    if data is not None:
-        req.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(req, timeout=10) as response:
-            return response.status, response.headers, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        with error:
-            return error.code, error.headers, json.loads(error.read())
+    return call_json(smsgw.ports["http_url"] + path, method, body, raw=raw, timeout=10)
 
 
 class Client:
-    """Calls documented operations and checks every answer against the document."""
+    """Calls documented operations under ``base_url`` and checks every answer against the document."""
 
-    def __init__(self, smsgw: Smsgw, contract: Contract) -> None:
-        self.smsgw = smsgw
+    def __init__(self, base_url: str, contract: Contract) -> None:
+        self.base_url = base_url
         self.contract = contract
 
     def __call__(
@@ -185,7 +188,7 @@ class Client:
     ) -> Any:
         path = template.format(**{k: urllib.parse.quote(v, safe="") for k, v in params.items()})
         path += f"?{query}" if query else ""
-        status, headers, payload = request(self.smsgw, method, path, body, raw=raw)
+        status, headers, payload = call_json(self.base_url + path, method, body, raw=raw, timeout=10)
         assert status == expect, (method, path, status, payload)
         self.contract.check(template, method, status, headers, payload)
         if code is not None:
@@ -209,7 +212,7 @@ def contract(server: Smsgw) -> Contract:
 
 @pytest.fixture
 def api(server: Smsgw, contract: Contract) -> Client:
-    return Client(server, contract)
+    return Client(server.ports["http_url"], contract)
 
 
 # -- the document itself -----------------------------------------------------------------
@@ -572,7 +575,7 @@ def ambiguous_ids(start_server: Any, connect: Any, contract: Contract) -> None:
     """A decimal and a hex account both have message_id "10" (rows 10 and 16): 409 without
     ?account=, 200 with it."""
     smsgw = start_server(HEX_ACCOUNT_TOML)
-    api = Client(smsgw, contract)
+    api = Client(smsgw.ports["http_url"], contract)
     decimal, hexa = connect(smsgw), connect(smsgw)
     decimal.bind("transmitter")
     hexa.bind("transmitter", system_id="hexa", password="hexa")
@@ -707,23 +710,13 @@ def test_every_answer_matches_the_document(
     finally:
         events.close()
 
-    documented = {
-        (template, method, status)
-        for template, item in contract.document["paths"].items()
-        for method in item
-        if method in METHODS
-        for status in item[method]["responses"]
-        if status != "500"
-    }
-    assert not documented - contract.seen, (
-        f"documented answers never seen: {sorted(documented - contract.seen)}"
-    )
+    contract.assert_every_answer_seen()
 
 
 def test_unroutable_mo_is_422(start_server, contract: Contract) -> None:
     """Without a default account, an MO to a short code nobody owns is 422 unroutable."""
     smsgw = start_server('[network]\ndefault_account = ""\n')
     body = {"to": "99999", "text": "hi"}
-    Client(smsgw, contract)(
+    Client(smsgw.ports["http_url"], contract)(
         "POST", "/api/handsets/{msisdn}/sms", 422, body, msisdn=DEMO[0], code="unroutable"
     )
