@@ -87,17 +87,6 @@ class NotSaved(Exception):
     """The merchant's changes could not be made durable: nothing is acknowledged or sent."""
 
 
-def describe(action: Action) -> str:
-    """An action for the log: where it goes, never its text (an SMS may carry a one-time code)."""
-    if isinstance(action, SendSms):
-        return f"SMS to {action.msisdn} ({len(action.text)} characters)"
-    if isinstance(action, PushUssd):
-        return f"USSD push to {action.msisdn}"
-    if isinstance(action, (UssdScreen, EndUssd)):
-        return f"USSD screen for {action.session_key}"
-    return f"webhook to {action.url}"
-
-
 def direct_inputs(dialled: str) -> list[str]:
     """The answers a direct string carries: ``"*126*1*10086#"`` gives ``["1", "10086"]``."""
     body = dialled.strip().rstrip("#").lstrip("*")
@@ -416,10 +405,15 @@ class MerchantEsme:
             its_session_info=info,
         )
 
-    def _submit(self, pdu: SubmitSm, action: Action) -> defer.Deferred[Any]:
+    def _submit(self, pdu: SubmitSm, action: SendSms) -> defer.Deferred[Any]:
         def failed(failure: Failure) -> None:
-            # Best effort: the buyer's dialogue may be gone, the bind may be down.
-            log.warn("{action} not sent: {why}", action=describe(action), why=failure.getErrorMessage())
+            # Best effort: the bind may be down. Never the text: an SMS may carry a one-time code.
+            log.warn(
+                "SMS to {msisdn} ({length} characters) not sent: {why}",
+                msisdn=action.msisdn,
+                length=len(action.text),
+                why=failure.getErrorMessage(),
+            )
 
         return self.client.submit(pdu).addErrback(failed)
 

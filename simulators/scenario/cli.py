@@ -28,6 +28,7 @@ from simulators.scenario.report import (
 )
 from simulators.scenario.runner import Outcome, run_all
 from simulators.scenario.steps import Network
+from smsgw.carrier.bindrange import MAX_BIND_NAMESPACE
 from smsgw.carrier.subscribers import NAMESPACE_PATTERN, NAMESPACE_RULE
 
 #: The built-in account of a carrier with no configuration.
@@ -115,18 +116,14 @@ def _load(paths: list[Path]) -> tuple[list[Scenario], list[DocumentError]]:
     return scenarios, problems
 
 
-#: The longest namespace a bind can declare: address_range holds 40 characters, "ns:" and it.
-MAX_BIND_NAMESPACE = 37
-
-
 def _esme_binder(
     smpp: tuple[str, int], credentials: str, timeout: float, namespace: str
 ) -> tuple[Callable[[], ScenarioEsme], Callable[[], None]]:
     """A function that binds the run's ESME the first time a step needs it, and its closer.
 
     It binds in the run's namespace, so that on a shared carrier it takes the receipts and MO
-    of the run's handsets and nobody else's (address_range holds a namespace of up to 37
-    characters; a longer one binds as the catch-all).
+    of the run's handsets and nobody else's (a namespace longer than address_range holds
+    binds as the catch-all).
     """
     system_id, _, password = credentials.partition(":")
     if len(namespace) > MAX_BIND_NAMESPACE:

@@ -17,6 +17,7 @@ import attrs
 
 from smsgw.carrier.accounts import Account, AccountRegistry
 from smsgw.carrier.bindguard import UNKNOWN, FailedBinds
+from smsgw.carrier.bindrange import bind_namespace
 from smsgw.carrier.center import MessageCenter
 from smsgw.carrier.clock import Clock
 from smsgw.carrier.errors import BindRefused, Rejected, UnknownSubscriber
@@ -25,8 +26,6 @@ from smsgw.carrier.faults import FaultBook, FaultRule, announce
 from smsgw.carrier.outbox import Link, Outbox, RetryPolicy
 from smsgw.carrier.submitted import SubmittedMessages
 from smsgw.carrier.subscribers import (
-    NAMESPACE_PATTERN,
-    NAMESPACE_RULE,
     HandsetState,
     Subscriber,
     SubscriberRegistry,
@@ -61,26 +60,6 @@ from smsgw.text.coding import decode_text, encode_text
 _DEFAULT_USSD_PROFILE = Account(system_id="", password="")
 #: Bind refusals that count against FailedBinds: what a password guesser gets.
 _GUESSES = frozenset({S.ESME_RINVSYSID, S.ESME_RINVPASWD})
-#: A bind's address_range that declares its namespace: ``ns:NAME``. v3.4 §5.2.7 has
-#: address_range say which addresses an ESME serves, for the SMSC to route MO by; a namespace
-#: is such a set of handsets. Other values are ignored, as before.
-NAMESPACE_RANGE = "ns:"
-
-
-def bind_namespace(address_range: str) -> str:
-    """The namespace a bind declares in its address_range ("" for none).
-
-    :raises BindRefused: ESME_RBINDFAIL for ``ns:`` followed by no valid namespace name.
-    """
-    if not address_range.startswith(NAMESPACE_RANGE):
-        return ""
-    namespace = address_range[len(NAMESPACE_RANGE) :]
-    if not namespace or not NAMESPACE_PATTERN.fullmatch(namespace):
-        raise BindRefused(
-            S.ESME_RBINDFAIL,
-            f"address_range {address_range!r} names no namespace: after 'ns:' give {NAMESPACE_RULE}",
-        )
-    return namespace
 
 
 class Carrier:

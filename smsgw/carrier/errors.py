@@ -44,3 +44,10 @@ class UnknownSubscriber(Rejected):
 
     def __init__(self, reason: str) -> None:
         super().__init__(CommandStatus.ESME_RINVDSTADR, reason)
+
+
+class DialogueChanged(Rejected):
+    """An answer or a cancel named a USSD dialogue that is no longer the one on the screen."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(CommandStatus.ESME_RSUBMITFAIL, reason)

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 import attrs
 
-from smsgw.carrier.errors import Rejected
+from smsgw.carrier.errors import DialogueChanged, Rejected
 from smsgw.carrier.subscribers import HandsetState, Subscriber
 from smsgw.digits import is_digits
 from smsgw.smpp.constants import CommandStatus, UssdServiceOp
@@ -253,11 +253,32 @@ class UssdGateway:
         self._to_app(dialogue, UssdServiceOp.PSSR_INDICATION, dialled, now)
         return dialogue
 
-    def reply(self, msisdn: str, text: str, now: float) -> Dialogue:
+    def _same_dialogue(self, msisdn: str, session: int | None) -> None:
+        """Refuse an answer or a cancel meant for a dialogue that is no longer the one on the
+        screen: typed at a survey that timed out, it would land in the next push (a PIN
+        prompt, say).
+
+        :raises DialogueChanged: when ``session`` is given and is not the open dialogue's.
+        """
+        if session is None:
+            return
+        dialogue = self.current(msisdn)
+        if dialogue is not None and dialogue.session == session and dialogue.phase is not Phase.CLOSED:
+            return
+        now = "no dialogue" if dialogue is None else f"dialogue {dialogue.session} ({dialogue.phase.value})"
+        raise DialogueChanged(
+            f"{msisdn}'s USSD dialogue {session} is over; the screen now shows {now}. "
+            "Read the screen again (GET …/ussd) before answering"
+        )
+
+    def reply(self, msisdn: str, text: str, now: float, *, session: int | None = None) -> Dialogue:
         """The user answers the prompt on the screen.
 
+        :param session: the dialogue the answer is meant for (None: whichever shows).
+        :raises DialogueChanged: when ``session`` is no longer the dialogue shown.
         :raises Rejected: when no prompt waits for an answer.
         """
+        self._same_dialogue(msisdn, session)
         dialogue = self._by_msisdn.get(msisdn)
         if dialogue is None or dialogue.phase is not Phase.WAITING_USER:
             raise Rejected(
@@ -273,11 +294,14 @@ class UssdGateway:
         self._changed(dialogue)
         return dialogue
 
-    def cancel(self, msisdn: str, now: float) -> Dialogue:
+    def cancel(self, msisdn: str, now: float, *, session: int | None = None) -> Dialogue:
         """The user presses cancel.
 
+        :param session: the dialogue meant (None: whichever shows).
+        :raises DialogueChanged: when ``session`` is no longer the dialogue shown.
         :raises Rejected: when there is no dialogue.
         """
+        self._same_dialogue(msisdn, session)
         dialogue = self._by_msisdn.get(msisdn)
         if dialogue is None:
             raise Rejected(CommandStatus.ESME_RSUBMITFAIL, f"{msisdn} is not in a USSD dialogue")

@@ -14,7 +14,7 @@ from typing import Any
 from twisted.web import server
 
 from smsgw.carrier.carrier import Carrier
-from smsgw.carrier.errors import Rejected, UnknownSubscriber
+from smsgw.carrier.errors import DialogueChanged, Rejected, UnknownSubscriber
 from smsgw.carrier.subscribers import (
     NAMESPACE_PATTERN,
     NAMESPACE_RULE,
@@ -22,7 +22,6 @@ from smsgw.carrier.subscribers import (
     Subscriber,
     normalize_msisdn,
 )
-from smsgw.carrier.ussd import Phase
 from smsgw.digits import is_digits
 from smsgw.text.reassembly import InboxMessage
 from smsgw.web.api import ApiError, Route, int_query, json_body, query
@@ -325,9 +324,12 @@ class HandsetRoutes:
         session = body.get("session")
         if session is not None and (type(session) is not int or session < 0):
             raise ApiError(400, "bad_field", "'session' is the number of the dialogue being answered")
-        self._same_dialogue(handset.msisdn, session)
         try:
-            dialogue = self.carrier.ussd.reply(handset.msisdn, text, self.carrier.clock.now())
+            dialogue = self.carrier.ussd.reply(
+                handset.msisdn, text, self.carrier.clock.now(), session=session
+            )
+        except DialogueChanged as refusal:
+            raise ApiError(409, "dialogue_changed", refusal.reason) from None
         except Rejected as refusal:
             raise ApiError(409, "no_prompt", refusal.reason) from None
         self.after_change()
@@ -336,30 +338,15 @@ class HandsetRoutes:
     def ussd_cancel(self, request: server.Request, msisdn: str) -> dict[str, Any]:
         """The user presses cancel (``?session=N``: only if N is still the dialogue shown)."""
         handset = self._handset(msisdn)
-        self._same_dialogue(handset.msisdn, int_query(request, "session", None))
+        session = int_query(request, "session", None)
         try:
-            dialogue = self.carrier.ussd.cancel(handset.msisdn, self.carrier.clock.now())
+            dialogue = self.carrier.ussd.cancel(handset.msisdn, self.carrier.clock.now(), session=session)
+        except DialogueChanged as refusal:
+            raise ApiError(409, "dialogue_changed", refusal.reason) from None
         except Rejected as refusal:
             raise ApiError(409, "no_dialogue", refusal.reason) from None
         self.after_change()
         return dialogue_json(dialogue)
-
-    def _same_dialogue(self, msisdn: str, session: int | None) -> None:
-        """Refuse an answer or a cancel meant for a dialogue that is no longer the one on the
-        screen: typed at a survey that timed out, it would land in the next push (a PIN
-        prompt, say)."""
-        if session is None:
-            return
-        dialogue = self.carrier.ussd.current(msisdn)
-        if dialogue is not None and dialogue.session == session and dialogue.phase is not Phase.CLOSED:
-            return
-        now = "no dialogue" if dialogue is None else f"dialogue {dialogue.session} ({dialogue.phase.value})"
-        raise ApiError(
-            409,
-            "dialogue_changed",
-            f"{msisdn}'s USSD dialogue {session} is over; the screen now shows {now}. "
-            "Read the screen again (GET …/ussd) before answering",
-        )
 
     def send(self, request: server.Request, msisdn: str) -> tuple[int, dict[str, Any]]:
         """The phone sends a text: to a short code (MO to its account) or to another handset."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from simulators.merchant.texts import say
-from smsgw.carrier.errors import Rejected
+from smsgw.carrier.errors import DialogueChanged, Rejected
 from smsgw.carrier.subscribers import HandsetState, Subscriber
 from smsgw.carrier.ussd import (
     ABORT_OP,
@@ -212,3 +212,17 @@ def test_an_error_answer_ends_the_dialogue_only_while_it_stands_where_it_was() -
     assert (dialogue.phase, dialogue.end_code) == (Phase.CLOSED, "app_failed")
     assert dialogue.screen.text == "Connection problem or invalid MMI code."  # type: ignore[union-attr]
     assert apps.sent[-1][1] != ABORT_OP  # the application refused: no abort is sent to it
+
+
+def test_an_answer_naming_a_dialogue_that_is_over_is_refused() -> None:
+    """reply and cancel with ``session`` act only on that dialogue while it shows."""
+    ussd, apps = gateway(user_timeout=5.0)
+    survey = ussd.from_esme("shop", PHONE, 2, None, "Rate us 1-5", 0.0)
+    ussd.tick(5.0)
+    pin = ussd.from_esme("shop", PHONE, 2, None, "Enter PIN", 6.0)
+    with pytest.raises(DialogueChanged, match=f"dialogue {survey.session} is over"):
+        ussd.reply(PHONE.msisdn, "4321", 7.0, session=survey.session)
+    with pytest.raises(DialogueChanged):
+        ussd.cancel(PHONE.msisdn, 7.0, session=survey.session)
+    assert pin.inputs == []
+    assert ussd.reply(PHONE.msisdn, "4321", 7.0, session=pin.session).inputs == ["4321"]
