@@ -30,7 +30,7 @@ from typing import Any
 
 from benchmarks import wire
 
-#: deliver_sm_resp: header plus a NULL message_id (PROTOCOL.md §1.4).
+#: deliver_sm_resp: header plus a NULL message_id (SMPP v3.4 §4.6.2).
 _DELIVER_SM_RESP = struct.Struct(">IIIIx")
 _RECV_SIZE = 1 << 18
 

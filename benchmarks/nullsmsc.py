@@ -15,8 +15,8 @@ bare Python ping-pong. The benchmark opens one connection at a time; another cli
 the listen backlog. One thread also keeps the server's CPU time readable from the one task's
 ``schedstat``, where a finished thread's time would be lost.
 
-It sets TCP_NODELAY and re-arms TCP_QUICKACK after every read, which PERFORMANCE.md found
-lifts a one-at-a-time client such as smpplib from ~46/s to thousands per second; so the
+It sets TCP_NODELAY and re-arms TCP_QUICKACK after every read, which was measured to
+lift a one-at-a-time client such as smpplib from ~46/s to thousands per second; so the
 smpplib ping-pong figure against this server is that client's own ceiling. ``--no-quickack``
 keeps delayed ACKs, to show the 46/s trap.
 """

@@ -1,6 +1,6 @@
 """Reduce the raw runs to medians and print them as plain-text tables.
 
-The machine is shared and absolute figures drift by ±30% (PERFORMANCE.md), so every table
+The machine is shared and absolute figures drift by ±30% (benchmarks/README.md), so every table
 has the reference in it and the summary quotes smsgw as a ratio of the reference.
 """
 

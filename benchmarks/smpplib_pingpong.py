@@ -8,7 +8,7 @@ response arrives, with receipts flowing in between. smpplib never sets TCP_NODEL
 deliver_sm_resp it writes for a receipt followed by the next submit_sm meets Nagle's
 algorithm, and unless the server acknowledges at once (TCP_NODELAY plus TCP_QUICKACK re-armed
 after each read) every message waits for a delayed ACK: about 46 messages/s
-(PERFORMANCE.md). The client is used exactly as shipped; only its handlers are set.
+(benchmarks/README.md). The client is used exactly as shipped; only its handlers are set.
 """
 
 from __future__ import annotations

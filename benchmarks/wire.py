@@ -1,8 +1,8 @@
 """The few SMPP v3.4 PDUs the benchmark needs, as fixed-layout byte templates.
 
 Only what the load generator and the null SMSC exchange is here: binds, submit_sm,
-deliver_sm receipts and the header-only PDUs. Layouts follow PROTOCOL.md §1.4 and the
-receipt rules of §3.3/§3.4. Nothing here validates: the benchmark trusts its own bytes and
+deliver_sm receipts and the header-only PDUs. Layouts follow SMPP v3.4 §4 and the
+receipt text of its Appendix B. Nothing here validates: the benchmark trusts its own bytes and
 reads a peer's bytes only as far as it must.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import struct
 
-# command_id values (PROTOCOL.md §1.3).
+# command_id values (SMPP v3.4 §5.1.2.1).
 GENERIC_NACK = 0x80000000
 BIND_RECEIVER = 0x00000001
 BIND_TRANSMITTER = 0x00000002
@@ -107,7 +107,7 @@ def submit_sm_stream(count: int, first_sequence: int = 1) -> tuple[bytes, int]:
 
 
 def receipt_text(message_id: bytes, date: bytes) -> bytes:
-    """The Appendix B receipt text of a delivered message (PROTOCOL.md §3.4).
+    """The Appendix B receipt text of a delivered message (SMPP v3.4).
 
     :param message_id: the id given in submit_sm_resp.
     :param date: ``YYMMDDhhmm`` used as both submit and done date.

@@ -1,4 +1,8 @@
-"""Inner layers import nothing from outer ones (STYLE.md §1)."""
+"""Inner layers import nothing from outer ones: dependencies point inward.
+
+``smsgw.smpp`` and ``smsgw.text`` are sans-I/O: no Twisted, and neither imports the other or any
+layer above. ``smsgw.carrier`` and ``smsgw.store`` import no Twisted and no adapter (``smsgw.server``,
+``smsgw.web``), and the store knows nothing of the carrier. Only the adapters touch the reactor."""
 
 from __future__ import annotations
 

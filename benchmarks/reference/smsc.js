@@ -14,7 +14,7 @@ function option(name, fallback) {
 }
 
 function smppDate(date) {
-  // YYMMDDhhmm in UTC, the receipt text's date format (PROTOCOL.md §3.4).
+  // YYMMDDhhmm in UTC, the receipt text's date format (SMPP v3.4 Appendix B).
   const two = (n) => String(n).padStart(2, '0');
   return two(date.getUTCFullYear() % 100) + two(date.getUTCMonth() + 1) + two(date.getUTCDate()) +
     two(date.getUTCHours()) + two(date.getUTCMinutes());

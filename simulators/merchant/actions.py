@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 import attrs
 
-#: The longest USSD screen in GSM 7-bit characters (PROTOCOL.md §5.6); UCS2 screens hold 80.
+#: The longest USSD screen in GSM 7-bit characters (160 octets, GSM 04.80); UCS2 screens hold 80.
 MAX_SCREEN = 182
 
 

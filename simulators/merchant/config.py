@@ -75,7 +75,7 @@ class MerchantConfig:
     :ivar shop_name: as buyers see it, 1 to 20 printable characters.
     :ivar till: the shop's merchant number, the one the ``*126#`` menu pays.
     :ivar push_timeout: seconds a USSD push waits for each answer before ``no_answer``
-        (M-Pesa's prompt waits about 60 s, PROTOCOL.md §7.2).
+        (M-Pesa's STK prompt waits about 60 s before ResultCode 1037).
     :ivar menu_timeout: seconds after which a silent ``*126#`` dialogue is forgotten.
     :ivar callback_hosts: the host names and addresses a webhook may be sent to.
     :ivar callback_url: the webhook URL of orders created without one, and of menu payments.

@@ -59,7 +59,7 @@ from smsgw.web.render import iso
 
 log = Logger(namespace="merchant.esme")
 
-# ussd_service_op values (PROTOCOL.md §5.7, docs/ussd.md).
+# ussd_service_op values (SMPP v3.4 §5.3.2.44, docs/ussd.md).
 PSSR_INDICATION = 1
 USSR_REQUEST = 2
 USSN_REQUEST = 3

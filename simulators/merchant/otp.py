@@ -2,7 +2,8 @@
 
 A code has ``length`` digits (default 6), lives ``ttl`` seconds (default 300) and allows
 ``max_attempts`` wrong guesses (default 3: the third wrong guess ends it). The defaults sit
-inside the ranges PROTOCOL.md §7.1 lists. Each outcome other than success is its own
+inside the ranges seen in practice (NIST SP 800-63B: 6 digits; Twilio Verify and Surge:
+3-5 attempts, 10 minutes). Each outcome other than success is its own
 exception whose ``reason`` is the order's failure reason.
 
 The code itself leaves this module only as the return value of :meth:`OtpBook.issue`, which

@@ -27,7 +27,7 @@ from simulators.merchant.otp import CodeExpired, CodeReused, NoCode, OtpBook, To
 from simulators.merchant.texts import Language, format_money, make_reference, say, validity
 from simulators.merchant.wallets import InsufficientFunds, Wallet, WalletLocked, Wallets, WrongPin
 
-#: Reasons :meth:`Merchant.ussd_push_failed` accepts (PROTOCOL.md §7.2: 1001, 1037, 1032).
+#: Reasons :meth:`Merchant.ussd_push_failed` accepts (M-Pesa STK push ResultCodes 1001, 1037, 1032).
 PUSH_FAILURES = frozenset({r.HANDSET_BUSY, r.HANDSET_UNREACHABLE, r.NO_ANSWER, r.CANCELLED_BY_USER})
 
 _HELP = frozenset({"HELP", "帮助"})

@@ -2,7 +2,7 @@
 
 Texts are looked up by key with :func:`say`. USSD screens are written to fit one screen in
 the worst case the validators allow: 182 GSM characters, or 80 when the text needs UCS2
-(Chinese, or a shop name outside GSM 03.38), see PROTOCOL.md §5.6 and :func:`fits_screen`.
+(Chinese, or a shop name outside GSM 03.38): 160 octets (GSM 04.80), see :func:`fits_screen`.
 Money is shown as ``25.00 CNY`` in both languages so that a test can match it either way.
 """
 

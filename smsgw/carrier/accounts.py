@@ -14,8 +14,8 @@ MESSAGE_ID_FORMATS = ("decimal", "hex", "decimal10")
 RECEIPT_FORMATS = ("full", "short")
 LONG_MO_FORMS = ("udh", "sar", "payload")
 ALPHABETS = ("gsm", "latin-1")
-#: How a USSD dialogue is named on the wire (PROTOCOL.md §5.2, §5.5): its_session_info (most
-#: gateways), user_message_reference (VUMI's Mica), or nothing (the minimal USSDC of §5.3).
+#: How a USSD dialogue is named on the wire (docs/ussd.md, Dialects): its_session_info (most
+#: gateways), user_message_reference (VUMI's Mica), or nothing (some operators' USSD centers).
 USSD_SESSION_FIELDS = ("its_session_info", "user_message_reference", "none")
 #: How the network tells the application a dialogue ended (timeout, cancel): the 6D/Mica abort
 #: op 0x81, or VUMI's "Tata" way, USSR confirm with only the EOS bit set and no text.

@@ -36,7 +36,7 @@ from smsgw.text.split import Part, split_text
 from smsgw.text.udh import split_udh
 
 ENROUTE = MessageState.ENROUTE
-#: GSM MAP errors a receipt's err field reports (PROTOCOL.md §3.4: network error codes).
+#: GSM MAP errors a receipt's err field reports (3GPP TS 29.002 MAP error codes).
 ERROR_ABSENT_SUBSCRIBER = 27  # the phone stayed off until the validity ended
 ERROR_MEMORY_CAPACITY_EXCEEDED = 32  # SM delivery failure: the phone's inbox stayed full
 DELIVRD = MessageState.DELIVRD

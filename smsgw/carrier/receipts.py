@@ -1,4 +1,4 @@
-"""Delivery receipts as ESMEs expect them (PROTOCOL.md §3).
+"""Delivery receipts as ESMEs expect them (docs/smpp-conformance.md, Receipts).
 
 A receipt is a deliver_sm whose source_addr is the original recipient and whose
 destination_addr is the original sender (Kannel finds the pending receipt by that source),

@@ -2,8 +2,8 @@
 
 A handset dials a service code (``*126#``, or a direct string such as ``*126*1*25#``). The
 gateway opens a dialogue and routes it by the code's base (``*126#``) either to an ESME
-account over SMPP (``ussd_service_op`` in deliver_sm and submit_sm, PROTOCOL.md §5.7) or to
-an HTTP application in the ``CON …`` / ``END …`` style (§6.1). An ESME can also open a
+account over SMPP (``ussd_service_op`` in deliver_sm and submit_sm, docs/ussd.md) or to
+an HTTP application in the ``CON …`` / ``END …`` style (Africa's Talking). An ESME can also open a
 dialogue itself (network-initiated): a USSR request (a prompt) or a USSN (a notice).
 
 One handset has at most one dialogue. Each screen holds at most ``max_length`` characters.
@@ -28,9 +28,9 @@ from smsgw.carrier.subscribers import HandsetState, Subscriber
 from smsgw.digits import is_digits
 from smsgw.smpp.constants import CommandStatus, UssdServiceOp
 
-#: its_session_info bit 0: this message ends the dialogue (PROTOCOL.md §5.2).
+#: its_session_info bit 0: this message ends the dialogue (SMPP v3.4 §5.3.2.43).
 EOS = 0x0001
-#: The vendor op 6D and Mica gateways use for a dialogue the network ended (§5.4).
+#: The vendor op 6D and Mica gateways use for a dialogue the network ended (as Vumi's processors read it).
 ABORT_OP = 0x81
 #: The status of a push to a handset that is off (absent subscriber); busy is ESME_RSUBMITFAIL.
 UNREACHABLE_STATUS = CommandStatus.ESME_RDELIVERYFAILURE
@@ -94,7 +94,7 @@ class Dialogue:
 
     :ivar session: the gateway's number for it (its_session_info carries ``session << 8``).
     :ivar chosen_session_info: the its_session_info an ESME chose when it pushed this
-        dialogue: kept for the dialogue's life, in both directions (PROTOCOL.md §5.4).
+        dialogue: kept for the dialogue's life, in both directions (docs/ussd.md).
     :ivar inputs: what the user typed, in order (the HTTP style sends them ``*``-joined).
     :ivar shown_inputs: the same as the API and logs may show them: masked at a PIN prompt.
     """
@@ -154,7 +154,8 @@ class UssdApps(Protocol):
 
 @attrs.frozen
 class UssdLimits:
-    """Real-network limits (PROTOCOL.md §5.6)."""
+    """Real-network limits: a USSD string is 160 octets, 182 GSM characters (GSM 04.80); operators
+    give the user 20-60 s a screen and the application about 15 s (Africa's Talking)."""
 
     max_length: int = 182
     user_timeout: float = 30.0
@@ -477,7 +478,7 @@ class UssdGateway:
 
     @staticmethod
     def _matches(dialogue: Dialogue, session_info: int | None) -> bool:
-        # Gateways differ on whether the ESME echoes its_session_info (§5.3): absent, it is
+        # Gateways differ on whether the ESME echoes its_session_info (docs/ussd.md): absent, it is
         # the handset's only dialogue; present, it must name this one (EOS bit aside).
         return session_info is None or session_info & SESSION_MASK == dialogue.its_session_info
 

@@ -14,7 +14,7 @@ def tune_socket(transport: Any) -> Any:
     """Turn Nagle off; return the socket when delayed ACKs can be cut short (Linux), else None.
 
     A client that writes a request and waits for its response (smpplib) stalls 40 ms per
-    message when the server's response waits for the client's delayed ACK (PERFORMANCE.md).
+    message when the server's response waits for the client's delayed ACK (benchmarks/README.md).
     """
     sock = getattr(transport, "socket", None)
     if sock is None:

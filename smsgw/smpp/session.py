@@ -72,7 +72,7 @@ class SessionConfig:
     max_pdu_size: int = DEFAULT_MAX_PDU_SIZE
     #: deliver_sm/data_sm sent and not yet answered, per session.
     #: A test carrier should not be what limits an ESME's receipt rate: 100 lets receipts
-    #: keep pace with a client that pipelines 100 submits (PROTOCOL.md suggests 10; set it).
+    #: keep pace with a client that pipelines 100 submits (SMPP v3.4 suggests at most 10; set it).
     window: int = 100
     session_init_timeout: float = 10.0
     enquire_link_interval: float = 30.0

@@ -4,7 +4,7 @@ Each command maps to its mandatory fields in wire order. The codec compiles thes
 one decoder and one encoder per command (see :mod:`smsgw.smpp.codec`), so the layout is written
 once, here, and checked against the PDU classes at import.
 
-Where implementations disagree on a size (PROTOCOL.md §8), the table takes the size that
+Where implementations disagree on a size (the spec, smpplib, Jasmin, Kannel), the table takes the size that
 accepts what real clients send; ``docs/smpp-conformance.md`` lists each choice.
 """
 
@@ -208,7 +208,7 @@ TLVS: dict[int, TlvSpec] = {
     Tag.DEST_NETWORK_TYPE: TlvSpec("dest_network_type", "int", (1,)),
     Tag.DEST_BEARER_TYPE: TlvSpec("dest_bearer_type", "int", (1,)),
     Tag.DEST_TELEMATICS_ID: TlvSpec("dest_telematics_id", "int", (2,)),
-    # smpplib sends 2 octets where the spec has 1 (PROTOCOL.md §8): accept both.
+    # smpplib 2.2.4 sends 2 octets where SMPP v3.4 has 1: accept both.
     Tag.SOURCE_ADDR_SUBUNIT: TlvSpec("source_addr_subunit", "int", (1, 2)),
     Tag.SOURCE_NETWORK_TYPE: TlvSpec("source_network_type", "int", (1,)),
     Tag.SOURCE_BEARER_TYPE: TlvSpec("source_bearer_type", "int", (1,)),

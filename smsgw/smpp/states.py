@@ -11,7 +11,7 @@ answered and the last responses drain), and the connection's end is CLOSED.
 ``PERMITTED`` says which PDUs the ESME may send in each state (SMPP v3.4 Table 2-1, seen from
 the SMSC). A PDU not in the set is answered, never dropped: a request gets its response with
 ESME_RINVBNDSTS (ESME_RALYBND for a second bind), anything else a generic_nack. Two deliberate
-leniencies, both from PROTOCOL.md §2.3: enquire_link is accepted while OPEN (as v5.0 allows;
+leniencies beside SMPP v3.4 Table 2-1 (§2.3): enquire_link is accepted while OPEN (as v5.0 allows;
 some ESMEs probe before binding), and replace_sm is accepted on a transceiver (3.4 prints
 transmitter only, an evident omission).
 

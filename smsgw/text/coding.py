@@ -1,4 +1,4 @@
-"""Text <-> octets keyed by the SMPP ``data_coding`` octet (PROTOCOL.md section 4.1).
+"""Text <-> octets keyed by the SMPP ``data_coding`` octet (SMPP v3.4 §5.2.19).
 
 Every ``short_message`` and ``message_payload`` is turned into text here and nowhere else.
 Decoding never raises on any data: a fake carrier must show *something* for whatever a peer
@@ -36,7 +36,7 @@ DATA_CODING_UCS2: Final = 0x08
 """UCS2, big-endian; decoded as UTF-16-BE so that surrogate pairs (emoji) survive."""
 
 DefaultAlphabet = Literal["gsm", "latin-1"]
-"""What ``data_coding = 0`` means; peers disagree, so it is configuration (PROTOCOL.md section 8)."""
+"""What ``data_coding = 0`` means; peers disagree, so it is configuration (docs/smpp-conformance.md)."""
 
 # Kinds of payload.  "default" is data_coding 0, resolved per call from default_alphabet; the
 # others name a Python codec, except "gsm" (ours) and "binary" (no text at all).
@@ -46,7 +46,7 @@ _BINARY: Final = "binary"
 _LATIN_1: Final = "latin-1"
 _UCS2: Final = "utf-16-be"
 
-# SMPP 3.4's own values 0x00-0x0F (PROTOCOL.md section 4.1).  IA5 decodes as Latin-1, a superset
+# SMPP 3.4's own values 0x00-0x0F (SMPP v3.4 §5.2.19).  IA5 decodes as Latin-1, a superset
 # of ASCII in which every octet is defined, so that a peer's stray 8-bit octet cannot fail.
 _SMPP_KINDS: Final[dict[int, str]] = {
     0x00: _DEFAULT,

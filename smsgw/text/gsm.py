@@ -1,7 +1,7 @@
 """The GSM 03.38 (3GPP 23.038) default alphabet and its extension table.
 
 SMPP carries ``data_coding = 0`` text *unpacked*: one septet value per octet of ``short_message``
-(PROTOCOL.md section 4.2). :func:`encode_gsm` and :func:`decode_gsm` work on that form;
+(as Kannel and smpplib send it). :func:`encode_gsm` and :func:`decode_gsm` work on that form;
 :func:`pack_7bit` and :func:`unpack_7bit` convert to and from the packed air-interface form that
 USSD strings and 7-bit text after a UDH use.
 

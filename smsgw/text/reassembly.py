@@ -1,4 +1,4 @@
-"""Reassemble received SMS parts into the messages a handset shows (PROTOCOL.md section 4.4).
+"""Reassemble received SMS parts into the messages a handset shows (3GPP TS 23.040 §9.2.3.24.1).
 
 The network stores every received part as one row; a phone shows the parts of a concatenated
 message as one message. :func:`assemble` turns rows into :class:`InboxMessage` values. It is pure:

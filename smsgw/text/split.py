@@ -1,4 +1,4 @@
-"""Split a text into SMS segments (PROTOCOL.md sections 4.3 and 4.4).
+"""Split a text into SMS segments (3GPP TS 23.040 §9.2.3.24; SMPP v3.4 SAR TLVs).
 
 Three ways to send a long text over SMPP, chosen by ``mode``:
 

@@ -1,4 +1,4 @@
-"""User Data Header parsing and building (3GPP 23.040 section 9.2.3.24; PROTOCOL.md section 4.4).
+"""User Data Header parsing and building (3GPP TS 23.040 section 9.2.3.24).
 
 A UDH sits at the start of ``short_message`` when ``esm_class`` has bit 0x40 (UDHI) set: one
 length octet (UDHL, excluding itself), then information elements (IEs), each ``IEI, IEDL, data``.

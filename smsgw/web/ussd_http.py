@@ -1,4 +1,4 @@
-"""Calls HTTP USSD applications in the CON/END style (PROTOCOL.md §6.1, Africa's Talking).
+"""Calls HTTP USSD applications in the CON/END style of Africa's Talking's USSD API (docs/ussd.md).
 
 One form-encoded POST per user step: ``sessionId``, ``serviceCode``, ``phoneNumber`` (E.164
 with ``+``), ``networkCode`` and ``text``, the user's inputs so far joined with ``*``. The body

@@ -1,6 +1,6 @@
 """USSD over real TCP and HTTP: dialogues with an SMPP application (smpplib) and an HTTP one.
 
-smpplib 2.2.4 cannot parse a deliver_sm that carries ussd_service_op (PROTOCOL.md §8); the
+smpplib 2.2.4 cannot parse a deliver_sm that carries ussd_service_op (not in its DeliverSM table); the
 recipe in docs/ussd.md adds it to smpplib's DeliverSM parameter table, as this module does.
 """
 
@@ -473,7 +473,7 @@ def test_a_mica_style_account_names_dialogues_by_user_message_reference(start_se
 
 
 def test_a_minimal_account_gets_no_session_field(start_server, connect) -> None:
-    """Like the USSDC of PROTOCOL.md §5.3: no session TLV; the handset's one dialogue is the session."""
+    """Like some operators' USSD centers: no session TLV; the handset's one dialogue is the session."""
     smsgw = start_server(DIALECTS_TOML)
     esme: Esme = connect(smsgw)
     esme.bind("transceiver", "minimal", "minimal")

@@ -1,4 +1,4 @@
-"""Tests for smsgw.text.coding: data_coding dispatch, PROTOCOL.md section 4.1."""
+"""Tests for smsgw.text.coding: data_coding dispatch, SMPP v3.4 §5.2.19."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ from smsgw.text.coding import decode_text, encode_text, is_binary, message_class
     ],
 )
 def test_decode_by_data_coding(data: bytes, data_coding: int, text: str) -> None:
-    """Each data_coding value decodes with the alphabet PROTOCOL.md section 4.1 assigns it."""
+    """Each data_coding value decodes with the alphabet SMPP v3.4 §5.2.19 assigns it."""
     assert decode_text(data, data_coding) == text
 
 

@@ -1,4 +1,4 @@
-"""Tests for smsgw.text.reassembly: a handset inbox built from stored parts (PROTOCOL.md section 4.4)."""
+"""Tests for smsgw.text.reassembly: a handset inbox built from stored parts (3GPP TS 23.040 §9.2.3.24.1)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Cross-checks of smsgw.text against smpplib 2.2.4, our interop test client (PROTOCOL.md section 8)."""
+"""Cross-checks of smsgw.text against smpplib 2.2.4, our interop test client."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def test_every_shared_character_encodes_like_smpplib() -> None:
 def test_known_differences_from_smpplib() -> None:
     """smpplib's table has a backtick placeholder at 0x5F instead of § and lacks form feed; we follow 23.038.
 
-    PROTOCOL.md section 8: smpplib cannot encode § or form feed, and silently turns a backtick into
+    smpplib 2.2.4 cannot encode § or form feed, and silently turns a backtick into
     0x5F (which a handset shows as §), whereas we encode § as 0x5F and form feed as 1B 0A, and refuse
     the backtick, which is not in the GSM alphabet.
     """

@@ -1,4 +1,4 @@
-"""Tests for smsgw.text.split: segment sizes from PROTOCOL.md sections 4.3 and 4.4."""
+"""Tests for smsgw.text.split: segment sizes of 3GPP TS 23.040 (160/153 septets, 70/67 UCS2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Tests for smsgw.text.udh: UDH layouts from PROTOCOL.md section 4.4."""
+"""Tests for smsgw.text.udh: UDH layouts from 3GPP TS 23.040 section 9.2.3.24."""
 
 from __future__ import annotations
 
