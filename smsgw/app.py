@@ -223,6 +223,7 @@ def start(config: Config, reactor: Any) -> Any:
     factory = SmppServerFactory(carrier, smpp.session, reactor)
     factory.noisy = False
     RefusalLog(carrier.events, reactor.seconds, call_later=reactor.callLater)
+    carrier.start()
     try:
         smpp_port = yield endpoints.serverFromString(reactor, _endpoint(smpp.host, smpp.port)).listen(factory)
         info: dict[str, Any] = {"smpp": {"host": smpp.host}}
@@ -236,7 +237,7 @@ def start(config: Config, reactor: Any) -> Any:
         # Synchronous: a change is committed before it is answered (an MO's message_id is durable).
         waiters = InboxWaiters(reactor, carrier.events, config.http.max_waiters)
         clock_routes = ClockRoutes(carrier, clock, factory.flusher.flush)
-        carrier.post_to_http_app = HttpUssdApps(carrier, reactor, factory.flusher.mark).post
+        carrier.ussd_apps.post_to_http_app = HttpUssdApps(carrier, reactor, factory.flusher.mark).post
         routes = (
             NetworkRoutes(carrier, info, factory.flusher.flush).routes()
             + HandsetRoutes(
@@ -260,7 +261,7 @@ def start(config: Config, reactor: Any) -> Any:
         api = Api(routes, streams={"events": events})
         root = Root(api)
         lag = LagMonitor(reactor)
-        root.mount(b"metrics", MetricsResource(carrier, lag))
+        root.mount(b"metrics", MetricsResource(carrier, factory.totals, lag))
         token, merchant_token = http_tokens(config)
         site = GuardedSite(
             root,

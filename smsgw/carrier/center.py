@@ -30,6 +30,7 @@ from smsgw.digits import ascii_int
 from smsgw.smpp import codec
 from smsgw.smpp.constants import CommandStatus, EsmClass, MessageState, Npi, Ton
 from smsgw.smpp.sm import DeliverSm
+from smsgw.store.interface import MessageStore
 from smsgw.store.records import DeliveryRecord, MessageRecord
 from smsgw.text.errors import InvalidUdh
 from smsgw.text.split import Part, split_text
@@ -107,7 +108,7 @@ class MessageCenter:
 
     def __init__(
         self,
-        store: Any,
+        store: MessageStore,
         accounts: AccountRegistry,
         subscribers: SubscriberRegistry,
         outbox: Outbox,
@@ -144,6 +145,11 @@ class MessageCenter:
         self._replacing: dict[int, tuple[int, int]] = {}
 
     # -- MT --------------------------------------------------------------------------
+
+    def resume_numbering(self, next_id: int, next_seen: int) -> None:
+        """Go on numbering rows and arrivals after what the store already holds."""
+        self._next_id = max(self._next_id, next_id)
+        self._next_seen = max(self._next_seen, next_seen)
 
     def check_queue(self, account: Account) -> None:
         """Refuse a submit when the account already has ``max_queue`` messages waiting.

@@ -20,32 +20,17 @@ from __future__ import annotations
 import heapq
 from collections import defaultdict, deque
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 import attrs
 
-from smsgw.carrier.accounts import Account
+from smsgw.carrier.binding import AppLink, Binding
 from smsgw.carrier.subscribers import in_namespace
 from smsgw.smpp.constants import CommandStatus
-from smsgw.smpp.session import SmscSession
+from smsgw.store.interface import MessageStore
 from smsgw.store.records import DeliveryRecord, MessageRecord
 
 _PERMANENT = frozenset({CommandStatus.ESME_RX_P_APPN, CommandStatus.ESME_RX_R_APPN})
-
-
-class Link(Protocol):
-    """A bound ESME connection, as the carrier sees it."""
-
-    session: SmscSession
-    session_id: int
-    account: Account
-    peer: str
-    #: The namespace whose handsets' MO and receipts it takes ("" for none: the catch-all).
-    namespace: str
-
-    def output_ready(self) -> None:
-        """Tell the edge the session has bytes to write."""
-        ...
 
 
 @attrs.frozen
@@ -69,16 +54,16 @@ DoneCallback = Callable[[DeliveryRecord, str], None]
 class Outbox:
     """Pending deliveries per account and the binds that receive them."""
 
-    def __init__(self, store: Any, retry: RetryPolicy, on_done: DoneCallback) -> None:
+    def __init__(self, store: MessageStore, retry: RetryPolicy, on_done: DoneCallback) -> None:
         self.retry = retry
         self._store = store
         self._on_done = on_done
         self._order = 0  # tie-breaker of the retry heap
         #: Shared deliveries by account, then by the namespace of their handset.
         self._queues: defaultdict[str, dict[str, deque[DeliveryRecord]]] = defaultdict(dict)
-        self._links: defaultdict[str, list[Link]] = defaultdict(list)
+        self._binds: defaultdict[str, list[Binding]] = defaultdict(list)
         #: The binds that take a handset namespace's deliveries, by (account, namespace).
-        self._pools: dict[tuple[str, str], list[Link]] = {}
+        self._pools: dict[tuple[str, str], list[Binding]] = {}
         self._turn: defaultdict[tuple[str, str], int] = defaultdict(int)
         #: The namespace of a handset (set by the carrier; none by default).
         self.namespace_of: Callable[[str], str] = lambda msisdn: ""
@@ -87,9 +72,9 @@ class Outbox:
         self._wanting: set[str] = set()
         #: Deliveries ended, by (kind, outcome): ("receipt", "accepted"), ("mo", "expired")...
         self.finished: defaultdict[tuple[str, str], int] = defaultdict(int)
-        # Deliveries bound for one session (DeliveryRecord.via), by session id, and its link.
+        # Deliveries bound for one session (DeliveryRecord.via), by session id, and its bind.
         self._own: dict[int, deque[DeliveryRecord]] = {}
-        self._by_session: dict[int, Link] = {}
+        self._by_session: dict[int, Binding] = {}
 
     # -- queueing --------------------------------------------------------------------
 
@@ -154,53 +139,49 @@ class Outbox:
         if session_id is not None:
             own = len(self._own.get(session_id, ()))
         else:
-            own = sum(len(self._own.get(link.session_id, ())) for link in self._links.get(system_id, ()))
+            own = sum(len(self._own.get(b.session_id, ())) for b in self._binds.get(system_id, ()))
         return sum(len(queue) for queue in self._queues.get(system_id, {}).values()) + own
 
     # -- binds -----------------------------------------------------------------------
 
-    def attach(self, link: Link) -> None:
+    def attach(self, binding: Binding) -> None:
         """A bind that can receive joins its account's pool."""
-        self._links[link.account.system_id].append(link)
-        self._by_session[link.session_id] = link
+        self._binds[binding.account.system_id].append(binding)
+        self._by_session[binding.session_id] = binding
         self._pools.clear()
-        self._wanting.add(link.account.system_id)
+        self._wanting.add(binding.account.system_id)
 
-    def detach(self, link: Link) -> None:
+    def detach(self, binding: Binding) -> None:
         """A bind leaves its account's pool (its in-flight deliveries come back through ``failed``);
         what waited for it alone goes to the account's other binds, ahead of the rest."""
-        links = self._links.get(link.account.system_id)
-        if links and link in links:
-            links.remove(link)
-        self._by_session.pop(link.session_id, None)
+        binds = self._binds.get(binding.account.system_id)
+        if binds and binding in binds:
+            binds.remove(binding)
+        self._by_session.pop(binding.session_id, None)
         self._pools.clear()
-        own = self._own.pop(link.session_id, None)
+        own = self._own.pop(binding.session_id, None)
         if own:
             for delivery in reversed(own):
                 self._enqueue(delivery, front=True)
 
-    def _pool(self, system_id: str, namespace: str) -> list[Link]:
+    def _pool(self, system_id: str, namespace: str) -> list[Binding]:
         """The account's binds that take deliveries for a handset of ``namespace``: those of
         the innermost namespace holding it that has any bound ("" holds every namespace)."""
         key = (system_id, namespace)
         pool = self._pools.get(key)
         if pool is None:
-            links = self._links.get(system_id, ())
+            binds = self._binds.get(system_id, ())
             best = max(
-                (
-                    link.namespace
-                    for link in links
-                    if not link.namespace or in_namespace(namespace, link.namespace)
-                ),
+                (b.namespace for b in binds if not b.namespace or in_namespace(namespace, b.namespace)),
                 key=len,
                 default=None,
             )
-            pool = self._pools[key] = [link for link in links if link.namespace == best]
+            pool = self._pools[key] = [b for b in binds if b.namespace == best]
         return pool
 
-    def links(self, system_id: str) -> list[Link]:
+    def binds(self, system_id: str) -> list[Binding]:
         """The account's binds that receive."""
-        return self._links.get(system_id, [])
+        return self._binds.get(system_id, [])
 
     def resume(self, system_id: str) -> None:
         """A bind of the account has room again (a response came back)."""
@@ -224,23 +205,19 @@ class Outbox:
         :returns: False when no bind of the account can take it now.
         """
         preferred = self._by_session.get(prefer) if prefer is not None else None
-        if (
-            preferred is not None
-            and preferred.account.system_id == system_id
-            and preferred.session.can_deliver
-        ):
-            preferred.session.send_encoded(pdu, now, context)
-            preferred.output_ready()
+        if preferred is not None and preferred.account.system_id == system_id and preferred.link.can_deliver:
+            preferred.link.deliver(pdu, now, context)
+            preferred.link.output_ready()
             return True
-        links = self._pool(system_id, namespace)
-        if not links:
+        binds = self._pool(system_id, namespace)
+        if not binds:
             return False
-        key = (system_id, links[0].namespace)
+        key = (system_id, binds[0].namespace)
         turn = self._turn[key]
-        for offset in range(len(links)):
-            link = links[(turn + offset) % len(links)]
-            if link.session.can_deliver:
-                link.session.send_encoded(pdu, now, context)
+        for offset in range(len(binds)):
+            link = binds[(turn + offset) % len(binds)].link
+            if link.can_deliver:
+                link.deliver(pdu, now, context)
                 link.output_ready()
                 self._turn[key] = turn + offset + 1
                 return True
@@ -250,14 +227,14 @@ class Outbox:
         """Send queued deliveries to binds with room in their window."""
         wanting, self._wanting = self._wanting, set()
         for system_id in wanting:
-            links = self._links.get(system_id)
-            if not links:
+            binds = self._binds.get(system_id)
+            if not binds:
                 continue
             if self._own:
-                for link in links:
-                    own = self._own.get(link.session_id)
+                for binding in binds:
+                    own = self._own.get(binding.session_id)
                     if own:
-                        self._send_own(link, own, now)
+                        self._send_own(binding.link, own, now)
             queues = self._queues.get(system_id)
             if not queues:
                 continue
@@ -267,35 +244,35 @@ class Outbox:
 
     def _send_shared(self, system_id: str, namespace: str, queue: deque[DeliveryRecord], now: float) -> None:
         """Send a namespace's shared deliveries round robin to the binds that take them."""
-        links = self._pool(system_id, namespace)
-        if not links:
+        binds = self._pool(system_id, namespace)
+        if not binds:
             return
-        key = (system_id, links[0].namespace)
+        key = (system_id, binds[0].namespace)
         turn = self._turn[key]
         idle = 0
-        while queue and idle < len(links):
-            link = links[turn % len(links)]
+        while queue and idle < len(binds):
+            link = binds[turn % len(binds)].link
             turn += 1
-            session = link.session
-            room = session.window_free if session.can_deliver else 0
+            room = link.window_free if link.can_deliver else 0
             if room <= 0:
                 idle += 1
                 continue
             idle = 0
+            deliver = link.deliver
             for _ in range(min(room, len(queue))):
                 delivery = queue.popleft()
-                session.send_encoded(delivery.pdu, now, delivery)
+                deliver(delivery.pdu, now, delivery)
             link.output_ready()
         self._turn[key] = turn
 
-    def _send_own(self, link: Link, queue: deque[DeliveryRecord], now: float) -> None:
-        session = link.session
-        room = session.window_free if session.can_deliver else 0
+    def _send_own(self, link: AppLink, queue: deque[DeliveryRecord], now: float) -> None:
+        room = link.window_free if link.can_deliver else 0
         if room <= 0:
             return
+        deliver = link.deliver
         for _ in range(min(room, len(queue))):
             delivery = queue.popleft()
-            session.send_encoded(delivery.pdu, now, delivery)
+            deliver(delivery.pdu, now, delivery)
         link.output_ready()
 
     # -- outcomes --------------------------------------------------------------------
@@ -342,7 +319,7 @@ class Outbox:
                     self._finish(queue.popleft(), "expired")
                 if not queue and namespace:
                     del queues[namespace]  # namespaces come and go with tests
-                elif queue and self._links.get(system_id):
+                elif queue and self._binds.get(system_id):
                     self._wanting.add(system_id)
         for session_id, own in self._own.items():
             while own and own[0].expires_at <= now:

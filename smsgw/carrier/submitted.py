@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import attrs
-
 from smsgw.carrier.accounts import Account
+from smsgw.carrier.answers import QueryAnswer
 from smsgw.carrier.center import MessageCenter, parse_message_id
 from smsgw.carrier.errors import Rejected
 from smsgw.carrier.validation import (
@@ -24,27 +23,18 @@ from smsgw.carrier.validation import (
 from smsgw.smpp.constants import CommandStatus as S
 from smsgw.smpp.constants import MessageState
 from smsgw.smpp.smpptime import format_smpp_time
+from smsgw.store.interface import MessageStore
 from smsgw.store.records import MessageRecord
 
 #: A submit_multi has at most 254 destinations, so its id names at most 254 rows.
 MAX_GROUP = 254
 
 
-@attrs.frozen
-class QueryAnswer:
-    """What a query_sm_resp carries."""
-
-    message_id: str
-    final_date: str
-    message_state: int
-    error_code: int
-
-
 class SubmittedMessages:
     """Finds an account's submitted messages by id and source, and queries, cancels and
     replaces them."""
 
-    def __init__(self, center: MessageCenter, store: Any, limits: Limits) -> None:
+    def __init__(self, center: MessageCenter, store: MessageStore, limits: Limits) -> None:
         self.center = center
         self.store = store
         self.limits = limits

@@ -130,6 +130,11 @@ class SubscriberRegistry:
         """The subscriber with that (normalised) MSISDN, if provisioned."""
         return self._by_msisdn.get(msisdn)
 
+    def namespace_of(self, msisdn: str) -> str:
+        """The namespace of a handset ("" for none, or for a number that is no subscriber)."""
+        subscriber = self._by_msisdn.get(msisdn)
+        return subscriber.namespace if subscriber is not None else ""
+
     def add(self, subscriber: Subscriber) -> Subscriber:
         """Provision a subscriber (replacing one with the same MSISDN)."""
         self._by_msisdn[subscriber.msisdn] = subscriber

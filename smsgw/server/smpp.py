@@ -18,8 +18,8 @@ from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from smsgw.carrier.accounts import Account
 from smsgw.carrier.carrier import Carrier
+from smsgw.frontend.smpp import SessionTotals, SmppLink
 from smsgw.server.lag import SLOW_TURN, slow_turn
 from smsgw.server.tcp import quick_ack, tune_socket, write_now
 from smsgw.smpp.constants import CommandStatus, status_name
@@ -94,7 +94,6 @@ class TurnFlusher:
 class SmppServerProtocol(protocol.Protocol):
     """One ESME connection."""
 
-    account: Account | None = None
     #: Input read but not yet handled: it waits for the next turns (see INPUT_SLICE).
     _waiting = b""
     #: Why this connection is over a limit (its bind is refused and it is closed), or None.
@@ -104,11 +103,15 @@ class SmppServerProtocol(protocol.Protocol):
         self.factory = factory
         self.session_id = session_id
         self.host = self.peer = "?"
-        self.session: SmscSession
-        self._handlers: dict[type, Any] = {cls: self._request for cls in _CARRIER_REQUESTS}
+        self.session = SmscSession(factory.session_config, factory.reactor.seconds())
+        self.link = SmppLink(
+            factory.carrier, self.session, session_id, self.peer, self.output_ready, factory.totals
+        )
+        # Requests and answers go straight to the link: no adapter frame on the hot path.
+        self._handlers: dict[type, Any] = {cls: self.link.request for cls in _CARRIER_REQUESTS}
         self._handlers.update(
             {
-                ResponseReceived: self._response,
+                ResponseReceived: self.link.answered,
                 ResponseTimedOut: self._timed_out,
                 ResponseUnmatched: self._unmatched,
                 BindRequested: self._bind,
@@ -121,17 +124,20 @@ class SmppServerProtocol(protocol.Protocol):
     @property
     def name(self) -> str:
         """``system_id=... (session N)``, for logs."""
-        system_id = self.account.system_id if self.account is not None else "unbound"
-        return f"system_id={system_id} (session {self.session_id})"
+        return f"system_id={self.link.system_id} (session {self.session_id})"
+
+    @property
+    def bound(self) -> bool:
+        """Whether the carrier accepted this connection's bind."""
+        return self.link.binding is not None
 
     # -- Twisted's side --------------------------------------------------------------
 
     def connectionMade(self) -> None:
         factory = self.factory
-        self.session = SmscSession(factory.session_config, factory.reactor.seconds())
         address = self.transport.getPeer()  # type: ignore[union-attr]
         self.host = getattr(address, "host", "?")
-        self.peer = f"{self.host}:{getattr(address, 'port', '?')}"
+        self.peer = self.link.peer = f"{self.host}:{getattr(address, 'port', '?')}"
         self._socket = tune_socket(self.transport)
         # Stop reading from a peer that does not read what we write (see pauseProducing).
         self.transport.registerProducer(self, True)  # type: ignore[union-attr]
@@ -180,13 +186,14 @@ class SmppServerProtocol(protocol.Protocol):
         lost = self.session.connection_lost()
         self.factory.connection_gone(self.session_id)
         reason_text = self.session.close_reason or reason.getErrorMessage()
-        if self.account is not None:
-            self.factory.carrier.unbound(self, self.session_id, lost.contexts, reason_text)
+        link = self.link
+        if link.binding is not None:
+            link.lost(lost.contexts, reason_text)
             self.factory.flusher.mark()
             log.info(
                 "session {session_id} of {system_id} ended: {reason}",
                 session_id=self.session_id,
-                system_id=self.account.system_id,
+                system_id=link.system_id,
                 reason=reason_text,
             )
 
@@ -200,8 +207,8 @@ class SmppServerProtocol(protocol.Protocol):
         self.session.send_paused = False
         if not self._waiting:  # else reading resumes once what was read is handled
             self.transport.resumeProducing()  # type: ignore[union-attr]
-        if self.account is not None:
-            self.factory.carrier.outbox.resume(self.account.system_id)
+        if self.link.binding is not None:
+            self.factory.carrier.outbox.resume(self.link.binding.account.system_id)
             self.factory.flusher.mark(self)
 
     def stopProducing(self) -> None:
@@ -239,37 +246,32 @@ class SmppServerProtocol(protocol.Protocol):
 
     # -- events ----------------------------------------------------------------------
 
-    def _request(self, pdu: Any) -> None:
-        self.factory.carrier.request(self, pdu)
-
-    def _response(self, event: ResponseReceived) -> None:
-        self.factory.carrier.delivery_answered(event.context, event.response.command_status)
-
     def _timed_out(self, event: ResponseTimedOut) -> None:
         log.info(
             "session {session_id} of {system_id}: deliver_sm unanswered; will retry",
             session_id=self.session_id,
-            system_id=self.account.system_id if self.account else "?",
+            system_id=self.link.system_id,
         )
-        self.factory.carrier.delivery_timed_out(event.context)
+        self.link.timed_out(event)
 
     def _unmatched(self, event: ResponseUnmatched) -> None:
         log.warn(
             "session {session_id} ({system_id}) from {peer}: {reason}; ignored",
             session_id=self.session_id,
-            system_id=self.account.system_id if self.account else "unbound",
+            system_id=self.link.system_id,
             peer=self.peer,
             reason=event.reason,
         )
 
     def _bind(self, event: BindRequested) -> None:
         pdu = event.pdu
+        link = self.link
         # A refusal is logged, with its reason, by the carrier's refusal log.
         if self.over_limit is not None:
-            self.factory.carrier.refuse_bind(self, pdu, self.session_id, S.ESME_RTHROTTLED, self.over_limit)
+            link.refuse_bind(event, S.ESME_RTHROTTLED, self.over_limit)
             self.session.drop(self.over_limit)  # the refusal goes out, then the connection closes
             return
-        if self.factory.carrier.bind(self, pdu, event.bind_type, self.session_id):
+        if link.bind(event):
             log.info(
                 "session {session_id}: {system_id} bound as {bind_type} from {peer}",
                 session_id=self.session_id,
@@ -286,7 +288,7 @@ class SmppServerProtocol(protocol.Protocol):
         log.warn(
             "session {session_id} ({system_id}) from {peer}: {error}; answered {status}",
             session_id=self.session_id,
-            system_id=self.account.system_id if self.account else "unbound",
+            system_id=self.link.system_id,
             peer=self.peer,
             error=error.args[0],
             status=status_name(error.command_status),
@@ -323,6 +325,7 @@ class SmppServerFactory(protocol.Factory):
         self.session_config = session_config
         self.reactor = reactor
         self.flusher = TurnFlusher(reactor, carrier)
+        self.totals = SessionTotals()
         self.connections: dict[int, SmppServerProtocol] = {}
         self._idle_waiters: list[defer.Deferred[None]] = []
         self._next_session_id = 1
@@ -360,7 +363,7 @@ class SmppServerFactory(protocol.Factory):
             and len(self.connections) >= self.session_config.max_connections
         )
         for idle in self.connections.values():
-            if idle.account is None and idle.over_limit is None and (not per_ip or idle.host == host):
+            if not idle.bound and idle.over_limit is None and (not per_ip or idle.host == host):
                 log.info(
                     "session {session_id} from {peer} never bound: closed to make room ({reason})",
                     session_id=idle.session_id,

@@ -112,7 +112,7 @@ class HandsetRoutes:
             self.carrier.store,
             handset.msisdn,
             direction,
-            self.carrier.text_coding,
+            self.carrier.handsets.text_coding,
             self.carrier.clock.now,
             self.concat_timeout,
             handset.inbox_after if direction == "MT" else 0,
@@ -128,7 +128,8 @@ class HandsetRoutes:
         if namespace is not None:
             return {
                 "handsets": [
-                    handset_json(s) for s in sorted(self.carrier.handsets_in(namespace), key=_msisdn)
+                    handset_json(s)
+                    for s in sorted(self.carrier.handsets.in_namespace(namespace), key=_msisdn)
                 ]
             }
         handsets = {s.msisdn: s for s in registry}
@@ -156,7 +157,7 @@ class HandsetRoutes:
         if msisdn is not None and self.carrier.subscribers.get(msisdn) is not None:
             raise ApiError(409, "exists", f"{msisdn} already exists; PATCH /api/handsets/{msisdn} changes it")
         try:
-            handset = self.carrier.create_handset(msisdn, name, state, namespace)
+            handset = self.carrier.handsets.create(msisdn, name, state, namespace)
         except UnknownSubscriber as refusal:
             raise ApiError(400, "bad_field", refusal.reason) from None
         except Rejected as refusal:
@@ -177,9 +178,9 @@ class HandsetRoutes:
             raise ApiError(400, "bad_field", "name must be a string")
         state = self._state(body["state"]) if "state" in body else None
         if "name" in body:
-            handset = self.carrier.rename_subscriber(handset.msisdn, body["name"])
+            handset = self.carrier.handsets.rename(handset.msisdn, body["name"])
         if state is not None:
-            handset = self.carrier.set_handset_state(handset.msisdn, state)
+            handset = self.carrier.handsets.set_state(handset.msisdn, state)
         self.after_change()
         return handset_json(handset)
 
@@ -188,7 +189,7 @@ class HandsetRoutes:
         handset = self._handset(msisdn)
         if self.carrier.subscribers.get(handset.msisdn) is None:
             raise ApiError(404, "unknown_handset", f"{handset.msisdn} was never provisioned or changed")
-        self.carrier.delete_handset(handset.msisdn)
+        self.carrier.handsets.delete(handset.msisdn)
         self.after_change()
         return {"msisdn": handset.msisdn, "deleted": True}
 
@@ -250,7 +251,7 @@ class HandsetRoutes:
     def clear(self, request: server.Request, msisdn: str) -> dict[str, Any]:
         """Empty the inbox as the phone shows it."""
         handset = self._handset(msisdn)
-        cursor = self.carrier.clear_inbox(handset.msisdn)
+        cursor = self.carrier.handsets.clear_inbox(handset.msisdn)
         self.after_change()
         return {"msisdn": handset.msisdn, "cleared": True, "cursor": cursor}
 
@@ -305,7 +306,7 @@ class HandsetRoutes:
         if not isinstance(dialled, str) or not dialled:
             raise ApiError(400, "bad_field", "'dial' (a USSD string like \"*126#\") is required")
         try:
-            dialogue = self.carrier.dial_ussd(handset.msisdn, dialled)
+            dialogue = self.carrier.ussd_apps.dial(handset.msisdn, dialled)
         except UnknownSubscriber as refusal:
             raise ApiError(404, "unknown_handset", refusal.reason) from None
         except Rejected as refusal:
@@ -375,7 +376,7 @@ class HandsetRoutes:
                 f"PATCH its state to on first",
             )
         try:
-            ids = self.carrier.send_sms(handset.msisdn, to, text)
+            ids = self.carrier.handsets.send_sms(handset.msisdn, to, text)
         except Rejected as refusal:
             raise ApiError(422, "unroutable", refusal.reason) from None
         except ValueError as error:

@@ -16,6 +16,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from twisted.web import resource, server
 
 from smsgw.carrier.carrier import Carrier
+from smsgw.frontend.smpp import SessionTotals, SmppLink
 from smsgw.server.lag import LagMonitor
 from smsgw.smpp.constants import MessageState, command_name, status_name
 from smsgw.smpp.session import ANSWER_BUCKETS
@@ -25,27 +26,32 @@ class CarrierCollector:
     """What a load tester watches: binds, PDUs by command and status, queues, deliveries,
     message states and USSD dialogues."""
 
-    def __init__(self, carrier: Carrier) -> None:
+    def __init__(self, carrier: Carrier, totals: SessionTotals) -> None:
         self.carrier = carrier
+        self.totals = totals
 
     def collect(self) -> Iterator[Metric]:
         carrier = self.carrier
-        links = list(carrier.links.values())
+        bindings = list(carrier.binds.bound.values())
+        sessions = [b.link.session for b in bindings if isinstance(b.link, SmppLink)]
 
         bound = GaugeMetricFamily(
             "smsgw_sessions_bound", "ESME sessions bound now", labels=["system_id", "bind_type"]
         )
-        now_bound = Counter((link.account.system_id, link.session.bind_type.value) for link in links)
+        now_bound = Counter((b.account.system_id, b.mode) for b in bindings)
         for (system_id, bind_type), count in sorted(now_bound.items()):
             bound.add_metric([system_id, bind_type], count)
         yield bound
-        yield _counter("smsgw_binds", "ESME binds accepted", ["system_id", "bind_type"], carrier.binds_total)
+        yield _counter(
+            "smsgw_binds", "ESME binds accepted", ["system_id", "bind_type"], carrier.binds.binds_total
+        )
 
-        pdus_in = Counter(carrier.ended_pdus_in)
-        pdus_out = Counter(carrier.ended_pdus_out)
-        for link in links:
-            pdus_in.update(link.session.pdus_in)
-            pdus_out.update(link.session.pdus_out)
+        totals = self.totals
+        pdus_in = Counter(totals.pdus_in)
+        pdus_out = Counter(totals.pdus_out)
+        for session in sessions:
+            pdus_in.update(session.pdus_in)
+            pdus_out.update(session.pdus_out)
         yield _counter(
             "smsgw_pdus_received", "SMPP PDUs received from ESMEs", ["command"],
             {(command_name(c),): n for c, n in pdus_in.items()},
@@ -56,11 +62,11 @@ class CarrierCollector:
             {_sent_labels(key): n for key, n in pdus_out.items()},
         )  # fmt: skip
 
-        times = list(carrier.ended_answer_times)
-        seconds = carrier.ended_answer_seconds
-        for link in links:
-            seconds += link.session.answer_seconds
-            for bucket, count in enumerate(link.session.answer_times):
+        times = list(totals.answer_times)
+        seconds = totals.answer_seconds
+        for session in sessions:
+            seconds += session.answer_seconds
+            for bucket, count in enumerate(session.answer_times):
                 times[bucket] += count
         cumulative, buckets = 0, []
         for bound, count in zip([*map(str, ANSWER_BUCKETS), "+Inf"], times, strict=True):
@@ -157,10 +163,10 @@ class MetricsResource(resource.Resource):
 
     isLeaf = True
 
-    def __init__(self, carrier: Carrier, lag: LagMonitor | None = None) -> None:
+    def __init__(self, carrier: Carrier, totals: SessionTotals, lag: LagMonitor | None = None) -> None:
         super().__init__()
         self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(CarrierCollector(carrier))  # type: ignore[arg-type]
+        self.registry.register(CarrierCollector(carrier, totals))  # type: ignore[arg-type]
         if lag is not None:
             self.registry.register(LagCollector(lag))  # type: ignore[arg-type]
 

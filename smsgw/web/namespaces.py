@@ -50,7 +50,7 @@ class NamespaceRoutes:
         }
 
     def _world(self, name: str) -> tuple[list[Subscriber], list[FaultRule]]:
-        handsets = self.carrier.handsets_in(name)
+        handsets = self.carrier.handsets.in_namespace(name)
         faults = [r for r in self.carrier.faults.rules if r.namespace and in_namespace(r.namespace, name)]
         if not handsets and not faults:
             raise ApiError(
@@ -72,9 +72,9 @@ class NamespaceRoutes:
     def reset(self, request: server.Request, name: str) -> dict[str, Any]:
         """Forget the namespace's handsets (their numbers are not given out again) and faults."""
         handsets, faults = self._world(name)
-        dropped = self.carrier.drop_owed({h.msisdn for h in handsets})
+        dropped = self.carrier.handsets.drop_owed({h.msisdn for h in handsets})
         for handset in handsets:
-            self.carrier.delete_handset(handset.msisdn)
+            self.carrier.handsets.delete(handset.msisdn)
         for rule in faults:
             self.carrier.faults.remove(rule.name)
         self.after_change()

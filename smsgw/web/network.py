@@ -57,19 +57,19 @@ class NetworkRoutes:
     def sessions(self, request: server.Request) -> dict[str, Any]:
         """Bound ESME sessions."""
         result = []
-        for session_id, link in sorted(self.carrier.links.items()):
-            session = link.session
+        for session_id, binding in sorted(self.carrier.binds.bound.items()):
+            described = binding.link.describe()
             result.append(
                 {
                     "id": session_id,
-                    "system_id": link.account.system_id,
-                    "bind_type": session.bind_type.value if session.bind_type else None,
-                    "peer": link.peer,
-                    "namespace": link.namespace or None,
-                    "since": iso(self.carrier.bound_at.get(session_id)),
-                    "state": session.state.value,
-                    "window": {"size": session.config.window, "in_flight": session.deliveries_in_flight},
-                    "queued_deliveries": self.carrier.outbox.queued(link.account.system_id, session_id),
+                    "system_id": binding.account.system_id,
+                    "bind_type": binding.mode,
+                    "peer": binding.peer,
+                    "namespace": binding.namespace or None,
+                    "since": iso(binding.bound_at),
+                    "state": described["state"],
+                    "window": described["window"],
+                    "queued_deliveries": self.carrier.outbox.queued(binding.account.system_id, session_id),
                 }
             )
         return {"sessions": result}
@@ -81,15 +81,14 @@ class NetworkRoutes:
         had not been answered for it must send again.
         """
         number = ascii_int(session_id)
-        link = self.carrier.links.get(number) if number is not None else None
-        if link is None:
+        binding = self.carrier.binds.bound.get(number) if number is not None else None
+        if binding is None:
             raise ApiError(
                 404, "unknown_session", f"no bound session {session_id!r}; GET /api/sessions lists them"
             )
-        link.session.drop("dropped through the API")
-        link.output_ready()
+        binding.link.drop("dropped through the API")
         self.after_change()
-        return {"id": number, "system_id": link.account.system_id, "dropped": True}
+        return {"id": number, "system_id": binding.account.system_id, "dropped": True}
 
     def messages(self, request: server.Request) -> dict[str, Any]:
         """Stored messages (parts), newest first, filtered by msisdn, namespace, account, state
@@ -114,7 +113,9 @@ class NetworkRoutes:
                 )
             msisdn = handset.msisdn
         namespace = query(request, "namespace")
-        among = None if namespace is None else [s.msisdn for s in self.carrier.handsets_in(namespace)]
+        among = (
+            None if namespace is None else [s.msisdn for s in self.carrier.handsets.in_namespace(namespace)]
+        )
         limit = int_query(request, "limit", 100, 1000, minimum=1) or 100
         records = self.carrier.store.find_messages(
             among=among,
@@ -126,7 +127,7 @@ class NetworkRoutes:
             limit=limit,
         )
         return {
-            "messages": [message_json(r, self.carrier.text_coding(r)) for r in records],
+            "messages": [message_json(r, self.carrier.handsets.text_coding(r)) for r in records],
             "next_before": records[-1].id if len(records) == limit else None,
         }
 
@@ -152,7 +153,7 @@ class NetworkRoutes:
     def message(self, request: server.Request, message_id: str) -> dict[str, Any]:
         """One stored message by its message_id (and account or direction when it repeats)."""
         record = self._find(message_id, query(request, "account"), query(request, "direction"))
-        return message_json(record, self.carrier.text_coding(record))
+        return message_json(record, self.carrier.handsets.text_coding(record))
 
     def _find(self, message_id: str, account: str | None, direction: str | None) -> MessageRecord:
         """The one message with that message_id among those of ``account`` and ``direction``.

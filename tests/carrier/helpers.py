@@ -11,6 +11,7 @@ from smsgw.carrier.faults import FaultBook
 from smsgw.carrier.outbox import RetryPolicy
 from smsgw.carrier.subscribers import Subscriber, SubscriberRegistry
 from smsgw.carrier.ussd import UssdRoute
+from smsgw.frontend.smpp import SmppLink
 from smsgw.smpp import codec
 from smsgw.smpp.framing import PduBuffer
 from smsgw.smpp.pdu import BindTransceiver, Pdu
@@ -27,7 +28,7 @@ OFF_PHONE = "8613800000009"
 
 
 class Link:
-    """An ESME connection without a socket: bytes in, PDUs out."""
+    """An ESME connection without a socket: bytes in, PDUs out, through the SMPP front end."""
 
     def __init__(
         self,
@@ -40,25 +41,21 @@ class Link:
     ) -> None:
         self.carrier = carrier
         self.session = SmscSession(SessionConfig(window=window), now=0.0)
-        self.peer = "test"
         self.session_id = id(self)
-        self.account: Any = None
+        self.smpp = SmppLink(carrier, self.session, self.session_id, "test", lambda: None)
         (event,) = self.session.receive_data(
             codec.encode(bind(1, system_id=system_id, password=password, address_range=address_range)), 0.0
         )
         assert isinstance(event, BindRequested)
-        self.bound = carrier.bind(self, event.pdu, event.bind_type, self.session_id)
+        self.bound = self.smpp.bind(event)
         self.session.data_to_send()  # the bind_resp
-
-    def output_ready(self) -> None:
-        pass
 
     def send(self, pdu: Pdu) -> None:
         for event in self.session.receive_data(codec.encode(pdu), 0.0):
             if isinstance(event, ResponseReceived):
-                self.carrier.delivery_answered(event.context, event.response.command_status)
+                self.smpp.answered(event)
             else:
-                self.carrier.request(self, event)
+                self.smpp.request(event)
 
     def read(self) -> list[Any]:
         self.carrier.flush()
@@ -74,14 +71,15 @@ def make_carrier(
     clock: FakeClock | None = None,
     faults: FaultBook | None = None,
     ussd_routes: tuple[UssdRoute, ...] = (),
+    accounts: list[Account] | None = None,
     **account: Any,
 ) -> Carrier:
     store = SqliteStore(path)
     subscribers = SubscriberRegistry([Subscriber("8613800000001", "A"), Subscriber(OFF_PHONE, "Off")])
     subscribers.get(OFF_PHONE).state = subscribers.get(OFF_PHONE).state.OFF  # type: ignore[union-attr]
-    return Carrier(
+    carrier = Carrier(
         store,
-        [Account("shop", "pw", short_codes=("12345",), **account)],
+        accounts or [Account("shop", "pw", short_codes=("12345",), **account)],
         subscribers,
         clock or FakeClock(),
         retry=RetryPolicy(base=1.0, maximum=4.0, validity=60.0),
@@ -89,6 +87,8 @@ def make_carrier(
         faults=faults,
         ussd_routes=ussd_routes,
     )
+    carrier.start()
+    return carrier
 
 
 def submit(to: str = "8613800000001", sequence: int = 1, **fields: Any) -> SubmitSm:

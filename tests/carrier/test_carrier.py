@@ -5,7 +5,7 @@ from __future__ import annotations
 import attrs
 import pytest
 
-from smsgw.carrier.accounts import Account, AccountRegistry
+from smsgw.carrier.accounts import Account
 from smsgw.carrier.bindguard import UNKNOWN
 from smsgw.carrier.carrier import Carrier
 from smsgw.carrier.clock import FakeClock
@@ -51,7 +51,7 @@ def test_off_phone_waits_and_is_delivered_when_switched_on() -> None:
     resp, intermediate = link.read()
     assert intermediate.esm_class == 0x20 and intermediate.message_state == MessageState.ENROUTE
     link.ack([intermediate])
-    carrier.set_handset_state(OFF_PHONE, HandsetState.ON)
+    carrier.handsets.set_state(OFF_PHONE, HandsetState.ON)
     (receipt,) = link.read()
     assert receipt.receipted_message_id == resp.message_id and receipt.message_state == MessageState.DELIVRD
 
@@ -224,7 +224,7 @@ def test_receipts_waiting_for_a_bind_that_goes_are_sent_to_another() -> None:
     first.send(submit(sequence=2))
     (sent,) = [p for p in first.read() if isinstance(p, DeliverSm)]
     assert [p for p in second.read() if isinstance(p, DeliverSm)] == []
-    carrier.unbound(first, first.session_id, [], "connection lost")
+    carrier.unbound(first.smpp.binding, [], "connection lost")
     carrier.tick()
     moved = [p for p in second.read() if isinstance(p, DeliverSm)]
     assert [p.receipted_message_id for p in moved] == [str(int(sent.receipted_message_id) + 1)]
@@ -234,7 +234,7 @@ def test_mo_to_short_code() -> None:
     """A handset's MO is delivered to the short code's owner as deliver_sm, UCS2 when needed."""
     carrier = make_carrier()
     link = Link(carrier)
-    carrier.send_sms("8613800000001", "12345", "支付 25")
+    carrier.handsets.send_sms("8613800000001", "12345", "支付 25")
     (mo,) = link.read()
     assert (mo.source_addr, mo.destination_addr, mo.data_coding) == ("8613800000001", "12345", 8)
     assert mo.short_message.decode("utf-16-be") == "支付 25"
@@ -268,7 +268,7 @@ def test_restart_resumes_pending_work(tmp_path) -> None:
     receiver = Link(carrier, BindReceiver)
     (receipt,) = receiver.read()
     assert receipt.receipted_message_id == delivered.message_id
-    carrier.set_handset_state(OFF_PHONE, HandsetState.ON)
+    carrier.handsets.set_state(OFF_PHONE, HandsetState.ON)
     (late,) = receiver.read()
     assert late.receipted_message_id == waiting.message_id
     sender = Link(carrier, BindTransmitter)
@@ -304,7 +304,7 @@ def test_restart_keeps_subscribers_and_delivers_what_waited(tmp_path) -> None:
     sender.send(submit("8613712345678", registered_delivery=0))
     sender.send(submit(OFF_PHONE, sequence=2, registered_delivery=0))
     sender.read()
-    carrier.set_handset_state("8613800000001", HandsetState.OFF)
+    carrier.handsets.set_state("8613800000001", HandsetState.OFF)
     carrier.flush()
     carrier.store.close()
     # The process dies with the phone's state changed behind its back: on at the next start.
@@ -331,7 +331,7 @@ def test_auto_provisioned_numbers_cost_no_objects_until_changed() -> None:
         link.send(submit(f"86137000000{n:02d}", sequence=n + 1, registered_delivery=0))
     link.read()
     assert len(carrier.subscribers) == 2
-    carrier.set_handset_state("8613700000007", HandsetState.OFF)
+    carrier.handsets.set_state("8613700000007", HandsetState.OFF)
     assert carrier.subscribers.get("8613700000007").state is HandsetState.OFF
     carrier.flush()
     assert ("8613700000007", "", "off", 0, "") in carrier.store.subscribers()
@@ -343,7 +343,7 @@ def test_long_mo_in_the_form_the_account_asks_for(form: str) -> None:
     carrier = make_carrier(long_mo=form)
     link = Link(carrier)
     text = "".join(f"{n:02d} reply YES to confirm; " for n in range(14))[:300]
-    carrier.send_sms("8613800000001", "12345", text)
+    carrier.handsets.send_sms("8613800000001", "12345", text)
     pdus = link.read()
     if form == "udh":
         assert [p.esm_class for p in pdus] == [0x40, 0x40]
@@ -363,7 +363,7 @@ def test_long_mo_in_the_form_the_account_asks_for(form: str) -> None:
 def test_handset_to_handset_sms() -> None:
     """A handset texting another: the recipient gets it from the sender's number, the sender's sent box has it."""
     carrier = make_carrier()
-    ids = carrier.send_sms("8613800000001", "+8613900000002", "see you at 8")
+    ids = carrier.handsets.send_sms("8613800000001", "+8613900000002", "see you at 8")
     carrier.flush()
     (received,) = carrier.store.find_messages(msisdn="8613900000002", direction="MT")
     assert [received.message_id] == ids
@@ -376,7 +376,7 @@ def test_inbox_full_holds_then_undeliverable() -> None:
     """A full inbox holds the message; still full when validity ends, the receipt is UNDELIV err 032."""
     clock = FakeClock()
     carrier = make_carrier(clock=clock)
-    carrier.set_handset_state("8613800000001", HandsetState.INBOX_FULL)
+    carrier.handsets.set_state("8613800000001", HandsetState.INBOX_FULL)
     link = Link(carrier)
     link.send(submit(validity_period="000000000100000R"))
     (resp,) = link.read()
@@ -394,16 +394,14 @@ def test_latin1_account_reads_and_receives_latin1() -> None:
     _, receipt = link.read()
     assert b"text:Caf? ? 5?? " in receipt.short_message  # é, à decoded as Latin-1, then made ASCII
     (record,) = carrier.store.find_messages(direction="MT")
-    assert carrier.text_coding(record) == 3
-    carrier.send_sms("8613800000001", "12345", "Café crème")
+    assert carrier.handsets.text_coding(record) == 3
+    carrier.handsets.send_sms("8613800000001", "12345", "Café crème")
     (mo,) = link.read()
     assert (mo.data_coding, mo.short_message) == (3, "Café crème".encode("latin-1"))
 
 
 def _two_accounts(clock: FakeClock) -> Carrier:
-    carrier = make_carrier(clock=clock)
-    carrier.accounts = AccountRegistry([Account("shop", "pw"), Account("other", "pw2", max_binds=1)], 0.0)
-    return carrier
+    return make_carrier(clock=clock, accounts=[Account("shop", "pw"), Account("other", "pw2", max_binds=1)])
 
 
 def test_failed_binds_for_one_system_id_are_refused_unread_for_a_while() -> None:
@@ -411,16 +409,16 @@ def test_failed_binds_for_one_system_id_are_refused_unread_for_a_while() -> None
     refused; 'other', from the same address, binds meanwhile."""
     clock = FakeClock()
     carrier = _two_accounts(clock)
-    for _ in range(carrier.failed_binds.limit):
+    for _ in range(carrier.binds.failed_binds.limit):
         assert not Link(carrier, password="wrong").bound
     refused: list[object] = []
     carrier.events.subscribe(refused.append)
     assert not Link(carrier).bound  # the right password, not even checked
     assert "failed binds for system_id 'shop' from test" in refused[-1].reason  # type: ignore[attr-defined]
     assert Link(carrier, system_id="other", password="pw2").bound
-    clock.advance(carrier.failed_binds.window)
+    clock.advance(carrier.binds.failed_binds.window)
     assert Link(carrier).bound
-    assert not carrier.failed_binds.blocked("test", "shop", clock.now())
+    assert not carrier.binds.failed_binds.blocked("test", "shop", clock.now())
 
 
 def test_unknown_system_ids_share_one_count_and_lock_out_no_account() -> None:
@@ -429,8 +427,8 @@ def test_unknown_system_ids_share_one_count_and_lock_out_no_account() -> None:
     clock = FakeClock()
     carrier = _two_accounts(clock)
     assert not any(Link(carrier, system_id=f"guess{n}").bound for n in range(30))
-    assert len(carrier.failed_binds) == 1
-    assert carrier.failed_binds.blocked("test", UNKNOWN, clock.now())
+    assert len(carrier.binds.failed_binds) == 1
+    assert carrier.binds.failed_binds.blocked("test", UNKNOWN, clock.now())
     assert Link(carrier).bound
     assert Link(carrier, system_id="other", password="pw2").bound
 
@@ -440,9 +438,9 @@ def test_a_right_password_over_max_binds_is_no_failed_bind() -> None:
     clock = FakeClock()
     carrier = _two_accounts(clock)
     assert Link(carrier, system_id="other", password="pw2").bound
-    for _ in range(carrier.failed_binds.limit + 5):
+    for _ in range(carrier.binds.failed_binds.limit + 5):
         assert not Link(carrier, system_id="other", password="pw2").bound  # max_binds 1
-    assert not carrier.failed_binds.blocked("test", "other", clock.now())
+    assert not carrier.binds.failed_binds.blocked("test", "other", clock.now())
 
 
 def test_a_national_number_too_long_for_e164_is_not_a_phone_number() -> None:
@@ -512,7 +510,7 @@ def test_query_sm_does_not_find_an_mo() -> None:
     """An MO the account received is not a message it submitted: query_sm gets ESME_RQUERYFAIL."""
     carrier = make_carrier()
     link = Link(carrier)
-    (mo_id,) = carrier.send_sms("8613800000001", "12345", "YES 123456")
+    (mo_id,) = carrier.handsets.send_sms("8613800000001", "12345", "YES 123456")
     link.ack(link.read())
     link.send(QuerySm(2, message_id=mo_id, source_addr=""))
     (answer,) = [p for p in link.read() if p.command_id == CommandId.QUERY_SM_RESP]

@@ -173,7 +173,7 @@ def test_fail_delivery_also_strikes_a_message_held_for_a_phone_that_was_off() ->
     link = Link(carrier)
     link.send(submit(OFF_PHONE))
     (resp,) = link.read()
-    carrier.set_handset_state(OFF_PHONE, HandsetState.ON)
+    carrier.handsets.set_state(OFF_PHONE, HandsetState.ON)
     (receipt,) = link.read()
     assert (
         receipt.receipted_message_id == resp.message_id and b"stat:EXPIRED err:027" in receipt.short_message
@@ -194,7 +194,7 @@ def test_drop_connection_closes_without_answering_and_never_reads_what_came_behi
         for n, to in enumerate([PHONE, "8613800000002", PHONE], start=1)
     )
     for event in link.session.receive_data(batch, 0.0):
-        carrier.request(link, event)
+        link.smpp.request(event)
     (answered,) = link.read()
     assert (answered.sequence_number, answered.command_status) == (1, 0)
     assert link.session.close_reason == (
@@ -223,7 +223,7 @@ def test_delay_delivery_holds_the_message_enroute_until_the_carrier_clock_passes
     link.send(QuerySm(2, message_id=resp.message_id, source_addr="12345"))
     (query,) = link.read()
     assert query.message_state == MessageState.ENROUTE and inbox_texts(carrier) == []
-    carrier.set_handset_state(PHONE, HandsetState.ON)
+    carrier.handsets.set_state(PHONE, HandsetState.ON)
     clock.advance(29.9)
     carrier.tick()
     assert link.read() == [] and inbox_texts(carrier) == []
@@ -279,7 +279,7 @@ def test_switching_an_unreachable_phone_on_again_makes_the_network_try_again() -
     link = Link(carrier)
     link.send(submit())
     (resp,) = link.read()
-    carrier.set_handset_state(PHONE, HandsetState.ON)  # already on: "try again"
+    carrier.handsets.set_state(PHONE, HandsetState.ON)  # already on: "try again"
     (receipt,) = link.read()
     assert receipt.receipted_message_id == resp.message_id and b"stat:DELIVRD" in receipt.short_message
     assert carrier.faults.counts("tunnel") == (2, 1)
@@ -337,7 +337,7 @@ def test_ussd_timeout_ends_the_dialogue_as_the_application_timeout_does() -> Non
     rule = FaultRule("slow-app", "ussd_timeout", code="*126#")
     carrier = faulty(rule, ussd_routes=(UssdRoute("*126#", system_id="shop"),))
     link = Link(carrier)
-    dialogue = carrier.dial_ussd(PHONE, "*126#")
+    dialogue = carrier.ussd_apps.dial(PHONE, "*126#")
     (opened,) = link.read()
     link.ack([opened])
     link.send(SubmitSm(2, service_type="USSD", source_addr="*126#", destination_addr=PHONE,
@@ -355,7 +355,7 @@ def test_ussd_timeout_for_another_service_code_leaves_the_dialogue_alone() -> No
     rule = FaultRule("slow-app", "ussd_timeout", code="*384#")
     carrier = faulty(rule, ussd_routes=(UssdRoute("*126#", system_id="shop"),))
     link = Link(carrier)
-    dialogue = carrier.dial_ussd(PHONE, "*126#")
+    dialogue = carrier.ussd_apps.dial(PHONE, "*126#")
     link.ack(link.read())
     link.send(SubmitSm(2, service_type="USSD", source_addr="*126#", destination_addr=PHONE,
                        short_message=b"1 Pay", ussd_service_op=2,
@@ -369,8 +369,8 @@ def test_ussd_timeout_takes_an_http_applications_answer_as_too_late() -> None:
     rule = FaultRule("slow-web", "ussd_timeout", code="*384#", msisdn=PHONE)
     carrier = faulty(rule, ussd_routes=(UssdRoute("*384#", url="http://app.test/ussd"),))
     posted: list[str] = []
-    carrier.post_to_http_app = lambda dialogue, text: posted.append(text)
-    dialogue = carrier.dial_ussd(PHONE, "*384#")
+    carrier.ussd_apps.post_to_http_app = lambda dialogue, text: posted.append(text)
+    dialogue = carrier.ussd_apps.dial(PHONE, "*384#")
     carrier.ussd.app_said(dialogue.session, "1 Balance", expects_reply=True, now=carrier.clock.now())
     assert posted == [""] and (dialogue.end_code, dialogue.screen.text) == (
         "app_timeout",
@@ -461,8 +461,8 @@ def test_a_namespaced_rule_strikes_only_the_handsets_of_its_namespace() -> None:
     """Tests sharing a carrier each confine their faults to their own handsets."""
     rule = FaultRule("a:refuse", "refuse_submit", namespace="ci-a", status=S.ESME_RSYSERR)
     carrier = faulty(rule)
-    mine = carrier.create_handset(None, namespace="ci-a").msisdn
-    theirs = carrier.create_handset(None, namespace="ci-b").msisdn
+    mine = carrier.handsets.create(None, namespace="ci-a").msisdn
+    theirs = carrier.handsets.create(None, namespace="ci-b").msisdn
     assert mine != theirs and mine.startswith("861700")
     assert carrier.faults.may_strike(mine) and not carrier.faults.may_strike(theirs)
     assert not carrier.faults.may_strike(PHONE)

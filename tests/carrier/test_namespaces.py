@@ -31,9 +31,9 @@ def test_an_mo_goes_to_the_binds_of_its_handsets_namespace() -> None:
         ("8617000000002", "ci-2"),
         ("8617000000003", "ci-3"),
     ):
-        carrier.create_handset(msisdn, namespace=namespace)
-        carrier.send_sms(msisdn, "12345", "YES 1")
-    carrier.send_sms("8613800000001", "12345", "YES 2")
+        carrier.handsets.create(msisdn, namespace=namespace)
+        carrier.handsets.send_sms(msisdn, "12345", "YES 1")
+    carrier.handsets.send_sms("8613800000001", "12345", "YES 2")
     assert _mo_senders(first) == ["8617000000001"]
     assert _mo_senders(second) == ["8617000000002"]
     assert sorted(_mo_senders(plain)) == ["8613800000001", "8617000000003"]
@@ -44,9 +44,9 @@ def test_an_mo_waits_for_its_namespace_rather_than_reach_another() -> None:
     holding its own (run-1 holds run-1.7) as soon as one binds."""
     carrier = make_carrier()
     other = Link(carrier, address_range="ns:ci-2")
-    carrier.create_handset("8617000000007", namespace="run-1.7")
-    carrier.send_sms("8617000000007", "12345", "YES 7")
-    carrier.send_sms("8613800000001", "12345", "YES 0")
+    carrier.handsets.create("8617000000007", namespace="run-1.7")
+    carrier.handsets.send_sms("8617000000007", "12345", "YES 7")
+    carrier.handsets.send_sms("8613800000001", "12345", "YES 0")
     assert _mo_senders(other) == []
     run = Link(carrier, address_range="ns:run-1")
     assert _mo_senders(run) == ["8617000000007"]
@@ -57,15 +57,15 @@ def test_a_receipt_whose_bind_has_gone_stays_in_its_namespace() -> None:
     """A receipt goes to the bind that submitted; when that bind has gone, to its handset's
     namespace's bind, not to another namespace's."""
     carrier = make_carrier()
-    carrier.create_handset("8617000000001", namespace="ci-1")
-    carrier.set_handset_state("8617000000001", carrier.subscribers.get("8617000000001").state.OFF)  # type: ignore[union-attr]
+    carrier.handsets.create("8617000000001", namespace="ci-1")
+    carrier.handsets.set_state("8617000000001", carrier.subscribers.get("8617000000001").state.OFF)  # type: ignore[union-attr]
     submitter = Link(carrier, address_range="ns:ci-1")
     submitter.send(submit("8617000000001"))
     submitter.read()
-    carrier.unbound(submitter, submitter.session_id, [], "gone")
+    carrier.unbound(submitter.smpp.binding, [], "gone")
     other = Link(carrier, address_range="ns:ci-2")
     successor = Link(carrier, address_range="ns:ci-1")
-    carrier.set_handset_state("8617000000001", carrier.subscribers.get("8617000000001").state.ON)  # type: ignore[union-attr]
+    carrier.handsets.set_state("8617000000001", carrier.subscribers.get("8617000000001").state.ON)  # type: ignore[union-attr]
     assert [p.command_id for p in other.read()] == []
     (receipt,) = successor.read()
     assert receipt.command_id == CommandId.DELIVER_SM and receipt.esm_class == 0x04
@@ -75,10 +75,10 @@ def test_a_namespace_reset_drops_what_it_still_owes() -> None:
     """The MO of a reset namespace's handsets that no bind took is dropped (DELETED), so a
     later catch-all bind does not get it."""
     carrier = make_carrier()
-    carrier.create_handset("8617000000001", namespace="ci-1")
-    (mo_id,) = carrier.send_sms("8617000000001", "12345", "YES 1")
-    assert carrier.drop_owed({"8617000000001"}) == 1
-    carrier.delete_handset("8617000000001")
+    carrier.handsets.create("8617000000001", namespace="ci-1")
+    (mo_id,) = carrier.handsets.send_sms("8617000000001", "12345", "YES 1")
+    assert carrier.handsets.drop_owed({"8617000000001"}) == 1
+    carrier.handsets.delete("8617000000001")
     plain = Link(carrier)
     assert _mo_senders(plain) == []
     carrier.flush()
@@ -99,8 +99,8 @@ def test_a_ussd_dialogue_stays_with_the_bind_that_answered_it() -> None:
     carrier = make_carrier(ussd_routes=(UssdRoute("*126#", system_id="shop"),))
     mine = Link(carrier, address_range="ns:ci-1")
     theirs = Link(carrier, address_range="ns:ci-2")
-    carrier.create_handset("8617000000001", namespace="ci-1")
-    dialogue = carrier.dial_ussd("8617000000001", "*126#")
+    carrier.handsets.create("8617000000001", namespace="ci-1")
+    dialogue = carrier.ussd_apps.dial("8617000000001", "*126#")
     (dial,) = mine.read()
     assert theirs.read() == [] and dial.ussd_service_op == 1
     mine.send(

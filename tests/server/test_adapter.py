@@ -58,7 +58,7 @@ def test_paused_connection_is_not_read_and_gets_no_deliveries() -> None:
     pdus(transport)
     protocol.pauseProducing()
     assert transport.producerState == "paused"
-    carrier.set_handset_state(OFF_PHONE, HandsetState.ON)
+    carrier.handsets.set_state(OFF_PHONE, HandsetState.ON)
     protocol.factory.flusher.mark()
     reactor.advance(0)
     assert pdus(transport) == []
@@ -89,10 +89,10 @@ def test_internal_error_answers_rsyserr_and_keeps_the_connection() -> None:
     """An exception in the carrier becomes ESME_RSYSERR for that PDU; the session carries on."""
     reactor, carrier, protocol, transport = setup()
 
-    def broken(link, pdu):
+    def broken(binding, pdu):
         raise RuntimeError("boom")
 
-    carrier.request = broken  # type: ignore[method-assign]
+    carrier.smsc.request = broken  # type: ignore[method-assign]
     protocol.dataReceived(codec.encode(submit(sequence=2)) + codec.encode(EnquireLink(3)))
     reactor.advance(0)
     answers = {p.sequence_number: p for p in pdus(transport)}

@@ -80,13 +80,13 @@ def test_slow_smpp_input_is_named_by_system_id_and_session(monkeypatch: pytest.M
     carrier = make_carrier()
     factory = SmppServerFactory(carrier, SessionConfig(), reactor)
     protocol, _ = connect(factory)
-    bind = carrier.bind
+    bind = carrier.binds.bind
 
-    def slow_bind(*args: object) -> bool:
+    def slow_bind(*args: object) -> object:
         reactor.rightNow += 0.14  # the bind holds the reactor for 140 ms
         return bind(*args)  # type: ignore[arg-type]
 
-    carrier.bind = slow_bind  # type: ignore[method-assign]
+    carrier.binds.bind = slow_bind  # type: ignore[method-assign]
     with capturedLogs() as captured:
         protocol.dataReceived(codec.encode(BindTransceiver(1, system_id="shop", password="pw")))
     (warning,) = _warnings(captured)

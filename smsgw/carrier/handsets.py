@@ -1,0 +1,219 @@
+"""The handsets' side of the network: provisioning, power, inboxes, and texts they send."""
+
+from __future__ import annotations
+
+from smsgw.carrier.accounts import AccountRegistry
+from smsgw.carrier.center import MessageCenter
+from smsgw.carrier.clock import Clock
+from smsgw.carrier.errors import Rejected, UnknownSubscriber
+from smsgw.carrier.events import EventBus, HandsetChanged
+from smsgw.carrier.outbox import Outbox
+from smsgw.carrier.subscribers import (
+    HandsetState,
+    Subscriber,
+    SubscriberRegistry,
+    in_namespace,
+    normalize_msisdn,
+)
+from smsgw.carrier.ussd import UssdGateway
+from smsgw.carrier.validation import Limits
+from smsgw.smpp.constants import CommandStatus as S
+from smsgw.store.interface import MessageStore
+from smsgw.store.records import MessageRecord
+
+
+class Handsets:
+    """Subscribers' phones as the HTTP API, the console and scenarios hold them."""
+
+    def __init__(
+        self,
+        subscribers: SubscriberRegistry,
+        accounts: AccountRegistry,
+        store: MessageStore,
+        center: MessageCenter,
+        outbox: Outbox,
+        ussd: UssdGateway,
+        events: EventBus,
+        clock: Clock,
+        limits: Limits,
+    ) -> None:
+        self.subscribers = subscribers
+        self.accounts = accounts
+        self.store = store
+        self.center = center
+        self.outbox = outbox
+        self.ussd = ussd
+        self.events = events
+        self.clock = clock
+        self.limits = limits
+        self._last_fresh = 0
+
+    def restore(self) -> None:
+        """Merge the stored subscribers (created on first use, or changed through the API) over
+        the configured ones, and keep every later change."""
+        subscribers, store = self.subscribers, self.store
+        stored = {row[0]: row for row in store.subscribers()}
+        for msisdn, name, state, inbox_after, namespace in stored.values():
+            subscriber = subscribers.get(msisdn)
+            if subscriber is None:
+                subscribers.add(Subscriber(msisdn, name, HandsetState(state), inbox_after, namespace))
+            else:
+                subscriber.name, subscriber.state = name, HandsetState(state)
+                subscriber.inbox_after, subscriber.namespace = inbox_after, namespace
+        save = store.save_subscriber
+        for subscriber in subscribers:
+            if subscriber.msisdn not in stored:
+                save(subscriber.msisdn, subscriber.name, subscriber.state.value, subscriber.inbox_after)
+        subscribers.on_change = lambda s: save(s.msisdn, s.name, s.state.value, s.inbox_after, s.namespace)
+
+    def deliver_waiting(self) -> None:
+        """Deliver what waits for phones that are on (switched on while smsgw was down, or the
+        process died before delivering)."""
+        now = self.clock.now()
+        for subscriber in self.subscribers:
+            if subscriber.state.receives_sms:
+                self.center.handset_reachable(subscriber.msisdn, now)
+
+    def set_state(self, msisdn: str, state: HandsetState) -> Subscriber:
+        """Switch a subscriber's phone on or off; on delivers what waited for it.
+
+        :raises UnknownSubscriber: for a number that is not a subscriber.
+        """
+        subscriber = self._kept_subscriber(msisdn)
+        subscriber.state = state
+        self._changed(subscriber)
+        if state.receives_sms:
+            self.center.handset_reachable(subscriber.msisdn, self.clock.now())
+        return subscriber
+
+    def rename(self, msisdn: str, name: str) -> Subscriber:
+        """Change a subscriber's display name.
+
+        :raises UnknownSubscriber: for a number that is not a subscriber.
+        """
+        subscriber = self._kept_subscriber(msisdn)
+        subscriber.name = name
+        self._changed(subscriber)
+        return subscriber
+
+    def create(
+        self,
+        msisdn: str | None,
+        name: str = "",
+        state: HandsetState = HandsetState.ON,
+        namespace: str = "",
+    ) -> Subscriber:
+        """Provision a handset explicitly (needed under strict provisioning).
+
+        :param msisdn: the number, or None for a fresh one no handset or message ever used.
+        :raises Rejected: ESME_RINVDSTADR for a number that is not a phone number, or that is
+            already a kept handset.
+        """
+        if msisdn is None:
+            normalized = self._fresh_msisdn()
+        else:
+            found = normalize_msisdn(msisdn, self.subscribers.country_code)
+            if found is None:
+                raise UnknownSubscriber(f"{msisdn!r} is not a phone number")
+            normalized = found
+        if self.subscribers.get(normalized) is not None:
+            raise Rejected(S.ESME_RINVDSTADR, f"{normalized} already exists")
+        # A new phone's inbox starts empty: what an earlier holder of the number (another
+        # namespace's test) received is not this test's.
+        subscriber = self.subscribers.add(
+            Subscriber(normalized, name, state, self.center.last_arrival, namespace=namespace)
+        )
+        self.ussd.forget(normalized)
+        self._changed(subscriber, stored=True)
+        if state.receives_sms:
+            self.center.handset_reachable(normalized, self.clock.now())
+        return subscriber
+
+    def _fresh_msisdn(self) -> str:
+        """The next number of the pool <country code> 1700 nnnnnnn that nothing has used.
+
+        Counting only upwards, a number given out is not given out again while the carrier
+        runs, even after its handset is deleted; the store check covers restarts.
+        """
+        while True:
+            self._last_fresh += 1
+            msisdn = f"{self.subscribers.country_code}1700{self._last_fresh:07d}"
+            if self.subscribers.get(msisdn) is None and not self.store.has_messages_for(msisdn):
+                return msisdn
+
+    def in_namespace(self, namespace: str) -> list[Subscriber]:
+        """The kept handsets of a namespace and of the namespaces inside it."""
+        return [s for s in self.subscribers if s.namespace and in_namespace(s.namespace, namespace)]
+
+    def delete(self, msisdn: str) -> Subscriber:
+        """Forget a kept handset; with auto provisioning its number stays usable (phone on).
+
+        :raises UnknownSubscriber: for a number that is not a kept handset.
+        """
+        subscriber = self.subscribers.find(msisdn)
+        if subscriber is None or self.subscribers.remove(subscriber.msisdn) is None:
+            raise UnknownSubscriber(f"{msisdn} is not a provisioned handset")
+        self.store.delete_subscriber(subscriber.msisdn)
+        self.ussd.forget(subscriber.msisdn)
+        if self.events.wants(HandsetChanged):
+            self.events.emit(
+                HandsetChanged(subscriber.msisdn, subscriber.name, subscriber.state.value, removed=True)
+            )
+        return subscriber
+
+    def drop_owed(self, msisdns: set[str]) -> int:
+        """Drop the MO and receipts still owed for these handsets (their namespace is being
+        reset: its test is over, and no other test's bind should get them).
+
+        :returns: how many deliveries were dropped.
+        """
+        return self.outbox.drop(msisdns)
+
+    def clear_inbox(self, msisdn: str) -> int:
+        """Empty a handset's inbox as the phone shows it (the message log keeps everything).
+
+        :returns: the arrival order the inbox now starts after.
+        """
+        subscriber = self._kept_subscriber(msisdn)
+        subscriber.inbox_after = self.center.last_arrival
+        self.subscribers.changed(subscriber)
+        return subscriber.inbox_after
+
+    def _changed(self, subscriber: Subscriber, *, stored: bool = False) -> None:
+        if not stored:
+            self.subscribers.changed(subscriber)
+        if self.events.wants(HandsetChanged):
+            self.events.emit(HandsetChanged(subscriber.msisdn, subscriber.name, subscriber.state.value))
+
+    def text_coding(self, record: MessageRecord) -> int:
+        """The data_coding to read a stored message's text with: data_coding 0 from an
+        account whose ESME means Latin-1 by it reads as Latin-1 (3)."""
+        if record.data_coding == 0 and record.direction == "MT":
+            account = self.accounts.get(record.system_id)
+            if account is not None and account.data_coding_0 == "latin-1":
+                return 0x03
+        return record.data_coding
+
+    def _kept_subscriber(self, msisdn: str) -> Subscriber:
+        """The subscriber of an E.164 number, kept (and stored) so that a change to it lasts."""
+        subscriber = self.subscribers.of(msisdn)
+        if subscriber is None:
+            raise UnknownSubscriber(f"{msisdn} is not a subscriber")
+        return self.subscribers.keep(subscriber)
+
+    def send_sms(self, msisdn: str, to: str, text: str) -> list[str]:
+        """A handset sends a text: to a short code (MO for its account) or to another handset.
+
+        ``to`` is a short code when an account owns it; else it is a phone number when it is
+        written as one (a leading ``+``, or 8 digits or more); else it goes to the default
+        account, as an MO to an unowned short code does.
+
+        :returns: the message_id of each part (for another handset: the parts it receives).
+        :raises Rejected: when nobody takes it (no owner and no default account), or the
+            other handset is unknown under strict provisioning.
+        """
+        now = self.clock.now()
+        if self.accounts.owner_of_short_code(to) is None and (to.startswith("+") or len(to) >= 8):
+            recipient = self.subscribers.resolve(to)
+            return self.center.accept_p2p(msisdn, recipient, text, now, self.limits.default_validity)
+        return self.center.accept_mo(msisdn, to, text, now)

@@ -1,0 +1,144 @@
+"""What applications ask of the carrier, in no protocol's encoding.
+
+A front end decodes its protocol's request, checks its fields, and hands the carrier one of
+these; the carrier answers with an :mod:`~smsgw.carrier.answers` value or raises
+:class:`~smsgw.carrier.errors.Rejected`. Fields are the GSM short message's (3GPP TS 23.040:
+TP-PID, TP-DCS, the UDH indicator) as SMPP v3.4 names them, because the network keeps
+messages that way whatever protocol submitted them; refusals carry SMPP's command_status
+values, the richest vocabulary, which another protocol's front end maps to its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import attrs
+
+
+@attrs.define
+class ShortMessage:
+    """A message as submitted, to one or many destinations.
+
+    :ivar registered_delivery: which receipts are asked for, as SMPP's bits (v3.4 §5.2.17).
+    :ivar body: the user data, UDH included when ``esm_class`` has UDHI.
+    :ivar sar: (reference, total, sequence) of a part that SAR TLVs number, or None.
+    :ivar scheduled_at: when to deliver (carrier time), None for now.
+    :ivar expires_at: when to give up (carrier time).
+    :ivar replace_if_present: replace the account's pending messages to the same handset
+        from the same source and service type (v3.4 §5.2.18).
+    """
+
+    service_type: str
+    source_ton: int
+    source_npi: int
+    source_addr: str
+    esm_class: int
+    protocol_id: int
+    priority: int
+    registered_delivery: int
+    data_coding: int
+    body: bytes
+    sar: tuple[int, int, int] | None
+    scheduled_at: float | None
+    expires_at: float
+    replace_if_present: bool = False
+
+
+@attrs.define
+class Destination:
+    """A destination address as submitted."""
+
+    ton: int
+    npi: int
+    address: str
+
+
+@attrs.define
+class Submit:
+    """A message to one destination (SMPP submit_sm, data_sm).
+
+    :ivar label: how logs and fault reports name the request (``submit_sm sequence 3``).
+    """
+
+    message: ShortMessage
+    destination: Destination
+    label: str
+
+
+@attrs.define
+class SubmitMany:
+    """A message to several destinations (SMPP submit_multi); each refused one is reported.
+
+    :ivar refused: destinations the front end refused itself (a distribution list name it
+        does not know, say), with their status.
+    """
+
+    message: ShortMessage
+    destinations: list[Destination]
+    refused: list[tuple[Destination, int]]
+    label: str
+
+
+@attrs.define
+class UssdScreenIn:
+    """A USSD screen an application sends: an answer in a dialogue, or a push.
+
+    :ivar op: the USSD operation (SMPP's ussd_service_op values).
+    :ivar session_info: the dialogue it names (its_session_info without the EOS bit, or what
+        the account's dialect carries instead), None when it names none.
+    """
+
+    destination: Destination
+    source_addr: str
+    op: int
+    session_info: int | None
+    text: str
+
+
+@attrs.define
+class Query:
+    """The state of a submitted message (SMPP query_sm)."""
+
+    message_id: str
+    source_addr: str
+
+
+@attrs.define
+class Cancel:
+    """Cancel submitted messages: by id (and destination), or all from one address to another."""
+
+    message_id: str
+    service_type: str
+    source_addr: str
+    destination_addr: str
+
+
+@attrs.define
+class ReplacedContent:
+    """A replacement's new fields, checked.
+
+    :ivar scheduled_at: None keeps the message's schedule.
+    :ivar expires_at: None keeps the message's validity.
+    """
+
+    body: bytes
+    registered_delivery: int
+    scheduled_at: float | None
+    expires_at: float | None
+
+
+@attrs.define
+class Replace:
+    """Replace a pending message's text, receipt request and times (SMPP replace_sm).
+
+    :ivar content: checks the new fields against the message found (its esm_class: a UDH
+        stays a UDH) and returns them, or raises Rejected; called only once the message is
+        found, so "no such message" is answered before a bad field.
+    """
+
+    message_id: str
+    source_addr: str
+    content: Callable[[int], ReplacedContent]
+
+
+Request = Submit | SubmitMany | UssdScreenIn | Query | Cancel | Replace

@@ -1,0 +1,181 @@
+"""SMPP's front end: one ESME session joined to the carrier, without I/O.
+
+The session (:class:`~smsgw.smpp.session.SmscSession`) turns bytes into PDUs and events; this
+module turns those into the carrier's calls (a bind, a request, the answer to a delivery) and
+the carrier's answers into SMPP responses. The Twisted adapter (:mod:`smsgw.server.smpp`)
+only moves bytes and time; the carrier never sees a session.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from smsgw.carrier.answers import Accepted, AcceptedSome, Answer, Done, Dropped, QueryAnswer
+from smsgw.carrier.binding import Binding
+from smsgw.carrier.carrier import Carrier
+from smsgw.carrier.errors import BindRefused, Rejected
+from smsgw.smpp.constants import command_name
+from smsgw.smpp.session import ANSWER_BUCKETS, BindRequested, ResponseReceived, ResponseTimedOut, SmscSession
+from smsgw.smpp.sm import UnsuccessSme
+
+
+class SessionTotals:
+    """PDU counts and ESME answer times of bound sessions that have ended (live ones keep
+    their own), for /metrics."""
+
+    def __init__(self) -> None:
+        self.pdus_in: Counter[int] = Counter()
+        self.pdus_out: Counter[int] = Counter()
+        self.answer_times = [0] * (len(ANSWER_BUCKETS) + 1)
+        self.answer_seconds = 0.0
+
+    def add(self, session: SmscSession) -> None:
+        """Count an ended session's PDUs and answer times."""
+        self.pdus_in.update(session.pdus_in)
+        self.pdus_out.update(session.pdus_out)
+        for bucket, count in enumerate(session.answer_times):
+            self.answer_times[bucket] += count
+        self.answer_seconds += session.answer_seconds
+
+
+class SmppLink:
+    """One ESME connection as the carrier's :class:`~smsgw.carrier.binding.AppLink`.
+
+    :param output_ready: asks the edge to write the session's output at the end of the turn.
+    """
+
+    def __init__(
+        self,
+        carrier: Carrier,
+        session: SmscSession,
+        session_id: int,
+        peer: str,
+        output_ready: Callable[[], None],
+        totals: SessionTotals | None = None,
+    ) -> None:
+        self.carrier = carrier
+        self.session = session
+        self.session_id = session_id
+        self.peer = peer
+        self.output_ready = output_ready
+        self.totals = totals
+        #: The carrier's record of this bind, once it is accepted.
+        self.binding: Binding | None = None
+        # The outbox sends through this on its hot path: the session's own method, no wrapper.
+        self.deliver = session.send_encoded
+
+    @property
+    def can_deliver(self) -> bool:
+        return self.session.can_deliver
+
+    @property
+    def window_free(self) -> int:
+        return self.session.window_free
+
+    def drop(self, reason: str) -> None:
+        self.session.drop(reason)
+        self.output_ready()
+
+    def describe(self) -> dict[str, object]:
+        session = self.session
+        return {
+            "state": session.state.value,
+            "window": {"size": session.config.window, "in_flight": session.deliveries_in_flight},
+        }
+
+    @property
+    def system_id(self) -> str:
+        """The bound account's system_id, or ``unbound``, for logs."""
+        return self.binding.account.system_id if self.binding is not None else "unbound"
+
+    # -- binds -----------------------------------------------------------------------
+
+    def bind(self, event: BindRequested) -> bool:
+        """Authenticate a bind and answer it; return whether it was accepted."""
+        pdu = event.pdu
+        try:
+            binding = self.carrier.binds.bind(
+                self,
+                self.session_id,
+                self.peer,
+                pdu.system_id,
+                pdu.password,
+                event.bind_type,
+                pdu.address_range,
+                command_name(pdu.command_id),
+            )
+        except BindRefused as refusal:
+            self.session.reject_bind(pdu, refusal.command_status)
+            return False
+        self.binding = binding
+        self.session.accept_bind(pdu, binding.account.system_id)
+        return True
+
+    def refuse_bind(self, event: BindRequested, status: int, reason: str) -> None:
+        """Refuse a bind for a reason of the edge's (a connection over a limit), and say why."""
+        pdu = event.pdu
+        self.session.reject_bind(pdu, status)
+        refusal = Rejected(status, reason)
+        self.carrier.binds.refused(self.session_id, pdu.system_id, command_name(pdu.command_id), refusal)
+
+    def lost(self, contexts: Iterable[object], reason: str) -> None:
+        """The connection is gone: what it had in flight goes back to the carrier."""
+        if self.binding is None:
+            return
+        if self.totals is not None:
+            self.totals.add(self.session)
+        self.carrier.unbound(self.binding, contexts, reason)
+
+    # -- requests and the answers to deliveries ---------------------------------------
+
+    def request(self, pdu: Any) -> None:
+        """Answer a submit_sm, data_sm, submit_multi, query_sm, cancel_sm or replace_sm.
+
+        Requests that arrive behind one whose connection a fault dropped are never read, as
+        on a real connection that broke: they stay unanswered, and nothing of them is stored.
+        """
+        session = self.session
+        if session.dropped:
+            return
+        binding = self.binding
+        assert binding is not None  # the session lets requests through only once bound
+        try:
+            answer = self.carrier.smsc.request(binding, pdu)
+        except Rejected as refusal:
+            session.respond(pdu, refusal.command_status)
+            return
+        if type(answer) is Accepted:  # the common case first
+            session.respond(pdu, 0, message_id=answer.message_id)
+        else:
+            self._respond(pdu, answer)
+
+    def _respond(self, pdu: Any, answer: Answer) -> None:
+        session = self.session
+        if isinstance(answer, AcceptedSome):
+            unsuccess = tuple(UnsuccessSme(f.ton, f.npi, f.address, f.status) for f in answer.failed)
+            session.respond(pdu, 0, message_id=answer.message_id, unsuccess_smes=unsuccess)
+        elif isinstance(answer, QueryAnswer):
+            session.respond(
+                pdu,
+                0,
+                message_id=answer.message_id,
+                final_date=answer.final_date,
+                message_state=answer.message_state,
+                error_code=answer.error_code,
+            )
+        elif isinstance(answer, Accepted):
+            session.respond(pdu, 0, message_id=answer.message_id)
+        elif isinstance(answer, Done):
+            session.respond(pdu, 0)
+        elif isinstance(answer, Dropped):
+            self.drop(answer.reason)
+
+    def answered(self, event: ResponseReceived) -> None:
+        """The ESME answered a deliver_sm."""
+        self.carrier.delivery_answered(event.context, event.response.command_status)
+
+    def timed_out(self, event: ResponseTimedOut) -> None:
+        """The ESME did not answer a deliver_sm in time."""
+        self.carrier.delivery_timed_out(event.context)

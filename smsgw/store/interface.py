@@ -1,0 +1,133 @@
+"""What the carrier asks of a message store: the seam a second store implements.
+
+:class:`~smsgw.store.sqlite.SqliteStore` is one implementation. Writes are *queued*: they
+take effect at :meth:`MessageStore.commit`, which the carrier calls once per reactor turn
+(group commit) before any answer of that turn leaves. A write that gates an answer (a new
+message, a state change) makes the store :attr:`~MessageStore.urgent`; the others (a
+delivery no longer owed, a retry's time) only make it :attr:`~MessageStore.dirty` and ride
+on the next commit. Reads see every write queued before them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator
+from typing import Any, Protocol
+
+from smsgw.store.records import MessageRecord
+
+#: A kept subscriber as stored: (msisdn, name, state, inbox_after, namespace).
+SubscriberRow = tuple[str, str, str, int, str]
+
+
+class MessageStore(Protocol):
+    """Messages, what they still owe their ESMEs, and kept subscribers."""
+
+    # -- writes (queued) -------------------------------------------------------------
+
+    def insert_message(self, row: tuple[Any, ...]) -> None:
+        """A new message, as :meth:`MessageRecord.as_row` gives it (urgent)."""
+
+    def update_state(
+        self,
+        message: int,
+        state: int,
+        done_at: float | None,
+        error: int,
+        report: int | None,
+        seen: int | None = None,
+    ) -> None:
+        """A message's new state, the report it owes and its arrival order (urgent)."""
+
+    def owe_report(self, message: int, state: int) -> None:
+        """The message owes a receipt of ``state`` (urgent)."""
+
+    def replace_message(
+        self,
+        message: int,
+        body: bytes,
+        scheduled_at: float | None,
+        expires_at: float,
+        registered_delivery: int,
+    ) -> None:
+        """replace_sm's new text and times (urgent)."""
+
+    def report_done(self, message: int, state: int) -> None:
+        """The receipt of ``state`` was delivered or given up (lazy); a newer one stays owed."""
+
+    def mo_done(self, message: int, state: int, done_at: float) -> None:
+        """An MO reached its ESME or was given up (lazy)."""
+
+    def report_retry(self, message: int, state: int, attempts: int, next_at: float) -> None:
+        """A delivery failed ``attempts`` times; the next try is at ``next_at`` (lazy)."""
+
+    def save_subscriber(
+        self, msisdn: str, name: str, state: str, inbox_after: int, namespace: str = ""
+    ) -> None:
+        """Keep a subscriber (urgent)."""
+
+    def delete_subscriber(self, msisdn: str) -> None:
+        """Forget a kept subscriber (urgent)."""
+
+    @property
+    def urgent(self) -> bool:
+        """Whether a queued write gates an answer: commit before answering."""
+
+    @property
+    def dirty(self) -> bool:
+        """Whether any write is queued."""
+
+    def commit(self) -> None:
+        """Apply every queued write in one transaction."""
+
+    def close(self) -> None:
+        """Commit what is queued and release the store."""
+
+    # -- reads -----------------------------------------------------------------------
+
+    def max_id(self) -> int:
+        """The highest message row id ever stored (0 when empty)."""
+
+    def max_seen(self) -> int:
+        """The latest arrival order of a message at a phone (0 when none arrived)."""
+
+    def get_message(self, message: int) -> MessageRecord | None:
+        """One message by row id."""
+
+    def find_messages(
+        self,
+        *,
+        msisdn: str | None = None,
+        system_id: str | None = None,
+        state: int | None = None,
+        direction: str | None = None,
+        before: int | None = None,
+        after: int | None = None,
+        limit: int = 100,
+        among: Collection[str] | None = None,
+    ) -> list[MessageRecord]:
+        """Messages matching every given filter, newest first (oldest first with ``after``)."""
+
+    def handset_parts(
+        self, msisdn: str, direction: str, after: int, limit: int = 2000, *, newest: bool = False
+    ) -> list[MessageRecord]:
+        """A phone's received (MT, by arrival) or sent (MO, by row) parts after a position."""
+
+    def handset_parts_back(
+        self, msisdn: str, direction: str, upto: int, above: int
+    ) -> Iterator[MessageRecord]:
+        """A phone's parts at or below ``upto`` and above ``above``, newest first, lazily."""
+
+    def pending_messages(self) -> list[MessageRecord]:
+        """MT messages not yet final, oldest first (resumed at start)."""
+
+    def owing(self) -> list[MessageRecord]:
+        """Messages that owe their ESME a receipt or the MO itself, oldest first."""
+
+    def subscribers(self) -> list[SubscriberRow]:
+        """Every kept subscriber."""
+
+    def has_messages_for(self, msisdn: str) -> bool:
+        """Whether any message was ever stored for this MSISDN."""
+
+    def msisdns(self, limit: int = 1000) -> list[str]:
+        """MSISDNs that have messages, at most ``limit``."""
