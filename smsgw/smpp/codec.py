@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
-from typing import Any
+from typing import cast
 
 import attrs
 
@@ -34,6 +34,10 @@ _INT_FORMAT = {1: "B", 2: "H", 4: "I"}
 
 Decoder = Callable[[bytes, int, int], Pdu]
 Encoder = Callable[[Pdu], bytes]
+#: A TLV's value as a PDU attribute holds it, by the TLV's kind.
+TlvValue = int | str | bytes
+#: One submit_multi destination.
+DestAddress = SmeAddress | DistributionList
 
 
 def decode(raw: bytes) -> Pdu:
@@ -48,6 +52,11 @@ def decode(raw: bytes) -> Pdu:
         raise RemoteProtocolError(
             f"{len(raw)} octets are not even a PDU header (16)", CommandStatus.ESME_RINVCMDLEN
         )
+    # Declared, as struct's results are untyped; declarations cost nothing at run time.
+    length: int
+    command_id: int
+    command_status: int
+    sequence_number: int
     length, command_id, command_status, sequence_number = HEADER.unpack_from(raw)
     if length != len(raw):
         raise RemoteProtocolError(
@@ -93,13 +102,13 @@ def encode_error_answer(error: RemoteProtocolError) -> bytes:
 
 def decode_tlvs(
     raw: bytes, offset: int, declared: dict[int, specs.TlvSpec]
-) -> tuple[dict[str, Any], tuple[Tlv, ...]]:
+) -> tuple[dict[str, TlvValue], tuple[Tlv, ...]]:
     """Read the TLVs from ``offset`` to the end of ``raw``.
 
     :param declared: the TLVs the PDU has attributes for; any other tag is kept raw.
     :returns: the declared TLVs by attribute name, and the rest in arrival order.
     """
-    values: dict[str, Any] = {}
+    values: dict[str, TlvValue] = {}
     extra: list[Tlv] = []
     end = len(raw)
     while offset < end:
@@ -108,6 +117,8 @@ def decode_tlvs(
                 f"{end - offset} stray octets after the last TLV",
                 CommandStatus.ESME_RINVOPTPARSTREAM,
             )
+        tag: int
+        length: int
         tag, length = _TL.unpack_from(raw, offset)
         offset += 4
         value_end = offset + length
@@ -161,10 +172,10 @@ def _cstring_at(raw: bytes, offset: int, maximum: int, what: str, status: int) -
     return raw[offset:end].decode("latin-1"), end + 1
 
 
-def _decode_dest_addresses(raw: bytes, offset: int) -> tuple[tuple[Any, ...], int]:
+def _decode_dest_addresses(raw: bytes, offset: int) -> tuple[tuple[DestAddress, ...], int]:
     count = raw[offset]
     offset += 1
-    result: list[SmeAddress | DistributionList] = []
+    result: list[DestAddress] = []
     for _ in range(count):
         flag = raw[offset]
         offset += 1
@@ -187,7 +198,7 @@ def _decode_dest_addresses(raw: bytes, offset: int) -> tuple[tuple[Any, ...], in
     return tuple(result), offset
 
 
-def _decode_unsuccess_smes(raw: bytes, offset: int) -> tuple[tuple[Any, ...], int]:
+def _decode_unsuccess_smes(raw: bytes, offset: int) -> tuple[tuple[UnsuccessSme, ...], int]:
     count = raw[offset]
     offset += 1
     result: list[UnsuccessSme] = []
@@ -196,13 +207,14 @@ def _decode_unsuccess_smes(raw: bytes, offset: int) -> tuple[tuple[Any, ...], in
         address, offset = _cstring_at(
             raw, offset + 2, 21, "an unsuccess_sme destination_addr", CommandStatus.ESME_RINVDSTADR
         )
+        status: int
         (status,) = _U32.unpack_from(raw, offset)
         result.append(UnsuccessSme(ton, npi, address, status))
         offset += 4
     return tuple(result), offset
 
 
-def _encode_dest_addresses(dests: tuple[Any, ...]) -> bytes:
+def _encode_dest_addresses(dests: tuple[DestAddress, ...]) -> bytes:
     if len(dests) > 254:
         raise LocalProtocolError("submit_multi allows at most 254 destinations")
     out = [bytes((len(dests),))]
@@ -234,11 +246,17 @@ def _cstring(value: str, maximum: int, name: str) -> bytes:
 # -- compilation -------------------------------------------------------------------------
 
 
-def _int_runs(fields: tuple[specs.Field, ...]) -> list[list[specs.Field]]:
+#: Consecutive integer fields (one struct call), or one field of another kind.
+Run = list[specs.Int] | specs.CStr | specs.ShortMessage | specs.DestAddresses | specs.UnsuccessSmes
+
+
+def _int_runs(fields: tuple[specs.Field, ...]) -> list[Run]:
     """Group consecutive integer fields so each group is one struct call."""
-    runs: list[list[specs.Field]] = []
+    runs: list[Run] = []
     for field in fields:
-        if isinstance(field, specs.Int) and runs and isinstance(runs[-1][0], specs.Int):
+        if not isinstance(field, specs.Int):
+            runs.append(field)
+        elif runs and isinstance(runs[-1], list):
             runs[-1].append(field)
         else:
             runs.append([field])
@@ -257,7 +275,7 @@ def _compile(cls: type[Pdu]) -> tuple[Decoder, Encoder]:
     if unknown:
         raise TypeError(f"{cls.__name__} declares unknown TLVs {unknown}")
     declared = {specs.TAG_BY_NAME[n]: specs.TLVS[specs.TAG_BY_NAME[n]] for n in tlv_names}
-    namespace: dict[str, Any] = {
+    namespace: dict[str, object] = {
         "cls": cls,
         "NAME": command_name(cls.command_id),
         "CID": cls.command_id,
@@ -281,11 +299,12 @@ def _compile(cls: type[Pdu]) -> tuple[Decoder, Encoder]:
     decode_src = _decoder_source(cls, fields, namespace, has_extra)
     encode_src = _encoder_source(cls, fields, tlv_names, namespace, has_extra)
     exec(compile(decode_src + encode_src, f"<smpp codec {cls.__name__}>", "exec"), namespace)
-    return namespace["decode"], namespace["encode"]
+    # What the source above defines: once per command, at import.
+    return cast(Decoder, namespace["decode"]), cast(Encoder, namespace["encode"])
 
 
 def _decoder_source(
-    cls: type[Pdu], fields: tuple[specs.Field, ...], ns: dict[str, Any], has_extra: bool
+    cls: type[Pdu], fields: tuple[specs.Field, ...], ns: dict[str, object], has_extra: bool
 ) -> str:
     lines = ["def decode(raw, sequence_number, command_status):", "    end = len(raw)"]
     if cls.command_id & 0x80000000 and fields:
@@ -296,31 +315,30 @@ def _decoder_source(
         lines.append("    try:")
     index = {id(f): i for i, f in enumerate(fields)}
     for run_number, run in enumerate(_int_runs(fields)):
-        first = run[0]
-        if isinstance(first, specs.Int):
-            if len(run) == 1 and first.size == 1:
-                lines.append(f"        {first.name} = raw[o]; o += 1")
+        if isinstance(run, list):
+            if len(run) == 1 and run[0].size == 1:
+                lines.append(f"        {run[0].name} = raw[o]; o += 1")
             else:
-                fmt = ">" + "".join(_INT_FORMAT[f.size] for f in run)  # type: ignore[union-attr]
+                fmt = ">" + "".join(_INT_FORMAT[f.size] for f in run)
                 ns[f"S{run_number}"] = st = struct.Struct(fmt)
                 targets = ", ".join(f.name for f in run) + ","
                 lines.append(f"        {targets} = S{run_number}.unpack_from(raw, o); o += {st.size}")
-        elif isinstance(first, specs.CStr):
-            i = index[id(first)]
+        elif isinstance(run, specs.CStr):
+            i = index[id(run)]
             lines += [
-                f"        if raw[o] == 0: {first.name} = ''; o += 1",
+                f"        if raw[o] == 0: {run.name} = ''; o += 1",
                 "        else:",
-                f"            i = raw.find(b'\\0', o, o + {first.max})",
+                f"            i = raw.find(b'\\0', o, o + {run.max})",
                 f"            if i < 0: raise cstring_error(raw, o, F{i})",
-                f"            {first.name} = raw[o:i].decode('latin-1'); o = i + 1",
+                f"            {run.name} = raw[o:i].decode('latin-1'); o = i + 1",
             ]
-        elif isinstance(first, specs.ShortMessage):
+        elif isinstance(run, specs.ShortMessage):
             lines += [
                 "        n = raw[o]; o += 1",
                 "        short_message = raw[o:o + n]; o += n",
                 "        if o > end: raise truncated(NAME)",
             ]
-        elif isinstance(first, specs.DestAddresses):
+        elif isinstance(run, specs.DestAddresses):
             lines.append("        dest_addresses, o = decode_dests(raw, o)")
         else:
             lines.append("        unsuccess_smes, o = decode_unsuccess(raw, o)")
@@ -347,7 +365,7 @@ def _encoder_source(
     cls: type[Pdu],
     fields: tuple[specs.Field, ...],
     tlv_names: list[str],
-    ns: dict[str, Any],
+    ns: dict[str, object],
     has_extra: bool,
 ) -> str:
     lines = ["def encode(pdu):"]
@@ -358,27 +376,26 @@ def _encoder_source(
     lines.append("    try:")
     parts: list[str] = []
     for run_number, run in enumerate(_int_runs(fields)):
-        first = run[0]
-        if isinstance(first, specs.Int):
-            fmt = ">" + "".join(_INT_FORMAT[f.size] for f in run)  # type: ignore[union-attr]
+        if isinstance(run, list):
+            fmt = ">" + "".join(_INT_FORMAT[f.size] for f in run)
             ns[f"P{run_number}"] = struct.Struct(fmt)
             parts.append(f"P{run_number}.pack({', '.join('pdu.' + f.name for f in run)})")
-        elif isinstance(first, specs.CStr):
+        elif isinstance(run, specs.CStr):
             var = f"c{run_number}"
             lines += [
-                f"        {var} = pdu.{first.name}.encode('latin-1')",
-                f"        if len({var}) >= {first.max}: raise LocalProtocolError("
-                f"f'{first.name} {{pdu.{first.name}!r}} is longer than {first.max - 1} characters')",
+                f"        {var} = pdu.{run.name}.encode('latin-1')",
+                f"        if len({var}) >= {run.max}: raise LocalProtocolError("
+                f"f'{run.name} {{pdu.{run.name}!r}} is longer than {run.max - 1} characters')",
             ]
             parts += [var, "b'\\0'"]
-        elif isinstance(first, specs.ShortMessage):
+        elif isinstance(run, specs.ShortMessage):
             lines += [
                 "        sm = pdu.short_message",
                 "        if len(sm) > 255: raise LocalProtocolError("
                 "f'short_message has {len(sm)} octets; use message_payload above 255')",
             ]
             parts += ["bytes((len(sm),))", "sm"]
-        elif isinstance(first, specs.DestAddresses):
+        elif isinstance(run, specs.DestAddresses):
             parts.append("encode_dests(pdu.dest_addresses)")
         else:
             parts.append("encode_unsuccess(pdu.unsuccess_smes)")

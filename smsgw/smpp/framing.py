@@ -54,6 +54,9 @@ class PduBuffer:
         pdus: list[bytes] = []
         offset = 0
         available = len(data)
+        # Declared, as struct's results are untyped; declarations cost nothing at run time.
+        length: int
+        sequence_number: int
         while available - offset >= HEADER_SIZE:
             (length,) = _LENGTH.unpack_from(data, offset)
             if length < HEADER_SIZE or length > self.max_pdu_size:

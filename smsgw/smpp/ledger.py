@@ -7,13 +7,16 @@ all, the oldest request is always the first to expire. No timer per request.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Generic, TypeVar
 
 from smsgw.smpp.constants import RESPONSE_BIT, SEQUENCE_MAX
 from smsgw.smpp.constants import CommandId as C
 
+#: What the owner of a request keeps with it (a delivery, an answer to wait for); never looked at here.
+ContextT = TypeVar("ContextT")
 
-class RequestLedger:
+
+class RequestLedger(Generic[ContextT]):
     """Outstanding requests by sequence number.
 
     :param counted: command_ids that count against the window (``in_flight``).
@@ -25,7 +28,7 @@ class RequestLedger:
         self.counted = counted
         #: Outstanding requests whose command_id is in ``counted``.
         self.in_flight = 0
-        self._entries: dict[int, tuple[float, int, Any]] = {}
+        self._entries: dict[int, tuple[float, int, ContextT]] = {}
         self._next = 1
 
     def next_sequence(self) -> int:
@@ -34,13 +37,13 @@ class RequestLedger:
         self._next = 1 if sequence_number >= SEQUENCE_MAX else sequence_number + 1
         return sequence_number
 
-    def add(self, sequence_number: int, deadline: float, command_id: int, context: Any) -> None:
+    def add(self, sequence_number: int, deadline: float, command_id: int, context: ContextT) -> None:
         """Remember a request until its response or its deadline."""
         self._entries[sequence_number] = (deadline, command_id, context)
         if command_id in self.counted:
             self.in_flight += 1
 
-    def pop(self, sequence_number: int) -> tuple[float, int, Any] | None:
+    def pop(self, sequence_number: int) -> tuple[float, int, ContextT] | None:
         """Forget an answered request; return (deadline, command_id, context), or None if unknown."""
         entry = self._entries.pop(sequence_number, None)
         if entry is not None and entry[1] in self.counted:
@@ -49,7 +52,7 @@ class RequestLedger:
 
     def answer(
         self, sequence_number: int, command_id: int, command_status: int
-    ) -> tuple[float, int, Any] | None:
+    ) -> tuple[float, int, ContextT] | None:
         """Forget the request a response answers; return (deadline, command_id, context), or None.
 
         A response answers the request of its sequence_number only if it is that request's own
@@ -74,7 +77,7 @@ class RequestLedger:
         entry = self._entries.get(sequence_number)
         return None if entry is None else entry[1]
 
-    def expired(self, now: float) -> Iterator[tuple[int, Any]]:
+    def expired(self, now: float) -> Iterator[tuple[int, ContextT]]:
         """Forget and yield (command_id, context) of every request past its deadline."""
         entries = self._entries
         while entries:
@@ -84,7 +87,7 @@ class RequestLedger:
             self.pop(sequence_number)
             yield command_id, context
 
-    def clear(self) -> list[tuple[int, Any]]:
+    def clear(self) -> list[tuple[int, ContextT]]:
         """Forget everything (the connection is gone); return (command_id, context) of each."""
         lost = [(command_id, context) for _, command_id, context in self._entries.values()]
         self._entries.clear()

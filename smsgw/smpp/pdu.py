@@ -132,6 +132,10 @@ class BindTransceiver(_Bind):
     command_id: ClassVar[int] = CommandId.BIND_TRANSCEIVER
 
 
+#: Any of the three binds; ``_Bind`` is only the layout they share.
+BindRequest = BindTransmitter | BindReceiver | BindTransceiver
+
+
 @attrs.frozen
 class _BindResp(Pdu):
     system_id: str = ""

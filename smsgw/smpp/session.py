@@ -16,7 +16,7 @@ from __future__ import annotations
 import struct
 from bisect import bisect_left
 from collections import defaultdict
-from typing import Any
+from typing import Any, Generic, TypeAlias
 
 import attrs
 
@@ -34,8 +34,9 @@ from smsgw.smpp.constants import (
 )
 from smsgw.smpp.errors import RemoteProtocolError
 from smsgw.smpp.framing import DEFAULT_MAX_PDU_SIZE, PduBuffer
-from smsgw.smpp.ledger import RequestLedger
+from smsgw.smpp.ledger import ContextT, RequestLedger
 from smsgw.smpp.pdu import (
+    BindRequest,
     EnquireLink,
     EnquireLinkResp,
     GenericNack,
@@ -104,24 +105,27 @@ def out_key(command_id: int, command_status: int) -> int:
 class BindRequested:
     """An ESME asks to bind; answer with :meth:`SmscSession.accept_bind` or ``reject_bind``."""
 
-    pdu: Any
+    pdu: BindRequest
     bind_type: BindType
 
 
 @attrs.frozen
-class ResponseReceived:
-    """The ESME answered a deliver_sm or data_sm (or generic_nack'ed it)."""
+class ResponseReceived(Generic[ContextT]):
+    """The ESME answered a deliver_sm or data_sm (or generic_nack'ed it).
+
+    :ivar context: what the caller sent the request with (None if nothing).
+    """
 
     response: Pdu
-    context: Any
+    context: ContextT | None
 
 
 @attrs.frozen
-class ResponseTimedOut:
+class ResponseTimedOut(Generic[ContextT]):
     """The ESME did not answer a deliver_sm or data_sm within the response timeout."""
 
     command_id: int
-    context: Any
+    context: ContextT | None
 
 
 @attrs.frozen
@@ -175,17 +179,32 @@ class SessionClosing:
 
 
 @attrs.frozen
-class SessionLost:
+class SessionLost(Generic[ContextT]):
     """The connection is gone; ``contexts`` are the deliveries that were never answered."""
 
-    contexts: tuple[Any, ...]
+    contexts: tuple[ContextT | None, ...]
+
+
+#: What :meth:`SmscSession.receive_data` returns: a request for the caller is the PDU itself.
+SmscEvent: TypeAlias = (
+    Pdu
+    | BindRequested
+    | ResponseReceived[ContextT]
+    | ResponseUnmatched
+    | UnbindRequested
+    | ProtocolErrorAnswered
+    | SessionClosing
+)
 
 
 # -- the session -----------------------------------------------------------------------
 
 
-class SmscSession:
+class SmscSession(Generic[ContextT]):
     """The SMSC side of one SMPP session.
+
+    ``ContextT`` is what the caller sends its deliveries with (:meth:`send_encoded`) and gets
+    back with their answer; the session never looks at it.
 
     :param config: limits and timers.
     :param now: the clock's reading when the connection was made.
@@ -213,7 +232,8 @@ class SmscSession:
         self.answer_times = [0] * (len(ANSWER_BUCKETS) + 1)
         self.answer_seconds = 0.0
         self._out: list[bytes] = []
-        self._requests = RequestLedger(_DELIVERIES)
+        # The session's own enquire_link and unbind go without a context.
+        self._requests: RequestLedger[ContextT | None] = RequestLedger(_DELIVERIES)
         self._opened_at = now
         self._last_received = now
         self._last_request = now
@@ -221,9 +241,9 @@ class SmscSession:
 
     # -- input -----------------------------------------------------------------------
 
-    def receive_data(self, data: bytes, now: float) -> list[Any]:
+    def receive_data(self, data: bytes, now: float) -> list[SmscEvent[ContextT]]:
         """Feed received bytes; return the events they cause, in order."""
-        events: list[Any] = []
+        events: list[SmscEvent[ContextT]] = []
         if self.close_reason is not None:
             return events
         self._last_received = now
@@ -247,7 +267,8 @@ class SmscSession:
                 self._out.append(codec.encode(EnquireLinkResp(pdu.sequence_number)))
                 self.pdus_out[C.ENQUIRE_LINK_RESP << 32] += 1
             elif command_id in BIND_COMMANDS:
-                events.append(BindRequested(pdu, BIND_TYPE_OF[command_id]))
+                # A bind's command_id decodes to that bind; no cast call in the receive loop.
+                events.append(BindRequested(pdu, BIND_TYPE_OF[command_id]))  # type: ignore[arg-type]
             elif command_id == C.UNBIND:
                 self._out.append(codec.encode(UnbindResp(pdu.sequence_number)))
                 self.pdus_out[C.UNBIND_RESP << 32] += 1
@@ -262,7 +283,7 @@ class SmscSession:
             events.append(self._closing(str(broken)))
         return events
 
-    def _response(self, pdu: Pdu, events: list[Any], now: float) -> None:
+    def _response(self, pdu: Pdu, events: list[SmscEvent[ContextT]], now: float) -> None:
         requests = self._requests
         entry = requests.answer(pdu.sequence_number, pdu.command_id, pdu.command_status)
         if entry is None:
@@ -312,13 +333,14 @@ class SmscSession:
     def respond(self, request: Pdu, command_status: int = 0, **fields: Any) -> None:
         """Queue the response to a request the session handed over.
 
-        :param fields: the response's body fields (ignored on error where SMPP omits them).
+        :param fields: the response's body fields (ignored on error where SMPP omits them);
+            their types are those of the response class, which only ``request`` names.
         """
         response = specs.RESPONSE_CLASS[type(request)]
         self.pdus_out[response.command_id << 32 | command_status] += 1
         self._out.append(codec.encode(response(request.sequence_number, command_status, **fields)))
 
-    def accept_bind(self, request: Pdu, system_id: str) -> None:
+    def accept_bind(self, request: BindRequest, system_id: str) -> None:
         """Accept a bind: answer it and enter the bound state of its type.
 
         :param system_id: the account the ESME bound as.
@@ -328,7 +350,7 @@ class SmscSession:
         self.bind_type = bind_type
         self.system_id = system_id
         # sc_interface_version is a 3.4 TLV; a 3.3 ESME would not know it.
-        version = INTERFACE_VERSION_34 if request.interface_version >= INTERFACE_VERSION_34 else None  # type: ignore[attr-defined]
+        version = INTERFACE_VERSION_34 if request.interface_version >= INTERFACE_VERSION_34 else None
         self.respond(request, system_id=self.config.system_id, sc_interface_version=version)
 
     def reject_bind(self, request: Pdu, command_status: int) -> None:
@@ -352,11 +374,11 @@ class SmscSession:
             and (self.state is SessionState.BOUND_RX or self.state is SessionState.BOUND_TRX)
         )
 
-    def send(self, pdu: Pdu, now: float, context: Any = None) -> int:
+    def send(self, pdu: Pdu, now: float, context: ContextT | None = None) -> int:
         """Queue a request with the next sequence number; return that number."""
         return self.send_encoded(codec.encode(pdu), now, context)
 
-    def send_encoded(self, raw: bytes, now: float, context: Any = None) -> int:
+    def send_encoded(self, raw: bytes, now: float, context: ContextT | None = None) -> int:
         """Queue an already encoded request, giving it the next sequence number.
 
         Deliveries are stored encoded, so resending one is a header patch, not an encode.
@@ -367,6 +389,7 @@ class SmscSession:
         self._out.append(raw[:12] + _U32.pack(sequence_number) + raw[16:])
         # Only deliver_sm (0x005) and data_sm (0x103) come here: two bytes name them.
         self.pdus_out[(raw[6] << 8 | raw[7]) << 32] += 1
+        command_id: int  # struct's results are untyped
         (command_id,) = _U32.unpack_from(raw, 4)
         if command_id in _EXPECTS_RESPONSE:
             self._requests.add(sequence_number, now + self.config.response_timeout, command_id, context)
@@ -399,10 +422,10 @@ class SmscSession:
 
     # -- time and the end ------------------------------------------------------------
 
-    def tick(self, now: float) -> list[Any]:
+    def tick(self, now: float) -> list[SessionClosing | ResponseTimedOut[ContextT]]:
         """Let time pass: expire timers, send enquire_link; return the resulting events."""
         config = self.config
-        events: list[Any] = []
+        events: list[SessionClosing | ResponseTimedOut[ContextT]] = []
         if self.close_reason is not None:
             return events
         state = self.state
@@ -429,7 +452,7 @@ class SmscSession:
                 break
         return events
 
-    def connection_lost(self) -> SessionLost:
+    def connection_lost(self) -> SessionLost[ContextT]:
         """The connection is gone: report the deliveries that will never be answered."""
         self._transition(Transition.CLOSED)
         lost = tuple(context for command_id, context in self._requests.clear() if command_id in _DELIVERIES)

@@ -20,7 +20,12 @@ import sqlite3
 from collections.abc import Callable, Collection, Iterable, Iterator
 from typing import Any
 
-from smsgw.store.records import MESSAGE_COLUMNS, MessageRecord
+from smsgw.store.records import MESSAGE_COLUMNS, MessageRecord, SqlValue
+
+#: A row read back: each column's type is the schema's, which the query names and Python cannot see.
+Row = tuple[Any, ...]
+#: A queued write: a statement and its parameters.
+Write = tuple[str, tuple[SqlValue, ...]]
 
 SCHEMA_VERSION = 6
 # Documents: records of components beside the carrier (the mock merchant's orders and wallets),
@@ -128,7 +133,7 @@ _WRITE_ERRORS = (
 )
 _MESSAGE_ID, _MSISDN = MESSAGE_COLUMNS.index("message_id"), MESSAGE_COLUMNS.index("msisdn")
 #: What each queued write changes, for the log when one is dropped: statement -> describer.
-_WRITES: dict[str, Callable[[tuple[Any, ...]], str]] = {
+_WRITES: dict[str, Callable[[tuple[object, ...]], str]] = {
     _INSERT_MESSAGE: lambda p: f"new message {p[_MESSAGE_ID]} for {p[_MSISDN]}",
     _UPDATE_STATE: lambda p: f"state of message row {p[5]}",
     _OWE_REPORT: lambda p: f"receipt owed by message row {p[1]}",
@@ -143,7 +148,7 @@ _WRITES: dict[str, Callable[[tuple[Any, ...]], str]] = {
 }
 
 
-def describe_write(sql: str, params: tuple[Any, ...]) -> str:
+def describe_write(sql: str, params: tuple[SqlValue, ...]) -> str:
     """What a queued write changes, in a few words naming the message or subscriber."""
     describer = _WRITES.get(sql)
     return describer(params) if describer is not None else f"write {sql[:40]!r}"
@@ -208,12 +213,12 @@ class SqliteStore:
             raise StoreError(f"cannot open the store {path}: {error}") from error
         except sqlite3.DatabaseError as error:
             raise StoreError(f"cannot open the store {path}: {error}") from error
-        self._queue: list[tuple[str, tuple[Any, ...]]] = []
+        self._queue: list[Write] = []
         self._urgent = False
 
     # -- writes (queued until commit) ------------------------------------------------
 
-    def insert_message(self, row: tuple[Any, ...]) -> None:
+    def insert_message(self, row: tuple[SqlValue, ...]) -> None:
         """Queue a new message, as a row in MESSAGE_COLUMNS order."""
         self._queue.append((_INSERT_MESSAGE, row))
         self._urgent = True
@@ -276,7 +281,7 @@ class SqliteStore:
         self._queue.append((_DELETE_SUBSCRIBER, (msisdn,)))
         self._urgent = True
 
-    def put_document(self, kind: str, key: str, value: Any) -> None:
+    def put_document(self, kind: str, key: str, value: object) -> None:
         """Queue (lazily) a document: ``value`` as JSON under ``(kind, key)``, replacing any earlier one.
 
         Lazy, so the carrier's turns do not commit for it: a component whose answer depends on
@@ -328,7 +333,7 @@ class SqliteStore:
             raise
         db.execute("COMMIT")
 
-    def _apply_each(self, queue: list[tuple[str, tuple[Any, ...]]]) -> None:
+    def _apply_each(self, queue: list[Write]) -> None:
         # No savepoint needed: SQLite undoes a failed statement by itself, and a value that
         # cannot be bound fails before the statement runs.
         execute = self._db.execute
@@ -338,7 +343,7 @@ class SqliteStore:
             except _WRITE_ERRORS as error:
                 self._on_dropped(describe_write(sql, params), error)
 
-    def _apply(self, queue: list[tuple[str, tuple[Any, ...]]]) -> None:
+    def _apply(self, queue: list[Write]) -> None:
         start = 0
         size = len(queue)
         while start < size:
@@ -354,7 +359,7 @@ class SqliteStore:
 
     # -- reads -----------------------------------------------------------------------
 
-    def _read(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
+    def _read(self, sql: str, params: Iterable[SqlValue] = ()) -> list[Row]:
         self.commit()
         return self._db.execute(sql, tuple(params)).fetchall()
 
@@ -390,7 +395,7 @@ class SqliteStore:
         if among is not None and not among:
             return []
         where: list[str] = []
-        params: list[Any] = []
+        params: list[SqlValue] = []
         if among is not None:
             where.append(f"msisdn IN ({', '.join('?' * len(among))})")
             params += among
@@ -479,7 +484,10 @@ class SqliteStore:
         return [(str(m), str(n), str(s), int(i), str(ns)) for m, n, s, i, ns in rows]
 
     def documents(self, kind: str) -> list[tuple[str, Any]]:
-        """Every document of ``kind`` as ``(key, value)``, in the order they were first put."""
+        """Every document of ``kind`` as ``(key, value)``, in the order they were first put.
+
+        A value is JSON as :func:`json.loads` gives it: its shape is known to the kind's owner.
+        """
         rows = self._read("SELECT key, value FROM documents WHERE kind = ? ORDER BY rowid", (kind,))
         return [(str(key), json.loads(value)) for key, value in rows]
 
