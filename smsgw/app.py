@@ -18,12 +18,14 @@ from smsgw import __version__
 from smsgw.carrier.bindguard import FailedBinds
 from smsgw.carrier.carrier import Carrier
 from smsgw.carrier.clock import SystemClock
+from smsgw.carrier.events import EventBus
 from smsgw.carrier.faults import MAGIC_NUMBERS, FaultBook
+from smsgw.carrier.limits import Limits
 from smsgw.carrier.outbox import RetryPolicy
 from smsgw.carrier.subscribers import SubscriberRegistry
 from smsgw.carrier.ussd import UssdLimits
-from smsgw.carrier.validation import Limits
 from smsgw.config import Config
+from smsgw.frontend.smpp.deliveries import SmppDeliveries
 from smsgw.server.descriptors import Fit, fit, raise_open_files
 from smsgw.server.eventlog import RefusalLog
 from smsgw.server.lag import LagMonitor
@@ -201,11 +203,15 @@ def start(config: Config, reactor: Any) -> Any:
         auto_provision=network.provisioning == "auto",
     )
     clock = SystemClock()
+    events = EventBus()
+    deliveries = SmppDeliveries(events)
     carrier = Carrier(
         store,
         config.all_accounts,
         subscribers,
         clock,
+        encoder=deliveries,
+        events=events,
         limits=Limits(network.default_validity, network.max_validity, network.max_payload),
         retry=RetryPolicy(network.delivery_retry_base, network.delivery_retry_max, network.delivery_validity),
         default_system_id=network.default_account or None,
@@ -220,7 +226,7 @@ def start(config: Config, reactor: Any) -> Any:
         ),
     )
     smpp = config.smpp
-    factory = SmppServerFactory(carrier, smpp.session, reactor)
+    factory = SmppServerFactory(carrier, smpp.session, reactor, pdu_log=deliveries.pdu_log)
     factory.noisy = False
     RefusalLog(carrier.events, reactor.seconds, call_later=reactor.callLater)
     carrier.start()
@@ -239,7 +245,7 @@ def start(config: Config, reactor: Any) -> Any:
         clock_routes = ClockRoutes(carrier, clock, factory.flusher.flush)
         carrier.ussd_apps.post_to_http_app = HttpUssdApps(carrier, reactor, factory.flusher.mark).post
         routes = (
-            NetworkRoutes(carrier, info, factory.flusher.flush).routes()
+            NetworkRoutes(carrier, info, deliveries.pdu_log, factory.flusher.flush).routes()
             + HandsetRoutes(
                 carrier,
                 waiters,

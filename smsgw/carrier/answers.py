@@ -37,11 +37,11 @@ class AcceptedSome:
 class QueryAnswer:
     """A submitted message's state.
 
-    :ivar final_date: when it became final, as SMPP absolute time ("" while pending).
+    :ivar final_at: when it became final (carrier time), None while it is not.
     """
 
     message_id: str
-    final_date: str
+    final_at: float | None
     message_state: int
     error_code: int
 

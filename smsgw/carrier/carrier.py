@@ -19,16 +19,17 @@ from smsgw.carrier.binding import Binding
 from smsgw.carrier.binds import BindDesk
 from smsgw.carrier.center import MessageCenter
 from smsgw.carrier.clock import Clock
+from smsgw.carrier.encoding import DeliveryEncoder
 from smsgw.carrier.events import EventBus
 from smsgw.carrier.faults import FaultBook, FaultRule, announce
 from smsgw.carrier.handsets import Handsets
+from smsgw.carrier.limits import Limits
 from smsgw.carrier.outbox import Outbox, RetryPolicy
 from smsgw.carrier.smsc import Smsc
 from smsgw.carrier.submitted import SubmittedMessages
 from smsgw.carrier.subscribers import SubscriberRegistry
 from smsgw.carrier.ussd import UssdGateway, UssdLimits, UssdRoute
 from smsgw.carrier.ussd_apps import UssdApps, UssdDelivery
-from smsgw.carrier.validation import Limits
 from smsgw.smpp.constants import status_name
 from smsgw.store.interface import MessageStore
 from smsgw.store.records import DeliveryRecord
@@ -41,6 +42,8 @@ class Carrier:
     holds, so that whoever watches the carrier's events can subscribe in between.
 
     :param store: the message store (already open).
+    :param encoder: how the front end writes receipts, MO and USSD screens.
+    :param events: where the carrier announces what happens (the encoder may watch it too).
     :param clock: the carrier's time (messages, validity, receipts).
     :param default_system_id: the account that receives MO for unowned short codes.
     :param faults: the injected faults in force (none by default).
@@ -54,10 +57,11 @@ class Carrier:
         subscribers: SubscriberRegistry,
         clock: Clock,
         *,
+        encoder: DeliveryEncoder,
+        events: EventBus,
         limits: Limits = Limits(),
         retry: RetryPolicy = RetryPolicy(),
         default_system_id: str | None = None,
-        events: EventBus | None = None,
         ussd_routes: Iterable[UssdRoute] = (),
         ussd_limits: UssdLimits = UssdLimits(),
         faults: FaultBook | None = None,
@@ -66,7 +70,7 @@ class Carrier:
         self.store = store
         self.clock = clock
         self.limits = limits
-        self.events = events or EventBus()
+        self.events = events
         self.faults = faults or FaultBook()
         self.faults.namespace_of = subscribers.namespace_of
         self.accounts = AccountRegistry(accounts, clock.now())
@@ -79,6 +83,7 @@ class Carrier:
             subscribers,
             self.outbox,
             self.events,
+            encoder,
             default_system_id=default_system_id,
             next_id=1,
             faults=self.faults,
@@ -95,7 +100,7 @@ class Carrier:
             fault=self._fault,
         )
         self.ussd_apps.gateway = self.ussd
-        self.submitted = SubmittedMessages(self.center, store, limits)
+        self.submitted = SubmittedMessages(self.center, store)
         self.smsc = Smsc(
             self.accounts,
             subscribers,
@@ -103,7 +108,6 @@ class Carrier:
             self.submitted,
             self.binds,
             clock,
-            limits,
             self.faults,
             self._fault,
             self.ussd_apps.from_esme,

@@ -15,21 +15,18 @@ import heapq
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from typing import Any
 
 from smsgw.carrier.accounts import Account, AccountRegistry
+from smsgw.carrier.encoding import DeliveryEncoder
 from smsgw.carrier.errors import QueueFull, Rejected
 from smsgw.carrier.events import DeliveryDone, EventBus, MessageAccepted, MessageStateChanged
 from smsgw.carrier.faults import FaultBook, FaultRule, announce
 from smsgw.carrier.outbox import Outbox
-from smsgw.carrier.pdulog import PduLog
-from smsgw.carrier.receipts import encode_receipt, wants_intermediate, wants_receipt
+from smsgw.carrier.reports import wants_intermediate, wants_receipt
+from smsgw.carrier.requests import Destination, ShortMessage
 from smsgw.carrier.subscribers import HandsetState, Subscriber, SubscriberRegistry
-from smsgw.carrier.validation import MAX_SHORT_MESSAGE, Checked
 from smsgw.digits import ascii_int
-from smsgw.smpp import codec
 from smsgw.smpp.constants import CommandStatus, EsmClass, MessageState, Npi, Ton
-from smsgw.smpp.sm import DeliverSm
 from smsgw.store.interface import MessageStore
 from smsgw.store.records import DeliveryRecord, MessageRecord
 from smsgw.text.errors import InvalidUdh
@@ -41,33 +38,6 @@ ENROUTE = MessageState.ENROUTE
 ERROR_ABSENT_SUBSCRIBER = 27  # the phone stayed off until the validity ended
 ERROR_MEMORY_CAPACITY_EXCEEDED = 32  # SM delivery failure: the phone's inbox stayed full
 DELIVRD = MessageState.DELIVRD
-
-
-def encode_mo(record: MessageRecord) -> bytes:
-    """The deliver_sm that carries an MO (one part) to its ESME (sequence number 0).
-
-    SAR parts carry the three SAR TLVs; a text too long for short_message (the account asked
-    for message_payload) travels in message_payload with sm_length 0.
-    """
-    body = record.body
-    payload = body if len(body) > MAX_SHORT_MESSAGE else None
-    return codec.encode(
-        DeliverSm(
-            source_addr_ton=record.source_ton,
-            source_addr_npi=record.source_npi,
-            source_addr=record.source_addr,
-            dest_addr_ton=record.dest_ton,
-            dest_addr_npi=record.dest_npi,
-            destination_addr=record.dest_addr,
-            esm_class=record.esm_class,
-            data_coding=record.data_coding,
-            short_message=b"" if payload is not None else body,
-            message_payload=payload,
-            sar_msg_ref_num=record.sar_ref,
-            sar_total_segments=record.sar_total,
-            sar_segment_seqnum=record.sar_seq,
-        )
-    )
 
 
 def concat_of(record: MessageRecord) -> tuple[int, int] | None:
@@ -113,6 +83,7 @@ class MessageCenter:
         subscribers: SubscriberRegistry,
         outbox: Outbox,
         events: EventBus,
+        encoder: DeliveryEncoder,
         *,
         default_system_id: str | None,
         next_id: int,
@@ -121,7 +92,7 @@ class MessageCenter:
     ) -> None:
         self.store = store
         self.faults = faults or FaultBook()
-        self.pdu_log = PduLog()
+        self.encoder = encoder
         #: Messages accepted by direction, and state changes by (direction, state), for /metrics.
         self.accepted: defaultdict[str, int] = defaultdict(int)
         #: Keyed ``state`` for an MT, ``0x100 | state`` for an MO: an int is the cheapest key.
@@ -165,14 +136,11 @@ class MessageCenter:
     def accept_mt(
         self,
         account: Account,
-        pdu: Any,
-        checked: Checked,
+        message: ShortMessage,
+        destination: Destination,
         subscriber: Subscriber,
         now: float,
         *,
-        dest_addr_ton: int,
-        dest_addr_npi: int,
-        destination_addr: str,
         message_id: str | None = None,
         via: int | None = None,
     ) -> str:
@@ -184,21 +152,18 @@ class MessageCenter:
         self._next_id += 1
         if message_id is None:
             message_id = format_message_id(row_id, account.message_id_format)
-        sar = checked.sar or (None, None, None)
-        # data_sm has no protocol_id or priority_flag: it stores 0 for both.
+        sar = message.sar or (None, None, None)
         record = MessageRecord(
-            row_id, message_id, account.system_id, "MT", subscriber.msisdn, pdu.service_type,
-            pdu.source_addr_ton, pdu.source_addr_npi, pdu.source_addr,
-            dest_addr_ton, dest_addr_npi, destination_addr,
-            pdu.esm_class, getattr(pdu, "protocol_id", 0), getattr(pdu, "priority_flag", 0),
-            pdu.registered_delivery, pdu.data_coding, checked.body, sar[0], sar[1], sar[2],
-            now, checked.scheduled_at, checked.expires_at, ENROUTE, None, 0,
+            row_id, message_id, account.system_id, "MT", subscriber.msisdn, message.service_type,
+            message.source_ton, message.source_npi, message.source_addr,
+            destination.ton, destination.npi, destination.address,
+            message.esm_class, message.protocol_id, message.priority,
+            message.registered_delivery, message.data_coding, message.body, sar[0], sar[1], sar[2],
+            now, message.scheduled_at, message.expires_at, ENROUTE, None, 0,
         )  # fmt: skip
         record.via = via
-        if self.events.followed:  # the PDU log costs ~2 µs a message: kept while someone looks
-            self.pdu_log.received(account.system_id, message_id, pdu, now)
         concat = None
-        if getattr(pdu, "replace_if_present_flag", 0):  # data_sm has no such field
+        if message.replace_if_present:
             concat = concat_of(record)
             self._replace_pending(record, concat, now)
         self._deliver_or_hold(record, subscriber, now)
@@ -380,20 +345,13 @@ class MessageCenter:
         a final one twice when a ``duplicate_receipt`` fault strikes."""
         pdu = self._receipt_pdu(record, now)
         self.outbox.add(record, "receipt", pdu, now)
-        if self.events.followed:
-            self.pdu_log.sent(record.system_id, record.message_id, pdu, now)
         if touchy and record.state != ENROUTE:
             name = MessageState(record.state).name
             if self._strike("duplicate_receipt", record, f"receipt {name} sent twice"):
                 self.outbox.add(record, "receipt", pdu, now)
 
     def _receipt_pdu(self, record: MessageRecord, now: float) -> bytes:
-        account = self.accounts.get(record.system_id)
-        short = account is not None and account.receipt_format == "short"
-        alphabet = account.data_coding_0 if account is not None else "gsm"
-        return encode_receipt(
-            record, now, short=short, intermediate=record.state == ENROUTE, alphabet=alphabet
-        )
+        return self.encoder.receipt(record, self.accounts.get(record.system_id), now)
 
     def finish(self, row_id: int, state: int, now: float, error: int = 0) -> MessageRecord | None:
         """Move a pending MT to a final state, store it, and queue its receipt if asked for."""
@@ -517,7 +475,7 @@ class MessageCenter:
         for record in records:
             assert record.report is not None
             if record.direction == "MO":
-                pdu, kind = encode_mo(record), "mo"
+                pdu, kind = self.encoder.mo(record, now), "mo"
             else:
                 pdu, kind = self._receipt_pdu(record, now), "receipt"
             since = record.done_at if record.done_at is not None else record.submitted_at
@@ -571,10 +529,7 @@ class MessageCenter:
             record.report = ENROUTE  # the MO itself is owed to the account
             self.store.insert_message(record.as_row())
             self._announce(record)
-            delivery = encode_mo(record)
-            self.outbox.add(record, "mo", delivery, now)
-            if self.events.followed:
-                self.pdu_log.sent(record.system_id, record.message_id, delivery, now)
+            self.outbox.add(record, "mo", self.encoder.mo(record, now), now)
             ids.append(record.message_id)
         return ids
 

@@ -7,6 +7,7 @@ from smsgw.carrier.center import MessageCenter
 from smsgw.carrier.clock import Clock
 from smsgw.carrier.errors import Rejected, UnknownSubscriber
 from smsgw.carrier.events import EventBus, HandsetChanged
+from smsgw.carrier.limits import Limits
 from smsgw.carrier.outbox import Outbox
 from smsgw.carrier.subscribers import (
     HandsetState,
@@ -16,7 +17,6 @@ from smsgw.carrier.subscribers import (
     normalize_msisdn,
 )
 from smsgw.carrier.ussd import UssdGateway
-from smsgw.carrier.validation import Limits
 from smsgw.smpp.constants import CommandStatus as S
 from smsgw.store.interface import MessageStore
 from smsgw.store.records import MessageRecord

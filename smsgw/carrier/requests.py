@@ -55,28 +55,22 @@ class Destination:
 
 @attrs.define
 class Submit:
-    """A message to one destination (SMPP submit_sm, data_sm).
-
-    :ivar label: how logs and fault reports name the request (``submit_sm sequence 3``).
-    """
+    """A message to one destination (SMPP submit_sm, data_sm)."""
 
     message: ShortMessage
     destination: Destination
-    label: str
 
 
 @attrs.define
 class SubmitMany:
     """A message to several destinations (SMPP submit_multi); each refused one is reported.
 
-    :ivar refused: destinations the front end refused itself (a distribution list name it
-        does not know, say), with their status.
+    :ivar destinations: in the order given, each with the status the front end already
+        refused it with (a distribution list it does not keep, a bad address), or 0.
     """
 
     message: ShortMessage
-    destinations: list[Destination]
-    refused: list[tuple[Destination, int]]
-    label: str
+    destinations: list[tuple[Destination, int]]
 
 
 @attrs.define

@@ -7,22 +7,13 @@ destination of a submit_multi (they share it, and take consecutive rows from the
 
 from __future__ import annotations
 
-from typing import Any
-
 from smsgw.carrier.accounts import Account
 from smsgw.carrier.answers import QueryAnswer
 from smsgw.carrier.center import MessageCenter, parse_message_id
 from smsgw.carrier.errors import Rejected
-from smsgw.carrier.validation import (
-    Limits,
-    check_body,
-    check_default_msg_id,
-    check_registered_delivery,
-    check_times,
-)
+from smsgw.carrier.requests import Cancel, Query, Replace
 from smsgw.smpp.constants import CommandStatus as S
 from smsgw.smpp.constants import MessageState
-from smsgw.smpp.smpptime import format_smpp_time
 from smsgw.store.interface import MessageStore
 from smsgw.store.records import MessageRecord
 
@@ -34,15 +25,20 @@ class SubmittedMessages:
     """Finds an account's submitted messages by id and source, and queries, cancels and
     replaces them."""
 
-    def __init__(self, center: MessageCenter, store: MessageStore, limits: Limits) -> None:
+    def __init__(self, center: MessageCenter, store: MessageStore) -> None:
         self.center = center
         self.store = store
-        self.limits = limits
 
     def named(
-        self, account: Account, pdu: Any, status: int, *, source_may_be_empty: bool = False
+        self,
+        account: Account,
+        message_id: str,
+        source_addr: str,
+        status: int,
+        *,
+        source_may_be_empty: bool = False,
     ) -> list[MessageRecord]:
-        """The account's MT messages that ``pdu`` names by message_id, verified by source_addr.
+        """The account's MT messages a message_id names, verified by source_addr.
 
         A message is found only when ``source_addr`` is the one it was submitted with;
         query_sm may leave it empty ("not known"). TON and NPI are not compared: clients
@@ -50,7 +46,6 @@ class SubmittedMessages:
 
         :raises Rejected: with ``status``, saying which check failed.
         """
-        message_id = pdu.message_id
         row_id = parse_message_id(message_id, account.message_id_format)
         group: list[MessageRecord] = []
         while row_id is not None and len(group) < MAX_GROUP:
@@ -67,10 +62,10 @@ class SubmittedMessages:
         if not group:
             raise Rejected(status, f"{account.system_id!r} has no message with message_id {message_id!r}")
         source = group[0].source_addr
-        if pdu.source_addr != source and not (source_may_be_empty and not pdu.source_addr):
+        if source_addr != source and not (source_may_be_empty and not source_addr):
             raise Rejected(
                 status,
-                f"message {message_id} was submitted from source_addr {source!r}, not {pdu.source_addr!r}",
+                f"message {message_id} was submitted from source_addr {source!r}, not {source_addr!r}",
             )
         return group
 
@@ -85,79 +80,74 @@ class SubmittedMessages:
             raise Rejected(status, f"message {message_id} is already {' and '.join(states)}")
         return pending
 
-    def query(self, account: Account, pdu: Any) -> QueryAnswer:
+    def query(self, account: Account, query: Query) -> QueryAnswer:
         """query_sm: the message's state; for a submit_multi's id, the group's.
 
         A group is final only when every destination is: until then it answers the state of
         the first one still waiting; then DELIVRD when all were delivered, else the first
         failure's state and error, with the latest final date.
         """
-        group = self.named(account, pdu, S.ESME_RQUERYFAIL, source_may_be_empty=True)
+        group = self.named(
+            account, query.message_id, query.source_addr, S.ESME_RQUERYFAIL, source_may_be_empty=True
+        )
         waiting = [r for r in group if not MessageState(r.state).is_final or r.done_at is None]
         if waiting:
-            shown, final_date = waiting[0], ""
+            shown, final_at = waiting[0], None
         else:
             failed = [r for r in group if r.state != MessageState.DELIVRD]
             shown = failed[0] if failed else group[0]
-            final_date = format_smpp_time(max(r.done_at for r in group if r.done_at is not None))
-        return QueryAnswer(shown.message_id, final_date, shown.state, shown.error & 0xFF)
+            final_at = max(r.done_at for r in group if r.done_at is not None)
+        return QueryAnswer(shown.message_id, final_at, shown.state, shown.error & 0xFF)
 
-    def cancel(self, account: Account, pdu: Any, now: float) -> None:
+    def cancel(self, account: Account, cancel: Cancel, now: float) -> None:
         """cancel_sm: by message_id (every waiting destination of it, or the one
         destination_addr names), or every waiting message from source_addr to
         destination_addr (with service_type, when given). They end DELETED.
 
         :raises Rejected: ESME_RCANCELFAIL when nothing matches or nothing waits.
         """
-        if pdu.message_id:
-            group = self.named(account, pdu, S.ESME_RCANCELFAIL)
+        if cancel.message_id:
+            group = self.named(account, cancel.message_id, cancel.source_addr, S.ESME_RCANCELFAIL)
             # With an id the destination may be left empty; given, it verifies too (§4.9.1).
-            if pdu.destination_addr:
-                group = [r for r in group if r.dest_addr == pdu.destination_addr]
+            if cancel.destination_addr:
+                group = [r for r in group if r.dest_addr == cancel.destination_addr]
                 if not group:
                     raise Rejected(
                         S.ESME_RCANCELFAIL,
-                        f"message {pdu.message_id} was not submitted to destination_addr "
-                        f"{pdu.destination_addr!r}",
+                        f"message {cancel.message_id} was not submitted to destination_addr "
+                        f"{cancel.destination_addr!r}",
                     )
-            targets = self._pending(group, S.ESME_RCANCELFAIL, pdu.message_id)
+            targets = self._pending(group, S.ESME_RCANCELFAIL, cancel.message_id)
         else:
+            source, destination = cancel.source_addr, cancel.destination_addr
             targets = [
                 r
-                for r in self.center.pending_between(pdu.source_addr, pdu.destination_addr, account.system_id)
-                if not pdu.service_type or r.service_type == pdu.service_type
+                for r in self.center.pending_between(source, destination, account.system_id)
+                if not cancel.service_type or r.service_type == cancel.service_type
             ]
             if not targets:
-                raise Rejected(
-                    S.ESME_RCANCELFAIL,
-                    f"no pending message from {pdu.source_addr!r} to {pdu.destination_addr!r}",
-                )
+                raise Rejected(S.ESME_RCANCELFAIL, f"no pending message from {source!r} to {destination!r}")
         for record in targets:
             self.center.finish(record.id, MessageState.DELETED, now)
 
-    def replace(self, account: Account, pdu: Any, now: float) -> None:
+    def replace(self, account: Account, replace: Replace, now: float) -> None:
         """replace_sm: new text, registered_delivery and times for every waiting destination
         of the message; an empty time keeps the original (§4.10.1).
 
         :raises Rejected: ESME_RREPLACEFAIL when it is not found or nothing waits, or the
             status of a field that fails its check.
         """
-        group = self.named(account, pdu, S.ESME_RREPLACEFAIL)
-        targets = self._pending(group, S.ESME_RREPLACEFAIL, pdu.message_id)
-        check_default_msg_id(pdu.sm_default_msg_id)
-        check_registered_delivery(pdu.registered_delivery)
-        body = check_body(pdu.short_message, None, targets[0].esm_class, self.limits)
-        scheduled_at, expires_at = check_times(
-            pdu.schedule_delivery_time, pdu.validity_period, now, self.limits
-        )
+        group = self.named(account, replace.message_id, replace.source_addr, S.ESME_RREPLACEFAIL)
+        targets = self._pending(group, S.ESME_RREPLACEFAIL, replace.message_id)
+        content = replace.content(targets[0].esm_class)
         for record in targets:
-            if pdu.schedule_delivery_time:
-                record.scheduled_at = scheduled_at
-            if pdu.validity_period:
-                record.expires_at = expires_at
-            record.body = body
-            record.registered_delivery = pdu.registered_delivery
+            if content.scheduled_at is not None:
+                record.scheduled_at = content.scheduled_at
+            if content.expires_at is not None:
+                record.expires_at = content.expires_at
+            record.body = content.body
+            record.registered_delivery = content.registered_delivery
             self.store.replace_message(
-                record.id, body, record.scheduled_at, record.expires_at, record.registered_delivery
+                record.id, record.body, record.scheduled_at, record.expires_at, record.registered_delivery
             )
             self.center.reschedule(record)

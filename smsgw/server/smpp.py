@@ -19,7 +19,8 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from smsgw.carrier.carrier import Carrier
-from smsgw.frontend.smpp import SessionTotals, SmppLink
+from smsgw.frontend.smpp.link import SessionTotals, SmppLink
+from smsgw.frontend.smpp.pdulog import PduLog
 from smsgw.server.lag import SLOW_TURN, slow_turn
 from smsgw.server.tcp import quick_ack, tune_socket, write_now
 from smsgw.smpp.constants import CommandStatus, status_name
@@ -105,7 +106,13 @@ class SmppServerProtocol(protocol.Protocol):
         self.host = self.peer = "?"
         self.session = SmscSession(factory.session_config, factory.reactor.seconds())
         self.link = SmppLink(
-            factory.carrier, self.session, session_id, self.peer, self.output_ready, factory.totals
+            factory.carrier,
+            self.session,
+            session_id,
+            self.peer,
+            self.output_ready,
+            factory.totals,
+            factory.pdu_log,
         )
         # Requests and answers go straight to the link: no adapter frame on the hot path.
         self._handlers: dict[type, Any] = {cls: self.link.request for cls in _CARRIER_REQUESTS}
@@ -310,6 +317,7 @@ class SmppServerProtocol(protocol.Protocol):
 class SmppServerFactory(protocol.Factory):
     """Builds one :class:`SmppServerProtocol` per ESME connection.
 
+    :param pdu_log: where sessions log the requests that made messages, for the console.
     :param tick_interval: how often session and carrier timers are checked, in seconds.
     """
 
@@ -319,9 +327,11 @@ class SmppServerFactory(protocol.Factory):
         session_config: SessionConfig,
         reactor: Any,
         *,
+        pdu_log: PduLog | None = None,
         tick_interval: float = 0.25,
     ) -> None:
         self.carrier = carrier
+        self.pdu_log = pdu_log
         self.session_config = session_config
         self.reactor = reactor
         self.flusher = TurnFlusher(reactor, carrier)

@@ -16,7 +16,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from twisted.web import resource, server
 
 from smsgw.carrier.carrier import Carrier
-from smsgw.frontend.smpp import SessionTotals, SmppLink
+from smsgw.frontend.smpp.link import SessionTotals, SmppLink
 from smsgw.server.lag import LagMonitor
 from smsgw.smpp.constants import MessageState, command_name, status_name
 from smsgw.smpp.session import ANSWER_BUCKETS

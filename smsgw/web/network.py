@@ -13,6 +13,7 @@ from smsgw import __version__
 from smsgw.carrier.carrier import Carrier
 from smsgw.carrier.center import parse_message_id
 from smsgw.digits import ascii_int
+from smsgw.frontend.smpp.pdulog import PduLog
 from smsgw.smpp.constants import MessageState, command_name
 from smsgw.store.records import MessageRecord
 from smsgw.web.api import ApiError, Route, int_query, query
@@ -24,12 +25,18 @@ class NetworkRoutes:
     """``/api/health``, ``/api/sessions``, ``/api/messages``.
 
     :param info: what health reports about the listeners.
+    :param pdu_log: the SMPP front end's log of recent messages' PDUs.
     """
 
     def __init__(
-        self, carrier: Carrier, info: dict[str, Any], after_change: Callable[[], None] = lambda: None
+        self,
+        carrier: Carrier,
+        info: dict[str, Any],
+        pdu_log: PduLog,
+        after_change: Callable[[], None] = lambda: None,
     ) -> None:
         self.carrier = carrier
+        self.pdu_log = pdu_log
         self.info = info
         self.after_change = after_change
         self.started_at = time.time()
@@ -135,7 +142,7 @@ class NetworkRoutes:
         """The PDUs of a recent message as they crossed the wire, in hex."""
         record = self._find(message_id, query(request, "account"), query(request, "direction"))
         pdus = []
-        for logged in self.carrier.center.pdu_log.of(record.system_id, message_id):
+        for logged in self.pdu_log.of(record.system_id, message_id):
             raw = logged.raw
             command_id, _, sequence = struct.unpack_from(">III", raw, 4)
             pdus.append(

@@ -7,11 +7,14 @@ from typing import Any
 from smsgw.carrier.accounts import Account
 from smsgw.carrier.carrier import Carrier
 from smsgw.carrier.clock import FakeClock
+from smsgw.carrier.events import EventBus
 from smsgw.carrier.faults import FaultBook
 from smsgw.carrier.outbox import RetryPolicy
 from smsgw.carrier.subscribers import Subscriber, SubscriberRegistry
 from smsgw.carrier.ussd import UssdRoute
-from smsgw.frontend.smpp import SmppLink
+from smsgw.frontend.smpp.deliveries import SmppDeliveries
+from smsgw.frontend.smpp.link import SmppLink
+from smsgw.frontend.smpp.pdulog import PduLog
 from smsgw.smpp import codec
 from smsgw.smpp.framing import PduBuffer
 from smsgw.smpp.pdu import BindTransceiver, Pdu
@@ -42,7 +45,9 @@ class Link:
         self.carrier = carrier
         self.session = SmscSession(SessionConfig(window=window), now=0.0)
         self.session_id = id(self)
-        self.smpp = SmppLink(carrier, self.session, self.session_id, "test", lambda: None)
+        self.smpp = SmppLink(
+            carrier, self.session, self.session_id, "test", lambda: None, pdu_log=pdu_log(carrier)
+        )
         (event,) = self.session.receive_data(
             codec.encode(bind(1, system_id=system_id, password=password, address_range=address_range)), 0.0
         )
@@ -66,6 +71,13 @@ class Link:
             self.send(DeliverSmResp(pdu.sequence_number, status))
 
 
+def pdu_log(carrier: Carrier) -> PduLog:
+    """The SMPP front end's PDU log of a carrier made by :func:`make_carrier`."""
+    encoder = carrier.center.encoder
+    assert isinstance(encoder, SmppDeliveries)
+    return encoder.pdu_log
+
+
 def make_carrier(
     path: str = ":memory:",
     clock: FakeClock | None = None,
@@ -77,11 +89,14 @@ def make_carrier(
     store = SqliteStore(path)
     subscribers = SubscriberRegistry([Subscriber("8613800000001", "A"), Subscriber(OFF_PHONE, "Off")])
     subscribers.get(OFF_PHONE).state = subscribers.get(OFF_PHONE).state.OFF  # type: ignore[union-attr]
+    events = EventBus()
     carrier = Carrier(
         store,
         accounts or [Account("shop", "pw", short_codes=("12345",), **account)],
         subscribers,
         clock or FakeClock(),
+        encoder=SmppDeliveries(events),
+        events=events,
         retry=RetryPolicy(base=1.0, maximum=4.0, validity=60.0),
         default_system_id="shop",
         faults=faults,

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from smsgw.carrier.pdulog import PduLog
+from smsgw.frontend.smpp.pdulog import PduLog
 from smsgw.smpp import codec
 from smsgw.smpp.sm import SubmitSm
-from tests.carrier.helpers import Link, make_carrier, submit
+from tests.carrier.helpers import Link, make_carrier, pdu_log, submit
 
 
 def test_a_request_is_kept_as_decoded_and_written_back_byte_for_byte() -> None:
@@ -52,5 +52,5 @@ def test_the_carrier_keeps_pdus_only_while_someone_follows_its_events() -> None:
     carrier.events.subscribe(seen.append)
     link.send(submit(sequence=2))
     watched = [p.message_id for p in link.read() if hasattr(p, "message_id") and p.message_id]
-    assert carrier.center.pdu_log.of("shop", unwatched[0]) == []
-    assert [e.direction for e in carrier.center.pdu_log.of("shop", watched[0])] == ["received", "sent"]
+    assert pdu_log(carrier).of("shop", unwatched[0]) == []
+    assert [e.direction for e in pdu_log(carrier).of("shop", watched[0])] == ["received", "sent"]

@@ -62,7 +62,7 @@ def file_document() -> dict[str, Any]:
 def server_routes() -> list[tuple[str, str, Any]]:
     """(method, pattern relative to /api/, handler or None) for every route smsgw serves."""
     providers = [
-        NetworkRoutes(None, {}),
+        NetworkRoutes(None, {}, None),
         HandsetRoutes(None, None, None),
         ClockRoutes(None, None, None),
         NamespaceRoutes(None, None),

@@ -1,12 +1,13 @@
-"""Checks a submitted message passes before the carrier accepts it, each with its own status."""
+"""Checks an SMPP request's fields pass before the carrier hears of it, each with the status
+the spec gives; what passes becomes the carrier's :class:`~smsgw.carrier.requests.ShortMessage`."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import attrs
-
 from smsgw.carrier.errors import Rejected
+from smsgw.carrier.limits import Limits
+from smsgw.carrier.requests import ShortMessage
 from smsgw.smpp.constants import CommandStatus as S
 from smsgw.smpp.constants import EsmClass
 from smsgw.smpp.smpptime import parse_smpp_time
@@ -20,25 +21,6 @@ _SUBMIT_TYPES = frozenset({0x00, int(EsmClass.SME_DELIVERY_ACK), int(EsmClass.SM
 _TYPE_MASK = int(EsmClass.TYPE_MASK)
 _UDHI = int(EsmClass.UDHI)
 MAX_SHORT_MESSAGE = 254
-
-
-@attrs.frozen
-class Limits:
-    """How long the carrier keeps trying, and the longest message it takes."""
-
-    default_validity: float = 48 * 3600.0
-    max_validity: float = 7 * 86400.0
-    max_payload: int = 64 * 1024
-
-
-@attrs.frozen
-class Checked:
-    """What validation derived from a submit: the user data and the times."""
-
-    body: bytes
-    scheduled_at: float | None
-    expires_at: float
-    sar: tuple[int, int, int] | None
 
 
 def check_addresses(pdu: Any, *, with_destination: bool = True) -> None:
@@ -84,7 +66,7 @@ def check_times(
     return scheduled_at, min(expires_at, start + limits.max_validity)
 
 
-def check_submit(pdu: Any, now: float, limits: Limits) -> Checked:
+def check_submit(pdu: Any, now: float, limits: Limits) -> ShortMessage:
     """Validate a submit_sm (or the common part of submit_multi).
 
     :raises Rejected: with the status the spec gives for the first problem found.
@@ -101,11 +83,16 @@ def check_submit(pdu: Any, now: float, limits: Limits) -> Checked:
     body = check_body(pdu.short_message, pdu.message_payload, pdu.esm_class, limits)
     sar = check_sar(pdu)
     scheduled_at, expires_at = check_times(pdu.schedule_delivery_time, pdu.validity_period, now, limits)
-    return Checked(body, scheduled_at, expires_at, sar)
+    return ShortMessage(
+        pdu.service_type, pdu.source_addr_ton, pdu.source_addr_npi, pdu.source_addr,
+        pdu.esm_class, pdu.protocol_id, pdu.priority_flag, pdu.registered_delivery,
+        pdu.data_coding, body, sar, scheduled_at, expires_at, pdu.replace_if_present_flag == 1,
+    )  # fmt: skip
 
 
-def check_data_sm(pdu: Any, now: float, limits: Limits) -> Checked:
+def check_data_sm(pdu: Any, now: float, limits: Limits) -> ShortMessage:
     """Validate a data_sm: its text is in message_payload, its validity in qos_time_to_live.
+    It has no protocol_id or priority_flag: both are 0.
 
     :raises Rejected: with the status the spec gives for the first problem found.
     """
@@ -113,7 +100,11 @@ def check_data_sm(pdu: Any, now: float, limits: Limits) -> Checked:
     check_esm_class(pdu.esm_class)
     body = check_body(b"", pdu.message_payload or b"", pdu.esm_class, limits)
     lifetime = min(pdu.qos_time_to_live or limits.default_validity, limits.max_validity)
-    return Checked(body, None, now + lifetime, check_sar(pdu))
+    return ShortMessage(
+        pdu.service_type, pdu.source_addr_ton, pdu.source_addr_npi, pdu.source_addr,
+        pdu.esm_class, 0, 0, pdu.registered_delivery,
+        pdu.data_coding, body, check_sar(pdu), None, now + lifetime,
+    )  # fmt: skip
 
 
 def check_default_msg_id(sm_default_msg_id: int) -> None:

@@ -28,21 +28,6 @@ _RECEIPT = int(EsmClass.DELIVERY_RECEIPT)
 _INTERMEDIATE = int(EsmClass.INTERMEDIATE_NOTIFICATION)
 
 
-def wants_receipt(registered_delivery: int, state: int) -> bool:
-    """Whether registered_delivery asks for a receipt on reaching ``state`` (a final state)."""
-    mode = registered_delivery & 0x03  # RegisteredDelivery.RECEIPT_MASK
-    if mode == 1:  # RECEIPT_FINAL
-        return True
-    if mode == 2:  # RECEIPT_FAILURE
-        return state != _DELIVRD
-    return mode == 3 and state == _DELIVRD  # RECEIPT_SUCCESS (v5.0)
-
-
-def wants_intermediate(registered_delivery: int) -> bool:
-    """Whether registered_delivery asks for intermediate notifications (bit 4)."""
-    return bool(registered_delivery & 0x10)  # RegisteredDelivery.INTERMEDIATE
-
-
 # Anything but the characters whose code is the same in GSM 03.38 and ASCII. Receipt text
 # is data_coding 0, but ESMEs parse it as ASCII (Kannel hands it on byte for byte): '@'
 # would reach them as NUL, so everything else becomes '?', as real SMSCs do.

@@ -44,12 +44,18 @@ class PduLog:
         self._by_message: OrderedDict[tuple[str, str], list[tuple[str, float, Any]]] = OrderedDict()
 
     def received(self, system_id: str, message_id: str, pdu: Any, at: float) -> None:
-        """A request that created or touched the message (submit_sm, data_sm, submit_multi:
-        one message_id for all its destinations, logged once)."""
+        """The request that created the message (submit_sm, data_sm, submit_multi: one
+        message_id for all its destinations, logged once).
+
+        Logged once it is answered, so after what its acceptance already queued (a receipt
+        of a message delivered at once): it goes first, where it happened.
+        """
         key = (system_id, message_id)
         entries = self._by_message.get(key)
-        if not (entries and entries[-1][2] is pdu):
+        if entries is None:
             self._add(key, ("received", at, pdu))
+        elif entries[0][2] is not pdu:
+            entries.insert(0, ("received", at, pdu))
 
     def sent(self, system_id: str, message_id: str, raw: bytes, at: float) -> None:
         """A deliver_sm for the message (its receipt, or the MO itself)."""
