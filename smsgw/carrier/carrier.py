@@ -22,7 +22,7 @@ from smsgw.carrier.center import MessageCenter
 from smsgw.carrier.clock import Clock
 from smsgw.carrier.errors import BindRefused, Rejected, UnknownSubscriber
 from smsgw.carrier.events import Bound, EventBus, HandsetChanged, Refused, Unbound, UssdChanged
-from smsgw.carrier.faults import FaultBook, FaultRule, announce
+from smsgw.carrier.faults import FaultBook
 from smsgw.carrier.outbox import Link, Outbox, RetryPolicy
 from smsgw.carrier.submitted import SubmittedMessages
 from smsgw.carrier.subscribers import (
@@ -90,10 +90,10 @@ class Carrier:
     ) -> None:
         self.store = store
         self.faults = faults or FaultBook()
-        self.faults.namespace_of = self._namespace_of
         self.clock = clock
         self.limits = limits
         self.events = events or EventBus()
+        self.faults.attach(self.events, self._namespace_of)
         self.accounts = AccountRegistry(accounts, clock.now())
         self.subscribers = subscribers
         self._restore_subscribers()
@@ -131,7 +131,7 @@ class Carrier:
         self.ended_answer_times = [0] * (len(ANSWER_BUCKETS) + 1)
         self.ended_answer_seconds = 0.0
         self.ussd = UssdGateway(
-            list(ussd_routes), ussd_limits, apps=self, on_change=self._ussd_changed, fault=self._fault
+            list(ussd_routes), ussd_limits, apps=self, on_change=self._ussd_changed, faults=self.faults
         )
         #: Posts to HTTP USSD applications (set by the edge that can make HTTP requests).
         self.post_to_http_app: Callable[[Dialogue, str], None] | None = None
@@ -315,21 +315,6 @@ class Carrier:
         check_addresses(pdu)
         self._accept(link, pdu, check_data_sm(pdu, now, self.limits), now)
 
-    def _fault(
-        self, effect: str, system_id: str, msisdn: str, code: str = "", detail: str | None = None
-    ) -> FaultRule | None:
-        """The rule of this effect that strikes this event, announced; None if none does."""
-        rule = self.faults.strike(effect, system_id, msisdn, code)
-        if rule is not None:
-            announce(self.events, rule, system_id, msisdn, detail)
-        return rule
-
-    def _refuse_by_fault(self, account: Account, msisdn: str, code: str) -> None:
-        """Answer a submit with an injected status when a ``refuse_submit`` rule fires."""
-        rule = self._fault("refuse_submit", account.system_id, msisdn, code)
-        if rule is not None:
-            raise Rejected(rule.status, f"injected fault {rule.name!r}: {rule.detail} for {msisdn}")
-
     def _dropped_by_fault(self, link: Any, pdu: Any, msisdn: str) -> bool:
         """Close the connection without answering when a ``drop_connection`` rule fires.
 
@@ -338,7 +323,7 @@ class Carrier:
         system_id = link.account.system_id
         command = command_name(pdu.command_id)
         detail = f"session {link.session_id} closed at {command} sequence {pdu.sequence_number}"
-        rule = self._fault("drop_connection", system_id, msisdn, pdu.source_addr, detail)
+        rule = self.faults.drops_connection(system_id, msisdn, pdu.source_addr, detail)
         if rule is None:
             return False
         link.session.drop(f"injected fault {rule.name!r}: connection dropped at {command} to {msisdn}")
@@ -356,7 +341,7 @@ class Carrier:
         if self.faults.may_strike(subscriber.msisdn):
             if self._dropped_by_fault(link, pdu, subscriber.msisdn):
                 return
-            self._refuse_by_fault(link.account, subscriber.msisdn, pdu.source_addr)
+            self.faults.check_submit(link.account.system_id, subscriber.msisdn, pdu.source_addr)
         message_id = self.center.accept_mt(
             link.account,
             pdu,
@@ -387,7 +372,7 @@ class Carrier:
                 check_addresses(_DestView(pdu, dest))
                 subscriber = self.subscribers.resolve(dest.destination_addr)
                 if self.faults.may_strike(subscriber.msisdn):
-                    self._refuse_by_fault(account, subscriber.msisdn, pdu.source_addr)
+                    self.faults.check_submit(account.system_id, subscriber.msisdn, pdu.source_addr)
             except Rejected as refusal:
                 unsuccess.append(
                     UnsuccessSme(
