@@ -219,6 +219,7 @@ def _text(where: str, value: Any, *, max_length: int | None = None) -> str:
 
 
 def _one_of(where: str, value: Any, options: Iterable[str]) -> str:
+    options = tuple(options)  # a dict's keys would refuse an unhashable value with TypeError
     if value not in options:
         raise InvalidFaultRule(f"{where}: {value!r} is not one of {', '.join(options)}")
     return str(value)

@@ -149,3 +149,10 @@ def test_garbling_in_a_plan_draws_from_the_seeded_generator() -> None:
         for _ in range(2)
     ]
     assert plans[0].garbled == plans[1].garbled != b"hello there"
+
+
+def test_a_value_of_the_wrong_shape_is_a_problem_not_a_crash() -> None:
+    with pytest.raises(InvalidFaultRule, match=r"faults\[0\]\.state: \['UNDELIV'\] is not one of UNDELIV"):
+        FaultRule.from_mapping(
+            {"name": "x", "effect": "fail_delivery", "state": ["UNDELIV"]}, where="faults[0]"
+        )
