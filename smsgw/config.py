@@ -25,18 +25,15 @@ from smsgw.carrier.accounts import (
     USSD_SESSION_FIELDS,
     Account,
 )
-from smsgw.carrier.faults import EFFECT_KEYS, FAILED_STATES, FaultRule, number_pattern
-from smsgw.carrier.faults import EFFECTS as FAULT_EFFECTS
+from smsgw.carrier.faults import FaultRule, InvalidFaultRule
 from smsgw.carrier.subscribers import (
-    NAMESPACE_PATTERN,
-    NAMESPACE_RULE,
     HandsetState,
     Subscriber,
     normalize_msisdn,
 )
 from smsgw.carrier.ussd import UssdRoute, base_code
 from smsgw.digits import is_digits
-from smsgw.smpp.constants import BindType, CommandStatus
+from smsgw.smpp.constants import BindType
 from smsgw.smpp.session import SessionConfig
 
 DEFAULT_SYSTEM_ID = "smsgw"
@@ -617,167 +614,17 @@ _USSD_CHECKS: dict[str, Callable[[str, Any], Any]] = {
 }
 
 
-def _command_status(where: str, value: Any) -> int:
-    if isinstance(value, str):
-        try:
-            return int(CommandStatus[value])
-        except KeyError:
-            raise ConfigError(
-                f"{where}: {value!r} is not an SMPP command_status name (e.g. ESME_RTHROTTLED)"
-            ) from None
-    status = int(_number(where, value, minimum=1, integer=True))
-    if status > 0xFFFFFFFF:
-        raise ConfigError(f"{where}: {status} does not fit a 32-bit command_status")
-    return status
-
-
-def _fault_name(where: str, value: Any) -> str:
-    name = _text(where, value)
-    if not name or "/" in name:
-        raise ConfigError(
-            f"{where}: {name!r}: a rule needs a name without '/' (it goes in /api/faults/{{name}})"
-        )
-    if name.startswith("magic:"):
-        raise ConfigError(
-            f"{where}: {name!r}: names starting with 'magic:' belong to the built-in magic numbers"
-        )
-    return name
-
-
-def _number_glob(where: str, value: Any, country_code: str) -> str:
-    written = _text(where, value)
-    pattern = number_pattern(written, country_code)
-    if pattern is None:
-        raise ConfigError(
-            f"{where}: {written!r} is neither a phone number nor a glob over one; write a number as "
-            'handsets take it ("+86 139 0000 0001", "13900000001"), a short code ("12345"), or a glob '
-            'over the E.164 digits ("86139*", "*0001", "8613800000??"; "+44*" for another country)'
-        )
-    return pattern
-
-
-def _error_code(where: str, value: Any) -> int:
-    code = int(_number(where, value, integer=True))
-    if code > 999:
-        raise ConfigError(f"{where}: {code} does not fit a receipt's err field (0-999)")
-    return code
-
-
-def _probability(where: str, value: Any) -> float:
-    chance = float(_number(where, value))
-    if chance > 1:
-        raise ConfigError(f"{where}: {chance:g} is not a probability; use 0 to 1 (0.25 = one in four)")
-    return chance
-
-
-def _namespace(where: str, value: Any) -> str:
-    name = _text(where, value)
-    if not name or not NAMESPACE_PATTERN.fullmatch(name):
-        raise ConfigError(f"{where}: {name!r} is not a namespace: {NAMESPACE_RULE}")
-    return name
-
-
-#: The longest injected delay: a year, well past any SMPP validity period.
-MAX_FAULT_DELAY = 366 * 86400.0
-
-
-def _delay(where: str, value: Any) -> float | tuple[float, float]:
-    if isinstance(value, list):
-        if len(value) != 2:
-            raise ConfigError(f"{where}: {value!r} is not a range; give [low, high] in seconds, e.g. [5, 60]")
-        low, high = (float(_number(f"{where}[{i}]", v)) for i, v in enumerate(value))
-        if low > high:
-            raise ConfigError(f"{where}: [{low:g}, {high:g}] runs backwards; write the lower bound first")
-        if high > MAX_FAULT_DELAY:
-            raise ConfigError(f"{where}: {high:g} s is over a year; use at most {MAX_FAULT_DELAY:.0f}")
-        return (low, high)
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(
-            f"{where}: {value!r} is not seconds (e.g. 30) nor a range of seconds (e.g. [5, 60])"
-        )
-    seconds = float(_number(where, value))
-    if seconds > MAX_FAULT_DELAY:
-        raise ConfigError(f"{where}: {seconds:g} s is over a year; use at most {MAX_FAULT_DELAY:.0f}")
-    return seconds
-
-
-_FAULT_CHECKS: dict[str, Callable[[str, Any], Any]] = {
-    "name": lambda w, v: _fault_name(w, v),
-    "effect": _choice(FAULT_EFFECTS),
-    "msisdn": _text,
-    "account": lambda w, v: _text(w, v, max_length=15),
-    "code": lambda w, v: _text(w, v, max_length=21),
-    "every": lambda w, v: int(_number(w, v, minimum=1, integer=True)),
-    "probability": _probability,
-    "limit": lambda w, v: int(_number(w, v, minimum=1, integer=True)),
-    "status": _command_status,
-    "state": lambda w, v: int(FAILED_STATES[_choice(tuple(FAILED_STATES))(w, v)]),
-    "error": lambda w, v: _error_code(w, v),
-    "delay": lambda w, v: _delay(w, v),
-    "namespace": lambda w, v: _namespace(w, v),
-}
-#: The keys a fault rule takes (the config's [[faults]] and POST /api/faults alike).
-FAULT_KEYS = tuple(_FAULT_CHECKS)
-
-
-def fault_rule(
-    where: str, table: Any, *, source: str = "config", country_code: str = NetworkSettings.country_code
-) -> FaultRule:
-    """One fault rule from a [[faults]] table or an API body, every key checked.
-
-    :param where: how errors name the rule (``faults[0]``); empty names the keys alone.
-    :param country_code: reads a national number in ``msisdn``, as handsets' numbers are read.
-    :raises ConfigError: naming the key, what was given, and what would do.
-    """
-    prefix = f"{where}." if where else ""
-    problems = [
-        f"{where or key}: {key} is required (effects: {', '.join(FAULT_EFFECTS)})"
-        for key in ("name", "effect")
-        if isinstance(table, dict) and key not in table
-    ]
+def _fault_rule(where: str, table: Any, country_code: str) -> FaultRule:
     try:
-        fields = _fields(where, table, _FAULT_CHECKS)
-        if "msisdn" in fields:
-            fields["msisdn"] = _number_glob(f"{prefix}msisdn", fields["msisdn"], country_code)
-    except ConfigError as error:
-        problems += error.problems
-    if problems:
-        raise ConfigError(*problems)
-    effect = fields["effect"]
-    for key in fields:
-        owners = [e for e, keys in EFFECT_KEYS.items() if key in keys]
-        if owners and effect not in owners:
-            raise ConfigError(
-                f"{prefix}{key}: {effect} takes no {key} (only {' and '.join(owners)} does); remove it"
-            )
-    if "every" in fields and "probability" in fields:
-        raise ConfigError(f"{where or 'every'}: give every (each Nth) or probability, not both")
-    if effect == "delay_delivery" and "delay" not in fields:
-        raise ConfigError(
-            f"{prefix}delay: delay_delivery needs it: seconds (e.g. 30) or a range (e.g. [5, 60])"
-        )
-    if "code" in fields:
-        _fault_code(f"{prefix}code", effect, fields["code"])
-    return FaultRule(**fields, source=source)
-
-
-def _fault_code(where: str, effect: str, code: str) -> None:
-    is_ussd = base_code(code) == (code, [])
-    if effect == "ussd_timeout" and not is_ussd:
-        raise ConfigError(
-            f'{where}: {code!r} is not a USSD service code; ussd_timeout matches one, e.g. "*126#"'
-        )
-    if effect != "ussd_timeout" and (is_ussd or not code):
-        raise ConfigError(
-            f"{where}: {code!r}: {effect} matches the short code a message is sent from (its source_addr), "
-            'e.g. "12345"; a USSD service code only goes with ussd_timeout'
-        )
+        return FaultRule.from_mapping(table, where=where, country_code=country_code)
+    except InvalidFaultRule as error:
+        raise ConfigError(*error.problems) from None
 
 
 def _faults(value: Any, country_code: str) -> tuple[FaultRule, ...]:
     if not isinstance(value, list):
         raise ConfigError("faults: expected [[faults]] tables, each with name and effect")
-    return _each("faults", value, lambda where, table: fault_rule(where, table, country_code=country_code))
+    return _each("faults", value, lambda where, table: _fault_rule(where, table, country_code))
 
 
 def _ussd_routes(value: Any) -> tuple[UssdRoute, ...]:

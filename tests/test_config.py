@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from smsgw.carrier.faults import Effect
 from smsgw.config import ConfigError, config_from_dict, load_config
 from smsgw.smpp.constants import BindType
 
@@ -71,7 +72,12 @@ state = "off"
     assert (config.merchant.otp_length, config.merchant.otp_ttl, config.merchant.otp_attempts) == (8, 60.0, 3)
     fault, slow = config.faults
     assert (fault.name, fault.msisdn, fault.every, fault.status) == ("lane", "86139*", 3, 0x58)
-    assert (slow.effect, slow.delay, slow.code, slow.limit) == ("delay_delivery", (5.0, 60.0), "10086", 2)
+    assert (slow.effect, slow.delay, slow.code, slow.limit) == (
+        Effect.DELAY_DELIVERY,
+        (5.0, 60.0),
+        "10086",
+        2,
+    )
     (subscriber,) = config.subscribers
     assert subscriber.msisdn == "8613800000042" and subscriber.state.value == "off"
 

@@ -20,6 +20,7 @@ import jsonschema
 from jsonschema.exceptions import ValidationError, best_match
 
 from simulators.scenario.document import DocumentError, LeadingZero, line_of, load
+from smsgw.carrier.faults import Effect
 from smsgw.carrier.subscribers import normalize_msisdn
 
 #: Steps that act on one handset (named by ``handset``, or the scenario's only one).
@@ -30,7 +31,7 @@ HANDSET_STEPS = frozenset(
 #: Steps that move the carrier-wide clock: their scenario runs alone (see runner).
 CLOCK_STEPS = frozenset({"advance_clock"})
 #: Fault effects that strike what every scenario shares (an ESME's bind): they run alone too.
-SHARED_EFFECTS = frozenset({"drop_connection"})
+SHARED_EFFECTS = frozenset({Effect.DROP_CONNECTION.value})
 
 
 def schema() -> dict[str, Any]:

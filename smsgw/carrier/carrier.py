@@ -21,7 +21,7 @@ from smsgw.carrier.center import MessageCenter
 from smsgw.carrier.clock import Clock
 from smsgw.carrier.encoding import DeliveryEncoder
 from smsgw.carrier.events import EventBus
-from smsgw.carrier.faults import FaultBook, FaultRule, announce
+from smsgw.carrier.faults import FaultBook
 from smsgw.carrier.handsets import Handsets
 from smsgw.carrier.limits import Limits
 from smsgw.carrier.outbox import Outbox, RetryPolicy
@@ -72,7 +72,7 @@ class Carrier:
         self.limits = limits
         self.events = events
         self.faults = faults or FaultBook()
-        self.faults.namespace_of = subscribers.namespace_of
+        self.faults.attach(events, subscribers.namespace_of)
         self.accounts = AccountRegistry(accounts, clock.now())
         self.subscribers = subscribers
         self.outbox = Outbox(store, retry, self._delivery_done)
@@ -97,7 +97,7 @@ class Carrier:
             ussd_limits,
             apps=self.ussd_apps,
             on_change=self.ussd_apps.changed,
-            fault=self._fault,
+            faults=self.faults,
         )
         self.ussd_apps.gateway = self.ussd
         self.submitted = SubmittedMessages(self.center, store)
@@ -109,7 +109,6 @@ class Carrier:
             self.binds,
             clock,
             self.faults,
-            self._fault,
             self.ussd_apps.from_esme,
         )
         self.handsets = Handsets(
@@ -125,15 +124,6 @@ class Carrier:
         self.center.restore(store.pending_messages())
         self.center.restore_owed(store.owing(), now)
         self.handsets.deliver_waiting()
-
-    def _fault(
-        self, effect: str, system_id: str, msisdn: str, code: str = "", detail: str | None = None
-    ) -> FaultRule | None:
-        """The rule of this effect that strikes this event, announced; None if none does."""
-        rule = self.faults.strike(effect, system_id, msisdn, code)
-        if rule is not None:
-            announce(self.events, rule, system_id, msisdn, detail)
-        return rule
 
     # -- deliveries to applications ----------------------------------------------------
 

@@ -12,7 +12,6 @@ one deliver_sm per part.
 from __future__ import annotations
 
 import heapq
-import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 
@@ -20,7 +19,7 @@ from smsgw.carrier.accounts import Account, AccountRegistry
 from smsgw.carrier.encoding import DeliveryEncoder
 from smsgw.carrier.errors import QueueFull, Rejected
 from smsgw.carrier.events import DeliveryDone, EventBus, MessageAccepted, MessageStateChanged
-from smsgw.carrier.faults import FaultBook, FaultRule, announce
+from smsgw.carrier.faults import NO_FAULTS, FaultBook, FaultPlan
 from smsgw.carrier.outbox import Outbox
 from smsgw.carrier.reports import wants_intermediate, wants_receipt
 from smsgw.carrier.requests import Destination, ShortMessage
@@ -193,16 +192,14 @@ class MessageCenter:
         return format_message_id(row_id, account.message_id_format)
 
     def _deliver_or_hold(self, record: MessageRecord, subscriber: Subscriber, now: float) -> None:
-        """Store a new MT: delivered now when its phone takes SMS and it is due, else held."""
+        """Store a new MT: delivered now when its phone takes SMS and it is due (unless a
+        fault holds it), else held."""
         due = record.scheduled_at is None or record.scheduled_at <= now
-        release = None
+        plan = NO_FAULTS
         if due and subscriber.state.receives_sms:
-            # One lookup for the common case of a number no rule names; each effect after.
-            touchy = self.faults.may_strike(record.msisdn)
-            if touchy:
-                release = self._kept_by_fault(record, now)
-            if release is None:
-                self._deliver_new(record, now, touchy)
+            plan = self.faults.plan_delivery(record, now)
+            if not plan.holds:
+                self._deliver_new(record, now, plan)
                 return
         intermediate = due and wants_intermediate(record.registered_delivery)
         if intermediate:
@@ -210,92 +207,36 @@ class MessageCenter:
         self.store.insert_message(record.as_row())
         self._announce(record)
         self._hold(record)
-        if release is not None and release != math.inf:
-            self._delay(record.id, release)
+        if plan.delayed_until is not None:
+            self._delay(record.id, plan.delayed_until)
         if intermediate:
             self._queue_receipt(record, now)
 
-    def _deliver_new(self, record: MessageRecord, now: float, touchy: bool) -> None:
+    def _deliver_new(self, record: MessageRecord, now: float, plan: FaultPlan) -> None:
         """Store a new MT that reaches its phone now (or fails there by an injected fault)."""
-        if touchy and self._failed_by_fault(record, now):
-            return
-        record.state = DELIVRD
+        if plan.fail_state is not None:
+            record.state = plan.fail_state
+            record.error = plan.fail_error
+        else:
+            record.state = DELIVRD
+            record.seen = self._arrival()
+            if plan.garbled is not None:
+                record.body = plan.garbled
         record.done_at = now
-        record.seen = self._arrival()
-        if touchy:
-            self._garbled_by_fault(record)
-        if record.registered_delivery:
-            record.report = self._owed_report(record, DELIVRD, touchy)
+        record.report = self._owed_report(record, record.state, plan)
         self.store.insert_message(record.as_row())
         self._announce(record)
         if record.report is not None:
-            self._queue_receipt(record, now, touchy)
-
-    def _failed_by_fault(self, record: MessageRecord, now: float) -> bool:
-        """End a new, due MT in an injected failure instead of the phone (``fail_delivery``)."""
-        rule = self._delivery_fault(record)
-        if rule is None:
-            return False
-        record.state = rule.state
-        record.done_at = now
-        record.error = rule.error
-        record.report = self._owed_report(record, rule.state, True)
-        self.store.insert_message(record.as_row())
-        self._announce(record)
-        if record.report is not None:
-            self._queue_receipt(record, now, True)
-        return True
-
-    def _strike(self, effect: str, record: MessageRecord, detail: str | None = None) -> FaultRule | None:
-        """The rule of this effect that strikes this MT, announced; None if none does."""
-        rule = self.faults.strike(effect, record.system_id, record.msisdn, record.source_addr)
-        if rule is not None:
-            announce(self.events, rule, record.system_id, record.msisdn, detail, record.message_id)
-        return rule
-
-    def _delivery_fault(self, record: MessageRecord) -> FaultRule | None:
-        """The ``fail_delivery`` rule that strikes this delivery, announced; None if none does.
-
-        Asked wherever an MT reaches a phone: on submit, and when a held or scheduled one
-        goes out later.
-        """
-        return self._strike("fail_delivery", record)
-
-    def _kept_by_fault(self, record: MessageRecord, now: float) -> float | None:
-        """Whether a fault keeps a due MT from a phone that takes SMS: None when none does;
-        ``inf`` when ``unreachable`` holds it as for a phone that is off (until the phone is
-        switched on again, or its validity ends); else when a ``delay_delivery`` lets it go."""
-        if self._strike("unreachable", record, "held: the handset is out of reach") is not None:
-            return math.inf
-        rule = self.faults.strike("delay_delivery", record.system_id, record.msisdn, record.source_addr)
-        if rule is None:
-            return None
-        delay = self.faults.delay_of(rule)
-        announce(
-            self.events, rule, record.system_id, record.msisdn, f"delayed {delay:g} s", record.message_id
-        )
-        return now + delay
+            self._queue_receipt(record, now, plan)
 
     def _delay(self, row_id: int, release: float) -> None:
         self._delayed[row_id] = release
         heapq.heappush(self._timers, (release, row_id, "release"))
 
-    def _garbled_by_fault(self, record: MessageRecord) -> bool:
-        """Alter the text that reaches the phone (``garble_text``); the store keeps only it."""
-        rule = self.faults.strike("garble_text", record.system_id, record.msisdn, record.source_addr)
-        if rule is None:
-            return False
-        record.body, replaced, total = self.faults.garble(record.body, record.esm_class, record.data_coding)
-        detail = f"{replaced} of {total} characters replaced with '?'"
-        announce(self.events, rule, record.system_id, record.msisdn, detail, record.message_id)
-        return True
-
-    def _owed_report(self, record: MessageRecord, state: int, touchy: bool) -> int | None:
+    def _owed_report(self, record: MessageRecord, state: int, plan: FaultPlan) -> int | None:
         """The final state whose receipt the message owes, or None (not asked for, or withheld
         by a ``no_receipt`` fault, which leaves the message itself final and queryable)."""
-        if not wants_receipt(record.registered_delivery, state):
-            return None
-        if touchy and self._strike("no_receipt", record, f"receipt {MessageState(state).name} withheld"):
+        if plan.receipt_withheld or not wants_receipt(record.registered_delivery, state):
             return None
         return state
 
@@ -340,21 +281,25 @@ class MessageCenter:
             heapq.heappush(self._timers, (record.scheduled_at, record.id, "due"))
         heapq.heappush(self._timers, (record.expires_at, record.id, "expire"))
 
-    def _queue_receipt(self, record: MessageRecord, now: float, touchy: bool = False) -> None:
+    def _queue_receipt(self, record: MessageRecord, now: float, plan: FaultPlan = NO_FAULTS) -> None:
         """Queue the receipt of the message's current state (recorded as owed by the caller);
-        a final one twice when a ``duplicate_receipt`` fault strikes."""
+        a final one twice when its plan says so."""
         pdu = self._receipt_pdu(record, now)
         self.outbox.add(record, "receipt", pdu, now)
-        if touchy and record.state != ENROUTE:
-            name = MessageState(record.state).name
-            if self._strike("duplicate_receipt", record, f"receipt {name} sent twice"):
-                self.outbox.add(record, "receipt", pdu, now)
+        if plan.duplicate_receipt is not None:
+            self.faults.announce_duplicate_receipt(plan, record)
+            self.outbox.add(record, "receipt", pdu, now)
 
     def _receipt_pdu(self, record: MessageRecord, now: float) -> bytes:
         return self.encoder.receipt(record, self.accounts.get(record.system_id), now)
 
-    def finish(self, row_id: int, state: int, now: float, error: int = 0) -> MessageRecord | None:
-        """Move a pending MT to a final state, store it, and queue its receipt if asked for."""
+    def finish(
+        self, row_id: int, state: int, now: float, error: int = 0, *, plan: FaultPlan | None = None
+    ) -> MessageRecord | None:
+        """Move a pending MT to a final state, store it, and queue its receipt if asked for.
+
+        :param plan: what the faults do to it, when already decided (else decided here).
+        """
         record = self._pending.pop(row_id, None)
         if record is None:
             return None
@@ -365,24 +310,26 @@ class MessageCenter:
         self._per_account[record.system_id] -= 1
         self._delayed.pop(row_id, None)
         self._replacing.pop(row_id, None)
-        touchy = self.faults.may_strike(record.msisdn)
-        if state == DELIVRD and touchy and (rule := self._delivery_fault(record)) is not None:
-            state, error = rule.state, rule.error
+        if plan is None:
+            plan = self.faults.plan_end(record, state)
+        if plan.fail_state is not None:
+            state, error = plan.fail_state, plan.fail_error
         record.state = state
         record.done_at = now
         record.error = error
         # A final receipt supersedes an intermediate one still owed.
-        record.report = self._owed_report(record, state, touchy)
+        record.report = self._owed_report(record, state, plan)
         if state == DELIVRD:
             record.seen = self._arrival()
-            if touchy and self._garbled_by_fault(record):
+            if plan.garbled is not None:
+                record.body = plan.garbled
                 self.store.replace_message(
                     row_id, record.body, record.scheduled_at, record.expires_at, record.registered_delivery
                 )
         self.store.update_state(row_id, state, now, error, record.report, record.seen)
         self._announce_state(record)
         if record.report is not None:
-            self._queue_receipt(record, now, touchy)
+            self._queue_receipt(record, now, plan)
         return record
 
     @property
@@ -420,13 +367,11 @@ class MessageCenter:
 
     def _attempt(self, record: MessageRecord, now: float) -> None:
         """Deliver a held MT that is due to a phone that takes SMS, unless a fault keeps it."""
-        if self.faults.may_strike(record.msisdn):
-            release = self._kept_by_fault(record, now)
-            if release is not None:
-                if release != math.inf:
-                    self._delay(record.id, release)
-                return
-        self.finish(record.id, DELIVRD, now)
+        plan = self.faults.plan_delivery(record, now)
+        if plan.delayed_until is not None:
+            self._delay(record.id, plan.delayed_until)
+        if not plan.holds:
+            self.finish(record.id, DELIVRD, now, plan=plan)
 
     def tick(self, now: float) -> None:
         """Deliver scheduled messages that came due; expire those past their validity."""

@@ -18,13 +18,10 @@ from smsgw.carrier.binds import BindDesk
 from smsgw.carrier.center import MessageCenter
 from smsgw.carrier.clock import Clock
 from smsgw.carrier.errors import Rejected
-from smsgw.carrier.faults import FaultBook, FaultRule
+from smsgw.carrier.faults import FaultBook
 from smsgw.carrier.requests import Cancel, Query, Replace, Request, Submit, SubmitMany, UssdScreenIn
 from smsgw.carrier.submitted import SubmittedMessages
 from smsgw.carrier.subscribers import SubscriberRegistry
-
-#: Announces a fault rule that struck, returning it; None when none did.
-FaultCheck = Callable[..., "FaultRule | None"]
 
 
 class Smsc:
@@ -39,7 +36,6 @@ class Smsc:
         binds: BindDesk,
         clock: Clock,
         faults: FaultBook,
-        fault: FaultCheck,
         ussd_screen: Callable[[Binding, UssdScreenIn, float], Answer],
     ) -> None:
         self.accounts = accounts
@@ -49,7 +45,6 @@ class Smsc:
         self.binds = binds
         self.clock = clock
         self.faults = faults
-        self._fault = fault
         self._ussd_screen = ussd_screen
 
     def request(self, binding: Binding, request: Request, command: str, sequence: int) -> Answer:
@@ -97,7 +92,7 @@ class Smsc:
             )
             if dropped is not None:
                 return dropped
-            self._refuse_by_fault(account, subscriber.msisdn, message.source_addr)
+            self.faults.check_submit(account.system_id, subscriber.msisdn, message.source_addr)
         return Accepted(
             self.center.accept_mt(account, message, destination, subscriber, now, via=binding.session_id)
         )
@@ -114,7 +109,7 @@ class Smsc:
                 try:
                     subscriber = self.subscribers.resolve(destination.address)
                     if self.faults.may_strike(subscriber.msisdn):
-                        self._refuse_by_fault(account, subscriber.msisdn, message.source_addr)
+                        self.faults.check_submit(account.system_id, subscriber.msisdn, message.source_addr)
                 except Rejected as refusal:
                     status = refusal.command_status
             if status:
@@ -127,12 +122,6 @@ class Smsc:
             )
         return AcceptedSome(message_id or "", tuple(failed))
 
-    def _refuse_by_fault(self, account: Account, msisdn: str, code: str) -> None:
-        """Answer a submit with an injected status when a ``refuse_submit`` rule fires."""
-        rule = self._fault("refuse_submit", account.system_id, msisdn, code)
-        if rule is not None:
-            raise Rejected(rule.status, f"injected fault {rule.name!r}: {rule.detail} for {msisdn}")
-
     def _dropped_by_fault(
         self, binding: Binding, source_addr: str, msisdn: str, command: str, sequence: int
     ) -> Dropped | None:
@@ -141,7 +130,7 @@ class Smsc:
         The submit is not accepted, so nothing is lost: the ESME must bind again and resend.
         """
         detail = f"session {binding.session_id} closed at {command} sequence {sequence}"
-        rule = self._fault("drop_connection", binding.account.system_id, msisdn, source_addr, detail)
+        rule = self.faults.drops_connection(binding.account.system_id, msisdn, source_addr, detail)
         if rule is None:
             return None
         return Dropped(f"injected fault {rule.name!r}: connection dropped at {command} to {msisdn}")

@@ -19,7 +19,7 @@ import enum
 import re
 from collections import Counter
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import attrs
 
@@ -27,6 +27,9 @@ from smsgw.carrier.errors import DialogueChanged, Rejected
 from smsgw.carrier.subscribers import HandsetState, Subscriber
 from smsgw.digits import is_digits
 from smsgw.smpp.constants import CommandStatus, UssdServiceOp
+
+if TYPE_CHECKING:  # faults.py reads USSD service codes from this module
+    from smsgw.carrier.faults import FaultBook
 
 #: its_session_info bit 0: this message ends the dialogue (SMPP v3.4 §5.3.2.43).
 EOS = 0x0001
@@ -42,8 +45,6 @@ ENDED_BY_APP = frozenset({"app_ended", "notice"})
 #: its_session_info without its end-of-session bit: what names a dialogue.
 SESSION_MASK = 0xFFFE
 
-#: Asks the injected faults: (effect, system_id, msisdn, code, detail) -> the rule that
-#: struck (announced), or None.
 #: A prompt asking for a secret (the merchant's "Enter PIN:", "请输入密码：", a bank's password):
 #: what the user types at it is shown masked, as a phone's screen does. "PIN" only as a word
 #: of its own, so "Shopping" does not count (\b would not do: CJK letters are word characters).
@@ -56,9 +57,6 @@ SECRET_PROMPT = re.compile(
 def shown_input(prompt: str | None, text: str) -> str:
     """What the screen shows of ``text`` typed at ``prompt``: ``****`` for a secret."""
     return "*" * len(text) if prompt is not None and SECRET_PROMPT.search(prompt) else text
-
-
-FaultCheck = Callable[[str, str, str, str, str], Any]
 
 
 class Phase(enum.Enum):
@@ -187,10 +185,10 @@ class UssdGateway:
         limits: UssdLimits,
         apps: UssdApps | None = None,
         on_change: Callable[[Dialogue], None] | None = None,
-        fault: FaultCheck | None = None,
+        faults: FaultBook | None = None,
     ) -> None:
         self.routes = {r.code: r for r in routes}
-        self.fault = fault
+        self.faults = faults
         self.limits = limits
         self.apps = apps
         self.on_change = on_change
@@ -392,9 +390,8 @@ class UssdGateway:
         # application can tell "try later" from "the phone is off" (docs/ussd.md).
         if subscriber.state is HandsetState.OFF:
             raise Rejected(UNREACHABLE_STATUS, f"{subscriber.msisdn} is off: cannot push USSD")
-        if self.fault is not None:
-            detail = "USSD push refused: ESME_RDELIVERYFAILURE"
-            rule = self.fault("unreachable", system_id, subscriber.msisdn, source, detail)
+        if self.faults is not None:
+            rule = self.faults.refuses_push(system_id, subscriber.msisdn, source)
             if rule is not None:
                 raise Rejected(
                     UNREACHABLE_STATUS,
@@ -453,11 +450,10 @@ class UssdGateway:
     def _late_by_fault(self, dialogue: Dialogue, now: float) -> bool:
         """End the dialogue as the application timeout does when a ``ussd_timeout`` fault takes
         this answer as too late; the answer itself is never shown."""
-        if self.fault is None:
+        if self.faults is None:
             return False
         system_id = dialogue.route.system_id or ""
-        detail = f"answer in dialogue {dialogue.session} taken as too late: app_timeout"
-        if self.fault("ussd_timeout", system_id, dialogue.msisdn, dialogue.code, detail) is None:
+        if not self.faults.answer_too_late(system_id, dialogue.msisdn, dialogue.code, dialogue.session):
             return False
         self._app_timed_out(dialogue, now)
         return True

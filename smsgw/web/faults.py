@@ -17,10 +17,8 @@ from typing import Any
 from twisted.web import server
 
 from smsgw.carrier.carrier import Carrier
-from smsgw.carrier.faults import FaultRule
+from smsgw.carrier.faults import FAULT_KEYS, FaultRule, InvalidFaultRule
 from smsgw.carrier.subscribers import NAMESPACE_PATTERN, NAMESPACE_RULE, in_namespace
-from smsgw.config import ConfigError, fault_rule
-from smsgw.smpp.constants import CommandStatus, MessageState
 from smsgw.web.api import ApiError, Route, json_body, query
 
 
@@ -45,15 +43,14 @@ class FaultRoutes:
 
     def add(self, request: server.Request) -> tuple[int, dict[str, Any]]:
         """Put a rule in force now, after the others."""
-        body = json_body(request, ("name", "effect", "msisdn", "account", "code", "every", "probability", "limit", "status", "state", "error", "delay", "namespace"))  # noqa: E501  # fmt: skip
+        body = json_body(request, FAULT_KEYS)
         try:
-            rule = fault_rule(
-                "",
+            rule = FaultRule.from_mapping(
                 {key: value for key, value in body.items() if value is not None},
                 source="api",
                 country_code=self.carrier.subscribers.country_code,
             )
-        except ConfigError as error:
+        except InvalidFaultRule as error:
             raise ApiError(422, "bad_fault", "; ".join(error.problems)) from None
         accounts = self.carrier.accounts
         if rule.account is not None and accounts.get(rule.account) is None:
@@ -101,7 +98,7 @@ class FaultRoutes:
         counted, fired = self.carrier.faults.counts(rule.name)
         shown: dict[str, Any] = {
             "name": rule.name,
-            "effect": rule.effect,
+            "effect": rule.effect.value,
             "source": rule.source,
             "msisdn": rule.msisdn,
             "account": rule.account,
@@ -111,19 +108,6 @@ class FaultRoutes:
             "limit": rule.limit or None,
             "namespace": rule.namespace,
         }
-        shown.update(_effect_keys(rule))
+        shown.update(rule.effect_keys())
         shown.update(counted=counted, fired=fired)
         return shown
-
-
-def _effect_keys(rule: FaultRule) -> dict[str, Any]:
-    """The keys only this rule's effect takes, written as the config writes them."""
-    if rule.effect == "refuse_submit":
-        known = rule.status in CommandStatus._value2member_map_
-        return {"status": CommandStatus(rule.status).name if known else rule.status}
-    if rule.effect == "fail_delivery":
-        return {"state": MessageState(rule.state).name, "error": rule.error}
-    if rule.effect == "delay_delivery" and rule.delay is not None:
-        low, high = rule.delay
-        return {"delay": low if low == high else [low, high]}
-    return {}

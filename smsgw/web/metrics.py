@@ -126,7 +126,7 @@ class CarrierCollector:
             "smsgw_faults_fired", "Injected faults that struck", labels=["rule", "effect"]
         )
         for rule in carrier.faults.rules:
-            faults.add_metric([rule.name, rule.effect], carrier.faults.counts(rule.name)[1])
+            faults.add_metric([rule.name, rule.effect.value], carrier.faults.counts(rule.name)[1])
         yield faults
 
 

@@ -10,7 +10,7 @@ import pytest
 from smsgw.carrier.carrier import Carrier
 from smsgw.carrier.clock import FakeClock
 from smsgw.carrier.events import FaultInjected, Refused
-from smsgw.carrier.faults import MAGIC_NUMBERS, FaultBook, FaultRule
+from smsgw.carrier.faults import MAGIC_NUMBERS, Effect, FaultBook, FaultRule
 from smsgw.carrier.subscribers import HandsetState
 from smsgw.carrier.ussd import ABORT_OP, NETWORK_ERROR_SCREEN, UssdRoute
 from smsgw.smpp import codec
@@ -100,7 +100,9 @@ def test_probability_draws_from_the_seeded_generator() -> None:
     runs = []
     for _ in range(2):
         book = FaultBook([rule], random.Random(7))
-        runs.append([book.strike("refuse_submit", "shop", "8613800000001") is not None for _ in range(200)])
+        runs.append(
+            [book.strike(Effect.REFUSE_SUBMIT, "shop", "8613800000001") is not None for _ in range(200)]
+        )
     assert runs[0] == runs[1]
     assert 70 < sum(runs[0]) < 130
 
@@ -109,7 +111,7 @@ def test_overlapping_rules_each_count_every_event() -> None:
     first = FaultRule("first", "refuse_submit", every=2)
     second = FaultRule("second", "refuse_submit", every=3, status=S.ESME_RSYSERR)
     book = FaultBook([first, second])
-    fired = [book.strike("refuse_submit", "shop", "1") for _ in range(6)]
+    fired = [book.strike(Effect.REFUSE_SUBMIT, "shop", "1") for _ in range(6)]
     assert [r.name if r else None for r in fired] == [None, "first", "second", "first", None, "first"]
 
 
@@ -126,7 +128,7 @@ def test_overlapping_rules_each_count_every_event() -> None:
 def test_impossible_rules_are_refused(bad: dict) -> None:
     fields = {"name": "x", "effect": "refuse_submit", **bad}
     with pytest.raises(ValueError):
-        FaultRule(**fields)
+        FaultRule.from_mapping(fields)
 
 
 @pytest.mark.parametrize(
@@ -435,7 +437,7 @@ def test_code_matches_the_short_code_an_mt_is_sent_from() -> None:
 
 def test_limit_stops_a_rule_after_that_many_strikes() -> None:
     book = FaultBook([FaultRule("twice", "refuse_submit", limit=2)])
-    assert [book.strike("refuse_submit", "shop", PHONE) is not None for _ in range(4)] == [
+    assert [book.strike(Effect.REFUSE_SUBMIT, "shop", PHONE) is not None for _ in range(4)] == [
         True,
         True,
         False,
@@ -448,11 +450,11 @@ def test_rules_added_and_removed_at_run_time_take_effect_at_once() -> None:
     book = FaultBook(MAGIC_NUMBERS)
     assert not book.may_strike(PHONE) and book.may_strike("8619999990004")
     book.add(FaultRule("late", "no_receipt", msisdn=PHONE, source="api"))
-    assert book.may_strike(PHONE) and book.strike("no_receipt", "shop", PHONE) is not None
+    assert book.may_strike(PHONE) and book.strike(Effect.NO_RECEIPT, "shop", PHONE) is not None
     with pytest.raises(ValueError, match="already exists"):
         book.add(FaultRule("late", "no_receipt"))
     book.remove("magic:throttled")
-    assert book.strike("refuse_submit", "shop", "8619999990004") is None
+    assert book.strike(Effect.REFUSE_SUBMIT, "shop", "8619999990004") is None
     assert [r.name for r in book.remove_from("api")] == ["late"]
     assert not book.may_strike(PHONE) and book.counts("late") == (0, 0)
 
