@@ -207,11 +207,13 @@ class EsmeLink:
 
     def close(self, *, unbind: bool = True, timeout: float = 1.0) -> None:
         """End the connection: unbind first (waiting up to ``timeout`` for the answer) if asked."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            # Only a bound session has anything to unbind.
+            unbind = unbind and self.closed is None and self._session.state.is_bound
+            if unbind:
+                self._session.unbind(time.monotonic())
         if unbind:
-            deadline = time.monotonic() + timeout
-            with self._changed:
-                if self.closed is None:
-                    self._session.unbind(time.monotonic())
             self._wake()
             with self._changed:
                 while self.closed is None and (remaining := deadline - time.monotonic()) > 0:
