@@ -24,14 +24,15 @@ from twisted.python.failure import Failure
 
 from smsgw.server.tcp import quick_ack, tune_socket, write_now
 from smsgw.smpp.constants import status_name
-from smsgw.smpp.esme import Answered, BindRefused, Bound, Delivered, EsmeConfig, EsmeSession
+from smsgw.smpp.esme import Answered, BindRefused, Bound, Delivered, EsmeConfig, EsmeEvent, EsmeSession
 from smsgw.smpp.pdu import Pdu
 from smsgw.smpp.session import ResponseTimedOut, ResponseUnmatched, SessionClosing
+from smsgw.smpp.sm import DataSm, DeliverSm
 
 log = Logger(namespace="smsgw.esme")
 
 #: A delivery handler: the deliver_sm (or data_sm) → its command_status, or a Deferred of it.
-DeliveryHandler = Callable[[Any], "int | defer.Deferred[int]"]
+DeliveryHandler = Callable[[DeliverSm | DataSm], "int | defer.Deferred[int]"]
 
 
 class EsmeError(Exception):
@@ -86,7 +87,7 @@ class EsmeClientProtocol(protocol.Protocol):
         if self.session.close_reason is not None and self.transport is not None:
             self.transport.loseConnection()
 
-    def _handle(self, event: Any) -> None:
+    def _handle(self, event: EsmeEvent) -> None:
         client = self.client
         if isinstance(event, Answered):
             deferred: defer.Deferred[Pdu] = event.context.answer
@@ -113,7 +114,7 @@ class EsmeClientProtocol(protocol.Protocol):
         elif isinstance(event, ResponseUnmatched):
             log.warn("{system_id}: {reason}; ignored", system_id=client.config.system_id, reason=event.reason)
 
-    def _deliver(self, pdu: Any) -> None:
+    def _deliver(self, pdu: DeliverSm | DataSm) -> None:
         answer = defer.maybeDeferred(self.client.on_delivery, pdu)
 
         def respond(status: int) -> None:

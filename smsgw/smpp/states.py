@@ -17,6 +17,15 @@ transmitter only, an evident omission).
 
 ``TRANSITIONS`` maps (state, what happened) to the next state. A pair missing from it is a
 bug in the caller, not in the peer: the session checks permission before it transitions.
+
+The ESME's side (:mod:`smsgw.smpp.esme`) runs the same states and the same ``TRANSITIONS``,
+with the table read the other way round. ``PERMITTED`` is also what it may send (it never
+sends what an SMSC would refuse); ``SMSC_PERMITTED`` is what it accepts from the SMSC. There a
+request out of place is answered the same way (its response with ESME_RINVBNDSTS, else a
+generic_nack) and a response out of place is dropped, as any response that answers nothing:
+a generic_nack would name a sequence_number the SMSC uses for its own requests. The SMSC may
+send data_sm to a transmitter (Table 2-1 allows it, though real SMSCs do not), and the ESME
+does not take outbind (it connects on its own).
 """
 
 from __future__ import annotations
@@ -94,4 +103,28 @@ BOUND_STATE_OF: dict[BindType, Transition] = {
     BindType.TRANSMITTER: Transition.BOUND_TRANSMITTER,
     BindType.RECEIVER: Transition.BOUND_RECEIVER,
     BindType.TRANSCEIVER: Transition.BOUND_TRANSCEIVER,
+}
+
+_SUBMIT_ANSWERS = frozenset(
+    {
+        C.SUBMIT_SM_RESP,
+        C.SUBMIT_MULTI_RESP,
+        C.DATA_SM_RESP,
+        C.QUERY_SM_RESP,
+        C.CANCEL_SM_RESP,
+        C.REPLACE_SM_RESP,
+    }
+)
+_DELIVERIES = frozenset({C.DELIVER_SM, C.DATA_SM, C.ALERT_NOTIFICATION})
+BIND_ANSWERS = frozenset({C.BIND_TRANSMITTER_RESP, C.BIND_RECEIVER_RESP, C.BIND_TRANSCEIVER_RESP})
+
+#: What the SMSC may send in each state: what the ESME accepts (v3.4 Table 2-1, seen from the ESME).
+SMSC_PERMITTED: dict[SessionState, frozenset[int]] = {
+    SessionState.OPEN: BIND_ANSWERS | _ALWAYS,
+    SessionState.BOUND_TX: _BOUND | _SUBMIT_ANSWERS | {C.DATA_SM},
+    SessionState.BOUND_RX: _BOUND | _DELIVERIES,
+    SessionState.BOUND_TRX: _BOUND | _SUBMIT_ANSWERS | _DELIVERIES,
+    # Answers to the requests outstanding when the unbind crossed still drain; deliveries do not.
+    SessionState.UNBOUND: _BOUND | _SUBMIT_ANSWERS,
+    SessionState.CLOSED: frozenset(),
 }

@@ -6,7 +6,7 @@ from smsgw.smpp import codec
 from smsgw.smpp.constants import BindType
 from smsgw.smpp.constants import CommandId as C
 from smsgw.smpp.constants import CommandStatus as S
-from smsgw.smpp.esme import Answered, BindRefused, Bound, Delivered, EsmeConfig, EsmeSession, EsmeState
+from smsgw.smpp.esme import Answered, BindRefused, Bound, Delivered, EsmeConfig, EsmeSession
 from smsgw.smpp.pdu import (
     BindTransceiverResp,
     BindTransmitterResp,
@@ -23,6 +23,7 @@ from smsgw.smpp.session import (
     SmscSession,
 )
 from smsgw.smpp.sm import DeliverSm, SubmitSm, SubmitSmResp
+from smsgw.smpp.states import SessionState
 
 
 class Pair:
@@ -57,7 +58,7 @@ class Pair:
 def test_bind_accepted_and_refused() -> None:
     """The ESME binds as configured; a refusal closes it with the status."""
     pair = Pair(bind_type=BindType.TRANSCEIVER)
-    assert pair.bind() == [Bound("smsgw")] and pair.esme.state is EsmeState.BOUND
+    assert pair.bind() == [Bound("smsgw")] and pair.esme.state is SessionState.BOUND_TRX
     refused = Pair(accept=False)
     events = refused.bind()
     assert events[0] == BindRefused(S.ESME_RINVPASWD) and isinstance(events[1], SessionClosing)
@@ -145,8 +146,8 @@ def test_a_bind_is_answered_by_its_own_bind_resp_only() -> None:
         BindTransmitterResp(sequence, system_id="smsc"),
     ):
         assert esme.receive_data(codec.encode(wrong), 1.0) == [ResponseUnmatched(wrong, C.BIND_TRANSCEIVER)]
-        assert esme.state is EsmeState.BINDING, wrong
+        assert esme.state is SessionState.OPEN and esme.binding, wrong
     assert esme.receive_data(codec.encode(BindTransceiverResp(sequence, system_id="smsc")), 1.0) == [
         Bound("smsc")
     ]
-    assert esme.state is EsmeState.BOUND
+    assert esme.state is SessionState.BOUND_TRX and not esme.binding
