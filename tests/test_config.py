@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 
-from smsgw.config import ConfigError, config_from_dict, load_config
+from simulators.merchant.companion import read_section
+from smsgw import config as carrier_config
+from smsgw.config import ConfigError
 from smsgw.smpp.constants import BindType
+
+# As smsgw serve loads it: with the mock merchant's [merchant] section.
+config_from_dict = functools.partial(carrier_config.config_from_dict, read_merchant=read_section)
+load_config = functools.partial(carrier_config.load_config, read_merchant=read_section)
 
 
 def test_defaults_work_without_a_file() -> None:
