@@ -32,7 +32,7 @@ from simulators.terminal_phone.screens import (
     Screen,
 )
 from simulators.terminal_phone.text import clip, pad, printable, text_width
-from simulators.terminal_phone.ussd import USSD_WAIT, DialScreen, UssdScreen, answered, show
+from simulators.terminal_phone.ussd import USSD_WAIT, DialScreen, UssdView, answered, show
 
 #: How long a notice such as "New message from 12345" stays on the status line.
 NOTICE_SECONDS = 10.0
@@ -77,7 +77,7 @@ class PhoneUi:
         #: USSD sessions the user has left or seen end: later answers about them are old news.
         self.ussd_done: set[int] = set()
         #: The screen of a dial the server has not answered yet.
-        self.ussd_pending: UssdScreen | None = None
+        self.ussd_pending: UssdView | None = None
 
     # -- navigation ------------------------------------------------------------------
 
@@ -154,7 +154,7 @@ class PhoneUi:
 
     def dial_ussd(self, dial: DialScreen, dialled: str) -> None:
         """Send a USSD code from the dial line: "running…" until the first screen comes."""
-        screen = UssdScreen(dialled)
+        screen = UssdView(dialled)
         if self.screen is dial:
             self.replace(screen)
         else:
@@ -162,7 +162,7 @@ class PhoneUi:
         self.ussd_pending = screen
         self.request(lambda api: api.dial_ussd(dialled, USSD_WAIT), lambda d, e: answered(self, screen, d, e))
 
-    def reply_ussd(self, screen: UssdScreen, text: str) -> None:
+    def reply_ussd(self, screen: UssdView, text: str) -> None:
         """Send the answer typed at a USSD prompt."""
         self.request(lambda api: api.reply_ussd(text, USSD_WAIT), lambda d, e: answered(self, screen, d, e))
 

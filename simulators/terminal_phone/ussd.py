@@ -65,7 +65,7 @@ class DialScreen(Screen):
         self.number += "".join(c for c in text if c in DIAL_KEYS)
 
 
-class UssdScreen(Screen):
+class UssdView(Screen):
     """One USSD dialogue, full screen: running…, a prompt with a reply line, or the final text.
 
     :param dialled: what the phone dialled, for a dialogue it starts; "" for a pushed one.
@@ -183,7 +183,7 @@ def show(ui: PhoneUi, dialogue: UssdDialogue, initial: bool = False) -> None:
     session = dialogue.session
     if session is None or dialogue.state == "idle" or session in ui.ussd_done:
         return
-    screen = next((s for s in ui.stack if isinstance(s, UssdScreen) and s.session == session), None)
+    screen = next((s for s in ui.stack if isinstance(s, UssdView) and s.session == session), None)
     pending = ui.ussd_pending
     history = initial and dialogue.state == "closed"
     if screen is None and pending is not None and dialogue.origin == "mobile" and not history:
@@ -198,7 +198,7 @@ def show(ui: PhoneUi, dialogue: UssdDialogue, initial: bool = False) -> None:
         if history:
             ui.ussd_done.add(session)
             return
-        screen = UssdScreen(session=session)
+        screen = UssdView(session=session)
         ui.push(screen)
         ui.bell = True  # a pushed prompt or notice pops up by itself
     if screen.update(dialogue) and screen is not ui.screen:
@@ -207,7 +207,7 @@ def show(ui: PhoneUi, dialogue: UssdDialogue, initial: bool = False) -> None:
         ui.ussd_done.add(session)
 
 
-def answered(ui: PhoneUi, screen: UssdScreen, dialogue: UssdDialogue | None, error: Any) -> None:
+def answered(ui: PhoneUi, screen: UssdView, dialogue: UssdDialogue | None, error: Any) -> None:
     """The answer to a dial or a reply: the next screen, or why there is none."""
     if ui.ussd_pending is screen and error is not None:
         ui.ussd_pending = None
