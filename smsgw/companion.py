@@ -78,8 +78,9 @@ class Companion(Protocol):
         clock: Callable[[], float],
         token: str | None,
         store: SqliteStore,
-    ) -> Deferred[RunningCompanion]:
-        """Listen on HTTP and start binding to the carrier's SMPP address ``carrier``.
+    ) -> Deferred[Any]:
+        """Listen on HTTP and start binding to the carrier's SMPP address ``carrier``; fire
+        with the :class:`RunningCompanion`.
 
         :param clock: the carrier's, so that advancing it moves the companion's time too.
         :param token: wanted on every request to its API, if any.
