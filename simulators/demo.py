@@ -30,7 +30,8 @@ from simulators.http import call_api
 
 #: Seconds any one step (an SMS, a screen, an API answer) may take.
 STEP = 10.0
-SHORT_CODE = "10086"  # the mock merchant's short code and till number (smsgw.config.MerchantSettings)
+#: The mock merchant's short code and till number (its [merchant] defaults, simulators/merchant/companion.py).
+SHORT_CODE = "10086"
 USSD_CODE = "*126#"
 OTP_RE = re.compile(r"code is (\d{4,10})|验证码是 (\d{4,10})")
 

@@ -86,6 +86,7 @@ class Sms:
     :ivar received_at: when its last part arrived (UTC), or ``None`` if the server gave none.
     :ivar data_coding: the SMPP ``data_coding`` of its first part.
     :ivar flash: whether it is a class 0 ("flash") message.
+    :ivar total_parts: how many parts it has (more than :attr:`parts` while some are missing).
     """
 
     id: int
@@ -98,6 +99,7 @@ class Sms:
     received_at: datetime | None
     data_coding: int
     flash: bool
+    total_parts: int = 1
 
     def __str__(self) -> str:
         when = f" at {self.received_at:%Y-%m-%d %H:%M:%S}Z" if self.received_at is not None else ""
@@ -125,7 +127,29 @@ class Sms:
             received_at=datetime.fromisoformat(received) if received else None,
             data_coding=int(item["data_coding"]),
             flash=bool(item["flash"]),
+            total_parts=int(item.get("total_parts") or len(item["parts"]) or 1),
         )
+
+
+@dataclass(frozen=True)
+class Handset:
+    """A subscriber's phone as the network knows it (``GET /api/handsets/{msisdn}``)."""
+
+    msisdn: str
+    name: str
+    state: str
+
+    @classmethod
+    def from_json(cls, item: Mapping[str, Any]) -> Handset:
+        return cls(str(item["msisdn"]), str(item.get("name") or ""), str(item["state"]))
+
+
+@dataclass(frozen=True)
+class Page:
+    """Messages of a box, oldest first, and the cursor of the last one looked at."""
+
+    messages: tuple[Sms, ...]
+    cursor: int
 
 
 def _listing(messages: Iterable[Sms]) -> str:
@@ -210,6 +234,96 @@ def _compile(matching: str | re.Pattern[str] | None) -> re.Pattern[str] | None:
     return re.compile(matching)
 
 
+class HandsetClient:
+    """One handset's routes of the API, a blocking call each, with no state but the number.
+
+    Safe to share between threads (the terminal phone's pollers and key actions do). :class:`Phone`
+    adds cursors and waits over it for QA scripts.
+
+    :param timeout: seconds to wait for the server to answer an ordinary request; a long poll
+        gets its ``wait`` on top.
+    :raises SmsgwError: from every call, for an error envelope or no answer at all.
+    :ivar msisdn: the number; :meth:`handset` sets it as the network writes it.
+    """
+
+    def __init__(self, base_url: str, msisdn: str, *, timeout: float = 10.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.msisdn = msisdn
+        self.timeout = timeout
+
+    def call(
+        self,
+        method: str,
+        suffix: str = "",
+        body: Mapping[str, Any] | None = None,
+        *,
+        query: Mapping[str, object] | None = None,
+        wait: float = 0,
+    ) -> Any:
+        """One request to ``/api/handsets/{msisdn}{suffix}``; return the decoded answer."""
+        path = "/api/handsets/" + urllib.parse.quote(self.msisdn, safe="") + suffix
+        return call_api(self.base_url, method, path, body=body, query=query, timeout=wait + self.timeout)
+
+    def handset(self) -> Handset:
+        """The handset's name and state; also learns the number as the network writes it."""
+        handset = Handset.from_json(self.call("GET"))
+        self.msisdn = handset.msisdn
+        return handset
+
+    def set_state(self, state: str) -> Handset:
+        """Switch the phone ``on``, ``off``, ``busy`` or ``inbox_full``."""
+        return Handset.from_json(self.call("PATCH", body={"state": state}))
+
+    def send_sms(self, text: str, to: str) -> list[str]:
+        """Send a text (MO) to ``to``; return one message id per part."""
+        answer = self.call("POST", "/sms", {"to": to, "text": text})
+        return [str(message_id) for message_id in answer["message_ids"]]
+
+    def messages(self, answer: Mapping[str, Any]) -> list[Sms]:
+        """The messages of an answer from ``/inbox`` or ``/sent``."""
+        return [Sms.from_json(item, self.msisdn) for item in answer["messages"]]
+
+    def read(self, box: str, *, after: int | None = None, wait: int = 0) -> Page:
+        """The newest :data:`MAX_LIMIT` messages of ``box``; with ``after``, every message after
+        it, page by page; with ``wait``, a long poll answered when one lands."""
+        found: list[Sms] = []
+        while True:
+            query = {"wait": wait, "limit": MAX_LIMIT} | ({} if after is None else {"after": after})
+            answer = self.call("GET", box, query=query, wait=wait)
+            found += self.messages(answer)
+            after = int(answer["cursor"])
+            if not answer.get("more"):
+                return Page(tuple(found), after)
+            wait = 0  # there is more already: no need to wait for it
+
+    def ussd(self, *, after: int, wait: int) -> UssdScreen:
+        """The USSD dialogue; with ``wait``, a long poll for a change past ``after``."""
+        return UssdScreen.from_json(
+            self.call("GET", "/ussd", query={"after": after, "wait": wait}, wait=wait)
+        )
+
+    def dial(self, code: str, *, wait: int) -> UssdScreen:
+        """Dial a USSD string; with ``wait``, answered at its first screen."""
+        return UssdScreen.from_json(
+            self.call("POST", "/ussd", {"dial": code}, query={"wait": wait}, wait=wait)
+        )
+
+    def reply(self, text: str, *, wait: int, session: int | None = None) -> UssdScreen:
+        """Answer the prompt shown (of dialogue ``session``, if given); with ``wait``, answered
+        at the next screen.
+
+        :raises SmsgwError: ``dialogue_changed`` when ``session`` no longer shows.
+        """
+        body: dict[str, object] = {"text": text}
+        if session is not None:
+            body["session"] = session
+        return UssdScreen.from_json(self.call("POST", "/ussd/reply", body, query={"wait": wait}, wait=wait))
+
+    def cancel_ussd(self) -> UssdScreen:
+        """Press cancel: end the dialogue (the application hears an abort)."""
+        return UssdScreen.from_json(self.call("DELETE", "/ussd"))
+
+
 class Phone:
     """A subscriber's handset on the fake network, as a QA script holds it.
 
@@ -225,15 +339,15 @@ class Phone:
     """
 
     def __init__(self, msisdn: str, base_url: str = DEFAULT_BASE_URL, *, timeout: float = 10.0) -> None:
-        self.base_url = base_url.rstrip("/")
+        self._client = HandsetClient(base_url, msisdn, timeout=timeout)
+        self.base_url = self._client.base_url
         self.timeout = timeout
-        self.msisdn = msisdn
-        self.msisdn = str(self._handset()["msisdn"])
+        self._client.handset()
         # Start after what the phone already shows, so a Phone made for a test waits only for
         # messages of that test. ``limit=1`` suffices: the answer's cursor is the newest one.
-        self._cursor = int(self._get("/inbox", query={"limit": 1})["cursor"])
+        self._cursor = int(self._client.call("GET", "/inbox", query={"limit": 1})["cursor"])
         # Likewise, USSD waits look for screens after the one the phone shows now.
-        self._ussd_cursor = self._ussd(after=0, wait=0).cursor
+        self._ussd_cursor = self._client.ussd(after=0, wait=0).cursor
         #: The dialogue of the last prompt this phone saw: an answer is meant for it, and the
         #: server refuses it if another dialogue has taken the screen since.
         self._prompt_session: int | None = None
@@ -264,39 +378,12 @@ class Phone:
         created = call_api(base_url.rstrip("/"), "POST", "/api/handsets", body=body, timeout=timeout)
         return cls(str(created["msisdn"]), base_url, timeout=timeout)
 
-    # -- HTTP ------------------------------------------------------------------------
-
-    def _path(self, suffix: str) -> str:
-        return "/api/handsets/" + urllib.parse.quote(self.msisdn, safe="") + suffix
-
-    def _get(
-        self, suffix: str, *, query: Mapping[str, object] | None = None, timeout: float | None = None
-    ) -> Any:
-        return call_api(
-            self.base_url, "GET", self._path(suffix), query=query, timeout=timeout or self.timeout
-        )
-
-    def _send(
-        self,
-        method: str,
-        suffix: str,
-        body: Mapping[str, Any] | None = None,
-        *,
-        query: Mapping[str, object] | None = None,
-        timeout: float | None = None,
-    ) -> Any:
-        return call_api(
-            self.base_url, method, self._path(suffix), body=body, query=query, timeout=timeout or self.timeout
-        )
-
-    def _handset(self) -> dict[str, Any]:
-        handset: dict[str, Any] = self._get("")
-        return handset
-
-    def _messages(self, answer: Mapping[str, Any]) -> list[Sms]:
-        return [Sms.from_json(item, self.msisdn) for item in answer["messages"]]
-
     # -- the handset -----------------------------------------------------------------
+
+    @property
+    def msisdn(self) -> str:
+        """The number as the network normalised it."""
+        return self._client.msisdn
 
     @property
     def cursor(self) -> int:
@@ -306,16 +393,16 @@ class Phone:
     @property
     def name(self) -> str:
         """The subscriber's name, read from the server; assigning renames it."""
-        return str(self._handset()["name"])
+        return self._client.handset().name
 
     @name.setter
     def name(self, value: str) -> None:
-        self._send("PATCH", "", {"name": value})
+        self._client.call("PATCH", body={"name": value})
 
     @property
     def state(self) -> str:
         """``on``, ``off``, ``busy`` or ``inbox_full``, read from the server."""
-        return str(self._handset()["state"])
+        return self._client.handset().state
 
     def set_state(self, state: str) -> None:
         """Switch to ``on``, ``off``, ``busy`` or ``inbox_full``.
@@ -324,7 +411,7 @@ class Phone:
 
         :raises SmsgwError: ``bad_field`` for any other state.
         """
-        self._send("PATCH", "", {"state": state})
+        self._client.set_state(state)
 
     def switch_off(self) -> None:
         """Turn the phone off: the network holds its SMS until it is on again (or they expire)."""
@@ -339,7 +426,7 @@ class Phone:
 
         :raises SmsgwError: ``unknown_handset`` if it was never provisioned or changed.
         """
-        self._send("DELETE", "")
+        self._client.call("DELETE")
 
     # -- messages --------------------------------------------------------------------
 
@@ -349,19 +436,11 @@ class Phone:
         :return: the message ids, one per part.
         :raises SmsgwError: ``unroutable`` or ``bad_text`` when the network cannot carry it.
         """
-        answer = self._send("POST", "/sms", {"to": to, "text": text})
-        return [str(message_id) for message_id in answer["message_ids"]]
+        return self._client.send_sms(text, to)
 
     def _all(self, box: str) -> list[Sms]:
         """Every message of the box, oldest first, read a page at a time."""
-        messages: list[Sms] = []
-        after = 0
-        while True:
-            answer = self._get(box, query={"after": after, "limit": MAX_LIMIT})
-            messages += self._messages(answer)
-            if not answer.get("more"):
-                return messages
-            after = int(answer["cursor"])
+        return list(self._client.read(box, after=0).messages)
 
     def inbox(self) -> list[Sms]:
         """Everything the phone shows, oldest first."""
@@ -373,7 +452,7 @@ class Phone:
 
     def clear_inbox(self) -> None:
         """Empty the inbox as the phone shows it (the message log keeps everything)."""
-        answer = self._send("DELETE", "/inbox")
+        answer = self._client.call("DELETE", "/inbox")
         # Nothing up to the cleared point can show any more, so waits may start there.
         self._cursor = max(self._cursor, int(answer["cursor"]))
 
@@ -395,8 +474,8 @@ class Phone:
         while True:
             remaining = deadline - time.monotonic()
             query["wait"] = wait = min(MAX_WAIT, max(0, math.ceil(remaining)))
-            answer = self._get("/inbox", query=query, timeout=wait + self.timeout)
-            found = self._messages(answer)
+            answer = self._client.call("GET", "/inbox", query=query, wait=wait)
+            found = self._client.messages(answer)
             if here is not None:
                 found = [sms for sms in found if here.search(sms.text)]
             if found or time.monotonic() >= deadline:
@@ -429,7 +508,8 @@ class Phone:
         start = self._cursor if after is None else after
         found = self._await(start, pattern, sender, timeout)
         if not found:
-            arrived = self._messages(self._get("/inbox", query={"after": start, "limit": MAX_LIMIT}))
+            answer = self._client.call("GET", "/inbox", query={"after": start, "limit": MAX_LIMIT})
+            arrived = self._client.messages(answer)
             raise SmsNotReceived(self.msisdn, _describe(pattern, sender), timeout, start, arrived)
         sms = found[0]
         self._cursor = sms.cursor
@@ -459,10 +539,6 @@ class Phone:
         """The cursor of the last USSD change this phone saw; USSD waits look for later ones."""
         return self._ussd_cursor
 
-    def _ussd(self, *, after: int, wait: int) -> UssdScreen:
-        answer = self._get("/ussd", query={"after": after, "wait": wait}, timeout=wait + self.timeout)
-        return UssdScreen.from_json(answer)
-
     def _saw(self, screen: UssdScreen) -> UssdScreen:
         """Remember ``screen`` as the last one seen, so that waits return only later ones."""
         self._ussd_cursor = max(self._ussd_cursor, screen.cursor)
@@ -490,7 +566,7 @@ class Phone:
         self._saw(screen)
         # The server answered at its own wait; longer timeouts than MAX_WAIT take more polls.
         while screen.state == "waiting_app" and (remaining := deadline - time.monotonic()) > 0:
-            screen = self._saw(self._ussd(after=self._ussd_cursor, wait=_server_wait(remaining)))
+            screen = self._saw(self._client.ussd(after=self._ussd_cursor, wait=_server_wait(remaining)))
         if screen.state == "waiting_app":
             problem = f"got no {what} within {timeout:g} s: the USSD application did not answer"
             raise UssdTimeout(self.msisdn, problem, screen)
@@ -513,11 +589,8 @@ class Phone:
         """
         deadline = time.monotonic() + timeout
         wait = _server_wait(timeout)
-        answer = self._send(
-            "POST", "/ussd", {"dial": code}, query={"wait": wait}, timeout=wait + self.timeout
-        )
         return self._application_answer(
-            UssdScreen.from_json(answer), deadline, timeout, f"first screen of {code}"
+            self._client.dial(code, wait=wait), deadline, timeout, f"first screen of {code}"
         )
 
     def answer(self, text: str, *, timeout: float = 10.0) -> UssdScreen:
@@ -531,18 +604,15 @@ class Phone:
         """
         deadline = time.monotonic() + timeout
         wait = _server_wait(timeout)
-        body: dict[str, object] = {"text": text}
-        if self._prompt_session is not None:
-            body["session"] = self._prompt_session
-        reply = self._send("POST", "/ussd/reply", body, query={"wait": wait}, timeout=wait + self.timeout)
-        return self._application_answer(UssdScreen.from_json(reply), deadline, timeout, f"answer to {text!r}")
+        reply = self._client.reply(text, wait=wait, session=self._prompt_session)
+        return self._application_answer(reply, deadline, timeout, f"answer to {text!r}")
 
     def cancel_ussd(self) -> UssdScreen:
         """Press cancel: the dialogue ends (the application gets an abort); return it, closed.
 
         :raises SmsgwError: ``no_dialogue`` when the phone is not in one.
         """
-        return self._saw(UssdScreen.from_json(self._send("DELETE", "/ussd")))
+        return self._saw(self._client.cancel_ussd())
 
     def ussd_screen(self, *, wait: float = 0, after: int | None = None) -> UssdScreen:
         """What the USSD screen shows; with ``wait``, one long poll for a change after ``after``.
@@ -554,7 +624,7 @@ class Phone:
         :param after: a cursor to wait past instead of :attr:`ussd_cursor`.
         """
         start = self._ussd_cursor if after is None else after
-        return self._saw(self._ussd(after=start, wait=_server_wait(wait)))
+        return self._saw(self._client.ussd(after=start, wait=_server_wait(wait)))
 
     def wait_for_ussd(
         self, matching: str | re.Pattern[str] | None = None, *, timeout: float = 10.0
@@ -573,7 +643,9 @@ class Phone:
         deadline = time.monotonic() + timeout
         passed: list[UssdScreen] = []
         while True:
-            screen = self._ussd(after=self._ussd_cursor, wait=_server_wait(deadline - time.monotonic()))
+            screen = self._client.ussd(
+                after=self._ussd_cursor, wait=_server_wait(deadline - time.monotonic())
+            )
             news = self._is_news(screen)
             self._saw(screen)
             if news and (pattern is None or pattern.search(screen.text)):

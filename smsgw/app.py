@@ -6,7 +6,6 @@ import gc
 import os
 import random
 import secrets
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ from smsgw.carrier.limits import Limits
 from smsgw.carrier.outbox import RetryPolicy
 from smsgw.carrier.subscribers import SubscriberRegistry
 from smsgw.carrier.ussd import UssdLimits
+from smsgw.companion import RunningCompanion
 from smsgw.config import Config
 from smsgw.frontend.smpp.deliveries import SmppDeliveries
 from smsgw.server.descriptors import Fit, fit, raise_open_files
@@ -57,7 +57,8 @@ class Running:
     smpp_factory: SmppServerFactory
     smpp_port: Any
     http_port: Any
-    merchant: Any = None
+    #: The mock merchant, when it runs (see :mod:`smsgw.companion`).
+    merchant: RunningCompanion | None = None
     #: The SMPP-over-TLS listener, when a certificate is configured.
     tls_port: Any = None
     #: The token the HTTP API wants, if any.
@@ -75,6 +76,7 @@ class Running:
         """The chosen ports and the built-in account's credentials, for tools."""
         account = self.config.accounts[0]
         smpp, http = self.smpp_port.getHost(), self.http_port.getHost()
+        merchant = self.config.active_merchant
         return {
             "smpp": smpp.port,
             "smpp_host": smpp.host,
@@ -89,10 +91,10 @@ class Running:
                 {
                     "merchant_http": self.merchant.http_port,
                     "merchant_url": self.merchant.url,
-                    "merchant_system_id": self.config.merchant.system_id,
-                    "merchant_password": self.config.merchant.password,
+                    "merchant_system_id": merchant.system_id,
+                    "merchant_password": merchant.password,
                 }
-                if self.merchant is not None
+                if self.merchant is not None and merchant is not None
                 else {}
             ),
         }
@@ -134,7 +136,8 @@ def http_tokens(config: Config) -> tuple[str | None, str | None]:
     (printed at start-up; wanted by the one(s) beyond loopback), else none.
     """
     given = os.environ.get("SMSGW_TOKEN") or config.http.token
-    hosts = (config.http.host, config.merchant.http_host if config.merchant.enabled else "127.0.0.1")
+    companion = config.active_merchant
+    hosts = (config.http.host, companion.http_host if companion is not None else "127.0.0.1")
     if given is not None:
         return given, given
     if all(host in LOOPBACK_NAMES for host in hosts):
@@ -150,14 +153,14 @@ def with_merchant_password(config: Config) -> tuple[Config, bool]:
     Made up at every start (never a documented constant), so that no other local process can
     bind as the merchant and take the USSD dialogues meant for it.
     """
-    merchant = config.merchant
-    if not merchant.enabled or merchant.password is not None:
+    merchant = config.active_merchant
+    if merchant is None or merchant.password is not None:
         return config, False
     # An [[accounts]] entry with the merchant's system_id is the account it binds to.
     configured = [a.password for a in config.accounts if a.system_id == merchant.system_id]
     # 8 characters: the most an SMPP password holds.
     password = configured[0] if configured else secrets.token_urlsafe(6)
-    return attrs.evolve(config, merchant=attrs.evolve(merchant, password=password)), not configured
+    return attrs.evolve(config, merchant=merchant.evolve(password=password)), not configured
 
 
 def _tls_options(certificate: str, key: str | None) -> Any:
@@ -190,6 +193,7 @@ def start(config: Config, reactor: Any) -> Any:
     """
     config, password_made_up = with_merchant_password(config)
     config, descriptors = _fit_descriptors(config)
+    merchant = config.active_merchant
     network = config.network
     path = config.store.path
     store = SqliteStore(
@@ -222,7 +226,7 @@ def start(config: Config, reactor: Any) -> Any:
         # The merchant binds with a password made up at start; nothing else may lock it out.
         failed_binds=FailedBinds(
             config.smpp.max_failed_binds,
-            exempt=[config.merchant.system_id] if config.merchant.enabled else [],
+            exempt=[merchant.system_id] if merchant is not None else [],
         ),
     )
     smpp = config.smpp
@@ -301,16 +305,22 @@ def start(config: Config, reactor: Any) -> Any:
         lag=lag,
     )
     lag.start()
-    if config.merchant.enabled:
-        running.merchant = yield _start_merchant(
-            config, reactor, smpp_port.getHost(), clock.now, merchant_token, store
+    if merchant is not None:
+        address = smpp_port.getHost()
+        running.merchant = companion = yield merchant.start(
+            reactor,
+            carrier=(address.host, address.port),
+            country_code=network.country_code,
+            clock=clock.now,
+            token=merchant_token,
+            store=store,
         )
-        info["merchant"] = {"url": running.merchant.url}
-        root.mount(b"merchant", running.merchant.api)
+        info["merchant"] = {"url": companion.url}
+        root.mount(b"merchant", companion.api)
         # It keeps the carrier's time: a jump settles its orders before the jump is answered.
-        clock_routes.on_advance.append(running.merchant.esme.tick)
+        clock_routes.on_advance.append(companion.tick)
         # Announce the carrier only once its merchant is bound, so a first *126# finds it.
-        bound = running.merchant.esme.client.when_bound()
+        bound = companion.when_bound()
         bound.addTimeout(5.0, reactor)
         try:
             yield bound
@@ -338,47 +348,6 @@ def _fit_descriptors(config: Config) -> tuple[Config, Fit]:
     ), fitted
 
 
-def _start_merchant(
-    config: Config,
-    reactor: Any,
-    smpp: Any,
-    clock: Callable[[], float],
-    token: str | None,
-    store: SqliteStore,
-) -> Any:
-    """The mock merchant, bound to this carrier over real SMPP like any shop's gateway.
-
-    Its wallets and orders are kept in the carrier's store (the file is locked to one
-    connection, so it gets the store object), and outlive a restart as the messages do.
-    """
-    from simulators.merchant.config import MerchantConfig
-    from simulators.merchant.otp import OtpPolicy
-    from simulators.merchant.runner import start_merchant
-
-    settings = config.merchant
-    return start_merchant(
-        reactor,
-        carrier_host=smpp.host,
-        carrier_port=smpp.port,
-        system_id=settings.system_id,
-        password=settings.password,
-        http_port=settings.http_port,
-        http_host=settings.http_host,
-        seed=settings.seed,
-        short_code=settings.short_code,
-        config=MerchantConfig(
-            shop_name=settings.shop_name,
-            till=settings.short_code,
-            otp=OtpPolicy(settings.otp_length, settings.otp_ttl, settings.otp_attempts),
-            callback_hosts=settings.callback_hosts,
-            country_code=config.network.country_code,
-        ),
-        clock=clock,  # the carrier's: advancing it expires codes and orders too
-        token=token,
-        store=store,
-    )
-
-
 def _shown_password(config: Config) -> str:
     """The built-in demo password is printed; a configured one never is."""
     account = config.accounts[0]
@@ -403,8 +372,7 @@ def banner(running: Running) -> str:
         + ", ".join(f"{c} -> {a.system_id}" for a in config.all_accounts for c in a.short_codes),
         "  USSD:     " + _ussd_line(config),
     ]
-    if running.merchant is not None:
-        m = config.merchant
+    if running.merchant is not None and (m := config.active_merchant) is not None:
         lines.append(
             f"  Merchant  {e['merchant_url']}/orders   {m.shop_name}: SMS from {m.short_code}, USSD {m.ussd_code}"
             " (smsgw serve --no-merchant to bind your own app instead)"
@@ -420,9 +388,10 @@ def banner(running: Running) -> str:
     for host in {config.smpp.host, config.http.host}:
         if host not in LOOPBACK_NAMES:
             lines.append(f"  WARNING: listening on {host}, reachable beyond this machine")
-    if running.merchant is not None and config.merchant.http_host not in LOOPBACK_NAMES:
+    merchant = config.active_merchant
+    if running.merchant is not None and merchant is not None and merchant.http_host not in LOOPBACK_NAMES:
         lines.append(
-            f"  WARNING: the merchant's API listens on {config.merchant.http_host}, reachable beyond this machine"
+            f"  WARNING: the merchant's API listens on {merchant.http_host}, reachable beyond this machine"
         )
     return "\n".join(lines)
 
@@ -432,7 +401,7 @@ def _ussd_line(config: Config) -> str:
     builtin = config.builtin_ussd_route
     shown = [f"{r.code} -> {r.system_id or r.url}" for r in config.ussd]
     if builtin is not None:
-        whose = "the mock merchant" if config.merchant.enabled else "the default account"
+        whose = "the mock merchant" if config.active_merchant is not None else "the default account"
         shown.append(f"{builtin.code} -> {builtin.system_id} ({whose})")
     return ", ".join(shown) or "none"
 

@@ -13,7 +13,15 @@ from typing import Any
 import attrs
 
 from smsgw import __version__
-from smsgw.config import DEFAULT_PASSWORD, DEFAULT_SHORT_CODE, DEFAULT_SYSTEM_ID, ConfigError, load_config
+from smsgw.companion import ReadCompanion
+from smsgw.config import (
+    DEFAULT_PASSWORD,
+    DEFAULT_SHORT_CODE,
+    DEFAULT_SYSTEM_ID,
+    Config,
+    ConfigError,
+    load_config,
+)
 from smsgw.store.sqlite import StoreError
 
 
@@ -164,28 +172,32 @@ def _target_options(parser: argparse.ArgumentParser, *, smpp: bool = False) -> N
         parser.add_argument("--password", help="its password")
 
 
-def _apply_overrides(args: argparse.Namespace) -> Any:
-    config = load_config(args.config, merchant=not args.no_merchant)
+def _apply_overrides(args: argparse.Namespace, read_merchant: ReadCompanion) -> Config:
+    config = load_config(args.config, merchant=not args.no_merchant, read_merchant=read_merchant)
     if args.smpp_port is not None:
         config = attrs.evolve(config, smpp=attrs.evolve(config.smpp, port=args.smpp_port))
     if args.http_port is not None:
         config = attrs.evolve(config, http=attrs.evolve(config.http, port=args.http_port))
     if args.db is not None:
         config = attrs.evolve(config, store=attrs.evolve(config.store, path=args.db))
-    if args.no_merchant:
-        config = attrs.evolve(config, merchant=attrs.evolve(config.merchant, enabled=False))
+    merchant = config.merchant
+    if merchant is None:
+        return config
     merchant_port = args.merchant_port
-    default_port = attrs.fields(type(config.merchant)).http_port.default
-    if merchant_port is None and args.http_port == 0 and config.merchant.http_port == default_port:
+    if merchant_port is None and args.http_port == 0 and merchant.http_port == read_merchant({}).http_port:
         # A carrier on free ports gets a free merchant port too: a fixed one makes two collide.
         merchant_port = 0
     if merchant_port is not None:
-        config = attrs.evolve(config, merchant=attrs.evolve(config.merchant, http_port=merchant_port))
-    return config
+        merchant = merchant.evolve(http_port=merchant_port)
+    return attrs.evolve(config, merchant=merchant)
 
 
-def serve(args: argparse.Namespace) -> int:
-    """Run until SIGINT/SIGTERM; return the exit status."""
+def serve(args: argparse.Namespace, read_merchant: ReadCompanion) -> int:
+    """Run until SIGINT/SIGTERM; return the exit status.
+
+    :param read_merchant: reads the ``[merchant]`` section into the merchant that runs beside
+        the carrier (see :mod:`smsgw.companion`).
+    """
     from smsgw import portsfile
 
     if args.ports_file:
@@ -193,7 +205,7 @@ def serve(args: argparse.Namespace) -> int:
         # even when this start fails.
         portsfile.remove_stale(args.ports_file)
     try:
-        config = _apply_overrides(args)
+        config = _apply_overrides(args, read_merchant)
     except ConfigError as error:
         print(f"smsgw: configuration error: {error}", file=sys.stderr)
         return 2
@@ -310,7 +322,7 @@ def inbox(args: argparse.Namespace) -> int:
     Exit 1 when ``--wait`` saw nothing arrive, with ``--json`` or without: a script tells
     "nothing came" from the status alone.
     """
-    from simulators.http import SmsgwError, call_api
+    from smsgw.apiclient import SmsgwError, call_api
 
     base_url = _endpoints(args)["http_url"]
     path = f"/api/handsets/{urllib.parse.quote(args.msisdn, safe='')}/inbox"
@@ -338,15 +350,12 @@ def inbox(args: argparse.Namespace) -> int:
     return 0
 
 
-def phone(args: argparse.Namespace) -> int:
-    """Open the terminal phone."""
-    from simulators.terminal_phone import main as run_phone
-
-    return run_phone(args.msisdn, _endpoints(args)["http_url"])
-
-
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``smsgw`` console script."""
+    """Entry point of the ``smsgw`` console script.
+
+    The commands that run a simulator (the mock merchant beside ``serve`` included) import it
+    here and nowhere else in smsgw: the carrier does not depend on its own test clients.
+    """
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["merchant"]:  # its options are the runner's own, --help included
         from simulators.merchant.runner import main as run_merchant
@@ -361,7 +370,15 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_scenarios(argv[1:])
     args = build_parser().parse_args(argv)
-    command = {"serve": serve, "send": send, "inbox": inbox, "phone": phone}[args.command]
+    if args.command == "serve":
+        from simulators.merchant.companion import read_section
+
+        return serve(args, read_section)
+    if args.command == "phone":
+        from simulators.terminal_phone import main as run_phone
+
+        return run_phone(args.msisdn, _endpoints(args)["http_url"])
+    command = {"send": send, "inbox": inbox}[args.command]
     return command(args)
 
 

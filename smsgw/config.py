@@ -7,7 +7,6 @@ transceiver, transmitter``.
 
 from __future__ import annotations
 
-import ipaddress
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
@@ -31,8 +30,19 @@ from smsgw.carrier.subscribers import (
     Subscriber,
     normalize_msisdn,
 )
-from smsgw.carrier.ussd import UssdRoute, base_code
-from smsgw.digits import is_digits
+from smsgw.carrier.ussd import UssdRoute
+from smsgw.companion import Companion, ReadCompanion
+from smsgw.configcheck import ConfigError
+from smsgw.configcheck import ascii_text as _ascii
+from smsgw.configcheck import choice as _choice
+from smsgw.configcheck import digits as _digits
+from smsgw.configcheck import each as _each
+from smsgw.configcheck import fields as _fields
+from smsgw.configcheck import flag as _flag
+from smsgw.configcheck import number as _number
+from smsgw.configcheck import port as _port
+from smsgw.configcheck import text as _text
+from smsgw.configcheck import ussd_code as _ussd_code
 from smsgw.smpp.constants import BindType
 from smsgw.smpp.session import SessionConfig
 
@@ -47,23 +57,6 @@ DEMO_SUBSCRIBERS = (
     ("8613800000004", "Chen Jing"),
     ("8613800000005", "Liu Yang"),
 )
-
-
-class ConfigError(Exception):
-    """The configuration is wrong; the message says where and how to fix it.
-
-    :ivar problems: every mistake found, each naming its key and the fix: a file is checked
-        whole, so that one run lists them all.
-    """
-
-    def __init__(self, *problems: str) -> None:
-        super().__init__(*problems)
-        self.problems = problems
-
-    def __str__(self) -> str:
-        if len(self.problems) == 1:
-            return self.problems[0]
-        return f"{len(self.problems)} mistakes (fix them all):\n  " + "\n  ".join(self.problems)
 
 
 @attrs.frozen
@@ -136,30 +129,6 @@ class NetworkSettings:
     magic_numbers: bool = True
 
 
-@attrs.frozen
-class MerchantSettings:
-    """The mock merchant that ``smsgw serve`` runs beside the carrier, bound as its own ESME.
-
-    :ivar password: its account's; None: smsgw makes one up at start (in the banner and the
-        ports file), so no other local process can bind as the merchant with a known password.
-    :ivar callback_hosts: the hosts an order's ``callback_url`` may name (loopback by default).
-    """
-
-    enabled: bool = True
-    system_id: str = "merchant"
-    password: str | None = None
-    short_code: str = "10086"
-    ussd_code: str = DEFAULT_USSD_CODE
-    http_host: str = "127.0.0.1"
-    http_port: int = 8776
-    shop_name: str = "ShopX"
-    seed: int | None = None
-    otp_length: int = 6
-    otp_ttl: float = 300.0
-    otp_attempts: int = 3
-    callback_hosts: tuple[str, ...] = ("127.0.0.1", "localhost", "::1")
-
-
 #: What the merchant's account is given until smsgw makes its password up: a C-octet string ends
 #: at its first NUL, so no bind can present this one.
 _NO_PASSWORD_YET = "\0"
@@ -180,13 +149,20 @@ class Config:
     #: Empty: *126# goes to the mock merchant when it runs, else to the default account.
     ussd: tuple[UssdRoute, ...] = ()
     faults: tuple[FaultRule, ...] = ()
-    merchant: MerchantSettings = MerchantSettings()
+    #: The ``[merchant]`` section, as the merchant's own code read it; None when the program
+    #: loading the config runs no merchant (see :mod:`smsgw.companion`).
+    merchant: Companion | None = None
+
+    @property
+    def active_merchant(self) -> Companion | None:
+        """The mock merchant, when it runs."""
+        return self.merchant if self.merchant is not None and self.merchant.enabled else None
 
     @property
     def all_accounts(self) -> tuple[Account, ...]:
         """The configured accounts, plus the mock merchant's when it runs."""
-        merchant = self.merchant
-        if not merchant.enabled or any(a.system_id == merchant.system_id for a in self.accounts):
+        merchant = self.active_merchant
+        if merchant is None or any(a.system_id == merchant.system_id for a in self.accounts):
             return self.accounts
         password = _NO_PASSWORD_YET if merchant.password is None else merchant.password
         own = Account(merchant.system_id, password, short_codes=(merchant.short_code,))
@@ -196,8 +172,8 @@ class Config:
     def builtin_ussd_route(self) -> UssdRoute | None:
         """The route smsgw adds by itself: the mock merchant's code when it runs, else *126# to
         the default account (unless a [[ussd]] route takes *126#)."""
-        if self.merchant.enabled:
-            return UssdRoute(self.merchant.ussd_code, system_id=self.merchant.system_id)
+        if (merchant := self.active_merchant) is not None:
+            return UssdRoute(merchant.ussd_code, system_id=merchant.system_id)
         if self.network.default_account and all(r.code != DEFAULT_USSD_CODE for r in self.ussd):
             return UssdRoute(DEFAULT_USSD_CODE, system_id=self.network.default_account)
         return None
@@ -210,85 +186,6 @@ class Config:
 
 
 # -- checking ------------------------------------------------------------------------
-
-
-def _number(where: str, value: Any, *, minimum: float = 0, integer: bool = False) -> Any:
-    kind = int if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kind):
-        raise ConfigError(f"{where}: {value!r} is not {'an integer' if integer else 'a number'}")
-    if value < minimum:
-        raise ConfigError(f"{where}: {value!r} is below the minimum {minimum:g}")
-    return value
-
-
-def _port(where: str, value: Any) -> int:
-    _number(where, value, integer=True)
-    if value > 65535:
-        raise ConfigError(f"{where}: {value} is not a port (0-65535; 0 picks a free one)")
-    return int(value)
-
-
-def _text(where: str, value: Any, *, max_length: int | None = None) -> str:
-    if not isinstance(value, str):
-        raise ConfigError(f"{where}: {value!r} is not a string")
-    if max_length is not None and len(value) > max_length:
-        raise ConfigError(f"{where}: {value!r} is longer than {max_length} characters (SMPP limit)")
-    return value
-
-
-def _ascii(where: str, value: str) -> str:
-    if not value.isascii():
-        raise ConfigError(f"{where}: {value!r} must be ASCII (an SMPP C-octet string)")
-    return value
-
-
-def _choice(options: tuple[str, ...]) -> Callable[[str, Any], str]:
-    def check(where: str, value: Any) -> str:
-        if value not in options:
-            raise ConfigError(f"{where}: {value!r} is not one of {', '.join(options)}")
-        return str(value)
-
-    return check
-
-
-def _fields(
-    where: str,
-    table: Any,
-    checks: dict[str, Callable[[str, Any], Any]],
-    required: tuple[str, ...] = (),
-) -> dict[str, Any]:
-    """Every key of a table checked; the mistakes of all its keys raised together."""
-    if not isinstance(table, dict):
-        raise ConfigError(f"{where}: expected a table, got {table!r}")
-    lead = f"{where}: " if where else ""
-    problems: list[str] = []
-    fields = {}
-    for key, value in table.items():
-        if key not in checks:
-            problems.append(f"{lead}unknown key {key!r}; allowed keys are {', '.join(sorted(checks))}")
-            continue
-        try:
-            fields[key] = checks[key](f"{where}.{key}" if where else key, value)
-        except ConfigError as error:
-            problems += error.problems
-    problems += [f"{lead}{key} is required" for key in required if key not in table]
-    if problems:
-        raise ConfigError(*problems)
-    return fields
-
-
-def _each(where: str, items: list[Any], read: Callable[[str, Any], Any]) -> tuple[Any, ...]:
-    """``read`` applied to every table of an array, the mistakes of all of them raised together."""
-    problems: list[str] = []
-    done = []
-    for i, item in enumerate(items):
-        try:
-            done.append(read(f"{where}[{i}]", item))
-        except ConfigError as error:
-            problems += error.problems
-    if problems:
-        raise ConfigError(*problems)
-    return tuple(done)
 
 
 def _pem_file(where: str, value: Any) -> str:
@@ -366,12 +263,6 @@ _NETWORK_CHECKS: dict[str, Callable[[str, Any], Any]] = {
 }
 
 
-def _digits(where: str, value: Any) -> str:
-    if not isinstance(value, str) or not is_digits(value):
-        raise ConfigError(f'{where}: {value!r} is not a string of digits (e.g. "86")')
-    return value
-
-
 def _bind_types(where: str, value: Any) -> frozenset[BindType]:
     names = tuple(t.value for t in BindType)
     if not isinstance(value, list) or not value:
@@ -410,20 +301,19 @@ _SUBSCRIBER_CHECKS: dict[str, Callable[[str, Any], Any]] = {
 _TOP = ("smpp", "http", "store", "network", "accounts", "subscribers", "ussd", "merchant", "faults")
 
 
-def load_config(path: str | None, *, merchant: bool = True) -> Config:
+def load_config(
+    path: str | None, *, merchant: bool = True, read_merchant: ReadCompanion | None = None
+) -> Config:
     """Read a TOML file over the defaults (or return the defaults when ``path`` is None).
 
     :param merchant: False turns the mock merchant off whatever the file says (``smsgw serve
         --no-merchant``), before the checks that involve it.
+    :param read_merchant: the merchant's reader of its ``[merchant]`` section; None: no
+        merchant runs, and the file may have no such section.
     :raises ConfigError: for an unreadable file, bad TOML, or wrong keys or values (all of them).
     """
     if path is None:
-        config = Config()
-        return (
-            config
-            if merchant
-            else attrs.evolve(config, merchant=attrs.evolve(config.merchant, enabled=False))
-        )
+        return config_from_dict({}, merchant=merchant, read_merchant=read_merchant)
     try:
         with open(path, "rb") as file:
             raw = file.read()
@@ -433,7 +323,7 @@ def load_config(path: str | None, *, merchant: bool = True) -> Config:
         data = tomllib.loads(_toml_text(path, raw))
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path} is not valid TOML: {error}") from None
-    return config_from_dict(data, source=path, merchant=merchant)
+    return config_from_dict(data, source=path, merchant=merchant, read_merchant=read_merchant)
 
 
 _BOM = b"\xef\xbb\xbf"
@@ -456,8 +346,15 @@ def _toml_text(path: str, raw: bytes) -> str:
         ) from None
 
 
-def config_from_dict(data: dict[str, Any], *, source: str = "config", merchant: bool = True) -> Config:
-    """Build a Config from parsed TOML, checking every key (``merchant`` as for :func:`load_config`).
+def config_from_dict(
+    data: dict[str, Any],
+    *,
+    source: str = "config",
+    merchant: bool = True,
+    read_merchant: ReadCompanion | None = None,
+) -> Config:
+    """Build a Config from parsed TOML, checking every key (``merchant`` and ``read_merchant``
+    as for :func:`load_config`).
 
     :raises ConfigError: with every mistake found, in the order of the file's sections; the
         checks across sections (a route's account, a code owned twice) are made among the
@@ -473,8 +370,10 @@ def config_from_dict(data: dict[str, Any], *, source: str = "config", merchant: 
         "subscribers": lambda value: _subscribers(value, network.country_code),
         "ussd": _ussd_routes,
         "faults": lambda value: _faults(value, network.country_code),
-        "merchant": lambda table: MerchantSettings(**_fields("merchant", table, _MERCHANT_CHECKS)),
     }
+    if read_merchant is not None:
+        readers["merchant"] = read_merchant
+    allowed = [name for name in _TOP if name in readers]
     problems: list[str] = []
     changes: dict[str, Any] = {}
     failed: set[str] = set()
@@ -483,7 +382,7 @@ def config_from_dict(data: dict[str, Any], *, source: str = "config", merchant: 
     found: dict[str, list[str]] = {}
     for name in order:
         if name not in readers:
-            found[name] = [f"{source}: unknown section {name!r}; allowed: {', '.join(_TOP)}"]
+            found[name] = [f"{source}: unknown section {name!r}; allowed: {', '.join(allowed)}"]
             continue
         try:
             changes[name] = readers[name](data[name])
@@ -494,9 +393,10 @@ def config_from_dict(data: dict[str, Any], *, source: str = "config", merchant: 
             network = changes[name]
     for name in data:
         problems += found.get(name, [])
-    config = attrs.evolve(Config(), **changes)
-    if not merchant:
-        config = attrs.evolve(config, merchant=attrs.evolve(config.merchant, enabled=False))
+    defaults = Config() if read_merchant is None else Config(merchant=read_merchant({}))
+    config = attrs.evolve(defaults, **changes)
+    if not merchant and config.merchant is not None:
+        config = attrs.evolve(config, merchant=config.merchant.evolve(enabled=False))
     problems += _check_consistency(config, failed)
     if problems:
         raise ConfigError(*problems)
@@ -544,67 +444,10 @@ def _subscribers(value: Any, country_code: str) -> tuple[Subscriber, ...]:
     return _each("subscribers", value, read)
 
 
-def _ussd_code(where: str, value: Any) -> str:
-    if not isinstance(value, str) or base_code(value) != (value, []):
-        raise ConfigError(f'{where}: {value!r} is not a USSD service code like "*126#"')
-    return value
-
-
 def _http_url(where: str, value: Any) -> str:
     if not isinstance(value, str) or not value.startswith(("http://", "https://")):
         raise ConfigError(f"{where}: {value!r} is not an http:// or https:// URL")
     return value
-
-
-def _is_host(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return bool(text) and text.isascii() and all(c.isalnum() or c in ".-_" for c in text)
-    return True
-
-
-def _host_names(where: str, value: Any) -> tuple[str, ...]:
-    example = '["127.0.0.1", "localhost", "::1", "shop.internal"]'
-    if not isinstance(value, list) or not all(isinstance(host, str) for host in value):
-        raise ConfigError(f"{where}: expected a list of host names or addresses, e.g. {example}")
-    for host in value:
-        if not _is_host(host):
-            raise ConfigError(
-                f"{where}: {host!r} is not a host name or address; give the host alone, without "
-                f"scheme, port or path, e.g. {example}"
-            )
-    return tuple(host.lower() for host in value)
-
-
-def _flag(where: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ConfigError(f"{where}: {value!r} is not true or false")
-    return value
-
-
-_MERCHANT_CHECKS: dict[str, Callable[[str, Any], Any]] = {
-    "enabled": _flag,
-    "system_id": lambda w, v: _text(w, v, max_length=15),
-    "password": lambda w, v: _text(w, v, max_length=8),
-    "short_code": lambda w, v: _digits(w, v),
-    "ussd_code": lambda w, v: _ussd_code(w, v),
-    "http_host": _text,
-    "http_port": _port,
-    "shop_name": lambda w, v: _text(w, v, max_length=20),
-    "seed": lambda w, v: int(_number(w, v, integer=True)),
-    "otp_length": lambda w, v: _otp_length(w, v),
-    "otp_ttl": lambda w, v: float(_number(w, v, minimum=1)),
-    "otp_attempts": _COUNT,
-    "callback_hosts": _host_names,
-}
-
-
-def _otp_length(where: str, value: Any) -> int:
-    length = int(_number(where, value, minimum=4, integer=True))
-    if length > 10:
-        raise ConfigError(f"{where}: {length} digits is too long for a one-time code; use 4 to 10")
-    return length
 
 
 _USSD_CHECKS: dict[str, Callable[[str, Any], Any]] = {
@@ -647,6 +490,7 @@ def _check_consistency(config: Config, failed: set[str]) -> list[str]:
     section with a mistake of its own is left out, so that it is not blamed twice)."""
     problems: list[str] = []
     accounts_read = not failed & {"accounts", "merchant"}
+    merchant = config.active_merchant
     system_ids: set[str] = set()
     seen: dict[str, str] = {}
     for i, account in enumerate(config.all_accounts):
@@ -655,7 +499,7 @@ def _check_consistency(config: Config, failed: set[str]) -> list[str]:
         system_ids.add(account.system_id)
         for code in account.short_codes:
             if code in seen:
-                if config.merchant.enabled and account.system_id == config.merchant.system_id:
+                if merchant is not None and account.system_id == merchant.system_id:
                     problems.append(
                         f"merchant.short_code: {code!r} is already owned by {seen[code]!r}; "
                         "give [merchant] another short_code, or enabled = false"
@@ -689,7 +533,7 @@ def _check_consistency(config: Config, failed: set[str]) -> list[str]:
 def _check_ussd(config: Config, system_ids: set[str] | None, failed: set[str]) -> list[str]:
     problems = []
     codes: set[str] = set()
-    merchant = config.merchant
+    merchant = config.active_merchant
     for i, route in enumerate(config.ussd):
         if route.code in codes:
             problems.append(f"ussd[{i}].code: {route.code!r} is routed twice")
@@ -698,7 +542,7 @@ def _check_ussd(config: Config, system_ids: set[str] | None, failed: set[str]) -
             problems.append(
                 f"ussd[{i}].account: {route.system_id!r} is not an account ({', '.join(sorted(system_ids))})"
             )
-        if "merchant" not in failed and merchant.enabled and route.code == merchant.ussd_code:
+        if "merchant" not in failed and merchant is not None and route.code == merchant.ussd_code:
             problems.append(
                 f"ussd[{i}].code: {route.code!r} is also the mock merchant's USSD code "
                 f"([merchant] ussd_code, routed to {merchant.system_id!r}); give [merchant] another "

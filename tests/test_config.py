@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 
+from simulators.merchant.companion import read_section
+from smsgw import config as carrier_config
 from smsgw.carrier.faults import Effect
-from smsgw.config import ConfigError, config_from_dict, load_config
+from smsgw.config import ConfigError
 from smsgw.smpp.constants import BindType
+
+# As smsgw serve loads it: with the mock merchant's [merchant] section.
+config_from_dict = functools.partial(carrier_config.config_from_dict, read_merchant=read_section)
+load_config = functools.partial(carrier_config.load_config, read_merchant=read_section)
 
 
 def test_defaults_work_without_a_file() -> None:
@@ -350,3 +358,18 @@ def test_a_route_for_the_merchants_code_names_both_and_the_fixes() -> None:
     assert problem.startswith("ussd[0].code: '*127#' is also the mock merchant's USSD code")
     for fix in ("[merchant] another ussd_code", "enabled = false", "--no-merchant", "remove this route"):
         assert fix in problem
+
+
+def test_without_the_merchants_reader_no_merchant_runs() -> None:
+    """Loaded without the merchant's reader of [merchant] (a program that runs none), the
+    config has no merchant, *126# goes to the default account, and a [merchant] section is
+    unknown."""
+    config = carrier_config.config_from_dict({})
+    assert config.merchant is None and config.all_accounts == config.accounts
+    assert config.builtin_ussd_route is not None and config.builtin_ussd_route.system_id == "smsgw"
+    with pytest.raises(ConfigError) as caught:
+        carrier_config.config_from_dict({"merchant": {}})
+    assert (
+        "unknown section 'merchant'; allowed: smpp, http, store, network, accounts, subscribers, ussd, faults"
+        in str(caught.value)
+    )

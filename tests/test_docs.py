@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from simulators.merchant.companion import read_section
 from smsgw.config import config_from_dict
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,7 +40,7 @@ def test_the_docs_have_configuration_examples() -> None:
 @pytest.mark.parametrize(("name", "block"), EXAMPLES, ids=[name for name, _ in EXAMPLES])
 def test_every_configuration_example_loads_whole(name: str, block: str) -> None:
     """Each ```toml block of README.md and docs/ is a whole configuration that loads."""
-    config_from_dict(tomllib.loads(block), source=name)
+    config_from_dict(tomllib.loads(block), source=name, read_merchant=read_section)
 
 
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]

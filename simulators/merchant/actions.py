@@ -2,7 +2,7 @@
 
 Every input method of :class:`~simulators.merchant.service.Merchant` returns these values in
 the order they should be carried out. They are facts about intent, not I/O: the SMPP edge
-turns :class:`SendSms`, :class:`PushUssd`, :class:`UssdScreen` and :class:`EndUssd` into
+turns :class:`SendSms`, :class:`PushUssd`, :class:`ShowUssd` and :class:`EndUssd` into
 submit_sm PDUs, and the HTTP edge turns :class:`Webhook` into a POST.
 """
 
@@ -65,7 +65,7 @@ class PushUssd:
 
 
 @attrs.frozen
-class UssdScreen:
+class ShowUssd:
     """Answer one step of a USSD dialogue.
 
     :ivar session_key: the key the edge gave for the dialogue (for pushes, the MSISDN unless
@@ -107,4 +107,4 @@ class Webhook:
 
 
 #: Any action.
-Action = SendSms | PushUssd | UssdScreen | EndUssd | Webhook
+Action = SendSms | PushUssd | ShowUssd | EndUssd | Webhook

@@ -8,7 +8,7 @@ the sans-I/O ESME session:
   :meth:`~Merchant.sms_received`; a dialled ``*126#`` (``ussd_service_op`` 1), an answer (18)
   and an abort (0x81) drive the ``*126#`` menu or a pushed prompt;
 - actions become submit_sm: :class:`SendSms` from the short code (split with a UDH when
-  long), :class:`PushUssd` op 2, :class:`UssdScreen` op 2 (or 17 when it ends a dialled
+  long), :class:`PushUssd` op 2, :class:`ShowUssd` op 2 (or 17 when it ends a dialled
   dialogue), :class:`EndUssd` op 3 with EOS; :class:`Webhook` goes to an injected poster.
 
 Submits go out one at a time, in the order the core gave them, so a buyer never sees a
@@ -43,7 +43,7 @@ from twisted.python.failure import Failure
 from twisted.web.client import FileBodyProducer
 from twisted.web.http_headers import Headers
 
-from simulators.merchant.actions import Action, EndUssd, PushUssd, SendSms, UssdScreen, Webhook
+from simulators.merchant.actions import Action, EndUssd, PushUssd, SendSms, ShowUssd, Webhook
 from simulators.merchant.orders import CANCELLED_BY_USER, HANDSET_BUSY, HANDSET_UNREACHABLE, NO_ANSWER
 from simulators.merchant.service import Merchant
 from smsgw.server.esme import EsmeClient, EsmeError
@@ -345,17 +345,17 @@ class MerchantEsme:
             return
         self.poster(webhook.url, dict(webhook.payload))
 
-    def _address(self, action: PushUssd | UssdScreen | EndUssd) -> SubmitSm:
+    def _address(self, action: PushUssd | ShowUssd | EndUssd) -> SubmitSm:
         """The submit_sm for a USSD action, with the session it belongs to."""
         if isinstance(action, PushUssd):
             return self._ussd(action.msisdn, self._choose(action.msisdn), action.text, USSR_REQUEST)
         msisdn, session = self._where(action.session_key)
-        if isinstance(action, UssdScreen) and not action.end:
+        if isinstance(action, ShowUssd) and not action.end:
             return self._ussd(msisdn, session, action.text, USSR_REQUEST)
         # The merchant ends this dialogue: nothing of it is remembered past this screen.
         self._menus.pop(action.session_key, None)
         self._forget_push(msisdn, session)
-        if isinstance(action, UssdScreen):
+        if isinstance(action, ShowUssd):
             return self._ussd(msisdn, session, action.text, PSSR_RESPONSE)
         end = None if session is None else session | EOS
         return self._ussd(msisdn, end, action.text, USSN_REQUEST)
@@ -367,7 +367,7 @@ class MerchantEsme:
             session = self._pushed.get(msisdn)
         return msisdn, session
 
-    def _send_ussd(self, action: PushUssd | UssdScreen | EndUssd, pdu: SubmitSm) -> defer.Deferred[Any]:
+    def _send_ussd(self, action: PushUssd | ShowUssd | EndUssd, pdu: SubmitSm) -> defer.Deferred[Any]:
         if isinstance(action, PushUssd):
             return self.client.submit(pdu).addErrback(self._push_refused, action, pdu)
         return self.client.submit(pdu).addErrback(self._screen_refused, action, pdu)
@@ -440,7 +440,7 @@ class MerchantEsme:
         outcome = self.merchant.ussd_push_failed(action.msisdn, reason, self.now(), order_id=action.order_id)
         self.carry_out(outcome.actions)
 
-    def _screen_refused(self, failure: Failure, action: UssdScreen | EndUssd, pdu: SubmitSm) -> None:
+    def _screen_refused(self, failure: Failure, action: ShowUssd | EndUssd, pdu: SubmitSm) -> None:
         """A screen the network did not show: logged; a push's prompt that can never be
         answered fails its order now rather than at ``push_timeout``."""
         error = failure.value
@@ -454,7 +454,7 @@ class MerchantEsme:
             why=failure.getErrorMessage(),
         )
         late = isinstance(error, EsmeError) and error.command_status == ESME_RSUBMITFAIL
-        if not late or action.order_id is None or not isinstance(action, UssdScreen) or action.end:
+        if not late or action.order_id is None or not isinstance(action, ShowUssd) or action.end:
             # A last screen: its order has already ended, as it says; the bind being down
             # leaves the prompt to the carrier's timeout and then push_timeout.
             return

@@ -3,7 +3,7 @@
     python -m simulators.merchant.runner --carrier 127.0.0.1:2775 --http-port 8776 --seed 1
 
 :func:`start_merchant` does the wiring for a program already running a reactor (tests,
-``smsgw serve``, which passes its own store); :func:`main` is the command line, with a store
+``smsgw serve`` through :mod:`simulators.merchant.companion`, which passes the carrier's store); :func:`main` is the command line, with a store
 file of its own (``--store``, default ``merchant.db`` in the working directory).
 """
 
@@ -56,6 +56,14 @@ class RunningMerchant:
     def url(self) -> str:
         """The API's base URL."""
         return f"http://{self.http_host}:{self.http_port}"
+
+    def tick(self) -> None:
+        """Catch up with the clock, which has just jumped (expire codes, time out pushes)."""
+        self.esme.tick()
+
+    def when_bound(self) -> defer.Deferred[Any]:
+        """Fires once the SMPP bind is up."""
+        return self.esme.client.when_bound()
 
     def stop(self) -> defer.Deferred[Any]:
         """Unbind and stop listening."""

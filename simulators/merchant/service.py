@@ -19,7 +19,7 @@ from typing import Literal
 import attrs
 
 from simulators.merchant import orders as r
-from simulators.merchant.actions import Action, EndUssd, PushUssd, SendSms, UssdScreen
+from simulators.merchant.actions import Action, EndUssd, PushUssd, SendSms, ShowUssd
 from simulators.merchant.config import MerchantConfig, check_request
 from simulators.merchant.menu import MenuSession, Pay, Show, advance, main_screen
 from simulators.merchant.orders import Order, Orders, OrderStateError, OrderStatus, Outcome
@@ -186,7 +186,7 @@ class Merchant:
             push.session_key = session_key
         key, order = push.session_key, self.orders.get(push.order_id)
         money, shop, answer = format_money(order.amount, order.currency), order.shop, text.strip()
-        screen = functools.partial(UssdScreen, key, order_id=order.id)
+        screen = functools.partial(ShowUssd, key, order_id=order.id)
         end = functools.partial(EndUssd, key, order_id=order.id)
         push.deadline = now + self.config.push_timeout
         if push.step == "confirm":
@@ -246,16 +246,16 @@ class Merchant:
         (every answer each time) and a repeated request both work; several new answers at
         once (``*126*1*10086#``) are taken in order.
 
-        :returns: first, the :class:`UssdScreen` for ``session_key`` (``end`` set on the
+        :returns: first, the :class:`ShowUssd` for ``session_key`` (``end`` set on the
             last screen); then any receipt SMS and webhooks of a payment.
         """
         wallet = self.wallets.find(msisdn)
         if wallet is None:
-            return [UssdScreen(session_key, say("en", "no_wallet"), end=True)]
+            return [ShowUssd(session_key, say("en", "no_wallet"), end=True)]
         menu = self._menus.get(session_key)
         if menu is not None and menu.session.msisdn == msisdn and inputs == menu.answers:
             menu.session.last_at = now
-            return [UssdScreen(session_key, menu.session.screen, end=menu.ended)]
+            return [ShowUssd(session_key, menu.session.screen, end=menu.ended)]
         if (
             menu is None
             or menu.ended
@@ -278,7 +278,7 @@ class Merchant:
                 # Kept (ended) until menu_timeout so a repeated last request is not paid twice.
                 menu.ended = True
                 break
-        return [UssdScreen(session_key, menu.session.screen, end=menu.ended), *actions]
+        return [ShowUssd(session_key, menu.session.screen, end=menu.ended), *actions]
 
     # -- time ----------------------------------------------------------------------------
 

@@ -19,9 +19,10 @@ Theory of operation
 
 The code comes in three layers that share nothing but immutable values:
 
-* **HTTP** (:class:`HandsetApi`): blocking ``urllib`` calls to the handset routes of
-  ``docs/api.md``, returning :class:`Handset` and :class:`Message` values or raising
-  :class:`ApiError` / :class:`Unreachable`.
+* **HTTP** (:class:`~simulators.handset.HandsetClient`, the one :class:`~simulators.handset.Phone`
+  uses too): blocking calls to the handset routes of ``docs/api.md``, returning
+  :class:`~simulators.handset.Handset`, :class:`~simulators.handset.Sms` and
+  :class:`~simulators.ussd_screen.UssdScreen` values or raising :class:`~simulators.http.SmsgwError`.
 * **Model and screens** (:class:`PhoneUi` and the ``*Screen`` classes): pure. An event goes
   in, the state changes, and :meth:`PhoneUi.frame` renders the screen as lines of text for a
   given size and time. No I/O, no threads, no clock of its own.
@@ -56,7 +57,6 @@ control characters in a message are shown as ``�`` rather than sent to the ter
 Modules
 -------
 
-* :mod:`~simulators.terminal_phone.api`: HTTP, the handset routes.
 * :mod:`~simulators.terminal_phone.text`: display width, wrapping, sanitising, SMS counting.
 * :mod:`~simulators.terminal_phone.events`: the events the UI thread consumes.
 * :mod:`~simulators.terminal_phone.screens`: frame primitives and the ``*Screen`` classes.

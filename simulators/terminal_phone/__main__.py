@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Iterable
 
-from simulators.terminal_phone.api import DEFAULT_API
+from simulators.handset import DEFAULT_BASE_URL
 from simulators.terminal_phone.app import main
 
 
@@ -17,7 +17,10 @@ def _parse_args(argv: Iterable[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("msisdn", help="the phone's number, e.g. +8613800000001")
     parser.add_argument(
-        "--api", default=DEFAULT_API, metavar="URL", help=f"smsgw's HTTP API (default {DEFAULT_API})"
+        "--api",
+        default=DEFAULT_BASE_URL,
+        metavar="URL",
+        help=f"smsgw's HTTP API (default {DEFAULT_BASE_URL})",
     )
     return parser.parse_args(None if argv is None else list(argv))
 

@@ -15,14 +15,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from simulators.terminal_phone.api import (
-    DEFAULT_API,
-    ApiError,
-    Handset,
-    HandsetApi,
-    Unreachable,
-    UssdDialogue,
-)
+from simulators.handset import DEFAULT_BASE_URL, Handset, HandsetClient, SmsgwError
 from simulators.terminal_phone.events import (
     ActionDone,
     Event,
@@ -35,6 +28,7 @@ from simulators.terminal_phone.events import (
 )
 from simulators.terminal_phone.terminal import KeyReader, Terminal
 from simulators.terminal_phone.ui import PhoneUi
+from simulators.ussd_screen import UssdScreen
 
 #: Seconds each inbox or USSD long poll asks the server to wait.
 POLL_WAIT = 25
@@ -48,7 +42,7 @@ USSD_IDLE_PACE = 1.0
 class _Poller(threading.Thread):
     """A daemon thread that long-polls one of the handset's routes and posts what it learns."""
 
-    def __init__(self, api: HandsetApi, post: Post, wait: int, name: str) -> None:
+    def __init__(self, api: HandsetClient, post: Post, wait: int, name: str) -> None:
         super().__init__(name=name, daemon=True)
         self.api = api
         self.post = post
@@ -68,7 +62,7 @@ class InboxPoller(_Poller):
     to 30 s) and, once it answers again, reloads everything so nothing landed in between is lost.
     """
 
-    def __init__(self, api: HandsetApi, post: Post, wait: int = POLL_WAIT) -> None:
+    def __init__(self, api: HandsetClient, post: Post, wait: int = POLL_WAIT) -> None:
         super().__init__(api, post, wait, "phone-inbox")
 
     def run(self) -> None:
@@ -80,11 +74,11 @@ class InboxPoller(_Poller):
         while not self._stopped.is_set():
             try:
                 if cursor is None:
-                    page = self.api.inbox()
+                    page = self.api.read("/inbox")
                     self.post(InboxArrived(page.messages, live=loaded))
                     loaded = True
                 else:
-                    page = self.api.inbox(after=cursor, wait=self.wait)
+                    page = self.api.read("/inbox", after=cursor, wait=self.wait)
                     if page.messages:
                         self.post(InboxArrived(page.messages, live=True))
                     else:  # a quiet poll: catch name or state changes made elsewhere
@@ -94,10 +88,10 @@ class InboxPoller(_Poller):
                 if not online:
                     online = True
                     self.post(Reachability(True))
-            except (Unreachable, ApiError) as error:
+            except SmsgwError as error:
                 online = False
                 cursor = None
-                self.post(Reachability(False, str(error)))
+                self.post(Reachability(False, error.message))
                 self._stopped.wait(backoff)
                 backoff = min(backoff * 2, 30.0)
 
@@ -116,19 +110,19 @@ class UssdPoller(_Poller):
     shows within that pause. A poll the server really held is repeated at once.
     """
 
-    def __init__(self, api: HandsetApi, post: Post, wait: int = POLL_WAIT) -> None:
+    def __init__(self, api: HandsetClient, post: Post, wait: int = POLL_WAIT) -> None:
         super().__init__(api, post, wait, "phone-ussd")
 
     def run(self) -> None:
         """Poll until stopped; errors back off (1 s, doubling up to 30 s) like the inbox's."""
         cursor = 0
-        last: UssdDialogue | None = None
+        last: UssdScreen | None = None
         backoff = 1.0
         while not self._stopped.is_set():
             asked = time.monotonic()
             try:
                 dialogue = self.api.ussd(after=cursor, wait=self.wait)
-            except (Unreachable, ApiError):  # the inbox poller tells the user
+            except SmsgwError:  # the inbox poller tells the user
                 last = None  # the first answer after the outage is a fresh start
                 self._stopped.wait(backoff)
                 backoff = min(backoff * 2, 30.0)
@@ -146,18 +140,20 @@ class UssdPoller(_Poller):
 # -- putting it together -----------------------------------------------------------------
 
 
-def run(api: HandsetApi, handset: Handset, fd_in: int = 0, fd_out: int = 1) -> int:
+def run(api: HandsetClient, handset: Handset, fd_in: int = 0, fd_out: int = 1) -> int:
     """Run the phone on a terminal until the user quits; return the exit status (0).
 
     :param handset: the handset as the server answered, shown until the poller says more.
     """
     events: queue.SimpleQueue[Event] = queue.SimpleQueue()
 
-    def request(work: Callable[[HandsetApi], Any], on_done: Callable[[Any, Exception | None], None]) -> None:
+    def request(
+        work: Callable[[HandsetClient], Any], on_done: Callable[[Any, SmsgwError | None], None]
+    ) -> None:
         def job() -> None:
             try:
                 events.put(ActionDone(on_done, work(api), None))
-            except (ApiError, Unreachable) as error:
+            except SmsgwError as error:
                 events.put(ActionDone(on_done, None, error))
 
         threading.Thread(target=job, name="phone-request", daemon=True).start()
@@ -211,7 +207,7 @@ def run(api: HandsetApi, handset: Handset, fd_in: int = 0, fd_out: int = 1) -> i
     return 0
 
 
-def main(msisdn: str, api_url: str = DEFAULT_API) -> int:
+def main(msisdn: str, api_url: str = DEFAULT_BASE_URL) -> int:
     """Start the terminal phone for ``msisdn`` against the API at ``api_url``; return the exit status.
 
     It fails early, with a message on stderr, when the terminal is not a terminal, the API
@@ -220,13 +216,11 @@ def main(msisdn: str, api_url: str = DEFAULT_API) -> int:
     if not (os.isatty(0) and os.isatty(1)):
         print("smsgw phone: needs a terminal (stdin and stdout must be a tty)", file=sys.stderr)
         return 2
-    api = HandsetApi(api_url, msisdn)
+    api = HandsetClient(api_url, msisdn)
     try:
         handset = api.handset()
-    except ApiError as error:
-        print(f"smsgw phone: {msisdn}: {error.message}", file=sys.stderr)
-        return 1
-    except Unreachable as error:
-        print(f"smsgw phone: {error}", file=sys.stderr)
+    except SmsgwError as error:
+        whose = f"{msisdn}: " if error.status is not None else ""  # the server answered about the number
+        print(f"smsgw phone: {whose}{error.message}", file=sys.stderr)
         return 1
     return run(api, handset)

@@ -9,7 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from simulators.terminal_phone.api import Handset, Message, UssdDialogue
+from simulators.handset import Handset, Sms, SmsgwError
+from simulators.ussd_screen import UssdScreen
 
 # -- events for the UI thread --------------------------------------------------------------
 
@@ -36,7 +37,7 @@ class InboxArrived:
         it lacks are gone (the inbox was cleared). Messages that came later are kept.
     """
 
-    messages: tuple[Message, ...]
+    messages: tuple[Sms, ...]
     live: bool
     known: frozenset[int] = frozenset()
 
@@ -48,7 +49,7 @@ class UssdUpdated:
     :ivar initial: the first answer after start-up: a dialogue that already ended is history.
     """
 
-    dialogue: UssdDialogue
+    dialogue: UssdScreen
     initial: bool = False
 
 
@@ -71,9 +72,9 @@ class HandsetChanged:
 class ActionDone:
     """A background request ended; the UI thread calls ``callback(result, error)``."""
 
-    callback: Callable[[Any, Exception | None], None]
+    callback: Callable[[Any, SmsgwError | None], None]
     result: Any
-    error: Exception | None
+    error: SmsgwError | None
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from simulators.terminal_phone.api import Message
+from simulators.handset import Sms, SmsgwError
 from simulators.terminal_phone.text import first_line, pad, printable, sms_parts, text_width, wrap
 
 if TYPE_CHECKING:
@@ -123,6 +123,11 @@ class MenuScreen(Screen):
             ui.dial(key)
 
 
+def peer(message: Sms, box: str) -> str:
+    """The other end: who sent a message of the inbox, whom one of the sent box went to."""
+    return message.sender if box == "inbox" else message.recipient
+
+
 class ListScreen(Screen):
     """The inbox or the sent box, newest first, one message a line."""
 
@@ -133,12 +138,12 @@ class ListScreen(Screen):
         self.title = "Inbox" if box == "inbox" else "Sent"
         self.softkeys = "↑↓ Move   Enter Open   Esc Back"
 
-    def messages(self, ui: PhoneUi) -> list[Message]:
+    def messages(self, ui: PhoneUi) -> list[Sms]:
         """The box's messages, newest first."""
         box = ui.inbox if self.box == "inbox" else ui.sent
         return sorted((box or {}).values(), key=lambda m: (m.cursor, m.id), reverse=True)
 
-    def _index(self, messages: list[Message]) -> int:
+    def _index(self, messages: list[Sms]) -> int:
         ids = [m.id for m in messages]
         return ids.index(self.selected_id) if self.selected_id in ids else 0
 
@@ -151,12 +156,12 @@ class ListScreen(Screen):
             return Body([Line("No messages" if self.box == "inbox" else "Nothing sent yet")])
         index = self._index(messages)
         self.top = min(max(self.top, index - height + 1), index)
-        peer_width = min(max(text_width(m.peer) for m in messages), 16)
+        peer_width = min(max(text_width(peer(m, self.box)) for m in messages), 16)
         lines = []
         for message in messages[self.top : self.top + height]:
             mark = "●" if message.id in ui.unread else ("→" if self.box == "sent" else " ")
             stamp = when(message.received_at, now)
-            head = f"{mark} {pad(printable(message.peer), peer_width)}  "
+            head = f"{mark} {pad(printable(peer(message, self.box)), peer_width)}  "
             room = width - text_width(head) - text_width(stamp) - 1
             text = pad(first_line(message.text), max(room, 0))
             style = "selected" if message.id == messages[index].id else ""
@@ -176,7 +181,7 @@ class ListScreen(Screen):
             self.selected_id = messages[index].id
             ui.open_message(self.box, messages[index].id)
         elif key in ("r", "R") and self.box == "inbox":
-            ui.compose(to=messages[index].peer)
+            ui.compose(to=messages[index].sender)
 
 
 class MessageScreen(Screen):
@@ -189,7 +194,7 @@ class MessageScreen(Screen):
         self.title = "Message" if box == "inbox" else "Sent message"
         self.softkeys = "R Reply   F Forward   Esc Back" if box == "inbox" else "F Forward   Esc Back"
 
-    def message(self, ui: PhoneUi) -> Message | None:
+    def message(self, ui: PhoneUi) -> Sms | None:
         """The message shown (it may have grown parts since it was opened)."""
         box = ui.inbox if self.box == "inbox" else ui.sent
         return (box or {}).get(self.message_id)
@@ -203,7 +208,12 @@ class MessageScreen(Screen):
         if not message.complete:
             parts += ", incomplete"
         lines = [
-            Line(pad(("From: " if self.box == "inbox" else "To: ") + printable(message.peer), width), "bold"),
+            Line(
+                pad(
+                    ("From: " if self.box == "inbox" else "To: ") + printable(peer(message, self.box)), width
+                ),
+                "bold",
+            ),
             Line(pad(f"{when(message.received_at, now, full=True)}  ({parts})", width)),
             Line(""),
         ]
@@ -223,7 +233,7 @@ class MessageScreen(Screen):
         elif message is None:
             return
         elif key in ("r", "R") and self.box == "inbox":
-            ui.compose(to=message.peer)
+            ui.compose(to=message.sender)
         elif key in ("f", "F"):
             ui.compose(text=message.text)
 
@@ -322,7 +332,7 @@ class ComposeScreen(Screen):
         text = text.replace("\r\n", "\n").replace("\r", "\n")
         self._set_field(self._field() + ("".join(text.split()) if self.step == "to" else text))
 
-    def sent(self, ui: PhoneUi, result: list[str] | None, error: Exception | None) -> None:
+    def sent(self, ui: PhoneUi, result: list[str] | None, error: SmsgwError | None) -> None:
         """The network's answer: on success the composer gives way to a "Sent" note."""
         self.sending = False
         if error is None:
@@ -332,7 +342,7 @@ class ComposeScreen(Screen):
             else:
                 ui.push(note)
         else:
-            ui.push(NoteScreen("Not sent", ["Not sent:", str(error)]))
+            ui.push(NoteScreen("Not sent", ["Not sent:", error.message]))
 
 
 class NoteScreen(Screen):

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from simulators.terminal_phone.api import Handset, HandsetApi, InboxPage, Message
+from simulators.handset import Handset, HandsetClient, Page, Sms, SmsgwError
 from simulators.terminal_phone.events import (
     ActionDone,
     Event,
@@ -32,7 +32,7 @@ from simulators.terminal_phone.screens import (
     Screen,
 )
 from simulators.terminal_phone.text import clip, pad, printable, text_width
-from simulators.terminal_phone.ussd import USSD_WAIT, DialScreen, UssdScreen, answered, show
+from simulators.terminal_phone.ussd import USSD_WAIT, DialScreen, UssdView, answered, show
 
 #: How long a notice such as "New message from 12345" stays on the status line.
 NOTICE_SECONDS = 10.0
@@ -57,14 +57,14 @@ class PhoneUi:
     def __init__(
         self,
         handset: Handset,
-        request: Callable[[Callable[[HandsetApi], Any], Callable[[Any, Exception | None], None]], None],
+        request: Callable[[Callable[[HandsetClient], Any], Callable[[Any, SmsgwError | None], None]], None],
     ) -> None:
         self.handset = handset
         self.request = request
-        self.inbox: dict[int, Message] = {}
+        self.inbox: dict[int, Sms] = {}
         self.inbox_loaded = False
         self.unread: set[int] = set()
-        self.sent: dict[int, Message] | None = None
+        self.sent: dict[int, Sms] | None = None
         self.online = True
         self.offline_reason = ""
         self.notice = ""
@@ -77,7 +77,7 @@ class PhoneUi:
         #: USSD sessions the user has left or seen end: later answers about them are old news.
         self.ussd_done: set[int] = set()
         #: The screen of a dial the server has not answered yet.
-        self.ussd_pending: UssdScreen | None = None
+        self.ussd_pending: UssdView | None = None
 
     # -- navigation ------------------------------------------------------------------
 
@@ -127,13 +127,15 @@ class PhoneUi:
             # The long poll only sees messages after its cursor; a full reload also catches a
             # long message the server shows late (incomplete, after its parts timed out).
             known = frozenset(self.inbox)
-            self.request(lambda api: api.inbox(), lambda page, error: self._reloaded(known, page, error))
+            self.request(
+                lambda api: api.read("/inbox"), lambda page, error: self._reloaded(known, page, error)
+            )
         elif item == "2":
             self.compose()
         elif item == "3":
             self.sent = None
             self.push(ListScreen("sent"))
-            self.request(lambda api: api.sent(), self._sent_loaded)
+            self.request(lambda api: api.read("/sent"), self._sent_loaded)
         elif item == "4":
             state = "on" if self.is_off else "off"
             self.say(f"Switching {state}…", time.monotonic())
@@ -154,17 +156,17 @@ class PhoneUi:
 
     def dial_ussd(self, dial: DialScreen, dialled: str) -> None:
         """Send a USSD code from the dial line: "running…" until the first screen comes."""
-        screen = UssdScreen(dialled)
+        screen = UssdView(dialled)
         if self.screen is dial:
             self.replace(screen)
         else:
             self.push(screen)
         self.ussd_pending = screen
-        self.request(lambda api: api.dial_ussd(dialled, USSD_WAIT), lambda d, e: answered(self, screen, d, e))
+        self.request(lambda api: api.dial(dialled, wait=USSD_WAIT), lambda d, e: answered(self, screen, d, e))
 
-    def reply_ussd(self, screen: UssdScreen, text: str) -> None:
+    def reply_ussd(self, screen: UssdView, text: str) -> None:
         """Send the answer typed at a USSD prompt."""
-        self.request(lambda api: api.reply_ussd(text, USSD_WAIT), lambda d, e: answered(self, screen, d, e))
+        self.request(lambda api: api.reply(text, wait=USSD_WAIT), lambda d, e: answered(self, screen, d, e))
 
     def open_message(self, box: str, message_id: int) -> None:
         """Open a message from the inbox or the sent box; it is read now."""
@@ -176,24 +178,24 @@ class PhoneUi:
     def send(self, compose: ComposeScreen) -> None:
         """Send the composer's text (MO) in the background."""
         to, text = compose.to, compose.text
-        self.request(lambda api: api.send_sms(to, text), lambda r, e: compose.sent(self, r, e))
+        self.request(lambda api: api.send_sms(text, to), lambda r, e: compose.sent(self, r, e))
 
-    def _reloaded(self, known: frozenset[int], page: InboxPage | None, error: Exception | None) -> None:
+    def _reloaded(self, known: frozenset[int], page: Page | None, error: SmsgwError | None) -> None:
         if page is not None:
             event = InboxArrived(page.messages, live=self.inbox_loaded, known=known)
             self.handle(event, time.monotonic())
 
-    def _sent_loaded(self, messages: list[Message] | None, error: Exception | None) -> None:
-        self.sent = {m.id: m for m in messages or ()}
+    def _sent_loaded(self, page: Page | None, error: SmsgwError | None) -> None:
+        self.sent = {m.id: m for m in (page.messages if page is not None else ())}
         if error is not None:
-            self.say(f"Sent box: {error}", time.monotonic())
+            self.say(f"Sent box: {error.message}", time.monotonic())
 
-    def _switched(self, handset: Handset | None, error: Exception | None) -> None:
+    def _switched(self, handset: Handset | None, error: SmsgwError | None) -> None:
         if handset is not None:
             self.handset = handset
             self.say(f"Phone switched {handset.state}", time.monotonic())
-        else:
-            self.say(f"Not switched: {error}", time.monotonic())
+        elif error is not None:
+            self.say(f"Not switched: {error.message}", time.monotonic())
 
     # -- events ----------------------------------------------------------------------
 
@@ -238,7 +240,7 @@ class PhoneUi:
             self.unread.update(m.id for m in fresh)
             # Messages landing while the last "new message" notice shows are counted together.
             showing = self.notice_until > now and self.notice == self._new_notice
-            self._new_senders = (self._new_senders if showing else []) + [printable(m.peer) for m in fresh]
+            self._new_senders = (self._new_senders if showing else []) + [printable(m.sender) for m in fresh]
             count, senders = len(self._new_senders), set(self._new_senders)
             if count == 1:
                 notice = f"New message from {self._new_senders[0]}"

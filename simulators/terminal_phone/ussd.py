@@ -4,17 +4,18 @@ A dialogue's news comes from two places that may race: the answers to the phone'
 requests (dial, reply) and the background long poll (see
 :class:`~simulators.terminal_phone.app.UssdPoller`). :func:`show` takes both and applies an
 answer only when it is later in its dialogue than what the screen shows
-(:attr:`UssdDialogue.order`); a dialogue the user has left (dismissed, cancelled) stays gone.
+(:func:`order`); a dialogue the user has left (dismissed, cancelled) stays gone.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from simulators.terminal_phone.api import UssdDialogue
+from simulators.handset import SmsgwError
 from simulators.terminal_phone.screens import Body, Line, Screen
 from simulators.terminal_phone.text import pad, printable, text_width, wrap
+from simulators.ussd_screen import UssdScreen
 
 if TYPE_CHECKING:
     from simulators.terminal_phone.ui import PhoneUi
@@ -25,6 +26,15 @@ USSD_WAIT = 25
 RUNNING = "USSD code running…"
 #: What the dial line takes: a feature phone's keypad.
 DIAL_KEYS = "0123456789*#+"
+
+
+#: How a dialogue's answers follow each other at one screen: the prompt, the answer sent, the end.
+_PHASE_ORDER = {"idle": 0, "waiting_user": 0, "waiting_app": 1, "closed": 2}
+
+
+def order(dialogue: UssdScreen) -> tuple[int, int]:
+    """Sorts the answers about one dialogue: a later screen, then the answer sent, then the end."""
+    return dialogue.cursor, _PHASE_ORDER.get(dialogue.state, 0)
 
 
 class DialScreen(Screen):
@@ -65,7 +75,7 @@ class DialScreen(Screen):
         self.number += "".join(c for c in text if c in DIAL_KEYS)
 
 
-class UssdScreen(Screen):
+class UssdView(Screen):
     """One USSD dialogue, full screen: running…, a prompt with a reply line, or the final text.
 
     :param dialled: what the phone dialled, for a dialogue it starts; "" for a pushed one.
@@ -91,22 +101,22 @@ class UssdScreen(Screen):
         """What Enter and Esc do now."""
         return {"running": "Esc Cancel", "prompt": "Enter Send   Esc Cancel"}.get(self.phase, "Enter OK")
 
-    def update(self, dialogue: UssdDialogue) -> bool:
+    def update(self, dialogue: UssdScreen) -> bool:
         """Show ``dialogue`` if it is later than what shows; return whether a new text came."""
-        if dialogue.order <= self.order:
+        if order(dialogue) <= self.order:
             return False
-        fresh = dialogue.screen is not None and dialogue.cursor > self.order[0]
-        self.order = dialogue.order
+        fresh = bool(dialogue.text) and dialogue.cursor > self.order[0]
+        self.order = order(dialogue)
         if dialogue.service_code and not self.dialled:
             self.title = f"USSD {dialogue.service_code}"
         if dialogue.state == "closed":
             self.phase = "closed"
             if fresh:
-                self.text = dialogue.screen or ""
+                self.text = dialogue.text
             else:  # ended without a last screen: cancelled, or the user was too slow
                 self.text = "USSD session ended" + (f": {dialogue.end_reason}" if dialogue.end_reason else "")
         elif dialogue.state == "waiting_user" and dialogue.expects_reply:
-            self.phase, self.text, self.reply = "prompt", dialogue.screen or "", ""
+            self.phase, self.text, self.reply = "prompt", dialogue.text, ""
         else:
             self.phase = "running"
         if fresh:
@@ -174,7 +184,7 @@ class UssdScreen(Screen):
             ui.request(lambda api: api.cancel_ussd(), lambda result, error: None)
 
 
-def show(ui: PhoneUi, dialogue: UssdDialogue, initial: bool = False) -> None:
+def show(ui: PhoneUi, dialogue: UssdScreen, initial: bool = False) -> None:
     """Apply a server answer about the USSD dialogue: update its screen, or pop one up.
 
     :param initial: the first answer since start-up (or since the network came back): an
@@ -183,7 +193,7 @@ def show(ui: PhoneUi, dialogue: UssdDialogue, initial: bool = False) -> None:
     session = dialogue.session
     if session is None or dialogue.state == "idle" or session in ui.ussd_done:
         return
-    screen = next((s for s in ui.stack if isinstance(s, UssdScreen) and s.session == session), None)
+    screen = next((s for s in ui.stack if isinstance(s, UssdView) and s.session == session), None)
     pending = ui.ussd_pending
     history = initial and dialogue.state == "closed"
     if screen is None and pending is not None and dialogue.origin == "mobile" and not history:
@@ -198,7 +208,7 @@ def show(ui: PhoneUi, dialogue: UssdDialogue, initial: bool = False) -> None:
         if history:
             ui.ussd_done.add(session)
             return
-        screen = UssdScreen(session=session)
+        screen = UssdView(session=session)
         ui.push(screen)
         ui.bell = True  # a pushed prompt or notice pops up by itself
     if screen.update(dialogue) and screen is not ui.screen:
@@ -207,11 +217,11 @@ def show(ui: PhoneUi, dialogue: UssdDialogue, initial: bool = False) -> None:
         ui.ussd_done.add(session)
 
 
-def answered(ui: PhoneUi, screen: UssdScreen, dialogue: UssdDialogue | None, error: Any) -> None:
+def answered(ui: PhoneUi, screen: UssdView, dialogue: UssdScreen | None, error: SmsgwError | None) -> None:
     """The answer to a dial or a reply: the next screen, or why there is none."""
     if ui.ussd_pending is screen and error is not None:
         ui.ussd_pending = None
     if dialogue is not None:
         show(ui, dialogue)
-    elif not screen.cancelled and screen.phase != "closed":
-        screen.fail(str(error))
+    elif error is not None and not screen.cancelled and screen.phase != "closed":
+        screen.fail(error.message)

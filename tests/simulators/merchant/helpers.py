@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from typing import Any, TypeVar
 
-from simulators.merchant.actions import Action, EndUssd, PushUssd, SendSms, UssdScreen, Webhook
+from simulators.merchant.actions import Action, EndUssd, PushUssd, SendSms, ShowUssd, Webhook
 from simulators.merchant.config import MerchantConfig
 from simulators.merchant.service import Merchant
 from simulators.merchant.wallets import Wallets, demo_wallets
@@ -40,7 +40,7 @@ def hooks(actions: Any) -> list[tuple[str, str]]:
 
 def screens(actions: Any) -> list[str]:
     """The texts of every USSD action among ``actions``."""
-    ussd = (PushUssd, UssdScreen, EndUssd)
+    ussd = (PushUssd, ShowUssd, EndUssd)
     return [a.text for a in actions if isinstance(a, ussd)]
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from simulators.merchant.actions import UssdScreen
+from simulators.merchant.actions import ShowUssd
 from simulators.merchant.orders import OrderStatus
 from simulators.merchant.service import Merchant
 
@@ -11,19 +11,19 @@ from .helpers import EN, HOOK, ZH, hooks, make_merchant, of, texts
 MAIN = "1 Pay merchant\n2 My balance\n3 Last payments"
 
 
-def walk(merchant: Merchant, answers: list[str], msisdn: str = EN, key: str = "s1") -> list[UssdScreen]:
+def walk(merchant: Merchant, answers: list[str], msisdn: str = EN, key: str = "s1") -> list[ShowUssd]:
     """Answer the menu one step at a time (the CON/END style) and collect the screens."""
     shown = []
     for n in range(len(answers) + 1):
         actions = merchant.ussd_menu(key, msisdn, answers[:n], float(n))
-        assert isinstance(actions[0], UssdScreen) and len(of(UssdScreen, actions)) == 1
+        assert isinstance(actions[0], ShowUssd) and len(of(ShowUssd, actions)) == 1
         shown.append(actions[0])
     return shown
 
 
 def test_main_menu() -> None:
     """Dialling *126# shows the main menu and waits."""
-    assert make_merchant().ussd_menu("s1", EN, [], 0.0) == [UssdScreen("s1", MAIN, end=False)]
+    assert make_merchant().ussd_menu("s1", EN, [], 0.0) == [ShowUssd("s1", MAIN, end=False)]
 
 
 def test_pay_the_shop() -> None:
@@ -38,7 +38,7 @@ def test_pay_the_shop() -> None:
     ]
     actions = merchant.ussd_menu("s1", EN, ["1", "10086", "25", "1234", "1"], 9.0)
     order = merchant.orders.get("ord_0001")
-    assert actions[0] == UssdScreen("s1", f"Paid 25.00 CNY to ShopX. Ref {order.reference}", end=True)
+    assert actions[0] == ShowUssd("s1", f"Paid 25.00 CNY to ShopX. Ref {order.reference}", end=True)
     assert texts(actions) == [f"Paid 25.00 CNY to ShopX. Ref {order.reference}. Balance 75.00 CNY."]
     assert hooks(actions) == [("paid", "confirmed")]
     assert (order.method, order.status, order.amount) == ("ussd_menu", OrderStatus.PAID, 2500)
@@ -58,7 +58,7 @@ def test_direct_dial_takes_all_answers_at_once() -> None:
     """*126*1*10086*25*1234# arrives as four answers in one request and shows the confirmation."""
     merchant = make_merchant()
     actions = merchant.ussd_menu("s1", EN, ["1", "10086", "25", "1234"], 0.0)
-    assert actions == [UssdScreen("s1", "Pay 25.00 CNY to ShopX (10086)?\n1 Yes\n2 No")]
+    assert actions == [ShowUssd("s1", "Pay 25.00 CNY to ShopX (10086)?\n1 Yes\n2 No")]
 
 
 def test_menu_in_chinese() -> None:
@@ -95,7 +95,7 @@ def test_unknown_merchant_and_invalid_amount_ask_again() -> None:
 
 def test_invalid_main_choice() -> None:
     """An unknown main-menu choice shows the menu again with a hint."""
-    assert walk(make_merchant(), ["7"])[-1] == UssdScreen("s1", "Invalid choice.\n" + MAIN)
+    assert walk(make_merchant(), ["7"])[-1] == ShowUssd("s1", "Invalid choice.\n" + MAIN)
 
 
 def test_zero_goes_back_and_exits() -> None:
@@ -124,7 +124,7 @@ def test_no_at_confirmation_cancels() -> None:
     """2 at the confirmation ends with 'Payment cancelled.' and moves no money."""
     merchant = make_merchant()
     screens = walk(merchant, ["1", "10086", "25", "1234", "2"])
-    assert screens[-1] == UssdScreen("s1", "Payment cancelled.", end=True)
+    assert screens[-1] == ShowUssd("s1", "Payment cancelled.", end=True)
     assert merchant.wallets.get(EN).balance == 10_000 and len(merchant.orders) == 0
 
 
@@ -145,14 +145,14 @@ def test_wrong_pin_in_the_menu() -> None:
     ]
     assert screens[-1].end and merchant.wallets.get(EN).locked
     again = walk(merchant, ["1", "10086", "25", "1234"], key="s2")
-    assert again[-1] == UssdScreen("s2", "Your wallet is locked.", end=True)
+    assert again[-1] == ShowUssd("s2", "Your wallet is locked.", end=True)
 
 
 def test_insufficient_balance_in_the_menu() -> None:
     """Paying more than the balance ends with the balance, fails the menu order and texts the buyer."""
     merchant = make_merchant(callback_url=HOOK)
     actions = merchant.ussd_menu("s1", EN, ["1", "10086", "100.01", "1234", "1"], 0.0)
-    assert actions[0] == UssdScreen("s1", "Insufficient balance (100.00 CNY). Payment failed.", end=True)
+    assert actions[0] == ShowUssd("s1", "Insufficient balance (100.00 CNY). Payment failed.", end=True)
     assert hooks(actions) == [("failed", "insufficient_balance")]
     assert texts(actions) == ["Payment of 100.01 CNY to ShopX failed: insufficient balance (100.00 CNY)."]
     assert merchant.wallets.get(EN).balance == 10_000
@@ -161,7 +161,7 @@ def test_insufficient_balance_in_the_menu() -> None:
 def test_balance() -> None:
     """2 shows the balance and ends."""
     assert make_merchant().ussd_menu("s1", EN, ["2"], 0.0) == [
-        UssdScreen("s1", "Balance: 100.00 CNY", end=True)
+        ShowUssd("s1", "Balance: 100.00 CNY", end=True)
     ]
 
 
@@ -172,7 +172,7 @@ def test_last_payments() -> None:
     for n, amount in enumerate(["1", "2", "3", "4"]):
         merchant.ussd_menu(f"p{n}", EN, ["1", "10086", amount, "1234", "1"], float(n))
     shown = merchant.ussd_menu("s1", EN, ["3"], 9.0)
-    assert shown == [UssdScreen("s1", "Last payments (CNY):\n4.00 ShopX\n3.00 ShopX\n2.00 ShopX", end=True)]
+    assert shown == [ShowUssd("s1", "Last payments (CNY):\n4.00 ShopX\n3.00 ShopX\n2.00 ShopX", end=True)]
     zh = make_merchant()
     assert zh.ussd_menu("s1", ZH, ["3"], 0.0)[0].text == "暂无付款记录。"  # type: ignore[union-attr]
 
@@ -180,7 +180,7 @@ def test_last_payments() -> None:
 def test_no_wallet() -> None:
     """A handset without a wallet is told so and the dialogue ends."""
     actions = make_merchant().ussd_menu("s1", "8613999999999", [], 0.0)
-    assert actions == [UssdScreen("s1", "You have no wallet. Visit a shop to open one.", end=True)]
+    assert actions == [ShowUssd("s1", "You have no wallet. Visit a shop to open one.", end=True)]
 
 
 def test_sessions_are_separate_and_restart_on_new_inputs() -> None:
@@ -189,7 +189,7 @@ def test_sessions_are_separate_and_restart_on_new_inputs() -> None:
     merchant.ussd_menu("a", EN, ["1"], 0.0)
     assert merchant.ussd_menu("b", EN, [], 0.0)[0].text == MAIN  # type: ignore[union-attr]
     assert merchant.ussd_menu("a", EN, ["1", "10086"], 1.0)[0].text == "Enter amount (CNY):\n0 Back"  # type: ignore[union-attr]
-    assert merchant.ussd_menu("a", EN, ["2"], 2.0) == [UssdScreen("a", "Balance: 100.00 CNY", end=True)]
+    assert merchant.ussd_menu("a", EN, ["2"], 2.0) == [ShowUssd("a", "Balance: 100.00 CNY", end=True)]
 
 
 def test_idle_menus_are_forgotten() -> None:

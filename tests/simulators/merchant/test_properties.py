@@ -8,7 +8,7 @@ from collections import defaultdict
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from simulators.merchant.actions import MAX_SCREEN, Action, EndUssd, PushUssd, SendSms, UssdScreen, Webhook
+from simulators.merchant.actions import MAX_SCREEN, Action, EndUssd, PushUssd, SendSms, ShowUssd, Webhook
 from simulators.merchant.config import MerchantConfig
 from simulators.merchant.service import Merchant
 from simulators.merchant.texts import MAX_AMOUNT, fits_screen, format_money
@@ -25,7 +25,7 @@ shop_names = st.text(_NAME_CHARS, min_size=1, max_size=20).filter(lambda s: s ==
 
 
 def _ussd(actions: list[Action] | tuple[Action, ...]) -> list[str]:
-    return [a.text for a in actions if isinstance(a, PushUssd | UssdScreen | EndUssd)]
+    return [a.text for a in actions if isinstance(a, PushUssd | ShowUssd | EndUssd)]
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

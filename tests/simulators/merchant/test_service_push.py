@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from simulators.merchant.actions import EndUssd, PushUssd, UssdScreen
+from simulators.merchant.actions import EndUssd, PushUssd, ShowUssd
 from simulators.merchant.orders import OrderStatus
 from simulators.merchant.service import Merchant
 
@@ -35,7 +35,7 @@ def test_push_confirm_and_pin_pays() -> None:
     order = merchant.orders.get("ord_0001")
     step = merchant.ussd_push_answer(EN, "1", 5.0)
     assert step.reason == "pin_requested" and step.actions == (
-        UssdScreen(EN, "Enter PIN to pay 25.00 CNY to ShopX:", end=False),
+        ShowUssd(EN, "Enter PIN to pay 25.00 CNY to ShopX:", end=False),
     )
     assert order.status is OrderStatus.AWAITING_CONFIRMATION
     paid = merchant.ussd_push_answer(EN, "1234", 10.0)
@@ -53,10 +53,10 @@ def test_push_in_chinese() -> None:
     order, actions = merchant.create_order(ZH, 2500, "CNY", "ussd_push", None, 0.0)
     assert actions[0] == PushUssd(ZH, "向 ShopX 支付 25.00 CNY？\n1 确认\n2 取消")
     assert merchant.ussd_push_answer(ZH, "1", 1.0).actions == (
-        UssdScreen(ZH, "请输入密码，向 ShopX 支付 25.00 CNY："),
+        ShowUssd(ZH, "请输入密码，向 ShopX 支付 25.00 CNY："),
     )
     wrong = merchant.ussd_push_answer(ZH, "0000", 2.0)
-    assert wrong.actions == (UssdScreen(ZH, "密码错误，还可尝试 2 次。\n请输入密码："),)
+    assert wrong.actions == (ShowUssd(ZH, "密码错误，还可尝试 2 次。\n请输入密码："),)
     paid = merchant.ussd_push_answer(ZH, "2345", 3.0)
     assert paid.actions[0] == EndUssd(ZH, f"已向 ShopX 支付 25.00 CNY。参考号 {order.reference}")
 
@@ -85,9 +85,7 @@ def test_push_invalid_choice_repeats_the_prompt() -> None:
     merchant = pushed()
     outcome = merchant.ussd_push_answer(EN, "9", 1.0)
     assert outcome.reason == "invalid_choice"
-    assert outcome.actions == (
-        UssdScreen(EN, "Answer 1 or 2.\nPay 25.00 CNY to ShopX?\n1 Confirm\n2 Cancel"),
-    )
+    assert outcome.actions == (ShowUssd(EN, "Answer 1 or 2.\nPay 25.00 CNY to ShopX?\n1 Confirm\n2 Cancel"),)
     assert merchant.orders.get("ord_0001").status is OrderStatus.AWAITING_CONFIRMATION
 
 
@@ -97,7 +95,7 @@ def test_wrong_pin_retries_then_locks() -> None:
     merchant.ussd_push_answer(EN, "1", 1.0)
     first = merchant.ussd_push_answer(EN, "0000", 2.0)
     assert (first.reason, first.attempts_left) == ("wrong_pin", 2)
-    assert first.actions == (UssdScreen(EN, "Wrong PIN. Tries left: 2.\nEnter PIN:"),)
+    assert first.actions == (ShowUssd(EN, "Wrong PIN. Tries left: 2.\nEnter PIN:"),)
     merchant.ussd_push_answer(EN, "0000", 3.0)
     last = merchant.ussd_push_answer(EN, "0000", 4.0)
     assert last.actions[0] == EndUssd(EN, "Wrong PIN. Your wallet is locked.")
