@@ -246,19 +246,29 @@ def start(config: Config, reactor: Any) -> Any:
             info["smpp"]["tls_port"] = tls_port.getHost().port
         # Synchronous: a change is committed before it is answered (an MO's message_id is durable).
         waiters = InboxWaiters(reactor, carrier.events, config.http.max_waiters)
-        clock_routes = ClockRoutes(carrier, clock, factory.flusher.flush)
-        carrier.ussd_apps.post_to_http_app = HttpUssdApps(carrier, reactor, factory.flusher.mark).post
+        clock_routes = ClockRoutes(carrier.tick, clock, factory.flusher.flush)
+        carrier.ussd_apps.post_to_http_app = HttpUssdApps(
+            carrier.ussd, carrier.clock, reactor, factory.flusher.mark
+        ).post
         routes = (
-            NetworkRoutes(carrier, info, deliveries.pdu_log, factory.flusher.flush).routes()
+            NetworkRoutes(
+                carrier.binds,
+                carrier.messages,
+                carrier.handsets,
+                info,
+                deliveries.pdu_log,
+                factory.flusher.flush,
+            ).routes()
             + HandsetRoutes(
-                carrier,
+                carrier.handsets,
+                carrier.handset_ussd,
                 waiters,
                 factory.flusher.flush,
                 concat_timeout=network.concat_timeout,
             ).routes()
             + clock_routes.routes()
-            + NamespaceRoutes(carrier, factory.flusher.flush).routes()
-            + FaultRoutes(carrier).routes()
+            + NamespaceRoutes(carrier.handsets, carrier.faults, factory.flusher.flush).routes()
+            + FaultRoutes(carrier.faults, carrier.accounts, carrier.subscribers.country_code).routes()
             + OpenApiRoutes().routes()
         )
         events = EventStream(

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import attrs
 
 from smsgw.carrier.errors import BindRefused, Throttled
 from smsgw.smpp.constants import BindType, CommandStatus
+from smsgw.text.coding import DefaultAlphabet
+from smsgw.text.split import Mode as SplitMode
 
 MESSAGE_ID_FORMATS = ("decimal", "hex", "decimal10")
 RECEIPT_FORMATS = ("full", "short")
@@ -57,8 +59,8 @@ class Account:
     max_queue: int = 100_000
     #: Sessions the account may have bound at once (0: no limit).
     max_binds: int = 100
-    long_mo: str = "udh"
-    data_coding_0: str = "gsm"
+    long_mo: SplitMode = "udh"
+    data_coding_0: DefaultAlphabet = "gsm"
     ussd_service_type: str = "USSD"
     ussd_session: str = "its_session_info"
     ussd_network_end: str = "abort"
@@ -103,7 +105,7 @@ class AccountRegistry:
             code: account.system_id for account in self._accounts.values() for code in account.short_codes
         }
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Account]:
         return iter(self._accounts.values())
 
     def get(self, system_id: str) -> Account | None:

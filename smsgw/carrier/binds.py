@@ -114,3 +114,7 @@ class BindDesk:
         self.outbox.detach(binding)
         if self.bound.pop(binding.session_id, None) is not None and self.events.wants(Unbound):
             self.events.emit(Unbound(binding.session_id, binding.account.system_id, reason))
+
+    def waiting_for(self, binding: Binding) -> int:
+        """The deliveries this bind could be sent: its account's shared ones and its own."""
+        return self.outbox.queued(binding.account.system_id, binding.session_id)

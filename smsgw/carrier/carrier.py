@@ -22,8 +22,10 @@ from smsgw.carrier.clock import Clock
 from smsgw.carrier.encoding import DeliveryEncoder
 from smsgw.carrier.events import EventBus
 from smsgw.carrier.faults import FaultBook
+from smsgw.carrier.handset_ussd import HandsetUssd
 from smsgw.carrier.handsets import Handsets
 from smsgw.carrier.limits import Limits
+from smsgw.carrier.messagelog import MessageLog
 from smsgw.carrier.outbox import Outbox, RetryPolicy
 from smsgw.carrier.smsc import Smsc
 from smsgw.carrier.submitted import SubmittedMessages
@@ -111,9 +113,20 @@ class Carrier:
             self.faults,
             self.ussd_apps.from_esme,
         )
+        self.messages = MessageLog(store, self.accounts)
         self.handsets = Handsets(
-            subscribers, self.accounts, store, self.center, self.outbox, self.ussd, self.events, clock, limits
+            subscribers,
+            self.accounts,
+            store,
+            self.center,
+            self.outbox,
+            self.ussd,
+            self.events,
+            clock,
+            limits,
+            self.messages,
         )
+        self.handset_ussd = HandsetUssd(subscribers, self.ussd, clock)
 
     def start(self) -> None:
         """Resume what the store holds: kept subscribers, messages still waiting for their

@@ -28,7 +28,9 @@ from smsgw.digits import ascii_int
 from smsgw.smpp.constants import CommandStatus, EsmClass, MessageState, Npi, Ton
 from smsgw.store.interface import MessageStore
 from smsgw.store.records import DeliveryRecord, MessageRecord
+from smsgw.text.coding import DefaultAlphabet
 from smsgw.text.errors import InvalidUdh
+from smsgw.text.split import Mode as SplitMode
 from smsgw.text.split import Part, split_text
 from smsgw.text.udh import split_udh
 
@@ -466,8 +468,8 @@ class MessageCenter:
         """
         system_id = self.route_short_code(destination)
         account = self.accounts.get(system_id)
-        mode = account.long_mo if account is not None else "udh"
-        alphabet = account.data_coding_0 if account is not None else "gsm"
+        mode: SplitMode = account.long_mo if account is not None else "udh"
+        alphabet: DefaultAlphabet = account.data_coding_0 if account is not None else "gsm"
         ids = []
         for part in self._split(text, mode, alphabet):
             record = self._new_part(system_id, "MO", msisdn, msisdn, destination, part, now)
@@ -499,9 +501,9 @@ class MessageCenter:
             ids.append(record.message_id)
         return ids
 
-    def _split(self, text: str, mode: str, alphabet: str = "gsm") -> list[Part]:
+    def _split(self, text: str, mode: SplitMode, alphabet: DefaultAlphabet = "gsm") -> list[Part]:
         self._mo_ref = (self._mo_ref + 1) & 0xFF
-        return split_text(text, ref=self._mo_ref, mode=mode, alphabet=alphabet)  # type: ignore[arg-type]
+        return split_text(text, ref=self._mo_ref, mode=mode, alphabet=alphabet)
 
     def _new_part(
         self,

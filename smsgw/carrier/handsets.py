@@ -7,7 +7,9 @@ from smsgw.carrier.center import MessageCenter
 from smsgw.carrier.clock import Clock
 from smsgw.carrier.errors import Rejected, UnknownSubscriber
 from smsgw.carrier.events import EventBus, HandsetChanged
+from smsgw.carrier.inbox import BoxReader
 from smsgw.carrier.limits import Limits
+from smsgw.carrier.messagelog import MessageLog
 from smsgw.carrier.outbox import Outbox
 from smsgw.carrier.subscribers import (
     HandsetState,
@@ -19,7 +21,6 @@ from smsgw.carrier.subscribers import (
 from smsgw.carrier.ussd import UssdGateway
 from smsgw.smpp.constants import CommandStatus as S
 from smsgw.store.interface import MessageStore
-from smsgw.store.records import MessageRecord
 
 
 class Handsets:
@@ -36,6 +37,7 @@ class Handsets:
         events: EventBus,
         clock: Clock,
         limits: Limits,
+        messages: MessageLog,
     ) -> None:
         self.subscribers = subscribers
         self.accounts = accounts
@@ -46,7 +48,52 @@ class Handsets:
         self.events = events
         self.clock = clock
         self.limits = limits
+        self.messages = messages
         self._last_fresh = 0
+
+    @property
+    def country_code(self) -> str:
+        """The network's country code: numbers written without it are national."""
+        return self.subscribers.country_code
+
+    def find(self, number: str) -> Subscriber | None:
+        """The handset a number (international or national) names, kept or implicit; None
+        for no phone number, or one strict provisioning does not know."""
+        return self.subscribers.find(number)
+
+    def kept(self, msisdn: str) -> Subscriber | None:
+        """The handset if it was provisioned or changed (so it can be deleted), else None."""
+        return self.subscribers.get(msisdn)
+
+    def all_kept(self) -> list[Subscriber]:
+        """Every provisioned or changed handset."""
+        return list(self.subscribers)
+
+    def listed(self) -> list[Subscriber]:
+        """The kept handsets and those of the numbers that have messages, by MSISDN."""
+        handsets = {s.msisdn: s for s in self.subscribers}
+        for msisdn in self.messages.with_messages():
+            if msisdn not in handsets:
+                implicit = self.subscribers.find(msisdn)
+                if implicit is not None:
+                    handsets[msisdn] = implicit
+        return [handsets[m] for m in sorted(handsets)]
+
+    def box(self, handset: Subscriber, direction: str, concat_timeout: float) -> BoxReader:
+        """A reader of the phone's inbox (``MT``, from its cleared point) or sent box (``MO``).
+
+        :param concat_timeout: seconds after which a concatenated message missing parts is
+            shown incomplete.
+        """
+        return BoxReader(
+            self.store,
+            handset.msisdn,
+            direction,
+            self.messages.text_coding,
+            self.clock.now,
+            concat_timeout,
+            handset.inbox_after if direction == "MT" else 0,
+        )
 
     def restore(self) -> None:
         """Merge the stored subscribers (created on first use, or changed through the API) over
@@ -184,15 +231,6 @@ class Handsets:
             self.subscribers.changed(subscriber)
         if self.events.wants(HandsetChanged):
             self.events.emit(HandsetChanged(subscriber.msisdn, subscriber.name, subscriber.state.value))
-
-    def text_coding(self, record: MessageRecord) -> int:
-        """The data_coding to read a stored message's text with: data_coding 0 from an
-        account whose ESME means Latin-1 by it reads as Latin-1 (3)."""
-        if record.data_coding == 0 and record.direction == "MT":
-            account = self.accounts.get(record.system_id)
-            if account is not None and account.data_coding_0 == "latin-1":
-                return 0x03
-        return record.data_coding
 
     def _kept_subscriber(self, msisdn: str) -> Subscriber:
         """The subscriber of an E.164 number, kept (and stored) so that a change to it lasts."""

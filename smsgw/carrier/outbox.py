@@ -20,7 +20,6 @@ from __future__ import annotations
 import heapq
 from collections import defaultdict, deque
 from collections.abc import Callable
-from typing import Any
 
 import attrs
 
@@ -116,13 +115,15 @@ class Outbox:
 
     def _enqueue(self, delivery: DeliveryRecord, *, front: bool = False) -> None:
         via = delivery.via
+        queue: deque[DeliveryRecord]
         if via is not None and via in self._by_session:
             queue = self._own.setdefault(via, deque())
         else:
             queues = self._queues[delivery.system_id]
-            queue = queues.get(delivery.namespace)
-            if queue is None:
-                queue = queues[delivery.namespace] = deque()
+            found = queues.get(delivery.namespace)
+            if found is None:
+                found = queues[delivery.namespace] = deque()
+            queue = found
         if front:
             queue.appendleft(delivery)
         else:
@@ -192,7 +193,7 @@ class Outbox:
         system_id: str,
         pdu: bytes,
         now: float,
-        context: Any,
+        context: object,
         *,
         namespace: str = "",
         prefer: int | None = None,

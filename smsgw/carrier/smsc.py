@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from smsgw.carrier.accounts import Account, AccountRegistry
+from smsgw.carrier.accounts import AccountRegistry
 from smsgw.carrier.answers import DONE, Accepted, AcceptedSome, Answer, Dropped, FailedDestination
 from smsgw.carrier.binding import Binding
 from smsgw.carrier.binds import BindDesk
@@ -50,40 +50,47 @@ class Smsc:
     def request(self, binding: Binding, request: Request, command: str, sequence: int) -> Answer:
         """Answer one request of a bound session.
 
+        A submit is admitted (:meth:`admit`) by the front end while it decodes it, before
+        its fields are checked, as an SMSC throttles before it reads a message.
+
         :param command: the request's name in its protocol (``submit_sm``), for reports.
         :param sequence: its sequence number, for reports.
-        :raises Rejected: with the status to answer; the refusal is announced.
+        :raises Rejected: with the status to answer; the front end answers it and reports it
+            with :meth:`refused`.
         """
         now = self.clock.now()
-        try:
-            if type(request) is Submit:  # the common case first
-                return self._submit(binding, request, command, sequence, now)
-            if isinstance(request, UssdScreenIn):
-                return self._ussd_screen(binding, request, now)
-            if isinstance(request, SubmitMany):
-                return self._submit_many(binding, request, now)
-            if isinstance(request, Query):
-                return self.submitted.query(binding.account, request)
-            if isinstance(request, Cancel):
-                self.submitted.cancel(binding.account, request, now)
-                return DONE
-            if isinstance(request, Replace):
-                self.submitted.replace(binding.account, request, now)
-                return DONE
-            raise AssertionError(f"not a request: {request!r}")
-        except Rejected as refusal:
-            self.binds.refused(binding.session_id, binding.account.system_id, command, refusal)
-            raise
+        if type(request) is Submit:  # the common case first
+            return self._submit(binding, request, command, sequence, now)
+        if isinstance(request, UssdScreenIn):
+            return self._ussd_screen(binding, request, now)
+        if isinstance(request, SubmitMany):
+            return self._submit_many(binding, request, now)
+        if isinstance(request, Query):
+            return self.submitted.query(binding.account, request)
+        if isinstance(request, Cancel):
+            self.submitted.cancel(binding.account, request, now)
+            return DONE
+        if isinstance(request, Replace):
+            self.submitted.replace(binding.account, request, now)
+            return DONE
+        raise AssertionError(f"not a request: {request!r}")
 
-    def _admit(self, account: Account, now: float) -> None:
-        """The account may submit now: under its throughput, and its queue not full."""
-        self.accounts.check_throughput(account, now)
+    def refused(self, binding: Binding, command: str, refusal: Rejected) -> None:
+        """Announce a request refused, in decoding it or in answering it, with its reason."""
+        self.binds.refused(binding.session_id, binding.account.system_id, command, refusal)
+
+    def admit(self, binding: Binding) -> None:
+        """The account may submit now: under its throughput, and its queue not full.
+
+        :raises Rejected: ESME_RTHROTTLED or ESME_RMSGQFUL.
+        """
+        account = binding.account
+        self.accounts.check_throughput(account, self.clock.now())
         self.center.check_queue(account)
 
     def _submit(self, binding: Binding, request: Submit, command: str, sequence: int, now: float) -> Answer:
         """Accept a message to its one destination."""
         account = binding.account
-        self._admit(account, now)
         message, destination = request.message, request.destination
         subscriber = self.subscribers.resolve(destination.address)
         if self.faults.may_strike(subscriber.msisdn):
@@ -100,7 +107,6 @@ class Smsc:
     def _submit_many(self, binding: Binding, request: SubmitMany, now: float) -> Answer:
         """Accept a message to each destination that passes; one message_id names them all."""
         account = binding.account
-        self._admit(account, now)
         message = request.message
         message_id: str | None = None
         failed = []

@@ -18,7 +18,6 @@ from smsgw.carrier.binding import Binding
 from smsgw.carrier.center import MessageCenter
 from smsgw.carrier.clock import Clock
 from smsgw.carrier.encoding import UssdScreenOut
-from smsgw.carrier.errors import UnknownSubscriber
 from smsgw.carrier.events import EventBus, UssdChanged
 from smsgw.carrier.outbox import Outbox
 from smsgw.carrier.requests import UssdScreenIn
@@ -117,13 +116,3 @@ class UssdApps:
                     dialogue.end_reason,
                 )
             )
-
-    def dial(self, msisdn: str, dialled: str) -> Dialogue:
-        """A handset dials a USSD string.
-
-        :raises Rejected: saying why the dialogue cannot start.
-        """
-        subscriber = self.subscribers.find(msisdn)
-        if subscriber is None:
-            raise UnknownSubscriber(f"{msisdn} is not a subscriber")
-        return self.gateway.dial(subscriber, dialled, self.clock.now())

@@ -11,7 +11,6 @@ from typing import Any, Protocol
 
 from twisted.web import server
 
-from smsgw.carrier.carrier import Carrier
 from smsgw.web.api import ApiError, Route, json_body
 from smsgw.web.render import iso
 
@@ -30,13 +29,16 @@ class AdvancingClock(Protocol):
 class ClockRoutes:
     """``GET /api/clock`` and ``POST /api/clock`` ``{"advance_seconds": N}``.
 
+    :param tick: runs the carrier's timers (what fell due by the new time happens).
     :param after_change: commits and flushes what the jump set off (expiries, receipts).
     :ivar on_advance: what else keeps this clock's time and must catch up before the answer
         (the built-in merchant's ``tick``), called after the carrier's own timers.
     """
 
-    def __init__(self, carrier: Carrier, clock: AdvancingClock, after_change: Callable[[], None]) -> None:
-        self.carrier = carrier
+    def __init__(
+        self, tick: Callable[[], None], clock: AdvancingClock, after_change: Callable[[], None]
+    ) -> None:
+        self.tick = tick
         self.clock = clock
         self.after_change = after_change
         self.on_advance: list[Callable[[], None]] = []
@@ -66,7 +68,7 @@ class ClockRoutes:
                 f" (time only moves forward), not {seconds!r}",
             )
         self.clock.advance(float(seconds))
-        self.carrier.tick()
+        self.tick()
         for catch_up in self.on_advance:
             catch_up()
         self.after_change()

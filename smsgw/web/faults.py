@@ -16,17 +16,23 @@ from typing import Any
 
 from twisted.web import server
 
-from smsgw.carrier.carrier import Carrier
-from smsgw.carrier.faults import FAULT_KEYS, FaultRule, InvalidFaultRule
+from smsgw.carrier.accounts import AccountRegistry
+from smsgw.carrier.faults import FAULT_KEYS, FaultBook, FaultRule, InvalidFaultRule
 from smsgw.carrier.subscribers import NAMESPACE_PATTERN, NAMESPACE_RULE, in_namespace
 from smsgw.web.api import ApiError, Route, json_body, query
 
 
 class FaultRoutes:
-    """``GET``/``POST``/``DELETE`` ``/api/faults`` and ``DELETE /api/faults/{name}``."""
+    """``GET``/``POST``/``DELETE`` ``/api/faults`` and ``DELETE /api/faults/{name}``.
 
-    def __init__(self, carrier: Carrier) -> None:
-        self.carrier = carrier
+    :param accounts: the accounts a rule may name.
+    :param country_code: how a rule's national numbers are read.
+    """
+
+    def __init__(self, faults: FaultBook, accounts: AccountRegistry, country_code: str) -> None:
+        self.faults = faults
+        self.accounts = accounts
+        self.country_code = country_code
 
     def routes(self) -> list[Route]:
         """The routes, for :class:`~smsgw.web.api.Api`."""
@@ -39,7 +45,7 @@ class FaultRoutes:
 
     def list(self, request: server.Request) -> dict[str, Any]:
         """Every rule in force (config, magic numbers, API), in the order they are asked."""
-        return {"faults": [self._json(rule) for rule in self.carrier.faults.rules]}
+        return {"faults": [self._json(rule) for rule in self.faults.rules]}
 
     def add(self, request: server.Request) -> tuple[int, dict[str, Any]]:
         """Put a rule in force now, after the others."""
@@ -48,27 +54,27 @@ class FaultRoutes:
             rule = FaultRule.from_mapping(
                 {key: value for key, value in body.items() if value is not None},
                 source="api",
-                country_code=self.carrier.subscribers.country_code,
+                country_code=self.country_code,
             )
         except InvalidFaultRule as error:
             raise ApiError(422, "bad_fault", "; ".join(error.problems)) from None
-        accounts = self.carrier.accounts
+        accounts = self.accounts
         if rule.account is not None and accounts.get(rule.account) is None:
             known = ", ".join(sorted(a.system_id for a in accounts))
             raise ApiError(422, "bad_fault", f"account: {rule.account!r} is not an account ({known})")
-        if self.carrier.faults.get(rule.name) is not None:
+        if self.faults.get(rule.name) is not None:
             raise ApiError(
                 409,
                 "exists",
                 f"a fault rule named {rule.name!r} exists; DELETE /api/faults/{rule.name} first",
             )
-        self.carrier.faults.add(rule)
+        self.faults.add(rule)
         return 201, self._json(rule)
 
     def delete(self, request: server.Request, name: str) -> dict[str, Any]:
         """Take one rule out of force, whatever its source."""
         try:
-            rule = self.carrier.faults.remove(name)
+            rule = self.faults.remove(name)
         except KeyError:
             raise ApiError(
                 404, "unknown_fault", f"no fault rule named {name!r}; GET /api/faults lists them"
@@ -81,10 +87,10 @@ class FaultRoutes:
         sharing the carrier does not clear another's; without, every one."""
         namespace = query(request, "namespace")
         if namespace is None:
-            return {"deleted": [rule.name for rule in self.carrier.faults.remove_from("api")]}
+            return {"deleted": [rule.name for rule in self.faults.remove_from("api")]}
         if not namespace or not NAMESPACE_PATTERN.fullmatch(namespace):
             raise ApiError(400, "bad_query", f"?namespace={namespace!r}: {NAMESPACE_RULE}")
-        faults = self.carrier.faults
+        faults = self.faults
         gone = [
             rule.name
             for rule in faults.rules
@@ -95,7 +101,7 @@ class FaultRoutes:
         return {"deleted": gone}
 
     def _json(self, rule: FaultRule) -> dict[str, Any]:
-        counted, fired = self.carrier.faults.counts(rule.name)
+        counted, fired = self.faults.counts(rule.name)
         shown: dict[str, Any] = {
             "name": rule.name,
             "effect": rule.effect.value,

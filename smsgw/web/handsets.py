@@ -13,8 +13,9 @@ from typing import Any
 
 from twisted.web import server
 
-from smsgw.carrier.carrier import Carrier
 from smsgw.carrier.errors import DialogueChanged, Rejected, UnknownSubscriber
+from smsgw.carrier.handset_ussd import HandsetUssd
+from smsgw.carrier.handsets import Handsets
 from smsgw.carrier.subscribers import (
     NAMESPACE_PATTERN,
     NAMESPACE_RULE,
@@ -25,7 +26,7 @@ from smsgw.carrier.subscribers import (
 from smsgw.digits import is_digits
 from smsgw.text.reassembly import InboxMessage
 from smsgw.web.api import ApiError, Route, int_query, json_body, query
-from smsgw.web.inbox import BoxReader, InboxFeed
+from smsgw.web.inbox import InboxFeed
 from smsgw.web.pattern import compile_pattern
 from smsgw.web.render import dialogue_json, handset_json, inbox_json
 from smsgw.web.waiting import InboxWaiters
@@ -55,6 +56,8 @@ def no_handset(number: str, country_code: str) -> str:
 class HandsetRoutes:
     """``/api/handsets`` and everything under it.
 
+    :param handsets: the handsets, their boxes and what they send.
+    :param ussd: their USSD keypad and screen.
     :param after_change: commits a change before it is answered (see :class:`~smsgw.web.api.Api`).
     :param concat_timeout: seconds after which a concatenated message missing parts is shown
         incomplete.
@@ -62,13 +65,15 @@ class HandsetRoutes:
 
     def __init__(
         self,
-        carrier: Carrier,
+        handsets: Handsets,
+        ussd: HandsetUssd,
         waiters: InboxWaiters,
         after_change: Any,
         *,
         concat_timeout: float = 60.0,
     ) -> None:
-        self.carrier = carrier
+        self.handsets = handsets
+        self.handset_ussd = ussd
         self.waiters = waiters
         self.after_change = after_change
         self.concat_timeout = concat_timeout
@@ -95,9 +100,9 @@ class HandsetRoutes:
     # -- helpers ---------------------------------------------------------------------
 
     def _handset(self, msisdn: str) -> Subscriber:
-        handset = self.carrier.subscribers.find(msisdn)
+        handset = self.handsets.find(msisdn)
         if handset is None:
-            raise ApiError(404, "unknown_handset", no_handset(msisdn, self.carrier.subscribers.country_code))
+            raise ApiError(404, "unknown_handset", no_handset(msisdn, self.handsets.country_code))
         return handset
 
     @staticmethod
@@ -107,38 +112,19 @@ class HandsetRoutes:
         except ValueError:
             raise ApiError(400, "bad_field", f"state {value!r} is not one of {_STATES}") from None
 
-    def _reader(self, handset: Subscriber, direction: str) -> BoxReader:
-        return BoxReader(
-            self.carrier.store,
-            handset.msisdn,
-            direction,
-            self.carrier.handsets.text_coding,
-            self.carrier.clock.now,
-            self.concat_timeout,
-            handset.inbox_after if direction == "MT" else 0,
-        )
-
     # -- handsets --------------------------------------------------------------------
 
     def list(self, request: server.Request) -> dict[str, Any]:
         """The configured and changed handsets, and the numbers that have messages; with
         ``?namespace=``, only that namespace's handsets."""
-        registry = self.carrier.subscribers
         namespace = query(request, "namespace")
         if namespace is not None:
             return {
                 "handsets": [
-                    handset_json(s)
-                    for s in sorted(self.carrier.handsets.in_namespace(namespace), key=_msisdn)
+                    handset_json(s) for s in sorted(self.handsets.in_namespace(namespace), key=_msisdn)
                 ]
             }
-        handsets = {s.msisdn: s for s in registry}
-        for msisdn in self.carrier.store.msisdns():
-            if msisdn not in handsets:
-                implicit = registry.find(msisdn)
-                if implicit is not None:
-                    handsets[msisdn] = implicit
-        return {"handsets": [handset_json(handsets[m]) for m in sorted(handsets)]}
+        return {"handsets": [handset_json(s) for s in self.handsets.listed()]}
 
     def create(self, request: server.Request) -> tuple[int, dict[str, Any]]:
         """Provision a handset (the way to add one under strict provisioning); without an
@@ -154,10 +140,10 @@ class HandsetRoutes:
         if not isinstance(namespace, str) or not NAMESPACE_PATTERN.fullmatch(namespace):
             raise ApiError(400, "bad_field", f"namespace {namespace!r}: {NAMESPACE_RULE}")
         state = self._state(body.get("state", "on"))
-        if msisdn is not None and self.carrier.subscribers.get(msisdn) is not None:
+        if msisdn is not None and self.handsets.kept(msisdn) is not None:
             raise ApiError(409, "exists", f"{msisdn} already exists; PATCH /api/handsets/{msisdn} changes it")
         try:
-            handset = self.carrier.handsets.create(msisdn, name, state, namespace)
+            handset = self.handsets.create(msisdn, name, state, namespace)
         except UnknownSubscriber as refusal:
             raise ApiError(400, "bad_field", refusal.reason) from None
         except Rejected as refusal:
@@ -178,18 +164,18 @@ class HandsetRoutes:
             raise ApiError(400, "bad_field", "name must be a string")
         state = self._state(body["state"]) if "state" in body else None
         if "name" in body:
-            handset = self.carrier.handsets.rename(handset.msisdn, body["name"])
+            handset = self.handsets.rename(handset.msisdn, body["name"])
         if state is not None:
-            handset = self.carrier.handsets.set_state(handset.msisdn, state)
+            handset = self.handsets.set_state(handset.msisdn, state)
         self.after_change()
         return handset_json(handset)
 
     def delete(self, request: server.Request, msisdn: str) -> dict[str, Any]:
         """Forget a provisioned handset (its messages stay in the message log)."""
         handset = self._handset(msisdn)
-        if self.carrier.subscribers.get(handset.msisdn) is None:
+        if self.handsets.kept(handset.msisdn) is None:
             raise ApiError(404, "unknown_handset", f"{handset.msisdn} was never provisioned or changed")
-        self.carrier.handsets.delete(handset.msisdn)
+        self.handsets.delete(handset.msisdn)
         self.after_change()
         return {"msisdn": handset.msisdn, "deleted": True}
 
@@ -205,7 +191,7 @@ class HandsetRoutes:
         sender = query(request, "from")
         pattern = query(request, "match")
         matcher = compile_pattern("match", pattern) if pattern is not None else None
-        reader = self._reader(handset, "MT")
+        reader = self.handsets.box(handset, "MT", self.concat_timeout)
         page = reader.page(after or 0, newest=after is None)
         since = page.after
 
@@ -251,7 +237,7 @@ class HandsetRoutes:
     def clear(self, request: server.Request, msisdn: str) -> dict[str, Any]:
         """Empty the inbox as the phone shows it."""
         handset = self._handset(msisdn)
-        cursor = self.carrier.handsets.clear_inbox(handset.msisdn)
+        cursor = self.handsets.clear_inbox(handset.msisdn)
         self.after_change()
         return {"msisdn": handset.msisdn, "cleared": True, "cursor": cursor}
 
@@ -260,7 +246,7 @@ class HandsetRoutes:
         handset = self._handset(msisdn)
         after = int_query(request, "after", None)
         limit = int_query(request, "limit", 100, 1000, minimum=1) or 100
-        reader = self._reader(handset, "MO")
+        reader = self.handsets.box(handset, "MO", self.concat_timeout)
         page = reader.page(after or 0, newest=after is None)
         messages, more, cursor = _limited(page.messages, page.more, page.end, after, limit, reader.floor)
         return {
@@ -276,7 +262,7 @@ class HandsetRoutes:
         """The handset's dialogue; with ``wait``, once it shows a screen past ``after`` or ends."""
 
         def state() -> dict[str, Any]:
-            dialogue = self.carrier.ussd.current(handset.msisdn)
+            dialogue = self.handset_ussd.screen(handset.msisdn)
             return dialogue_json(dialogue) if dialogue is not None else _idle()
 
         def check(_: Any = None) -> dict[str, Any] | None:
@@ -306,7 +292,7 @@ class HandsetRoutes:
         if not isinstance(dialled, str) or not dialled:
             raise ApiError(400, "bad_field", "'dial' (a USSD string like \"*126#\") is required")
         try:
-            dialogue = self.carrier.ussd_apps.dial(handset.msisdn, dialled)
+            dialogue = self.handset_ussd.dial(handset.msisdn, dialled)
         except UnknownSubscriber as refusal:
             raise ApiError(404, "unknown_handset", refusal.reason) from None
         except Rejected as refusal:
@@ -326,9 +312,7 @@ class HandsetRoutes:
         if session is not None and (type(session) is not int or session < 0):
             raise ApiError(400, "bad_field", "'session' is the number of the dialogue being answered")
         try:
-            dialogue = self.carrier.ussd.reply(
-                handset.msisdn, text, self.carrier.clock.now(), session=session
-            )
+            dialogue = self.handset_ussd.reply(handset.msisdn, text, session=session)
         except DialogueChanged as refusal:
             raise ApiError(409, "dialogue_changed", refusal.reason) from None
         except Rejected as refusal:
@@ -341,7 +325,7 @@ class HandsetRoutes:
         handset = self._handset(msisdn)
         session = int_query(request, "session", None)
         try:
-            dialogue = self.carrier.ussd.cancel(handset.msisdn, self.carrier.clock.now(), session=session)
+            dialogue = self.handset_ussd.cancel(handset.msisdn, session=session)
         except DialogueChanged as refusal:
             raise ApiError(409, "dialogue_changed", refusal.reason) from None
         except Rejected as refusal:
@@ -376,7 +360,7 @@ class HandsetRoutes:
                 f"PATCH its state to on first",
             )
         try:
-            ids = self.carrier.handsets.send_sms(handset.msisdn, to, text)
+            ids = self.handsets.send_sms(handset.msisdn, to, text)
         except Rejected as refusal:
             raise ApiError(422, "unroutable", refusal.reason) from None
         except ValueError as error:

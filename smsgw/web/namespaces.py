@@ -16,8 +16,8 @@ from typing import Any
 
 from twisted.web import server
 
-from smsgw.carrier.carrier import Carrier
-from smsgw.carrier.faults import FaultRule
+from smsgw.carrier.faults import FaultBook, FaultRule
+from smsgw.carrier.handsets import Handsets
 from smsgw.carrier.subscribers import Subscriber, in_namespace
 from smsgw.web.api import ApiError, Route
 from smsgw.web.render import handset_json
@@ -29,8 +29,9 @@ class NamespaceRoutes:
     :param after_change: commits a change before it is answered.
     """
 
-    def __init__(self, carrier: Carrier, after_change: Callable[[], None]) -> None:
-        self.carrier = carrier
+    def __init__(self, handsets: Handsets, faults: FaultBook, after_change: Callable[[], None]) -> None:
+        self.handsets = handsets
+        self.faults = faults
         self.after_change = after_change
 
     def routes(self) -> list[Route]:
@@ -40,8 +41,8 @@ class NamespaceRoutes:
 
     def index(self, request: server.Request) -> dict[str, Any]:
         """Every namespace in use, with how many handsets and fault rules it has."""
-        handsets = Counter(s.namespace for s in self.carrier.subscribers if s.namespace)
-        faults = Counter(r.namespace for r in self.carrier.faults.rules if r.namespace)
+        handsets = Counter(s.namespace for s in self.handsets.all_kept() if s.namespace)
+        faults = Counter(r.namespace for r in self.faults.rules if r.namespace)
         return {
             "namespaces": [
                 {"name": name, "handsets": handsets[name], "faults": faults[name]}
@@ -50,8 +51,8 @@ class NamespaceRoutes:
         }
 
     def _world(self, name: str) -> tuple[list[Subscriber], list[FaultRule]]:
-        handsets = self.carrier.handsets.in_namespace(name)
-        faults = [r for r in self.carrier.faults.rules if r.namespace and in_namespace(r.namespace, name)]
+        handsets = self.handsets.in_namespace(name)
+        faults = [r for r in self.faults.rules if r.namespace and in_namespace(r.namespace, name)]
         if not handsets and not faults:
             raise ApiError(
                 404,
@@ -72,11 +73,11 @@ class NamespaceRoutes:
     def reset(self, request: server.Request, name: str) -> dict[str, Any]:
         """Forget the namespace's handsets (their numbers are not given out again) and faults."""
         handsets, faults = self._world(name)
-        dropped = self.carrier.handsets.drop_owed({h.msisdn for h in handsets})
+        dropped = self.handsets.drop_owed({h.msisdn for h in handsets})
         for handset in handsets:
-            self.carrier.handsets.delete(handset.msisdn)
+            self.handsets.delete(handset.msisdn)
         for rule in faults:
-            self.carrier.faults.remove(rule.name)
+            self.faults.remove(rule.name)
         self.after_change()
         return {
             "name": name,

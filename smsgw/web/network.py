@@ -10,8 +10,9 @@ from typing import Any
 from twisted.web import server
 
 from smsgw import __version__
-from smsgw.carrier.carrier import Carrier
-from smsgw.carrier.center import parse_message_id
+from smsgw.carrier.binds import BindDesk
+from smsgw.carrier.handsets import Handsets
+from smsgw.carrier.messagelog import MessageLog
 from smsgw.digits import ascii_int
 from smsgw.frontend.smpp.pdulog import PduLog
 from smsgw.smpp.constants import MessageState, command_name
@@ -24,18 +25,25 @@ from smsgw.web.render import iso, message_json
 class NetworkRoutes:
     """``/api/health``, ``/api/sessions``, ``/api/messages``.
 
+    :param binds: who is bound.
+    :param messages: the message log.
+    :param handsets: the handsets (a filter names one, or a namespace of them).
     :param info: what health reports about the listeners.
     :param pdu_log: the SMPP front end's log of recent messages' PDUs.
     """
 
     def __init__(
         self,
-        carrier: Carrier,
+        binds: BindDesk,
+        messages: MessageLog,
+        handsets: Handsets,
         info: dict[str, Any],
         pdu_log: PduLog,
         after_change: Callable[[], None] = lambda: None,
     ) -> None:
-        self.carrier = carrier
+        self.binds = binds
+        self.message_log = messages
+        self.handsets = handsets
         self.pdu_log = pdu_log
         self.info = info
         self.after_change = after_change
@@ -64,7 +72,7 @@ class NetworkRoutes:
     def sessions(self, request: server.Request) -> dict[str, Any]:
         """Bound ESME sessions."""
         result = []
-        for session_id, binding in sorted(self.carrier.binds.bound.items()):
+        for session_id, binding in sorted(self.binds.bound.items()):
             described = binding.link.describe()
             result.append(
                 {
@@ -76,7 +84,7 @@ class NetworkRoutes:
                     "since": iso(binding.bound_at),
                     "state": described["state"],
                     "window": described["window"],
-                    "queued_deliveries": self.carrier.outbox.queued(binding.account.system_id, session_id),
+                    "queued_deliveries": self.binds.waiting_for(binding),
                 }
             )
         return {"sessions": result}
@@ -88,7 +96,7 @@ class NetworkRoutes:
         had not been answered for it must send again.
         """
         number = ascii_int(session_id)
-        binding = self.carrier.binds.bound.get(number) if number is not None else None
+        binding = self.binds.bound.get(number) if number is not None else None
         if binding is None:
             raise ApiError(
                 404, "unknown_session", f"no bound session {session_id!r}; GET /api/sessions lists them"
@@ -113,18 +121,14 @@ class NetworkRoutes:
             raise ApiError(400, "bad_query", f"?direction={direction!r} is not MT or MO")
         msisdn = query(request, "msisdn")
         if msisdn is not None:
-            handset = self.carrier.subscribers.find(msisdn)
+            handset = self.handsets.find(msisdn)
             if handset is None:
-                raise ApiError(
-                    404, "unknown_handset", no_handset(msisdn, self.carrier.subscribers.country_code)
-                )
+                raise ApiError(404, "unknown_handset", no_handset(msisdn, self.handsets.country_code))
             msisdn = handset.msisdn
         namespace = query(request, "namespace")
-        among = (
-            None if namespace is None else [s.msisdn for s in self.carrier.handsets.in_namespace(namespace)]
-        )
+        among = None if namespace is None else [s.msisdn for s in self.handsets.in_namespace(namespace)]
         limit = int_query(request, "limit", 100, 1000, minimum=1) or 100
-        records = self.carrier.store.find_messages(
+        records = self.message_log.search(
             among=among,
             msisdn=msisdn,
             system_id=query(request, "account"),
@@ -134,7 +138,7 @@ class NetworkRoutes:
             limit=limit,
         )
         return {
-            "messages": [message_json(r, self.carrier.handsets.text_coding(r)) for r in records],
+            "messages": [message_json(r, self.message_log.text_coding(r)) for r in records],
             "next_before": records[-1].id if len(records) == limit else None,
         }
 
@@ -160,41 +164,24 @@ class NetworkRoutes:
     def message(self, request: server.Request, message_id: str) -> dict[str, Any]:
         """One stored message by its message_id (and account or direction when it repeats)."""
         record = self._find(message_id, query(request, "account"), query(request, "direction"))
-        return message_json(record, self.carrier.handsets.text_coding(record))
+        return message_json(record, self.message_log.text_coding(record))
 
     def _find(self, message_id: str, account: str | None, direction: str | None) -> MessageRecord:
-        """The one message with that message_id among those of ``account`` and ``direction``.
-
-        Each account formats its ids from the row id (decimal, hex, decimal10), so a
-        message_id names at most one row per way of reading it: two lookups by row id, no
-        scan. Two accounts' ids, or ids stored before an account changed its format, can
-        still be the same string: then the caller says which.
-        """
+        """The one message with that message_id among those of ``account`` and ``direction``."""
         if direction is not None and direction.upper() not in ("MT", "MO"):
             raise ApiError(400, "bad_query", f"?direction={direction!r} is not MT or MO")
-        found: dict[int, MessageRecord] = {}
-        for style in ("decimal", "hex"):  # decimal10 reads as decimal
-            row_id = parse_message_id(message_id, style)
-            if row_id is None or row_id in found:
-                continue
-            record = self.carrier.store.get_message(row_id)
-            if (
-                record is not None
-                and record.message_id == message_id
-                and (account is None or record.system_id == account)
-                and (direction is None or record.direction == direction.upper())
-            ):
-                found[row_id] = record
+        direction = direction.upper() if direction is not None else None
+        found = self.message_log.by_message_id(message_id, account, direction)
         if not found:
             among = "" if account is None else f" of account {account!r}"
-            among += "" if direction is None else f" in direction {direction.upper()}"
+            among += "" if direction is None else f" in direction {direction}"
             raise ApiError(404, "unknown_message", f"no message with message_id {message_id!r}{among}")
         if len(found) > 1:
-            listed = "; ".join(f"account {r.system_id!r} {r.direction} (row {r.id})" for r in found.values())
+            listed = "; ".join(f"account {r.system_id!r} {r.direction} (row {r.id})" for r in found)
             raise ApiError(
                 409,
                 "ambiguous_message",
                 f"message_id {message_id!r} names {len(found)} messages: {listed}; "
                 "add ?account=<system_id> (or ?direction=MT|MO) to choose one",
             )
-        return next(iter(found.values()))
+        return found[0]

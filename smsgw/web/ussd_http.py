@@ -18,8 +18,8 @@ from twisted.web.http_headers import Headers
 from twisted.web.iweb import IBodyProducer
 from zope.interface import implementer
 
-from smsgw.carrier.carrier import Carrier
-from smsgw.carrier.ussd import Dialogue
+from smsgw.carrier.clock import Clock
+from smsgw.carrier.ussd import Dialogue, UssdGateway
 from smsgw.web.body import read_body
 
 log = Logger(namespace="smsgw.ussd")
@@ -51,8 +51,9 @@ class HttpUssdApps:
     :param after_answer: called after an answer changed a dialogue (commit, wake waiters).
     """
 
-    def __init__(self, carrier: Carrier, reactor: Any, after_answer: Any) -> None:
-        self.carrier = carrier
+    def __init__(self, gateway: UssdGateway, clock: Clock, reactor: Any, after_answer: Any) -> None:
+        self.gateway = gateway
+        self.clock = clock
         self.reactor = reactor
         self.after_answer = after_answer
         self.agent = Agent(reactor)
@@ -71,7 +72,7 @@ class HttpUssdApps:
         ).encode()
         headers = Headers({b"content-type": [b"application/x-www-form-urlencoded"]})
         request = self.agent.request(b"POST", dialogue.route.url.encode(), headers, _Form(form))
-        request.addTimeout(self.carrier.ussd.limits.app_timeout, self.reactor)
+        request.addTimeout(self.gateway.limits.app_timeout, self.reactor)
         request.addCallback(self._read, dialogue)
         request.addCallbacks(self._answered, self._failed, callbackArgs=(dialogue,), errbackArgs=(dialogue,))
 
@@ -83,11 +84,9 @@ class HttpUssdApps:
 
     def _answered(self, body: bytes, dialogue: Dialogue) -> None:
         text = body.decode("utf-8", "replace")
-        now = self.carrier.clock.now()
+        now = self.clock.now()
         if text.startswith(("CON ", "END ")) or text in ("CON", "END"):
-            self.carrier.ussd.app_said(
-                dialogue.session, text[4:], expects_reply=text.startswith("CON"), now=now
-            )
+            self.gateway.app_said(dialogue.session, text[4:], expects_reply=text.startswith("CON"), now=now)
         else:
             reason = f"{dialogue.route.url} answered {text[:40]!r}, not CON … or END …"
             log.warn(
@@ -96,7 +95,7 @@ class HttpUssdApps:
                 msisdn=dialogue.msisdn,
                 reason=reason,
             )
-            self.carrier.ussd.app_failed(dialogue.session, reason, now)
+            self.gateway.app_failed(dialogue.session, reason, now)
         self.after_answer()
 
     def _failed(self, failure: Any, dialogue: Dialogue) -> None:
@@ -107,5 +106,5 @@ class HttpUssdApps:
             msisdn=dialogue.msisdn,
             reason=reason,
         )
-        self.carrier.ussd.app_failed(dialogue.session, reason, self.carrier.clock.now())
+        self.gateway.app_failed(dialogue.session, reason, self.clock.now())
         self.after_answer()

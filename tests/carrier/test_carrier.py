@@ -9,6 +9,7 @@ from smsgw.carrier.accounts import Account
 from smsgw.carrier.bindguard import UNKNOWN
 from smsgw.carrier.carrier import Carrier
 from smsgw.carrier.clock import FakeClock
+from smsgw.carrier.events import Refused
 from smsgw.carrier.subscribers import HandsetState, normalize_msisdn
 from smsgw.smpp.constants import BindType, CommandId, MessageState
 from smsgw.smpp.constants import CommandStatus as S
@@ -145,6 +146,29 @@ def test_throttling() -> None:
         link.send(submit(sequence=n + 1, registered_delivery=0))
     statuses = [p.command_status for p in link.read()]
     assert statuses == [0, 0, S.ESME_RTHROTTLED, S.ESME_RTHROTTLED]
+
+
+def test_a_throttled_esme_hears_it_is_throttled_before_its_fields_are_read() -> None:
+    """Throughput is checked before the message: a throttled submit with a bad field still
+    gets ESME_RTHROTTLED, so the ESME slows down instead of "fixing" a field."""
+    carrier = make_carrier(throughput=1)
+    link = Link(carrier)
+    link.send(submit(sequence=1, registered_delivery=0))
+    link.send(submit(sequence=2, registered_delivery=0, schedule_delivery_time="garbage"))
+    assert [p.command_status for p in link.read()] == [0, S.ESME_RTHROTTLED]
+
+
+def test_a_submit_refused_for_a_field_is_announced_with_its_reason() -> None:
+    """A field check's refusal reaches the event stream (and so the refusal log) like any other."""
+    carrier = make_carrier()
+    seen: list[Refused] = []
+    carrier.events.subscribe(seen.append, Refused)
+    link = Link(carrier)
+    link.send(submit(sequence=1, schedule_delivery_time="garbage"))
+    assert [p.command_status for p in link.read()] == [S.ESME_RINVSCHED]
+    ((event,),) = [seen]
+    assert (event.system_id, event.command, event.status) == ("shop", "submit_sm", "ESME_RINVSCHED")
+    assert "schedule_delivery_time" in event.reason
 
 
 def test_queue_full() -> None:
@@ -394,7 +418,7 @@ def test_latin1_account_reads_and_receives_latin1() -> None:
     _, receipt = link.read()
     assert b"text:Caf? ? 5?? " in receipt.short_message  # é, à decoded as Latin-1, then made ASCII
     (record,) = carrier.store.find_messages(direction="MT")
-    assert carrier.handsets.text_coding(record) == 3
+    assert carrier.messages.text_coding(record) == 3
     carrier.handsets.send_sms("8613800000001", "12345", "Café crème")
     (mo,) = link.read()
     assert (mo.data_coding, mo.short_message) == (3, "Café crème".encode("latin-1"))

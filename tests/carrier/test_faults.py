@@ -339,7 +339,7 @@ def test_ussd_timeout_ends_the_dialogue_as_the_application_timeout_does() -> Non
     rule = FaultRule("slow-app", "ussd_timeout", code="*126#")
     carrier = faulty(rule, ussd_routes=(UssdRoute("*126#", system_id="shop"),))
     link = Link(carrier)
-    dialogue = carrier.ussd_apps.dial(PHONE, "*126#")
+    dialogue = carrier.handset_ussd.dial(PHONE, "*126#")
     (opened,) = link.read()
     link.ack([opened])
     link.send(SubmitSm(2, service_type="USSD", source_addr="*126#", destination_addr=PHONE,
@@ -357,7 +357,7 @@ def test_ussd_timeout_for_another_service_code_leaves_the_dialogue_alone() -> No
     rule = FaultRule("slow-app", "ussd_timeout", code="*384#")
     carrier = faulty(rule, ussd_routes=(UssdRoute("*126#", system_id="shop"),))
     link = Link(carrier)
-    dialogue = carrier.ussd_apps.dial(PHONE, "*126#")
+    dialogue = carrier.handset_ussd.dial(PHONE, "*126#")
     link.ack(link.read())
     link.send(SubmitSm(2, service_type="USSD", source_addr="*126#", destination_addr=PHONE,
                        short_message=b"1 Pay", ussd_service_op=2,
@@ -372,7 +372,7 @@ def test_ussd_timeout_takes_an_http_applications_answer_as_too_late() -> None:
     carrier = faulty(rule, ussd_routes=(UssdRoute("*384#", url="http://app.test/ussd"),))
     posted: list[str] = []
     carrier.ussd_apps.post_to_http_app = lambda dialogue, text: posted.append(text)
-    dialogue = carrier.ussd_apps.dial(PHONE, "*384#")
+    dialogue = carrier.handset_ussd.dial(PHONE, "*384#")
     carrier.ussd.app_said(dialogue.session, "1 Balance", expects_reply=True, now=carrier.clock.now())
     assert posted == [""] and (dialogue.end_code, dialogue.screen.text) == (
         "app_timeout",

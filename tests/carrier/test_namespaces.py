@@ -100,7 +100,7 @@ def test_a_ussd_dialogue_stays_with_the_bind_that_answered_it() -> None:
     mine = Link(carrier, address_range="ns:ci-1")
     theirs = Link(carrier, address_range="ns:ci-2")
     carrier.handsets.create("8617000000001", namespace="ci-1")
-    dialogue = carrier.ussd_apps.dial("8617000000001", "*126#")
+    dialogue = carrier.handset_ussd.dial("8617000000001", "*126#")
     (dial,) = mine.read()
     assert theirs.read() == [] and dial.ussd_service_op == 1
     mine.send(

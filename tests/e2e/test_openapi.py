@@ -62,11 +62,11 @@ def file_document() -> dict[str, Any]:
 def server_routes() -> list[tuple[str, str, Any]]:
     """(method, pattern relative to /api/, handler or None) for every route smsgw serves."""
     providers = [
-        NetworkRoutes(None, {}, None),
-        HandsetRoutes(None, None, None),
+        NetworkRoutes(None, None, None, {}, None),
+        HandsetRoutes(None, None, None, None),
         ClockRoutes(None, None, None),
-        NamespaceRoutes(None, None),
-        FaultRoutes(None),
+        NamespaceRoutes(None, None, None),
+        FaultRoutes(None, None, ""),
         OpenApiRoutes(),
     ]  # type: ignore[arg-type]
     routes = [route for provider in providers for route in provider.routes()]

@@ -1,4 +1,4 @@
-"""smsgw.web.inbox without I/O: a real in-memory store, hand-made rows and an injected clock.
+"""smsgw.carrier.inbox without I/O: a real in-memory store, hand-made rows and an injected clock.
 
 Positions (``seen``) are network-wide, so another phone's parts are stored in between to leave
 gaps, and row ids run against arrival order: a page that followed ids instead of ``seen`` would
@@ -16,12 +16,13 @@ from hypothesis import strategies as st
 from twisted.internet import task
 
 from smsgw.carrier.events import EventBus, MessageStateChanged
+from smsgw.carrier.inbox import BoxReader, Page, received
 from smsgw.smpp.constants import MessageState
 from smsgw.store.records import MessageRecord
 from smsgw.store.sqlite import SqliteStore
 from smsgw.text.reassembly import MISSING_MARKER, InboxMessage, assemble
 from smsgw.text.udh import build_concat_udh
-from smsgw.web.inbox import BoxReader, InboxFeed, Page, received
+from smsgw.web.inbox import InboxFeed
 from smsgw.web.waiting import InboxWaiters
 
 T0 = 1_700_000_000.0

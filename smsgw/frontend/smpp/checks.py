@@ -3,13 +3,14 @@ the spec gives; what passes becomes the carrier's :class:`~smsgw.carrier.request
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Protocol
 
 from smsgw.carrier.errors import Rejected
 from smsgw.carrier.limits import Limits
 from smsgw.carrier.requests import ShortMessage
 from smsgw.smpp.constants import CommandStatus as S
 from smsgw.smpp.constants import EsmClass
+from smsgw.smpp.sm import DataSm, SubmitMulti, SubmitSm
 from smsgw.smpp.smpptime import parse_smpp_time
 from smsgw.text.errors import InvalidUdh
 from smsgw.text.udh import split_udh
@@ -23,17 +24,43 @@ _UDHI = int(EsmClass.UDHI)
 MAX_SHORT_MESSAGE = 254
 
 
-def check_addresses(pdu: Any, *, with_destination: bool = True) -> None:
-    """TON and NPI in range, a destination present.
+class Source(Protocol):
+    """A request's source address type: what every message-carrying PDU has."""
 
-    :raises Rejected: ESME_RINVSRCTON/NPI, ESME_RINVDSTTON/NPI or ESME_RINVDSTADR.
+    @property
+    def source_addr_ton(self) -> int: ...
+    @property
+    def source_addr_npi(self) -> int: ...
+
+
+class Addressed(Source, Protocol):
+    """A request with one destination (a submit_multi destination seen with its submit)."""
+
+    @property
+    def dest_addr_ton(self) -> int: ...
+    @property
+    def dest_addr_npi(self) -> int: ...
+    @property
+    def destination_addr(self) -> str: ...
+
+
+def check_source(pdu: Source) -> None:
+    """Source TON and NPI in range.
+
+    :raises Rejected: ESME_RINVSRCTON or ESME_RINVSRCNPI.
     """
     if pdu.source_addr_ton > 6:
         raise Rejected(S.ESME_RINVSRCTON, f"source_addr_ton {pdu.source_addr_ton} is not 0-6")
     if pdu.source_addr_npi not in _VALID_NPI:
         raise Rejected(S.ESME_RINVSRCNPI, f"source_addr_npi {pdu.source_addr_npi} is not a known NPI")
-    if not with_destination:
-        return
+
+
+def check_addresses(pdu: Addressed) -> None:
+    """TON and NPI in range, a destination present.
+
+    :raises Rejected: ESME_RINVSRCTON/NPI, ESME_RINVDSTTON/NPI or ESME_RINVDSTADR.
+    """
+    check_source(pdu)
     if pdu.dest_addr_ton > 6:
         raise Rejected(S.ESME_RINVDSTTON, f"dest_addr_ton {pdu.dest_addr_ton} is not 0-6")
     if pdu.dest_addr_npi not in _VALID_NPI:
@@ -66,7 +93,7 @@ def check_times(
     return scheduled_at, min(expires_at, start + limits.max_validity)
 
 
-def check_submit(pdu: Any, now: float, limits: Limits) -> ShortMessage:
+def check_submit(pdu: SubmitSm | SubmitMulti, now: float, limits: Limits) -> ShortMessage:
     """Validate a submit_sm (or the common part of submit_multi).
 
     :raises Rejected: with the status the spec gives for the first problem found.
@@ -90,7 +117,7 @@ def check_submit(pdu: Any, now: float, limits: Limits) -> ShortMessage:
     )  # fmt: skip
 
 
-def check_data_sm(pdu: Any, now: float, limits: Limits) -> ShortMessage:
+def check_data_sm(pdu: DataSm, now: float, limits: Limits) -> ShortMessage:
     """Validate a data_sm: its text is in message_payload, its validity in qos_time_to_live.
     It has no protocol_id or priority_flag: both are 0.
 
@@ -170,19 +197,18 @@ def check_body(short_message: bytes, payload: bytes | None, esm_class: int, limi
     return body
 
 
-def check_sar(pdu: Any) -> tuple[int, int, int] | None:
+def check_sar(pdu: SubmitSm | SubmitMulti | DataSm) -> tuple[int, int, int] | None:
     """The SAR concatenation TLVs, all three or none, and never with a UDH.
 
     :raises Rejected: ESME_RMISSINGOPTPARAM or ESME_RINVOPTPARAMVAL.
     """
-    values = (pdu.sar_msg_ref_num, pdu.sar_total_segments, pdu.sar_segment_seqnum)
-    if values == (None, None, None):
+    ref, total, seq = pdu.sar_msg_ref_num, pdu.sar_total_segments, pdu.sar_segment_seqnum
+    if ref is None and total is None and seq is None:
         return None
-    if None in values:
+    if ref is None or total is None or seq is None:
         raise Rejected(
             S.ESME_RMISSINGOPTPARAM, "sar_msg_ref_num, sar_total_segments and sar_segment_seqnum go together"
         )
-    ref, total, seq = values
     if pdu.esm_class & _UDHI:
         raise Rejected(S.ESME_RINVOPTPARAMVAL, "SAR TLVs cannot be combined with a UDH (esm_class UDHI)")
     if not 1 <= seq <= total:

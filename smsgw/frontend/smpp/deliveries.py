@@ -18,7 +18,7 @@ from smsgw.smpp import codec
 from smsgw.smpp.constants import MessageState, Npi, Ton, UssdServiceOp
 from smsgw.smpp.sm import DeliverSm
 from smsgw.store.records import MessageRecord
-from smsgw.text.coding import encode_text
+from smsgw.text.coding import DefaultAlphabet, encode_text
 
 _ENROUTE = int(MessageState.ENROUTE)
 #: The USSD dialect of a dialogue whose account is gone from the config (the defaults).
@@ -81,7 +81,7 @@ def encode_ussd(screen: UssdScreenOut, account: Account | None) -> bytes:
 
 
 class SmppDeliveries:
-    """The carrier's :class:`~smsgw.carrier.binding.DeliveryEncoder` for SMPP.
+    """The carrier's :class:`~smsgw.carrier.encoding.DeliveryEncoder` for SMPP.
 
     :param events: the carrier's event bus: the PDU log is kept while anyone follows it.
     """
@@ -92,7 +92,7 @@ class SmppDeliveries:
 
     def receipt(self, record: MessageRecord, account: Account | None, now: float) -> bytes:
         short = account is not None and account.receipt_format == "short"
-        alphabet = account.data_coding_0 if account is not None else "gsm"
+        alphabet: DefaultAlphabet = account.data_coding_0 if account is not None else "gsm"
         pdu = encode_receipt(
             record, now, short=short, intermediate=record.state == _ENROUTE, alphabet=alphabet
         )

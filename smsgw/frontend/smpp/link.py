@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable
-from typing import Any
 
 from smsgw.carrier.answers import Accepted, AcceptedSome, Answer, Done, Dropped, QueryAnswer
 from smsgw.carrier.binding import Binding
@@ -18,8 +17,9 @@ from smsgw.carrier.carrier import Carrier
 from smsgw.carrier.errors import BindRefused, Rejected
 from smsgw.carrier.requests import Submit
 from smsgw.frontend.smpp.pdulog import PduLog
-from smsgw.frontend.smpp.requests import decode_request
+from smsgw.frontend.smpp.requests import SmRequestPdu, decode_request
 from smsgw.smpp.constants import command_name
+from smsgw.smpp.pdu import Pdu
 from smsgw.smpp.session import ANSWER_BUCKETS, BindRequested, ResponseReceived, ResponseTimedOut, SmscSession
 from smsgw.smpp.sm import UnsuccessSme
 from smsgw.smpp.smpptime import format_smpp_time
@@ -35,7 +35,7 @@ class SessionTotals:
         self.answer_times = [0] * (len(ANSWER_BUCKETS) + 1)
         self.answer_seconds = 0.0
 
-    def add(self, session: SmscSession) -> None:
+    def add(self, session: SmscSession[object]) -> None:
         """Count an ended session's PDUs and answer times."""
         self.pdus_in.update(session.pdus_in)
         self.pdus_out.update(session.pdus_out)
@@ -55,7 +55,7 @@ class SmppLink:
     def __init__(
         self,
         carrier: Carrier,
-        session: SmscSession,
+        session: SmscSession[object],
         session_id: int,
         peer: str,
         output_ready: Callable[[], None],
@@ -138,7 +138,7 @@ class SmppLink:
 
     # -- requests and the answers to deliveries ---------------------------------------
 
-    def request(self, pdu: Any) -> None:
+    def request(self, pdu: SmRequestPdu) -> None:
         """Answer a submit_sm, data_sm, submit_multi, query_sm, cancel_sm or replace_sm.
 
         Requests that arrive behind one whose connection a fault dropped are never read, as
@@ -150,11 +150,15 @@ class SmppLink:
         binding = self.binding
         assert binding is not None  # the session lets requests through only once bound
         carrier = self.carrier
+        smsc = carrier.smsc
         try:
-            request = decode_request(pdu, binding.account, carrier.clock.now(), carrier.limits)
-            answer = carrier.smsc.request(binding, request, command_name(pdu.command_id), pdu.sequence_number)
+            request = decode_request(
+                pdu, binding.account, carrier.clock.now(), carrier.limits, lambda: smsc.admit(binding)
+            )
+            answer = smsc.request(binding, request, command_name(pdu.command_id), pdu.sequence_number)
         except Rejected as refusal:
             session.respond(pdu, refusal.command_status)
+            smsc.refused(binding, command_name(pdu.command_id), refusal)
             return
         if type(answer) is Accepted:  # the common case first
             session.respond(pdu, 0, message_id=answer.message_id)
@@ -163,7 +167,7 @@ class SmppLink:
         else:
             self._respond(binding, pdu, answer)
 
-    def _respond(self, binding: Binding, pdu: Any, answer: Answer) -> None:
+    def _respond(self, binding: Binding, pdu: SmRequestPdu, answer: Answer) -> None:
         session = self.session
         if isinstance(answer, AcceptedSome):
             unsuccess = tuple(UnsuccessSme(f.ton, f.npi, f.address, f.status) for f in answer.failed)
@@ -186,16 +190,16 @@ class SmppLink:
         elif isinstance(answer, Dropped):
             self.drop(answer.reason)
 
-    def _log_received(self, binding: Binding, message_id: str, pdu: Any) -> None:
+    def _log_received(self, binding: Binding, message_id: str, pdu: Pdu) -> None:
         """Keep the request that made a message, for the console (only while it looks: the
         log costs ~2 µs a message)."""
         if self.pdu_log is not None:
             self.pdu_log.received(binding.account.system_id, message_id, pdu, self.carrier.clock.now())
 
-    def answered(self, event: ResponseReceived) -> None:
+    def answered(self, event: ResponseReceived[object]) -> None:
         """The ESME answered a deliver_sm."""
         self.carrier.delivery_answered(event.context, event.response.command_status)
 
-    def timed_out(self, event: ResponseTimedOut) -> None:
+    def timed_out(self, event: ResponseTimedOut[object]) -> None:
         """The ESME did not answer a deliver_sm in time."""
         self.carrier.delivery_timed_out(event.context)

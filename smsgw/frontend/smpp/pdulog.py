@@ -11,11 +11,11 @@ deliver_sm is kept as the bytes queued for the ESME (sequence number 0 until it 
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any
 
 import attrs
 
 from smsgw.smpp import codec
+from smsgw.smpp.pdu import Pdu
 
 
 @attrs.frozen
@@ -24,7 +24,7 @@ class LoggedPdu:
 
     direction: str
     at: float
-    pdu: Any
+    pdu: Pdu | bytes
 
     @property
     def raw(self) -> bytes:
@@ -41,9 +41,9 @@ class PduLog:
 
     def __init__(self, size: int = 10_000) -> None:
         self.size = size
-        self._by_message: OrderedDict[tuple[str, str], list[tuple[str, float, Any]]] = OrderedDict()
+        self._by_message: OrderedDict[tuple[str, str], list[tuple[str, float, Pdu | bytes]]] = OrderedDict()
 
-    def received(self, system_id: str, message_id: str, pdu: Any, at: float) -> None:
+    def received(self, system_id: str, message_id: str, pdu: Pdu, at: float) -> None:
         """The request that created the message (submit_sm, data_sm, submit_multi: one
         message_id for all its destinations, logged once).
 
@@ -61,7 +61,7 @@ class PduLog:
         """A deliver_sm for the message (its receipt, or the MO itself)."""
         self._add((system_id, message_id), ("sent", at, raw))
 
-    def _add(self, key: tuple[str, str], entry: tuple[str, float, Any]) -> None:
+    def _add(self, key: tuple[str, str], entry: tuple[str, float, Pdu | bytes]) -> None:
         by_message = self._by_message
         entries = by_message.get(key)
         if entries is not None:

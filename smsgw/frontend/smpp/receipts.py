@@ -15,7 +15,7 @@ from smsgw.smpp.constants import EsmClass, MessageState
 from smsgw.smpp.sm import DeliverSm
 from smsgw.smpp.smpptime import format_receipt_date
 from smsgw.store.records import MessageRecord
-from smsgw.text.coding import decode_text
+from smsgw.text.coding import DefaultAlphabet, decode_text
 from smsgw.text.errors import InvalidUdh
 from smsgw.text.udh import split_udh
 
@@ -34,7 +34,7 @@ _INTERMEDIATE = int(EsmClass.INTERMEDIATE_NOTIFICATION)
 _UNSAFE = re.compile(r"[^ !\"#%&'()*+,\-./0-9:;<=>?A-Za-z]")
 
 
-def receipt_excerpt(body: bytes, esm_class: int, data_coding: int, alphabet: str = "gsm") -> str:
+def receipt_excerpt(body: bytes, esm_class: int, data_coding: int, alphabet: DefaultAlphabet = "gsm") -> str:
     """The first 20 characters of a message's text, made safe for any receipt parser.
 
     :param alphabet: what data_coding 0 means for the submitting account.
@@ -44,7 +44,7 @@ def receipt_excerpt(body: bytes, esm_class: int, data_coding: int, alphabet: str
             body = split_udh(body)[1]
         except InvalidUdh:
             pass
-    text = decode_text(body[:80], data_coding, default_alphabet=alphabet)[:20]  # type: ignore[arg-type]
+    text = decode_text(body[:80], data_coding, default_alphabet=alphabet)[:20]
     return _UNSAFE.sub("?", text)
 
 
@@ -76,7 +76,7 @@ def encode_receipt(
     *,
     short: bool = False,
     intermediate: bool = False,
-    alphabet: str = "gsm",
+    alphabet: DefaultAlphabet = "gsm",
 ) -> bytes:
     """Encode the receipt deliver_sm for a message in its current state (sequence number 0)."""
     excerpt = receipt_excerpt(message.body, message.esm_class, message.data_coding, alphabet)

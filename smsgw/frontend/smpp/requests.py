@@ -7,7 +7,7 @@ read in the account's dialect: the data_coding 0 alphabet, and which field names
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
 
 from smsgw.carrier.accounts import Account
 from smsgw.carrier.errors import Rejected
@@ -30,55 +30,67 @@ from smsgw.frontend.smpp.checks import (
     check_data_sm,
     check_default_msg_id,
     check_registered_delivery,
+    check_source,
     check_submit,
     check_times,
 )
-from smsgw.smpp.constants import CommandId
 from smsgw.smpp.constants import CommandStatus as S
-from smsgw.smpp.sm import DistributionList
+from smsgw.smpp.pdu import CancelSm, QuerySm, ReplaceSm
+from smsgw.smpp.sm import DataSm, DistributionList, SmeAddress, SubmitMulti, SubmitSm
 from smsgw.text.coding import decode_text
 
 #: A submit_multi names 1 to 254 destinations (v3.4 §4.5.1).
 MAX_DESTINATIONS = 254
 
 
-def decode_request(pdu: Any, account: Account, now: float, limits: Limits) -> Request:
+#: The requests an SMSC answers for a bound ESME.
+SmRequestPdu = SubmitSm | DataSm | SubmitMulti | QuerySm | CancelSm | ReplaceSm
+
+
+def decode_request(
+    pdu: SmRequestPdu, account: Account, now: float, limits: Limits, admit: Callable[[], None]
+) -> Request:
     """The carrier's request for a submit_sm, data_sm, submit_multi, query_sm, cancel_sm or
     replace_sm.
 
-    :raises Rejected: for the first field that fails its check.
+    :param admit: the carrier's admission of a submit (throughput, queue): asked before the
+        message's fields are checked, so a throttled ESME hears it is throttled.
+    :raises Rejected: for the first field that fails its check, or the admission.
     """
-    command_id = pdu.command_id
-    if command_id == CommandId.SUBMIT_SM:
+    if type(pdu) is SubmitSm:
         if pdu.ussd_service_op is not None:
-            return _ussd_screen(pdu, account)
+            return _ussd_screen(pdu, pdu.ussd_service_op, account)
+        admit()
         check_addresses(pdu)
         return Submit(check_submit(pdu, now, limits), _destination(pdu))
-    if command_id == CommandId.DATA_SM:
+    if type(pdu) is DataSm:
+        admit()
         check_addresses(pdu)
         return Submit(check_data_sm(pdu, now, limits), _destination(pdu))
-    if command_id == CommandId.SUBMIT_MULTI:
-        return _submit_multi(pdu, now, limits)
-    if command_id == CommandId.QUERY_SM:
+    if type(pdu) is SubmitMulti:
+        return _submit_multi(pdu, now, limits, admit)
+    if type(pdu) is QuerySm:
         return Query(pdu.message_id, pdu.source_addr)
-    if command_id == CommandId.CANCEL_SM:
+    if type(pdu) is CancelSm:
         return Cancel(pdu.message_id, pdu.service_type, pdu.source_addr, pdu.destination_addr)
-    if command_id == CommandId.REPLACE_SM:
+    if type(pdu) is ReplaceSm:
+        replace_sm = pdu
         return Replace(
-            pdu.message_id, pdu.source_addr, lambda esm_class: _replaced(pdu, esm_class, now, limits)
+            pdu.message_id, pdu.source_addr, lambda esm_class: _replaced(replace_sm, esm_class, now, limits)
         )
-    raise AssertionError(f"not a request the carrier answers: command_id 0x{command_id:08X}")
+    raise AssertionError(f"not a request the carrier answers: {type(pdu).__name__}")
 
 
-def _destination(pdu: Any) -> Destination:
+def _destination(pdu: SubmitSm | DataSm) -> Destination:
     return Destination(pdu.dest_addr_ton, pdu.dest_addr_npi, pdu.destination_addr)
 
 
-def _submit_multi(pdu: Any, now: float, limits: Limits) -> SubmitMany:
+def _submit_multi(pdu: SubmitMulti, now: float, limits: Limits, admit: Callable[[], None]) -> SubmitMany:
     count = len(pdu.dest_addresses)
     if not 1 <= count <= MAX_DESTINATIONS:
         raise Rejected(S.ESME_RINVNUMDESTS, f"number_of_dests {count} is not 1-{MAX_DESTINATIONS}")
-    check_addresses(pdu, with_destination=False)
+    admit()
+    check_source(pdu)
     message = check_submit(pdu, now, limits)
     destinations: list[tuple[Destination, int]] = []
     for dest in pdu.dest_addresses:
@@ -95,7 +107,7 @@ def _submit_multi(pdu: Any, now: float, limits: Limits) -> SubmitMany:
     return SubmitMany(message, destinations)
 
 
-def _ussd_screen(pdu: Any, account: Account) -> UssdScreenIn:
+def _ussd_screen(pdu: SubmitSm, op: int, account: Account) -> UssdScreenIn:
     check_addresses(pdu)
     body = pdu.message_payload if pdu.message_payload is not None else pdu.short_message
     # 0x0F (the CBS DCS some gateways pass on) always means GSM; 0 as the account reads it.
@@ -104,10 +116,10 @@ def _ussd_screen(pdu: Any, account: Account) -> UssdScreenIn:
     if account.ussd_session == "user_message_reference" and pdu.user_message_reference is not None:
         # The reference names the dialogue only; its low bit is no end-of-session flag.
         session_info = pdu.user_message_reference & ~EOS
-    return UssdScreenIn(_destination(pdu), pdu.source_addr, pdu.ussd_service_op, session_info, text)
+    return UssdScreenIn(_destination(pdu), pdu.source_addr, op, session_info, text)
 
 
-def _replaced(pdu: Any, esm_class: int, now: float, limits: Limits) -> ReplacedContent:
+def _replaced(pdu: ReplaceSm, esm_class: int, now: float, limits: Limits) -> ReplacedContent:
     """replace_sm's new fields, checked against the message it replaces; an empty time keeps
     the message's own (v3.4 §4.10.1)."""
     check_default_msg_id(pdu.sm_default_msg_id)
@@ -125,7 +137,7 @@ def _replaced(pdu: Any, esm_class: int, now: float, limits: Limits) -> ReplacedC
 class _DestView:
     """A submit_multi destination seen with the submit's source, for the address checks."""
 
-    def __init__(self, pdu: Any, dest: Any) -> None:
+    def __init__(self, pdu: SubmitMulti, dest: SmeAddress) -> None:
         self.source_addr_ton = pdu.source_addr_ton
         self.source_addr_npi = pdu.source_addr_npi
         self.dest_addr_ton = dest.dest_addr_ton
