@@ -2,21 +2,43 @@
 
 ``smsgw.smpp`` and ``smsgw.text`` are sans-I/O: no Twisted, and neither imports the other or any
 layer above. ``smsgw.carrier`` and ``smsgw.store`` import no Twisted and no adapter (``smsgw.server``,
-``smsgw.web``), and the store knows nothing of the carrier. Only the adapters touch the reactor, and smsgw imports nothing from its simulators."""
+``smsgw.web``), and the store knows nothing of the carrier. The carrier has no protocol bytes: it
+queues what a front end encoded and never reads it; of SMPP it knows only the numbers
+(``smsgw.smpp.constants``), never the wire form, and nothing of the front ends that speak it. A front end (``smsgw.frontend``) is sans-I/O too: no Twisted
+and no adapter. Only the adapters touch the reactor, and smsgw imports nothing from its simulators."""
 
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "smsgw"
+_ADAPTERS = ("twisted", "smsgw.server", "smsgw.web")
 FORBIDDEN = {
-    "smpp": ("twisted", "smsgw.carrier", "smsgw.store", "smsgw.server", "smsgw.web", "smsgw.text"),
-    "text": ("twisted", "smsgw.carrier", "smsgw.store", "smsgw.server", "smsgw.web", "smsgw.smpp"),
-    "carrier": ("twisted", "smsgw.server", "smsgw.web"),
-    "store": ("twisted", "smsgw.carrier", "smsgw.server", "smsgw.web"),
+    "smpp": (*_ADAPTERS, "smsgw.carrier", "smsgw.store", "smsgw.frontend", "smsgw.text"),
+    "text": (*_ADAPTERS, "smsgw.carrier", "smsgw.store", "smsgw.frontend", "smsgw.smpp"),
+    "carrier": _ADAPTERS,
+    "store": (*_ADAPTERS, "smsgw.carrier", "smsgw.frontend"),
+    "frontend": _ADAPTERS,
+}
+#: What to do instead, by layer, when a module of it reaches outward.
+INSTEAD = {
+    "smpp": "smsgw.smpp is SMPP without I/O: take time and text as parameters, and leave what "
+    "uses the carrier or the reactor to smsgw/frontend/smpp/ or the adapter smsgw/server/smpp.py",
+    "text": "smsgw.text is text coding without I/O: take what it needs (the data_coding octet, an "
+    "alphabet) as parameters instead of importing the protocol or the carrier",
+    "carrier": "The carrier is driven by its adapters, not the other way round: give it what it "
+    "needs through a Protocol in smsgw/carrier (as AppLink, DeliveryEncoder) or a callback that "
+    "smsgw/app.py fills in (as UssdApps.post_to_http_app), and keep Twisted in smsgw/server or "
+    "smsgw/web",
+    "store": "The store keeps plain rows (smsgw/store/records.py): give it values, not carrier "
+    "objects, and let smsgw/app.py open it",
+    "frontend": "A front end is sans-I/O: its adapter (smsgw/server/smpp.py) feeds it bytes and "
+    "time and is asked to write through a callback (output_ready); put sockets, reactor calls and "
+    "HTTP in the adapter",
 }
 
 
@@ -28,16 +50,77 @@ def _imported(node: ast.AST) -> list[str]:
     return []
 
 
-def imports(path: Path) -> set[str]:
-    return {name for node in ast.walk(ast.parse(path.read_text())) for name in _imported(node)}
+def _package_of(path: Path) -> list[str]:
+    """The dotted package a module is in, as parts (``smsgw/carrier/x.py`` -> smsgw, carrier)."""
+    return list(path.relative_to(PACKAGE.parent).parent.parts)
+
+
+def qualified_imports(path: Path) -> list[tuple[int, str]]:
+    """Every name ``path`` imports, in full and with its line: ``from smsgw.smpp import codec``
+    is ``smsgw.smpp.codec``, and a relative import is resolved, so no spelling slips past."""
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = _package_of(path)
+            if node.level:
+                base = base[: len(base) - node.level + 1]
+                module = ".".join([*base, *([node.module] if node.module else [])])
+            else:
+                module = node.module or ""
+            found += [(node.lineno, f"{module}.{alias.name}") for alias in node.names]
+    return found
+
+
+def _within(name: str, prefixes: Iterable[str]) -> bool:
+    return any(name == prefix or name.startswith(prefix + ".") for prefix in prefixes)
+
+
+def offenders(layer: str, forbidden: Iterable[str], allowed: Iterable[str] = ()) -> dict[str, list[str]]:
+    """The layer's modules (its subpackages' too) that import a forbidden name, each with
+    ``line N: name`` per import."""
+    forbidden, allowed = tuple(forbidden), tuple(allowed)
+    bad = {}
+    for path in sorted((PACKAGE / layer).rglob("*.py")):
+        found = [
+            f"line {line}: {name}"
+            for line, name in qualified_imports(path)
+            if _within(name, forbidden) and not _within(name, allowed)
+        ]
+        if found:
+            bad[path.relative_to(PACKAGE.parent).as_posix()] = found
+    return bad
 
 
 @pytest.mark.parametrize("layer", sorted(FORBIDDEN))
 def test_layer_does_not_import_outer_layers(layer: str) -> None:
     """Modules of each inner layer import neither Twisted nor any outer layer."""
-    for path in sorted((PACKAGE / layer).glob("*.py")):
-        bad = [n for n in imports(path) if n.startswith(FORBIDDEN[layer])]
-        assert not bad, f"{path.name} imports {bad}"
+    bad = offenders(layer, FORBIDDEN[layer])
+    assert not bad, f"smsgw/{layer} imports outer layers: {bad}. {INSTEAD[layer]}"
+
+
+#: The protocols' wire forms, which the carrier must not know: SMPP's codec, PDUs, session and
+#: state table, framing, time strings and ESME; and the front ends that use them. A second
+#: protocol's package (``smsgw.cmpp``) joins this list.
+PROTOCOL_WIRE = ("smsgw.smpp", "smsgw.frontend")
+#: What of SMPP the carrier may name: command_status values (a refusal's reason) and the
+#: enums a GSM message keeps whatever protocol carried it (message_state, esm_class, TON/NPI).
+SMPP_NUMBERS = ("smsgw.smpp.constants",)
+
+
+def test_the_carrier_has_no_protocol_bytes() -> None:
+    """The carrier never encodes, decodes or frames a protocol: a second protocol (CMPP) gets a
+    front end of its own beside smsgw/frontend/smpp/ and the carrier does not change."""
+    bad = offenders("carrier", PROTOCOL_WIRE, allowed=SMPP_NUMBERS)
+    assert not bad, (
+        f"smsgw/carrier imports SMPP's wire form or a front end: {bad}. The carrier takes "
+        "protocol-neutral requests (smsgw/carrier/requests.py) and returns answers "
+        "(smsgw/carrier/answers.py) or raises Rejected; it queues deliveries as bytes that the "
+        "front end's DeliveryEncoder (smsgw/carrier/encoding.py, SMPP's in "
+        "smsgw/frontend/smpp/deliveries.py) wrote. Decode and encode in smsgw/frontend/smpp/, "
+        "and import only smsgw.smpp.constants (status codes and enums) here"
+    )
 
 
 #: The one place smsgw may import its simulators: the ``smsgw`` command's table in ``main()``
