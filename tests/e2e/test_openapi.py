@@ -28,6 +28,7 @@ import referencing.jsonschema
 import smpplib.command
 import smpplib.gsm
 
+from smsgw.carrier.faults import Effect
 from smsgw.web.clock import ClockRoutes
 from smsgw.web.faults import FaultRoutes
 from smsgw.web.handsets import HandsetRoutes
@@ -284,6 +285,15 @@ def test_every_route_is_documented_and_every_documented_route_exists() -> None:
     assert not documented - served, (
         f"documented routes the server does not have: {sorted(documented - served)}"
     )
+
+
+def test_every_fault_effect_is_documented_and_every_documented_one_exists() -> None:
+    """A fault effect added to the carrier (or one taken away) is added to (or taken from)
+    each schema that names effects: a rule, a new rule and the fault event."""
+    schemas = file_document()["components"]["schemas"]
+    effects = sorted(effect.value for effect in Effect)
+    for name in ("FaultRule", "NewFault", "FaultInjectedEvent"):
+        assert sorted(schemas[name]["properties"]["effect"]["enum"]) == effects, name
 
 
 def test_query_parameters_and_body_fields_match_the_handlers() -> None:
