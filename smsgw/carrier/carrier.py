@@ -30,6 +30,7 @@ from smsgw.carrier.outbox import Outbox, RetryPolicy
 from smsgw.carrier.smsc import Smsc
 from smsgw.carrier.submitted import SubmittedMessages
 from smsgw.carrier.subscribers import SubscriberRegistry
+from smsgw.carrier.texts import HandsetTexts
 from smsgw.carrier.ussd import UssdGateway, UssdLimits, UssdRoute
 from smsgw.carrier.ussd_apps import UssdApps, UssdDelivery
 from smsgw.smpp.constants import status_name
@@ -86,7 +87,6 @@ class Carrier:
             self.outbox,
             self.events,
             encoder,
-            default_system_id=default_system_id,
             next_id=1,
             faults=self.faults,
         )
@@ -125,6 +125,7 @@ class Carrier:
             clock,
             limits,
             self.messages,
+            HandsetTexts(store, self.accounts, self.center, self.outbox, encoder, default_system_id),
         )
         self.handset_ussd = HandsetUssd(subscribers, self.ussd, clock)
 

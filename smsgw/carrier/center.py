@@ -17,7 +17,7 @@ from collections.abc import Iterable
 
 from smsgw.carrier.accounts import Account, AccountRegistry
 from smsgw.carrier.encoding import DeliveryEncoder
-from smsgw.carrier.errors import QueueFull, Rejected
+from smsgw.carrier.errors import QueueFull
 from smsgw.carrier.events import DeliveryDone, EventBus, MessageAccepted, MessageStateChanged
 from smsgw.carrier.faults import NO_FAULTS, FaultBook, FaultPlan
 from smsgw.carrier.outbox import Outbox
@@ -25,13 +25,10 @@ from smsgw.carrier.reports import wants_intermediate, wants_receipt
 from smsgw.carrier.requests import Destination, ShortMessage
 from smsgw.carrier.subscribers import HandsetState, Subscriber, SubscriberRegistry
 from smsgw.digits import ascii_int
-from smsgw.smpp.constants import CommandStatus, EsmClass, MessageState, Npi, Ton
+from smsgw.smpp.constants import EsmClass, MessageState
 from smsgw.store.interface import MessageStore
 from smsgw.store.records import DeliveryRecord, MessageRecord
-from smsgw.text.coding import DefaultAlphabet
 from smsgw.text.errors import InvalidUdh
-from smsgw.text.split import Mode as SplitMode
-from smsgw.text.split import Part, split_text
 from smsgw.text.udh import split_udh
 
 ENROUTE = MessageState.ENROUTE
@@ -71,10 +68,9 @@ def parse_message_id(message_id: str, style: str) -> int | None:
 
 
 class MessageCenter:
-    """Store-and-forward of MT and MO messages.
+    """Store-and-forward of MT messages, and the deliveries owed to applications (receipts, MO).
 
     :param store: where messages and deliveries are kept (see :mod:`smsgw.store.sqlite`).
-    :param default_system_id: the account that receives MO for short codes nobody owns.
     """
 
     def __init__(
@@ -86,7 +82,6 @@ class MessageCenter:
         events: EventBus,
         encoder: DeliveryEncoder,
         *,
-        default_system_id: str | None,
         next_id: int,
         next_seen: int = 1,
         faults: FaultBook | None = None,
@@ -102,7 +97,6 @@ class MessageCenter:
         self.subscribers = subscribers
         self.outbox = outbox
         self.events = events
-        self.default_system_id = default_system_id
         self._next_id = next_id
         self._next_seen = next_seen
         self._pending: dict[int, MessageRecord] = {}
@@ -111,7 +105,6 @@ class MessageCenter:
         #: Held MTs kept from their phone by an injected delay: row id -> when it ends.
         self._delayed: dict[int, float] = {}
         self._per_account: Counter[str] = Counter()
-        self._mo_ref = 0
         #: Held parts accepted with replace_if_present_flag -> their (reference, total), so
         #: the later parts of the same long message do not replace them.
         self._replacing: dict[int, tuple[int, int]] = {}
@@ -167,7 +160,7 @@ class MessageCenter:
         if message.replace_if_present:
             concat = concat_of(record)
             self._replace_pending(record, concat, now)
-        self._deliver_or_hold(record, subscriber, now)
+        self.deliver_or_hold(record, subscriber, now)
         if concat is not None and row_id in self._pending:
             self._replacing[row_id] = concat
         return message_id
@@ -189,11 +182,15 @@ class MessageCenter:
 
     def reserve_id(self, account: Account) -> str:
         """A message_id for something answered but not stored (a USSD screen)."""
+        return format_message_id(self.next_row(), account.message_id_format)
+
+    def next_row(self) -> int:
+        """A row id for a new message (what its message_id is made from)."""
         row_id = self._next_id
         self._next_id += 1
-        return format_message_id(row_id, account.message_id_format)
+        return row_id
 
-    def _deliver_or_hold(self, record: MessageRecord, subscriber: Subscriber, now: float) -> None:
+    def deliver_or_hold(self, record: MessageRecord, subscriber: Subscriber, now: float) -> None:
         """Store a new MT: delivered now when its phone takes SMS and it is due (unless a
         fault holds it), else held."""
         due = record.scheduled_at is None or record.scheduled_at <= now
@@ -207,7 +204,7 @@ class MessageCenter:
         if intermediate:
             record.report = ENROUTE
         self.store.insert_message(record.as_row())
-        self._announce(record)
+        self.announce(record)
         self._hold(record)
         if plan.delayed_until is not None:
             self._delay(record.id, plan.delayed_until)
@@ -227,7 +224,7 @@ class MessageCenter:
         record.done_at = now
         record.report = self._owed_report(record, record.state, plan)
         self.store.insert_message(record.as_row())
-        self._announce(record)
+        self.announce(record)
         if record.report is not None:
             self._queue_receipt(record, now, plan)
 
@@ -253,7 +250,8 @@ class MessageCenter:
         """The arrival order of the latest message that reached a phone."""
         return self._next_seen - 1
 
-    def _announce(self, record: MessageRecord) -> None:
+    def announce(self, record: MessageRecord) -> None:
+        """Count a new message and tell who follows."""
         self.accepted[record.direction] += 1
         if self.events.wants(MessageAccepted):
             self.events.emit(
@@ -440,95 +438,6 @@ class MessageCenter:
                     record.report_next_at,
                 )
             )
-
-    # -- MO --------------------------------------------------------------------------
-
-    def route_short_code(self, destination: str) -> str:
-        """The account that receives MO sent to a short code.
-
-        :raises Rejected: ESME_RINVDSTADR when no account owns it and there is no default.
-        """
-        system_id = self.accounts.owner_of_short_code(destination) or self.default_system_id
-        if system_id is None or self.accounts.get(system_id) is None:
-            raise Rejected(
-                CommandStatus.ESME_RINVDSTADR,
-                f"no account owns short code {destination!r} and there is no default account",
-            )
-        return system_id
-
-    def accept_mo(self, msisdn: str, destination: str, text: str, now: float) -> list[str]:
-        """A handset sends a text to a short code: store it and queue it for the owner.
-
-        The text is encoded as a phone would (GSM 7-bit when it fits, else UCS2); a long one is
-        split the way the receiving account asks: UDH (the default), SAR TLVs, or one
-        deliver_sm with message_payload.
-
-        :returns: the message_id of each part.
-        :raises Rejected: when nobody owns the short code.
-        """
-        system_id = self.route_short_code(destination)
-        account = self.accounts.get(system_id)
-        mode: SplitMode = account.long_mo if account is not None else "udh"
-        alphabet: DefaultAlphabet = account.data_coding_0 if account is not None else "gsm"
-        ids = []
-        for part in self._split(text, mode, alphabet):
-            record = self._new_part(system_id, "MO", msisdn, msisdn, destination, part, now)
-            record.report = ENROUTE  # the MO itself is owed to the account
-            self.store.insert_message(record.as_row())
-            self._announce(record)
-            self.outbox.add(record, "mo", self.encoder.mo(record, now), now)
-            ids.append(record.message_id)
-        return ids
-
-    def accept_p2p(
-        self, sender: str, recipient: Subscriber, text: str, now: float, validity: float
-    ) -> list[str]:
-        """A handset texts another handset: the sender's sent box gets the MO, the recipient
-        gets the MT now, or when its phone is reachable within ``validity`` seconds.
-
-        :returns: the message_id of each MT part (what the recipient's inbox shows).
-        """
-        ids = []
-        for part in self._split(text, "udh"):
-            sent = self._new_part("", "MO", sender, sender, recipient.msisdn, part, now)
-            sent.state, sent.done_at = DELIVRD, now  # handed to the network: the phone's "sent"
-            self.store.insert_message(sent.as_row())
-            self._announce(sent)
-            record = self._new_part("", "MT", recipient.msisdn, sender, recipient.msisdn, part, now)
-            record.dest_ton = Ton.INTERNATIONAL
-            record.expires_at = now + validity
-            self._deliver_or_hold(record, recipient, now)
-            ids.append(record.message_id)
-        return ids
-
-    def _split(self, text: str, mode: SplitMode, alphabet: DefaultAlphabet = "gsm") -> list[Part]:
-        self._mo_ref = (self._mo_ref + 1) & 0xFF
-        return split_text(text, ref=self._mo_ref, mode=mode, alphabet=alphabet)
-
-    def _new_part(
-        self,
-        system_id: str,
-        direction: str,
-        msisdn: str,
-        source: str,
-        destination: str,
-        part: Part,
-        now: float,
-    ) -> MessageRecord:
-        """A message row for one part a handset sends (MO to an ESME, or either side of P2P)."""
-        row_id = self._next_id
-        self._next_id += 1
-        account = self.accounts.get(system_id)  # none for P2P: its ids are decimal
-        # An MO's id is in its account's format, so it never repeats one of that account's MTs.
-        message_id = format_message_id(row_id, account.message_id_format) if account else str(row_id)
-        esm_class = int(EsmClass.UDHI) if part.esm_class_udhi else 0
-        sar = part.sar or (None, None, None)
-        return MessageRecord(
-            row_id, message_id, system_id, direction, msisdn, "",
-            Ton.INTERNATIONAL, Npi.ISDN, source, Ton.UNKNOWN, Npi.ISDN, destination,
-            esm_class, 0, 0, 0, part.data_coding, part.short_message, sar[0], sar[1], sar[2],
-            now, None, now + self.outbox.retry.validity, ENROUTE, None, 0,
-        )  # fmt: skip
 
     def delivery_done(self, delivery: DeliveryRecord, outcome: str, now: float) -> None:
         """An ESME accepted, refused or never took a delivery: it is no longer owed."""

@@ -18,6 +18,7 @@ from smsgw.carrier.subscribers import (
     in_namespace,
     normalize_msisdn,
 )
+from smsgw.carrier.texts import HandsetTexts
 from smsgw.carrier.ussd import UssdGateway
 from smsgw.smpp.constants import CommandStatus as S
 from smsgw.store.interface import MessageStore
@@ -38,6 +39,7 @@ class Handsets:
         clock: Clock,
         limits: Limits,
         messages: MessageLog,
+        texts: HandsetTexts,
     ) -> None:
         self.subscribers = subscribers
         self.accounts = accounts
@@ -49,6 +51,7 @@ class Handsets:
         self.clock = clock
         self.limits = limits
         self.messages = messages
+        self.texts = texts
         self._last_fresh = 0
 
     @property
@@ -253,5 +256,5 @@ class Handsets:
         now = self.clock.now()
         if self.accounts.owner_of_short_code(to) is None and (to.startswith("+") or len(to) >= 8):
             recipient = self.subscribers.resolve(to)
-            return self.center.accept_p2p(msisdn, recipient, text, now, self.limits.default_validity)
-        return self.center.accept_mo(msisdn, to, text, now)
+            return self.texts.accept_p2p(msisdn, recipient, text, now, self.limits.default_validity)
+        return self.texts.accept_mo(msisdn, to, text, now)
