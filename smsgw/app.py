@@ -16,7 +16,7 @@ from twisted.logger import Logger
 from smsgw import __version__
 from smsgw.carrier.bindguard import FailedBinds
 from smsgw.carrier.carrier import Carrier
-from smsgw.carrier.clock import SystemClock
+from smsgw.carrier.clock import Clock, SystemClock
 from smsgw.carrier.events import EventBus
 from smsgw.carrier.faults import MAGIC_NUMBERS, FaultBook
 from smsgw.carrier.limits import Limits
@@ -185,28 +185,16 @@ def _dropped_write(write: str, error: BaseException) -> None:
     )
 
 
-@defer.inlineCallbacks
-def start(config: Config, reactor: Any) -> Any:
-    """Open the store, build the carrier, and listen for SMPP and HTTP.
-
-    :returns: a Deferred firing with :class:`Running`.
-    """
-    config, password_made_up = with_merchant_password(config)
-    config, descriptors = _fit_descriptors(config)
+def build_carrier(config: Config, store: SqliteStore, clock: Clock) -> tuple[Carrier, SmppDeliveries]:
+    """The carrier ``config`` describes, on ``store`` and ``clock``, with the SMPP front end's
+    encoder of its deliveries; not started (:meth:`Carrier.start`) and listening nowhere."""
     merchant = config.active_merchant
     network = config.network
-    path = config.store.path
-    store = SqliteStore(
-        path if path == ":memory:" else os.path.abspath(path),
-        synchronous=config.store.synchronous.upper(),
-        on_dropped=_dropped_write,
-    )
     subscribers = SubscriberRegistry(
         (attrs.evolve(s) for s in config.subscribers),
         country_code=network.country_code,
         auto_provision=network.provisioning == "auto",
     )
-    clock = SystemClock()
     events = EventBus()
     deliveries = SmppDeliveries(events)
     carrier = Carrier(
@@ -229,6 +217,27 @@ def start(config: Config, reactor: Any) -> Any:
             exempt=[merchant.system_id] if merchant is not None else [],
         ),
     )
+    return carrier, deliveries
+
+
+@defer.inlineCallbacks
+def start(config: Config, reactor: Any) -> Any:
+    """Open the store, build the carrier, and listen for SMPP and HTTP.
+
+    :returns: a Deferred firing with :class:`Running`.
+    """
+    config, password_made_up = with_merchant_password(config)
+    config, descriptors = _fit_descriptors(config)
+    merchant = config.active_merchant
+    network = config.network
+    path = config.store.path
+    store = SqliteStore(
+        path if path == ":memory:" else os.path.abspath(path),
+        synchronous=config.store.synchronous.upper(),
+        on_dropped=_dropped_write,
+    )
+    clock = SystemClock()
+    carrier, deliveries = build_carrier(config, store, clock)
     smpp = config.smpp
     factory = SmppServerFactory(carrier, smpp.session, reactor, pdu_log=deliveries.pdu_log)
     factory.noisy = False

@@ -1,0 +1,274 @@
+"""``python -m benchmarks.work``: the work smsgw does per message, counted, not timed.
+
+One ESME binds as a transceiver to smsgw as ``smsgw serve`` builds it (its default config,
+merchant off, magic numbers and events on, the durable file store) and submits messages with
+a receipt asked for, ``window`` at a time, acknowledging every receipt, as the load generator
+does. The bytes go through the real :class:`~smsgw.server.smpp.SmppServerProtocol` on an
+in-memory transport and a fake reactor: everything smsgw runs per message but the kernel's
+socket calls. Each turn is one read of ``window`` PDUs, then the end-of-turn flush (group
+commit, receipts dispatched, output written), as on the real reactor.
+
+What is counted is the number of function calls (Python functions, and C functions such as
+``sqlite3``'s, by the layer of their caller), through ``sys.setprofile``. Unlike time, the count
+is the same on any machine and however busy it is, so CI can hold it to a budget
+(``tests/test_work_budget.py``) and a change shows its cost exactly: the per-layer table says
+where the calls go.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import re
+import sys
+import tempfile
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import attrs
+from twisted.internet import address, task
+from twisted.internet.testing import StringTransport
+
+from smsgw.app import build_carrier
+from smsgw.carrier.clock import FakeClock
+from smsgw.config import DEFAULT_PASSWORD, DEFAULT_SYSTEM_ID, config_from_dict
+from smsgw.server.smpp import SmppServerFactory, SmppServerProtocol
+from smsgw.smpp import codec
+from smsgw.smpp.framing import PduBuffer
+from smsgw.smpp.pdu import BindTransceiver
+from smsgw.smpp.sm import DeliverSm, DeliverSmResp, SubmitSm, SubmitSmResp
+from smsgw.store.sqlite import SqliteStore
+
+#: Layers by where their code lives, most specific first; the rest is "other" (stdlib, attrs).
+LAYERS = (
+    ("/smsgw/server/", "server (Twisted adapter)"),
+    ("/smsgw/frontend/", "frontend (SMPP)"),
+    ("/smsgw/smpp/", "smpp (session, codec)"),
+    ("/smsgw/carrier/", "carrier"),
+    ("/smsgw/store/", "store"),
+    ("/smsgw/text/", "text"),
+    ("/twisted/", "twisted"),
+)
+OTHER = "other (stdlib, attrs)"
+PHONE = "8613800000001"
+
+
+#: Code generated at import has a name, not a file: ``<attrs generated methods smsgw.smpp.sm.SubmitSm>``
+#: (attrs), ``<smpp codec SubmitSm>`` (smsgw.smpp.codec's compiled encoders and decoders).
+_GENERATED = re.compile(r"<(?:attrs generated \w+ (?P<module>[\w.]+)\.\w+|(?P<codec>smpp codec) \w+)>")
+
+
+def layer_of(filename: str) -> str:
+    """The layer of the code in ``filename`` (a path, or the name of generated code)."""
+    generated = _GENERATED.fullmatch(filename)
+    if generated is not None:
+        module = generated["module"] or "smsgw.smpp.codec"
+        filename = "/" + module.replace(".", "/") + "/"
+    for part, name in LAYERS:
+        if part in filename:
+            return name
+    return OTHER
+
+
+@attrs.frozen
+class Work:
+    """Calls per message, by layer: Python functions, and C functions called from the layer."""
+
+    messages: int
+    python: dict[str, float]
+    c: dict[str, float]
+
+    @property
+    def total(self) -> float:
+        return sum(self.python.values()) + sum(self.c.values())
+
+    def table(self) -> str:
+        layers = sorted(
+            set(self.python) | set(self.c), key=lambda n: -(self.python.get(n, 0) + self.c.get(n, 0))
+        )
+        lines = [
+            f"{'layer':28} {'Python calls':>13} {'C calls':>8} {'total':>8}   per message, {self.messages} messages"
+        ]
+        for name in layers:
+            py, c = self.python.get(name, 0.0), self.c.get(name, 0.0)
+            lines.append(f"{name:28} {py:13.1f} {c:8.1f} {py + c:8.1f}")
+        lines.append(
+            f"{'all':28} {sum(self.python.values()):13.1f} {sum(self.c.values()):8.1f} {self.total:8.1f}"
+        )
+        return "\n".join(lines)
+
+
+class _Esme:
+    """The ESME's side of the in-memory connection: what the load generator does."""
+
+    def __init__(self, protocol: SmppServerProtocol, transport: StringTransport, reactor: task.Clock) -> None:
+        #: Set while measuring: sees the server's turns only, not this ESME's own work.
+        self.probe: _Counter | cProfile.Profile | None = None
+        self.protocol = protocol
+        self.transport = transport
+        self.reactor = reactor
+        self.buffer = PduBuffer()
+        self.sequence = 1
+        self.answered = 0
+        self.receipts = 0
+
+    def turn(self, data: bytes) -> list[bytes]:
+        """One read by the server, its end-of-turn flush; what the ESME answers to what it got."""
+        probe = self.probe
+        if probe is not None:
+            probe.enable()
+        try:
+            self.protocol.dataReceived(data)
+            self.reactor.advance(0)
+        finally:
+            if probe is not None:
+                probe.disable()
+        out = self.transport.value()
+        self.transport.clear()
+        answers = []
+        for raw in self.buffer.feed(out):
+            pdu = codec.decode(raw)
+            if isinstance(pdu, SubmitSmResp):
+                self.answered += 1
+            elif isinstance(pdu, DeliverSm):
+                self.receipts += 1
+                answers.append(codec.encode(DeliverSmResp(pdu.sequence_number)))
+        return answers
+
+    def submits(self, count: int) -> list[bytes]:
+        pdus = []
+        for _ in range(count):
+            self.sequence += 1
+            pdu = SubmitSm(
+                sequence_number=self.sequence,
+                source_addr="12345",
+                destination_addr=PHONE,
+                registered_delivery=1,
+                short_message=b"Your code is 482913. Do not share it.",
+            )
+            pdus.append(codec.encode(pdu))
+        return pdus
+
+
+@contextmanager
+def _server(directory: Path) -> Iterator[_Esme]:
+    config = config_from_dict({}, merchant=False)
+    store = SqliteStore(str(directory / "smsgw.db"), synchronous=config.store.synchronous.upper())
+    carrier, deliveries = build_carrier(config, store, FakeClock())
+    reactor = task.Clock()
+    factory = SmppServerFactory(carrier, config.smpp.session, reactor, pdu_log=deliveries.pdu_log)
+    carrier.start()
+    protocol = factory.buildProtocol(address.IPv4Address("TCP", "127.0.0.1", 40000))
+    assert isinstance(protocol, SmppServerProtocol)
+    transport = StringTransport(peerAddress=address.IPv4Address("TCP", "127.0.0.1", 40000))
+    protocol.makeConnection(transport)
+    esme = _Esme(protocol, transport, reactor)
+    esme.turn(codec.encode(BindTransceiver(1, system_id=DEFAULT_SYSTEM_ID, password=DEFAULT_PASSWORD)))
+    try:
+        yield esme
+    finally:
+        store.close()
+
+
+def _drive(esme: _Esme, messages: int, window: int) -> None:
+    """``messages`` submits, ``window`` per read, each read also carrying the answers to the
+    receipts of the read before; then the last receipts' answers."""
+    answers: list[bytes] = []
+    sent = 0
+    while sent < messages:
+        batch = min(window, messages - sent)
+        answers = esme.turn(b"".join(answers + esme.submits(batch)))
+        sent += batch
+    while answers:
+        answers = esme.turn(b"".join(answers))
+
+
+class _Counter:
+    def __init__(self) -> None:
+        self.python: Counter[str] = Counter()
+        self.c: Counter[str] = Counter()
+        self._layers: dict[str, str] = {}
+
+    def _layer(self, frame: FrameType) -> str:
+        filename = frame.f_code.co_filename
+        layer = self._layers.get(filename)
+        if layer is None:
+            layer = self._layers[filename] = layer_of(filename)
+        return layer
+
+    def enable(self) -> None:
+        sys.setprofile(self)
+
+    def disable(self) -> None:
+        sys.setprofile(None)
+
+    def __call__(self, frame: FrameType, event: str, arg: Any) -> None:
+        if event == "call":
+            self.python[self._layer(frame)] += 1
+        elif event == "c_call":
+            self.c[self._layer(frame)] += 1
+
+
+def count(messages: int = 1000, window: int = 100, warmup: int = 200) -> Work:
+    """Calls per message for ``messages`` submits with receipts at ``window``, after ``warmup``
+    untimed ones (caches, the first commit, the bind)."""
+    with tempfile.TemporaryDirectory(prefix="smsgw-work-") as tmp, _server(Path(tmp)) as esme:
+        _drive(esme, warmup, window)
+        counter = esme.probe = _Counter()
+        _drive(esme, messages, window)
+        esme.probe = None
+        total = warmup + messages
+        if esme.answered != total or esme.receipts != total:
+            raise RuntimeError(f"{esme.answered} answers and {esme.receipts} receipts for {total} submits")
+    return Work(
+        messages,
+        {k: v / messages for k, v in counter.python.items()},
+        {k: v / messages for k, v in counter.c.items()},
+    )
+
+
+def time_by_layer(messages: int = 20000, window: int = 100, warmup: int = 2000) -> dict[str, float]:
+    """Seconds per message by layer (each function's own time, cProfile), for where the time
+    goes; the profiler's own cost inflates every figure, so read them as shares."""
+    with tempfile.TemporaryDirectory(prefix="smsgw-work-") as tmp, _server(Path(tmp)) as esme:
+        _drive(esme, warmup, window)
+        profile = esme.probe = cProfile.Profile()
+        _drive(esme, messages, window)
+        esme.probe = None
+    by_layer: Counter[str] = Counter()
+    stats: dict[tuple[str, int, str], tuple[Any, ...]] = pstats.Stats(profile).stats  # type: ignore[attr-defined]
+    for (filename, _, _), (_, _, own, _, callers) in stats.items():
+        if filename == "~":  # a C function: its time goes to the layers of its callers
+            for (caller, _, _), (_, _, from_caller, _) in callers.items():
+                by_layer[layer_of(caller)] += from_caller
+        else:
+            by_layer[layer_of(filename)] += own
+    return {layer: seconds / messages for layer, seconds in by_layer.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.work", description=__doc__.split("\n")[0])
+    parser.add_argument("-n", type=int, default=1000, help="counted submit_sm (default 1000)")
+    parser.add_argument("--window", type=int, default=100)
+    parser.add_argument(
+        "--time", action="store_true", help="also time by layer with cProfile (20,000 messages)"
+    )
+    args = parser.parse_args(argv)
+    print(count(args.n, args.window).table())
+    if args.time:
+        shares = time_by_layer(window=args.window)
+        total = sum(shares.values())
+        print(f"\n{'layer':28} {'µs/msg (cProfile)':>18} {'share':>7}")
+        for layer, seconds in sorted(shares.items(), key=lambda item: -item[1]):
+            print(f"{layer:28} {seconds * 1e6:18.1f} {seconds / total:7.0%}")
+        print(f"{'all':28} {total * 1e6:18.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
