@@ -253,7 +253,7 @@ class MessageCenter:
     def announce(self, record: MessageRecord) -> None:
         """Count a new message and tell who follows."""
         self.accepted[record.direction] += 1
-        if self.events.wants(MessageAccepted):
+        if self.events.followed or MessageAccepted in self.events.wanted:
             self.events.emit(
                 MessageAccepted(record.message_id, record.system_id, record.direction, record.msisdn)
             )
@@ -262,7 +262,7 @@ class MessageCenter:
 
     def _announce_state(self, record: MessageRecord) -> None:
         self.final_states[record.state if record.direction == "MT" else 0x100 | record.state] += 1
-        if self.events.wants(MessageStateChanged):
+        if self.events.followed or MessageStateChanged in self.events.wanted:
             self.events.emit(
                 MessageStateChanged(
                     record.message_id,
@@ -446,7 +446,7 @@ class MessageCenter:
             outcomes = {"accepted": DELIVRD, "refused": MessageState.REJECTD, "dropped": MessageState.DELETED}
             state = outcomes.get(outcome, MessageState.EXPIRED)
             self.store.mo_done(delivery.message, state, now)
-            if self.events.wants(MessageStateChanged):
+            if self.events.followed or MessageStateChanged in self.events.wanted:
                 self.events.emit(
                     MessageStateChanged(
                         delivery.message_id,
@@ -458,7 +458,7 @@ class MessageCenter:
                 )
         else:
             self.store.report_done(delivery.message, delivery.state)
-        if self.events.wants(DeliveryDone):
+        if self.events.followed or DeliveryDone in self.events.wanted:
             self.events.emit(
                 DeliveryDone(
                     delivery.message_id,

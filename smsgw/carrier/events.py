@@ -119,12 +119,23 @@ class EventBus:
     """Hands events to the listeners that asked for their type.
 
     Emitting is guarded by :meth:`wants`, so an event nobody follows is never even built:
-    the hot path pays nothing for the console and log listeners it does not have.
+    the hot path pays nothing for the console and log listeners it does not have. The hot path
+    reads :attr:`followed` and :attr:`wanted` itself (``events.followed or X in events.wanted``):
+    two attribute reads, not a call, per message.
+
+    :ivar followed: whether anyone follows every event (an /api/events client, such as the console).
+    :ivar wanted: the event types someone follows by type.
     """
 
     def __init__(self) -> None:
         self._every: list[Listener] = []
         self._by_type: dict[type, list[Listener]] = {}
+        self.followed = False
+        self.wanted: frozenset[type] = frozenset()
+
+    def _listeners_changed(self) -> None:
+        self.followed = bool(self._every)
+        self.wanted = frozenset(self._by_type)
 
     def subscribe(self, listener: Listener, *types: type) -> None:
         """Follow the events of the given types (every event when none are given)."""
@@ -132,6 +143,7 @@ class EventBus:
             self._every.append(listener)
         for event_type in types:
             self._by_type.setdefault(event_type, []).append(listener)
+        self._listeners_changed()
 
     def unsubscribe(self, listener: Listener, *types: type) -> None:
         """Stop following (the same types as given to :meth:`subscribe`)."""
@@ -143,15 +155,11 @@ class EventBus:
                 listeners.remove(listener)
             if not listeners:
                 self._by_type.pop(event_type, None)
-
-    @property
-    def followed(self) -> bool:
-        """Whether anyone follows every event (an /api/events client, such as the console)."""
-        return bool(self._every)
+        self._listeners_changed()
 
     def wants(self, event_type: type) -> bool:
         """Whether anyone follows events of this type."""
-        return bool(self._every) or event_type in self._by_type
+        return self.followed or event_type in self.wanted
 
     def emit(self, event: Any) -> None:
         """Give an event to the listeners that follow it."""

@@ -47,7 +47,7 @@ class Smsc:
         self.faults = faults
         self._ussd_screen = ussd_screen
 
-    def request(self, binding: Binding, request: Request, command: str, sequence: int) -> Answer:
+    def request(self, binding: Binding, request: Request, command: str, sequence: int, now: float) -> Answer:
         """Answer one request of a bound session.
 
         A submit is admitted (:meth:`admit`) by the front end while it decodes it, before
@@ -55,10 +55,10 @@ class Smsc:
 
         :param command: the request's name in its protocol (``submit_sm``), for reports.
         :param sequence: its sequence number, for reports.
+        :param now: the carrier's time when the request arrived.
         :raises Rejected: with the status to answer; the front end answers it and reports it
             with :meth:`refused`.
         """
-        now = self.clock.now()
         if type(request) is Submit:  # the common case first
             return self._submit(binding, request, command, sequence, now)
         if isinstance(request, UssdScreenIn):
@@ -79,13 +79,13 @@ class Smsc:
         """Announce a request refused, in decoding it or in answering it, with its reason."""
         self.binds.refused(binding.session_id, binding.account.system_id, command, refusal)
 
-    def admit(self, binding: Binding) -> None:
+    def admit(self, binding: Binding, now: float) -> None:
         """The account may submit now: under its throughput, and its queue not full.
 
         :raises Rejected: ESME_RTHROTTLED or ESME_RMSGQFUL.
         """
         account = binding.account
-        self.accounts.check_throughput(account, self.clock.now())
+        self.accounts.check_throughput(account, now)
         self.center.check_queue(account)
 
     def _submit(self, binding: Binding, request: Submit, command: str, sequence: int, now: float) -> Answer:

@@ -117,10 +117,12 @@ def status_name(status: int) -> str:
 
 def command_name(command_id: int) -> str:
     """Return the spec name of a command_id (lower case, as in the spec), or its hex form."""
-    try:
-        return CommandId(command_id).name.lower()
-    except ValueError:
-        return f"0x{command_id:08X}"
+    name = _COMMAND_NAMES.get(command_id)
+    return name if name is not None else f"0x{command_id:08X}"
+
+
+#: Looked up once per request (reports name it): a dict read, not the enum's lookup machinery.
+_COMMAND_NAMES = {command.value: command.name.lower() for command in CommandId}
 
 
 class Tag(enum.IntEnum):

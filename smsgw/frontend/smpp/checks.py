@@ -77,6 +77,8 @@ def check_times(
     :returns: when to deliver (``None`` = now) and when to give up.
     :raises Rejected: ESME_RINVSCHED or ESME_RINVEXPIRY, saying what is wrong.
     """
+    if not schedule_delivery_time and not validity_period:  # most submits: now, for the default
+        return None, min(now + limits.default_validity, now + limits.max_validity)
     try:
         scheduled_at = parse_smpp_time(schedule_delivery_time, now)
     except ValueError as error:
@@ -100,13 +102,16 @@ def check_submit(pdu: SubmitSm | SubmitMulti, now: float, limits: Limits) -> Sho
     """
     if pdu.priority_flag > 3:
         raise Rejected(S.ESME_RINVPRTFLG, f"priority_flag {pdu.priority_flag} is not 0-3")
-    check_registered_delivery(pdu.registered_delivery)
+    if pdu.registered_delivery & RESERVED_DELIVERY_BITS:
+        raise bad_registered_delivery(pdu.registered_delivery)
     if pdu.replace_if_present_flag > 1:
         raise Rejected(
             S.ESME_RINVREPFLAG, f"replace_if_present_flag {pdu.replace_if_present_flag} is not 0 or 1"
         )
-    check_esm_class(pdu.esm_class)
-    check_default_msg_id(pdu.sm_default_msg_id)
+    if pdu.esm_class & _TYPE_MASK not in _SUBMIT_TYPES:
+        raise bad_esm_class(pdu.esm_class)
+    if pdu.sm_default_msg_id:
+        raise bad_default_msg_id(pdu.sm_default_msg_id)
     body = check_body(pdu.short_message, pdu.message_payload, pdu.esm_class, limits)
     sar = check_sar(pdu)
     scheduled_at, expires_at = check_times(pdu.schedule_delivery_time, pdu.validity_period, now, limits)
@@ -123,8 +128,10 @@ def check_data_sm(pdu: DataSm, now: float, limits: Limits) -> ShortMessage:
 
     :raises Rejected: with the status the spec gives for the first problem found.
     """
-    check_registered_delivery(pdu.registered_delivery)
-    check_esm_class(pdu.esm_class)
+    if pdu.registered_delivery & RESERVED_DELIVERY_BITS:
+        raise bad_registered_delivery(pdu.registered_delivery)
+    if pdu.esm_class & _TYPE_MASK not in _SUBMIT_TYPES:
+        raise bad_esm_class(pdu.esm_class)
     body = check_body(b"", pdu.message_payload or b"", pdu.esm_class, limits)
     lifetime = min(pdu.qos_time_to_live or limits.default_validity, limits.max_validity)
     return ShortMessage(
@@ -134,37 +141,31 @@ def check_data_sm(pdu: DataSm, now: float, limits: Limits) -> ShortMessage:
     )  # fmt: skip
 
 
-def check_default_msg_id(sm_default_msg_id: int) -> None:
-    """This SMSC has no canned messages: sm_default_msg_id must be 0.
-
-    :raises Rejected: ESME_RINVDFTMSGID.
-    """
-    if sm_default_msg_id:
-        raise Rejected(
-            S.ESME_RINVDFTMSGID, f"sm_default_msg_id {sm_default_msg_id}: this SMSC has no canned messages"
-        )
+# Each check is its condition, written where it is asked (a submit passes them all: a call
+# each would cost more than the test), and a function that says what is wrong.
 
 
-def check_registered_delivery(registered_delivery: int) -> None:
-    """Only the receipt, SME-ack and intermediate bits may be set.
-
-    :raises Rejected: ESME_RINVREGDLVFLG.
-    """
-    if registered_delivery & ~0x1F:
-        raise Rejected(
-            S.ESME_RINVREGDLVFLG, f"registered_delivery 0x{registered_delivery:02X} sets reserved bits"
-        )
+def bad_default_msg_id(sm_default_msg_id: int) -> Rejected:
+    """This SMSC has no canned messages: sm_default_msg_id must be 0."""
+    return Rejected(
+        S.ESME_RINVDFTMSGID, f"sm_default_msg_id {sm_default_msg_id}: this SMSC has no canned messages"
+    )
 
 
-def check_esm_class(esm_class: int) -> None:
-    """An ESME submits normal messages or SME acknowledgements, never receipts.
+#: registered_delivery bits beyond the receipt, SME-ack and intermediate ones.
+RESERVED_DELIVERY_BITS = ~0x1F
 
-    :raises Rejected: ESME_RINVESMCLASS.
-    """
-    if esm_class & _TYPE_MASK not in _SUBMIT_TYPES:
-        raise Rejected(
-            S.ESME_RINVESMCLASS, f"esm_class 0x{esm_class:02X} is not a message type an ESME submits"
-        )
+
+def bad_registered_delivery(registered_delivery: int) -> Rejected:
+    """Only the receipt, SME-ack and intermediate bits may be set."""
+    return Rejected(
+        S.ESME_RINVREGDLVFLG, f"registered_delivery 0x{registered_delivery:02X} sets reserved bits"
+    )
+
+
+def bad_esm_class(esm_class: int) -> Rejected:
+    """An ESME submits normal messages or SME acknowledgements, never receipts."""
+    return Rejected(S.ESME_RINVESMCLASS, f"esm_class 0x{esm_class:02X} is not a message type an ESME submits")
 
 
 def check_body(short_message: bytes, payload: bytes | None, esm_class: int, limits: Limits) -> bytes:

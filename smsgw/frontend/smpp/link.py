@@ -152,10 +152,11 @@ class SmppLink:
         carrier = self.carrier
         smsc = carrier.smsc
         try:
+            now = carrier.clock.now()
             request = decode_request(
-                pdu, binding.account, carrier.clock.now(), carrier.limits, lambda: smsc.admit(binding)
+                pdu, binding.account, now, carrier.limits, lambda: smsc.admit(binding, now)
             )
-            answer = smsc.request(binding, request, command_name(pdu.command_id), pdu.sequence_number)
+            answer = smsc.request(binding, request, command_name(pdu.command_id), pdu.sequence_number, now)
         except Rejected as refusal:
             session.respond(pdu, refusal.command_status)
             smsc.refused(binding, command_name(pdu.command_id), refusal)

@@ -25,11 +25,12 @@ from smsgw.carrier.requests import (
 )
 from smsgw.carrier.ussd import EOS
 from smsgw.frontend.smpp.checks import (
+    RESERVED_DELIVERY_BITS,
+    bad_default_msg_id,
+    bad_registered_delivery,
     check_addresses,
     check_body,
     check_data_sm,
-    check_default_msg_id,
-    check_registered_delivery,
     check_source,
     check_submit,
     check_times,
@@ -122,8 +123,10 @@ def _ussd_screen(pdu: SubmitSm, op: int, account: Account) -> UssdScreenIn:
 def _replaced(pdu: ReplaceSm, esm_class: int, now: float, limits: Limits) -> ReplacedContent:
     """replace_sm's new fields, checked against the message it replaces; an empty time keeps
     the message's own (v3.4 §4.10.1)."""
-    check_default_msg_id(pdu.sm_default_msg_id)
-    check_registered_delivery(pdu.registered_delivery)
+    if pdu.sm_default_msg_id:
+        raise bad_default_msg_id(pdu.sm_default_msg_id)
+    if pdu.registered_delivery & RESERVED_DELIVERY_BITS:
+        raise bad_registered_delivery(pdu.registered_delivery)
     body = check_body(pdu.short_message, None, esm_class, limits)
     scheduled_at, expires_at = check_times(pdu.schedule_delivery_time, pdu.validity_period, now, limits)
     return ReplacedContent(
