@@ -21,8 +21,10 @@ import argparse
 import cProfile
 import pstats
 import re
+import statistics
 import sys
 import tempfile
+import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -108,7 +110,7 @@ class _Esme:
 
     def __init__(self, protocol: SmppServerProtocol, transport: StringTransport, reactor: task.Clock) -> None:
         #: Set while measuring: sees the server's turns only, not this ESME's own work.
-        self.probe: _Counter | cProfile.Profile | None = None
+        self.probe: _Counter | cProfile.Profile | _Stopwatch | None = None
         self.protocol = protocol
         self.transport = transport
         self.reactor = reactor
@@ -232,6 +234,34 @@ def count(messages: int = 1000, window: int = 100, warmup: int = 200) -> Work:
     )
 
 
+class _Stopwatch:
+    """CPU seconds of the server's turns (this process's, the ESME's own work left out)."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._started = 0.0
+
+    def enable(self) -> None:
+        self._started = time.process_time()
+
+    def disable(self) -> None:
+        self.seconds += time.process_time() - self._started
+
+
+def cpu_per_message(messages: int = 20000, window: int = 100, warmup: int = 2000, rounds: int = 5) -> float:
+    """The median over ``rounds`` of smsgw's CPU seconds per message without I/O: a measure of
+    this machine's speed too, so compare runs made side by side, never across days."""
+    runs = []
+    for _ in range(rounds):
+        with tempfile.TemporaryDirectory(prefix="smsgw-work-") as tmp, _server(Path(tmp)) as esme:
+            _drive(esme, warmup, window)
+            watch = esme.probe = _Stopwatch()
+            _drive(esme, messages, window)
+            esme.probe = None
+        runs.append(watch.seconds / messages)
+    return statistics.median(runs)
+
+
 def time_by_layer(messages: int = 20000, window: int = 100, warmup: int = 2000) -> dict[str, float]:
     """Seconds per message by layer (each function's own time, cProfile), for where the time
     goes; the profiler's own cost inflates every figure, so read them as shares."""
@@ -258,8 +288,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--time", action="store_true", help="also time by layer with cProfile (20,000 messages)"
     )
+    parser.add_argument(
+        "--cpu", action="store_true", help="also smsgw's CPU µs per message, no I/O (median of 5)"
+    )
     args = parser.parse_args(argv)
     print(count(args.n, args.window).table())
+    if args.cpu:
+        median = cpu_per_message(window=args.window)
+        print(f"\nsmsgw CPU per message, no I/O: {median * 1e6:.1f} µs (median of 5 runs of 20,000)")
     if args.time:
         shares = time_by_layer(window=args.window)
         total = sum(shares.values())
