@@ -1,7 +1,9 @@
 """``python -m benchmarks``: smsgw against node-smpp and a null SMSC, interleaved rounds.
 
 For each round, each window and each server, a fresh server process is started, warmed up,
-and loaded by :mod:`benchmarks.loadgen` running in a second process; the server's CPU time
+and loaded by :mod:`benchmarks.loadgen` running in a second process (by
+:mod:`benchmarks.multiload` for the many-bind shapes: B transceivers of one account, each
+keeping a window); the server's CPU time
 and peak RSS are read from /proc. Then the unmodified smpplib client plays ping-pong with
 each server. Medians over rounds are printed as tables, with smsgw's submits/s as a ratio of
 the reference's, and every raw run is written to ``benchmarks/results/latest.json``.
@@ -32,6 +34,25 @@ def _parse_windows(text: str) -> list[int]:
     if not windows or min(windows) < 1:
         raise argparse.ArgumentTypeError("windows are positive integers, e.g. 1,100")
     return windows
+
+
+def _parse_shapes(text: str) -> list[tuple[int, int]]:
+    """``10x10,100x10``: binds × window per bind; an empty string for none."""
+    shapes = []
+    for part in text.split(","):
+        if not part.strip():
+            continue
+        binds, _, window = part.strip().partition("x")
+        try:
+            shape = (int(binds), int(window))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{part!r}: write BINDSxWINDOW, e.g. 10x10") from None
+        if shape[0] < 2 or shape[1] < 1:
+            raise argparse.ArgumentTypeError(
+                f"{part!r}: at least 2 binds (one bind is --windows) and window 1"
+            )
+        shapes.append(shape)
+    return shapes
 
 
 def _parse_only(text: str) -> list[str]:
@@ -119,9 +140,10 @@ class Bench:
             self._skip(name, str(exc))
             return None
 
-    def load_run(self, name: str, round_no: int, window: int, n: int) -> None:
-        """Warm a fresh server up, then measure one windowed load run against it."""
-        server = self._start(name, f"{name}-r{round_no}-w{window}")
+    def load_run(self, name: str, round_no: int, window: int, n: int, binds: int = 1) -> None:
+        """Warm a fresh server up, then measure one windowed load run against it (from
+        ``binds`` transceivers when more than one)."""
+        server = self._start(name, f"{name}-r{round_no}-b{binds}-w{window}")
         if server is None:
             return
         timeout = 60 + n / 500
@@ -139,9 +161,13 @@ class Bench:
                 result = {"error": f"warm-up failed: {warm['error']}"}
             else:
                 cpu_before = server.cpu_seconds()
-                result = _run_client(
-                    "benchmarks.loadgen", server, ["-n", str(n), "--window", str(window)], timeout
-                )
+                if binds == 1:
+                    result = _run_client(
+                        "benchmarks.loadgen", server, ["-n", str(n), "--window", str(window)], timeout
+                    )
+                else:
+                    extra = ["-n", str(n), "--binds", str(binds), "--window", str(window)]
+                    result = _run_client("benchmarks.multiload", server, extra, timeout)
                 if server.process.poll() is not None:
                     raise OSError(f"exit status {server.process.returncode}")
                 cpu_used = server.cpu_seconds() - cpu_before
@@ -150,12 +176,13 @@ class Bench:
                     server_cpu_us_per_msg=cpu_used / n * 1e6,
                     peak_rss_mib=server.peak_rss_mib(),
                 )
-            result.update(server=name, round=round_no, window=window, n=n)
+            result.update(server=name, round=round_no, window=window, n=n, binds=binds)
         except OSError as exc:  # /proc entry gone: the server died
             result = {
                 "server": name,
                 "round": round_no,
                 "window": window,
+                "binds": binds,
                 "n": n,
                 "error": f"server died ({exc}): {server.log_tail()}",
             }
@@ -198,6 +225,10 @@ class Bench:
                 n = args.n or (5_000 if window == 1 else 20_000)
                 for name in order:
                     self.load_run(name, round_no, window, n)
+            for binds, window in args.shapes:
+                # The null server serves one connection at a time: it has no many-bind figure.
+                for name in (server for server in order if server != "null"):
+                    self.load_run(name, round_no, window, args.n or 20_000, binds)
             if args.pingpong:
                 extra = ["null-delayed-ack"] if "null" in order else []
                 for name in order + extra:
@@ -205,7 +236,7 @@ class Bench:
 
 
 def _print_progress(r: dict[str, Any]) -> None:
-    head = f"  window {r['window']:<4} {r['server']:<10}"
+    head = f"  {report.shape_of(r):<22} {r['server']:<10}"
     if "error" in r:
         print(f"{head} FAILED: {r['error']}")
         return
@@ -246,6 +277,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--windows", type=_parse_windows, default=[1, 100])
     parser.add_argument(
+        "--shapes",
+        type=_parse_shapes,
+        default=[(10, 10), (100, 10)],
+        help="many-bind loads as BINDSxWINDOW (default 10x10,100x10; '' for none)",
+    )
+    parser.add_argument(
         "--only",
         type=_parse_only,
         default=list(TARGETS),
@@ -268,10 +305,10 @@ def main(argv: list[str] | None = None) -> int:
     ratio = report.ratios(load)
     order = ["null", "reference", "smsgw"]
     print()
-    for window, by_server in load.items():
-        print(report.load_table(window, by_server, order))
-        if window in ratio:
-            print(f"smsgw / reference submits/s at window {window}: {ratio[window]:.2f}")
+    for shape, by_server in load.items():
+        print(report.load_table(shape, by_server, order))
+        if shape in ratio:
+            print(f"smsgw / reference submits/s, {shape}: {ratio[shape]:.2f}")
         print()
     if pingpong:
         print(report.pingpong_table(pingpong, order + ["null-delayed-ack"]))

@@ -41,21 +41,27 @@ def _median(runs: list[dict[str, Any]], key: str) -> float:
     return statistics.median(values) if values else float("nan")
 
 
-def summarize_load(runs: list[dict[str, Any]]) -> dict[int, dict[str, dict[str, float]]]:
-    """Medians over rounds per window and server; errors and unmatched are summed.
+def shape_of(run: dict[str, Any]) -> str:
+    """What a load run was: ``window 100``, or ``10 binds × window 10``."""
+    binds = int(run.get("binds", 1))
+    return f"window {run['window']}" if binds == 1 else f"{binds} binds × window {run['window']}"
+
+
+def summarize_load(runs: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, float]]]:
+    """Medians over rounds per shape (binds, window) and server; errors and unmatched are summed.
 
     :param runs: load runs as recorded by ``__main__`` (keys of :func:`loadgen.run_load` plus
         ``server``, ``server_cpu_us_per_msg`` and ``peak_rss_mib``); failed runs count as failed.
     """
-    grouped: dict[int, dict[str, list[dict[str, Any]]]] = {}
+    grouped: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for run in runs:
-        grouped.setdefault(int(run["window"]), {}).setdefault(str(run["server"]), []).append(run)
-    summary: dict[int, dict[str, dict[str, float]]] = {}
-    for window, by_server in sorted(grouped.items()):
-        summary[window] = {}
+        grouped.setdefault(shape_of(run), {}).setdefault(str(run["server"]), []).append(run)
+    summary: dict[str, dict[str, dict[str, float]]] = {}
+    for shape, by_server in grouped.items():  # in the order they ran: one bind first
+        summary[shape] = {}
         for server, group in by_server.items():
             good = [r for r in group if "error" not in r]
-            summary[window][server] = {
+            summary[shape][server] = {
                 "submit_rate": _median(good, "submit_rate"),
                 "receipt_rate": _median(good, "receipt_rate"),
                 "p50_ms": _median(good, "p50_ms"),
@@ -71,14 +77,14 @@ def summarize_load(runs: list[dict[str, Any]]) -> dict[int, dict[str, dict[str, 
     return summary
 
 
-def ratios(summary: dict[int, dict[str, dict[str, float]]]) -> dict[int, float]:
-    """smsgw submits/s divided by the reference's, per window where both ran."""
-    out: dict[int, float] = {}
-    for window, by_server in summary.items():
+def ratios(summary: dict[str, dict[str, dict[str, float]]]) -> dict[str, float]:
+    """smsgw submits/s divided by the reference's, per shape where both ran."""
+    out: dict[str, float] = {}
+    for shape, by_server in summary.items():
         if "smsgw" in by_server and "reference" in by_server:
             ref = by_server["reference"]["submit_rate"]
             if ref and ref == ref:  # skip zero and NaN
-                out[window] = by_server["smsgw"]["submit_rate"] / ref
+                out[shape] = by_server["smsgw"]["submit_rate"] / ref
     return out
 
 
@@ -90,9 +96,9 @@ def _fmt(value: float, digits: int = 0) -> str:
     return f"{value:.{digits}f}"
 
 
-def load_table(window: int, by_server: dict[str, dict[str, float]], order: list[str]) -> str:
-    """One window's table, one line per server in ``order``."""
-    lines = [f"window {window}"]
+def load_table(shape: str, by_server: dict[str, dict[str, float]], order: list[str]) -> str:
+    """One shape's table (``window 100``, ``10 binds × window 10``), a line per server in ``order``."""
+    lines = [shape]
     lines.append(
         "  ".join(
             name.rjust(width) if i else name.ljust(width) for i, (name, width) in enumerate(_LOAD_COLUMNS)

@@ -1,0 +1,235 @@
+"""Load from many binds at once: B transceivers of one account, each keeping a window.
+
+Run as ``python -m benchmarks.multiload --port P --binds 10 --window 10 -n 20000``; it prints
+one JSON object on one line, with the keys of :func:`benchmarks.loadgen.run_load` plus
+``binds``. A carrier rarely has one bind, and the receipts of one account's binds are shared
+among them: a receipt may come back on another bind than its submit went out on, so
+receipts are matched to message_ids across all binds, as an SMS gateway with a bind pool does.
+
+One thread serves every connection: a read on whichever socket is ready, then each bind
+with room in its window sends its next submits in one write, as :mod:`benchmarks.loadgen`
+does for one bind. Submits are encoded before the clock starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import selectors
+import socket
+import struct
+import sys
+import time
+from collections import Counter
+from typing import Any
+
+from benchmarks import wire
+from benchmarks.loadgen import _DELIVER_SM_RESP, ProtocolFailure, _await_pdu, _connect, _match, _percentile
+
+_RECV_SIZE = 1 << 18
+
+
+class _Bind:
+    """One connection's share of the load."""
+
+    def __init__(self, sock: socket.socket, n: int) -> None:
+        self.sock = sock
+        self.n = n
+        self.stream, self.pdu_len = wire.submit_sm_stream(n)
+        self.sent_at = [0] * (n + 3)
+        self.next_seq = 1
+        self.inflight = 0
+        self.buf = b""
+        self.out = bytearray()
+
+
+def run_multi(
+    host: str,
+    port: int,
+    system_id: str,
+    password: str,
+    n: int,
+    binds: int,
+    window: int,
+    stall_timeout: float = 10.0,
+    receipt_timeout: float = 5.0,
+) -> dict[str, Any]:
+    """Bind ``binds`` transceivers, send ``n`` submit_sm among them (each keeping at most
+    ``window`` unanswered), answer every receipt on the bind it came on."""
+    shares = [n // binds + (1 if k < n % binds else 0) for k in range(binds)]
+    conns: list[_Bind] = []
+    selector = selectors.DefaultSelector()
+    try:
+        for share in shares:
+            sock = _connect(host, port, stall_timeout)
+            conns.append(_Bind(sock, share))
+            bind_seq = share + 1
+            sock.sendall(wire.bind_transceiver(system_id, password, bind_seq))
+            status = _await_pdu(sock, wire.BIND_TRANSCEIVER_RESP, bind_seq, stall_timeout)
+            if status:
+                raise ProtocolFailure(f"bind_transceiver {len(conns)} refused with status 0x{status:08x}")
+        for conn in conns:
+            selector.register(conn.sock, selectors.EVENT_READ, conn)
+        return _drive(conns, selector, n, binds, window, stall_timeout, receipt_timeout)
+    finally:
+        selector.close()
+        for conn in conns:
+            conn.sock.close()
+
+
+def _drive(  # noqa: C901 - one hot loop, kept in one frame on purpose (local lookups)
+    conns: list[_Bind],
+    selector: selectors.BaseSelector,
+    n: int,
+    binds: int,
+    window: int,
+    stall_timeout: float,
+    receipt_timeout: float,
+) -> dict[str, Any]:
+    latencies: list[int] = []
+    resp_ids: list[bytes] = []
+    receipt_ids: list[bytes | None] = []
+    errors: Counter[int] = Counter()
+    responses = ok_responses = 0
+    t_first = t_last_resp = t_last_receipt = 0
+    stopped = "complete"
+    unpack_from, perf_ns = wire.HEADER.unpack_from, time.perf_counter_ns
+    pack_dsr, receipted_id = _DELIVER_SM_RESP.pack, wire.receipted_id
+    cpu_start = time.process_time()
+    ready = conns
+    deadline_wait = stall_timeout
+    while True:
+        for conn in ready:
+            if conn.inflight < window and conn.next_seq <= conn.n:
+                k = min(window - conn.inflight, conn.n + 1 - conn.next_seq)
+                start = (conn.next_seq - 1) * conn.pdu_len
+                conn.out += conn.stream[start : start + k * conn.pdu_len]
+                now = perf_ns()
+                t_first = t_first or now
+                conn.sent_at[conn.next_seq : conn.next_seq + k] = [now] * k
+                conn.next_seq += k
+                conn.inflight += k
+            if conn.out:
+                conn.sock.sendall(conn.out)
+                conn.out.clear()
+        events = selector.select(deadline_wait)
+        if not events:
+            stopped = "stalled" if responses < n else "receipt timeout"
+            break
+        now = perf_ns()
+        ready = []
+        for key, _ in events:
+            conn = key.data
+            chunk = conn.sock.recv(_RECV_SIZE)
+            if not chunk:
+                raise ProtocolFailure("connection closed by the server during the run")
+            data = conn.buf + chunk if conn.buf else chunk
+            size, off = len(data), 0
+            while size - off >= 16:
+                length, command_id, status, seq = unpack_from(data, off)
+                end = off + length
+                if end > size:
+                    break
+                if command_id == wire.SUBMIT_SM_RESP:
+                    conn.inflight -= 1
+                    responses += 1
+                    t_last_resp = now
+                    latencies.append(now - conn.sent_at[seq])
+                    if status:
+                        errors[status] += 1
+                    else:
+                        ok_responses += 1
+                        nul = data.find(0, off + 16, end)
+                        resp_ids.append(data[off + 16 : nul if nul >= 0 else end])
+                elif command_id == wire.DELIVER_SM:
+                    t_last_receipt = now
+                    receipt_ids.append(receipted_id(data, off, end))
+                    conn.out += pack_dsr(17, wire.DELIVER_SM_RESP, 0, seq)
+                elif command_id == wire.ENQUIRE_LINK:
+                    conn.out += wire.header_only(wire.ENQUIRE_LINK_RESP, seq)
+                elif command_id == wire.GENERIC_NACK:
+                    errors[status or wire.GENERIC_NACK] += 1
+                    if 1 <= seq <= conn.n:
+                        conn.inflight -= 1
+                        responses += 1
+                        t_last_resp = now
+                elif length < 16:
+                    raise ProtocolFailure(f"impossible command_length {length}")
+                off = end
+            conn.buf = data[off:]
+            ready.append(conn)
+        if responses >= n:
+            if len(receipt_ids) >= ok_responses:
+                break
+            deadline_wait = receipt_timeout
+    cpu_used = time.process_time() - cpu_start
+    for conn in conns:
+        if conn.out:
+            conn.sock.sendall(conn.out)
+    latencies.sort()
+    submit_s = (t_last_resp - t_first) / 1e9 if t_last_resp else 0.0
+    receipt_s = (t_last_receipt - t_first) / 1e9 if t_last_receipt else 0.0
+    return {
+        "n": n,
+        "binds": binds,
+        "window": window,
+        "responses": responses,
+        "ok_responses": ok_responses,
+        "receipts": len(receipt_ids),
+        "submit_rate": responses / submit_s if submit_s else 0.0,
+        "receipt_rate": len(receipt_ids) / receipt_s if receipt_s else 0.0,
+        "submit_seconds": submit_s,
+        "receipt_seconds": receipt_s,
+        "p50_ms": _percentile(latencies, 0.50),
+        "p99_ms": _percentile(latencies, 0.99),
+        "max_ms": latencies[-1] / 1e6 if latencies else 0.0,
+        "errors": sum(errors.values()),
+        "error_statuses": {f"0x{s:08x}": c for s, c in sorted(errors.items())},
+        **_match(resp_ids, receipt_ids),
+        "client_cpu_us_per_msg": cpu_used / n * 1e6 if n else 0.0,
+        "stopped": stopped,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point: run one load and print its result as one JSON line."""
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.multiload", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--system-id", default="smsgw")
+    parser.add_argument("--password", default="smsgw")
+    parser.add_argument("-n", type=int, default=20_000, help="submit_sm in all")
+    parser.add_argument("--binds", type=int, default=10, help="transceivers of the account")
+    parser.add_argument("--window", type=int, default=10, help="max unanswered submit_sm per bind")
+    parser.add_argument("--stall-timeout", type=float, default=10.0)
+    parser.add_argument("--receipt-timeout", type=float, default=5.0)
+    args = parser.parse_args(argv)
+    if args.binds < 1 or args.window < 1 or args.n < args.binds:
+        parser.error("--binds and --window must be at least 1, and -n at least --binds")
+    try:
+        result = run_multi(
+            args.host,
+            args.port,
+            args.system_id,
+            args.password,
+            args.n,
+            args.binds,
+            args.window,
+            args.stall_timeout,
+            args.receipt_timeout,
+        )
+    except (OSError, ProtocolFailure) as exc:
+        print(json.dumps({"n": args.n, "binds": args.binds, "window": args.window, "error": str(exc)}))
+        return 2
+    except (IndexError, ValueError, struct.error) as exc:
+        error = f"malformed PDU from the server: {exc!r}"
+        print(json.dumps({"n": args.n, "binds": args.binds, "window": args.window, "error": error}))
+        return 2
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
