@@ -161,13 +161,8 @@ class Bench:
                 result = {"error": f"warm-up failed: {warm['error']}"}
             else:
                 cpu_before = server.cpu_seconds()
-                if binds == 1:
-                    result = _run_client(
-                        "benchmarks.loadgen", server, ["-n", str(n), "--window", str(window)], timeout
-                    )
-                else:
-                    extra = ["-n", str(n), "--binds", str(binds), "--window", str(window)]
-                    result = _run_client("benchmarks.multiload", server, extra, timeout)
+                extra = ["-n", str(n), "--binds", str(binds), "--window", str(window)]
+                result = _run_client("benchmarks.loadgen", server, extra, timeout)
                 if server.process.poll() is not None:
                     raise OSError(f"exit status {server.process.returncode}")
                 cpu_used = server.cpu_seconds() - cpu_before

@@ -241,6 +241,34 @@ def run_load(  # noqa: C901 - one hot loop, kept in one frame on purpose (local 
     finally:
         sock.close()
 
+    return {
+        **summarize(
+            n, window, responses, ok_responses, latencies, resp_ids, receipt_ids, errors,
+            (t_first, t_last_resp, t_last_receipt), cpu_used,
+        ),
+        "stopped": stopped,
+        "unbind_ok": unbind_ok,
+    }  # fmt: skip
+
+
+def summarize(
+    n: int,
+    window: int,
+    responses: int,
+    ok_responses: int,
+    latencies: list[int],
+    resp_ids: list[bytes],
+    receipt_ids: list[bytes | None],
+    errors: Counter[int],
+    times: tuple[int, int, int],
+    cpu_used: float,
+) -> dict[str, Any]:
+    """A run's figures, JSON-ready: rates over the time from the first submit_sm to the last
+    submit_sm_resp (``submit_rate``) or to the last receipt (``receipt_rate``).
+
+    :param times: ``perf_counter_ns`` of the first submit, the last response, the last receipt.
+    """
+    t_first, t_last_resp, t_last_receipt = times
     latencies.sort()
     submit_s = (t_last_resp - t_first) / 1e9 if t_last_resp else 0.0
     receipt_s = (t_last_receipt - t_first) / 1e9 if t_last_receipt else 0.0
@@ -261,8 +289,6 @@ def run_load(  # noqa: C901 - one hot loop, kept in one frame on purpose (local 
         "error_statuses": {f"0x{s:08x}": c for s, c in sorted(errors.items())},
         **_match(resp_ids, receipt_ids),
         "client_cpu_us_per_msg": cpu_used / n * 1e6 if n else 0.0,
-        "stopped": stopped,
-        "unbind_ok": unbind_ok,
     }
 
 
@@ -274,23 +300,44 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--system-id", default="smsgw")
     parser.add_argument("--password", default="smsgw")
     parser.add_argument("-n", type=int, default=20_000, help="number of submit_sm")
-    parser.add_argument("--window", type=int, default=100, help="max unanswered submit_sm")
+    parser.add_argument("--window", type=int, default=100, help="max unanswered submit_sm (per bind)")
+    parser.add_argument(
+        "--binds",
+        type=int,
+        default=1,
+        help="transceivers of the account sharing the load (benchmarks.multiload)",
+    )
     parser.add_argument("--stall-timeout", type=float, default=10.0)
     parser.add_argument("--receipt-timeout", type=float, default=5.0)
     args = parser.parse_args(argv)
-    if not 1 <= args.n <= 0x7FFFFFF0 or args.window < 1:
-        parser.error("-n must be at least 1 and --window at least 1")
+    if not 1 <= args.n <= 0x7FFFFFF0 or args.window < 1 or not 1 <= args.binds <= args.n:
+        parser.error("-n, --window and --binds must be at least 1, and -n at least --binds")
     try:
-        result = run_load(
-            args.host,
-            args.port,
-            args.system_id,
-            args.password,
-            args.n,
-            args.window,
-            args.stall_timeout,
-            args.receipt_timeout,
-        )
+        if args.binds == 1:
+            result = run_load(
+                args.host,
+                args.port,
+                args.system_id,
+                args.password,
+                args.n,
+                args.window,
+                args.stall_timeout,
+                args.receipt_timeout,
+            )
+        else:
+            from benchmarks.multiload import run_multi  # it builds on this module
+
+            result = run_multi(
+                args.host,
+                args.port,
+                args.system_id,
+                args.password,
+                args.n,
+                args.binds,
+                args.window,
+                args.stall_timeout,
+                args.receipt_timeout,
+            )
     except (OSError, ProtocolFailure) as exc:
         print(json.dumps({"n": args.n, "window": args.window, "error": str(exc)}))
         return 2

@@ -1,6 +1,6 @@
 """Load from many binds at once: B transceivers of one account, each keeping a window.
 
-Run as ``python -m benchmarks.multiload --port P --binds 10 --window 10 -n 20000``; it prints
+Run as ``python -m benchmarks.loadgen --port P --binds 10 --window 10 -n 20000``; it prints
 one JSON object on one line, with the keys of :func:`benchmarks.loadgen.run_load` plus
 ``binds``. A carrier rarely has one bind, and the receipts of one account's binds are shared
 among them: a receipt may come back on another bind than its submit went out on, so
@@ -13,18 +13,14 @@ does for one bind. Submits are encoded before the clock starts.
 
 from __future__ import annotations
 
-import argparse
-import json
 import selectors
 import socket
-import struct
-import sys
 import time
 from collections import Counter
 from typing import Any
 
 from benchmarks import wire
-from benchmarks.loadgen import _DELIVER_SM_RESP, ProtocolFailure, _await_pdu, _connect, _match, _percentile
+from benchmarks.loadgen import _DELIVER_SM_RESP, ProtocolFailure, _await_pdu, _connect, summarize
 
 _RECV_SIZE = 1 << 18
 
@@ -166,70 +162,11 @@ def _drive(  # noqa: C901 - one hot loop, kept in one frame on purpose (local lo
     for conn in conns:
         if conn.out:
             conn.sock.sendall(conn.out)
-    latencies.sort()
-    submit_s = (t_last_resp - t_first) / 1e9 if t_last_resp else 0.0
-    receipt_s = (t_last_receipt - t_first) / 1e9 if t_last_receipt else 0.0
     return {
-        "n": n,
+        **summarize(
+            n, window, responses, ok_responses, latencies, resp_ids, receipt_ids, errors,
+            (t_first, t_last_resp, t_last_receipt), cpu_used,
+        ),
         "binds": binds,
-        "window": window,
-        "responses": responses,
-        "ok_responses": ok_responses,
-        "receipts": len(receipt_ids),
-        "submit_rate": responses / submit_s if submit_s else 0.0,
-        "receipt_rate": len(receipt_ids) / receipt_s if receipt_s else 0.0,
-        "submit_seconds": submit_s,
-        "receipt_seconds": receipt_s,
-        "p50_ms": _percentile(latencies, 0.50),
-        "p99_ms": _percentile(latencies, 0.99),
-        "max_ms": latencies[-1] / 1e6 if latencies else 0.0,
-        "errors": sum(errors.values()),
-        "error_statuses": {f"0x{s:08x}": c for s, c in sorted(errors.items())},
-        **_match(resp_ids, receipt_ids),
-        "client_cpu_us_per_msg": cpu_used / n * 1e6 if n else 0.0,
         "stopped": stopped,
-    }
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Command-line entry point: run one load and print its result as one JSON line."""
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.multiload", description=__doc__.split("\n")[0]
-    )
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--system-id", default="smsgw")
-    parser.add_argument("--password", default="smsgw")
-    parser.add_argument("-n", type=int, default=20_000, help="submit_sm in all")
-    parser.add_argument("--binds", type=int, default=10, help="transceivers of the account")
-    parser.add_argument("--window", type=int, default=10, help="max unanswered submit_sm per bind")
-    parser.add_argument("--stall-timeout", type=float, default=10.0)
-    parser.add_argument("--receipt-timeout", type=float, default=5.0)
-    args = parser.parse_args(argv)
-    if args.binds < 1 or args.window < 1 or args.n < args.binds:
-        parser.error("--binds and --window must be at least 1, and -n at least --binds")
-    try:
-        result = run_multi(
-            args.host,
-            args.port,
-            args.system_id,
-            args.password,
-            args.n,
-            args.binds,
-            args.window,
-            args.stall_timeout,
-            args.receipt_timeout,
-        )
-    except (OSError, ProtocolFailure) as exc:
-        print(json.dumps({"n": args.n, "binds": args.binds, "window": args.window, "error": str(exc)}))
-        return 2
-    except (IndexError, ValueError, struct.error) as exc:
-        error = f"malformed PDU from the server: {exc!r}"
-        print(json.dumps({"n": args.n, "binds": args.binds, "window": args.window, "error": error}))
-        return 2
-    print(json.dumps(result))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    }  # fmt: skip
