@@ -32,6 +32,11 @@ _INTERMEDIATE = int(EsmClass.INTERMEDIATE_NOTIFICATION)
 # is data_coding 0, but ESMEs parse it as ASCII (Kannel hands it on byte for byte): '@'
 # would reach them as NUL, so everything else becomes '?', as real SMSCs do.
 _UNSAFE = re.compile(r"[^ !\"#%&'()*+,\-./0-9:;<=>?A-Za-z]")
+#: The same characters as bytes: GSM 03.38 (unpacked), IA5, ASCII and Latin-1 all give them
+#: these codes, so text made of them needs no decoding (most OTP texts, on every receipt).
+_SAFE_BYTES = re.compile(rb"[ !\"#%&'()*+,\-./0-9:;<=>?A-Za-z]*")
+#: data_coding values whose safe characters are those bytes: SMSC default, IA5, Latin-1.
+_SAFE_CODINGS = frozenset({0x00, 0x01, 0x03})
 
 
 def receipt_excerpt(body: bytes, esm_class: int, data_coding: int, alphabet: DefaultAlphabet = "gsm") -> str:
@@ -44,6 +49,8 @@ def receipt_excerpt(body: bytes, esm_class: int, data_coding: int, alphabet: Def
             body = split_udh(body)[1]
         except InvalidUdh:
             pass
+    elif data_coding in _SAFE_CODINGS and _SAFE_BYTES.fullmatch(body, 0, 20) is not None:
+        return body[:20].decode("ascii")
     text = decode_text(body[:80], data_coding, default_alphabet=alphabet)[:20]
     return _UNSAFE.sub("?", text)
 
