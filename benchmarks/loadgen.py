@@ -313,31 +313,14 @@ def main(argv: list[str] | None = None) -> int:
     if not 1 <= args.n <= 0x7FFFFFF0 or args.window < 1 or not 1 <= args.binds <= args.n:
         parser.error("-n, --window and --binds must be at least 1, and -n at least --binds")
     try:
+        peer = (args.host, args.port, args.system_id, args.password, args.n)
+        timeouts = (args.stall_timeout, args.receipt_timeout)
         if args.binds == 1:
-            result = run_load(
-                args.host,
-                args.port,
-                args.system_id,
-                args.password,
-                args.n,
-                args.window,
-                args.stall_timeout,
-                args.receipt_timeout,
-            )
+            result = run_load(*peer, args.window, *timeouts)
         else:
             from benchmarks.multiload import run_multi  # it builds on this module
 
-            result = run_multi(
-                args.host,
-                args.port,
-                args.system_id,
-                args.password,
-                args.n,
-                args.binds,
-                args.window,
-                args.stall_timeout,
-                args.receipt_timeout,
-            )
+            result = run_multi(*peer, args.binds, args.window, *timeouts)
     except (OSError, ProtocolFailure) as exc:
         print(json.dumps({"n": args.n, "window": args.window, "error": str(exc)}))
         return 2

@@ -115,15 +115,14 @@ class Outbox:
 
     def _enqueue(self, delivery: DeliveryRecord, *, front: bool = False) -> None:
         via = delivery.via
-        queue: deque[DeliveryRecord]
+        queue: deque[DeliveryRecord] | None
         if via is not None and via in self._by_session:
             queue = self._own.setdefault(via, deque())
         else:
             queues = self._queues[delivery.system_id]
-            found = queues.get(delivery.namespace)
-            if found is None:
-                found = queues[delivery.namespace] = deque()
-            queue = found
+            queue = queues.get(delivery.namespace)
+            if queue is None:
+                queue = queues[delivery.namespace] = deque()
         if front:
             queue.appendleft(delivery)
         else:

@@ -8,6 +8,7 @@ only moves bytes and time; the carrier never sees a session.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Callable, Iterable
 
@@ -71,6 +72,8 @@ class SmppLink:
         self.pdu_log = pdu_log
         #: The carrier's record of this bind, once it is accepted.
         self.binding: Binding | None = None
+        #: The carrier's admission of this bind's submits, set once it is bound.
+        self._admit: Callable[[float], None]
         # The outbox sends through this on its hot path: the session's own method, no wrapper.
         self.deliver = session.send_encoded
 
@@ -118,6 +121,8 @@ class SmppLink:
             self.session.reject_bind(pdu, refusal.command_status)
             return False
         self.binding = binding
+        # Made once per bind, not once per submit: the decoder asks it before reading fields.
+        self._admit = functools.partial(self.carrier.smsc.admit, binding)
         self.session.accept_bind(pdu, binding.account.system_id)
         return True
 
@@ -153,9 +158,7 @@ class SmppLink:
         smsc = carrier.smsc
         try:
             now = carrier.clock.now()
-            request = decode_request(
-                pdu, binding.account, now, carrier.limits, lambda: smsc.admit(binding, now)
-            )
+            request = decode_request(pdu, binding.account, now, carrier.limits, self._admit)
             answer = smsc.request(binding, request, command_name(pdu.command_id), pdu.sequence_number, now)
         except Rejected as refusal:
             session.respond(pdu, refusal.command_status)

@@ -31,10 +31,11 @@ _INTERMEDIATE = int(EsmClass.INTERMEDIATE_NOTIFICATION)
 # Anything but the characters whose code is the same in GSM 03.38 and ASCII. Receipt text
 # is data_coding 0, but ESMEs parse it as ASCII (Kannel hands it on byte for byte): '@'
 # would reach them as NUL, so everything else becomes '?', as real SMSCs do.
-_UNSAFE = re.compile(r"[^ !\"#%&'()*+,\-./0-9:;<=>?A-Za-z]")
-#: The same characters as bytes: GSM 03.38 (unpacked), IA5, ASCII and Latin-1 all give them
-#: these codes, so text made of them needs no decoding (most OTP texts, on every receipt).
-_SAFE_BYTES = re.compile(rb"[ !\"#%&'()*+,\-./0-9:;<=>?A-Za-z]*")
+_SAFE = r" !\"#%&'()*+,\-./0-9:;<=>?A-Za-z"
+_UNSAFE = re.compile(f"[^{_SAFE}]")
+#: GSM 03.38 (unpacked), IA5, ASCII and Latin-1 all give the safe characters the same codes,
+#: so text made of them needs no decoding (most OTP texts, on every receipt).
+_SAFE_BYTES = re.compile(f"[{_SAFE}]*".encode("ascii"))
 #: data_coding values whose safe characters are those bytes: SMSC default, IA5, Latin-1.
 _SAFE_CODINGS = frozenset({0x00, 0x01, 0x03})
 

@@ -49,23 +49,23 @@ SmRequestPdu = SubmitSm | DataSm | SubmitMulti | QuerySm | CancelSm | ReplaceSm
 
 
 def decode_request(
-    pdu: SmRequestPdu, account: Account, now: float, limits: Limits, admit: Callable[[], None]
+    pdu: SmRequestPdu, account: Account, now: float, limits: Limits, admit: Callable[[float], None]
 ) -> Request:
     """The carrier's request for a submit_sm, data_sm, submit_multi, query_sm, cancel_sm or
     replace_sm.
 
-    :param admit: the carrier's admission of a submit (throughput, queue): asked before the
-        message's fields are checked, so a throttled ESME hears it is throttled.
+    :param admit: the carrier's admission of a submit at ``now`` (throughput, queue): asked
+        before the message's fields are checked, so a throttled ESME hears it is throttled.
     :raises Rejected: for the first field that fails its check, or the admission.
     """
     if type(pdu) is SubmitSm:
         if pdu.ussd_service_op is not None:
             return _ussd_screen(pdu, pdu.ussd_service_op, account)
-        admit()
+        admit(now)
         check_addresses(pdu)
         return Submit(check_submit(pdu, now, limits), _destination(pdu))
     if type(pdu) is DataSm:
-        admit()
+        admit(now)
         check_addresses(pdu)
         return Submit(check_data_sm(pdu, now, limits), _destination(pdu))
     if type(pdu) is SubmitMulti:
@@ -86,11 +86,11 @@ def _destination(pdu: SubmitSm | DataSm) -> Destination:
     return Destination(pdu.dest_addr_ton, pdu.dest_addr_npi, pdu.destination_addr)
 
 
-def _submit_multi(pdu: SubmitMulti, now: float, limits: Limits, admit: Callable[[], None]) -> SubmitMany:
+def _submit_multi(pdu: SubmitMulti, now: float, limits: Limits, admit: Callable[[float], None]) -> SubmitMany:
     count = len(pdu.dest_addresses)
     if not 1 <= count <= MAX_DESTINATIONS:
         raise Rejected(S.ESME_RINVNUMDESTS, f"number_of_dests {count} is not 1-{MAX_DESTINATIONS}")
-    admit()
+    admit(now)
     check_source(pdu)
     message = check_submit(pdu, now, limits)
     destinations: list[tuple[Destination, int]] = []
