@@ -109,7 +109,6 @@ class Carrier:
             self.center,
             self.submitted,
             self.binds,
-            clock,
             self.faults,
             self.ussd_apps.from_esme,
         )

@@ -16,7 +16,6 @@ from smsgw.carrier.answers import DONE, Accepted, AcceptedSome, Answer, Dropped,
 from smsgw.carrier.binding import Binding
 from smsgw.carrier.binds import BindDesk
 from smsgw.carrier.center import MessageCenter
-from smsgw.carrier.clock import Clock
 from smsgw.carrier.errors import Rejected
 from smsgw.carrier.faults import FaultBook
 from smsgw.carrier.requests import Cancel, Query, Replace, Request, Submit, SubmitMany, UssdScreenIn
@@ -34,7 +33,6 @@ class Smsc:
         center: MessageCenter,
         submitted: SubmittedMessages,
         binds: BindDesk,
-        clock: Clock,
         faults: FaultBook,
         ussd_screen: Callable[[Binding, UssdScreenIn, float], Answer],
     ) -> None:
@@ -43,7 +41,6 @@ class Smsc:
         self.center = center
         self.submitted = submitted
         self.binds = binds
-        self.clock = clock
         self.faults = faults
         self._ussd_screen = ussd_screen
 

@@ -28,7 +28,7 @@ def message_json(record: MessageRecord, text_coding: int | None = None) -> dict[
     """One stored message (one part) with its decoded text and every SMPP detail.
 
     :param text_coding: the data_coding to decode the text with, when not the stored one
-        (see :meth:`~smsgw.carrier.carrier.Carrier.text_coding`).
+        (see :meth:`~smsgw.carrier.messagelog.MessageLog.text_coding`).
     """
     body = record.body
     parts = None
