@@ -12,7 +12,7 @@ one deliver_sm per part.
 from __future__ import annotations
 
 import heapq
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable
 
 from smsgw.carrier.accounts import Account, AccountRegistry
@@ -31,11 +31,13 @@ from smsgw.store.records import DeliveryRecord, MessageRecord
 from smsgw.text.errors import InvalidUdh
 from smsgw.text.udh import split_udh
 
-ENROUTE = MessageState.ENROUTE
+# Plain ints, not the enum: they go into stored rows, and sqlite3 binds an int as it is but
+# an IntEnum through its adapter lookup (see smsgw.store.sqlite).
+ENROUTE = int(MessageState.ENROUTE)
 #: GSM MAP errors a receipt's err field reports (3GPP TS 29.002 MAP error codes).
 ERROR_ABSENT_SUBSCRIBER = 27  # the phone stayed off until the validity ended
 ERROR_MEMORY_CAPACITY_EXCEEDED = 32  # SM delivery failure: the phone's inbox stayed full
-DELIVRD = MessageState.DELIVRD
+DELIVRD = int(MessageState.DELIVRD)
 
 
 def concat_of(record: MessageRecord) -> tuple[int, int] | None:
@@ -104,7 +106,8 @@ class MessageCenter:
         self._timers: list[tuple[float, int, str]] = []
         #: Held MTs kept from their phone by an injected delay: row id -> when it ends.
         self._delayed: dict[int, float] = {}
-        self._per_account: Counter[str] = Counter()
+        # Not a Counter: its missing key is a Python call, asked on every submit.
+        self._per_account: defaultdict[str, int] = defaultdict(int)
         #: Held parts accepted with replace_if_present_flag -> their (reference, total), so
         #: the later parts of the same long message do not replace them.
         self._replacing: dict[int, tuple[int, int]] = {}

@@ -263,7 +263,9 @@ def _int_runs(fields: tuple[specs.Field, ...]) -> list[Run]:
     return runs
 
 
-def _compile(cls: type[Pdu]) -> tuple[Decoder, Encoder]:
+def _namespace(cls: type[Pdu]) -> tuple[dict[str, object], tuple[specs.Field, ...], list[str], bool]:
+    """What a PDU class's compiled code refers to; its fields, declared TLVs, and whether it
+    keeps unknown TLVs."""
     fields = specs.FIELDS[cls]
     names = [f.name for f in fields]
     attributes = [a.name for a in attrs.fields(cls)]
@@ -296,6 +298,11 @@ def _compile(cls: type[Pdu]) -> tuple[Decoder, Encoder]:
     }
     for index, field in enumerate(fields):
         namespace[f"F{index}"] = field
+    return namespace, fields, tlv_names, has_extra
+
+
+def _compile(cls: type[Pdu]) -> tuple[Decoder, Encoder]:
+    namespace, fields, tlv_names, has_extra = _namespace(cls)
     decode_src = _decoder_source(cls, fields, namespace, has_extra)
     encode_src = _encoder_source(cls, fields, tlv_names, namespace, has_extra)
     exec(compile(decode_src + encode_src, f"<smpp codec {cls.__name__}>", "exec"), namespace)
@@ -367,48 +374,112 @@ def _encoder_source(
     tlv_names: list[str],
     ns: dict[str, object],
     has_extra: bool,
+    given: tuple[str, ...] | None = None,
 ) -> str:
-    lines = ["def encode(pdu):"]
+    """The source of ``encode(pdu)``; with ``given``, of ``encode(sequence_number,
+    command_status, *given)`` where every other field has its default, written into the code.
+
+    The mandatory body is one ``bytes % tuple``: a one-octet integer is ``%c`` (which refuses
+    anything outside 0-255, as struct would), a string ``%b``, a constant written in the
+    format itself: one C call for the whole body instead of one per field.
+    """
+    defaults = {a.name: a.default for a in attrs.fields(cls)}
+
+    def value(name: str) -> str | None:
+        """The expression of a field's value, or None for a default (a constant)."""
+        if given is None:
+            return f"pdu.{name}"
+        return name if name in given else None
+
+    header = value("sequence_number") or "sequence_number", value("command_status") or "command_status"
+    if given is None:
+        lines = ["def encode(pdu):"]
+    else:
+        lines = [f"def encode(sequence_number, command_status{''.join(', ' + n for n in given)}):"]
     if cls in specs.NO_BODY_ON_ERROR:
-        lines.append(
-            f"    if pdu.command_status: return HEADER.pack({HEADER_SIZE}, CID, pdu.command_status, pdu.sequence_number)"
-        )
+        lines.append(f"    if {header[1]}: return HEADER.pack({HEADER_SIZE}, CID, {header[1]}, {header[0]})")
     lines.append("    try:")
-    parts: list[str] = []
+    template = bytearray()  # the body's format
+    args: list[str] = []  # what fills its %c and %b, in order
+
+    def literal(raw: bytes) -> None:
+        template.extend(raw.replace(b"%", b"%%"))
+
     for run_number, run in enumerate(_int_runs(fields)):
         if isinstance(run, list):
             fmt = ">" + "".join(_INT_FORMAT[f.size] for f in run)
-            ns[f"P{run_number}"] = struct.Struct(fmt)
-            parts.append(f"P{run_number}.pack({', '.join('pdu.' + f.name for f in run)})")
+            values = [value(f.name) for f in run]
+            if all(v is None for v in values):
+                literal(struct.pack(fmt, *(defaults[f.name] for f in run)))
+            elif all(f.size == 1 for f in run):
+                for v, f in zip(values, run):
+                    if v is None:
+                        literal(bytes((defaults[f.name],)))
+                    else:
+                        template.extend(b"%c")
+                        args.append(v)
+            else:
+                ns[f"P{run_number}"] = struct.Struct(fmt)
+                packed = ", ".join(
+                    v if v is not None else repr(defaults[f.name]) for v, f in zip(values, run)
+                )
+                template.extend(b"%b")
+                args.append(f"P{run_number}.pack({packed})")
         elif isinstance(run, specs.CStr):
+            v = value(run.name)
+            if v is None:
+                literal(_cstring(defaults[run.name], run.max, run.name))
+                continue
             var = f"c{run_number}"
             lines += [
-                f"        {var} = pdu.{run.name}.encode('latin-1')",
+                f"        {var} = {v}.encode('latin-1')",
                 f"        if len({var}) >= {run.max}: raise LocalProtocolError("
-                f"f'{run.name} {{pdu.{run.name}!r}} is longer than {run.max - 1} characters')",
+                f"f'{run.name} {{{v}!r}} is longer than {run.max - 1} characters')",
             ]
-            parts += [var, "b'\\0'"]
+            template.extend(b"%b\0")
+            args.append(var)
         elif isinstance(run, specs.ShortMessage):
+            v = value("short_message")
+            if v is None:
+                literal(b"\0")
+                continue
             lines += [
-                "        sm = pdu.short_message",
+                f"        sm = {v}",
                 "        if len(sm) > 255: raise LocalProtocolError("
                 "f'short_message has {len(sm)} octets; use message_payload above 255')",
             ]
-            parts += ["bytes((len(sm),))", "sm"]
+            template.extend(b"%c%b")
+            args += ["len(sm)", "sm"]
         elif isinstance(run, specs.DestAddresses):
-            parts.append("encode_dests(pdu.dest_addresses)")
+            v = value("dest_addresses")
+            if v is None:
+                literal(_encode_dest_addresses(()))
+            else:
+                template.extend(b"%b")
+                args.append(f"encode_dests({v})")
         else:
-            parts.append("encode_unsuccess(pdu.unsuccess_smes)")
-    lines.append(f"        body = b''.join(({', '.join(parts)}{',' if parts else ''}))")
-    if tlv_names or has_extra:
+            v = value("unsuccess_smes")
+            if v is None:
+                literal(_encode_unsuccess_smes(()))
+            else:
+                template.extend(b"%b")
+                args.append(f"encode_unsuccess({v})")
+    if args:
+        ns["BODY"] = bytes(template)
+        lines.append(f"        body = BODY % ({', '.join(args)},)")
+    else:
+        lines.append(f"        body = {bytes(template).replace(b'%%', b'%')!r}")
+    tlvs = [(name, v) for name in tlv_names if (v := value(name)) is not None]
+    extra = value("extra_tlvs") if has_extra else None
+    if tlvs or extra:
         lines.append("        tlvs = []")
-        for name in tlv_names:
+        for name, v in tlvs:
             tag = specs.TAG_BY_NAME[name]
             spec = specs.TLVS[tag]
-            lines += [f"        v = pdu.{name}", "        if v is not None:"]
+            lines += [f"        v = {v}", "        if v is not None:"]
             if spec.kind == "int":
                 size = specs.TLV_INT_SIZE[name]
-                lines.append(f"            tlvs.append(TL.pack({tag}, {size}) + v.to_bytes({size}, 'big'))")
+                lines.append(f"            tlvs.append({_TL.pack(tag, size)!r} + v.to_bytes({size}, 'big'))")
             elif spec.kind == "cstr":
                 lines += [
                     "            v = v.encode('latin-1') + b'\\0'",
@@ -416,18 +487,39 @@ def _encoder_source(
                 ]
             else:
                 lines.append(f"            tlvs.append(TL.pack({tag}, len(v)) + v)")
-        if has_extra:
+        if extra:
             lines += [
-                "        for t in pdu.extra_tlvs:",
+                f"        for t in {extra}:",
                 "            tlvs.append(TL.pack(t.tag, len(t.value)) + t.value)",
             ]
         lines.append("        if tlvs: body += b''.join(tlvs)")
     lines += [
-        "    except (struct_error, OverflowError, UnicodeEncodeError) as error:",
+        # TypeError: %c and %b refuse a value of the wrong type, as struct does with its error.
+        "    except (struct_error, OverflowError, UnicodeEncodeError, TypeError) as error:",
         "        raise LocalProtocolError(f'cannot encode {NAME}: {error}') from error",
-        f"    return HEADER.pack({HEADER_SIZE} + len(body), CID, pdu.command_status, pdu.sequence_number) + body",
+        f"    return HEADER.pack({HEADER_SIZE} + len(body), CID, {header[1]}, {header[0]}) + body",
     ]
     return "\n".join(lines) + "\n"
+
+
+def field_encoder(cls: type[Pdu], given: tuple[str, ...]) -> Callable[..., bytes]:
+    """An encoder of ``cls`` PDUs whose fields but ``given`` have their defaults.
+
+    ``encoder(sequence_number, command_status, *values)`` with the values of ``given`` in that
+    order returns the bytes of ``encode(cls(sequence_number, command_status, **values))``
+    without making the PDU, the defaults written once, at compile time: for the PDUs a carrier
+    writes by the thousand (submit_sm_resp, receipts).
+
+    :raises TypeError: ``given`` names something that is not a field of ``cls``.
+    """
+    attributes = [a.name for a in attrs.fields(cls)]
+    unknown = [n for n in given if n not in attributes[2:]]
+    if unknown:
+        raise TypeError(f"{cls.__name__} has no fields {unknown}")
+    namespace, fields, tlv_names, has_extra = _namespace(cls)
+    source = _encoder_source(cls, fields, tlv_names, namespace, has_extra, given)
+    exec(compile(source, f"<smpp codec {cls.__name__} fields>", "exec"), namespace)
+    return cast(Callable[..., bytes], namespace["encode"])
 
 
 _DECODERS: dict[int, Decoder] = {}

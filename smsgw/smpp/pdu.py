@@ -1,4 +1,4 @@
-"""SMPP v3.4 PDUs as frozen values.
+"""SMPP v3.4 PDUs as values.
 
 One class per command. Field names are the specification's, in wire order; ``sm_length``,
 ``number_of_dests`` and ``no_unsuccess`` are not attributes because they are derived from the
@@ -6,6 +6,11 @@ data they count. Known TLVs are typed optional attributes (``None`` = absent); a
 does not declare, or one smsgw does not know, is kept raw in ``extra_tlvs`` and re-sent as is.
 
 Wire layouts live in :mod:`smsgw.smpp.specs`; this module only declares the values.
+
+PDUs are values by convention, not frozen: nothing changes one once made (``attrs.evolve``
+makes a changed copy). A frozen slotted attrs class sets each field through
+``object.__setattr__``, a call per field: 4 µs to make a submit_sm (48 fields), against 0.6 µs
+for a plain slotted one, on every PDU a load test sends.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ class Tlv:
     value: bytes
 
 
-@attrs.frozen
+@attrs.define
 class Pdu:
     """Header fields every PDU has; subclasses add their body."""
 
@@ -47,49 +52,49 @@ class Pdu:
 # -- header-only PDUs ------------------------------------------------------------------
 
 
-@attrs.frozen
+@attrs.define
 class GenericNack(Pdu):
     """Answer to a PDU that could not be understood at all."""
 
     command_id: ClassVar[int] = CommandId.GENERIC_NACK
 
 
-@attrs.frozen
+@attrs.define
 class Unbind(Pdu):
     """Either side ends the session."""
 
     command_id: ClassVar[int] = CommandId.UNBIND
 
 
-@attrs.frozen
+@attrs.define
 class UnbindResp(Pdu):
     """Answer to unbind."""
 
     command_id: ClassVar[int] = CommandId.UNBIND_RESP
 
 
-@attrs.frozen
+@attrs.define
 class EnquireLink(Pdu):
     """Keep-alive probe from either side."""
 
     command_id: ClassVar[int] = CommandId.ENQUIRE_LINK
 
 
-@attrs.frozen
+@attrs.define
 class EnquireLinkResp(Pdu):
     """Answer to enquire_link."""
 
     command_id: ClassVar[int] = CommandId.ENQUIRE_LINK_RESP
 
 
-@attrs.frozen
+@attrs.define
 class CancelSmResp(Pdu):
     """Answer to cancel_sm."""
 
     command_id: ClassVar[int] = CommandId.CANCEL_SM_RESP
 
 
-@attrs.frozen
+@attrs.define
 class ReplaceSmResp(Pdu):
     """Answer to replace_sm."""
 
@@ -99,7 +104,7 @@ class ReplaceSmResp(Pdu):
 # -- binds -----------------------------------------------------------------------------
 
 
-@attrs.frozen
+@attrs.define
 class _Bind(Pdu):
     system_id: str = ""
     password: str = ""
@@ -111,21 +116,21 @@ class _Bind(Pdu):
     extra_tlvs: tuple[Tlv, ...] = ()
 
 
-@attrs.frozen
+@attrs.define
 class BindTransmitter(_Bind):
     """Bind to submit messages only."""
 
     command_id: ClassVar[int] = CommandId.BIND_TRANSMITTER
 
 
-@attrs.frozen
+@attrs.define
 class BindReceiver(_Bind):
     """Bind to receive deliver_sm only."""
 
     command_id: ClassVar[int] = CommandId.BIND_RECEIVER
 
 
-@attrs.frozen
+@attrs.define
 class BindTransceiver(_Bind):
     """Bind to submit and receive on one connection."""
 
@@ -136,35 +141,35 @@ class BindTransceiver(_Bind):
 BindRequest = BindTransmitter | BindReceiver | BindTransceiver
 
 
-@attrs.frozen
+@attrs.define
 class _BindResp(Pdu):
     system_id: str = ""
     sc_interface_version: OptInt = None
     extra_tlvs: tuple[Tlv, ...] = ()
 
 
-@attrs.frozen
+@attrs.define
 class BindTransmitterResp(_BindResp):
     """Answer to bind_transmitter."""
 
     command_id: ClassVar[int] = CommandId.BIND_TRANSMITTER_RESP
 
 
-@attrs.frozen
+@attrs.define
 class BindReceiverResp(_BindResp):
     """Answer to bind_receiver."""
 
     command_id: ClassVar[int] = CommandId.BIND_RECEIVER_RESP
 
 
-@attrs.frozen
+@attrs.define
 class BindTransceiverResp(_BindResp):
     """Answer to bind_transceiver."""
 
     command_id: ClassVar[int] = CommandId.BIND_TRANSCEIVER_RESP
 
 
-@attrs.frozen
+@attrs.define
 class Outbind(Pdu):
     """The SMSC asks an ESME to bind as a receiver."""
 
@@ -174,7 +179,7 @@ class Outbind(Pdu):
     extra_tlvs: tuple[Tlv, ...] = ()
 
 
-@attrs.frozen
+@attrs.define
 class AlertNotification(Pdu):
     """The SMSC tells an ESME that a subscriber became available (no response)."""
 
@@ -192,7 +197,7 @@ class AlertNotification(Pdu):
 # -- query, cancel, replace ------------------------------------------------------------
 
 
-@attrs.frozen
+@attrs.define
 class QuerySm(Pdu):
     """Ask the state of a message submitted earlier."""
 
@@ -204,7 +209,7 @@ class QuerySm(Pdu):
     extra_tlvs: tuple[Tlv, ...] = ()
 
 
-@attrs.frozen
+@attrs.define
 class QuerySmResp(Pdu):
     """State of a message: message_state is a mandatory field here, not a TLV."""
 
@@ -216,7 +221,7 @@ class QuerySmResp(Pdu):
     extra_tlvs: tuple[Tlv, ...] = ()
 
 
-@attrs.frozen
+@attrs.define
 class CancelSm(Pdu):
     """Cancel one pending message, or every pending message from source to destination."""
 
@@ -232,7 +237,7 @@ class CancelSm(Pdu):
     extra_tlvs: tuple[Tlv, ...] = ()
 
 
-@attrs.frozen
+@attrs.define
 class ReplaceSm(Pdu):
     """Replace the text or times of a pending message (no service_type, unlike cancel_sm)."""
 

@@ -15,7 +15,7 @@ from smsgw.smpp.constants import CommandId
 from smsgw.smpp.pdu import OptBytes, OptInt, OptStr, Pdu, Tlv
 
 
-@attrs.frozen
+@attrs.define
 class SubmitSm(Pdu):
     """An ESME submits a message (MT) to the SMSC."""
 
@@ -68,7 +68,7 @@ class SubmitSm(Pdu):
     extra_tlvs: tuple[Tlv, ...] = ()
 
 
-@attrs.frozen
+@attrs.define
 class SubmitSmResp(Pdu):
     """Answer to submit_sm; carries the message_id only when command_status is 0."""
 
@@ -77,7 +77,7 @@ class SubmitSmResp(Pdu):
     extra_tlvs: tuple[Tlv, ...] = ()
 
 
-@attrs.frozen
+@attrs.define
 class DeliverSm(Pdu):
     """The SMSC delivers a message (MO, receipt or USSD) to an ESME."""
 
@@ -121,7 +121,7 @@ class DeliverSm(Pdu):
     extra_tlvs: tuple[Tlv, ...] = ()
 
 
-@attrs.frozen
+@attrs.define
 class DeliverSmResp(Pdu):
     """Answer to deliver_sm; its message_id is unused and always empty."""
 
@@ -130,7 +130,7 @@ class DeliverSmResp(Pdu):
     extra_tlvs: tuple[Tlv, ...] = ()
 
 
-@attrs.frozen
+@attrs.define
 class DataSm(Pdu):
     """Either side sends a message whose text travels in message_payload."""
 
@@ -187,7 +187,7 @@ class DataSm(Pdu):
     extra_tlvs: tuple[Tlv, ...] = ()
 
 
-@attrs.frozen
+@attrs.define
 class DataSmResp(Pdu):
     """Answer to data_sm; unlike submit_sm_resp it keeps its body (and reasons) on error."""
 
@@ -226,7 +226,7 @@ class UnsuccessSme:
     error_status_code: int = 0
 
 
-@attrs.frozen
+@attrs.define
 class SubmitMulti(Pdu):
     """An ESME submits one message to up to 254 destinations."""
 
@@ -271,7 +271,7 @@ class SubmitMulti(Pdu):
     extra_tlvs: tuple[Tlv, ...] = ()
 
 
-@attrs.frozen
+@attrs.define
 class SubmitMultiResp(Pdu):
     """Answer to submit_multi, listing the destinations that were not accepted."""
 

@@ -165,7 +165,7 @@ class SmppLink:
             smsc.refused(binding, command_name(pdu.command_id), refusal)
             return
         if type(answer) is Accepted:  # the common case first
-            session.respond(pdu, 0, message_id=answer.message_id)
+            session.accept(pdu, answer.message_id)
             if type(request) is Submit and carrier.events.followed:
                 self._log_received(binding, answer.message_id, pdu)
         else:
@@ -188,7 +188,7 @@ class SmppLink:
                 error_code=answer.error_code,
             )
         elif isinstance(answer, Accepted):
-            session.respond(pdu, 0, message_id=answer.message_id)
+            session.accept(pdu, answer.message_id)
         elif isinstance(answer, Done):
             session.respond(pdu, 0)
         elif isinstance(answer, Dropped):

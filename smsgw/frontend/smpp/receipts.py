@@ -20,6 +20,16 @@ from smsgw.text.errors import InvalidUdh
 from smsgw.text.udh import split_udh
 
 _GSM_NETWORK = 3  # network_error_code octet 1: the network type is GSM
+_NO_NETWORK_ERROR = bytes((_GSM_NETWORK, 0, 0))
+#: A receipt's deliver_sm: these fields, the rest at their defaults (written once).
+_encode_receipt = codec.field_encoder(
+    DeliverSm,
+    (
+        "service_type", "source_addr_ton", "source_addr_npi", "source_addr",
+        "dest_addr_ton", "dest_addr_npi", "destination_addr", "esm_class", "short_message",
+        "network_error_code", "message_state", "receipted_message_id",
+    ),
+)  # fmt: skip
 # Plain ints and a tuple: IntFlag arithmetic and Enum lookups cost microseconds per receipt.
 _STAT = tuple(state.name for state in MessageState)
 _DELIVRD = int(MessageState.DELIVRD)
@@ -97,19 +107,11 @@ def encode_receipt(
         excerpt,
         short=short,
     )
-    return codec.encode(
-        DeliverSm(
-            service_type=message.service_type,
-            source_addr_ton=message.dest_ton,
-            source_addr_npi=message.dest_npi,
-            source_addr=message.dest_addr,
-            dest_addr_ton=message.source_ton,
-            dest_addr_npi=message.source_npi,
-            destination_addr=message.source_addr,
-            esm_class=_INTERMEDIATE if intermediate else _RECEIPT,
-            short_message=text.encode("ascii"),
-            receipted_message_id=message.message_id,
-            message_state=message.state,
-            network_error_code=bytes((_GSM_NETWORK, message.error >> 8 & 0xFF, message.error & 0xFF)),
-        )
-    )
+    error = message.error
+    return _encode_receipt(
+        0, 0, message.service_type, message.dest_ton, message.dest_npi, message.dest_addr,
+        message.source_ton, message.source_npi, message.source_addr,
+        _INTERMEDIATE if intermediate else _RECEIPT, text.encode("ascii"),
+        bytes((_GSM_NETWORK, error >> 8 & 0xFF, error & 0xFF)) if error else _NO_NETWORK_ERROR,
+        message.state, message.message_id,
+    )  # fmt: skip
