@@ -464,12 +464,30 @@ def _encoder_source(
             else:
                 template.extend(b"%b")
                 args.append(f"encode_unsuccess({v})")
+    if given is not None:
+        # A field encoder's TLVs are always there: they go into the body's format too.
+        for name in tlv_names:
+            if name not in given:
+                continue
+            tag = specs.TAG_BY_NAME[name]
+            kind = specs.TLVS[tag].kind
+            if kind == "int":
+                size = specs.TLV_INT_SIZE[name]
+                literal(_TL.pack(tag, size))
+                template.extend(b"%c" if size == 1 else b"%b")
+                args.append(name if size == 1 else f"{name}.to_bytes({size}, 'big')")
+                continue
+            if kind == "cstr":
+                lines.append(f"        {name} = {name}.encode('latin-1') + b'\\0'")
+            literal(_TL.pack(tag, 0)[:2])
+            template.extend(b"%b%b")
+            args += [f"len({name}).to_bytes(2, 'big')", name]
     if args:
         ns["BODY"] = bytes(template)
         lines.append(f"        body = BODY % ({', '.join(args)},)")
     else:
         lines.append(f"        body = {bytes(template).replace(b'%%', b'%')!r}")
-    tlvs = [(name, v) for name in tlv_names if (v := value(name)) is not None]
+    tlvs = [(name, v) for name in tlv_names if given is None and (v := value(name)) is not None]
     extra = value("extra_tlvs") if has_extra else None
     if tlvs or extra:
         lines.append("        tlvs = []")
@@ -508,7 +526,8 @@ def field_encoder(cls: type[Pdu], given: tuple[str, ...]) -> Callable[..., bytes
     ``encoder(sequence_number, command_status, *values)`` with the values of ``given`` in that
     order returns the bytes of ``encode(cls(sequence_number, command_status, **values))``
     without making the PDU, the defaults written once, at compile time: for the PDUs a carrier
-    writes by the thousand (submit_sm_resp, receipts).
+    writes by the thousand (submit_sm_resp, receipts). A TLV named in ``given`` is always
+    written (``None`` is not "absent" here).
 
     :raises TypeError: ``given`` names something that is not a field of ``cls``.
     """

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable, Collection, Iterable, Iterator
-from typing import Any
+from typing import Any, cast
 
 from smsgw.store.records import MESSAGE_COLUMNS, MessageRecord, SqlValue
 
@@ -27,11 +27,12 @@ Row = tuple[Any, ...]
 #: A queued write: a statement and its parameters.
 Write = tuple[str, tuple[SqlValue, ...]]
 
-# sqlite3 binds int, float and str as they are, but sends None and bytes through its adapter
-# registry, whose miss asks the protocol type for __adapt__ and makes and drops an
-# AttributeError: about 0.5 µs a NULL and 0.8 µs a BLOB, and a message row has a body and
-# four NULLs. An adapter found in the registry is one call instead. They hand the value back
-# unchanged, so every sqlite3 user in the process stores the same NULL and BLOB as before.
+# sqlite3 binds int, float, str and bytearray as they are, but sends anything else (None,
+# bytes, an IntEnum: the carrier's rows hold plain ints) through its adapter registry, whose
+# miss asks the protocol type for __adapt__ and makes and drops an AttributeError (about
+# 0.5 µs a NULL, 0.8 µs a BLOB; 4% of a message's instructions). An adapter found in the
+# registry costs less, and hands the value back unchanged, so every sqlite3 user in the
+# process stores the same NULL and BLOB as before.
 sqlite3.register_adapter(type(None), lambda value: value)
 sqlite3.register_adapter(bytes, lambda value: value)
 
@@ -107,6 +108,10 @@ _UPDATE_STATE = (
 )
 _OWE_REPORT = "UPDATE messages SET report = ?, report_attempts = 0, report_next_at = 0 WHERE id = ?"
 _REPORT_DONE = "UPDATE messages SET report = NULL WHERE id = ? AND report = ?"
+#: _REPORT_DONE for every id from one to another (each one queued): under load, ESMEs accept
+#: receipts in the order of their messages, and a range costs SQLite less than half the
+#: statements one by one.
+_REPORTS_DONE = "UPDATE messages SET report = NULL WHERE id BETWEEN ? AND ? AND report = ?"
 _MO_DONE = "UPDATE messages SET state = ?, done_at = ?, report = NULL WHERE id = ?"
 _REPORT_RETRY = "UPDATE messages SET report_attempts = ?, report_next_at = ? WHERE id = ? AND report = ?"
 _REPLACE = (
@@ -154,6 +159,24 @@ _WRITES: dict[str, Callable[[tuple[object, ...]], str]] = {
     _PUT_DOCUMENT: lambda p: f"{p[0]} {p[1]}",
     _DELETE_DOCUMENT: lambda p: f"removal of {p[0]} {p[1]}",
 }
+
+
+def _id_ranges(queue: list[Write], start: int, end: int) -> list[tuple[int, int, int]]:
+    """Queued (id, state) writes as (first id, last id, state): a range holds consecutive
+    ids of one state, each queued (a repeated id starts a new range, which is harmless)."""
+    ranges: list[tuple[int, int, int]] = []
+    first = last = state = -1  # row ids start at 1
+    for _, params in queue[start:end]:
+        message, owed = cast(tuple[int, int], params)
+        if owed == state and message == last + 1:
+            last = message
+            continue
+        if first > 0:
+            ranges.append((first, last, state))
+        first = last = message
+        state = owed
+    ranges.append((first, last, state))
+    return ranges
 
 
 def describe_write(sql: str, params: tuple[SqlValue, ...]) -> str:
@@ -361,6 +384,8 @@ class SqliteStore:
                 end += 1
             if end - start == 1:
                 self._db.execute(sql, queue[start][1])
+            elif sql is _REPORT_DONE:
+                self._db.executemany(_REPORTS_DONE, _id_ranges(queue, start, end))
             else:
                 self._db.executemany(sql, [params for _, params in queue[start:end]])
             start = end

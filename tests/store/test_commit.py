@@ -1,10 +1,13 @@
-"""A write that cannot be stored is dropped alone: the other writes of its commit go in."""
+"""What a commit writes: each queued write as it was queued, however the store batches it
+(receipts done as ranges of ids); a write that cannot be stored is dropped alone."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from smsgw.store.records import MESSAGE_COLUMNS
+import pytest
+
+from smsgw.store.records import MESSAGE_COLUMNS, MessageRecord
 from smsgw.store.sqlite import SqliteStore
 
 
@@ -66,4 +69,39 @@ def test_a_message_row_the_store_refuses_is_named_by_its_message_id() -> None:
     store.commit()
     assert dropped == ["new message 7 for 8613800000005"]
     assert store.subscribers() == [("8613800000001", "Alice", "on", 0, "")]
+    store.close()
+
+
+def test_receipts_done_in_one_commit_clear_exactly_their_own_rows() -> None:
+    # Receipts accepted in one turn are written as ranges of ids: those left owed inside a
+    # range (4 owes the same state, 6 another) and a repeated id must come out as one by one.
+    store = SqliteStore(":memory:")
+    for row_id in range(1, 10):
+        store.insert_message(message_row(row_id, "8613800000002"))
+        store.update_state(row_id, 2, 5.0, 0, 3 if row_id == 6 else 2)
+    store.commit()
+    for row_id, state in [(1, 2), (2, 2), (3, 2), (5, 2), (5, 2), (6, 2), (7, 2), (9, 5), (8, 2)]:
+        store.report_done(row_id, state)
+    store.commit()
+    owed = {row_id: store.get_message(row_id).report for row_id in range(1, 10)}  # type: ignore[union-attr]
+    assert owed == {1: None, 2: None, 3: None, 4: 2, 5: None, 6: 3, 7: None, 8: None, 9: 2}
+    store.close()
+
+
+@pytest.mark.parametrize(
+    "nulls",
+    [
+        {},  # every column set
+        {"sar_ref": None, "sar_total": None, "sar_seq": None, "scheduled_at": None},  # most MT
+        {"done_at": None, "report": None, "seen": None},  # held
+    ],
+)
+def test_a_message_comes_back_as_it_was_stored_whichever_columns_are_null(nulls: dict[str, Any]) -> None:
+    values: dict[str, Any] = dict(zip(MESSAGE_COLUMNS, message_row(1, "8613800000002")))
+    values.update(sar_ref=7, sar_total=2, sar_seq=1, scheduled_at=9.5, done_at=12.0, report=2, seen=3)
+    values.update(nulls)
+    store = SqliteStore(":memory:")
+    store.insert_message(tuple(values[column] for column in MESSAGE_COLUMNS))
+    store.commit()
+    assert store.get_message(1) == MessageRecord(**values)
     store.close()

@@ -31,7 +31,7 @@ _encode_receipt = codec.field_encoder(
     ),
 )  # fmt: skip
 # Plain ints and a tuple: IntFlag arithmetic and Enum lookups cost microseconds per receipt.
-_STAT = tuple(state.name for state in MessageState)
+_STAT = tuple(state.name.encode("ascii") for state in MessageState)
 _DELIVRD = int(MessageState.DELIVRD)
 _UDHI = int(EsmClass.UDHI)
 _RECEIPT = int(EsmClass.DELIVERY_RECEIPT)
@@ -50,8 +50,10 @@ _SAFE_BYTES = re.compile(f"[{_SAFE}]*".encode("ascii"))
 _SAFE_CODINGS = frozenset({0x00, 0x01, 0x03})
 
 
-def receipt_excerpt(body: bytes, esm_class: int, data_coding: int, alphabet: DefaultAlphabet = "gsm") -> str:
-    """The first 20 characters of a message's text, made safe for any receipt parser.
+def receipt_excerpt(
+    body: bytes, esm_class: int, data_coding: int, alphabet: DefaultAlphabet = "gsm"
+) -> bytes:
+    """The first 20 characters of a message's text, made safe for any receipt parser (ASCII).
 
     :param alphabet: what data_coding 0 means for the submitting account.
     """
@@ -61,9 +63,9 @@ def receipt_excerpt(body: bytes, esm_class: int, data_coding: int, alphabet: Def
         except InvalidUdh:
             pass
     elif data_coding in _SAFE_CODINGS and _SAFE_BYTES.fullmatch(body, 0, 20) is not None:
-        return body[:20].decode("ascii")
+        return body[:20]
     text = decode_text(body[:80], data_coding, default_alphabet=alphabet)[:20]
-    return _UNSAFE.sub("?", text)
+    return _UNSAFE.sub("?", text).encode("ascii")
 
 
 def receipt_text(
@@ -72,20 +74,45 @@ def receipt_text(
     done_at: float,
     state: int,
     error: int,
-    excerpt: str,
+    excerpt: bytes,
     *,
     short: bool = False,
-) -> str:
-    """The receipt's short_message text.
+) -> bytes:
+    """The receipt's short_message text, in ASCII.
 
+    :param excerpt: from :func:`receipt_excerpt`, in ASCII.
     :param short: Jasmin's shorter form (no sub, dlvrd or text), for ESMEs built against it.
     """
-    stat = _STAT[state]
-    dates = f"submit date:{format_receipt_date(submitted_at)} done date:{format_receipt_date(done_at)}"
     if short:
-        return f"id:{message_id} {dates} stat:{stat} err:{error:03d}"
-    delivered = 1 if state == _DELIVRD else 0
-    return f"id:{message_id} sub:001 dlvrd:{delivered:03d} {dates} stat:{stat} err:{error:03d} text:{excerpt}"
+        return _SHORT_TEXT % (
+            message_id.encode("ascii"),
+            _receipt_date(submitted_at),
+            _receipt_date(done_at),
+            _STAT[state],
+            error,
+        )
+    return _TEXT % (
+        message_id.encode("ascii"),
+        1 if state == _DELIVRD else 0,
+        _receipt_date(submitted_at),
+        _receipt_date(done_at),
+        _STAT[state],
+        error,
+        excerpt,
+    )
+
+
+_TEXT = b"id:%b sub:001 dlvrd:%03d submit date:%b done date:%b stat:%b err:%03d text:%b"
+_SHORT_TEXT = b"id:%b submit date:%b done date:%b stat:%b err:%03d"
+# The minute last formatted: a receipt has two dates, almost always of the current minute.
+_minute = [-1, b""]
+
+
+def _receipt_date(moment: float) -> bytes:
+    minute = int(moment // 60)
+    if minute != _minute[0]:
+        _minute[:] = minute, format_receipt_date(moment).encode("ascii")
+    return _minute[1]  # type: ignore[return-value]
 
 
 def encode_receipt(
@@ -98,20 +125,20 @@ def encode_receipt(
 ) -> bytes:
     """Encode the receipt deliver_sm for a message in its current state (sequence number 0)."""
     excerpt = receipt_excerpt(message.body, message.esm_class, message.data_coding, alphabet)
+    error = message.error
     text = receipt_text(
         message.message_id,
         message.submitted_at,
         message.done_at if message.done_at is not None else now,
         message.state,
-        message.error,
+        error,
         excerpt,
         short=short,
     )
-    error = message.error
     return _encode_receipt(
         0, 0, message.service_type, message.dest_ton, message.dest_npi, message.dest_addr,
         message.source_ton, message.source_npi, message.source_addr,
-        _INTERMEDIATE if intermediate else _RECEIPT, text.encode("ascii"),
+        _INTERMEDIATE if intermediate else _RECEIPT, text,
         bytes((_GSM_NETWORK, error >> 8 & 0xFF, error & 0xFF)) if error else _NO_NETWORK_ERROR,
         message.state, message.message_id,
     )  # fmt: skip
