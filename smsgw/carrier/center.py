@@ -140,10 +140,13 @@ class MessageCenter:
         *,
         message_id: str | None = None,
         via: int | None = None,
+        may_fault: bool = True,
     ) -> str:
         """Store an MT and deliver it now or later; return its message_id.
 
         :param via: the session that submitted it, where its receipts go while it is bound.
+        :param may_fault: False when the caller found that no fault rule can strike the
+            handset (:meth:`FaultBook.may_strike`): its delivery is not planned again.
         """
         row_id = self._next_id  # next_row(), written out: one call less per message
         self._next_id += 1
@@ -163,7 +166,7 @@ class MessageCenter:
         if message.replace_if_present:
             concat = concat_of(record)
             self._replace_pending(record, concat, now)
-        self.deliver_or_hold(record, subscriber, now)
+        self.deliver_or_hold(record, subscriber, now, may_fault)
         if concat is not None and row_id in self._pending:
             self._replacing[row_id] = concat
         return message_id
@@ -193,13 +196,19 @@ class MessageCenter:
         self._next_id += 1
         return row_id
 
-    def deliver_or_hold(self, record: MessageRecord, subscriber: Subscriber, now: float) -> None:
+    def deliver_or_hold(
+        self, record: MessageRecord, subscriber: Subscriber, now: float, may_fault: bool = True
+    ) -> None:
         """Store a new MT: delivered now when its phone takes SMS and it is due (unless a
-        fault holds it), else held."""
+        fault holds it), else held.
+
+        :param may_fault: see :meth:`accept_mt`.
+        """
         due = record.scheduled_at is None or record.scheduled_at <= now
         plan = NO_FAULTS
         if due and subscriber.state.receives_sms:
-            plan = self.faults.plan_delivery(record, now)
+            if may_fault:
+                plan = self.faults.plan_delivery(record, now)
             if not plan.holds:
                 self._deliver_new(record, now, plan)
                 return

@@ -117,7 +117,9 @@ class Outbox:
         via = delivery.via
         queue: deque[DeliveryRecord] | None
         if via is not None and via in self._by_session:
-            queue = self._own.setdefault(via, deque())
+            queue = self._own.get(via)
+            if queue is None:  # not setdefault: it would make a deque for every delivery
+                queue = self._own[via] = deque()
         else:
             queues = self._queues[delivery.system_id]
             queue = queues.get(delivery.namespace)

@@ -90,7 +90,8 @@ class Smsc:
         account = binding.account
         message, destination = request.message, request.destination
         subscriber = self.subscribers.resolve(destination.address)
-        if self.faults.may_strike(subscriber.msisdn):
+        may_fault = self.faults.may_strike(subscriber.msisdn)
+        if may_fault:
             dropped = self._dropped_by_fault(
                 binding, message.source_addr, subscriber.msisdn, command, sequence
             )
@@ -98,7 +99,9 @@ class Smsc:
                 return dropped
             self.faults.check_submit(account.system_id, subscriber.msisdn, message.source_addr)
         return Accepted(
-            self.center.accept_mt(account, message, destination, subscriber, now, via=binding.session_id)
+            self.center.accept_mt(
+                account, message, destination, subscriber, now, via=binding.session_id, may_fault=may_fault
+            )
         )
 
     def _submit_many(self, binding: Binding, request: SubmitMany, now: float) -> Answer:

@@ -323,8 +323,10 @@ def _decoder_source(
     index = {id(f): i for i, f in enumerate(fields)}
     for run_number, run in enumerate(_int_runs(fields)):
         if isinstance(run, list):
-            if len(run) == 1 and run[0].size == 1:
-                lines.append(f"        {run[0].name} = raw[o]; o += 1")
+            if all(f.size == 1 for f in run):  # an index each costs less than a struct call
+                targets = ", ".join(f.name for f in run)
+                octets = ", ".join(f"raw[o + {i}]" if i else "raw[o]" for i in range(len(run)))
+                lines.append(f"        {targets} = {octets}; o += {len(run)}")
             else:
                 fmt = ">" + "".join(_INT_FORMAT[f.size] for f in run)
                 ns[f"S{run_number}"] = st = struct.Struct(fmt)
