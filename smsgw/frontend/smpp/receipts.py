@@ -85,7 +85,12 @@ def receipt_text(
     """
     # Joined from pieces, not formatted: a format is parsed anew on every call, twice the work.
     err = b"%03d" % error if error else b"000"
-    dates = (_receipt_date(submitted_at), b" done date:", _receipt_date(done_at), b" stat:", _STAT[state])
+    # Both dates are almost always of the minute last formatted.
+    submitted, done = int(submitted_at // 60), int(done_at // 60)
+    minute, formatted = _last_minute
+    submit_date = formatted if submitted == minute else _receipt_date(submitted)
+    done_date = submit_date if done == submitted else formatted if done == minute else _receipt_date(done)
+    dates = (submit_date, b" done date:", done_date, b" stat:", _STAT[state])
     if short:
         return b"".join((b"id:", message_id.encode("ascii"), b" submit date:", *dates, b" err:", err))
     return b"".join(
@@ -105,14 +110,13 @@ def receipt_text(
 #: What follows the id in the full form, for a state other than DELIVRD and for DELIVRD.
 _SUB_DLVRD = (b" sub:001 dlvrd:000 submit date:", b" sub:001 dlvrd:001 submit date:")
 # The minute last formatted: a receipt has two dates, almost always of the current minute.
-_minute = [-1, b""]
+_last_minute = (-1, b"")
 
 
-def _receipt_date(moment: float) -> bytes:
-    minute = int(moment // 60)
-    if minute != _minute[0]:
-        _minute[:] = minute, format_receipt_date(moment).encode("ascii")
-    return _minute[1]  # type: ignore[return-value]
+def _receipt_date(minute: int) -> bytes:
+    global _last_minute
+    _last_minute = minute, format_receipt_date(minute * 60).encode("ascii")
+    return _last_minute[1]
 
 
 def encode_receipt(
