@@ -84,18 +84,11 @@ class Outbox:
 
         :param since: when it became owed; it is dropped ``retry.validity`` seconds later.
         """
+        # Positional: keyword arguments cost more, on every message.
         delivery = DeliveryRecord(
-            record.id,
-            record.message_id,
-            record.msisdn,
-            record.system_id,
-            kind,
-            record.state,
-            pdu,
-            since + self.retry.validity,
-            via=record.via,
-            namespace=self.namespace_of(record.msisdn),
-        )
+            record.id, record.message_id, record.msisdn, record.system_id, kind, record.state, pdu,
+            since + self.retry.validity, 0, 0.0, record.via, self.namespace_of(record.msisdn),
+        )  # fmt: skip
         self._enqueue(delivery)
         self._pending[record.system_id] += 1
         return delivery
@@ -282,7 +275,7 @@ class Outbox:
     def answered(self, delivery: DeliveryRecord, command_status: int, now: float) -> None:
         """The ESME answered a delivery."""
         self._wanting.add(delivery.system_id)
-        if command_status == CommandStatus.ESME_ROK:
+        if not command_status:  # ESME_ROK
             self._finish(delivery, "accepted")
         elif command_status in _PERMANENT:
             self._finish(delivery, "refused")

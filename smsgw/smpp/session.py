@@ -403,10 +403,10 @@ class SmscSession(Generic[ContextT]):
         """
         sequence_number = self._requests.next_sequence()
         self._out.append(raw[:12] + _U32.pack(sequence_number) + raw[16:])
-        # Only deliver_sm (0x005) and data_sm (0x103) come here: two bytes name them.
-        self.pdus_out[(raw[6] << 8 | raw[7]) << 32] += 1
-        command_id: int  # struct's results are untyped
-        (command_id,) = _U32.unpack_from(raw, 4)
+        # What an SMSC sends (deliver_sm 0x005, data_sm 0x103, enquire_link, unbind, outbind):
+        # command_ids its last two octets name.
+        command_id = raw[6] << 8 | raw[7]
+        self.pdus_out[command_id << 32] += 1
         if command_id in _EXPECTS_RESPONSE:
             self._requests.add(sequence_number, now + self.config.response_timeout, command_id, context)
         return sequence_number

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable, Collection, Iterable, Iterator
-from typing import Any, cast
+from typing import Any
 
 from smsgw.store.records import MESSAGE_COLUMNS, MessageRecord, SqlValue
 
@@ -166,8 +166,10 @@ def _id_ranges(queue: list[Write], start: int, end: int) -> list[tuple[int, int,
     ids of one state, each queued (a repeated id starts a new range, which is harmless)."""
     ranges: list[tuple[int, int, int]] = []
     first = last = state = -1  # row ids start at 1
+    message: int
+    owed: int
     for _, params in queue[start:end]:
-        message, owed = cast(tuple[int, int], params)
+        message, owed = params  # type: ignore[assignment]  # report_done queued (id, state)
         if owed == state and message == last + 1:
             last = message
             continue

@@ -90,21 +90,16 @@ def receipt_text(
     minute, formatted = _last_minute
     submit_date = formatted if submitted == minute else _receipt_date(submitted)
     done_date = submit_date if done == submitted else formatted if done == minute else _receipt_date(done)
-    dates = (submit_date, b" done date:", done_date, b" stat:", _STAT[state])
+    stat = _STAT[state]
     if short:
-        return b"".join((b"id:", message_id.encode("ascii"), b" submit date:", *dates, b" err:", err))
+        return b"".join(
+            (b"id:", message_id.encode("ascii"), b" submit date:", submit_date, b" done date:", done_date,
+             b" stat:", stat, b" err:", err)
+        )  # fmt: skip
     return b"".join(
-        (
-            b"id:",
-            message_id.encode("ascii"),
-            _SUB_DLVRD[state == _DELIVRD],
-            *dates,
-            b" err:",
-            err,
-            b" text:",
-            excerpt,
-        )
-    )
+        (b"id:", message_id.encode("ascii"), _SUB_DLVRD[state == _DELIVRD], submit_date, b" done date:",
+         done_date, b" stat:", stat, b" err:", err, b" text:", excerpt)
+    )  # fmt: skip
 
 
 #: What follows the id in the full form, for a state other than DELIVRD and for DELIVRD.
