@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
-from typing import cast
+from typing import Any, cast
 
 import attrs
 
@@ -245,6 +245,12 @@ def _cstring(value: str, maximum: int, name: str) -> bytes:
 
 # -- compilation -------------------------------------------------------------------------
 
+#: A repeated structure's attribute, its encoder, and that encoder's name in compiled code.
+_REPEATED: dict[type, tuple[str, Callable[[tuple[Any, ...]], bytes], str]] = {
+    specs.DestAddresses: ("dest_addresses", _encode_dest_addresses, "encode_dests"),
+    specs.UnsuccessSmes: ("unsuccess_smes", _encode_unsuccess_smes, "encode_unsuccess"),
+}
+
 
 #: Consecutive integer fields (one struct call), or one field of another kind.
 Run = list[specs.Int] | specs.CStr | specs.ShortMessage | specs.DestAddresses | specs.UnsuccessSmes
@@ -452,20 +458,14 @@ def _encoder_source(
             ]
             template.extend(b"%c%b")
             args += ["len(sm)", "sm"]
-        elif isinstance(run, specs.DestAddresses):
-            v = value("dest_addresses")
+        else:  # a repeated structure: submit_multi's destinations, its response's failures
+            name, encode, call = _REPEATED[type(run)]
+            v = value(name)
             if v is None:
-                literal(_encode_dest_addresses(()))
+                literal(encode(()))
             else:
                 template.extend(b"%b")
-                args.append(f"encode_dests({v})")
-        else:
-            v = value("unsuccess_smes")
-            if v is None:
-                literal(_encode_unsuccess_smes(()))
-            else:
-                template.extend(b"%b")
-                args.append(f"encode_unsuccess({v})")
+                args.append(f"{call}({v})")
     if given is not None:
         # A field encoder's TLVs are always there: they go into the body's format too.
         for name in tlv_names:
