@@ -62,6 +62,9 @@ LAYERS = (
 )
 OTHER = "other (stdlib, attrs)"
 PHONE = "8613800000001"
+#: With more than one phone, destinations are this prefix and five digits, as the load
+#: generator's (benchmarks/wire.py): numbers nobody provisioned, each a subscriber at once.
+PHONES_PREFIX = "86138000"
 
 
 #: Code generated at import has a name, not a file: ``<attrs generated methods smsgw.smpp.sm.SubmitSm>``
@@ -120,7 +123,9 @@ class _Esme:
     as it can (submits patched from one encoded PDU, what comes back read as far as its
     header), as it is counted with the server's work when instructions are counted."""
 
-    def __init__(self, protocol: SmppServerProtocol, transport: StringTransport, reactor: task.Clock) -> None:
+    def __init__(
+        self, protocol: SmppServerProtocol, transport: StringTransport, reactor: task.Clock, phones: int = 1
+    ) -> None:
         #: Set while measuring: sees the server's turns only, not this ESME's own work.
         self.probe: _Counter | cProfile.Profile | _Stopwatch | None = None
         self.protocol = protocol
@@ -138,6 +143,8 @@ class _Esme:
             )
         )
         self._answer = codec.encode(DeliverSmResp())
+        self._phones = phones
+        self._phone_at = self._submit.index(PHONE.encode("ascii"))
 
     def turn(self, data: bytes) -> list[bytes]:
         """One read by the server, its end-of-turn flush; what the ESME answers to what it got."""
@@ -169,14 +176,21 @@ class _Esme:
         submit = self._submit
         first = self.sequence + 1
         self.sequence += count
+        if self._phones == 1:
+            return [
+                submit[:12] + sequence.to_bytes(4, "big") + submit[16:]
+                for sequence in range(first, first + count)
+            ]
+        at, phones = self._phone_at, self._phones
         return [
-            submit[:12] + sequence.to_bytes(4, "big") + submit[16:]
+            submit[:12] + sequence.to_bytes(4, "big") + submit[16:at]
+            + f"{PHONES_PREFIX}{sequence % phones:05d}".encode("ascii") + submit[at + len(PHONE) :]
             for sequence in range(first, first + count)
-        ]
+        ]  # fmt: skip
 
 
 @contextmanager
-def _server(directory: Path) -> Iterator[_Esme]:
+def _server(directory: Path, phones: int = 1) -> Iterator[_Esme]:
     config = config_from_dict({}, merchant=False)
     store = SqliteStore(str(directory / "smsgw.db"), synchronous=config.store.synchronous.upper())
     carrier, deliveries = build_carrier(config, store, FakeClock())
@@ -187,7 +201,7 @@ def _server(directory: Path) -> Iterator[_Esme]:
     assert isinstance(protocol, SmppServerProtocol)
     transport = StringTransport(peerAddress=address.IPv4Address("TCP", "127.0.0.1", 40000))
     protocol.makeConnection(transport)
-    esme = _Esme(protocol, transport, reactor)
+    esme = _Esme(protocol, transport, reactor, phones)
     esme.turn(codec.encode(BindTransceiver(1, system_id=DEFAULT_SYSTEM_ID, password=DEFAULT_PASSWORD)))
     try:
         yield esme
@@ -234,10 +248,10 @@ class _Counter:
             self.c[self._layer(frame)] += 1
 
 
-def count(messages: int = 1000, window: int = 100, warmup: int = 200) -> Work:
+def count(messages: int = 1000, window: int = 100, warmup: int = 200, phones: int = 1) -> Work:
     """Calls per message for ``messages`` submits with receipts at ``window``, after ``warmup``
-    untimed ones (caches, the first commit, the bind)."""
-    with tempfile.TemporaryDirectory(prefix="smsgw-work-") as tmp, _server(Path(tmp)) as esme:
+    untimed ones (caches, the first commit, the bind), to ``phones`` numbers in turn."""
+    with tempfile.TemporaryDirectory(prefix="smsgw-work-") as tmp, _server(Path(tmp), phones) as esme:
         _drive(esme, warmup, window)
         counter = esme.probe = _Counter()
         _drive(esme, messages, window)
@@ -266,12 +280,14 @@ class _Stopwatch:
         self.seconds += time.process_time() - self._started
 
 
-def cpu_per_message(messages: int = 20000, window: int = 100, warmup: int = 2000, rounds: int = 5) -> float:
+def cpu_per_message(
+    messages: int = 20000, window: int = 100, warmup: int = 2000, rounds: int = 5, phones: int = 1
+) -> float:
     """The median over ``rounds`` of smsgw's CPU seconds per message without I/O: a measure of
     this machine's speed too, so compare runs made side by side, never across days."""
     runs = []
     for _ in range(rounds):
-        with tempfile.TemporaryDirectory(prefix="smsgw-work-") as tmp, _server(Path(tmp)) as esme:
+        with tempfile.TemporaryDirectory(prefix="smsgw-work-") as tmp, _server(Path(tmp), phones) as esme:
             _drive(esme, warmup, window)
             watch = esme.probe = _Stopwatch()
             _drive(esme, messages, window)
@@ -280,17 +296,17 @@ def cpu_per_message(messages: int = 20000, window: int = 100, warmup: int = 2000
     return statistics.median(runs)
 
 
-def drive(messages: int, window: int = 100, warmup: int = 200) -> None:
+def drive(messages: int, window: int = 100, warmup: int = 200, phones: int = 1) -> None:
     """Run ``warmup`` then ``messages`` submits with receipts, measuring nothing: what
     :func:`instructions_per_message` runs under valgrind."""
-    with tempfile.TemporaryDirectory(prefix="smsgw-work-") as tmp, _server(Path(tmp)) as esme:
+    with tempfile.TemporaryDirectory(prefix="smsgw-work-") as tmp, _server(Path(tmp), phones) as esme:
         _drive(esme, warmup + messages, window)
 
 
 _I_REFS = re.compile(rb"I\s+refs:\s+([\d,]+)")
 
 
-def _instructions(messages: int, window: int) -> int:
+def _instructions(messages: int, window: int, phones: int) -> int:
     valgrind = shutil.which("valgrind")
     if valgrind is None:
         raise RuntimeError("valgrind is not installed (Debian: apt-get install valgrind)")
@@ -298,6 +314,7 @@ def _instructions(messages: int, window: int) -> int:
         [
             valgrind, "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
             sys.executable, "-m", "benchmarks.work", "--drive", str(messages), "--window", str(window),
+            "--phones", str(phones),
         ],
         capture_output=True,
         env={**os.environ, "PYTHONHASHSEED": "0"},
@@ -309,7 +326,7 @@ def _instructions(messages: int, window: int) -> int:
     return int(found[1].replace(b",", b""))
 
 
-def instructions_per_message(messages: int = 2000, window: int = 100) -> float:
+def instructions_per_message(messages: int = 2000, window: int = 100, phones: int = 1) -> float:
     """Machine instructions per message, counted by valgrind (cachegrind): the same on any
     machine however busy it is, unlike time, and unlike a count of calls it weighs each call.
 
@@ -317,10 +334,12 @@ def instructions_per_message(messages: int = 2000, window: int = 100) -> float:
     cancel out, leaving smsgw's work per message plus the little the in-memory ESME does
     (patching a submit, reading headers).
     """
-    return (_instructions(messages, window) - _instructions(0, window)) / messages
+    return (_instructions(messages, window, phones) - _instructions(0, window, phones)) / messages
 
 
-def sampled_by_layer(messages: int = 60000, window: int = 100, rate: int = 1000) -> dict[str, float]:
+def sampled_by_layer(
+    messages: int = 60000, window: int = 100, rate: int = 1000, phones: int = 1
+) -> dict[str, float]:
     """Each layer's share of the server's time, sampled by py-spy (``rate`` Hz) in a process
     driving ``messages``: unlike cProfile, sampling adds no cost per call, so a layer of many
     small calls is not overstated. Time in C (SQLite, struct) goes to the layer that called it.
@@ -334,6 +353,7 @@ def sampled_by_layer(messages: int = 60000, window: int = 100, rate: int = 1000)
             [
                 py_spy, "record", "--rate", str(rate), "--format", "raw", "--output", str(out), "--",
                 sys.executable, "-m", "benchmarks.work", "--drive", str(messages), "--window", str(window),
+                "--phones", str(phones),
             ],
             capture_output=True,
             check=True,
@@ -397,24 +417,31 @@ def main(argv: list[str] | None = None) -> int:
         help="also each layer's share of the time (py-spy, 60,000 messages) and, with "
         "--instructions, its instructions per message",
     )
+    parser.add_argument(
+        "--phones",
+        type=int,
+        default=1,
+        help="destination numbers in turn: 1 (default) is the provisioned +8613800000001; more are "
+        "numbers nobody provisioned, 86138000xxxxx, as the load generator sends to",
+    )
     parser.add_argument("--drive", type=int, metavar="N", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.drive is not None:  # the process valgrind counts
-        drive(args.drive, args.window)
+        drive(args.drive, args.window, phones=args.phones)
         return 0
-    print(count(args.n, args.window).table())
+    print(count(args.n, args.window, phones=args.phones).table())
     per_message = None
     if args.instructions:
-        per_message = instructions_per_message(window=args.window)
+        per_message = instructions_per_message(window=args.window, phones=args.phones)
         print(f"\ninstructions per message (valgrind): {per_message:,.0f}")
     if args.layers:
-        shares = sampled_by_layer(window=args.window)
+        shares = sampled_by_layer(window=args.window, phones=args.phones)
         print(f"\n{'layer':28} {'share (py-spy)':>15}" + (f" {'instructions':>13}" if per_message else ""))
         for layer, share in sorted(shares.items(), key=lambda item: -item[1]):
             line = f"{layer:28} {share:15.0%}"
             print(line + (f" {share * per_message:13,.0f}" if per_message else ""))
     if args.cpu:
-        median = cpu_per_message(window=args.window)
+        median = cpu_per_message(window=args.window, phones=args.phones)
         print(f"\nsmsgw CPU per message, no I/O: {median * 1e6:.1f} µs (median of 5 runs of 20,000)")
     if args.time:
         shares = time_by_layer(window=args.window)

@@ -473,6 +473,27 @@ def test_a_national_number_too_long_for_e164_is_not_a_phone_number() -> None:
     assert normalize_msisdn("13800000001", "86") == "8613800000001"
 
 
+@pytest.mark.parametrize(
+    "address",
+    [
+        "8613800000001",
+        "+8613800000001",
+        "008613800000001",
+        "13800000001",
+        "013800000001",
+        " +86 138-0000-0001 ",
+    ],
+)
+def test_every_way_of_writing_a_number_names_the_same_subscriber(address: str) -> None:
+    assert normalize_msisdn(address, "86") == "8613800000001"
+
+
+@pytest.mark.parametrize("address", ["١٣٨٠٠٠٠٠٠٠١", "12345", "86138000000012345", "+86 138 abc"])
+def test_what_is_no_phone_number_is_refused(address: str) -> None:
+    """Digits other than ASCII ones (str.isdigit takes them), short codes, too many digits."""
+    assert normalize_msisdn(address, "86") is None
+
+
 def test_replace_if_present_keeps_every_part_of_the_new_long_message() -> None:
     """A long message sent with replace_if_present_flag replaces the pending short one, but its
     own later parts (same UDH reference and total) do not replace its earlier ones."""
