@@ -18,9 +18,7 @@ where the calls go.
 from __future__ import annotations
 
 import argparse
-import cProfile
 import os
-import pstats
 import re
 import shutil
 import statistics
@@ -127,7 +125,7 @@ class _Esme:
         self, protocol: SmppServerProtocol, transport: StringTransport, reactor: task.Clock, phones: int = 1
     ) -> None:
         #: Set while measuring: sees the server's turns only, not this ESME's own work.
-        self.probe: _Counter | cProfile.Profile | _Stopwatch | None = None
+        self.probe: _Counter | _Stopwatch | None = None
         self.protocol = protocol
         self.transport = transport
         self.reactor = reactor
@@ -143,8 +141,12 @@ class _Esme:
             )
         )
         self._answer = codec.encode(DeliverSmResp())
-        self._phones = phones
         self._phone_at = self._submit.index(PHONE.encode("ascii"))
+        self._phones = (
+            [PHONE.encode("ascii")]
+            if phones == 1
+            else [f"{PHONES_PREFIX}{k:05d}".encode("ascii") for k in range(phones)]
+        )
 
     def turn(self, data: bytes) -> list[bytes]:
         """One read by the server, its end-of-turn flush; what the ESME answers to what it got."""
@@ -176,15 +178,10 @@ class _Esme:
         submit = self._submit
         first = self.sequence + 1
         self.sequence += count
-        if self._phones == 1:
-            return [
-                submit[:12] + sequence.to_bytes(4, "big") + submit[16:]
-                for sequence in range(first, first + count)
-            ]
         at, phones = self._phone_at, self._phones
         return [
             submit[:12] + sequence.to_bytes(4, "big") + submit[16:at]
-            + f"{PHONES_PREFIX}{sequence % phones:05d}".encode("ascii") + submit[at + len(PHONE) :]
+            + phones[sequence % len(phones)] + submit[at + len(PHONE) :]
             for sequence in range(first, first + count)
         ]  # fmt: skip
 
@@ -306,6 +303,14 @@ def drive(messages: int, window: int = 100, warmup: int = 200, phones: int = 1) 
 _I_REFS = re.compile(rb"I\s+refs:\s+([\d,]+)")
 
 
+def _drive_command(messages: int, window: int, phones: int) -> list[str]:
+    """The process :func:`drive` runs in, for valgrind or py-spy to watch."""
+    return [
+        sys.executable, "-m", "benchmarks.work", "--drive", str(messages), "--window", str(window),
+        "--phones", str(phones),
+    ]  # fmt: skip
+
+
 def _instructions(messages: int, window: int, phones: int) -> int:
     valgrind = shutil.which("valgrind")
     if valgrind is None:
@@ -313,8 +318,7 @@ def _instructions(messages: int, window: int, phones: int) -> int:
     run = subprocess.run(
         [
             valgrind, "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
-            sys.executable, "-m", "benchmarks.work", "--drive", str(messages), "--window", str(window),
-            "--phones", str(phones),
+            *_drive_command(messages, window, phones),
         ],
         capture_output=True,
         env={**os.environ, "PYTHONHASHSEED": "0"},
@@ -352,8 +356,7 @@ def sampled_by_layer(
         subprocess.run(
             [
                 py_spy, "record", "--rate", str(rate), "--format", "raw", "--output", str(out), "--",
-                sys.executable, "-m", "benchmarks.work", "--drive", str(messages), "--window", str(window),
-                "--phones", str(phones),
+                *_drive_command(messages, window, phones),
             ],
             capture_output=True,
             check=True,
@@ -377,32 +380,10 @@ def sampled_by_layer(
 _SERVER_TURN = ("SmppServerProtocol.dataReceived (", "Clock.advance (")
 
 
-def time_by_layer(messages: int = 20000, window: int = 100, warmup: int = 2000) -> dict[str, float]:
-    """Seconds per message by layer (each function's own time, cProfile), for where the time
-    goes; the profiler's own cost inflates every figure, so read them as shares."""
-    with tempfile.TemporaryDirectory(prefix="smsgw-work-") as tmp, _server(Path(tmp)) as esme:
-        _drive(esme, warmup, window)
-        profile = esme.probe = cProfile.Profile()
-        _drive(esme, messages, window)
-        esme.probe = None
-    by_layer: Counter[str] = Counter()
-    stats: dict[tuple[str, int, str], tuple[Any, ...]] = pstats.Stats(profile).stats  # type: ignore[attr-defined]
-    for (filename, _, _), (_, _, own, _, callers) in stats.items():
-        if filename == "~":  # a C function: its time goes to the layers of its callers
-            for (caller, _, _), (_, _, from_caller, _) in callers.items():
-                by_layer[layer_of(caller)] += from_caller
-        else:
-            by_layer[layer_of(filename)] += own
-    return {layer: seconds / messages for layer, seconds in by_layer.items()}
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.work", description=__doc__.split("\n")[0])
     parser.add_argument("-n", type=int, default=1000, help="counted submit_sm (default 1000)")
     parser.add_argument("--window", type=int, default=100)
-    parser.add_argument(
-        "--time", action="store_true", help="also time by layer with cProfile (20,000 messages)"
-    )
     parser.add_argument(
         "--cpu", action="store_true", help="also smsgw's CPU µs per message, no I/O (median of 5)"
     )
@@ -443,13 +424,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.cpu:
         median = cpu_per_message(window=args.window, phones=args.phones)
         print(f"\nsmsgw CPU per message, no I/O: {median * 1e6:.1f} µs (median of 5 runs of 20,000)")
-    if args.time:
-        shares = time_by_layer(window=args.window)
-        total = sum(shares.values())
-        print(f"\n{'layer':28} {'µs/msg (cProfile)':>18} {'share':>7}")
-        for layer, seconds in sorted(shares.items(), key=lambda item: -item[1]):
-            print(f"{layer:28} {seconds * 1e6:18.1f} {seconds / total:7.0%}")
-        print(f"{'all':28} {total * 1e6:18.1f}")
     return 0
 
 

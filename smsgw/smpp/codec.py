@@ -399,13 +399,17 @@ def _encoder_source(
             return f"pdu.{name}"
         return name if name in given else None
 
-    header = value("sequence_number") or "sequence_number", value("command_status") or "command_status"
+    sequence, status = (
+        ("pdu.sequence_number", "pdu.command_status")
+        if given is None
+        else ("sequence_number", "command_status")
+    )
     if given is None:
         lines = ["def encode(pdu):"]
     else:
         lines = [f"def encode(sequence_number, command_status{''.join(', ' + n for n in given)}):"]
     if cls in specs.NO_BODY_ON_ERROR:
-        lines.append(f"    if {header[1]}: return HEADER.pack({HEADER_SIZE}, CID, {header[1]}, {header[0]})")
+        lines.append(f"    if {status}: return HEADER.pack({HEADER_SIZE}, CID, {status}, {sequence})")
     lines.append("    try:")
     template = bytearray()  # the body's format
     args: list[str] = []  # what fills its %c and %b, in order
@@ -489,14 +493,15 @@ def _encoder_source(
         lines.append(f"        body = BODY % ({', '.join(args)},)")
     else:
         lines.append(f"        body = {bytes(template).replace(b'%%', b'%')!r}")
-    tlvs = [(name, v) for name in tlv_names if given is None and (v := value(name)) is not None]
+    # The full encoder's TLVs are optional: each is written when it is not None.
+    optional = tlv_names if given is None else []
     extra = value("extra_tlvs") if has_extra else None
-    if tlvs or extra:
+    if optional or extra:
         lines.append("        tlvs = []")
-        for name, v in tlvs:
+        for name in optional:
             tag = specs.TAG_BY_NAME[name]
             spec = specs.TLVS[tag]
-            lines += [f"        v = {v}", "        if v is not None:"]
+            lines += [f"        v = pdu.{name}", "        if v is not None:"]
             if spec.kind == "int":
                 size = specs.TLV_INT_SIZE[name]
                 lines.append(f"            tlvs.append({_TL.pack(tag, size)!r} + v.to_bytes({size}, 'big'))")
@@ -517,7 +522,7 @@ def _encoder_source(
         # TypeError: %c and %b refuse a value of the wrong type, as struct does with its error.
         "    except (struct_error, OverflowError, UnicodeEncodeError, TypeError) as error:",
         "        raise LocalProtocolError(f'cannot encode {NAME}: {error}') from error",
-        f"    return HEADER.pack({HEADER_SIZE} + len(body), CID, {header[1]}, {header[0]}) + body",
+        f"    return HEADER.pack({HEADER_SIZE} + len(body), CID, {status}, {sequence}) + body",
     ]
     return "\n".join(lines) + "\n"
 

@@ -61,13 +61,13 @@ _EXPECTS_RESPONSE = frozenset({C.DELIVER_SM, C.DATA_SM, C.ENQUIRE_LINK, C.UNBIND
 _DELIVERIES = frozenset({C.DELIVER_SM, C.DATA_SM})
 #: Requests the caller decides on; the session hands them over as PDUs.
 _CARRIER_REQUESTS = frozenset({C.SUBMIT_SM, C.DATA_SM, C.SUBMIT_MULTI, C.QUERY_SM, C.CANCEL_SM, C.REPLACE_SM})
-#: Responses the ESME may send: each must answer an outstanding request of ours (see _response).
 #: The answer to an accepted submit_sm or data_sm, written without making the response PDU:
 #: a load test has thousands a second.
 _ACCEPTED: dict[int, Callable[..., bytes]] = {
     C.SUBMIT_SM: codec.field_encoder(SubmitSmResp, ("message_id",)),
     C.DATA_SM: codec.field_encoder(DataSmResp, ("message_id",)),
 }
+#: Responses the ESME may send: each must answer an outstanding request of ours (see _response).
 _RESPONSES = frozenset(
     {C.DELIVER_SM_RESP, C.DATA_SM_RESP, C.ENQUIRE_LINK_RESP, C.UNBIND_RESP, C.GENERIC_NACK}
 )

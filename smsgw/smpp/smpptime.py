@@ -56,14 +56,6 @@ def format_smpp_time(moment: float) -> str:
     return time.strftime("%y%m%d%H%M%S", time.gmtime(moment)) + f"{int(moment * 10) % 10}00+"
 
 
-_receipt_minute = (-1, "")
-
-
 def format_receipt_date(moment: float) -> str:
     """Format a moment as a receipt's ``YYMMDDhhmm`` date, in UTC."""
-    # Every receipt formats two dates, almost always of the current minute: remember it.
-    global _receipt_minute
-    minute = int(moment // 60)
-    if minute != _receipt_minute[0]:
-        _receipt_minute = (minute, time.strftime("%y%m%d%H%M", time.gmtime(minute * 60)))
-    return _receipt_minute[1]
+    return time.strftime("%y%m%d%H%M", time.gmtime(moment))

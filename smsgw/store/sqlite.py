@@ -3,7 +3,8 @@
 Writes are queued and applied at :meth:`SqliteStore.commit`, which the server calls once per
 reactor turn: every message accepted in that turn becomes durable in one transaction, and
 only then are their submit_sm_resp written (group commit). Queued writes keep their order;
-consecutive writes of the same statement go to SQLite in one ``executemany``. Any read first
+consecutive writes of the same statement go to SQLite in one ``executemany`` (receipts done,
+as one UPDATE per range of consecutive ids). Any read first
 applies the queued writes, so a query_sm right after a submit_sm sees its message.
 
 Some writes gate nothing that is sent: noting that the ESME accepted a receipt or an MO,

@@ -113,18 +113,8 @@ def check_submit(pdu: SubmitSm | SubmitMulti, now: float, limits: Limits) -> Sho
     if pdu.sm_default_msg_id:
         raise bad_default_msg_id(pdu.sm_default_msg_id)
     body = check_body(pdu.short_message, pdu.message_payload, pdu.esm_class, limits)
-    # Most submits have no SAR TLV and no times: those checks are not even called.
-    sar = None
-    if (
-        pdu.sar_msg_ref_num is not None
-        or pdu.sar_total_segments is not None
-        or pdu.sar_segment_seqnum is not None
-    ):
-        sar = check_sar(pdu)
-    if pdu.schedule_delivery_time or pdu.validity_period:
-        scheduled_at, expires_at = check_times(pdu.schedule_delivery_time, pdu.validity_period, now, limits)
-    else:
-        scheduled_at, expires_at = None, min(now + limits.default_validity, now + limits.max_validity)
+    sar = check_sar(pdu)
+    scheduled_at, expires_at = check_times(pdu.schedule_delivery_time, pdu.validity_period, now, limits)
     return ShortMessage(
         pdu.service_type, pdu.source_addr_ton, pdu.source_addr_npi, pdu.source_addr,
         pdu.esm_class, pdu.protocol_id, pdu.priority_flag, pdu.registered_delivery,

@@ -104,7 +104,8 @@ def receipt_text(
 
 #: What follows the id in the full form, for a state other than DELIVRD and for DELIVRD.
 _SUB_DLVRD = (b" sub:001 dlvrd:000 submit date:", b" sub:001 dlvrd:001 submit date:")
-# The minute last formatted: a receipt has two dates, almost always of the current minute.
+# The minute last formatted: a receipt has two dates, almost always of the current minute,
+# so this is the one place a receipt date is remembered.
 _last_minute = (-1, b"")
 
 
