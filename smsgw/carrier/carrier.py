@@ -78,7 +78,7 @@ class Carrier:
         self.faults.attach(events, subscribers.namespace_of)
         self.accounts = AccountRegistry(accounts, clock.now())
         self.subscribers = subscribers
-        self.outbox = Outbox(store, retry, self._delivery_done)
+        self.outbox = Outbox(store, retry)
         self.outbox.namespace_of = subscribers.namespace_of
         self.center = MessageCenter(
             store,
@@ -90,6 +90,7 @@ class Carrier:
             next_id=1,
             faults=self.faults,
         )
+        self.outbox.on_done = self.center.delivery_done
         self.binds = BindDesk(self.accounts, self.outbox, self.events, clock, failed_binds)
         self.ussd_apps = UssdApps(
             self.accounts, subscribers, self.center, self.outbox, self.events, clock, subscribers.namespace_of
@@ -161,9 +162,6 @@ class Carrier:
         """An application did not answer a delivery in time (USSD ones end by the app timeout)."""
         if isinstance(delivery, DeliveryRecord):
             self.outbox.failed(delivery, self.clock.now())
-
-    def _delivery_done(self, delivery: DeliveryRecord, outcome: str) -> None:
-        self.center.delivery_done(delivery, outcome, self.clock.now())
 
     # -- time and durability -----------------------------------------------------------
 

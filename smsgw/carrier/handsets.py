@@ -217,7 +217,7 @@ class Handsets:
 
         :returns: how many deliveries were dropped.
         """
-        return self.outbox.drop(msisdns)
+        return self.outbox.drop(msisdns, self.clock.now())
 
     def clear_inbox(self, msisdn: str) -> int:
         """Empty a handset's inbox as the phone shows it (the message log keeps everything).

@@ -45,18 +45,24 @@ class RetryPolicy:
         return float(min(self.base * 2 ** max(attempts - 1, 0), self.maximum))
 
 
-#: Called when a delivery ends: (delivery, outcome) with outcome "accepted", "refused" or
-#: "expired"; it records the end on the message row.
-DoneCallback = Callable[[DeliveryRecord, str], None]
+#: Called when a delivery ends: (delivery, outcome, now) with outcome "accepted", "refused",
+#: "expired" or "dropped"; it records the end on the message row.
+DoneCallback = Callable[[DeliveryRecord, str, float], None]
+
+
+def _nobody_told(delivery: DeliveryRecord, outcome: str, now: float) -> None:
+    raise RuntimeError(f"{delivery.kind} of {delivery.message_id} ended {outcome}, and Outbox.on_done is not set")
 
 
 class Outbox:
     """Pending deliveries per account and the binds that receive them."""
 
-    def __init__(self, store: MessageStore, retry: RetryPolicy, on_done: DoneCallback) -> None:
+    def __init__(self, store: MessageStore, retry: RetryPolicy) -> None:
         self.retry = retry
         self._store = store
-        self._on_done = on_done
+        #: Told of every delivery that ended (set by the carrier: the message center, which is
+        #: made after the outbox it queues into).
+        self.on_done: DoneCallback = _nobody_told
         self._order = 0  # tie-breaker of the retry heap
         #: Shared deliveries by account, then by the namespace of their handset.
         self._queues: defaultdict[str, dict[str, deque[DeliveryRecord]]] = defaultdict(dict)
@@ -276,9 +282,9 @@ class Outbox:
         """The ESME answered a delivery."""
         self._wanting.add(delivery.system_id)
         if not command_status:  # ESME_ROK
-            self._finish(delivery, "accepted")
+            self._finish(delivery, "accepted", now)
         elif command_status in _PERMANENT:
-            self._finish(delivery, "refused")
+            self._finish(delivery, "refused", now)
         else:
             self.failed(delivery, now)
 
@@ -288,17 +294,17 @@ class Outbox:
         delivery.attempts += 1
         delivery.next_attempt_at = now + self.retry.delay(delivery.attempts)
         if delivery.next_attempt_at >= delivery.expires_at:
-            self._finish(delivery, "expired")
+            self._finish(delivery, "expired", now)
             return
         self._store.report_retry(
             delivery.message, delivery.state, delivery.attempts, delivery.next_attempt_at
         )
         self._retry_later(delivery)
 
-    def _finish(self, delivery: DeliveryRecord, outcome: str) -> None:
+    def _finish(self, delivery: DeliveryRecord, outcome: str, now: float) -> None:
         self._pending[delivery.system_id] -= 1
         self.finished[delivery.kind, outcome] += 1
-        self._on_done(delivery, outcome)
+        self.on_done(delivery, outcome, now)
 
     def tick(self, now: float) -> None:
         """Bring due retries back to the front of their queue; drop expired deliveries."""
@@ -311,18 +317,18 @@ class Outbox:
         for system_id, queues in self._queues.items():
             for namespace, queue in list(queues.items()):
                 while queue and queue[0].expires_at <= now:
-                    self._finish(queue.popleft(), "expired")
+                    self._finish(queue.popleft(), "expired", now)
                 if not queue and namespace:
                     del queues[namespace]  # namespaces come and go with tests
                 elif queue and self._binds.get(system_id):
                     self._wanting.add(system_id)
         for session_id, own in self._own.items():
             while own and own[0].expires_at <= now:
-                self._finish(own.popleft(), "expired")
+                self._finish(own.popleft(), "expired", now)
             if own:
                 self._wanting.add(self._by_session[session_id].account.system_id)
 
-    def drop(self, msisdns: set[str]) -> int:
+    def drop(self, msisdns: set[str], now: float) -> int:
         """Drop every delivery owed for these handsets that is not in flight (queued, waiting
         for its bind, or waiting to retry): their namespace was reset, its test is over.
 
@@ -347,5 +353,5 @@ class Outbox:
             heapq.heapify(retries)
             self._retries = retries
         for delivery in dropped:
-            self._finish(delivery, "dropped")
+            self._finish(delivery, "dropped", now)
         return len(dropped)
