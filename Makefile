@@ -17,6 +17,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	sh interop/kannel/install.sh
+	sh interop/postgres/install.sh
 	sh tests/console/install_chromium.sh
 	$(BIN)/python -m pytest -q
 

@@ -1,0 +1,36 @@
+"""Fixtures every test directory may use: a throwaway PostgreSQL server (tests/postgres.py).
+
+The server starts once per session, the first time a test asks for it, and each test gets a
+database of its own, dropped when it ends. Where no server can be had the tests that ask are
+skipped, and say why.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+
+import pytest
+
+from tests.postgres import PostgresServer, database_name, unavailable_reason
+
+_databases = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One PostgreSQL server for the session; skips the test with the reason when there is none."""
+    reason = unavailable_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    with PostgresServer() as server:
+        yield server
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer, request: pytest.FixtureRequest) -> Iterator[str]:
+    """The URL of a new, empty database for this test alone."""
+    name = database_name(next(_databases), request.node.name)
+    yield postgres_server.create_database(name)
+    # Dropped rather than left for the server's end, so a long session keeps little on disk.
+    postgres_server.drop_database(name)
