@@ -22,7 +22,7 @@ from smsgw.config import (
     ConfigError,
     load_config,
 )
-from smsgw.store.sqlite import StoreError
+from smsgw.store.interface import StoreError
 
 
 def _port(text: str) -> int:

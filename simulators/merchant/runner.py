@@ -206,7 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     from twisted.internet import reactor
 
     from smsgw.server.logs import log_to_stderr
-    from smsgw.store.sqlite import SqliteStore, StoreError
+    from smsgw.store.interface import StoreError
+    from smsgw.store.sqlite import SqliteStore
 
     log_to_stderr(args.log_level)
     try:

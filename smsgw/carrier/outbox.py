@@ -51,7 +51,9 @@ DoneCallback = Callable[[DeliveryRecord, str, float], None]
 
 
 def _nobody_told(delivery: DeliveryRecord, outcome: str, now: float) -> None:
-    raise RuntimeError(f"{delivery.kind} of {delivery.message_id} ended {outcome}, and Outbox.on_done is not set")
+    raise RuntimeError(
+        f"{delivery.kind} of {delivery.message_id} ended {outcome}, and Outbox.on_done is not set"
+    )
 
 
 class Outbox:

@@ -1,19 +1,26 @@
 """What the carrier asks of a message store: the seam a second store implements.
 
-:class:`~smsgw.store.sqlite.SqliteStore` is one implementation. Writes are *queued*: they
-take effect at :meth:`MessageStore.commit`, which the carrier calls once per reactor turn
-(group commit) before any answer of that turn leaves. A write that gates an answer (a new
-message, a state change) makes the store :attr:`~MessageStore.urgent`; the others (a
-delivery no longer owed, a retry's time) only make it :attr:`~MessageStore.dirty` and ride
-on the next commit. Reads see every write queued before them.
+:class:`~smsgw.store.sqlite.SqliteStore` and :class:`~smsgw.store.postgres.PostgresStore`
+implement it. Writes are *queued*: they take effect at a commit, which the server asks for
+once per reactor turn (group commit) before any answer of that turn leaves;
+:meth:`~MessageStore.commit_then` lets the reactor go on serving while a commit travels to a
+database server. A write that gates an answer (a new message, a state change) makes the
+store :attr:`~MessageStore.urgent`; the others (a delivery no longer owed, a retry's time)
+only make it :attr:`~MessageStore.dirty` and ride on the next commit. Reads see every write
+queued before them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from typing import Any, Protocol
 
 from smsgw.store.records import MessageRecord
+
+
+class StoreError(Exception):
+    """A store cannot be opened or used; the message says which store and why, and how to fix it."""
+
 
 #: A kept subscriber as stored: (msisdn, name, state, inbox_after, namespace).
 SubscriberRow = tuple[str, str, str, int, str]
@@ -77,7 +84,16 @@ class MessageStore(Protocol):
         """Whether any write is queued."""
 
     def commit(self) -> None:
-        """Apply every queued write in one transaction."""
+        """Apply every queued write in one transaction, and wait until it is durable."""
+
+    def commit_then(self, done: Callable[[BaseException | None], None]) -> None:
+        """Apply every queued write in one transaction without waiting for it; call
+        ``done(None)`` once it is durable, or ``done(error)`` when it failed.
+
+        ``done`` runs on the thread that asked (the reactor's): at once for a store whose
+        commits do not wait on a network (SQLite), later for one that does (PostgreSQL).
+        Commits apply in the order they were asked for, and a read waits for those before it.
+        """
 
     def close(self) -> None:
         """Commit what is queued and release the store."""

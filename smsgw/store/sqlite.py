@@ -1,17 +1,12 @@
 """The SQLite store: a file (WAL) by default, ``:memory:`` on request.
 
-Writes are queued and applied at :meth:`SqliteStore.commit`, which the server calls once per
-reactor turn: every message accepted in that turn becomes durable in one transaction, and
-only then are their submit_sm_resp written (group commit). Queued writes keep their order;
-consecutive writes of the same statement go to SQLite in one ``executemany`` (receipts done,
-as one UPDATE per range of consecutive ids). Any read first
-applies the queued writes, so a query_sm right after a submit_sm sees its message.
-
-Some writes gate nothing that is sent: noting that the ESME accepted a receipt or an MO,
-counting a retry. Those are *lazy*: they wait for the next commit that something else needs, or for the
-periodic one (:attr:`dirty`), instead of costing a commit of their own. A crash can lose
-them, and the only effect is what SMPP allows anyway: a receipt the ESME had accepted just
-before the crash is sent once more.
+Writes are queued (:class:`~smsgw.store.writes.QueuedWrites`) and applied at
+:meth:`SqliteStore.commit`, which the server calls once per reactor turn: every message
+accepted in that turn becomes durable in one transaction, and only then are their
+submit_sm_resp written (group commit). Queued writes keep their order; consecutive writes of
+the same statement go to SQLite in one ``executemany`` (receipts done, as one UPDATE per
+range of consecutive ids). Any read first applies the queued writes, so a query_sm right
+after a submit_sm sees its message.
 """
 
 from __future__ import annotations
@@ -21,12 +16,11 @@ import sqlite3
 from collections.abc import Callable, Collection, Iterable, Iterator
 from typing import Any, cast
 
-from smsgw.store.records import MESSAGE_COLUMNS, MessageRecord, SqlValue
-
-#: A row read back: each column's type is the schema's, which the query names and Python cannot see.
-Row = tuple[Any, ...]
-#: A queued write: a statement and its parameters.
-Write = tuple[str, tuple[SqlValue, ...]]
+from smsgw.store import sql
+from smsgw.store.interface import StoreError
+from smsgw.store.records import MessageRecord, SqlValue
+from smsgw.store.sql import Row, Write, describe_write
+from smsgw.store.writes import QueuedWrites, ignore_dropped
 
 # sqlite3 binds int, float, str and bytearray as they are, but sends anything else (None,
 # bytes, an IntEnum: the carrier's rows hold plain ints) through its adapter registry, whose
@@ -102,39 +96,6 @@ CREATE TABLE IF NOT EXISTS subscribers (
 PRAGMA user_version = {SCHEMA_VERSION};
 """
 
-_INSERT_MESSAGE = (
-    f"INSERT INTO messages ({', '.join(MESSAGE_COLUMNS)}) VALUES ({', '.join('?' * len(MESSAGE_COLUMNS))})"
-)
-_UPDATE_STATE = (
-    "UPDATE messages SET state = ?, done_at = ?, error = ?, report = ?, report_attempts = 0, "
-    "report_next_at = 0, seen = ? WHERE id = ?"
-)
-_OWE_REPORT = "UPDATE messages SET report = ?, report_attempts = 0, report_next_at = 0 WHERE id = ?"
-_REPORT_DONE = "UPDATE messages SET report = NULL WHERE id = ? AND report = ?"
-#: _REPORT_DONE for every id from one to another (each one queued): under load, ESMEs accept
-#: receipts in the order of their messages, and a range costs SQLite less than half the
-#: statements one by one.
-_REPORTS_DONE = "UPDATE messages SET report = NULL WHERE id BETWEEN ? AND ? AND report = ?"
-_MO_DONE = "UPDATE messages SET state = ?, done_at = ?, report = NULL WHERE id = ?"
-_REPORT_RETRY = "UPDATE messages SET report_attempts = ?, report_next_at = ? WHERE id = ? AND report = ?"
-_REPLACE = (
-    "UPDATE messages SET body = ?, scheduled_at = ?, expires_at = ?, registered_delivery = ? WHERE id = ?"
-)
-_SAVE_SUBSCRIBER = (
-    "INSERT INTO subscribers (msisdn, name, state, inbox_after, namespace) VALUES (?, ?, ?, ?, ?) "
-    "ON CONFLICT (msisdn) DO UPDATE SET name = excluded.name, state = excluded.state, "
-    "inbox_after = excluded.inbox_after, namespace = excluded.namespace"
-)
-_DELETE_SUBSCRIBER = "DELETE FROM subscribers WHERE msisdn = ?"
-_PUT_DOCUMENT = (
-    "INSERT INTO documents (kind, key, value) VALUES (?, ?, ?) "
-    "ON CONFLICT (kind, key) DO UPDATE SET value = excluded.value"
-)
-_DELETE_DOCUMENT = "DELETE FROM documents WHERE kind = ? AND key = ?"
-#: A phone's order per direction: received parts by arrival (``seen``); sent ones (``seen`` NULL) by row.
-_HANDSET_ORDER = {"MT": ("seen", ""), "MO": ("id", "seen IS NULL AND")}
-_NOT_FINAL = (0, 1, 6)  # SCHEDULED, ENROUTE, ACCEPTD
-
 #: Errors that belong to one write, not to the store: text UTF-8 cannot encode (a lone
 #: surrogate), a number SQLite cannot hold, a value or constraint it refuses. A full disk or
 #: an I/O error (OperationalError) is none of these: it fails every write alike.
@@ -147,58 +108,9 @@ _WRITE_ERRORS = (
     sqlite3.ProgrammingError,
     sqlite3.DataError,
 )
-_MESSAGE_ID, _MSISDN = MESSAGE_COLUMNS.index("message_id"), MESSAGE_COLUMNS.index("msisdn")
-#: What each queued write changes, for the log when one is dropped: statement -> describer.
-_WRITES: dict[str, Callable[[tuple[object, ...]], str]] = {
-    _INSERT_MESSAGE: lambda p: f"new message {p[_MESSAGE_ID]} for {p[_MSISDN]}",
-    _UPDATE_STATE: lambda p: f"state of message row {p[5]}",
-    _OWE_REPORT: lambda p: f"receipt owed by message row {p[1]}",
-    _REPORT_DONE: lambda p: f"receipt done of message row {p[0]}",
-    _MO_DONE: lambda p: f"end of MO row {p[2]}",
-    _REPORT_RETRY: lambda p: f"retry of message row {p[2]}",
-    _REPLACE: lambda p: f"replace_sm of message row {p[4]}",
-    _SAVE_SUBSCRIBER: lambda p: f"subscriber {p[0]}",
-    _DELETE_SUBSCRIBER: lambda p: f"removal of subscriber {p[0]}",
-    _PUT_DOCUMENT: lambda p: f"{p[0]} {p[1]}",
-    _DELETE_DOCUMENT: lambda p: f"removal of {p[0]} {p[1]}",
-}
 
 
-def _id_ranges(queue: list[Write], start: int, end: int) -> list[tuple[int, int, int]]:
-    """Queued (id, state) writes as (first id, last id, state): a range holds consecutive
-    ids of one state, each queued (a repeated id starts a new range, which is harmless)."""
-    ranges: list[tuple[int, int, int]] = []
-    first = last = state = -1  # row ids start at 1
-    message: int
-    owed: int
-    for _, params in queue[start:end]:
-        message, owed = params  # type: ignore[assignment]  # report_done queued (id, state)
-        if owed == state and message == last + 1:
-            last = message
-            continue
-        if first > 0:
-            ranges.append((first, last, state))
-        first = last = message
-        state = owed
-    ranges.append((first, last, state))
-    return ranges
-
-
-def describe_write(sql: str, params: tuple[SqlValue, ...]) -> str:
-    """What a queued write changes, in a few words naming the message or subscriber."""
-    describer = _WRITES.get(sql)
-    return describer(params) if describer is not None else f"write {sql[:40]!r}"
-
-
-def _ignore_dropped(write: str, error: BaseException) -> None:
-    """No one to tell (a store opened by a tool or a test)."""
-
-
-class StoreError(Exception):
-    """The store cannot be opened or used; the message says which file and why."""
-
-
-class SqliteStore:
+class SqliteStore(QueuedWrites):
     """Messages, pending deliveries and other components' documents in one SQLite database.
 
     :param path: a file path, or ``:memory:``.
@@ -213,10 +125,10 @@ class SqliteStore:
         path: str,
         *,
         synchronous: str = "NORMAL",
-        on_dropped: Callable[[str, BaseException], None] = _ignore_dropped,
+        on_dropped: Callable[[str, BaseException], None] = ignore_dropped,
     ) -> None:
+        super().__init__(on_dropped)
         self.path = path
-        self._on_dropped = on_dropped
         try:
             self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=0.5)
             # One process owns the store: exclusive locking keeps a second smsgw off the same
@@ -249,98 +161,6 @@ class SqliteStore:
             raise StoreError(f"cannot open the store {path}: {error}") from error
         except sqlite3.DatabaseError as error:
             raise StoreError(f"cannot open the store {path}: {error}") from error
-        self._queue: list[Write] = []
-        self._urgent = False
-
-    # -- writes (queued until commit) ------------------------------------------------
-
-    def insert_message(self, row: tuple[SqlValue, ...]) -> None:
-        """Queue a new message, as a row in MESSAGE_COLUMNS order."""
-        self._queue.append((_INSERT_MESSAGE, row))
-        self._urgent = True
-
-    def update_state(
-        self,
-        message: int,
-        state: int,
-        done_at: float | None,
-        error: int,
-        report: int | None,
-        seen: int | None = None,
-    ) -> None:
-        """Queue a message's new state, the receipt it now owes (``None``: none), and its
-        arrival order at the phone when it just reached it."""
-        self._queue.append((_UPDATE_STATE, (state, done_at, error, report, seen, message)))
-        self._urgent = True
-
-    def owe_report(self, message: int, state: int) -> None:
-        """Queue that a message owes its ESME the receipt of ``state`` (intermediate reports)."""
-        self._queue.append((_OWE_REPORT, (state, message)))
-        self._urgent = True
-
-    def replace_message(
-        self,
-        message: int,
-        body: bytes,
-        scheduled_at: float | None,
-        expires_at: float,
-        registered_delivery: int,
-    ) -> None:
-        """Queue a replace_sm of a pending message."""
-        self._queue.append((_REPLACE, (body, scheduled_at, expires_at, registered_delivery, message)))
-        self._urgent = True
-
-    def report_done(self, message: int, state: int) -> None:
-        """Queue (lazily) that the receipt of ``state`` was accepted, refused for good, or expired.
-
-        A newer owed receipt (a final one after an intermediate) is left owed.
-        """
-        self._queue.append((_REPORT_DONE, (message, state)))
-
-    def mo_done(self, message: int, state: int, done_at: float) -> None:
-        """Queue (lazily) an MO's end: accepted by its ESME, refused, or expired."""
-        self._queue.append((_MO_DONE, (state, done_at, message)))
-
-    def report_retry(self, message: int, state: int, attempts: int, next_at: float) -> None:
-        """Queue (lazily) a failed attempt to deliver what a message owes, and the next one's time."""
-        self._queue.append((_REPORT_RETRY, (attempts, next_at, message, state)))
-
-    def save_subscriber(
-        self, msisdn: str, name: str, state: str, inbox_after: int, namespace: str = ""
-    ) -> None:
-        """Queue a subscriber's creation or change (name, phone state, inbox cleared up to, namespace)."""
-        self._queue.append((_SAVE_SUBSCRIBER, (msisdn, name, state, inbox_after, namespace)))
-        self._urgent = True
-
-    def delete_subscriber(self, msisdn: str) -> None:
-        """Queue a subscriber's removal (its messages stay)."""
-        self._queue.append((_DELETE_SUBSCRIBER, (msisdn,)))
-        self._urgent = True
-
-    def put_document(self, kind: str, key: str, value: object) -> None:
-        """Queue (lazily) a document: ``value`` as JSON under ``(kind, key)``, replacing any earlier one.
-
-        Lazy, so the carrier's turns do not commit for it: a component whose answer depends on
-        the document calls :meth:`commit` itself before answering.
-
-        :raises TypeError: ``value`` is not JSON-serialisable (raised here, not at commit).
-        """
-        # ASCII escapes: any str, a lone surrogate too, encodes, so the commit cannot fail on it.
-        self._queue.append((_PUT_DOCUMENT, (kind, key, json.dumps(value, separators=(",", ":")))))
-
-    def delete_document(self, kind: str, key: str) -> None:
-        """Queue (lazily) the removal of a document; none there is fine."""
-        self._queue.append((_DELETE_DOCUMENT, (kind, key)))
-
-    @property
-    def urgent(self) -> bool:
-        """Whether queued writes gate something to be sent (a response, a delivery)."""
-        return self._urgent
-
-    @property
-    def dirty(self) -> bool:
-        """Whether any write is queued, lazy ones included."""
-        return bool(self._queue)
 
     def commit(self) -> None:
         """Apply every queued write in one transaction and make it durable.
@@ -353,7 +173,7 @@ class SqliteStore:
         queue = self._queue
         if not queue:
             return
-        self._queue = []
+        self._queue = []  # _take_queue() written out: a call less per commit, on the hot path
         self._urgent = False
         db = self._db
         db.execute("BEGIN")
@@ -369,50 +189,49 @@ class SqliteStore:
             raise
         db.execute("COMMIT")
 
+    def commit_then(self, done: Callable[[BaseException | None], None]) -> None:
+        """Commit now (SQLite answers in microseconds, on this thread); then tell ``done``."""
+        try:
+            self.commit()
+        except Exception as error:
+            done(error)
+            return
+        done(None)
+
     def _apply_each(self, queue: list[Write]) -> None:
         # No savepoint needed: SQLite undoes a failed statement by itself, and a value that
         # cannot be bound fails before the statement runs.
         execute = self._db.execute
-        for sql, params in queue:
+        for statement, params in queue:
             try:
-                execute(sql, params)
+                execute(statement, params)
             except _WRITE_ERRORS as error:
-                self._on_dropped(describe_write(sql, params), error)
+                self._on_dropped(describe_write(statement, params), error)
 
     def _apply(self, queue: list[Write]) -> None:
-        start = 0
-        size = len(queue)
-        while start < size:
-            sql = queue[start][0]
-            end = start + 1
-            while end < size and queue[end][0] is sql:
-                end += 1
-            if end - start == 1:
-                self._db.execute(sql, queue[start][1])
-            elif sql is _REPORT_DONE:
-                self._db.executemany(_REPORTS_DONE, _id_ranges(queue, start, end))
-            else:
-                self._db.executemany(sql, [params for _, params in queue[start:end]])
-            start = end
+        sql.apply_queue(queue, self._db.execute, self._db.executemany)
 
     # -- reads -----------------------------------------------------------------------
 
-    def _read(self, sql: str, params: Iterable[SqlValue] = ()) -> list[Row]:
+    def _read(self, query: str, params: Iterable[SqlValue] = ()) -> list[Row]:
         self.commit()
-        return self._db.execute(sql, tuple(params)).fetchall()
+        return self._db.execute(query, tuple(params)).fetchall()
+
+    def _records(self, query: str, params: Iterable[SqlValue] = ()) -> list[MessageRecord]:
+        return [MessageRecord(*row) for row in self._read(query, params)]
 
     def max_id(self) -> int:
         """The highest message id ever stored (0 when empty)."""
-        return int(self._read("SELECT COALESCE(MAX(id), 0) FROM messages")[0][0])
+        return int(self._read(sql.MAX_ID)[0][0])
 
     def max_seen(self) -> int:
         """The latest arrival order of a message at a phone (0 when none arrived)."""
-        return int(self._read("SELECT COALESCE(MAX(seen), 0) FROM messages")[0][0])
+        return int(self._read(sql.MAX_SEEN)[0][0])
 
     def get_message(self, message: int) -> MessageRecord | None:
         """One message by row id."""
-        rows = self._read(f"SELECT {', '.join(MESSAGE_COLUMNS)} FROM messages WHERE id = ?", (message,))
-        return MessageRecord(*rows[0]) if rows else None
+        records = self._records(sql.GET_MESSAGE, (message,))
+        return records[0] if records else None
 
     def find_messages(
         self,
@@ -432,33 +251,12 @@ class SqliteStore:
         """
         if among is not None and not among:
             return []
-        where: list[str] = []
-        params: list[SqlValue] = []
-        if among is not None:
-            where.append(f"msisdn IN ({', '.join('?' * len(among))})")
-            params += among
-        for column, value in (
-            ("msisdn", msisdn),
-            ("system_id", system_id),
-            ("state", state),
-            ("direction", direction),
-        ):
-            if value is not None:
-                where.append(f"{column} = ?")
-                params.append(value)
-        if before is not None:
-            where.append("id < ?")
-            params.append(before)
-        if after is not None:
-            where.append("id > ?")
-            params.append(after)
-        order = "ASC" if after is not None else "DESC"
-        clause = f"WHERE {' AND '.join(where)}" if where else ""
-        rows = self._read(
-            f"SELECT {', '.join(MESSAGE_COLUMNS)} FROM messages {clause} ORDER BY id {order} LIMIT ?",
-            (*params, limit),
-        )
-        return [MessageRecord(*row) for row in rows]
+        return self._records(
+            *sql.find_messages(
+                msisdn=msisdn, system_id=system_id, state=state, direction=direction,
+                before=before, after=after, limit=limit, among=among,
+            )
+        )  # fmt: skip
 
     def handset_parts(
         self, msisdn: str, direction: str, after: int, limit: int = 2000, *, newest: bool = False
@@ -471,13 +269,7 @@ class SqliteStore:
         :param limit: at most this many: the first ones after ``after``, or with ``newest``
             the last ones; either way returned in order.
         """
-        key, where = _HANDSET_ORDER[direction]
-        rows = self._read(
-            f"SELECT {', '.join(MESSAGE_COLUMNS)} FROM messages WHERE msisdn = ? AND direction = ? "
-            f"AND {where} {key} > ? ORDER BY {key} {'DESC' if newest else 'ASC'} LIMIT ?",
-            (msisdn, direction, after, limit),
-        )
-        records = [MessageRecord(*row) for row in rows]
+        records = self._records(*sql.handset_parts(msisdn, direction, after, limit, newest))
         return records[::-1] if newest else records
 
     def handset_parts_back(
@@ -486,13 +278,9 @@ class SqliteStore:
         """A phone's parts at or below position ``upto`` and above ``above``, newest first,
         read lazily: the caller stops when it has gone back far enough (a concatenation's
         window), so only what it needs is read."""
-        key, where = _HANDSET_ORDER[direction]
         self.commit()
-        cursor = self._db.execute(
-            f"SELECT {', '.join(MESSAGE_COLUMNS)} FROM messages WHERE msisdn = ? AND direction = ? "
-            f"AND {where} {key} <= ? AND {key} > ? ORDER BY {key} DESC",
-            (msisdn, direction, upto, above),
-        )
+        query, params = sql.handset_parts_back(msisdn, direction, upto, above)
+        cursor = self._db.execute(query, params)
         try:
             for row in cursor:
                 yield MessageRecord(*row)
@@ -501,25 +289,15 @@ class SqliteStore:
 
     def pending_messages(self) -> list[MessageRecord]:
         """MT messages not yet in a final state (to resume after a restart)."""
-        rows = self._read(
-            f"SELECT {', '.join(MESSAGE_COLUMNS)} FROM messages "
-            f"WHERE direction = 'MT' AND state IN {_NOT_FINAL} ORDER BY id"
-        )
-        return [MessageRecord(*row) for row in rows]
+        return self._records(sql.PENDING)
 
     def owing(self) -> list[MessageRecord]:
         """Messages that owe their ESME a receipt or an MO, oldest first (after a restart)."""
-        rows = self._read(
-            f"SELECT {', '.join(MESSAGE_COLUMNS)} FROM messages WHERE report IS NOT NULL ORDER BY id"
-        )
-        return [MessageRecord(*row) for row in rows]
+        return self._records(sql.OWING)
 
     def subscribers(self) -> list[tuple[str, str, str, int, str]]:
         """Every kept subscriber: (msisdn, name, state, inbox_after, namespace)."""
-        rows = self._read(
-            "SELECT msisdn, name, state, inbox_after, namespace FROM subscribers ORDER BY msisdn"
-        )
-        return [(str(m), str(n), str(s), int(i), str(ns)) for m, n, s, i, ns in rows]
+        return [(str(m), str(n), str(s), int(i), str(ns)) for m, n, s, i, ns in self._read(sql.SUBSCRIBERS)]
 
     def documents(self, kind: str) -> list[tuple[str, Any]]:
         """Every document of ``kind`` as ``(key, value)``, in the order they were first put.
@@ -531,18 +309,15 @@ class SqliteStore:
 
     def has_messages_for(self, msisdn: str) -> bool:
         """Whether any message was ever stored for this MSISDN."""
-        return bool(self._read("SELECT 1 FROM messages WHERE msisdn = ? LIMIT 1", (msisdn,)))
+        return bool(self._read(sql.HAS_MESSAGES_FOR, (msisdn,)))
 
     def msisdns(self, limit: int = 1000) -> list[str]:
         """MSISDNs that have messages (through the msisdn index), at most ``limit``."""
-        return [
-            row[0]
-            for row in self._read("SELECT DISTINCT msisdn FROM messages ORDER BY msisdn LIMIT ?", (limit,))
-        ]
+        return [row[0] for row in self._read(sql.MSISDNS, (limit,))]
 
     def count_messages(self) -> int:
         """How many messages are stored."""
-        return int(self._read("SELECT COUNT(*) FROM messages")[0][0])
+        return int(self._read(sql.COUNT_MESSAGES)[0][0])
 
     def integrity_check(self) -> str:
         """SQLite's own integrity check: ``ok`` or what is broken."""

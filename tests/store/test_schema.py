@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from smsgw.store.sqlite import SCHEMA_VERSION, SqliteStore, StoreError
+from smsgw.store.interface import StoreError
+from smsgw.store.sqlite import SCHEMA_VERSION, SqliteStore
 
 
 def test_a_version_4_store_gains_namespaces_and_keeps_its_subscribers(tmp_path: Path) -> None:

@@ -1,0 +1,360 @@
+"""The PostgreSQL store: the same messages, subscribers and documents as the SQLite one, in a
+database several smsgw processes can share.
+
+It speaks the statements of :mod:`smsgw.store.sql` (``?`` written as psycopg's ``%s``) and
+queues writes like every store (:class:`~smsgw.store.writes.QueuedWrites`): one turn's
+writes go to the server in one transaction, consecutive writes of one statement as one
+``executemany``, which psycopg sends in pipeline mode (one round trip, not one a row).
+
+Every statement runs on one worker thread, in the order it was asked for: a commit the
+reactor does not wait for (:meth:`PostgresStore.commit_then`) is still applied before any
+later commit or read, so a read sees every write queued before it.
+
+The schema is versioned in ``smsgw_schema`` and brought up to date at start, under an
+advisory lock, so processes started together migrate it once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Collection, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg import errors
+
+from smsgw.store import sql
+from smsgw.store.interface import StoreError
+from smsgw.store.opening import redact
+from smsgw.store.records import MessageRecord, SqlValue
+from smsgw.store.sql import Row, Write, describe_write
+from smsgw.store.writes import QueuedWrites, ignore_dropped
+
+#: Each version's statements, in order: a store at version N runs those of N+1 onwards.
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: (
+        """CREATE TABLE messages (
+            id BIGINT PRIMARY KEY,
+            message_id TEXT NOT NULL,
+            system_id TEXT NOT NULL,
+            direction TEXT NOT NULL CHECK (direction IN ('MT', 'MO')),
+            msisdn TEXT NOT NULL,
+            service_type TEXT NOT NULL,
+            source_ton INTEGER NOT NULL,
+            source_npi INTEGER NOT NULL,
+            source_addr TEXT NOT NULL,
+            dest_ton INTEGER NOT NULL,
+            dest_npi INTEGER NOT NULL,
+            dest_addr TEXT NOT NULL,
+            esm_class INTEGER NOT NULL,
+            protocol_id INTEGER NOT NULL,
+            priority INTEGER NOT NULL,
+            registered_delivery INTEGER NOT NULL,
+            data_coding INTEGER NOT NULL,
+            body BYTEA NOT NULL,
+            sar_ref INTEGER,
+            sar_total INTEGER,
+            sar_seq INTEGER,
+            submitted_at DOUBLE PRECISION NOT NULL,
+            scheduled_at DOUBLE PRECISION,
+            expires_at DOUBLE PRECISION NOT NULL,
+            state INTEGER NOT NULL,
+            done_at DOUBLE PRECISION,
+            error INTEGER NOT NULL,
+            report INTEGER,
+            report_attempts INTEGER NOT NULL,
+            report_next_at DOUBLE PRECISION NOT NULL,
+            seen BIGINT
+        )""",
+        "CREATE INDEX messages_by_msisdn ON messages (msisdn, id)",
+        "CREATE INDEX messages_by_handset ON messages (msisdn, direction, seen)",
+        # What a start reads back: small partial indexes, so a store of millions of final
+        # messages starts as fast as an empty one.
+        "CREATE INDEX messages_owing ON messages (id) WHERE report IS NOT NULL",
+        "CREATE INDEX messages_pending ON messages (id) WHERE direction = 'MT' AND state IN (0, 1, 6)",
+        """CREATE TABLE subscribers (
+            msisdn TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            state TEXT NOT NULL,
+            inbox_after BIGINT NOT NULL,
+            namespace TEXT NOT NULL DEFAULT ''
+        )""",
+        # position keeps a document's first insertion order (an upsert leaves it), as
+        # SQLite's rowid does: the order documents come back in.
+        """CREATE TABLE documents (
+            kind TEXT NOT NULL,
+            key TEXT NOT NULL,
+            value TEXT NOT NULL,
+            position BIGINT GENERATED ALWAYS AS IDENTITY,
+            PRIMARY KEY (kind, key)
+        )""",
+    ),
+}
+SCHEMA_VERSION = max(MIGRATIONS)
+#: The advisory lock a start holds while it migrates (any number; this one spells "smsgw").
+_MIGRATION_LOCK = 0x736D736777
+
+#: Errors that belong to one write, not to the store: text UTF-8 or PostgreSQL cannot hold
+#: (a lone surrogate, a NUL), a number out of a column's range, a constraint. A lost
+#: connection or a full disk is none of these: it fails every write alike.
+_WRITE_ERRORS = (
+    ValueError,
+    OverflowError,
+    TypeError,
+    errors.DataError,
+    errors.IntegrityError,
+)
+#: How many of a phone's parts one page of :meth:`PostgresStore.handset_parts_back` reads.
+_PAGE = 200
+_T = TypeVar("_T")
+
+
+def _statement(query: str, translated: dict[str, str] = {}) -> str:  # noqa: B006  # a cache
+    found = translated.get(query)
+    if found is None:
+        found = translated[query] = sql.with_placeholders(query, "%s")
+    return found
+
+
+class PostgresStore(QueuedWrites):
+    """Messages, pending deliveries and other components' documents in a PostgreSQL database.
+
+    :param url: a libpq connection string or ``postgresql://`` URL.
+    :param on_dropped: told of a write that could not be applied (what it changes, and why)
+        while the rest of its commit went in.
+    :param call_soon: runs a function on the caller's thread soon, from another thread
+        (``reactor.callFromThread``): how :meth:`commit_then` tells its ``done``. Without
+        it, :meth:`commit_then` waits for its commit, as a tool or a test wants.
+    :raises StoreError: the database cannot be reached, or holds a newer schema.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        on_dropped: Callable[[str, BaseException], None] = ignore_dropped,
+        connect_timeout: float = 5.0,
+        call_soon: Callable[[Callable[[], None]], None] | None = None,
+    ) -> None:
+        if call_soon is not None:  # writes are applied on the worker; tell the caller's thread
+            told = on_dropped
+            on_dropped = lambda write, error: call_soon(lambda: told(write, error))  # noqa: E731
+        super().__init__(on_dropped)
+        self.url = redact(url)
+        self._call_soon = call_soon
+        try:
+            # Autocommit: every transaction is opened explicitly (one per commit), so a read
+            # never leaves one open between turns.
+            self._db = psycopg.connect(url, autocommit=True, connect_timeout=max(1, round(connect_timeout)))
+        except psycopg.Error as error:
+            raise StoreError(f"cannot connect to the store {self.url}: {error}".rstrip()) from error
+        try:
+            self._migrate()
+        except psycopg.Error as error:
+            self._db.close()
+            raise StoreError(f"cannot prepare the store {self.url}: {error}".rstrip()) from error
+        except BaseException:
+            self._db.close()
+            raise
+        self._worker = ThreadPoolExecutor(1, thread_name_prefix="smsgw-store")
+        self._closed = False
+
+    def _migrate(self) -> None:
+        db = self._db
+        with db.transaction():
+            db.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+            db.execute("CREATE TABLE IF NOT EXISTS smsgw_schema (version INTEGER NOT NULL)")
+            row = db.execute("SELECT version FROM smsgw_schema").fetchone()
+            version = 0 if row is None else int(row[0])
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"{self.url} has store schema version {version}; this smsgw reads version "
+                    f"{SCHEMA_VERSION} (upgrade smsgw, or use another database)"
+                )
+            if row is None:
+                db.execute("INSERT INTO smsgw_schema (version) VALUES (0)")
+            for step in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in MIGRATIONS[step]:
+                    db.execute(statement)
+                db.execute("UPDATE smsgw_schema SET version = %s", (step,))
+
+    # -- commit ------------------------------------------------------------------------
+
+    def commit(self) -> None:
+        """Apply every queued write in one transaction and wait until it is durable.
+
+        As in the SQLite store, a write that cannot be applied is dropped alone (and told to
+        ``on_dropped``): the others are applied again, each under a savepoint, and committed.
+        """
+        if self._queue:
+            self._on_worker(self._write, self._take_queue())
+
+    def commit_then(self, done: Callable[[BaseException | None], None]) -> None:
+        """Start applying the queued writes on the worker; ``done`` is told on this thread.
+
+        With nothing queued, ``done`` still waits for the commits asked for before.
+        """
+        queue = self._take_queue()
+        call_soon = self._call_soon
+        if call_soon is None:
+            try:
+                self._on_worker(self._write, queue)
+            except Exception as error:
+                done(error)
+                return
+            done(None)
+            return
+
+        def tell(future: Future[None]) -> None:
+            error = future.exception()
+            call_soon(lambda: done(error))
+
+        self._worker.submit(self._write, queue).add_done_callback(tell)
+
+    def _on_worker(self, job: Callable[..., _T], *args: Any) -> _T:
+        """Run ``job`` on the worker, after everything asked before, and wait for it."""
+        return self._worker.submit(job, *args).result()
+
+    def _write(self, queue: list[Write]) -> None:
+        if not queue:
+            return
+        try:
+            try:
+                with self._db.transaction():
+                    self._apply(queue)
+            except _WRITE_ERRORS:
+                with self._db.transaction():
+                    self._apply_each(queue)
+        except psycopg.OperationalError as error:
+            raise StoreError(f"the store {self.url} failed: {error}".rstrip()) from error
+
+    def _apply(self, queue: list[Write]) -> None:
+        cursor = self._db.cursor()
+
+        def execute(query: str, params: tuple[SqlValue, ...]) -> None:
+            cursor.execute(_statement(query), params)
+
+        def executemany(query: str, params: Iterable[tuple[SqlValue, ...]]) -> None:
+            cursor.executemany(_statement(query), params)
+
+        sql.apply_queue(queue, execute, executemany)
+
+    def _apply_each(self, queue: list[Write]) -> None:
+        for statement, params in queue:
+            try:
+                with self._db.transaction():  # a savepoint: a failed statement spoils the rest
+                    self._db.execute(_statement(statement), params)
+            except _WRITE_ERRORS as error:
+                self._on_dropped(describe_write(statement, params), error)
+
+    # -- reads -----------------------------------------------------------------------
+
+    def _read(self, query: str, params: Iterable[SqlValue] = ()) -> list[Row]:
+        return self._on_worker(self._write_then_read, self._take_queue(), query, tuple(params))
+
+    def _write_then_read(self, queue: list[Write], query: str, params: tuple[SqlValue, ...]) -> list[Row]:
+        self._write(queue)
+        try:
+            return self._db.execute(_statement(query), params).fetchall()
+        except psycopg.OperationalError as error:
+            raise StoreError(f"the store {self.url} failed: {error}".rstrip()) from error
+
+    def _records(self, query: str, params: Iterable[SqlValue] = ()) -> list[MessageRecord]:
+        return [MessageRecord(*row) for row in self._read(query, params)]
+
+    def max_id(self) -> int:
+        """The highest message id ever stored (0 when empty)."""
+        return int(self._read(sql.MAX_ID)[0][0])
+
+    def max_seen(self) -> int:
+        """The latest arrival order of a message at a phone (0 when none arrived)."""
+        return int(self._read(sql.MAX_SEEN)[0][0])
+
+    def get_message(self, message: int) -> MessageRecord | None:
+        """One message by row id."""
+        records = self._records(sql.GET_MESSAGE, (message,))
+        return records[0] if records else None
+
+    def find_messages(
+        self,
+        *,
+        msisdn: str | None = None,
+        system_id: str | None = None,
+        state: int | None = None,
+        direction: str | None = None,
+        before: int | None = None,
+        after: int | None = None,
+        limit: int = 100,
+        among: Collection[str] | None = None,
+    ) -> list[MessageRecord]:
+        """Messages matching every given filter, newest first (oldest first with ``after``)."""
+        if among is not None and not among:
+            return []
+        return self._records(
+            *sql.find_messages(
+                msisdn=msisdn, system_id=system_id, state=state, direction=direction,
+                before=before, after=after, limit=limit, among=among,
+            )
+        )  # fmt: skip
+
+    def handset_parts(
+        self, msisdn: str, direction: str, after: int, limit: int = 2000, *, newest: bool = False
+    ) -> list[MessageRecord]:
+        """A phone's received (MT, by arrival) or sent (MO, by row) parts after a position."""
+        records = self._records(*sql.handset_parts(msisdn, direction, after, limit, newest))
+        return records[::-1] if newest else records
+
+    def handset_parts_back(
+        self, msisdn: str, direction: str, upto: int, above: int
+    ) -> Iterator[MessageRecord]:
+        """A phone's parts at or below ``upto`` and above ``above``, newest first, read a page
+        at a time: the caller stops when it has gone back far enough."""
+        key = "seen" if direction == "MT" else "id"
+        while upto > above:
+            query, params = sql.handset_parts_back(msisdn, direction, upto, above)
+            page = self._records(query + " LIMIT ?", (*params, _PAGE))
+            yield from page
+            if len(page) < _PAGE:
+                return
+            upto = getattr(page[-1], key) - 1  # positions are distinct integers
+
+    def pending_messages(self) -> list[MessageRecord]:
+        """MT messages not yet in a final state (to resume after a restart)."""
+        return self._records(sql.PENDING)
+
+    def owing(self) -> list[MessageRecord]:
+        """Messages that owe their ESME a receipt or an MO, oldest first (after a restart)."""
+        return self._records(sql.OWING)
+
+    def subscribers(self) -> list[tuple[str, str, str, int, str]]:
+        """Every kept subscriber: (msisdn, name, state, inbox_after, namespace)."""
+        return [(str(m), str(n), str(s), int(i), str(ns)) for m, n, s, i, ns in self._read(sql.SUBSCRIBERS)]
+
+    def documents(self, kind: str) -> list[tuple[str, Any]]:
+        """Every document of ``kind`` as ``(key, value)``, in the order they were first put."""
+        rows = self._read("SELECT key, value FROM documents WHERE kind = ? ORDER BY position", (kind,))
+        return [(str(key), json.loads(value)) for key, value in rows]
+
+    def has_messages_for(self, msisdn: str) -> bool:
+        """Whether any message was ever stored for this MSISDN."""
+        return bool(self._read(sql.HAS_MESSAGES_FOR, (msisdn,)))
+
+    def msisdns(self, limit: int = 1000) -> list[str]:
+        """MSISDNs that have messages, at most ``limit``."""
+        return [str(row[0]) for row in self._read(sql.MSISDNS, (limit,))]
+
+    def count_messages(self) -> int:
+        """How many messages are stored."""
+        return int(self._read(sql.COUNT_MESSAGES)[0][0])
+
+    def close(self) -> None:
+        """Commit what is queued and close the connection (once; closing again does nothing)."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self.commit()
+        finally:
+            self._worker.shutdown()
+            self._db.close()

@@ -1,0 +1,68 @@
+"""A PostgreSQL commit the reactor does not wait for: its end is told on the reactor's thread,
+commits land in the order asked, and a read waits for the commits asked before it."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable
+
+import pytest
+
+pytest.importorskip("psycopg", reason="psycopg is not installed (pip install 'smsgw[postgres]')")
+
+from smsgw.store.postgres import PostgresStore  # noqa: E402
+from tests.store.test_stores import ALICE, row  # noqa: E402
+
+
+class Loop:
+    """A reactor's callFromThread: functions queued from any thread, run by the test's."""
+
+    def __init__(self) -> None:
+        self.calls: queue.Queue[Callable[[], None]] = queue.Queue()
+
+    def call_soon(self, function: Callable[[], None]) -> None:
+        self.calls.put(function)
+
+    def run_one(self) -> None:
+        self.calls.get(timeout=10)()
+
+
+def test_commits_land_in_order_and_are_told_on_the_callers_thread(postgres_url: str) -> None:
+    loop = Loop()
+    store = PostgresStore(postgres_url, call_soon=loop.call_soon)
+    told: list[tuple[int, BaseException | None, bool]] = []
+    for turn in range(1, 6):
+        store.insert_message(row(turn, ALICE))
+        store.commit_then(
+            lambda error, turn=turn: told.append((turn, error, threading.current_thread() is threading.main_thread()))
+        )
+    for _ in range(5):
+        loop.run_one()
+    assert told == [(turn, None, True) for turn in range(1, 6)]
+    store.close()
+
+
+def test_a_read_sees_the_commits_asked_before_it(postgres_url: str) -> None:
+    loop = Loop()
+    store = PostgresStore(postgres_url, call_soon=loop.call_soon)
+    for turn in range(1, 21):
+        store.insert_message(row(turn, ALICE))
+        store.commit_then(lambda error: None)
+    assert store.max_id() == 20  # without running the loop: the read queued behind them
+    store.close()
+
+
+def test_a_dropped_write_is_told_and_the_commit_still_lands(postgres_url: str) -> None:
+    loop = Loop()
+    dropped: list[str] = []
+    store = PostgresStore(postgres_url, call_soon=loop.call_soon, on_dropped=lambda w, e: dropped.append(w))
+    store.insert_message(row(1, ALICE))
+    store.save_subscriber(ALICE, "\udfff", "on", 0)  # text UTF-8 cannot hold
+    outcome: list[BaseException | None] = []
+    store.commit_then(outcome.append)
+    loop.run_one()  # the drop, told on this thread
+    loop.run_one()  # the commit's end
+    assert outcome == [None] and dropped == [f"subscriber {ALICE}"]
+    assert store.get_message(1) is not None
+    store.close()

@@ -1,0 +1,58 @@
+"""A PostgreSQL store migrates its schema at start, once however many processes start
+together, refuses a schema newer than it knows, and says which database it could not reach
+(never with its password)."""
+
+from __future__ import annotations
+
+import socket
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+psycopg = pytest.importorskip("psycopg", reason="psycopg is not installed (pip install 'smsgw[postgres]')")
+
+from smsgw.store.interface import StoreError  # noqa: E402
+from smsgw.store.opening import redact  # noqa: E402
+from smsgw.store.postgres import SCHEMA_VERSION, PostgresStore  # noqa: E402
+
+
+def schema_version(url: str) -> list[int]:
+    with psycopg.connect(url) as db:
+        return [row[0] for row in db.execute("SELECT version FROM smsgw_schema")]
+
+
+def test_a_fresh_database_gets_the_current_schema(postgres_url: str) -> None:
+    PostgresStore(postgres_url).close()
+    assert schema_version(postgres_url) == [SCHEMA_VERSION]
+
+
+def test_nodes_starting_together_migrate_once(postgres_url: str) -> None:
+    with ThreadPoolExecutor(4) as pool:
+        stores = list(pool.map(lambda _: PostgresStore(postgres_url), range(4)))
+    for store in stores:
+        store.close()
+    assert schema_version(postgres_url) == [SCHEMA_VERSION]
+
+
+def test_a_schema_from_a_newer_smsgw_is_refused(postgres_url: str) -> None:
+    PostgresStore(postgres_url).close()
+    with psycopg.connect(postgres_url) as db:
+        db.execute("UPDATE smsgw_schema SET version = %s", (SCHEMA_VERSION + 1,))
+    with pytest.raises(StoreError, match=f"schema version {SCHEMA_VERSION + 1}; this smsgw reads version"):
+        PostgresStore(postgres_url)
+
+
+def test_a_database_that_does_not_answer_is_named_without_its_password() -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"postgresql://smsgw:s3cret@127.0.0.1:{port}/smsgw"
+    with pytest.raises(StoreError) as refused:
+        PostgresStore(url, connect_timeout=1)
+    assert f"cannot connect to the store postgresql://smsgw:***@127.0.0.1:{port}/smsgw" in str(refused.value)
+    assert "s3cret" not in str(refused.value)
+
+
+def test_redact_keeps_everything_but_the_password() -> None:
+    assert redact("postgresql://u:p@h:5/d?sslmode=require") == "postgresql://u:***@h:5/d?sslmode=require"
+    assert redact("postgresql://u@h/d") == "postgresql://u@h/d"
