@@ -111,7 +111,7 @@ class Running:
             self.lag.stop()
         factory = self.smpp_factory
         factory.unbind_all()
-        factory.flusher.flush()
+        yield factory.flusher.settle()
         yield defer.maybeDeferred(self.smpp_port.stopListening)
         if self.tls_port is not None:
             yield defer.maybeDeferred(self.tls_port.stopListening)
@@ -124,7 +124,7 @@ class Running:
             for connection in list(factory.connections.values()):
                 connection.abort("no unbind_resp at shutdown")
             yield factory.when_idle()
-        factory.flusher.flush()
+        yield factory.flusher.settle()
         self.store.close()
 
 
@@ -253,9 +253,9 @@ def start(config: Config, reactor: Any) -> Any:
             )
             tls_port = yield tls.listen(factory)
             info["smpp"]["tls_port"] = tls_port.getHost().port
-        # Synchronous: a change is committed before it is answered (an MO's message_id is durable).
+        # A change is answered once it is durable (an MO's message_id): Api waits for settle.
         waiters = InboxWaiters(reactor, carrier.events, config.http.max_waiters)
-        clock_routes = ClockRoutes(carrier.tick, clock, factory.flusher.flush)
+        clock_routes = ClockRoutes(carrier.tick, clock)
         carrier.ussd_apps.post_to_http_app = HttpUssdApps(
             carrier.ussd, carrier.clock, reactor, factory.flusher.mark
         ).post
@@ -266,17 +266,15 @@ def start(config: Config, reactor: Any) -> Any:
                 carrier.handsets,
                 info,
                 deliveries.pdu_log,
-                factory.flusher.flush,
             ).routes()
             + HandsetRoutes(
                 carrier.handsets,
                 carrier.handset_ussd,
                 waiters,
-                factory.flusher.flush,
                 concat_timeout=network.concat_timeout,
             ).routes()
             + clock_routes.routes()
-            + NamespaceRoutes(carrier.handsets, carrier.faults, factory.flusher.flush).routes()
+            + NamespaceRoutes(carrier.handsets, carrier.faults).routes()
             + FaultRoutes(carrier.faults, carrier.accounts, carrier.subscribers.country_code).routes()
             + OpenApiRoutes().routes()
         )
@@ -287,7 +285,7 @@ def start(config: Config, reactor: Any) -> Any:
             limit=config.http.stream_buffer,
             stall=config.http.idle_timeout,
         )
-        api = Api(routes, streams={"events": events})
+        api = Api(routes, streams={"events": events}, settle=factory.flusher.settle)
         root = Root(api)
         lag = LagMonitor(reactor)
         root.mount(b"metrics", MetricsResource(carrier, factory.totals, lag))

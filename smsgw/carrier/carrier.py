@@ -165,21 +165,22 @@ class Carrier:
 
     # -- time and durability -----------------------------------------------------------
 
-    def flush(self) -> None:
-        """Make this turn's work durable, then hand queued deliveries to the binds.
-
-        Only writes that gate output force a commit here; lazy ones ride along or wait for
-        :meth:`tick`.
-        """
-        if self.store.urgent:
-            self.store.commit()
+    def dispatch(self) -> None:
+        """Hand queued deliveries to the binds that take them. What they send must wait for
+        the commit of the writes queued so far (the server's flusher sees to it)."""
         self.outbox.dispatch(self.clock.now())
 
+    def flush(self) -> None:
+        """Make this turn's work durable, then dispatch: a turn's end, for a caller that has
+        no reactor (tests, tools). Only writes that gate output force a commit; lazy ones
+        ride along or wait for the periodic commit."""
+        if self.store.urgent:
+            self.store.commit()
+        self.dispatch()
+
     def tick(self) -> None:
-        """Let carrier time pass: schedules, expiries, retries; commit lazy writes."""
+        """Let carrier time pass: schedules, expiries, retries."""
         now = self.clock.now()
         self.center.tick(now)
         self.outbox.tick(now)
         self.ussd.tick(now)
-        if self.store.dirty and not self.store.urgent:
-            self.store.commit()

@@ -2,8 +2,8 @@
 
 Each connection owns a sans-I/O :class:`SmscSession`. Received bytes go into the session;
 its events go to the :class:`Carrier`; output is not written at once but at the end of the
-reactor turn, after :class:`TurnFlusher` has committed the turn's work to the store (group
-commit). See :mod:`smsgw.server.tcp` for the socket options and the direct write that keep
+reactor turn, once :class:`~smsgw.server.flusher.TurnFlusher` has made the turn's work
+durable (group commit). See :mod:`smsgw.server.tcp` for the socket options and the direct write that keep
 one-message-at-a-time clients fast.
 """
 
@@ -13,7 +13,6 @@ import ipaddress
 from typing import Any
 
 from twisted.internet import defer, protocol
-from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -21,6 +20,7 @@ from twisted.python.failure import Failure
 from smsgw.carrier.carrier import Carrier
 from smsgw.frontend.smpp.link import SessionTotals, SmppLink
 from smsgw.frontend.smpp.pdulog import PduLog
+from smsgw.server.flusher import TurnFlusher
 from smsgw.server.lag import SLOW_TURN, slow_turn
 from smsgw.server.tcp import quick_ack, tune_socket, write_now
 from smsgw.smpp.constants import CommandStatus, status_name
@@ -55,41 +55,6 @@ def _is_loopback(host: str) -> bool:
         return False
     mapped = getattr(address, "ipv4_mapped", None)
     return (mapped or address).is_loopback
-
-
-class TurnFlusher:
-    """Writes connections' output once per reactor turn, after the carrier's commit."""
-
-    def __init__(self, reactor: IReactorTime, carrier: Carrier) -> None:
-        self._reactor = reactor
-        self._carrier = carrier
-        self._dirty: dict[Any, None] = {}
-        self._scheduled = False
-
-    def mark(self, connection: Any = None) -> None:
-        """Ask for a flush at the end of this turn (and for ``connection``'s output to be written)."""
-        if connection is not None:
-            self._dirty[connection] = None
-        if not self._scheduled:
-            self._scheduled = True
-            self._reactor.callLater(0, self.flush)
-
-    def flush(self) -> None:
-        """Commit, dispatch deliveries, then write every connection that has output."""
-        self._scheduled = False
-        try:
-            self._carrier.flush()
-        except Exception:
-            # Nothing of this turn is durable: answer none of it. The ESMEs see their
-            # connections drop and resubmit, which is what a crashed SMSC would cause.
-            log.failure("store commit failed; closing the connections waiting on it")
-            dirty, self._dirty = self._dirty, {}
-            for connection in dirty:
-                connection.abort("store commit failed")
-            return
-        dirty, self._dirty = self._dirty, {}
-        for connection in dirty:
-            connection.write_pending()
 
 
 class SmppServerProtocol(protocol.Protocol):
@@ -227,13 +192,19 @@ class SmppServerProtocol(protocol.Protocol):
         """The session has output; write it at the end of the turn."""
         self.factory.flusher.mark(self)
 
-    def write_pending(self) -> None:
-        """Write what the session queued; close if the session is ending."""
-        data = self.session.data_to_send()
-        if data and self.transport is not None:
+    def take_output(self) -> tuple[bytes, bool]:
+        """What the session queued so far, and whether the connection closes after it."""
+        return self.session.data_to_send(), self.session.close_reason is not None
+
+    def write_output(self, output: tuple[bytes, bool]) -> None:
+        """Write what :meth:`take_output` gave once it may go; close if it said so."""
+        data, closing = output
+        if self.transport is None:
+            return
+        if data:
             write_now(self.transport, data)
-        if self.session.close_reason is not None:
-            self.transport.loseConnection()  # type: ignore[union-attr]
+        if closing:
+            self.transport.loseConnection()
 
     def abort(self, reason: str) -> None:
         """Drop the connection now, without writing what is pending."""
@@ -403,7 +374,7 @@ class SmppServerFactory(protocol.Factory):
         for connection in list(self.connections.values()):
             connection.tick(now)
         self.carrier.tick()
-        self.flusher.mark()
+        self.flusher.mark(lazy=True)
 
     def connection_gone(self, session_id: int) -> None:
         """Forget a closed connection; wake :meth:`when_idle` waiters once none is left."""

@@ -156,14 +156,23 @@ class Api(resource.Resource):
     :param routes: (method, path pattern relative to ``/api/``, handler) triples; a handler
         gets the request and the pattern's groups.
     :param streams: path -> resource for routes that are not JSON (server-sent events).
+    :param settle: makes everything done so far durable and sent; the answer to any request
+        but a GET waits for it, so a change is answered only once it is stored (an MO's
+        message_id), and what it set off (a receipt, a dropped session) is on its way.
     """
 
     isLeaf = True
 
-    def __init__(self, routes: Iterable[Route], streams: dict[str, resource.Resource] | None = None) -> None:
+    def __init__(
+        self,
+        routes: Iterable[Route],
+        streams: dict[str, resource.Resource] | None = None,
+        settle: Callable[[], defer.Deferred[None]] | None = None,
+    ) -> None:
         super().__init__()
         self.routes = [(method, re.compile(pattern), handler) for method, pattern, handler in routes]
         self.streams = streams or {}
+        self.settle = settle
 
     @timed(request_name)
     def render(self, request: server.Request) -> bytes | int:
@@ -186,6 +195,8 @@ class Api(resource.Resource):
         except Exception:
             log.failure("API {method} /api/{path} failed", method=method, path=path)
             return self._error(request, ApiError(500, "internal", "internal error; see the smsgw log"))
+        if self.settle is not None and method != "GET":
+            result = self._settled(result)
         if isinstance(result, defer.Deferred):
             result.addCallbacks(
                 lambda value: self._finish(request, self._encode(request, value)),
@@ -193,6 +204,13 @@ class Api(resource.Resource):
             )
             return server.NOT_DONE_YET
         return self._encode(request, result)
+
+    def _settled(self, result: Any) -> defer.Deferred[Any]:
+        settle = self.settle
+        assert settle is not None
+        return defer.maybeDeferred(lambda: result).addCallback(
+            lambda value: settle().addCallback(lambda _: value)
+        )
 
     def _route(self, method: str, path: str, request: server.Request) -> Any:
         handler, arguments = route(self.routes, method, path, "/api/", "; see docs/api.md")

@@ -29,18 +29,15 @@ class AdvancingClock(Protocol):
 class ClockRoutes:
     """``GET /api/clock`` and ``POST /api/clock`` ``{"advance_seconds": N}``.
 
-    :param tick: runs the carrier's timers (what fell due by the new time happens).
-    :param after_change: commits and flushes what the jump set off (expiries, receipts).
+    :param tick: runs the carrier's timers (what fell due by the new time happens; the
+        answer waits until that is durable and sent, see :class:`~smsgw.web.api.Api`).
     :ivar on_advance: what else keeps this clock's time and must catch up before the answer
         (the built-in merchant's ``tick``), called after the carrier's own timers.
     """
 
-    def __init__(
-        self, tick: Callable[[], None], clock: AdvancingClock, after_change: Callable[[], None]
-    ) -> None:
+    def __init__(self, tick: Callable[[], None], clock: AdvancingClock) -> None:
         self.tick = tick
         self.clock = clock
-        self.after_change = after_change
         self.on_advance: list[Callable[[], None]] = []
 
     def routes(self) -> list[Route]:
@@ -71,5 +68,4 @@ class ClockRoutes:
         self.tick()
         for catch_up in self.on_advance:
             catch_up()
-        self.after_change()
         return self.read(request)

@@ -58,7 +58,6 @@ class HandsetRoutes:
 
     :param handsets: the handsets, their boxes and what they send.
     :param ussd: their USSD keypad and screen.
-    :param after_change: commits a change before it is answered (see :class:`~smsgw.web.api.Api`).
     :param concat_timeout: seconds after which a concatenated message missing parts is shown
         incomplete.
     """
@@ -68,14 +67,12 @@ class HandsetRoutes:
         handsets: Handsets,
         ussd: HandsetUssd,
         waiters: InboxWaiters,
-        after_change: Any,
         *,
         concat_timeout: float = 60.0,
     ) -> None:
         self.handsets = handsets
         self.handset_ussd = ussd
         self.waiters = waiters
-        self.after_change = after_change
         self.concat_timeout = concat_timeout
 
     def routes(self) -> list[Route]:
@@ -148,7 +145,6 @@ class HandsetRoutes:
             raise ApiError(400, "bad_field", refusal.reason) from None
         except Rejected as refusal:
             raise ApiError(409, "exists", refusal.reason) from None
-        self.after_change()
         return 201, handset_json(handset)
 
     def get(self, request: server.Request, msisdn: str) -> dict[str, Any]:
@@ -167,7 +163,6 @@ class HandsetRoutes:
             handset = self.handsets.rename(handset.msisdn, body["name"])
         if state is not None:
             handset = self.handsets.set_state(handset.msisdn, state)
-        self.after_change()
         return handset_json(handset)
 
     def delete(self, request: server.Request, msisdn: str) -> dict[str, Any]:
@@ -176,7 +171,6 @@ class HandsetRoutes:
         if self.handsets.kept(handset.msisdn) is None:
             raise ApiError(404, "unknown_handset", f"{handset.msisdn} was never provisioned or changed")
         self.handsets.delete(handset.msisdn)
-        self.after_change()
         return {"msisdn": handset.msisdn, "deleted": True}
 
     # -- inbox and sent box ----------------------------------------------------------
@@ -238,7 +232,6 @@ class HandsetRoutes:
         """Empty the inbox as the phone shows it."""
         handset = self._handset(msisdn)
         cursor = self.handsets.clear_inbox(handset.msisdn)
-        self.after_change()
         return {"msisdn": handset.msisdn, "cleared": True, "cursor": cursor}
 
     def sent(self, request: server.Request, msisdn: str) -> dict[str, Any]:
@@ -297,7 +290,6 @@ class HandsetRoutes:
             raise ApiError(404, "unknown_handset", refusal.reason) from None
         except Rejected as refusal:
             raise ApiError(422, "ussd_refused", refusal.reason) from None
-        self.after_change()
         return self._ussd_answer(request, handset, dialogue.opened_cursor, wait)
 
     def ussd_reply(self, request: server.Request, msisdn: str) -> Any:
@@ -317,7 +309,6 @@ class HandsetRoutes:
             raise ApiError(409, "dialogue_changed", refusal.reason) from None
         except Rejected as refusal:
             raise ApiError(409, "no_prompt", refusal.reason) from None
-        self.after_change()
         return self._ussd_answer(request, handset, dialogue.cursor, wait)
 
     def ussd_cancel(self, request: server.Request, msisdn: str) -> dict[str, Any]:
@@ -330,7 +321,6 @@ class HandsetRoutes:
             raise ApiError(409, "dialogue_changed", refusal.reason) from None
         except Rejected as refusal:
             raise ApiError(409, "no_dialogue", refusal.reason) from None
-        self.after_change()
         return dialogue_json(dialogue)
 
     def send(self, request: server.Request, msisdn: str) -> tuple[int, dict[str, Any]]:
@@ -365,7 +355,6 @@ class HandsetRoutes:
             raise ApiError(422, "unroutable", refusal.reason) from None
         except ValueError as error:
             raise ApiError(422, "bad_text", str(error)) from None
-        self.after_change()
         return 201, {"message_ids": ids}
 
 

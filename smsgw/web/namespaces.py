@@ -11,7 +11,6 @@ and fault rules) and nobody else's. A namespace holds those named after it with 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
 from typing import Any
 
 from twisted.web import server
@@ -24,15 +23,11 @@ from smsgw.web.render import handset_json
 
 
 class NamespaceRoutes:
-    """``GET /api/namespaces``, ``GET`` and ``DELETE /api/namespaces/{name}``.
+    """``GET /api/namespaces``, ``GET`` and ``DELETE /api/namespaces/{name}``."""
 
-    :param after_change: commits a change before it is answered.
-    """
-
-    def __init__(self, handsets: Handsets, faults: FaultBook, after_change: Callable[[], None]) -> None:
+    def __init__(self, handsets: Handsets, faults: FaultBook) -> None:
         self.handsets = handsets
         self.faults = faults
-        self.after_change = after_change
 
     def routes(self) -> list[Route]:
         """The routes, for :class:`~smsgw.web.api.Api`."""
@@ -78,7 +73,6 @@ class NamespaceRoutes:
             self.handsets.delete(handset.msisdn)
         for rule in faults:
             self.faults.remove(rule.name)
-        self.after_change()
         return {
             "name": name,
             "removed_handsets": [h.msisdn for h in handsets],

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import struct
 import time
-from collections.abc import Callable
 from typing import Any
 
 from twisted.web import server
@@ -39,14 +38,12 @@ class NetworkRoutes:
         handsets: Handsets,
         info: dict[str, Any],
         pdu_log: PduLog,
-        after_change: Callable[[], None] = lambda: None,
     ) -> None:
         self.binds = binds
         self.message_log = messages
         self.handsets = handsets
         self.pdu_log = pdu_log
         self.info = info
-        self.after_change = after_change
         self.started_at = time.time()
 
     def routes(self) -> list[Route]:
@@ -102,7 +99,6 @@ class NetworkRoutes:
                 404, "unknown_session", f"no bound session {session_id!r}; GET /api/sessions lists them"
             )
         binding.link.drop("dropped through the API")
-        self.after_change()
         return {"id": number, "system_id": binding.account.system_id, "dropped": True}
 
     def messages(self, request: server.Request) -> dict[str, Any]:

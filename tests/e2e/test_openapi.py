@@ -64,9 +64,9 @@ def server_routes() -> list[tuple[str, str, Any]]:
     """(method, pattern relative to /api/, handler or None) for every route smsgw serves."""
     providers = [
         NetworkRoutes(None, None, None, {}, None),
-        HandsetRoutes(None, None, None, None),
-        ClockRoutes(None, None, None),
-        NamespaceRoutes(None, None, None),
+        HandsetRoutes(None, None, None),
+        ClockRoutes(None, None),
+        NamespaceRoutes(None, None),
         FaultRoutes(None, None, ""),
         OpenApiRoutes(),
     ]  # type: ignore[arg-type]
