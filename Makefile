@@ -20,6 +20,8 @@ test: $(STAMP)
 	sh interop/postgres/install.sh
 	sh tests/console/install_chromium.sh
 	$(BIN)/python -m pytest -q
+	# The end-to-end suite again, every smsgw on a PostgreSQL database (skipped, saying why, without one).
+	$(BIN)/python -m pytest -q tests/e2e --store postgres
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

@@ -30,7 +30,9 @@ from smsgw.server.descriptors import Fit, fit, raise_open_files
 from smsgw.server.eventlog import RefusalLog
 from smsgw.server.lag import LagMonitor
 from smsgw.server.smpp import SmppServerFactory
-from smsgw.store.sqlite import SqliteStore
+from smsgw.store.interface import MessageStore, Store
+from smsgw.store.opening import describe as describe_store
+from smsgw.store.opening import is_postgres_url, open_store
 from smsgw.web.api import Api, Root
 from smsgw.web.clock import ClockRoutes
 from smsgw.web.events import EventStream
@@ -53,7 +55,7 @@ class Running:
 
     config: Config
     carrier: Carrier
-    store: SqliteStore
+    store: Store
     smpp_factory: SmppServerFactory
     smpp_port: Any
     http_port: Any
@@ -84,7 +86,7 @@ class Running:
             "http_url": f"http://{http.host}:{http.port}",
             "system_id": account.system_id,
             "password": account.password,
-            "store": self.store.path,
+            "store": describe_store(self.config.store.location),
             **({"smpp_tls": self.tls_port.getHost().port} if self.tls_port is not None else {}),
             **({"http_token": token} if (token := self.http_token or self.merchant_token) else {}),
             **(
@@ -185,7 +187,7 @@ def _dropped_write(write: str, error: BaseException) -> None:
     )
 
 
-def build_carrier(config: Config, store: SqliteStore, clock: Clock) -> tuple[Carrier, SmppDeliveries]:
+def build_carrier(config: Config, store: MessageStore, clock: Clock) -> tuple[Carrier, SmppDeliveries]:
     """The carrier ``config`` describes, on ``store`` and ``clock``, with the SMPP front end's
     encoder of its deliveries; not started (:meth:`Carrier.start`) and listening nowhere."""
     merchant = config.active_merchant
@@ -230,11 +232,11 @@ def start(config: Config, reactor: Any) -> Any:
     config, descriptors = _fit_descriptors(config)
     merchant = config.active_merchant
     network = config.network
-    path = config.store.path
-    store = SqliteStore(
-        path if path == ":memory:" else os.path.abspath(path),
+    store = open_store(
+        config.store.location,
         synchronous=config.store.synchronous.upper(),
         on_dropped=_dropped_write,
+        call_soon=reactor.callFromThread,
     )
     clock = SystemClock()
     carrier, deliveries = build_carrier(config, store, clock)
@@ -245,7 +247,13 @@ def start(config: Config, reactor: Any) -> Any:
     carrier.start()
     try:
         smpp_port = yield endpoints.serverFromString(reactor, _endpoint(smpp.host, smpp.port)).listen(factory)
-        info: dict[str, Any] = {"smpp": {"host": smpp.host}}
+        info: dict[str, Any] = {
+            "smpp": {"host": smpp.host},
+            "store": {
+                "kind": "postgresql" if is_postgres_url(config.store.location) else "sqlite",
+                "location": describe_store(config.store.location),
+            },
+        }
         tls_port = None
         if smpp.tls_certificate is not None:
             tls = endpoints.SSL4ServerEndpoint(

@@ -23,6 +23,7 @@ from smsgw.config import (
     load_config,
 )
 from smsgw.store.interface import StoreError
+from smsgw.store.opening import is_postgres_url
 
 
 def _port(text: str) -> int:
@@ -33,6 +34,15 @@ def _port(text: str) -> int:
     if not 0 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"{port} is not a port (0-65535; 0 picks a free one)")
     return port
+
+
+def _store_url(text: str) -> str:
+    if not is_postgres_url(text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a PostgreSQL URL: write postgresql://user:password@host:5432/dbname "
+            "(for a SQLite file, use --db PATH)"
+        )
+    return text
 
 
 def _seconds(most: float) -> Callable[[str], float]:
@@ -83,7 +93,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--http-port", type=_port, metavar="N", help="HTTP API port (default 8775; 0 = any free port)"
     )
-    serve.add_argument("--db", metavar="PATH", help="store file (default smsgw.db), or :memory:")
+    store = serve.add_mutually_exclusive_group()
+    store.add_argument("--db", metavar="PATH", help="store file (default smsgw.db), or :memory:")
+    store.add_argument(
+        "--store",
+        metavar="URL",
+        type=_store_url,
+        help="a PostgreSQL database instead of a file: postgresql://user:password@host:5432/dbname",
+    )
     serve.add_argument(
         "--ports-file", metavar="FILE", help="write the chosen ports and credentials here as JSON"
     )
@@ -179,7 +196,9 @@ def _apply_overrides(args: argparse.Namespace, read_merchant: ReadCompanion) -> 
     if args.http_port is not None:
         config = attrs.evolve(config, http=attrs.evolve(config.http, port=args.http_port))
     if args.db is not None:
-        config = attrs.evolve(config, store=attrs.evolve(config.store, path=args.db))
+        config = attrs.evolve(config, store=attrs.evolve(config.store, path=args.db, url=None))
+    if args.store is not None:
+        config = attrs.evolve(config, store=attrs.evolve(config.store, url=args.store))
     merchant = config.merchant
     if merchant is None:
         return config

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from twisted.internet.defer import Deferred
     from twisted.web.resource import Resource
 
-    from smsgw.store.sqlite import SqliteStore
+    from smsgw.store.interface import DocumentStore
 
 
 class RunningCompanion(Protocol):
@@ -77,15 +77,15 @@ class Companion(Protocol):
         country_code: str,
         clock: Callable[[], float],
         token: str | None,
-        store: SqliteStore,
+        store: DocumentStore,
     ) -> Deferred[Any]:
         """Listen on HTTP and start binding to the carrier's SMPP address ``carrier``; fire
         with the :class:`RunningCompanion`.
 
         :param clock: the carrier's, so that advancing it moves the companion's time too.
         :param token: wanted on every request to its API, if any.
-        :param store: the carrier's own (the file is locked to one connection), where it keeps
-            its records across restarts.
+        :param store: the carrier's own (a SQLite file is locked to one connection), where it
+            keeps its records across restarts.
         """
 
 

@@ -45,6 +45,7 @@ from smsgw.configcheck import text as _text
 from smsgw.configcheck import ussd_code as _ussd_code
 from smsgw.smpp.constants import BindType
 from smsgw.smpp.session import SessionConfig
+from smsgw.store.opening import is_postgres_url
 
 DEFAULT_SYSTEM_ID = "smsgw"
 DEFAULT_PASSWORD = "smsgw"
@@ -100,10 +101,18 @@ class HttpSettings:
 
 @attrs.frozen
 class StoreSettings:
-    """Where messages are kept: a file path, or ``:memory:``."""
+    """Where messages are kept: a SQLite file path (or ``:memory:``), or a PostgreSQL
+    database (``url``), which several smsgw processes can share."""
 
     path: str = "smsgw.db"
     synchronous: str = "normal"
+    #: ``postgresql://user:password@host:5432/dbname``; when set, ``path`` is not used.
+    url: str | None = None
+
+    @property
+    def location(self) -> str:
+        """What :func:`smsgw.store.opening.open_store` opens: the URL, else the path."""
+        return self.url if self.url is not None else self.path
 
 
 @attrs.frozen
@@ -241,8 +250,21 @@ _HTTP_CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "stream_buffer": lambda w, v: int(_number(w, v, minimum=4096, integer=True)),
     "max_waiters": lambda w, v: int(_number(w, v, integer=True)),
 }
+
+
+def _store_url(where: str, value: Any) -> str:
+    url = _text(where, value)
+    if not is_postgres_url(url):
+        raise ConfigError(
+            f"{where}: {url!r} is not a PostgreSQL URL: write postgresql://user:password@host:5432/dbname"
+            " (for a SQLite file, set store.path instead)"
+        )
+    return url
+
+
 _STORE_CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "path": _text,
+    "url": _store_url,
     "synchronous": _choice(("normal", "full")),
 }
 _NETWORK_CHECKS: dict[str, Callable[[str, Any], Any]] = {

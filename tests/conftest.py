@@ -17,6 +17,16 @@ from tests.postgres import PostgresServer, database_name, unavailable_reason
 _databases = itertools.count(1)
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--store",
+        choices=("sqlite", "postgres"),
+        default="sqlite",
+        help="the store every smsgw process of the end-to-end tests keeps its messages in: a SQLite "
+        "file (default) or a database of a throwaway PostgreSQL server",
+    )
+
+
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
     """One PostgreSQL server for the session; skips the test with the reason when there is none."""

@@ -19,7 +19,7 @@ from simulators.merchant.otp import OtpPolicy
 from simulators.merchant.runner import RunningMerchant, start_merchant
 from smsgw.config import DEFAULT_USSD_CODE
 from smsgw.configcheck import Check, ConfigError, count, digits, fields, flag, number, port, text, ussd_code
-from smsgw.store.sqlite import SqliteStore
+from smsgw.store.interface import DocumentStore
 
 
 @attrs.frozen
@@ -67,11 +67,11 @@ class MerchantSettings:
         country_code: str,
         clock: Callable[[], float],
         token: str | None,
-        store: SqliteStore,
+        store: DocumentStore,
     ) -> defer.Deferred[RunningMerchant]:
         """The mock merchant, bound to the carrier at ``carrier`` over real SMPP like any shop's gateway.
 
-        Its wallets and orders are kept in the carrier's store (the file is locked to one
+        Its wallets and orders are kept in the carrier's store (a SQLite file is locked to one
         connection, so it gets the store object), and outlive a restart as the messages do.
         """
         if self.password is None:

@@ -26,6 +26,23 @@ class StoreError(Exception):
 SubscriberRow = tuple[str, str, str, int, str]
 
 
+class DocumentStore(Protocol):
+    """Other components' records (the mock merchant's orders and wallets), kept in the
+    carrier's store beside its messages: JSON values under (kind, key)."""
+
+    def put_document(self, kind: str, key: str, value: Any) -> None:
+        """Queue (lazily) ``value`` under ``(kind, key)``, replacing any earlier one."""
+
+    def delete_document(self, kind: str, key: str) -> None:
+        """Queue (lazily) the removal of a document."""
+
+    def documents(self, kind: str) -> list[tuple[str, Any]]:
+        """Every document of ``kind`` as ``(key, value)``, in the order they were first put."""
+
+    def commit(self) -> None:
+        """Apply every queued write in one transaction, and wait until it is durable."""
+
+
 class MessageStore(Protocol):
     """Messages, what they still owe their ESMEs, and kept subscribers."""
 
@@ -147,3 +164,7 @@ class MessageStore(Protocol):
 
     def msisdns(self, limit: int = 1000) -> list[str]:
         """MSISDNs that have messages, at most ``limit``."""
+
+
+class Store(MessageStore, DocumentStore, Protocol):
+    """A whole store, as ``smsgw serve`` opens one (:func:`smsgw.store.opening.open_store`)."""

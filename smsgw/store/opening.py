@@ -5,9 +5,8 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable
-from typing import Any
 
-from smsgw.store.interface import StoreError
+from smsgw.store.interface import Store, StoreError
 
 #: How a store URL names PostgreSQL (libpq accepts both).
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
@@ -30,7 +29,7 @@ def open_store(
     synchronous: str = "NORMAL",
     on_dropped: Callable[[str, BaseException], None],
     call_soon: Callable[[Callable[[], None]], None] | None = None,
-) -> Any:
+) -> Store:
     """The store at ``location``: a ``postgresql://`` URL, else a SQLite file path (or
     ``:memory:``). Both hold messages, subscribers and documents alike.
 

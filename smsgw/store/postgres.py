@@ -94,6 +94,10 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
 SCHEMA_VERSION = max(MIGRATIONS)
 #: The advisory lock a start holds while it migrates (any number; this one spells "smsgw").
 _MIGRATION_LOCK = 0x736D736777
+#: The advisory lock the one smsgw using the database holds for as long as its connection
+#: lives: a second one would hand out the same message ids. PostgreSQL lets it go when the
+#: holder's connection ends, a kill -9 included.
+_OWNER_LOCK = _MIGRATION_LOCK + 1
 
 #: Errors that belong to one write, not to the store: text UTF-8 or PostgreSQL cannot hold
 #: (a lone surrogate, a NUL), a number out of a column's range, a constraint. A lost
@@ -151,6 +155,7 @@ class PostgresStore(QueuedWrites):
             raise StoreError(f"cannot connect to the store {self.url}: {error}".rstrip()) from error
         try:
             self._migrate()
+            self._own()
         except psycopg.Error as error:
             self._db.close()
             raise StoreError(f"cannot prepare the store {self.url}: {error}".rstrip()) from error
@@ -178,6 +183,14 @@ class PostgresStore(QueuedWrites):
                 for statement in MIGRATIONS[step]:
                     db.execute(statement)
                 db.execute("UPDATE smsgw_schema SET version = %s", (step,))
+
+    def _own(self) -> None:
+        (owned,) = self._db.execute("SELECT pg_try_advisory_lock(%s)", (_OWNER_LOCK,)).fetchone() or (False,)
+        if not owned:
+            raise StoreError(
+                f"the store {self.url} is in use by another process (another smsgw?); "
+                "stop it or choose another database with --store"
+            )
 
     # -- commit ------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ are the short steps of :func:`wait_until`.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import signal
@@ -27,6 +28,7 @@ import smpplib.smpp
 
 from smsgw.smpp import codec
 from smsgw.smpp.pdu import BindReceiver, BindTransceiver, BindTransmitter, Pdu
+from tests.postgres import database_name
 
 START_TIMEOUT = 15.0
 READ_TIMEOUT = 5.0
@@ -97,8 +99,33 @@ def call_json(
 # -- the server process ------------------------------------------------------------------
 
 
+#: Gives each :class:`Smsgw` a fresh PostgreSQL database when the run says ``--store
+#: postgres`` (set by :func:`_store_kind`); None: each keeps a SQLite file in its workdir.
+new_database: Callable[[str], str] | None = None
+_databases = itertools.count(1)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _store_kind(request: pytest.FixtureRequest) -> Iterator[None]:
+    global new_database
+    if request.config.getoption("--store") != "postgres":
+        yield
+        return
+    server = request.getfixturevalue("postgres_server")  # skips, saying why, where there is none
+    new_database = lambda hint: server.create_database(database_name(next(_databases), hint))  # noqa: E731
+    yield
+    new_database = None
+
+
+needs_sqlite_file = pytest.mark.skipif(
+    "config.getoption('--store') != 'sqlite'",
+    reason="looks into the SQLite store file itself (this run keeps messages in PostgreSQL)",
+)
+
+
 class Smsgw:
-    """One ``smsgw serve`` process on free ports, restartable on the same store file.
+    """One ``smsgw serve`` process on free ports, restartable on the same store (a SQLite
+    file in ``workdir``, or with ``--store postgres`` a database of its own).
 
     :param workdir: where the store, ports file, config and logs go.
     :param config: TOML text for ``--config``, or None for the defaults.
@@ -108,6 +135,8 @@ class Smsgw:
         workdir.mkdir(parents=True, exist_ok=True)
         self.workdir = workdir
         self.db = workdir / "smsgw.db"
+        #: The PostgreSQL database's URL, or None: the SQLite file :attr:`db`.
+        self.store_url = new_database(f"e2e_{workdir.name}") if new_database is not None else None
         self.ports_file = workdir / "ports.json"
         self.config_path: Path | None = None
         if config is not None:
@@ -123,12 +152,22 @@ class Smsgw:
         args = [
             sys.executable, "-m", "smsgw", "serve",
             "--smpp-port", "0", "--http-port", "0",
-            "--db", str(self.db), "--ports-file", str(self.ports_file),
+            *self.store_arguments, "--ports-file", str(self.ports_file),
             "--no-merchant",  # the tests bind as the application themselves
         ]  # fmt: skip
         if self.config_path is not None:
             args += ["--config", str(self.config_path)]
         return args
+
+    @property
+    def store_arguments(self) -> list[str]:
+        """The command-line option naming this server's store."""
+        return ["--store", self.store_url] if self.store_url is not None else ["--db", str(self.db)]
+
+    @property
+    def store_name(self) -> str:
+        """How the server names its store in messages (a URL has no password here)."""
+        return self.store_url if self.store_url is not None else str(self.db)
 
     def start(self) -> Smsgw:
         """Start the process and wait until its ports file names the listening ports."""

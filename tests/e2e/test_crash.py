@@ -137,6 +137,7 @@ def test_nothing_accepted_is_lost_when_the_carrier_dies_under_load(start_server,
         f"{how.name}: {len(acknowledged)} acknowledged, all stored once, all receipted; {duplicates} receipts came twice"
     )
     smsgw.stop()
-    with sqlite3.connect(smsgw.db) as db:
-        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-    db.close()
+    if smsgw.store_url is None:  # PostgreSQL checks its own pages; a SQLite file can be asked
+        with sqlite3.connect(smsgw.db) as db:
+            assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        db.close()

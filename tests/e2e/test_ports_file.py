@@ -25,13 +25,25 @@ def test_the_file_goes_when_the_carrier_stops(tmp_path, sig: int) -> None:
     assert not smsgw.ports_file.with_name("ports.json.tmp").exists()
 
 
+def without(command: list[str], arguments: list[str]) -> list[str]:
+    """``command`` with ``arguments`` (adjacent, as given) taken out."""
+    at = next(i for i in range(len(command)) if command[i : i + len(arguments)] == arguments)
+    return command[:at] + command[at + len(arguments) :]
+
+
 def test_a_failed_start_removes_a_killed_runs_file_and_leaves_a_running_ones(tmp_path) -> None:
     """A second carrier on a taken port fails and leaves the first one's file alone; once the
     first is killed (its file left behind), a start that fails removes that stale file."""
     first = Smsgw(tmp_path).start()
     try:
         second = subprocess.run(
-            [*first.command(), "--db", ":memory:", "--smpp-port", str(first.ports["smpp"])],
+            [
+                *without(first.command(), first.store_arguments),
+                "--db",
+                ":memory:",
+                "--smpp-port",
+                str(first.ports["smpp"]),
+            ],
             capture_output=True,
             text=True,
             timeout=20,

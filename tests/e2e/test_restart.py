@@ -239,13 +239,12 @@ def test_a_second_smsgw_on_the_same_store_is_refused(server) -> None:
             "0",
             "--http-port",
             "0",
-            "--db",
-            str(server.db),
+            *server.store_arguments,
         ],
         capture_output=True,
         text=True,
         timeout=20,
     )
     assert second.returncode == 1
-    assert "is in use by another process" in second.stderr and str(server.db) in second.stderr
+    assert "is in use by another process" in second.stderr and server.store_name in second.stderr
     assert server.get("/api/health")["status"] == "ok"

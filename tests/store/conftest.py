@@ -40,6 +40,8 @@ def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store
     stores: list[Any] = []
 
     def open_postgres(**options: Any) -> Any:
+        for earlier in stores:  # one smsgw at a time uses a database: a reopen closes the last
+            earlier.close()
         stores.append(PostgresStore(url, **options))
         return stores[-1]
 

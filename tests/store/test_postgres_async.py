@@ -35,7 +35,9 @@ def test_commits_land_in_order_and_are_told_on_the_callers_thread(postgres_url: 
     for turn in range(1, 6):
         store.insert_message(row(turn, ALICE))
         store.commit_then(
-            lambda error, turn=turn: told.append((turn, error, threading.current_thread() is threading.main_thread()))
+            lambda error, turn=turn: told.append(
+                (turn, error, threading.current_thread() is threading.main_thread())
+            )
         )
     for _ in range(5):
         loop.run_one()

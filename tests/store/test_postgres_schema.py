@@ -26,11 +26,19 @@ def test_a_fresh_database_gets_the_current_schema(postgres_url: str) -> None:
     assert schema_version(postgres_url) == [SCHEMA_VERSION]
 
 
-def test_nodes_starting_together_migrate_once(postgres_url: str) -> None:
+def test_processes_starting_together_migrate_once_and_one_keeps_the_database(postgres_url: str) -> None:
+    def open_store(_: int) -> PostgresStore | StoreError:
+        try:
+            return PostgresStore(postgres_url)
+        except StoreError as refused:
+            return refused
+
     with ThreadPoolExecutor(4) as pool:
-        stores = list(pool.map(lambda _: PostgresStore(postgres_url), range(4)))
-    for store in stores:
-        store.close()
+        outcomes = list(pool.map(open_store, range(4)))
+    opened = [o for o in outcomes if isinstance(o, PostgresStore)]
+    assert len(opened) == 1
+    assert all("in use by another process" in str(o) for o in outcomes if isinstance(o, StoreError))
+    opened[0].close()
     assert schema_version(postgres_url) == [SCHEMA_VERSION]
 
 
@@ -56,3 +64,11 @@ def test_a_database_that_does_not_answer_is_named_without_its_password() -> None
 def test_redact_keeps_everything_but_the_password() -> None:
     assert redact("postgresql://u:p@h:5/d?sslmode=require") == "postgresql://u:***@h:5/d?sslmode=require"
     assert redact("postgresql://u@h/d") == "postgresql://u@h/d"
+
+
+def test_one_smsgw_at_a_time_uses_a_database(postgres_url: str) -> None:
+    first = PostgresStore(postgres_url)
+    with pytest.raises(StoreError, match="is in use by another process"):
+        PostgresStore(postgres_url)
+    first.close()  # its connection ends, and with it the lock
+    PostgresStore(postgres_url).close()
