@@ -193,6 +193,10 @@ state = "off"
             {"accounts": [{"system_id": "a", "password": "b"}]},
             ["default_account", "'smsgw'", "not an account"],
         ),
+        (
+            {"store": {"url": "mysql://db/smsgw"}},
+            ["store.url", "'mysql://db/smsgw' is not a PostgreSQL URL", "postgresql://", "store.path"],
+        ),
     ],
 )
 def test_errors_name_the_key_and_what_is_allowed(data: dict, words: list[str]) -> None:
@@ -373,3 +377,9 @@ def test_without_the_merchants_reader_no_merchant_runs() -> None:
         "unknown section 'merchant'; allowed: smpp, http, store, network, accounts, subscribers, ussd, faults"
         in str(caught.value)
     )
+
+
+def test_a_store_url_replaces_the_file() -> None:
+    store = config_from_dict({"store": {"url": "postgresql://smsgw@db:5432/smsgw"}}).store
+    assert store.location == "postgresql://smsgw@db:5432/smsgw"
+    assert config_from_dict({}).store.location == "smsgw.db"

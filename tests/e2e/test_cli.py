@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 import threading
@@ -146,3 +147,25 @@ def test_send_receipt_waits_its_timeout_and_counts_one_part(server: Smsgw) -> No
     assert sent.returncode == 1
     assert "no receipt within 1 s" in sent.stderr and "parts" not in sent.stderr
     assert took < 8, took  # the old fixed wait was 10 s
+
+
+def test_serve_says_what_is_wrong_with_a_store_url(tmp_path) -> None:
+    wrong = smsgw_command("serve", "--store", "mysql://db/smsgw")
+    assert wrong.returncode == 2 and "'mysql://db/smsgw' is not a PostgreSQL URL" in wrong.stderr
+    both = smsgw_command("serve", "--store", "postgresql://db/smsgw", "--db", str(tmp_path / "x.db"))
+    assert both.returncode == 2 and "not allowed with" in both.stderr
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    down = smsgw_command(
+        "serve",
+        "--smpp-port",
+        "0",
+        "--http-port",
+        "0",
+        "--store",
+        f"postgresql://smsgw:s3cret@127.0.0.1:{port}/smsgw",
+    )
+    assert down.returncode == 1, down.stderr
+    assert f"cannot connect to the store postgresql://smsgw:***@127.0.0.1:{port}/smsgw" in down.stderr
+    assert "s3cret" not in down.stderr
