@@ -25,7 +25,7 @@ from typing import Any
 
 from benchmarks import report, servers
 
-TARGETS = ("null", "reference", "smsgw")
+TARGETS = ("null", "reference", "smsgw", "smsgw-pg")
 RESULTS = servers.BENCH_DIR / "results" / "latest.json"
 
 
@@ -102,6 +102,8 @@ class Bench:
         self.reference: servers.Reference | None = None
         self.load_runs: list[dict[str, Any]] = []
         self.pingpong_runs: list[dict[str, Any]] = []
+        self.postgres: Any = None
+        self._databases = 0
 
     def prepare(self) -> None:
         """Install the reference if it is wanted; record why it is skipped otherwise."""
@@ -114,6 +116,29 @@ class Bench:
             else:
                 r = self.reference
                 print(f"  smpp {r.smpp_version} installed; node {r.node_version}, npm {r.npm_version}")
+        if "smsgw-pg" in self.args.only:
+            self.prepare_postgres()
+
+    def prepare_postgres(self) -> None:
+        """Start a throwaway PostgreSQL server for smsgw-pg (tests/postgres.py's, on a free
+        port, fsync off as for the tests: the figures are smsgw's work, not a disk's)."""
+        from tests.postgres import PostgresServer, unavailable_reason
+
+        reason = unavailable_reason()
+        if reason is not None:
+            self._skip("smsgw-pg", reason)
+            return
+        print("starting a throwaway PostgreSQL server for smsgw-pg...")
+        self.postgres = PostgresServer().start()
+
+    def close(self) -> None:
+        """Stop what :meth:`prepare` started."""
+        if self.postgres is not None:
+            self.postgres.stop()
+
+    def _new_database(self) -> str:
+        self._databases += 1
+        return str(self.postgres.create_database(f"bench{self._databases}"))
 
     def _skip(self, name: str, reason: str) -> None:
         self.skipped[name] = reason
@@ -130,6 +155,8 @@ class Bench:
             "null-delayed-ack": lambda: servers.start_null(workdir, quickack=False),
             "smsgw": lambda: servers.start_smsgw(workdir),
         }
+        if self.postgres is not None:
+            starters["smsgw-pg"] = lambda: servers.start_smsgw(workdir, store_url=self._new_database())
         if self.reference is not None:
             reference = self.reference
             starters["reference"] = lambda: servers.start_reference(workdir, reference)
@@ -292,18 +319,24 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="smsgw-bench-") as tmp:
         bench = Bench(args, Path(tmp))
-        bench.prepare()
-        bench.run()
+        try:
+            bench.prepare()
+            bench.run()
+        finally:
+            bench.close()
 
     load = report.summarize_load(bench.load_runs)
     pingpong = report.summarize_pingpong(bench.pingpong_runs)
     ratio = report.ratios(load)
-    order = ["null", "reference", "smsgw"]
+    ratio_pg = report.ratios(load, "smsgw-pg")
+    order = ["null", "reference", "smsgw", "smsgw-pg"]
     print()
     for shape, by_server in load.items():
         print(report.load_table(shape, by_server, order))
         if shape in ratio:
             print(f"smsgw / reference submits/s, {shape}: {ratio[shape]:.2f}")
+        if shape in ratio_pg:
+            print(f"smsgw on PostgreSQL / reference submits/s, {shape}: {ratio_pg[shape]:.2f}")
         print()
     if pingpong:
         print(report.pingpong_table(pingpong, order + ["null-delayed-ack"]))
@@ -321,6 +354,7 @@ def main(argv: list[str] | None = None) -> int:
                     "load": {str(w): s for w, s in load.items()},
                     "pingpong": pingpong,
                     "smsgw_over_reference": {str(w): r for w, r in ratio.items()},
+                    "smsgw_pg_over_reference": {str(w): r for w, r in ratio_pg.items()},
                 },
                 "load_runs": bench.load_runs,
                 "pingpong_runs": bench.pingpong_runs,

@@ -13,6 +13,7 @@ LABELS = {
     "null": "generator ceiling (null server)",
     "reference": "node-smpp reference",
     "smsgw": "smsgw",
+    "smsgw-pg": "smsgw on PostgreSQL",
 }
 #: In the ping-pong the null server bounds smpplib, not the load generator.
 PINGPONG_LABELS = {
@@ -77,14 +78,14 @@ def summarize_load(runs: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, 
     return summary
 
 
-def ratios(summary: dict[str, dict[str, dict[str, float]]]) -> dict[str, float]:
-    """smsgw submits/s divided by the reference's, per shape where both ran."""
+def ratios(summary: dict[str, dict[str, dict[str, float]]], server: str = "smsgw") -> dict[str, float]:
+    """``server``'s submits/s divided by the reference's, per shape where both ran."""
     out: dict[str, float] = {}
     for shape, by_server in summary.items():
-        if "smsgw" in by_server and "reference" in by_server:
+        if server in by_server and "reference" in by_server:
             ref = by_server["reference"]["submit_rate"]
             if ref and ref == ref:  # skip zero and NaN
-                out[shape] = by_server["smsgw"]["submit_rate"] / ref
+                out[shape] = by_server[server]["submit_rate"] / ref
     return out
 
 

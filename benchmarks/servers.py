@@ -218,8 +218,9 @@ def start_reference(workdir: Path, reference: Reference) -> Server:
     return Server("reference", process, _read_port_line(process, log), log=log)
 
 
-def start_smsgw(workdir: Path, timeout: float = 10.0) -> Server:
-    """Start ``python -m smsgw serve`` on free ports and read its ports file.
+def start_smsgw(workdir: Path, timeout: float = 10.0, store_url: str | None = None) -> Server:
+    """Start ``python -m smsgw serve`` on free ports and read its ports file: with its file
+    store in ``workdir``, or on the PostgreSQL database ``store_url``.
 
     The assumed interface: ``serve --smpp-port 0 --http-port 0 --db PATH --ports-file FILE``,
     and once listening smsgw writes FILE as JSON with at least ``smpp`` (the port) and
@@ -239,8 +240,7 @@ def start_smsgw(workdir: Path, timeout: float = 10.0) -> Server:
         "0",
         "--http-port",
         "0",
-        "--db",
-        str(workdir / "bench.db"),
+        *(["--store", store_url] if store_url is not None else ["--db", str(workdir / "bench.db")]),
         "--ports-file",
         str(ports_file),
         "--no-merchant",  # measure the carrier alone
@@ -259,7 +259,7 @@ def start_smsgw(workdir: Path, timeout: float = 10.0) -> Server:
             time.sleep(0.02)  # not written yet, or written halfway
             continue
         return Server(
-            "smsgw",
+            "smsgw" if store_url is None else "smsgw-pg",
             process,
             port,
             host=str(ports.get("smpp_host", "127.0.0.1")),
