@@ -7,7 +7,7 @@ import os
 import random
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 from twisted.internet import defer, endpoints
@@ -46,6 +46,9 @@ from smsgw.web.openapi import OpenApiRoutes
 from smsgw.web.ussd_http import HttpUssdApps
 from smsgw.web.waiting import InboxWaiters
 
+if TYPE_CHECKING:
+    from smsgw.server.cluster import ClusterNode
+
 log = Logger(namespace="smsgw")
 
 
@@ -72,6 +75,8 @@ class Running:
     #: The open-files limit and the connection limits fitted into it.
     descriptors: Fit | None = None
     lag: LagMonitor | None = None
+    #: This node's part in a cluster on one database, when it is one of several.
+    cluster: ClusterNode | None = None
 
     @property
     def endpoints(self) -> dict[str, Any]:
@@ -111,6 +116,8 @@ class Running:
             yield defer.maybeDeferred(self.merchant.stop)
         if self.lag is not None:
             self.lag.stop()
+        if self.cluster is not None:
+            self.cluster.stop()
         factory = self.smpp_factory
         factory.unbind_all()
         yield factory.flusher.settle()
@@ -179,6 +186,10 @@ def _endpoint(host: str, port: int) -> str:
     return f"tcp:{port}:interface={host.replace(':', chr(92) + ':')}"
 
 
+def _cluster_job_failed(what: str, error: BaseException) -> None:
+    log.error("cluster: {what} failed ({error}); the next round tries again", what=what, error=error)
+
+
 def _dropped_write(write: str, error: BaseException) -> None:
     log.error(
         "store: could not store the {write} ({error}); the rest of its commit went in",
@@ -237,6 +248,9 @@ def start(config: Config, reactor: Any) -> Any:
         synchronous=config.store.synchronous.upper(),
         on_dropped=_dropped_write,
         call_soon=reactor.callFromThread,
+        node=config.store.node,
+        lease=config.store.lease,
+        on_error=_cluster_job_failed,
     )
     clock = SystemClock()
     carrier, deliveries = build_carrier(config, store, clock)
@@ -245,6 +259,14 @@ def start(config: Config, reactor: Any) -> Any:
     factory.noisy = False
     RefusalLog(carrier.events, reactor.seconds, call_later=reactor.callLater)
     carrier.start()
+    cluster = None
+    if config.store.node is not None:
+        from smsgw.server.cluster import ClusterNode  # psycopg: only with the postgres extra
+        from smsgw.store.nodes import PostgresNodeStore
+
+        assert isinstance(store, PostgresNodeStore)
+        cluster = ClusterNode(store, carrier, factory.flusher, reactor)
+        cluster.start()
     try:
         smpp_port = yield endpoints.serverFromString(reactor, _endpoint(smpp.host, smpp.port)).listen(factory)
         info: dict[str, Any] = {
@@ -328,6 +350,7 @@ def start(config: Config, reactor: Any) -> Any:
         merchant_password_made_up=password_made_up,
         descriptors=descriptors,
         lag=lag,
+        cluster=cluster,
     )
     lag.start()
     if merchant is not None:

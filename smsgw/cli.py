@@ -18,6 +18,7 @@ from smsgw.config import (
     DEFAULT_PASSWORD,
     DEFAULT_SHORT_CODE,
     DEFAULT_SYSTEM_ID,
+    NODE_NAME,
     Config,
     ConfigError,
     load_config,
@@ -41,6 +42,14 @@ def _store_url(text: str) -> str:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a PostgreSQL URL: write postgresql://user:password@host:5432/dbname "
             "(for a SQLite file, use --db PATH)"
+        )
+    return text
+
+
+def _node_name(text: str) -> str:
+    if not NODE_NAME.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a node name: 1 to 63 letters, digits, '.', '_' or '-'"
         )
     return text
 
@@ -100,6 +109,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="URL",
         type=_store_url,
         help="a PostgreSQL database instead of a file: postgresql://user:password@host:5432/dbname",
+    )
+    serve.add_argument(
+        "--node",
+        metavar="NAME",
+        type=_node_name,
+        help="run as one of several smsgw on the --store database, under this name (docs/cluster.md)",
     )
     serve.add_argument(
         "--ports-file", metavar="FILE", help="write the chosen ports and credentials here as JSON"
@@ -199,6 +214,8 @@ def _apply_overrides(args: argparse.Namespace, read_merchant: ReadCompanion) -> 
         config = attrs.evolve(config, store=attrs.evolve(config.store, path=args.db, url=None))
     if args.store is not None:
         config = attrs.evolve(config, store=attrs.evolve(config.store, url=args.store))
+    if args.node is not None:
+        config = attrs.evolve(config, store=attrs.evolve(config.store, node=args.node))
     merchant = config.merchant
     if merchant is None:
         return config

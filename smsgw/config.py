@@ -7,6 +7,7 @@ transceiver, transmitter``.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
@@ -108,6 +109,10 @@ class StoreSettings:
     synchronous: str = "normal"
     #: ``postgresql://user:password@host:5432/dbname``; when set, ``path`` is not used.
     url: str | None = None
+    #: This process's name among several sharing ``url`` (docs/cluster.md); None: the only one.
+    node: str | None = None
+    #: Seconds a node stays alive to the others without renewing its lease.
+    lease: float = 10.0
 
     @property
     def location(self) -> str:
@@ -262,9 +267,22 @@ def _store_url(where: str, value: Any) -> str:
     return url
 
 
+#: What a node may be called (it goes into logs, SQL settings and notifications as it is).
+NODE_NAME = re.compile(r"[A-Za-z0-9._-]{1,63}")
+
+
+def _node_name(where: str, value: Any) -> str:
+    name = _text(where, value)
+    if not NODE_NAME.fullmatch(name):
+        raise ConfigError(f"{where}: {name!r} is not a node name: 1 to 63 letters, digits, '.', '_' or '-'")
+    return name
+
+
 _STORE_CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "path": _text,
     "url": _store_url,
+    "node": _node_name,
+    "lease": lambda w, v: float(_number(w, v, minimum=1)),
     "synchronous": _choice(("normal", "full")),
 }
 _NETWORK_CHECKS: dict[str, Callable[[str, Any], Any]] = {

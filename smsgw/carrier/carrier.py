@@ -35,7 +35,7 @@ from smsgw.carrier.ussd import UssdGateway, UssdLimits, UssdRoute
 from smsgw.carrier.ussd_apps import UssdApps, UssdDelivery
 from smsgw.smpp.constants import status_name
 from smsgw.store.interface import MessageStore
-from smsgw.store.records import DeliveryRecord
+from smsgw.store.records import DeliveryRecord, MessageRecord
 
 
 class Carrier:
@@ -138,6 +138,18 @@ class Carrier:
         self.center.restore(store.pending_messages())
         self.center.restore_owed(store.owing(), now)
         self.handsets.deliver_waiting()
+
+    def adopt(self, pending: Iterable[MessageRecord] = (), owed: Iterable[MessageRecord] = ()) -> None:
+        """Take on work another node of the cluster left: MTs still pending (delivered now to
+        phones that are on, or held), and receipts and MO owed to accounts bound here."""
+        now = self.clock.now()
+        pending = list(pending)
+        self.center.restore(pending)
+        for msisdn in sorted({record.msisdn for record in pending}):
+            subscriber = self.subscribers.get(msisdn)
+            if subscriber is None or subscriber.state.receives_sms:  # None: an implicit one, on
+                self.center.handset_reachable(msisdn, now)
+        self.center.restore_owed(owed, now)
 
     # -- deliveries to applications ----------------------------------------------------
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import heapq
 from collections import defaultdict, deque
 from collections.abc import Callable
+from typing import Protocol
 
 import attrs
 
@@ -56,6 +57,17 @@ def _nobody_told(delivery: DeliveryRecord, outcome: str, now: float) -> None:
     )
 
 
+class Peers(Protocol):
+    """The other nodes of a cluster on one database (smsgw.server.cluster): where what is owed
+    to an account with no bind here goes, and where such deliveries come back from."""
+
+    def release(self, system_id: str, deliveries: list[DeliveryRecord]) -> None:
+        """Hand these deliveries (all owed to ``system_id``) to the nodes bound for it."""
+
+    def claim(self, system_id: str) -> None:
+        """A bind of ``system_id`` is here now: ask for what the others hold for it."""
+
+
 class Outbox:
     """Pending deliveries per account and the binds that receive them."""
 
@@ -82,6 +94,8 @@ class Outbox:
         # Deliveries bound for one session (DeliveryRecord.via), by session id, and its bind.
         self._own: dict[int, deque[DeliveryRecord]] = {}
         self._by_session: dict[int, Binding] = {}
+        #: The other nodes, in a cluster: what no bind here takes goes to them, not waits.
+        self.peers: Peers | None = None
 
     # -- queueing --------------------------------------------------------------------
 
@@ -153,6 +167,8 @@ class Outbox:
         self._by_session[binding.session_id] = binding
         self._pools.clear()
         self._wanting.add(binding.account.system_id)
+        if self.peers is not None:
+            self.peers.claim(binding.account.system_id)
 
     def detach(self, binding: Binding) -> None:
         """A bind leaves its account's pool (its in-flight deliveries come back through ``failed``);
@@ -232,6 +248,8 @@ class Outbox:
         for system_id in wanting:
             binds = self._binds.get(system_id)
             if not binds:
+                if self.peers is not None:
+                    self._hand_over(system_id)
                 continue
             if self._own:
                 for binding in binds:
@@ -244,6 +262,22 @@ class Outbox:
             for namespace, queue in queues.items():
                 if queue:
                     self._send_shared(system_id, namespace, queue, now)
+
+    def _hand_over(self, system_id: str) -> None:
+        """Give the account's queued deliveries to the nodes bound for it: they stay owed
+        (not finished), no longer here."""
+        queues = self._queues.pop(system_id, None)
+        if not queues:
+            return
+        leaving = [delivery for queue in queues.values() for delivery in queue]
+        if leaving:
+            self._pending[system_id] -= len(leaving)
+            assert self.peers is not None
+            self.peers.release(system_id, leaving)
+
+    def bound_accounts(self) -> list[str]:
+        """The accounts with a bind here that receives."""
+        return [system_id for system_id, binds in self._binds.items() if binds]
 
     def _send_shared(self, system_id: str, namespace: str, queue: deque[DeliveryRecord], now: float) -> None:
         """Send a namespace's shared deliveries round robin to the binds that take them."""

@@ -29,6 +29,9 @@ def open_store(
     synchronous: str = "NORMAL",
     on_dropped: Callable[[str, BaseException], None],
     call_soon: Callable[[Callable[[], None]], None] | None = None,
+    node: str | None = None,
+    lease: float = 10.0,
+    on_error: Callable[[str, BaseException], None] = lambda what, error: None,
 ) -> Store:
     """The store at ``location``: a ``postgresql://`` URL, else a SQLite file path (or
     ``:memory:``). Both hold messages, subscribers and documents alike.
@@ -36,17 +39,29 @@ def open_store(
     :param synchronous: SQLite's ``synchronous`` (PostgreSQL's commits are durable as its
         server is configured).
     :param call_soon: how a PostgreSQL store tells a commit's end on the reactor's thread.
+    :param node: this process's name among several on one PostgreSQL database (with its
+        ``lease`` in seconds, and ``on_error`` told of its background jobs that failed).
     :raises StoreError: it cannot be opened; the message says why and how to fix it.
     """
     if is_postgres_url(location):
         try:
+            from smsgw.store.nodes import PostgresNodeStore
             from smsgw.store.postgres import PostgresStore
         except ImportError as error:
             raise StoreError(
                 f"the store is a PostgreSQL database, and its driver is not installed ({error}): "
                 "pip install 'smsgw[postgres]'"
             ) from error
+        if node is not None:
+            return PostgresNodeStore(
+                location, node, lease=lease, on_error=on_error, on_dropped=on_dropped, call_soon=call_soon
+            )
         return PostgresStore(location, on_dropped=on_dropped, call_soon=call_soon)
+    if node is not None:
+        raise StoreError(
+            f"node {node!r}: several nodes share a PostgreSQL database, not a file; "
+            "give --store postgresql://… with --node"
+        )
     from smsgw.store.sqlite import SqliteStore
 
     path = location if location == ":memory:" else os.path.abspath(location)

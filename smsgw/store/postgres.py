@@ -91,6 +91,19 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         )""",
     ),
 }
+MIGRATIONS[2] = (
+    # Several nodes on one database (smsgw.store.nodes): the node delivering what a message
+    # still owes. A node's connection sets smsgw.node, so its inserts name it without the
+    # statement saying so; a single smsgw sets nothing and leaves it NULL.
+    "ALTER TABLE messages ADD COLUMN node TEXT DEFAULT current_setting('smsgw.node', true)",
+    "CREATE INDEX messages_owed_by ON messages (system_id, node, id) WHERE report IS NOT NULL",
+    "CREATE INDEX messages_pending_by ON messages (node, id) WHERE direction = 'MT' AND state IN (0, 1, 6)",
+    """CREATE TABLE nodes (
+        name TEXT PRIMARY KEY,
+        slot INTEGER NOT NULL UNIQUE CHECK (slot BETWEEN 1 AND 1023),
+        lease_until TIMESTAMPTZ NOT NULL
+    )""",
+)
 SCHEMA_VERSION = max(MIGRATIONS)
 #: The advisory lock a start holds while it migrates (any number; this one spells "smsgw").
 _MIGRATION_LOCK = 0x736D736777

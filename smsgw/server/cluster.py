@@ -1,0 +1,117 @@
+"""One node of several on one PostgreSQL database, on the reactor (docs/cluster.md).
+
+:class:`ClusterNode` is the outbox's :class:`~smsgw.carrier.outbox.Peers`: what is owed to an
+account with no bind here is released to the database for the nodes bound for it, and a bind
+arriving here claims what the others released. Every third of a lease it renews this node's
+lease, takes over the pending MTs of nodes whose lease ran out, and claims what is owed to its
+bound accounts (which also picks up what a lost node owed them, and any release whose
+notification went astray).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.internet.task import LoopingCall
+from twisted.logger import Logger
+
+from smsgw.carrier.carrier import Carrier
+from smsgw.server.flusher import TurnFlusher
+from smsgw.store.nodes import PostgresNodeStore
+from smsgw.store.records import DeliveryRecord, MessageRecord
+
+log = Logger(namespace="smsgw.cluster")
+
+
+class ClusterNode:
+    """This node's part in the cluster: its lease, its claims, what it hands on."""
+
+    def __init__(
+        self, store: PostgresNodeStore, carrier: Carrier, flusher: TurnFlusher, reactor: Any
+    ) -> None:
+        self.store = store
+        self.carrier = carrier
+        self.flusher = flusher
+        self._ticker = LoopingCall(self.tick)
+        self._ticker.clock = reactor
+        self._lease_held = True
+
+    def start(self) -> None:
+        """Join: hand on and claim from now on, listen, and keep the lease."""
+        self.carrier.outbox.peers = self
+        self.store.listen(self._heard)
+        self._ticker.start(self.store.lease / 3, now=True)
+        log.info(
+            "node {node} joined the cluster (slot {slot}, lease {lease:g} s)",
+            node=self.store.node,
+            slot=self.store.slot,
+            lease=self.store.lease,
+        )
+
+    def stop(self) -> None:
+        """Stop renewing and claiming (the store's closing ends the listening)."""
+        if self._ticker.running:
+            self._ticker.stop()
+
+    # -- the outbox's peers ---------------------------------------------------------------
+
+    def release(self, system_id: str, deliveries: list[DeliveryRecord]) -> None:
+        """No bind of ``system_id`` here: its deliveries go to the nodes bound for it."""
+        self.store.release_owed([delivery.message for delivery in deliveries], system_id)
+        log.debug(
+            "node {node} hands {count} deliveries for {system_id} to the nodes bound for it",
+            node=self.store.node,
+            count=len(deliveries),
+            system_id=system_id,
+        )
+
+    def claim(self, system_id: str) -> None:
+        """A bind of ``system_id`` arrived: take what the other nodes released for it."""
+        self.store.claim_owed([system_id], self._adopt_owed)
+
+    def _heard(self, system_id: str) -> None:
+        if system_id in self.carrier.outbox.bound_accounts():
+            self.claim(system_id)
+
+    # -- every third of a lease -------------------------------------------------------------
+
+    def tick(self) -> None:
+        """Renew the lease, take over lost nodes' pending MTs, claim what bound accounts are owed."""
+        store = self.store
+        store.renew_lease(self._renewed)
+        store.take_over(self._adopt_pending)
+        accounts = self.carrier.outbox.bound_accounts()
+        if accounts:
+            store.claim_owed(accounts, self._adopt_owed)
+
+    def _renewed(self, held: bool) -> None:
+        if held != self._lease_held:
+            if held:
+                log.info("node {node} holds its lease again", node=self.store.node)
+            else:
+                log.warn(
+                    "node {node} could not renew its lease in time: the other nodes may take its work",
+                    node=self.store.node,
+                )
+        self._lease_held = held
+
+    def _adopt_owed(self, records: list[MessageRecord]) -> None:
+        if records:
+            self.carrier.adopt(owed=records)
+            self.flusher.mark()
+            log.info(
+                "node {node} took {count} receipts and MO owed to {accounts}",
+                node=self.store.node,
+                count=len(records),
+                accounts=", ".join(sorted({r.system_id for r in records})),
+            )
+
+    def _adopt_pending(self, records: list[MessageRecord]) -> None:
+        if records:
+            self.carrier.adopt(pending=records)
+            self.flusher.mark()
+            log.info(
+                "node {node} took over {count} pending messages of lost nodes",
+                node=self.store.node,
+                count=len(records),
+            )

@@ -1,0 +1,251 @@
+"""Several smsgw nodes on one PostgreSQL database (see docs/cluster.md).
+
+A node is a :class:`PostgresNodeStore`: the PostgreSQL store plus what lets nodes share the
+database instead of one holding it alone.
+
+- It registers in ``nodes`` under its name and a *slot* (1-1023), kept for that name across
+  restarts, and holds a lease there that it renews. Its rows are numbered in its slot's range
+  (``slot · 2⁴⁰ + n``), so no two nodes hand out one message id, with no round trip per id.
+- Its connection sets ``smsgw.node``, which the ``messages.node`` column takes by default: a
+  message names the node that accepted it, which delivers what it owes.
+- What it owes an account that has no bind here, it releases (``node`` NULL, then a
+  notification on ``smsgw_owed``); a node with a bind of that account claims such rows with
+  ``FOR UPDATE SKIP LOCKED``, so each goes to exactly one. Rows of a node whose lease ran out
+  are claimed the same way, and its pending MTs are taken over.
+
+A start, a restart and a takeover read back only the node's own rows.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from functools import partial
+from typing import Any
+
+import psycopg
+
+from smsgw.store import sql
+from smsgw.store.interface import StoreError
+from smsgw.store.postgres import PostgresStore
+from smsgw.store.records import MessageRecord
+
+#: A node's rows are numbered from ``slot << SLOT_BITS``: a trillion rows per node.
+SLOT_BITS = 40
+#: The channel a node names the account on when it releases what is owed to it.
+OWED_CHANNEL = "smsgw_owed"
+_REGISTRATION_LOCK = 0x736D736777 + 2
+#: Each node's liveness lock is this plus its slot: held by its connection while it runs, so a
+#: restarted node knows at once that its earlier process is gone (its lease may still run).
+_NODE_LOCK = 0x736D73677700
+_CLAIM_BATCH = 10_000
+
+_RELEASE = "UPDATE messages SET node = NULL WHERE id = ? AND node = current_setting('smsgw.node')"
+_NOTIFY_OWED = f"SELECT pg_notify('{OWED_CHANNEL}', ?)"
+_DEAD = "SELECT name FROM nodes WHERE lease_until < now()"
+
+
+class PostgresNodeStore(PostgresStore):
+    """The PostgreSQL store of one node of several.
+
+    :param node: this node's name (``--node``), unique among the database's live nodes.
+    :param lease: seconds a node stays alive to the others without renewing its lease.
+    :param on_error: told (through ``call_soon``) of a claim, takeover or renewal that failed.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        node: str,
+        *,
+        lease: float = 10.0,
+        on_error: Callable[[str, BaseException], None] = lambda what, error: None,
+        **options: Any,
+    ) -> None:
+        self.node = node
+        self.lease = lease
+        self.slot = 0
+        self._dsn = url  # the listener's own connection needs the password the logs do not show
+        self._on_error = on_error
+        super().__init__(url, **options)
+        self._listener: psycopg.Connection[Any] | None = None
+
+    # -- joining -------------------------------------------------------------------------
+
+    def _own(self) -> None:
+        db = self._db
+        db.execute("SELECT set_config('smsgw.node', %s, false)", (self.node,))
+        with db.transaction():
+            db.execute("SELECT pg_advisory_xact_lock(%s)", (_REGISTRATION_LOCK,))
+            row = db.execute("SELECT slot FROM nodes WHERE name = %s", (self.node,)).fetchone()
+            if row is None:
+                free = db.execute(
+                    "SELECT MIN(s) FROM generate_series(1, 1023) s WHERE s NOT IN (SELECT slot FROM nodes)"
+                ).fetchone()
+                if free is None or free[0] is None:
+                    raise StoreError(f"{self.url} has 1023 nodes already; reuse a name with --node")
+                slot = int(free[0])
+                db.execute(
+                    "INSERT INTO nodes (name, slot, lease_until) VALUES (%s, %s, now() + make_interval(secs => %s))",
+                    (self.node, slot, self.lease),
+                )
+            else:
+                slot = int(row[0])
+            (alone,) = db.execute("SELECT pg_try_advisory_lock(%s)", (_NODE_LOCK + slot,)).fetchone() or (
+                False,
+            )
+            if not alone:
+                raise StoreError(
+                    f"node {self.node!r} is already running on {self.url}; give this one another --node name"
+                )
+            db.execute(
+                "UPDATE nodes SET lease_until = now() + make_interval(secs => %s) WHERE name = %s",
+                (self.lease, self.node),
+            )
+        self.slot = slot
+
+    @property
+    def _first_id(self) -> int:
+        return self.slot << SLOT_BITS
+
+    # -- reads of this node's own rows ---------------------------------------------------
+
+    def max_id(self) -> int:
+        """The highest row id in this node's range (its range's start when it has none)."""
+        first = self._first_id
+        rows = self._read(
+            "SELECT COALESCE(MAX(id), ?) FROM messages WHERE id BETWEEN ? AND ?",
+            (first, first, first + (1 << SLOT_BITS) - 1),
+        )
+        return int(rows[0][0])
+
+    def max_seen(self) -> int:
+        """The latest arrival this node numbered (arrivals are numbered in its range too)."""
+        first = self._first_id
+        rows = self._read(
+            "SELECT COALESCE(MAX(seen), ?) FROM messages WHERE seen BETWEEN ? AND ?",
+            (first, first, first + (1 << SLOT_BITS) - 1),
+        )
+        return int(rows[0][0])
+
+    def pending_messages(self) -> list[MessageRecord]:
+        """This node's MT messages not yet final."""
+        return self._records(
+            f"SELECT {sql.COLUMNS} FROM messages WHERE node = ? AND direction = 'MT' AND state IN (0, 1, 6)"
+            " ORDER BY id",
+            (self.node,),
+        )
+
+    def owing(self) -> list[MessageRecord]:
+        """What this node's messages still owe their ESMEs."""
+        return self._records(
+            f"SELECT {sql.COLUMNS} FROM messages WHERE node = ? AND report IS NOT NULL ORDER BY id",
+            (self.node,),
+        )
+
+    # -- sharing what is owed ------------------------------------------------------------
+
+    def release_owed(self, messages: Iterable[int], system_id: str) -> None:
+        """Queue (urgent) the hand-over of what these messages owe ``system_id``, which no
+        bind here takes: the nodes bound for it are told once it is committed."""
+        for message in messages:
+            self._queue.append((_RELEASE, (message,)))
+        self._queue.append((_NOTIFY_OWED, (system_id,)))
+        self._urgent = True
+
+    def claim_owed(self, system_ids: Iterable[str], then: Callable[[list[MessageRecord]], None]) -> None:
+        """Claim what is owed to these accounts and held by no live node (released, or left
+        by a node whose lease ran out); ``then`` gets the claimed rows, oldest first."""
+        accounts = sorted(set(system_ids))
+        if not accounts:
+            then([])
+            return
+        query = (
+            f"UPDATE messages SET node = %s WHERE id IN (SELECT id FROM messages WHERE report IS NOT NULL"
+            f" AND system_id = ANY(%s) AND (node IS NULL OR node IN ({_DEAD} AND name <> %s))"
+            f" ORDER BY id LIMIT {_CLAIM_BATCH} FOR UPDATE SKIP LOCKED) RETURNING {sql.COLUMNS}"
+        )
+        self._later(
+            f"claiming what is owed to {', '.join(accounts)}",
+            self._claim,
+            then,
+            query,
+            (self.node, accounts, self.node),
+        )
+
+    def take_over(self, then: Callable[[list[MessageRecord]], None]) -> None:
+        """Take the pending MTs of nodes whose lease ran out; ``then`` gets them, oldest first."""
+        query = (
+            f"UPDATE messages SET node = %s WHERE direction = 'MT' AND state IN (0, 1, 6)"
+            f" AND node IN ({_DEAD} AND name <> %s) RETURNING {sql.COLUMNS}"
+        )
+        self._later(
+            "taking over the pending messages of lost nodes", self._claim, then, query, (self.node, self.node)
+        )
+
+    def renew_lease(self, then: Callable[[bool], None]) -> None:
+        """Renew this node's lease; ``then(False)`` when it could not be (the database is out
+        of reach, or the lease had run out and others may have taken this node's work)."""
+        self._later(f"renewing the lease of node {self.node!r}", self._renew, then)
+
+    def _renew(self) -> bool:
+        row = self._db.execute(
+            "UPDATE nodes SET lease_until = now() + make_interval(secs => %s)"
+            " WHERE name = %s RETURNING lease_until > now() - make_interval(secs => %s)",
+            (self.lease, self.node, self.lease),
+        ).fetchone()
+        return bool(row and row[0])
+
+    def _claim(self, query: str, params: tuple[Any, ...]) -> list[MessageRecord]:
+        self._write(self._take_queue())
+        rows = self._db.execute(query, params).fetchall()
+        return sorted((MessageRecord(*row) for row in rows), key=lambda record: record.id)
+
+    def _later(self, what: str, job: Callable[..., Any], then: Callable[[Any], None], *args: Any) -> None:
+        """Run ``job`` on the worker, after what was asked before; ``then`` gets its result on
+        the caller's thread, or ``on_error`` hears ``what`` failed."""
+        call_soon = self._call_soon
+        if call_soon is None:
+            then(self._on_worker(job, *args))
+            return
+        future = self._worker.submit(job, *args)
+
+        def tell(_: object) -> None:
+            error = future.exception()
+            if error is None:
+                result = future.result()
+                call_soon(lambda: then(result))
+            else:
+                call_soon(lambda: self._on_error(what, error))
+
+        future.add_done_callback(tell)
+
+    # -- being told ----------------------------------------------------------------------
+
+    def listen(self, on_owed: Callable[[str], None]) -> None:
+        """Call ``on_owed(system_id)`` (through ``call_soon``) whenever a node releases what is
+        owed to an account, from a connection and a thread of its own."""
+        listener = psycopg.connect(self._dsn, autocommit=True)
+        listener.execute(f"LISTEN {OWED_CHANNEL}")
+        self._listener = listener
+        call_soon = self._call_soon
+
+        def listen() -> None:
+            try:
+                for notify in listener.notifies():
+                    if call_soon is not None:
+                        call_soon(partial(on_owed, notify.payload))
+                    else:
+                        on_owed(notify.payload)
+            except psycopg.Error:
+                return  # closed by close(), or the server went away: the periodic claims go on
+
+        threading.Thread(target=listen, name="smsgw-listen", daemon=True).start()
+
+    def close(self) -> None:
+        """Stop listening, then close as a single store does (this node's lease is left to
+        run out; its liveness lock goes with its connection)."""
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+        super().close()

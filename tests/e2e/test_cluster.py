@@ -1,0 +1,119 @@
+"""Two ``smsgw serve --node`` processes on one PostgreSQL database (docs/cluster.md): what one
+accepts the other delivers, reads, and takes over when the first is killed."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .conftest import DEMO, Esme, Smsgw, receipt_of, wait_until
+
+pytestmark = pytest.mark.e2e
+
+LEASE = 2.0  # seconds: a killed node's work moves within about this
+
+
+class Node(Smsgw):
+    """An smsgw of a cluster: the shared database, and its node name."""
+
+    def __init__(self, workdir: Path, url: str, name: str) -> None:
+        super().__init__(workdir, f"[store]\nlease = {LEASE:g}\n")
+        self.store_url = url
+        self.name = name
+
+    def command(self) -> list[str]:
+        return [*super().command(), "--node", self.name]
+
+
+@pytest.fixture
+def cluster(postgres_url: str, tmp_path: Path) -> Iterator[tuple[Node, Node]]:
+    a = Node(tmp_path / "a", postgres_url, "a").start()
+    b = Node(tmp_path / "b", postgres_url, "b").start()
+    yield a, b
+    for node in (a, b):
+        node.stop(signal.SIGKILL)
+
+
+def receipts(esme: Esme) -> set[str]:
+    return {receipt_of(pdu)["receipted_message_id"] for pdu in esme.deliveries}
+
+
+def test_a_receipt_reaches_the_bind_on_the_other_node(cluster: tuple[Node, Node]) -> None:
+    a, b = cluster
+    receiver = Esme(b.smpp_address)
+    receiver.bind("receiver")
+    sender = Esme(a.smpp_address)
+    sender.bind("transmitter")  # takes no deliveries: a hands the receipt on
+    message_id = sender.submit_ok(DEMO[0], "code 4711")
+    wait_until(lambda: receiver.read(0.2) and message_id in receipts(receiver), what="the receipt on node b")
+    assert receipt_of(receiver.deliveries[-1])["stat"] == "DELIVRD"
+    assert "code 4711" in [m["text"] for m in b.get(f"/api/messages?msisdn={DEMO[0]}")["messages"]]
+    sender.close()
+    receiver.close()
+
+
+def test_a_message_accepted_on_one_node_is_in_the_inbox_read_through_the_other(
+    cluster: tuple[Node, Node],
+) -> None:
+    a, b = cluster
+    sender = Esme(a.smpp_address)
+    sender.bind("transceiver")
+    sender.submit_ok(DEMO[1], "seen from b")
+    inbox = b.get(f"/api/handsets/{DEMO[1]}/inbox")
+    assert [m["text"] for m in inbox["messages"]][-1:] == ["seen from b"]
+    sender.close()
+
+
+def test_a_killed_nodes_receipts_are_delivered_by_the_other(cluster: tuple[Node, Node]) -> None:
+    """kill -9 of a under load, with every receipt still owed to its ESME: every message a
+    acknowledged is stored, and its receipt comes from b once a's lease has run out."""
+    a, b = cluster
+    # Its ESME refuses every receipt for now (ESME_RX_T_APPN): a keeps them owed, to retry.
+    on_a = Esme(a.smpp_address, deliver_status=0x64)
+    on_a.bind("transceiver")
+    acknowledged: list[str] = []
+    stop = threading.Event()
+
+    def submit() -> None:
+        try:
+            while not stop.is_set():
+                acknowledged.append(on_a.submit_ok(DEMO[2], f"load {len(acknowledged)}"))
+        except Exception:  # the node was killed under it
+            return
+
+    load = threading.Thread(target=submit)
+    load.start()
+    wait_until(lambda: len(acknowledged) >= 100, timeout=20, what="100 messages acknowledged by node a")
+    a.stop(signal.SIGKILL)
+    stop.set()
+    load.join(10)
+    owed = set(acknowledged)  # none was accepted on a
+    killed = time.monotonic()
+    on_b = Esme(b.smpp_address)
+    on_b.bind("receiver")  # the ESME reconnects to the survivor
+
+    def all_came() -> bool:
+        on_b.read(0.2)
+        return owed <= receipts(on_b)
+
+    wait_until(all_came, timeout=LEASE * 5, what=f"the {len(owed)} receipts node a owed, from node b")
+    print(
+        f"node a killed after {len(acknowledged)} acknowledged; the {len(owed)} receipts it still owed"
+        f" came from node b {time.monotonic() - killed:.1f} s later (lease {LEASE:g} s)"
+    )
+    stored = {m["message_id"] for m in b.get(f"/api/messages?msisdn={DEMO[2]}&limit=1000")["messages"]}
+    assert set(acknowledged) <= stored
+    on_b.close()
+    on_a.close()
+
+
+def test_a_second_process_with_a_running_nodes_name_is_refused(cluster: tuple[Node, Node], tmp_path: Path) -> None:
+    a, _ = cluster
+    twin = Node(tmp_path / "twin", a.store_url or "", "a")
+    with pytest.raises(RuntimeError, match="node 'a' is already running"):
+        twin.start()

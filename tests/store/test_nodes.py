@@ -1,0 +1,116 @@
+"""Nodes sharing one PostgreSQL database: each numbers its own rows, reads back its own work,
+hands what it owes an account bound elsewhere to the nodes bound for it, and takes over the
+work of a node whose lease ran out."""
+
+from __future__ import annotations
+
+import queue
+import time
+from collections.abc import Iterator
+
+import pytest
+
+pytest.importorskip("psycopg", reason="psycopg is not installed (pip install 'smsgw[postgres]')")
+
+from smsgw.store.interface import StoreError  # noqa: E402
+from smsgw.store.nodes import SLOT_BITS, PostgresNodeStore  # noqa: E402
+from smsgw.store.records import MessageRecord  # noqa: E402
+from tests.store.test_stores import ALICE, DELIVRD, ENROUTE, row  # noqa: E402
+
+
+@pytest.fixture
+def nodes(postgres_url: str) -> Iterator[list[PostgresNodeStore]]:
+    opened: list[PostgresNodeStore] = []
+    yield opened
+    for node in opened:
+        node.close()
+
+
+def join(url: str, opened: list[PostgresNodeStore], name: str, lease: float = 10.0) -> PostgresNodeStore:
+    opened.append(PostgresNodeStore(url, name, lease=lease))
+    return opened[-1]
+
+
+def claimed(node: PostgresNodeStore, *accounts: str) -> list[int]:
+    got: list[list[MessageRecord]] = []
+    node.claim_owed(accounts, got.append)
+    return [record.id for record in got[0]]
+
+
+def test_each_node_numbers_its_rows_in_a_range_of_its_own(postgres_url: str, nodes: list) -> None:
+    a, b = join(postgres_url, nodes, "a"), join(postgres_url, nodes, "b")
+    assert (a.slot, b.slot) == (1, 2)
+    assert a.max_id() == 1 << SLOT_BITS and b.max_id() == 2 << SLOT_BITS
+    a.insert_message(row(a.max_id() + 1, ALICE))
+    b.insert_message(row(b.max_id() + 1, ALICE))
+    a.commit()
+    b.commit()
+    assert a.max_id() == (1 << SLOT_BITS) + 1 and b.max_id() == (2 << SLOT_BITS) + 1
+
+
+def test_a_name_runs_once_and_keeps_its_slot_across_restarts(postgres_url: str, nodes: list) -> None:
+    a = join(postgres_url, nodes, "a")
+    join(postgres_url, nodes, "b")
+    with pytest.raises(StoreError, match="node 'a' is already running"):
+        PostgresNodeStore(postgres_url, "a")
+    a.close()
+    again = join(postgres_url, nodes, "a")  # at once: the earlier process's lock went with it
+    assert again.slot == 1
+
+
+def test_a_node_reads_back_its_own_work_and_claims_what_others_released(postgres_url: str, nodes: list) -> None:
+    a, b = join(postgres_url, nodes, "a"), join(postgres_url, nodes, "b")
+    first = a.max_id() + 1
+    a.insert_message(row(first, ALICE, system_id="shop", state=DELIVRD, report=DELIVRD))
+    a.insert_message(row(first + 1, ALICE, system_id="shop", state=ENROUTE, report=None))
+    a.insert_message(row(first + 2, ALICE, system_id="bank", state=DELIVRD, report=DELIVRD))
+    a.commit()
+    assert [r.id for r in a.owing()] == [first, first + 2] and [r.id for r in a.pending_messages()] == [first + 1]
+    assert b.owing() == [] and b.pending_messages() == []
+    assert claimed(b, "shop", "bank") == []  # a is alive and holds them
+    a.release_owed([first], "shop")  # no bind of shop on a
+    a.commit()
+    assert claimed(b, "shop", "bank") == [first]
+    assert claimed(b, "shop") == []  # claimed once
+    assert [r.id for r in b.owing()] == [first] and [r.id for r in a.owing()] == [first + 2]
+
+
+def test_a_lost_nodes_work_is_taken_over_once_its_lease_ran_out(postgres_url: str, nodes: list) -> None:
+    a = join(postgres_url, nodes, "a", lease=0.5)
+    b = join(postgres_url, nodes, "b")
+    first = a.max_id() + 1
+    a.insert_message(row(first, ALICE, system_id="shop", state=DELIVRD, report=DELIVRD))
+    a.insert_message(row(first + 1, ALICE, system_id="shop", state=ENROUTE, report=None))
+    a.commit()
+    taken: list[list[MessageRecord]] = []
+    b.take_over(taken.append)
+    assert taken == [[]] and claimed(b, "shop") == []  # its lease still runs
+    time.sleep(0.7)  # a renews nothing: as if it had been killed
+    b.take_over(taken.append)
+    assert [r.id for r in taken[1]] == [first + 1]
+    assert claimed(b, "shop") == [first]
+
+
+def test_a_release_wakes_the_nodes_that_listen(postgres_url: str, nodes: list) -> None:
+    a, b = join(postgres_url, nodes, "a"), join(postgres_url, nodes, "b")
+    heard: queue.Queue[str] = queue.Queue()
+    b.listen(heard.put)
+    a.insert_message(row(a.max_id() + 1, ALICE, system_id="shop", state=DELIVRD, report=DELIVRD))
+    a.release_owed([a.max_id()], "shop")
+    assert heard.empty()  # told on commit, not before
+    a.commit()
+    assert heard.get(timeout=5) == "shop"
+
+
+def test_a_lease_is_renewed(postgres_url: str, nodes: list) -> None:
+    a = join(postgres_url, nodes, "a", lease=0.5)
+    b = join(postgres_url, nodes, "b")
+    a.insert_message(row(a.max_id() + 1, ALICE, system_id="shop", state=ENROUTE, report=None))
+    a.commit()
+    renewed: list[bool] = []
+    for _ in range(3):
+        time.sleep(0.25)
+        a.renew_lease(renewed.append)
+    taken: list[list[MessageRecord]] = []
+    b.take_over(taken.append)
+    assert renewed == [True, True, True] and taken == [[]]
