@@ -218,7 +218,9 @@ def start_reference(workdir: Path, reference: Reference) -> Server:
     return Server("reference", process, _read_port_line(process, log), log=log)
 
 
-def start_smsgw(workdir: Path, timeout: float = 10.0, store_url: str | None = None) -> Server:
+def start_smsgw(
+    workdir: Path, timeout: float = 10.0, store_url: str | None = None, extra: tuple[str, ...] = ()
+) -> Server:
     """Start ``python -m smsgw serve`` on free ports and read its ports file: with its file
     store in ``workdir``, or on the PostgreSQL database ``store_url``.
 
@@ -244,6 +246,7 @@ def start_smsgw(workdir: Path, timeout: float = 10.0, store_url: str | None = No
         "--ports-file",
         str(ports_file),
         "--no-merchant",  # measure the carrier alone
+        *extra,
     ]
     process = _spawn(cmd, log, REPO_DIR, pipe_stdout=False)
     deadline = time.monotonic() + timeout

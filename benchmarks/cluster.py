@@ -1,0 +1,197 @@
+"""``python -m benchmarks.cluster``: smsgw nodes on one PostgreSQL database (docs/cluster.md).
+
+Starts a throwaway PostgreSQL server (``tests/postgres.py``), then per round:
+
+- **one node**: ``smsgw serve --store … --node a``, one load generator, N submit_sm with
+  receipts at window W;
+- **two nodes**: nodes a and b on one database, two load generators at once, N/2 each, one per
+  node; the rate is N over the slower one's time, the CPU both nodes' together;
+
+and once, **takeover**: node a (lease L) accepts K messages from an ESME that answers none
+of its receipts, is killed with ``kill -9``, and a receiver binds to node b at once: the time
+from the kill to the last of the K receipts arriving at b. Prints a table and one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from benchmarks import servers
+from smsgw.smpp import codec
+from smsgw.smpp.framing import PduBuffer
+from smsgw.smpp.pdu import BindReceiver, BindTransceiver
+from smsgw.smpp.sm import DeliverSm, DeliverSmResp, SubmitSm
+
+
+def _load(server: servers.Server, n: int, window: int) -> dict[str, Any]:
+    done = subprocess.run(
+        [
+            sys.executable, "-m", "benchmarks.loadgen", "--host", server.host, "--port", str(server.port),
+            "--system-id", server.system_id, "--password", server.password, "-n", str(n), "--window", str(window),
+        ],
+        cwd=servers.REPO_DIR, capture_output=True, text=True, timeout=120 + n / 200,
+    )  # fmt: skip
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def _nodes(
+    postgres: Any, workdir: Path, database: str, names: list[str], lease: float
+) -> list[servers.Server]:
+    url = postgres.create_database(database)
+    started = []
+    for name in names:
+        directory = workdir / f"{database}-{name}"
+        directory.mkdir()
+        started.append(
+            servers.start_smsgw(
+                directory, store_url=url, extra=("--node", name, "--config", _lease_config(directory, lease))
+            )
+        )
+    return started
+
+
+def _lease_config(directory: Path, lease: float) -> str:
+    path = directory / "smsgw.toml"
+    path.write_text(f"[store]\nlease = {lease:g}\n", encoding="utf-8")
+    return str(path)
+
+
+def load_round(
+    postgres: Any, workdir: Path, round_no: int, nodes: int, n: int, window: int
+) -> dict[str, Any]:
+    """One load run on ``nodes`` nodes, the load split evenly among them."""
+    started = _nodes(postgres, workdir, f"load{round_no}n{nodes}", ["a", "b", "c", "d"][:nodes], 10.0)
+    try:
+        for server in started:  # warm each node up, as the main benchmark does
+            _load(server, 2000, 100)
+        cpu_before = [server.cpu_seconds() for server in started]
+        with ThreadPoolExecutor(nodes) as pool:
+            results = list(pool.map(lambda server: _load(server, n // nodes, window), started))
+        cpu = sum(server.cpu_seconds() - before for server, before in zip(started, cpu_before))
+    finally:
+        for server in started:
+            server.stop()
+    seconds = max(r["submit_seconds"] for r in results)
+    total = sum(r["ok_responses"] for r in results)
+    return {
+        "nodes": nodes,
+        "submit_rate": total / seconds if seconds else 0.0,
+        "receipts": sum(r["receipts"] for r in results),
+        "server_cpu_us_per_msg": cpu / total * 1e6 if total else 0.0,
+        "errors": sum(r.get("errors", 0) for r in results),
+    }
+
+
+def _send(sock: socket.socket, pdu: Any) -> None:
+    sock.sendall(codec.encode(pdu))
+
+
+def _pdus(sock: socket.socket, buffer: PduBuffer, timeout: float) -> list[Any]:
+    sock.settimeout(timeout)
+    try:
+        data = sock.recv(1 << 16)
+    except TimeoutError:
+        return []
+    if not data:
+        raise ConnectionError("the node closed the connection")
+    return [codec.decode(raw) for raw in buffer.feed(data)]
+
+
+def takeover(postgres: Any, workdir: Path, messages: int, lease: float) -> dict[str, Any]:
+    """Seconds from kill -9 of node a to the last of its owed receipts arriving at node b."""
+    a, b = _nodes(postgres, workdir, "takeover", ["a", "b"], lease)
+    try:
+        esme = socket.create_connection((a.host, a.port))
+        buffer = PduBuffer()
+        _send(esme, BindTransceiver(1, system_id=a.system_id, password=a.password))
+        while not _pdus(esme, buffer, 5.0):
+            pass
+        for sequence in range(2, messages + 2):
+            _send(esme, SubmitSm(sequence, source_addr="12345", destination_addr="8613800000001",
+                                 short_message=b"takeover", registered_delivery=1))  # fmt: skip
+        answered = 0
+        while answered < messages:  # receipts are read and never answered: a keeps them owed
+            answered += sum(1 for pdu in _pdus(esme, buffer, 5.0) if not isinstance(pdu, DeliverSm))
+        a.process.kill()
+        killed = time.monotonic()
+        a.process.wait()
+        esme.close()
+        receiver = socket.create_connection((b.host, b.port))
+        buffer = PduBuffer()
+        _send(receiver, BindReceiver(1, system_id=b.system_id, password=b.password))
+        receipted: set[object] = set()
+        deadline = killed + lease * 10 + 30
+        while len(receipted) < messages and time.monotonic() < deadline:
+            for pdu in _pdus(receiver, buffer, 0.5):
+                if isinstance(pdu, DeliverSm):
+                    receipted.add(pdu.receipted_message_id)
+                    _send(receiver, DeliverSmResp(pdu.sequence_number))
+        took = time.monotonic() - killed
+        receiver.close()
+    finally:
+        a.stop()
+        b.stop()
+    return {"lease": lease, "owed": messages, "delivered_by_b": len(receipted), "seconds": took}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point; see ``benchmarks/README.md``."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.cluster", description=__doc__.split("\n")[0])
+    parser.add_argument("--n", type=int, default=20000, help="submit_sm per load run (default 20000)")
+    parser.add_argument("--window", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--takeover-messages", type=int, default=200)
+    parser.add_argument(
+        "--lease", type=float, default=10.0, help="node a's lease in the takeover (default 10)"
+    )
+    args = parser.parse_args(argv)
+    sys.path.insert(0, str(servers.REPO_DIR))
+    from tests.postgres import PostgresServer, unavailable_reason
+
+    reason = unavailable_reason()
+    if reason is not None:
+        print(f"skipped: {reason}")
+        return 1
+    with tempfile.TemporaryDirectory(prefix="smsgw-cluster-") as tmp, PostgresServer() as postgres:
+        workdir = Path(tmp)
+        runs = []
+        for round_no in range(1, args.rounds + 1):
+            for nodes in (1, 2) if round_no % 2 else (2, 1):
+                run = load_round(postgres, workdir, round_no, nodes, args.n, args.window)
+                runs.append(run)
+                print(
+                    f"round {round_no}: {nodes} node(s) {run['submit_rate']:>9,.0f} submits/s "
+                    f"srv {run['server_cpu_us_per_msg']:.1f} µs/msg  receipts {run['receipts']}  errors {run['errors']}"
+                )
+        moved = takeover(postgres, workdir, args.takeover_messages, args.lease)
+    print(f"\nwindow {args.window}, {args.n} submit_sm a run, medians of {args.rounds} rounds")
+    print(f"{'nodes':>5} {'submits/s':>10} {'srv CPU µs/msg':>15}")
+    summary = {}
+    for nodes in (1, 2):
+        mine = [r for r in runs if r["nodes"] == nodes]
+        rate = statistics.median(r["submit_rate"] for r in mine)
+        cpu = statistics.median(r["server_cpu_us_per_msg"] for r in mine)
+        summary[nodes] = {"submit_rate": rate, "server_cpu_us_per_msg": cpu}
+        print(f"{nodes:>5} {rate:>10,.0f} {cpu:>15.1f}")
+    print(f"two nodes / one node: {summary[2]['submit_rate'] / summary[1]['submit_rate']:.2f}")
+    print(
+        f"takeover: kill -9 of node a (lease {moved['lease']:g} s) with {moved['owed']} receipts owed; "
+        f"node b delivered {moved['delivered_by_b']} of them, the last {moved['seconds']:.1f} s after the kill"
+    )
+    print(json.dumps({"runs": runs, "summary": summary, "takeover": moved}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
