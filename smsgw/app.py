@@ -316,6 +316,8 @@ def start(config: Config, reactor: Any) -> Any:
             stall=config.http.idle_timeout,
         )
         api = Api(routes, streams={"events": events}, settle=factory.flusher.settle)
+        if cluster is not None:
+            cluster.on_arrived = waiters.poke
         root = Root(api)
         lag = LagMonitor(reactor)
         root.mount(b"metrics", MetricsResource(carrier, factory.totals, lag))

@@ -116,6 +116,26 @@ class Handsets:
                 save(subscriber.msisdn, subscriber.name, subscriber.state.value, subscriber.inbox_after)
         subscribers.on_change = lambda s: save(s.msisdn, s.name, s.state.value, s.inbox_after, s.namespace)
 
+    def reload(self, msisdn: str, row: tuple[str, str, str, int, str] | None) -> None:
+        """Another node of the cluster changed this handset, or removed it (``row`` None): take
+        it as stored, and deliver what waits here for it if its phone is now on."""
+        subscriber = self.subscribers.get(msisdn)
+        if row is None:
+            if subscriber is not None:
+                self.subscribers.remove(msisdn)
+                self.ussd.forget(msisdn)
+            return
+        _, name, state, inbox_after, namespace = row
+        if subscriber is None:
+            subscriber = Subscriber(msisdn, name, HandsetState(state), inbox_after, namespace)
+            self.subscribers.put(subscriber)
+        else:
+            subscriber.name, subscriber.state = name, HandsetState(state)
+            subscriber.inbox_after, subscriber.namespace = inbox_after, namespace
+        self._changed(subscriber, stored=True)
+        if subscriber.state.receives_sms:
+            self.center.handset_reachable(msisdn, self.clock.now())
+
     def deliver_waiting(self) -> None:
         """Deliver what waits for phones that are on (switched on while smsgw was down, or the
         process died before delivering)."""

@@ -141,6 +141,10 @@ class SubscriberRegistry:
         self.changed(subscriber)
         return subscriber
 
+    def put(self, subscriber: Subscriber) -> None:
+        """Take a subscriber as it is stored already (by another node): not reported back."""
+        self._by_msisdn[subscriber.msisdn] = subscriber
+
     def changed(self, subscriber: Subscriber) -> None:
         """Report a subscriber's new name or state to whoever keeps them."""
         if self.on_change is not None:

@@ -10,6 +10,7 @@ notification went astray).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from twisted.internet.task import LoopingCall
@@ -17,7 +18,7 @@ from twisted.logger import Logger
 
 from smsgw.carrier.carrier import Carrier
 from smsgw.server.flusher import TurnFlusher
-from smsgw.store.nodes import PostgresNodeStore
+from smsgw.store.nodes import CHANGED_CHANNEL, OWED_CHANNEL, PostgresNodeStore
 from smsgw.store.records import DeliveryRecord, MessageRecord
 
 log = Logger(namespace="smsgw.cluster")
@@ -35,6 +36,8 @@ class ClusterNode:
         self._ticker = LoopingCall(self.tick)
         self._ticker.clock = reactor
         self._lease_held = True
+        #: Told of an MT another node delivered to a phone (its inbox long polls have news).
+        self.on_arrived: Callable[[str], None] = lambda msisdn: None
 
     def start(self) -> None:
         """Join: hand on and claim from now on, listen, and keep the lease."""
@@ -69,9 +72,22 @@ class ClusterNode:
         """A bind of ``system_id`` arrived: take what the other nodes released for it."""
         self.store.claim_owed([system_id], self._adopt_owed)
 
-    def _heard(self, system_id: str) -> None:
-        if system_id in self.carrier.outbox.bound_accounts():
-            self.claim(system_id)
+    def _heard(self, channel: str, payload: str) -> None:
+        if channel == OWED_CHANNEL:
+            if payload in self.carrier.outbox.bound_accounts():
+                self.claim(payload)
+            return
+        kind, msisdn, node = (payload.split(" ") + ["", "", ""])[:3]
+        if channel != CHANGED_CHANNEL or node == self.store.node:
+            return  # this node's own change: it knows
+        if kind == "arrived":
+            self.on_arrived(msisdn)
+        elif kind == "handset":
+            self.store.subscriber(msisdn, lambda row: self._reload(msisdn, row))
+
+    def _reload(self, msisdn: str, row: tuple[str, str, str, int, str] | None) -> None:
+        self.carrier.handsets.reload(msisdn, row)
+        self.flusher.mark()
 
     # -- every third of a lease -------------------------------------------------------------
 

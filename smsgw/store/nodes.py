@@ -28,12 +28,16 @@ import psycopg
 from smsgw.store import sql
 from smsgw.store.interface import StoreError
 from smsgw.store.postgres import PostgresStore
-from smsgw.store.records import MessageRecord
+from smsgw.store.records import MESSAGE_COLUMNS, MessageRecord, SqlValue
+from smsgw.store.sql import Write
 
 #: A node's rows are numbered from ``slot << SLOT_BITS``: a trillion rows per node.
 SLOT_BITS = 40
 #: The channel a node names the account on when it releases what is owed to it.
 OWED_CHANNEL = "smsgw_owed"
+#: The channel of other changes the nodes share, ``KIND MSISDN NODE`` (the node that made
+#: it): ``handset`` (kept, changed or removed), ``arrived`` (an MT reached that phone).
+CHANGED_CHANNEL = "smsgw_changed"
 _REGISTRATION_LOCK = 0x736D736777 + 2
 #: Each node's liveness lock is this plus its slot: held by its connection while it runs, so a
 #: restarted node knows at once that its earlier process is gone (its lease may still run).
@@ -41,7 +45,14 @@ _NODE_LOCK = 0x736D73677700
 _CLAIM_BATCH = 10_000
 
 _RELEASE = "UPDATE messages SET node = NULL WHERE id = ? AND node = current_setting('smsgw.node')"
-_NOTIFY_OWED = f"SELECT pg_notify('{OWED_CHANNEL}', ?)"
+_NOTIFY = "SELECT pg_notify(?, ?)"
+#: An arrival told by row (a held message reached its phone): the database knows the MSISDN.
+_NOTIFY_ARRIVAL_OF = (
+    f"SELECT pg_notify('{CHANGED_CHANNEL}', 'arrived ' || msisdn || ' ' || current_setting('smsgw.node'))"
+    " FROM messages WHERE id = ?"
+)
+_SEEN = MESSAGE_COLUMNS.index("seen")
+_MSISDN = MESSAGE_COLUMNS.index("msisdn")
 _DEAD = "SELECT name FROM nodes WHERE lease_until < now()"
 
 
@@ -67,6 +78,10 @@ class PostgresNodeStore(PostgresStore):
         self.slot = 0
         self._dsn = url  # the listener's own connection needs the password the logs do not show
         self._on_error = on_error
+        #: Notifications for the other nodes, sent with the next commit: once each, after
+        #: every write of it (consecutive writes of one statement stay one executemany).
+        self._notices: dict[tuple[str, str], None] = {}
+        self._arrivals: list[int] = []
         super().__init__(url, **options)
         self._listener: psycopg.Connection[Any] | None = None
 
@@ -143,6 +158,50 @@ class PostgresNodeStore(PostgresStore):
             (self.node,),
         )
 
+    # -- what the other nodes are told -------------------------------------------------------
+
+    def insert_message(self, row: tuple[SqlValue, ...]) -> None:
+        """Queue a new message; one that reached its phone already tells the other nodes."""
+        super().insert_message(row)
+        if row[_SEEN] is not None:
+            self._notices[CHANGED_CHANNEL, f"arrived {row[_MSISDN]!s} {self.node}"] = None
+
+    def update_state(
+        self,
+        message: int,
+        state: int,
+        done_at: float | None,
+        error: int,
+        report: int | None,
+        seen: int | None = None,
+    ) -> None:
+        """Queue a new state; an arrival is told to the other nodes (for the phone's inbox)."""
+        super().update_state(message, state, done_at, error, report, seen)
+        if seen is not None:
+            self._arrivals.append(message)
+
+    def save_subscriber(
+        self, msisdn: str, name: str, state: str, inbox_after: int, namespace: str = ""
+    ) -> None:
+        """Queue a subscriber's change, and tell the other nodes."""
+        super().save_subscriber(msisdn, name, state, inbox_after, namespace)
+        self._notices[CHANGED_CHANNEL, f"handset {msisdn} {self.node}"] = None
+
+    def delete_subscriber(self, msisdn: str) -> None:
+        """Queue a subscriber's removal, and tell the other nodes."""
+        super().delete_subscriber(msisdn)
+        self._notices[CHANGED_CHANNEL, f"handset {msisdn} {self.node}"] = None
+
+    def _take_queue(self) -> list[Write]:
+        queue = super()._take_queue()
+        if self._arrivals:
+            queue += [(_NOTIFY_ARRIVAL_OF, (message,)) for message in self._arrivals]
+            self._arrivals = []
+        if self._notices:
+            queue += [(_NOTIFY, notice) for notice in self._notices]
+            self._notices = {}
+        return queue
+
     # -- sharing what is owed ------------------------------------------------------------
 
     def release_owed(self, messages: Iterable[int], system_id: str) -> None:
@@ -150,8 +209,21 @@ class PostgresNodeStore(PostgresStore):
         bind here takes: the nodes bound for it are told once it is committed."""
         for message in messages:
             self._queue.append((_RELEASE, (message,)))
-        self._queue.append((_NOTIFY_OWED, (system_id,)))
+        self._notices[OWED_CHANNEL, system_id] = None
         self._urgent = True
+
+    def subscriber(self, msisdn: str, then: Callable[[tuple[str, str, str, int, str] | None], None]) -> None:
+        """Read one kept subscriber as stored (None: not kept); ``then`` gets it."""
+
+        def read() -> tuple[str, str, str, int, str] | None:
+            self._write(self._take_queue())
+            row = self._db.execute(
+                "SELECT msisdn, name, state, inbox_after, namespace FROM subscribers WHERE msisdn = %s",
+                (msisdn,),
+            ).fetchone()
+            return None if row is None else (str(row[0]), str(row[1]), str(row[2]), int(row[3]), str(row[4]))
+
+        self._later(f"reading handset {msisdn}", read, then)
 
     def claim_owed(self, system_ids: Iterable[str], then: Callable[[list[MessageRecord]], None]) -> None:
         """Claim what is owed to these accounts and held by no live node (released, or left
@@ -222,11 +294,13 @@ class PostgresNodeStore(PostgresStore):
 
     # -- being told ----------------------------------------------------------------------
 
-    def listen(self, on_owed: Callable[[str], None]) -> None:
-        """Call ``on_owed(system_id)`` (through ``call_soon``) whenever a node releases what is
-        owed to an account, from a connection and a thread of its own."""
+    def listen(self, on_notify: Callable[[str, str], None]) -> None:
+        """Call ``on_notify(channel, payload)`` (through ``call_soon``) for what the other
+        nodes tell (:data:`OWED_CHANNEL`, :data:`CHANGED_CHANNEL`), from a connection and a
+        thread of its own. A node hears its own notifications too."""
         listener = psycopg.connect(self._dsn, autocommit=True)
         listener.execute(f"LISTEN {OWED_CHANNEL}")
+        listener.execute(f"LISTEN {CHANGED_CHANNEL}")
         self._listener = listener
         call_soon = self._call_soon
 
@@ -234,9 +308,9 @@ class PostgresNodeStore(PostgresStore):
             try:
                 for notify in listener.notifies():
                     if call_soon is not None:
-                        call_soon(partial(on_owed, notify.payload))
+                        call_soon(partial(on_notify, notify.channel, notify.payload))
                     else:
-                        on_owed(notify.payload)
+                        on_notify(notify.channel, notify.payload)
             except psycopg.Error:
                 return  # closed by close(), or the server went away: the periodic claims go on
 

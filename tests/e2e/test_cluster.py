@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -112,8 +113,50 @@ def test_a_killed_nodes_receipts_are_delivered_by_the_other(cluster: tuple[Node,
     on_a.close()
 
 
-def test_a_second_process_with_a_running_nodes_name_is_refused(cluster: tuple[Node, Node], tmp_path: Path) -> None:
+def test_a_second_process_with_a_running_nodes_name_is_refused(
+    cluster: tuple[Node, Node], tmp_path: Path
+) -> None:
     a, _ = cluster
     twin = Node(tmp_path / "twin", a.store_url or "", "a")
     with pytest.raises(RuntimeError, match="node 'a' is already running"):
         twin.start()
+
+
+def test_a_handset_switched_on_through_one_node_gets_what_waits_for_it_on_the_other(
+    cluster: tuple[Node, Node],
+) -> None:
+    a, b = cluster
+    a.set_phone(DEMO[3], "off")
+    wait_until(
+        lambda: b.get(f"/api/handsets/{DEMO[3]}")["state"] == "off", what="node b to see the phone off"
+    )
+    receiver = Esme(b.smpp_address)
+    receiver.bind("transceiver")
+    message_id = receiver.submit_ok(DEMO[3], "held on b")
+    assert b.message(message_id)["state"] == "ENROUTE"  # held: the phone is off
+    a.set_phone(DEMO[3], "on")  # through the other node
+    wait_until(
+        lambda: receiver.read(0.2) and message_id in receipts(receiver),
+        what="the receipt once the phone is on",
+    )
+    assert b.message(message_id)["state"] == "DELIVRD"
+    receiver.close()
+
+
+def test_a_long_poll_on_one_node_answers_a_message_accepted_on_the_other(cluster: tuple[Node, Node]) -> None:
+    a, b = cluster
+    cursor = b.get(f"/api/handsets/{DEMO[4]}/inbox")["cursor"]
+    answer: list[Any] = []
+    poll = threading.Thread(
+        target=lambda: answer.append(b.get(f"/api/handsets/{DEMO[4]}/inbox?wait=20&after={cursor}"))
+    )
+    poll.start()
+    time.sleep(0.5)  # the poll waits on b
+    sender = Esme(a.smpp_address)
+    sender.bind("transceiver")
+    sent = time.monotonic()
+    sender.submit_ok(DEMO[4], "woken across nodes")
+    poll.join(20)
+    assert [m["text"] for m in answer[0]["messages"]] == ["woken across nodes"]
+    assert time.monotonic() - sent < 5  # woken by node a's notification, not by the 20 s timeout
+    sender.close()

@@ -58,14 +58,18 @@ def test_a_name_runs_once_and_keeps_its_slot_across_restarts(postgres_url: str, 
     assert again.slot == 1
 
 
-def test_a_node_reads_back_its_own_work_and_claims_what_others_released(postgres_url: str, nodes: list) -> None:
+def test_a_node_reads_back_its_own_work_and_claims_what_others_released(
+    postgres_url: str, nodes: list
+) -> None:
     a, b = join(postgres_url, nodes, "a"), join(postgres_url, nodes, "b")
     first = a.max_id() + 1
     a.insert_message(row(first, ALICE, system_id="shop", state=DELIVRD, report=DELIVRD))
     a.insert_message(row(first + 1, ALICE, system_id="shop", state=ENROUTE, report=None))
     a.insert_message(row(first + 2, ALICE, system_id="bank", state=DELIVRD, report=DELIVRD))
     a.commit()
-    assert [r.id for r in a.owing()] == [first, first + 2] and [r.id for r in a.pending_messages()] == [first + 1]
+    assert [r.id for r in a.owing()] == [first, first + 2] and [r.id for r in a.pending_messages()] == [
+        first + 1
+    ]
     assert b.owing() == [] and b.pending_messages() == []
     assert claimed(b, "shop", "bank") == []  # a is alive and holds them
     a.release_owed([first], "shop")  # no bind of shop on a
@@ -93,13 +97,13 @@ def test_a_lost_nodes_work_is_taken_over_once_its_lease_ran_out(postgres_url: st
 
 def test_a_release_wakes_the_nodes_that_listen(postgres_url: str, nodes: list) -> None:
     a, b = join(postgres_url, nodes, "a"), join(postgres_url, nodes, "b")
-    heard: queue.Queue[str] = queue.Queue()
-    b.listen(heard.put)
+    heard: queue.Queue[tuple[str, str]] = queue.Queue()
+    b.listen(lambda channel, payload: heard.put((channel, payload)))
     a.insert_message(row(a.max_id() + 1, ALICE, system_id="shop", state=DELIVRD, report=DELIVRD))
     a.release_owed([a.max_id()], "shop")
     assert heard.empty()  # told on commit, not before
     a.commit()
-    assert heard.get(timeout=5) == "shop"
+    assert heard.get(timeout=5) == ("smsgw_owed", "shop")
 
 
 def test_a_lease_is_renewed(postgres_url: str, nodes: list) -> None:
