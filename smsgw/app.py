@@ -43,6 +43,7 @@ from smsgw.web.metrics import MetricsResource
 from smsgw.web.namespaces import NamespaceRoutes
 from smsgw.web.network import NetworkRoutes
 from smsgw.web.openapi import OpenApiRoutes
+from smsgw.web.reads import store_reads
 from smsgw.web.ussd_http import HttpUssdApps
 from smsgw.web.waiting import InboxWaiters
 
@@ -296,6 +297,7 @@ def start(config: Config, reactor: Any) -> Any:
                 carrier.handsets,
                 info,
                 deliveries.pdu_log,
+                store_reads(store, reactor),
             ).routes()
             + HandsetRoutes(
                 carrier.handsets,

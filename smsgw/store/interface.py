@@ -46,6 +46,11 @@ class DocumentStore(Protocol):
 class MessageStore(Protocol):
     """Messages, what they still owe their ESMEs, and kept subscribers."""
 
+    #: Whether a read may run on another thread than the one that queues writes, so a caller
+    #: can keep reads that wait on a database server off the reactor. Such a read sees what
+    #: is committed; on the queuing thread a read also sees what is queued.
+    reads_anywhere: bool
+
     # -- writes (queued) -------------------------------------------------------------
 
     def insert_message(self, row: tuple[Any, ...]) -> None:

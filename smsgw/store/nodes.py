@@ -216,7 +216,6 @@ class PostgresNodeStore(PostgresStore):
         """Read one kept subscriber as stored (None: not kept); ``then`` gets it."""
 
         def read() -> tuple[str, str, str, int, str] | None:
-            self._write(self._take_queue())
             row = self._db.execute(
                 "SELECT msisdn, name, state, inbox_after, namespace FROM subscribers WHERE msisdn = %s",
                 (msisdn,),
@@ -269,7 +268,6 @@ class PostgresNodeStore(PostgresStore):
         return bool(row and row[0])
 
     def _claim(self, query: str, params: tuple[Any, ...]) -> list[MessageRecord]:
-        self._write(self._take_queue())
         rows = self._db.execute(query, params).fetchall()
         return sorted((MessageRecord(*row) for row in rows), key=lambda record: record.id)
 

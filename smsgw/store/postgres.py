@@ -17,6 +17,7 @@ advisory lock, so processes started together migrate it once.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Collection, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -177,6 +178,10 @@ class PostgresStore(QueuedWrites):
             raise
         self._worker = ThreadPoolExecutor(1, thread_name_prefix="smsgw-store")
         self._closed = False
+        self._owner = threading.get_ident()
+
+    #: Reads may run on any thread (each waits on the worker): the API reads off the reactor.
+    reads_anywhere = True
 
     def _migrate(self) -> None:
         db = self._db
@@ -277,7 +282,10 @@ class PostgresStore(QueuedWrites):
     # -- reads -----------------------------------------------------------------------
 
     def _read(self, query: str, params: Iterable[SqlValue] = ()) -> list[Row]:
-        return self._on_worker(self._write_then_read, self._take_queue(), query, tuple(params))
+        # Only the thread that queues writes takes them along: another thread's read sees what
+        # is committed (the queue is that thread's alone; taking it here could lose a write).
+        queue = self._take_queue() if threading.get_ident() == self._owner else []
+        return self._on_worker(self._write_then_read, queue, query, tuple(params))
 
     def _write_then_read(self, queue: list[Write], query: str, params: tuple[SqlValue, ...]) -> list[Row]:
         self._write(queue)

@@ -113,6 +113,8 @@ _WRITE_ERRORS = (
 class SqliteStore(QueuedWrites):
     """Messages, pending deliveries and other components' documents in one SQLite database.
 
+    Used from one thread (the reactor's): a read takes microseconds, and applies the queue first.
+
     :param path: a file path, or ``:memory:``.
     :param synchronous: ``NORMAL`` survives a crash of the process (WAL); ``FULL`` also
         survives a power loss, at an fsync per commit.
@@ -161,6 +163,9 @@ class SqliteStore(QueuedWrites):
             raise StoreError(f"cannot open the store {path}: {error}") from error
         except sqlite3.DatabaseError as error:
             raise StoreError(f"cannot open the store {path}: {error}") from error
+
+    #: Reads run on the thread that queues writes, as everything does (see the class).
+    reads_anywhere = False
 
     def commit(self) -> None:
         """Apply every queued write in one transaction and make it durable.

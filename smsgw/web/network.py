@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import struct
 import time
+from functools import partial
 from typing import Any
 
+from twisted.internet import defer
 from twisted.web import server
 
 from smsgw import __version__
@@ -18,6 +20,7 @@ from smsgw.smpp.constants import MessageState, command_name
 from smsgw.store.records import MessageRecord
 from smsgw.web.api import ApiError, Route, int_query, query
 from smsgw.web.handsets import no_handset
+from smsgw.web.reads import Reads, inline_reads
 from smsgw.web.render import iso, message_json
 
 
@@ -29,6 +32,8 @@ class NetworkRoutes:
     :param handsets: the handsets (a filter names one, or a namespace of them).
     :param info: what health reports about the listeners.
     :param pdu_log: the SMPP front end's log of recent messages' PDUs.
+    :param reads: where reads of the store run (:mod:`smsgw.web.reads`): answers that read it
+        are Deferreds.
     """
 
     def __init__(
@@ -38,8 +43,10 @@ class NetworkRoutes:
         handsets: Handsets,
         info: dict[str, Any],
         pdu_log: PduLog,
+        reads: Reads = inline_reads,
     ) -> None:
         self.binds = binds
+        self.reads = reads
         self.message_log = messages
         self.handsets = handsets
         self.pdu_log = pdu_log
@@ -101,7 +108,7 @@ class NetworkRoutes:
         binding.link.drop("dropped through the API")
         return {"id": number, "system_id": binding.account.system_id, "dropped": True}
 
-    def messages(self, request: server.Request) -> dict[str, Any]:
+    def messages(self, request: server.Request) -> defer.Deferred[dict[str, Any]]:
         """Stored messages (parts), newest first, filtered by msisdn, namespace, account, state
         and direction."""
         state_name = query(request, "state")
@@ -124,7 +131,8 @@ class NetworkRoutes:
         namespace = query(request, "namespace")
         among = None if namespace is None else [s.msisdn for s in self.handsets.in_namespace(namespace)]
         limit = int_query(request, "limit", 100, 1000, minimum=1) or 100
-        records = self.message_log.search(
+        search = partial(
+            self.message_log.search,
             among=among,
             msisdn=msisdn,
             system_id=query(request, "account"),
@@ -133,14 +141,21 @@ class NetworkRoutes:
             before=int_query(request, "before", None),
             limit=limit,
         )
-        return {
-            "messages": [message_json(r, self.message_log.text_coding(r)) for r in records],
-            "next_before": records[-1].id if len(records) == limit else None,
-        }
 
-    def message_pdus(self, request: server.Request, message_id: str) -> dict[str, Any]:
+        def answer(records: list[MessageRecord]) -> dict[str, Any]:
+            return {
+                "messages": [message_json(r, self.message_log.text_coding(r)) for r in records],
+                "next_before": records[-1].id if len(records) == limit else None,
+            }
+
+        return self.reads(search).addCallback(answer)
+
+    def message_pdus(self, request: server.Request, message_id: str) -> defer.Deferred[dict[str, Any]]:
         """The PDUs of a recent message as they crossed the wire, in hex."""
-        record = self._find(message_id, query(request, "account"), query(request, "direction"))
+        found = self._find(message_id, query(request, "account"), query(request, "direction"))
+        return found.addCallback(lambda record: self._pdus_of(record, message_id))
+
+    def _pdus_of(self, record: MessageRecord, message_id: str) -> dict[str, Any]:
         pdus = []
         for logged in self.pdu_log.of(record.system_id, message_id):
             raw = logged.raw
@@ -157,17 +172,25 @@ class NetworkRoutes:
             )
         return {"message_id": message_id, "pdus": pdus}
 
-    def message(self, request: server.Request, message_id: str) -> dict[str, Any]:
+    def message(self, request: server.Request, message_id: str) -> defer.Deferred[dict[str, Any]]:
         """One stored message by its message_id (and account or direction when it repeats)."""
-        record = self._find(message_id, query(request, "account"), query(request, "direction"))
-        return message_json(record, self.message_log.text_coding(record))
+        found = self._find(message_id, query(request, "account"), query(request, "direction"))
+        return found.addCallback(lambda record: message_json(record, self.message_log.text_coding(record)))
 
-    def _find(self, message_id: str, account: str | None, direction: str | None) -> MessageRecord:
+    def _find(
+        self, message_id: str, account: str | None, direction: str | None
+    ) -> defer.Deferred[MessageRecord]:
         """The one message with that message_id among those of ``account`` and ``direction``."""
         if direction is not None and direction.upper() not in ("MT", "MO"):
             raise ApiError(400, "bad_query", f"?direction={direction!r} is not MT or MO")
         direction = direction.upper() if direction is not None else None
-        found = self.message_log.by_message_id(message_id, account, direction)
+        read = partial(self.message_log.by_message_id, message_id, account, direction)
+        return self.reads(read).addCallback(self._one, message_id, account, direction)
+
+    @staticmethod
+    def _one(
+        found: list[MessageRecord], message_id: str, account: str | None, direction: str | None
+    ) -> MessageRecord:
         if not found:
             among = "" if account is None else f" of account {account!r}"
             among += "" if direction is None else f" in direction {direction}"

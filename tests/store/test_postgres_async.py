@@ -6,6 +6,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -67,4 +68,16 @@ def test_a_dropped_write_is_told_and_the_commit_still_lands(postgres_url: str) -
     loop.run_one()  # the commit's end
     assert outcome == [None] and dropped == [f"subscriber {ALICE}"]
     assert store.get_message(1) is not None
+    store.close()
+
+
+def test_a_read_from_another_thread_sees_what_is_committed_and_leaves_the_queue(postgres_url: str) -> None:
+    store = PostgresStore(postgres_url)
+    store.insert_message(row(1, ALICE))
+    store.commit()
+    store.insert_message(row(2, ALICE))  # queued by this thread, not committed
+    with ThreadPoolExecutor(1) as pool:
+        seen = pool.submit(lambda: [r.id for r in store.find_messages(msisdn=ALICE)]).result()
+    assert seen == [1] and store.dirty  # the other thread neither saw nor took the queued write
+    assert [r.id for r in store.find_messages(msisdn=ALICE)] == [2, 1]  # this thread's read applies it
     store.close()
