@@ -188,7 +188,7 @@ def _endpoint(host: str, port: int) -> str:
 
 
 def _cluster_job_failed(what: str, error: BaseException) -> None:
-    log.error("cluster: {what} failed ({error}); the next round tries again", what=what, error=error)
+    log.error("cluster: {what} failed ({error})", what=what, error=error)
 
 
 def _dropped_write(write: str, error: BaseException) -> None:
@@ -266,7 +266,7 @@ def start(config: Config, reactor: Any) -> Any:
         from smsgw.store.nodes import PostgresNodeStore
 
         assert isinstance(store, PostgresNodeStore)
-        cluster = ClusterNode(store, carrier, factory.flusher, reactor)
+        cluster = ClusterNode(store, carrier, factory.flusher, reactor, clock)
         cluster.start()
     try:
         smpp_port = yield endpoints.serverFromString(reactor, _endpoint(smpp.host, smpp.port)).listen(factory)
@@ -320,6 +320,7 @@ def start(config: Config, reactor: Any) -> Any:
         api = Api(routes, streams={"events": events}, settle=factory.flusher.settle)
         if cluster is not None:
             cluster.on_arrived = waiters.poke
+            clock_routes.on_advance.append(cluster.clock_advanced)
         root = Root(api)
         lag = LagMonitor(reactor)
         root.mount(b"metrics", MetricsResource(carrier, factory.totals, lag))

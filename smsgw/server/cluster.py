@@ -20,19 +20,28 @@ from smsgw.carrier.carrier import Carrier
 from smsgw.server.flusher import TurnFlusher
 from smsgw.store.nodes import CHANGED_CHANNEL, OWED_CHANNEL, PostgresNodeStore
 from smsgw.store.records import DeliveryRecord, MessageRecord
+from smsgw.web.clock import AdvancingClock
 
 log = Logger(namespace="smsgw.cluster")
+#: The document kind holding the cluster's clock offset (seconds ahead of the wall clock).
+CLOCK = "carrier.clock"
 
 
 class ClusterNode:
     """This node's part in the cluster: its lease, its claims, what it hands on."""
 
     def __init__(
-        self, store: PostgresNodeStore, carrier: Carrier, flusher: TurnFlusher, reactor: Any
+        self,
+        store: PostgresNodeStore,
+        carrier: Carrier,
+        flusher: TurnFlusher,
+        reactor: Any,
+        clock: AdvancingClock,
     ) -> None:
         self.store = store
         self.carrier = carrier
         self.flusher = flusher
+        self.clock = clock
         self._ticker = LoopingCall(self.tick)
         self._ticker.clock = reactor
         self._lease_held = True
@@ -40,7 +49,9 @@ class ClusterNode:
         self.on_arrived: Callable[[str], None] = lambda msisdn: None
 
     def start(self) -> None:
-        """Join: hand on and claim from now on, listen, and keep the lease."""
+        """Join: take the cluster's clock, hand on and claim from now on, listen, and keep
+        the lease."""
+        self._clock_is(self.store.documents(CLOCK))
         self.carrier.outbox.peers = self
         self.store.listen(self._heard)
         self._ticker.start(self.store.lease / 3, now=True)
@@ -82,8 +93,35 @@ class ClusterNode:
             return  # this node's own change: it knows
         if kind == "arrived":
             self.on_arrived(msisdn)
+        elif kind == "clock":
+            self.store.documents_later(CLOCK, self._clock_moved)
         elif kind == "handset":
             self.store.subscriber(msisdn, lambda row: self._reload(msisdn, row))
+
+    # -- the clock ----------------------------------------------------------------------------
+
+    def clock_advanced(self) -> None:
+        """This node's clock was advanced (``POST /api/clock``): the others follow."""
+        self.store.put_document(CLOCK, "offset", self.clock.offset)
+        self.store.tell("clock")
+        self.flusher.mark()
+
+    def _clock_is(self, documents: list[tuple[str, Any]]) -> bool:
+        offset = dict(documents).get("offset")
+        if not isinstance(offset, (int, float)) or offset <= self.clock.offset:
+            return False  # the carrier's time only moves forward
+        self.clock.advance(offset - self.clock.offset)
+        return True
+
+    def _clock_moved(self, documents: list[tuple[str, Any]]) -> None:
+        if self._clock_is(documents):
+            self.carrier.tick()  # what fell due by the new time happens here too
+            self.flusher.mark()
+            log.info(
+                "node {node} follows the cluster's clock: {offset:g} s ahead",
+                node=self.store.node,
+                offset=self.clock.offset,
+            )
 
     def _reload(self, msisdn: str, row: tuple[str, str, str, int, str] | None) -> None:
         self.carrier.handsets.reload(msisdn, row)

@@ -18,6 +18,7 @@ A start, a restart and a takeover read back only the node's own rows.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Iterable
 from functools import partial
@@ -201,6 +202,21 @@ class PostgresNodeStore(PostgresStore):
             queue += [(_NOTIFY, notice) for notice in self._notices]
             self._notices = {}
         return queue
+
+    def tell(self, kind: str, subject: str = "-") -> None:
+        """Queue (urgent) a notification to the other nodes that ``kind`` changed (``clock``)."""
+        self._notices[CHANGED_CHANNEL, f"{kind} {subject} {self.node}"] = None
+        self._urgent = True
+
+    def documents_later(self, kind: str, then: Callable[[list[tuple[str, Any]]], None]) -> None:
+        """Read the documents of ``kind`` on the worker; ``then`` gets them."""
+        def read() -> list[tuple[str, Any]]:  # on the worker: straight to the connection
+            rows = self._db.execute(
+                "SELECT key, value FROM documents WHERE kind = %s ORDER BY position", (kind,)
+            ).fetchall()
+            return [(str(key), json.loads(value)) for key, value in rows]
+
+        self._later(f"reading the {kind} documents", read, then)
 
     # -- sharing what is owed ------------------------------------------------------------
 

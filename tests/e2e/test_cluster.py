@@ -160,3 +160,13 @@ def test_a_long_poll_on_one_node_answers_a_message_accepted_on_the_other(cluster
     assert [m["text"] for m in answer[0]["messages"]] == ["woken across nodes"]
     assert time.monotonic() - sent < 5  # woken by node a's notification, not by the 20 s timeout
     sender.close()
+
+
+def test_the_clock_advanced_through_one_node_moves_on_the_other(cluster: tuple[Node, Node]) -> None:
+    a, b = cluster
+    status, moved = a.api("POST", "/api/clock", {"advance_seconds": 3600})
+    assert status == 200
+    wait_until(
+        lambda: abs(b.get("/api/clock")["offset_seconds"] - moved["offset_seconds"]) < 0.01,
+        what="node b's clock to follow node a's",
+    )
