@@ -171,6 +171,23 @@ class FaultRule:
         spelled: str = self.effect.value
         return spelled.replace("_", " ")
 
+    def as_mapping(self) -> dict[str, Any]:
+        """The rule as :meth:`from_mapping` reads it back (and the API shows it): every key,
+        None for those not set."""
+        mapping: dict[str, Any] = {
+            "name": self.name,
+            "effect": self.effect.value,
+            "msisdn": self.msisdn,
+            "account": self.account,
+            "code": self.code,
+            "every": self.every or None,
+            "probability": None if self.every else self.probability,
+            "limit": self.limit or None,
+            "namespace": self.namespace,
+        }
+        mapping.update(self.effect_keys())
+        return mapping
+
     def effect_keys(self) -> dict[str, Any]:
         """The keys only this rule's effect takes, written as the config writes them."""
         if self.effect is Effect.REFUSE_SUBMIT:
@@ -515,6 +532,8 @@ class FaultBook:
         self._rules: dict[str, FaultRule] = {}
         self._seen: dict[str, int] = {}
         self._fired: dict[str, int] = {}
+        #: Told after a rule is put in force or taken out (a cluster shares the API's rules).
+        self.on_change: Callable[[], None] | None = None
         for rule in rules:
             self._rules[rule.name] = rule
         self._reindex()
@@ -545,6 +564,8 @@ class FaultBook:
             raise ValueError(f"a fault rule named {rule.name!r} already exists")
         self._rules[rule.name] = rule
         self._reindex()
+        if self.on_change is not None:
+            self.on_change()
 
     def remove(self, name: str) -> FaultRule:
         """Take a rule out of force and forget its counts.
@@ -555,6 +576,8 @@ class FaultBook:
         self._seen.pop(name, None)
         self._fired.pop(name, None)
         self._reindex()
+        if self.on_change is not None:
+            self.on_change()
         return rule
 
     def remove_from(self, source: str) -> list[FaultRule]:

@@ -17,6 +17,7 @@ from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
 from smsgw.carrier.carrier import Carrier
+from smsgw.carrier.faults import FaultRule
 from smsgw.server.flusher import TurnFlusher
 from smsgw.store.nodes import CHANGED_CHANNEL, OWED_CHANNEL, PostgresNodeStore
 from smsgw.store.records import DeliveryRecord, MessageRecord
@@ -25,6 +26,8 @@ from smsgw.web.clock import AdvancingClock
 log = Logger(namespace="smsgw.cluster")
 #: The document kind holding the cluster's clock offset (seconds ahead of the wall clock).
 CLOCK = "carrier.clock"
+#: The document kind holding the fault rules put in force through the API (key ``api``).
+FAULTS = "carrier.faults"
 
 
 class ClusterNode:
@@ -45,6 +48,7 @@ class ClusterNode:
         self._ticker = LoopingCall(self.tick)
         self._ticker.clock = reactor
         self._lease_held = True
+        self._applying_faults = False
         #: Told of an MT another node delivered to a phone (its inbox long polls have news).
         self.on_arrived: Callable[[str], None] = lambda msisdn: None
 
@@ -52,6 +56,8 @@ class ClusterNode:
         """Join: take the cluster's clock, hand on and claim from now on, listen, and keep
         the lease."""
         self._clock_is(self.store.documents(CLOCK))
+        self._faults_are(self.store.documents(FAULTS))
+        self.carrier.faults.on_change = self._faults_changed
         self.carrier.outbox.peers = self
         self.store.listen(self._heard)
         self._ticker.start(self.store.lease / 3, now=True)
@@ -95,6 +101,8 @@ class ClusterNode:
             self.on_arrived(msisdn)
         elif kind == "clock":
             self.store.documents_later(CLOCK, self._clock_moved)
+        elif kind == "faults":
+            self.store.documents_later(FAULTS, self._faults_are)
         elif kind == "handset":
             self.store.subscriber(msisdn, lambda row: self._reload(msisdn, row))
 
@@ -122,6 +130,30 @@ class ClusterNode:
                 node=self.store.node,
                 offset=self.clock.offset,
             )
+
+    # -- fault rules -----------------------------------------------------------------------
+
+    def _faults_changed(self) -> None:
+        """A rule was put in force or taken out here: the API's rules are told to the others."""
+        if self._applying_faults:
+            return
+        rules = [rule.as_mapping() for rule in self.carrier.faults.rules if rule.source == "api"]
+        self.store.put_document(FAULTS, "api", rules)
+        self.store.tell("faults")
+        self.flusher.mark()
+
+    def _faults_are(self, documents: list[tuple[str, Any]]) -> None:
+        """Put the cluster's API rules in force here, in place of this node's."""
+        faults = self.carrier.faults
+        country_code = self.carrier.subscribers.country_code
+        self._applying_faults = True
+        try:
+            faults.remove_from("api")
+            for mapping in dict(documents).get("api", []):
+                given = {key: value for key, value in mapping.items() if value is not None}
+                faults.add(FaultRule.from_mapping(given, source="api", country_code=country_code))
+        finally:
+            self._applying_faults = False
 
     def _reload(self, msisdn: str, row: tuple[str, str, str, int, str] | None) -> None:
         self.carrier.handsets.reload(msisdn, row)

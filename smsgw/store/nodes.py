@@ -210,6 +210,7 @@ class PostgresNodeStore(PostgresStore):
 
     def documents_later(self, kind: str, then: Callable[[list[tuple[str, Any]]], None]) -> None:
         """Read the documents of ``kind`` on the worker; ``then`` gets them."""
+
         def read() -> list[tuple[str, Any]]:  # on the worker: straight to the connection
             rows = self._db.execute(
                 "SELECT key, value FROM documents WHERE kind = %s ORDER BY position", (kind,)

@@ -102,18 +102,13 @@ class FaultRoutes:
 
     def _json(self, rule: FaultRule) -> dict[str, Any]:
         counted, fired = self.faults.counts(rule.name)
-        shown: dict[str, Any] = {
-            "name": rule.name,
-            "effect": rule.effect.value,
+        mapping = rule.as_mapping()
+        name, effect = mapping.pop("name"), mapping.pop("effect")
+        return {
+            "name": name,
+            "effect": effect,
             "source": rule.source,
-            "msisdn": rule.msisdn,
-            "account": rule.account,
-            "code": rule.code,
-            "every": rule.every or None,
-            "probability": None if rule.every else rule.probability,
-            "limit": rule.limit or None,
-            "namespace": rule.namespace,
+            **mapping,
+            "counted": counted,
+            "fired": fired,
         }
-        shown.update(rule.effect_keys())
-        shown.update(counted=counted, fired=fired)
-        return shown

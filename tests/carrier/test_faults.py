@@ -475,3 +475,18 @@ def test_a_namespaced_rule_strikes_only_the_handsets_of_its_namespace() -> None:
     assert injected(carrier) == [("a:refuse", "refuse_submit", "ESME_RSYSERR")]
     carrier.faults.remove("a:refuse")
     assert not carrier.faults.may_strike(mine)
+
+
+@pytest.mark.parametrize(
+    "table",
+    [
+        {"name": "r", "effect": "refuse_submit", "status": "ESME_RSYSERR", "msisdn": "86139*", "every": 3},
+        {"name": "f", "effect": "fail_delivery", "state": "EXPIRED", "error": 42, "probability": 0.5, "limit": 2},
+        {"name": "d", "effect": "delay_delivery", "delay": [5, 60], "account": "shop", "namespace": "ci-1"},
+        {"name": "u", "effect": "ussd_timeout", "code": "*126#"},
+    ],
+)
+def test_a_rule_written_out_reads_back_the_same(table: dict) -> None:
+    rule = FaultRule.from_mapping(table, source="api")
+    given = {key: value for key, value in rule.as_mapping().items() if value is not None}
+    assert FaultRule.from_mapping(given, source="api") == rule

@@ -170,3 +170,25 @@ def test_the_clock_advanced_through_one_node_moves_on_the_other(cluster: tuple[N
         lambda: abs(b.get("/api/clock")["offset_seconds"] - moved["offset_seconds"]) < 0.01,
         what="node b's clock to follow node a's",
     )
+
+
+def test_a_fault_put_in_force_through_one_node_strikes_on_the_other(cluster: tuple[Node, Node]) -> None:
+    a, b = cluster
+    status, _ = a.api(
+        "POST",
+        "/api/faults",
+        {"name": "busy", "effect": "refuse_submit", "status": "ESME_RSYSERR", "msisdn": DEMO[0]},
+    )
+    assert status == 201
+    wait_until(lambda: [f["name"] for f in b.get("/api/faults")["faults"] if f["source"] == "api"] == ["busy"],
+               what="node b to have the rule")  # fmt: skip
+    esme = Esme(b.smpp_address)
+    esme.bind("transmitter")
+    assert esme.submit(DEMO[0], "refused on b").status == 0x08  # ESME_RSYSERR
+    assert a.api("DELETE", "/api/faults/busy")[0] == 200
+    wait_until(
+        lambda: not [f for f in b.get("/api/faults")["faults"] if f["source"] == "api"],
+        what="the rule gone on b",
+    )
+    esme.submit_ok(DEMO[0], "accepted again")
+    esme.close()
