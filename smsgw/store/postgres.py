@@ -16,9 +16,8 @@ advisory lock, so processes started together migrate it once.
 
 from __future__ import annotations
 
-import json
 import threading
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -28,6 +27,7 @@ from psycopg import errors
 from smsgw.store import sql
 from smsgw.store.interface import StoreError
 from smsgw.store.opening import redact
+from smsgw.store.queries import SqlReads
 from smsgw.store.records import MessageRecord, SqlValue
 from smsgw.store.sql import Row, Write, describe_write
 from smsgw.store.writes import QueuedWrites, ignore_dropped
@@ -135,7 +135,7 @@ def _statement(query: str, translated: dict[str, str] = {}) -> str:  # noqa: B00
     return found
 
 
-class PostgresStore(QueuedWrites):
+class PostgresStore(QueuedWrites, SqlReads):
     """Messages, pending deliveries and other components' documents in a PostgreSQL database.
 
     :param url: a libpq connection string or ``postgresql://`` URL.
@@ -182,6 +182,7 @@ class PostgresStore(QueuedWrites):
 
     #: Reads may run on any thread (each waits on the worker): the API reads off the reactor.
     reads_anywhere = True
+    _DOCUMENT_ORDER = "position"
 
     def _migrate(self) -> None:
         db = self._db
@@ -294,51 +295,6 @@ class PostgresStore(QueuedWrites):
         except psycopg.OperationalError as error:
             raise StoreError(f"the store {self.url} failed: {error}".rstrip()) from error
 
-    def _records(self, query: str, params: Iterable[SqlValue] = ()) -> list[MessageRecord]:
-        return [MessageRecord(*row) for row in self._read(query, params)]
-
-    def max_id(self) -> int:
-        """The highest message id ever stored (0 when empty)."""
-        return int(self._read(sql.MAX_ID)[0][0])
-
-    def max_seen(self) -> int:
-        """The latest arrival order of a message at a phone (0 when none arrived)."""
-        return int(self._read(sql.MAX_SEEN)[0][0])
-
-    def get_message(self, message: int) -> MessageRecord | None:
-        """One message by row id."""
-        records = self._records(sql.GET_MESSAGE, (message,))
-        return records[0] if records else None
-
-    def find_messages(
-        self,
-        *,
-        msisdn: str | None = None,
-        system_id: str | None = None,
-        state: int | None = None,
-        direction: str | None = None,
-        before: int | None = None,
-        after: int | None = None,
-        limit: int = 100,
-        among: Collection[str] | None = None,
-    ) -> list[MessageRecord]:
-        """Messages matching every given filter, newest first (oldest first with ``after``)."""
-        if among is not None and not among:
-            return []
-        return self._records(
-            *sql.find_messages(
-                msisdn=msisdn, system_id=system_id, state=state, direction=direction,
-                before=before, after=after, limit=limit, among=among,
-            )
-        )  # fmt: skip
-
-    def handset_parts(
-        self, msisdn: str, direction: str, after: int, limit: int = 2000, *, newest: bool = False
-    ) -> list[MessageRecord]:
-        """A phone's received (MT, by arrival) or sent (MO, by row) parts after a position."""
-        records = self._records(*sql.handset_parts(msisdn, direction, after, limit, newest))
-        return records[::-1] if newest else records
-
     def handset_parts_back(
         self, msisdn: str, direction: str, upto: int, above: int
     ) -> Iterator[MessageRecord]:
@@ -352,35 +308,6 @@ class PostgresStore(QueuedWrites):
             if len(page) < _PAGE:
                 return
             upto = getattr(page[-1], key) - 1  # positions are distinct integers
-
-    def pending_messages(self) -> list[MessageRecord]:
-        """MT messages not yet in a final state (to resume after a restart)."""
-        return self._records(sql.PENDING)
-
-    def owing(self) -> list[MessageRecord]:
-        """Messages that owe their ESME a receipt or an MO, oldest first (after a restart)."""
-        return self._records(sql.OWING)
-
-    def subscribers(self) -> list[tuple[str, str, str, int, str]]:
-        """Every kept subscriber: (msisdn, name, state, inbox_after, namespace)."""
-        return [(str(m), str(n), str(s), int(i), str(ns)) for m, n, s, i, ns in self._read(sql.SUBSCRIBERS)]
-
-    def documents(self, kind: str) -> list[tuple[str, Any]]:
-        """Every document of ``kind`` as ``(key, value)``, in the order they were first put."""
-        rows = self._read("SELECT key, value FROM documents WHERE kind = ? ORDER BY position", (kind,))
-        return [(str(key), json.loads(value)) for key, value in rows]
-
-    def has_messages_for(self, msisdn: str) -> bool:
-        """Whether any message was ever stored for this MSISDN."""
-        return bool(self._read(sql.HAS_MESSAGES_FOR, (msisdn,)))
-
-    def msisdns(self, limit: int = 1000) -> list[str]:
-        """MSISDNs that have messages, at most ``limit``."""
-        return [str(row[0]) for row in self._read(sql.MSISDNS, (limit,))]
-
-    def count_messages(self) -> int:
-        """How many messages are stored."""
-        return int(self._read(sql.COUNT_MESSAGES)[0][0])
 
     def close(self) -> None:
         """Commit what is queued and close the connection (once; closing again does nothing)."""

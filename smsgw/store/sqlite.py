@@ -11,13 +11,13 @@ after a submit_sm sees its message.
 
 from __future__ import annotations
 
-import json
 import sqlite3
-from collections.abc import Callable, Collection, Iterable, Iterator
-from typing import Any, cast
+from collections.abc import Callable, Iterable, Iterator
+from typing import cast
 
 from smsgw.store import sql
 from smsgw.store.interface import StoreError
+from smsgw.store.queries import SqlReads
 from smsgw.store.records import MessageRecord, SqlValue
 from smsgw.store.sql import Row, Write, describe_write
 from smsgw.store.writes import QueuedWrites, ignore_dropped
@@ -110,7 +110,7 @@ _WRITE_ERRORS = (
 )
 
 
-class SqliteStore(QueuedWrites):
+class SqliteStore(QueuedWrites, SqlReads):
     """Messages, pending deliveries and other components' documents in one SQLite database.
 
     Used from one thread (the reactor's): a read takes microseconds, and applies the queue first.
@@ -222,61 +222,6 @@ class SqliteStore(QueuedWrites):
         self.commit()
         return self._db.execute(query, tuple(params)).fetchall()
 
-    def _records(self, query: str, params: Iterable[SqlValue] = ()) -> list[MessageRecord]:
-        return [MessageRecord(*row) for row in self._read(query, params)]
-
-    def max_id(self) -> int:
-        """The highest message id ever stored (0 when empty)."""
-        return int(self._read(sql.MAX_ID)[0][0])
-
-    def max_seen(self) -> int:
-        """The latest arrival order of a message at a phone (0 when none arrived)."""
-        return int(self._read(sql.MAX_SEEN)[0][0])
-
-    def get_message(self, message: int) -> MessageRecord | None:
-        """One message by row id."""
-        records = self._records(sql.GET_MESSAGE, (message,))
-        return records[0] if records else None
-
-    def find_messages(
-        self,
-        *,
-        msisdn: str | None = None,
-        system_id: str | None = None,
-        state: int | None = None,
-        direction: str | None = None,
-        before: int | None = None,
-        after: int | None = None,
-        limit: int = 100,
-        among: Collection[str] | None = None,
-    ) -> list[MessageRecord]:
-        """Messages matching every given filter, newest first (oldest first with ``after``).
-
-        :param among: only messages of these MSISDNs (a namespace's handsets).
-        """
-        if among is not None and not among:
-            return []
-        return self._records(
-            *sql.find_messages(
-                msisdn=msisdn, system_id=system_id, state=state, direction=direction,
-                before=before, after=after, limit=limit, among=among,
-            )
-        )  # fmt: skip
-
-    def handset_parts(
-        self, msisdn: str, direction: str, after: int, limit: int = 2000, *, newest: bool = False
-    ) -> list[MessageRecord]:
-        """What a phone holds, in its order: the parts it received (MT) in arrival order
-        (``seen``), or sent (MO) in row order; through the messages_by_handset index, so a
-        page costs the same in any size of inbox.
-
-        :param after: only parts above this position (a cursor, or the inbox's cleared point).
-        :param limit: at most this many: the first ones after ``after``, or with ``newest``
-            the last ones; either way returned in order.
-        """
-        records = self._records(*sql.handset_parts(msisdn, direction, after, limit, newest))
-        return records[::-1] if newest else records
-
     def handset_parts_back(
         self, msisdn: str, direction: str, upto: int, above: int
     ) -> Iterator[MessageRecord]:
@@ -291,38 +236,6 @@ class SqliteStore(QueuedWrites):
                 yield MessageRecord(*row)
         finally:
             cursor.close()
-
-    def pending_messages(self) -> list[MessageRecord]:
-        """MT messages not yet in a final state (to resume after a restart)."""
-        return self._records(sql.PENDING)
-
-    def owing(self) -> list[MessageRecord]:
-        """Messages that owe their ESME a receipt or an MO, oldest first (after a restart)."""
-        return self._records(sql.OWING)
-
-    def subscribers(self) -> list[tuple[str, str, str, int, str]]:
-        """Every kept subscriber: (msisdn, name, state, inbox_after, namespace)."""
-        return [(str(m), str(n), str(s), int(i), str(ns)) for m, n, s, i, ns in self._read(sql.SUBSCRIBERS)]
-
-    def documents(self, kind: str) -> list[tuple[str, Any]]:
-        """Every document of ``kind`` as ``(key, value)``, in the order they were first put.
-
-        A value is JSON as :func:`json.loads` gives it: its shape is known to the kind's owner.
-        """
-        rows = self._read("SELECT key, value FROM documents WHERE kind = ? ORDER BY rowid", (kind,))
-        return [(str(key), json.loads(value)) for key, value in rows]
-
-    def has_messages_for(self, msisdn: str) -> bool:
-        """Whether any message was ever stored for this MSISDN."""
-        return bool(self._read(sql.HAS_MESSAGES_FOR, (msisdn,)))
-
-    def msisdns(self, limit: int = 1000) -> list[str]:
-        """MSISDNs that have messages (through the msisdn index), at most ``limit``."""
-        return [row[0] for row in self._read(sql.MSISDNS, (limit,))]
-
-    def count_messages(self) -> int:
-        """How many messages are stored."""
-        return int(self._read(sql.COUNT_MESSAGES)[0][0])
 
     def integrity_check(self) -> str:
         """SQLite's own integrity check: ``ok`` or what is broken."""

@@ -1,0 +1,111 @@
+"""The reads every store answers alike: the statements of :mod:`smsgw.store.sql`, each run
+through the store's own ``_read`` (which applies or waits for the writes before it)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Iterable
+from typing import Any
+
+from smsgw.store import sql
+from smsgw.store.records import MessageRecord, SqlValue
+from smsgw.store.sql import Row
+
+
+class SqlReads:
+    """What :class:`~smsgw.store.interface.MessageStore` reads, for a store that gives ``_read``."""
+
+    #: The column that keeps documents in their first insertion order.
+    _DOCUMENT_ORDER = "rowid"
+
+    def _read(self, query: str, params: Iterable[SqlValue] = ()) -> list[Row]:
+        raise NotImplementedError
+
+    def _records(self, query: str, params: Iterable[SqlValue] = ()) -> list[MessageRecord]:
+        return [MessageRecord(*row) for row in self._read(query, params)]
+
+    def max_id(self) -> int:
+        """The highest message id ever stored (0 when empty)."""
+        return int(self._read(sql.MAX_ID)[0][0])
+
+    def max_seen(self) -> int:
+        """The latest arrival order of a message at a phone (0 when none arrived)."""
+        return int(self._read(sql.MAX_SEEN)[0][0])
+
+    def get_message(self, message: int) -> MessageRecord | None:
+        """One message by row id."""
+        records = self._records(sql.GET_MESSAGE, (message,))
+        return records[0] if records else None
+
+    def find_messages(
+        self,
+        *,
+        msisdn: str | None = None,
+        system_id: str | None = None,
+        state: int | None = None,
+        direction: str | None = None,
+        before: int | None = None,
+        after: int | None = None,
+        limit: int = 100,
+        among: Collection[str] | None = None,
+    ) -> list[MessageRecord]:
+        """Messages matching every given filter, newest first (oldest first with ``after``).
+
+        :param among: only messages of these MSISDNs (a namespace's handsets).
+        """
+        if among is not None and not among:
+            return []
+        return self._records(
+            *sql.find_messages(
+                msisdn=msisdn, system_id=system_id, state=state, direction=direction,
+                before=before, after=after, limit=limit, among=among,
+            )
+        )  # fmt: skip
+
+    def handset_parts(
+        self, msisdn: str, direction: str, after: int, limit: int = 2000, *, newest: bool = False
+    ) -> list[MessageRecord]:
+        """What a phone holds, in its order: the parts it received (MT) in arrival order
+        (``seen``), or sent (MO) in row order; through the messages_by_handset index, so a
+        page costs the same in any size of inbox.
+
+        :param after: only parts above this position (a cursor, or the inbox's cleared point).
+        :param limit: at most this many: the first ones after ``after``, or with ``newest``
+            the last ones; either way returned in order.
+        """
+        records = self._records(*sql.handset_parts(msisdn, direction, after, limit, newest))
+        return records[::-1] if newest else records
+
+    def pending_messages(self) -> list[MessageRecord]:
+        """MT messages not yet in a final state (to resume after a restart)."""
+        return self._records(sql.PENDING)
+
+    def owing(self) -> list[MessageRecord]:
+        """Messages that owe their ESME a receipt or an MO, oldest first (after a restart)."""
+        return self._records(sql.OWING)
+
+    def subscribers(self) -> list[tuple[str, str, str, int, str]]:
+        """Every kept subscriber: (msisdn, name, state, inbox_after, namespace)."""
+        return [(str(m), str(n), str(s), int(i), str(ns)) for m, n, s, i, ns in self._read(sql.SUBSCRIBERS)]
+
+    def documents(self, kind: str) -> list[tuple[str, Any]]:
+        """Every document of ``kind`` as ``(key, value)``, in the order they were first put.
+
+        A value is JSON as :func:`json.loads` gives it: its shape is known to the kind's owner.
+        """
+        rows = self._read(
+            f"SELECT key, value FROM documents WHERE kind = ? ORDER BY {self._DOCUMENT_ORDER}", (kind,)
+        )
+        return [(str(key), json.loads(value)) for key, value in rows]
+
+    def has_messages_for(self, msisdn: str) -> bool:
+        """Whether any message was ever stored for this MSISDN."""
+        return bool(self._read(sql.HAS_MESSAGES_FOR, (msisdn,)))
+
+    def msisdns(self, limit: int = 1000) -> list[str]:
+        """MSISDNs that have messages (through the msisdn index), at most ``limit``."""
+        return [row[0] for row in self._read(sql.MSISDNS, (limit,))]
+
+    def count_messages(self) -> int:
+        """How many messages are stored."""
+        return int(self._read(sql.COUNT_MESSAGES)[0][0])
