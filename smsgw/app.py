@@ -6,6 +6,7 @@ import gc
 import os
 import random
 import secrets
+import socket
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +38,7 @@ from smsgw.web.api import Api, Root
 from smsgw.web.clock import ClockRoutes
 from smsgw.web.events import EventStream
 from smsgw.web.faults import FaultRoutes
+from smsgw.web.forward import Forwarder
 from smsgw.web.guard import LOOPBACK_NAMES, GuardedSite
 from smsgw.web.handsets import HandsetRoutes
 from smsgw.web.metrics import MetricsResource
@@ -187,6 +189,14 @@ def _endpoint(host: str, port: int) -> str:
     return f"tcp:{port}:interface={host.replace(':', chr(92) + ':')}"
 
 
+def _reachable_url(host: str, port: int) -> str:
+    """Where the other nodes reach this node's HTTP API: its host, or this machine's name
+    when it listens on every interface."""
+    if host in ("", "0.0.0.0", "::"):
+        host = socket.getfqdn()
+    return f"http://{f'[{host}]' if ':' in host else host}:{port}"
+
+
 def _cluster_job_failed(what: str, error: BaseException) -> None:
     log.error("cluster: {what} failed ({error})", what=what, error=error)
 
@@ -290,6 +300,9 @@ def start(config: Config, reactor: Any) -> Any:
         carrier.ussd_apps.post_to_http_app = HttpUssdApps(
             carrier.ussd, carrier.clock, reactor, factory.flusher.mark
         ).post
+        handset_routes = HandsetRoutes(
+            carrier.handsets, carrier.handset_ussd, waiters, concat_timeout=network.concat_timeout
+        )
         routes = (
             NetworkRoutes(
                 carrier.binds,
@@ -299,12 +312,7 @@ def start(config: Config, reactor: Any) -> Any:
                 deliveries.pdu_log,
                 store_reads(store, reactor),
             ).routes()
-            + HandsetRoutes(
-                carrier.handsets,
-                carrier.handset_ussd,
-                waiters,
-                concat_timeout=network.concat_timeout,
-            ).routes()
+            + handset_routes.routes()
             + clock_routes.routes()
             + NamespaceRoutes(carrier.handsets, carrier.faults).routes()
             + FaultRoutes(carrier.faults, carrier.accounts, carrier.subscribers.country_code).routes()
@@ -338,6 +346,10 @@ def start(config: Config, reactor: Any) -> Any:
         http_port = yield endpoints.serverFromString(
             reactor, _endpoint(config.http.host, config.http.port)
         ).listen(site)
+        if cluster is not None:
+            cluster.publish(_reachable_url(config.http.host, http_port.getHost().port))
+            handset_routes.placement = cluster
+            handset_routes.forwarder = Forwarder(reactor, cluster.store.node, token)
     except Exception:
         store.close()
         raise

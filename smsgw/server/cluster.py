@@ -13,11 +13,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from twisted.internet import defer
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
 from smsgw.carrier.carrier import Carrier
+from smsgw.carrier.events import UssdChanged
 from smsgw.carrier.faults import FaultRule
+from smsgw.carrier.ussd import base_code
 from smsgw.server.flusher import TurnFlusher
 from smsgw.store.nodes import CHANGED_CHANNEL, OWED_CHANNEL, PostgresNodeStore
 from smsgw.store.records import DeliveryRecord, MessageRecord
@@ -49,6 +52,8 @@ class ClusterNode:
         self._ticker.clock = reactor
         self._lease_held = True
         self._applying_faults = False
+        #: The dialogue (session) last recorded as living here, per phone.
+        self._homes: dict[str, int] = {}
         #: Told of an MT another node delivered to a phone (its inbox long polls have news).
         self.on_arrived: Callable[[str], None] = lambda msisdn: None
 
@@ -58,6 +63,7 @@ class ClusterNode:
         self._clock_is(self.store.documents(CLOCK))
         self._faults_are(self.store.documents(FAULTS))
         self.carrier.faults.on_change = self._faults_changed
+        self.carrier.events.subscribe(self._ussd_changed, UssdChanged)
         self.carrier.outbox.peers = self
         self.store.listen(self._heard)
         self._ticker.start(self.store.lease / 3, now=True)
@@ -86,8 +92,10 @@ class ClusterNode:
         )
 
     def claim(self, system_id: str) -> None:
-        """A bind of ``system_id`` arrived: take what the other nodes released for it."""
+        """A bind of ``system_id`` arrived: take what the other nodes released for it (and let
+        them know it is bound here, for the USSD of phones that call them)."""
         self.store.claim_owed([system_id], self._adopt_owed)
+        self.store.bound_here(self.carrier.outbox.bound_accounts())
 
     def _heard(self, channel: str, payload: str) -> None:
         if channel == OWED_CHANNEL:
@@ -105,6 +113,37 @@ class ClusterNode:
             self.store.documents_later(FAULTS, self._faults_are)
         elif kind == "handset":
             self.store.subscriber(msisdn, lambda row: self._reload(msisdn, row))
+
+    # -- USSD: where a phone's dialogue lives -----------------------------------------------
+
+    def publish(self, http_url: str) -> None:
+        """Tell the other nodes where this node's API answers (they pass USSD calls on to it)."""
+        self.store.publish(http_url)
+        log.info("node {node} answers the other nodes at {url}", node=self.store.node, url=http_url)
+
+    def dialogue_node(self, msisdn: str) -> defer.Deferred[str | None]:
+        """The other node holding the phone's latest dialogue (None: it is here, or none is)."""
+        if self._homes.get(msisdn) is not None and self.carrier.ussd.busy(msisdn):
+            return defer.succeed(None)  # open here
+        found: defer.Deferred[str | None] = defer.Deferred()
+        self.store.ussd_home_of(msisdn, found.callback)
+        return found
+
+    def app_node(self, dialled: str) -> defer.Deferred[str | None]:
+        """The other node bound for the application ``dialled`` reaches, when no bind here takes
+        it (None: it is here, it is an HTTP application, or no node has it)."""
+        parsed = base_code(dialled.strip())
+        route = self.carrier.ussd.routes.get(parsed[0]) if parsed is not None else None
+        if route is None or route.system_id is None or self.carrier.outbox.binds(route.system_id):
+            return defer.succeed(None)
+        found: defer.Deferred[str | None] = defer.Deferred()
+        self.store.node_bound_for(route.system_id, found.callback)
+        return found
+
+    def _ussd_changed(self, event: UssdChanged) -> None:
+        if self._homes.get(event.msisdn) != event.session:
+            self._homes[event.msisdn] = event.session
+            self.store.ussd_home_here(event.msisdn)
 
     # -- the clock ----------------------------------------------------------------------------
 
@@ -167,6 +206,7 @@ class ClusterNode:
         store.renew_lease(self._renewed)
         store.take_over(self._adopt_pending)
         accounts = self.carrier.outbox.bound_accounts()
+        store.bound_here(accounts)
         if accounts:
             store.claim_owed(accounts, self._adopt_owed)
 

@@ -47,6 +47,10 @@ _CLAIM_BATCH = 10_000
 
 _RELEASE = "UPDATE messages SET node = NULL WHERE id = ? AND node = current_setting('smsgw.node')"
 _NOTIFY = "SELECT pg_notify(?, ?)"
+_USSD_HOME = (
+    "INSERT INTO ussd_homes (msisdn, node) VALUES (?, current_setting('smsgw.node'))"
+    " ON CONFLICT (msisdn) DO UPDATE SET node = excluded.node"
+)
 #: An arrival told by row (a held message reached its phone): the database knows the MSISDN.
 _NOTIFY_ARRIVAL_OF = (
     f"SELECT pg_notify('{CHANGED_CHANNEL}', 'arrived ' || msisdn || ' ' || current_setting('smsgw.node'))"
@@ -218,6 +222,63 @@ class PostgresNodeStore(PostgresStore):
             return [(str(key), json.loads(value)) for key, value in rows]
 
         self._later(f"reading the {kind} documents", read, then)
+
+    # -- where USSD dialogues live --------------------------------------------------------
+
+    def publish(self, http_url: str) -> None:
+        """Say where this node's HTTP API answers (the others forward a phone's USSD there)."""
+        self._on_worker(
+            lambda: self._db.execute("UPDATE nodes SET http_url = %s WHERE name = %s", (http_url, self.node))
+        )
+
+    def bound_here(self, system_ids: Iterable[str]) -> None:
+        """Record the accounts bound on this node now (in place of what was recorded)."""
+        accounts = sorted(set(system_ids))
+
+        def record() -> None:
+            with self._db.transaction():
+                self._db.execute(
+                    "DELETE FROM node_binds WHERE node = %s AND NOT (system_id = ANY(%s))",
+                    (self.node, accounts),
+                )
+                self._db.execute(
+                    "INSERT INTO node_binds (node, system_id) SELECT %s, unnest(%s::text[]) ON CONFLICT DO NOTHING",
+                    (self.node, accounts),
+                )
+
+        self._later("recording this node's binds", record, lambda _: None)
+
+    def ussd_home_here(self, msisdn: str) -> None:
+        """Queue (urgent) that the phone's latest USSD dialogue lives on this node."""
+        self._queue.append((_USSD_HOME, (msisdn,)))
+        self._urgent = True
+
+    def node_bound_for(self, system_id: str, then: Callable[[str | None], None]) -> None:
+        """The HTTP API of another live node with a bind of ``system_id`` (None: none has one)."""
+        self._later(
+            f"finding a node bound for {system_id}",
+            self._url_of_one,
+            then,
+            "SELECT n.http_url FROM node_binds b JOIN nodes n ON n.name = b.node WHERE b.system_id = %s",
+            system_id,
+        )
+
+    def ussd_home_of(self, msisdn: str, then: Callable[[str | None], None]) -> None:
+        """The HTTP API of the other live node where the phone's latest dialogue lives, if any."""
+        self._later(
+            f"finding where the USSD dialogue of {msisdn} lives",
+            self._url_of_one,
+            then,
+            "SELECT n.http_url FROM ussd_homes h JOIN nodes n ON n.name = h.node WHERE h.msisdn = %s",
+            msisdn,
+        )
+
+    def _url_of_one(self, query: str, key: str) -> str | None:
+        row = self._db.execute(
+            f"{query} AND n.name <> %s AND n.lease_until > now() AND n.http_url IS NOT NULL ORDER BY n.name LIMIT 1",
+            (key, self.node),
+        ).fetchone()
+        return None if row is None else str(row[0])
 
     # -- sharing what is owed ------------------------------------------------------------
 

@@ -105,6 +105,13 @@ MIGRATIONS[2] = (
         lease_until TIMESTAMPTZ NOT NULL
     )""",
 )
+MIGRATIONS[3] = (
+    # USSD dialogues across nodes (smsgw.server.cluster): where each node's HTTP API answers,
+    # which accounts each has bound, and on which node a phone's latest dialogue lives.
+    "ALTER TABLE nodes ADD COLUMN http_url TEXT",
+    "CREATE TABLE node_binds (node TEXT NOT NULL, system_id TEXT NOT NULL, PRIMARY KEY (node, system_id))",
+    "CREATE TABLE ussd_homes (msisdn TEXT PRIMARY KEY, node TEXT NOT NULL)",
+)
 SCHEMA_VERSION = max(MIGRATIONS)
 #: The advisory lock a start holds while it migrates (any number; this one spells "smsgw").
 _MIGRATION_LOCK = 0x736D736777

@@ -9,6 +9,7 @@ handset wait for their own message only.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from twisted.web import server
@@ -26,6 +27,7 @@ from smsgw.carrier.subscribers import (
 from smsgw.digits import is_digits
 from smsgw.text.reassembly import InboxMessage
 from smsgw.web.api import ApiError, Route, int_query, json_body, query
+from smsgw.web.forward import Forwarder, Placement, forwarded
 from smsgw.web.inbox import InboxFeed
 from smsgw.web.pattern import compile_pattern
 from smsgw.web.render import dialogue_json, handset_json, inbox_json
@@ -74,6 +76,9 @@ class HandsetRoutes:
         self.handset_ussd = ussd
         self.waiters = waiters
         self.concat_timeout = concat_timeout
+        #: In a cluster: where a phone's USSD is answered when not here, and how it gets there.
+        self.placement: Placement | None = None
+        self.forwarder: Forwarder | None = None
 
     def routes(self) -> list[Route]:
         """The routes, for :class:`~smsgw.web.api.Api`."""
@@ -269,8 +274,26 @@ class HandsetRoutes:
         request.notifyFinish().addErrback(lambda _: result.cancel())
         return result
 
+    def _here_or_there(
+        self, request: server.Request, msisdn: str, dialled: str | None, here: Callable[[], Any]
+    ) -> Any:
+        """Answer here, or (in a cluster) pass the request to the node holding the phone's
+        dialogue, or bound for the application a dial reaches."""
+        placement = self.placement
+        if placement is None or self.forwarder is None or forwarded(request):
+            return here()
+        handset = self._handset(msisdn)
+        found = (
+            placement.app_node(dialled) if dialled is not None else placement.dialogue_node(handset.msisdn)
+        )
+        forwarder = self.forwarder
+        return found.addCallback(lambda url: forwarder.forward(request, url) if url else here())
+
     def ussd(self, request: server.Request, msisdn: str) -> Any:
         """What the phone's USSD screen shows; ``wait`` and ``after`` make it a long poll."""
+        return self._here_or_there(request, msisdn, None, lambda: self._ussd_here(request, msisdn))
+
+    def _ussd_here(self, request: server.Request, msisdn: str) -> Any:
         handset = self._handset(msisdn)
         after = int_query(request, "after", 0) or 0
         wait = int_query(request, "wait", 0, MAX_WAIT) or 0
@@ -278,12 +301,18 @@ class HandsetRoutes:
 
     def dial(self, request: server.Request, msisdn: str) -> Any:
         """The phone dials a USSD string (``?wait=S`` waits for the first screen)."""
-        handset = self._handset(msisdn)
-        wait = int_query(request, "wait", 0, MAX_WAIT) or 0
+        self._handset(msisdn)
         body = json_body(request, ("dial",))
         dialled = body.get("dial")
         if not isinstance(dialled, str) or not dialled:
             raise ApiError(400, "bad_field", "'dial' (a USSD string like \"*126#\") is required")
+        return self._here_or_there(
+            request, msisdn, dialled, lambda: self._dial_here(request, msisdn, dialled)
+        )
+
+    def _dial_here(self, request: server.Request, msisdn: str, dialled: str) -> Any:
+        handset = self._handset(msisdn)
+        wait = int_query(request, "wait", 0, MAX_WAIT) or 0
         try:
             dialogue = self.handset_ussd.dial(handset.msisdn, dialled)
         except UnknownSubscriber as refusal:
@@ -294,6 +323,9 @@ class HandsetRoutes:
 
     def ussd_reply(self, request: server.Request, msisdn: str) -> Any:
         """The user answers the prompt (``?wait=S`` waits for the next screen)."""
+        return self._here_or_there(request, msisdn, None, lambda: self._reply_here(request, msisdn))
+
+    def _reply_here(self, request: server.Request, msisdn: str) -> Any:
         handset = self._handset(msisdn)
         wait = int_query(request, "wait", 0, MAX_WAIT) or 0
         body = json_body(request, ("text", "session"))
@@ -311,8 +343,11 @@ class HandsetRoutes:
             raise ApiError(409, "no_prompt", refusal.reason) from None
         return self._ussd_answer(request, handset, dialogue.cursor, wait)
 
-    def ussd_cancel(self, request: server.Request, msisdn: str) -> dict[str, Any]:
+    def ussd_cancel(self, request: server.Request, msisdn: str) -> Any:
         """The user presses cancel (``?session=N``: only if N is still the dialogue shown)."""
+        return self._here_or_there(request, msisdn, None, lambda: self._cancel_here(request, msisdn))
+
+    def _cancel_here(self, request: server.Request, msisdn: str) -> dict[str, Any]:
         handset = self._handset(msisdn)
         session = int_query(request, "session", None)
         try:

@@ -192,3 +192,31 @@ def test_a_fault_put_in_force_through_one_node_strikes_on_the_other(cluster: tup
     )
     esme.submit_ok(DEMO[0], "accepted again")
     esme.close()
+
+
+def test_a_ussd_menu_with_the_application_on_one_node_and_the_phone_on_the_other(
+    cluster: tuple[Node, Node],
+) -> None:
+    """The phone dials, reads and answers through node b; the application is bound on node a:
+    b passes the phone's calls to a, where the dialogue lives."""
+    from .test_ussd import PSSR_INDICATION, PSSR_RESPONSE, USSR_CONFIRM, USSR_REQUEST, next_ussd, ussd_submit
+
+    a, b = cluster
+    app = Esme(a.smpp_address)
+    app.bind("transceiver")
+    phone = DEMO[5] if len(DEMO) > 5 else "8613800000051"
+    wait_until(lambda: b.api("POST", f"/api/handsets/{phone}/ussd", {"dial": "*126#"})[0] == 200,
+               what="node b to pass the dial to node a, where the application is bound")  # fmt: skip
+    indication = next_ussd(app, 1)
+    assert indication.ussd_service_op == PSSR_INDICATION and bytes(indication.short_message) == b"*126#"
+    session = indication.its_session_info
+    assert ussd_submit(app, phone, "1 Pay merchant\n2 My balance", USSR_REQUEST, session).status == 0
+    menu = b.get(f"/api/handsets/{phone}/ussd?after=0&wait=5")
+    assert menu["screen"] == "1 Pay merchant\n2 My balance" and menu["expects_reply"] is True
+    assert b.api("POST", f"/api/handsets/{phone}/ussd/reply", {"text": "2"})[0] == 200
+    confirm = next_ussd(app, 2)
+    assert (confirm.ussd_service_op, bytes(confirm.short_message)) == (USSR_CONFIRM, b"2")
+    ussd_submit(app, phone, "Balance: 120.00 CNY", PSSR_RESPONSE, session)
+    final = b.get(f"/api/handsets/{phone}/ussd?after={menu['cursor']}&wait=5")
+    assert (final["screen"], final["state"]) == ("Balance: 120.00 CNY", "closed")
+    app.close()
