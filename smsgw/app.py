@@ -370,6 +370,13 @@ def start(config: Config, reactor: Any) -> Any:
         cluster=cluster,
     )
     lag.start()
+    if merchant is not None and cluster is not None and not cluster.store.hold("merchant"):
+        # Its orders and wallets live in its memory: two would hand out the same order ids.
+        log.info(
+            "the mock merchant runs on another node of the cluster; node {node} passes its USSD there",
+            node=cluster.store.node,
+        )
+        merchant = None
     if merchant is not None:
         address = smpp_port.getHost()
         running.merchant = companion = yield merchant.start(

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import threading
+import zlib
 from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any
@@ -44,6 +45,8 @@ _REGISTRATION_LOCK = 0x736D736777 + 2
 #: restarted node knows at once that its earlier process is gone (its lease may still run).
 _NODE_LOCK = 0x736D73677700
 _CLAIM_BATCH = 10_000
+#: Locks one node alone holds at a time (see PostgresNodeStore.hold), this plus a name's hash.
+_ONE_NODE_LOCK = 0x736D73677800
 
 _RELEASE = "UPDATE messages SET node = NULL WHERE id = ? AND node = current_setting('smsgw.node')"
 _NOTIFY = "SELECT pg_notify(?, ?)"
@@ -222,6 +225,13 @@ class PostgresNodeStore(PostgresStore):
             return [(str(key), json.loads(value)) for key, value in rows]
 
         self._later(f"reading the {kind} documents", read, then)
+
+    def hold(self, what: str) -> bool:
+        """Whether this node now holds the cluster-wide lock named ``what`` (until its
+        connection ends): for what one node alone may run, the mock merchant."""
+        key = _ONE_NODE_LOCK + zlib.crc32(what.encode()) % 0xFFFF
+        row = self._on_worker(lambda: self._db.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone())
+        return bool(row and row[0])
 
     # -- where USSD dialogues live --------------------------------------------------------
 

@@ -8,7 +8,7 @@ from typing import Any, Protocol, cast
 
 from twisted.internet import defer
 from twisted.web import server
-from twisted.web.client import Agent, FileBodyProducer, readBody
+from twisted.web.client import Agent, FileBodyProducer, HTTPConnectionPool, _HTTP11ClientFactory, readBody
 from twisted.web.http_headers import Headers
 from twisted.web.iweb import IBodyProducer
 
@@ -27,6 +27,10 @@ class Placement(Protocol):
         reaches, when no bind here takes it; else None."""
 
 
+class _QuietFactory(_HTTP11ClientFactory):
+    noisy = False
+
+
 class Forwarder:
     """Passes a request on to another node's API and gives back its answer as it is.
 
@@ -35,7 +39,9 @@ class Forwarder:
     """
 
     def __init__(self, reactor: Any, node: str, token: str | None) -> None:
-        self._agent = Agent(reactor, connectTimeout=5)
+        pool = HTTPConnectionPool(reactor)
+        pool._factory = _QuietFactory  # one log line per connection otherwise
+        self._agent = Agent(reactor, connectTimeout=5, pool=pool)
         self.node = node
         self.token = token
 

@@ -220,3 +220,31 @@ def test_a_ussd_menu_with_the_application_on_one_node_and_the_phone_on_the_other
     final = b.get(f"/api/handsets/{phone}/ussd?after={menu['cursor']}&wait=5")
     assert (final["screen"], final["state"]) == ("Balance: 120.00 CNY", "closed")
     app.close()
+
+
+class MerchantNode(Node):
+    """A node that runs the mock merchant if it may (the cluster runs one)."""
+
+    def command(self) -> list[str]:
+        return [arg for arg in super().command() if arg != "--no-merchant"] + ["--merchant-port", "0"]
+
+
+def test_one_node_runs_the_mock_merchant_and_the_others_pass_its_ussd_there(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    a = MerchantNode(tmp_path / "a", postgres_url, "a").start()
+    b = MerchantNode(tmp_path / "b", postgres_url, "b").start()
+    try:
+        assert "merchant_url" in a.ports and "merchant_url" not in b.ports
+        phone = "8613800000061"
+        status, _ = b.api("POST", f"/api/handsets/{phone}/ussd", {"dial": "*126#"})
+        assert status == 200
+        shown = wait_until(
+            lambda: (s := b.get(f"/api/handsets/{phone}/ussd?after=0&wait=2"))["screen"] and s,
+            what="the merchant's answer on a phone calling node b",
+        )
+        assert "wallet" in shown["screen"]  # a phone with no wallet: the merchant says so, and ends
+        assert shown == a.get(f"/api/handsets/{phone}/ussd")  # the dialogue lives on node a
+    finally:
+        for node in (a, b):
+            node.stop(signal.SIGKILL)
