@@ -275,44 +275,40 @@ class HandsetRoutes:
         return result
 
     def _here_or_there(
-        self, request: server.Request, msisdn: str, dialled: str | None, here: Callable[[], Any]
+        self, request: server.Request, handset: Subscriber, dialled: str | None, here: Callable[[], Any]
     ) -> Any:
-        """Answer here, or (in a cluster) pass the request to the node holding the phone's
-        dialogue, or bound for the application a dial reaches."""
-        placement = self.placement
-        if placement is None or self.forwarder is None or forwarded(request):
+        """Answer here, or (in a cluster) pass the request, checked already, to the node
+        holding the phone's dialogue, or bound for the application a dial reaches."""
+        placement, forwarder = self.placement, self.forwarder
+        if placement is None or forwarder is None or forwarded(request):
             return here()
-        handset = self._handset(msisdn)
         found = (
             placement.app_node(dialled) if dialled is not None else placement.dialogue_node(handset.msisdn)
         )
-        forwarder = self.forwarder
         return found.addCallback(lambda url: forwarder.forward(request, url) if url else here())
 
     def ussd(self, request: server.Request, msisdn: str) -> Any:
         """What the phone's USSD screen shows; ``wait`` and ``after`` make it a long poll."""
-        return self._here_or_there(request, msisdn, None, lambda: self._ussd_here(request, msisdn))
-
-    def _ussd_here(self, request: server.Request, msisdn: str) -> Any:
         handset = self._handset(msisdn)
         after = int_query(request, "after", 0) or 0
         wait = int_query(request, "wait", 0, MAX_WAIT) or 0
-        return self._ussd_answer(request, handset, after, wait)
+        return self._here_or_there(
+            request, handset, None, lambda: self._ussd_answer(request, handset, after, wait)
+        )
 
     def dial(self, request: server.Request, msisdn: str) -> Any:
         """The phone dials a USSD string (``?wait=S`` waits for the first screen)."""
-        self._handset(msisdn)
+        handset = self._handset(msisdn)
+        wait = int_query(request, "wait", 0, MAX_WAIT) or 0
         body = json_body(request, ("dial",))
         dialled = body.get("dial")
         if not isinstance(dialled, str) or not dialled:
             raise ApiError(400, "bad_field", "'dial' (a USSD string like \"*126#\") is required")
         return self._here_or_there(
-            request, msisdn, dialled, lambda: self._dial_here(request, msisdn, dialled)
+            request, handset, dialled, lambda: self._dial_here(request, handset, dialled, wait)
         )
 
-    def _dial_here(self, request: server.Request, msisdn: str, dialled: str) -> Any:
-        handset = self._handset(msisdn)
-        wait = int_query(request, "wait", 0, MAX_WAIT) or 0
+    def _dial_here(self, request: server.Request, handset: Subscriber, dialled: str, wait: int) -> Any:
         try:
             dialogue = self.handset_ussd.dial(handset.msisdn, dialled)
         except UnknownSubscriber as refusal:
@@ -323,9 +319,6 @@ class HandsetRoutes:
 
     def ussd_reply(self, request: server.Request, msisdn: str) -> Any:
         """The user answers the prompt (``?wait=S`` waits for the next screen)."""
-        return self._here_or_there(request, msisdn, None, lambda: self._reply_here(request, msisdn))
-
-    def _reply_here(self, request: server.Request, msisdn: str) -> Any:
         handset = self._handset(msisdn)
         wait = int_query(request, "wait", 0, MAX_WAIT) or 0
         body = json_body(request, ("text", "session"))
@@ -335,6 +328,13 @@ class HandsetRoutes:
         session = body.get("session")
         if session is not None and (type(session) is not int or session < 0):
             raise ApiError(400, "bad_field", "'session' is the number of the dialogue being answered")
+        return self._here_or_there(
+            request, handset, None, lambda: self._reply_here(request, handset, text, session, wait)
+        )
+
+    def _reply_here(
+        self, request: server.Request, handset: Subscriber, text: str, session: int | None, wait: int
+    ) -> Any:
         try:
             dialogue = self.handset_ussd.reply(handset.msisdn, text, session=session)
         except DialogueChanged as refusal:
@@ -345,11 +345,11 @@ class HandsetRoutes:
 
     def ussd_cancel(self, request: server.Request, msisdn: str) -> Any:
         """The user presses cancel (``?session=N``: only if N is still the dialogue shown)."""
-        return self._here_or_there(request, msisdn, None, lambda: self._cancel_here(request, msisdn))
-
-    def _cancel_here(self, request: server.Request, msisdn: str) -> dict[str, Any]:
         handset = self._handset(msisdn)
         session = int_query(request, "session", None)
+        return self._here_or_there(request, handset, None, lambda: self._cancel_here(handset, session))
+
+    def _cancel_here(self, handset: Subscriber, session: int | None) -> dict[str, Any]:
         try:
             dialogue = self.handset_ussd.cancel(handset.msisdn, session=session)
         except DialogueChanged as refusal:
