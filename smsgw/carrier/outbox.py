@@ -57,6 +57,10 @@ def _nobody_told(delivery: DeliveryRecord, outcome: str, now: float) -> None:
     )
 
 
+#: States a message is not final in (SCHEDULED, ENROUTE, ACCEPTD): what an intermediate receipt reports.
+_NOT_FINAL = frozenset((0, 1, 6))
+
+
 class Peers(Protocol):
     """The other nodes of a cluster on one database (smsgw.server.cluster): where what is owed
     to an account with no bind here goes, and where such deliveries come back from."""
@@ -266,10 +270,17 @@ class Outbox:
     def _hand_over(self, system_id: str) -> None:
         """Give the account's queued deliveries to the nodes bound for it: they stay owed
         (not finished), no longer here."""
-        queues = self._queues.pop(system_id, None)
+        queues = self._queues.get(system_id)
         if not queues:
             return
-        leaving = [delivery for queue in queues.values() for delivery in queue]
+        leaving: list[DeliveryRecord] = []
+        for namespace, queue in queues.items():
+            # An intermediate receipt stays with its message, still pending here: the row says
+            # which node holds the message, and a release would take it from this node.
+            staying = deque(d for d in queue if d.kind == "receipt" and d.state in _NOT_FINAL)
+            if len(staying) != len(queue):
+                leaving += (d for d in queue if not (d.kind == "receipt" and d.state in _NOT_FINAL))
+                queues[namespace] = staying
         if leaving:
             self._pending[system_id] -= len(leaving)
             assert self.peers is not None

@@ -234,7 +234,9 @@ class ClusterNode:
 
     def _adopt_pending(self, records: list[MessageRecord]) -> None:
         if records:
-            self.carrier.adopt(pending=records)
+            self.carrier.adopt(
+                pending=records, owed=[record for record in records if record.report is not None]
+            )
             self.flusher.mark()
             log.info(
                 "node {node} took over {count} pending messages of lost nodes",

@@ -29,7 +29,7 @@ import psycopg
 
 from smsgw.store import sql
 from smsgw.store.interface import StoreError
-from smsgw.store.postgres import PostgresStore
+from smsgw.store.postgres import OWNER_LOCK, PostgresStore
 from smsgw.store.records import MESSAGE_COLUMNS, MessageRecord, SqlValue
 from smsgw.store.sql import Write
 
@@ -62,6 +62,7 @@ _NOTIFY_ARRIVAL_OF = (
 _SEEN = MESSAGE_COLUMNS.index("seen")
 _MSISDN = MESSAGE_COLUMNS.index("msisdn")
 _DEAD = "SELECT name FROM nodes WHERE lease_until < now()"
+_PENDING_MT = "(direction = 'MT' AND state IN (0, 1, 6))"
 
 
 class PostgresNodeStore(PostgresStore):
@@ -91,7 +92,8 @@ class PostgresNodeStore(PostgresStore):
         self._notices: dict[tuple[str, str], None] = {}
         self._arrivals: list[int] = []
         super().__init__(url, **options)
-        self._listener: psycopg.Connection[Any] | None = None
+        self._listening: threading.Thread | None = None
+        self._stop_listening = threading.Event()
 
     # -- joining -------------------------------------------------------------------------
 
@@ -114,6 +116,14 @@ class PostgresNodeStore(PostgresStore):
                 )
             else:
                 slot = int(row[0])
+            # Nodes hold the single smsgw's lock shared: neither runs beside the other.
+            (shared,) = db.execute("SELECT pg_try_advisory_lock_shared(%s)", (OWNER_LOCK,)).fetchone() or (
+                False,
+            )
+            if not shared:
+                raise StoreError(
+                    f"the store {self.url} is in use by an smsgw that is no node; stop it, or run it with --node too"
+                )
             (alone,) = db.execute("SELECT pg_try_advisory_lock(%s)", (_NODE_LOCK + slot,)).fetchone() or (
                 False,
             )
@@ -322,7 +332,9 @@ class PostgresNodeStore(PostgresStore):
         query = (
             f"UPDATE messages SET node = %s WHERE id IN (SELECT id FROM messages WHERE report IS NOT NULL"
             f" AND system_id = ANY(%s) AND (node IS NULL OR node IN ({_DEAD} AND name <> %s))"
-            f" ORDER BY id LIMIT {_CLAIM_BATCH} FOR UPDATE SKIP LOCKED) RETURNING {sql.COLUMNS}"
+            # A pending MT (and the intermediate receipt it owes) goes with the message: take_over.
+            f" AND NOT {_PENDING_MT} ORDER BY id LIMIT {_CLAIM_BATCH} FOR UPDATE SKIP LOCKED)"
+            f" RETURNING {sql.COLUMNS}"
         )
         self._later(
             f"claiming what is owed to {', '.join(accounts)}",
@@ -333,10 +345,12 @@ class PostgresNodeStore(PostgresStore):
         )
 
     def take_over(self, then: Callable[[list[MessageRecord]], None]) -> None:
-        """Take the pending MTs of nodes whose lease ran out; ``then`` gets them, oldest first."""
+        """Take the pending MTs of nodes whose lease ran out (and those a single smsgw left
+        on the database before it ran as nodes); ``then`` gets them, oldest first."""
         query = (
-            f"UPDATE messages SET node = %s WHERE direction = 'MT' AND state IN (0, 1, 6)"
-            f" AND node IN ({_DEAD} AND name <> %s) RETURNING {sql.COLUMNS}"
+            f"UPDATE messages SET node = %s WHERE id IN (SELECT id FROM messages WHERE {_PENDING_MT}"
+            f" AND (node IS NULL OR node IN ({_DEAD} AND name <> %s)) FOR UPDATE SKIP LOCKED)"
+            f" RETURNING {sql.COLUMNS}"
         )
         self._later(
             "taking over the pending messages of lost nodes", self._claim, then, query, (self.node, self.node)
@@ -348,12 +362,13 @@ class PostgresNodeStore(PostgresStore):
         self._later(f"renewing the lease of node {self.node!r}", self._renew, then)
 
     def _renew(self) -> bool:
-        row = self._db.execute(
-            "UPDATE nodes SET lease_until = now() + make_interval(secs => %s)"
-            " WHERE name = %s RETURNING lease_until > now() - make_interval(secs => %s)",
-            (self.lease, self.node, self.lease),
+        renew = "UPDATE nodes SET lease_until = now() + make_interval(secs => %s) WHERE name = %s"
+        held = self._db.execute(
+            renew + " AND lease_until > now() RETURNING true", (self.lease, self.node)
         ).fetchone()
-        return bool(row and row[0])
+        if held is None:  # it ran out: others may have taken this node's work; live again from now
+            self._db.execute(renew, (self.lease, self.node))
+        return held is not None
 
     def _claim(self, query: str, params: tuple[Any, ...]) -> list[MessageRecord]:
         rows = self._db.execute(query, params).fetchall()
@@ -387,25 +402,31 @@ class PostgresNodeStore(PostgresStore):
         listener = psycopg.connect(self._dsn, autocommit=True)
         listener.execute(f"LISTEN {OWED_CHANNEL}")
         listener.execute(f"LISTEN {CHANGED_CHANNEL}")
-        self._listener = listener
         call_soon = self._call_soon
+
+        stopped = self._stop_listening
 
         def listen() -> None:
             try:
-                for notify in listener.notifies():
-                    if call_soon is not None:
-                        call_soon(partial(on_notify, notify.channel, notify.payload))
-                    else:
-                        on_notify(notify.channel, notify.payload)
+                while not stopped.is_set():  # woken each second to see whether to stop
+                    for notify in listener.notifies(timeout=1.0):
+                        if call_soon is not None:
+                            call_soon(partial(on_notify, notify.channel, notify.payload))
+                        else:
+                            on_notify(notify.channel, notify.payload)
             except psycopg.Error:
-                return  # closed by close(), or the server went away: the periodic claims go on
+                return  # the server went away: the periodic claims go on
+            finally:
+                listener.close()  # here: the connection is this thread's while it listens
 
-        threading.Thread(target=listen, name="smsgw-listen", daemon=True).start()
+        self._listening = threading.Thread(target=listen, name="smsgw-listen", daemon=True)
+        self._listening.start()
 
     def close(self) -> None:
         """Stop listening, then close as a single store does (this node's lease is left to
         run out; its liveness lock goes with its connection)."""
-        if self._listener is not None:
-            self._listener.close()
-            self._listener = None
+        if self._listening is not None:
+            self._stop_listening.set()
+            self._listening.join(5)
+            self._listening = None
         super().close()

@@ -118,7 +118,7 @@ _MIGRATION_LOCK = 0x736D736777
 #: The advisory lock the one smsgw using the database holds for as long as its connection
 #: lives: a second one would hand out the same message ids. PostgreSQL lets it go when the
 #: holder's connection ends, a kill -9 included.
-_OWNER_LOCK = _MIGRATION_LOCK + 1
+OWNER_LOCK = _MIGRATION_LOCK + 1
 
 #: Errors that belong to one write, not to the store: text UTF-8 or PostgreSQL cannot hold
 #: (a lone surrogate, a NUL), a number out of a column's range, a constraint. A lost
@@ -211,11 +211,11 @@ class PostgresStore(QueuedWrites, SqlReads):
                 db.execute("UPDATE smsgw_schema SET version = %s", (step,))
 
     def _own(self) -> None:
-        (owned,) = self._db.execute("SELECT pg_try_advisory_lock(%s)", (_OWNER_LOCK,)).fetchone() or (False,)
+        (owned,) = self._db.execute("SELECT pg_try_advisory_lock(%s)", (OWNER_LOCK,)).fetchone() or (False,)
         if not owned:
             raise StoreError(
-                f"the store {self.url} is in use by another process (another smsgw?); "
-                "stop it or choose another database with --store"
+                f"the store {self.url} is in use by another process (another smsgw, or nodes of "
+                "a cluster: then give --node NAME); stop it or choose another database with --store"
             )
 
     # -- commit ------------------------------------------------------------------------
@@ -227,7 +227,12 @@ class PostgresStore(QueuedWrites, SqlReads):
         ``on_dropped``): the others are applied again, each under a savepoint, and committed.
         """
         if self._queue:
-            self._on_worker(self._write, self._take_queue())
+            queue = self._take_queue()
+            try:
+                self._on_worker(self._write, queue)
+            except StoreError:
+                self._requeue(queue)
+                raise
 
     def commit_then(self, done: Callable[[BaseException | None], None]) -> None:
         """Start applying the queued writes on the worker; ``done`` is told on this thread.
@@ -293,7 +298,18 @@ class PostgresStore(QueuedWrites, SqlReads):
         # Only the thread that queues writes takes them along: another thread's read sees what
         # is committed (the queue is that thread's alone; taking it here could lose a write).
         queue = self._take_queue() if threading.get_ident() == self._owner else []
-        return self._on_worker(self._write_then_read, queue, query, tuple(params))
+        try:
+            return self._on_worker(self._write_then_read, queue, query, tuple(params))
+        except StoreError:
+            self._requeue(queue)
+            raise
+
+    def _requeue(self, queue: list[Write]) -> None:
+        """Writes that did not go in are owed still: ahead of what came since, and urgent, so
+        nothing they gate is answered before a commit of them succeeds."""
+        if queue:
+            self._queue[:0] = queue
+            self._urgent = True
 
     def _write_then_read(self, queue: list[Write], query: str, params: tuple[SqlValue, ...]) -> list[Row]:
         self._write(queue)

@@ -118,3 +118,53 @@ def test_a_lease_is_renewed(postgres_url: str, nodes: list) -> None:
     taken: list[list[MessageRecord]] = []
     b.take_over(taken.append)
     assert renewed == [True, True, True] and taken == [[]]
+
+
+def test_a_single_smsgw_and_nodes_never_share_a_database(postgres_url: str, nodes: list) -> None:
+    from smsgw.store.postgres import PostgresStore
+
+    single = PostgresStore(postgres_url)
+    with pytest.raises(StoreError, match="in use by an smsgw that is no node"):
+        PostgresNodeStore(postgres_url, "a")
+    single.close()
+    join(postgres_url, nodes, "a")
+    with pytest.raises(StoreError, match="give --node NAME"):
+        PostgresStore(postgres_url)
+
+
+def test_a_pending_mt_goes_with_its_receipt_to_the_node_that_takes_the_message_over(
+    postgres_url: str, nodes: list
+) -> None:
+    a = join(postgres_url, nodes, "a", lease=0.5)
+    b = join(postgres_url, nodes, "b")
+    first = a.max_id() + 1
+    a.insert_message(
+        row(first, ALICE, system_id="shop", state=ENROUTE, report=ENROUTE)
+    )  # an intermediate receipt owed
+    a.commit()
+    time.sleep(0.7)
+    assert claimed(b, "shop") == []  # not as a receipt alone: the message is still pending
+    taken: list[list[MessageRecord]] = []
+    b.take_over(taken.append)
+    assert [(r.id, r.report) for r in taken[0]] == [(first, ENROUTE)]
+
+
+def test_pending_mts_a_single_smsgw_left_are_taken_by_the_first_node(postgres_url: str, nodes: list) -> None:
+    from smsgw.store.postgres import PostgresStore
+
+    single = PostgresStore(postgres_url)
+    single.insert_message(row(7, ALICE, state=ENROUTE, report=None))
+    single.close()
+    a = join(postgres_url, nodes, "a")
+    taken: list[list[MessageRecord]] = []
+    a.take_over(taken.append)
+    assert [r.id for r in taken[0]] == [7]
+
+
+def test_a_lease_that_ran_out_is_said_so_once_renewed(postgres_url: str, nodes: list) -> None:
+    a = join(postgres_url, nodes, "a", lease=0.3)
+    time.sleep(0.5)
+    renewed: list[bool] = []
+    a.renew_lease(renewed.append)
+    a.renew_lease(renewed.append)
+    assert renewed == [False, True]
