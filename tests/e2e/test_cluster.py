@@ -40,6 +40,17 @@ def cluster(postgres_url: str, tmp_path: Path) -> Iterator[tuple[Node, Node]]:
         node.stop(signal.SIGKILL)
 
 
+def bound_on(node: Node, name: str, system_id: str) -> bool:
+    """Whether the cluster's database records a bind of ``system_id`` on node ``name``."""
+    import psycopg
+
+    with psycopg.connect(node.store_url or "") as db:
+        row = db.execute(
+            "SELECT 1 FROM node_binds WHERE node = %s AND system_id = %s", (name, system_id)
+        ).fetchone()
+    return row is not None
+
+
 def receipts(esme: Esme) -> set[str]:
     return {receipt_of(pdu)["receipted_message_id"] for pdu in esme.deliveries}
 
@@ -205,8 +216,8 @@ def test_a_ussd_menu_with_the_application_on_one_node_and_the_phone_on_the_other
     app = Esme(a.smpp_address)
     app.bind("transceiver")
     phone = DEMO[5] if len(DEMO) > 5 else "8613800000051"
-    wait_until(lambda: b.api("POST", f"/api/handsets/{phone}/ussd", {"dial": "*126#"})[0] == 200,
-               what="node b to pass the dial to node a, where the application is bound")  # fmt: skip
+    wait_until(lambda: bound_on(a, "a", "smsgw"), what="node a to record its bind")  # each third of a lease
+    assert b.api("POST", f"/api/handsets/{phone}/ussd", {"dial": "*126#"})[0] == 200
     indication = next_ussd(app, 1)
     assert indication.ussd_service_op == PSSR_INDICATION and bytes(indication.short_message) == b"*126#"
     session = indication.its_session_info
