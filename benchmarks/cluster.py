@@ -115,8 +115,8 @@ def takeover(postgres: Any, workdir: Path, messages: int, lease: float) -> dict[
         esme = socket.create_connection((a.host, a.port))
         buffer = PduBuffer()
         _send(esme, BindTransceiver(1, system_id=a.system_id, password=a.password))
-        while not _pdus(esme, buffer, 5.0):
-            pass
+        if not _pdus(esme, buffer, 5.0):
+            raise RuntimeError("node a did not answer the bind within 5 s")
         for sequence in range(2, messages + 2):
             _send(esme, SubmitSm(sequence, source_addr="12345", destination_addr="8613800000001",
                                  short_message=b"takeover", registered_delivery=1))  # fmt: skip

@@ -19,7 +19,9 @@ class SqlReads:
     _DOCUMENT_ORDER = "rowid"
 
     def _read(self, query: str, params: Iterable[SqlValue] = ()) -> list[Row]:
-        raise NotImplementedError
+        """Each store's own: run ``query`` after the writes before it (SQLite applies its queue
+        first; PostgreSQL waits on its worker). Not a default: a store must say how it reads."""
+        raise NotImplementedError(f"{type(self).__name__} does not say how it reads")
 
     def _records(self, query: str, params: Iterable[SqlValue] = ()) -> list[MessageRecord]:
         return [MessageRecord(*row) for row in self._read(query, params)]
