@@ -45,7 +45,6 @@ from smsgw.web.metrics import MetricsResource
 from smsgw.web.namespaces import NamespaceRoutes
 from smsgw.web.network import NetworkRoutes
 from smsgw.web.openapi import OpenApiRoutes
-from smsgw.web.reads import store_reads
 from smsgw.web.ussd_http import HttpUssdApps
 from smsgw.web.waiting import InboxWaiters
 
@@ -295,13 +294,17 @@ def start(config: Config, reactor: Any) -> Any:
             tls_port = yield tls.listen(factory)
             info["smpp"]["tls_port"] = tls_port.getHost().port
         # A change is answered once it is durable (an MO's message_id): Api waits for settle.
-        waiters = InboxWaiters(reactor, carrier.events, config.http.max_waiters)
+        waiters = InboxWaiters(reactor, carrier.events, config.http.max_waiters, factory.reads)
         clock_routes = ClockRoutes(carrier.tick, clock)
         carrier.ussd_apps.post_to_http_app = HttpUssdApps(
             carrier.ussd, carrier.clock, reactor, factory.flusher.mark
         ).post
         handset_routes = HandsetRoutes(
-            carrier.handsets, carrier.handset_ussd, waiters, concat_timeout=network.concat_timeout
+            carrier.handsets,
+            carrier.handset_ussd,
+            waiters,
+            concat_timeout=network.concat_timeout,
+            reads=factory.reads,
         )
         routes = (
             NetworkRoutes(
@@ -310,7 +313,7 @@ def start(config: Config, reactor: Any) -> Any:
                 carrier.handsets,
                 info,
                 deliveries.pdu_log,
-                store_reads(store, reactor),
+                factory.reads,
             ).routes()
             + handset_routes.routes()
             + clock_routes.routes()

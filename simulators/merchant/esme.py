@@ -80,11 +80,16 @@ UDHI = 0x40
 #: Posts one webhook: (url, payload) -> a Deferred that fires when done (it must not fail).
 Poster = Callable[[str, Mapping[str, Any]], "defer.Deferred[Any]"]
 #: Makes the core's changes durable, given the actions about to be carried out (webhooks among them).
-Saver = Callable[[Sequence[Action]], None]
+Saver = Callable[[Sequence[Action]], "defer.Deferred[None]"]
 
 
 class NotSaved(Exception):
     """The merchant's changes could not be made durable: nothing is acknowledged or sent."""
+
+
+def _not_saved(failure: Failure) -> None:
+    """Let a failed save (logged where it failed) end here; any other failure goes on."""
+    failure.trap(NotSaved)  # type: ignore[no-untyped-call]
 
 
 def direct_inputs(dialled: str) -> list[str]:
@@ -193,35 +198,35 @@ class MerchantEsme:
         """Let the core's time pass: expire codes, time out pushes (every second, and at once
         when the carrier's clock jumps, in ``smsgw serve``: see :class:`~smsgw.web.clock.ClockRoutes`)."""
         # Logged where it failed; the loop keeps ticking, so a store that recovers is written again.
-        with contextlib.suppress(NotSaved):
-            self.carry_out(self.merchant.tick(self.now()))
+        self._carry_out_later(self.merchant.tick(self.now()))
 
     # -- deliveries -> core ------------------------------------------------------------
 
-    def on_delivery(self, pdu: Any) -> int:
+    def on_delivery(self, pdu: Any) -> defer.Deferred[int]:
         """Hand one deliver_sm to the core and accept it (0) once what it changed is durable.
 
-        :raises NotSaved: the change could not be saved; the deliver_sm is answered with an
-            error (ESME_RX_T_APPN), so the carrier delivers it again later.
+        Fails with :class:`NotSaved` when the change could not be saved: the deliver_sm is
+        answered with an error (ESME_RX_T_APPN), so the carrier delivers it again later.
         """
-        try:
-            self._delivered(pdu)
-        except NotSaved:
-            raise
-        except Exception:
-            log.failure("delivery from {source} failed in the merchant", source=pdu.source_addr)
-        return 0
 
-    def _delivered(self, pdu: Any) -> None:
+        def failed(failure: Failure) -> Any:
+            if failure.check(NotSaved):
+                return failure
+            log.failure("delivery from {source} failed in the merchant", failure, source=pdu.source_addr)
+            return 0
+
+        return defer.maybeDeferred(self._delivered, pdu).addCallbacks(lambda _: 0, failed)
+
+    def _delivered(self, pdu: Any) -> defer.Deferred[None] | None:
         if pdu.esm_class & RECEIPT:
-            return
+            return None
         msisdn, now = pdu.source_addr, self.now()
         op = getattr(pdu, "ussd_service_op", None)
         if op is None:
             text = self._mo_text(pdu)
-            if text is not None:
-                self.carry_out(self.merchant.sms_received(msisdn, text, now).actions)
-            return
+            if text is None:
+                return None
+            return self.carry_out(self.merchant.sms_received(msisdn, text, now).actions)
         info = getattr(pdu, "its_session_info", None)
         session = None if info is None else info & SESSION_MASK
         key = session_key(msisdn, info)
@@ -235,7 +240,7 @@ class MerchantEsme:
                 msisdn=msisdn,
                 session=_hex(session),
             )
-            return
+            return None
         if session is not None:
             self._remember(msisdn, session)
         # The end comes first: "Tata" gateways end a dialogue with op 18 and the EOS bit.
@@ -244,21 +249,21 @@ class MerchantEsme:
                 self._forget_push(msisdn, self._pushed.get(msisdn) if session is None else session)
                 # smsgw's abort names the cause (docs/ussd.md); other gateways send nothing.
                 reason = CANCELLED_BY_USER if text.strip() == "user_cancelled" else NO_ANSWER
-                self.carry_out(self.merchant.ussd_push_failed(msisdn, reason, now).actions)
+                return self.carry_out(self.merchant.ussd_push_failed(msisdn, reason, now).actions)
         elif op == PSSR_INDICATION:
             inputs = direct_inputs(text)
             self._menus[key] = list(inputs)
-            self.carry_out(self.merchant.ussd_menu(key, msisdn, inputs, now))
+            return self.carry_out(self.merchant.ussd_menu(key, msisdn, inputs, now))
         elif op == USSR_CONFIRM:
             inputs_so_far = self._menus.get(key)
             if inputs_so_far is None:
                 outcome = self.merchant.ussd_push_answer(msisdn, text, now, session_key=key)
-                self.carry_out(outcome.actions)
-            else:
-                inputs_so_far.append(text)
-                self.carry_out(self.merchant.ussd_menu(key, msisdn, list(inputs_so_far), now))
+                return self.carry_out(outcome.actions)
+            inputs_so_far.append(text)
+            return self.carry_out(self.merchant.ussd_menu(key, msisdn, list(inputs_so_far), now))
         else:
             log.warn("ignoring ussd_service_op {op} from {msisdn}", op=op, msisdn=msisdn)
+        return None
 
     def _over(self, msisdn: str, session: int | None) -> bool:
         """Whether an answer or an abort names a push dialogue this merchant already ended.
@@ -314,21 +319,28 @@ class MerchantEsme:
 
     # -- actions -> network ------------------------------------------------------------
 
-    def carry_out(self, actions: Iterable[Action]) -> None:
-        """Save what the core changed, then carry out its actions in order (submits one after another).
+    def carry_out(self, actions: Iterable[Action]) -> defer.Deferred[None]:
+        """Save what the core changed, then carry out its actions in order (submits one after
+        another); fires once they are under way.
 
         Every path out of the core comes through here, an empty list included, so nothing the
-        merchant answers, acknowledges or sends can be lost by a crash right after.
+        merchant answers, acknowledges or sends can be lost by a crash right after. The save
+        does not hold up the reactor; saves land, and their actions go, in the order made.
 
-        :raises NotSaved: the save failed; nothing was carried out.
+        Fails with :class:`NotSaved` when the save failed: nothing was carried out.
         """
         actions = list(actions)
-        if self.save is not None:
-            try:
-                self.save(actions)
-            except Exception as error:
-                log.failure("the merchant's changes were not saved; nothing is sent for them")
-                raise NotSaved(str(error)) from error
+        if self.save is None:
+            self._act(actions)
+            return defer.succeed(None)
+
+        def failed(failure: Failure) -> None:
+            log.failure("the merchant's changes were not saved; nothing is sent for them", failure)
+            raise NotSaved(failure.getErrorMessage())
+
+        return defer.maybeDeferred(self.save, actions).addCallbacks(lambda _: self._act(actions), failed)
+
+    def _act(self, actions: list[Action]) -> None:
         for action in actions:
             if isinstance(action, Webhook):
                 self._post(action)
@@ -338,6 +350,10 @@ class MerchantEsme:
                 # Addressed now, in the core's order: see the module's notes on sessions.
                 pdu = self._address(action)
                 self._tail.addBoth(lambda _, action=action, pdu=pdu: self._send_ussd(action, pdu))
+
+    def _carry_out_later(self, actions: Iterable[Action]) -> None:
+        """:meth:`carry_out` where nobody waits for it (a failed save is logged there)."""
+        self.carry_out(actions).addErrback(_not_saved)
 
     def _post(self, webhook: Webhook) -> None:
         if self.poster is None:
@@ -438,7 +454,7 @@ class MerchantEsme:
             reason=reason,
         )
         outcome = self.merchant.ussd_push_failed(action.msisdn, reason, self.now(), order_id=action.order_id)
-        self.carry_out(outcome.actions)
+        self._carry_out_later(outcome.actions)
 
     def _screen_refused(self, failure: Failure, action: ShowUssd | EndUssd, pdu: SubmitSm) -> None:
         """A screen the network did not show: logged; a push's prompt that can never be
@@ -462,7 +478,7 @@ class MerchantEsme:
         # order; then this changes nothing).
         self._forget_push(msisdn, session)
         outcome = self.merchant.ussd_push_failed(msisdn, NO_ANSWER, self.now(), order_id=action.order_id)
-        self.carry_out(outcome.actions)
+        self._carry_out_later(outcome.actions)
 
     def _refusal(self, msisdn: str, message: str) -> str:
         """``handset_busy`` or ``handset_unreachable`` for an ESME_RSUBMITFAIL to a push.

@@ -34,7 +34,9 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from twisted.internet import defer
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 from twisted.web import resource, server
 
 from simulators.merchant.actions import Action
@@ -150,7 +152,7 @@ class MerchantApi(resource.Resource):
     def __init__(
         self,
         merchant: Merchant,
-        perform: Callable[[Iterable[Action]], None],
+        perform: Callable[[Iterable[Action]], defer.Deferred[None]],
         clock: Callable[[], float],
         bound: Callable[[], bool] = lambda: True,
     ) -> None:
@@ -175,27 +177,48 @@ class MerchantApi(resource.Resource):
 
     # -- plumbing --------------------------------------------------------------------
 
-    def render(self, request: server.Request) -> bytes:
+    def render(self, request: server.Request) -> Any:
         path = "/".join(seg.decode("utf-8", "replace") for seg in request.postpath or () if seg)
         method = request.method.decode("ascii", "replace")
         request.setHeader(b"content-type", b"application/json; charset=utf-8")
         request.setHeader(b"cache-control", b"no-store")
         try:
-            status, payload = self._route(method, path, request)
-        except ApiError as error:
-            if error.allow:
-                request.setHeader(b"allow", ", ".join(error.allow).encode())
-            status, payload = error.status, {"error": {"code": error.code, "message": error.message}}
-        except Exception:
-            log.failure("{method} /{path} failed", method=method, path=path)
-            status, payload = 500, {"error": {"code": "internal", "message": "internal error; see the log"}}
+            handler, arguments = route(self.routes, method, path)
+            result = handler(request, *arguments)
+        except Exception as error:
+            return self._answer(request, method, path, Failure(error))
+        if not isinstance(result, defer.Deferred):
+            return self._answer(request, method, path, result)
+
+        gone: list[Failure] = []
+        request.notifyFinish().addErrback(gone.append)
+
+        def answer(result: Any) -> None:
+            body = self._answer(request, method, path, result)
+            if not gone:
+                request.write(body)
+                request.finish()
+
+        # A change answers once it is saved (the save does not hold up the reactor).
+        result.addBoth(answer)
+        return server.NOT_DONE_YET
+
+    @staticmethod
+    def _answer(request: server.Request, method: str, path: str, result: Any) -> bytes:
+        """The response body of a handler's result (``payload`` or ``(status, payload)``) or failure."""
+        if isinstance(result, Failure):
+            error = result.value
+            if isinstance(error, ApiError):
+                if error.allow:
+                    request.setHeader(b"allow", ", ".join(error.allow).encode())
+                status, payload = error.status, {"error": {"code": error.code, "message": error.message}}
+            else:
+                log.failure("{method} /{path} failed", result, method=method, path=path)
+                status, payload = 500, {"error": {"code": "internal", "message": "internal error; see the log"}}
+        else:
+            status, payload = result if isinstance(result, tuple) else (200, result)
         request.setResponseCode(status)
         return json.dumps(payload, ensure_ascii=False).encode("utf-8") + b"\n"
-
-    def _route(self, method: str, path: str, request: server.Request) -> tuple[int, Any]:
-        handler, arguments = route(self.routes, method, path)
-        result = handler(request, *arguments)
-        return result if isinstance(result, tuple) else (200, result)
 
     def _order(self, order_id: str) -> Order:
         try:
@@ -267,8 +290,7 @@ class MerchantApi(resource.Resource):
             )
         except InvalidOrder as error:
             raise ApiError(400, "invalid_order", str(error)) from None
-        self.perform(actions)
-        return 201, order_json(order)
+        return self.perform(actions).addCallback(lambda _: (201, order_json(order)))
 
     def get_order(self, request: server.Request, order_id: str) -> Any:
         return order_json(self._order(order_id))
@@ -286,7 +308,9 @@ class MerchantApi(resource.Resource):
             outcome = self.merchant.confirm_otp(order_id, code, self.clock())
         except OrderStateError as error:
             raise ApiError(409, "wrong_method", str(error)) from None
-        self.perform(outcome.actions)
+        return self.perform(outcome.actions).addCallback(lambda _: self._confirmed(order_id, outcome))
+
+    def _confirmed(self, order_id: str, outcome: Any) -> Any:
         order = outcome.order or self._order(order_id)
         if order.status is OrderStatus.PAID and outcome.reason == order.reason:
             return order_json(order)
@@ -305,8 +329,7 @@ class MerchantApi(resource.Resource):
             outcome = self.merchant.cancel_order(order_id, self.clock())
         except OrderStateError as error:
             raise ApiError(409, "order_closed", str(error)) from None
-        self.perform(outcome.actions)
-        return order_json(self._order(order_id))
+        return self.perform(outcome.actions).addCallback(lambda _: order_json(self._order(order_id)))
 
     def list_wallets(self, request: server.Request) -> Any:
         limit = int_query(request, "limit", PAGE, MAX_PAGE, minimum=1) or PAGE
@@ -343,8 +366,8 @@ class MerchantApi(resource.Resource):
             raise ApiError(409, "wallet_exists", str(error)) from None
         except ValueError as error:
             raise ApiError(400, "bad_field", str(error)) from None
-        self.perform(())  # saves the new wallet before it is answered
-        return 201, wallet_json(wallet)
+        # The new wallet is saved before it is answered.
+        return self.perform(()).addCallback(lambda _: (201, wallet_json(wallet)))
 
     def get_wallet(self, request: server.Request, msisdn: str) -> Any:
         return wallet_json(self._wallet(msisdn))
@@ -359,8 +382,8 @@ class MerchantApi(resource.Resource):
             raise ApiError(404, "wallet_not_found", f"no wallet for MSISDN {wallet.msisdn}") from None
         except ValueError as error:
             raise ApiError(400, "bad_field", str(error)) from None
-        self.perform(())  # saves the new balance before it is answered
-        return wallet_json(wallet)
+        # The new balance is saved before it is answered.
+        return self.perform(()).addCallback(lambda _: wallet_json(wallet))
 
 
 _EXPLAIN = {

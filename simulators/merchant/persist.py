@@ -25,7 +25,7 @@ waiting on one fails at start-up (``merchant_restarted``, see :meth:`Merchant.re
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
 from twisted.internet import defer
@@ -52,6 +52,8 @@ class DocumentStore(Protocol):
     def documents(self, kind: str) -> list[tuple[str, Any]]: ...
 
     def commit(self) -> None: ...
+
+    def commit_then(self, done: Callable[[BaseException | None], None]) -> None: ...
 
 
 class RecordsError(Exception):
@@ -198,8 +200,10 @@ class MerchantRecords:
 
     # -- changes -----------------------------------------------------------------------
 
-    def save(self, actions: Iterable[Action] = ()) -> None:
-        """Write what changed since the last save, and the webhooks among ``actions``; commit."""
+    def save(self, actions: Iterable[Action] = ()) -> defer.Deferred[None]:
+        """Write what changed since the last save, and the webhooks among ``actions``, and
+        commit without waiting (a database server's round trip must not hold up the reactor);
+        fires once that is durable. Saves land in the order they were made."""
         store = self.store
         merchant = self.merchant
         for wallet in merchant.wallets.take_changed():
@@ -229,7 +233,16 @@ class MerchantRecords:
             if isinstance(action, Webhook):
                 payload = dict(action.payload)
                 store.put_document(WEBHOOK, webhook_key(payload), {"url": action.url, "payload": payload})
-        store.commit()
+        durable: defer.Deferred[None] = defer.Deferred()
+
+        def done(error: BaseException | None) -> None:
+            if error is None:
+                durable.callback(None)
+            else:
+                durable.errback(error)
+
+        store.commit_then(done)
+        return durable
 
     def delivered(self, payload: Mapping[str, Any]) -> None:
         """A webhook was delivered or given up: forget it (with the next commit)."""

@@ -117,14 +117,17 @@ def start_merchant(
         clock=clock,
         save=None if records is None else records.save,
     )
-    # Saved before the API answers anything: push orders whose dialogue died with the last run fail.
-    esme.carry_out(merchant.restored(esme.now()))
-    for url, payload in owed:
-        poster(url, payload)
     api = MerchantApi(merchant, esme.carry_out, esme.now, lambda: esme.bound)
-    listening = endpoints.TCP4ServerEndpoint(reactor, http_port, interface=http_host).listen(
-        make_site(api, host=http_host, token=token)
-    )
+
+    def listen(_: None) -> defer.Deferred[Any]:
+        for url, payload in owed:
+            poster(url, payload)
+        return endpoints.TCP4ServerEndpoint(reactor, http_port, interface=http_host).listen(
+            make_site(api, host=http_host, token=token)
+        )
+
+    # Saved before the API answers anything: push orders whose dialogue died with the last run fail.
+    listening = esme.carry_out(merchant.restored(esme.now())).addCallback(listen)
 
     def listened(port: Any) -> RunningMerchant:
         esme.start()

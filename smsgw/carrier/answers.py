@@ -5,6 +5,9 @@ A handler returns one of these or raises :class:`~smsgw.carrier.errors.Rejected`
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import attrs
 
 
@@ -58,6 +61,17 @@ class Dropped:
     reason: str
 
 
+@attrs.frozen
+class Later:
+    """The answer needs a read of a store that waits on a database server, which must not
+    hold up the thread serving every connection. The front end runs ``read`` elsewhere, then
+    ``answer(read's result)`` back on the serving thread: that gives the answer (another
+    Later when the read must be done again) or raises :class:`~smsgw.carrier.errors.Rejected`."""
+
+    read: Callable[[], Any]
+    answer: Callable[[Any], Answer]
+
+
 DONE = Done()
 
-Answer = Accepted | AcceptedSome | QueryAnswer | Done | Dropped
+Answer = Accepted | AcceptedSome | QueryAnswer | Done | Dropped | Later

@@ -72,10 +72,14 @@ class Handsets:
         """Every provisioned or changed handset."""
         return list(self.subscribers)
 
-    def listed(self) -> list[Subscriber]:
-        """The kept handsets and those of the numbers that have messages, by MSISDN."""
+    def listed(self, with_messages: list[str]) -> list[Subscriber]:
+        """The kept handsets and those of the numbers that have messages, by MSISDN.
+
+        :param with_messages: the numbers that have messages
+            (:meth:`~smsgw.carrier.messagelog.MessageLog.with_messages`, a read of the store).
+        """
         handsets = {s.msisdn: s for s in self.subscribers}
-        for msisdn in self.messages.with_messages():
+        for msisdn in with_messages:
             if msisdn not in handsets:
                 implicit = self.subscribers.find(msisdn)
                 if implicit is not None:
@@ -115,6 +119,12 @@ class Handsets:
             if subscriber.msisdn not in stored:
                 save(subscriber.msisdn, subscriber.name, subscriber.state.value, subscriber.inbox_after)
         subscribers.on_change = lambda s: save(s.msisdn, s.name, s.state.value, s.inbox_after, s.namespace)
+        # Fresh numbers count on from the last one that has messages (read once, here, not
+        # a read of the store per number given out).
+        pool = self._fresh_pool
+        last = store.last_msisdn(pool) or ""
+        digits = last[len(pool) : len(pool) + 7]
+        self._last_fresh = int(digits) if digits.isdigit() else 0
 
     def reload(self, msisdn: str, row: tuple[str, str, str, int, str] | None) -> None:
         """Another node of the cluster changed this handset, or removed it (``row`` None): take
@@ -199,16 +209,20 @@ class Handsets:
             self.center.handset_reachable(normalized, self.clock.now())
         return subscriber
 
+    @property
+    def _fresh_pool(self) -> str:
+        return f"{self.subscribers.country_code}1700"
+
     def _fresh_msisdn(self) -> str:
         """The next number of the pool <country code> 1700 nnnnnnn that nothing has used.
 
-        Counting only upwards, a number given out is not given out again while the carrier
-        runs, even after its handset is deleted; the store check covers restarts.
+        Counting only upwards (on from the last with messages, after a restart), a number
+        given out is not given out again, even after its handset is deleted.
         """
         while True:
             self._last_fresh += 1
-            msisdn = f"{self.subscribers.country_code}1700{self._last_fresh:07d}"
-            if self.subscribers.get(msisdn) is None and not self.store.has_messages_for(msisdn):
+            msisdn = f"{self._fresh_pool}{self._last_fresh:07d}"
+            if self.subscribers.get(msisdn) is None:
                 return msisdn
 
     def in_namespace(self, namespace: str) -> list[Subscriber]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from smsgw.carrier.accounts import AccountRegistry
-from smsgw.carrier.answers import DONE, Accepted, AcceptedSome, Answer, Dropped, FailedDestination
+from smsgw.carrier.answers import Accepted, AcceptedSome, Answer, Dropped, FailedDestination
 from smsgw.carrier.binding import Binding
 from smsgw.carrier.binds import BindDesk
 from smsgw.carrier.center import MessageCenter
@@ -65,11 +65,9 @@ class Smsc:
         if isinstance(request, Query):
             return self.submitted.query(binding.account, request)
         if isinstance(request, Cancel):
-            self.submitted.cancel(binding.account, request, now)
-            return DONE
+            return self.submitted.cancel(binding.account, request, now)
         if isinstance(request, Replace):
-            self.submitted.replace(binding.account, request, now)
-            return DONE
+            return self.submitted.replace(binding.account, request, now)
         raise AssertionError(f"not a request: {request!r}")
 
     def refused(self, binding: Binding, command: str, refusal: Rejected) -> None:

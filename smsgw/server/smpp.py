@@ -22,6 +22,7 @@ from smsgw.frontend.smpp.link import SessionTotals, SmppLink
 from smsgw.frontend.smpp.pdulog import PduLog
 from smsgw.server.flusher import TurnFlusher
 from smsgw.server.lag import SLOW_TURN, slow_turn
+from smsgw.server.reads import read_later, store_reads
 from smsgw.server.tcp import quick_ack, tune_socket, write_now
 from smsgw.smpp.constants import CommandStatus, status_name
 from smsgw.smpp.constants import CommandStatus as S
@@ -78,6 +79,7 @@ class SmppServerProtocol(protocol.Protocol):
             self.output_ready,
             factory.totals,
             factory.pdu_log,
+            factory.read_later,
         )
         # Requests and answers go straight to the link: no adapter frame on the hot path.
         self._handlers: dict[type, Any] = {cls: self.link.request for cls in _CARRIER_REQUESTS}
@@ -306,6 +308,9 @@ class SmppServerFactory(protocol.Factory):
         self.session_config = session_config
         self.reactor = reactor
         self.flusher = TurnFlusher(reactor, carrier)
+        #: How the store is read without holding up the reactor, here and by the API.
+        self.reads = store_reads(carrier.store, reactor, self.flusher.settle)
+        self.read_later = read_later(self.reads)
         self.totals = SessionTotals()
         self.connections: dict[int, SmppServerProtocol] = {}
         self._idle_waiters: list[defer.Deferred[None]] = []

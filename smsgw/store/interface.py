@@ -42,6 +42,10 @@ class DocumentStore(Protocol):
     def commit(self) -> None:
         """Apply every queued write in one transaction, and wait until it is durable."""
 
+    def commit_then(self, done: Callable[[BaseException | None], None]) -> None:
+        """Apply every queued write in one transaction without waiting for it
+        (:meth:`MessageStore.commit_then`)."""
+
 
 class MessageStore(Protocol):
     """Messages, what they still owe their ESMEs, and kept subscribers."""
@@ -164,8 +168,8 @@ class MessageStore(Protocol):
     def subscribers(self) -> list[SubscriberRow]:
         """Every kept subscriber."""
 
-    def has_messages_for(self, msisdn: str) -> bool:
-        """Whether any message was ever stored for this MSISDN."""
+    def last_msisdn(self, prefix: str) -> str | None:
+        """The highest MSISDN starting with ``prefix`` (digits) that has messages, if any."""
 
     def msisdns(self, limit: int = 1000) -> list[str]:
         """MSISDNs that have messages, at most ``limit``."""

@@ -100,9 +100,10 @@ class SqlReads:
         )
         return [(str(key), json.loads(value)) for key, value in rows]
 
-    def has_messages_for(self, msisdn: str) -> bool:
-        """Whether any message was ever stored for this MSISDN."""
-        return bool(self._read(sql.HAS_MESSAGES_FOR, (msisdn,)))
+    def last_msisdn(self, prefix: str) -> str | None:
+        """The highest MSISDN starting with ``prefix`` that has messages, if any."""
+        rows = self._read(sql.LAST_MSISDN_BETWEEN, (prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)))
+        return rows[0][0] if rows else None
 
     def msisdns(self, limit: int = 1000) -> list[str]:
         """MSISDNs that have messages (through the msisdn index), at most ``limit``."""

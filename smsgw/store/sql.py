@@ -125,7 +125,8 @@ GET_MESSAGE = f"SELECT {COLUMNS} FROM messages WHERE id = ?"
 PENDING = f"SELECT {COLUMNS} FROM messages WHERE direction = 'MT' AND state IN (0, 1, 6) ORDER BY id"
 OWING = f"SELECT {COLUMNS} FROM messages WHERE report IS NOT NULL ORDER BY id"
 SUBSCRIBERS = "SELECT msisdn, name, state, inbox_after, namespace FROM subscribers ORDER BY msisdn"
-HAS_MESSAGES_FOR = "SELECT 1 FROM messages WHERE msisdn = ? LIMIT 1"
+#: A range of the msisdn index, not LIKE: both engines read it from the index.
+LAST_MSISDN_BETWEEN = "SELECT max(msisdn) FROM messages WHERE msisdn >= ? AND msisdn < ?"
 MSISDNS = "SELECT DISTINCT msisdn FROM messages ORDER BY msisdn LIMIT ?"
 COUNT_MESSAGES = "SELECT COUNT(*) FROM messages"
 

@@ -9,7 +9,9 @@ handset wait for their own message only.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from twisted.web import server
@@ -17,6 +19,7 @@ from twisted.web import server
 from smsgw.carrier.errors import DialogueChanged, Rejected, UnknownSubscriber
 from smsgw.carrier.handset_ussd import HandsetUssd
 from smsgw.carrier.handsets import Handsets
+from smsgw.carrier.inbox import BoxReader, Page
 from smsgw.carrier.subscribers import (
     NAMESPACE_PATTERN,
     NAMESPACE_RULE,
@@ -25,6 +28,7 @@ from smsgw.carrier.subscribers import (
     normalize_msisdn,
 )
 from smsgw.digits import is_digits
+from smsgw.server.reads import Reads, inline_reads
 from smsgw.text.reassembly import InboxMessage
 from smsgw.web.api import ApiError, Route, int_query, json_body, query
 from smsgw.web.forward import Forwarder, Placement, forwarded
@@ -62,6 +66,7 @@ class HandsetRoutes:
     :param ussd: their USSD keypad and screen.
     :param concat_timeout: seconds after which a concatenated message missing parts is shown
         incomplete.
+    :param reads: where the boxes are read (:mod:`smsgw.server.reads`).
     """
 
     def __init__(
@@ -71,8 +76,10 @@ class HandsetRoutes:
         waiters: InboxWaiters,
         *,
         concat_timeout: float = 60.0,
+        reads: Reads = inline_reads,
     ) -> None:
         self.handsets = handsets
+        self.reads = reads
         self.handset_ussd = ussd
         self.waiters = waiters
         self.concat_timeout = concat_timeout
@@ -116,7 +123,7 @@ class HandsetRoutes:
 
     # -- handsets --------------------------------------------------------------------
 
-    def list(self, request: server.Request) -> dict[str, Any]:
+    def list(self, request: server.Request) -> Any:
         """The configured and changed handsets, and the numbers that have messages; with
         ``?namespace=``, only that namespace's handsets."""
         namespace = query(request, "namespace")
@@ -126,7 +133,10 @@ class HandsetRoutes:
                     handset_json(s) for s in sorted(self.handsets.in_namespace(namespace), key=_msisdn)
                 ]
             }
-        return {"handsets": [handset_json(s) for s in self.handsets.listed()]}
+        numbers = self.reads(self.handsets.messages.with_messages)
+        return numbers.addCallback(
+            lambda found: {"handsets": [handset_json(s) for s in self.handsets.listed(found)]}
+        )
 
     def create(self, request: server.Request) -> tuple[int, dict[str, Any]]:
         """Provision a handset (the way to add one under strict provisioning); without an
@@ -191,7 +201,22 @@ class HandsetRoutes:
         pattern = query(request, "match")
         matcher = compile_pattern("match", pattern) if pattern is not None else None
         reader = self.handsets.box(handset, "MT", self.concat_timeout)
-        page = reader.page(after or 0, newest=after is None)
+        read = self.reads(partial(reader.page, after or 0, newest=after is None))
+        return read.addCallback(self._inbox_page, request, handset, reader, after, wait, limit, sender, matcher)
+
+    def _inbox_page(
+        self,
+        page: Page,
+        request: server.Request,
+        handset: Subscriber,
+        reader: BoxReader,
+        after: int | None,
+        wait: int,
+        limit: int,
+        sender: str | None,
+        matcher: re.Pattern[str] | None,
+    ) -> Any:
+        """Answer the inbox from its first page read, or wait on it for what comes."""
         since = page.after
 
         def wanted(message: InboxMessage) -> bool:
@@ -215,6 +240,9 @@ class HandsetRoutes:
             return answer(found, page.more, page.end)
         feed = self.waiters.feed(handset.msisdn, lambda: InboxFeed(reader, page.end))
         feed.note(page)
+        # The page was read before the waiter waits (off the reactor, maybe): what arrived in
+        # between must be offered to it, so the feed reads again from the page's end.
+        feed.rewind(page.end)
 
         def check(fresh: list[InboxMessage]) -> bytes | None:
             news = [m for m in fresh if wanted(m)]
@@ -230,6 +258,7 @@ class HandsetRoutes:
             return encoded
 
         result = self.waiters.wait(handset.msisdn, check, wait, lambda: answer([], False, page.end), fed=True)
+        self.waiters.poke(handset.msisdn)
         request.notifyFinish().addErrback(lambda _: result.cancel())
         return result
 
@@ -239,20 +268,23 @@ class HandsetRoutes:
         cursor = self.handsets.clear_inbox(handset.msisdn)
         return {"msisdn": handset.msisdn, "cleared": True, "cursor": cursor}
 
-    def sent(self, request: server.Request, msisdn: str) -> dict[str, Any]:
+    def sent(self, request: server.Request, msisdn: str) -> Any:
         """The texts the phone sent (MO), each as one message, paged like the inbox."""
         handset = self._handset(msisdn)
         after = int_query(request, "after", None)
         limit = int_query(request, "limit", 100, 1000, minimum=1) or 100
         reader = self.handsets.box(handset, "MO", self.concat_timeout)
-        page = reader.page(after or 0, newest=after is None)
-        messages, more, cursor = _limited(page.messages, page.more, page.end, after, limit, reader.floor)
-        return {
-            "msisdn": handset.msisdn,
-            "messages": [inbox_json(m, "to") for m in messages],
-            "cursor": cursor,
-            "more": more,
-        }
+
+        def answer(page: Page) -> dict[str, Any]:
+            messages, more, cursor = _limited(page.messages, page.more, page.end, after, limit, reader.floor)
+            return {
+                "msisdn": handset.msisdn,
+                "messages": [inbox_json(m, "to") for m in messages],
+                "cursor": cursor,
+                "more": more,
+            }
+
+        return self.reads(partial(reader.page, after or 0, newest=after is None)).addCallback(answer)
 
     # -- USSD ------------------------------------------------------------------------
 

@@ -34,17 +34,24 @@ class InboxFeed:
         if page.pending is not None and (self.pending is None or page.pending < self.pending):
             self.pending = page.pending
 
-    def update(self, *, tick: bool) -> list[InboxMessage]:
-        """The messages shown since the last update (some may be offered again: filters are
-        deterministic, so a waiter that refused one refuses it again).
+    def rewind(self, to: int) -> None:
+        """A waiter read its page up to ``to`` earlier than this feed's last read (a read off
+        the reactor): read again from there, so what arrived in between is offered to it."""
+        self.read_to = min(self.read_to, to)
+
+    def start(self, *, tick: bool) -> int | None:
+        """Where the next read starts, or None when there is nothing to read.
 
         :param tick: the once-a-second check for messages that show with time only; it reads
             nothing unless some part was hidden.
         """
-        self.answers.clear()
         if tick and self.pending is None:
-            return []
-        start = self.read_to if self.pending is None else min(self.read_to, self.pending - 1)
+            return None
+        return self.read_to if self.pending is None else min(self.read_to, self.pending - 1)
+
+    def read(self, start: int) -> tuple[list[InboxMessage], int, int | None]:
+        """The messages shown after ``start``, where the read ended, and the lowest hidden
+        part's position. It only reads: it may run off the reactor (see :meth:`took`)."""
         fresh: list[InboxMessage] = []
         pending: list[int] = []
         while True:
@@ -55,6 +62,22 @@ class InboxFeed:
             start = page.end
             if not page.more:
                 break
-        self.read_to = max(self.read_to, start)
-        self.pending = min(pending) if pending else None
+        return fresh, start, min(pending) if pending else None
+
+    def took(self, read: tuple[list[InboxMessage], int, int | None]) -> list[InboxMessage]:
+        """Move on past what :meth:`read` found; return the messages for the waiters (some may
+        be offered again: filters are deterministic, so a waiter that refused one refuses it
+        again)."""
+        fresh, end, pending = read
+        self.answers.clear()
+        self.read_to = max(self.read_to, end)
+        self.pending = pending
         return fresh
+
+    def update(self, *, tick: bool) -> list[InboxMessage]:
+        """Read and take what is new, here and now (see :meth:`start`)."""
+        start = self.start(tick=tick)
+        if start is None:
+            self.answers.clear()
+            return []
+        return self.took(self.read(start))

@@ -20,7 +20,7 @@ from smsgw.smpp.constants import MessageState, command_name
 from smsgw.store.records import MessageRecord
 from smsgw.web.api import ApiError, Route, int_query, query
 from smsgw.web.handsets import no_handset
-from smsgw.web.reads import Reads, inline_reads
+from smsgw.server.reads import Reads, inline_reads
 from smsgw.web.render import iso, message_json
 
 
@@ -32,7 +32,7 @@ class NetworkRoutes:
     :param handsets: the handsets (a filter names one, or a namespace of them).
     :param info: what health reports about the listeners.
     :param pdu_log: the SMPP front end's log of recent messages' PDUs.
-    :param reads: where reads of the store run (:mod:`smsgw.web.reads`): answers that read it
+    :param reads: where reads of the store run (:mod:`smsgw.server.reads`): answers that read it
         are Deferreds.
     """
 

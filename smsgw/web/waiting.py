@@ -7,20 +7,29 @@ The carrier's delivery events are followed only while someone waits, so the hot 
 nothing for long polls nobody makes.
 
 A change costs the same however many wait: a handset's *feed* (:class:`smsgw.web.inbox.InboxFeed`)
-reads what is new once per change, and each waiter's check only filters that. The number of
+reads what is new once per change, and each waiter's check only filters that. The read runs
+where the store is read without holding up the reactor (:mod:`smsgw.server.reads`); one
+feed has one read at a time, and changes during it make one more. The number of
 waiters is bounded (``[http] max_waiters``); one more is refused with 429.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from twisted.internet import defer
 from twisted.internet.task import LoopingCall
+from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from smsgw.carrier.events import EventBus, MessageStateChanged, UssdChanged
+from smsgw.server.reads import Reads, inline_reads
+from smsgw.web.inbox import InboxFeed
 from smsgw.web.api import ApiError
+
+log = Logger()
 
 Check = Callable[[Any], Any]
 """Given what changed (the feed's news, or None for a handset without a feed): the answer, or None."""
@@ -42,10 +51,14 @@ class InboxWaiters:
 
     :param reactor: for timeouts and the once-a-second re-check.
     :param max_waiters: requests that may wait at once (0: no limit); one more gets 429.
+    :param reads: where the feeds read the store.
     """
 
-    def __init__(self, reactor: Any, events: EventBus, max_waiters: int = 0) -> None:
+    def __init__(self, reactor: Any, events: EventBus, max_waiters: int = 0, reads: Reads = inline_reads) -> None:
         self._reactor = reactor
+        self._reads = reads
+        #: Handsets whose feed is being read, and whether a change came meanwhile.
+        self._reading: dict[str, bool] = {}
         self._events = events
         self.max_waiters = max_waiters
         self._waiters: dict[str, list[_Waiter]] = {}
@@ -130,8 +143,36 @@ class InboxWaiters:
             self._check(msisdn, tick=True)
 
     def _check(self, msisdn: str, *, tick: bool) -> None:
+        if msisdn in self._reading:
+            self._reading[msisdn] |= not tick
+            return
         feed = self._feeds.get(msisdn)
-        news = feed.update(tick=tick) if feed is not None else None
+        if feed is None:
+            self._offer(msisdn, None, None)
+            return
+        start = feed.start(tick=tick)
+        if start is None:
+            feed.answers.clear()
+            self._offer(msisdn, feed, [])
+            return
+        self._reading[msisdn] = False
+        read = self._reads(partial(feed.read, start))
+        read.addCallbacks(self._read, self._read_failed, callbackArgs=(msisdn, feed), errbackArgs=(msisdn,))
+
+    def _read(self, read: Any, msisdn: str, feed: InboxFeed) -> None:
+        again = self._reading.pop(msisdn)
+        if self._feeds.get(msisdn) is feed:  # not gone with its last waiter meanwhile
+            self._offer(msisdn, feed, feed.took(read))
+        if again:
+            self._check(msisdn, tick=False)
+
+    def _read_failed(self, failure: Failure, msisdn: str) -> None:
+        # The waiters stay: the next change or the once-a-second check reads again, and a
+        # waiter nothing reaches times out with its empty answer.
+        self._reading.pop(msisdn, None)
+        log.failure("reading the inbox of {msisdn} for its long polls failed", failure, msisdn=msisdn)
+
+    def _offer(self, msisdn: str, feed: Any, news: Any) -> None:
         if feed is not None and not news and not self._unfed(msisdn):
             return
         for waiter in list(self._waiters.get(msisdn, ())):

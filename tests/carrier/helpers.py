@@ -13,7 +13,7 @@ from smsgw.carrier.outbox import RetryPolicy
 from smsgw.carrier.subscribers import Subscriber, SubscriberRegistry
 from smsgw.carrier.ussd import UssdRoute
 from smsgw.frontend.smpp.deliveries import SmppDeliveries
-from smsgw.frontend.smpp.link import SmppLink
+from smsgw.frontend.smpp.link import ReadLater, SmppLink, read_now
 from smsgw.frontend.smpp.pdulog import PduLog
 from smsgw.smpp import codec
 from smsgw.smpp.framing import PduBuffer
@@ -41,12 +41,19 @@ class Link:
         window: int = 10,
         password: str = "pw",
         address_range: str = "",
+        read_later: ReadLater = read_now,
     ) -> None:
         self.carrier = carrier
         self.session = SmscSession(SessionConfig(window=window), now=0.0)
         self.session_id = id(self)
         self.smpp = SmppLink(
-            carrier, self.session, self.session_id, "test", lambda: None, pdu_log=pdu_log(carrier)
+            carrier,
+            self.session,
+            self.session_id,
+            "test",
+            lambda: None,
+            pdu_log=pdu_log(carrier),
+            read_later=read_later,
         )
         (event,) = self.session.receive_data(
             codec.encode(bind(1, system_id=system_id, password=password, address_range=address_range)), 0.0

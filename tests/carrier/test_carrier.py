@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import attrs
 import pytest
 
@@ -107,6 +109,44 @@ def test_query_cancel_replace() -> None:
     assert query2.message_state == MessageState.DELETED
     assert unknown.command_status == S.ESME_RQUERYFAIL
     assert carrier.store.get_message(int(pending.message_id)).body == b"new text"
+
+
+def test_with_a_store_read_elsewhere_query_cancel_and_replace_answer_once_their_read_is_done() -> None:
+    """A store whose reads wait on a database server is not read on the thread serving the
+    connections: query_sm, cancel_sm and replace_sm are answered once the front end has run
+    their read elsewhere, each as it would be answered at once, and a message that changed
+    meanwhile is answered as the carrier holds it now."""
+    carrier = make_carrier()
+    carrier.store.reads_anywhere = True  # as PostgreSQL's: the link must not read it here
+    reads: list[tuple[Any, Any]] = []
+    link = Link(carrier, read_later=lambda read, then, failed: reads.append((read, then)))
+    link.send(submit(OFF_PHONE, registered_delivery=0))
+    link.send(submit(registered_delivery=0, sequence=2))
+    pending, delivered = link.read()
+    link.send(QuerySm(3, message_id=delivered.message_id, source_addr="12345"))
+    link.send(ReplaceSm(4, message_id=pending.message_id, source_addr="12345", short_message=b"new text"))
+    link.send(QuerySm(5, message_id=pending.message_id, source_addr="12345"))
+    link.send(CancelSm(6, message_id=delivered.message_id, source_addr="12345"))
+    link.send(QuerySm(7, message_id="999"))
+    assert link.read() == [] and len(reads) == 5
+
+    done = [(then, read()) for read, then in reads]  # the reads, run "elsewhere"
+    reads.clear()
+    carrier.handsets.set_state(OFF_PHONE, HandsetState.ON)  # meanwhile the pending one arrives
+    for then, result in done:
+        then(result)
+    assert len(reads) == 2  # replace_sm and its query found it waiting: read again
+    for read, then in reads:
+        then(read())
+    answers = {pdu.sequence_number: pdu for pdu in link.read()}
+
+    query, replaced, query2, not_cancelled, unknown = (answers[n] for n in (3, 4, 5, 6, 7))
+    assert query.message_state == MessageState.DELIVRD and query.final_date.endswith("00+")
+    assert replaced.command_status == S.ESME_RREPLACEFAIL  # delivered before it was answered
+    assert query2.message_state == MessageState.DELIVRD
+    assert not_cancelled.command_status == S.ESME_RCANCELFAIL
+    assert unknown.command_status == S.ESME_RQUERYFAIL
+    assert carrier.store.get_message(int(pending.message_id)).body != b"new text"
 
 
 def test_the_source_address_verifies_the_message_id() -> None:

@@ -61,7 +61,8 @@ def test_find_messages_filters_and_pages_newest_first(store: MessageStore) -> No
     assert ids(store.find_messages(after=5, limit=2)) == [6, 7]
     assert ids(store.find_messages(among=[BOB])) == [6, 4, 2]
     assert store.find_messages(among=[]) == []
-    assert store.has_messages_for(BOB) and not store.has_messages_for("8613800000009")
+    assert store.last_msisdn("86138") == max(ALICE, BOB) and store.last_msisdn(BOB) == BOB
+    assert store.last_msisdn("86139") is None and store.last_msisdn("86137") is None
     assert store.msisdns() == [ALICE, BOB]
     assert store.msisdns(limit=1) == [ALICE]
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from twisted.internet import task
+from twisted.internet import defer, task
 
 from smsgw.carrier.events import EventBus, MessageStateChanged
 from smsgw.carrier.inbox import BoxReader, Page, received
@@ -358,10 +358,12 @@ class Waiter:
         self.answer = answer
 
 
-def waiting_room(box: Box) -> tuple[InboxWaiters, EventBus, task.Clock]:
+def waiting_room(box: Box, reads: Any = None) -> tuple[InboxWaiters, EventBus, task.Clock]:
     clock = task.Clock()
     clock.advance(box.now)
     events = EventBus()
+    if reads is not None:
+        return InboxWaiters(clock, events, reads=reads), events, clock
     return InboxWaiters(clock, events), events, clock
 
 
@@ -438,3 +440,37 @@ def test_a_waiter_sees_a_concatenated_message_once_it_fills_up_or_its_window_clo
     assert box.store.heads >= TIMEOUT - 3  # the hidden part makes every tick read
     clock.advance(1)
     assert incomplete.answer == [f"Soon {MISSING_MARKER}"]
+
+
+def test_a_message_that_arrives_while_the_feed_is_read_elsewhere_is_read_after_it() -> None:
+    """With a store read off the reactor, a feed has one read at a time: a delivery during it
+    makes one more read once it is done, so no waiter misses the message."""
+    box = Box()
+    cursor = box.single("old", at=T0)
+    box.now = T0 + 2
+    elsewhere: list[tuple[Callable[[], Any], defer.Deferred[Any]]] = []
+
+    def read_elsewhere(read: Callable[[], Any]) -> defer.Deferred[Any]:
+        elsewhere.append((read, defer.Deferred()))
+        return elsewhere[-1][1]
+
+    waiters, events, clock = waiting_room(box, read_elsewhere)
+    reader = box.reader()
+    bank, shop = wait(waiters, reader, cursor, BANK), wait(waiters, reader, cursor, SHOP)
+
+    box.single("from the bank", at=box.now)
+    delivered(events)
+    clock.advance(0)
+    (read, first), = elsewhere
+    found = read()  # the read runs before the shop's message lands...
+    box.single("from the shop", at=box.now, sender=SHOP)
+    delivered(events)
+    clock.advance(0)
+    assert len(elsewhere) == 1  # ...whose delivery waits for the read in flight
+    first.callback(found)
+    assert bank.answer == ["from the bank"] and shop.answer is None
+
+    read, second = elsewhere[1]
+    second.callback(read())
+    assert shop.answer == ["from the shop"]
+    assert waiters.waiting == 0

@@ -11,14 +11,16 @@ from __future__ import annotations
 import functools
 from collections import Counter
 from collections.abc import Callable, Iterable
+from typing import Any
 
-from smsgw.carrier.answers import Accepted, AcceptedSome, Answer, Done, Dropped, QueryAnswer
+from smsgw.carrier.answers import Accepted, AcceptedSome, Answer, Done, Dropped, Later, QueryAnswer
 from smsgw.carrier.binding import Binding
 from smsgw.carrier.carrier import Carrier
 from smsgw.carrier.errors import BindRefused, Rejected
 from smsgw.carrier.requests import Submit
 from smsgw.frontend.smpp.pdulog import PduLog
 from smsgw.frontend.smpp.requests import SmRequestPdu, decode_request
+from smsgw.smpp.constants import CommandStatus as S
 from smsgw.smpp.constants import command_name
 from smsgw.smpp.pdu import Pdu
 from smsgw.smpp.session import ANSWER_BUCKETS, BindRequested, ResponseReceived, ResponseTimedOut, SmscSession
@@ -45,12 +47,28 @@ class SessionTotals:
         self.answer_seconds += session.answer_seconds
 
 
+#: Runs ``read`` where waiting on it holds up no connection, then ``then(result)`` or
+#: ``failed(error)`` back on the thread serving the connections.
+ReadLater = Callable[[Callable[[], Any], Callable[[Any], None], Callable[[BaseException], None]], None]
+
+
+def read_now(read: Callable[[], Any], then: Callable[[Any], None], failed: Callable[[BaseException], None]) -> None:
+    """Run ``read`` here and now (a store that answers in microseconds)."""
+    try:
+        result = read()
+    except Exception as error:
+        failed(error)
+        return
+    then(result)
+
+
 class SmppLink:
     """One ESME connection as the carrier's :class:`~smsgw.carrier.binding.AppLink`.
 
     :param output_ready: asks the edge to write the session's output at the end of the turn.
     :param pdu_log: where the requests that made messages are logged while someone follows
         the carrier's events (the deliveries' encoder logs what goes out).
+    :param read_later: runs the store reads of :class:`~smsgw.carrier.answers.Later` answers.
     """
 
     def __init__(
@@ -62,8 +80,12 @@ class SmppLink:
         output_ready: Callable[[], None],
         totals: SessionTotals | None = None,
         pdu_log: PduLog | None = None,
+        read_later: ReadLater = read_now,
     ) -> None:
         self.carrier = carrier
+        self.read_later = read_later
+        #: The connection is gone: an answer that comes later has nobody to go to.
+        self.gone = False
         self.session = session
         self.session_id = session_id
         self.peer = peer
@@ -135,6 +157,7 @@ class SmppLink:
 
     def lost(self, contexts: Iterable[object], reason: str) -> None:
         """The connection is gone: what it had in flight goes back to the carrier."""
+        self.gone = True
         if self.binding is None:
             return
         if self.totals is not None:
@@ -193,6 +216,35 @@ class SmppLink:
             session.respond(pdu, 0)
         elif isinstance(answer, Dropped):
             self.drop(answer.reason)
+        elif isinstance(answer, Later):
+            self.read_later(
+                answer.read,
+                functools.partial(self._answer_later, binding, pdu, answer),
+                functools.partial(self._read_failed, binding, pdu),
+            )
+
+    def _answer_later(self, binding: Binding, pdu: SmRequestPdu, later: Later, result: Any) -> None:
+        """The read a request waited for is done: answer it (other requests may have been
+        answered meanwhile; SMPP lets responses come in any order)."""
+        if self.gone:
+            return
+        try:
+            answer = later.answer(result)
+        except Rejected as refusal:
+            self.session.respond(pdu, refusal.command_status)
+            self.carrier.smsc.refused(binding, command_name(pdu.command_id), refusal)
+        else:
+            self._respond(binding, pdu, answer)
+        self.output_ready()
+
+    def _read_failed(self, binding: Binding, pdu: SmRequestPdu, error: BaseException) -> None:
+        """The store could not be read: the request fails, and the session carries on."""
+        if self.gone:
+            return
+        refusal = Rejected(S.ESME_RSYSERR, f"the store could not be read: {error}")
+        self.session.respond(pdu, refusal.command_status)
+        self.carrier.smsc.refused(binding, command_name(pdu.command_id), refusal)
+        self.output_ready()
 
     def _log_received(self, binding: Binding, message_id: str, pdu: Pdu) -> None:
         """Keep the request that made a message, for the console (only while it looks: the

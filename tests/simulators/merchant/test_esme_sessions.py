@@ -13,12 +13,12 @@ from typing import Any
 from twisted.internet import defer
 from twisted.internet.task import Clock
 
-from simulators.merchant.esme import EOS, ESME_RSUBMITFAIL, MerchantEsme
+from simulators.merchant.esme import EOS, ESME_RSUBMITFAIL, MerchantEsme, NotSaved
 from simulators.merchant.orders import OrderStatus
 from smsgw.server.esme import EsmeError
 from smsgw.smpp.sm import DeliverSm, SubmitSm
 
-from .helpers import EN, make_merchant
+from .helpers import EN, code_from, make_merchant
 
 PSSR_INDICATION, USSR_REQUEST, USSN_REQUEST, PSSR_RESPONSE, USSR_CONFIRM, ABORT = 1, 2, 3, 17, 18, 0x81
 MENU = 0x0100  # the carrier's session 1
@@ -43,9 +43,11 @@ class Client:
         return [pdu for pdu, _ in self.sent]
 
 
-def edge() -> tuple[MerchantEsme, Client]:
+def edge(save: Any = None) -> tuple[MerchantEsme, Client]:
     merchant = make_merchant()
-    esme = MerchantEsme(merchant, Clock(), lambda factory: defer.Deferred(), system_id="m", password="p")
+    esme = MerchantEsme(
+        merchant, Clock(), lambda factory: defer.Deferred(), system_id="m", password="p", save=save
+    )
     client = Client()
     esme.client = client  # type: ignore[assignment]
     return esme, client
@@ -60,7 +62,9 @@ def deliver(esme: MerchantEsme, op: int, session: int | None, text: str = "") ->
         its_session_info=session,
         ussd_service_op=op,
     )
-    assert esme.on_delivery(pdu) == 0
+    answers: list[int] = []
+    esme.on_delivery(pdu).addCallback(answers.append)
+    assert answers == [0]  # accepted at once: nothing here to save
 
 
 def push(esme: MerchantEsme) -> str:
@@ -148,3 +152,34 @@ def test_a_refused_pin_prompt_fails_its_order_only() -> None:
     # The push is forgotten: a new one opens in a new session.
     push(esme)
     assert client.answer_all()[-1].its_session_info not in (None, session)
+
+
+def test_what_the_core_decided_goes_out_once_it_is_saved_and_not_at_all_when_the_save_fails() -> None:
+    """A save travels to the store without holding up the reactor: the OTP and the answer
+    to the buyer's deliver_sm wait for it, and a failed save sends nothing and refuses the
+    deliver_sm (ESME_RX_T_APPN), so the carrier delivers it again."""
+    saves: list[defer.Deferred[None]] = []
+
+    def save(actions: Any) -> defer.Deferred[None]:
+        saves.append(defer.Deferred())
+        return saves[-1]
+
+    esme, client = edge(save)
+    _, actions = esme.merchant.create_order(EN, 100, "CNY", "otp", None, esme.now())
+    carried: list[Any] = []
+    esme.carry_out(actions).addBoth(carried.append)
+    assert client.sent == [] and carried == []
+    saves[0].callback(None)
+    assert carried == [None]
+    (otp,) = client.answer_all()
+    assert otp.destination_addr == EN
+
+    # The buyer texts the code back: paying would send a receipt SMS, once saved.
+    pdu = DeliverSm(source_addr=EN, destination_addr="12345", short_message=code_from(actions).encode())
+    answers: list[Any] = []
+    esme.on_delivery(pdu).addBoth(answers.append)
+    assert answers == []
+    saves[1].errback(OSError("disk full"))
+    (failure,) = answers
+    assert isinstance(failure.value, NotSaved) and "disk full" in str(failure.value)
+    assert len(client.sent) == 1  # no receipt SMS

@@ -8,6 +8,7 @@ merchant (same seed, fresh demo wallets, as the runner makes it) restored from t
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -47,6 +48,10 @@ class Documents:
                 self.committed[kind, key] = value
         self.queue = []
         self.commits += 1
+
+    def commit_then(self, done: Callable[[BaseException | None], None]) -> None:
+        self.commit()
+        done(None)
 
     def crash(self) -> None:
         """The process died: what was not committed is gone."""
