@@ -331,6 +331,8 @@ def start(config: Config, reactor: Any) -> Any:
         api = Api(routes, streams={"events": events}, settle=factory.flusher.settle)
         if cluster is not None:
             cluster.on_arrived = waiters.poke
+            cluster.on_event = events.relay
+            events.on_watching = cluster.watching
             clock_routes.on_advance.append(cluster.clock_advanced)
         root = Root(api)
         lag = LagMonitor(reactor)

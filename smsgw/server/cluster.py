@@ -22,9 +22,10 @@ from smsgw.carrier.events import UssdChanged
 from smsgw.carrier.faults import FaultRule
 from smsgw.carrier.ussd import base_code
 from smsgw.server.flusher import TurnFlusher
-from smsgw.store.nodes import CHANGED_CHANNEL, OWED_CHANNEL, PostgresNodeStore
+from smsgw.store.nodes import CHANGED_CHANNEL, EVENTS_CHANNEL, OWED_CHANNEL, PostgresNodeStore
 from smsgw.store.records import DeliveryRecord, MessageRecord
 from smsgw.web.clock import AdvancingClock
+from smsgw.web.events import render_event
 
 log = Logger(namespace="smsgw.cluster")
 #: The document kind holding the cluster's clock offset (seconds ahead of the wall clock).
@@ -56,6 +57,11 @@ class ClusterNode:
         self._homes: dict[str, int] = {}
         #: Told of an MT another node delivered to a phone (its inbox long polls have news).
         self.on_arrived: Callable[[str], None] = lambda msisdn: None
+        #: Told of another node's network event (type, data line), for this node's streams.
+        self.on_event: Callable[[str, str], None] = lambda event_type, data: None
+        #: This node's events go to the database: some other node has a stream open.
+        self._publishing = False
+        self._too_large = 0
 
     def start(self) -> None:
         """Join: take the cluster's clock, hand on and claim from now on, listen, and keep
@@ -66,6 +72,7 @@ class ClusterNode:
         self.carrier.events.subscribe(self._ussd_changed, UssdChanged)
         self.carrier.outbox.peers = self
         self.store.listen(self._heard)
+        self.store.watched(self._publish_events)
         self._ticker.start(self.store.lease / 3, now=True)
         log.info(
             "node {node} joined the cluster (slot {slot}, lease {lease:g} s)",
@@ -102,6 +109,11 @@ class ClusterNode:
             if payload in self.carrier.outbox.bound_accounts():
                 self.claim(payload)
             return
+        if channel == EVENTS_CHANNEL:
+            node, event_type, data = (payload.split(" ", 2) + ["", ""])[:3]
+            if node != self.store.node:
+                self.on_event(event_type, data)
+            return
         kind, msisdn, node = (payload.split(" ") + ["", "", ""])[:3]
         if channel != CHANGED_CHANNEL or node == self.store.node:
             return  # this node's own change: it knows
@@ -113,6 +125,36 @@ class ClusterNode:
             self.store.documents_later(FAULTS, self._faults_are)
         elif kind == "handset":
             self.store.subscriber(msisdn, lambda row: self._reload(msisdn, row))
+        elif kind == "watching":
+            self.store.watched(self._publish_events)
+
+    # -- event streams across nodes ---------------------------------------------------------
+
+    def watching(self, watching: bool) -> None:
+        """The first event stream opened here (True), or the last closed: tell the others."""
+        self.store.watch(watching)
+
+    def _publish_events(self, others_watch: bool) -> None:
+        if others_watch == self._publishing:
+            return
+        self._publishing = others_watch
+        if others_watch:
+            self.carrier.events.subscribe(self._publish)
+        else:
+            self.carrier.events.unsubscribe(self._publish)
+
+    def _publish(self, event: Any) -> None:
+        event_type, data = render_event(event, self.clock.now(), node=self.store.node)
+        if self.store.tell_event(event_type, data):
+            self.flusher.mark(lazy=True)  # sent with this turn's commit
+            return
+        self._too_large += 1
+        if self._too_large in (1, 10, 100) or self._too_large % 1000 == 0:
+            log.warn(
+                "node {node}: {count} events too large for a notification were not shown on the other nodes",
+                node=self.store.node,
+                count=self._too_large,
+            )
 
     # -- USSD: where a phone's dialogue lives -----------------------------------------------
 
@@ -204,6 +246,7 @@ class ClusterNode:
         """Renew the lease, take over lost nodes' pending MTs, claim what bound accounts are owed."""
         store = self.store
         store.renew_lease(self._renewed)
+        store.watched(self._publish_events)  # a watching node that was lost stops counting
         store.take_over(self._adopt_pending)
         accounts = self.carrier.outbox.bound_accounts()
         store.bound_here(accounts)

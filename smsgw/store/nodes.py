@@ -40,6 +40,10 @@ OWED_CHANNEL = "smsgw_owed"
 #: The channel of other changes the nodes share, ``KIND MSISDN NODE`` (the node that made
 #: it): ``handset`` (kept, changed or removed), ``arrived`` (an MT reached that phone).
 CHANGED_CHANNEL = "smsgw_changed"
+#: The channel of a node's network events, ``NODE TYPE JSON``, sent while another node watches.
+EVENTS_CHANNEL = "smsgw_events"
+#: PostgreSQL refuses a notification payload of 8,000 bytes or more.
+MAX_NOTICE = 7999
 _REGISTRATION_LOCK = 0x736D736777 + 2
 #: Each node's liveness lock is this plus its slot: held by its connection while it runs, so a
 #: restarted node knows at once that its earlier process is gone (its lease may still run).
@@ -91,6 +95,7 @@ class PostgresNodeStore(PostgresStore):
         #: every write of it (consecutive writes of one statement stay one executemany).
         self._notices: dict[tuple[str, str], None] = {}
         self._arrivals: list[int] = []
+        self._events: list[str] = []
         super().__init__(url, **options)
         self._listening: threading.Thread | None = None
         self._stop_listening = threading.Event()
@@ -131,8 +136,10 @@ class PostgresNodeStore(PostgresStore):
                 raise StoreError(
                     f"node {self.node!r} is already running on {self.url}; give this one another --node name"
                 )
+            # A restarted node has no event stream open yet, whatever its last run had.
             db.execute(
-                "UPDATE nodes SET lease_until = now() + make_interval(secs => %s) WHERE name = %s",
+                "UPDATE nodes SET lease_until = now() + make_interval(secs => %s), watching = false"
+                " WHERE name = %s",
                 (self.lease, self.node),
             )
         self.slot = slot
@@ -218,12 +225,50 @@ class PostgresNodeStore(PostgresStore):
         if self._notices:
             queue += [(_NOTIFY, notice) for notice in self._notices]
             self._notices = {}
+        if self._events:
+            queue += [(_NOTIFY, (EVENTS_CHANNEL, event)) for event in self._events]
+            self._events = []
         return queue
 
     def tell(self, kind: str, subject: str = "-") -> None:
         """Queue (urgent) a notification to the other nodes that ``kind`` changed (``clock``)."""
         self._notices[CHANGED_CHANNEL, f"{kind} {subject} {self.node}"] = None
         self._urgent = True
+
+    def tell_event(self, event_type: str, data: str) -> bool:
+        """Queue (lazily) a network event of this node for the nodes watching; False (and
+        nothing queued) when it is too large for a notification.
+
+        :param data: the event as the event stream writes it (one JSON line).
+        """
+        payload = f"{self.node} {event_type} {data}"
+        if len(payload.encode("utf-8", "backslashreplace")) > MAX_NOTICE:
+            return False
+        self._events.append(payload)
+        return True
+
+    def watch(self, watching: bool) -> None:
+        """Record whether an event stream is open on this node, and tell the others (who
+        publish their events only while some node watches)."""
+
+        def record() -> None:
+            with self._db.transaction():
+                self._db.execute("UPDATE nodes SET watching = %s WHERE name = %s", (watching, self.node))
+                self._db.execute("SELECT pg_notify(%s, %s)", (CHANGED_CHANNEL, f"watching - {self.node}"))
+
+        self._later("recording whether this node watches events", record, lambda _: None)
+
+    def watched(self, then: Callable[[bool], None]) -> None:
+        """``then(whether another live node has an event stream open)``."""
+
+        def read() -> bool:
+            row = self._db.execute(
+                "SELECT EXISTS (SELECT 1 FROM nodes WHERE watching AND name <> %s AND lease_until > now())",
+                (self.node,),
+            ).fetchone()
+            return bool(row and row[0])
+
+        self._later("reading whether other nodes watch events", read, then)
 
     def documents_later(self, kind: str, then: Callable[[list[tuple[str, Any]]], None]) -> None:
         """Read the documents of ``kind`` on the worker; ``then`` gets them."""
@@ -397,11 +442,12 @@ class PostgresNodeStore(PostgresStore):
 
     def listen(self, on_notify: Callable[[str, str], None]) -> None:
         """Call ``on_notify(channel, payload)`` (through ``call_soon``) for what the other
-        nodes tell (:data:`OWED_CHANNEL`, :data:`CHANGED_CHANNEL`), from a connection and a
+        nodes tell (:data:`OWED_CHANNEL`, :data:`CHANGED_CHANNEL`, :data:`EVENTS_CHANNEL`), from a connection and a
         thread of its own. A node hears its own notifications too."""
         listener = psycopg.connect(self._dsn, autocommit=True)
         listener.execute(f"LISTEN {OWED_CHANNEL}")
         listener.execute(f"LISTEN {CHANGED_CHANNEL}")
+        listener.execute(f"LISTEN {EVENTS_CHANNEL}")
         call_soon = self._call_soon
 
         stopped = self._stop_listening

@@ -112,6 +112,11 @@ MIGRATIONS[3] = (
     "CREATE TABLE node_binds (node TEXT NOT NULL, system_id TEXT NOT NULL, PRIMARY KEY (node, system_id))",
     "CREATE TABLE ussd_homes (msisdn TEXT PRIMARY KEY, node TEXT NOT NULL)",
 )
+MIGRATIONS[4] = (
+    # Event streams across nodes (smsgw.server.cluster): a node publishes its events only while
+    # another node has an /api/events stream open.
+    "ALTER TABLE nodes ADD COLUMN watching BOOLEAN NOT NULL DEFAULT false",
+)
 SCHEMA_VERSION = max(MIGRATIONS)
 #: The advisory lock a start holds while it migrates (any number; this one spells "smsgw").
 _MIGRATION_LOCK = 0x736D736777

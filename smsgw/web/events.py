@@ -3,7 +3,9 @@
 Each event is ``event: <type>`` and ``data: <one JSON line>``; a comment line every 15 s
 keeps proxies from closing an idle stream and lets the server notice a client that left.
 While nobody listens, the carrier does not even build the events, and each event is
-rendered once for all the streams.
+rendered once for all the streams. In a cluster a stream shows the other nodes' events too
+(each with its ``node``), which they publish while some node has a stream open
+(docs/cluster.md).
 
 A client that does not read cannot make the server hold its events without end. Once its
 connection is backed up, what it has not taken waits, up to ``limit`` bytes (``[http]
@@ -143,6 +145,9 @@ class EventStream(resource.Resource):
         self._limit = limit
         self._stall = stall
         self._clients: dict[_Client, None] = {}
+        #: Told when the first stream opens (True) and the last one closes (False): in a
+        #: cluster the other nodes publish their events only while some node has a stream.
+        self.on_watching: Callable[[bool], None] = lambda watching: None
 
     @property
     def clients(self) -> int:
@@ -160,6 +165,7 @@ class EventStream(resource.Resource):
         keepalive.start(self._keepalive, now=False)
         if not self._clients:
             self._events.subscribe(self._broadcast)
+            self.on_watching(True)
         self._clients[client] = None
 
         def gone(_: Any) -> None:
@@ -167,26 +173,44 @@ class EventStream(resource.Resource):
             del self._clients[client]
             if not self._clients:
                 self._events.unsubscribe(self._broadcast)
+                self.on_watching(False)
 
         request.notifyFinish().addBoth(gone)
         return server.NOT_DONE_YET
 
     def _broadcast(self, event: Any) -> None:
+        self._send(lambda: self._render(event))
+
+    def relay(self, event_type: str, data: str) -> None:
+        """Stream an event of another node of the cluster, as that node rendered it."""
+        if self._clients:
+            self._send(lambda: _chunk(event_type, data))
+
+    def _send(self, render: Callable[[], bytes]) -> None:
         chunk = None
         for client in tuple(self._clients):
             if client.skipping:
                 client.skip()
                 continue
             if chunk is None:  # rendered once, and not at all while every client is skipping
-                chunk = self._render(event)
+                chunk = render()
             client.send(chunk)
 
     def _render(self, event: Any) -> bytes:
-        payload = event_json(event)
-        payload["at"] = iso(self._now())
-        data = json.dumps(payload, ensure_ascii=False)
-        # backslashreplace: a lone surrogate becomes its JSON escape instead of failing the emit.
-        return f"event: {payload['type']}\ndata: {data}\n\n".encode("utf-8", "backslashreplace")
+        return _chunk(*render_event(event, self._now()))
+
+
+def render_event(event: Any, at: float, **extra: str) -> tuple[str, str]:
+    """An event's type and its data line (one JSON object, with its time ``at`` and ``extra``)."""
+    payload = event_json(event)
+    payload["at"] = iso(at)
+    payload.update(extra)
+    return payload["type"], json.dumps(payload, ensure_ascii=False)
+
+
+def _chunk(event_type: str, data: str) -> bytes:
+    # backslashreplace: a lone surrogate becomes its JSON escape instead of failing the emit.
+    return f"event: {event_type}\ndata: {data}\n\n".encode("utf-8", "backslashreplace")
 
 
 def _peer(request: server.Request) -> str:

@@ -3,8 +3,10 @@ accepts the other delivers, reads, and takes over when the first is killed."""
 
 from __future__ import annotations
 
+import json
 import signal
 import threading
+import urllib.request
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -171,6 +173,42 @@ def test_a_long_poll_on_one_node_answers_a_message_accepted_on_the_other(cluster
     assert [m["text"] for m in answer[0]["messages"]] == ["woken across nodes"]
     assert time.monotonic() - sent < 5  # woken by node a's notification, not by the 20 s timeout
     sender.close()
+
+
+def test_an_event_stream_on_one_node_shows_what_the_other_did(cluster: tuple[Node, Node]) -> None:
+    """/api/events on b shows a's events too, each naming its node: a publishes them once it
+    has heard that a stream is open on b."""
+    a, b = cluster
+    stream = urllib.request.urlopen(b.ports["http_url"] + "/api/events", timeout=10)
+    assert stream.readline() == b": smsgw events\n"
+    sender = Esme(a.smpp_address)
+    sender.bind("transmitter")
+    submitted: list[str] = []
+    stop = threading.Event()
+
+    def submit() -> None:  # until b's stream shows one: a starts publishing a moment after it opened
+        while not stop.is_set():
+            submitted.append(sender.submit_ok(DEMO[3], "watched from b", registered_delivery=0))
+            stop.wait(0.3)
+
+    load = threading.Thread(target=submit)
+    load.start()
+    try:
+        seen: dict[str, Any] = {}
+        deadline = time.monotonic() + 10
+        while not seen and time.monotonic() < deadline:
+            line = stream.readline()
+            if line.startswith(b"data: "):
+                event = json.loads(line[6:])
+                if event.get("node") == "a" and event["type"] == "message_accepted":
+                    seen = event
+    finally:
+        stop.set()
+        load.join(5)
+        stream.close()
+        sender.close()
+    assert seen, "no event of node a on node b's stream"
+    assert seen["message_id"] in submitted and seen["msisdn"] == DEMO[3]
 
 
 def test_the_clock_advanced_through_one_node_moves_on_the_other(cluster: tuple[Node, Node]) -> None:
