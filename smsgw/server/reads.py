@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from twisted.internet import defer, threads
 
+from smsgw.frontend.smpp.link import ReadLater
 from smsgw.store.interface import MessageStore
 
 T = TypeVar("T")
@@ -44,12 +45,10 @@ def inline_reads(read: Callable[[], T]) -> defer.Deferred[T]:
     return defer.execute(read)
 
 
-def read_later(
-    reads: Reads,
-) -> Callable[[Callable[[], T], Callable[[T], None], Callable[[BaseException], None]], None]:
+def read_later(reads: Reads) -> ReadLater:
     """``reads`` as a front end without Twisted calls it: ``run(read, then, failed)``."""
 
-    def run(read: Callable[[], T], then: Callable[[T], None], failed: Callable[[BaseException], None]) -> None:
+    def run(read: Callable[[], Any], then: Callable[[Any], None], failed: Callable[[BaseException], None]) -> None:
         reads(read).addCallbacks(then, lambda failure: failed(failure.value))
 
     return run

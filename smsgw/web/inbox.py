@@ -26,7 +26,7 @@ class InboxFeed:
     reader: BoxReader
     read_to: int
     pending: int | None = None
-    #: Answers already encoded since the last update, shared by waiters that give the same one.
+    #: Answers already encoded since the last read, shared by waiters that give the same one.
     answers: dict[Any, bytes] = attrs.Factory(dict)
 
     def note(self, page: Page) -> None:
@@ -73,11 +73,3 @@ class InboxFeed:
         self.read_to = max(self.read_to, end)
         self.pending = pending
         return fresh
-
-    def update(self, *, tick: bool) -> list[InboxMessage]:
-        """Read and take what is new, here and now (see :meth:`start`)."""
-        start = self.start(tick=tick)
-        if start is None:
-            self.answers.clear()
-            return []
-        return self.took(self.read(start))

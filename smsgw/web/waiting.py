@@ -69,8 +69,8 @@ class InboxWaiters:
         self._recheck.clock = reactor
 
     def feed(self, msisdn: str, make: Callable[[], Any]) -> Any:
-        """The handset's feed (``make()`` when it has none): its ``update(tick=)`` is called once
-        per change, and its news handed to every waiter's check. It goes with the last waiter."""
+        """The handset's feed (``make()`` when it has none): it is read once per change, and its
+        news handed to every waiter's check. It goes with the last waiter."""
         feed = self._feeds.get(msisdn)
         if feed is None:
             feed = self._feeds[msisdn] = make()
