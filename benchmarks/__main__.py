@@ -20,12 +20,15 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from benchmarks import report, servers
 
-TARGETS = ("null", "reference", "smsgw", "smsgw-pg")
+TARGETS = ("null", "reference", "smsgw", "smsgw-pg", "smsgw-pg2")
+#: Targets that are several processes; each load is split evenly among them.
+POSTGRES_TARGETS = ("smsgw-pg", "smsgw-pg2")
 RESULTS = servers.BENCH_DIR / "results" / "latest.json"
 
 
@@ -116,19 +119,20 @@ class Bench:
             else:
                 r = self.reference
                 print(f"  smpp {r.smpp_version} installed; node {r.node_version}, npm {r.npm_version}")
-        if "smsgw-pg" in self.args.only:
+        if any(name in self.args.only for name in POSTGRES_TARGETS):
             self.prepare_postgres()
 
     def prepare_postgres(self) -> None:
-        """Start a throwaway PostgreSQL server for smsgw-pg (tests/postgres.py's, on a free
-        port, fsync off as for the tests: the figures are smsgw's work, not a disk's)."""
+        """Start a throwaway PostgreSQL server for smsgw-pg and smsgw-pg2 (tests/postgres.py's,
+        on a free port, fsync off as for the tests: the figures are smsgw's work, not a disk's)."""
         from tests.postgres import PostgresServer, unavailable_reason
 
         reason = unavailable_reason()
         if reason is not None:
-            self._skip("smsgw-pg", reason)
+            for name in POSTGRES_TARGETS:
+                self._skip(name, reason)
             return
-        print("starting a throwaway PostgreSQL server for smsgw-pg...")
+        print("starting a throwaway PostgreSQL server...")
         self.postgres = PostgresServer().start()
 
     def close(self) -> None:
@@ -144,22 +148,24 @@ class Bench:
         self.skipped[name] = reason
         print(f"SKIPPING {name}: {reason}")
 
-    def _start(self, name: str, tag: str) -> servers.Server | None:
-        """Start a fresh server process for one run; None if the target is unavailable."""
+    def _start(self, name: str, tag: str) -> list[servers.Server] | None:
+        """Start a target's fresh server processes for one run (two nodes for smsgw-pg2);
+        None if the target is unavailable."""
         if name in self.skipped:
             return None
         workdir = self.workdir / tag
         workdir.mkdir()
-        starters: dict[str, Callable[[], servers.Server]] = {
-            "null": lambda: servers.start_null(workdir),
-            "null-delayed-ack": lambda: servers.start_null(workdir, quickack=False),
-            "smsgw": lambda: servers.start_smsgw(workdir),
+        starters: dict[str, Callable[[], list[servers.Server]]] = {
+            "null": lambda: [servers.start_null(workdir)],
+            "null-delayed-ack": lambda: [servers.start_null(workdir, quickack=False)],
+            "smsgw": lambda: [servers.start_smsgw(workdir)],
         }
         if self.postgres is not None:
-            starters["smsgw-pg"] = lambda: servers.start_smsgw(workdir, store_url=self._new_database())
+            starters["smsgw-pg"] = lambda: [servers.start_smsgw(workdir, store_url=self._new_database())]
+            starters["smsgw-pg2"] = lambda: servers.start_nodes(workdir, self._new_database(), ["a", "b"])
         if self.reference is not None:
             reference = self.reference
-            starters["reference"] = lambda: servers.start_reference(workdir, reference)
+            starters["reference"] = lambda: [servers.start_reference(workdir, reference)]
         try:
             return starters[name]()
         except servers.Unavailable as exc:
@@ -168,35 +174,40 @@ class Bench:
             return None
 
     def load_run(self, name: str, round_no: int, window: int, n: int, binds: int = 1) -> None:
-        """Warm a fresh server up, then measure one windowed load run against it (from
-        ``binds`` transceivers when more than one)."""
-        server = self._start(name, f"{name}-r{round_no}-b{binds}-w{window}")
-        if server is None:
+        """Warm a fresh target up, then measure one windowed load run against it (from
+        ``binds`` transceivers when more than one); a target of several nodes gets one
+        generator per node, each with its share of the messages and binds, run at once."""
+        started = self._start(name, f"{name}-r{round_no}-b{binds}-w{window}")
+        if started is None:
             return
+        nodes = len(started)
         timeout = 60 + n / 500
         result: dict[str, Any]
+
+        def load(server: servers.Server, count: int, extra: list[str]) -> dict[str, Any]:
+            return _run_client("benchmarks.loadgen", server, ["-n", str(count), *extra], timeout)
+
         try:
-            warm: dict[str, Any] = {}
+            warm: list[dict[str, Any]] = []
             if self.args.warmup:
-                warm = _run_client(
-                    "benchmarks.loadgen",
-                    server,
-                    ["-n", str(self.args.warmup), "--window", "100"],
-                    timeout,
-                )
-            if "error" in warm:
-                result = {"error": f"warm-up failed: {warm['error']}"}
+                warm = [load(server, self.args.warmup, ["--window", "100"]) for server in started]
+            failed = [w["error"] for w in warm if "error" in w]
+            if failed:
+                result = {"error": f"warm-up failed: {'; '.join(failed)}"}
             else:
-                cpu_before = server.cpu_seconds()
-                extra = ["-n", str(n), "--binds", str(binds), "--window", str(window)]
-                result = _run_client("benchmarks.loadgen", server, extra, timeout)
-                if server.process.poll() is not None:
-                    raise OSError(f"exit status {server.process.returncode}")
-                cpu_used = server.cpu_seconds() - cpu_before
+                cpu_before = [server.cpu_seconds() for server in started]
+                extra = ["--binds", str(max(1, binds // nodes)), "--window", str(window)]
+                with ThreadPoolExecutor(nodes) as pool:
+                    runs = list(pool.map(lambda server: load(server, n // nodes, extra), started))
+                result = runs[0] if nodes == 1 else report.merge_loads(runs)
+                for server in started:
+                    if server.process.poll() is not None:
+                        raise OSError(f"{server.name} exit status {server.process.returncode}")
+                cpu_used = sum(server.cpu_seconds() - before for server, before in zip(started, cpu_before))
                 result.update(
                     server_cpu_seconds=cpu_used,
                     server_cpu_us_per_msg=cpu_used / n * 1e6,
-                    peak_rss_mib=server.peak_rss_mib(),
+                    peak_rss_mib=sum(server.peak_rss_mib() for server in started),
                 )
             result.update(server=name, round=round_no, window=window, n=n, binds=binds)
         except OSError as exc:  # /proc entry gone: the server died
@@ -206,18 +217,20 @@ class Bench:
                 "window": window,
                 "binds": binds,
                 "n": n,
-                "error": f"server died ({exc}): {server.log_tail()}",
+                "error": f"server died ({exc}): {' | '.join(server.log_tail() for server in started)}",
             }
         finally:
-            server.stop()
+            for server in started:
+                server.stop()
         self.load_runs.append(result)
         _print_progress(result)
 
     def pingpong_run(self, name: str, round_no: int) -> None:
         """Measure the smpplib one-at-a-time client against a fresh server."""
-        server = self._start(name, f"{name}-r{round_no}-pingpong")
-        if server is None:
+        started = self._start(name, f"{name}-r{round_no}-pingpong")
+        if started is None:
             return
+        (server,) = started
         # The delayed-ACK demonstration only needs to show its ~46/s, not run long.
         seconds = (
             min(2.0, self.args.pingpong_seconds) if name == "null-delayed-ack" else self.args.pingpong_seconds
@@ -252,8 +265,9 @@ class Bench:
                 for name in (server for server in order if server != "null"):
                     self.load_run(name, round_no, window, args.n or 20_000, binds)
             if args.pingpong:
+                # One message in flight at a time: a second node would idle, so smsgw-pg2 has none.
                 extra = ["null-delayed-ack"] if "null" in order else []
-                for name in order + extra:
+                for name in [server for server in order if server != "smsgw-pg2"] + extra:
                     self.pingpong_run(name, round_no)
 
 
@@ -329,7 +343,8 @@ def main(argv: list[str] | None = None) -> int:
     pingpong = report.summarize_pingpong(bench.pingpong_runs)
     ratio = report.ratios(load)
     ratio_pg = report.ratios(load, "smsgw-pg")
-    order = ["null", "reference", "smsgw", "smsgw-pg"]
+    ratio_pg2 = report.ratios(load, "smsgw-pg2")
+    order = list(TARGETS)
     print()
     for shape, by_server in load.items():
         print(report.load_table(shape, by_server, order))
@@ -337,6 +352,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"smsgw / reference submits/s, {shape}: {ratio[shape]:.2f}")
         if shape in ratio_pg:
             print(f"smsgw on PostgreSQL / reference submits/s, {shape}: {ratio_pg[shape]:.2f}")
+        if shape in ratio_pg2:
+            print(f"smsgw, 2 nodes on PostgreSQL / reference submits/s, {shape}: {ratio_pg2[shape]:.2f}")
         print()
     if pingpong:
         print(report.pingpong_table(pingpong, order + ["null-delayed-ack"]))
@@ -355,6 +372,7 @@ def main(argv: list[str] | None = None) -> int:
                     "pingpong": pingpong,
                     "smsgw_over_reference": {str(w): r for w, r in ratio.items()},
                     "smsgw_pg_over_reference": {str(w): r for w, r in ratio_pg.items()},
+                    "smsgw_pg2_over_reference": {str(w): r for w, r in ratio_pg2.items()},
                 },
                 "load_runs": bench.load_runs,
                 "pingpong_runs": bench.pingpong_runs,

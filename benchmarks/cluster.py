@@ -26,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from benchmarks import servers
+from benchmarks import report, servers
 from smsgw.smpp import codec
 from smsgw.smpp.framing import PduBuffer
 from smsgw.smpp.pdu import BindReceiver, BindTransceiver
@@ -45,26 +45,10 @@ def _load(server: servers.Server, n: int, window: int) -> dict[str, Any]:
     return result
 
 
-def _nodes(
-    postgres: Any, workdir: Path, database: str, names: list[str], lease: float
-) -> list[servers.Server]:
-    url = postgres.create_database(database)
-    started = []
-    for name in names:
-        directory = workdir / f"{database}-{name}"
-        directory.mkdir()
-        started.append(
-            servers.start_smsgw(
-                directory, store_url=url, extra=("--node", name, "--config", _lease_config(directory, lease))
-            )
-        )
-    return started
-
-
-def _lease_config(directory: Path, lease: float) -> str:
-    path = directory / "smsgw.toml"
-    path.write_text(f"[store]\nlease = {lease:g}\n", encoding="utf-8")
-    return str(path)
+def _nodes(postgres: Any, workdir: Path, database: str, names: list[str], lease: float) -> list[servers.Server]:
+    directory = workdir / database
+    directory.mkdir()
+    return servers.start_nodes(directory, postgres.create_database(database), names, lease)
 
 
 def load_round(
@@ -82,14 +66,14 @@ def load_round(
     finally:
         for server in started:
             server.stop()
-    seconds = max(r["submit_seconds"] for r in results)
-    total = sum(r["ok_responses"] for r in results)
+    merged = report.merge_loads(results)
+    total = merged["ok_responses"]
     return {
         "nodes": nodes,
-        "submit_rate": total / seconds if seconds else 0.0,
-        "receipts": sum(r["receipts"] for r in results),
+        "submit_rate": merged["submit_rate"],
+        "receipts": merged["receipts"],
         "server_cpu_us_per_msg": cpu / total * 1e6 if total else 0.0,
-        "errors": sum(r.get("errors", 0) for r in results),
+        "errors": merged["errors"],
     }
 
 

@@ -14,6 +14,7 @@ LABELS = {
     "reference": "node-smpp reference",
     "smsgw": "smsgw",
     "smsgw-pg": "smsgw on PostgreSQL",
+    "smsgw-pg2": "smsgw, 2 nodes on PostgreSQL",
 }
 #: In the ping-pong the null server bounds smpplib, not the load generator.
 PINGPONG_LABELS = {
@@ -46,6 +47,35 @@ def shape_of(run: dict[str, Any]) -> str:
     """What a load run was: ``window 100``, or ``10 binds × window 10``."""
     binds = int(run.get("binds", 1))
     return f"window {run['window']}" if binds == 1 else f"{binds} binds × window {run['window']}"
+
+
+def merge_loads(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """One load run out of several generators run at once, one per node: all the messages over
+    the slowest generator's time; latencies are the worst generator's percentiles (a merged
+    percentile would need every sample), counts are summed."""
+    failed = [r["error"] for r in results if "error" in r]
+    if failed:
+        return {"error": "; ".join(failed)}
+    submit_s = max(r["submit_seconds"] for r in results)
+    receipt_s = max(r["receipt_seconds"] for r in results)
+    n = sum(r["n"] for r in results)
+    responses = sum(r["responses"] for r in results)
+    receipts = sum(r["receipts"] for r in results)
+    summed = ("n", "responses", "ok_responses", "receipts", "errors", "matched", "unmatched", "orphan_receipts")
+    merged: dict[str, Any] = {key: sum(int(r.get(key, 0)) for r in results) for key in summed}
+    merged.update(
+        submit_seconds=submit_s,
+        receipt_seconds=receipt_s,
+        submit_rate=responses / submit_s if submit_s else 0.0,
+        receipt_rate=receipts / receipt_s if receipt_s else 0.0,
+        p50_ms=max(r["p50_ms"] for r in results),
+        p99_ms=max(r["p99_ms"] for r in results),
+        max_ms=max(r["max_ms"] for r in results),
+        client_cpu_us_per_msg=sum(r["client_cpu_us_per_msg"] * r["n"] for r in results) / n if n else 0.0,
+        stopped=next((r.get("stopped") for r in results if r.get("stopped") != "complete"), "complete"),
+        generators=len(results),
+    )
+    return merged
 
 
 def summarize_load(runs: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, float]]]:

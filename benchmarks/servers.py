@@ -274,3 +274,23 @@ def start_smsgw(
     process.kill()
     process.wait()
     raise Unavailable(f"smsgw wrote no usable {ports_file.name} within {timeout:.0f} s: {_tail(log)}")
+
+
+def start_nodes(workdir: Path, store_url: str, names: list[str], lease: float = 10.0) -> list[Server]:
+    """Start ``smsgw serve --node NAME`` for each name, all on the database ``store_url``,
+    each with its own directory under ``workdir`` and the given lease (seconds)."""
+    started: list[Server] = []
+    try:
+        for name in names:
+            directory = workdir / f"node-{name}"
+            directory.mkdir()
+            config = directory / "smsgw.toml"
+            config.write_text(f"[store]\nlease = {lease:g}\n", encoding="utf-8")
+            started.append(
+                start_smsgw(directory, store_url=store_url, extra=("--node", name, "--config", str(config)))
+            )
+    except Unavailable:
+        for server in started:
+            server.stop()
+        raise
+    return started
