@@ -7,7 +7,8 @@ Starts a throwaway PostgreSQL server (``tests/postgres.py``), then per round:
 - **two nodes**: nodes a and b on one database, two load generators at once, N/2 each, one per
   node; the rate is N over the slower one's time, the CPU both nodes' together;
 
-and once, **takeover**: node a (lease L) accepts K messages from an ESME that answers none
+and for every load run what it asked of PostgreSQL (:class:`DatabaseMeter`: commits, rows
+written, WAL bytes, notifications), and once, **takeover**: node a (lease L) accepts K messages from an ESME that answers none
 of its receipts, is killed with ``kill -9``, and a receiver binds to node b at once: the time
 from the kill to the last of the K receipts arriving at b. Prints a table and one JSON line.
 """
@@ -16,11 +17,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -45,6 +48,85 @@ def _load(server: servers.Server, n: int, window: int) -> dict[str, Any]:
     return result
 
 
+class DatabaseMeter:
+    """What a load run asks of the database: commits, rows inserted and updated, WAL bytes
+    (pg_stat_database, pg_stat_wal), notifications on smsgw's channels (counted by a
+    listener of its own) and the server's CPU time (every PostgreSQL process, the nodes'
+    backends included once they ended), between :meth:`start` and :meth:`stop`."""
+
+    _STATS = (
+        "SELECT d.xact_commit, d.tup_inserted, d.tup_updated, w.wal_bytes"
+        " FROM pg_stat_database d, pg_stat_wal w WHERE d.datname = current_database()"
+    )
+
+    def __init__(self, url: str, data_dir: Path) -> None:
+        import psycopg
+
+        from smsgw.store.nodes import CHANGED_CHANNEL, EVENTS_CHANNEL
+
+        self._stats = psycopg.connect(url, autocommit=True)
+        self._listener = psycopg.connect(url, autocommit=True)
+        for channel in (CHANGED_CHANNEL, EVENTS_CHANNEL):
+            self._listener.execute(f"LISTEN {channel}")
+        self._notified = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._count, daemon=True)
+        self._before: tuple[Any, ...] = ()
+        self._postmaster = int((data_dir / "postmaster.pid").read_text().split()[0])
+
+    def _count(self) -> None:
+        while not self._stop.is_set():
+            self._notified += sum(1 for _ in self._listener.notifies(timeout=0.2))
+
+    def _cpu_seconds(self) -> float:
+        """The postmaster's CPU, its reaped children's and its live children's."""
+        ticks = 0
+        for proc in Path("/proc").iterdir():
+            try:
+                stat = (proc / "stat").read_text() if proc.name.isdigit() else ""
+            except OSError:
+                continue  # ended between the listing and the read
+            fields = stat[stat.rfind(")") + 2 :].split()
+            if proc.name == str(self._postmaster):
+                ticks += sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
+            elif fields and fields[1] == str(self._postmaster):
+                ticks += int(fields[11]) + int(fields[12])
+        return ticks / os.sysconf("SC_CLK_TCK")
+
+    def _read(self) -> tuple[Any, ...]:
+        time.sleep(0.5)  # an ended backend's last report
+        self._stats.execute("SELECT pg_stat_clear_snapshot()")
+        row = self._stats.execute(self._STATS).fetchone()
+        assert row is not None
+        return (*row, self._cpu_seconds())
+
+    def start(self) -> None:
+        """Count from now: after the warm-up's counts are in, which a backend that went idle
+        within a second of its last report gives only after ten."""
+        time.sleep(10.5)
+        self._before = self._read()
+        self._thread.start()
+
+    def stop(self, messages: int, seconds: float) -> dict[str, float]:
+        """The counts since :meth:`start`, per message and (commits, notifications) per second
+        of the load's ``seconds``."""
+        after = self._read()
+        self._stop.set()
+        self._thread.join()
+        self._stats.close()
+        self._listener.close()
+        commits, inserted, updated, wal, cpu = (float(a - b) for a, b in zip(after, self._before))
+        return {
+            "commits_per_s": commits / seconds,
+            "rows_inserted_per_msg": inserted / messages,
+            "rows_updated_per_msg": updated / messages,
+            "wal_bytes_per_msg": wal / messages,
+            "database_cpu_us_per_msg": cpu / messages * 1e6,
+            "notifications_per_msg": self._notified / messages,
+            "notifications_per_s": self._notified / seconds,
+        }
+
+
 def _nodes(postgres: Any, workdir: Path, database: str, names: list[str], lease: float) -> list[servers.Server]:
     directory = workdir / database
     directory.mkdir()
@@ -55,10 +137,13 @@ def load_round(
     postgres: Any, workdir: Path, round_no: int, nodes: int, n: int, window: int
 ) -> dict[str, Any]:
     """One load run on ``nodes`` nodes, the load split evenly among them."""
-    started = _nodes(postgres, workdir, f"load{round_no}n{nodes}", ["a", "b", "c", "d"][:nodes], 10.0)
+    database = f"load{round_no}n{nodes}"
+    started = _nodes(postgres, workdir, database, ["a", "b", "c", "d"][:nodes], 10.0)
     try:
         for server in started:  # warm each node up, as the main benchmark does
             _load(server, 2000, 100)
+        meter = DatabaseMeter(postgres.database_url(database), postgres.data_dir)
+        meter.start()
         cpu_before = [server.cpu_seconds() for server in started]
         with ThreadPoolExecutor(nodes) as pool:
             results = list(pool.map(lambda server: _load(server, n // nodes, window), started))
@@ -68,12 +153,16 @@ def load_round(
             server.stop()
     merged = report.merge_loads(results)
     total = merged["ok_responses"]
+    # Read once the nodes are gone: a backend reports its counts when it ends, where a busy
+    # one reports at most once a second and an idle one only after ten.
+    database_load = meter.stop(total or 1, max(merged["submit_seconds"], merged["receipt_seconds"]))
     return {
         "nodes": nodes,
         "submit_rate": merged["submit_rate"],
         "receipts": merged["receipts"],
         "server_cpu_us_per_msg": cpu / total * 1e6 if total else 0.0,
         "errors": merged["errors"],
+        **database_load,
     }
 
 
@@ -156,18 +245,32 @@ def main(argv: list[str] | None = None) -> int:
                 runs.append(run)
                 print(
                     f"round {round_no}: {nodes} node(s) {run['submit_rate']:>9,.0f} submits/s "
-                    f"srv {run['server_cpu_us_per_msg']:.1f} µs/msg  receipts {run['receipts']}  errors {run['errors']}"
+                    f"srv {run['server_cpu_us_per_msg']:.1f} µs/msg  receipts {run['receipts']}  errors {run['errors']}  "
+                    f"db {run['commits_per_s']:,.0f} commits/s, per message {run['rows_inserted_per_msg']:.2f} rows "
+                    f"inserted {run['rows_updated_per_msg']:.2f} updated {run['wal_bytes_per_msg']:,.0f} WAL bytes "
+                    f"{run['notifications_per_msg']:.2f} notifications, db CPU {run['database_cpu_us_per_msg']:.1f} µs"
                 )
         moved = takeover(postgres, workdir, args.takeover_messages, args.lease)
     print(f"\nwindow {args.window}, {args.n} submit_sm a run, medians of {args.rounds} rounds")
-    print(f"{'nodes':>5} {'submits/s':>10} {'srv CPU µs/msg':>15}")
+    columns = {
+        "submit_rate": ("submits/s", 10, ",.0f"),
+        "server_cpu_us_per_msg": ("srv CPU µs/msg", 15, ".1f"),
+        "commits_per_s": ("commits/s", 10, ",.0f"),
+        "rows_inserted_per_msg": ("rows ins/msg", 13, ".2f"),
+        "rows_updated_per_msg": ("rows upd/msg", 13, ".2f"),
+        "wal_bytes_per_msg": ("WAL B/msg", 10, ",.0f"),
+        "database_cpu_us_per_msg": ("db CPU µs/msg", 14, ".1f"),
+        "notifications_per_s": ("notifies/s", 11, ",.0f"),
+    }
+    print(f"{'nodes':>5}" + "".join(f" {label:>{width}}" for label, width, _ in columns.values()))
     summary = {}
     for nodes in (1, 2):
         mine = [r for r in runs if r["nodes"] == nodes]
-        rate = statistics.median(r["submit_rate"] for r in mine)
-        cpu = statistics.median(r["server_cpu_us_per_msg"] for r in mine)
-        summary[nodes] = {"submit_rate": rate, "server_cpu_us_per_msg": cpu}
-        print(f"{nodes:>5} {rate:>10,.0f} {cpu:>15.1f}")
+        summary[nodes] = {key: statistics.median(r[key] for r in mine) for key in columns}
+        print(
+            f"{nodes:>5}"
+            + "".join(f" {format(summary[nodes][key], spec):>{width}}" for key, (_, width, spec) in columns.items())
+        )
     print(f"two nodes / one node: {summary[2]['submit_rate'] / summary[1]['submit_rate']:.2f}")
     print(
         f"takeover: kill -9 of node a (lease {moved['lease']:g} s) with {moved['owed']} receipts owed; "

@@ -117,8 +117,9 @@ class ClusterNode:
         kind, msisdn, node = (payload.split(" ") + ["", "", ""])[:3]
         if channel != CHANGED_CHANNEL or node == self.store.node:
             return  # this node's own change: it knows
-        if kind == "arrived":
-            self.on_arrived(msisdn)
+        if kind == "arrived":  # a batch: "arrived MSISDN,MSISDN,... NODE"
+            for number in msisdn.split(","):
+                self.on_arrived(number)
         elif kind == "clock":
             self.store.documents_later(CLOCK, self._clock_moved)
         elif kind == "faults":

@@ -23,7 +23,7 @@ import threading
 import zlib
 from collections.abc import Callable, Iterable
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 
@@ -58,15 +58,26 @@ _USSD_HOME = (
     "INSERT INTO ussd_homes (msisdn, node) VALUES (?, current_setting('smsgw.node'))"
     " ON CONFLICT (msisdn) DO UPDATE SET node = excluded.node"
 )
-#: An arrival told by row (a held message reached its phone): the database knows the MSISDN.
-_NOTIFY_ARRIVAL_OF = (
-    f"SELECT pg_notify('{CHANGED_CHANNEL}', 'arrived ' || msisdn || ' ' || current_setting('smsgw.node'))"
-    " FROM messages WHERE id = ?"
+#: Arrivals told by row (held messages reached their phones): the database knows the MSISDNs.
+#: One notification a batch of rows, not one a message: at thousands of messages a second,
+#: a notification each would be most of what every node hears (docs/cluster.md).
+_NOTIFY_ARRIVALS_OF = (
+    f"SELECT pg_notify('{CHANGED_CHANNEL}',"
+    " 'arrived ' || string_agg(DISTINCT msisdn, ',') || ' ' || current_setting('smsgw.node'))"
+    " FROM messages WHERE id = ANY(?::bigint[]) HAVING count(*) > 0"
 )
+#: Rows (or MSISDNs) told in one notification: 400 numbers of at most 15 digits and their
+#: commas stay well under PostgreSQL's 8,000-byte payload.
+_ARRIVALS_A_NOTICE = 400
+T = TypeVar("T")
 _SEEN = MESSAGE_COLUMNS.index("seen")
 _MSISDN = MESSAGE_COLUMNS.index("msisdn")
 _DEAD = "SELECT name FROM nodes WHERE lease_until < now()"
 _PENDING_MT = "(direction = 'MT' AND state IN (0, 1, 6))"
+
+
+def _batches(items: list[T]) -> list[list[T]]:
+    return [items[i : i + _ARRIVALS_A_NOTICE] for i in range(0, len(items), _ARRIVALS_A_NOTICE)]
 
 
 class PostgresNodeStore(PostgresStore):
@@ -95,6 +106,7 @@ class PostgresNodeStore(PostgresStore):
         #: every write of it (consecutive writes of one statement stay one executemany).
         self._notices: dict[tuple[str, str], None] = {}
         self._arrivals: list[int] = []
+        self._arrived: dict[str, None] = {}
         self._events: list[str] = []
         super().__init__(url, **options)
         self._listening: threading.Thread | None = None
@@ -189,7 +201,7 @@ class PostgresNodeStore(PostgresStore):
         """Queue a new message; one that reached its phone already tells the other nodes."""
         super().insert_message(row)
         if row[_SEEN] is not None:
-            self._notices[CHANGED_CHANNEL, f"arrived {row[_MSISDN]!s} {self.node}"] = None
+            self._arrived[str(row[_MSISDN])] = None
 
     def update_state(
         self,
@@ -220,8 +232,14 @@ class PostgresNodeStore(PostgresStore):
     def _take_queue(self) -> list[Write]:
         queue = super()._take_queue()
         if self._arrivals:
-            queue += [(_NOTIFY_ARRIVAL_OF, (message,)) for message in self._arrivals]
+            # An array literal ('{1,2}'), which the statement casts: a write's values are scalars.
+            told = ["{" + ",".join(map(str, ids)) + "}" for ids in _batches(self._arrivals)]
+            queue += [(_NOTIFY_ARRIVALS_OF, (ids,)) for ids in told]
             self._arrivals = []
+        if self._arrived:
+            told = [f"arrived {','.join(numbers)} {self.node}" for numbers in _batches(list(self._arrived))]
+            queue += [(_NOTIFY, (CHANGED_CHANNEL, payload)) for payload in told]
+            self._arrived = {}
         if self._notices:
             queue += [(_NOTIFY, notice) for notice in self._notices]
             self._notices = {}

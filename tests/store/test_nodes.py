@@ -15,7 +15,7 @@ pytest.importorskip("psycopg", reason="psycopg is not installed (pip install 'sm
 from smsgw.store.interface import StoreError  # noqa: E402
 from smsgw.store.nodes import SLOT_BITS, PostgresNodeStore  # noqa: E402
 from smsgw.store.records import MessageRecord  # noqa: E402
-from tests.store.test_stores import ALICE, DELIVRD, ENROUTE, row  # noqa: E402
+from tests.store.test_stores import ALICE, BOB, DELIVRD, ENROUTE, row  # noqa: E402
 
 
 @pytest.fixture
@@ -104,6 +104,28 @@ def test_a_release_wakes_the_nodes_that_listen(postgres_url: str, nodes: list) -
     assert heard.empty()  # told on commit, not before
     a.commit()
     assert heard.get(timeout=5) == ("smsgw_owed", "shop")
+
+
+def test_a_turns_arrivals_are_told_in_one_notification_a_batch(postgres_url: str, nodes: list) -> None:
+    a, b = join(postgres_url, nodes, "a"), join(postgres_url, nodes, "b")
+    heard: queue.Queue[tuple[str, str]] = queue.Queue()
+    b.listen(lambda channel, payload: heard.put((channel, payload)))
+    first = a.max_id() + 1
+    a.insert_message(row(first, ALICE, state=ENROUTE, report=None))  # held: not there yet
+    a.insert_message(row(first + 1, BOB, state=ENROUTE, report=None))
+    a.commit()
+    for n in range(500):  # more numbers than one payload takes
+        a.insert_message(row(first + 2 + n, f"86139{n:08d}", state=DELIVRD, seen=n + 1, done_at=1.0))
+    a.update_state(first, DELIVRD, 2.0, 0, None, seen=501)  # the held ones reach their phones
+    a.update_state(first + 1, DELIVRD, 2.0, 0, None, seen=502)
+    a.commit()
+    told = [heard.get(timeout=5) for _ in range(3)]
+    assert {channel for channel, _ in told} == {"smsgw_changed"}
+    numbers = [payload.split(" ")[1].split(",") for _, payload in told]
+    assert sorted(map(len, numbers)) == [2, 100, 400]
+    assert sorted(sum(numbers, [])) == sorted([ALICE, BOB] + [f"86139{n:08d}" for n in range(500)])
+    assert all(payload.endswith(" a") for _, payload in told)
+    assert heard.empty()
 
 
 def test_a_lease_is_renewed(postgres_url: str, nodes: list) -> None:
