@@ -127,7 +127,9 @@ class DatabaseMeter:
         }
 
 
-def _nodes(postgres: Any, workdir: Path, database: str, names: list[str], lease: float) -> list[servers.Server]:
+def _nodes(
+    postgres: Any, workdir: Path, database: str, names: list[str], lease: float
+) -> list[servers.Server]:
     directory = workdir / database
     directory.mkdir()
     return servers.start_nodes(directory, postgres.create_database(database), names, lease)
@@ -269,7 +271,9 @@ def main(argv: list[str] | None = None) -> int:
         summary[nodes] = {key: statistics.median(r[key] for r in mine) for key in columns}
         print(
             f"{nodes:>5}"
-            + "".join(f" {format(summary[nodes][key], spec):>{width}}" for key, (_, width, spec) in columns.items())
+            + "".join(
+                f" {format(summary[nodes][key], spec):>{width}}" for key, (_, width, spec) in columns.items()
+            )
         )
     print(f"two nodes / one node: {summary[2]['submit_rate'] / summary[1]['submit_rate']:.2f}")
     print(

@@ -61,7 +61,16 @@ def merge_loads(results: list[dict[str, Any]]) -> dict[str, Any]:
     n = sum(r["n"] for r in results)
     responses = sum(r["responses"] for r in results)
     receipts = sum(r["receipts"] for r in results)
-    summed = ("n", "responses", "ok_responses", "receipts", "errors", "matched", "unmatched", "orphan_receipts")
+    summed = (
+        "n",
+        "responses",
+        "ok_responses",
+        "receipts",
+        "errors",
+        "matched",
+        "unmatched",
+        "orphan_receipts",
+    )
     merged: dict[str, Any] = {key: sum(int(r.get(key, 0)) for r in results) for key in summed}
     merged.update(
         submit_seconds=submit_s,

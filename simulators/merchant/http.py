@@ -214,7 +214,10 @@ class MerchantApi(resource.Resource):
                 status, payload = error.status, {"error": {"code": error.code, "message": error.message}}
             else:
                 log.failure("{method} /{path} failed", result, method=method, path=path)
-                status, payload = 500, {"error": {"code": "internal", "message": "internal error; see the log"}}
+                status, payload = (
+                    500,
+                    {"error": {"code": "internal", "message": "internal error; see the log"}},
+                )
         else:
             status, payload = result if isinstance(result, tuple) else (200, result)
         request.setResponseCode(status)

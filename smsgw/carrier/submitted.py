@@ -75,7 +75,11 @@ class SubmittedMessages:
             return verified([])
         center, store = self.center, self.store
         if not store.reads_anywhere:
-            return verified(_group(row_id, message_id, system_id, lambda row: center.pending(row) or store.get_message(row)))
+            return verified(
+                _group(
+                    row_id, message_id, system_id, lambda row: center.pending(row) or store.get_message(row)
+                )
+            )
 
         read = partial(_group, row_id, message_id, system_id, store.get_message)
 

@@ -22,9 +22,7 @@ T = TypeVar("T")
 Reads = Callable[[Callable[[], Any]], "defer.Deferred[Any]"]
 
 
-def store_reads(
-    store: MessageStore, reactor: Any, settle: Callable[[], defer.Deferred[None]]
-) -> Reads:
+def store_reads(store: MessageStore, reactor: Any, settle: Callable[[], defer.Deferred[None]]) -> Reads:
     """How ``store`` is read without blocking the reactor (see the module).
 
     :param settle: fires once everything done so far is durable
@@ -48,7 +46,9 @@ def inline_reads(read: Callable[[], T]) -> defer.Deferred[T]:
 def read_later(reads: Reads) -> ReadLater:
     """``reads`` as a front end without Twisted calls it: ``run(read, then, failed)``."""
 
-    def run(read: Callable[[], Any], then: Callable[[Any], None], failed: Callable[[BaseException], None]) -> None:
+    def run(
+        read: Callable[[], Any], then: Callable[[Any], None], failed: Callable[[BaseException], None]
+    ) -> None:
         reads(read).addCallbacks(then, lambda failure: failed(failure.value))
 
     return run

@@ -202,7 +202,9 @@ class HandsetRoutes:
         matcher = compile_pattern("match", pattern) if pattern is not None else None
         reader = self.handsets.box(handset, "MT", self.concat_timeout)
         read = self.reads(partial(reader.page, after or 0, newest=after is None))
-        return read.addCallback(self._inbox_page, request, handset, reader, after, wait, limit, sender, matcher)
+        return read.addCallback(
+            self._inbox_page, request, handset, reader, after, wait, limit, sender, matcher
+        )
 
     def _inbox_page(
         self,

@@ -16,11 +16,11 @@ from smsgw.carrier.handsets import Handsets
 from smsgw.carrier.messagelog import MessageLog
 from smsgw.digits import ascii_int
 from smsgw.frontend.smpp.pdulog import PduLog
+from smsgw.server.reads import Reads, inline_reads
 from smsgw.smpp.constants import MessageState, command_name
 from smsgw.store.records import MessageRecord
 from smsgw.web.api import ApiError, Route, int_query, query
 from smsgw.web.handsets import no_handset
-from smsgw.server.reads import Reads, inline_reads
 from smsgw.web.render import iso, message_json
 
 

@@ -26,8 +26,8 @@ from twisted.python.failure import Failure
 
 from smsgw.carrier.events import EventBus, MessageStateChanged, UssdChanged
 from smsgw.server.reads import Reads, inline_reads
-from smsgw.web.inbox import InboxFeed
 from smsgw.web.api import ApiError
+from smsgw.web.inbox import InboxFeed
 
 log = Logger()
 
@@ -54,7 +54,9 @@ class InboxWaiters:
     :param reads: where the feeds read the store.
     """
 
-    def __init__(self, reactor: Any, events: EventBus, max_waiters: int = 0, reads: Reads = inline_reads) -> None:
+    def __init__(
+        self, reactor: Any, events: EventBus, max_waiters: int = 0, reads: Reads = inline_reads
+    ) -> None:
         self._reactor = reactor
         self._reads = reads
         #: Handsets whose feed is being read, and whether a change came meanwhile.

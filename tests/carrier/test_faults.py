@@ -481,7 +481,14 @@ def test_a_namespaced_rule_strikes_only_the_handsets_of_its_namespace() -> None:
     "table",
     [
         {"name": "r", "effect": "refuse_submit", "status": "ESME_RSYSERR", "msisdn": "86139*", "every": 3},
-        {"name": "f", "effect": "fail_delivery", "state": "EXPIRED", "error": 42, "probability": 0.5, "limit": 2},
+        {
+            "name": "f",
+            "effect": "fail_delivery",
+            "state": "EXPIRED",
+            "error": 42,
+            "probability": 0.5,
+            "limit": 2,
+        },
         {"name": "d", "effect": "delay_delivery", "delay": [5, 60], "account": "shop", "namespace": "ci-1"},
         {"name": "u", "effect": "ussd_timeout", "code": "*126#"},
     ],

@@ -461,7 +461,7 @@ def test_a_message_that_arrives_while_the_feed_is_read_elsewhere_is_read_after_i
     box.single("from the bank", at=box.now)
     delivered(events)
     clock.advance(0)
-    (read, first), = elsewhere
+    ((read, first),) = elsewhere
     found = read()  # the read runs before the shop's message lands...
     box.single("from the shop", at=box.now, sender=SHOP)
     delivered(events)

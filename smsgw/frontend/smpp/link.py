@@ -52,7 +52,9 @@ class SessionTotals:
 ReadLater = Callable[[Callable[[], Any], Callable[[Any], None], Callable[[BaseException], None]], None]
 
 
-def read_now(read: Callable[[], Any], then: Callable[[Any], None], failed: Callable[[BaseException], None]) -> None:
+def read_now(
+    read: Callable[[], Any], then: Callable[[Any], None], failed: Callable[[BaseException], None]
+) -> None:
     """Run ``read`` here and now (a store that answers in microseconds)."""
     try:
         result = read()
