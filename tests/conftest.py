@@ -8,6 +8,7 @@ skipped, and say why.
 from __future__ import annotations
 
 import itertools
+import signal
 from collections.abc import Iterator
 
 import pytest
@@ -15,6 +16,12 @@ import pytest
 from tests.postgres import PostgresServer, database_name, unavailable_reason
 
 _databases = itertools.count(1)
+
+# A suite started in the background (`make test &`) inherits SIGINT ignored, and so would every
+# smsgw and phone it starts (Twisted leaves an ignored SIGINT alone): the tests that stop them
+# with Ctrl-C need it back. A handler is reset to the default in a child; an ignore is not.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
