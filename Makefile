@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench clean
+.PHONY: run test bench image clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,6 +18,7 @@ run: $(STAMP)
 test: $(STAMP)
 	sh interop/kannel/install.sh
 	sh interop/postgres/install.sh
+	sh interop/docker/install.sh
 	sh tests/console/install_chromium.sh
 	$(BIN)/python -m pytest -q
 	# The end-to-end suite again, every smsgw on a PostgreSQL database (skipped, saying why, without one).
@@ -25,6 +26,11 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
+
+# smsgw's container image (docs/container.md); BASE=smsgw-base:bookworm where no registry is reachable.
+BASE ?= python:3.11-slim
+image: $(STAMP)
+	sh interop/docker/build-image.sh smsgw $(BASE)
 
 clean:
 	rm -rf $(VENV) *.egg-info

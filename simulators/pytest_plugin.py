@@ -3,7 +3,9 @@
 - ``carrier``: the running fake carrier, with this test's own namespace, reset after the test.
   It is started once per session on free ports (``smsgw serve`` with the mock merchant and an
   in-memory store, and ``--smsgw-config FILE`` / ``$SMSGW_CONFIG`` as its ``--config``), or it
-  is the one at ``--smsgw-url`` / ``$SMSGW_URL``. ``carrier.smpp_host``, ``smpp_port``,
+  is the one at ``--smsgw-url`` / ``$SMSGW_URL``, or a container of the image
+  ``--smsgw-container IMAGE`` / ``$SMSGW_CONTAINER`` (:mod:`simulators.container`; needs
+  ``smsgw[container]`` and Docker). ``carrier.smpp_host``, ``smpp_port``,
   ``system_id`` and ``password`` are what an ESME of your own binds with.
 - ``phone``: makes handsets in the test's namespace: ``phone()`` on a fresh number,
   ``phone(wallet="50.00")`` with a merchant wallet, ``phone("+8613800000001")`` a given one.
@@ -24,17 +26,16 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import attrs
 import pytest
 
 from simulators.carrier_process import CarrierProcess, CarrierStartError
 from simulators.handset import Phone
-from simulators.http import SmsgwError, call_api
+from simulators.http import call_api
 from simulators.merchant.client import Shop
 from simulators.scenario.esme import ScenarioEsme
+from simulators.world import DEFAULT_ACCOUNT, Carrier
 
-#: The built-in account (system_id and password) of a carrier without configuration.
-DEFAULT_ACCOUNT = "smsgw"
+__all__ = ["DEFAULT_ACCOUNT", "Carrier"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -45,93 +46,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="HTTP API of a running smsgw to test against (default: start one for the session)",
     )
     group.addoption(
+        "--smsgw-container",
+        default=os.environ.get("SMSGW_CONTAINER") or None,
+        metavar="IMAGE",
+        help="start the carrier for the session as a container of this smsgw image (default $SMSGW_CONTAINER)",
+    )
+    group.addoption(
         "--smsgw-config",
         default=os.environ.get("SMSGW_CONFIG") or None,
         metavar="FILE",
         help="smsgw serve --config FILE for the carrier the session starts (default $SMSGW_CONFIG)",
     )
-
-
-@attrs.define
-class Carrier:
-    """The carrier as one test sees it.
-
-    :ivar smpp: ``(host, port)`` of its SMPP listener, as ``smpp_host`` and ``smpp_port`` too.
-    :ivar system_id: with ``password``, the account an ESME of the test binds as: the carrier's
-        first account when the session started it (``smsgw`` unless ``--smsgw-config`` says
-        otherwise), the built-in ``smsgw``/``smsgw`` at ``--smsgw-url``.
-    :ivar namespace: this test's world: its handsets and faults carry it, and it is reset after.
-    """
-
-    http_url: str
-    merchant_url: str | None
-    smpp: tuple[str, int]
-    namespace: str
-    system_id: str = DEFAULT_ACCOUNT
-    password: str = DEFAULT_ACCOUNT
-    timeout: float = 10.0
-    _shared_faults: list[str] = attrs.Factory(list)
-
-    @property
-    def smpp_host(self) -> str:
-        return self.smpp[0]
-
-    @property
-    def smpp_port(self) -> int:
-        return self.smpp[1]
-
-    def api(self, method: str, path: str, body: Any = None, **query: Any) -> Any:
-        """One call to the carrier's HTTP API (``/api/...``); the decoded JSON."""
-        return call_api(self.http_url, method, path, body=body, query=query or None, timeout=self.timeout)
-
-    def advance_clock(self, seconds: float) -> dict[str, Any]:
-        """Move the carrier's time forward (validity, retries, USSD and OTP expiry)."""
-        moved: dict[str, Any] = self.api("POST", "/api/clock", {"advance_seconds": seconds})
-        return moved
-
-    def messages(self, **filters: Any) -> list[dict[str, Any]]:
-        """This test's messages in the carrier's log, newest first (filters as ``GET /api/messages``)."""
-        found: list[dict[str, Any]] = self.api("GET", "/api/messages", namespace=self.namespace, **filters)[
-            "messages"
-        ]
-        return found
-
-    def add_fault(
-        self, name: str, effect: str, *, msisdn: Phone | str | None = None, **rule: Any
-    ) -> dict[str, Any]:
-        """A fault rule for this test's handsets only (keys as in docs/faults.md); removed when
-        the test ends.
-
-        :param msisdn: one handset (a :class:`Phone`) or a glob over numbers. A number given to
-            ``phone()`` is in no namespace: a rule on it strikes it for every test.
-        """
-        body: dict[str, Any] = {"name": f"{self.namespace}:{name}", "effect": effect, **rule}
-        shared = False
-        if isinstance(msisdn, Phone):
-            shared = self.api("GET", f"/api/handsets/{msisdn.msisdn}")["namespace"] != self.namespace
-            msisdn = msisdn.msisdn
-        if msisdn is not None:
-            body["msisdn"] = msisdn
-        if not shared:
-            body["namespace"] = self.namespace
-        else:
-            self._shared_faults.append(body["name"])
-        added: dict[str, Any] = self.api("POST", "/api/faults", body)
-        return added
-
-    def reset(self) -> None:
-        """Clear this test's world: its handsets and faults."""
-        for name in self._shared_faults:
-            try:
-                self.api("DELETE", f"/api/faults/{name}")
-            except SmsgwError as error:
-                if error.status != 404:
-                    raise
-        try:
-            self.api("DELETE", f"/api/namespaces/{self.namespace}")
-        except SmsgwError as error:
-            if error.status != 404:
-                raise
 
 
 @pytest.fixture(scope="session")
@@ -145,6 +70,10 @@ def smsgw_endpoints(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
             "merchant_url": health.get("merchant", {}).get("url"),
             "smpp": (health["smpp"]["host"], int(health["smpp"]["port"])),
         }
+        return
+    image = request.config.getoption("--smsgw-container")
+    if image:
+        yield from _container_endpoints(image)
         return
     config = request.config.getoption("--smsgw-config")
     if config and not Path(config).is_file():
@@ -165,6 +94,32 @@ def smsgw_endpoints(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
             }
         finally:
             process.stop()
+
+
+def _container_endpoints(image: str) -> Iterator[dict[str, Any]]:
+    try:
+        from simulators.container import SmsgwContainer
+    except ImportError as error:
+        pytest.exit(
+            f"--smsgw-container needs testcontainers: pip install 'smsgw[container]' ({error})",
+            returncode=pytest.ExitCode.USAGE_ERROR,
+        )
+    container = SmsgwContainer(image)
+    try:
+        container.start()
+    except Exception as error:  # the image, the engine or the carrier: each says what went wrong
+        container.stop()
+        pytest.exit(
+            f"the smsgw container ({image}) did not start: {error}", returncode=pytest.ExitCode.USAGE_ERROR
+        )
+    try:
+        yield {
+            "http_url": container.api_url(),
+            "merchant_url": container.merchant_url(),
+            "smpp": container.smpp_address(),
+        }
+    finally:
+        container.stop()
 
 
 @pytest.fixture

@@ -16,6 +16,18 @@ import urllib.request
 from collections.abc import Mapping
 from typing import Any
 
+#: Tokens by the base URL they are for (:func:`use_token`); others send ``$SMSGW_TOKEN``.
+_TOKENS: dict[str, str] = {}
+
+
+def use_token(base_url: str, token: str | None) -> None:
+    """Send ``token`` on every call to ``base_url`` (a carrier's or merchant's API, such as
+    a container's started with its own token); None forgets it."""
+    if token is None:
+        _TOKENS.pop(base_url.rstrip("/"), None)
+    else:
+        _TOKENS[base_url.rstrip("/")] = token
+
 
 class SmsgwError(Exception):
     """smsgw answered with its error envelope, or could not be reached.
@@ -45,8 +57,12 @@ def call_api(
     body: Mapping[str, Any] | None = None,
     query: Mapping[str, object] | None = None,
     timeout: float,
+    token: str | None = None,
 ) -> Any:
     """One API request; return the decoded JSON answer.
+
+    :param token: sent as ``Authorization: Bearer``; None: the one given to :func:`use_token`
+        for ``base_url``, else ``$SMSGW_TOKEN``, else none.
 
     :raises SmsgwError: for an error envelope, a non-JSON answer, or no answer at all.
     """
@@ -55,7 +71,7 @@ def call_api(
         url += "?" + urllib.parse.urlencode({k: v for k, v in query.items() if v is not None})
     data = None if body is None else json.dumps(body).encode("utf-8")
     request = urllib.request.Request(url, data=data, method=method, headers={"Accept": "application/json"})
-    token = os.environ.get("SMSGW_TOKEN")
+    token = token or _TOKENS.get(base_url.rstrip("/")) or os.environ.get("SMSGW_TOKEN")
     if token:  # a carrier that wants its token (listening beyond loopback, or [http] token)
         request.add_header("Authorization", f"Bearer {token}")
     if data is not None:

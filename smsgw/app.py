@@ -144,14 +144,15 @@ def http_tokens(config: Config) -> tuple[str | None, str | None]:
 
     One token for both, so a client needs to know only one: ``$SMSGW_TOKEN``, else
     ``[http] token`` (wanted by both), else a fresh one when either listens beyond loopback
-    (printed at start-up; wanted by the one(s) beyond loopback), else none.
+    (printed at start-up; wanted by the one(s) beyond loopback) unless ``[http]
+    require_token = false``, else none.
     """
     given = os.environ.get("SMSGW_TOKEN") or config.http.token
     companion = config.active_merchant
     hosts = (config.http.host, companion.http_host if companion is not None else "127.0.0.1")
     if given is not None:
         return given, given
-    if all(host in LOOPBACK_NAMES for host in hosts):
+    if all(host in LOOPBACK_NAMES for host in hosts) or not config.http.require_token:
         return None, None
     made_up = secrets.token_urlsafe(24)
     carrier, merchant = (None if host in LOOPBACK_NAMES else made_up for host in hosts)
@@ -465,6 +466,8 @@ def banner(running: Running) -> str:
     for host in {config.smpp.host, config.http.host}:
         if host not in LOOPBACK_NAMES:
             lines.append(f"  WARNING: listening on {host}, reachable beyond this machine")
+    if running.http_token is None and config.http.host not in LOOPBACK_NAMES:
+        lines.append("  WARNING: the HTTP API takes requests without a token ([http] require_token = false)")
     merchant = config.active_merchant
     if running.merchant is not None and merchant is not None and merchant.http_host not in LOOPBACK_NAMES:
         lines.append(

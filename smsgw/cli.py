@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import urllib.parse
 from collections.abc import Callable
@@ -95,7 +96,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"smsgw {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the fake carrier (SMPP server + HTTP API)")
-    serve.add_argument("--config", metavar="FILE", help="TOML configuration (defaults work without one)")
+    serve.add_argument(
+        "--config",
+        metavar="FILE",
+        default=os.environ.get("SMSGW_CONFIG") or None,
+        help="TOML configuration (default $SMSGW_CONFIG; defaults work without one); "
+        "SMSGW_<SECTION>_<KEY> variables override it",
+    )
     serve.add_argument(
         "--smpp-port", type=_port, metavar="N", help="SMPP port (default 2775; 0 = any free port)"
     )
@@ -182,6 +189,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="run YAML scenario files (smsgw scenario run PATH...; docs/scenarios.md)",
         add_help=False,
     )
+
+    health = commands.add_parser(
+        "health", help="exit 0 when the carrier answers its health check (a container's HEALTHCHECK)"
+    )
+    health.add_argument(
+        "--timeout", type=_seconds(60), default=3.0, metavar="SECONDS", help="how long to wait (default 3)"
+    )
+    _target_options(health)
 
     phone = commands.add_parser("phone", help="a feature phone in the terminal")
     phone.add_argument("msisdn", help="the handset, e.g. +8613800000001")
@@ -352,6 +367,23 @@ def _missing_receipts(missing: int, parts: int, timeout: float) -> str:
     )
 
 
+def health(args: argparse.Namespace) -> int:
+    """Ask the carrier's health check; exit 0 when it says ok, 1 otherwise (with why)."""
+    from smsgw.apiclient import SmsgwError, call_api
+
+    target = _endpoints(args)
+    try:
+        answer = call_api(
+            target["http_url"], "GET", "/api/health", timeout=args.timeout, token=target.get("http_token")
+        )
+    except SmsgwError as error:
+        print(f"smsgw: unhealthy: {error}", file=sys.stderr)
+        return 1
+    status = answer.get("status") if isinstance(answer, dict) else None
+    print(f"smsgw at {target['http_url']}: {status}")
+    return 0 if status == "ok" else 1
+
+
 def inbox(args: argparse.Namespace) -> int:
     """Print a handset's inbox, or wait for its next message.
 
@@ -360,14 +392,16 @@ def inbox(args: argparse.Namespace) -> int:
     """
     from smsgw.apiclient import SmsgwError, call_api
 
-    base_url = _endpoints(args)["http_url"]
+    target = _endpoints(args)
+    base_url, token = target["http_url"], target.get("http_token")
     path = f"/api/handsets/{urllib.parse.quote(args.msisdn, safe='')}/inbox"
     try:
-        answer = call_api(base_url, "GET", path, query={"limit": 1} if args.last else None, timeout=10)
+        query = {"limit": 1} if args.last else None
+        answer = call_api(base_url, "GET", path, query=query, timeout=10, token=token)
         if args.wait is not None:
             wait = max(1, math.ceil(args.wait))
             query = {"after": answer["cursor"], "wait": wait}
-            answer = call_api(base_url, "GET", path, query=query, timeout=wait + 10)
+            answer = call_api(base_url, "GET", path, query=query, timeout=wait + 10, token=token)
     except SmsgwError as error:
         print(f"smsgw: {error.message}", file=sys.stderr)
         return 1
@@ -414,7 +448,7 @@ def main(argv: list[str] | None = None) -> int:
         from simulators.terminal_phone import main as run_phone
 
         return run_phone(args.msisdn, _endpoints(args)["http_url"])
-    command = {"send": send, "inbox": inbox}[args.command]
+    command = {"send": send, "inbox": inbox, "health": health}[args.command]
     return command(args)
 
 

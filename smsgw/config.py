@@ -7,14 +7,16 @@ transceiver, transmitter``.
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import attrs
 
+from smsgw import environment
 from smsgw.carrier.accounts import (
     ALPHABETS,
     LONG_MO_FORMS,
@@ -82,11 +84,14 @@ class HttpSettings:
 
     :ivar token: wanted on every request when set (``$SMSGW_TOKEN`` sets it too); smsgw makes
         one up when it listens beyond loopback without one.
+    :ivar require_token: False: no token made up beyond loopback (a container whose ports are
+        published on its host's loopback alone; docs/container.md).
     """
 
     host: str = "127.0.0.1"
     port: int = 8775
     token: str | None = None
+    require_token: bool = True
     #: Requests answered at once (long polls and event streams hold one each); one more: 429.
     max_open_requests: int = 1000
     #: Seconds a request has to arrive whole (headers and body); a slower one gets 408 and is closed.
@@ -249,6 +254,7 @@ _HTTP_CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "host": _text,
     "port": _port,
     "token": _token,
+    "require_token": _flag,
     "max_open_requests": lambda w, v: int(_number(w, v, integer=True)),
     "request_timeout": lambda w, v: float(_number(w, v, minimum=0.1)),
     "idle_timeout": lambda w, v: float(_number(w, v, minimum=0.1)),
@@ -342,9 +348,15 @@ _TOP = ("smpp", "http", "store", "network", "accounts", "subscribers", "ussd", "
 
 
 def load_config(
-    path: str | None, *, merchant: bool = True, read_merchant: ReadCompanion | None = None
+    path: str | None,
+    *,
+    merchant: bool = True,
+    read_merchant: ReadCompanion | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> Config:
-    """Read a TOML file over the defaults (or return the defaults when ``path`` is None).
+    """Read a TOML file over the defaults (the defaults alone when ``path`` is None), and the
+    ``SMSGW_<SECTION>_<KEY>`` variables of ``environ`` (``os.environ`` when None) over it
+    (:mod:`smsgw.environment`).
 
     :param merchant: False turns the mock merchant off whatever the file says (``smsgw serve
         --no-merchant``), before the checks that involve it.
@@ -352,8 +364,27 @@ def load_config(
         merchant runs, and the file may have no such section.
     :raises ConfigError: for an unreadable file, bad TOML, or wrong keys or values (all of them).
     """
-    if path is None:
-        return config_from_dict({}, merchant=merchant, read_merchant=read_merchant)
+    defaults = {
+        "smpp": SmppSettings(),
+        "http": HttpSettings(),
+        "store": StoreSettings(),
+        "network": NetworkSettings(),
+        "merchant": read_merchant({}) if read_merchant is not None else None,
+    }
+    variables, origins = environment.settings(os.environ if environ is None else environ, defaults)
+    data = {} if path is None else _read_file(path)
+    source = path or "config"
+    if origins:
+        source = f"{path} with $SMSGW_… variables" if path else "$SMSGW_… variables"
+    try:
+        return config_from_dict(
+            environment.merged(data, variables), source=source, merchant=merchant, read_merchant=read_merchant
+        )
+    except ConfigError as error:
+        raise ConfigError(*environment.named(error.problems, origins)) from None
+
+
+def _read_file(path: str) -> dict[str, Any]:
     try:
         with open(path, "rb") as file:
             raw = file.read()
@@ -363,7 +394,7 @@ def load_config(
         data = tomllib.loads(_toml_text(path, raw))
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path} is not valid TOML: {error}") from None
-    return config_from_dict(data, source=path, merchant=merchant, read_merchant=read_merchant)
+    return data
 
 
 _BOM = b"\xef\xbb\xbf"

@@ -383,3 +383,55 @@ def test_a_store_url_replaces_the_file() -> None:
     store = config_from_dict({"store": {"url": "postgresql://smsgw@db:5432/smsgw"}}).store
     assert store.location == "postgresql://smsgw@db:5432/smsgw"
     assert config_from_dict({}).store.location == "smsgw.db"
+
+
+def test_smsgw_variables_override_the_file_key_by_key(tmp_path) -> None:
+    path = tmp_path / "smsgw.toml"
+    path.write_text('[smpp]\nport = 2900\nwindow = 20\n[http]\nhost = "127.0.0.1"\n', encoding="utf-8")
+    environ = {
+        "SMSGW_SMPP_PORT": "2999",  # a number where the key takes one
+        "SMSGW_HTTP_HOST": "0.0.0.0",  # text as it is
+        "SMSGW_NETWORK_COUNTRY_CODE": "44",  # digits stay text where the key is text
+        "SMSGW_MERCHANT_SHORT_CODE": "10010",
+        "SMSGW_HTTP_REQUIRE_TOKEN": "false",
+        "SMSGW_ACCOUNTS": '[{system_id = "shop", password = "secret1"}]',
+        "SMSGW_NETWORK_DEFAULT_ACCOUNT": "shop",
+        "SMSGW_TOKEN": "not-a-section-key-but-the-token",
+        "SMSGW_COMPOSE_IMAGE": "for docker-compose.yml",
+        "OTHER": "ignored",
+    }
+    config = load_config(str(path), environ=environ)
+    assert (config.smpp.port, config.smpp.session.window) == (2999, 20)
+    assert (config.http.host, config.http.require_token) == ("0.0.0.0", False)
+    assert (config.network.country_code, config.merchant.short_code) == ("44", "10010")
+    assert [a.system_id for a in config.accounts] == ["shop"]
+
+
+def test_a_wrong_variable_is_named_with_the_fix() -> None:
+    with pytest.raises(ConfigError) as wrong:
+        load_config(
+            None,
+            environ={
+                "SMSGW_SMPP_PORT": "twenty",
+                "SMSGW_SMPP_PROT": "2775",
+                "SMSGW_ACCOUNTS": '[{system_id = "shop"}]',
+            },
+        )
+    problems = sorted(wrong.value.problems)
+    assert problems[:2] == [
+        "$SMSGW_ACCOUNTS: accounts[0]: password is required",
+        "$SMSGW_SMPP_PORT: smpp.port: 'twenty' is not an integer",
+    ]
+    assert problems[2].startswith("$SMSGW_SMPP_PROT: smpp: unknown key 'prot'; allowed keys are ")
+    with pytest.raises(ConfigError, match=r"\$SMSGW_STMP_PORT is not a setting: use SMSGW_<SECTION>_<KEY>"):
+        load_config(None, environ={"SMSGW_STMP_PORT": "25"})
+
+
+def test_command_line_options_override_the_variables(monkeypatch) -> None:
+    from smsgw import cli
+
+    monkeypatch.setenv("SMSGW_SMPP_PORT", "2999")
+    monkeypatch.setenv("SMSGW_HTTP_PORT", "8999")
+    args = cli.build_parser().parse_args(["serve", "--smpp-port", "3000"])
+    config = cli._apply_overrides(args, read_section)
+    assert (config.smpp.port, config.http.port) == (3000, 8999)
