@@ -7,6 +7,7 @@ from smsgw.carrier.center import MessageCenter
 from smsgw.carrier.clock import Clock
 from smsgw.carrier.errors import Rejected, UnknownSubscriber
 from smsgw.carrier.events import EventBus, HandsetChanged
+from smsgw.carrier.freshnumbers import FreshNumbers
 from smsgw.carrier.inbox import BoxReader
 from smsgw.carrier.limits import Limits
 from smsgw.carrier.messagelog import MessageLog
@@ -52,7 +53,7 @@ class Handsets:
         self.limits = limits
         self.messages = messages
         self.texts = texts
-        self._last_fresh = 0
+        self.fresh = FreshNumbers(store)
 
     @property
     def country_code(self) -> str:
@@ -124,7 +125,7 @@ class Handsets:
         pool = self._fresh_pool
         last = store.last_msisdn(pool) or ""
         digits = last[len(pool) : len(pool) + 7]
-        self._last_fresh = int(digits) if digits.isdigit() else 0
+        self.fresh.start(int(digits) if digits.isdigit() else 0)
 
     def reload(self, msisdn: str, row: tuple[str, str, str, int, str] | None) -> None:
         """Another node of the cluster changed this handset, or removed it (``row`` None): take
@@ -218,10 +219,11 @@ class Handsets:
 
         Counting only upwards (on from the last with messages, after a restart), a number
         given out is not given out again, even after its handset is deleted.
+
+        :raises NoFreshNumber: the pool is used up, or its next block is not reserved yet.
         """
         while True:
-            self._last_fresh += 1
-            msisdn = f"{self._fresh_pool}{self._last_fresh:07d}"
+            msisdn = f"{self._fresh_pool}{self.fresh.take():07d}"
             if self.subscribers.get(msisdn) is None:
                 return msisdn
 

@@ -174,6 +174,14 @@ class MessageStore(Protocol):
     def msisdns(self, limit: int = 1000) -> list[str]:
         """MSISDNs that have messages, at most ``limit``."""
 
+    def reserve_numbers(self, floor: int, count: int) -> int:
+        """Reserve ``count`` numbers of the fresh pool above ``floor`` and above every number
+        reserved before (by any process sharing the store); the last of them. A read: at
+        start only (:mod:`smsgw.carrier.freshnumbers`)."""
+
+    def reserve_numbers_later(self, floor: int, count: int, then: Callable[[int], None]) -> None:
+        """:meth:`reserve_numbers` without waiting; ``then`` gets the last number."""
+
 
 class Store(MessageStore, DocumentStore, Protocol):
     """A whole store, as ``smsgw serve`` opens one (:func:`smsgw.store.opening.open_store`)."""

@@ -73,6 +73,12 @@ T = TypeVar("T")
 _SEEN = MESSAGE_COLUMNS.index("seen")
 _MSISDN = MESSAGE_COLUMNS.index("msisdn")
 _DEAD = "SELECT name FROM nodes WHERE lease_until < now()"
+#: One row lock makes two nodes' reservations of fresh numbers follow each other.
+_RESERVE_NUMBERS = (
+    "INSERT INTO counters (name, value) VALUES ('fresh_numbers', %(floor)s + %(count)s)"
+    " ON CONFLICT (name) DO UPDATE SET value = greatest(counters.value, %(floor)s) + %(count)s"
+    " RETURNING value"
+)
 _PENDING_MT = "(direction = 'MT' AND state IN (0, 1, 6))"
 
 
@@ -305,6 +311,21 @@ class PostgresNodeStore(PostgresStore):
         key = _ONE_NODE_LOCK + zlib.crc32(what.encode()) % 0xFFFF
         row = self._on_worker(lambda: self._db.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone())
         return bool(row and row[0])
+
+    # -- fresh handset numbers ----------------------------------------------------------
+
+    def reserve_numbers(self, floor: int, count: int) -> int:
+        """Reserve the block in the database, after every other node's."""
+        return self._on_worker(self._reserve, floor, count)
+
+    def reserve_numbers_later(self, floor: int, count: int, then: Callable[[int], None]) -> None:
+        """As :meth:`reserve_numbers`, off the caller's thread."""
+        self._later("reserving fresh numbers", self._reserve, then, floor, count)
+
+    def _reserve(self, floor: int, count: int) -> int:
+        row = self._db.execute(_RESERVE_NUMBERS, {"floor": floor, "count": count}).fetchone()
+        assert row is not None
+        return int(row[0])
 
     # -- where USSD dialogues live --------------------------------------------------------
 

@@ -117,6 +117,10 @@ MIGRATIONS[4] = (
     # another node has an /api/events stream open.
     "ALTER TABLE nodes ADD COLUMN watching BOOLEAN NOT NULL DEFAULT false",
 )
+MIGRATIONS[5] = (
+    # Fresh handset numbers across nodes (smsgw.carrier.freshnumbers): the highest reserved.
+    "CREATE TABLE counters (name TEXT PRIMARY KEY, value BIGINT NOT NULL)",
+)
 SCHEMA_VERSION = max(MIGRATIONS)
 #: The advisory lock a start holds while it migrates (any number; this one spells "smsgw").
 _MIGRATION_LOCK = 0x736D736777

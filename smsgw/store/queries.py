@@ -4,7 +4,7 @@ through the store's own ``_read`` (which applies or waits for the writes before 
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
 from smsgw.store import sql
@@ -104,6 +104,14 @@ class SqlReads:
         """The highest MSISDN starting with ``prefix`` that has messages, if any."""
         rows = self._read(sql.LAST_MSISDN_BETWEEN, (prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)))
         return rows[0][0] if rows else None
+
+    def reserve_numbers(self, floor: int, count: int) -> int:
+        """One process owns this store: counting on from ``floor`` reserves."""
+        return floor + count
+
+    def reserve_numbers_later(self, floor: int, count: int, then: Callable[[int], None]) -> None:
+        """As :meth:`reserve_numbers`, told at once."""
+        then(floor + count)
 
     def msisdns(self, limit: int = 1000) -> list[str]:
         """MSISDNs that have messages (through the msisdn index), at most ``limit``."""

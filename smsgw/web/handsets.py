@@ -17,6 +17,7 @@ from typing import Any
 from twisted.web import server
 
 from smsgw.carrier.errors import DialogueChanged, Rejected, UnknownSubscriber
+from smsgw.carrier.freshnumbers import NoFreshNumber
 from smsgw.carrier.handset_ussd import HandsetUssd
 from smsgw.carrier.handsets import Handsets
 from smsgw.carrier.inbox import BoxReader, Page
@@ -160,6 +161,8 @@ class HandsetRoutes:
             raise ApiError(400, "bad_field", refusal.reason) from None
         except Rejected as refusal:
             raise ApiError(409, "exists", refusal.reason) from None
+        except NoFreshNumber as refusal:
+            raise ApiError(503, "no_fresh_number", str(refusal)) from None
         return 201, handset_json(handset)
 
     def get(self, request: server.Request, msisdn: str) -> dict[str, Any]:

@@ -156,6 +156,23 @@ def test_a_handset_switched_on_through_one_node_gets_what_waits_for_it_on_the_ot
     receiver.close()
 
 
+def test_fresh_numbers_made_through_both_nodes_at_once_are_all_different(cluster: tuple[Node, Node]) -> None:
+    made: list[str] = []
+
+    def make(node: Node) -> None:
+        for _ in range(30):
+            status, handset = node.api("POST", "/api/handsets", {})
+            assert status == 201, handset
+            made.append(handset["msisdn"])
+
+    makers = [threading.Thread(target=make, args=(node,)) for node in cluster]
+    for maker in makers:
+        maker.start()
+    for maker in makers:
+        maker.join()
+    assert len(made) == 60 and len(set(made)) == 60
+
+
 def test_a_long_poll_on_one_node_answers_a_message_accepted_on_the_other(cluster: tuple[Node, Node]) -> None:
     a, b = cluster
     cursor = b.get(f"/api/handsets/{DEMO[4]}/inbox")["cursor"]
