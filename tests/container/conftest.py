@@ -15,7 +15,7 @@ os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
 
 
 @pytest.fixture(scope="session")
-def smsgw_image(request: pytest.FixtureRequest) -> str:
+def smsgw_image() -> str:
     """The image's tag, once it is built (the build's time is reported with the summary)."""
     reason = unavailable_reason()
     if reason is not None:
@@ -24,7 +24,14 @@ def smsgw_image(request: pytest.FixtureRequest) -> str:
         seconds = build_image()
     except DockerError as error:
         pytest.fail(f"smsgw's image did not build: {error}")
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line(f"\nsmsgw's image {IMAGE} built in {seconds:.0f} s (wheels included)")
+    _built.append(seconds)
     return IMAGE
+
+
+_built: list[float] = []
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The image's build time, under the summary (a fixture's own output is captured)."""
+    for seconds in _built:
+        terminalreporter.write_line(f"smsgw's image {IMAGE} built in {seconds:.0f} s (wheels included)")
