@@ -10,6 +10,8 @@
 ARG BASE=python:3.11-slim
 
 FROM ${BASE} AS build
+# So that build-image.sh can remove this stage's image once the build is done.
+LABEL smsgw.stage=build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 COPY . /src
 RUN python3 -m venv /opt/smsgw \

@@ -12,6 +12,17 @@ if [ -z "$python" ]; then
     if [ -x .venv/bin/python ]; then python=.venv/bin/python; else python=python3; fi
 fi
 rm -rf dist/wheels
-"$python" -m pip wheel --quiet --disable-pip-version-check --wheel-dir dist/wheels '.[postgres]'
-docker build --quiet --build-arg "BASE=$base" --tag "$tag" . >/dev/null
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+# pip and setuptools warn at length on a successful build: their words are shown on failure only.
+"$python" -m pip wheel --quiet --disable-pip-version-check --wheel-dir dist/wheels '.[postgres]' >"$log" 2>&1 || {
+    cat "$log" >&2
+    exit 1
+}
+docker build --quiet --build-arg "BASE=$base" --tag "$tag" . >"$log" 2>&1 || {
+    cat "$log" >&2
+    exit 1
+}
+# The build stage's image stays behind, untagged, at every build: 290 MB each time.
+docker image prune --force --filter label=smsgw.stage=build >/dev/null
 echo "built $tag on $base" >&2
