@@ -1,6 +1,6 @@
 """Inner layers import nothing from outer ones: dependencies point inward.
 
-``smsgw.smpp`` and ``smsgw.text`` are sans-I/O: no Twisted, and neither imports the other or any
+``smsgw.smpp``, ``smsgw.cmpp`` and ``smsgw.text`` are sans-I/O: no Twisted, and neither imports the other or any
 layer above. ``smsgw.carrier`` and ``smsgw.store`` import no Twisted and no adapter (``smsgw.server``,
 ``smsgw.web``), and the store knows nothing of the carrier. The carrier has no protocol bytes: it
 queues what a front end encoded and never reads it; of SMPP it knows only the numbers
@@ -19,6 +19,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "smsgw"
 _ADAPTERS = ("twisted", "smsgw.server", "smsgw.web")
 FORBIDDEN = {
     "smpp": (*_ADAPTERS, "smsgw.carrier", "smsgw.store", "smsgw.frontend", "smsgw.text"),
+    "cmpp": (*_ADAPTERS, "smsgw.carrier", "smsgw.store", "smsgw.frontend", "smsgw.smpp"),
     "text": (*_ADAPTERS, "smsgw.carrier", "smsgw.store", "smsgw.frontend", "smsgw.smpp"),
     "carrier": _ADAPTERS,
     "store": (*_ADAPTERS, "smsgw.carrier", "smsgw.frontend"),
@@ -28,6 +29,8 @@ FORBIDDEN = {
 INSTEAD = {
     "smpp": "smsgw.smpp is SMPP without I/O: take time and text as parameters, and leave what "
     "uses the carrier or the reactor to smsgw/frontend/smpp/ or the adapter smsgw/server/smpp.py",
+    "cmpp": "smsgw.cmpp is CMPP without I/O, as smsgw.smpp is SMPP: take time and text as "
+    "parameters, and leave what uses the carrier or the reactor to a front end and its adapter",
     "text": "smsgw.text is text coding without I/O: take what it needs (the data_coding octet, an "
     "alphabet) as parameters instead of importing the protocol or the carrier",
     "carrier": "The carrier is driven by its adapters, not the other way round: give it what it "

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 #: The packages held to --strict. A package added here is also named in setup.cfg's
 #: ``[mypy-...]`` section, so it is checked strictly when reached through an import too.
-STRICT_PACKAGES = ("smsgw/smpp", "smsgw/carrier", "smsgw/store", "smsgw/text", "smsgw/frontend")
+STRICT_PACKAGES = ("smsgw/smpp", "smsgw/cmpp", "smsgw/carrier", "smsgw/store", "smsgw/text", "smsgw/frontend")
 
 
 def test_strict_packages_pass_mypy() -> None:
