@@ -586,6 +586,23 @@ def errors(api: Client) -> None:
     api("POST", "/api/handsets/{msisdn}/sms", 422, too_long, msisdn=DEMO[0], code="bad_text")
 
 
+def no_fresh_number(start_server: Any, contract: Contract) -> None:
+    """503 no_fresh_number: the last number of the fresh pool has a message, so after a
+    restart no fresh number is left."""
+    smsgw = start_server()
+    api = Client(smsgw.ports["http_url"], contract)
+    api(
+        "POST",
+        "/api/handsets/{msisdn}/sms",
+        201,
+        {"to": SHORT_CODE, "text": "the last"},
+        msisdn="8617009999999",
+    )
+    smsgw.restart()
+    api = Client(smsgw.ports["http_url"], contract)
+    api("POST", "/api/handsets", 503, {}, code="no_fresh_number")
+
+
 def ambiguous_ids(start_server: Any, connect: Any, contract: Contract) -> None:
     """A decimal and a hex account both have message_id "10" (rows 10 and 16): 409 without
     ?account=, 200 with it."""
@@ -715,6 +732,7 @@ def test_every_answer_matches_the_document(
         handsets(server, api, esme)
         errors(api)
         ambiguous_ids(start_server, connect, contract)
+        no_fresh_number(start_server, contract)
         unrouted(server, contract, message_id)
         ussd(api, esme)
         api("GET", "/api/clock", 200)
