@@ -2,7 +2,7 @@
 
 A front end (the SMPP server today) binds its connections through :attr:`Carrier.binds`,
 hands their requests to :attr:`Carrier.smsc` and the answers to its deliveries to
-:meth:`Carrier.delivery_answered`; the HTTP API holds the handsets through
+:meth:`Carrier.delivery_accepted` and :meth:`Carrier.delivery_refused`; the HTTP API holds the handsets through
 :attr:`Carrier.handsets` and USSD through :attr:`Carrier.ussd`. Effects become durable at
 :meth:`flush`, which the front end calls once per reactor turn before it writes any output.
 That order is the durability promise: a submit_sm_resp carrying a message_id leaves only
@@ -33,7 +33,6 @@ from smsgw.carrier.subscribers import SubscriberRegistry
 from smsgw.carrier.texts import HandsetTexts
 from smsgw.carrier.ussd import UssdGateway, UssdLimits, UssdRoute
 from smsgw.carrier.ussd_apps import UssdApps, UssdDelivery
-from smsgw.smpp.constants import status_name
 from smsgw.store.interface import MessageStore
 from smsgw.store.records import DeliveryRecord, MessageRecord
 
@@ -161,13 +160,21 @@ class Carrier:
             if isinstance(delivery, DeliveryRecord):  # USSD deliveries are live: never resent
                 self.outbox.failed(delivery, now)
 
-    def delivery_answered(self, delivery: object, command_status: int) -> None:
-        """An application answered a delivery: a USSD one with an error ends its dialogue at
-        once (the application will not answer a screen it refused)."""
+    def delivery_accepted(self, delivery: object) -> None:
+        """An application took a delivery (a receipt or an MO is done with)."""
         if isinstance(delivery, DeliveryRecord):
-            self.outbox.answered(delivery, command_status, self.clock.now())
-        elif command_status and isinstance(delivery, UssdDelivery):
-            reason = f"the application answered the deliver_sm with {status_name(command_status)}"
+            self.outbox.accepted(delivery, self.clock.now())
+
+    def delivery_refused(self, delivery: object, *, permanent: bool, detail: str) -> None:
+        """An application refused a delivery, for now (it is retried) or for good; a USSD one
+        ends its dialogue at once (the application will not answer a screen it refused).
+
+        :param detail: how it refused, in its protocol's words (for the dialogue's reason).
+        """
+        if isinstance(delivery, DeliveryRecord):
+            self.outbox.refused(delivery, permanent, self.clock.now())
+        elif isinstance(delivery, UssdDelivery):
+            reason = f"the application {detail}"
             self.ussd.app_failed(delivery.session, reason, self.clock.now(), cursor=delivery.cursor)
 
     def delivery_timed_out(self, delivery: object) -> None:

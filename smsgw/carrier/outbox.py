@@ -26,11 +26,8 @@ import attrs
 
 from smsgw.carrier.binding import AppLink, Binding
 from smsgw.carrier.subscribers import in_namespace
-from smsgw.smpp.constants import CommandStatus
 from smsgw.store.interface import MessageStore
 from smsgw.store.records import DeliveryRecord, MessageRecord
-
-_PERMANENT = frozenset({CommandStatus.ESME_RX_P_APPN, CommandStatus.ESME_RX_R_APPN})
 
 
 @attrs.frozen
@@ -325,12 +322,15 @@ class Outbox:
 
     # -- outcomes --------------------------------------------------------------------
 
-    def answered(self, delivery: DeliveryRecord, command_status: int, now: float) -> None:
-        """The ESME answered a delivery."""
+    def accepted(self, delivery: DeliveryRecord, now: float) -> None:
+        """The application took a delivery."""
         self._wanting.add(delivery.system_id)
-        if not command_status:  # ESME_ROK
-            self._finish(delivery, "accepted", now)
-        elif command_status in _PERMANENT:
+        self._finish(delivery, "accepted", now)
+
+    def refused(self, delivery: DeliveryRecord, permanent: bool, now: float) -> None:
+        """The application refused a delivery: for good, or for now (retried later)."""
+        if permanent:
+            self._wanting.add(delivery.system_id)
             self._finish(delivery, "refused", now)
         else:
             self.failed(delivery, now)

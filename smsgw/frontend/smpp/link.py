@@ -21,11 +21,14 @@ from smsgw.carrier.requests import Submit
 from smsgw.frontend.smpp.pdulog import PduLog
 from smsgw.frontend.smpp.requests import SmRequestPdu, decode_request
 from smsgw.smpp.constants import CommandStatus as S
-from smsgw.smpp.constants import command_name
+from smsgw.smpp.constants import command_name, status_name
 from smsgw.smpp.pdu import Pdu
 from smsgw.smpp.session import ANSWER_BUCKETS, BindRequested, ResponseReceived, ResponseTimedOut, SmscSession
 from smsgw.smpp.sm import UnsuccessSme
 from smsgw.smpp.smpptime import format_smpp_time
+
+#: Answers to a deliver_sm that refuse it for good: not retried.
+_PERMANENT = frozenset({S.ESME_RX_P_APPN, S.ESME_RX_R_APPN})
 
 
 class SessionTotals:
@@ -255,8 +258,14 @@ class SmppLink:
             self.pdu_log.received(binding.account.system_id, message_id, pdu, self.carrier.clock.now())
 
     def answered(self, event: ResponseReceived[object]) -> None:
-        """The ESME answered a deliver_sm."""
-        self.carrier.delivery_answered(event.context, event.response.command_status)
+        """The ESME answered a deliver_sm: ESME_ROK takes it, ESME_RX_P_APPN and ESME_RX_R_APPN
+        refuse it for good (SMPP v3.4 §5.1.3), any other status for now."""
+        status = event.response.command_status
+        if not status:
+            self.carrier.delivery_accepted(event.context)
+        else:
+            detail = f"answered the deliver_sm with {status_name(status)}"
+            self.carrier.delivery_refused(event.context, permanent=status in _PERMANENT, detail=detail)
 
     def timed_out(self, event: ResponseTimedOut[object]) -> None:
         """The ESME did not answer a deliver_sm in time."""
