@@ -4,18 +4,20 @@
 #   docker run --rm -p 2775:2775 -p 8775:8775 -p 8776:8776 -e SMSGW_TOKEN=... smsgw
 #
 # BASE is any image with Python 3.11 and its venv module: the official slim image by default,
-# or one made offline (interop/docker/base-image.sh debootstraps Debian bookworm). When
-# dist/wheels holds smsgw's wheel and every wheel it needs (`make wheels`), the build installs
-# from there alone and needs no network.
+# or one made offline (interop/docker/base-image.sh debootstraps Debian bookworm). With
+# --build-arg OFFLINE=1 it installs smsgw and what it needs from the wheels in dist/wheels alone
+# (interop/docker/build-image.sh, `make image`, builds them first) and needs no network.
 ARG BASE=python:3.11-slim
 
 FROM ${BASE} AS build
 # So that build-image.sh can remove this stage's image once the build is done.
 LABEL smsgw.stage=build
+ARG OFFLINE=
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 COPY . /src
+# Offline only when asked: wheels left in dist/wheels by an earlier build are not this source.
 RUN python3 -m venv /opt/smsgw \
- && if ls /src/dist/wheels/smsgw-*.whl >/dev/null 2>&1; then \
+ && if [ -n "$OFFLINE" ]; then \
         /opt/smsgw/bin/pip install --no-index --find-links /src/dist/wheels 'smsgw[postgres]'; \
     else \
         /opt/smsgw/bin/pip install '/src[postgres]'; \

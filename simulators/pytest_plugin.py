@@ -19,6 +19,7 @@ time for every test running at that moment.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import tempfile
@@ -104,11 +105,14 @@ def _container_endpoints(image: str) -> Iterator[dict[str, Any]]:
             f"--smsgw-container needs testcontainers: pip install 'smsgw[container]' ({error})",
             returncode=pytest.ExitCode.USAGE_ERROR,
         )
-    container = SmsgwContainer(image)
+    container = None
     try:
+        container = SmsgwContainer(image)  # connects to the Docker engine already
         container.start()
     except Exception as error:  # the image, the engine or the carrier: each says what went wrong
-        container.stop()
+        if container is not None:
+            with contextlib.suppress(Exception):  # the error to show is the start's
+                container.stop()
         pytest.exit(
             f"the smsgw container ({image}) did not start: {error}", returncode=pytest.ExitCode.USAGE_ERROR
         )

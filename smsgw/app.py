@@ -468,6 +468,15 @@ def banner(running: Running) -> str:
             lines.append(f"  WARNING: listening on {host}, reachable beyond this machine")
     if running.http_token is None and config.http.host not in LOOPBACK_NAMES:
         lines.append("  WARNING: the HTTP API takes requests without a token ([http] require_token = false)")
+    merchant_host = config.active_merchant.http_host if config.active_merchant is not None else "127.0.0.1"
+    if (
+        running.merchant is not None
+        and running.merchant_token is None
+        and merchant_host not in LOOPBACK_NAMES
+    ):
+        lines.append(
+            "  WARNING: the merchant's API takes requests without a token ([http] require_token = false)"
+        )
     merchant = config.active_merchant
     if running.merchant is not None and merchant is not None and merchant.http_host not in LOOPBACK_NAMES:
         lines.append(

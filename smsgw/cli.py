@@ -446,8 +446,11 @@ def main(argv: list[str] | None = None) -> int:
         return serve(args, read_section)
     if args.command == "phone":
         from simulators.terminal_phone import main as run_phone
+        from smsgw.apiclient import use_token
 
-        return run_phone(args.msisdn, _endpoints(args)["http_url"])
+        target = _endpoints(args)
+        use_token(target["http_url"], target.get("http_token"))  # the ports file's, if any
+        return run_phone(args.msisdn, target["http_url"])
     command = {"send": send, "inbox": inbox, "health": health}[args.command]
     return command(args)
 

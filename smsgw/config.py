@@ -364,14 +364,15 @@ def load_config(
         merchant runs, and the file may have no such section.
     :raises ConfigError: for an unreadable file, bad TOML, or wrong keys or values (all of them).
     """
-    defaults = {
-        "smpp": SmppSettings(),
-        "http": HttpSettings(),
-        "store": StoreSettings(),
-        "network": NetworkSettings(),
-        "merchant": read_merchant({}) if read_merchant is not None else None,
+    text = {
+        "smpp": environment.text_keys(SmppSettings, SessionConfig),  # [smpp] has both's keys
+        "http": environment.text_keys(HttpSettings),
+        "store": environment.text_keys(StoreSettings),
+        "network": environment.text_keys(NetworkSettings),
     }
-    variables, origins = environment.settings(os.environ if environ is None else environ, defaults)
+    if read_merchant is not None:
+        text["merchant"] = environment.text_keys(type(read_merchant({})))
+    variables, origins = environment.settings(os.environ if environ is None else environ, text)
     data = {} if path is None else _read_file(path)
     source = path or "config"
     if origins:

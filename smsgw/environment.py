@@ -13,6 +13,8 @@ import tomllib
 from collections.abc import Mapping
 from typing import Any
 
+import attrs
+
 from smsgw.configcheck import ConfigError
 
 PREFIX = "SMSGW_"
@@ -41,12 +43,11 @@ def variable(section: str, key: str | None = None) -> str:
     return PREFIX + (section if key is None else f"{section}_{key}").upper()
 
 
-def read_value(text: str, default: Any = 0) -> Any:
-    """A variable's value for a key whose default is ``default``: the text itself for a text
-    key (``0.0.0.0``, ``10086``, ``postgresql://…``), else a TOML value when it is one
-    (``2775``, ``true``, ``1.5``, ``[…]``), else the text (which the key's check refuses,
-    saying what it wants)."""
-    if default is None or isinstance(default, str):
+def read_value(text: str, is_text: bool = False) -> Any:
+    """A variable's value: the text itself for a key that holds text (``0.0.0.0``, ``10086``,
+    ``postgresql://…``), else a TOML value when it is one (``2775``, ``true``, ``1.5``,
+    ``[…]``), else the text (which the key's check refuses, saying what it wants)."""
+    if is_text:
         return text
     try:
         return tomllib.loads(f"value = {text}")["value"]
@@ -54,14 +55,24 @@ def read_value(text: str, default: Any = 0) -> Any:
         return text
 
 
+def text_keys(*settings: type) -> frozenset[str]:
+    """The keys of attrs settings classes whose type is text (``str`` or ``str | None``)."""
+    return frozenset(
+        field.name
+        for cls in settings
+        for field in attrs.fields(cls)
+        if str(field.type).replace(" ", "") in ("str", "str|None", "None|str")
+    )
+
+
 def settings(
-    environ: Mapping[str, str], defaults: Mapping[str, object] | None = None
+    environ: Mapping[str, str], text: Mapping[str, frozenset[str]] | None = None
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """The ``SMSGW_…`` variables as config sections, and which variable set each key (by its
     ``section.key`` as the config's messages name it).
 
-    :param defaults: each section's settings with their defaults (``SmppSettings()``...): a
-        key whose default is text or None takes the variable's text as it is.
+    :param text: each section's keys that hold text (:func:`text_keys`): a variable for one
+        is taken as it is, never read as a number.
 
     :raises ConfigError: naming every variable that is no setting, or whose array is not TOML.
     """
@@ -71,14 +82,14 @@ def settings(
     for name in sorted(environ):
         if not name.startswith(PREFIX) or name in OTHER_VARIABLES or name.startswith(OTHER_PREFIXES):
             continue
-        text = environ[name]
+        value = environ[name]
         rest = name[len(PREFIX) :].lower()
         if rest in TABLE_SECTIONS:
-            value = read_value(text)
-            if not isinstance(value, list):
+            table = read_value(value)
+            if not isinstance(table, list):
                 problems.append(f"${name}: give a TOML array of tables, like '[{{system_id = \"shop\"}}]'")
                 continue
-            tables[rest] = value
+            tables[rest] = table
             origins[rest] = name
             continue
         section, _, key = rest.partition("_")
@@ -89,8 +100,8 @@ def settings(
                 f"or SMSGW_{'|'.join(s.upper() for s in TABLE_SECTIONS)} holding a TOML array"
             )
             continue
-        default = getattr((defaults or {}).get(section), key, 0)
-        tables.setdefault(section, {})[key] = read_value(text, default)
+        is_text = key in (text or {}).get(section, frozenset())
+        tables.setdefault(section, {})[key] = read_value(value, is_text)
         origins[f"{section}.{key}"] = name
     if problems:
         raise ConfigError(*problems)

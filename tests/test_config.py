@@ -396,6 +396,8 @@ def test_smsgw_variables_override_the_file_key_by_key(tmp_path) -> None:
         "SMSGW_HTTP_REQUIRE_TOKEN": "false",
         "SMSGW_ACCOUNTS": '[{system_id = "shop", password = "secret1"}]',
         "SMSGW_NETWORK_DEFAULT_ACCOUNT": "shop",
+        "SMSGW_SMPP_SYSTEM_ID": "12345",  # a text key of the session's settings, under [smpp]
+        "SMSGW_MERCHANT_SEED": "42",  # a number whose default is none
         "SMSGW_TOKEN": "not-a-section-key-but-the-token",
         "SMSGW_COMPOSE_IMAGE": "for docker-compose.yml",
         "OTHER": "ignored",
@@ -405,6 +407,7 @@ def test_smsgw_variables_override_the_file_key_by_key(tmp_path) -> None:
     assert (config.http.host, config.http.require_token) == ("0.0.0.0", False)
     assert (config.network.country_code, config.merchant.short_code) == ("44", "10010")
     assert [a.system_id for a in config.accounts] == ["shop"]
+    assert (config.smpp.session.system_id, config.merchant.seed) == ("12345", 42)
 
 
 def test_a_wrong_variable_is_named_with_the_fix() -> None:

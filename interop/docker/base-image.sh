@@ -8,16 +8,19 @@ mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 if docker image inspect "$image" >/dev/null 2>&1; then
     exit 0
 fi
-root=$(mktemp -d "${TMPDIR:-/tmp}/smsgw-rootfs.XXXXXX")
-trap 'rm -rf "$root"' EXIT
+work=$(mktemp -d "${TMPDIR:-/tmp}/smsgw-base.XXXXXX")
+root="$work/rootfs"
+trap 'rm -rf "$work"' EXIT
+trap 'exit 1' INT TERM HUP  # dash runs the EXIT trap on exit, not on a signal
 echo "debootstrapping Debian bookworm for $image (about a minute)..." >&2
-debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates bookworm "$root" "$mirror" >"$root.log" 2>&1 || {
-    tail -5 "$root.log" >&2
-    rm -f "$root.log"
+debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates bookworm "$root" "$mirror" >"$work/log" 2>&1 || {
+    tail -5 "$work/log" >&2
     exit 1
 }
-rm -f "$root.log"
 # What an image does not need: downloaded packages and package lists.
 rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
-tar -C "$root" -c . | docker import -c 'CMD ["/bin/bash"]' - "$image" >/dev/null
+# Through a file, not a pipe: sh has no pipefail, and a broken tar must not become the image
+# (which later runs would keep, as it is there).
+tar -C "$root" -cf "$work/rootfs.tar" .
+docker import -c 'CMD ["/bin/bash"]' "$work/rootfs.tar" "$image" >/dev/null
 echo "made $image" >&2

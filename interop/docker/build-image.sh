@@ -19,7 +19,7 @@ trap 'rm -f "$log"' EXIT
     cat "$log" >&2
     exit 1
 }
-docker build --quiet --build-arg "BASE=$base" --tag "$tag" . >"$log" 2>&1 || {
+docker build --quiet --build-arg "BASE=$base" --build-arg OFFLINE=1 --tag "$tag" . >"$log" 2>&1 || {
     cat "$log" >&2
     exit 1
 }

@@ -23,8 +23,8 @@ class NumberReserver(Protocol):
         """Reserve ``count`` numbers above ``floor`` and above every number reserved before;
         the last of them. A read: at start only."""
 
-    def reserve_numbers_later(self, floor: int, count: int, then: Callable[[int], None]) -> None:
-        """The same without waiting; ``then`` gets the last number."""
+    def reserve_numbers_later(self, floor: int, count: int, then: Callable[[int | None], None]) -> None:
+        """The same without waiting; ``then`` gets the last number, or None when it failed."""
 
 
 class NoFreshNumber(Exception):
@@ -76,9 +76,10 @@ class FreshNumbers:
         self._asking = True
         self.reserver.reserve_numbers_later(self._highest, self.block, self._reserved)
 
-    def _reserved(self, last: int) -> None:
-        self._asking = False
-        self._add(last)
+    def _reserved(self, last: int | None) -> None:
+        self._asking = False  # a failed reservation is asked for again at the next need
+        if last is not None:
+            self._add(last)
 
     def _add(self, reserved_last: int) -> None:
         first = max(reserved_last - self.block + 1, self._highest + 1, 1)

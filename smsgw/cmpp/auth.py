@@ -23,7 +23,7 @@ def timestamp(when: float) -> int:
 def authenticator_source(source_addr: str, secret: str, stamp: int) -> bytes:
     """What an SP sends in CMPP_CONNECT."""
     return hashlib.md5(
-        source_addr.encode("ascii") + bytes(9) + secret.encode("utf-8") + f"{stamp:010d}".encode("ascii")
+        source_addr.encode("latin-1") + bytes(9) + secret.encode("utf-8") + f"{stamp:010d}".encode("ascii")
     ).digest()
 
 

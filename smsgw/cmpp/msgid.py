@@ -4,8 +4,8 @@ sequence, in that order from the most significant bit (the specification's layou
 | bits  | 63-60 | 59-55 | 54-50 | 49-44  | 43-38  | 37-16          | 15-0     |
 | field | month | day   | hour  | minute | second | gateway (22 b) | sequence |
 
-The sequence wraps at 65,536; within one second a gateway gives out at most that many ids, and
-the id generator waits for the next second rather than repeat one.
+Within one second a gateway gives out at most 65,536 ids: the generator refuses the next
+(OverflowError) rather than repeat one, and its caller tries again in the next second.
 """
 
 from __future__ import annotations

@@ -199,13 +199,15 @@ class IsmgSession(Generic[ContextT]):
             self._connect(pdu, events)
         elif isinstance(pdu, _RESPONSES):
             self._response(pdu, events)
-        elif self.state is not State.CONNECTED:
+        elif self.state not in (State.CONNECTED, State.TERMINATING):
             events.append(self._closing(f"{command_name(pdu.command_id)} before a successful CMPP_CONNECT"))
         elif isinstance(pdu, p.ActiveTest):
             self._queue(p.ActiveTestResp(pdu.sequence_id))
-        elif isinstance(pdu, p.Terminate):
+        elif isinstance(pdu, p.Terminate):  # also while ours waits: both ends said so
             self._queue(p.TerminateResp(pdu.sequence_id))
             events.append(self._closing("the SP sent CMPP_TERMINATE"))
+        elif self.state is State.TERMINATING:
+            events.append(self._closing(f"{command_name(pdu.command_id)} after our CMPP_TERMINATE"))
         elif isinstance(pdu, _REQUESTS_FOR_THE_CALLER):
             events.append(pdu)
         else:  # a DELIVER: the gateway's to send, never an SP's
@@ -258,7 +260,10 @@ class IsmgSession(Generic[ContextT]):
     # -- the caller's answers ---------------------------------------------------------------
 
     def accept(self, request: p.Connect, secret: str) -> None:
-        """Connect the SP: CONNECT_RESP Status 0, with AuthenticatorISMG."""
+        """Connect the SP: CONNECT_RESP Status 0, with AuthenticatorISMG. Nothing, when the
+        connection ended meanwhile (its connect timeout, a malformed PDU)."""
+        if self.state is not State.CONNECTING:
+            return
         self.source_addr = request.source_addr
         authenticator = auth.authenticator_ismg(0, request.authenticator_source, secret, self.version)
         self._queue(p.ConnectResp(request.sequence_id, ConnectStatus.OK, authenticator, HIGHEST_VERSION))
@@ -267,7 +272,8 @@ class IsmgSession(Generic[ContextT]):
     def refuse(self, request: p.Connect, status: int) -> SessionClosing:
         """Refuse the SP (Status 2 unknown source address, 3 bad authenticator, ...); the
         connection then ends."""
-        self._queue(p.ConnectResp(request.sequence_id, status, bytes(16), HIGHEST_VERSION))
+        if not self.ending:
+            self._queue(p.ConnectResp(request.sequence_id, status, bytes(16), HIGHEST_VERSION))
         return self._closing(f"CMPP_CONNECT refused with Status {status}")
 
     def respond(self, request: p.Pdu, **fields: Any) -> None:

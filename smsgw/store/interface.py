@@ -179,8 +179,9 @@ class MessageStore(Protocol):
         reserved before (by any process sharing the store); the last of them. A read: at
         start only (:mod:`smsgw.carrier.freshnumbers`)."""
 
-    def reserve_numbers_later(self, floor: int, count: int, then: Callable[[int], None]) -> None:
-        """:meth:`reserve_numbers` without waiting; ``then`` gets the last number."""
+    def reserve_numbers_later(self, floor: int, count: int, then: Callable[[int | None], None]) -> None:
+        """:meth:`reserve_numbers` without waiting; ``then`` gets the last number, or None when
+        the reservation failed."""
 
 
 class Store(MessageStore, DocumentStore, Protocol):

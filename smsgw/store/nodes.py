@@ -75,8 +75,9 @@ _MSISDN = MESSAGE_COLUMNS.index("msisdn")
 _DEAD = "SELECT name FROM nodes WHERE lease_until < now()"
 #: One row lock makes two nodes' reservations of fresh numbers follow each other.
 _RESERVE_NUMBERS = (
-    "INSERT INTO counters (name, value) VALUES ('fresh_numbers', %(floor)s + %(count)s)"
-    " ON CONFLICT (name) DO UPDATE SET value = greatest(counters.value, %(floor)s) + %(count)s"
+    # bigint casts: psycopg sends small ints as smallint, whose sum would overflow at 32,767.
+    "INSERT INTO counters (name, value) VALUES ('fresh_numbers', %(floor)s::bigint + %(count)s::bigint)"
+    " ON CONFLICT (name) DO UPDATE SET value = greatest(counters.value, %(floor)s::bigint) + %(count)s::bigint"
     " RETURNING value"
 )
 _PENDING_MT = "(direction = 'MT' AND state IN (0, 1, 6))"
@@ -318,9 +319,24 @@ class PostgresNodeStore(PostgresStore):
         """Reserve the block in the database, after every other node's."""
         return self._on_worker(self._reserve, floor, count)
 
-    def reserve_numbers_later(self, floor: int, count: int, then: Callable[[int], None]) -> None:
-        """As :meth:`reserve_numbers`, off the caller's thread."""
-        self._later("reserving fresh numbers", self._reserve, then, floor, count)
+    def reserve_numbers_later(self, floor: int, count: int, then: Callable[[int | None], None]) -> None:
+        """As :meth:`reserve_numbers`, off the caller's thread; ``then`` gets None (and
+        ``on_error`` hears why) when the database refused."""
+        failure: list[psycopg.Error] = []
+
+        def reserve() -> int | None:
+            try:
+                return self._reserve(floor, count)
+            except psycopg.Error as error:
+                failure.append(error)
+                return None
+
+        def told(last: int | None) -> None:
+            if failure:
+                self._on_error("reserving fresh numbers", failure[0])
+            then(last)
+
+        self._later("reserving fresh numbers", reserve, told)
 
     def _reserve(self, floor: int, count: int) -> int:
         row = self._db.execute(_RESERVE_NUMBERS, {"floor": floor, "count": count}).fetchone()

@@ -109,7 +109,7 @@ class SqlReads:
         """One process owns this store: counting on from ``floor`` reserves."""
         return floor + count
 
-    def reserve_numbers_later(self, floor: int, count: int, then: Callable[[int], None]) -> None:
+    def reserve_numbers_later(self, floor: int, count: int, then: Callable[[int | None], None]) -> None:
         """As :meth:`reserve_numbers`, told at once."""
         then(floor + count)
 

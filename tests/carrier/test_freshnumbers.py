@@ -20,12 +20,14 @@ class SharedCounter:
         self.value = max(self.value, floor) + count
         return self.value
 
-    def reserve_numbers_later(self, floor: int, count: int, then: Callable[[int], None]) -> None:
-        self.waiting.append(lambda: then(self.reserve_numbers(floor, count)))
+    def reserve_numbers_later(self, floor: int, count: int, then: Callable[[int | None], None]) -> None:
+        self.waiting.append(lambda: then(None if self.down else self.reserve_numbers(floor, count)))
 
     def answer(self) -> None:
         while self.waiting:
             self.waiting.pop(0)()
+
+    down = False
 
 
 def test_numbers_go_upwards_from_above_the_last_used() -> None:
@@ -76,3 +78,17 @@ def test_the_pool_ends() -> None:
     assert [numbers.take() for _ in range(2)] == [POOL_SIZE - 2, POOL_SIZE - 1]
     with pytest.raises(NoFreshNumber, match="used up"):
         numbers.take()
+
+
+def test_a_failed_reservation_is_asked_for_again() -> None:
+    counter = SharedCounter()
+    numbers = FreshNumbers(counter, block=4)
+    numbers.start(used=0)
+    counter.down = True
+    assert [numbers.take() for _ in range(4)] == [1, 2, 3, 4]
+    counter.answer()  # the database refused the next block
+    with pytest.raises(NoFreshNumber, match="try again"):
+        numbers.take()
+    counter.down = False
+    counter.answer()
+    assert numbers.take() == 5

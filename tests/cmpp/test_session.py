@@ -192,3 +192,25 @@ def test_a_connect_trickled_one_octet_at_a_time_arrives_whole() -> None:
     raw = connect_bytes()
     events = [event for i in range(len(raw)) for event in session.receive_data(raw[i : i + 1], 0.0)]
     assert len(events) == 1 and isinstance(events[0], ConnectRequested)
+
+
+def test_a_connect_answered_after_its_connection_ended_stays_ended() -> None:
+    session: IsmgSession = IsmgSession(SessionConfig(connect_timeout=30.0), now=0.0)
+    (asked,) = session.receive_data(connect_bytes(), 0.0)
+    assert session.tick(30.0) == [SessionClosing("no CMPP_CONNECT within 30 s")]
+    session.accept(asked.pdu, SECRET)
+    assert session.state is State.CLOSING and not session.can_deliver()
+    assert session.data_to_send() == b""
+
+
+def test_a_terminate_from_both_ends_at_once_is_answered() -> None:
+    session = connected()
+    session.terminate(5.0)
+    session.data_to_send()
+    events = session.receive_data(codec.encode(p.Terminate(8), V30), 5.1)
+    assert events == [SessionClosing("the SP sent CMPP_TERMINATE")]
+    assert sent(session, V30) == [p.TerminateResp(8)]
+
+
+def test_a_source_address_of_any_octets_is_checked_not_crashed_on() -> None:
+    assert not auth.is_authentic(bytes(16), "\xff12345", SECRET, 1206200556)

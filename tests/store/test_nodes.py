@@ -128,6 +128,15 @@ def test_a_turns_arrivals_are_told_in_one_notification_a_batch(postgres_url: str
     assert heard.empty()
 
 
+def test_fresh_number_blocks_are_reserved_past_a_smallint(postgres_url: str, nodes: list) -> None:
+    a, b = join(postgres_url, nodes, "a"), join(postgres_url, nodes, "b")
+    assert a.reserve_numbers(32_000, 1000) == 33_000  # both values small: sent as smallints
+    assert b.reserve_numbers(0, 1000) == 34_000  # after a's block, whatever b's floor
+    got: list[int | None] = []
+    a.reserve_numbers_later(40_000, 1000, got.append)
+    assert got == [41_000]
+
+
 def test_a_lease_is_renewed(postgres_url: str, nodes: list) -> None:
     a = join(postgres_url, nodes, "a", lease=0.5)
     b = join(postgres_url, nodes, "b")
