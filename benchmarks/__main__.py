@@ -15,12 +15,10 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -64,35 +62,6 @@ def _parse_only(text: str) -> list[str]:
     if unknown or not names:
         raise argparse.ArgumentTypeError(f"choose among {','.join(TARGETS)}; unknown: {','.join(unknown)}")
     return [t for t in TARGETS if t in names]
-
-
-def _run_client(module: str, server: servers.Server, extra: list[str], timeout: float) -> dict[str, Any]:
-    """Run a client module in its own process against ``server``; return its JSON line."""
-    cmd = [
-        sys.executable,
-        "-m",
-        module,
-        "--host",
-        server.host,
-        "--port",
-        str(server.port),
-        "--system-id",
-        server.system_id,
-        "--password",
-        server.password,
-        *extra,
-    ]
-    try:
-        done = subprocess.run(cmd, cwd=servers.REPO_DIR, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return {"error": f"{module} did not finish within {timeout:.0f} s"}
-    lines = done.stdout.strip().splitlines()
-    try:
-        result: dict[str, Any] = json.loads(lines[-1])
-    except (IndexError, ValueError):
-        tail = " | ".join(done.stderr.strip().splitlines()[-3:])
-        return {"error": f"{module} exited with {done.returncode} and no JSON: {tail}"}
-    return result
 
 
 class Bench:
@@ -180,30 +149,30 @@ class Bench:
         started = self._start(name, f"{name}-r{round_no}-b{binds}-w{window}")
         if started is None:
             return
-        nodes = len(started)
         timeout = 60 + n / 500
         result: dict[str, Any]
-
-        def load(server: servers.Server, count: int, extra: list[str]) -> dict[str, Any]:
-            return _run_client("benchmarks.loadgen", server, ["-n", str(count), *extra], timeout)
-
         try:
             warm: list[dict[str, Any]] = []
             if self.args.warmup:
-                warm = [load(server, self.args.warmup, ["--window", "100"]) for server in started]
+                warm = [
+                    servers.run_client(
+                        "benchmarks.loadgen",
+                        server,
+                        ["-n", str(self.args.warmup), "--window", "100"],
+                        timeout,
+                    )
+                    for server in started
+                ]
             failed = [w["error"] for w in warm if "error" in w]
             if failed:
                 result = {"error": f"warm-up failed: {'; '.join(failed)}"}
             else:
-                cpu_before = [server.cpu_seconds() for server in started]
-                extra = ["--binds", str(max(1, binds // nodes)), "--window", str(window)]
-                with ThreadPoolExecutor(nodes) as pool:
-                    runs = list(pool.map(lambda server: load(server, n // nodes, extra), started))
-                result = runs[0] if nodes == 1 else report.merge_loads(runs)
+                extra = ["--binds", str(max(1, binds // len(started))), "--window", str(window)]
+                runs, cpu_used = servers.load_split(started, n, extra, timeout)
+                result = runs[0] if len(started) == 1 else report.merge_loads(runs)
                 for server in started:
                     if server.process.poll() is not None:
                         raise OSError(f"{server.name} exit status {server.process.returncode}")
-                cpu_used = sum(server.cpu_seconds() - before for server, before in zip(started, cpu_before))
                 result.update(
                     server_cpu_seconds=cpu_used,
                     server_cpu_us_per_msg=cpu_used / n * 1e6,
@@ -237,7 +206,7 @@ class Bench:
         )
         extra = ["-n", str(self.args.pingpong_n), "--max-seconds", str(seconds)]
         try:
-            result = _run_client("benchmarks.smpplib_pingpong", server, extra, seconds + 60)
+            result = servers.run_client("benchmarks.smpplib_pingpong", server, extra, seconds + 60)
         finally:
             server.stop()
         result.update(server=name, round=round_no)

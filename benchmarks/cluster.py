@@ -20,12 +20,10 @@ import json
 import os
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -34,18 +32,6 @@ from smsgw.smpp import codec
 from smsgw.smpp.framing import PduBuffer
 from smsgw.smpp.pdu import BindReceiver, BindTransceiver
 from smsgw.smpp.sm import DeliverSm, DeliverSmResp, SubmitSm
-
-
-def _load(server: servers.Server, n: int, window: int) -> dict[str, Any]:
-    done = subprocess.run(
-        [
-            sys.executable, "-m", "benchmarks.loadgen", "--host", server.host, "--port", str(server.port),
-            "--system-id", server.system_id, "--password", server.password, "-n", str(n), "--window", str(window),
-        ],
-        cwd=servers.REPO_DIR, capture_output=True, text=True, timeout=120 + n / 200,
-    )  # fmt: skip
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
 
 
 class DatabaseMeter:
@@ -142,14 +128,12 @@ def load_round(
     database = f"load{round_no}n{nodes}"
     started = _nodes(postgres, workdir, database, ["a", "b", "c", "d"][:nodes], 10.0)
     try:
+        timeout = 120 + n / 200
         for server in started:  # warm each node up, as the main benchmark does
-            _load(server, 2000, 100)
+            servers.run_client("benchmarks.loadgen", server, ["-n", "2000", "--window", "100"], timeout)
         meter = DatabaseMeter(postgres.database_url(database), postgres.data_dir)
         meter.start()
-        cpu_before = [server.cpu_seconds() for server in started]
-        with ThreadPoolExecutor(nodes) as pool:
-            results = list(pool.map(lambda server: _load(server, n // nodes, window), started))
-        cpu = sum(server.cpu_seconds() - before for server, before in zip(started, cpu_before))
+        results, cpu = servers.load_split(started, n, ["--window", str(window)], timeout)
     finally:
         for server in started:
             server.stop()

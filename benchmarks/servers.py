@@ -19,8 +19,10 @@ import shutil
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_DIR = BENCH_DIR.parent
@@ -294,3 +296,51 @@ def start_nodes(workdir: Path, store_url: str, names: list[str], lease: float = 
             server.stop()
         raise
     return started
+
+
+def run_client(module: str, server: Server, extra: list[str], timeout: float) -> dict[str, Any]:
+    """Run a client module in its own process against ``server``; return its JSON line."""
+    cmd = [
+        sys.executable,
+        "-m",
+        module,
+        "--host",
+        server.host,
+        "--port",
+        str(server.port),
+        "--system-id",
+        server.system_id,
+        "--password",
+        server.password,
+        *extra,
+    ]
+    try:
+        done = subprocess.run(cmd, cwd=REPO_DIR, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": f"{module} did not finish within {timeout:.0f} s"}
+    lines = done.stdout.strip().splitlines()
+    try:
+        result: dict[str, Any] = json.loads(lines[-1])
+    except (IndexError, ValueError):
+        tail = " | ".join(done.stderr.strip().splitlines()[-3:])
+        return {"error": f"{module} exited with {done.returncode} and no JSON: {tail}"}
+    return result
+
+
+def load_split(
+    started: list[Server], n: int, extra: list[str], timeout: float
+) -> tuple[list[dict[str, Any]], float]:
+    """One load generator per server, all at once, ``n`` messages split evenly among them;
+    their results, and the CPU seconds the servers spent meanwhile (summed)."""
+    cpu_before = [server.cpu_seconds() for server in started]
+    with ThreadPoolExecutor(len(started)) as pool:
+        results = list(
+            pool.map(
+                lambda server: run_client(
+                    "benchmarks.loadgen", server, ["-n", str(n // len(started)), *extra], timeout
+                ),
+                started,
+            )
+        )
+    cpu = sum(server.cpu_seconds() - before for server, before in zip(started, cpu_before, strict=True))
+    return results, cpu

@@ -9,12 +9,13 @@ stream can no longer be split: the buffer records a fatal error (the protocol's 
 
 from __future__ import annotations
 
+import abc
 import struct
 
 _LENGTH = struct.Struct(">I")
 
 
-class LengthPrefixedBuffer:
+class LengthPrefixedBuffer(abc.ABC):
     """Accumulates received bytes and hands out complete PDUs.
 
     A protocol's subclass sets :attr:`HEADER_SIZE` and :attr:`SEQUENCE_OFFSET` (where its
@@ -38,9 +39,9 @@ class LengthPrefixedBuffer:
         self._held = 0
         self._needed = self.HEADER_SIZE
 
+    @abc.abstractmethod
     def broken_by(self, length: int, sequence: int) -> Exception:
         """The protocol's fatal error for a PDU that declared ``length``."""
-        raise NotImplementedError
 
     def feed(self, data: bytes) -> list[bytes]:
         """Add received bytes; return every PDU they complete, in order.
