@@ -20,6 +20,7 @@ from twisted.python.failure import Failure
 from smsgw.carrier.carrier import Carrier
 from smsgw.frontend.smpp.link import SessionTotals, SmppLink
 from smsgw.frontend.smpp.pdulog import PduLog
+from smsgw.server.eventlog import BudgetedLog
 from smsgw.server.flusher import TurnFlusher
 from smsgw.server.lag import SLOW_TURN, slow_turn
 from smsgw.server.reads import read_later, store_reads
@@ -235,7 +236,9 @@ class SmppServerProtocol(protocol.Protocol):
         self.link.timed_out(event)
 
     def _unmatched(self, event: ResponseUnmatched) -> None:
-        log.warn(
+        self.factory.warnings.warn(
+            (self.session_id, "unmatched response"),
+            "unmatched response",
             "session {session_id} ({system_id}) from {peer}: {reason}; ignored",
             session_id=self.session_id,
             system_id=self.link.system_id,
@@ -265,13 +268,16 @@ class SmppServerProtocol(protocol.Protocol):
 
     def _protocol_error(self, event: ProtocolErrorAnswered) -> None:
         error = event.error
-        log.warn(
+        status = status_name(error.command_status)
+        self.factory.warnings.warn(
+            (self.session_id, status),
+            status,
             "session {session_id} ({system_id}) from {peer}: {error}; answered {status}",
             session_id=self.session_id,
             system_id=self.link.system_id,
             peer=self.peer,
             error=error.args[0],
-            status=status_name(error.command_status),
+            status=status,
         )
 
     def _closing(self, event: SessionClosing) -> None:
@@ -312,6 +318,9 @@ class SmppServerFactory(protocol.Factory):
         self.reads = store_reads(carrier.store, reactor, self.flusher.settle)
         self.read_later = read_later(self.reads)
         self.totals = SessionTotals()
+        #: Protocol errors, one line per session and status a second: a client that keeps
+        #: sending what is refused must not make the log the reactor's main work.
+        self.warnings = BudgetedLog(log, reactor.seconds, "protocol errors", call_later=reactor.callLater)
         self.connections: dict[int, SmppServerProtocol] = {}
         self._idle_waiters: list[defer.Deferred[None]] = []
         self._next_session_id = 1

@@ -128,6 +128,25 @@ def test_submit_on_a_receiver_bind_is_refused(server, connect) -> None:
     assert_session_usable(session)
 
 
+def test_a_flood_of_refused_pdus_gets_every_answer_and_a_few_log_lines(start_server, connect) -> None:
+    """3,000 submit_sm pipelined before any bind: each gets ESME_RINVBNDSTS, and the log says so
+    in a line a second for the session plus a count of the rest, not in 3,000 lines (writing
+    them would cost the reactor more than the answers; a shutdown under load once took >10 s)."""
+    smsgw = start_server()
+    session = connect(smsgw, raw=True)
+    session.send(b"".join(raw_pdu(C.SUBMIT_SM, submit_sm_body(), n) for n in range(1, 3001)))
+    answers = [session.read_pdu() for _ in range(3000)]
+    assert {(a.command_id, a.command_status) for a in answers} == {(C.SUBMIT_SM_RESP, S.ESME_RINVBNDSTS)}
+    assert [a.sequence_number for a in answers] == list(range(1, 3001))
+    summary = "more protocol errors not logged one by one (ESME_RINVBNDSTS "
+    wait_until(lambda: summary in smsgw.stderr(), what="the summary of the held-back lines")
+    log = smsgw.stderr().splitlines()
+    written = [line for line in log if "SubmitSm is not allowed in state" in line]
+    held = [int(line.split(summary)[1].rstrip(")")) for line in log if summary in line]
+    assert 1 <= len(written) <= 10 and "answered ESME_RINVBNDSTS" in written[0]
+    assert len(written) + sum(held) == 3000
+
+
 # -- headers: generic_nack ---------------------------------------------------------------
 
 

@@ -20,7 +20,7 @@ def test_200000_unique_system_ids_log_a_bounded_number_of_lines() -> None:
     summary, and the log's state never holds more than the budget's names."""
     clock, events = Clock(), EventBus()
     refusal_log = RefusalLog(events, clock.seconds, budget=20, call_later=clock.callLater)
-    budget: LogBudget = refusal_log._budget
+    budget: LogBudget = refusal_log._log.budget
     with capturedLogs() as captured:
         for n in range(200_000):
             events.emit(_bind_refused(n))
@@ -50,7 +50,7 @@ def test_a_hammering_account_logs_once_a_second_and_the_summary_comes_without_an
 
 
 def test_a_quiet_interval_writes_no_summary() -> None:
-    budget = LogBudget(interval=1.0, budget=2)
+    budget = LogBudget(interval=1.0, budget=2, what="refusals and faults")
     assert budget.admit(("a", "S"), "S", 0.0) == (True, None)
     assert budget.admit(("b", "S"), "S", 0.5) == (True, None)
     assert budget.admit(("c", "S"), "S", 1.5) == (True, None)  # a new interval: nothing was held
