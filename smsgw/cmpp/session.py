@@ -21,6 +21,7 @@ again at once, and after ``active_test_tries`` (N, 3) in a row the connection en
 from __future__ import annotations
 
 import enum
+import struct
 from typing import Any, Generic
 
 import attrs
@@ -34,6 +35,7 @@ from smsgw.ledger import ContextT, RequestLedger
 
 #: The highest Sequence_Id; CMPP's is a full 32 bits.
 SEQUENCE_MAX = 0xFFFFFFFF
+_U32 = struct.Struct(">I")
 
 
 @attrs.frozen
@@ -167,6 +169,12 @@ class IsmgSession(Generic[ContextT]):
         self._heard_at = now
         self._misses = 0
         self._testing = False
+        #: The transport's buffer is full: no DELIVER goes out until it drains.
+        self.send_paused = False
+        #: A fault cut the connection: what the SP sent after that is never read.
+        self.dropped = False
+        #: Why the connection ends, once it does.
+        self.close_reason: str | None = None
 
     @property
     def ending(self) -> bool:
@@ -282,9 +290,32 @@ class IsmgSession(Generic[ContextT]):
 
     # -- the gateway's requests -------------------------------------------------------------
 
+    @property
     def can_deliver(self) -> bool:
-        """Whether a DELIVER may go out now (connected, and the window has room)."""
-        return self.state is State.CONNECTED and self._ledger.in_flight < self.config.window
+        """Whether a DELIVER may go out now (connected, not paused, and the window has room)."""
+        return (
+            self.state is State.CONNECTED
+            and not self.send_paused
+            and self._ledger.in_flight < self.config.window
+        )
+
+    @property
+    def window_free(self) -> int:
+        """How many more DELIVERs may go out before the SP answers some."""
+        return self.config.window - self._ledger.in_flight
+
+    @property
+    def deliveries_in_flight(self) -> int:
+        """DELIVERs sent and not yet answered."""
+        return self._ledger.in_flight
+
+    def send_encoded(self, raw: bytes, now: float, context: ContextT | None = None) -> int:
+        """Queue an already encoded DELIVER, giving it the next Sequence_Id (a resend is a
+        header patch, not an encode); ``context`` comes back with its answer or timeout."""
+        sequence = self._ledger.next_sequence()
+        self._out.append(raw[:8] + _U32.pack(sequence) + raw[12:])
+        self._ledger.add(sequence, now + self.config.response_timeout, CommandId.DELIVER, context)
+        return sequence
 
     def send(self, pdu: p.Pdu, now: float, context: ContextT | None = None) -> int:
         """Send a request of the gateway's (its Sequence_Id is given here); the Sequence_Id."""
@@ -293,6 +324,12 @@ class IsmgSession(Generic[ContextT]):
         self._ledger.add(sequence, now + self.config.response_timeout, pdu.command_id, context)
         self._queue(pdu)
         return sequence
+
+    def drop(self, reason: str) -> SessionClosing:
+        """Close as if the connection broke (an injected fault): what is queued still goes,
+        nothing more is read, and the request being handled stays unanswered."""
+        self.dropped = True
+        return self._closing(reason)
 
     def terminate(self, now: float) -> None:
         """End the session the CMPP way: CMPP_TERMINATE, then close on its answer (or T)."""
@@ -351,4 +388,6 @@ class IsmgSession(Generic[ContextT]):
 
     def _closing(self, reason: str) -> SessionClosing:
         self.state = State.CLOSING
+        if self.close_reason is None:
+            self.close_reason = reason
         return SessionClosing(reason)

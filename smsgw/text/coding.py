@@ -17,8 +17,10 @@ from smsgw.text.gsm import decode_gsm, encode_gsm
 
 __all__ = [
     "DATA_CODING_GSM",
+    "DATA_CODING_IA5",
     "DATA_CODING_LATIN_1",
     "DATA_CODING_UCS2",
+    "Alphabet",
     "DefaultAlphabet",
     "decode_text",
     "encode_text",
@@ -29,6 +31,9 @@ __all__ = [
 DATA_CODING_GSM: Final = 0x00
 """SMSC default alphabet, which this carrier takes to be GSM 03.38 carried unpacked."""
 
+DATA_CODING_IA5: Final = 0x01
+"""IA5 (ASCII): what a peer that has no GSM alphabet (a CMPP SP, Msg_Fmt 0) gets text in."""
+
 DATA_CODING_LATIN_1: Final = 0x03
 """ISO-8859-1: what a peer that reads data_coding 0 as Latin-1 gets instead of it."""
 
@@ -37,6 +42,10 @@ DATA_CODING_UCS2: Final = 0x08
 
 DefaultAlphabet = Literal["gsm", "latin-1"]
 """What ``data_coding = 0`` means; peers disagree, so it is configuration (docs/smpp-conformance.md)."""
+
+Alphabet = Literal["gsm", "latin-1", "ascii"]
+"""The single-octet alphabet a text is sent in when it fits: a :data:`DefaultAlphabet`, or
+``ascii`` (IA5, data_coding 1) for a peer whose protocol has no GSM alphabet (CMPP)."""
 
 # Kinds of payload.  "default" is data_coding 0, resolved per call from default_alphabet; the
 # others name a Python codec, except "gsm" (ours) and "binary" (no text at all).
@@ -161,13 +170,14 @@ def message_class(data_coding: int) -> int | None:
     return _CLASSES[data_coding] if 0 <= data_coding <= 0xFF else None
 
 
-def encode_text(text: str, default_alphabet: DefaultAlphabet = "gsm") -> tuple[int, bytes]:
+def encode_text(text: str, default_alphabet: Alphabet = "gsm") -> tuple[int, bytes]:
     """Encode a text in the cheapest alphabet that holds it, as a peer reading it expects.
 
     :param text: the text to send.
     :param default_alphabet: what the peer takes ``data_coding = 0`` to mean. For a peer that
         reads it as Latin-1, GSM 03.38 octets would be read wrongly (``_`` is 0x11 there), so
-        such a peer gets Latin-1 with its own value, 3.
+        such a peer gets Latin-1 with its own value, 3; ``ascii`` gives IA5 (1) when every
+        character is ASCII.
     :returns: ``(0, unpacked GSM septets)`` when every character is in GSM 03.38 (for a
         Latin-1 peer: ``(3, Latin-1 octets)`` when every character is in Latin-1), otherwise
         ``(8, UTF-16-BE octets)``. A lone surrogate in ``text`` is carried as its own code unit
@@ -176,6 +186,8 @@ def encode_text(text: str, default_alphabet: DefaultAlphabet = "gsm") -> tuple[i
     try:
         if default_alphabet == "latin-1":
             return DATA_CODING_LATIN_1, text.encode(_LATIN_1)
+        if default_alphabet == "ascii":
+            return DATA_CODING_IA5, text.encode("ascii")
         return DATA_CODING_GSM, encode_gsm(text)
     except (NotEncodable, UnicodeEncodeError):
         return DATA_CODING_UCS2, text.encode(_UCS2, "surrogatepass")

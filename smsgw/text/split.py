@@ -27,7 +27,7 @@ from typing import Final, Literal
 
 import attrs
 
-from smsgw.text.coding import DATA_CODING_GSM, DefaultAlphabet, encode_text
+from smsgw.text.coding import DATA_CODING_GSM, Alphabet, encode_text
 from smsgw.text.errors import TextTooLong
 from smsgw.text.gsm import ESC
 from smsgw.text.udh import build_concat_udh
@@ -45,13 +45,15 @@ MAX_PAYLOAD_OCTETS: Final = 0xFFFF
 
 # Capacities in encoding units: septets (one octet each, unpacked) for GSM, UTF-16 code units
 # (two octets each) for UCS2.  Indexed by data_coding, then by the UDH reference width.
-_SINGLE: Final[dict[int, int]] = {0x00: 160, 0x03: 140, 0x08: 70}
+# IA5 (0x01) is CMPP's ASCII, whose Msg_Length must stay under 160 octets.
+_SINGLE: Final[dict[int, int]] = {0x00: 160, 0x01: 159, 0x03: 140, 0x08: 70}
 _UDH_PART: Final[dict[int, dict[int, int]]] = {
     0x00: {8: 153, 16: 152},
+    0x01: {8: 153, 16: 152},
     0x03: {8: 134, 16: 133},
     0x08: {8: 67, 16: 66},
 }
-_UNIT_OCTETS: Final[dict[int, int]] = {0x00: 1, 0x03: 1, 0x08: 2}
+_UNIT_OCTETS: Final[dict[int, int]] = {0x00: 1, 0x01: 1, 0x03: 1, 0x08: 2}
 
 
 @attrs.frozen
@@ -105,7 +107,7 @@ def _segment_ends(encoded: bytes, data_coding: int, units: int) -> list[int]:
             # position means the pair straddles the cut.
             if encoded[end - 1] == ESC:
                 end -= 1
-        elif 0xD8 <= encoded[end - 2] <= 0xDB:
+        elif width == 2 and 0xD8 <= encoded[end - 2] <= 0xDB:
             # The last unit is a high surrogate: its low half would start the next segment and
             # both segments would show a replacement character.
             end -= 2
@@ -115,7 +117,7 @@ def _segment_ends(encoded: bytes, data_coding: int, units: int) -> list[int]:
 
 
 def split_text(
-    text: str, *, ref: int, mode: Mode = "udh", ref_bits: int = 8, alphabet: DefaultAlphabet = "gsm"
+    text: str, *, ref: int, mode: Mode = "udh", ref_bits: int = 8, alphabet: Alphabet = "gsm"
 ) -> list[Part]:
     """Encode a text and cut it into segments.
 
@@ -129,7 +131,8 @@ def split_text(
     :param mode: ``"udh"``, ``"sar"`` or ``"payload"`` (see the module docstring).
     :param ref_bits: 8 or 16, the width of the UDH reference.
     :param alphabet: ``gsm`` (GSM 03.38 as data_coding 0, else UCS2) or ``latin-1``
-        (Latin-1 as data_coding 3, 140 octets a message, else UCS2).
+        (Latin-1 as data_coding 3, 140 octets a message, else UCS2) or ``ascii`` (IA5 as
+        data_coding 1, 159 octets a message as CMPP allows, else UCS2).
     :returns: the parts in order.
     :raises TextTooLong: if more than 255 segments, or more than 65535 payload octets, are needed.
     :raises ValueError: if ``mode``, ``ref_bits`` or ``ref`` is out of range.

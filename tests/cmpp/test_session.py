@@ -137,7 +137,7 @@ def test_a_broken_stream_ends_the_connection() -> None:
 def test_delivers_keep_to_the_window_and_their_answers_carry_their_context() -> None:
     session = connected()
     sequences = []
-    while session.can_deliver():
+    while session.can_deliver:
         sequences.append(
             session.send(p.Deliver(0, msg_id=len(sequences)), 1.0, context=f"mo{len(sequences)}")
         )
@@ -145,11 +145,36 @@ def test_delivers_keep_to_the_window_and_their_answers_carry_their_context() -> 
     assert len(sent(session, V30)) == 16
     (answered,) = session.receive_data(codec.encode(p.DeliverResp(sequences[3], 3, 0), V30), 2.0)
     assert answered == ResponseReceived(p.DeliverResp(sequences[3], 3, 0), "mo3")
-    assert session.can_deliver()
+    assert session.can_deliver
     (late,) = session.receive_data(codec.encode(p.DeliverResp(sequences[3], 3, 0), V30), 2.5)
     assert isinstance(late, ResponseUnmatched)
     lost = session.connection_lost()
     assert len(lost.unanswered) == 15 and "mo3" not in lost.unanswered
+
+
+def test_an_encoded_deliver_is_sent_with_a_fresh_sequence_id_and_counts_in_the_window() -> None:
+    """Deliveries are kept encoded; each send (a retry too) patches in the next Sequence_Id."""
+    session = connected()
+    raw = codec.encode(p.Deliver(0, msg_id=77, dest_id="1065712345", src_terminal_id="8613800000001"), V30)
+    first = session.send_encoded(raw, 1.0, context="mo")
+    again = session.send_encoded(raw, 2.0, context="mo again")
+    assert first != again and session.window_free == 14
+    out = sent(session, V30)
+    assert [pdu.sequence_id for pdu in out] == [first, again] and out[0].msg_id == 77
+    session.send_paused = True
+    assert not session.can_deliver and session.window_free == 14
+    session.send_paused = False
+    (answer,) = session.receive_data(codec.encode(p.DeliverResp(again, 77, 0), V30), 3.0)
+    assert answer == ResponseReceived(p.DeliverResp(again, 77, 0), "mo again")
+    assert session.window_free == 15
+
+
+def test_a_dropped_session_reads_nothing_more() -> None:
+    session = connected()
+    session.drop("injected fault")
+    assert session.dropped and session.close_reason == "injected fault"
+    assert session.receive_data(submit_bytes(V30, sequence=4), 1.0) == []
+    assert not session.can_deliver
 
 
 def test_a_silent_link_is_tested_and_ended_after_three_unanswered_tests() -> None:
@@ -182,7 +207,7 @@ def test_the_gateway_terminates_and_closes_on_the_answer() -> None:
     session = connected()
     session.terminate(5.0)
     (terminate,) = sent(session, V30)
-    assert isinstance(terminate, p.Terminate) and not session.can_deliver()
+    assert isinstance(terminate, p.Terminate) and not session.can_deliver
     events = session.receive_data(codec.encode(p.TerminateResp(terminate.sequence_id), V30), 6.0)
     assert events == [SessionClosing("the SP answered CMPP_TERMINATE")]
 
@@ -199,7 +224,7 @@ def test_a_connect_answered_after_its_connection_ended_stays_ended() -> None:
     (asked,) = session.receive_data(connect_bytes(), 0.0)
     assert session.tick(30.0) == [SessionClosing("no CMPP_CONNECT within 30 s")]
     session.accept(asked.pdu, SECRET)
-    assert session.state is State.CLOSING and not session.can_deliver()
+    assert session.state is State.CLOSING and not session.can_deliver
     assert session.data_to_send() == b""
 
 

@@ -177,3 +177,23 @@ def test_extension_characters_count_double_in_parts() -> None:
     text = "".join(sorted(EXTENSION_TABLE)) * 10
     assert count_parts(text) == 2
     assert [len(payload) for payload in payloads(split_text(text, ref=1))] == [152, 48]
+
+
+def test_ascii_alphabet_gives_ia5_parts_under_160_octets() -> None:
+    """The ``ascii`` alphabet (CMPP's Msg_Fmt 0): 159 characters in one part, 160 in two UDH
+    parts of 153 and 7; a character outside ASCII makes the whole text UCS2."""
+    assert [
+        (p.data_coding, len(p.short_message)) for p in split_text("a" * 159, ref=1, alphabet="ascii")
+    ] == [(1, 159)]
+    parts = split_text("a" * 160, ref=1, alphabet="ascii")
+    assert [(p.data_coding, len(payload)) for p, payload in zip(parts, payloads(parts), strict=True)] == [
+        (1, 153),
+        (1, 7),
+    ]
+    assert {p.data_coding for p in split_text("café " * 40, ref=1, alphabet="ascii")} == {8}
+
+
+def test_a_latin1_segment_is_not_shortened_by_a_letter_that_looks_like_a_surrogate() -> None:
+    """Ø is 0xD8 in Latin-1, not half of a UTF-16 surrogate pair: 134-octet parts stay whole."""
+    parts = split_text("Ø" * 300, ref=1, alphabet="latin-1")
+    assert [len(payload) for payload in payloads(parts)] == [134, 134, 32]
