@@ -3,8 +3,9 @@
 ``smsgw.smpp``, ``smsgw.cmpp`` and ``smsgw.text`` are sans-I/O: no Twisted, and neither imports the other or any
 layer above. ``smsgw.carrier`` and ``smsgw.store`` import no Twisted and no adapter (``smsgw.server``,
 ``smsgw.web``), and the store knows nothing of the carrier. The carrier has no protocol bytes: it
-queues what a front end encoded and never reads it; of SMPP it knows only the numbers
-(``smsgw.smpp.constants``), never the wire form, and nothing of the front ends that speak it. A front end (``smsgw.frontend``) is sans-I/O too: no Twisted
+queues what a front end encoded and never reads it; of SMPP it knows only the enums a message
+keeps (``smsgw.smpp.constants``), never the wire form, and nothing of the front ends that speak it;
+its refusals are Refusals, which each front end maps to its statuses. A front end (``smsgw.frontend``) is sans-I/O too: no Twisted
 and no adapter. Only the adapters touch the reactor, and smsgw imports nothing from its simulators."""
 
 from __future__ import annotations
@@ -107,22 +108,45 @@ def test_layer_does_not_import_outer_layers(layer: str) -> None:
 #: state table, framing, time strings and ESME; and the front ends that use them. A second
 #: protocol's package (``smsgw.cmpp``) joins this list.
 PROTOCOL_WIRE = ("smsgw.smpp", "smsgw.frontend")
-#: What of SMPP the carrier may name: command_status values (a refusal's reason) and the
-#: enums a GSM message keeps whatever protocol carried it (message_state, esm_class, TON/NPI).
-SMPP_NUMBERS = ("smsgw.smpp.constants",)
+#: What of SMPP the carrier may name: the enums a GSM message keeps whatever protocol carried
+#: it (message_state, esm_class, TON/NPI, the USSD operation) and the bind modes.
+SMPP_NUMBERS = tuple(
+    f"smsgw.smpp.constants.{name}"
+    for name in ("MessageState", "EsmClass", "BindType", "Ton", "Npi", "UssdServiceOp")
+)
+#: SMPP's command_status values, which only the fault rules may name: a ``refuse_submit``
+#: rule's status is written by users as an SMPP name.
+SMPP_STATUSES = ("smsgw.smpp.constants.CommandStatus", "smsgw.smpp.constants.status_name")
+SMPP_STATUSES_ALLOWED_IN = ("smsgw/carrier/faults.py",)
 
 
 def test_the_carrier_has_no_protocol_bytes() -> None:
     """The carrier never encodes, decodes or frames a protocol: a second protocol (CMPP) gets a
     front end of its own beside smsgw/frontend/smpp/ and the carrier does not change."""
-    bad = offenders("carrier", PROTOCOL_WIRE, allowed=SMPP_NUMBERS)
+    bad = offenders("carrier", PROTOCOL_WIRE, allowed=SMPP_NUMBERS + SMPP_STATUSES)
     assert not bad, (
         f"smsgw/carrier imports SMPP's wire form or a front end: {bad}. The carrier takes "
         "protocol-neutral requests (smsgw/carrier/requests.py) and returns answers "
         "(smsgw/carrier/answers.py) or raises Rejected; it queues deliveries as bytes that the "
         "front end's DeliveryEncoder (smsgw/carrier/encoding.py, SMPP's in "
         "smsgw/frontend/smpp/deliveries.py) wrote. Decode and encode in smsgw/frontend/smpp/, "
-        "and import only smsgw.smpp.constants (status codes and enums) here"
+        "and import only smsgw.smpp.constants's enums here"
+    )
+
+
+def test_the_carrier_refuses_in_no_protocols_statuses() -> None:
+    """The carrier says why it refuses as a Refusal; each front end answers it with its own
+    protocol's status, so CMPP's front end maps the same refusals its own way."""
+    bad = {
+        path: found
+        for path, found in offenders("carrier", SMPP_STATUSES).items()
+        if path not in SMPP_STATUSES_ALLOWED_IN
+    }
+    assert not bad, (
+        f"smsgw/carrier names SMPP statuses: {bad}. Raise Rejected with a Refusal "
+        "(smsgw/carrier/errors.py; add a member if none says why) and map it to SMPP's status in "
+        "smsgw/frontend/smpp/statuses.py; only faults.py, whose refuse_submit rules users write "
+        "with SMPP status names, may import CommandStatus or status_name"
     )
 
 

@@ -7,8 +7,8 @@ from collections.abc import Iterable, Iterator
 
 import attrs
 
-from smsgw.carrier.errors import BindRefused, Throttled
-from smsgw.smpp.constants import BindType, CommandStatus
+from smsgw.carrier.errors import BindRefused, Refusal, Throttled
+from smsgw.smpp.constants import BindType
 from smsgw.text.coding import DefaultAlphabet
 from smsgw.text.split import Mode as SplitMode
 
@@ -32,7 +32,7 @@ class Account:
 
     :ivar throughput: submits per second allowed (0 = unlimited); bursts up to one second's worth.
     :ivar max_queue: messages of this account that may wait at once (for a handset or for the
-        account's receiver) before submits get ESME_RMSGQFUL.
+        account's receiver) before submits are refused as QUEUE_FULL.
     :ivar message_id_format: ``decimal`` (default: at most 10 digits, no leading zeros), ``hex``
         (upper case) or ``decimal10`` (zero-padded to 10 digits); the same string appears in
         submit_sm_resp, receipted_message_id and the receipt text.
@@ -115,18 +115,18 @@ class AccountRegistry:
     def authenticate(self, system_id: str, password: str, bind_type: BindType) -> Account:
         """Check a bind's credentials and type.
 
-        :raises BindRefused: ESME_RINVSYSID, ESME_RINVPASWD or ESME_RBINDFAIL, saying which.
+        :raises BindRefused: UNKNOWN_ACCOUNT, BAD_CREDENTIALS or BIND_NOT_ALLOWED, saying which.
         """
         account = self._accounts.get(system_id)
         if account is None:
-            raise BindRefused(CommandStatus.ESME_RINVSYSID, f"no account with system_id {system_id!r}")
+            raise BindRefused(Refusal.UNKNOWN_ACCOUNT, f"no account with system_id {system_id!r}")
         # Constant time: a fake carrier on a CI host should not teach timing attacks.
         if not hmac.compare_digest(account.password.encode(), password.encode()):
-            raise BindRefused(CommandStatus.ESME_RINVPASWD, f"wrong password for {system_id!r}")
+            raise BindRefused(Refusal.BAD_CREDENTIALS, f"wrong password for {system_id!r}")
         if bind_type not in account.bind_types:
             allowed = ", ".join(sorted(t.value for t in account.bind_types))
             raise BindRefused(
-                CommandStatus.ESME_RBINDFAIL,
+                Refusal.BIND_NOT_ALLOWED,
                 f"{system_id!r} may not bind as {bind_type.value} (allowed: {allowed})",
             )
         return account

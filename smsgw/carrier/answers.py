@@ -10,6 +10,8 @@ from typing import Any
 
 import attrs
 
+from smsgw.carrier.errors import Rejected
+
 
 @attrs.define
 class Accepted:
@@ -20,12 +22,13 @@ class Accepted:
 
 @attrs.frozen
 class FailedDestination:
-    """A destination of a multi-destination submit that was refused, and why."""
+    """A destination of a multi-destination submit that was refused, and why (the front end
+    answers it with its protocol's status)."""
 
     ton: int
     npi: int
     address: str
-    status: int
+    rejected: Rejected
 
 
 @attrs.frozen
@@ -41,6 +44,8 @@ class QueryAnswer:
     """A submitted message's state.
 
     :ivar final_at: when it became final (carrier time), None while it is not.
+    :ivar error_code: the network error code of a failed message (a receipt's ``err``, 0-999);
+        a front end cuts it to what its protocol holds.
     """
 
     message_id: str

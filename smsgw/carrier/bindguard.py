@@ -2,7 +2,7 @@
 wire speed while nobody else is locked out.
 
 After ``limit`` failures for one system_id from one address within ``window`` seconds, that
-pair's binds are refused unread (ESME_RBINDFAIL) until the oldest failure leaves the window;
+pair's binds are refused unread (LOCKED_OUT) until the oldest failure leaves the window;
 a bind that succeeds clears the pair. Another system_id from the same address is not held
 up: on loopback every client shares 127.0.0.1, and one misconfigured test suite must not stop
 the others. The caller counts every unknown system_id of an address under one key, so a

@@ -6,9 +6,8 @@ MO by; a namespace is such a set of handsets. Other address_range values are ign
 
 from __future__ import annotations
 
-from smsgw.carrier.errors import BindRefused
+from smsgw.carrier.errors import BindRefused, Refusal
 from smsgw.carrier.subscribers import NAMESPACE_PATTERN, NAMESPACE_RULE
-from smsgw.smpp.constants import CommandStatus as S
 
 PREFIX = "ns:"
 #: address_range is a C-string of 41 octets: 40 characters, less the prefix.
@@ -23,14 +22,14 @@ def address_range(namespace: str) -> str:
 def bind_namespace(address_range: str) -> str:
     """The namespace a bind declares in its address_range ("" for none).
 
-    :raises BindRefused: ESME_RBINDFAIL for ``ns:`` followed by no valid namespace name.
+    :raises BindRefused: BAD_NAMESPACE for ``ns:`` followed by no valid namespace name.
     """
     if not address_range.startswith(PREFIX):
         return ""
     namespace = address_range[len(PREFIX) :]
     if not namespace or not NAMESPACE_PATTERN.fullmatch(namespace):
         raise BindRefused(
-            S.ESME_RBINDFAIL,
+            Refusal.BAD_NAMESPACE,
             f"address_range {address_range!r} names no namespace: after {PREFIX!r} give {NAMESPACE_RULE}",
         )
     return namespace

@@ -9,14 +9,13 @@ from smsgw.carrier.bindguard import UNKNOWN, FailedBinds
 from smsgw.carrier.binding import AppLink, Binding
 from smsgw.carrier.bindrange import bind_namespace
 from smsgw.carrier.clock import Clock
-from smsgw.carrier.errors import BindRefused, Rejected
+from smsgw.carrier.errors import BindRefused, Refusal, Rejected
 from smsgw.carrier.events import Bound, EventBus, Refused, Unbound
 from smsgw.carrier.outbox import Outbox
-from smsgw.smpp.constants import BindType, status_name
-from smsgw.smpp.constants import CommandStatus as S
+from smsgw.smpp.constants import BindType
 
 #: Bind refusals that count against FailedBinds: what a password guesser gets.
-_GUESSES = frozenset({S.ESME_RINVSYSID, S.ESME_RINVPASWD})
+_GUESSES = frozenset({Refusal.UNKNOWN_ACCOUNT, Refusal.BAD_CREDENTIALS})
 
 
 class BindDesk:
@@ -49,13 +48,12 @@ class BindDesk:
         password: str,
         bind_type: BindType,
         address_range: str,
-        command: str,
     ) -> Binding:
         """Authenticate a bind; on success the link is bound (and receives, if its mode does).
 
         :param peer: ``host:port`` of the connection (failed binds are counted per host).
-        :param command: the bind's name in the front end's protocol, for the refusal event.
-        :raises BindRefused: saying why, with the status to answer.
+        :raises BindRefused: saying why; the front end answers it in its protocol and
+            announces it with :meth:`refused`.
         """
         host = peer.rpartition(":")[0] or peer
         now = self.clock.now()
@@ -67,18 +65,17 @@ class BindDesk:
             if wait:
                 name = "unknown system_ids" if guarded is UNKNOWN else f"system_id {system_id!r}"
                 raise BindRefused(
-                    S.ESME_RBINDFAIL,
+                    Refusal.LOCKED_OUT,
                     f"{guard.limit} failed binds for {name} from {host} within "
                     f"{guard.window:g} s; the next is heard in {wait:.0f} s",
                 )
             account = self.accounts.authenticate(system_id, password, bind_type)
             namespace = bind_namespace(address_range)
             self._check_bind_count(account)
-        except BindRefused as refusal:
+        except BindRefused as rejected:
             # Only a wrong name or password counts: a right one over max_binds is no guess.
-            if not wait and refusal.command_status in _GUESSES:
+            if not wait and rejected.refusal in _GUESSES:
                 guard.failed(host, guarded, now)
-            self.refused(session_id, system_id, command, refusal)
             raise
         guard.succeeded(host, guarded)
         binding = Binding(
@@ -98,16 +95,21 @@ class BindDesk:
         bound = sum(1 for b in self.bound.values() if b.account.system_id == account.system_id)
         if bound >= account.max_binds:
             raise BindRefused(
-                S.ESME_RBINDFAIL,
+                Refusal.TOO_MANY_BINDS,
                 f"{account.system_id!r} has {bound} sessions bound (max_binds {account.max_binds})",
             )
 
-    def refused(self, session_id: int | None, system_id: str, command: str, refusal: Rejected) -> None:
-        """Announce a refused request or bind, with its reason."""
+    def refused(
+        self, session_id: int | None, system_id: str, command: str, rejected: Rejected, status: str
+    ) -> None:
+        """Announce a refused request or bind, with its reason.
+
+        :param command: the request's name in the front end's protocol (``bind_transmitter``).
+        :param status: the status it was answered with, as the front end's protocol names it
+            (``ESME_RINVPASWD``).
+        """
         if self.events.wants(Refused):
-            self.events.emit(
-                Refused(session_id, system_id, command, status_name(refusal.command_status), refusal.reason)
-            )
+            self.events.emit(Refused(session_id, system_id, command, status, rejected.reason))
 
     def unbound(self, binding: Binding, reason: str) -> None:
         """A bound session ended: it receives no more."""

@@ -87,7 +87,11 @@ class UssdChanged:
 
 @attrs.frozen
 class Refused:
-    """A request was refused with an SMPP status (the reason names the value)."""
+    """A request or bind was refused (the reason names the value).
+
+    :ivar status: the status it was answered with, as the front end's protocol names it
+        (``ESME_RINVPASWD``).
+    """
 
     session_id: int | None
     system_id: str

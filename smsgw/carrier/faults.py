@@ -38,7 +38,7 @@ from typing import Any
 
 import attrs
 
-from smsgw.carrier.errors import Rejected
+from smsgw.carrier.errors import Refusal, Rejected
 from smsgw.carrier.events import EventBus, FaultInjected
 from smsgw.carrier.reports import wants_receipt
 from smsgw.carrier.subscribers import (
@@ -712,11 +712,16 @@ class FaultBook:
     def check_submit(self, system_id: str, msisdn: str, code: str) -> None:
         """Refuse a submit that passed its checks when a ``refuse_submit`` rule fires.
 
-        :raises Rejected: with the rule's command_status.
+        :raises Rejected: INJECTED, with the rule's status (an SMPP command_status, which
+            users write; another protocol's front end maps it).
         """
         rule = self._struck(Effect.REFUSE_SUBMIT, system_id, msisdn, code)
         if rule is not None:
-            raise Rejected(rule.status, f"injected fault {rule.name!r}: {rule.detail} for {msisdn}")
+            raise Rejected(
+                Refusal.INJECTED,
+                f"injected fault {rule.name!r}: {rule.detail} for {msisdn}",
+                status=rule.status,
+            )
 
     # -- in USSD ---------------------------------------------------------------------
 

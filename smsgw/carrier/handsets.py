@@ -5,7 +5,7 @@ from __future__ import annotations
 from smsgw.carrier.accounts import AccountRegistry
 from smsgw.carrier.center import MessageCenter
 from smsgw.carrier.clock import Clock
-from smsgw.carrier.errors import Rejected, UnknownSubscriber
+from smsgw.carrier.errors import Refusal, Rejected, UnknownSubscriber
 from smsgw.carrier.events import EventBus, HandsetChanged
 from smsgw.carrier.freshnumbers import FreshNumbers
 from smsgw.carrier.inbox import BoxReader
@@ -21,7 +21,6 @@ from smsgw.carrier.subscribers import (
 )
 from smsgw.carrier.texts import HandsetTexts
 from smsgw.carrier.ussd import UssdGateway
-from smsgw.smpp.constants import CommandStatus as S
 from smsgw.store.interface import MessageStore
 
 
@@ -187,8 +186,8 @@ class Handsets:
         """Provision a handset explicitly (needed under strict provisioning).
 
         :param msisdn: the number, or None for a fresh one no handset or message ever used.
-        :raises Rejected: ESME_RINVDSTADR for a number that is not a phone number, or that is
-            already a kept handset.
+        :raises UnknownSubscriber: for a number that is not a phone number.
+        :raises Rejected: HANDSET_EXISTS for a number that is already a kept handset.
         """
         if msisdn is None:
             normalized = self._fresh_msisdn()
@@ -198,7 +197,7 @@ class Handsets:
                 raise UnknownSubscriber(f"{msisdn!r} is not a phone number")
             normalized = found
         if self.subscribers.get(normalized) is not None:
-            raise Rejected(S.ESME_RINVDSTADR, f"{normalized} already exists")
+            raise Rejected(Refusal.HANDSET_EXISTS, f"{normalized} already exists")
         # A new phone's inbox starts empty: what an earlier holder of the number (another
         # namespace's test) received is not this test's.
         subscriber = self.subscribers.add(

@@ -4,8 +4,8 @@ A front end decodes its protocol's request, checks its fields, and hands the car
 these; the carrier answers with an :mod:`~smsgw.carrier.answers` value or raises
 :class:`~smsgw.carrier.errors.Rejected`. Fields are the GSM short message's (3GPP TS 23.040:
 TP-PID, TP-DCS, the UDH indicator) as SMPP v3.4 names them, because the network keeps
-messages that way whatever protocol submitted them; refusals carry SMPP's command_status
-values, the richest vocabulary, which another protocol's front end maps to its own.
+messages that way whatever protocol submitted them. A refusal names why
+(:class:`~smsgw.carrier.errors.Refusal`), and each front end maps it to its own status.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import attrs
+
+from smsgw.carrier.errors import Rejected
 
 
 @attrs.define
@@ -65,12 +67,12 @@ class Submit:
 class SubmitMany:
     """A message to several destinations (SMPP submit_multi); each refused one is reported.
 
-    :ivar destinations: in the order given, each with the status the front end already
-        refused it with (a distribution list it does not keep, a bad address), or 0.
+    :ivar destinations: in the order given, each with the front end's refusal of it already
+        (a distribution list it does not keep, a bad address), or None.
     """
 
     message: ShortMessage
-    destinations: list[tuple[Destination, int]]
+    destinations: list[tuple[Destination, Rejected | None]]
 
 
 @attrs.define

@@ -3,8 +3,8 @@ replaced, and USSD screens.
 
 :meth:`Smsc.request` takes the bind a request came on and the request, in no protocol's
 encoding, and returns an :class:`~smsgw.carrier.answers.Answer` or raises
-:class:`~smsgw.carrier.errors.Rejected`; the front end encodes the answer. A refusal is
-announced here, with its reason.
+:class:`~smsgw.carrier.errors.Rejected`; the front end encodes the answer, and answers a
+refusal with its own protocol's status. A refusal is announced here, with its reason.
 """
 
 from __future__ import annotations
@@ -53,8 +53,8 @@ class Smsc:
         :param command: the request's name in its protocol (``submit_sm``), for reports.
         :param sequence: its sequence number, for reports.
         :param now: the carrier's time when the request arrived.
-        :raises Rejected: with the status to answer; the front end answers it and reports it
-            with :meth:`refused`.
+        :raises Rejected: saying why; the front end answers it and reports it with
+            :meth:`refused`.
         """
         if type(request) is Submit:  # the common case first
             return self._submit(binding, request, command, sequence, now)
@@ -70,14 +70,17 @@ class Smsc:
             return self.submitted.replace(binding.account, request, now)
         raise AssertionError(f"not a request: {request!r}")
 
-    def refused(self, binding: Binding, command: str, refusal: Rejected) -> None:
-        """Announce a request refused, in decoding it or in answering it, with its reason."""
-        self.binds.refused(binding.session_id, binding.account.system_id, command, refusal)
+    def refused(self, binding: Binding, command: str, rejected: Rejected, status: str) -> None:
+        """Announce a request refused, in decoding it or in answering it, with its reason.
+
+        :param status: the status it was answered with, as the front end's protocol names it.
+        """
+        self.binds.refused(binding.session_id, binding.account.system_id, command, rejected, status)
 
     def admit(self, binding: Binding, now: float) -> None:
         """The account may submit now: under its throughput, and its queue not full.
 
-        :raises Rejected: ESME_RTHROTTLED or ESME_RMSGQFUL.
+        :raises Rejected: THROTTLED or QUEUE_FULL.
         """
         account = binding.account
         self.accounts.check_throughput(account, now)
@@ -108,17 +111,17 @@ class Smsc:
         message = request.message
         message_id: str | None = None
         failed = []
-        for destination, status in request.destinations:
-            if not status:
+        for destination, rejected in request.destinations:
+            if rejected is None:
                 try:
                     subscriber = self.subscribers.resolve(destination.address)
                     if self.faults.may_strike(subscriber.msisdn):
                         self.faults.check_submit(account.system_id, subscriber.msisdn, message.source_addr)
                 except Rejected as refusal:
-                    status = refusal.command_status
-            if status:
+                    rejected = refusal
+            if rejected is not None:
                 failed.append(
-                    FailedDestination(destination.ton, destination.npi, destination.address, status)
+                    FailedDestination(destination.ton, destination.npi, destination.address, rejected)
                 )
                 continue
             message_id = self.center.accept_mt(

@@ -13,9 +13,8 @@ from functools import partial
 from smsgw.carrier.accounts import Account
 from smsgw.carrier.answers import DONE, Answer, Later, QueryAnswer
 from smsgw.carrier.center import MessageCenter, parse_message_id
-from smsgw.carrier.errors import Rejected
+from smsgw.carrier.errors import Refusal, Rejected
 from smsgw.carrier.requests import Cancel, Query, Replace
-from smsgw.smpp.constants import CommandStatus as S
 from smsgw.smpp.constants import MessageState
 from smsgw.store.interface import MessageStore
 from smsgw.store.records import MessageRecord
@@ -43,7 +42,6 @@ class SubmittedMessages:
         account: Account,
         message_id: str,
         source_addr: str,
-        status: int,
         then: Callable[[list[MessageRecord]], Answer],
         *,
         source_may_be_empty: bool = False,
@@ -54,7 +52,7 @@ class SubmittedMessages:
         query_sm may leave it empty ("not known"). TON and NPI are not compared: clients
         often send 0/0 here.
 
-        :raises Rejected: with ``status``, saying which check failed (now or, for a
+        :raises Rejected: NO_SUCH_MESSAGE, saying which check failed (now or, for a
             :class:`Later` answer, when it is given).
         """
         row_id = parse_message_id(message_id, account.message_id_format)
@@ -62,11 +60,13 @@ class SubmittedMessages:
 
         def verified(group: list[MessageRecord]) -> Answer:
             if not group:
-                raise Rejected(status, f"{system_id!r} has no message with message_id {message_id!r}")
+                raise Rejected(
+                    Refusal.NO_SUCH_MESSAGE, f"{system_id!r} has no message with message_id {message_id!r}"
+                )
             source = group[0].source_addr
             if source_addr != source and not (source_may_be_empty and not source_addr):
                 raise Rejected(
-                    status,
+                    Refusal.NO_SUCH_MESSAGE,
                     f"message {message_id} was submitted from source_addr {source!r}, not {source_addr!r}",
                 )
             return then(group)
@@ -92,15 +92,15 @@ class SubmittedMessages:
 
         return Later(read, fresh)
 
-    def _pending(self, group: list[MessageRecord], status: int, message_id: str) -> list[MessageRecord]:
+    def _pending(self, group: list[MessageRecord], message_id: str) -> list[MessageRecord]:
         """The members of a group still waiting for their handset.
 
-        :raises Rejected: when none is.
+        :raises Rejected: NOT_PENDING when none is.
         """
         pending = [r for r in group if self.center.pending(r.id) is not None]
         if not pending:
             states = sorted({MessageState(r.state).name for r in group})
-            raise Rejected(status, f"message {message_id} is already {' and '.join(states)}")
+            raise Rejected(Refusal.NOT_PENDING, f"message {message_id} is already {' and '.join(states)}")
         return pending
 
     def query(self, account: Account, query: Query) -> Answer:
@@ -114,7 +114,6 @@ class SubmittedMessages:
             account,
             query.message_id,
             query.source_addr,
-            S.ESME_RQUERYFAIL,
             _query_answer,
             source_may_be_empty=True,
         )
@@ -124,7 +123,7 @@ class SubmittedMessages:
         destination_addr names), or every waiting message from source_addr to
         destination_addr (with service_type, when given). They end DELETED.
 
-        :raises Rejected: ESME_RCANCELFAIL when nothing matches or nothing waits.
+        :raises Rejected: NO_SUCH_MESSAGE when nothing matches, NOT_PENDING when nothing waits.
         """
         if not cancel.message_id:
             source, destination = cancel.source_addr, cancel.destination_addr
@@ -134,7 +133,9 @@ class SubmittedMessages:
                 if not cancel.service_type or r.service_type == cancel.service_type
             ]
             if not targets:
-                raise Rejected(S.ESME_RCANCELFAIL, f"no pending message from {source!r} to {destination!r}")
+                raise Rejected(
+                    Refusal.NO_SUCH_MESSAGE, f"no pending message from {source!r} to {destination!r}"
+                )
             return self._cancelled(targets, now)
 
         def by_id(group: list[MessageRecord]) -> Answer:
@@ -143,13 +144,13 @@ class SubmittedMessages:
                 group = [r for r in group if r.dest_addr == cancel.destination_addr]
                 if not group:
                     raise Rejected(
-                        S.ESME_RCANCELFAIL,
+                        Refusal.NO_SUCH_MESSAGE,
                         f"message {cancel.message_id} was not submitted to destination_addr "
                         f"{cancel.destination_addr!r}",
                     )
-            return self._cancelled(self._pending(group, S.ESME_RCANCELFAIL, cancel.message_id), now)
+            return self._cancelled(self._pending(group, cancel.message_id), now)
 
-        return self._named(account, cancel.message_id, cancel.source_addr, S.ESME_RCANCELFAIL, by_id)
+        return self._named(account, cancel.message_id, cancel.source_addr, by_id)
 
     def _cancelled(self, targets: list[MessageRecord], now: float) -> Answer:
         for record in targets:
@@ -160,12 +161,12 @@ class SubmittedMessages:
         """replace_sm: new text, registered_delivery and times for every waiting destination
         of the message; an empty time keeps the original (§4.10.1).
 
-        :raises Rejected: ESME_RREPLACEFAIL when it is not found or nothing waits, or the
-            status of a field that fails its check.
+        :raises Rejected: NO_SUCH_MESSAGE when it is not found, NOT_PENDING when nothing
+            waits, or the front end's refusal of a field that fails its check.
         """
 
         def replaced(group: list[MessageRecord]) -> Answer:
-            targets = self._pending(group, S.ESME_RREPLACEFAIL, replace.message_id)
+            targets = self._pending(group, replace.message_id)
             content = replace.content(targets[0].esm_class)
             for record in targets:
                 if content.scheduled_at is not None:
@@ -180,7 +181,7 @@ class SubmittedMessages:
                 self.center.reschedule(record)
             return DONE
 
-        return self._named(account, replace.message_id, replace.source_addr, S.ESME_RREPLACEFAIL, replaced)
+        return self._named(account, replace.message_id, replace.source_addr, replaced)
 
 
 def _group(
@@ -214,4 +215,4 @@ def _query_answer(group: list[MessageRecord]) -> QueryAnswer:
         failed = [r for r in group if r.state != MessageState.DELIVRD]
         shown = failed[0] if failed else group[0]
         final_at = max(r.done_at for r in group if r.done_at is not None)
-    return QueryAnswer(shown.message_id, final_at, shown.state, shown.error & 0xFF)
+    return QueryAnswer(shown.message_id, final_at, shown.state, shown.error)

@@ -103,8 +103,8 @@ class SubscriberRegistry:
     objects and in the store: a load test to a million numbers costs no memory and no
     writes for them, and their messages are found by MSISDN all the same.
 
-    :param auto_provision: when false, messages to unknown numbers are refused with
-        ESME_RINVDSTADR.
+    :param auto_provision: when false, messages to unknown numbers are refused
+        (:class:`~smsgw.carrier.errors.UnknownSubscriber`).
     """
 
     def __init__(

@@ -10,10 +10,10 @@ from __future__ import annotations
 from smsgw.carrier.accounts import AccountRegistry
 from smsgw.carrier.center import DELIVRD, ENROUTE, MessageCenter, format_message_id
 from smsgw.carrier.encoding import DeliveryEncoder
-from smsgw.carrier.errors import Rejected
+from smsgw.carrier.errors import Refusal, Rejected
 from smsgw.carrier.outbox import Outbox
 from smsgw.carrier.subscribers import Subscriber
-from smsgw.smpp.constants import CommandStatus, EsmClass, Npi, Ton
+from smsgw.smpp.constants import EsmClass, Npi, Ton
 from smsgw.store.interface import MessageStore
 from smsgw.store.records import MessageRecord
 from smsgw.text.coding import DefaultAlphabet
@@ -47,12 +47,12 @@ class HandsetTexts:
     def route_short_code(self, destination: str) -> str:
         """The account that receives MO sent to a short code.
 
-        :raises Rejected: ESME_RINVDSTADR when no account owns it and there is no default.
+        :raises Rejected: UNKNOWN_DESTINATION when no account owns it and there is no default.
         """
         system_id = self.accounts.owner_of_short_code(destination) or self.default_system_id
         if system_id is None or self.accounts.get(system_id) is None:
             raise Rejected(
-                CommandStatus.ESME_RINVDSTADR,
+                Refusal.UNKNOWN_DESTINATION,
                 f"no account owns short code {destination!r} and there is no default account",
             )
         return system_id

@@ -23,10 +23,10 @@ from typing import TYPE_CHECKING, Protocol
 
 import attrs
 
-from smsgw.carrier.errors import DialogueChanged, Rejected
+from smsgw.carrier.errors import DialogueChanged, Refusal, Rejected
 from smsgw.carrier.subscribers import HandsetState, Subscriber
 from smsgw.digits import is_digits
-from smsgw.smpp.constants import CommandStatus, UssdServiceOp
+from smsgw.smpp.constants import UssdServiceOp
 
 if TYPE_CHECKING:  # faults.py reads USSD service codes from this module
     from smsgw.carrier.faults import FaultBook
@@ -35,8 +35,6 @@ if TYPE_CHECKING:  # faults.py reads USSD service codes from this module
 EOS = 0x0001
 #: The vendor op 6D and Mica gateways use for a dialogue the network ended (as Vumi's processors read it).
 ABORT_OP = 0x81
-#: The status of a push to a handset that is off (absent subscriber); busy is ESME_RSUBMITFAIL.
-UNREACHABLE_STATUS = CommandStatus.ESME_RDELIVERYFAILURE
 NETWORK_ERROR_SCREEN = "Connection problem or invalid MMI code."
 APP_TIMEOUT_REASON = "the application did not answer in time"
 #: Endings the application chose itself: after them its session number is free for a new push.
@@ -230,21 +228,20 @@ class UssdGateway:
         parsed = base_code(dialled.strip())
         if parsed is None:
             raise Rejected(
-                CommandStatus.ESME_RINVDSTADR, f"{dialled!r} is not a USSD string like *126# or *126*1#"
+                Refusal.UNKNOWN_DESTINATION, f"{dialled!r} is not a USSD string like *126# or *126*1#"
             )
         code, direct = parsed
         route = self.routes.get(code)
         if route is None:
             known = ", ".join(sorted(self.routes)) or "none configured"
             raise Rejected(
-                CommandStatus.ESME_RINVDSTADR, f"no USSD application answers {code} (service codes: {known})"
+                Refusal.UNKNOWN_DESTINATION,
+                f"no USSD application answers {code} (service codes: {known})",
             )
         if subscriber.state is not HandsetState.ON and subscriber.state is not HandsetState.INBOX_FULL:
-            raise Rejected(CommandStatus.ESME_RSUBMITFAIL, f"{subscriber.msisdn} is {subscriber.state.value}")
+            raise Rejected(Refusal.USSD_REFUSED, f"{subscriber.msisdn} is {subscriber.state.value}")
         if self.busy(subscriber.msisdn):
-            raise Rejected(
-                CommandStatus.ESME_RSUBMITFAIL, f"{subscriber.msisdn} is already in a USSD dialogue"
-            )
+            raise Rejected(Refusal.USSD_REFUSED, f"{subscriber.msisdn} is already in a USSD dialogue")
         dialogue = self._open(subscriber.msisdn, code, dialled, route, "mobile", now)
         dialogue.inputs.extend(direct)
         dialogue.shown_inputs.extend(direct)
@@ -280,9 +277,7 @@ class UssdGateway:
         self._same_dialogue(msisdn, session)
         dialogue = self._by_msisdn.get(msisdn)
         if dialogue is None or dialogue.phase is not Phase.WAITING_USER:
-            raise Rejected(
-                CommandStatus.ESME_RSUBMITFAIL, f"{msisdn} has no USSD prompt waiting for an answer"
-            )
+            raise Rejected(Refusal.USSD_REFUSED, f"{msisdn} has no USSD prompt waiting for an answer")
         dialogue.inputs.append(text)
         screen = dialogue.screen
         dialogue.shown_inputs.append(shown_input(screen.text if screen is not None else None, text))
@@ -303,7 +298,7 @@ class UssdGateway:
         self._same_dialogue(msisdn, session)
         dialogue = self._by_msisdn.get(msisdn)
         if dialogue is None:
-            raise Rejected(CommandStatus.ESME_RSUBMITFAIL, f"{msisdn} is not in a USSD dialogue")
+            raise Rejected(Refusal.USSD_REFUSED, f"{msisdn} is not in a USSD dialogue")
         self._abort(dialogue, "cancelled by the user", now, code="user_cancelled", show=None)
         return dialogue
 
@@ -371,7 +366,7 @@ class UssdGateway:
         ):
             if dialogue.phase is Phase.WAITING_APP and self._late_by_fault(dialogue, now):
                 raise Rejected(
-                    CommandStatus.ESME_RSUBMITFAIL,
+                    Refusal.USSD_REFUSED,
                     f"{subscriber.msisdn}'s USSD dialogue {dialogue.session} already ended: "
                     f"{APP_TIMEOUT_REASON} (injected fault)",
                 )
@@ -383,23 +378,23 @@ class UssdGateway:
             self._refuse_late(system_id, subscriber.msisdn, session_info)
         if op not in (UssdServiceOp.USSR_REQUEST, UssdServiceOp.USSN_REQUEST):
             raise Rejected(
-                CommandStatus.ESME_RSUBMITFAIL,
+                Refusal.USSD_REFUSED,
                 f"{subscriber.msisdn} has no USSD dialogue with {system_id!r} for its_session_info {session_info}",
             )
-        # Busy (in a call or another dialogue) and unreachable get different statuses, so the
+        # Busy (in a call or another dialogue) and unreachable are different refusals, so the
         # application can tell "try later" from "the phone is off" (docs/ussd.md).
         if subscriber.state is HandsetState.OFF:
-            raise Rejected(UNREACHABLE_STATUS, f"{subscriber.msisdn} is off: cannot push USSD")
+            raise Rejected(Refusal.HANDSET_UNREACHABLE, f"{subscriber.msisdn} is off: cannot push USSD")
         if self.faults is not None:
             rule = self.faults.refuses_push(system_id, subscriber.msisdn, source)
             if rule is not None:
                 raise Rejected(
-                    UNREACHABLE_STATUS,
+                    Refusal.HANDSET_UNREACHABLE,
                     f"{subscriber.msisdn} is out of reach (injected fault {rule.name!r}): cannot push USSD",
                 )
         if dialogue is not None or subscriber.state is HandsetState.BUSY:
             raise Rejected(
-                CommandStatus.ESME_RSUBMITFAIL,
+                Refusal.USSD_REFUSED,
                 f"{subscriber.msisdn} is busy (in a call or another USSD dialogue)",
             )
         route = UssdRoute(code="", system_id=system_id)
@@ -425,7 +420,7 @@ class UssdGateway:
         ):
             return
         raise Rejected(
-            CommandStatus.ESME_RSUBMITFAIL,
+            Refusal.USSD_REFUSED,
             f"{msisdn}'s USSD dialogue {ended.session} (its_session_info 0x{ended.its_session_info:04X}) "
             f"already ended: {ended.end_reason} ({ended.end_code}); a late screen is never shown "
             "(to push a new prompt, send no its_session_info or a new one)",

@@ -18,6 +18,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from smsgw.carrier.carrier import Carrier
+from smsgw.carrier.errors import Refusal, Rejected
 from smsgw.frontend.smpp.link import SessionTotals, SmppLink
 from smsgw.frontend.smpp.pdulog import PduLog
 from smsgw.server.eventlog import BudgetedLog
@@ -26,7 +27,6 @@ from smsgw.server.lag import SLOW_TURN, slow_turn
 from smsgw.server.reads import read_later, store_reads
 from smsgw.server.tcp import quick_ack, tune_socket, write_now
 from smsgw.smpp.constants import CommandStatus, status_name
-from smsgw.smpp.constants import CommandStatus as S
 from smsgw.smpp.pdu import CancelSm, QuerySm, ReplaceSm
 from smsgw.smpp.session import (
     BindRequested,
@@ -251,7 +251,7 @@ class SmppServerProtocol(protocol.Protocol):
         link = self.link
         # A refusal is logged, with its reason, by the carrier's refusal log.
         if self.over_limit is not None:
-            link.refuse_bind(event, S.ESME_RTHROTTLED, self.over_limit)
+            link.refuse_bind(event, Rejected(Refusal.TOO_MANY_CONNECTIONS, self.over_limit))
             self.session.drop(self.over_limit)  # the refusal goes out, then the connection closes
             return
         if link.bind(event):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from simulators.merchant.texts import say
-from smsgw.carrier.errors import DialogueChanged, Rejected
+from smsgw.carrier.errors import DialogueChanged, Refusal, Rejected
 from smsgw.carrier.subscribers import HandsetState, Subscriber
 from smsgw.carrier.ussd import (
     ABORT_OP,
@@ -118,16 +118,16 @@ def test_unbound_application_fails_the_dial_at_once() -> None:
 
 
 def test_busy_and_off_handsets_refuse_pushes_differently() -> None:
-    """A busy phone refuses a push with ESME_RSUBMITFAIL, an off one with ESME_RDELIVERYFAILURE; the app may end its own dialogue while a prompt waits."""
+    """A busy phone refuses a push as USSD_REFUSED, an off one as HANDSET_UNREACHABLE (SMPP answers ESME_RSUBMITFAIL and ESME_RDELIVERYFAILURE); the app may end its own dialogue while a prompt waits."""
     ussd, _ = gateway()
     busy = Subscriber("8613800000003", state=HandsetState.BUSY)
     off = Subscriber("8613800000004", state=HandsetState.OFF)
     with pytest.raises(Rejected) as refused:
         ussd.from_esme("shop", busy, 2, None, "Pay?", 0.0)
-    assert refused.value.command_status == 0x45
+    assert refused.value.refusal is Refusal.USSD_REFUSED
     with pytest.raises(Rejected) as refused:
         ussd.from_esme("shop", off, 2, None, "Pay?", 0.0)
-    assert refused.value.command_status == 0xFE
+    assert refused.value.refusal is Refusal.HANDSET_UNREACHABLE
     prompt = ussd.from_esme("shop", PHONE, 2, None, "PIN?", 0.0)
     ussd.from_esme("shop", PHONE, 3, prompt.its_session_info | 1, "Payment cancelled.", 1.0)
     assert prompt.phase is Phase.CLOSED and prompt.screen.text == "Payment cancelled."  # type: ignore[union-attr]

@@ -1,11 +1,12 @@
-"""Checks an SMPP request's fields pass before the carrier hears of it, each with the status
-the spec gives; what passes becomes the carrier's :class:`~smsgw.carrier.requests.ShortMessage`."""
+"""Checks an SMPP request's fields pass before the carrier hears of it, each refused as
+``BAD_FIELD`` with the status the spec gives; what passes becomes the carrier's
+:class:`~smsgw.carrier.requests.ShortMessage`."""
 
 from __future__ import annotations
 
 from typing import Protocol
 
-from smsgw.carrier.errors import Rejected
+from smsgw.carrier.errors import Refusal, Rejected
 from smsgw.carrier.limits import Limits
 from smsgw.carrier.requests import ShortMessage
 from smsgw.smpp.constants import CommandStatus as S
@@ -22,6 +23,11 @@ _SUBMIT_TYPES = frozenset({0x00, int(EsmClass.SME_DELIVERY_ACK), int(EsmClass.SM
 _TYPE_MASK = int(EsmClass.TYPE_MASK)
 _UDHI = int(EsmClass.UDHI)
 MAX_SHORT_MESSAGE = 254
+
+
+def bad_field(status: int, reason: str) -> Rejected:
+    """A field fails its check: refused with the status SMPP v3.4 gives for it."""
+    return Rejected(Refusal.BAD_FIELD, reason, status=status)
 
 
 class Source(Protocol):
@@ -50,9 +56,9 @@ def check_source(pdu: Source) -> None:
     :raises Rejected: ESME_RINVSRCTON or ESME_RINVSRCNPI.
     """
     if pdu.source_addr_ton > 6:
-        raise Rejected(S.ESME_RINVSRCTON, f"source_addr_ton {pdu.source_addr_ton} is not 0-6")
+        raise bad_field(S.ESME_RINVSRCTON, f"source_addr_ton {pdu.source_addr_ton} is not 0-6")
     if pdu.source_addr_npi not in _VALID_NPI:
-        raise Rejected(S.ESME_RINVSRCNPI, f"source_addr_npi {pdu.source_addr_npi} is not a known NPI")
+        raise bad_field(S.ESME_RINVSRCNPI, f"source_addr_npi {pdu.source_addr_npi} is not a known NPI")
 
 
 def check_addresses(pdu: Addressed) -> None:
@@ -62,11 +68,11 @@ def check_addresses(pdu: Addressed) -> None:
     """
     check_source(pdu)
     if pdu.dest_addr_ton > 6:
-        raise Rejected(S.ESME_RINVDSTTON, f"dest_addr_ton {pdu.dest_addr_ton} is not 0-6")
+        raise bad_field(S.ESME_RINVDSTTON, f"dest_addr_ton {pdu.dest_addr_ton} is not 0-6")
     if pdu.dest_addr_npi not in _VALID_NPI:
-        raise Rejected(S.ESME_RINVDSTNPI, f"dest_addr_npi {pdu.dest_addr_npi} is not a known NPI")
+        raise bad_field(S.ESME_RINVDSTNPI, f"dest_addr_npi {pdu.dest_addr_npi} is not a known NPI")
     if not pdu.destination_addr:
-        raise Rejected(S.ESME_RINVDSTADR, "destination_addr is empty")
+        raise bad_field(S.ESME_RINVDSTADR, "destination_addr is empty")
 
 
 def check_times(
@@ -82,16 +88,16 @@ def check_times(
     try:
         scheduled_at = parse_smpp_time(schedule_delivery_time, now)
     except ValueError as error:
-        raise Rejected(S.ESME_RINVSCHED, f"schedule_delivery_time: {error}") from None
+        raise bad_field(S.ESME_RINVSCHED, f"schedule_delivery_time: {error}") from None
     start = scheduled_at if scheduled_at is not None and scheduled_at > now else now
     try:
         expires_at = parse_smpp_time(validity_period, now)
     except ValueError as error:
-        raise Rejected(S.ESME_RINVEXPIRY, f"validity_period: {error}") from None
+        raise bad_field(S.ESME_RINVEXPIRY, f"validity_period: {error}") from None
     if expires_at is None:
         expires_at = start + limits.default_validity
     elif expires_at <= start:
-        raise Rejected(S.ESME_RINVEXPIRY, f"validity_period {validity_period!r} ends before delivery starts")
+        raise bad_field(S.ESME_RINVEXPIRY, f"validity_period {validity_period!r} ends before delivery starts")
     return scheduled_at, min(expires_at, start + limits.max_validity)
 
 
@@ -101,11 +107,11 @@ def check_submit(pdu: SubmitSm | SubmitMulti, now: float, limits: Limits) -> Sho
     :raises Rejected: with the status the spec gives for the first problem found.
     """
     if pdu.priority_flag > 3:
-        raise Rejected(S.ESME_RINVPRTFLG, f"priority_flag {pdu.priority_flag} is not 0-3")
+        raise bad_field(S.ESME_RINVPRTFLG, f"priority_flag {pdu.priority_flag} is not 0-3")
     if pdu.registered_delivery & RESERVED_DELIVERY_BITS:
         raise bad_registered_delivery(pdu.registered_delivery)
     if pdu.replace_if_present_flag > 1:
-        raise Rejected(
+        raise bad_field(
             S.ESME_RINVREPFLAG, f"replace_if_present_flag {pdu.replace_if_present_flag} is not 0 or 1"
         )
     if pdu.esm_class & _TYPE_MASK not in _SUBMIT_TYPES:
@@ -147,7 +153,7 @@ def check_data_sm(pdu: DataSm, now: float, limits: Limits) -> ShortMessage:
 
 def bad_default_msg_id(sm_default_msg_id: int) -> Rejected:
     """This SMSC has no canned messages: sm_default_msg_id must be 0."""
-    return Rejected(
+    return bad_field(
         S.ESME_RINVDFTMSGID, f"sm_default_msg_id {sm_default_msg_id}: this SMSC has no canned messages"
     )
 
@@ -158,14 +164,16 @@ RESERVED_DELIVERY_BITS = ~0x1F
 
 def bad_registered_delivery(registered_delivery: int) -> Rejected:
     """Only the receipt, SME-ack and intermediate bits may be set."""
-    return Rejected(
+    return bad_field(
         S.ESME_RINVREGDLVFLG, f"registered_delivery 0x{registered_delivery:02X} sets reserved bits"
     )
 
 
 def bad_esm_class(esm_class: int) -> Rejected:
     """An ESME submits normal messages or SME acknowledgements, never receipts."""
-    return Rejected(S.ESME_RINVESMCLASS, f"esm_class 0x{esm_class:02X} is not a message type an ESME submits")
+    return bad_field(
+        S.ESME_RINVESMCLASS, f"esm_class 0x{esm_class:02X} is not a message type an ESME submits"
+    )
 
 
 def check_body(short_message: bytes, payload: bytes | None, esm_class: int, limits: Limits) -> bytes:
@@ -175,24 +183,24 @@ def check_body(short_message: bytes, payload: bytes | None, esm_class: int, limi
     """
     if payload is not None:
         if short_message:
-            raise Rejected(
+            raise bad_field(
                 S.ESME_RINVOPTPARAMVAL,
                 "both short_message and message_payload carry data; send sm_length 0 with message_payload",
             )
         if len(payload) > limits.max_payload:
-            raise Rejected(
+            raise bad_field(
                 S.ESME_RINVMSGLEN, f"message_payload has {len(payload)} octets (max {limits.max_payload})"
             )
         body = payload
     else:
         if len(short_message) > MAX_SHORT_MESSAGE:
-            raise Rejected(S.ESME_RINVMSGLEN, f"sm_length {len(short_message)} exceeds {MAX_SHORT_MESSAGE}")
+            raise bad_field(S.ESME_RINVMSGLEN, f"sm_length {len(short_message)} exceeds {MAX_SHORT_MESSAGE}")
         body = short_message
     if esm_class & _UDHI:
         try:
             split_udh(body)
         except InvalidUdh as error:
-            raise Rejected(
+            raise bad_field(
                 S.ESME_RINVESMCLASS, f"esm_class has UDHI but the UDH is broken: {error}"
             ) from None
     return body
@@ -207,11 +215,11 @@ def check_sar(pdu: SubmitSm | SubmitMulti | DataSm) -> tuple[int, int, int] | No
     if ref is None and total is None and seq is None:
         return None
     if ref is None or total is None or seq is None:
-        raise Rejected(
+        raise bad_field(
             S.ESME_RMISSINGOPTPARAM, "sar_msg_ref_num, sar_total_segments and sar_segment_seqnum go together"
         )
     if pdu.esm_class & _UDHI:
-        raise Rejected(S.ESME_RINVOPTPARAMVAL, "SAR TLVs cannot be combined with a UDH (esm_class UDHI)")
+        raise bad_field(S.ESME_RINVOPTPARAMVAL, "SAR TLVs cannot be combined with a UDH (esm_class UDHI)")
     if not 1 <= seq <= total:
-        raise Rejected(S.ESME_RINVOPTPARAMVAL, f"sar_segment_seqnum {seq} is not within 1..{total}")
+        raise bad_field(S.ESME_RINVOPTPARAMVAL, f"sar_segment_seqnum {seq} is not within 1..{total}")
     return ref, total, seq

@@ -16,10 +16,11 @@ from typing import Any
 from smsgw.carrier.answers import Accepted, AcceptedSome, Answer, Done, Dropped, Later, QueryAnswer
 from smsgw.carrier.binding import Binding
 from smsgw.carrier.carrier import Carrier
-from smsgw.carrier.errors import BindRefused, Rejected
+from smsgw.carrier.errors import BindRefused, Refusal, Rejected
 from smsgw.carrier.requests import Submit
 from smsgw.frontend.smpp.pdulog import PduLog
 from smsgw.frontend.smpp.requests import SmRequestPdu, decode_request
+from smsgw.frontend.smpp.statuses import smpp_status
 from smsgw.smpp.constants import CommandStatus as S
 from smsgw.smpp.constants import command_name, status_name
 from smsgw.smpp.pdu import Pdu
@@ -142,10 +143,9 @@ class SmppLink:
                 pdu.password,
                 event.bind_type,
                 pdu.address_range,
-                command_name(pdu.command_id),
             )
         except BindRefused as refusal:
-            self.session.reject_bind(pdu, refusal.command_status)
+            self.refuse_bind(event, refusal)
             return False
         self.binding = binding
         # Made once per bind, not once per submit: the decoder asks it before reading fields.
@@ -153,12 +153,14 @@ class SmppLink:
         self.session.accept_bind(pdu, binding.account.system_id)
         return True
 
-    def refuse_bind(self, event: BindRequested, status: int, reason: str) -> None:
-        """Refuse a bind for a reason of the edge's (a connection over a limit), and say why."""
+    def refuse_bind(self, event: BindRequested, refusal: Rejected) -> None:
+        """Refuse a bind, the carrier's refusal or the edge's (a connection over a limit),
+        and announce it with its reason."""
         pdu = event.pdu
+        status = smpp_status(refusal, pdu.command_id)
+        command = command_name(pdu.command_id)
+        self.carrier.binds.refused(self.session_id, pdu.system_id, command, refusal, status_name(status))
         self.session.reject_bind(pdu, status)
-        refusal = Rejected(status, reason)
-        self.carrier.binds.refused(self.session_id, pdu.system_id, command_name(pdu.command_id), refusal)
 
     def lost(self, contexts: Iterable[object], reason: str) -> None:
         """The connection is gone: what it had in flight goes back to the carrier."""
@@ -189,8 +191,7 @@ class SmppLink:
             request = decode_request(pdu, binding.account, now, carrier.limits, self._admit)
             answer = smsc.request(binding, request, command_name(pdu.command_id), pdu.sequence_number, now)
         except Rejected as refusal:
-            session.respond(pdu, refusal.command_status)
-            smsc.refused(binding, command_name(pdu.command_id), refusal)
+            self._refuse(binding, pdu, refusal)
             return
         if type(answer) is Accepted:  # the common case first
             session.accept(pdu, answer.message_id)
@@ -202,7 +203,10 @@ class SmppLink:
     def _respond(self, binding: Binding, pdu: SmRequestPdu, answer: Answer) -> None:
         session = self.session
         if isinstance(answer, AcceptedSome):
-            unsuccess = tuple(UnsuccessSme(f.ton, f.npi, f.address, f.status) for f in answer.failed)
+            unsuccess = tuple(
+                UnsuccessSme(f.ton, f.npi, f.address, smpp_status(f.rejected, pdu.command_id))
+                for f in answer.failed
+            )
             session.respond(pdu, 0, message_id=answer.message_id, unsuccess_smes=unsuccess)
             if answer.message_id and self.carrier.events.followed:
                 self._log_received(binding, answer.message_id, pdu)
@@ -213,7 +217,7 @@ class SmppLink:
                 message_id=answer.message_id,
                 final_date=format_smpp_time(answer.final_at) if answer.final_at is not None else "",
                 message_state=answer.message_state,
-                error_code=answer.error_code,
+                error_code=answer.error_code & 0xFF,  # one octet in query_sm_resp
             )
         elif isinstance(answer, Accepted):
             session.accept(pdu, answer.message_id)
@@ -236,8 +240,7 @@ class SmppLink:
         try:
             answer = later.answer(result)
         except Rejected as refusal:
-            self.session.respond(pdu, refusal.command_status)
-            self.carrier.smsc.refused(binding, command_name(pdu.command_id), refusal)
+            self._refuse(binding, pdu, refusal)
         else:
             self._respond(binding, pdu, answer)
         self.output_ready()
@@ -246,10 +249,14 @@ class SmppLink:
         """The store could not be read: the request fails, and the session carries on."""
         if self.gone:
             return
-        refusal = Rejected(S.ESME_RSYSERR, f"the store could not be read: {error}")
-        self.session.respond(pdu, refusal.command_status)
-        self.carrier.smsc.refused(binding, command_name(pdu.command_id), refusal)
+        self._refuse(binding, pdu, Rejected(Refusal.SYSTEM_ERROR, f"the store could not be read: {error}"))
         self.output_ready()
+
+    def _refuse(self, binding: Binding, pdu: SmRequestPdu, refusal: Rejected) -> None:
+        """Answer a refused request with its SMPP status, and announce it with its reason."""
+        status = smpp_status(refusal, pdu.command_id)
+        self.session.respond(pdu, status)
+        self.carrier.smsc.refused(binding, command_name(pdu.command_id), refusal, status_name(status))
 
     def _log_received(self, binding: Binding, message_id: str, pdu: Pdu) -> None:
         """Keep the request that made a message, for the console (only while it looks: the

@@ -1,8 +1,9 @@
 """An SMPP request decoded into the carrier's protocol-neutral request, its fields checked.
 
-Each check raises :class:`~smsgw.carrier.errors.Rejected` with the status SMPP v3.4 gives,
-before the carrier hears of the request. A USSD screen (a submit_sm with ussd_service_op) is
-read in the account's dialect: the data_coding 0 alphabet, and which field names the dialogue.
+Each check raises :class:`~smsgw.carrier.errors.Rejected` (``BAD_FIELD``) with the status
+SMPP v3.4 gives, before the carrier hears of the request. A USSD screen (a submit_sm with
+ussd_service_op) is read in the account's dialect: the data_coding 0 alphabet, and which field
+names the dialogue.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from smsgw.carrier.ussd import EOS
 from smsgw.frontend.smpp.checks import (
     RESERVED_DELIVERY_BITS,
     bad_default_msg_id,
+    bad_field,
     bad_registered_delivery,
     check_addresses,
     check_body,
@@ -89,22 +91,23 @@ def _destination(pdu: SubmitSm | DataSm) -> Destination:
 def _submit_multi(pdu: SubmitMulti, now: float, limits: Limits, admit: Callable[[float], None]) -> SubmitMany:
     count = len(pdu.dest_addresses)
     if not 1 <= count <= MAX_DESTINATIONS:
-        raise Rejected(S.ESME_RINVNUMDESTS, f"number_of_dests {count} is not 1-{MAX_DESTINATIONS}")
+        raise bad_field(S.ESME_RINVNUMDESTS, f"number_of_dests {count} is not 1-{MAX_DESTINATIONS}")
     admit(now)
     check_source(pdu)
     message = check_submit(pdu, now, limits)
-    destinations: list[tuple[Destination, int]] = []
+    destinations: list[tuple[Destination, Rejected | None]] = []
     for dest in pdu.dest_addresses:
         if isinstance(dest, DistributionList):  # this SMSC keeps no lists
-            destinations.append((Destination(0, 0, dest.dl_name), S.ESME_RINVDLNAME))
+            unknown = bad_field(S.ESME_RINVDLNAME, f"dl_name {dest.dl_name!r}: this SMSC keeps no lists")
+            destinations.append((Destination(0, 0, dest.dl_name), unknown))
             continue
         destination = Destination(dest.dest_addr_ton, dest.dest_addr_npi, dest.destination_addr)
         try:
             check_addresses(_DestView(pdu, dest))
         except Rejected as refusal:
-            destinations.append((destination, refusal.command_status))
+            destinations.append((destination, refusal))
             continue
-        destinations.append((destination, 0))
+        destinations.append((destination, None))
     return SubmitMany(message, destinations)
 
 
