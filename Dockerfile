@@ -1,7 +1,7 @@
 # smsgw, the fake carrier, as a container (docs/container.md).
 #
 #   docker build -t smsgw .
-#   docker run --rm -p 2775:2775 -p 8775:8775 -p 8776:8776 -e SMSGW_TOKEN=... smsgw
+#   docker run --rm -p 2775:2775 -p 7890:7890 -p 8775:8775 -p 8776:8776 -e SMSGW_TOKEN=... smsgw
 #
 # BASE is any image with Python 3.11 and its venv module: the official slim image by default,
 # or one made offline (interop/docker/base-image.sh debootstraps Debian bookworm). With
@@ -32,13 +32,14 @@ RUN mkdir -p /data && chown 10001:10001 /data
 ENV PATH=/opt/smsgw/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     SMSGW_SMPP_HOST=0.0.0.0 \
+    SMSGW_CMPP_HOST=0.0.0.0 \
     SMSGW_HTTP_HOST=0.0.0.0 \
     SMSGW_MERCHANT_HTTP_HOST=0.0.0.0 \
     SMSGW_STORE_PATH=/data/smsgw.db
 VOLUME /data
 WORKDIR /data
 USER 10001:10001
-EXPOSE 2775 8775 8776
+EXPOSE 2775 7890 8775 8776
 HEALTHCHECK --interval=5s --timeout=5s --start-period=20s --retries=3 \
     CMD ["smsgw", "health", "--ports-file", "/tmp/smsgw-ports.json"]
 ENTRYPOINT ["smsgw", "serve", "--ports-file", "/tmp/smsgw-ports.json"]

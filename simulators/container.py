@@ -31,7 +31,7 @@ from simulators.world import DEFAULT_ACCOUNT, Carrier
 from smsgw.apiclient import use_token
 
 #: The ports smsgw listens on in its image.
-SMPP_PORT, HTTP_PORT, MERCHANT_PORT = 2775, 8775, 8776
+SMPP_PORT, HTTP_PORT, MERCHANT_PORT, CMPP_PORT = 2775, 8775, 8776, 7890
 
 
 class SmsgwContainer(DockerContainer):
@@ -58,7 +58,7 @@ class SmsgwContainer(DockerContainer):
         self.merchant = merchant
         self._token_urls: list[str] = []
         self.with_env("SMSGW_TOKEN", self.token)
-        self.with_exposed_ports(SMPP_PORT, HTTP_PORT, *([MERCHANT_PORT] if merchant else []))
+        self.with_exposed_ports(SMPP_PORT, CMPP_PORT, HTTP_PORT, *([MERCHANT_PORT] if merchant else []))
         if not merchant:
             self.with_command("--no-merchant")
         self.waiting_for(
@@ -86,6 +86,10 @@ class SmsgwContainer(DockerContainer):
     def smpp_address(self) -> tuple[str, int]:
         """``(host, port)`` an ESME connects to from outside the container."""
         return self.get_container_host_ip(), int(self.get_exposed_port(SMPP_PORT))
+
+    def cmpp_address(self) -> tuple[str, int]:
+        """``(host, port)`` a CMPP SP connects to from outside the container."""
+        return self.get_container_host_ip(), int(self.get_exposed_port(CMPP_PORT))
 
     def api_url(self) -> str:
         """The carrier's HTTP API (and console) from outside the container."""

@@ -25,8 +25,10 @@ from smsgw.carrier.outbox import RetryPolicy
 from smsgw.carrier.subscribers import SubscriberRegistry
 from smsgw.carrier.ussd import UssdLimits
 from smsgw.companion import RunningCompanion
-from smsgw.config import Config
+from smsgw.config import DEFAULT_SP_ID, DEFAULT_SP_SECRET, Config
+from smsgw.frontend.cmpp.deliveries import CmppDeliveries
 from smsgw.frontend.smpp.deliveries import SmppDeliveries
+from smsgw.server.cmpp import CmppServerFactory
 from smsgw.server.descriptors import Fit, fit, raise_open_files
 from smsgw.server.eventlog import RefusalLog
 from smsgw.server.lag import LagMonitor
@@ -66,6 +68,9 @@ class Running:
     http_port: Any
     #: The mock merchant, when it runs (see :mod:`smsgw.companion`).
     merchant: RunningCompanion | None = None
+    #: The CMPP server and its listener.
+    cmpp_factory: CmppServerFactory | None = None
+    cmpp_port: Any = None
     #: The SMPP-over-TLS listener, when a certificate is configured.
     tls_port: Any = None
     #: The token the HTTP API wants, if any.
@@ -95,6 +100,11 @@ class Running:
             "password": account.password,
             "store": describe_store(self.config.store.location),
             **({"smpp_tls": self.tls_port.getHost().port} if self.tls_port is not None else {}),
+            **(
+                {"cmpp": self.cmpp_port.getHost().port, "cmpp_host": self.cmpp_port.getHost().host}
+                if self.cmpp_port is not None
+                else {}
+            ),
             **({"http_token": token} if (token := self.http_token or self.merchant_token) else {}),
             **(
                 {
@@ -120,21 +130,31 @@ class Running:
             self.lag.stop()
         if self.cluster is not None:
             self.cluster.stop()
-        factory = self.smpp_factory
+        factory, cmpp = self.smpp_factory, self.cmpp_factory
         factory.unbind_all()
+        if cmpp is not None:
+            cmpp.terminate_all()
         yield factory.flusher.settle()
         yield defer.maybeDeferred(self.smpp_port.stopListening)
+        if self.cmpp_port is not None:
+            yield defer.maybeDeferred(self.cmpp_port.stopListening)
         if self.tls_port is not None:
             yield defer.maybeDeferred(self.tls_port.stopListening)
         yield defer.maybeDeferred(self.http_port.stopListening)
-        idle = factory.when_idle()
+        factories: list[Any] = [factory, *([cmpp] if cmpp is not None else [])]
+        # Its own Deferred: a timeout cancels it alone, not the connections' waiters.
+        idle: defer.Deferred[None] = defer.Deferred()
+        defer.gatherResults([f.when_idle() for f in factories]).addCallback(
+            lambda _: None if idle.called else idle.callback(None)
+        )
         idle.addTimeout(grace, reactor)
         try:
             yield idle
         except defer.TimeoutError:
-            for connection in list(factory.connections.values()):
-                connection.abort("no unbind_resp at shutdown")
-            yield factory.when_idle()
+            for each in factories:
+                for connection in list(each.connections.values()):
+                    connection.abort("no unbind_resp or CMPP_TERMINATE_RESP at shutdown")
+            yield defer.gatherResults([f.when_idle() for f in factories])
         yield factory.flusher.settle()
         self.store.close()
 
@@ -226,7 +246,7 @@ def build_carrier(config: Config, store: MessageStore, clock: Clock) -> tuple[Ca
         config.all_accounts,
         subscribers,
         clock,
-        encoder=deliveries,
+        encoders={"smpp": deliveries, "cmpp": CmppDeliveries()},
         events=events,
         limits=Limits(network.default_validity, network.max_validity, network.max_payload),
         retry=RetryPolicy(network.delivery_retry_base, network.delivery_retry_max, network.delivery_validity),
@@ -268,6 +288,17 @@ def start(config: Config, reactor: Any) -> Any:
     smpp = config.smpp
     factory = SmppServerFactory(carrier, smpp.session, reactor, pdu_log=deliveries.pdu_log)
     factory.noisy = False
+    cmpp = config.cmpp
+    cmpp_factory = CmppServerFactory(
+        carrier,
+        cmpp.session,
+        reactor,
+        flusher=factory.flusher,
+        read_later=factory.read_later,
+        session_ids=factory.session_ids,
+        max_connections=cmpp.max_connections,
+    )
+    cmpp_factory.noisy = False
     RefusalLog(carrier.events, reactor.seconds, call_later=reactor.callLater)
     carrier.start()
     cluster = None
@@ -280,8 +311,12 @@ def start(config: Config, reactor: Any) -> Any:
         cluster.start()
     try:
         smpp_port = yield endpoints.serverFromString(reactor, _endpoint(smpp.host, smpp.port)).listen(factory)
+        cmpp_port = yield endpoints.serverFromString(reactor, _endpoint(cmpp.host, cmpp.port)).listen(
+            cmpp_factory
+        )
         info: dict[str, Any] = {
             "smpp": {"host": smpp.host},
+            "cmpp": {"host": cmpp.host, "port": cmpp_port.getHost().port},
             "store": {
                 "kind": "postgresql" if is_postgres_url(config.store.location) else "sqlite",
                 "location": describe_store(config.store.location),
@@ -367,6 +402,8 @@ def start(config: Config, reactor: Any) -> Any:
         factory,
         smpp_port,
         http_port,
+        cmpp_factory=cmpp_factory,
+        cmpp_port=cmpp_port,
         tls_port=tls_port,
         http_token=token,
         merchant_token=merchant_token,
@@ -434,6 +471,23 @@ def _shown_password(config: Config) -> str:
     return account.password if same else "(as in your config)"
 
 
+def _cmpp_lines(running: Running) -> list[str]:
+    """The CMPP listener and the SP accounts that connect to it."""
+    e = running.endpoints
+    if "cmpp" not in e:
+        return []
+    sps = [a for a in running.config.all_accounts if a.protocol == "cmpp"]
+    shown = (
+        ", ".join(f"SP_Id={a.system_id}" for a in sps[:3]) or 'no SP account ([[accounts]] protocol = "cmpp")'
+    )
+    secret = (
+        "  secret=smsgw"
+        if any(a.system_id == DEFAULT_SP_ID and a.password == DEFAULT_SP_SECRET for a in sps)
+        else ""
+    )
+    return [f"  CMPP      {e['cmpp_host']}:{e['cmpp']}   {shown}{secret}   (CMPP 2.0 and 3.0)"]
+
+
 def banner(running: Running) -> str:
     """What a developer needs to connect, printed at start-up."""
     e = running.endpoints
@@ -442,6 +496,7 @@ def banner(running: Running) -> str:
         f"smsgw {__version__}: the fake carrier is up",
         f"  SMPP      {e['smpp_host']}:{e['smpp']}   system_id={e['system_id']}  password={_shown_password(config)}",
         *([f"  SMPP TLS  {e['smpp_host']}:{e['smpp_tls']}"] if "smpp_tls" in e else []),
+        *_cmpp_lines(running),
         f"  Console   {e['http_url']}/" + (f"?token={running.http_token}" if running.http_token else ""),
         f"  HTTP API  {e['http_url']}/api/health",
         f"  store     {e['store']}",

@@ -20,6 +20,7 @@ from smsgw.config import (
     DEFAULT_SHORT_CODE,
     DEFAULT_SYSTEM_ID,
     NODE_NAME,
+    CmppSettings,
     Config,
     ConfigError,
     load_config,
@@ -108,6 +109,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--http-port", type=_port, metavar="N", help="HTTP API port (default 8775; 0 = any free port)"
+    )
+    serve.add_argument(
+        "--cmpp-port",
+        type=_port,
+        metavar="N",
+        help="CMPP port (default 7890, or a free one with --smpp-port 0; 0 = any free port)",
     )
     store = serve.add_mutually_exclusive_group()
     store.add_argument("--db", metavar="PATH", help="store file (default smsgw.db), or :memory:")
@@ -225,6 +232,12 @@ def _apply_overrides(args: argparse.Namespace, read_merchant: ReadCompanion) -> 
         config = attrs.evolve(config, smpp=attrs.evolve(config.smpp, port=args.smpp_port))
     if args.http_port is not None:
         config = attrs.evolve(config, http=attrs.evolve(config.http, port=args.http_port))
+    cmpp_port = args.cmpp_port
+    if cmpp_port is None and args.smpp_port == 0 and config.cmpp.port == CmppSettings().port:
+        # A carrier on free ports gets a free CMPP port too: a fixed one makes two collide.
+        cmpp_port = 0
+    if cmpp_port is not None:
+        config = attrs.evolve(config, cmpp=attrs.evolve(config.cmpp, port=cmpp_port))
     if args.db is not None:
         config = attrs.evolve(config, store=attrs.evolve(config.store, path=args.db, url=None))
     if args.store is not None:
@@ -285,7 +298,8 @@ def serve(args: argparse.Namespace, read_merchant: ReadCompanion) -> int:
         elif isinstance(error, CannotListenError):
             print(
                 f"smsgw: cannot listen on {error.interface}:{error.port}: {error.socketError}. "
-                "Is another smsgw running? Choose other ports with --smpp-port/--http-port/--merchant-port "
+                "Is another smsgw running? Choose other ports with --smpp-port/--cmpp-port/--http-port/"
+                "--merchant-port "
                 "(0 picks a free one).",
                 file=sys.stderr,
             )

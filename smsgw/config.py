@@ -21,6 +21,7 @@ from smsgw.carrier.accounts import (
     ALPHABETS,
     LONG_MO_FORMS,
     MESSAGE_ID_FORMATS,
+    PROTOCOLS,
     RECEIPT_FORMATS,
     USSD_DATA_CODINGS,
     USSD_NETWORK_ENDS,
@@ -34,6 +35,7 @@ from smsgw.carrier.subscribers import (
     normalize_msisdn,
 )
 from smsgw.carrier.ussd import UssdRoute
+from smsgw.cmpp.session import SessionConfig as CmppSessionConfig
 from smsgw.companion import Companion, ReadCompanion
 from smsgw.configcheck import ConfigError
 from smsgw.configcheck import ascii_text as _ascii
@@ -53,6 +55,10 @@ from smsgw.store.opening import is_postgres_url
 DEFAULT_SYSTEM_ID = "smsgw"
 DEFAULT_PASSWORD = "smsgw"
 DEFAULT_SHORT_CODE = "12345"
+#: The built-in CMPP SP: its SP_Id (6 digits), shared secret and service code (接入号).
+DEFAULT_SP_ID = "901234"
+DEFAULT_SP_SECRET = "smsgw"
+DEFAULT_SERVICE_CODE = "1065712345"
 DEFAULT_USSD_CODE = "*126#"
 DEMO_SUBSCRIBERS = (
     ("8613800000001", "Li Wei"),
@@ -76,6 +82,39 @@ class SmppSettings:
     tls_key: str | None = None
     #: Failed binds one address may make in a minute before its binds are refused unread (0: no limit).
     max_failed_binds: int = 10
+
+
+@attrs.frozen
+class CmppSettings:
+    """The CMPP listener (China Mobile's SP interface, docs/cmpp.md) and its sessions' timers.
+
+    :ivar port: 7890, China Mobile's; 0 takes a free port (the ports file says which).
+    :ivar window: DELIVERs sent to one SP and not yet answered (the specification's W, 16).
+    :ivar response_timeout: T: how long a DELIVER waits for its DELIVER_RESP (60 s).
+    :ivar active_test_interval: C: silence after which an ACTIVE_TEST goes out (180 s).
+    :ivar active_test_tries: N: unanswered ACTIVE_TESTs in a row that end the connection (3).
+    :ivar max_connections: SP connections open at once (0: no limit).
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 7890
+    window: int = 16
+    response_timeout: float = 60.0
+    active_test_interval: float = 180.0
+    active_test_tries: int = 3
+    connect_timeout: float = 30.0
+    max_connections: int = 0
+
+    @property
+    def session(self) -> CmppSessionConfig:
+        """What each SP session is made with."""
+        return CmppSessionConfig(
+            window=self.window,
+            response_timeout=self.response_timeout,
+            active_test_interval=self.active_test_interval,
+            active_test_tries=self.active_test_tries,
+            connect_timeout=self.connect_timeout,
+        )
 
 
 @attrs.frozen
@@ -158,11 +197,19 @@ class Config:
     """Everything smsgw serve needs."""
 
     smpp: SmppSettings = SmppSettings()
+    cmpp: CmppSettings = CmppSettings()
     http: HttpSettings = HttpSettings()
     store: StoreSettings = StoreSettings()
     network: NetworkSettings = NetworkSettings()
     accounts: tuple[Account, ...] = (
         Account(DEFAULT_SYSTEM_ID, DEFAULT_PASSWORD, short_codes=(DEFAULT_SHORT_CODE,)),
+        Account(
+            DEFAULT_SP_ID,
+            DEFAULT_SP_SECRET,
+            short_codes=(DEFAULT_SERVICE_CODE,),
+            message_id_format="cmpp",
+            protocol="cmpp",
+        ),
     )
     subscribers: tuple[Subscriber, ...] = tuple(Subscriber(m, n) for m, n in DEMO_SUBSCRIBERS)
     #: Empty: *126# goes to the mock merchant when it runs, else to the default account.
@@ -238,6 +285,16 @@ _SMPP_CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "max_connections": lambda w, v: int(_number(w, v, integer=True)),
     "max_connections_per_ip": lambda w, v: int(_number(w, v, integer=True)),
     "per_ip_limit_on_loopback": lambda w, v: _flag(w, v),
+}
+_CMPP_CHECKS: dict[str, Callable[[str, Any], Any]] = {
+    "host": _text,
+    "port": _port,
+    "window": _COUNT,
+    "response_timeout": lambda w, v: float(_number(w, v, minimum=0.1)),
+    "active_test_interval": lambda w, v: float(_number(w, v, minimum=0.1)),
+    "active_test_tries": _COUNT,
+    "connect_timeout": lambda w, v: float(_number(w, v, minimum=0.1)),
+    "max_connections": lambda w, v: int(_number(w, v, integer=True)),
 }
 
 
@@ -324,7 +381,8 @@ def _short_codes(where: str, value: Any) -> tuple[str, ...]:
 
 _ACCOUNT_CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "system_id": lambda w, v: _text(w, v, max_length=15),
-    "password": lambda w, v: _text(w, v, max_length=8),
+    # 8 is SMPP's limit, checked for SMPP accounts; a CMPP secret only goes into a digest.
+    "password": lambda w, v: _text(w, v, max_length=64),
     "bind_types": _bind_types,
     "throughput": lambda w, v: float(_number(w, v)),
     "short_codes": _short_codes,
@@ -338,13 +396,14 @@ _ACCOUNT_CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "ussd_session": _choice(USSD_SESSION_FIELDS),
     "ussd_network_end": _choice(USSD_NETWORK_ENDS),
     "ussd_data_coding": _choice(USSD_DATA_CODINGS),
+    "protocol": _choice(PROTOCOLS),
 }
 _SUBSCRIBER_CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "msisdn": _text,
     "name": _text,
     "state": lambda w, v: HandsetState(_choice(tuple(s.value for s in HandsetState))(w, v)),
 }
-_TOP = ("smpp", "http", "store", "network", "accounts", "subscribers", "ussd", "merchant", "faults")
+_TOP = ("smpp", "cmpp", "http", "store", "network", "accounts", "subscribers", "ussd", "merchant", "faults")
 
 
 def load_config(
@@ -366,6 +425,7 @@ def load_config(
     """
     text = {
         "smpp": environment.text_keys(SmppSettings, SessionConfig),  # [smpp] has both's keys
+        "cmpp": environment.text_keys(CmppSettings),
         "http": environment.text_keys(HttpSettings),
         "store": environment.text_keys(StoreSettings),
         "network": environment.text_keys(NetworkSettings),
@@ -435,6 +495,7 @@ def config_from_dict(
     network = NetworkSettings()
     readers: dict[str, Callable[[Any], Any]] = {
         "smpp": _smpp,
+        "cmpp": lambda table: CmppSettings(**_fields("cmpp", table, _CMPP_CHECKS)),
         "http": lambda table: HttpSettings(**_fields("http", table, _HTTP_CHECKS)),
         "store": lambda table: StoreSettings(**_fields("store", table, _STORE_CHECKS)),
         "network": lambda table: NetworkSettings(**_fields("network", table, _NETWORK_CHECKS)),
@@ -490,8 +551,34 @@ def _accounts(value: Any) -> tuple[Account, ...]:
     return _each("accounts", value, _account)
 
 
+def _protocol_fields(where: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """What an account's protocol asks of its other keys: SMPP's 8-character password; a CMPP
+    SP's 6-character SP_Id, Msg_Id message ids and long MO in UDH parts (CMPP has no SAR
+    and no message_payload). Returns the keys the protocol fills in."""
+    if fields.get("protocol", "smpp") == "smpp":
+        if len(fields["password"]) > 8:
+            raise ConfigError(
+                f"{where}.password: at most 8 characters for an SMPP account (SMPP v3.4 §5.2.2)"
+            )
+        if fields.get("message_id_format") == "cmpp":
+            raise ConfigError(f'{where}.message_id_format: "cmpp" is for protocol = "cmpp" accounts')
+        return {}
+    if len(fields["system_id"]) > 6:
+        raise ConfigError(f"{where}.system_id: a CMPP SP_Id is at most 6 characters (CONNECT's Source_Addr)")
+    if fields.get("message_id_format", "cmpp") != "cmpp":
+        raise ConfigError(
+            f'{where}.message_id_format: a CMPP account\'s ids are Msg_Ids; leave it out or say "cmpp"'
+        )
+    if fields.get("long_mo", "udh") != "udh":
+        raise ConfigError(
+            f'{where}.long_mo: CMPP carries long MO in UDH parts only; leave it out or say "udh"'
+        )
+    return {"message_id_format": "cmpp"}
+
+
 def _account(where: str, table: Any) -> Account:
     fields = _fields(where, table, _ACCOUNT_CHECKS, required=("system_id", "password"))
+    fields.update(_protocol_fields(where, fields))
     if fields.get("ussd_network_end") == "eos" and fields.get("ussd_session", "its_session_info") != (
         "its_session_info"
     ):
@@ -606,6 +693,7 @@ def _check_ussd(config: Config, system_ids: set[str] | None, failed: set[str]) -
     problems = []
     codes: set[str] = set()
     merchant = config.active_merchant
+    cmpp_accounts = {a.system_id for a in config.all_accounts if a.protocol == "cmpp"}
     for i, route in enumerate(config.ussd):
         if route.code in codes:
             problems.append(f"ussd[{i}].code: {route.code!r} is routed twice")
@@ -613,6 +701,11 @@ def _check_ussd(config: Config, system_ids: set[str] | None, failed: set[str]) -
         if system_ids is not None and route.system_id is not None and route.system_id not in system_ids:
             problems.append(
                 f"ussd[{i}].account: {route.system_id!r} is not an account ({', '.join(sorted(system_ids))})"
+            )
+        elif route.system_id in cmpp_accounts:
+            problems.append(
+                f"ussd[{i}].account: {route.system_id!r} is a CMPP account, and CMPP has no USSD; "
+                "route the code to an SMPP account or to an HTTP app (docs/cmpp.md)"
             )
         if "merchant" not in failed and merchant is not None and route.code == merchant.ussd_code:
             problems.append(

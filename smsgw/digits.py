@@ -12,7 +12,7 @@ import re
 
 #: The largest integer SQLite stores: no id or cursor from a client overflows a query.
 MAX_INTEGER = 2**63 - 1
-_DIGITS = {10: re.compile(r"[0-9]{1,19}"), 16: re.compile(r"[0-9A-Fa-f]{1,16}")}
+_DIGITS = {10: re.compile(r"[0-9]{1,20}"), 16: re.compile(r"[0-9A-Fa-f]{1,16}")}
 
 
 def is_digits(text: str) -> bool:

@@ -374,7 +374,7 @@ def test_without_the_merchants_reader_no_merchant_runs() -> None:
     with pytest.raises(ConfigError) as caught:
         carrier_config.config_from_dict({"merchant": {}})
     assert (
-        "unknown section 'merchant'; allowed: smpp, http, store, network, accounts, subscribers, ussd, faults"
+        "unknown section 'merchant'; allowed: smpp, cmpp, http, store, network, accounts, subscribers, ussd, faults"
         in str(caught.value)
     )
 

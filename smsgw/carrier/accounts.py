@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import attrs
 
@@ -12,7 +12,8 @@ from smsgw.smpp.constants import BindType
 from smsgw.text.coding import DefaultAlphabet
 from smsgw.text.split import Mode as SplitMode
 
-MESSAGE_ID_FORMATS = ("decimal", "hex", "decimal10")
+#: ``cmpp``: a CMPP Msg_Id in decimal (a CMPP account's, and only its).
+MESSAGE_ID_FORMATS = ("decimal", "hex", "decimal10", "cmpp")
 RECEIPT_FORMATS = ("full", "short")
 LONG_MO_FORMS = ("udh", "sar", "payload")
 ALPHABETS = ("gsm", "latin-1")
@@ -47,6 +48,9 @@ class Account:
     :ivar ussd_session: the field that names a USSD dialogue both ways (USSD_SESSION_FIELDS).
     :ivar ussd_network_end: how a dialogue the network ends is announced (USSD_NETWORK_ENDS).
     :ivar ussd_data_coding: data_coding of GSM text in USSD deliver_sm (USSD_DATA_CODINGS).
+    :ivar protocol: the front end the application binds through (PROTOCOLS): ``smpp``, or
+        ``cmpp`` for a China Mobile SP (``system_id`` is its SP_Id, ``password`` its shared
+        secret; its ids are Msg_Ids, its MO text ASCII or UCS2).
     """
 
     system_id: str
@@ -65,6 +69,13 @@ class Account:
     ussd_session: str = "its_session_info"
     ussd_network_end: str = "abort"
     ussd_data_coding: str = "gsm"
+    protocol: str = "smpp"
+
+
+#: A password as given, or a check of the account's secret (a digest made with it).
+Credential = str | Callable[[str], bool]
+#: The front ends an account can bind through.
+PROTOCOLS = ("smpp", "cmpp")
 
 
 class TokenBucket:
@@ -112,17 +123,31 @@ class AccountRegistry:
         """The account with that system_id, if any."""
         return self._accounts.get(system_id)
 
-    def authenticate(self, system_id: str, password: str, bind_type: BindType) -> Account:
-        """Check a bind's credentials and type.
+    def authenticate(
+        self, system_id: str, credential: Credential, bind_type: BindType, protocol: str = "smpp"
+    ) -> Account:
+        """Check a bind's credentials, protocol and type.
 
-        :raises BindRefused: UNKNOWN_ACCOUNT, BAD_CREDENTIALS or BIND_NOT_ALLOWED, saying which.
+        :param credential: the password given, or a check of the account's secret (CMPP's
+            authenticator is a digest of it, not the secret itself).
+        :raises BindRefused: UNKNOWN_ACCOUNT, BAD_CREDENTIALS, WRONG_PROTOCOL or
+            BIND_NOT_ALLOWED, saying which.
         """
         account = self._accounts.get(system_id)
         if account is None:
             raise BindRefused(Refusal.UNKNOWN_ACCOUNT, f"no account with system_id {system_id!r}")
-        # Constant time: a fake carrier on a CI host should not teach timing attacks.
-        if not hmac.compare_digest(account.password.encode(), password.encode()):
+        if isinstance(credential, str):
+            # Constant time: a fake carrier on a CI host should not teach timing attacks.
+            authentic = hmac.compare_digest(account.password.encode(), credential.encode())
+        else:
+            authentic = credential(account.password)
+        if not authentic:
             raise BindRefused(Refusal.BAD_CREDENTIALS, f"wrong password for {system_id!r}")
+        if account.protocol != protocol:
+            raise BindRefused(
+                Refusal.WRONG_PROTOCOL,
+                f"{system_id!r} is a {account.protocol.upper()} account; it cannot bind over {protocol.upper()}",
+            )
         if bind_type not in account.bind_types:
             allowed = ", ".join(sorted(t.value for t in account.bind_types))
             raise BindRefused(

@@ -79,4 +79,26 @@ class Later:
 
 DONE = Done()
 
-Answer = Accepted | AcceptedSome | QueryAnswer | Done | Dropped | Later
+
+@attrs.frozen
+class TrafficAnswer:
+    """An account's messages in a span, by what became of them.
+
+    :ivar mt_messages: MT the account submitted; ``mt_users`` the numbers they went to.
+    :ivar mt_delivered: MT that reached their handset; ``mt_waiting`` those not yet final;
+        ``mt_failed`` the rest (expired, undeliverable, rejected, deleted).
+    :ivar mo_delivered: MO the account took; ``mo_waiting`` those still owed to it;
+        ``mo_failed`` those it never took (refused or expired).
+    """
+
+    mt_messages: int
+    mt_users: int
+    mt_delivered: int
+    mt_waiting: int
+    mt_failed: int
+    mo_delivered: int
+    mo_waiting: int
+    mo_failed: int
+
+
+Answer = Accepted | AcceptedSome | QueryAnswer | TrafficAnswer | Done | Dropped | Later

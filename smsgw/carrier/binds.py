@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from smsgw.carrier.accounts import Account, AccountRegistry
+from smsgw.carrier.accounts import Account, AccountRegistry, Credential
 from smsgw.carrier.bindguard import UNKNOWN, FailedBinds
 from smsgw.carrier.binding import AppLink, Binding
 from smsgw.carrier.bindrange import bind_namespace
@@ -45,13 +45,17 @@ class BindDesk:
         session_id: int,
         peer: str,
         system_id: str,
-        password: str,
+        credential: Credential,
         bind_type: BindType,
         address_range: str,
+        *,
+        protocol: str = "smpp",
     ) -> Binding:
         """Authenticate a bind; on success the link is bound (and receives, if its mode does).
 
         :param peer: ``host:port`` of the connection (failed binds are counted per host).
+        :param credential: the password, or a check of the account's secret.
+        :param protocol: the front end it binds through; an account binds through its own.
         :raises BindRefused: saying why; the front end answers it in its protocol and
             announces it with :meth:`refused`.
         """
@@ -69,7 +73,7 @@ class BindDesk:
                     f"{guard.limit} failed binds for {name} from {host} within "
                     f"{guard.window:g} s; the next is heard in {wait:.0f} s",
                 )
-            account = self.accounts.authenticate(system_id, password, bind_type)
+            account = self.accounts.authenticate(system_id, credential, bind_type, protocol)
             namespace = bind_namespace(address_range)
             self._check_bind_count(account)
         except BindRefused as rejected:

@@ -11,7 +11,7 @@ after its message is committed, and a receipt leaves after that.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from smsgw.carrier.accounts import Account, AccountRegistry
 from smsgw.carrier.bindguard import FailedBinds
@@ -44,7 +44,8 @@ class Carrier:
     holds, so that whoever watches the carrier's events can subscribe in between.
 
     :param store: the message store (already open).
-    :param encoder: how the front end writes receipts, MO and USSD screens.
+    :param encoders: how each front end writes receipts, MO and USSD screens, by the
+        protocol its accounts bind with (``smpp``, ``cmpp``).
     :param events: where the carrier announces what happens (the encoder may watch it too).
     :param clock: the carrier's time (messages, validity, receipts).
     :param default_system_id: the account that receives MO for unowned short codes.
@@ -59,7 +60,7 @@ class Carrier:
         subscribers: SubscriberRegistry,
         clock: Clock,
         *,
-        encoder: DeliveryEncoder,
+        encoders: Mapping[str, DeliveryEncoder],
         events: EventBus,
         limits: Limits = Limits(),
         retry: RetryPolicy = RetryPolicy(),
@@ -85,7 +86,7 @@ class Carrier:
             subscribers,
             self.outbox,
             self.events,
-            encoder,
+            encoders,
             next_id=1,
             faults=self.faults,
         )
@@ -124,7 +125,7 @@ class Carrier:
             clock,
             limits,
             self.messages,
-            HandsetTexts(store, self.accounts, self.center, self.outbox, encoder, default_system_id),
+            HandsetTexts(store, self.accounts, self.center, self.outbox, default_system_id),
         )
         self.handset_ussd = HandsetUssd(subscribers, self.ussd, clock)
 

@@ -22,7 +22,7 @@ class Refusal(enum.Enum):
     LOCKED_OUT = enum.auto()
     #: The bind's address_range says ``ns:`` but names no valid namespace.
     BAD_NAMESPACE = enum.auto()
-    #: Reserved: the account speaks another protocol than the one it binds with.
+    #: The account speaks another protocol than the one it binds with.
     WRONG_PROTOCOL = enum.auto()
     #: The server holds as many connections as it may (in all, or from the peer's host).
     TOO_MANY_CONNECTIONS = enum.auto()

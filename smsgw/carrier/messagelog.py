@@ -11,7 +11,7 @@ from smsgw.store.interface import MessageStore
 from smsgw.store.records import MessageRecord
 
 #: How a message_id can be read back into a row id; decimal10 reads as decimal.
-_ID_STYLES = ("decimal", "hex")
+_ID_STYLES = ("decimal", "hex", "cmpp")
 
 
 class MessageLog:
@@ -48,8 +48,8 @@ class MessageLog:
     ) -> list[MessageRecord]:
         """The parts a message_id names among those of ``account`` and ``direction`` (MT, MO).
 
-        Each account formats its ids from the row id (decimal, hex, decimal10), so a
-        message_id names at most one row per way of reading it: two lookups by row id, no
+        Each account formats its ids from the row id (decimal, hex, decimal10, cmpp), so a
+        message_id names at most one row per way of reading it: three lookups by row id, no
         scan. Two accounts' ids, or ids stored before an account changed its format, can
         still be the same string: then more than one comes back, and the caller says which.
         """

@@ -69,10 +69,13 @@ class SubmitMany:
 
     :ivar destinations: in the order given, each with the front end's refusal of it already
         (a distribution list it does not keep, a bad address), or None.
+    :ivar shared_id: one message_id names every destination (SMPP submit_multi), or each
+        gets its own, the first answered (CMPP: Msg_Id, Msg_Id + 1, ...).
     """
 
     message: ShortMessage
     destinations: list[tuple[Destination, Rejected | None]]
+    shared_id: bool = True
 
 
 @attrs.define
@@ -101,11 +104,15 @@ class Query:
 
 @attrs.define
 class Cancel:
-    """Cancel submitted messages: by id (and destination), or all from one address to another."""
+    """Cancel submitted messages: by id (and destination), or all from one address to another.
+
+    :ivar source_addr: what the message was submitted from, which must match; None where the
+        protocol names the message by its id alone (CMPP_CANCEL).
+    """
 
     message_id: str
     service_type: str
-    source_addr: str
+    source_addr: str | None
     destination_addr: str
 
 
@@ -137,4 +144,18 @@ class Replace:
     content: Callable[[int], ReplacedContent]
 
 
-Request = Submit | SubmitMany | UssdScreenIn | Query | Cancel | Replace
+@attrs.define
+class Traffic:
+    """How many messages the account sent and took in a time span (CMPP_QUERY): all of
+    them, or those of one service type (Service_Id).
+
+    :ivar start: from (carrier time, included).
+    :ivar end: to (excluded).
+    """
+
+    start: float
+    end: float
+    service_type: str | None = None
+
+
+Request = Submit | SubmitMany | UssdScreenIn | Query | Cancel | Replace | Traffic

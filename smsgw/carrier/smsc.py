@@ -18,7 +18,7 @@ from smsgw.carrier.binds import BindDesk
 from smsgw.carrier.center import MessageCenter
 from smsgw.carrier.errors import Rejected
 from smsgw.carrier.faults import FaultBook
-from smsgw.carrier.requests import Cancel, Query, Replace, Request, Submit, SubmitMany, UssdScreenIn
+from smsgw.carrier.requests import Cancel, Query, Replace, Request, Submit, SubmitMany, Traffic, UssdScreenIn
 from smsgw.carrier.submitted import SubmittedMessages
 from smsgw.carrier.subscribers import SubscriberRegistry
 
@@ -68,6 +68,8 @@ class Smsc:
             return self.submitted.cancel(binding.account, request, now)
         if isinstance(request, Replace):
             return self.submitted.replace(binding.account, request, now)
+        if isinstance(request, Traffic):
+            return self.submitted.traffic(binding.account, request)
         raise AssertionError(f"not a request: {request!r}")
 
     def refused(self, binding: Binding, command: str, rejected: Rejected, status: str) -> None:
@@ -106,10 +108,12 @@ class Smsc:
         )
 
     def _submit_many(self, binding: Binding, request: SubmitMany, now: float) -> Answer:
-        """Accept a message to each destination that passes; one message_id names them all."""
+        """Accept a message to each destination that passes; one message_id names them all,
+        or each has its own and the first is answered."""
         account = binding.account
         message = request.message
         message_id: str | None = None
+        first: str | None = None
         failed = []
         for destination, rejected in request.destinations:
             if rejected is None:
@@ -124,10 +128,13 @@ class Smsc:
                     FailedDestination(destination.ton, destination.npi, destination.address, rejected)
                 )
                 continue
-            message_id = self.center.accept_mt(
+            accepted = self.center.accept_mt(
                 account, message, destination, subscriber, now, message_id=message_id, via=binding.session_id
             )
-        return AcceptedSome(message_id or "", tuple(failed))
+            if request.shared_id:
+                message_id = accepted
+            first = first or accepted
+        return AcceptedSome(first or "", tuple(failed))
 
     def _dropped_by_fault(
         self, binding: Binding, source_addr: str, msisdn: str, command: str, sequence: int

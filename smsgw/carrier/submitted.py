@@ -1,4 +1,5 @@
-"""query_sm, cancel_sm and replace_sm: what an ESME may do with a message it submitted.
+"""query_sm, cancel_sm and replace_sm: what an ESME may do with a message it submitted; and
+an account's traffic (CMPP_QUERY).
 
 Each names the message by its message_id, and SMPP v3.4 has the source address verify the id
 (§4.8.1, §4.9.1, §4.10.1). An id names the messages it was given to: one submit_sm's, or every
@@ -11,10 +12,10 @@ from collections.abc import Callable
 from functools import partial
 
 from smsgw.carrier.accounts import Account
-from smsgw.carrier.answers import DONE, Answer, Later, QueryAnswer
+from smsgw.carrier.answers import DONE, Answer, Later, QueryAnswer, TrafficAnswer
 from smsgw.carrier.center import MessageCenter, parse_message_id
 from smsgw.carrier.errors import Refusal, Rejected
-from smsgw.carrier.requests import Cancel, Query, Replace
+from smsgw.carrier.requests import Cancel, Query, Replace, Traffic
 from smsgw.smpp.constants import MessageState
 from smsgw.store.interface import MessageStore
 from smsgw.store.records import MessageRecord
@@ -41,7 +42,7 @@ class SubmittedMessages:
         self,
         account: Account,
         message_id: str,
-        source_addr: str,
+        source_addr: str | None,
         then: Callable[[list[MessageRecord]], Answer],
         *,
         source_may_be_empty: bool = False,
@@ -49,7 +50,7 @@ class SubmittedMessages:
         """``then`` of the account's MT messages a message_id names, verified by source_addr.
 
         A message is found only when ``source_addr`` is the one it was submitted with;
-        query_sm may leave it empty ("not known"). TON and NPI are not compared: clients
+        query_sm may leave it empty ("not known"), and None checks nothing (CMPP_CANCEL). TON and NPI are not compared: clients
         often send 0/0 here.
 
         :raises Rejected: NO_SUCH_MESSAGE, saying which check failed (now or, for a
@@ -64,7 +65,11 @@ class SubmittedMessages:
                     Refusal.NO_SUCH_MESSAGE, f"{system_id!r} has no message with message_id {message_id!r}"
                 )
             source = group[0].source_addr
-            if source_addr != source and not (source_may_be_empty and not source_addr):
+            if (
+                source_addr is not None
+                and source_addr != source
+                and not (source_may_be_empty and not source_addr)
+            ):
                 raise Rejected(
                     Refusal.NO_SUCH_MESSAGE,
                     f"message {message_id} was submitted from source_addr {source!r}, not {source_addr!r}",
@@ -126,7 +131,7 @@ class SubmittedMessages:
         :raises Rejected: NO_SUCH_MESSAGE when nothing matches, NOT_PENDING when nothing waits.
         """
         if not cancel.message_id:
-            source, destination = cancel.source_addr, cancel.destination_addr
+            source, destination = cancel.source_addr or "", cancel.destination_addr
             targets = [
                 r
                 for r in self.center.pending_between(source, destination, account.system_id)
@@ -183,6 +188,18 @@ class SubmittedMessages:
 
         return self._named(account, replace.message_id, replace.source_addr, replaced)
 
+    def traffic(self, account: Account, traffic: Traffic) -> Answer:
+        """CMPP_QUERY: the account's MT and MO of a span, counted by what became of them.
+
+        A read of every message of the span, so off the serving thread where the store
+        allows (a database server); SQLite answers it where it is asked.
+        """
+        store = self.store
+        read = partial(store.traffic, account.system_id, traffic.start, traffic.end, traffic.service_type)
+        if not store.reads_anywhere:
+            return _traffic_answer(read())
+        return Later(read, _traffic_answer)
+
 
 def _group(
     row_id: int, message_id: str, system_id: str, get: Callable[[int], MessageRecord | None]
@@ -201,6 +218,19 @@ def _group(
         group.append(record)
         row_id += 1
     return group
+
+
+_WAITING = frozenset({MessageState.SCHEDULED, MessageState.ENROUTE, MessageState.ACCEPTD})
+
+
+def _traffic_answer(counts: tuple[list[tuple[str, int, int]], int]) -> TrafficAnswer:
+    by_state, users = counts
+    totals = {"MT": [0, 0, 0], "MO": [0, 0, 0]}  # delivered, waiting, failed
+    for direction, state, count in by_state:
+        column = 0 if state == MessageState.DELIVRD else 1 if state in _WAITING else 2
+        totals[direction][column] += count
+    mt, mo = totals["MT"], totals["MO"]
+    return TrafficAnswer(sum(mt), users, mt[0], mt[1], mt[2], mo[0], mo[1], mo[2])
 
 
 def _final(record: MessageRecord) -> bool:

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from smsgw.carrier.accounts import AccountRegistry
 from smsgw.carrier.center import DELIVRD, ENROUTE, MessageCenter, format_message_id
-from smsgw.carrier.encoding import DeliveryEncoder
 from smsgw.carrier.errors import Refusal, Rejected
 from smsgw.carrier.outbox import Outbox
 from smsgw.carrier.subscribers import Subscriber
 from smsgw.smpp.constants import EsmClass, Npi, Ton
 from smsgw.store.interface import MessageStore
 from smsgw.store.records import MessageRecord
-from smsgw.text.coding import DefaultAlphabet
+from smsgw.text.coding import Alphabet
 from smsgw.text.split import Mode as SplitMode
 from smsgw.text.split import Part, split_text
 
@@ -33,14 +32,12 @@ class HandsetTexts:
         accounts: AccountRegistry,
         center: MessageCenter,
         outbox: Outbox,
-        encoder: DeliveryEncoder,
         default_system_id: str | None,
     ) -> None:
         self.store = store
         self.accounts = accounts
         self.center = center
         self.outbox = outbox
-        self.encoder = encoder
         self.default_system_id = default_system_id
         self._reference = 0
 
@@ -70,14 +67,18 @@ class HandsetTexts:
         system_id = self.route_short_code(destination)
         account = self.accounts.get(system_id)
         mode: SplitMode = account.long_mo if account is not None else "udh"
-        alphabet: DefaultAlphabet = account.data_coding_0 if account is not None else "gsm"
+        # CMPP has no GSM alphabet: its SPs get ASCII (Msg_Fmt 0) or UCS2.
+        alphabet: Alphabet = (
+            "gsm" if account is None else "ascii" if account.protocol == "cmpp" else account.data_coding_0
+        )
+        encoder = self.center.encoder_for(account)
         ids = []
         for part in self._split(text, mode, alphabet):
             record = self._new_part(system_id, "MO", msisdn, msisdn, destination, part, now)
             record.report = ENROUTE  # the MO itself is owed to the account
             self.store.insert_message(record.as_row())
             self.center.announce(record)
-            self.outbox.add(record, "mo", self.encoder.mo(record, now), now)
+            self.outbox.add(record, "mo", encoder.mo(record, now), now)
             ids.append(record.message_id)
         return ids
 
@@ -102,7 +103,7 @@ class HandsetTexts:
             ids.append(record.message_id)
         return ids
 
-    def _split(self, text: str, mode: SplitMode, alphabet: DefaultAlphabet = "gsm") -> list[Part]:
+    def _split(self, text: str, mode: SplitMode, alphabet: Alphabet = "gsm") -> list[Part]:
         self._reference = (self._reference + 1) & 0xFF
         return split_text(text, ref=self._reference, mode=mode, alphabet=alphabet)
 
@@ -120,7 +121,7 @@ class HandsetTexts:
         row_id = self.center.next_row()
         account = self.accounts.get(system_id)  # none for P2P: its ids are decimal
         # An MO's id is in its account's format, so it never repeats one of that account's MTs.
-        message_id = format_message_id(row_id, account.message_id_format) if account else str(row_id)
+        message_id = format_message_id(row_id, account.message_id_format, now) if account else str(row_id)
         esm_class = int(EsmClass.UDHI) if part.esm_class_udhi else 0
         sar = part.sar or (None, None, None)
         return MessageRecord(

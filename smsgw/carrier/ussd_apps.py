@@ -85,7 +85,8 @@ class UssdApps:
     def send_to_esme(self, system_id: str, dialogue: Dialogue, op: int, text: str, end: bool) -> bool:
         """Deliver a USSD screen event to one of the account's receivers, live (never queued)."""
         screen = UssdScreenOut(dialogue.msisdn, dialogue.code, op, text, dialogue.its_session_info, end)
-        pdu = self.center.encoder.ussd(screen, self.accounts.get(system_id))
+        account = self.accounts.get(system_id)
+        pdu = self.center.encoder_for(account).ussd(screen, account)
         context = UssdDelivery(dialogue.session, dialogue.cursor)
         namespace = self.namespace_of(dialogue.msisdn)
         return self.outbox.send_now(

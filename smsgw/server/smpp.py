@@ -10,6 +10,7 @@ one-message-at-a-time clients fast.
 from __future__ import annotations
 
 import ipaddress
+import itertools
 from typing import Any
 
 from twisted.internet import defer, protocol
@@ -323,7 +324,8 @@ class SmppServerFactory(protocol.Factory):
         self.warnings = BudgetedLog(log, reactor.seconds, "protocol errors", call_later=reactor.callLater)
         self.connections: dict[int, SmppServerProtocol] = {}
         self._idle_waiters: list[defer.Deferred[None]] = []
-        self._next_session_id = 1
+        #: Session ids, carrier-wide: the CMPP server takes its own from the same counter.
+        self.session_ids = itertools.count(1)
         self._ticker = LoopingCall(self.tick)
         self._ticker.clock = reactor
         self._tick_interval = tick_interval
@@ -336,9 +338,7 @@ class SmppServerFactory(protocol.Factory):
             self._ticker.stop()
 
     def buildProtocol(self, addr: Any) -> SmppServerProtocol:
-        session_id = self._next_session_id
-        self._next_session_id += 1
-        connection = SmppServerProtocol(self, session_id)
+        connection = SmppServerProtocol(self, next(self.session_ids))
         connection.over_limit = self._make_room(getattr(addr, "host", "?"))
         return connection
 

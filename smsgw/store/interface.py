@@ -174,6 +174,11 @@ class MessageStore(Protocol):
     def msisdns(self, limit: int = 1000) -> list[str]:
         """MSISDNs that have messages, at most ``limit``."""
 
+    def traffic(
+        self, system_id: str, start: float, end: float, service_type: str | None = None
+    ) -> tuple[list[tuple[str, int, int]], int]:
+        """An account's messages of a span by (direction, state, count), and its MT's numbers."""
+
     def reserve_numbers(self, floor: int, count: int) -> int:
         """Reserve ``count`` numbers of the fresh pool above ``floor`` and above every number
         reserved before (by any process sharing the store); the last of them. A read: at

@@ -120,3 +120,12 @@ class SqlReads:
     def count_messages(self) -> int:
         """How many messages are stored."""
         return int(self._read(sql.COUNT_MESSAGES)[0][0])
+
+    def traffic(
+        self, system_id: str, start: float, end: float, service_type: str | None = None
+    ) -> tuple[list[tuple[str, int, int]], int]:
+        """An account's messages of a span (by submitted_at), optionally of one service type:
+        (direction, state, count) rows, and how many numbers its MT went to."""
+        params = (system_id, start, end, service_type, service_type)
+        rows = [(str(d), int(s), int(n)) for d, s, n in self._read(sql.TRAFFIC, params)]
+        return rows, int(self._read(sql.TRAFFIC_USERS, params)[0][0])

@@ -129,6 +129,16 @@ SUBSCRIBERS = "SELECT msisdn, name, state, inbox_after, namespace FROM subscribe
 LAST_MSISDN_BETWEEN = "SELECT max(msisdn) FROM messages WHERE msisdn >= ? AND msisdn < ?"
 MSISDNS = "SELECT DISTINCT msisdn FROM messages ORDER BY msisdn LIMIT ?"
 COUNT_MESSAGES = "SELECT COUNT(*) FROM messages"
+#: An account's messages submitted (MT) or taken (MO) in a span, by direction and state.
+TRAFFIC = (
+    "SELECT direction, state, COUNT(*) FROM messages WHERE system_id = ? AND submitted_at >= ? "
+    "AND submitted_at < ? AND (CAST(? AS TEXT) IS NULL OR service_type = ?) GROUP BY direction, state"
+)
+#: The numbers an account's MT of a span went to.
+TRAFFIC_USERS = (
+    "SELECT COUNT(DISTINCT msisdn) FROM messages WHERE system_id = ? AND direction = 'MT' "
+    "AND submitted_at >= ? AND submitted_at < ? AND (CAST(? AS TEXT) IS NULL OR service_type = ?)"
+)
 
 #: A phone's order per direction: received parts by arrival (``seen``); sent ones (``seen`` NULL) by row.
 _HANDSET_ORDER = {"MT": ("seen", ""), "MO": ("id", "seen IS NULL AND")}

@@ -82,6 +82,7 @@ class NetworkRoutes:
                 {
                     "id": session_id,
                     "system_id": binding.account.system_id,
+                    "protocol": binding.account.protocol,
                     "bind_type": binding.mode,
                     "peer": binding.peer,
                     "namespace": binding.namespace or None,

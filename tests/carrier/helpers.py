@@ -12,6 +12,7 @@ from smsgw.carrier.faults import FaultBook
 from smsgw.carrier.outbox import RetryPolicy
 from smsgw.carrier.subscribers import Subscriber, SubscriberRegistry
 from smsgw.carrier.ussd import UssdRoute
+from smsgw.frontend.cmpp.deliveries import CmppDeliveries
 from smsgw.frontend.smpp.deliveries import SmppDeliveries
 from smsgw.frontend.smpp.link import ReadLater, SmppLink, read_now
 from smsgw.frontend.smpp.pdulog import PduLog
@@ -80,7 +81,7 @@ class Link:
 
 def pdu_log(carrier: Carrier) -> PduLog:
     """The SMPP front end's PDU log of a carrier made by :func:`make_carrier`."""
-    encoder = carrier.center.encoder
+    encoder = carrier.center.encoders["smpp"]
     assert isinstance(encoder, SmppDeliveries)
     return encoder.pdu_log
 
@@ -102,7 +103,7 @@ def make_carrier(
         accounts or [Account("shop", "pw", short_codes=("12345",), **account)],
         subscribers,
         clock or FakeClock(),
-        encoder=SmppDeliveries(events),
+        encoders={"smpp": SmppDeliveries(events), "cmpp": CmppDeliveries()},
         events=events,
         retry=RetryPolicy(base=1.0, maximum=4.0, validity=60.0),
         default_system_id="shop",

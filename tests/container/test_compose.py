@@ -52,6 +52,7 @@ def test_the_stack_runs_smsgw_with_its_store_on_a_volume(compose_available: None
         "SMSGW_TOKEN": TOKEN,
         "SMSGW_COMPOSE_IMAGE": smsgw_image,
         "SMSGW_COMPOSE_SMPP_PORT": str(free_port()),
+        "SMSGW_COMPOSE_CMPP_PORT": str(free_port()),
         "SMSGW_COMPOSE_HTTP_PORT": str(http),
         "SMSGW_COMPOSE_MERCHANT_PORT": str(free_port()),
     }

@@ -19,6 +19,7 @@ from simulators.http import SmsgwError, call_api
 from simulators.merchant.client import Shop
 from smsgw.apiclient import use_token
 from tests.docker import docker
+from tests.e2e.cmppclient import CmppClient
 
 pytestmark = pytest.mark.e2e
 
@@ -33,7 +34,7 @@ class Container:
         self, image: str, *options: str, token: str | None = None, args: tuple[str, ...] = ()
     ) -> None:
         self.name = f"smsgw-test-{secrets.token_hex(4)}"
-        published = [f"-p127.0.0.1::{port}" for port in (2775, 8775, 8776)]
+        published = [f"-p127.0.0.1::{port}" for port in (2775, 7890, 8775, 8776)]
         given = ("-e", f"SMSGW_TOKEN={token}") if token else ()
         docker("run", "--detach", "--name", self.name, *published, *given, *options, image, *args)
         self.urls = [self.url(8775), self.url(8776)] if token else []
@@ -124,6 +125,28 @@ def test_an_esme_on_the_host_sends_an_otp_and_a_buyer_pays_with_it(run: Callable
     assert shop.confirm(order, code)["status"] == "paid"
     assert shop.wallet(buyer)["balance"] == 7500  # minor units
     assert container.stop() == 0  # SIGTERM: smsgw unbinds and closes its store
+
+
+def test_a_cmpp_sp_on_the_host_connects_and_its_text_reaches_the_handset(
+    run: Callable[..., Container],
+) -> None:
+    """CMPP's port is published as SMPP's is: the built-in SP connects from the host."""
+    container = run()
+    container.wait_healthy()
+    sp = CmppClient(("127.0.0.1", container.port(7890)))
+    try:
+        assert sp.connect("901234", "smsgw").status == 0
+        answer = sp.submit(
+            msg_src="901234",
+            src_id="1065712345",
+            msg_fmt=8,
+            dest_terminal_ids=("8613800000003",),
+            msg_content="验证码 5150".encode("utf-16-be"),
+        )
+        assert answer.result == 0
+    finally:
+        sp.close()
+    assert Phone("+8613800000003", container.url(8775)).wait_for_sms("验证码 5150").sender == "1065712345"
 
 
 def test_it_runs_unprivileged_and_keeps_its_store_on_the_volume(run: Callable[..., Container]) -> None:

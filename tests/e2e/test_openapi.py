@@ -35,6 +35,7 @@ from smsgw.web.handsets import HandsetRoutes
 from smsgw.web.namespaces import NamespaceRoutes
 from smsgw.web.network import NetworkRoutes
 from smsgw.web.openapi import OpenApiRoutes
+from tests.e2e.cmppclient import CmppClient
 from tests.e2e.conftest import DEMO, HEX_ACCOUNT_TOML, SHORT_CODE, Smsgw, call_json, wait_until
 
 # The fixtures server, start_server and connect come from tests/e2e/conftest.py.
@@ -373,15 +374,20 @@ class EventReader:
 
 
 def bind(server: Smsgw, connect: Any, api: Client) -> Any:
-    """A refused bind (for the refused event), then a transceiver listed in /api/sessions."""
+    """A refused bind (for the refused event), then a transceiver and a CMPP SP listed in
+    /api/sessions."""
     refused = connect(server, raw=True)
     assert refused.bind(password="wrong").command_status != 0
     doomed = connect(server)
     doomed.bind("receiver")
     esme = connect(server)
     esme.bind("transceiver")
+    sp = CmppClient((server.ports["cmpp_host"], server.ports["cmpp"]))
+    assert sp.connect("901234", "smsgw").status == 0
     sessions = api("GET", "/api/sessions", 200)["sessions"]
-    assert any(s["bind_type"] == "transceiver" and s["since"] for s in sessions)
+    sp.close()
+    assert any(s["bind_type"] == "transceiver" and s["since"] and s["protocol"] == "smpp" for s in sessions)
+    assert any(s["protocol"] == "cmpp" and s["state"] == "connected" for s in sessions)
     (receiver,) = [s["id"] for s in sessions if s["bind_type"] == "receiver"]
     dropped = api("DELETE", "/api/sessions/{session_id}", 200, session_id=str(receiver))
     assert dropped == {"id": receiver, "system_id": "smsgw", "dropped": True}

@@ -1,0 +1,309 @@
+"""CMPP's front end: one SP session joined to the carrier, without I/O.
+
+The session (:class:`~smsgw.cmpp.session.IsmgSession`) turns bytes into PDUs and events; this
+module turns those into the carrier's calls (a connect, a submit, the answer to a DELIVER) and
+the carrier's answers into CMPP responses. The Twisted adapter (:mod:`smsgw.server.cmpp`)
+only moves bytes and time. A CMPP connection is a transceiver: it submits and takes reports
+and MO on the same connection.
+"""
+
+from __future__ import annotations
+
+import calendar
+import functools
+import time
+from collections.abc import Callable
+from typing import Any
+
+from smsgw.carrier.answers import Accepted, AcceptedSome, Answer, Dropped, Later, TrafficAnswer
+from smsgw.carrier.binding import Binding
+from smsgw.carrier.carrier import Carrier
+from smsgw.carrier.errors import BindRefused, Refusal, Rejected
+from smsgw.carrier.requests import Cancel, Traffic
+from smsgw.cmpp import auth
+from smsgw.cmpp import pdu as p
+from smsgw.cmpp.constants import Version
+from smsgw.cmpp.session import ConnectRequested, IsmgSession, ResponseReceived, ResponseTimedOut
+from smsgw.frontend.cmpp.deliveries import relaid_for
+from smsgw.frontend.cmpp.requests import decode_submit
+from smsgw.frontend.cmpp.results import connect_status, result_name, status_name, submit_result
+from smsgw.frontend.smpp.link import ReadLater, read_now
+from smsgw.smpp.constants import BindType
+
+#: A CMPP_CANCEL's answer: 0 cancelled, 1 not.
+_CANCELLED, _NOT_CANCELLED = 0, 1
+
+
+class CmppLink:
+    """One SP connection as the carrier's :class:`~smsgw.carrier.binding.AppLink`.
+
+    :param output_ready: asks the edge to write the session's output at the end of the turn.
+    :param read_later: runs the store reads of :class:`~smsgw.carrier.answers.Later` answers.
+    """
+
+    def __init__(
+        self,
+        carrier: Carrier,
+        session: IsmgSession[object],
+        session_id: int,
+        peer: str,
+        output_ready: Callable[[], None],
+        read_later: ReadLater = read_now,
+    ) -> None:
+        self.carrier = carrier
+        self.session = session
+        self.session_id = session_id
+        self.peer = peer
+        self.output_ready = output_ready
+        self.read_later = read_later
+        self.gone = False
+        self.binding: Binding | None = None
+        self._admit: Callable[[float], None]
+        # The outbox sends through this on its hot path; a 2.0 session relays 3.0's layout.
+        self.deliver: Callable[[bytes, float, object], object] = session.send_encoded
+
+    @property
+    def can_deliver(self) -> bool:
+        return self.session.can_deliver
+
+    @property
+    def window_free(self) -> int:
+        return self.session.window_free
+
+    def drop(self, reason: str) -> None:
+        self.session.drop(reason)
+        self.output_ready()
+
+    def describe(self) -> dict[str, object]:
+        session = self.session
+        return {
+            "state": session.state.value,
+            "window": {"size": session.config.window, "in_flight": session.deliveries_in_flight},
+        }
+
+    @property
+    def system_id(self) -> str:
+        """The connected SP's Source_Addr, or ``unbound``, for logs."""
+        return self.binding.account.system_id if self.binding is not None else "unbound"
+
+    # -- connect -------------------------------------------------------------------------
+
+    def connect(self, event: ConnectRequested) -> bool:
+        """Authenticate a CMPP_CONNECT and answer it; return whether it was accepted."""
+        pdu = event.pdu
+        credential = functools.partial(
+            auth.is_authentic, pdu.authenticator_source, pdu.source_addr, stamp=pdu.timestamp
+        )
+        try:
+            binding = self.carrier.binds.bind(
+                self,
+                self.session_id,
+                self.peer,
+                pdu.source_addr,
+                credential,
+                BindType.TRANSCEIVER,
+                "",
+                protocol="cmpp",
+            )
+        except BindRefused as refused:
+            status = connect_status(refused)
+            self.session.refuse(pdu, status)
+            self.carrier.binds.refused(
+                self.session_id, pdu.source_addr, "CMPP_CONNECT", refused, status_name(status)
+            )
+            return False
+        self.binding = binding
+        self._admit = functools.partial(self.carrier.smsc.admit, binding)
+        if event.version is not Version.V30:
+            self.deliver = self._deliver_relaid
+        self.session.accept(pdu, binding.account.password)
+        return True
+
+    def refuse_connect(self, event: ConnectRequested, refused: Rejected) -> None:
+        """Refuse a connect, the carrier's refusal or the edge's (a connection over a limit),
+        and announce it with its reason; the connection then ends."""
+        status = connect_status(refused)
+        self.carrier.binds.refused(
+            self.session_id, event.pdu.source_addr, "CMPP_CONNECT", refused, status_name(status)
+        )
+        self.session.refuse(event.pdu, status)
+
+    def _deliver_relaid(self, raw: bytes, now: float, context: object) -> object:
+        return self.session.send_encoded(relaid_for(raw, self.session.version), now, context)
+
+    def lost(self, contexts: tuple[object, ...], reason: str) -> None:
+        """The connection is gone: what it had in flight goes back to the carrier."""
+        self.gone = True
+        if self.binding is not None:
+            self.carrier.unbound(self.binding, contexts, reason)
+
+    # -- requests --------------------------------------------------------------------------
+
+    def submit(self, pdu: p.Submit) -> None:
+        """Answer a CMPP_SUBMIT: SUBMIT_RESP with the Msg_Id, or the Result that says why not."""
+        session = self.session
+        if session.dropped:
+            return
+        binding = self.binding
+        assert binding is not None  # the session lets requests through only once connected
+        carrier = self.carrier
+        try:
+            now = carrier.clock.now()
+            request = decode_submit(pdu, binding.account, now, carrier.limits, self._admit)
+            answer = carrier.smsc.request(binding, request, "CMPP_SUBMIT", pdu.sequence_id, now)
+        except Rejected as rejected:
+            self._refuse(binding, pdu, rejected)
+            return
+        self._answer(binding, pdu, answer)
+
+    def _answer(self, binding: Binding, pdu: p.Submit, answer: Answer) -> None:
+        if type(answer) is Accepted:
+            self.session.respond(pdu, msg_id=int(answer.message_id), result=0)
+        elif isinstance(answer, AcceptedSome):
+            if answer.message_id:
+                self.session.respond(pdu, msg_id=int(answer.message_id), result=0)
+            else:  # every number refused: the first one's reason answers
+                self._refuse(binding, pdu, answer.failed[0].rejected)
+        elif isinstance(answer, Dropped):
+            self.drop(answer.reason)
+        elif isinstance(answer, Later):
+            self.read_later(
+                answer.read,
+                functools.partial(self._answer_later, binding, pdu, answer),
+                functools.partial(self._read_failed, binding, pdu),
+            )
+        else:
+            raise AssertionError(f"a CMPP_SUBMIT cannot be answered with {answer!r}")
+
+    def _answer_later(self, binding: Binding, pdu: p.Submit, later: Later, result: Any) -> None:
+        if self.gone:
+            return
+        try:
+            answer = later.answer(result)
+        except Rejected as rejected:
+            self._refuse(binding, pdu, rejected)
+        else:
+            self._answer(binding, pdu, answer)
+        self.output_ready()
+
+    def _read_failed(self, binding: Binding, pdu: p.Submit, error: BaseException) -> None:
+        if self.gone:
+            return
+        self._refuse(binding, pdu, Rejected(Refusal.SYSTEM_ERROR, f"the store could not be read: {error}"))
+        self.output_ready()
+
+    def _refuse(self, binding: Binding, pdu: p.Submit, rejected: Rejected) -> None:
+        result = submit_result(rejected)
+        self.session.respond(pdu, msg_id=0, result=result)
+        self.carrier.smsc.refused(binding, "CMPP_SUBMIT", rejected, result_name(result))
+
+    def cancel(self, pdu: p.Cancel) -> None:
+        """CMPP_CANCEL: every number of the Msg_Id's message that still waits ends DELETED
+        (with its report, when one was asked for); Success_Id 0, or 1 when nothing waited."""
+        binding = self.binding
+        assert binding is not None
+        carrier = self.carrier
+        request = Cancel(str(pdu.msg_id), "", None, "")
+        try:
+            answer = carrier.smsc.request(
+                binding, request, "CMPP_CANCEL", pdu.sequence_id, carrier.clock.now()
+            )
+        except Rejected as rejected:
+            self._cancel_refused(binding, pdu, rejected)
+            return
+        self._cancel_answer(binding, pdu, answer)
+
+    def _cancel_answer(self, binding: Binding, pdu: p.Cancel, answer: Answer) -> None:
+        if isinstance(answer, Later):
+            self.read_later(
+                answer.read,
+                functools.partial(self._cancel_later, binding, pdu, answer),
+                lambda error: self._cancel_refused(
+                    binding, pdu, Rejected(Refusal.SYSTEM_ERROR, f"the store could not be read: {error}")
+                ),
+            )
+            return
+        self.session.respond(pdu, success_id=_CANCELLED)
+
+    def _cancel_later(self, binding: Binding, pdu: p.Cancel, later: Later, result: Any) -> None:
+        if self.gone:
+            return
+        try:
+            answer = later.answer(result)
+        except Rejected as rejected:
+            self._cancel_refused(binding, pdu, rejected)
+        else:
+            self._cancel_answer(binding, pdu, answer)
+        self.output_ready()
+
+    def _cancel_refused(self, binding: Binding, pdu: p.Cancel, rejected: Rejected) -> None:
+        if self.gone:
+            return
+        self.session.respond(pdu, success_id=_NOT_CANCELLED)
+        self.carrier.smsc.refused(binding, "CMPP_CANCEL", rejected, f"Success_Id {_NOT_CANCELLED}")
+        self.output_ready()
+
+    def query(self, pdu: p.Query) -> None:
+        """CMPP_QUERY: the SP's traffic of a day (Time, YYYYMMDD in UTC), in all (Query_Type 0)
+        or of one service (1, Query_Code its Service_Id). A day that is no date counts nothing."""
+        binding = self.binding
+        assert binding is not None
+        carrier = self.carrier
+        try:
+            start = calendar.timegm(time.strptime(pdu.time, "%Y%m%d"))
+        except ValueError:
+            self._query_answer(pdu, TrafficAnswer(0, 0, 0, 0, 0, 0, 0, 0))
+            return
+        service = pdu.query_code if pdu.query_type == 1 else None
+        request = Traffic(start, start + 86400.0, service)
+        answer = carrier.smsc.request(binding, request, "CMPP_QUERY", pdu.sequence_id, carrier.clock.now())
+        if isinstance(answer, Later):
+            self.read_later(
+                answer.read,
+                lambda counts: self._query_later(pdu, answer, counts),
+                lambda error: self._query_later(pdu, None, error),
+            )
+        else:
+            self._query_answer(pdu, answer)
+
+    def _query_later(self, pdu: p.Query, later: Later | None, result: Any) -> None:
+        if self.gone:
+            return
+        # The read failed: nothing counted can be told, and CMPP has no error to say so.
+        answer = later.answer(result) if later is not None else TrafficAnswer(0, 0, 0, 0, 0, 0, 0, 0)
+        self._query_answer(pdu, answer)
+        self.output_ready()
+
+    def _query_answer(self, pdu: p.Query, answer: Answer) -> None:
+        assert isinstance(answer, TrafficAnswer)
+        self.session.respond(
+            pdu,
+            time=pdu.time,
+            query_type=pdu.query_type,
+            query_code=pdu.query_code,
+            mt_tl_msg=answer.mt_messages,
+            mt_tl_usr=answer.mt_users,
+            mt_scs=answer.mt_delivered,
+            mt_wt=answer.mt_waiting,
+            mt_fl=answer.mt_failed,
+            mo_scs=answer.mo_delivered,
+            mo_wt=answer.mo_waiting,
+            mo_fl=answer.mo_failed,
+        )
+
+    # -- the answers to our DELIVERs -------------------------------------------------------
+
+    def answered(self, event: ResponseReceived[object]) -> None:
+        """The SP answered a DELIVER: Result 0 takes it; any other is retried, since CMPP has
+        no code that refuses a delivery for good."""
+        response = event.pdu
+        assert isinstance(response, p.DeliverResp)
+        if not response.result:
+            self.carrier.delivery_accepted(event.context)
+        else:
+            detail = f"answered the CMPP_DELIVER with Result {response.result}"
+            self.carrier.delivery_refused(event.context, permanent=False, detail=detail)
+
+    def timed_out(self, event: ResponseTimedOut[object]) -> None:
+        """A DELIVER got no answer within T: the carrier retries it."""
+        self.carrier.delivery_timed_out(event.context)
