@@ -24,9 +24,12 @@ from typing import Any
 
 from benchmarks import report, servers
 
-TARGETS = ("null", "reference", "smsgw", "smsgw-pg", "smsgw-pg2")
+TARGETS = ("null", "reference", "smsgw", "smsgw-pg", "smsgw-pg2", "smsgw-cmpp")
 #: Targets that are several processes; each load is split evenly among them.
 POSTGRES_TARGETS = ("smsgw-pg", "smsgw-pg2")
+#: The load generator of a target that is not loaded over SMPP; it has one bind, so no
+#: many-bind shapes and no smpplib ping-pong.
+CLIENTS = {"smsgw-cmpp": "benchmarks.cmppload"}
 RESULTS = servers.BENCH_DIR / "results" / "latest.json"
 
 
@@ -128,6 +131,7 @@ class Bench:
             "null": lambda: [servers.start_null(workdir)],
             "null-delayed-ack": lambda: [servers.start_null(workdir, quickack=False)],
             "smsgw": lambda: [servers.start_smsgw(workdir)],
+            "smsgw-cmpp": lambda: [servers.start_smsgw(workdir, cmpp=True)],
         }
         if self.postgres is not None:
             starters["smsgw-pg"] = lambda: [servers.start_smsgw(workdir, store_url=self._new_database())]
@@ -150,13 +154,14 @@ class Bench:
         if started is None:
             return
         timeout = 60 + n / 500
+        module = CLIENTS.get(name, "benchmarks.loadgen")
         result: dict[str, Any]
         try:
             warm: list[dict[str, Any]] = []
             if self.args.warmup:
                 warm = [
                     servers.run_client(
-                        "benchmarks.loadgen",
+                        module,
                         server,
                         ["-n", str(self.args.warmup), "--window", "100"],
                         timeout,
@@ -168,7 +173,9 @@ class Bench:
                 result = {"error": f"warm-up failed: {'; '.join(failed)}"}
             else:
                 extra = ["--binds", str(max(1, binds // len(started))), "--window", str(window)]
-                runs, cpu_used = servers.load_split(started, n, extra, timeout)
+                if name in CLIENTS:
+                    extra = extra[2:]  # one connection: no --binds
+                runs, cpu_used = servers.load_split(started, n, extra, timeout, module)
                 result = runs[0] if len(started) == 1 else report.merge_loads(runs)
                 for server in started:
                     if server.process.poll() is not None:
@@ -231,12 +238,12 @@ class Bench:
                     self.load_run(name, round_no, window, n)
             for binds, window in args.shapes:
                 # The null server serves one connection at a time: it has no many-bind figure.
-                for name in (server for server in order if server != "null"):
+                for name in (server for server in order if server != "null" and server not in CLIENTS):
                     self.load_run(name, round_no, window, args.n or 20_000, binds)
             if args.pingpong:
                 # One message in flight at a time: a second node would idle, so smsgw-pg2 has none.
                 extra = ["null-delayed-ack"] if "null" in order else []
-                for name in [server for server in order if server != "smsgw-pg2"] + extra:
+                for name in [s for s in order if s != "smsgw-pg2" and s not in CLIENTS] + extra:
                     self.pingpong_run(name, round_no)
 
 
@@ -313,6 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     ratio = report.ratios(load)
     ratio_pg = report.ratios(load, "smsgw-pg")
     ratio_pg2 = report.ratios(load, "smsgw-pg2")
+    ratio_cmpp = report.ratios(load, "smsgw-cmpp")
     order = list(TARGETS)
     print()
     for shape, by_server in load.items():
@@ -323,6 +331,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"smsgw on PostgreSQL / reference submits/s, {shape}: {ratio_pg[shape]:.2f}")
         if shape in ratio_pg2:
             print(f"smsgw, 2 nodes on PostgreSQL / reference submits/s, {shape}: {ratio_pg2[shape]:.2f}")
+        if shape in ratio_cmpp:
+            print(f"smsgw over CMPP / reference submits/s, {shape}: {ratio_cmpp[shape]:.2f}")
         print()
     if pingpong:
         print(report.pingpong_table(pingpong, order + ["null-delayed-ack"]))
@@ -342,6 +352,7 @@ def main(argv: list[str] | None = None) -> int:
                     "smsgw_over_reference": {str(w): r for w, r in ratio.items()},
                     "smsgw_pg_over_reference": {str(w): r for w, r in ratio_pg.items()},
                     "smsgw_pg2_over_reference": {str(w): r for w, r in ratio_pg2.items()},
+                    "smsgw_cmpp_over_reference": {str(w): r for w, r in ratio_cmpp.items()},
                 },
                 "load_runs": bench.load_runs,
                 "pingpong_runs": bench.pingpong_runs,

@@ -15,6 +15,7 @@ LABELS = {
     "smsgw": "smsgw",
     "smsgw-pg": "smsgw on PostgreSQL",
     "smsgw-pg2": "smsgw, 2 nodes on PostgreSQL",
+    "smsgw-cmpp": "smsgw over CMPP 3.0",
 }
 #: In the ping-pong the null server bounds smpplib, not the load generator.
 PINGPONG_LABELS = {

@@ -221,10 +221,16 @@ def start_reference(workdir: Path, reference: Reference) -> Server:
 
 
 def start_smsgw(
-    workdir: Path, timeout: float = 10.0, store_url: str | None = None, extra: tuple[str, ...] = ()
+    workdir: Path,
+    timeout: float = 10.0,
+    store_url: str | None = None,
+    extra: tuple[str, ...] = (),
+    *,
+    cmpp: bool = False,
 ) -> Server:
     """Start ``python -m smsgw serve`` on free ports and read its ports file: with its file
-    store in ``workdir``, or on the PostgreSQL database ``store_url``.
+    store in ``workdir``, or on the PostgreSQL database ``store_url``. With ``cmpp`` the
+    server is reached on its CMPP port, as its built-in SP (901234/smsgw).
 
     The assumed interface: ``serve --smpp-port 0 --http-port 0 --db PATH --ports-file FILE``,
     and once listening smsgw writes FILE as JSON with at least ``smpp`` (the port) and
@@ -259,10 +265,14 @@ def start_smsgw(
             )
         try:
             ports = json.loads(ports_file.read_text())
-            port = int(ports["smpp"])
+            port = int(ports["cmpp" if cmpp else "smpp"])
         except (OSError, ValueError, KeyError, TypeError):
             time.sleep(0.02)  # not written yet, or written halfway
             continue
+        if cmpp:
+            return Server(
+                "smsgw-cmpp", process, port, "901234", "smsgw", str(ports.get("cmpp_host", "127.0.0.1")), log
+            )
         return Server(
             "smsgw" if store_url is None else "smsgw-pg",
             process,
@@ -328,17 +338,15 @@ def run_client(module: str, server: Server, extra: list[str], timeout: float) ->
 
 
 def load_split(
-    started: list[Server], n: int, extra: list[str], timeout: float
+    started: list[Server], n: int, extra: list[str], timeout: float, module: str = "benchmarks.loadgen"
 ) -> tuple[list[dict[str, Any]], float]:
-    """One load generator per server, all at once, ``n`` messages split evenly among them;
-    their results, and the CPU seconds the servers spent meanwhile (summed)."""
+    """One load generator (``module``) per server, all at once, ``n`` messages split evenly
+    among them; their results, and the CPU seconds the servers spent meanwhile (summed)."""
     cpu_before = [server.cpu_seconds() for server in started]
     with ThreadPoolExecutor(len(started)) as pool:
         results = list(
             pool.map(
-                lambda server: run_client(
-                    "benchmarks.loadgen", server, ["-n", str(n // len(started)), *extra], timeout
-                ),
+                lambda server: run_client(module, server, ["-n", str(n // len(started)), *extra], timeout),
                 started,
             )
         )

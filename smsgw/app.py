@@ -258,7 +258,7 @@ def build_carrier(config: Config, store: MessageStore, clock: Clock) -> tuple[Ca
         # The merchant binds with a password made up at start; nothing else may lock it out.
         failed_binds=FailedBinds(
             config.smpp.max_failed_binds,
-            exempt=[merchant.system_id] if merchant is not None else [],
+            exempt=[merchant.system_id, merchant.sp_id] if merchant is not None else [],
         ),
     )
     return carrier, deliveries
@@ -429,6 +429,7 @@ def start(config: Config, reactor: Any) -> Any:
             clock=clock.now,
             token=merchant_token,
             store=store,
+            cmpp=(cmpp_port.getHost().host, cmpp_port.getHost().port),
         )
         info["merchant"] = {"url": companion.url}
         root.mount(b"merchant", companion.api)
@@ -476,16 +477,18 @@ def _cmpp_lines(running: Running) -> list[str]:
     e = running.endpoints
     if "cmpp" not in e:
         return []
-    sps = [a for a in running.config.all_accounts if a.protocol == "cmpp"]
-    shown = (
-        ", ".join(f"SP_Id={a.system_id}" for a in sps[:3]) or 'no SP account ([[accounts]] protocol = "cmpp")'
-    )
-    secret = (
-        "  secret=smsgw"
-        if any(a.system_id == DEFAULT_SP_ID and a.password == DEFAULT_SP_SECRET for a in sps)
-        else ""
-    )
-    return [f"  CMPP      {e['cmpp_host']}:{e['cmpp']}   {shown}{secret}   (CMPP 2.0 and 3.0)"]
+    config = running.config
+    merchant = config.active_merchant
+    # The merchant's SP is shown on its own line.
+    own = merchant.sp_id if merchant is not None and merchant.protocol == "cmpp" else None
+    shown = [
+        f"SP_Id={a.system_id}"
+        + ("  secret=smsgw" if (a.system_id, a.password) == (DEFAULT_SP_ID, DEFAULT_SP_SECRET) else "")
+        for a in config.all_accounts
+        if a.protocol == "cmpp" and a.system_id != own
+    ]
+    listed = ", ".join(shown[:3]) or 'no SP account ([[accounts]] protocol = "cmpp")'
+    return [f"  CMPP      {e['cmpp_host']}:{e['cmpp']}   {listed}   (CMPP 2.0 and 3.0)"]
 
 
 def banner(running: Running) -> str:
@@ -512,6 +515,8 @@ def banner(running: Running) -> str:
         )
         password = m.password if running.merchant_password_made_up else "(as in your config)"
         lines.append(f"            binds as system_id={m.system_id}  password={password}")
+        if m.protocol == "cmpp":
+            lines.append(f"            its SMS over CMPP as SP_Id={m.sp_id} (that password is its secret)")
         if running.merchant_token is not None and running.http_token is None:
             lines.append(f"            its API wants Authorization: Bearer {running.merchant_token}")
     subscribers = list(running.carrier.subscribers)

@@ -65,6 +65,13 @@ class Companion(Protocol):
     def http_port(self) -> int: ...
     @property
     def shop_name(self) -> str: ...
+    @property
+    def protocol(self) -> str:
+        """``smpp``, or ``cmpp``: its SMS go over CMPP as the SP :attr:`sp_id` (its USSD stays
+        on its SMPP bind: CMPP has none)."""
+
+    @property
+    def sp_id(self) -> str: ...
 
     def evolve(self, **changes: Any) -> Companion:
         """A copy with ``changes`` made (``enabled``, ``password``, ``http_port``)."""
@@ -78,9 +85,11 @@ class Companion(Protocol):
         clock: Callable[[], float],
         token: str | None,
         store: DocumentStore,
+        cmpp: tuple[str, int] | None = None,
     ) -> Deferred[Any]:
-        """Listen on HTTP and start binding to the carrier's SMPP address ``carrier``; fire
-        with the :class:`RunningCompanion`.
+        """Listen on HTTP and start binding to the carrier's SMPP address ``carrier`` (and,
+        with protocol ``cmpp``, connecting to its CMPP address ``cmpp``); fire with the
+        :class:`RunningCompanion`.
 
         :param clock: the carrier's, so that advancing it moves the companion's time too.
         :param token: wanted on every request to its API, if any.

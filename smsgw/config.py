@@ -231,6 +231,15 @@ class Config:
         if merchant is None or any(a.system_id == merchant.system_id for a in self.accounts):
             return self.accounts
         password = _NO_PASSWORD_YET if merchant.password is None else merchant.password
+        if merchant.protocol == "cmpp":  # SMS over CMPP as its SP; USSD on its SMPP bind
+            sp = Account(
+                merchant.sp_id,
+                password,
+                short_codes=(merchant.short_code,),
+                message_id_format="cmpp",
+                protocol="cmpp",
+            )
+            return (*self.accounts, Account(merchant.system_id, password), sp)
         own = Account(merchant.system_id, password, short_codes=(merchant.short_code,))
         return (*self.accounts, own)
 

@@ -400,6 +400,9 @@ def test_smsgw_variables_override_the_file_key_by_key(tmp_path) -> None:
         "SMSGW_MERCHANT_SEED": "42",  # a number whose default is none
         "SMSGW_TOKEN": "not-a-section-key-but-the-token",
         "SMSGW_COMPOSE_IMAGE": "for docker-compose.yml",
+        "SMSGW_CMPP_HOST": "0.0.0.0",  # the container's image sets it
+        "SMSGW_CMPP_PORT": "7891",
+        "SMSGW_MERCHANT_PROTOCOL": "cmpp",
         "OTHER": "ignored",
     }
     config = load_config(str(path), environ=environ)
@@ -408,6 +411,7 @@ def test_smsgw_variables_override_the_file_key_by_key(tmp_path) -> None:
     assert (config.network.country_code, config.merchant.short_code) == ("44", "10010")
     assert [a.system_id for a in config.accounts] == ["shop"]
     assert (config.smpp.session.system_id, config.merchant.seed) == ("12345", 42)
+    assert (config.cmpp.host, config.cmpp.port, config.merchant.protocol) == ("0.0.0.0", 7891, "cmpp")
 
 
 def test_a_wrong_variable_is_named_with_the_fix() -> None:

@@ -18,7 +18,19 @@ from simulators.merchant.config import LOOPBACK_HOSTS, MerchantConfig
 from simulators.merchant.otp import OtpPolicy
 from simulators.merchant.runner import RunningMerchant, start_merchant
 from smsgw.config import DEFAULT_USSD_CODE
-from smsgw.configcheck import Check, ConfigError, count, digits, fields, flag, number, port, text, ussd_code
+from smsgw.configcheck import (
+    Check,
+    ConfigError,
+    choice,
+    count,
+    digits,
+    fields,
+    flag,
+    number,
+    port,
+    text,
+    ussd_code,
+)
 from smsgw.store.interface import DocumentStore
 
 
@@ -44,6 +56,10 @@ class MerchantSettings:
     otp_ttl: float = 300.0
     otp_attempts: int = 3
     callback_hosts: tuple[str, ...] = LOOPBACK_HOSTS
+    #: ``cmpp``: its SMS (OTP out, replies in) go over CMPP as the SP ``sp_id``; USSD stays
+    #: on its SMPP bind, since CMPP has none (docs/cmpp.md).
+    protocol: str = "smpp"
+    sp_id: str = "900001"
 
     def evolve(self, **changes: Any) -> MerchantSettings:
         """A copy with ``changes`` made."""
@@ -68,6 +84,7 @@ class MerchantSettings:
         clock: Callable[[], float],
         token: str | None,
         store: DocumentStore,
+        cmpp: tuple[str, int] | None = None,
     ) -> defer.Deferred[RunningMerchant]:
         """The mock merchant, bound to the carrier at ``carrier`` over real SMPP like any shop's gateway.
 
@@ -91,6 +108,7 @@ class MerchantSettings:
             clock=clock,  # the carrier's: advancing it expires codes and orders too
             token=token,
             store=store,
+            cmpp=(cmpp[0], cmpp[1], self.sp_id) if self.protocol == "cmpp" and cmpp is not None else None,
         )
 
 
@@ -115,6 +133,13 @@ def _host_names(where: str, value: Any) -> tuple[str, ...]:
     return tuple(host.lower() for host in value)
 
 
+def _sp_id(where: str, value: Any) -> str:
+    sp_id = digits(where, value)
+    if len(sp_id) > 6:
+        raise ConfigError(f"{where}: a CMPP SP_Id is at most 6 digits, not {len(sp_id)}")
+    return sp_id
+
+
 def _otp_length(where: str, value: Any) -> int:
     length = int(number(where, value, minimum=4, integer=True))
     if length > 10:
@@ -136,6 +161,8 @@ _CHECKS: dict[str, Check] = {
     "otp_ttl": lambda w, v: float(number(w, v, minimum=1)),
     "otp_attempts": count,
     "callback_hosts": _host_names,
+    "protocol": choice(("smpp", "cmpp")),
+    "sp_id": lambda w, v: _sp_id(w, v),
 }
 
 

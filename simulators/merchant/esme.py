@@ -36,6 +36,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from io import BytesIO
 from typing import Any
 
+import attrs
 from twisted.internet import defer
 from twisted.internet.task import LoopingCall, deferLater
 from twisted.logger import Logger
@@ -46,11 +47,13 @@ from twisted.web.http_headers import Headers
 from simulators.merchant.actions import Action, EndUssd, PushUssd, SendSms, ShowUssd, Webhook
 from simulators.merchant.orders import CANCELLED_BY_USER, HANDSET_BUSY, HANDSET_UNREACHABLE, NO_ANSWER
 from simulators.merchant.service import Merchant
-from smsgw.server.esme import EsmeClient, EsmeError
+from smsgw.cmpp import pdu as cmpp_pdu
+from smsgw.cmpp.sp import SpConfig
+from smsgw.server.esme import CMPP, EsmeClient, EsmeError
 from smsgw.smpp.constants import BindType
 from smsgw.smpp.esme import EsmeConfig
 from smsgw.smpp.sm import SubmitSm
-from smsgw.text.coding import decode_text, encode_text
+from smsgw.text.coding import DATA_CODING_IA5, decode_text, encode_text
 from smsgw.text.errors import InvalidUdh
 from smsgw.text.split import split_text
 from smsgw.text.udh import split_udh
@@ -141,6 +144,7 @@ class MerchantEsme:
         retry_delay: float = 1.0,
         clock: Callable[[], float] | None = None,
         save: Saver | None = None,
+        cmpp: tuple[str, Callable[[Any], defer.Deferred[Any]]] | None = None,
     ) -> None:
         self.merchant = merchant
         self.save = save
@@ -155,6 +159,14 @@ class MerchantEsme:
             self.on_delivery,
             retry_delay=retry_delay,
         )
+        #: With ``cmpp`` (SP_Id, connect), SMS go over an SP connection of their own.
+        self.cmpp_client: EsmeClient | None = None
+        if cmpp is not None:
+            sp_id, connect_cmpp = cmpp
+            self.cmpp_client = EsmeClient(
+                SpConfig(sp_id, password), reactor, connect_cmpp, self.on_cmpp_delivery,
+                retry_delay=retry_delay, dialect=CMPP,
+            )  # fmt: skip
         # The session this merchant chose for the push dialogue it holds open, per handset.
         self._pushed: dict[str, int] = {}
         # The newest session that named a dialogue of each handset (seen or chosen): never the
@@ -174,9 +186,16 @@ class MerchantEsme:
 
     # -- lifecycle -------------------------------------------------------------------
 
+    @property
+    def sms_client(self) -> EsmeClient:
+        """Where SMS go: the SP connection over CMPP, else the SMPP bind."""
+        return self.cmpp_client if self.cmpp_client is not None else self.client
+
     def start(self) -> None:
         """Bind (and keep bound) and start the core's clock."""
         self.client.start()
+        if self.cmpp_client is not None:
+            self.cmpp_client.start()
         self._ticker.start(1.0, now=False)
 
     def stop(self) -> None:
@@ -184,11 +203,17 @@ class MerchantEsme:
         if self._ticker.running:
             self._ticker.stop()
         self.client.stop()
+        if self.cmpp_client is not None:
+            self.cmpp_client.stop()
 
     @property
     def bound(self) -> bool:
-        """Whether a bind is up now."""
-        return self.client.connection is not None
+        """Whether a bind is up now (both, when SMS go over CMPP)."""
+        return self.client.connection is not None and self.sms_client.connection is not None
+
+    def when_bound(self) -> defer.Deferred[Any]:
+        """Fires once every bind is up."""
+        return defer.gatherResults([self.client.when_bound(), self.sms_client.when_bound()])
 
     def now(self) -> float:
         """The core's clock."""
@@ -216,6 +241,13 @@ class MerchantEsme:
             return 0
 
         return defer.maybeDeferred(self._delivered, pdu).addCallbacks(lambda _: 0, failed)
+
+    def on_cmpp_delivery(self, deliver: Any) -> defer.Deferred[int]:
+        """A CMPP_DELIVER on the SP connection: a report is taken as it is; an MO is handed to
+        the core as an SMPP one is (0 once it is durable; else Result 9, sent again later)."""
+        if deliver.registered_delivery:
+            return defer.succeed(0)
+        return self.on_delivery(_CmppMo.of(deliver)).addCallbacks(lambda status: status, lambda _: 9)
 
     def _delivered(self, pdu: Any) -> defer.Deferred[None] | None:
         if pdu.esm_class & RECEIPT:
@@ -391,6 +423,10 @@ class MerchantEsme:
     def _send_sms(self, action: SendSms) -> defer.Deferred[Any]:
         self._ref = (self._ref + 1) % 256
         sent: defer.Deferred[Any] = defer.succeed(None)
+        if self.cmpp_client is not None:
+            for pdu in self._cmpp_submits(action):
+                sent.addCallback(lambda _, pdu=pdu: self._submit(pdu, action))
+            return sent
         for part in split_text(action.text, ref=self._ref):
             pdu = SubmitSm(
                 source_addr_ton=3 if len(self.short_code) < 8 else 1,
@@ -405,6 +441,26 @@ class MerchantEsme:
             )
             sent.addCallback(lambda _, pdu=pdu: self._submit(pdu, action))
         return sent
+
+    def _cmpp_submits(self, action: SendSms) -> list[cmpp_pdu.Submit]:
+        """The CMPP_SUBMITs of a text: ASCII when it is (Msg_Fmt 0), else UCS2 (8), long ones in
+        UDH parts numbered by Pk_total and Pk_number."""
+        sp_id = self.sms_client.config.system_id
+        parts = split_text(action.text, ref=self._ref, alphabet="ascii")
+        return [
+            cmpp_pdu.Submit(
+                0,
+                pk_total=len(parts),
+                pk_number=number,
+                msg_src=sp_id,
+                src_id=self.short_code,
+                dest_terminal_ids=(action.msisdn,),
+                tp_udhi=1 if part.esm_class_udhi else 0,
+                msg_fmt=0 if part.data_coding == DATA_CODING_IA5 else 8,
+                msg_content=part.short_message,
+            )
+            for number, part in enumerate(parts, 1)
+        ]
 
     def _ussd(self, msisdn: str, info: int | None, text: str, op: int) -> SubmitSm:
         data_coding, encoded = encode_text(text)
@@ -431,7 +487,7 @@ class MerchantEsme:
                 why=failure.getErrorMessage(),
             )
 
-        return self.client.submit(pdu).addErrback(failed)
+        return self.sms_client.submit(pdu).addErrback(failed)
 
     def _push_refused(self, failure: Failure, action: PushUssd, pdu: SubmitSm) -> None:
         error = failure.value
@@ -494,6 +550,29 @@ class MerchantEsme:
         # smsgw answers ESME_RSUBMITFAIL only for a busy handset (an off one gets
         # ESME_RDELIVERYFAILURE); other SMSCs may use it for both.
         return HANDSET_BUSY
+
+
+@attrs.frozen
+class _CmppMo:
+    """A CMPP MO seen as a deliver_sm, so one path takes both: its text as stored by the
+    data_coding CMPP's Msg_Fmt means (GBK, which has none, as UCS2)."""
+
+    source_addr: str
+    esm_class: int
+    data_coding: int
+    short_message: bytes
+    message_payload: bytes | None = None
+
+    @classmethod
+    def of(cls, deliver: Any) -> _CmppMo:
+        content, fmt = deliver.msg_content, deliver.msg_fmt
+        esm_class = UDHI if deliver.tp_udhi else 0
+        if fmt == 15:
+            text_at = 1 + content[0] if esm_class and content else 0
+            text = content[text_at:].decode("gbk", "replace")
+            content, fmt = content[:text_at] + text.encode("utf-16-be", "surrogatepass"), 8
+        coding = {0: DATA_CODING_IA5, 8: 8}.get(fmt, 4)
+        return cls(deliver.src_terminal_id, esm_class, coding, content)
 
 
 # -- webhooks ----------------------------------------------------------------------------

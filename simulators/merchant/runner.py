@@ -63,7 +63,7 @@ class RunningMerchant:
 
     def when_bound(self) -> defer.Deferred[Any]:
         """Fires once the SMPP bind is up."""
-        return self.esme.client.when_bound()
+        return self.esme.when_bound()
 
     def stop(self) -> defer.Deferred[Any]:
         """Unbind and stop listening."""
@@ -86,6 +86,7 @@ def start_merchant(
     clock: Callable[[], float] | None = None,
     token: str | None = None,
     store: DocumentStore | None = None,
+    cmpp: tuple[str, int, str] | None = None,
 ) -> defer.Deferred[RunningMerchant]:
     """Listen on HTTP and start binding to the carrier (the bind comes up in the background).
 
@@ -96,6 +97,8 @@ def start_merchant(
         carrier's; :func:`http_token` gives the one to use.
     :param store: where the merchant's records are kept (in ``smsgw serve``, the carrier's own
         store: it cannot be opened twice); None keeps them in memory only.
+    :param cmpp: ``(host, port, SP_Id)``: SMS go over CMPP as that SP (with ``password`` as
+        its shared secret), USSD stays on the SMPP bind; None: everything over SMPP.
     """
     merchant = Merchant(demo_wallets(), random.Random(seed), config)
     records = None if store is None else MerchantRecords(merchant, store)
@@ -116,6 +119,14 @@ def start_merchant(
         short_code=short_code,
         clock=clock,
         save=None if records is None else records.save,
+        cmpp=(
+            None
+            if cmpp is None
+            else (
+                cmpp[2],
+                lambda factory: endpoints.TCP4ClientEndpoint(reactor, cmpp[0], cmpp[1]).connect(factory),
+            )
+        ),
     )
     api = MerchantApi(merchant, esme.carry_out, esme.now, lambda: esme.bound)
 

@@ -94,6 +94,11 @@ class ResponseUnmatched:
 
     pdu: p.Pdu
 
+    @property
+    def reason(self) -> str:
+        """What it was, for logs."""
+        return f"{command_name(self.pdu.command_id)} with Sequence_Id {self.pdu.sequence_id} answers nothing sent"
+
 
 @attrs.frozen
 class ProtocolErrorAnswered:

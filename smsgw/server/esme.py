@@ -1,4 +1,5 @@
-"""smsgw's own ESME over Twisted: a thin adapter over :class:`~smsgw.smpp.esme.EsmeSession`.
+"""smsgw's own ESME over Twisted: a thin adapter over :class:`~smsgw.smpp.esme.EsmeSession`
+(or, with :data:`CMPP`, an SP over :class:`~smsgw.cmpp.sp.SpSession`: the same client).
 
 The mock merchant binds to the carrier with it, exactly as a shop's gateway would:
 ``submit(pdu)`` returns a Deferred of the submit_sm_resp, deliveries go to a handler whose
@@ -22,17 +23,61 @@ from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from smsgw.cmpp import session as cmpp_session
+from smsgw.cmpp import sp as cmpp_sp
+from smsgw.cmpp.sp import SpConfig
 from smsgw.server.tcp import quick_ack, tune_socket, write_now
+from smsgw.smpp import esme as smpp_esme
+from smsgw.smpp import session as smpp_session
 from smsgw.smpp.constants import status_name
-from smsgw.smpp.esme import Answered, BindRefused, Bound, Delivered, EsmeConfig, EsmeEvent, EsmeSession
-from smsgw.smpp.pdu import Pdu
-from smsgw.smpp.session import ResponseTimedOut, ResponseUnmatched, SessionClosing
-from smsgw.smpp.sm import DataSm, DeliverSm
+from smsgw.smpp.esme import EsmeConfig
 
 log = Logger(namespace="smsgw.esme")
 
-#: A delivery handler: the deliver_sm (or data_sm) → its command_status, or a Deferred of it.
-DeliveryHandler = Callable[[DeliverSm | DataSm], "int | defer.Deferred[int]"]
+#: A delivery handler: the deliver_sm, data_sm or CMPP_DELIVER → the status to answer it
+#: with, or a Deferred of it.
+DeliveryHandler = Callable[[Any], "int | defer.Deferred[int]"]
+
+
+@attrs.frozen
+class Dialect:
+    """What differs between an ESME's session and an SP's, for one client to drive either.
+
+    :ivar new_session: ``(config, now)`` → a session (``EsmeSession`` or ``SpSession``).
+    :ivar status_of: a response's status (SMPP command_status, CMPP Result).
+    :ivar status_name: a status for logs.
+    :ivar retry_status: the answer to a delivery the handler failed on: "send it again later".
+    :ivar events: the session's event classes: bound, refused, answered, delivered, timed
+        out, closing, unmatched.
+    """
+
+    new_session: Callable[[Any, float], Any]
+    status_of: Callable[[Any], int]
+    status_name: Callable[[int], str]
+    retry_status: int
+    events: tuple[type[Any], type[Any], type[Any], type[Any], type[Any], type[Any], type[Any]]
+
+
+SMPP = Dialect(
+    smpp_esme.EsmeSession,
+    lambda response: int(response.command_status),
+    status_name,
+    0x64,  # ESME_RX_T_APPN
+    (
+        smpp_esme.Bound, smpp_esme.BindRefused, smpp_esme.Answered, smpp_esme.Delivered,
+        smpp_session.ResponseTimedOut, smpp_session.SessionClosing, smpp_session.ResponseUnmatched,
+    ),
+)  # fmt: skip
+CMPP = Dialect(
+    cmpp_sp.SpSession,
+    lambda response: int(getattr(response, "result", getattr(response, "status", 0))),
+    lambda result: f"Result {result}",
+    9,  # other: the gateway delivers it again later
+    (
+        cmpp_sp.Bound, cmpp_sp.BindRefused, cmpp_sp.Answered, cmpp_sp.Delivered,
+        cmpp_session.ResponseTimedOut, cmpp_session.SessionClosing, cmpp_session.ResponseUnmatched,
+    ),
+)  # fmt: skip
 
 
 class EsmeError(Exception):
@@ -47,8 +92,8 @@ class EsmeError(Exception):
 class _Request:
     """A request until it is answered: what to resend, and whom to tell."""
 
-    pdu: Pdu
-    answer: defer.Deferred[Pdu]
+    pdu: Any
+    answer: defer.Deferred[Any]
     since: float
     lost: int = 0  # connections it was sent on that broke before the answer
 
@@ -58,7 +103,7 @@ class EsmeClientProtocol(protocol.Protocol):
 
     def __init__(self, client: EsmeClient) -> None:
         self.client = client
-        self.session = EsmeSession(client.config, client.reactor.seconds())
+        self.session = client.dialect.new_session(client.config, client.reactor.seconds())
         self._socket: Any = None
 
     def connectionMade(self) -> None:
@@ -87,34 +132,38 @@ class EsmeClientProtocol(protocol.Protocol):
         if self.session.close_reason is not None and self.transport is not None:
             self.transport.loseConnection()
 
-    def _handle(self, event: EsmeEvent) -> None:
+    def _handle(self, event: Any) -> None:
         client = self.client
-        if isinstance(event, Answered):
-            deferred: defer.Deferred[Pdu] = event.context.answer
-            status = event.response.command_status
+        dialect = client.dialect
+        bound, refused, answered, delivered, timed_out, closing, unmatched = dialect.events
+        if isinstance(event, answered):
+            deferred: defer.Deferred[Any] = event.context.answer
+            status = dialect.status_of(event.response)
             if status:
-                deferred.errback(EsmeError(f"{client.config.system_id}: {status_name(status)}", status))
+                deferred.errback(
+                    EsmeError(f"{client.config.system_id}: {dialect.status_name(status)}", status)
+                )
             else:
                 deferred.callback(event.response)
-        elif isinstance(event, Delivered):
+        elif isinstance(event, delivered):
             self._deliver(event.pdu)
-        elif isinstance(event, ResponseTimedOut):
+        elif isinstance(event, timed_out):
             event.context.answer.errback(
                 EsmeError(f"{client.config.system_id}: no answer within the response timeout")
             )
-        elif isinstance(event, Bound):
+        elif isinstance(event, bound):
             log.info(
                 "{system_id} bound to {smsc}", system_id=client.config.system_id, smsc=event.smsc_system_id
             )
             client.bound(self)
-        elif isinstance(event, BindRefused):
+        elif isinstance(event, refused):
             client.refused(event.command_status)
-        elif isinstance(event, SessionClosing):
+        elif isinstance(event, closing):
             log.info("{system_id}: {reason}", system_id=client.config.system_id, reason=event.reason)
-        elif isinstance(event, ResponseUnmatched):
+        elif isinstance(event, unmatched):
             log.warn("{system_id}: {reason}; ignored", system_id=client.config.system_id, reason=event.reason)
 
-    def _deliver(self, pdu: DeliverSm | DataSm) -> None:
+    def _deliver(self, pdu: Any) -> None:
         answer = defer.maybeDeferred(self.client.on_delivery, pdu)
 
         def respond(status: int) -> None:
@@ -122,8 +171,13 @@ class EsmeClientProtocol(protocol.Protocol):
             self.flush()
 
         def failed(failure: Failure) -> None:
-            log.failure("delivery handler failed; answering ESME_RX_T_APPN", failure)
-            respond(0x64)
+            retry = self.client.dialect.retry_status
+            log.failure(
+                "delivery handler failed; answering {status}",
+                failure,
+                status=self.client.dialect.status_name(retry),
+            )
+            respond(retry)
 
         answer.addCallbacks(respond, failed)
 
@@ -135,21 +189,26 @@ class EsmeClient(protocol.ClientFactory):
     """An ESME that stays bound: connects, binds, and reconnects after losing its connection.
 
     :param connect: makes one connection attempt with this factory (an endpoint's connect).
-    :param on_delivery: handles each deliver_sm/data_sm; returns the status to answer with.
+    :param on_delivery: handles each deliver_sm/data_sm (CMPP_DELIVER); returns the status
+        to answer with.
     :param retry_delay: seconds between connection attempts.
+    :param dialect: :data:`SMPP` (an ESME, ``config`` an ``EsmeConfig``) or :data:`CMPP` (an
+        SP, ``config`` an ``SpConfig``: a "bind" is its CMPP_CONNECT).
     """
 
     def __init__(
         self,
-        config: EsmeConfig,
+        config: EsmeConfig | SpConfig,
         reactor: Any,
         connect: Callable[[protocol.ClientFactory], defer.Deferred[Any]],
         on_delivery: DeliveryHandler,
         *,
         retry_delay: float = 1.0,
         resend_limit: int = 3,
+        dialect: Dialect = SMPP,
     ) -> None:
         self.config = config
+        self.dialect = dialect
         self.resend_limit = resend_limit
         self.reactor = reactor
         self.on_delivery = on_delivery
@@ -231,7 +290,7 @@ class EsmeClient(protocol.ClientFactory):
         log.error(
             "{system_id}: bind refused with {status}",
             system_id=self.config.system_id,
-            status=status_name(command_status),
+            status=self.dialect.status_name(command_status),
         )
 
     def lost(self, connection: EsmeClientProtocol, unanswered: list[Any]) -> None:
@@ -261,7 +320,7 @@ class EsmeClient(protocol.ClientFactory):
 
     # -- requests --------------------------------------------------------------------
 
-    def submit(self, pdu: Pdu) -> defer.Deferred[Pdu]:
+    def submit(self, pdu: Any) -> defer.Deferred[Any]:
         """Send a request (submit_sm, data_sm, ...); fires with its response.
 
         Between connections (after :meth:`start`) the request waits for the bind.

@@ -4,10 +4,15 @@ connects and submits; the project's own client (tests/e2e/cmppclient.py) does th
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
 
+from simulators.carrier_process import CarrierProcess
+from simulators.handset import Phone
+from simulators.merchant.client import Shop
+from smsgw.apiclient import call_api
 from smsgw.cmpp import codec
 from smsgw.cmpp import pdu as p
 from smsgw.cmpp.constants import MsgFmt, Version
@@ -239,3 +244,28 @@ def test_query_counts_the_days_traffic_by_outcome(start_server) -> None:
         assert (news.mt_tl_msg, news.mt_scs, news.mt_wt, news.query_code) == (2, 1, 1, "NEWS")
     finally:
         client.close()
+
+
+def test_the_mock_merchant_over_cmpp_sends_the_code_and_takes_the_reply(tmp_path) -> None:
+    """[merchant] protocol = "cmpp": the OTP goes out over CMPP from the merchant's SP, the
+    buyer texts the code back (an MO delivered over CMPP), the order is paid and the receipt
+    SMS comes over CMPP too; USSD is still the merchant's SMPP bind."""
+    carrier = CarrierProcess(tmp_path, config='[merchant]\nprotocol = "cmpp"\n')
+    try:
+        endpoints = carrier.wait_ready()
+        api, shop = endpoints["http_url"], endpoints["merchant_url"]
+        sessions = call_api(api, "GET", "/api/sessions", timeout=10)["sessions"]
+        assert {(s["system_id"], s["protocol"]) for s in sessions} >= {
+            ("merchant", "smpp"),
+            ("900001", "cmpp"),
+        }
+        buyer = Phone("+" + DEMO[2], api)
+        order = Shop(shop).checkout(buyer, "3.00")
+        code = re.search(r"code is (\d+)", buyer.wait_for_sms(r"code is \d+").text)[1]  # type: ignore[index]
+        buyer.send_sms(code, to="10086")
+        assert "Paid 3.00 CNY" in buyer.wait_for_sms(r"Paid 3\.00 CNY").text
+        assert Shop(shop).wait_for_status(order, "paid")["status"] == "paid"
+        sent = call_api(api, "GET", f"/api/messages?msisdn={DEMO[2]}&limit=5", timeout=10)["messages"]
+        assert {m["account"] for m in sent} == {"900001"}  # the code, the reply and the receipt
+    finally:
+        carrier.stop()

@@ -66,3 +66,13 @@ def test_demo_quiet_prints_only_the_outcome() -> None:
     assert result.returncode == 0, f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
     lines = result.stdout.splitlines()
     assert len(lines) == 1 and lines[0].startswith("demo finished: 3 flows paid in "), result.stdout
+
+
+def test_demo_pays_three_ways_with_the_shops_sms_over_cmpp() -> None:
+    """``smsgw demo --cmpp``: the shop's OTP and receipts go over CMPP 3.0, its USSD over SMPP."""
+    result, _ = run_demo("--cmpp")
+    out = result.stdout
+    assert result.returncode == 0, f"stdout:\n{out}\nstderr:\n{result.stderr}"
+    assert re.search(r'SMS from 10086: "ShopX: your code is (\d+) to pay 25\.00 CNY\.', out), out
+    assert len(re.findall(r'SMS from 10086: "Paid ', out)) == 3
+    assert out.splitlines()[-1].endswith("(the shop's SMS over CMPP)")
