@@ -75,10 +75,7 @@ def submit_stream(sp_id: str, count: int) -> tuple[bytes, int]:
     tail = bytes((0, len(TEXT))) + TEXT + bytes(20)
     length = 12 + len(head) + 32 + len(tail)
     parts = [
-        HEADER.pack(length, SUBMIT, k)
-        + head
-        + _text(DEST_PREFIX + b"%05d" % (k % 100_000), 32)
-        + tail
+        HEADER.pack(length, SUBMIT, k) + head + _text(DEST_PREFIX + b"%05d" % (k % 100_000), 32) + tail
         for k in range(1, count + 1)
     ]
     return b"".join(parts), length

@@ -16,6 +16,7 @@ ACTIVE_TEST_RESP without its Reserved octet, and a 3.0 status report of 2.0's 60
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import attrs
@@ -31,13 +32,40 @@ _INT_MAX = {size: (1 << (8 * size)) - 1 for size in _INT_FORMAT}
 
 
 class _Fixed(NamedTuple):
-    """A run of fixed-size fields: one struct, and each field's name and kind."""
+    """A run of fixed-size fields: one struct, each field's name and the check that makes its
+    value packable, and which of them are text; made once per layout, so encoding and decoding
+    do no per-field dispatch."""
 
     struct: struct.Struct
-    fields: tuple[specs.Int | specs.Text | specs.Raw, ...]
+    encoders: tuple[tuple[str, Callable[[Any], Any]], ...]
+    names: tuple[str, ...]
+    text_indexes: tuple[int, ...]
 
 
 _Step = _Fixed | specs.Terminals | specs.Content
+
+
+def _packable(field: specs.Int | specs.Text | specs.Raw) -> Callable[[Any], Any]:
+    """The check of one field's value, returning what struct packs for it."""
+    name, size = field.name, field.size
+    if isinstance(field, specs.Int):
+        top = _INT_MAX[size]
+
+        def integer(value: Any) -> Any:
+            if not isinstance(value, int) or not 0 <= value <= top:
+                raise LocalProtocolError(f"{name}: {value!r} does not fit {size} octet(s)")
+            return value
+
+        return integer
+    if isinstance(field, specs.Raw):
+
+        def raw(value: Any) -> Any:
+            if len(value) != size:
+                raise LocalProtocolError(f"{name}: {len(value)} octets, not {size}")
+            return value
+
+        return raw
+    return lambda value: _text(name, value, size)  # struct pads it with NULs
 
 
 def _compile(layout: tuple[specs.Field, ...]) -> tuple[_Step, ...]:
@@ -49,7 +77,14 @@ def _compile(layout: tuple[specs.Field, ...]) -> tuple[_Step, ...]:
             fmt = ">" + "".join(
                 _INT_FORMAT[f.size] if isinstance(f, specs.Int) else f"{f.size}s" for f in run
             )
-            steps.append(_Fixed(struct.Struct(fmt), tuple(run)))
+            steps.append(
+                _Fixed(
+                    struct.Struct(fmt),
+                    tuple((f.name, _packable(f)) for f in run),
+                    tuple(f.name for f in run),
+                    tuple(i for i, f in enumerate(run) if isinstance(f, specs.Text)),
+                )
+            )
             run.clear()
 
     for field in layout:
@@ -103,9 +138,7 @@ def _encode_steps(steps: tuple[_Step, ...], value: Any) -> bytes:
     out: list[bytes] = []
     for step in steps:
         if isinstance(step, _Fixed):
-            out.append(
-                step.struct.pack(*(_field_value(field, getattr(value, field.name)) for field in step.fields))
-            )
+            out.append(step.struct.pack(*[check(getattr(value, name)) for name, check in step.encoders]))
         elif isinstance(step, specs.Terminals):
             terminals = getattr(value, step.name)
             if len(terminals) > 255:
@@ -123,18 +156,6 @@ def _encode_steps(steps: tuple[_Step, ...], value: Any) -> bytes:
                 )
             out += [bytes((len(content),)), content]
     return b"".join(out)
-
-
-def _field_value(field: specs.Int | specs.Text | specs.Raw, value: Any) -> Any:
-    if isinstance(field, specs.Int):
-        if not isinstance(value, int) or not 0 <= value <= _INT_MAX[field.size]:
-            raise LocalProtocolError(f"{field.name}: {value!r} does not fit {field.size} octet(s)")
-        return value
-    if isinstance(field, specs.Raw):
-        if len(value) != field.size:
-            raise LocalProtocolError(f"{field.name}: {len(value)} octets, not {field.size}")
-        return value
-    return _text(field.name, value, field.size)  # struct pads it with NULs
 
 
 def _text(name: str, value: str, size: int) -> bytes:
@@ -210,8 +231,11 @@ def _decode_steps(steps: tuple[_Step, ...], raw: bytes, offset: int) -> tuple[di
     values: dict[str, Any] = {}
     for step in steps:
         if isinstance(step, _Fixed):
-            for field, value in zip(step.fields, step.struct.unpack_from(raw, offset), strict=True):
-                values[field.name] = _from_text(value) if isinstance(field, specs.Text) else value
+            unpacked = step.struct.unpack_from(raw, offset)
+            names = step.names
+            values.update(zip(names, unpacked))
+            for i in step.text_indexes:
+                values[names[i]] = _from_text(unpacked[i])
             offset += step.struct.size
         elif isinstance(step, specs.Terminals):
             count = raw[offset]

@@ -47,7 +47,14 @@ def msg_id(record: MessageRecord) -> int:
 
 def cmpp_time(moment: float) -> str:
     """YYMMDDHHMM in UTC."""
-    return time.strftime("%y%m%d%H%M", time.gmtime(moment))
+    global _last_minute
+    minute = int(moment // 60)
+    if minute != _last_minute[0]:  # a report's two times are almost always of the minute last made
+        _last_minute = minute, time.strftime("%y%m%d%H%M", time.gmtime(minute * 60))
+    return _last_minute[1]
+
+
+_last_minute = (-1, "")
 
 
 def encode_report(record: MessageRecord, now: float) -> bytes:
