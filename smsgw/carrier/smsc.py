@@ -69,7 +69,7 @@ class Smsc:
         if isinstance(request, Replace):
             return self.submitted.replace(binding.account, request, now)
         if isinstance(request, Traffic):
-            return self.submitted.traffic(binding.account, request)
+            return self.submitted.traffic(binding.account, request, now)
         raise AssertionError(f"not a request: {request!r}")
 
     def refused(self, binding: Binding, command: str, rejected: Rejected, status: str) -> None:

@@ -22,6 +22,8 @@ from smsgw.store.records import MessageRecord
 
 #: A submit_multi has at most 254 destinations, so its id names at most 254 rows.
 MAX_GROUP = 254
+#: Seconds a traffic count is answered again before the store is read anew.
+TRAFFIC_REREAD = 1.0
 
 
 class SubmittedMessages:
@@ -37,6 +39,8 @@ class SubmittedMessages:
     def __init__(self, center: MessageCenter, store: MessageStore) -> None:
         self.center = center
         self.store = store
+        #: The last traffic count of each (account, span, service type), and when it was made.
+        self._traffic_counted: dict[tuple[str, float, float, str | None], tuple[float, TrafficAnswer]] = {}
 
     def _named(
         self,
@@ -188,17 +192,31 @@ class SubmittedMessages:
 
         return self._named(account, replace.message_id, replace.source_addr, replaced)
 
-    def traffic(self, account: Account, traffic: Traffic) -> Answer:
+    def traffic(self, account: Account, traffic: Traffic, now: float) -> Answer:
         """CMPP_QUERY: the account's MT and MO of a span, counted by what became of them.
 
         A read of every message of the span, so off the serving thread where the store
-        allows (a database server); SQLite answers it where it is asked.
+        allows (a database server); SQLite answers it where it is asked. The same question
+        within :data:`TRAFFIC_REREAD` seconds gets the last count: a client asking in a loop
+        must not make the reads the carrier's main work.
         """
+        key = (account.system_id, traffic.start, traffic.end, traffic.service_type)
+        counted = self._traffic_counted.get(key)
+        if counted is not None and now - counted[0] < TRAFFIC_REREAD:
+            return counted[1]
+
+        def answer(counts: tuple[list[tuple[str, int, int]], int]) -> Answer:
+            if len(self._traffic_counted) >= 1000:  # bounded, whatever spans are asked
+                self._traffic_counted.clear()
+            fresh = _traffic_answer(counts)
+            self._traffic_counted[key] = (now, fresh)
+            return fresh
+
         store = self.store
-        read = partial(store.traffic, account.system_id, traffic.start, traffic.end, traffic.service_type)
+        read = partial(store.traffic, *key)
         if not store.reads_anywhere:
-            return _traffic_answer(read())
-        return Later(read, _traffic_answer)
+            return answer(read())
+        return Later(read, answer)
 
 
 def _group(

@@ -13,8 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from twisted.internet import defer, protocol
-from twisted.internet.task import LoopingCall
+from twisted.internet import protocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
@@ -32,15 +31,16 @@ from smsgw.cmpp.session import (
     SessionConfig,
 )
 from smsgw.frontend.cmpp.link import CmppLink
-from smsgw.frontend.smpp.link import ReadLater
+from smsgw.frontend.later import ReadLater
 from smsgw.server.eventlog import BudgetedLog
 from smsgw.server.flusher import TurnFlusher
-from smsgw.server.tcp import quick_ack, tune_socket, write_now
+from smsgw.server.listener import SessionServer, TurnOutput
+from smsgw.server.tcp import quick_ack, tune_socket
 
 log = Logger(namespace="smsgw.cmpp")
 
 
-class CmppServerProtocol(protocol.Protocol):
+class CmppServerProtocol(TurnOutput, protocol.Protocol):
     """One SP connection."""
 
     def __init__(self, factory: CmppServerFactory, session_id: int) -> None:
@@ -118,21 +118,6 @@ class CmppServerProtocol(protocol.Protocol):
 
     # -- the flusher's side ------------------------------------------------------------
 
-    def output_ready(self) -> None:
-        self.factory.flusher.mark(self)
-
-    def take_output(self) -> tuple[bytes, bool]:
-        return self.session.data_to_send(), self.session.close_reason is not None
-
-    def write_output(self, output: tuple[bytes, bool]) -> None:
-        data, closing = output
-        if self.transport is None:
-            return
-        if data:
-            write_now(self.transport, data)
-        if closing:
-            self.transport.loseConnection()
-
     def abort(self, reason: str) -> None:
         self.session.drop(reason)
         self.session.data_to_send()
@@ -199,7 +184,7 @@ class CmppServerProtocol(protocol.Protocol):
         )
 
 
-class CmppServerFactory(protocol.Factory):
+class CmppServerFactory(SessionServer):
     """Builds one :class:`CmppServerProtocol` per SP connection.
 
     :param flusher: the turn's group commit, shared with the SMPP server.
@@ -220,26 +205,14 @@ class CmppServerFactory(protocol.Factory):
         max_connections: int = 0,
         tick_interval: float = 0.25,
     ) -> None:
+        super().__init__(reactor, tick_interval)
         self.carrier = carrier
         self.session_config = session_config
-        self.reactor = reactor
         self.flusher = flusher
         self.read_later = read_later
         self.session_ids = session_ids
         self.max_connections = max_connections
         self.warnings = BudgetedLog(log, reactor.seconds, "protocol errors", call_later=reactor.callLater)
-        self.connections: dict[int, CmppServerProtocol] = {}
-        self._idle_waiters: list[defer.Deferred[None]] = []
-        self._ticker = LoopingCall(self.tick)
-        self._ticker.clock = reactor
-        self._tick_interval = tick_interval
-
-    def startFactory(self) -> None:
-        self._ticker.start(self._tick_interval, now=False)
-
-    def stopFactory(self) -> None:
-        if self._ticker.running:
-            self._ticker.stop()
 
     def buildProtocol(self, addr: Any) -> CmppServerProtocol:
         return CmppServerProtocol(self, next(self.session_ids))
@@ -250,25 +223,6 @@ class CmppServerFactory(protocol.Factory):
         if limit and len(self.connections) > limit:
             return f"{len(self.connections) - 1} CMPP connections are open (max_connections {limit})"
         return None
-
-    def tick(self) -> None:
-        now = self.reactor.seconds()
-        for connection in list(self.connections.values()):
-            connection.tick(now)
-
-    def connection_gone(self, session_id: int) -> None:
-        self.connections.pop(session_id, None)
-        if not self.connections:
-            waiters, self._idle_waiters = self._idle_waiters, []
-            for waiter in waiters:
-                waiter.callback(None)
-
-    def when_idle(self) -> defer.Deferred[None]:
-        if not self.connections:
-            return defer.succeed(None)
-        waiter: defer.Deferred[None] = defer.Deferred()
-        self._idle_waiters.append(waiter)
-        return waiter
 
     def terminate_all(self) -> None:
         """Send CMPP_TERMINATE on every connected session (graceful shutdown)."""

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from twisted.internet import defer, threads
 
-from smsgw.frontend.smpp.link import ReadLater
+from smsgw.frontend.later import ReadLater
 from smsgw.store.interface import MessageStore
 
 T = TypeVar("T")

@@ -13,8 +13,7 @@ import ipaddress
 import itertools
 from typing import Any
 
-from twisted.internet import defer, protocol
-from twisted.internet.task import LoopingCall
+from twisted.internet import protocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
@@ -25,8 +24,9 @@ from smsgw.frontend.smpp.pdulog import PduLog
 from smsgw.server.eventlog import BudgetedLog
 from smsgw.server.flusher import TurnFlusher
 from smsgw.server.lag import SLOW_TURN, slow_turn
+from smsgw.server.listener import SessionServer, TurnOutput
 from smsgw.server.reads import read_later, store_reads
-from smsgw.server.tcp import quick_ack, tune_socket, write_now
+from smsgw.server.tcp import quick_ack, tune_socket
 from smsgw.smpp.constants import CommandStatus, status_name
 from smsgw.smpp.pdu import CancelSm, QuerySm, ReplaceSm
 from smsgw.smpp.session import (
@@ -60,7 +60,7 @@ def _is_loopback(host: str) -> bool:
     return (mapped or address).is_loopback
 
 
-class SmppServerProtocol(protocol.Protocol):
+class SmppServerProtocol(TurnOutput, protocol.Protocol):
     """One ESME connection."""
 
     #: Input read but not yet handled: it waits for the next turns (see INPUT_SLICE).
@@ -192,24 +192,6 @@ class SmppServerProtocol(protocol.Protocol):
 
     # -- the carrier's side ----------------------------------------------------------
 
-    def output_ready(self) -> None:
-        """The session has output; write it at the end of the turn."""
-        self.factory.flusher.mark(self)
-
-    def take_output(self) -> tuple[bytes, bool]:
-        """What the session queued so far, and whether the connection closes after it."""
-        return self.session.data_to_send(), self.session.close_reason is not None
-
-    def write_output(self, output: tuple[bytes, bool]) -> None:
-        """Write what :meth:`take_output` gave once it may go; close if it said so."""
-        data, closing = output
-        if self.transport is None:
-            return
-        if data:
-            write_now(self.transport, data)
-        if closing:
-            self.transport.loseConnection()
-
     def abort(self, reason: str) -> None:
         """Drop the connection now, without writing what is pending."""
         self.session.close(reason)
@@ -294,7 +276,7 @@ class SmppServerProtocol(protocol.Protocol):
             self.session.respond(event, CommandStatus.ESME_RSYSERR)
 
 
-class SmppServerFactory(protocol.Factory):
+class SmppServerFactory(SessionServer):
     """Builds one :class:`SmppServerProtocol` per ESME connection.
 
     :param pdu_log: where sessions log the requests that made messages, for the console.
@@ -310,10 +292,10 @@ class SmppServerFactory(protocol.Factory):
         pdu_log: PduLog | None = None,
         tick_interval: float = 0.25,
     ) -> None:
+        super().__init__(reactor, tick_interval)
         self.carrier = carrier
         self.pdu_log = pdu_log
         self.session_config = session_config
-        self.reactor = reactor
         self.flusher = TurnFlusher(reactor, carrier)
         #: How the store is read without holding up the reactor, here and by the API.
         self.reads = store_reads(carrier.store, reactor, self.flusher.settle)
@@ -322,20 +304,8 @@ class SmppServerFactory(protocol.Factory):
         #: Protocol errors, one line per session and status a second: a client that keeps
         #: sending what is refused must not make the log the reactor's main work.
         self.warnings = BudgetedLog(log, reactor.seconds, "protocol errors", call_later=reactor.callLater)
-        self.connections: dict[int, SmppServerProtocol] = {}
-        self._idle_waiters: list[defer.Deferred[None]] = []
         #: Session ids, carrier-wide: the CMPP server takes its own from the same counter.
         self.session_ids = itertools.count(1)
-        self._ticker = LoopingCall(self.tick)
-        self._ticker.clock = reactor
-        self._tick_interval = tick_interval
-
-    def startFactory(self) -> None:
-        self._ticker.start(self._tick_interval, now=False)
-
-    def stopFactory(self) -> None:
-        if self._ticker.running:
-            self._ticker.stop()
 
     def buildProtocol(self, addr: Any) -> SmppServerProtocol:
         connection = SmppServerProtocol(self, next(self.session_ids))
@@ -384,27 +354,9 @@ class SmppServerFactory(protocol.Factory):
 
     def tick(self) -> None:
         """Run every session's timers and the carrier's."""
-        now = self.reactor.seconds()
-        for connection in list(self.connections.values()):
-            connection.tick(now)
+        super().tick()
         self.carrier.tick()
         self.flusher.mark(lazy=True)
-
-    def connection_gone(self, session_id: int) -> None:
-        """Forget a closed connection; wake :meth:`when_idle` waiters once none is left."""
-        self.connections.pop(session_id, None)
-        if not self.connections:
-            waiters, self._idle_waiters = self._idle_waiters, []
-            for waiter in waiters:
-                waiter.callback(None)
-
-    def when_idle(self) -> defer.Deferred[None]:
-        """A Deferred that fires once every connection has closed."""
-        if not self.connections:
-            return defer.succeed(None)
-        waiter: defer.Deferred[None] = defer.Deferred()
-        self._idle_waiters.append(waiter)
-        return waiter
 
     def unbind_all(self) -> None:
         """Send unbind on every bound session (graceful shutdown)."""

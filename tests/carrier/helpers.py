@@ -13,8 +13,9 @@ from smsgw.carrier.outbox import RetryPolicy
 from smsgw.carrier.subscribers import Subscriber, SubscriberRegistry
 from smsgw.carrier.ussd import UssdRoute
 from smsgw.frontend.cmpp.deliveries import CmppDeliveries
+from smsgw.frontend.later import ReadLater, read_now
 from smsgw.frontend.smpp.deliveries import SmppDeliveries
-from smsgw.frontend.smpp.link import ReadLater, SmppLink, read_now
+from smsgw.frontend.smpp.link import SmppLink
 from smsgw.frontend.smpp.pdulog import PduLog
 from smsgw.smpp import codec
 from smsgw.smpp.framing import PduBuffer

@@ -27,7 +27,7 @@ from smsgw.cmpp.session import ConnectRequested, IsmgSession, ResponseReceived, 
 from smsgw.frontend.cmpp.deliveries import relaid_for
 from smsgw.frontend.cmpp.requests import decode_submit
 from smsgw.frontend.cmpp.results import connect_status, result_name, status_name, submit_result
-from smsgw.frontend.smpp.link import ReadLater, read_now
+from smsgw.frontend.later import ReadLater, read_now
 from smsgw.smpp.constants import BindType
 
 #: A CMPP_CANCEL's answer: 0 cancelled, 1 not.

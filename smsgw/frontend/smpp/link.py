@@ -18,6 +18,7 @@ from smsgw.carrier.binding import Binding
 from smsgw.carrier.carrier import Carrier
 from smsgw.carrier.errors import BindRefused, Refusal, Rejected
 from smsgw.carrier.requests import Submit
+from smsgw.frontend.later import ReadLater, read_now
 from smsgw.frontend.smpp.pdulog import PduLog
 from smsgw.frontend.smpp.requests import SmRequestPdu, decode_request
 from smsgw.frontend.smpp.statuses import smpp_status
@@ -49,23 +50,6 @@ class SessionTotals:
         for bucket, count in enumerate(session.answer_times):
             self.answer_times[bucket] += count
         self.answer_seconds += session.answer_seconds
-
-
-#: Runs ``read`` where waiting on it holds up no connection, then ``then(result)`` or
-#: ``failed(error)`` back on the thread serving the connections.
-ReadLater = Callable[[Callable[[], Any], Callable[[Any], None], Callable[[BaseException], None]], None]
-
-
-def read_now(
-    read: Callable[[], Any], then: Callable[[Any], None], failed: Callable[[BaseException], None]
-) -> None:
-    """Run ``read`` here and now (a store that answers in microseconds)."""
-    try:
-        result = read()
-    except Exception as error:
-        failed(error)
-        return
-    then(result)
 
 
 class SmppLink:
