@@ -102,20 +102,6 @@ class CmppServerProtocol(TurnOutput, protocol.Protocol):
                 reason=reason_text,
             )
 
-    def pauseProducing(self) -> None:
-        self.session.send_paused = True
-        self.transport.pauseProducing()  # type: ignore[union-attr]
-
-    def resumeProducing(self) -> None:
-        self.session.send_paused = False
-        self.transport.resumeProducing()  # type: ignore[union-attr]
-        if self.link.binding is not None:
-            self.factory.carrier.outbox.resume(self.link.binding.account.system_id)
-            self.factory.flusher.mark(self)
-
-    def stopProducing(self) -> None:
-        """The transport is going away."""
-
     # -- the flusher's side ------------------------------------------------------------
 
     def abort(self, reason: str) -> None:

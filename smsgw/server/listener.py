@@ -20,12 +20,36 @@ from smsgw.server.tcp import write_now
 
 class TurnOutput:
     """A connection whose session queues output (``data_to_send``, ``close_reason``) that the
-    flusher writes at the end of the turn; ``factory.flusher`` and ``transport`` are the
-    protocol's."""
+    flusher writes at the end of the turn, and that stops reading and delivering while its
+    peer does not read; ``factory`` (``flusher``, ``carrier``), ``session``, ``link`` and
+    ``transport`` are the protocol's."""
 
     factory: Any
     session: Any
+    link: Any
     transport: Any
+
+    def pauseProducing(self) -> None:
+        """The transport's buffer is full: stop reading and stop sending deliveries."""
+        self.session.send_paused = True
+        self.transport.pauseProducing()
+
+    def resumeProducing(self) -> None:
+        """The transport drained: read again and let deliveries flow."""
+        self.session.send_paused = False
+        if self.may_read():
+            self.transport.resumeProducing()
+        binding = self.link.binding
+        if binding is not None:
+            self.factory.carrier.outbox.resume(binding.account.system_id)
+            self.factory.flusher.mark(self)
+
+    def may_read(self) -> bool:
+        """Whether reading may resume now (not while earlier input still waits its turn)."""
+        return True
+
+    def stopProducing(self) -> None:
+        """The transport is going away."""
 
     def output_ready(self) -> None:
         """The session has output; write it at the end of the turn."""

@@ -173,22 +173,8 @@ class SmppServerProtocol(TurnOutput, protocol.Protocol):
                 reason=reason_text,
             )
 
-    def pauseProducing(self) -> None:
-        """The transport's buffer is full: stop reading and stop sending deliveries."""
-        self.session.send_paused = True
-        self.transport.pauseProducing()  # type: ignore[union-attr]
-
-    def resumeProducing(self) -> None:
-        """The transport drained: read again and let deliveries flow."""
-        self.session.send_paused = False
-        if not self._waiting:  # else reading resumes once what was read is handled
-            self.transport.resumeProducing()  # type: ignore[union-attr]
-        if self.link.binding is not None:
-            self.factory.carrier.outbox.resume(self.link.binding.account.system_id)
-            self.factory.flusher.mark(self)
-
-    def stopProducing(self) -> None:
-        """The transport is going away."""
+    def may_read(self) -> bool:
+        return not self._waiting  # else reading resumes once what was read is handled
 
     # -- the carrier's side ----------------------------------------------------------
 

@@ -28,13 +28,14 @@ from smsgw.frontend.cmpp.deliveries import relaid_for
 from smsgw.frontend.cmpp.requests import decode_submit
 from smsgw.frontend.cmpp.results import connect_status, result_name, status_name, submit_result
 from smsgw.frontend.later import ReadLater, read_now
+from smsgw.frontend.sessionlink import SessionLink
 from smsgw.smpp.constants import BindType
 
 #: A CMPP_CANCEL's answer: 0 cancelled, 1 not.
 _CANCELLED, _NOT_CANCELLED = 0, 1
 
 
-class CmppLink:
+class CmppLink(SessionLink):
     """One SP connection as the carrier's :class:`~smsgw.carrier.binding.AppLink`.
 
     :param output_ready: asks the edge to write the session's output at the end of the turn.
@@ -61,30 +62,6 @@ class CmppLink:
         self._admit: Callable[[float], None]
         # The outbox sends through this on its hot path; a 2.0 session relays 3.0's layout.
         self.deliver: Callable[[bytes, float, object], object] = session.send_encoded
-
-    @property
-    def can_deliver(self) -> bool:
-        return self.session.can_deliver
-
-    @property
-    def window_free(self) -> int:
-        return self.session.window_free
-
-    def drop(self, reason: str) -> None:
-        self.session.drop(reason)
-        self.output_ready()
-
-    def describe(self) -> dict[str, object]:
-        session = self.session
-        return {
-            "state": session.state.value,
-            "window": {"size": session.config.window, "in_flight": session.deliveries_in_flight},
-        }
-
-    @property
-    def system_id(self) -> str:
-        """The connected SP's Source_Addr, or ``unbound``, for logs."""
-        return self.binding.account.system_id if self.binding is not None else "unbound"
 
     # -- connect -------------------------------------------------------------------------
 

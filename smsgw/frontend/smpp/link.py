@@ -19,6 +19,7 @@ from smsgw.carrier.carrier import Carrier
 from smsgw.carrier.errors import BindRefused, Refusal, Rejected
 from smsgw.carrier.requests import Submit
 from smsgw.frontend.later import ReadLater, read_now
+from smsgw.frontend.sessionlink import SessionLink
 from smsgw.frontend.smpp.pdulog import PduLog
 from smsgw.frontend.smpp.requests import SmRequestPdu, decode_request
 from smsgw.frontend.smpp.statuses import smpp_status
@@ -52,7 +53,7 @@ class SessionTotals:
         self.answer_seconds += session.answer_seconds
 
 
-class SmppLink:
+class SmppLink(SessionLink):
     """One ESME connection as the carrier's :class:`~smsgw.carrier.binding.AppLink`.
 
     :param output_ready: asks the edge to write the session's output at the end of the turn.
@@ -88,30 +89,6 @@ class SmppLink:
         self._admit: Callable[[float], None]
         # The outbox sends through this on its hot path: the session's own method, no wrapper.
         self.deliver = session.send_encoded
-
-    @property
-    def can_deliver(self) -> bool:
-        return self.session.can_deliver
-
-    @property
-    def window_free(self) -> int:
-        return self.session.window_free
-
-    def drop(self, reason: str) -> None:
-        self.session.drop(reason)
-        self.output_ready()
-
-    def describe(self) -> dict[str, object]:
-        session = self.session
-        return {
-            "state": session.state.value,
-            "window": {"size": session.config.window, "in_flight": session.deliveries_in_flight},
-        }
-
-    @property
-    def system_id(self) -> str:
-        """The bound account's system_id, or ``unbound``, for logs."""
-        return self.binding.account.system_id if self.binding is not None else "unbound"
 
     # -- binds -----------------------------------------------------------------------
 
