@@ -269,3 +269,20 @@ def test_the_mock_merchant_over_cmpp_sends_the_code_and_takes_the_reply(tmp_path
         assert {m["account"] for m in sent} == {"900001"}  # the code, the reply and the receipt
     finally:
         carrier.stop()
+
+
+@pytest.mark.parametrize(
+    ("suffix", "result", "stat"),
+    [("0004", 8, None), ("0005", 9, None), ("0001", 0, "UNDELIV"), ("0002", 0, "EXPIRED")],
+    ids=["throttled", "system-error", "undeliverable", "expired"],
+)
+def test_the_magic_numbers_misbehave_over_cmpp_too(
+    sp: CmppClient, suffix: str, result: int, stat: str | None
+) -> None:
+    """Faults are the carrier's: a refuse_submit rule's SMPP status becomes its CMPP Result, a
+    failed delivery a report with its Stat."""
+    answer = sp.submit(**submit_fields("magic", f"861999999{suffix}", registered_delivery=1))
+    assert answer.result == result
+    if stat is not None:
+        report = codec.decode_report(sp.deliver().msg_content, Version.V30)
+        assert (report.msg_id, report.stat) == (answer.msg_id, stat)
