@@ -34,13 +34,13 @@ from smsgw.frontend.cmpp.link import CmppLink
 from smsgw.frontend.later import ReadLater
 from smsgw.server.eventlog import BudgetedLog
 from smsgw.server.flusher import TurnFlusher
-from smsgw.server.listener import SessionServer, TurnOutput
-from smsgw.server.tcp import quick_ack, tune_socket
+from smsgw.server.listener import SessionServer, TurnConnection
+from smsgw.server.tcp import tune_socket
 
 log = Logger(namespace="smsgw.cmpp")
 
 
-class CmppServerProtocol(TurnOutput, protocol.Protocol):
+class CmppServerProtocol(TurnConnection, protocol.Protocol):
     """One SP connection."""
 
     def __init__(self, factory: CmppServerFactory, session_id: int) -> None:
@@ -77,9 +77,7 @@ class CmppServerProtocol(TurnOutput, protocol.Protocol):
         self.transport.registerProducer(self, True)  # type: ignore[union-attr]
         self.factory.connections[self.session_id] = self
 
-    def dataReceived(self, data: bytes) -> None:
-        if self._socket is not None and not quick_ack(self._socket):
-            self._socket = None
+    def _handle(self, data: bytes) -> None:
         handlers = self._handlers
         for event in self.session.receive_data(data, self.factory.reactor.seconds()):
             try:
@@ -89,6 +87,7 @@ class CmppServerProtocol(TurnOutput, protocol.Protocol):
         self.factory.flusher.mark(self)
 
     def connectionLost(self, reason: Failure = protocol.connectionDone) -> None:
+        self._waiting = b""
         lost = self.session.connection_lost()
         self.factory.connection_gone(self.session_id)
         reason_text = self.session.close_reason or reason.getErrorMessage()

@@ -24,9 +24,9 @@ from smsgw.frontend.smpp.pdulog import PduLog
 from smsgw.server.eventlog import BudgetedLog
 from smsgw.server.flusher import TurnFlusher
 from smsgw.server.lag import SLOW_TURN, slow_turn
-from smsgw.server.listener import SessionServer, TurnOutput
+from smsgw.server.listener import SessionServer, TurnConnection
 from smsgw.server.reads import read_later, store_reads
-from smsgw.server.tcp import quick_ack, tune_socket
+from smsgw.server.tcp import tune_socket
 from smsgw.smpp.constants import CommandStatus, status_name
 from smsgw.smpp.pdu import CancelSm, QuerySm, ReplaceSm
 from smsgw.smpp.session import (
@@ -44,11 +44,6 @@ from smsgw.smpp.sm import DataSm, SubmitMulti, SubmitSm
 
 log = Logger(namespace="smsgw.smpp")
 _CARRIER_REQUESTS = (SubmitSm, DataSm, SubmitMulti, QuerySm, CancelSm, ReplaceSm)
-#: Octets of one connection's input handled in one reactor turn. A client that pipelines as
-#: fast as it can (an enquire_link storm: 4,096 PDUs in one 64 KiB read) is handled a slice
-#: at a time, the rest in the next turns, so every other connection gets its turn in between
-#: instead of waiting as long as the whole read takes. 16 KiB holds two windows of 100 submit_sm.
-INPUT_SLICE = 16 * 1024
 
 
 def _is_loopback(host: str) -> bool:
@@ -60,11 +55,9 @@ def _is_loopback(host: str) -> bool:
     return (mapped or address).is_loopback
 
 
-class SmppServerProtocol(TurnOutput, protocol.Protocol):
+class SmppServerProtocol(TurnConnection, protocol.Protocol):
     """One ESME connection."""
 
-    #: Input read but not yet handled: it waits for the next turns (see INPUT_SLICE).
-    _waiting = b""
     #: Why this connection is over a limit (its bind is refused and it is closed), or None.
     over_limit: str | None = None
 
@@ -120,28 +113,6 @@ class SmppServerProtocol(TurnOutput, protocol.Protocol):
         factory.connections[self.session_id] = self
         log.debug("session {session_id} connected from {peer}", session_id=self.session_id, peer=self.peer)
 
-    def dataReceived(self, data: bytes) -> None:
-        if self._socket is not None and not quick_ack(self._socket):
-            self._socket = None
-        if self._waiting:  # input of an earlier read still waits for its turn: keep the order
-            self._waiting += data
-            return
-        if len(data) > INPUT_SLICE:
-            self._waiting, data = data[INPUT_SLICE:], data[:INPUT_SLICE]
-            self.transport.pauseProducing()  # type: ignore[union-attr]
-            self.factory.reactor.callLater(0, self._next_slice)
-        self._handle(data)
-
-    def _next_slice(self) -> None:
-        if not self._waiting:  # the connection went meanwhile
-            return
-        data, self._waiting = self._waiting[:INPUT_SLICE], self._waiting[INPUT_SLICE:]
-        if self._waiting:
-            self.factory.reactor.callLater(0, self._next_slice)
-        elif not self.session.send_paused:
-            self.transport.resumeProducing()
-        self._handle(data)
-
     def _handle(self, data: bytes) -> None:
         handlers = self._handlers
         seconds = self.factory.reactor.seconds
@@ -172,9 +143,6 @@ class SmppServerProtocol(TurnOutput, protocol.Protocol):
                 system_id=link.system_id,
                 reason=reason_text,
             )
-
-    def may_read(self) -> bool:
-        return not self._waiting  # else reading resumes once what was read is handled
 
     # -- the carrier's side ----------------------------------------------------------
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from twisted.internet.testing import MemoryReactorClock, StringTransport
 
 from smsgw.carrier.subscribers import HandsetState
-from smsgw.server.smpp import INPUT_SLICE, SmppServerFactory
+from smsgw.server.listener import INPUT_SLICE
+from smsgw.server.smpp import SmppServerFactory
 from smsgw.smpp import codec
 from smsgw.smpp.framing import PduBuffer
 from smsgw.smpp.pdu import BindTransceiver, EnquireLink, EnquireLinkResp
