@@ -296,3 +296,27 @@ def test_a_thousand_pipelined_submits_are_all_answered_in_order(sp: CmppClient) 
     assert [(type(a).__name__, a.sequence_id) for a in answers] == [("SubmitResp", n) for n in range(1, 1001)]
     assert {a.result for a in answers} == {0}  # type: ignore[attr-defined]
     assert len({a.msg_id for a in answers}) == 1000  # type: ignore[attr-defined]
+
+
+def test_a_report_owed_to_an_sp_survives_a_restart(start_server) -> None:
+    """Accepted for a phone that is off, the carrier stopped and started again: when the phone
+    comes on, the report reaches the SP's new connection with the Msg_Id it was given."""
+    smsgw = start_server()
+    smsgw.set_phone(DEMO[3], "off")
+    client = CmppClient(cmpp_address(smsgw))
+    try:
+        assert client.connect(SP_ID, SECRET).status == 0
+        answer = client.submit(**submit_fields("after the restart", DEMO[3], registered_delivery=1))
+        assert answer.result == 0
+    finally:
+        client.close()
+    assert smsgw.restart() == 0
+    client = CmppClient(cmpp_address(smsgw))
+    try:
+        assert client.connect(SP_ID, SECRET).status == 0
+        smsgw.set_phone(DEMO[3], "on")
+        report = codec.decode_report(client.deliver().msg_content, Version.V30)
+        assert (report.msg_id, report.stat, report.dest_terminal_id) == (answer.msg_id, "DELIVRD", DEMO[3])
+        assert "after the restart" in inbox_texts(smsgw, DEMO[3])
+    finally:
+        client.close()
