@@ -133,6 +133,7 @@ def test_a_cmpp_sp_on_the_host_connects_and_its_text_reaches_the_handset(
     """CMPP's port is published as SMPP's is: the built-in SP connects from the host."""
     container = run()
     container.wait_healthy()
+    handset = Phone("+8613800000003", container.url(8775))  # before the submit: its cursor starts here
     sp = CmppClient(("127.0.0.1", container.port(7890)))
     try:
         assert sp.connect("901234", "smsgw").status == 0
@@ -146,7 +147,7 @@ def test_a_cmpp_sp_on_the_host_connects_and_its_text_reaches_the_handset(
         assert answer.result == 0
     finally:
         sp.close()
-    assert Phone("+8613800000003", container.url(8775)).wait_for_sms("验证码 5150").sender == "1065712345"
+    assert handset.wait_for_sms("验证码 5150").sender == "1065712345"
 
 
 def test_it_runs_unprivileged_and_keeps_its_store_on_the_volume(run: Callable[..., Container]) -> None:
