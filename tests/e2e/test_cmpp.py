@@ -159,10 +159,18 @@ def test_an_ascii_submit_keeps_its_at_sign(server: Smsgw, sp: CmppClient) -> Non
         ({"src_id": "10690"}, 10),
         ({"msg_src": "123456"}, 11),
         ({"dest_terminal_ids": ("86138abc",)}, 13),
+        ({"dest_terminal_ids": ("8613800000²",)}, 13),
         ({"msg_fmt": 7}, 1),
         ({"msg_content": bytes(141)}, 6),
     ],
-    ids=["src-id-not-the-sps", "msg-src-not-the-sp", "dest-not-a-number", "unknown-msg-fmt", "too-long"],
+    ids=[
+        "src-id-not-the-sps",
+        "msg-src-not-the-sp",
+        "dest-not-a-number",
+        "dest-with-a-superscript",
+        "unknown-msg-fmt",
+        "too-long",
+    ],  # fmt: skip
 )
 def test_a_bad_submit_gets_its_result_and_the_session_carries_on(
     sp: CmppClient, fields: dict[str, object], result: int

@@ -18,6 +18,7 @@ from smsgw.carrier.requests import Destination, ShortMessage, Submit, SubmitMany
 from smsgw.cmpp import pdu as p
 from smsgw.cmpp.constants import MsgFmt
 from smsgw.cmpp.constants import SubmitResult as R
+from smsgw.digits import is_digits
 from smsgw.smpp.constants import EsmClass, Npi, Ton
 from smsgw.smpp.smpptime import parse_smpp_time
 from smsgw.text.coding import DATA_CODING_IA5, DATA_CODING_UCS2
@@ -78,7 +79,7 @@ def _check_src_id(src_id: str, account: Account) -> None:
 
 
 def _dest(number: str) -> str:
-    if not number.isdigit():
+    if not is_digits(number):  # ASCII digits: str.isdigit takes '²' too
         raise bad(R.BAD_DEST_TERMINAL, f"Dest_terminal_Id {number!r} is not a number")
     return number
 
