@@ -36,6 +36,11 @@ from smsgw.ledger import ContextT, RequestLedger
 #: The highest Sequence_Id; CMPP's is a full 32 bits.
 SEQUENCE_MAX = 0xFFFFFFFF
 _U32 = struct.Struct(">I")
+#: The answer every accepted SUBMIT gets, and the answer to every DELIVER, packed and read
+#: directly (header, Msg_Id, Result of 1 octet in 2.0 and 4 in 3.0): a submit and its
+#: report each pass one of them, and the layout tables cost several times a struct.
+_MSG_ID_RESULT = {Version.V20: struct.Struct(">IIIQB"), Version.V30: struct.Struct(">IIIQI")}
+_DELIVER_RESP = int(CommandId.DELIVER_RESP)
 
 
 @attrs.frozen
@@ -203,6 +208,11 @@ class IsmgSession(Generic[ContextT]):
         return events
 
     def _receive(self, raw: bytes, events: list[IsmgEvent[ContextT]]) -> None:
+        layout = _MSG_ID_RESULT[self.version]
+        if len(raw) == layout.size and _U32.unpack_from(raw, 4)[0] == _DELIVER_RESP:
+            _, _, sequence, msg_id, result = layout.unpack(raw)
+            self._response(p.DeliverResp(sequence, msg_id, result), events)
+            return
         try:
             pdu = codec.decode(raw, self.version)
         except RemoteProtocolError as error:
@@ -292,6 +302,11 @@ class IsmgSession(Generic[ContextT]):
     def respond(self, request: p.Pdu, **fields: Any) -> None:
         """Answer a SUBMIT, QUERY or CANCEL (``msg_id`` and ``result`` of a SUBMIT_RESP, ...)."""
         self._queue(_RESPONSE_CLASS[type(request)](request.sequence_id, **fields))
+
+    def answer_submit(self, request: p.Submit, msg_id: int, result: int = 0) -> None:
+        """Answer a SUBMIT: what :meth:`respond` sends, packed directly."""
+        layout = _MSG_ID_RESULT[self.version]
+        self._out.append(layout.pack(layout.size, CommandId.SUBMIT_RESP, request.sequence_id, msg_id, result))
 
     # -- the gateway's requests -------------------------------------------------------------
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import struct
 
+import pytest
+
 from smsgw.cmpp import auth, codec
 from smsgw.cmpp import pdu as p
 from smsgw.cmpp.constants import CommandId, Version
@@ -239,3 +241,20 @@ def test_a_terminate_from_both_ends_at_once_is_answered() -> None:
 
 def test_a_source_address_of_any_octets_is_checked_not_crashed_on() -> None:
     assert not auth.is_authentic(bytes(16), "\xff12345", SECRET, 1206200556)
+
+
+@pytest.mark.parametrize(("octet", "version"), [(0x30, V30), (0x20, V20)])
+def test_the_packed_submit_resp_and_deliver_resp_are_the_codecs(octet: int, version: Version) -> None:
+    """The two PDUs every message passes are packed and read directly; the same octets and
+    the same meaning as the codec's, in both versions."""
+    session = connected(octet)
+    submit = p.Submit(7, src_id="1065712345", dest_terminal_ids=("8613800000001",))
+    session.answer_submit(submit, 0x1234_5678_9ABC_DEF0, 0)
+    session.answer_submit(submit, 0, 8)
+    assert session.data_to_send() == codec.encode(
+        p.SubmitResp(7, 0x1234_5678_9ABC_DEF0, 0), version
+    ) + codec.encode(p.SubmitResp(7, 0, 8), version)
+    sequence = session.send(p.Deliver(0, msg_id=5), 1.0, context="mo")
+    session.data_to_send()
+    (answer,) = session.receive_data(codec.encode(p.DeliverResp(sequence, 5, 9), version), 2.0)
+    assert answer == ResponseReceived(p.DeliverResp(sequence, 5, 9), "mo")

@@ -110,3 +110,26 @@ def test_cmpp_has_no_ussd() -> None:
 
     with pytest.raises(ValueError, match="CMPP has no USSD"):
         CmppDeliveries().ussd(UssdScreenOut("8613800000001", "*123#", 1, "menu", 5, False), None)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {},
+        {"state": MessageState.EXPIRED, "done_at": None},
+        {"service_type": "", "source_addr": "106571234599999999999", "id": 2**40 + 5},
+        {"state": MessageState.ENROUTE},
+    ],
+)
+def test_the_packed_report_is_the_codecs_to_the_octet(fields: dict[str, object]) -> None:
+    from smsgw.frontend.cmpp.deliveries import _encode_report
+
+    record = mt(**fields)
+    assert encode_report(record, SUBMITTED + 90) == _encode_report(record, SUBMITTED + 90)
+
+
+def test_a_record_the_layout_cannot_hold_is_named_by_the_codec() -> None:
+    from smsgw.cmpp.errors import LocalProtocolError
+
+    with pytest.raises(LocalProtocolError, match="service_id"):
+        encode_report(mt(service_type="A" * 11), 0.0)

@@ -135,10 +135,10 @@ class CmppLink(SessionLink):
 
     def _answer(self, binding: Binding, pdu: p.Submit, answer: Answer) -> None:
         if type(answer) is Accepted:
-            self.session.respond(pdu, msg_id=int(answer.message_id), result=0)
+            self.session.answer_submit(pdu, int(answer.message_id))
         elif isinstance(answer, AcceptedSome):
             if answer.message_id:
-                self.session.respond(pdu, msg_id=int(answer.message_id), result=0)
+                self.session.answer_submit(pdu, int(answer.message_id))
             else:  # every number refused: the first one's reason answers
                 self._refuse(binding, pdu, answer.failed[0].rejected)
         elif isinstance(answer, Dropped):
@@ -171,7 +171,7 @@ class CmppLink(SessionLink):
 
     def _refuse(self, binding: Binding, pdu: p.Submit, rejected: Rejected) -> None:
         result = submit_result(rejected)
-        self.session.respond(pdu, msg_id=0, result=result)
+        self.session.answer_submit(pdu, 0, result)
         self.carrier.smsc.refused(binding, "CMPP_SUBMIT", rejected, result_name(result))
 
     def cancel(self, pdu: p.Cancel) -> None:
