@@ -7,6 +7,7 @@ import os
 import random
 import secrets
 import socket
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -229,9 +230,14 @@ def _dropped_write(write: str, error: BaseException) -> None:
     )
 
 
-def build_carrier(config: Config, store: MessageStore, clock: Clock) -> tuple[Carrier, SmppDeliveries]:
+def build_carrier(
+    config: Config, store: MessageStore, clock: Clock, link_clock: Callable[[], float] | None = None
+) -> tuple[Carrier, SmppDeliveries]:
     """The carrier ``config`` describes, on ``store`` and ``clock``, with the SMPP front end's
-    encoder of its deliveries; not started (:meth:`Carrier.start`) and listening nowhere."""
+    encoder of its deliveries; not started (:meth:`Carrier.start`) and listening nowhere.
+
+    :param link_clock: the time the front ends' sessions keep (the reactor's).
+    """
     merchant = config.active_merchant
     network = config.network
     subscribers = SubscriberRegistry(
@@ -260,6 +266,7 @@ def build_carrier(config: Config, store: MessageStore, clock: Clock) -> tuple[Ca
             config.smpp.max_failed_binds,
             exempt=[merchant.system_id, merchant.sp_id] if merchant is not None else [],
         ),
+        link_clock=link_clock,
     )
     return carrier, deliveries
 
@@ -284,7 +291,7 @@ def start(config: Config, reactor: Any) -> Any:
         on_error=_cluster_job_failed,
     )
     clock = SystemClock()
-    carrier, deliveries = build_carrier(config, store, clock)
+    carrier, deliveries = build_carrier(config, store, clock, reactor.seconds)
     smpp = config.smpp
     factory = SmppServerFactory(carrier, smpp.session, reactor, pdu_log=deliveries.pdu_log)
     factory.noisy = False

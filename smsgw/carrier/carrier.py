@@ -11,7 +11,7 @@ after its message is committed, and a receipt leaves after that.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from smsgw.carrier.accounts import Account, AccountRegistry
 from smsgw.carrier.bindguard import FailedBinds
@@ -69,9 +69,13 @@ class Carrier:
         ussd_limits: UssdLimits = UssdLimits(),
         faults: FaultBook | None = None,
         failed_binds: FailedBinds | None = None,
+        link_clock: Callable[[], float] | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
+        #: The time the links' sessions keep (the reactor's): what a delivery's response
+        #: deadline is set on, so that moving the carrier's clock moves no session's timers.
+        self.link_clock = link_clock if link_clock is not None else clock.now
         self.limits = limits
         self.events = events
         self.faults = faults or FaultBook()
@@ -103,6 +107,7 @@ class Carrier:
             faults=self.faults,
         )
         self.ussd_apps.gateway = self.ussd
+        self.ussd_apps.link_clock = self.link_clock
         self.submitted = SubmittedMessages(self.center, store)
         self.smsc = Smsc(
             self.accounts,
@@ -188,7 +193,7 @@ class Carrier:
     def dispatch(self) -> None:
         """Hand queued deliveries to the binds that take them. What they send must wait for
         the commit of the writes queued so far (the server's flusher sees to it)."""
-        self.outbox.dispatch(self.clock.now())
+        self.outbox.dispatch(self.link_clock())
 
     def flush(self) -> None:
         """Make this turn's work durable, then dispatch: a turn's end, for a caller that has

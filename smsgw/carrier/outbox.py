@@ -219,6 +219,7 @@ class Outbox:
     ) -> bool:
         """Send a deliver_sm at once, bypassing the queue (USSD is live: it does not wait).
 
+        :param now: the links' time (their sessions'), which the response deadline is set on.
         :param namespace: the handset's: it goes to the account's binds of that namespace.
         :param prefer: the session to use while it is bound and has room (the one a USSD
             dialogue is having its conversation with).
@@ -244,7 +245,10 @@ class Outbox:
         return False
 
     def dispatch(self, now: float) -> None:
-        """Send queued deliveries to binds with room in their window."""
+        """Send queued deliveries to binds with room in their window.
+
+        :param now: the links' time (their sessions'), which response deadlines are set on.
+        """
         wanting, self._wanting = self._wanting, set()
         for system_id in wanting:
             binds = self._binds.get(system_id)

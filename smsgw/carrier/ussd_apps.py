@@ -56,6 +56,8 @@ class UssdApps:
         self.outbox = outbox
         self.events = events
         self.clock = clock
+        #: The time the links' sessions keep (the carrier sets it): a screen's response deadline.
+        self.link_clock: Callable[[], float] = clock.now
         self.namespace_of = namespace_of
         #: The gateway these applications serve (set once it is built: each needs the other).
         self.gateway: UssdGateway
@@ -90,7 +92,7 @@ class UssdApps:
         context = UssdDelivery(dialogue.session, dialogue.cursor)
         namespace = self.namespace_of(dialogue.msisdn)
         return self.outbox.send_now(
-            system_id, pdu, self.clock.now(), context, namespace=namespace, prefer=dialogue.via
+            system_id, pdu, self.link_clock(), context, namespace=namespace, prefer=dialogue.via
         )
 
     def post_to_http(self, dialogue: Dialogue, text: str) -> None:

@@ -107,3 +107,20 @@ def test_receipt_refused_for_good_is_not_retried(start_server, connect, status) 
     receipt = next_receipt(receiver)
     assert (receipt.receipted_message_id, refused) == (accepted, refused)
     answer(receiver, receipt, S.ESME_ROK)
+
+
+def test_an_unanswered_receipt_times_out_on_time_after_the_clock_moved(start_server, connect) -> None:
+    """Sessions keep real time, and so do the deadlines of what they send: with the carrier's
+    clock an hour ahead, a receipt nobody answers comes again after response_timeout and the
+    backoff (about a second), not an hour later."""
+    smsgw = start_server(RETRY_CONFIG)
+    status, _ = smsgw.api("POST", "/api/clock", {"advance_seconds": 3600})
+    assert status == 200
+    receiver = connect(smsgw, raw=True)
+    assert receiver.bind("receiver").command_status == 0
+    submit_with_receipt(smsgw, connect)
+    first = next_receipt(receiver)  # left unanswered
+    started = time.monotonic()
+    again = next_receipt(receiver)
+    assert again.receipted_message_id == first.receipted_message_id
+    assert time.monotonic() - started < 5
