@@ -124,7 +124,7 @@ class SessionClosing:
 class SessionLost(Generic[ContextT]):
     """The connection is gone; the contexts of the requests it never answered."""
 
-    unanswered: tuple[ContextT | None, ...]
+    contexts: tuple[ContextT | None, ...]
 
 
 IsmgEvent = (
@@ -345,6 +345,10 @@ class IsmgSession(Generic[ContextT]):
         self._queue(pdu)
         return sequence
 
+    def close(self, reason: str) -> SessionClosing:
+        """End the connection after what is queued (the server aborts it at shutdown)."""
+        return self._closing(reason)
+
     def drop(self, reason: str) -> SessionClosing:
         """Close as if the connection broke (an injected fault): what is queued still goes,
         nothing more is read, and the request being handled stays unanswered."""
@@ -397,6 +401,11 @@ class IsmgSession(Generic[ContextT]):
         """The connection is gone; what it never answered."""
         self.state = State.CLOSED
         return SessionLost(tuple(context for _, context in self._ledger.clear()))
+
+    @property
+    def has_data_to_send(self) -> bool:
+        """Whether output is waiting to be written."""
+        return bool(self._out)
 
     def data_to_send(self) -> bytes:
         """What to write, in order; each PDU whole (one write keeps simple clients whole)."""

@@ -15,7 +15,6 @@ from typing import Any
 
 from twisted.internet import protocol
 from twisted.logger import Logger
-from twisted.python.failure import Failure
 
 from smsgw.carrier.carrier import Carrier
 from smsgw.carrier.errors import Refusal, Rejected
@@ -42,6 +41,9 @@ log = Logger(namespace="smsgw.cmpp")
 
 class CmppServerProtocol(TurnConnection, protocol.Protocol):
     """One SP connection."""
+
+    log = log
+    label = "CMPP session"
 
     def __init__(self, factory: CmppServerFactory, session_id: int) -> None:
         self.factory = factory
@@ -71,10 +73,10 @@ class CmppServerProtocol(TurnConnection, protocol.Protocol):
     # -- Twisted's side --------------------------------------------------------------
 
     def connectionMade(self) -> None:
-        address = self.transport.getPeer()  # type: ignore[union-attr]
+        address = self.transport.getPeer()
         self.peer = self.link.peer = f"{getattr(address, 'host', '?')}:{getattr(address, 'port', '?')}"
         self._socket = tune_socket(self.transport)
-        self.transport.registerProducer(self, True)  # type: ignore[union-attr]
+        self.transport.registerProducer(self, True)
         self.factory.connections[self.session_id] = self
 
     def _handle(self, data: bytes) -> None:
@@ -82,36 +84,6 @@ class CmppServerProtocol(TurnConnection, protocol.Protocol):
         for event in self.session.receive_data(data, self.factory.reactor.seconds()):
             try:
                 handlers[type(event)](event)
-            except Exception:
-                self._failed(event)
-        self.factory.flusher.mark(self)
-
-    def connectionLost(self, reason: Failure = protocol.connectionDone) -> None:
-        self._waiting = b""
-        lost = self.session.connection_lost()
-        self.factory.connection_gone(self.session_id)
-        reason_text = self.session.close_reason or reason.getErrorMessage()
-        if self.link.binding is not None:
-            self.link.lost(lost.unanswered, reason_text)
-            self.factory.flusher.mark()
-            log.info(
-                "CMPP session {session_id} of {system_id} ended: {reason}",
-                session_id=self.session_id,
-                system_id=self.link.system_id,
-                reason=reason_text,
-            )
-
-    # -- the flusher's side ------------------------------------------------------------
-
-    def abort(self, reason: str) -> None:
-        self.session.drop(reason)
-        self.session.data_to_send()
-        self.transport.abortConnection()  # type: ignore[union-attr]
-
-    def tick(self, now: float) -> None:
-        for event in self.session.tick(now):
-            try:
-                self._handlers[type(event)](event)
             except Exception:
                 self._failed(event)
         self.factory.flusher.mark(self)

@@ -70,7 +70,8 @@ SMPP = Dialect(
 )  # fmt: skip
 CMPP = Dialect(
     cmpp_sp.SpSession,
-    lambda response: int(getattr(response, "result", getattr(response, "status", 0))),
+    # SUBMIT_RESP's Result, CANCEL_RESP's Success_Id (1: not cancelled); QUERY_RESP has none.
+    lambda response: int(getattr(response, "result", getattr(response, "success_id", 0))),
     lambda result: f"Result {result}",
     9,  # other: the gateway delivers it again later
     (

@@ -10,10 +10,13 @@ answer is durable (:class:`~smsgw.server.flusher.TurnFlusher`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from twisted.internet import defer, protocol
 from twisted.internet.task import LoopingCall
+from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from smsgw.server.tcp import quick_ack, write_now
 
@@ -27,21 +30,26 @@ INPUT_SLICE = 16 * 1024
 class TurnConnection:
     """A connection as every protocol's server keeps it: its input handled a slice a turn,
     its session's output (``data_to_send``, ``close_reason``) written by the flusher at the end
-    of the turn, and no reading or delivering while its peer does not read. ``factory``
-    (``flusher``, ``carrier``, ``reactor``), ``session``, ``link`` and ``transport`` are the
-    protocol's, and so is :meth:`_handle`."""
+    of the turn, its timers run by the listener's ticker, and no reading or delivering while
+    its peer does not read. The protocol gives ``factory`` (``flusher``, ``carrier``,
+    ``reactor``, ``connection_gone``), ``session``, ``link``, ``transport``, ``session_id``,
+    its logger, ``_handlers`` (event type → handler) and ``_failed``, and ``_handle``, which
+    feeds the session bytes and acts on its events."""
 
     factory: Any
     session: Any
     link: Any
     transport: Any
+    session_id: int
     _socket: Any
+    log: Logger
+    #: How log lines name a session of this protocol.
+    label = "session"
+    _handlers: dict[type, Callable[[Any], None]]
+    _failed: Callable[[Any], None]
+    _handle: Callable[[bytes], None]
     #: Input read but not yet handled: it waits for the next turns (see INPUT_SLICE).
     _waiting = b""
-
-    def _handle(self, data: bytes) -> None:
-        """Feed the session bytes and act on its events (the protocol's own)."""
-        raise NotImplementedError
 
     def dataReceived(self, data: bytes) -> None:
         if self._socket is not None and not quick_ack(self._socket):
@@ -64,6 +72,39 @@ class TurnConnection:
         elif not self.session.send_paused:
             self.transport.resumeProducing()
         self._handle(data)
+
+    def connectionLost(self, reason: Failure = protocol.connectionDone) -> None:
+        self._waiting = b""
+        lost = self.session.connection_lost()
+        self.factory.connection_gone(self.session_id)
+        reason_text = self.session.close_reason or reason.getErrorMessage()
+        link = self.link
+        if link.binding is not None:
+            link.lost(lost.contexts, reason_text)
+            self.factory.flusher.mark()
+            self.log.info(
+                "{label} {session_id} of {system_id} ended: {reason}",
+                label=self.label,
+                session_id=self.session_id,
+                system_id=link.system_id,
+                reason=reason_text,
+            )
+
+    def tick(self, now: float) -> None:
+        """Let the session's timers run (the listener's ticker calls it)."""
+        for event in self.session.tick(now):
+            try:
+                self._handlers[type(event)](event)
+            except Exception:
+                self._failed(event)
+        if self.session.has_data_to_send or self.session.close_reason is not None:
+            self.factory.flusher.mark(self)
+
+    def abort(self, reason: str) -> None:
+        """Drop the connection now, without writing what is pending."""
+        self.session.close(reason)
+        self.session.data_to_send()
+        self.transport.abortConnection()
 
     def pauseProducing(self) -> None:
         """The transport's buffer is full: stop reading and stop sending deliveries."""

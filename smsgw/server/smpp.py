@@ -15,7 +15,6 @@ from typing import Any
 
 from twisted.internet import protocol
 from twisted.logger import Logger
-from twisted.python.failure import Failure
 
 from smsgw.carrier.carrier import Carrier
 from smsgw.carrier.errors import Refusal, Rejected
@@ -57,6 +56,8 @@ def _is_loopback(host: str) -> bool:
 
 class SmppServerProtocol(TurnConnection, protocol.Protocol):
     """One ESME connection."""
+
+    log = log
 
     #: Why this connection is over a limit (its bind is refused and it is closed), or None.
     over_limit: str | None = None
@@ -104,12 +105,12 @@ class SmppServerProtocol(TurnConnection, protocol.Protocol):
 
     def connectionMade(self) -> None:
         factory = self.factory
-        address = self.transport.getPeer()  # type: ignore[union-attr]
+        address = self.transport.getPeer()
         self.host = getattr(address, "host", "?")
         self.peer = self.link.peer = f"{self.host}:{getattr(address, 'port', '?')}"
         self._socket = tune_socket(self.transport)
         # Stop reading from a peer that does not read what we write (see pauseProducing).
-        self.transport.registerProducer(self, True)  # type: ignore[union-attr]
+        self.transport.registerProducer(self, True)
         factory.connections[self.session_id] = self
         log.debug("session {session_id} connected from {peer}", session_id=self.session_id, peer=self.peer)
 
@@ -127,40 +128,6 @@ class SmppServerProtocol(TurnConnection, protocol.Protocol):
         took = seconds() - now
         if took > SLOW_TURN:
             slow_turn(f"SMPP {self.name} from {self.peer}", took)
-
-    def connectionLost(self, reason: Failure = protocol.connectionDone) -> None:
-        self._waiting = b""
-        lost = self.session.connection_lost()
-        self.factory.connection_gone(self.session_id)
-        reason_text = self.session.close_reason or reason.getErrorMessage()
-        link = self.link
-        if link.binding is not None:
-            link.lost(lost.contexts, reason_text)
-            self.factory.flusher.mark()
-            log.info(
-                "session {session_id} of {system_id} ended: {reason}",
-                session_id=self.session_id,
-                system_id=link.system_id,
-                reason=reason_text,
-            )
-
-    # -- the carrier's side ----------------------------------------------------------
-
-    def abort(self, reason: str) -> None:
-        """Drop the connection now, without writing what is pending."""
-        self.session.close(reason)
-        self.session.data_to_send()
-        self.transport.abortConnection()  # type: ignore[union-attr]
-
-    def tick(self, now: float) -> None:
-        """Let session timers run."""
-        for event in self.session.tick(now):
-            try:
-                self._handlers[type(event)](event)
-            except Exception:
-                self._failed(event)
-        if self.session.has_data_to_send or self.session.close_reason is not None:
-            self.factory.flusher.mark(self)
 
     # -- events ----------------------------------------------------------------------
 

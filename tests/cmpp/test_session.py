@@ -151,7 +151,7 @@ def test_delivers_keep_to_the_window_and_their_answers_carry_their_context() -> 
     (late,) = session.receive_data(codec.encode(p.DeliverResp(sequences[3], 3, 0), V30), 2.5)
     assert isinstance(late, ResponseUnmatched)
     lost = session.connection_lost()
-    assert len(lost.unanswered) == 15 and "mo3" not in lost.unanswered
+    assert len(lost.contexts) == 15 and "mo3" not in lost.contexts
 
 
 def test_an_encoded_deliver_is_sent_with_a_fresh_sequence_id_and_counts_in_the_window() -> None:

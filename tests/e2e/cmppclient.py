@@ -109,8 +109,9 @@ class CmppClient:
     def is_closed(self, timeout: float = READ_TIMEOUT) -> bool:
         """Whether the server closes the connection within ``timeout``."""
         try:
-            while self.read_raw(timeout) is not None:
-                pass
+            raw = self.read_raw(timeout)
+            while raw is not None:  # what was sent before the close is skipped
+                raw = self.read_raw(timeout)
         except AssertionError:
             return False
         return True

@@ -13,12 +13,11 @@ import calendar
 import functools
 import time
 from collections.abc import Callable
-from typing import Any
 
 from smsgw.carrier.answers import Accepted, AcceptedSome, Answer, Dropped, Later, TrafficAnswer
 from smsgw.carrier.binding import Binding
 from smsgw.carrier.carrier import Carrier
-from smsgw.carrier.errors import BindRefused, Refusal, Rejected
+from smsgw.carrier.errors import BindRefused, Rejected
 from smsgw.carrier.requests import Cancel, Traffic
 from smsgw.cmpp import auth
 from smsgw.cmpp import pdu as p
@@ -33,6 +32,8 @@ from smsgw.smpp.constants import BindType
 
 #: A CMPP_CANCEL's answer: 0 cancelled, 1 not.
 _CANCELLED, _NOT_CANCELLED = 0, 1
+#: A CMPP_QUERY's answer for a day that is no date, or a count that could not be read.
+_NOTHING_COUNTED = TrafficAnswer(0, 0, 0, 0, 0, 0, 0, 0)
 
 
 class CmppLink(SessionLink):
@@ -51,17 +52,8 @@ class CmppLink(SessionLink):
         output_ready: Callable[[], None],
         read_later: ReadLater = read_now,
     ) -> None:
-        self.carrier = carrier
-        self.session = session
-        self.session_id = session_id
-        self.peer = peer
-        self.output_ready = output_ready
-        self.read_later = read_later
-        self.gone = False
-        self.binding: Binding | None = None
-        self._admit: Callable[[float], None]
-        # The outbox sends through this on its hot path; a 2.0 session relays 3.0's layout.
-        self.deliver: Callable[[bytes, float, object], object] = session.send_encoded
+        super().__init__(carrier, session, session_id, peer, output_ready, read_later)
+        self.session: IsmgSession[object] = session  # a 2.0 session relays 3.0's layout (connect)
 
     # -- connect -------------------------------------------------------------------------
 
@@ -144,30 +136,13 @@ class CmppLink(SessionLink):
         elif isinstance(answer, Dropped):
             self.drop(answer.reason)
         elif isinstance(answer, Later):
-            self.read_later(
-                answer.read,
-                functools.partial(self._answer_later, binding, pdu, answer),
-                functools.partial(self._read_failed, binding, pdu),
+            self.answer_later(
+                answer,
+                functools.partial(self._answer, binding, pdu),
+                functools.partial(self._refuse, binding, pdu),
             )
         else:
             raise AssertionError(f"a CMPP_SUBMIT cannot be answered with {answer!r}")
-
-    def _answer_later(self, binding: Binding, pdu: p.Submit, later: Later, result: Any) -> None:
-        if self.gone:
-            return
-        try:
-            answer = later.answer(result)
-        except Rejected as rejected:
-            self._refuse(binding, pdu, rejected)
-        else:
-            self._answer(binding, pdu, answer)
-        self.output_ready()
-
-    def _read_failed(self, binding: Binding, pdu: p.Submit, error: BaseException) -> None:
-        if self.gone:
-            return
-        self._refuse(binding, pdu, Rejected(Refusal.SYSTEM_ERROR, f"the store could not be read: {error}"))
-        self.output_ready()
 
     def _refuse(self, binding: Binding, pdu: p.Submit, rejected: Rejected) -> None:
         result = submit_result(rejected)
@@ -192,33 +167,17 @@ class CmppLink(SessionLink):
 
     def _cancel_answer(self, binding: Binding, pdu: p.Cancel, answer: Answer) -> None:
         if isinstance(answer, Later):
-            self.read_later(
-                answer.read,
-                functools.partial(self._cancel_later, binding, pdu, answer),
-                lambda error: self._cancel_refused(
-                    binding, pdu, Rejected(Refusal.SYSTEM_ERROR, f"the store could not be read: {error}")
-                ),
+            self.answer_later(
+                answer,
+                functools.partial(self._cancel_answer, binding, pdu),
+                functools.partial(self._cancel_refused, binding, pdu),
             )
-            return
-        self.session.respond(pdu, success_id=_CANCELLED)
-
-    def _cancel_later(self, binding: Binding, pdu: p.Cancel, later: Later, result: Any) -> None:
-        if self.gone:
-            return
-        try:
-            answer = later.answer(result)
-        except Rejected as rejected:
-            self._cancel_refused(binding, pdu, rejected)
         else:
-            self._cancel_answer(binding, pdu, answer)
-        self.output_ready()
+            self.session.respond(pdu, success_id=_CANCELLED)
 
     def _cancel_refused(self, binding: Binding, pdu: p.Cancel, rejected: Rejected) -> None:
-        if self.gone:
-            return
         self.session.respond(pdu, success_id=_NOT_CANCELLED)
         self.carrier.smsc.refused(binding, "CMPP_CANCEL", rejected, f"Success_Id {_NOT_CANCELLED}")
-        self.output_ready()
 
     def query(self, pdu: p.Query) -> None:
         """CMPP_QUERY: the SP's traffic of a day (Time, YYYYMMDD in UTC), in all (Query_Type 0)
@@ -229,27 +188,20 @@ class CmppLink(SessionLink):
         try:
             start = calendar.timegm(time.strptime(pdu.time, "%Y%m%d"))
         except ValueError:
-            self._query_answer(pdu, TrafficAnswer(0, 0, 0, 0, 0, 0, 0, 0))
+            self._query_answer(pdu, _NOTHING_COUNTED)
             return
         service = pdu.query_code if pdu.query_type == 1 else None
         request = Traffic(start, start + 86400.0, service)
         answer = carrier.smsc.request(binding, request, "CMPP_QUERY", pdu.sequence_id, carrier.clock.now())
         if isinstance(answer, Later):
-            self.read_later(
-                answer.read,
-                lambda counts: self._query_later(pdu, answer, counts),
-                lambda error: self._query_later(pdu, None, error),
+            # A read that failed counted nothing it can tell, and CMPP has no error to say so.
+            self.answer_later(
+                answer,
+                functools.partial(self._query_answer, pdu),
+                lambda rejected: self._query_answer(pdu, _NOTHING_COUNTED),
             )
         else:
             self._query_answer(pdu, answer)
-
-    def _query_later(self, pdu: p.Query, later: Later | None, result: Any) -> None:
-        if self.gone:
-            return
-        # The read failed: nothing counted can be told, and CMPP has no error to say so.
-        answer = later.answer(result) if later is not None else TrafficAnswer(0, 0, 0, 0, 0, 0, 0, 0)
-        self._query_answer(pdu, answer)
-        self.output_ready()
 
     def _query_answer(self, pdu: p.Query, answer: Answer) -> None:
         assert isinstance(answer, TrafficAnswer)

@@ -11,12 +11,11 @@ from __future__ import annotations
 import functools
 from collections import Counter
 from collections.abc import Callable, Iterable
-from typing import Any
 
 from smsgw.carrier.answers import Accepted, AcceptedSome, Answer, Done, Dropped, Later, QueryAnswer
 from smsgw.carrier.binding import Binding
 from smsgw.carrier.carrier import Carrier
-from smsgw.carrier.errors import BindRefused, Refusal, Rejected
+from smsgw.carrier.errors import BindRefused, Rejected
 from smsgw.carrier.requests import Submit
 from smsgw.frontend.later import ReadLater, read_now
 from smsgw.frontend.sessionlink import SessionLink
@@ -73,22 +72,10 @@ class SmppLink(SessionLink):
         pdu_log: PduLog | None = None,
         read_later: ReadLater = read_now,
     ) -> None:
-        self.carrier = carrier
-        self.read_later = read_later
-        #: The connection is gone: an answer that comes later has nobody to go to.
-        self.gone = False
-        self.session = session
-        self.session_id = session_id
-        self.peer = peer
-        self.output_ready = output_ready
+        super().__init__(carrier, session, session_id, peer, output_ready, read_later)
+        self.session: SmscSession[object] = session
         self.totals = totals
         self.pdu_log = pdu_log
-        #: The carrier's record of this bind, once it is accepted.
-        self.binding: Binding | None = None
-        #: The carrier's admission of this bind's submits, set once it is bound.
-        self._admit: Callable[[float], None]
-        # The outbox sends through this on its hot path: the session's own method, no wrapper.
-        self.deliver = session.send_encoded
 
     # -- binds -----------------------------------------------------------------------
 
@@ -187,31 +174,11 @@ class SmppLink(SessionLink):
         elif isinstance(answer, Dropped):
             self.drop(answer.reason)
         elif isinstance(answer, Later):
-            self.read_later(
-                answer.read,
-                functools.partial(self._answer_later, binding, pdu, answer),
-                functools.partial(self._read_failed, binding, pdu),
+            self.answer_later(
+                answer,
+                functools.partial(self._respond, binding, pdu),
+                functools.partial(self._refuse, binding, pdu),
             )
-
-    def _answer_later(self, binding: Binding, pdu: SmRequestPdu, later: Later, result: Any) -> None:
-        """The read a request waited for is done: answer it (other requests may have been
-        answered meanwhile; SMPP lets responses come in any order)."""
-        if self.gone:
-            return
-        try:
-            answer = later.answer(result)
-        except Rejected as refusal:
-            self._refuse(binding, pdu, refusal)
-        else:
-            self._respond(binding, pdu, answer)
-        self.output_ready()
-
-    def _read_failed(self, binding: Binding, pdu: SmRequestPdu, error: BaseException) -> None:
-        """The store could not be read: the request fails, and the session carries on."""
-        if self.gone:
-            return
-        self._refuse(binding, pdu, Rejected(Refusal.SYSTEM_ERROR, f"the store could not be read: {error}"))
-        self.output_ready()
 
     def _refuse(self, binding: Binding, pdu: SmRequestPdu, refusal: Rejected) -> None:
         """Answer a refused request with its SMPP status, and announce it with its reason."""
