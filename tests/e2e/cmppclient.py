@@ -4,8 +4,6 @@ CONNECT, SUBMIT and TERMINATE)."""
 
 from __future__ import annotations
 
-import socket
-import struct
 import time
 from typing import Any
 
@@ -13,16 +11,15 @@ from smsgw.cmpp import auth, codec
 from smsgw.cmpp import pdu as p
 from smsgw.cmpp.constants import Version
 
-READ_TIMEOUT = 10.0
+from .framedsocket import READ_TIMEOUT, FramedSocket
 
 
-class CmppClient:
+class CmppClient(FramedSocket):
     """One SP connection driven PDU by PDU, with deadlines."""
 
     def __init__(self, address: tuple[str, int], version: Version = Version.V30) -> None:
-        self.sock = socket.create_connection(address, timeout=READ_TIMEOUT)
+        super().__init__(address, header_size=12)
         self.version = version
-        self._buffer = b""
         self._sequence = 0
         #: DELIVERs that arrived while an answer was awaited.
         self.held: list[p.Deliver] = []
@@ -77,44 +74,3 @@ class CmppClient:
         raw = self.read_raw(timeout)
         assert raw is not None, "the server closed the connection"
         return codec.decode(raw, self.version)
-
-    def read_raw(self, timeout: float = READ_TIMEOUT) -> bytes | None:
-        """One whole PDU's octets, or None when the server closed the connection first."""
-        deadline = time.monotonic() + timeout
-        if not self._fill(12, deadline):
-            return None
-        (length,) = struct.unpack_from(">I", self._buffer)
-        if not self._fill(length, deadline):
-            return None
-        raw, self._buffer = self._buffer[:length], self._buffer[length:]
-        return raw
-
-    def _fill(self, size: int, deadline: float) -> bool:
-        while len(self._buffer) < size:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise AssertionError(f"nothing complete arrived in time ({len(self._buffer)} octets held)")
-            self.sock.settimeout(remaining)
-            try:
-                chunk = self.sock.recv(65536)
-            except TimeoutError:
-                continue
-            except ConnectionResetError:
-                chunk = b""
-            if not chunk:
-                return False
-            self._buffer += chunk
-        return True
-
-    def is_closed(self, timeout: float = READ_TIMEOUT) -> bool:
-        """Whether the server closes the connection within ``timeout``."""
-        try:
-            raw = self.read_raw(timeout)
-            while raw is not None:  # what was sent before the close is skipped
-                raw = self.read_raw(timeout)
-        except AssertionError:
-            return False
-        return True
-
-    def close(self) -> None:
-        self.sock.close()

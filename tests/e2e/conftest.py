@@ -11,7 +11,6 @@ import itertools
 import json
 import re
 import signal
-import socket
 import struct
 import subprocess
 import sys
@@ -28,6 +27,7 @@ import smpplib.smpp
 
 from smsgw.smpp import codec
 from smsgw.smpp.pdu import BindReceiver, BindTransceiver, BindTransmitter, Pdu
+from tests.e2e.framedsocket import FramedSocket
 from tests.postgres import database_name
 
 START_TIMEOUT = 15.0
@@ -447,12 +447,11 @@ def submit_sm_body(
 _BIND_CLASSES = {"transmitter": BindTransmitter, "receiver": BindReceiver, "transceiver": BindTransceiver}
 
 
-class RawSession:
+class RawSession(FramedSocket):
     """A TCP connection to the SMPP port driven byte by byte, reading PDUs with deadlines."""
 
     def __init__(self, address: tuple[str, int]) -> None:
-        self.sock = socket.create_connection(address, timeout=READ_TIMEOUT)
-        self._buffer = b""
+        super().__init__(address, header_size=16, timeout=READ_TIMEOUT)
         self._sequence = 0
 
     def next_sequence(self) -> int:
@@ -470,52 +469,11 @@ class RawSession:
         self.send(codec.encode(pdu_class(sequence_number=sequence, **fields)))
         return sequence
 
-    def _fill(self, size: int, deadline: float) -> bool:
-        while len(self._buffer) < size:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise AssertionError(
-                    f"nothing complete arrived within the deadline ({len(self._buffer)} octets held)"
-                )
-            self.sock.settimeout(remaining)
-            try:
-                chunk = self.sock.recv(65536)
-            except TimeoutError:
-                continue
-            except ConnectionResetError:
-                chunk = b""
-            if not chunk:
-                return False
-            self._buffer += chunk
-        return True
-
-    def read_raw(self, timeout: float = READ_TIMEOUT) -> bytes | None:
-        """One whole PDU's octets, or None if the server closed the connection first."""
-        deadline = time.monotonic() + timeout
-        if not self._fill(16, deadline):
-            return None
-        (length,) = struct.unpack_from(">I", self._buffer)
-        assert 16 <= length <= 1 << 20, f"server sent command_length {length}"
-        if not self._fill(length, deadline):
-            return None
-        raw, self._buffer = self._buffer[:length], self._buffer[length:]
-        return raw
-
     def read_pdu(self, timeout: float = READ_TIMEOUT) -> Any:
         """The next PDU the server sends, decoded; fails on a deadline or a closed connection."""
         raw = self.read_raw(timeout)
         assert raw is not None, "the server closed the connection instead of answering"
         return codec.decode(raw)
-
-    def is_closed(self, timeout: float = READ_TIMEOUT) -> bool:
-        """Whether the server closes the connection within ``timeout`` (octets sent before are skipped)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                if not self._fill(len(self._buffer) + 1, deadline):
-                    return True
-            except AssertionError:
-                return False
 
     def stays_silent(self, seconds: float) -> bool:
         """Whether nothing arrives, and the connection stays open, for ``seconds``."""
@@ -533,10 +491,6 @@ class RawSession:
         response = self.read_pdu()
         assert response.sequence_number == sequence
         return response
-
-    def close(self) -> None:
-        """Close the socket."""
-        self.sock.close()
 
 
 @pytest.fixture
