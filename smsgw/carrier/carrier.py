@@ -18,7 +18,7 @@ from smsgw.carrier.bindguard import FailedBinds
 from smsgw.carrier.binding import Binding
 from smsgw.carrier.binds import BindDesk
 from smsgw.carrier.center import MessageCenter
-from smsgw.carrier.clock import Clock
+from smsgw.carrier.clock import Clock, Clocks
 from smsgw.carrier.encoding import DeliveryEncoder
 from smsgw.carrier.events import EventBus
 from smsgw.carrier.faults import FaultBook
@@ -82,8 +82,9 @@ class Carrier:
         self.faults.attach(events, subscribers.namespace_of)
         self.accounts = AccountRegistry(accounts, clock.now())
         self.subscribers = subscribers
-        self.outbox = Outbox(store, retry)
-        self.outbox.namespace_of = subscribers.namespace_of
+        #: The carrier's clock and the namespaces' clocks that run ahead of it.
+        self.clocks = Clocks(clock, subscribers.namespace_of)
+        self.outbox = Outbox(store, retry, self.clocks)
         self.center = MessageCenter(
             store,
             self.accounts,
@@ -91,6 +92,7 @@ class Carrier:
             self.outbox,
             self.events,
             encoders,
+            self.clocks,
             next_id=1,
             faults=self.faults,
         )
@@ -105,6 +107,7 @@ class Carrier:
             apps=self.ussd_apps,
             on_change=self.ussd_apps.changed,
             faults=self.faults,
+            clocks=self.clocks,
         )
         self.ussd_apps.gateway = self.ussd
         self.ussd_apps.link_clock = self.link_clock
@@ -127,7 +130,7 @@ class Carrier:
             self.outbox,
             self.ussd,
             self.events,
-            clock,
+            self.clocks,
             limits,
             self.messages,
             HandsetTexts(store, self.accounts, self.center, self.outbox, default_system_id),
@@ -208,4 +211,13 @@ class Carrier:
         now = self.clock.now()
         self.center.tick(now)
         self.outbox.tick(now)
+        self.ussd.tick(now)
+
+    def advance(self, namespace: str, seconds: float) -> None:
+        """Move a namespace's clock forward (the carrier's, and so every namespace's, for
+        ``""``), and let what fell due by then happen now."""
+        self.clocks.advance(namespace, seconds)
+        now = self.clock.now()
+        self.center.tick(now)
+        self.outbox.clock_moved(now)
         self.ussd.tick(now)

@@ -17,6 +17,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 
 from smsgw.carrier.accounts import Account, AccountRegistry
+from smsgw.carrier.clock import Clocks
 from smsgw.carrier.encoding import DeliveryEncoder
 from smsgw.carrier.errors import QueueFull
 from smsgw.carrier.events import DeliveryDone, EventBus, MessageAccepted, MessageStateChanged
@@ -113,6 +114,7 @@ class MessageCenter:
         outbox: Outbox,
         events: EventBus,
         encoders: Mapping[str, DeliveryEncoder],
+        clocks: Clocks,
         *,
         next_id: int,
         next_seen: int = 1,
@@ -130,11 +132,14 @@ class MessageCenter:
         self.subscribers = subscribers
         self.outbox = outbox
         self.events = events
+        self.clocks = clocks
         self._next_id = next_id
         self._next_seen = next_seen
         self._pending: dict[int, MessageRecord] = {}
         self._waiting_for: defaultdict[str, set[int]] = defaultdict(set)
-        self._timers: list[tuple[float, int, str]] = []
+        #: Due, expiry and release times of held MTs, a heap per namespace: each runs on its
+        #: namespace's clock, so one heap would stop at a top whose clock did not move.
+        self._timers: dict[str, list[tuple[float, int, str]]] = {}
         #: Held MTs kept from their phone by an injected delay: row id -> when it ends.
         self._delayed: dict[int, float] = {}
         # Not a Counter: its missing key is a Python call, asked on every submit.
@@ -175,6 +180,7 @@ class MessageCenter:
     ) -> str:
         """Store an MT and deliver it now or later; return its message_id.
 
+        :param now: the carrier's time: the message is kept on its handset's clock from here on.
         :param via: the session that submitted it, where its receipts go while it is bound.
         :param may_fault: False when the caller found that no fault rule can strike the
             handset (:meth:`FaultBook.may_strike`): its delivery is not planned again.
@@ -193,11 +199,14 @@ class MessageCenter:
             now, message.scheduled_at, message.expires_at, ENROUTE, None, 0,
         )  # fmt: skip
         record.via = via
+        record.namespace = namespace = subscriber.namespace
+        if namespace and self.clocks.shifted:
+            now = self._into_frame(record, now)
         concat = None
         if message.replace_if_present:
             concat = concat_of(record)
             self._replace_pending(record, concat, now)
-        self.deliver_or_hold(record, subscriber, now, may_fault)
+        self._deliver_or_hold(record, subscriber, now, may_fault)
         if concat is not None and row_id in self._pending:
             self._replacing[row_id] = concat
         return message_id
@@ -215,7 +224,7 @@ class MessageCenter:
                 and old.service_type == new.service_type
                 and (concat is None or self._replacing.get(row_id) != concat)
             ):
-                self.finish(row_id, MessageState.DELETED, now)
+                self._end(row_id, MessageState.DELETED, now)
 
     def reserve_id(self, account: Account) -> str:
         """A message_id for something answered but not stored (a USSD screen)."""
@@ -227,14 +236,30 @@ class MessageCenter:
         self._next_id += 1
         return row_id
 
-    def deliver_or_hold(
+    def into_frame(self, record: MessageRecord, now: float) -> float:
+        """Move a new message's times (stamped on the carrier's clock) onto the clock of its
+        handset's namespace (:attr:`MessageRecord.namespace`); return ``now`` on that clock."""
+        return self._into_frame(record, now) if record.namespace and self.clocks.shifted else now
+
+    def _into_frame(self, record: MessageRecord, now: float) -> float:
+        offset = self.clocks.offset(record.namespace)
+        record.submitted_at += offset
+        record.expires_at += offset
+        if record.scheduled_at is not None:
+            record.scheduled_at += offset
+        return now + offset
+
+    def deliver_or_hold(self, record: MessageRecord, subscriber: Subscriber, now: float) -> None:
+        """Store a new MT (its times on its handset's clock, see :meth:`into_frame`): delivered
+        now when its phone takes SMS and it is due (unless a fault holds it), else held.
+
+        :param now: the time on the handset's clock.
+        """
+        self._deliver_or_hold(record, subscriber, now)
+
+    def _deliver_or_hold(
         self, record: MessageRecord, subscriber: Subscriber, now: float, may_fault: bool = True
     ) -> None:
-        """Store a new MT: delivered now when its phone takes SMS and it is due (unless a
-        fault holds it), else held.
-
-        :param may_fault: see :meth:`accept_mt`.
-        """
         due = record.scheduled_at is None or record.scheduled_at <= now
         plan = NO_FAULTS
         if due and subscriber.state.receives_sms:
@@ -273,7 +298,7 @@ class MessageCenter:
 
     def _delay(self, row_id: int, release: float) -> None:
         self._delayed[row_id] = release
-        heapq.heappush(self._timers, (release, row_id, "release"))
+        self._push_timer(self._pending[row_id].namespace, release, row_id, "release")
 
     def _owed_report(self, record: MessageRecord, state: int, plan: FaultPlan) -> int | None:
         """The final state whose receipt the message owes, or None (not asked for, or withheld
@@ -320,9 +345,18 @@ class MessageCenter:
         self._pending[record.id] = record
         self._waiting_for[record.msisdn].add(record.id)
         self._per_account[record.system_id] += 1
+        self._arm(record)
+
+    def _arm(self, record: MessageRecord) -> None:
         if record.scheduled_at is not None:
-            heapq.heappush(self._timers, (record.scheduled_at, record.id, "due"))
-        heapq.heappush(self._timers, (record.expires_at, record.id, "expire"))
+            self._push_timer(record.namespace, record.scheduled_at, record.id, "due")
+        self._push_timer(record.namespace, record.expires_at, record.id, "expire")
+
+    def _push_timer(self, namespace: str, when: float, row_id: int, kind: str) -> None:
+        heap = self._timers.get(namespace)
+        if heap is None:
+            heap = self._timers[namespace] = []
+        heapq.heappush(heap, (when, row_id, kind))
 
     def _queue_receipt(self, record: MessageRecord, now: float, plan: FaultPlan = NO_FAULTS) -> None:
         """Queue the receipt of the message's current state (recorded as owed by the caller);
@@ -343,10 +377,20 @@ class MessageCenter:
         """The encoder of the account's protocol (SMPP's for an account gone from the config)."""
         return self.encoders[account.protocol if account is not None else "smpp"]
 
-    def finish(
+    def finish(self, row_id: int, state: int, now: float) -> MessageRecord | None:
+        """Move a pending MT to a final state, store it, and queue its receipt if asked for.
+
+        :param now: the carrier's time (the message ends on its handset's clock).
+        """
+        record = self._pending.get(row_id)
+        if record is None:
+            return None
+        return self._end(row_id, state, now + self.clocks.offset(record.namespace))
+
+    def _end(
         self, row_id: int, state: int, now: float, error: int = 0, *, plan: FaultPlan | None = None
     ) -> MessageRecord | None:
-        """Move a pending MT to a final state, store it, and queue its receipt if asked for.
+        """:meth:`finish` with ``now`` on the handset's clock.
 
         :param plan: what the faults do to it, when already decided (else decided here).
         """
@@ -402,18 +446,21 @@ class MessageCenter:
         ]
 
     def reschedule(self, record: MessageRecord) -> None:
-        """Re-arm a pending message's timers after replace_sm changed its times."""
-        if record.scheduled_at is not None:
-            heapq.heappush(self._timers, (record.scheduled_at, record.id, "due"))
-        heapq.heappush(self._timers, (record.expires_at, record.id, "expire"))
+        """Re-arm a pending message's timers after replace_sm changed its times (on its
+        handset's clock, see :meth:`into_frame`)."""
+        self._arm(record)
 
     def handset_reachable(self, msisdn: str, now: float) -> None:
         """A phone came on: deliver what waits for it and is due (but what an injected delay
-        still keeps)."""
+        still keeps).
+
+        :param now: the carrier's time.
+        """
         for row_id in sorted(self._waiting_for.get(msisdn, ())):
             record = self._pending[row_id]
-            if (record.scheduled_at is None or record.scheduled_at <= now) and row_id not in self._delayed:
-                self._attempt(record, now)
+            then = now + self.clocks.offset(record.namespace)
+            if (record.scheduled_at is None or record.scheduled_at <= then) and row_id not in self._delayed:
+                self._attempt(record, then)
 
     def _attempt(self, record: MessageRecord, now: float) -> None:
         """Deliver a held MT that is due to a phone that takes SMS, unless a fault keeps it."""
@@ -421,11 +468,19 @@ class MessageCenter:
         if plan.delayed_until is not None:
             self._delay(record.id, plan.delayed_until)
         if not plan.holds:
-            self.finish(record.id, DELIVRD, now, plan=plan)
+            self._end(record.id, DELIVRD, now, plan=plan)
 
     def tick(self, now: float) -> None:
-        """Deliver scheduled messages that came due; expire those past their validity."""
-        timers = self._timers
+        """Deliver scheduled messages that came due; expire those past their validity.
+
+        :param now: the carrier's time (each namespace's heap runs on its own clock).
+        """
+        for namespace, timers in list(self._timers.items()):
+            self._tick_heap(timers, now + self.clocks.offset(namespace))
+            if not timers and namespace:
+                del self._timers[namespace]  # namespaces come and go with tests
+
+    def _tick_heap(self, timers: list[tuple[float, int, str]], now: float) -> None:
         while timers and timers[0][0] <= now:
             when, row_id, kind = heapq.heappop(timers)
             record = self._pending.get(row_id)
@@ -437,9 +492,9 @@ class MessageCenter:
                 if record.expires_at <= now:
                     subscriber = self.subscribers.get(record.msisdn)
                     if subscriber is not None and subscriber.state is HandsetState.INBOX_FULL:
-                        self.finish(row_id, MessageState.UNDELIV, now, ERROR_MEMORY_CAPACITY_EXCEEDED)
+                        self._end(row_id, MessageState.UNDELIV, now, ERROR_MEMORY_CAPACITY_EXCEEDED)
                     else:
-                        self.finish(row_id, MessageState.EXPIRED, now, ERROR_ABSENT_SUBSCRIBER)
+                        self._end(row_id, MessageState.EXPIRED, now, ERROR_ABSENT_SUBSCRIBER)
             elif record.scheduled_at is not None and record.scheduled_at <= now:
                 subscriber = self.subscribers.get(record.msisdn)
                 if subscriber is None or subscriber.state.receives_sms:
@@ -457,18 +512,26 @@ class MessageCenter:
         del self._delayed[record.id]
         subscriber = self.subscribers.get(record.msisdn)
         if subscriber is None or subscriber.state.receives_sms:
-            self.finish(record.id, DELIVRD, now)
+            self._end(record.id, DELIVRD, now)
 
     def restore(self, records: Iterable[MessageRecord]) -> None:
-        """Resume waiting for MTs read back from the store after a restart."""
+        """Resume waiting for MTs read back from the store after a restart (their handsets
+        restored first: a message's namespace is its handset's)."""
+        namespace_of = self.clocks.namespace_of
         for record in records:
+            record.namespace = namespace_of(record.msisdn)
             self._hold(record)
 
     def restore_owed(self, records: Iterable[MessageRecord], now: float) -> None:
-        """Queue again the receipts and MO that messages still owe their ESMEs after a restart."""
+        """Queue again the receipts and MO that messages still owe their ESMEs after a restart.
+
+        :param now: the carrier's time.
+        """
         validity = self.outbox.retry.validity
+        clock_now, clocks = now, self.clocks
         for record in records:
             assert record.report is not None
+            now = clock_now + clocks.offset_for(record.msisdn)
             if record.direction == "MO":
                 pdu, kind = self.encoder_for(self.accounts.get(record.system_id)).mo(record, now), "mo"
             else:
@@ -490,7 +553,10 @@ class MessageCenter:
             )
 
     def delivery_done(self, delivery: DeliveryRecord, outcome: str, now: float) -> None:
-        """An ESME accepted, refused or never took a delivery: it is no longer owed."""
+        """An ESME accepted, refused or never took a delivery: it is no longer owed.
+
+        :param now: the time on the delivery's handset's clock.
+        """
         state = delivery.state  # a receipt: the state it reports
         if delivery.kind == "mo":
             outcomes = {"accepted": DELIVRD, "refused": MessageState.REJECTD, "dropped": MessageState.DELETED}

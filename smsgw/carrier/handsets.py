@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+
 from smsgw.carrier.accounts import AccountRegistry
 from smsgw.carrier.center import MessageCenter
-from smsgw.carrier.clock import Clock
+from smsgw.carrier.clock import Clocks
 from smsgw.carrier.errors import Refusal, Rejected, UnknownSubscriber
 from smsgw.carrier.events import EventBus, HandsetChanged
 from smsgw.carrier.freshnumbers import FreshNumbers
@@ -36,7 +38,7 @@ class Handsets:
         outbox: Outbox,
         ussd: UssdGateway,
         events: EventBus,
-        clock: Clock,
+        clocks: Clocks,
         limits: Limits,
         messages: MessageLog,
         texts: HandsetTexts,
@@ -48,7 +50,9 @@ class Handsets:
         self.outbox = outbox
         self.ussd = ussd
         self.events = events
-        self.clock = clock
+        self.clocks = clocks
+        #: The carrier's clock (what the message center and the outbox take).
+        self.clock = clocks.clock
         self.limits = limits
         self.messages = messages
         self.texts = texts
@@ -97,7 +101,7 @@ class Handsets:
             handset.msisdn,
             direction,
             self.messages.text_coding,
-            self.clock.now,
+            functools.partial(self.clocks.now_for, handset.msisdn),
             concat_timeout,
             handset.inbox_after if direction == "MT" else 0,
         )

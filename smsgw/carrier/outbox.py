@@ -25,6 +25,7 @@ from typing import Protocol
 import attrs
 
 from smsgw.carrier.binding import AppLink, Binding
+from smsgw.carrier.clock import Clocks
 from smsgw.carrier.subscribers import in_namespace
 from smsgw.store.interface import MessageStore
 from smsgw.store.records import DeliveryRecord, MessageRecord
@@ -70,9 +71,13 @@ class Peers(Protocol):
 
 
 class Outbox:
-    """Pending deliveries per account and the binds that receive them."""
+    """Pending deliveries per account and the binds that receive them.
 
-    def __init__(self, store: MessageStore, retry: RetryPolicy) -> None:
+    Its methods take the carrier's time; a delivery's expiry and retries are on the clock of
+    its handset's namespace (:attr:`DeliveryRecord.namespace`), and so is the time it ends.
+    """
+
+    def __init__(self, store: MessageStore, retry: RetryPolicy, clocks: Clocks) -> None:
         self.retry = retry
         self._store = store
         #: Told of every delivery that ended (set by the carrier: the message center, which is
@@ -85,9 +90,9 @@ class Outbox:
         #: The binds that take a handset namespace's deliveries, by (account, namespace).
         self._pools: dict[tuple[str, str], list[Binding]] = {}
         self._turn: defaultdict[tuple[str, str], int] = defaultdict(int)
-        #: The namespace of a handset (set by the carrier; none by default).
-        self.namespace_of: Callable[[str], str] = lambda msisdn: ""
-        self._retries: list[tuple[float, int, DeliveryRecord]] = []
+        self.clocks = clocks
+        #: Retries by the namespace of their handset, a heap each (each on its namespace's clock).
+        self._retries: dict[str, list[tuple[float, int, DeliveryRecord]]] = {}
         self._pending: defaultdict[str, int] = defaultdict(int)
         self._wanting: set[str] = set()
         #: Deliveries ended, by (kind, outcome): ("receipt", "accepted"), ("mo", "expired")...
@@ -105,20 +110,21 @@ class Outbox:
 
         The caller has already recorded on the message row that it is owed.
 
-        :param since: when it became owed; it is dropped ``retry.validity`` seconds later.
+        :param since: when it became owed, on the handset's clock; it is dropped
+            ``retry.validity`` seconds later.
         """
         # Positional: keyword arguments cost more, on every message.
         delivery = DeliveryRecord(
             record.id, record.message_id, record.msisdn, record.system_id, kind, record.state, pdu,
-            since + self.retry.validity, 0, 0.0, record.via, self.namespace_of(record.msisdn),
+            since + self.retry.validity, 0, 0.0, record.via, record.namespace,
         )  # fmt: skip
         self._enqueue(delivery)
         self._pending[record.system_id] += 1
         return delivery
 
     def restore(self, delivery: DeliveryRecord) -> None:
-        """Queue a delivery rebuilt from the store after a restart."""
-        delivery.namespace = self.namespace_of(delivery.msisdn)
+        """Queue a delivery rebuilt from the store after a restart (its times on its handset's clock)."""
+        delivery.namespace = self.clocks.namespace_of(delivery.msisdn)
         self._pending[delivery.system_id] += 1
         if delivery.attempts and delivery.next_attempt_at:
             self._retry_later(delivery)
@@ -127,7 +133,10 @@ class Outbox:
 
     def _retry_later(self, delivery: DeliveryRecord) -> None:
         self._order += 1
-        heapq.heappush(self._retries, (delivery.next_attempt_at, self._order, delivery))
+        heap = self._retries.get(delivery.namespace)
+        if heap is None:
+            heap = self._retries[delivery.namespace] = []
+        heapq.heappush(heap, (delivery.next_attempt_at, self._order, delivery))
 
     def _enqueue(self, delivery: DeliveryRecord, *, front: bool = False) -> None:
         via = delivery.via
@@ -343,7 +352,8 @@ class Outbox:
         """A delivery was refused for now, timed out or lost: retry it later."""
         self._wanting.add(delivery.system_id)
         delivery.attempts += 1
-        delivery.next_attempt_at = now + self.retry.delay(delivery.attempts)
+        then = now + self.clocks.offset(delivery.namespace)
+        delivery.next_attempt_at = then + self.retry.delay(delivery.attempts)
         if delivery.next_attempt_at >= delivery.expires_at:
             self._finish(delivery, "expired", now)
             return
@@ -355,29 +365,56 @@ class Outbox:
     def _finish(self, delivery: DeliveryRecord, outcome: str, now: float) -> None:
         self._pending[delivery.system_id] -= 1
         self.finished[delivery.kind, outcome] += 1
+        if delivery.namespace and self.clocks.shifted:
+            now += self.clocks.offset(delivery.namespace)
         self.on_done(delivery, outcome, now)
 
     def tick(self, now: float) -> None:
         """Bring due retries back to the front of their queue; drop expired deliveries."""
-        retries = self._retries
+        offset = self.clocks.offset
         due: list[DeliveryRecord] = []
-        while retries and retries[0][0] <= now:
-            due.append(heapq.heappop(retries)[2])
+        for namespace, retries in list(self._retries.items()):
+            then = now + offset(namespace)
+            while retries and retries[0][0] <= then:
+                due.append(heapq.heappop(retries)[2])
+            if not retries:
+                del self._retries[namespace]
         for delivery in reversed(due):
             self._enqueue(delivery, front=True)
         for system_id, queues in self._queues.items():
             for namespace, queue in list(queues.items()):
-                while queue and queue[0].expires_at <= now:
+                then = now + offset(namespace)
+                while queue and queue[0].expires_at <= then:
                     self._finish(queue.popleft(), "expired", now)
                 if not queue and namespace:
                     del queues[namespace]  # namespaces come and go with tests
                 elif queue and self._binds.get(system_id):
                     self._wanting.add(system_id)
         for session_id, own in self._own.items():
-            while own and own[0].expires_at <= now:
-                self._finish(own.popleft(), "expired", now)
+            self._expire_own(own, now)
             if own:
                 self._wanting.add(self._by_session[session_id].account.system_id)
+
+    def _expire_own(self, own: deque[DeliveryRecord], now: float) -> None:
+        offset = self.clocks.offset
+        while own and own[0].expires_at <= now + offset(own[0].namespace):
+            self._finish(own.popleft(), "expired", now)
+
+    def clock_moved(self, now: float) -> None:
+        """A namespace's clock jumped: drop what expired behind another namespace's head.
+
+        A session's queue holds many namespaces' deliveries (one transceiver submits for many
+        tests). Between jumps they expire in the order they were queued, so :meth:`tick` looks
+        at heads only; a jump of one namespace is when one of its deliveries can expire behind
+        a head that did not.
+        """
+        offset = self.clocks.offset
+        for own in self._own.values():
+            expired = [d for d in own if d.expires_at <= now + offset(d.namespace)]
+            for delivery in expired:
+                own.remove(delivery)
+                self._finish(delivery, "expired", now)
+        self.tick(now)
 
     def drop(self, msisdns: set[str], now: float) -> int:
         """Drop every delivery owed for these handsets that is not in flight (queued, waiting
@@ -398,11 +435,12 @@ class Outbox:
                 queues[namespace] = keep(queues[namespace])
         for session_id in list(self._own):
             self._own[session_id] = keep(self._own[session_id])
-        retries = [entry for entry in self._retries if entry[2].msisdn not in msisdns]
-        if len(retries) != len(self._retries):
-            dropped.extend(entry[2] for entry in self._retries if entry[2].msisdn in msisdns)
-            heapq.heapify(retries)
-            self._retries = retries
+        for namespace, heap in list(self._retries.items()):
+            retries = [entry for entry in heap if entry[2].msisdn not in msisdns]
+            if len(retries) != len(heap):
+                dropped.extend(entry[2] for entry in heap if entry[2].msisdn in msisdns)
+                heapq.heapify(retries)
+                self._retries[namespace] = retries
         for delivery in dropped:
             self._finish(delivery, "dropped", now)
         return len(dropped)

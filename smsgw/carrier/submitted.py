@@ -178,10 +178,12 @@ class SubmittedMessages:
             targets = self._pending(group, replace.message_id)
             content = replace.content(targets[0].esm_class)
             for record in targets:
+                # The request's times are the carrier's; the message keeps its handset's clock.
+                offset = self.center.clocks.offset(record.namespace)
                 if content.scheduled_at is not None:
-                    record.scheduled_at = content.scheduled_at
+                    record.scheduled_at = content.scheduled_at + offset
                 if content.expires_at is not None:
-                    record.expires_at = content.expires_at
+                    record.expires_at = content.expires_at + offset
                 record.body = content.body
                 record.registered_delivery = content.registered_delivery
                 self.store.replace_message(

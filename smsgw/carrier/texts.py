@@ -78,7 +78,8 @@ class HandsetTexts:
             record.report = ENROUTE  # the MO itself is owed to the account
             self.store.insert_message(record.as_row())
             self.center.announce(record)
-            self.outbox.add(record, "mo", encoder.mo(record, now), now)
+            sent_at = record.submitted_at  # on the sender's clock
+            self.outbox.add(record, "mo", encoder.mo(record, sent_at), sent_at)
             ids.append(record.message_id)
         return ids
 
@@ -93,13 +94,15 @@ class HandsetTexts:
         ids = []
         for part in self._split(text, "udh"):
             sent = self._new_part("", "MO", sender, sender, recipient.msisdn, part, now)
-            sent.state, sent.done_at = DELIVRD, now  # handed to the network: the phone's "sent"
+            # Handed to the network: the phone's "sent".
+            sent.state, sent.done_at = DELIVRD, sent.submitted_at
             self.store.insert_message(sent.as_row())
             self.center.announce(sent)
             record = self._new_part("", "MT", recipient.msisdn, sender, recipient.msisdn, part, now)
             record.dest_ton = Ton.INTERNATIONAL
-            record.expires_at = now + validity
-            self.center.deliver_or_hold(record, recipient, now)
+            received_at = record.submitted_at  # on the recipient's clock
+            record.expires_at = received_at + validity
+            self.center.deliver_or_hold(record, recipient, received_at)
             ids.append(record.message_id)
         return ids
 
@@ -117,16 +120,23 @@ class HandsetTexts:
         part: Part,
         now: float,
     ) -> MessageRecord:
-        """A message row for one part a handset sends (MO to an ESME, or either side of P2P)."""
+        """A message row for one part a handset sends (MO to an ESME, or either side of P2P),
+        its times on the clock of ``msisdn``'s namespace.
+
+        :param now: the carrier's time.
+        """
         row_id = self.center.next_row()
         account = self.accounts.get(system_id)  # none for P2P: its ids are decimal
         # An MO's id is in its account's format, so it never repeats one of that account's MTs.
         message_id = format_message_id(row_id, account.message_id_format, now) if account else str(row_id)
         esm_class = int(EsmClass.UDHI) if part.esm_class_udhi else 0
         sar = part.sar or (None, None, None)
-        return MessageRecord(
+        record = MessageRecord(
             row_id, message_id, system_id, direction, msisdn, "",
             Ton.INTERNATIONAL, Npi.ISDN, source, Ton.UNKNOWN, Npi.ISDN, destination,
             esm_class, 0, 0, 0, part.data_coding, part.short_message, sar[0], sar[1], sar[2],
             now, None, now + self.outbox.retry.validity, ENROUTE, None, 0,
         )  # fmt: skip
+        record.namespace = self.center.clocks.namespace_of(msisdn)
+        self.center.into_frame(record, now)
+        return record

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import attrs
 
+from smsgw.carrier.clock import Clocks
 from smsgw.carrier.errors import DialogueChanged, Refusal, Rejected
 from smsgw.carrier.subscribers import HandsetState, Subscriber
 from smsgw.digits import is_digits
@@ -171,10 +172,18 @@ def base_code(dialled: str) -> tuple[str, list[str]] | None:
     return f"*{fields[0]}#", [f for f in fields[1:] if f]
 
 
+def _no_offset(msisdn: str) -> float:
+    return 0.0
+
+
 class UssdGateway:
     """All dialogues of the network.
 
+    Its methods take the carrier's time; a dialogue's times (screens, deadlines) are on the
+    clock of its handset's namespace.
+
     :param on_change: called with each dialogue after it changed (for waiters and events).
+    :param clocks: the namespaces' clocks (none run ahead of the carrier's without them).
     """
 
     def __init__(
@@ -184,8 +193,10 @@ class UssdGateway:
         apps: UssdApps | None = None,
         on_change: Callable[[Dialogue], None] | None = None,
         faults: FaultBook | None = None,
+        clocks: Clocks | None = None,
     ) -> None:
         self.routes = {r.code: r for r in routes}
+        self._offset_for: Callable[[str], float] = clocks.offset_for if clocks is not None else _no_offset
         self.faults = faults
         self.limits = limits
         self.apps = apps
@@ -242,6 +253,7 @@ class UssdGateway:
             raise Rejected(Refusal.USSD_REFUSED, f"{subscriber.msisdn} is {subscriber.state.value}")
         if self.busy(subscriber.msisdn):
             raise Rejected(Refusal.USSD_REFUSED, f"{subscriber.msisdn} is already in a USSD dialogue")
+        now += self._offset_for(subscriber.msisdn)
         dialogue = self._open(subscriber.msisdn, code, dialled, route, "mobile", now)
         dialogue.inputs.extend(direct)
         dialogue.shown_inputs.extend(direct)
@@ -283,6 +295,7 @@ class UssdGateway:
         dialogue.shown_inputs.append(shown_input(screen.text if screen is not None else None, text))
         dialogue.phase = Phase.WAITING_APP
         dialogue.cursor = self._tick_cursor()
+        now += self._offset_for(msisdn)
         dialogue.deadline = now + self.limits.app_timeout
         self._to_app(dialogue, UssdServiceOp.USSR_CONFIRM, text, now)
         self._changed(dialogue)
@@ -299,6 +312,7 @@ class UssdGateway:
         dialogue = self._by_msisdn.get(msisdn)
         if dialogue is None:
             raise Rejected(Refusal.USSD_REFUSED, f"{msisdn} is not in a USSD dialogue")
+        now += self._offset_for(msisdn)
         self._abort(dialogue, "cancelled by the user", now, code="user_cancelled", show=None)
         return dialogue
 
@@ -309,6 +323,7 @@ class UssdGateway:
         dialogue = self._by_session.get(session)
         if dialogue is None or dialogue.phase is Phase.CLOSED:
             return None
+        now += self._offset_for(dialogue.msisdn)
         if dialogue.phase is Phase.WAITING_APP and self._late_by_fault(dialogue, now):
             return dialogue
         self._show(dialogue, text, expects_reply, now)
@@ -331,6 +346,7 @@ class UssdGateway:
             and dialogue.phase is Phase.WAITING_APP
             and (cursor is None or cursor == dialogue.cursor)
         ):
+            now += self._offset_for(dialogue.msisdn)
             self._abort(dialogue, reason, now, code="app_failed", show=NETWORK_ERROR_SCREEN, tell_app=False)
 
     def from_esme(
@@ -354,6 +370,7 @@ class UssdGateway:
         end = op in (UssdServiceOp.PSSR_RESPONSE, UssdServiceOp.USSN_REQUEST, 0x17) or bool(
             session_info is not None and session_info & EOS
         )
+        now += self._offset_for(subscriber.msisdn)
         dialogue = self._by_msisdn.get(subscriber.msisdn)
         # A screen belongs to the open dialogue when the application has the move, or when it
         # ends its own dialogue (releases it while a prompt waits); otherwise, while a prompt
@@ -428,9 +445,11 @@ class UssdGateway:
 
     # -- time ------------------------------------------------------------------------
 
-    def tick(self, now: float) -> None:
+    def tick(self, clock_now: float) -> None:
         """End dialogues whose user or application took too long."""
+        offset_for = self._offset_for
         for dialogue in list(self._by_msisdn.values()):
+            now = clock_now + offset_for(dialogue.msisdn)
             if dialogue.deadline and now >= dialogue.deadline:
                 if dialogue.phase is Phase.WAITING_USER:
                     self._abort(

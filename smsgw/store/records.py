@@ -95,6 +95,9 @@ class MessageRecord:
     seen: int | None = None
     #: The session that submitted it (in memory only): its receipts go back there while it is bound.
     via: int | None = None
+    #: Its handset's namespace (in memory only, read again after a restart): whose clock its
+    #: times are on, and which binds take its receipts and MO.
+    namespace: str = ""
 
     def as_row(self) -> tuple[SqlValue, ...]:
         """The record as a row tuple in :data:`MESSAGE_COLUMNS` order."""
