@@ -29,6 +29,7 @@ from smsgw.companion import RunningCompanion
 from smsgw.config import DEFAULT_SP_ID, DEFAULT_SP_SECRET, Config
 from smsgw.frontend.cmpp.deliveries import CmppDeliveries
 from smsgw.frontend.smpp.deliveries import SmppDeliveries
+from smsgw.server.clockbook import ClockBook
 from smsgw.server.cmpp import CmppServerFactory
 from smsgw.server.descriptors import Fit, fit, raise_open_files
 from smsgw.server.eventlog import RefusalLog
@@ -307,6 +308,9 @@ def start(config: Config, reactor: Any) -> Any:
     )
     cmpp_factory.noisy = False
     RefusalLog(carrier.events, reactor.seconds, call_later=reactor.callLater)
+    # The clocks first: the deadlines the carrier reads back were set on them.
+    clock_book = ClockBook(store, carrier.clocks, clock)
+    clock_book.restore()
     carrier.start()
     cluster = None
     if config.store.node is not None:
@@ -314,7 +318,7 @@ def start(config: Config, reactor: Any) -> Any:
         from smsgw.store.nodes import PostgresNodeStore
 
         assert isinstance(store, PostgresNodeStore)
-        cluster = ClusterNode(store, carrier, factory.flusher, reactor, clock)
+        cluster = ClusterNode(store, carrier, factory.flusher, reactor, clock_book)
         cluster.start()
     try:
         smpp_port = yield endpoints.serverFromString(reactor, _endpoint(smpp.host, smpp.port)).listen(factory)
@@ -338,7 +342,8 @@ def start(config: Config, reactor: Any) -> Any:
             info["smpp"]["tls_port"] = tls_port.getHost().port
         # A change is answered once it is durable (an MO's message_id): Api waits for settle.
         waiters = InboxWaiters(reactor, carrier.events, config.http.max_waiters, factory.reads)
-        clock_routes = ClockRoutes(carrier.tick, clock)
+        clock_routes = ClockRoutes(carrier.advance, carrier.clocks, clock)
+        clock_routes.on_advance.append(clock_book.advanced)
         carrier.ussd_apps.post_to_http_app = HttpUssdApps(
             carrier.ussd, carrier.clock, reactor, factory.flusher.mark
         ).post
@@ -360,7 +365,7 @@ def start(config: Config, reactor: Any) -> Any:
             ).routes()
             + handset_routes.routes()
             + clock_routes.routes()
-            + NamespaceRoutes(carrier.handsets, carrier.faults).routes()
+            + NamespaceRoutes(carrier.handsets, carrier.faults, carrier.clocks, clock_book.forgotten).routes()
             + FaultRoutes(carrier.faults, carrier.accounts, carrier.subscribers.country_code).routes()
             + OpenApiRoutes().routes()
         )
@@ -441,7 +446,7 @@ def start(config: Config, reactor: Any) -> Any:
         info["merchant"] = {"url": companion.url}
         root.mount(b"merchant", companion.api)
         # It keeps the carrier's time: a jump settles its orders before the jump is answered.
-        clock_routes.on_advance.append(companion.tick)
+        clock_routes.on_advance.append(lambda namespace: companion.tick())
         # Announce the carrier only once its merchant is bound, so a first *126# finds it.
         bound = companion.when_bound()
         bound.addTimeout(5.0, reactor)

@@ -217,6 +217,11 @@ class Carrier:
         """Move a namespace's clock forward (the carrier's, and so every namespace's, for
         ``""``), and let what fell due by then happen now."""
         self.clocks.advance(namespace, seconds)
+        self.clock_moved()
+
+    def clock_moved(self) -> None:
+        """Some clock jumped (here, or on another node of a cluster): what fell due by the
+        new time happens now, wherever it waits."""
         now = self.clock.now()
         self.center.tick(now)
         self.outbox.clock_moved(now)

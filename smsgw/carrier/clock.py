@@ -22,6 +22,12 @@ class Clock(Protocol):
         ...
 
 
+class AdvancingClock(Clock, Protocol):
+    """A clock that says how far :meth:`advance` has moved it ahead of the wall clock."""
+
+    offset: float
+
+
 class SystemClock:
     """Wall-clock time plus an offset that :meth:`advance` grows (to expire things early)."""
 

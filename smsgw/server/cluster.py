@@ -21,15 +21,13 @@ from smsgw.carrier.carrier import Carrier
 from smsgw.carrier.events import UssdChanged
 from smsgw.carrier.faults import FaultRule
 from smsgw.carrier.ussd import base_code
+from smsgw.server.clockbook import CLOCK, ClockBook
 from smsgw.server.flusher import TurnFlusher
 from smsgw.store.nodes import CHANGED_CHANNEL, EVENTS_CHANNEL, OWED_CHANNEL, PostgresNodeStore
 from smsgw.store.records import DeliveryRecord, MessageRecord
-from smsgw.web.clock import AdvancingClock
 from smsgw.web.events import render_event
 
 log = Logger(namespace="smsgw.cluster")
-#: The document kind holding the cluster's clock offset (seconds ahead of the wall clock).
-CLOCK = "carrier.clock"
 #: The document kind holding the fault rules put in force through the API (key ``api``).
 FAULTS = "carrier.faults"
 
@@ -43,12 +41,13 @@ class ClusterNode:
         carrier: Carrier,
         flusher: TurnFlusher,
         reactor: Any,
-        clock: AdvancingClock,
+        clocks: ClockBook,
     ) -> None:
         self.store = store
         self.carrier = carrier
         self.flusher = flusher
-        self.clock = clock
+        self.clocks = clocks
+        self.clock = clocks.clock
         self._ticker = LoopingCall(self.tick)
         self._ticker.clock = reactor
         self._lease_held = True
@@ -66,7 +65,7 @@ class ClusterNode:
     def start(self) -> None:
         """Join: take the cluster's clock, hand on and claim from now on, listen, and keep
         the lease."""
-        self._clock_is(self.store.documents(CLOCK))
+        self.clocks.restore()
         self._faults_are(self.store.documents(FAULTS))
         self.carrier.faults.on_change = self._faults_changed
         self.carrier.events.subscribe(self._ussd_changed, UssdChanged)
@@ -190,22 +189,15 @@ class ClusterNode:
 
     # -- the clock ----------------------------------------------------------------------------
 
-    def clock_advanced(self) -> None:
-        """This node's clock was advanced (``POST /api/clock``): the others follow."""
-        self.store.put_document(CLOCK, "offset", self.clock.offset)
+    def clock_advanced(self, namespace: str) -> None:
+        """A clock was advanced here (``POST /api/clock``; the :class:`ClockBook` has kept it):
+        the others follow."""
         self.store.tell("clock")
         self.flusher.mark()
 
-    def _clock_is(self, documents: list[tuple[str, Any]]) -> bool:
-        offset = dict(documents).get("offset")
-        if not isinstance(offset, (int, float)) or offset <= self.clock.offset:
-            return False  # the carrier's time only moves forward
-        self.clock.advance(offset - self.clock.offset)
-        return True
-
     def _clock_moved(self, documents: list[tuple[str, Any]]) -> None:
-        if self._clock_is(documents):
-            self.carrier.tick()  # what fell due by the new time happens here too
+        if self.clocks.follow(documents):
+            self.carrier.clock_moved()  # what fell due by the new time happens here too
             self.flusher.mark()
             log.info(
                 "node {node} follows the cluster's clock: {offset:g} s ahead",

@@ -54,3 +54,65 @@ def test_the_clock_only_moves_forward_by_a_sane_amount(start_server) -> None:
         status, error = smsgw.api("POST", "/api/clock", {"advance_seconds": value})
         assert status == 400 and "advance_seconds" in error["error"]["message"], (value, error)
     assert smsgw.get("/api/clock")["offset_seconds"] == 0
+
+
+def _handset(smsgw, msisdn: str, namespace: str, state: str = "on") -> None:
+    status, body = smsgw.api(
+        "POST", "/api/handsets", {"msisdn": msisdn, "namespace": namespace, "state": state}
+    )
+    assert status == 201, body
+
+
+def test_a_namespace_clock_expires_its_own_messages_and_nobody_elses(start_server, connect) -> None:
+    """Two tests share a carrier, each with a phone that is off: jumping ci-a a day ahead ends
+    ci-a's message EXPIRED with its receipt at once, while ci-b's still waits and the
+    carrier's clock has not moved; ci-b's expires when the carrier's clock jumps."""
+    smsgw = start_server()
+    esme: Esme = connect(smsgw)
+    esme.bind("transceiver")
+    _handset(smsgw, "8617100000001", "ci-a", "off")
+    _handset(smsgw, "8617100000002", "ci-b", "off")
+    a_id = esme.submit_ok("8617100000001", "code 1", validity_period="000000001000000R")
+    b_id = esme.submit_ok("8617100000002", "code 2", validity_period="000000001000000R")
+    status, moved = smsgw.api("POST", "/api/clock", {"advance_seconds": 86400, "namespace": "ci-a"})
+    assert status == 200 and (moved["namespace"], moved["ahead_of_carrier_seconds"]) == ("ci-a", 86400)
+    expired = receipt_of(esme.wait_deliveries(1, timeout=5)[0])
+    assert (expired["receipted_message_id"], expired["stat"]) == (a_id, "EXPIRED")
+    assert smsgw.get(f"/api/messages/{b_id}")["state"] == "ENROUTE"
+    assert smsgw.get("/api/clock")["offset_seconds"] == 0
+    reading = smsgw.get("/api/clock?namespace=ci-a")
+    assert reading["epoch"] == pytest.approx(smsgw.get("/api/clock")["epoch"] + 86400, abs=5)
+    smsgw.api("POST", "/api/clock", {"advance_seconds": 601})
+    expired = receipt_of(esme.wait_deliveries(2, timeout=5)[1])
+    assert (expired["receipted_message_id"], expired["stat"]) == (b_id, "EXPIRED")
+
+
+def test_namespace_clocks_are_kept_across_a_restart_and_dropped_with_their_namespace(start_server) -> None:
+    """The carrier's advance and a namespace's survive a restart (the deadlines stored were set
+    on them); resetting the namespace drops its clock and lists it as removed."""
+    smsgw = start_server()
+    _handset(smsgw, "8617100000011", "ci-k")
+    smsgw.api("POST", "/api/clock", {"advance_seconds": 600})
+    smsgw.api("POST", "/api/clock", {"advance_seconds": 3600, "namespace": "ci-k"})
+    smsgw.restart()
+    assert smsgw.get("/api/clock")["offset_seconds"] == pytest.approx(600, abs=0.01)
+    reading = smsgw.get("/api/clock?namespace=ci-k.inner")
+    assert (reading["offset_seconds"], reading["ahead_of_carrier_seconds"]) == (4200, 3600)
+    assert {"name": "ci-k", "handsets": 1, "faults": 0, "ahead_of_carrier_seconds": 3600} in smsgw.get(
+        "/api/namespaces"
+    )["namespaces"]
+    removed = smsgw.api("DELETE", "/api/namespaces/ci-k")[1]
+    assert removed["removed_clocks"] == ["ci-k"]
+    assert smsgw.get("/api/clock?namespace=ci-k")["ahead_of_carrier_seconds"] == 0
+    smsgw.restart()
+    assert smsgw.get("/api/clock?namespace=ci-k")["ahead_of_carrier_seconds"] == 0
+
+
+def test_a_namespace_clock_is_named_as_namespaces_are(start_server) -> None:
+    smsgw = start_server()
+    for bad in ("has space", 7, "-dash-first"):
+        status, error = smsgw.api("POST", "/api/clock", {"advance_seconds": 1, "namespace": bad})
+        assert status == 400 and error["error"]["code"] == "bad_field", (bad, error)
+        assert "letters, digits" in error["error"]["message"]
+    status, error = smsgw.api("GET", "/api/clock?namespace=a%20b")
+    assert status == 400 and error["error"]["code"] == "bad_query"

@@ -66,8 +66,8 @@ def server_routes() -> list[tuple[str, str, Any]]:
     providers = [
         NetworkRoutes(None, None, None, {}, None),
         HandsetRoutes(None, None, None),
-        ClockRoutes(None, None),
-        NamespaceRoutes(None, None),
+        ClockRoutes(None, None, None),
+        NamespaceRoutes(None, None, None),
         FaultRoutes(None, None, ""),
         OpenApiRoutes(),
     ]  # type: ignore[arg-type]
@@ -517,11 +517,14 @@ def namespaces(api: Client, esme: Any) -> None:
     assert api("GET", "/api/messages", 200, query="namespace=nobody")["messages"] == []
     rule = {"name": "qa-1:slow", "effect": "delay_delivery", "delay": 5, "namespace": "qa-1"}
     assert api("POST", "/api/faults", 201, rule)["namespace"] == "qa-1"
-    assert {"name": "qa-1", "handsets": 2, "faults": 1} in api("GET", "/api/namespaces", 200)["namespaces"]
+    api("POST", "/api/clock", 200, {"advance_seconds": 5, "namespace": "qa-1.inner"})
+    assert api("GET", "/api/clock", 200, query="namespace=qa-1.inner")["ahead_of_carrier_seconds"] == 5
+    summary = {"name": "qa-1", "handsets": 2, "faults": 1, "ahead_of_carrier_seconds": 0}
+    assert summary in api("GET", "/api/namespaces", 200)["namespaces"]
     assert api("GET", "/api/namespaces/{name}", 200, name="qa-1")["faults"] == ["qa-1:slow"]
     removed = api("DELETE", "/api/namespaces/{name}", 200, name="qa-1")
     assert sorted(removed["removed_handsets"]) == sorted(h["msisdn"] for h in fresh)
-    assert removed["removed_faults"] == ["qa-1:slow"]
+    assert removed["removed_faults"] == ["qa-1:slow"] and removed["removed_clocks"] == ["qa-1.inner"]
     assert "qa-1:slow" not in {f["name"] for f in api("GET", "/api/faults", 200)["faults"]}
     api("GET", "/api/namespaces/{name}", 404, name="qa-1", code="unknown_namespace")
     api("DELETE", "/api/namespaces/{name}", 404, name="qa-1", code="unknown_namespace")
@@ -531,7 +534,13 @@ BAD_FIELDS = [
     (
         "POST",
         "/api/clock",
-        [{}, {"advance_seconds": 0}, {"advance_seconds": "1"}, {"advance_seconds": 1, "x": 1}],
+        [
+            {},
+            {"advance_seconds": 0},
+            {"advance_seconds": "1"},
+            {"advance_seconds": 1, "x": 1},
+            {"advance_seconds": 1, "namespace": "a b"},
+        ],
     ),
     (
         "POST",
@@ -742,6 +751,7 @@ def test_every_answer_matches_the_document(
         unrouted(server, contract, message_id)
         ussd(api, esme)
         api("GET", "/api/clock", 200)
+        api("GET", "/api/clock", 400, query="namespace=a%20b", code="bad_query")
         api("POST", "/api/clock", 200, {"advance_seconds": 0.001})
         faults(api)
         esme.close()  # for the unbound event
