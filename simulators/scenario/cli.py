@@ -73,7 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--esme",
         metavar="SYSTEM_ID:PASSWORD",
-        help="the account submit steps bind as (default: the carrier's first account, smsgw:smsgw)",
+        help="the account the run's ESME binds as: its submits, receipts and MO to its short codes"
+        " (default: the carrier's first account, smsgw:smsgw)",
     )
     run.add_argument(
         "--config",

@@ -1,8 +1,9 @@
 """The scenario runner's ESME: one SMPP transceiver bind shared by every scenario of a run.
 
 It runs on smsgw's blocking ESME (:class:`smsgw.client.EsmeLink`), whose thread answers the
-SMSC (deliver_sm, enquire_link, unbind) as soon as it speaks, so a receipt is acknowledged
-even while no scenario waits for it; receipts are kept by message_id until a step asks.
+SMSC (deliver_sm, enquire_link, unbind) as soon as it speaks, so a receipt or an MO is
+acknowledged even while no scenario waits for it; receipts are kept by message_id until a
+step asks, MO by sender until a step takes them (:mod:`simulators.scenario.mo`).
 Submits may come from any scenario's thread. A lost connection (a ``drop_connection``
 fault, say) is bound again at the next submit or wait.
 """
@@ -12,9 +13,12 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 import attrs
 
+from simulators.scenario.mo import Mo, MoInbox
 from smsgw.carrier.bindrange import address_range
 from smsgw.client import EsmeLink, SmppClientError, connect, text_submits
 from smsgw.smpp.constants import BindType
@@ -28,6 +32,8 @@ WINDOW = 100
 
 #: The SMSC refused, did not answer in time, or closed the connection; the message says which.
 EsmeError = SmppClientError
+
+_Found = TypeVar("_Found")
 
 
 @attrs.frozen
@@ -51,8 +57,9 @@ class SubmitResult:
 class ScenarioEsme:
     """A bound transceiver, bound again when its connection is lost; thread-safe.
 
-    The receipts it has received are kept across binds: a receipt of a message submitted
-    before a lost connection comes to the next bind (the SMSC resends what was not answered).
+    The receipts and MO it has received are kept across binds: a receipt of a message
+    submitted before a lost connection comes to the next bind (the SMSC resends what was not
+    answered).
 
     :raises EsmeError: when it cannot connect or bind.
     """
@@ -76,6 +83,7 @@ class ScenarioEsme:
         self._password = password
         self._changed = threading.Condition()
         self._receipts: dict[str, list[Receipt]] = {}
+        self._mo = MoInbox()
         self._binding = threading.Lock()
         self._link = self._bind()
 
@@ -110,21 +118,51 @@ class ScenarioEsme:
     def receipts(self, message_id: str, *, wait: float = 0.0) -> list[Receipt]:
         """The receipts received for ``message_id``; waits up to ``wait`` seconds for the first
         (binding again first if the connection was lost, so that they can come)."""
-        deadline = time.monotonic() + wait
-        while True:
-            link = self._bound()
-            with self._changed:
-                while not self._receipts.get(message_id) and link.closed is None:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        return list(self._receipts.get(message_id, ()))
-                    self._changed.wait(remaining)
-                if self._receipts.get(message_id) or time.monotonic() >= deadline:
-                    return list(self._receipts.get(message_id, ()))
+        return self._wait_for(lambda: list(self._receipts.get(message_id, ())) or None, wait) or []
+
+    def take_mo(
+        self,
+        sender: str,
+        *,
+        pattern: re.Pattern[str] | None = None,
+        short_code: str | None = None,
+        wait: float = 0.0,
+    ) -> Mo | None:
+        """The first MO from ``sender`` whose text holds ``pattern`` and that went to
+        ``short_code`` (None: any), waiting up to ``wait`` seconds for one; it is taken, so no
+        later call gets it. MO that came before the call count: they were kept.
+
+        A long MO is matched on its whole text, once all its parts are here.
+        """
+        return self._wait_for(
+            lambda: self._mo.take(sender, time.monotonic(), pattern=pattern, short_code=short_code), wait
+        )
+
+    def mo_from(self, sender: str) -> list[Mo]:
+        """The MO from ``sender`` no call has taken, oldest first (incomplete ones too)."""
+        with self._changed:
+            return self._mo.waiting(sender)
 
     def close(self) -> None:
         """Unbind (briefly waiting for the answer) and close."""
         self._link.close(unbind=True, timeout=1.0)
+
+    def _wait_for(self, attempt: Callable[[], _Found | None], wait: float) -> _Found | None:
+        """What ``attempt`` (called under the lock) finds, trying again as deliveries come until
+        ``wait`` seconds have passed; a lost connection is bound again meanwhile, so that what the
+        SMSC owes can come."""
+        deadline = time.monotonic() + wait
+        while True:
+            link = self._bound()
+            with self._changed:
+                while True:
+                    found = attempt()
+                    remaining = deadline - time.monotonic()
+                    if found is not None or remaining <= 0:
+                        return found
+                    if link.closed is not None:
+                        break  # bind again: the SMSC sends what it owes to the new bind
+                    self._changed.wait(remaining)
 
     # -- binds -----------------------------------------------------------------------
 
@@ -184,9 +222,14 @@ class ScenarioEsme:
                 receipt = Receipt(pdu.receipted_message_id, stat, err, text)
                 self._receipts.setdefault(receipt.message_id, []).append(receipt)
                 self._changed.notify_all()
+        elif isinstance(pdu, DeliverSm) and pdu.ussd_service_op is None:
+            # Neither a receipt nor a USSD screen: an MO (or a part of a long one).
+            with self._changed:
+                self._mo.add(pdu, time.monotonic())
+                self._changed.notify_all()
         return 0
 
     def _lost(self, reason: str) -> None:
-        """Wake the steps waiting for receipts, to bind again."""
+        """Wake the steps waiting for receipts or MO, to bind again."""
         with self._changed:
             self._changed.notify_all()

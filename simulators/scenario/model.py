@@ -276,7 +276,7 @@ def _check_msisdn(scenario: Scenario, name: str, setup: Mapping[str, Any], line:
 
 
 #: Steps whose ``text`` (or bare value) is a regular expression.
-_PATTERN_STEPS = frozenset({"expect_sms", "expect_no_sms", "expect_screen"})
+_PATTERN_STEPS = frozenset({"expect_sms", "expect_no_sms", "expect_screen", "expect_mo"})
 _NAME = re.compile(r"[A-Za-z_]\w*")
 
 
@@ -323,18 +323,25 @@ def _check_fault_number(scenario: Scenario, rule: Mapping[str, Any], line: int, 
         )
 
 
+#: Steps that name a handset under another key than ``handset``: the one an MO comes from.
+_HANDSET_KEYS = {"expect_mo": "from"}
+
+
 def _check_handset(scenario: Scenario, step: Step) -> None:
-    if step.action not in HANDSET_STEPS:
+    if step.action not in HANDSET_STEPS and step.action not in _HANDSET_KEYS:
         return
-    named = step.args.get("handset") if isinstance(step.args, Mapping) else None
+    key = _HANDSET_KEYS.get(step.action, "handset")
+    named = step.args.get(key) if isinstance(step.args, Mapping) else None
     known = sorted(scenario.handsets)
     if named is not None and named not in scenario.handsets:
         hint = f"; declared: {', '.join(known)}" if known else "; the scenario declares none under handsets:"
-        raise DocumentError(scenario.path, step.line, f"{step.describe()}: no handset {named!r}{hint}")
+        raise DocumentError(scenario.path, step.line, f"{step.describe()}: {key}: no handset {named!r}{hint}")
     if named is None and len(known) != 1:
         problem = "declares no handsets" if not known else f"has {len(known)} handsets ({', '.join(known)})"
         raise DocumentError(
-            scenario.path, step.line, f"{step.describe()}: say which handset: the scenario {problem}"
+            scenario.path,
+            step.line,
+            f"{step.describe()}: say which handset ({key}: NAME): the scenario {problem}",
         )
 
 

@@ -91,6 +91,11 @@ class World:
             self._handset(name, setup)
         if self.scenario.faults:
             add_faults(self, list(self.scenario.faults))
+        if any(step.action == "expect_mo" for step in self.scenario.steps):
+            # The run's ESME is bound before a handset texts it: with no bind of the run's
+            # namespace yet, the MO would wait for one or, on a shared carrier, go to a bind of
+            # the account that declared no namespace (docs/api.md, "Which bind gets what").
+            _esme(self)
 
     def _handset(self, name: str, setup: Mapping[str, Any]) -> None:
         label = f"{self.namespace}/{name}"
@@ -581,6 +586,44 @@ def expect_no_receipt(world: World, step: Step) -> None:
         raise StepFailed(f"message {message['id']} got a receipt", "no receipt", receipts[0].text)
 
 
+def expect_mo(world: World, step: Step) -> None:
+    args = _args(step, world.variables, "text")
+    name = str(args.get("from") or next(iter(world.phones)))
+    phone = world.phones[name]
+    pattern = _pattern(args)
+    short_code = str(args["to"]) if "to" in args else None
+    esme = _esme(world)
+    try:
+        mo = esme.take_mo(phone.msisdn, pattern=pattern, short_code=short_code, wait=_within(args))
+    except EsmeError as error:
+        raise StepFailed(f"waiting for an MO from {name} failed", actual=str(error)) from None
+    if mo is None:
+        raise StepFailed(
+            f"no matching MO from {name} ({phone.msisdn}) reached the run's ESME within {_within(args):g} s",
+            _mo_wanted(name, pattern, short_code),
+            _mo_arrived(esme, name, phone),
+        )
+    _capture(world, pattern, mo.text)
+
+
+def _mo_wanted(name: str, pattern: re.Pattern[str] | None, short_code: str | None) -> str:
+    return (
+        f"an MO from {name}"
+        + (f" to {short_code}" if short_code is not None else "")
+        + (f" matching /{pattern.pattern}/" if pattern is not None else "")
+    )
+
+
+def _mo_arrived(esme: ScenarioEsme, name: str, phone: Phone) -> str:
+    """The MO from the handset that no step has taken; with none, what the phone sent: a text
+    to a short code of another account (the mock merchant's, say) never comes to the ESME."""
+    arrived = esme.mo_from(phone.msisdn)
+    if arrived:
+        return f"from {name}: " + "; ".join(map(str, arrived))
+    sent = "; ".join(f"{sms.text!r} to {sms.recipient}" for sms in phone.sent()) or "nothing"
+    return f"no MO from {name}; its sent box: {sent}"
+
+
 STEPS: dict[str, Callable[[World, Step], None]] = {
     "dial": dial,
     "answer": answer,
@@ -601,4 +644,5 @@ STEPS: dict[str, Callable[[World, Step], None]] = {
     "submit": submit,
     "expect_receipt": expect_receipt,
     "expect_no_receipt": expect_no_receipt,
+    "expect_mo": expect_mo,
 }

@@ -92,6 +92,33 @@ def test_a_handset_step_must_say_which_of_several(tmp_path: Path) -> None:
     assert error.line == 4 and "say which handset" in error.message and "(a, b)" in error.message
 
 
+def test_expect_mo_names_its_handset_with_from(tmp_path: Path) -> None:
+    """expect_mo's sender is a handset of the scenario, under from:, and may be left out with one."""
+    one, two = load_file(
+        write(
+            tmp_path,
+            "scenarios:\n"
+            "  - name: one handset\n"
+            "    handsets: {buyer: {}}\n"
+            "    steps:\n"
+            "      - expect_mo: 'STOP (?P<reason>\\w+)'\n"
+            "  - name: two handsets\n"
+            "    handsets: {buyer: {}, seller: {}}\n"
+            "    steps:\n"
+            "      - expect_mo: {from: seller, to: 12345, text: STOP, within: 2}\n",
+        )
+    )
+    assert [(s.action, s.args) for s in one.steps] == [("expect_mo", r"STOP (?P<reason>\w+)")]
+    assert two.steps[0].args == {"from": "seller", "to": 12345, "text": "STOP", "within": 2}
+    error = problem(
+        write(tmp_path, "name: x\nhandsets: {a: {}, b: {}}\nsteps:\n  - expect_mo: STOP\n", "two.yaml")
+    )
+    assert (
+        error.line == 4
+        and "say which handset (from: NAME): the scenario has 2 handsets (a, b)" in error.message
+    )
+
+
 def test_two_scenarios_of_one_name_are_refused(tmp_path: Path) -> None:
     body = "  - name: same\n    steps: [{advance_clock: 1}]\n"
     error = problem(write(tmp_path, "scenarios:\n" + body + body))
@@ -196,6 +223,33 @@ def test_scenarios_that_touch_what_all_share_run_alone(tmp_path: Path) -> None:
             "indent the step's own keys",
         ),
         ("name: x\nsteps:\n  - expect_receipt: {err: abc}\n", 3, "expect_receipt"),
+        (
+            "name: x\nhandsets: {b: {}}\nsteps:\n  - expect_mo: {form: b, text: hi}\n",
+            4,
+            "unknown key 'form' (did you mean 'from'?)",
+        ),
+        (
+            "name: x\nhandsets: {buyer: {}}\nsteps:\n  - expect_mo: {from: seller, text: hi}\n",
+            4,
+            "from: no handset 'seller'; declared: buyer",
+        ),
+        (
+            "name: x\nsteps:\n  - expect_mo: STOP\n",
+            3,
+            "say which handset (from: NAME): the scenario declares no",
+        ),
+        (
+            "name: x\nhandsets: {b: {}}\nsteps:\n  - expect_mo: {text: '(unclosed'}\n",
+            4,
+            "/(unclosed/ is not a regular expression",
+        ),
+        ("name: x\nhandsets: {b: {}}\nsteps:\n  - expect_mo: {text: hi, within: soon}\n", 4, "within"),
+        (
+            "name: x\nhandsets: {b: {}}\nsteps:\n  - expect_mo: {to: [12345], text: hi}\n",
+            4,
+            "expect_mo.to: a list is not a string or an integer",
+        ),
+        ("name: x\nhandsets: {b: {}}\nsteps:\n  - expect_mo: [STOP]\n", 4, "a list is not a string"),
     ],
 )
 def test_mistakes_are_caught_before_the_run(tmp_path: Path, text: str, line: int, words: str) -> None:

@@ -334,3 +334,101 @@ def test_the_run_starts_its_carrier_with_the_config_given(tmp_path: Path) -> Non
     result = run(str(path), "--config", str(clash), "--seed", "5")
     assert result.returncode == 2
     assert f"{clash} sets [merchant] seed already" in result.stderr
+
+
+MO_PASSING = (
+    "scenarios:\n"
+    "  - name: the ESME gets the text and answers it\n"
+    "    handsets: {buyer: {}}\n"
+    "    steps:\n"
+    "      - send_sms: {to: 12345, text: 'BALANCE 7731'}\n"
+    "      - expect_mo: {from: buyer, to: 12345, text: 'BALANCE (?P<account>\\d+)'}\n"
+    "      - submit: {to: buyer, from: 12345, text: 'Account {{account}}: 42.00 CNY'}\n"
+    "      - expect_sms: 'Account 7731: 42\\.00 CNY'\n"
+    "  - name: texts that came before their steps wait for them\n"
+    "    handsets: {alice: {}, bob: {}}\n"
+    "    steps:\n"
+    "      - send_sms: {handset: alice, to: 12345, text: first}\n"
+    "      - send_sms: {handset: bob, to: 12345, text: other}\n"
+    "      - send_sms: {handset: alice, to: 12345, text: second}\n"
+    "      - expect_mo: {from: alice, text: second}\n"
+    # Sent before the one just taken, on the same bind: here already, so no wait at all.
+    "      - expect_mo: {from: alice, text: first, within: 0.01}\n"
+    "      - expect_mo: {from: bob, text: other, within: 0.01}\n"
+    "  - name: a long text is matched whole\n"
+    "    handsets: {buyer: {}}\n"
+    "    steps:\n"
+    "      - send_sms: {to: 12345, text: 'REPORT " + "0123456789" * 20 + " END'}\n"
+    "      - expect_mo: '^REPORT (0123456789){20} END$'\n"
+)
+
+
+def test_expect_mo_takes_what_the_handset_sent_to_the_run_account(tmp_path: Path) -> None:
+    """MO to the run account's short code (12345, the built-in account's) reaches the run's
+    ESME: matched and captured, kept when it came before its step, reassembled when long."""
+    path = tmp_path / "mo.yaml"
+    path.write_text(MO_PASSING, encoding="utf-8")
+    result = run(str(path))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+MO_FAILING = (
+    "scenarios:\n"
+    "  - name: another text came\n"
+    "    handsets: {buyer: {}}\n"
+    "    steps:\n"
+    "      - send_sms: {to: 12345, text: HELP}\n"
+    "      - send_sms: {to: 54321, text: STOP}\n"
+    "      - expect_mo: {to: 12345, text: STOP, within: 0.5}\n"
+    "  - name: each text is taken once\n"
+    "    handsets: {buyer: {}}\n"
+    "    steps:\n"
+    "      - send_sms: {to: 12345, text: 'YES'}\n"
+    "      - expect_mo: 'YES'\n"
+    "      - expect_mo: {text: 'YES', within: 0.5}\n"
+    "  - name: the text went to the shop\n"
+    "    handsets: {buyer: {}}\n"
+    "    steps:\n"
+    "      - send_sms: {to: 10086, text: STOP}\n"
+    "      - expect_mo: {text: STOP, within: 0.5}\n"
+)
+
+
+def test_a_failing_expect_mo_says_what_came_instead(tmp_path: Path) -> None:
+    """The failure lists the handset's MO no step took, with their texts and short codes; with
+    none, what the phone sent (a text to the mock merchant's 10086 goes to the shop)."""
+    path = tmp_path / "mo.yaml"
+    path.write_text(MO_FAILING, encoding="utf-8")
+    result = run(str(path))
+    out = result.stdout
+    assert result.returncode == 1, out + result.stderr
+    assert f"{path}:7: step 3 (expect_mo): no matching MO from buyer (" in out
+    assert ") reached the run's ESME within 0.5 s" in out
+    assert "expected: an MO from buyer to 12345 matching /STOP/\n" in out
+    assert "actual:   from buyer: 'HELP' to 12345; 'STOP' to 54321\n" in out
+    assert f"{path}:13: step 3 (expect_mo)" in out
+    assert "actual:   no MO from buyer; its sent box: 'YES' to 12345\n" in out
+    assert f"{path}:18: step 2 (expect_mo)" in out
+    assert "actual:   no MO from buyer; its sent box: 'STOP' to 10086\n" in out
+    assert out.rstrip().splitlines()[-1].startswith("3 scenarios: 0 passed, 3 failed in ")
+
+
+def test_expect_mo_puts_sar_parts_together_for_an_account_of_the_config(tmp_path: Path) -> None:
+    """With --config, the run binds as the file's first account and gets MO to its short codes,
+    here long ones as SAR parts (the example of docs/scenarios.md)."""
+    docs = (ROOT / "docs" / "scenarios.md").read_text(encoding="utf-8")
+    block = docs[docs.index("# flows.toml") :]
+    config = tmp_path / "flows.toml"
+    config.write_text(block[: block.index("```")].replace("\n  ", "\n"), encoding="utf-8")
+    assert 'long_mo = "sar"' in config.read_text(encoding="utf-8")
+    path = tmp_path / "sar.yaml"
+    path.write_text(
+        "name: a long text in SAR parts\n"
+        "handsets: {buyer: {}}\n"
+        "steps:\n"
+        "  - send_sms: {to: 5555, text: 'Ünïcødé " + "0123456789" * 10 + " END'}\n"
+        "  - expect_mo: {to: 5555, text: '^Ünïcødé (0123456789){10} END$'}\n",
+        encoding="utf-8",
+    )
+    result = run(str(path), "--config", str(config))
+    assert result.returncode == 0, result.stdout + result.stderr
