@@ -442,6 +442,7 @@ def start(config: Config, reactor: Any) -> Any:
             token=merchant_token,
             store=store,
             cmpp=(cmpp_port.getHost().host, cmpp_port.getHost().port),
+            ahead=carrier.clocks.offset_for,
         )
         info["merchant"] = {"url": companion.url}
         root.mount(b"merchant", companion.api)

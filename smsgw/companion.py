@@ -86,12 +86,15 @@ class Companion(Protocol):
         token: str | None,
         store: DocumentStore,
         cmpp: tuple[str, int] | None = None,
+        ahead: Callable[[str], float] | None = None,
     ) -> Deferred[Any]:
         """Listen on HTTP and start binding to the carrier's SMPP address ``carrier`` (and,
         with protocol ``cmpp``, connecting to its CMPP address ``cmpp``); fire with the
         :class:`RunningCompanion`.
 
         :param clock: the carrier's, so that advancing it moves the companion's time too.
+        :param ahead: how far the clock of a handset's namespace runs ahead of ``clock``, so
+            that advancing a namespace's clock moves the companion's time for its handsets.
         :param token: wanted on every request to its API, if any.
         :param store: the carrier's own (a SQLite file is locked to one connection), where it
             keeps its records across restarts.

@@ -85,6 +85,7 @@ class MerchantSettings:
         token: str | None,
         store: DocumentStore,
         cmpp: tuple[str, int] | None = None,
+        ahead: Callable[[str], float] | None = None,
     ) -> defer.Deferred[RunningMerchant]:
         """The mock merchant, bound to the carrier at ``carrier`` over real SMPP like any shop's gateway.
 
@@ -106,6 +107,7 @@ class MerchantSettings:
             short_code=self.short_code,
             config=self.merchant_config(country_code),
             clock=clock,  # the carrier's: advancing it expires codes and orders too
+            ahead=ahead,  # and a namespace's clock: advancing it, those of its buyers
             token=token,
             store=store,
             cmpp=(cmpp[0], cmpp[1], self.sp_id) if self.protocol == "cmpp" and cmpp is not None else None,

@@ -127,6 +127,9 @@ class MerchantEsme:
     :param short_code: the number SMS come from (and buyers text).
     :param clock: the core's time in epoch seconds; in ``smsgw serve`` the carrier's clock, so
         advancing the carrier (``POST /api/clock``) expires codes and orders too.
+    :param ahead: how far a buyer's clock runs ahead of ``clock`` (in ``smsgw serve``, the
+        clock of the buyer's handset's namespace), so advancing one test's namespace expires
+        that test's codes and orders and nobody else's.
     :param save: makes the core's changes durable before they are acted on (see
         :mod:`simulators.merchant.persist`); None keeps them in memory only.
     """
@@ -143,12 +146,14 @@ class MerchantEsme:
         short_code: str = "12345",
         retry_delay: float = 1.0,
         clock: Callable[[], float] | None = None,
+        ahead: Callable[[str], float] | None = None,
         save: Saver | None = None,
         cmpp: tuple[str, Callable[[Any], defer.Deferred[Any]]] | None = None,
     ) -> None:
         self.merchant = merchant
         self.save = save
         self._clock = clock if clock is not None else reactor.seconds
+        self._ahead = ahead
         self.reactor = reactor
         self.short_code = short_code
         self.poster = poster
@@ -219,11 +224,15 @@ class MerchantEsme:
         """The core's clock."""
         return float(self._clock())
 
+    def now_for(self, msisdn: str) -> float:
+        """The time of a buyer: the clock of its handset's namespace, in ``smsgw serve``."""
+        return self.now() + self._ahead(msisdn) if self._ahead is not None else self.now()
+
     def tick(self) -> None:
         """Let the core's time pass: expire codes, time out pushes (every second, and at once
         when the carrier's clock jumps, in ``smsgw serve``: see :class:`~smsgw.web.clock.ClockRoutes`)."""
         # Logged where it failed; the loop keeps ticking, so a store that recovers is written again.
-        self._carry_out_later(self.merchant.tick(self.now()))
+        self._carry_out_later(self.merchant.tick(self.now(), self._ahead))
 
     # -- deliveries -> core ------------------------------------------------------------
 
@@ -252,7 +261,8 @@ class MerchantEsme:
     def _delivered(self, pdu: Any) -> defer.Deferred[None] | None:
         if pdu.esm_class & RECEIPT:
             return None
-        msisdn, now = pdu.source_addr, self.now()
+        msisdn = pdu.source_addr
+        now = self.now_for(msisdn)
         op = getattr(pdu, "ussd_service_op", None)
         if op is None:
             text = self._mo_text(pdu)
@@ -509,7 +519,9 @@ class MerchantEsme:
             session=_hex(session),
             reason=reason,
         )
-        outcome = self.merchant.ussd_push_failed(action.msisdn, reason, self.now(), order_id=action.order_id)
+        outcome = self.merchant.ussd_push_failed(
+            action.msisdn, reason, self.now_for(action.msisdn), order_id=action.order_id
+        )
         self._carry_out_later(outcome.actions)
 
     def _screen_refused(self, failure: Failure, action: ShowUssd | EndUssd, pdu: SubmitSm) -> None:
@@ -533,7 +545,9 @@ class MerchantEsme:
         # 0x45: the network ended the dialogue (its abort usually came first and settled the
         # order; then this changes nothing).
         self._forget_push(msisdn, session)
-        outcome = self.merchant.ussd_push_failed(msisdn, NO_ANSWER, self.now(), order_id=action.order_id)
+        outcome = self.merchant.ussd_push_failed(
+            msisdn, NO_ANSWER, self.now_for(msisdn), order_id=action.order_id
+        )
         self._carry_out_later(outcome.actions)
 
     def _refusal(self, msisdn: str, message: str) -> str:

@@ -143,7 +143,8 @@ class MerchantApi(resource.Resource):
 
     :param merchant: the core.
     :param perform: carries out the core's actions (``MerchantEsme.carry_out``).
-    :param clock: ``now`` for the core (``reactor.seconds``).
+    :param clock_for: ``now`` for the core, for a buyer's number (the clock of its handset's
+        namespace, in ``smsgw serve``).
     :param bound: whether the SMPP bind is up, for ``/health``.
     """
 
@@ -153,13 +154,13 @@ class MerchantApi(resource.Resource):
         self,
         merchant: Merchant,
         perform: Callable[[Iterable[Action]], defer.Deferred[None]],
-        clock: Callable[[], float],
+        clock_for: Callable[[str], float],
         bound: Callable[[], bool] = lambda: True,
     ) -> None:
         super().__init__()
         self.merchant = merchant
         self.perform = perform
-        self.clock = clock
+        self.clock_for = clock_for
         self.bound = bound
         self.routes: list[tuple[str, re.Pattern[str], Handler]] = [
             ("GET", re.compile(r"health"), self.health),
@@ -289,7 +290,7 @@ class MerchantApi(resource.Resource):
                 body["currency"],
                 body["method"],
                 body.get("callback_url"),
-                self.clock(),
+                self.clock_for(msisdn),
             )
         except InvalidOrder as error:
             raise ApiError(400, "invalid_order", str(error)) from None
@@ -306,9 +307,9 @@ class MerchantApi(resource.Resource):
             code = str(code)
         if not isinstance(code, str):
             raise ApiError(400, "bad_field", f"code must be text, not {code!r}")
-        self._order(order_id)
+        buyer = self._order(order_id).msisdn
         try:
-            outcome = self.merchant.confirm_otp(order_id, code, self.clock())
+            outcome = self.merchant.confirm_otp(order_id, code, self.clock_for(buyer))
         except OrderStateError as error:
             raise ApiError(409, "wrong_method", str(error)) from None
         return self.perform(outcome.actions).addCallback(lambda _: self._confirmed(order_id, outcome))
@@ -327,9 +328,9 @@ class MerchantApi(resource.Resource):
         return 422, {"error": detail}
 
     def cancel(self, request: server.Request, order_id: str) -> Any:
-        self._order(order_id)
+        buyer = self._order(order_id).msisdn
         try:
-            outcome = self.merchant.cancel_order(order_id, self.clock())
+            outcome = self.merchant.cancel_order(order_id, self.clock_for(buyer))
         except OrderStateError as error:
             raise ApiError(409, "order_closed", str(error)) from None
         return self.perform(outcome.actions).addCallback(lambda _: order_json(self._order(order_id)))

@@ -84,6 +84,7 @@ def start_merchant(
     short_code: str = "12345",
     config: MerchantConfig = MerchantConfig(),
     clock: Callable[[], float] | None = None,
+    ahead: Callable[[str], float] | None = None,
     token: str | None = None,
     store: DocumentStore | None = None,
     cmpp: tuple[str, int, str] | None = None,
@@ -118,6 +119,7 @@ def start_merchant(
         poster=poster,
         short_code=short_code,
         clock=clock,
+        ahead=ahead,
         save=None if records is None else records.save,
         cmpp=(
             None
@@ -128,7 +130,7 @@ def start_merchant(
             )
         ),
     )
-    api = MerchantApi(merchant, esme.carry_out, esme.now, lambda: esme.bound)
+    api = MerchantApi(merchant, esme.carry_out, esme.now_for, lambda: esme.bound)
 
     def listen(_: None) -> defer.Deferred[Any]:
         for url, payload in owed:

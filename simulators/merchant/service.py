@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import random
 import re
+from collections.abc import Callable
 from typing import Literal
 
 import attrs
@@ -282,21 +283,29 @@ class Merchant:
 
     # -- time ----------------------------------------------------------------------------
 
-    def tick(self, now: float) -> list[Action]:
-        """Expire codes past their lifetime and pushes past ``push_timeout``; forget idle menus."""
+    def tick(self, now: float, ahead: Callable[[str], float] | None = None) -> list[Action]:
+        """Expire codes past their lifetime and pushes past ``push_timeout``; forget idle menus.
+
+        :param ahead: how far a buyer's clock runs ahead of ``now`` (the carrier's clock of
+            the buyer's handset's namespace, in ``smsgw serve``): each order, push and menu
+            keeps its buyer's time.
+        """
         actions: list[Action] = []
         for order in self.orders.awaiting(method="otp"):
-            if order.expires_at is not None and now >= order.expires_at:
-                actions += self._move(order, OrderStatus.EXPIRED, r.CODE_EXPIRED, now)
+            then = now + ahead(order.msisdn) if ahead else now
+            if order.expires_at is not None and then >= order.expires_at:
+                actions += self._move(order, OrderStatus.EXPIRED, r.CODE_EXPIRED, then)
         for msisdn, push in sorted(self._pushes.items(), key=lambda item: item[1].order_id):
-            if now >= push.deadline:
+            then = now + ahead(msisdn) if ahead else now
+            if then >= push.deadline:
                 order = self.orders.get(push.order_id)
                 del self._pushes[msisdn]
                 timed_out = say(self._language(msisdn), "payment_timed_out")
                 actions.append(EndUssd(push.session_key, timed_out, order_id=order.id))
-                actions += self._move(order, OrderStatus.FAILED, r.NO_ANSWER, now)
+                actions += self._move(order, OrderStatus.FAILED, r.NO_ANSWER, then)
         for key, menu in list(self._menus.items()):
-            if now - menu.session.last_at >= self.config.menu_timeout:
+            then = now + ahead(menu.session.msisdn) if ahead else now
+            if then - menu.session.last_at >= self.config.menu_timeout:
                 del self._menus[key]
         return actions
 

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
+
+from simulators.carrier_process import CarrierProcess
+from simulators.handset import Phone
+from simulators.http import SmsgwError, call_api
 
 from .conftest import Esme, receipt_of
 from .test_ussd import USSR_REQUEST, next_ussd, ussd_submit
@@ -116,3 +121,46 @@ def test_a_namespace_clock_is_named_as_namespaces_are(start_server) -> None:
         assert "letters, digits" in error["error"]["message"]
     status, error = smsgw.api("GET", "/api/clock?namespace=a%20b")
     assert status == 400 and error["error"]["code"] == "bad_query"
+
+
+def test_the_merchant_expires_a_code_on_its_buyers_namespace_clock(tmp_path) -> None:
+    """Two buyers in two namespaces each get a one-time code from the built-in merchant:
+    advancing ci-a past the code's lifetime expires ci-a's order (its confirm is refused
+    code_expired), while ci-b's code, on a clock that did not move, still pays."""
+    process = CarrierProcess(tmp_path)
+    try:
+        ports = process.wait_ready()
+        carrier, shop = ports["http_url"], ports["merchant_url"]
+        orders, phones = {}, {}
+        for msisdn, namespace in (("8617100000021", "ci-a"), ("8617100000022", "ci-b")):
+            _call(carrier, "POST", "/api/handsets", body={"msisdn": msisdn, "namespace": namespace})
+            phones[namespace] = Phone(msisdn, carrier)
+            _call(
+                shop,
+                "POST",
+                "/wallets",
+                body={"msisdn": msisdn, "pin": "1234", "balance": "50.00", "currency": "CNY"},
+            )
+            body = {"msisdn": msisdn, "amount": "3.00", "currency": "CNY", "method": "otp"}
+            orders[namespace] = _call(shop, "POST", "/orders", body=body)
+        codes = {namespace: _code(phone) for namespace, phone in phones.items()}
+        _call(carrier, "POST", "/api/clock", body={"advance_seconds": 301, "namespace": "ci-a"})
+        assert _call(shop, "GET", f"/orders/{orders['ci-a']['id']}")["status"] == "expired"
+        with pytest.raises(SmsgwError) as refused:
+            _call(shop, "POST", f"/orders/{orders['ci-a']['id']}/confirm", body={"code": codes["ci-a"]})
+        assert (refused.value.status, refused.value.code) == (422, "code_expired")
+        paid = _call(shop, "POST", f"/orders/{orders['ci-b']['id']}/confirm", body={"code": codes["ci-b"]})
+        assert paid["status"] == "paid"
+    finally:
+        process.stop()
+
+
+def _code(phone: Phone) -> str:
+    text = phone.wait_for_sms(r"\d{6}", timeout=10).text
+    found = re.search(r"\b(\d{6})\b", text)
+    assert found, text
+    return found[1]
+
+
+def _call(base: str, method: str, path: str, body: object = None) -> object:
+    return call_api(base, method, path, body=body, timeout=10)
