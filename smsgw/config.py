@@ -164,6 +164,24 @@ class StoreSettings:
         return self.url if self.url is not None else self.path
 
 
+#: Whose payment steps the timeline records: handsets in a namespace, everyone's, nobody's.
+TIMELINE_RECORDS = ("namespaces", "all", "off")
+
+
+@attrs.frozen
+class TimelineSettings:
+    """The timeline: every step of a payment (PDUs in and out, message states, USSD screens,
+    HTTP calls, the mock merchant's orders), kept for ``GET /api/timeline``.
+
+    :ivar record: whose steps are recorded: ``namespaces`` (handsets in a namespace, as tests
+        make them), ``all`` (everyone's) or ``off`` (nobody's).
+    :ivar max_steps: the steps kept; beyond it the oldest are dropped.
+    """
+
+    record: str = "namespaces"
+    max_steps: int = 100_000
+
+
 @attrs.frozen
 class NetworkSettings:
     """How the fake network behaves."""
@@ -200,6 +218,7 @@ class Config:
     cmpp: CmppSettings = CmppSettings()
     http: HttpSettings = HttpSettings()
     store: StoreSettings = StoreSettings()
+    timeline: TimelineSettings = TimelineSettings()
     network: NetworkSettings = NetworkSettings()
     accounts: tuple[Account, ...] = (
         Account(DEFAULT_SYSTEM_ID, DEFAULT_PASSWORD, short_codes=(DEFAULT_SHORT_CODE,)),
@@ -357,6 +376,30 @@ _STORE_CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "lease": lambda w, v: float(_number(w, v, minimum=1)),
     "synchronous": _choice(("normal", "full")),
 }
+
+
+def _timeline_record(where: str, value: Any) -> str:
+    if value not in TIMELINE_RECORDS:
+        raise ConfigError(
+            f'{where}: {value!r} is not one of {", ".join(TIMELINE_RECORDS)}: "namespaces" records '
+            'the steps of handsets in a namespace, "all" everyone\'s, "off" nobody\'s'
+        )
+    return str(value)
+
+
+def _max_steps(where: str, value: Any) -> int:
+    steps = int(_number(where, value, minimum=float("-inf"), integer=True))
+    if steps < 1:  # the likely meaning, "no timeline", has a key of its own
+        raise ConfigError(
+            f'{where}: {steps} keeps no step: give how many to keep (at least 1), or record = "off"'
+        )
+    return steps
+
+
+_TIMELINE_CHECKS: dict[str, Callable[[str, Any], Any]] = {
+    "record": _timeline_record,
+    "max_steps": _max_steps,
+}
 _NETWORK_CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "magic_numbers": lambda w, v: _flag(w, v),
     "country_code": lambda w, v: _digits(w, v),
@@ -412,7 +455,19 @@ _SUBSCRIBER_CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "name": _text,
     "state": lambda w, v: HandsetState(_choice(tuple(s.value for s in HandsetState))(w, v)),
 }
-_TOP = ("smpp", "cmpp", "http", "store", "network", "accounts", "subscribers", "ussd", "merchant", "faults")
+_TOP = (
+    "smpp",
+    "cmpp",
+    "http",
+    "store",
+    "timeline",
+    "network",
+    "accounts",
+    "subscribers",
+    "ussd",
+    "merchant",
+    "faults",
+)
 
 
 def load_config(
@@ -437,6 +492,7 @@ def load_config(
         "cmpp": environment.text_keys(CmppSettings),
         "http": environment.text_keys(HttpSettings),
         "store": environment.text_keys(StoreSettings),
+        "timeline": environment.text_keys(TimelineSettings),
         "network": environment.text_keys(NetworkSettings),
     }
     if read_merchant is not None:
@@ -507,6 +563,7 @@ def config_from_dict(
         "cmpp": lambda table: CmppSettings(**_fields("cmpp", table, _CMPP_CHECKS)),
         "http": lambda table: HttpSettings(**_fields("http", table, _HTTP_CHECKS)),
         "store": lambda table: StoreSettings(**_fields("store", table, _STORE_CHECKS)),
+        "timeline": lambda table: TimelineSettings(**_fields("timeline", table, _TIMELINE_CHECKS)),
         "network": lambda table: NetworkSettings(**_fields("network", table, _NETWORK_CHECKS)),
         "accounts": _accounts,
         "subscribers": lambda value: _subscribers(value, network.country_code),

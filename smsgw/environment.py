@@ -19,7 +19,7 @@ from smsgw.configcheck import ConfigError
 
 PREFIX = "SMSGW_"
 #: Sections of single values: one variable a key.
-VALUE_SECTIONS = ("smpp", "cmpp", "http", "store", "network", "merchant")
+VALUE_SECTIONS = ("smpp", "cmpp", "http", "store", "timeline", "network", "merchant")
 #: Sections that are arrays of tables: one variable holding the whole array.
 TABLE_SECTIONS = ("accounts", "subscribers", "ussd", "faults")
 #: Variables of smsgw's that are not settings of a section.

@@ -197,6 +197,16 @@ state = "off"
             {"store": {"url": "mysql://db/smsgw"}},
             ["store.url", "'mysql://db/smsgw' is not a PostgreSQL URL", "postgresql://", "store.path"],
         ),
+        (
+            {"timeline": {"record": "everyone"}},
+            ["timeline.record", "'everyone' is not one of namespaces, all, off", '"all" everyone'],
+        ),
+        ({"timeline": {"max_steps": 0}}, ["timeline.max_steps", "keeps no step", "at least 1", 'record = "off"']),
+        ({"timeline": {"max_steps": -5}}, ["timeline.max_steps", "-5 keeps no step"]),
+        ({"timeline": {"max_steps": "100k"}}, ["timeline.max_steps", "'100k' is not an integer"]),
+        ({"timeline": {"max_steps": 1e5}}, ["timeline.max_steps", "100000.0 is not an integer"]),
+        ({"timeline": {"keep": 10}}, ["timeline", "unknown key 'keep'", "max_steps, record"]),
+        ({"timeline": "all"}, ["timeline", "expected a table"]),
     ],
 )
 def test_errors_name_the_key_and_what_is_allowed(data: dict, words: list[str]) -> None:
@@ -374,7 +384,7 @@ def test_without_the_merchants_reader_no_merchant_runs() -> None:
     with pytest.raises(ConfigError) as caught:
         carrier_config.config_from_dict({"merchant": {}})
     assert (
-        "unknown section 'merchant'; allowed: smpp, cmpp, http, store, network, accounts, subscribers, ussd, faults"
+        "unknown section 'merchant'; allowed: smpp, cmpp, http, store, timeline, network, accounts, subscribers, ussd, faults"
         in str(caught.value)
     )
 
@@ -383,6 +393,24 @@ def test_a_store_url_replaces_the_file() -> None:
     store = config_from_dict({"store": {"url": "postgresql://smsgw@db:5432/smsgw"}}).store
     assert store.location == "postgresql://smsgw@db:5432/smsgw"
     assert config_from_dict({}).store.location == "smsgw.db"
+
+
+def test_the_timeline_records_namespaces_by_default_and_takes_its_two_keys() -> None:
+    """Without [timeline], steps of namespaced handsets are kept, 100,000 at most; both keys set it."""
+    default = config_from_dict({}).timeline
+    assert (default.record, default.max_steps) == ("namespaces", 100_000)
+    for record in ("namespaces", "all", "off"):
+        timeline = config_from_dict({"timeline": {"record": record, "max_steps": 1}}).timeline
+        assert (timeline.record, timeline.max_steps) == (record, 1)
+
+
+def test_the_timeline_is_set_by_its_variables_too() -> None:
+    """SMSGW_TIMELINE_RECORD is text, SMSGW_TIMELINE_MAX_STEPS a number, and a wrong one is named."""
+    environ = {"SMSGW_TIMELINE_RECORD": "all", "SMSGW_TIMELINE_MAX_STEPS": "2500"}
+    timeline = load_config(None, environ=environ).timeline
+    assert (timeline.record, timeline.max_steps) == ("all", 2500)
+    with pytest.raises(ConfigError, match=r"^\$SMSGW_TIMELINE_RECORD: timeline.record: '1' is not one of"):
+        load_config(None, environ={"SMSGW_TIMELINE_RECORD": "1"})
 
 
 def test_smsgw_variables_override_the_file_key_by_key(tmp_path) -> None:

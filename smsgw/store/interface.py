@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterator
 from typing import Any, Protocol
 
-from smsgw.store.records import MessageRecord
+from smsgw.store.records import MessageRecord, TimelineStep
 
 
 class StoreError(Exception):
@@ -101,6 +101,19 @@ class MessageStore(Protocol):
     def delete_subscriber(self, msisdn: str) -> None:
         """Forget a kept subscriber (urgent)."""
 
+    def add_step(self, step: TimelineStep) -> None:
+        """A payment's step, for the timeline (lazy); the store numbers it (``step.id`` is
+        ignored), in the order steps are added.
+
+        :raises TypeError: ``step.detail`` is not JSON-serialisable.
+        """
+
+    def prune_steps(self, keep: int) -> None:
+        """Drop all but the newest ``keep`` steps, oldest first (lazy).
+
+        :raises ValueError: ``keep`` is below 1.
+        """
+
     @property
     def urgent(self) -> bool:
         """Whether a queued write gates an answer: commit before answering."""
@@ -178,6 +191,31 @@ class MessageStore(Protocol):
         self, system_id: str, start: float, end: float, service_type: str | None = None
     ) -> tuple[list[tuple[str, int, int]], int]:
         """An account's messages of a span by (direction, state, count), and its MT's numbers."""
+
+    def timeline(
+        self,
+        *,
+        msisdn: str | None = None,
+        namespace: str | None = None,
+        message_ids: Collection[str] = (),
+        order_id: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        after: int = 0,
+        limit: int = 1000,
+    ) -> list[TimelineStep]:
+        """Payments' steps matching every given filter, oldest first (by ``id``, the order
+        they were added in), at most ``limit``.
+
+        :param msisdn: steps of this handset.
+        :param namespace: steps of this namespace and of those inside it (``run-1`` takes
+            ``run-1`` and ``run-1.7``, not ``run-10``).
+        :param message_ids: steps naming any of these message_ids (empty: no such filter).
+        :param order_id: steps of this mock merchant's order.
+        :param since: steps at or after this time (the namespace's clock); ``until``:
+            steps before that one.
+        :param after: only steps whose ``id`` is above this: a poller gives the last it saw.
+        """
 
     def reserve_numbers(self, floor: int, count: int) -> int:
         """Reserve ``count`` numbers of the fresh pool above ``floor`` and above every number

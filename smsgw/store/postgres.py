@@ -121,6 +121,33 @@ MIGRATIONS[5] = (
     # Fresh handset numbers across nodes (smsgw.carrier.freshnumbers): the highest reserved.
     "CREATE TABLE counters (name TEXT PRIMARY KEY, value BIGINT NOT NULL)",
 )
+MIGRATIONS[6] = (
+    # Payments' steps, for GET /api/timeline (smsgw.store.records.TimelineStep). The identity
+    # numbers them in the order each commit inserts them; one smsgw commits in turn, so a
+    # poller's "after" misses none (nodes sharing the database commit side by side: a step may
+    # then land below an id a poller has already seen). namespace sorts by bytes ("C"), so
+    # its range in sql.timeline holds exactly what starts with "run-1."; a language's
+    # collation may sort punctuation otherwise. detail is JSON text, as a document's value
+    # is: jsonb would refuse the \u0000 a NUL is escaped to.
+    """CREATE TABLE timeline (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        at DOUBLE PRECISION NOT NULL,
+        namespace TEXT COLLATE "C" NOT NULL,
+        msisdn TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        system_id TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        session BIGINT,
+        order_id TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        pdu BYTEA
+    )""",
+    "CREATE INDEX timeline_by_msisdn ON timeline (msisdn, id)",
+    "CREATE INDEX timeline_by_namespace ON timeline (namespace, id)",
+    # Most steps name no message or no order: partial indexes leave those out.
+    "CREATE INDEX timeline_by_message_id ON timeline (message_id) WHERE message_id <> ''",
+    "CREATE INDEX timeline_by_order_id ON timeline (order_id) WHERE order_id <> ''",
+)
 SCHEMA_VERSION = max(MIGRATIONS)
 #: The advisory lock a start holds while it migrates (any number; this one spells "smsgw").
 _MIGRATION_LOCK = 0x736D736777
@@ -152,7 +179,8 @@ def _statement(query: str, translated: dict[str, str] = {}) -> str:  # noqa: B00
 
 
 class PostgresStore(QueuedWrites, SqlReads):
-    """Messages, pending deliveries and other components' documents in a PostgreSQL database.
+    """Messages, pending deliveries, other components' documents and payments' steps in a
+    PostgreSQL database.
 
     :param url: a libpq connection string or ``postgresql://`` URL.
     :param on_dropped: told of a write that could not be applied (what it changes, and why)

@@ -8,7 +8,7 @@ from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
 from smsgw.store import sql
-from smsgw.store.records import MessageRecord, SqlValue
+from smsgw.store.records import MessageRecord, SqlValue, TimelineStep
 from smsgw.store.sql import Row
 
 
@@ -99,6 +99,40 @@ class SqlReads:
             f"SELECT key, value FROM documents WHERE kind = ? ORDER BY {self._DOCUMENT_ORDER}", (kind,)
         )
         return [(str(key), json.loads(value)) for key, value in rows]
+
+    def timeline(
+        self,
+        *,
+        msisdn: str | None = None,
+        namespace: str | None = None,
+        message_ids: Collection[str] = (),
+        order_id: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        after: int = 0,
+        limit: int = 1000,
+    ) -> list[TimelineStep]:
+        """Payments' steps matching every given filter, in the order they were recorded.
+
+        :param namespace: steps of this namespace and of the namespaces inside it.
+        :param message_ids: steps of any of these message_ids (empty: any step).
+        :param since: steps at or after this time; ``until``: before that one.
+        :param after: only steps numbered above this (the last ``id`` a poller saw).
+        :param limit: at most this many: the first ones after ``after``.
+        """
+        query, params = sql.timeline(
+            msisdn=msisdn, namespace=namespace, message_ids=message_ids, order_id=order_id,
+            since=since, until=until, after=after, limit=limit,
+        )  # fmt: skip
+        return [
+            TimelineStep(
+                id=int(row[0]), at=float(row[1]), namespace=str(row[2]), msisdn=str(row[3]),
+                kind=str(row[4]), system_id=str(row[5]), message_id=str(row[6]),
+                session=None if row[7] is None else int(row[7]), order_id=str(row[8]),
+                detail=json.loads(row[9]), pdu=None if row[10] is None else bytes(row[10]),
+            )  # fmt: skip
+            for row in self._read(query, params)
+        ]
 
     def last_msisdn(self, prefix: str) -> str | None:
         """The highest MSISDN starting with ``prefix`` that has messages, if any."""

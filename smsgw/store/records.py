@@ -1,6 +1,8 @@
-"""What the store keeps: messages and pending deliveries to ESMEs, as plain values."""
+"""What the store keeps, as plain values: messages, pending deliveries to ESMEs, and the steps of payments."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import attrs
 
@@ -142,3 +144,55 @@ class DeliveryRecord:
     next_attempt_at: float = 0.0
     via: int | None = None
     namespace: str = ""
+
+
+#: Column order of a timeline row as read back; a step is written without its ``id``, which
+#: the store assigns.
+TIMELINE_COLUMNS = (
+    "id",
+    "at",
+    "namespace",
+    "msisdn",
+    "kind",
+    "system_id",
+    "message_id",
+    "session",
+    "order_id",
+    "detail",
+    "pdu",
+)
+
+
+@attrs.frozen
+class TimelineStep:
+    """One step of a payment as the carrier saw it, for ``GET /api/timeline``: a PDU in or
+    out, a message's new state, a USSD screen, an HTTP call, a mock merchant's order change.
+
+    A step is a fact once recorded, so it is frozen; only what names it is empty when it names
+    nothing (``''``, or ``None`` for a number or bytes).
+
+    :ivar at: epoch seconds on the clock of the step's namespace (which a test may have moved).
+    :ivar namespace: the handset's namespace (``''``: none); ``run-1.7`` sits inside ``run-1``.
+    :ivar msisdn: the handset involved (``''``: none, an ESME's enquire_link say).
+    :ivar kind: what happened: ``smpp.submit_sm``, ``smpp.deliver_sm``, ``message.state``,
+        ``ussd.screen``, ``http``, ``merchant.order``, ...
+    :ivar system_id: the ESME account involved (``''``: none).
+    :ivar message_id: the message_id the step concerns, as its ESME was given it (``''``: none).
+    :ivar session: the USSD dialogue it belongs to (``None``: none).
+    :ivar order_id: the mock merchant's order it concerns (``''``: none).
+    :ivar detail: what else there is to say, as JSON-able values (stored as JSON text).
+    :ivar pdu: the raw PDU, when the step is one (``None``: none).
+    :ivar id: the store's number of the step, in insertion order (0 until it is stored).
+    """
+
+    at: float
+    namespace: str
+    msisdn: str
+    kind: str
+    system_id: str = ""
+    message_id: str = ""
+    session: int | None = None
+    order_id: str = ""
+    detail: dict[str, Any] = attrs.field(factory=dict)
+    pdu: bytes | None = None
+    id: int = 0

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
-from smsgw.store.records import MESSAGE_COLUMNS, SqlValue
+from smsgw.store.records import MESSAGE_COLUMNS, TIMELINE_COLUMNS, SqlValue
 
 #: A queued write: a statement and its parameters.
 Write = tuple[str, tuple[SqlValue, ...]]
@@ -19,6 +19,7 @@ Write = tuple[str, tuple[SqlValue, ...]]
 Row = tuple[Any, ...]
 
 COLUMNS = ", ".join(MESSAGE_COLUMNS)
+STEP_COLUMNS = ", ".join(TIMELINE_COLUMNS)
 
 # -- writes ---------------------------------------------------------------------------
 
@@ -49,6 +50,14 @@ PUT_DOCUMENT = (
     "ON CONFLICT (kind, key) DO UPDATE SET value = excluded.value"
 )
 DELETE_DOCUMENT = "DELETE FROM documents WHERE kind = ? AND key = ?"
+#: A payment's step; the store numbers it (``id``), in the order steps are queued.
+INSERT_STEP = (
+    f"INSERT INTO timeline ({', '.join(TIMELINE_COLUMNS[1:])}) "
+    f"VALUES ({', '.join('?' * (len(TIMELINE_COLUMNS) - 1))})"
+)
+#: Keeps the newest steps: ids are numbered in insertion order, so the oldest go first. At
+#: most ``keep`` stay (fewer where PostgreSQL's numbering left gaps).
+PRUNE_STEPS = "DELETE FROM timeline WHERE id <= (SELECT MAX(id) FROM timeline) - ?"
 
 _MESSAGE_ID, _MSISDN = MESSAGE_COLUMNS.index("message_id"), MESSAGE_COLUMNS.index("msisdn")
 #: What each queued write changes, for the log when one is dropped: statement -> describer.
@@ -64,6 +73,8 @@ _WRITES: dict[str, Callable[[tuple[object, ...]], str]] = {
     DELETE_SUBSCRIBER: lambda p: f"removal of subscriber {p[0]}",
     PUT_DOCUMENT: lambda p: f"{p[0]} {p[1]}",
     DELETE_DOCUMENT: lambda p: f"removal of {p[0]} {p[1]}",
+    INSERT_STEP: lambda p: f"timeline step {p[3]} of {p[2] or p[1] or 'no handset'}",
+    PRUNE_STEPS: lambda p: f"pruning of the timeline to {p[0]} steps",
 }
 
 
@@ -201,6 +212,58 @@ def handset_parts_back(msisdn: str, direction: str, upto: int, above: int) -> tu
         f"SELECT {COLUMNS} FROM messages WHERE msisdn = ? AND direction = ? "
         f"AND {where} {key} <= ? AND {key} > ? ORDER BY {key} DESC",
         [msisdn, direction, upto, above],
+    )
+
+
+def timeline(
+    *,
+    msisdn: str | None,
+    namespace: str | None,
+    message_ids: Collection[str],
+    order_id: str | None,
+    since: float | None,
+    until: float | None,
+    after: int,
+    limit: int,
+) -> tuple[str, list[SqlValue]]:
+    """The query of :meth:`MessageStore.timeline`: the steps matching every given filter, in
+    insertion order."""
+    if isinstance(message_ids, str):  # a str is a collection too: of one-character ids
+        raise TypeError(f"message_ids: give a list of message_ids, not the one str {message_ids!r}")
+    where = ["id > ?"]
+    params: list[SqlValue] = [after]
+    order = "id"
+    if msisdn is not None:
+        where.append("msisdn = ?")
+        params.append(msisdn)
+    if namespace is not None:
+        # The namespace and those inside it ("run-1.7"), not its neighbours ("run-10"): a range
+        # of the index, as "/" follows "." in byte order (PostgreSQL's column sorts so, COLLATE
+        # "C"), and no LIKE whose "_" would need escaping. The bounds are made here, so no
+        # engine has to guess the type of a parameter's "|| '.'".
+        where.append("(namespace = ? OR (namespace >= ? AND namespace < ?))")
+        params += [namespace, namespace + ".", namespace + "/"]
+        # Ordered by an expression, not the column: told LIMIT ?, SQLite would rather walk
+        # every step after ``after`` in id order than read the namespace's from its index and
+        # sort them, which costs far less where many namespaces share the table.
+        order = "+id"
+    if message_ids:
+        # The partial index's own condition, spelled out: a planner uses that index only when
+        # the query implies it, which it cannot prove of a parameter.
+        where.append(f"message_id IN ({', '.join('?' * len(message_ids))}) AND message_id <> ''")
+        params += message_ids
+    if order_id is not None:
+        where.append("order_id = ? AND order_id <> ''")
+        params.append(order_id)
+    if since is not None:
+        where.append("at >= ?")
+        params.append(since)
+    if until is not None:
+        where.append("at < ?")
+        params.append(until)
+    return (
+        f"SELECT {STEP_COLUMNS} FROM timeline WHERE {' AND '.join(where)} ORDER BY {order} LIMIT ?",
+        [*params, limit],
     )
 
 

@@ -33,7 +33,7 @@ from smsgw.store.writes import QueuedWrites, ignore_dropped
 sqlite3.register_adapter(type(None), cast(Callable[[None], None], {}.get))
 sqlite3.register_adapter(bytes, bytes.__bytes__)
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 # Documents: records of components beside the carrier (the mock merchant's orders and wallets),
 # each a JSON text under (kind, key). The store does not read them; rowid keeps their first
 # insertion order, which is the order they come back in.
@@ -43,10 +43,36 @@ _DOCUMENTS = """CREATE TABLE IF NOT EXISTS documents (
     value TEXT NOT NULL,
     PRIMARY KEY (kind, key)
 )"""
+# Payments' steps, for GET /api/timeline (smsgw.store.records.TimelineStep), read by handset,
+# by namespace (a range of it: sql.timeline), by message_id or by order, each in id order. The
+# rowid numbers them in insertion order; it is never handed out again as long as the newest
+# row stays, which pruning keeps (QueuedWrites.prune_steps), so a poller's "after" holds.
+_TIMELINE = (
+    """CREATE TABLE IF NOT EXISTS timeline (
+    id INTEGER PRIMARY KEY,
+    at REAL NOT NULL,
+    namespace TEXT NOT NULL,
+    msisdn TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    system_id TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    session INTEGER,
+    order_id TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    pdu BLOB
+)""",
+    "CREATE INDEX IF NOT EXISTS timeline_by_msisdn ON timeline (msisdn, id)",
+    "CREATE INDEX IF NOT EXISTS timeline_by_namespace ON timeline (namespace, id)",
+    # Most steps name no message or no order: partial indexes leave those out.
+    "CREATE INDEX IF NOT EXISTS timeline_by_message_id ON timeline (message_id) WHERE message_id <> ''",
+    "CREATE INDEX IF NOT EXISTS timeline_by_order_id ON timeline (order_id) WHERE order_id <> ''",
+)
+_TIMELINE_SCHEMA = ";\n".join(_TIMELINE)
 #: Schema changes applied to an older store on open: version -> the statements reaching the next one.
 _MIGRATIONS = {
     4: ("ALTER TABLE subscribers ADD COLUMN namespace TEXT NOT NULL DEFAULT ''",),
     5: (_DOCUMENTS,),
+    6: _TIMELINE,
 }
 
 _SCHEMA = f"""
@@ -93,6 +119,7 @@ CREATE TABLE IF NOT EXISTS subscribers (
     namespace TEXT NOT NULL DEFAULT ''
 );
 {_DOCUMENTS};
+{_TIMELINE_SCHEMA};
 PRAGMA user_version = {SCHEMA_VERSION};
 """
 
@@ -111,7 +138,8 @@ _WRITE_ERRORS = (
 
 
 class SqliteStore(QueuedWrites, SqlReads):
-    """Messages, pending deliveries and other components' documents in one SQLite database.
+    """Messages, pending deliveries, other components' documents and payments' steps in one
+    SQLite database.
 
     Used from one thread (the reactor's): a read takes microseconds, and applies the queue first.
 

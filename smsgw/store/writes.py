@@ -16,7 +16,7 @@ import json
 from collections.abc import Callable
 
 from smsgw.store import sql
-from smsgw.store.records import SqlValue
+from smsgw.store.records import SqlValue, TimelineStep
 from smsgw.store.sql import Write
 
 
@@ -25,7 +25,8 @@ def ignore_dropped(write: str, error: BaseException) -> None:
 
 
 class QueuedWrites:
-    """Messages' and subscribers' changes, and other components' documents, queued in order.
+    """Messages' and subscribers' changes, other components' documents and payments' steps,
+    queued in order.
 
     :param on_dropped: told of a write the commit could not apply (what it changes, and
         why) while the rest of its commit went in.
@@ -113,6 +114,36 @@ class QueuedWrites:
     def delete_document(self, kind: str, key: str) -> None:
         """Queue (lazily) the removal of a document; none there is fine."""
         self._queue.append((sql.DELETE_DOCUMENT, (kind, key)))
+
+    def add_step(self, step: TimelineStep) -> None:
+        """Queue (lazily) a payment's step; the store numbers it, and ignores ``step.id``.
+
+        Lazy, as a step gates no answer: recording one costs a tuple on the queue, and it
+        rides the next commit that something else needs, or the periodic one.
+
+        :raises TypeError: ``step.detail`` is not JSON-serialisable (raised here, not at commit).
+        """
+        self._queue.append(
+            (
+                sql.INSERT_STEP,
+                (
+                    step.at, step.namespace, step.msisdn, step.kind, step.system_id,
+                    step.message_id, step.session, step.order_id,
+                    json.dumps(step.detail, separators=(",", ":")), step.pdu,
+                ),
+            )
+        )  # fmt: skip
+
+    def prune_steps(self, keep: int) -> None:
+        """Queue (lazily) the removal of all but the newest ``keep`` steps (the bound
+        ``[timeline] max_steps``).
+
+        :raises ValueError: ``keep`` is below 1 (the newest step always stays, so step ids
+            keep growing and a poller's ``after`` stays valid).
+        """
+        if keep < 1:
+            raise ValueError(f"keep {keep} steps: at least 1")
+        self._queue.append((sql.PRUNE_STEPS, (keep,)))
 
     @property
     def urgent(self) -> bool:

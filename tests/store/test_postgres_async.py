@@ -13,6 +13,7 @@ import pytest
 pytest.importorskip("psycopg", reason="psycopg is not installed (pip install 'smsgw[postgres]')")
 
 from smsgw.store.postgres import PostgresStore  # noqa: E402
+from smsgw.store.records import TimelineStep  # noqa: E402
 from tests.store.test_stores import ALICE, row  # noqa: E402
 
 
@@ -80,4 +81,19 @@ def test_a_read_from_another_thread_sees_what_is_committed_and_leaves_the_queue(
         seen = pool.submit(lambda: [r.id for r in store.find_messages(msisdn=ALICE)]).result()
     assert seen == [1] and store.dirty  # the other thread neither saw nor took the queued write
     assert [r.id for r in store.find_messages(msisdn=ALICE)] == [2, 1]  # this thread's read applies it
+    store.close()
+
+
+def test_a_timeline_read_from_another_thread_sees_the_committed_steps(postgres_url: str) -> None:
+    """The API reads the timeline off the reactor: it sees the steps committed, and a step still
+    queued (lazily) only once a commit takes it."""
+    store = PostgresStore(postgres_url)
+    store.add_step(TimelineStep(at=1.0, namespace="run-1", msisdn=ALICE, kind="smpp.submit_sm"))
+    store.commit()
+    store.add_step(TimelineStep(at=2.0, namespace="run-1", msisdn=ALICE, kind="message.state"))
+    with ThreadPoolExecutor(1) as pool:
+        before = pool.submit(lambda: [s.kind for s in store.timeline(namespace="run-1")]).result()
+        store.commit()
+        after = pool.submit(lambda: [s.kind for s in store.timeline(namespace="run-1")]).result()
+    assert before == ["smpp.submit_sm"] and after == ["smpp.submit_sm", "message.state"]
     store.close()

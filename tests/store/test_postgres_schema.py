@@ -14,6 +14,8 @@ psycopg = pytest.importorskip("psycopg", reason="psycopg is not installed (pip i
 from smsgw.store.interface import StoreError  # noqa: E402
 from smsgw.store.opening import redact  # noqa: E402
 from smsgw.store.postgres import SCHEMA_VERSION, PostgresStore  # noqa: E402
+from smsgw.store.records import TimelineStep  # noqa: E402
+from tests.store.test_stores import ALICE, row  # noqa: E402
 
 
 def schema_version(url: str) -> list[int]:
@@ -72,3 +74,34 @@ def test_one_smsgw_at_a_time_uses_a_database(postgres_url: str) -> None:
         PostgresStore(postgres_url)
     first.close()  # its connection ends, and with it the lock
     PostgresStore(postgres_url).close()
+
+
+def test_a_version_5_database_gains_the_timeline_and_keeps_its_messages(postgres_url: str) -> None:
+    """A database of the last version is migrated at start: the timeline is added, the rest kept."""
+    store = PostgresStore(postgres_url)
+    store.insert_message(row(1, ALICE))
+    store.close()
+    with psycopg.connect(postgres_url) as db:
+        db.execute("DROP TABLE timeline")  # its indexes go with it
+        db.execute("UPDATE smsgw_schema SET version = 5")
+    store = PostgresStore(postgres_url)
+    assert [m.id for m in store.find_messages()] == [1]
+    store.add_step(TimelineStep(at=1.0, namespace="run-1.7", msisdn=ALICE, kind="http"))
+    assert [s.kind for s in store.timeline(namespace="run-1")] == ["http"]
+    store.close()
+    assert schema_version(postgres_url) == [SCHEMA_VERSION] == [6]
+    with psycopg.connect(postgres_url) as db:
+        listed = db.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'timeline'").fetchall()
+        (collation,) = db.execute(
+            "SELECT collation_name FROM information_schema.columns"
+            " WHERE table_name = 'timeline' AND column_name = 'namespace'"
+        ).fetchone() or (None,)
+    # Byte order whatever the database's locale: a namespace's range holds what is inside it.
+    assert collation == "C"
+    assert {name for (name,) in listed} == {
+        "timeline_pkey",
+        "timeline_by_msisdn",
+        "timeline_by_namespace",
+        "timeline_by_message_id",
+        "timeline_by_order_id",
+    }

@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from smsgw.store.interface import StoreError
+from smsgw.store.records import TimelineStep
 from smsgw.store.sqlite import SCHEMA_VERSION, SqliteStore
+from tests.store.test_stores import row
 
 
 def test_a_version_4_store_gains_namespaces_and_keeps_its_subscribers(tmp_path: Path) -> None:
@@ -67,4 +69,38 @@ def test_documents_come_back_in_first_put_order_and_any_text_is_stored(tmp_path:
     store.delete_document("other", "a")
     assert store.documents("k") == [("b", 2), ("a", {"name": "\udfff"})]
     assert store.documents("other") == []
+    store.close()
+
+
+def test_a_version_6_store_gains_the_timeline_and_keeps_its_messages(tmp_path: Path) -> None:
+    """Opening a store of the last version adds the timeline, with its indexes, and keeps the rest."""
+    path = tmp_path / "v6.db"
+    store = SqliteStore(str(path))
+    store.insert_message(row(1, "8613800000007"))
+    store.save_subscriber("8613800000007", "Kept", "on", 0, "run-1")
+    store.put_document("merchant.order", "ord_0001", {"status": "paid"})
+    store.close()
+    with sqlite3.connect(path) as db:
+        db.execute("DROP TABLE timeline")  # its indexes go with it
+        db.execute("PRAGMA user_version = 6")
+    db.close()
+    store = SqliteStore(str(path))
+    assert [m.id for m in store.find_messages()] == [1]
+    assert store.subscribers() == [("8613800000007", "Kept", "on", 0, "run-1")]
+    assert store.documents("merchant.order") == [("ord_0001", {"status": "paid"})]
+    store.add_step(TimelineStep(at=1.0, namespace="run-1", msisdn="8613800000007", kind="http"))
+    store.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 7
+        listed = db.execute("SELECT name FROM sqlite_master WHERE tbl_name = 'timeline' AND type = 'index'")
+        indexes = {name for (name,) in listed}
+    db.close()
+    assert indexes == {
+        "timeline_by_msisdn",
+        "timeline_by_namespace",
+        "timeline_by_message_id",
+        "timeline_by_order_id",
+    }
+    store = SqliteStore(str(path))
+    assert [s.kind for s in store.timeline(namespace="run-1")] == ["http"]
     store.close()
