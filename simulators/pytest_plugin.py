@@ -13,8 +13,10 @@
 - ``esme``: an SMPP transceiver bound to the carrier (as ``smsgw``), recording the receipts it gets.
 
 Tests running at once (pytest-xdist) each get their own namespace, so neither sees the other's
-handsets or faults. The carrier's clock is one for everybody: a test that advances it moves
-time for every test running at that moment.
+handsets or faults, and its own clock: ``carrier.advance_clock(301)`` moves the time of the
+test's handsets (their messages, USSD dialogues and merchant orders) and nobody else's.
+``advance_clock(s, whole_carrier=True)`` moves every test's time, as a handset on a fixed
+number (in no namespace) needs.
 """
 
 from __future__ import annotations

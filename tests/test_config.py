@@ -201,7 +201,10 @@ state = "off"
             {"timeline": {"record": "everyone"}},
             ["timeline.record", "'everyone' is not one of namespaces, all, off", '"all" everyone'],
         ),
-        ({"timeline": {"max_steps": 0}}, ["timeline.max_steps", "keeps no step", "at least 1", 'record = "off"']),
+        (
+            {"timeline": {"max_steps": 0}},
+            ["timeline.max_steps", "keeps no step", "at least 1", 'record = "off"'],
+        ),
         ({"timeline": {"max_steps": -5}}, ["timeline.max_steps", "-5 keeps no step"]),
         ({"timeline": {"max_steps": "100k"}}, ["timeline.max_steps", "'100k' is not an integer"]),
         ({"timeline": {"max_steps": 1e5}}, ["timeline.max_steps", "100000.0 is not an integer"]),

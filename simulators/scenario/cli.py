@@ -166,7 +166,14 @@ def _network(args: argparse.Namespace, stack: ExitStack) -> Network:
     stack.callback(close)
     if args.carrier is not None and not args.keep:
         stack.callback(_reset, http_url, namespace)
-    return Network(http_url, merchant_url, esme, namespace)
+    clocks = args.carrier is None or _has_namespace_clocks(http_url, namespace)
+    return Network(http_url, merchant_url, esme, namespace, namespace_clocks=clocks)
+
+
+def _has_namespace_clocks(http_url: str, namespace: str) -> bool:
+    """Whether the carrier keeps a clock per namespace (an older one answers its own clock)."""
+    reading = call_api(http_url, "GET", "/api/clock", query={"namespace": namespace}, timeout=10.0)
+    return "namespace" in reading
 
 
 def _reset(http_url: str, namespace: str) -> None:
@@ -210,7 +217,7 @@ def _notes(args: argparse.Namespace, scenarios: list[Scenario]) -> None:
     alone = sum(s.runs_alone for s in scenarios)
     if args.carrier is not None and alone:
         print(
-            f"note: {alone} of the scenarios advance the carrier's clock or cut a shared bind; they run"
+            f"note: {alone} of the scenarios advance the whole carrier's clock or cut a shared bind; they run"
             " alone in this run, but other runs on this carrier see the effect too"
         )
 

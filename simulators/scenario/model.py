@@ -28,7 +28,7 @@ HANDSET_STEPS = frozenset(
     {"dial", "answer", "cancel", "expect_screen", "send_sms", "expect_sms", "expect_no_sms",
      "switch_off", "switch_on", "checkout", "expect_wallet"}
 )  # fmt: skip
-#: Steps that move the carrier-wide clock: their scenario runs alone (see runner).
+#: Steps that move a clock: the scenario's own namespace's, or the whole carrier's (see runner).
 CLOCK_STEPS = frozenset({"advance_clock"})
 #: Fault effects that strike what every scenario shares (an ESME's bind): they run alone too.
 SHARED_EFFECTS = frozenset({Effect.DROP_CONNECTION.value})
@@ -78,15 +78,28 @@ class Scenario:
 
     @property
     def moves_clock(self) -> bool:
-        """Whether a step advances the carrier's clock."""
+        """Whether a step advances a clock (its namespace's or the carrier's)."""
         return any(step.action in CLOCK_STEPS for step in self.steps)
 
     @property
+    def moves_carrier_clock(self) -> bool:
+        """Whether a step advances the whole carrier's clock, which every scenario shares: one
+        that says ``whole_carrier: true``, or any in a scenario with a handset on a number the
+        file gives (such a handset is in no namespace, so only the carrier's clock moves it)."""
+        steps = [step for step in self.steps if step.action in CLOCK_STEPS]
+        if not steps:
+            return False
+        if any("msisdn" in setup for setup in self.handsets.values()):
+            return True
+        return any(isinstance(step.args, Mapping) and step.args.get("whole_carrier") for step in steps)
+
+    @property
     def runs_alone(self) -> bool:
-        """Whether no other scenario of the run may run meanwhile: it moves the clock, drops
-        a connection everybody shares, or says ``alone: true``."""
+        """Whether no other scenario of the run may run meanwhile: it moves the carrier's
+        clock, drops a connection everybody shares, or says ``alone: true``. Moving its own
+        namespace's clock is no reason: that moves its handsets' time and nobody else's."""
         rules = [*self.faults, *(rule for s in self.steps if s.action == "faults" for rule in s.args)]
-        return self.alone or self.moves_clock or any(r.get("effect") in SHARED_EFFECTS for r in rules)
+        return self.alone or self.moves_carrier_clock or any(r.get("effect") in SHARED_EFFECTS for r in rules)
 
 
 def _path_text(path: Iterable[Any]) -> str:

@@ -1,8 +1,10 @@
 """Runs scenarios in parallel, each with its own handsets, and reports each as it ends.
 
-Scenarios that move the carrier's clock run alone: the clock is the whole carrier's, and
-jumping it would expire other scenarios' codes and messages mid-flow. So do those that drop
-an ESME's connection (the mock merchant is everybody's) and those marked ``alone: true``.
+Each scenario has a namespace of its own, and so a clock of its own: ``advance_clock`` moves
+its handsets' time and nobody else's, so scenarios that travel in time run beside the others.
+Scenarios that move the whole carrier's clock run alone: jumping it would expire other
+scenarios' codes and messages mid-flow. So do those that drop an ESME's connection (the mock
+merchant is everybody's) and those marked ``alone: true``.
 """
 
 from __future__ import annotations
@@ -48,7 +50,8 @@ class Outcome:
 
 
 class _Turns:
-    """A shared/exclusive lock: ordinary scenarios share the carrier, clock movers take it alone."""
+    """A shared/exclusive lock: ordinary scenarios share the carrier, those that run alone
+    (they move its clock, say) take it alone."""
 
     def __init__(self) -> None:
         self._changed = threading.Condition()
@@ -138,7 +141,8 @@ def run_all(
 
     def one(numbered: tuple[int, Scenario]) -> Outcome:
         number, scenario = numbered
-        exclusive = scenario.runs_alone
+        # A carrier with one clock for all: any jump is the whole carrier's.
+        exclusive = scenario.runs_alone or (scenario.moves_clock and not network.namespace_clocks)
         turns.acquire(exclusive)
         try:
             outcome = run_scenario(scenario, network, number)

@@ -47,6 +47,8 @@ class Network:
 
     :ivar esme: binds the run's shared ESME on first use (None when the run has no SMPP).
     :ivar namespace: the label of the run's handsets and faults on the carrier.
+    :ivar namespace_clocks: the carrier gives each namespace a clock (one older than that has
+        one clock for all: every ``advance_clock`` then moves it, and its scenario runs alone).
     """
 
     http_url: str
@@ -54,6 +56,7 @@ class Network:
     esme: Callable[[], ScenarioEsme] | None
     namespace: str
     timeout: float = 10.0
+    namespace_clocks: bool = True
 
     def carrier(self, method: str, path: str, body: Mapping[str, Any] | None = None, **query: Any) -> Any:
         return call_api(self.http_url, method, path, body=body, query=query or None, timeout=self.timeout)
@@ -489,8 +492,13 @@ def expect_wallet(world: World, step: Step) -> None:
 
 
 def advance_clock(world: World, step: Step) -> None:
+    """Move the scenario's own clock (its namespace's), or the whole carrier's when it says
+    ``whole_carrier: true`` or has a handset on a fixed number (see Scenario.moves_carrier_clock)."""
     args = _args(step, world.variables, "seconds")
-    world.network.carrier("POST", "/api/clock", {"advance_seconds": args["seconds"]})
+    body: dict[str, Any] = {"advance_seconds": args["seconds"]}
+    if world.network.namespace_clocks and not world.scenario.moves_carrier_clock:
+        body["namespace"] = world.namespace
+    world.network.carrier("POST", "/api/clock", body)
 
 
 def add_faults(world: World, rules: list[Any]) -> None:

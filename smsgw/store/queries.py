@@ -126,10 +126,17 @@ class SqlReads:
         )  # fmt: skip
         return [
             TimelineStep(
-                id=int(row[0]), at=float(row[1]), namespace=str(row[2]), msisdn=str(row[3]),
-                kind=str(row[4]), system_id=str(row[5]), message_id=str(row[6]),
-                session=None if row[7] is None else int(row[7]), order_id=str(row[8]),
-                detail=json.loads(row[9]), pdu=None if row[10] is None else bytes(row[10]),
+                id=int(row[0]),
+                at=float(row[1]),
+                namespace=str(row[2]),
+                msisdn=str(row[3]),
+                kind=str(row[4]),
+                system_id=str(row[5]),
+                message_id=str(row[6]),
+                session=None if row[7] is None else int(row[7]),
+                order_id=str(row[8]),
+                detail=json.loads(row[9]),
+                pdu=None if row[10] is None else bytes(row[10]),
             )  # fmt: skip
             for row in self._read(query, params)
         ]

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from simulators.carrier_process import CarrierProcess
+
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -126,3 +128,51 @@ def test_the_session_carrier_takes_a_config_and_gives_its_smpp_address_and_accou
     assert result.returncode == 0, result.stdout + result.stderr
     result = run_pytest(str(test), "--smsgw-config", str(tmp_path / "missing.toml"))
     assert result.returncode == 4 and "--smsgw-config" in result.stdout + result.stderr
+
+
+def test_a_test_that_jumps_its_clock_leaves_a_test_running_beside_it_alone(tmp_path: Path) -> None:
+    """Two pytest runs share one carrier at the same time (as pytest-xdist workers do): one
+    jumps its clock past the code's five minutes while the other holds a code; the jump
+    expires the first one's order only, and the other still pays."""
+    (tmp_path / "test_waits.py").write_text(
+        "import re, time\n"
+        "def test_pays_after_the_others_jump(phone, merchant):\n"
+        "    buyer = phone(wallet='100.00')\n"
+        "    order = merchant.checkout(buyer, '5.00')\n"
+        "    code = re.search(r'code is (\\d+)', buyer.wait_for_sms(r'code is \\d+').text)[1]\n"
+        "    time.sleep(3)\n"
+        "    assert merchant.confirm(order, code)['status'] == 'paid'\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "test_jumps.py").write_text(
+        "import re, time\n"
+        "def test_jumps_five_minutes(carrier, phone, merchant):\n"
+        "    buyer = phone(wallet='100.00')\n"
+        "    order = merchant.checkout(buyer, '9.00')\n"
+        "    buyer.wait_for_sms(r'code is \\d+')\n"
+        "    time.sleep(1)\n"
+        "    carrier.advance_clock(301)\n"
+        "    assert merchant.order(order)['status'] == 'expired'\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "carrier").mkdir()
+    process = CarrierProcess(tmp_path / "carrier")
+    try:
+        url = process.wait_ready()["http_url"]
+        env = {**os.environ, "SMSGW_URL": str(url)}
+        runs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", str(tmp_path / name)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                cwd=ROOT,
+                env=env,
+            )  # fmt: skip
+            for name in ("test_waits.py", "test_jumps.py")
+        ]
+        outputs = [run.communicate(timeout=120)[0] for run in runs]
+    finally:
+        process.stop()
+    for run, output in zip(runs, outputs):
+        assert run.returncode == 0, output

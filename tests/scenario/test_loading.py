@@ -163,16 +163,20 @@ def test_placeholders_are_filled_and_unknown_ones_named() -> None:
 
 
 def test_scenarios_that_touch_what_all_share_run_alone(tmp_path: Path) -> None:
+    """The carrier's clock and the binds are everybody's; a scenario's own clock is not."""
     path = write(
         tmp_path,
         "scenarios:\n"
-        "  - {name: plain, steps: [{advance_clock: 1}], alone: false}\n"
+        "  - {name: own clock, handsets: {buyer: {}}, steps: [{advance_clock: 1}], alone: false}\n"
+        "  - {name: carrier clock, steps: [{advance_clock: {seconds: 1, whole_carrier: true}}]}\n"
+        "  - {name: fixed number, handsets: {buyer: {msisdn: '8613800000001'}}, steps: [{advance_clock: 1}]}\n"
         "  - {name: drops, faults: [{name: cut, effect: drop_connection}], steps: [{expect_no_receipt: {within: 1}}]}\n"
         "  - {name: drops later, steps: [{faults: [{name: cut, effect: drop_connection}]}]}\n"
         "  - {name: asked, alone: true, steps: [{expect_no_receipt: {within: 1}}]}\n"
         "  - {name: shares, faults: [{name: x, effect: no_receipt}], steps: [{expect_no_receipt: {within: 1}}]}\n",
     )
-    assert [s.runs_alone for s in load_file(path)] == [True, True, True, True, False]
+    alone = [s.runs_alone for s in load_file(path)]
+    assert alone == [False, True, True, True, True, True, False]
 
 
 @pytest.mark.parametrize(

@@ -112,11 +112,11 @@ def test_an_unreachable_carrier_is_said_plainly() -> None:
 
 def test_two_runs_in_parallel_on_one_carrier_stay_apart(carrier: dict[str, object]) -> None:
     """Each run works in its own namespace: both pass, neither sees the other's messages, and
-    resetting one leaves the other's world alone."""
+    resetting one leaves the other's world alone. Both jump their clocks (examples/expiry.yaml
+    jumps two days): each jump moves only its own scenario's time."""
     url = str(carrier["http_url"])
-    # No clock jumps here: the carrier's clock is one for all runs (docs/scenarios.md).
-    files = ["examples/carrier.yaml", "examples/ussd_menu.yaml"]
-    assert not any(s.moves_clock for path in files for s in load_file(ROOT / path))
+    files = ["examples/carrier.yaml", "examples/expiry.yaml"]
+    assert any(s.moves_clock for path in files for s in load_file(ROOT / path))
     with ThreadPoolExecutor(2) as pool:
         runs = list(
             pool.map(lambda ns: run(*files, "--carrier", url, "--namespace", ns, "--keep"), ["ci-a", "ci-b"])
@@ -432,3 +432,36 @@ def test_expect_mo_puts_sar_parts_together_for_an_account_of_the_config(tmp_path
     )
     result = run(str(path), "--config", str(config))
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+TIME_TRAVEL_BESIDE_A_WAIT = """
+scenarios:
+  - name: jumps two days while the other waits
+    handsets:
+      buyer: {state: "off"}
+    steps:
+      - submit: {to: buyer, text: "Never read", receipt: true, validity: "000000001000000R"}
+      - advance_clock: 172801
+      - expect_receipt: EXPIRED
+  - name: waits through the other's jump
+    handsets:
+      buyer: {state: "off"}
+    steps:
+      - submit: {to: buyer, text: "Read after the wait", receipt: true, validity: "000000001000000R"}
+      - expect_no_receipt: {within: 2}
+      - switch_on: {}
+      - expect_sms: Read after the wait
+      - expect_receipt: DELIVRD
+"""
+
+
+def test_a_scenario_that_travels_in_time_runs_beside_one_it_would_have_broken(tmp_path: Path) -> None:
+    """With two at a time, the scenario that jumps its clock two days runs during the other's
+    wait (neither runs alone), and the other's ten-minute message still reaches its phone:
+    the jump moved only the first scenario's handsets' time."""
+    path = tmp_path / "beside.yaml"
+    path.write_text(TIME_TRAVEL_BESIDE_A_WAIT, encoding="utf-8")
+    assert [s.runs_alone for s in load_file(path)] == [False, False]
+    result = run(str(path), "--jobs", "2")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2 scenarios: 2 passed" in result.stdout
