@@ -236,6 +236,12 @@ def test_the_clock_advanced_through_one_node_moves_on_the_other(cluster: tuple[N
         lambda: abs(b.get("/api/clock")["offset_seconds"] - moved["offset_seconds"]) < 0.01,
         what="node b's clock to follow node a's",
     )
+    status, moved = a.api("POST", "/api/clock", {"advance_seconds": 600, "namespace": "ci-cluster"})
+    assert status == 200 and moved["ahead_of_carrier_seconds"] == 600
+    wait_until(
+        lambda: b.get("/api/clock?namespace=ci-cluster.inner")["ahead_of_carrier_seconds"] == 600,
+        what="node b's clock of namespace ci-cluster to follow node a's",
+    )
 
 
 def test_a_fault_put_in_force_through_one_node_strikes_on_the_other(cluster: tuple[Node, Node]) -> None:
