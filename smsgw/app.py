@@ -24,6 +24,7 @@ from smsgw.carrier.faults import MAGIC_NUMBERS, FaultBook
 from smsgw.carrier.limits import Limits
 from smsgw.carrier.outbox import RetryPolicy
 from smsgw.carrier.subscribers import SubscriberRegistry
+from smsgw.carrier.timeline import Timeline
 from smsgw.carrier.ussd import UssdLimits
 from smsgw.companion import RunningCompanion
 from smsgw.config import DEFAULT_SP_ID, DEFAULT_SP_SECRET, Config
@@ -268,6 +269,7 @@ def build_carrier(
             exempt=[merchant.system_id, merchant.sp_id] if merchant is not None else [],
         ),
         link_clock=link_clock,
+        timeline=Timeline(config.timeline.record, config.timeline.max_steps),
     )
     return carrier, deliveries
 

@@ -27,6 +27,7 @@ import attrs
 from smsgw.carrier.binding import AppLink, Binding
 from smsgw.carrier.clock import Clocks
 from smsgw.carrier.subscribers import in_namespace
+from smsgw.carrier.timeline import Timeline
 from smsgw.store.interface import MessageStore
 from smsgw.store.records import DeliveryRecord, MessageRecord
 
@@ -75,10 +76,16 @@ class Outbox:
 
     Its methods take the carrier's time; a delivery's expiry and retries are on the clock of
     its handset's namespace (:attr:`DeliveryRecord.namespace`), and so is the time it ends.
+
+    :param timeline: where the retries of deliveries of recorded handsets are recorded
+        (nothing is, by default).
     """
 
-    def __init__(self, store: MessageStore, retry: RetryPolicy, clocks: Clocks) -> None:
+    def __init__(
+        self, store: MessageStore, retry: RetryPolicy, clocks: Clocks, timeline: Timeline | None = None
+    ) -> None:
         self.retry = retry
+        self.timeline = timeline or Timeline()
         self._store = store
         #: Told of every delivery that ended (set by the carrier: the message center, which is
         #: made after the outbox it queues into).
@@ -346,10 +353,13 @@ class Outbox:
             self._wanting.add(delivery.system_id)
             self._finish(delivery, "refused", now)
         else:
-            self.failed(delivery, now)
+            self.failed(delivery, now, "refused")
 
-    def failed(self, delivery: DeliveryRecord, now: float) -> None:
-        """A delivery was refused for now, timed out or lost: retry it later."""
+    def failed(self, delivery: DeliveryRecord, now: float, why: str = "failed") -> None:
+        """A delivery was refused for now, timed out or lost: retry it later.
+
+        :param why: ``refused``, ``timed_out`` or ``connection_lost``, for the timeline.
+        """
         self._wanting.add(delivery.system_id)
         delivery.attempts += 1
         then = now + self.clocks.offset(delivery.namespace)
@@ -361,6 +371,8 @@ class Outbox:
             delivery.message, delivery.state, delivery.attempts, delivery.next_attempt_at
         )
         self._retry_later(delivery)
+        if self.timeline.wants(delivery.namespace):
+            self.timeline.delivery_retry(delivery, why)
 
     def _finish(self, delivery: DeliveryRecord, outcome: str, now: float) -> None:
         self._pending[delivery.system_id] -= 1

@@ -21,10 +21,14 @@ from smsgw.carrier.faults import FaultBook
 from smsgw.carrier.requests import Cancel, Query, Replace, Request, Submit, SubmitMany, Traffic, UssdScreenIn
 from smsgw.carrier.submitted import SubmittedMessages
 from smsgw.carrier.subscribers import SubscriberRegistry
+from smsgw.carrier.timeline import Timeline
 
 
 class Smsc:
-    """Answers an application's requests about short messages and USSD screens."""
+    """Answers an application's requests about short messages and USSD screens.
+
+    :param timeline: where the steps of the handsets it records go.
+    """
 
     def __init__(
         self,
@@ -35,6 +39,7 @@ class Smsc:
         binds: BindDesk,
         faults: FaultBook,
         ussd_screen: Callable[[Binding, UssdScreenIn, float], Answer],
+        timeline: Timeline | None = None,
     ) -> None:
         self.accounts = accounts
         self.subscribers = subscribers
@@ -43,6 +48,7 @@ class Smsc:
         self.binds = binds
         self.faults = faults
         self._ussd_screen = ussd_screen
+        self.timeline = timeline or Timeline()
 
     def request(self, binding: Binding, request: Request, command: str, sequence: int, now: float) -> Answer:
         """Answer one request of a bound session.

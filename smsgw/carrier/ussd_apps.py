@@ -22,6 +22,7 @@ from smsgw.carrier.events import EventBus, UssdChanged
 from smsgw.carrier.outbox import Outbox
 from smsgw.carrier.requests import UssdScreenIn
 from smsgw.carrier.subscribers import SubscriberRegistry
+from smsgw.carrier.timeline import Timeline
 from smsgw.carrier.ussd import Dialogue, UssdGateway
 
 
@@ -38,7 +39,10 @@ class UssdDelivery:
 
 
 class UssdApps:
-    """The USSD gateway's applications: ESMEs over the carrier's binds, and HTTP ones."""
+    """The USSD gateway's applications: ESMEs over the carrier's binds, and HTTP ones.
+
+    :param timeline: where the steps of the handsets it records go.
+    """
 
     def __init__(
         self,
@@ -49,8 +53,10 @@ class UssdApps:
         events: EventBus,
         clock: Clock,
         namespace_of: Callable[[str], str],
+        timeline: Timeline | None = None,
     ) -> None:
         self.accounts = accounts
+        self.timeline = timeline or Timeline()
         self.subscribers = subscribers
         self.center = center
         self.outbox = outbox
