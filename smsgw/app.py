@@ -355,6 +355,7 @@ def start(config: Config, reactor: Any) -> Any:
             waiters,
             concat_timeout=network.concat_timeout,
             reads=factory.reads,
+            timeline=carrier.timeline,
         )
         routes = (
             NetworkRoutes(
