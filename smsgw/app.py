@@ -446,6 +446,7 @@ def start(config: Config, reactor: Any) -> Any:
             store=store,
             cmpp=(cmpp_port.getHost().host, cmpp_port.getHost().port),
             ahead=carrier.clocks.offset_for,
+            timeline=carrier.timeline.note,
         )
         info["merchant"] = {"url": companion.url}
         root.mount(b"merchant", companion.api)
