@@ -50,6 +50,7 @@ from smsgw.web.metrics import MetricsResource
 from smsgw.web.namespaces import NamespaceRoutes
 from smsgw.web.network import NetworkRoutes
 from smsgw.web.openapi import OpenApiRoutes
+from smsgw.web.timeline import TimelineRoutes
 from smsgw.web.ussd_http import HttpUssdApps
 from smsgw.web.waiting import InboxWaiters
 
@@ -370,6 +371,10 @@ def start(config: Config, reactor: Any) -> Any:
             + clock_routes.routes()
             + NamespaceRoutes(carrier.handsets, carrier.faults, carrier.clocks, clock_book.forgotten).routes()
             + FaultRoutes(carrier.faults, carrier.accounts, carrier.subscribers.country_code).routes()
+            # Steps are lazy writes: a read asks for their commit first, so it sees them all.
+            + TimelineRoutes(
+                store, network.country_code, factory.reads, lambda: factory.flusher.mark(lazy=True)
+            ).routes()
             + OpenApiRoutes().routes()
         )
         events = EventStream(
