@@ -187,8 +187,10 @@ class _Esme:
 
 
 @contextmanager
-def _server(directory: Path, phones: int = 1) -> Iterator[_Esme]:
-    config = config_from_dict({}, merchant=False)
+def _server(directory: Path, phones: int = 1, record: str | None = None) -> Iterator[_Esme]:
+    """smsgw as ``smsgw serve`` builds it, bound by one ESME; ``record``: the ``[timeline]
+    record`` mode (None: the default, which records no handset of this traffic)."""
+    config = config_from_dict({} if record is None else {"timeline": {"record": record}}, merchant=False)
     store = SqliteStore(str(directory / "smsgw.db"), synchronous=config.store.synchronous.upper())
     carrier, deliveries = build_carrier(config, store, FakeClock())
     reactor = task.Clock()
@@ -245,10 +247,19 @@ class _Counter:
             self.c[self._layer(frame)] += 1
 
 
-def count(messages: int = 1000, window: int = 100, warmup: int = 200, phones: int = 1) -> Work:
+def count(
+    messages: int = 1000, window: int = 100, warmup: int = 200, phones: int = 1, record: str | None = None
+) -> Work:
     """Calls per message for ``messages`` submits with receipts at ``window``, after ``warmup``
-    untimed ones (caches, the first commit, the bind), to ``phones`` numbers in turn."""
-    with tempfile.TemporaryDirectory(prefix="smsgw-work-") as tmp, _server(Path(tmp), phones) as esme:
+    untimed ones (caches, the first commit, the bind), to ``phones`` numbers in turn.
+
+    :param record: the ``[timeline] record`` mode (None: the default, ``namespaces``; the
+        handsets here are in no namespace).
+    """
+    with (
+        tempfile.TemporaryDirectory(prefix="smsgw-work-") as tmp,
+        _server(Path(tmp), phones, record) as esme,
+    ):
         _drive(esme, warmup, window)
         counter = esme.probe = _Counter()
         _drive(esme, messages, window)
@@ -405,12 +416,18 @@ def main(argv: list[str] | None = None) -> int:
         help="destination numbers in turn: 1 (default) is the provisioned +8613800000001; more are "
         "numbers nobody provisioned, 86138000xxxxx, as the load generator sends to",
     )
+    parser.add_argument(
+        "--record",
+        choices=("namespaces", "all", "off"),
+        help="the [timeline] record mode (default: the configuration's, namespaces, which records "
+        "none of these handsets); all shows what recording every step costs",
+    )
     parser.add_argument("--drive", type=int, metavar="N", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.drive is not None:  # the process valgrind counts
         drive(args.drive, args.window, phones=args.phones)
         return 0
-    print(count(args.n, args.window, phones=args.phones).table())
+    print(count(args.n, args.window, phones=args.phones, record=args.record).table())
     per_message = None
     if args.instructions:
         per_message = instructions_per_message(window=args.window, phones=args.phones)

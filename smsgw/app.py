@@ -24,6 +24,7 @@ from smsgw.carrier.faults import MAGIC_NUMBERS, FaultBook
 from smsgw.carrier.limits import Limits
 from smsgw.carrier.outbox import RetryPolicy
 from smsgw.carrier.subscribers import SubscriberRegistry
+from smsgw.carrier.timeline import Timeline
 from smsgw.carrier.ussd import UssdLimits
 from smsgw.companion import RunningCompanion
 from smsgw.config import DEFAULT_SP_ID, DEFAULT_SP_SECRET, Config
@@ -49,6 +50,7 @@ from smsgw.web.metrics import MetricsResource
 from smsgw.web.namespaces import NamespaceRoutes
 from smsgw.web.network import NetworkRoutes
 from smsgw.web.openapi import OpenApiRoutes
+from smsgw.web.timeline import TimelineRoutes
 from smsgw.web.ussd_http import HttpUssdApps
 from smsgw.web.waiting import InboxWaiters
 
@@ -268,6 +270,7 @@ def build_carrier(
             exempt=[merchant.system_id, merchant.sp_id] if merchant is not None else [],
         ),
         link_clock=link_clock,
+        timeline=Timeline(config.timeline.record, config.timeline.max_steps),
     )
     return carrier, deliveries
 
@@ -353,6 +356,7 @@ def start(config: Config, reactor: Any) -> Any:
             waiters,
             concat_timeout=network.concat_timeout,
             reads=factory.reads,
+            timeline=carrier.timeline,
         )
         routes = (
             NetworkRoutes(
@@ -367,6 +371,10 @@ def start(config: Config, reactor: Any) -> Any:
             + clock_routes.routes()
             + NamespaceRoutes(carrier.handsets, carrier.faults, carrier.clocks, clock_book.forgotten).routes()
             + FaultRoutes(carrier.faults, carrier.accounts, carrier.subscribers.country_code).routes()
+            # Steps are lazy writes: a read asks for their commit first, so it sees them all.
+            + TimelineRoutes(
+                store, network.country_code, factory.reads, lambda: factory.flusher.mark(lazy=True)
+            ).routes()
             + OpenApiRoutes().routes()
         )
         events = EventStream(
@@ -443,6 +451,7 @@ def start(config: Config, reactor: Any) -> Any:
             store=store,
             cmpp=(cmpp_port.getHost().host, cmpp_port.getHost().port),
             ahead=carrier.clocks.offset_for,
+            timeline=carrier.timeline.note,
         )
         info["merchant"] = {"url": companion.url}
         root.mount(b"merchant", companion.api)

@@ -18,6 +18,23 @@ if TYPE_CHECKING:
     from smsgw.store.interface import DocumentStore
 
 
+class TimelineSink(Protocol):
+    """Where the companion records its steps of a payment on the carrier's timeline
+    (``merchant.order``, ``merchant.sms``, ...), each about one handset; the carrier keeps
+    those of the handsets it records and drops the others."""
+
+    def __call__(
+        self,
+        kind: str,
+        msisdn: str,
+        detail: dict[str, Any],
+        *,
+        order_id: str = "",
+        message_id: str = "",
+        system_id: str = "",
+    ) -> None: ...
+
+
 class RunningCompanion(Protocol):
     """A started companion, bound (or binding) to the carrier over SMPP."""
 
@@ -87,6 +104,7 @@ class Companion(Protocol):
         store: DocumentStore,
         cmpp: tuple[str, int] | None = None,
         ahead: Callable[[str], float] | None = None,
+        timeline: TimelineSink | None = None,
     ) -> Deferred[Any]:
         """Listen on HTTP and start binding to the carrier's SMPP address ``carrier`` (and,
         with protocol ``cmpp``, connecting to its CMPP address ``cmpp``); fire with the
@@ -98,6 +116,7 @@ class Companion(Protocol):
         :param token: wanted on every request to its API, if any.
         :param store: the carrier's own (a SQLite file is locked to one connection), where it
             keeps its records across restarts.
+        :param timeline: where it records its steps of payments (None: it records none).
         """
 
 

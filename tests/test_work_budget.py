@@ -32,3 +32,26 @@ def test_calls_per_message_stay_within_the_budget(window: int) -> None:
         "Find the layer that grew (python -m benchmarks.work, before and after). If the cost is "
         "worth it, raise BUDGET in tests/test_work_budget.py and say why in the commit."
     )
+
+
+@pytest.mark.parametrize("window", sorted(BUDGET))
+def test_the_timeline_costs_traffic_it_does_not_record_nothing(window: int) -> None:
+    """With the default ``[timeline] record = "namespaces"``, handsets in no namespace (all
+    of a load test's) cost exactly what they cost with the timeline off: its gates on the hot
+    path are attribute reads, never a call."""
+    recording = count(messages=300, window=window, record="namespaces")
+    off = count(messages=300, window=window, record="off")
+    assert recording.total == off.total, (
+        f"{recording.total - off.total:+.2f} calls per message with the timeline recording "
+        f"namespaces, for handsets in none:\n{recording.table()}\nagainst off:\n{off.table()}\n"
+        "A gate on the hot path calls something: test `(x.namespace or timeline.everyone) and "
+        "timeline.on` (attributes), and call the timeline only past it"
+    )
+
+
+def test_recording_everyone_is_what_the_gates_keep_off_the_hot_path() -> None:
+    """``record = "all"`` records this traffic (every submit, receipt and answer): it costs
+    calls, so the test above compares a path the gates really guard."""
+    everyone = count(messages=300, window=100, record="all")
+    off = count(messages=300, window=100, record="off")
+    assert everyone.total > off.total + 20, (everyone.table(), off.table())

@@ -17,11 +17,11 @@ MAX_SCREEN = 182
 
 
 def _order_id() -> str | None:
-    """Which order a USSD screen belongs to, or None (a menu screen).
+    """Which order a USSD screen or an SMS belongs to, or None (a menu screen, a HELP text).
 
-    The edge names it in its logs and, when the network refuses the screen, tells the core
-    which push failed. It labels the screen without changing what is sent, so actions
-    compare without it.
+    The edge names it in its logs and on the carrier's timeline and, when the network refuses
+    a screen, tells the core which push failed. It labels the action without changing what
+    is sent, so actions compare without it.
     """
     return attrs.field(default=None, eq=False, kw_only=True)
 
@@ -43,10 +43,12 @@ class SendSms:
 
     :ivar msisdn: the handset, E.164 digits without ``+``.
     :ivar text: the whole text; the edge splits it if it is long.
+    :ivar order_id: the order it is about (see :func:`_order_id`).
     """
 
     msisdn: str
     text: str
+    order_id: str | None = _order_id()
 
 
 @attrs.frozen

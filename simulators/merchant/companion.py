@@ -17,6 +17,7 @@ from twisted.internet import defer
 from simulators.merchant.config import LOOPBACK_HOSTS, MerchantConfig
 from simulators.merchant.otp import OtpPolicy
 from simulators.merchant.runner import RunningMerchant, start_merchant
+from smsgw.companion import TimelineSink
 from smsgw.config import DEFAULT_USSD_CODE
 from smsgw.configcheck import (
     Check,
@@ -86,6 +87,7 @@ class MerchantSettings:
         store: DocumentStore,
         cmpp: tuple[str, int] | None = None,
         ahead: Callable[[str], float] | None = None,
+        timeline: TimelineSink | None = None,
     ) -> defer.Deferred[RunningMerchant]:
         """The mock merchant, bound to the carrier at ``carrier`` over real SMPP like any shop's gateway.
 
@@ -111,6 +113,7 @@ class MerchantSettings:
             token=token,
             store=store,
             cmpp=(cmpp[0], cmpp[1], self.sp_id) if self.protocol == "cmpp" and cmpp is not None else None,
+            timeline=timeline,  # the carrier's: its orders, texts and webhooks, step by step
         )
 
 

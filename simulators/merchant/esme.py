@@ -47,8 +47,10 @@ from twisted.web.http_headers import Headers
 from simulators.merchant.actions import Action, EndUssd, PushUssd, SendSms, ShowUssd, Webhook
 from simulators.merchant.orders import CANCELLED_BY_USER, HANDSET_BUSY, HANDSET_UNREACHABLE, NO_ANSWER
 from simulators.merchant.service import Merchant
+from simulators.merchant.timeline import MerchantTimeline, Posted
 from smsgw.cmpp import pdu as cmpp_pdu
 from smsgw.cmpp.sp import SpConfig
+from smsgw.companion import TimelineSink
 from smsgw.server.esme import CMPP, EsmeClient, EsmeError
 from smsgw.smpp.constants import BindType
 from smsgw.smpp.esme import EsmeConfig
@@ -80,7 +82,8 @@ ESME_RDELIVERYFAILURE = 0xFE
 RECEIPT = 0x04
 UDHI = 0x40
 
-#: Posts one webhook: (url, payload) -> a Deferred that fires when done (it must not fail).
+#: Posts one webhook: (url, payload) -> a Deferred that fires when done (it must not fail), with
+#: how it ended (:class:`~simulators.merchant.timeline.Posted`) when the poster says.
 Poster = Callable[[str, Mapping[str, Any]], "defer.Deferred[Any]"]
 #: Makes the core's changes durable, given the actions about to be carried out (webhooks among them).
 Saver = Callable[[Sequence[Action]], "defer.Deferred[None]"]
@@ -132,6 +135,8 @@ class MerchantEsme:
         that test's codes and orders and nobody else's.
     :param save: makes the core's changes durable before they are acted on (see
         :mod:`simulators.merchant.persist`); None keeps them in memory only.
+    :param timeline: the carrier's timeline, where its orders, texts, webhooks and debits
+        are recorded (:mod:`simulators.merchant.timeline`); None records nothing.
     """
 
     def __init__(
@@ -149,9 +154,11 @@ class MerchantEsme:
         ahead: Callable[[str], float] | None = None,
         save: Saver | None = None,
         cmpp: tuple[str, Callable[[Any], defer.Deferred[Any]]] | None = None,
+        timeline: TimelineSink | None = None,
     ) -> None:
         self.merchant = merchant
         self.save = save
+        self.timeline = MerchantTimeline(merchant, timeline) if timeline is not None else None
         self._clock = clock if clock is not None else reactor.seconds
         self._ahead = ahead
         self.reactor = reactor
@@ -372,6 +379,8 @@ class MerchantEsme:
         Fails with :class:`NotSaved` when the save failed: nothing was carried out.
         """
         actions = list(actions)
+        if self.timeline is not None:
+            self.timeline.changed()
         if self.save is None:
             self._act(actions)
             return defer.succeed(None)
@@ -401,7 +410,12 @@ class MerchantEsme:
         if self.poster is None:
             log.info("webhook to {url} dropped (no poster): {p}", url=webhook.url, p=webhook.payload)
             return
-        self.poster(webhook.url, dict(webhook.payload))
+        timeline = self.timeline
+        if timeline is not None:
+            timeline.webhook_posted(webhook.url, webhook.payload)
+        posted = self.poster(webhook.url, dict(webhook.payload))
+        if timeline is not None:
+            posted.addCallback(timeline.webhook_done, webhook.url, webhook.payload)
 
     def _address(self, action: PushUssd | ShowUssd | EndUssd) -> SubmitSm:
         """The submit_sm for a USSD action, with the session it belongs to."""
@@ -434,10 +448,12 @@ class MerchantEsme:
         self._ref = (self._ref + 1) % 256
         sent: defer.Deferred[Any] = defer.succeed(None)
         if self.cmpp_client is not None:
-            for pdu in self._cmpp_submits(action):
-                sent.addCallback(lambda _, pdu=pdu: self._submit(pdu, action))
+            submits = self._cmpp_submits(action)
+            for number, pdu in enumerate(submits, 1):
+                sent.addCallback(lambda _, pdu=pdu, n=number: self._submit(pdu, action, n, len(submits)))
             return sent
-        for part in split_text(action.text, ref=self._ref):
+        parts = split_text(action.text, ref=self._ref)
+        for number, part in enumerate(parts, 1):
             pdu = SubmitSm(
                 source_addr_ton=3 if len(self.short_code) < 8 else 1,
                 source_addr_npi=0 if len(self.short_code) < 8 else 1,
@@ -449,7 +465,7 @@ class MerchantEsme:
                 data_coding=part.data_coding,
                 short_message=part.short_message,
             )
-            sent.addCallback(lambda _, pdu=pdu: self._submit(pdu, action))
+            sent.addCallback(lambda _, pdu=pdu, n=number: self._submit(pdu, action, n, len(parts)))
         return sent
 
     def _cmpp_submits(self, action: SendSms) -> list[cmpp_pdu.Submit]:
@@ -487,7 +503,16 @@ class MerchantEsme:
             its_session_info=info,
         )
 
-    def _submit(self, pdu: SubmitSm, action: SendSms) -> defer.Deferred[Any]:
+    def _submit(self, pdu: Any, action: SendSms, part: int, parts: int) -> defer.Deferred[Any]:
+        client = self.sms_client
+        timeline = self.timeline
+
+        def sent(response: Any) -> None:
+            if timeline is not None:
+                # SMPP's submit_sm_resp names it message_id; CMPP's SUBMIT_RESP, Msg_Id.
+                message_id = getattr(response, "message_id", None) or str(getattr(response, "msg_id", ""))
+                timeline.sms(action, part, parts, client.config.system_id, message_id, None)
+
         def failed(failure: Failure) -> None:
             # Best effort: the bind may be down. Never the text: an SMS may carry a one-time code.
             log.warn(
@@ -496,8 +521,10 @@ class MerchantEsme:
                 length=len(action.text),
                 why=failure.getErrorMessage(),
             )
+            if timeline is not None:
+                timeline.sms(action, part, parts, client.config.system_id, "", failure.getErrorMessage())
 
-        return self.sms_client.submit(pdu).addErrback(failed)
+        return client.submit(pdu).addCallbacks(sent, failed)
 
     def _push_refused(self, failure: Failure, action: PushUssd, pdu: SubmitSm) -> None:
         error = failure.value
@@ -604,17 +631,21 @@ class WebhookPoster:
         self.agent = agent
         self.delays = delays
 
-    def __call__(self, url: str, payload: Mapping[str, Any]) -> defer.Deferred[None]:
+    def __call__(self, url: str, payload: Mapping[str, Any]) -> defer.Deferred[Posted]:
+        """Post ``payload``, retrying; fires with how it ended (it never fails)."""
         posted = dict(payload)
         # The core (and the store) keep epoch seconds; the shop reads ISO 8601, as the API shows.
         if isinstance(posted.get("at"), (int, float)):
             posted["at"] = iso(posted["at"])
         return defer.ensureDeferred(self._post(url, posted))
 
-    async def _post(self, url: str, payload: dict[str, Any]) -> None:
+    async def _post(self, url: str, payload: dict[str, Any]) -> Posted:
         body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
         headers = Headers({b"content-type": [b"application/json; charset=utf-8"]})
+        code: int | None = None
+        attempts = 0
         for attempt, delay in enumerate((0.0, *self.delays)):
+            attempts = attempt + 1
             if delay:
                 await _sleep(self.reactor, delay)
             try:
@@ -627,6 +658,7 @@ class WebhookPoster:
             except Exception as error:
                 log.warn("webhook {url} attempt {n} failed: {error}", url=url, n=attempt + 1, error=error)
                 continue
+            code = response.code
             if 200 <= response.code < 300:
                 log.info(
                     "webhook {url} for {order} answered {code}",
@@ -634,9 +666,10 @@ class WebhookPoster:
                     order=payload.get("order_id"),
                     code=response.code,
                 )
-                return
+                return Posted(code, attempts, True)
             log.warn("webhook {url} attempt {n} answered {code}", url=url, n=attempt + 1, code=response.code)
         log.error("webhook {url} for {order} given up", url=url, order=payload.get("order_id"))
+        return Posted(code, attempts, False)
 
 
 def _sleep(reactor: Any, seconds: float) -> defer.Deferred[None]:

@@ -249,10 +249,15 @@ class MerchantRecords:
         self.store.delete_document(WEBHOOK, webhook_key(payload))
 
     def durable(self, poster: Any) -> Any:
-        """``poster`` that forgets each webhook once posted (the edge saved it before posting)."""
+        """``poster`` that forgets each webhook once posted (the edge saved it before posting);
+        its Deferred fires with what ``poster``'s did (how the posting ended)."""
 
-        def post(url: str, payload: Mapping[str, Any]) -> defer.Deferred[None]:
-            return poster(url, payload).addBoth(lambda _: self.delivered(payload))
+        def forget(result: Any, payload: Mapping[str, Any]) -> Any:
+            self.delivered(payload)
+            return result
+
+        def post(url: str, payload: Mapping[str, Any]) -> defer.Deferred[Any]:
+            return poster(url, payload).addBoth(forget, payload)
 
         return post
 

@@ -29,6 +29,7 @@ from simulators.merchant.persist import DocumentStore, MerchantRecords, RecordsE
 from simulators.merchant.service import Merchant
 from simulators.merchant.wallets import demo_wallets
 from smsgw.atomic import write_json
+from smsgw.companion import TimelineSink
 from smsgw.web.guard import LOOPBACK_NAMES
 
 #: ``smsgw merchant``'s store file, in the working directory, unless ``--store`` says otherwise.
@@ -88,6 +89,7 @@ def start_merchant(
     token: str | None = None,
     store: DocumentStore | None = None,
     cmpp: tuple[str, int, str] | None = None,
+    timeline: TimelineSink | None = None,
 ) -> defer.Deferred[RunningMerchant]:
     """Listen on HTTP and start binding to the carrier (the bind comes up in the background).
 
@@ -100,6 +102,8 @@ def start_merchant(
         store: it cannot be opened twice); None keeps them in memory only.
     :param cmpp: ``(host, port, SP_Id)``: SMS go over CMPP as that SP (with ``password`` as
         its shared secret), USSD stays on the SMPP bind; None: everything over SMPP.
+    :param timeline: the carrier's timeline (``smsgw serve``'s), where the merchant records its
+        steps of payments; None records nothing.
     """
     merchant = Merchant(demo_wallets(), random.Random(seed), config)
     records = None if store is None else MerchantRecords(merchant, store)
@@ -121,6 +125,7 @@ def start_merchant(
         clock=clock,
         ahead=ahead,
         save=None if records is None else records.save,
+        timeline=timeline,
         cmpp=(
             None
             if cmpp is None

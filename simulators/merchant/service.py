@@ -102,7 +102,8 @@ class Merchant:
             code = self.codes.issue(order.id, now)
             order.expires_at = self.codes.expires_at(order.id)
             when = validity(lang, self.config.otp.ttl)
-            sms = SendSms(msisdn, say(lang, "otp_sms", shop=shop, code=code, money=money, validity=when))
+            otp = say(lang, "otp_sms", shop=shop, code=code, money=money, validity=when)
+            sms = SendSms(msisdn, otp, order_id=order.id)
             return order, [sms, *self._move(order, OrderStatus.AWAITING_CONFIRMATION, r.CODE_SENT, now)]
         if wallet.locked:
             return order, self._move(order, OrderStatus.FAILED, r.WALLET_LOCKED, now)
@@ -340,7 +341,7 @@ class Merchant:
         def tell(key: str, **values: object) -> None:
             # A code typed on the shop's page gets its answer there; one sent by SMS, by SMS.
             if by_sms:
-                texts.append(SendSms(order.msisdn, say(lang, key, **values)))
+                texts.append(SendSms(order.msisdn, say(lang, key, **values), order_id=order.id))
 
         try:
             self.codes.verify(order.id, code, now)
@@ -384,7 +385,9 @@ class Merchant:
             self._references.discard(reference)
             balance = format_money(wallet.balance, wallet.currency)
             sms = SendSms(
-                wallet.msisdn, say(lang, "insufficient_sms", money=money, shop=shop, balance=balance)
+                wallet.msisdn,
+                say(lang, "insufficient_sms", money=money, shop=shop, balance=balance),
+                order_id=order.id,
             )
             show = Show(say(lang, "insufficient_screen", balance=balance), end=True)
             return show, [sms, *self._move(order, OrderStatus.FAILED, r.INSUFFICIENT_BALANCE, now)]
@@ -392,7 +395,8 @@ class Merchant:
         balance = format_money(wallet.balance, wallet.currency)
         receipt = say(lang, "receipt_sms", money=money, shop=shop, ref=reference, balance=balance)
         show = Show(say(lang, "paid_screen", money=money, shop=shop, ref=reference), end=True)
-        return show, [SendSms(wallet.msisdn, receipt), *self._move(order, OrderStatus.PAID, r.CONFIRMED, now)]
+        paid = self._move(order, OrderStatus.PAID, r.CONFIRMED, now)
+        return show, [SendSms(wallet.msisdn, receipt, order_id=order.id), *paid]
 
     def _menu_pay(self, wallet: Wallet, amount: int, now: float) -> tuple[Show, list[Action]]:
         shop = self.config.shop_name

@@ -11,13 +11,20 @@ from typing import Any
 import attrs
 
 from smsgw.carrier.errors import Rejected
+from smsgw.carrier.timeline import Recorded
 
 
 @attrs.define
 class Accepted:
-    """The message (or USSD screen) was accepted under this message_id."""
+    """The message (or USSD screen) was accepted under this message_id.
+
+    :ivar recorded: set when the timeline records its handset (else None, and the front end
+        reads only that): the front end records the request and its response, then the
+        steps the carrier held.
+    """
 
     message_id: str
+    recorded: Recorded | None = None
 
 
 @attrs.frozen
@@ -33,10 +40,14 @@ class FailedDestination:
 
 @attrs.frozen
 class AcceptedSome:
-    """A multi-destination submit: the id names every destination accepted ("" if none)."""
+    """A multi-destination submit: the id names every destination accepted ("" if none).
+
+    :ivar recorded: the destinations the timeline records, if any (see :class:`Accepted`).
+    """
 
     message_id: str
     failed: tuple[FailedDestination, ...]
+    recorded: Recorded | None = None
 
 
 @attrs.frozen
@@ -61,9 +72,14 @@ class Done:
 
 @attrs.frozen
 class Dropped:
-    """An injected fault drops the connection instead of answering: nothing was accepted."""
+    """An injected fault drops the connection instead of answering: nothing was accepted.
+
+    :ivar recorded: set when the timeline records the handset (see :class:`Accepted`): the
+        front end records the request, unanswered, then the fault.
+    """
 
     reason: str
+    recorded: Recorded | None = None
 
 
 @attrs.frozen

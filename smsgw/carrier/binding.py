@@ -4,7 +4,7 @@ A front end (the SMPP server today) authenticates a bind through the carrier, wh
 with a :class:`Binding`: the carrier's record of who is bound, kept on the carrier's side and
 never written onto the front end's connection object; the binding holds the connection as
 an :class:`AppLink`, through which the carrier hands it deliveries already encoded and
-learns whether it has room, and nothing else.
+learns whether it has room (and, for the timeline, how a delivery went out), and nothing else.
 """
 
 from __future__ import annotations
@@ -55,7 +55,13 @@ class AppLink(Protocol):
         """How many more deliveries may be outstanding before the window is full."""
 
     def deliver(self, pdu: bytes, now: float, context: object) -> object:
-        """Send one encoded delivery; ``context`` comes back with its answer or timeout."""
+        """Send one encoded delivery; ``context`` comes back with its answer or timeout.
+        Returns what the link numbered it (its protocol's sequence number)."""
+
+    def as_sent(self, pdu: bytes, sequence: object) -> tuple[str, bytes, dict[str, object]]:
+        """A delivery that :meth:`deliver` numbered ``sequence``, as the timeline records it:
+        its kind (``smpp.deliver_sm``), its octets as they went out on this connection, and
+        what else the protocol says of it (the sequence number, the connection)."""
 
     def output_ready(self) -> None:
         """Deliveries were queued on it: have them written at the end of the turn."""

@@ -31,6 +31,7 @@ from smsgw.carrier.smsc import Smsc
 from smsgw.carrier.submitted import SubmittedMessages
 from smsgw.carrier.subscribers import SubscriberRegistry
 from smsgw.carrier.texts import HandsetTexts
+from smsgw.carrier.timeline import Timeline
 from smsgw.carrier.ussd import UssdGateway, UssdLimits, UssdRoute
 from smsgw.carrier.ussd_apps import UssdApps, UssdDelivery
 from smsgw.store.interface import MessageStore
@@ -51,6 +52,7 @@ class Carrier:
     :param default_system_id: the account that receives MO for unowned short codes.
     :param faults: the injected faults in force (none by default).
     :param failed_binds: how failed binds per address are limited (10 a minute by default).
+    :param timeline: where the steps of payments are recorded (nothing, by default).
     """
 
     def __init__(
@@ -70,6 +72,7 @@ class Carrier:
         faults: FaultBook | None = None,
         failed_binds: FailedBinds | None = None,
         link_clock: Callable[[], float] | None = None,
+        timeline: Timeline | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -84,7 +87,9 @@ class Carrier:
         self.subscribers = subscribers
         #: The carrier's clock and the namespaces' clocks that run ahead of it.
         self.clocks = Clocks(clock, subscribers.namespace_of)
-        self.outbox = Outbox(store, retry, self.clocks)
+        self.timeline = timeline or Timeline()
+        self.timeline.attach(store, self.clocks, events)
+        self.outbox = Outbox(store, retry, self.clocks, self.timeline)
         self.center = MessageCenter(
             store,
             self.accounts,
@@ -95,11 +100,19 @@ class Carrier:
             self.clocks,
             next_id=1,
             faults=self.faults,
+            timeline=self.timeline,
         )
         self.outbox.on_done = self.center.delivery_done
         self.binds = BindDesk(self.accounts, self.outbox, self.events, clock, failed_binds)
         self.ussd_apps = UssdApps(
-            self.accounts, subscribers, self.center, self.outbox, self.events, clock, subscribers.namespace_of
+            self.accounts,
+            subscribers,
+            self.center,
+            self.outbox,
+            self.events,
+            clock,
+            subscribers.namespace_of,
+            self.timeline,
         )
         self.ussd = UssdGateway(
             list(ussd_routes),
@@ -108,6 +121,7 @@ class Carrier:
             on_change=self.ussd_apps.changed,
             faults=self.faults,
             clocks=self.clocks,
+            timeline=self.timeline,
         )
         self.ussd_apps.gateway = self.ussd
         self.ussd_apps.link_clock = self.link_clock
@@ -120,6 +134,7 @@ class Carrier:
             self.binds,
             self.faults,
             self.ussd_apps.from_esme,
+            self.timeline,
         )
         self.messages = MessageLog(store, self.accounts)
         self.handsets = Handsets(
@@ -167,7 +182,7 @@ class Carrier:
         self.binds.unbound(binding, reason)
         for delivery in lost:
             if isinstance(delivery, DeliveryRecord):  # USSD deliveries are live: never resent
-                self.outbox.failed(delivery, now)
+                self.outbox.failed(delivery, now, "connection_lost")
 
     def delivery_accepted(self, delivery: object) -> None:
         """An application took a delivery (a receipt or an MO is done with)."""
@@ -189,7 +204,7 @@ class Carrier:
     def delivery_timed_out(self, delivery: object) -> None:
         """An application did not answer a delivery in time (USSD ones end by the app timeout)."""
         if isinstance(delivery, DeliveryRecord):
-            self.outbox.failed(delivery, self.clock.now())
+            self.outbox.failed(delivery, self.clock.now(), "timed_out")
 
     # -- time and durability -----------------------------------------------------------
 
@@ -212,11 +227,13 @@ class Carrier:
         self.center.tick(now)
         self.outbox.tick(now)
         self.ussd.tick(now)
+        self.timeline.tick()
 
     def advance(self, namespace: str, seconds: float) -> None:
         """Move a namespace's clock forward (the carrier's, and so every namespace's, for
         ``""``), and let what fell due by then happen now."""
         self.clocks.advance(namespace, seconds)
+        self.timeline.clock_advanced(namespace, seconds)
         self.clock_moved()
 
     def clock_moved(self) -> None:

@@ -26,6 +26,7 @@ from smsgw.carrier.outbox import Outbox
 from smsgw.carrier.reports import wants_intermediate, wants_receipt
 from smsgw.carrier.requests import Destination, ShortMessage
 from smsgw.carrier.subscribers import HandsetState, Subscriber, SubscriberRegistry
+from smsgw.carrier.timeline import Timeline
 from smsgw.digits import ascii_int
 from smsgw.smpp.constants import EsmClass, MessageState
 from smsgw.store.interface import MessageStore
@@ -104,6 +105,8 @@ class MessageCenter:
     """Store-and-forward of MT messages, and the deliveries owed to applications (receipts, MO).
 
     :param store: where messages and deliveries are kept (see :mod:`smsgw.store.sqlite`).
+    :param timeline: where the messages of recorded handsets are recorded as they are
+        accepted, change state and are delivered to applications (nothing is, by default).
     """
 
     def __init__(
@@ -119,9 +122,11 @@ class MessageCenter:
         next_id: int,
         next_seen: int = 1,
         faults: FaultBook | None = None,
+        timeline: Timeline | None = None,
     ) -> None:
         self.store = store
         self.faults = faults or FaultBook()
+        self.timeline = timeline or Timeline()
         #: The front ends' encoders, by the protocol of the account a delivery is for.
         self.encoders = encoders
         #: Messages accepted by direction, and state changes by (direction, state), for /metrics.
@@ -319,17 +324,27 @@ class MessageCenter:
         return self._next_seen - 1
 
     def announce(self, record: MessageRecord) -> None:
-        """Count a new message and tell who follows."""
+        """Count a new message and tell who follows (and the timeline, for its handset)."""
         self.accepted[record.direction] += 1
         if self.events.followed or MessageAccepted in self.events.wanted:
             self.events.emit(
                 MessageAccepted(record.message_id, record.system_id, record.direction, record.msisdn)
             )
+        timeline = self.timeline
+        # Attribute reads only: a handset in no namespace costs no call (the default mode).
+        if (record.namespace or timeline.everyone) and timeline.on:
+            timeline.message_accepted(record)
         if record.state != ENROUTE:
             self._announce_state(record)
 
     def _announce_state(self, record: MessageRecord) -> None:
         self.final_states[record.state if record.direction == "MT" else 0x100 | record.state] += 1
+        timeline = self.timeline
+        if (record.namespace or timeline.everyone) and timeline.on:
+            timeline.message_state(
+                record.namespace, record.msisdn, record.system_id, record.message_id,
+                record.direction, record.state, record.error,
+            )  # fmt: skip
         if self.events.followed or MessageStateChanged in self.events.wanted:
             self.events.emit(
                 MessageStateChanged(
@@ -562,6 +577,10 @@ class MessageCenter:
             outcomes = {"accepted": DELIVRD, "refused": MessageState.REJECTD, "dropped": MessageState.DELETED}
             state = outcomes.get(outcome, MessageState.EXPIRED)
             self.store.mo_done(delivery.message, state, now)
+            if self.timeline.wants(delivery.namespace):
+                self.timeline.message_state(
+                    delivery.namespace, delivery.msisdn, delivery.system_id, delivery.message_id, "MO", state
+                )
             if self.events.followed or MessageStateChanged in self.events.wanted:
                 self.events.emit(
                     MessageStateChanged(
@@ -574,6 +593,9 @@ class MessageCenter:
                 )
         else:
             self.store.report_done(delivery.message, delivery.state)
+        timeline = self.timeline
+        if (delivery.namespace or timeline.everyone) and timeline.on:
+            timeline.delivery_done(delivery, outcome, state)
         if self.events.followed or DeliveryDone in self.events.wanted:
             self.events.emit(
                 DeliveryDone(

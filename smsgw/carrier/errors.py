@@ -7,6 +7,10 @@ protocol's status (SMPP's table is :mod:`smsgw.frontend.smpp.statuses`).
 from __future__ import annotations
 
 import enum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # for annotations: timeline.py imports this module (through subscribers.py)
+    from smsgw.carrier.timeline import Recorded
 
 
 class Refusal(enum.Enum):
@@ -57,6 +61,10 @@ class Rejected(Exception):
     :param status: the protocol status to answer with, only where it was chosen outside the
         carrier's vocabulary (a front end's field check, a fault rule's ``refuse_submit``);
         None lets the front end map ``refusal``.
+
+    :ivar recorded: set by the carrier when it refused a request for a handset the timeline
+        records, with what it recorded meanwhile (the front end records the request and its
+        refusal first); None for any other.
     """
 
     def __init__(self, refusal: Refusal, reason: str, *, status: int | None = None) -> None:
@@ -64,6 +72,7 @@ class Rejected(Exception):
         self.refusal = refusal
         self.reason = reason
         self.status = status
+        self.recorded: Recorded | None = None
 
     def __str__(self) -> str:
         return f"{self.reason} ({self.refusal.name.lower()})"

@@ -27,6 +27,7 @@ import attrs
 from smsgw.carrier.binding import AppLink, Binding
 from smsgw.carrier.clock import Clocks
 from smsgw.carrier.subscribers import in_namespace
+from smsgw.carrier.timeline import Timeline
 from smsgw.store.interface import MessageStore
 from smsgw.store.records import DeliveryRecord, MessageRecord
 
@@ -75,10 +76,16 @@ class Outbox:
 
     Its methods take the carrier's time; a delivery's expiry and retries are on the clock of
     its handset's namespace (:attr:`DeliveryRecord.namespace`), and so is the time it ends.
+
+    :param timeline: where deliveries of recorded handsets are recorded as they go out and
+        are retried (nothing is, by default).
     """
 
-    def __init__(self, store: MessageStore, retry: RetryPolicy, clocks: Clocks) -> None:
+    def __init__(
+        self, store: MessageStore, retry: RetryPolicy, clocks: Clocks, timeline: Timeline | None = None
+    ) -> None:
         self.retry = retry
+        self.timeline = timeline or Timeline()
         self._store = store
         #: Told of every delivery that ended (set by the carrier: the message center, which is
         #: made after the outbox it queues into).
@@ -225,33 +232,34 @@ class Outbox:
         *,
         namespace: str = "",
         prefer: int | None = None,
-    ) -> bool:
+    ) -> tuple[AppLink, object] | None:
         """Send a deliver_sm at once, bypassing the queue (USSD is live: it does not wait).
 
         :param now: the links' time (their sessions'), which the response deadline is set on.
         :param namespace: the handset's: it goes to the account's binds of that namespace.
         :param prefer: the session to use while it is bound and has room (the one a USSD
             dialogue is having its conversation with).
-        :returns: False when no bind of the account can take it now.
+        :returns: the link it went out on and what that link numbered it (its sequence
+            number), or None when no bind of the account can take it now.
         """
         preferred = self._by_session.get(prefer) if prefer is not None else None
         if preferred is not None and preferred.account.system_id == system_id and preferred.link.can_deliver:
-            preferred.link.deliver(pdu, now, context)
+            sequence = preferred.link.deliver(pdu, now, context)
             preferred.link.output_ready()
-            return True
+            return preferred.link, sequence
         binds = self._pool(system_id, namespace)
         if not binds:
-            return False
+            return None
         key = (system_id, binds[0].namespace)
         turn = self._turn[key]
         for offset in range(len(binds)):
             link = binds[(turn + offset) % len(binds)].link
             if link.can_deliver:
-                link.deliver(pdu, now, context)
+                sequence = link.deliver(pdu, now, context)
                 link.output_ready()
                 self._turn[key] = turn + offset + 1
-                return True
-        return False
+                return link, sequence
+        return None
 
     def dispatch(self, now: float) -> None:
         """Send queued deliveries to binds with room in their window.
@@ -308,6 +316,9 @@ class Outbox:
         key = (system_id, binds[0].namespace)
         turn = self._turn[key]
         idle = 0
+        # The timeline's gate, read once: a delivery of a handset it records goes on it as sent.
+        timeline = self.timeline
+        recording, everyone = timeline.on, timeline.everyone
         while queue and idle < len(binds):
             link = binds[turn % len(binds)].link
             turn += 1
@@ -319,7 +330,9 @@ class Outbox:
             deliver = link.deliver
             for _ in range(min(room, len(queue))):
                 delivery = queue.popleft()
-                deliver(delivery.pdu, now, delivery)
+                sequence = deliver(delivery.pdu, now, delivery)
+                if (delivery.namespace or everyone) and recording:
+                    self._record_sent(link, delivery, sequence)
             link.output_ready()
         self._turn[key] = turn
 
@@ -328,10 +341,30 @@ class Outbox:
         if room <= 0:
             return
         deliver = link.deliver
+        timeline = self.timeline
+        recording, everyone = timeline.on, timeline.everyone
         for _ in range(min(room, len(queue))):
             delivery = queue.popleft()
-            deliver(delivery.pdu, now, delivery)
+            sequence = deliver(delivery.pdu, now, delivery)
+            if (delivery.namespace or everyone) and recording:
+                self._record_sent(link, delivery, sequence)
         link.output_ready()
+
+    def _record_sent(self, link: AppLink, delivery: DeliveryRecord, sequence: object) -> None:
+        """Record a receipt or an MO of a handset the timeline records as it went out (in the
+        words of the link's protocol, under the sequence number it was given)."""
+        kind, raw, detail = link.as_sent(delivery.pdu, sequence)
+        detail["delivery"] = delivery.kind
+        detail["attempt"] = delivery.attempts + 1
+        self.timeline.record(
+            kind,
+            delivery.namespace,
+            delivery.msisdn,
+            system_id=delivery.system_id,
+            message_id=delivery.message_id,
+            detail=detail,
+            pdu=raw,
+        )
 
     # -- outcomes --------------------------------------------------------------------
 
@@ -346,10 +379,13 @@ class Outbox:
             self._wanting.add(delivery.system_id)
             self._finish(delivery, "refused", now)
         else:
-            self.failed(delivery, now)
+            self.failed(delivery, now, "refused")
 
-    def failed(self, delivery: DeliveryRecord, now: float) -> None:
-        """A delivery was refused for now, timed out or lost: retry it later."""
+    def failed(self, delivery: DeliveryRecord, now: float, why: str = "failed") -> None:
+        """A delivery was refused for now, timed out or lost: retry it later.
+
+        :param why: ``refused``, ``timed_out`` or ``connection_lost``, for the timeline.
+        """
         self._wanting.add(delivery.system_id)
         delivery.attempts += 1
         then = now + self.clocks.offset(delivery.namespace)
@@ -361,6 +397,8 @@ class Outbox:
             delivery.message, delivery.state, delivery.attempts, delivery.next_attempt_at
         )
         self._retry_later(delivery)
+        if self.timeline.wants(delivery.namespace):
+            self.timeline.delivery_retry(delivery, why)
 
     def _finish(self, delivery: DeliveryRecord, outcome: str, now: float) -> None:
         self._pending[delivery.system_id] -= 1

@@ -20,11 +20,17 @@ from smsgw.carrier.errors import Rejected
 from smsgw.carrier.faults import FaultBook
 from smsgw.carrier.requests import Cancel, Query, Replace, Request, Submit, SubmitMany, Traffic, UssdScreenIn
 from smsgw.carrier.submitted import SubmittedMessages
-from smsgw.carrier.subscribers import SubscriberRegistry
+from smsgw.carrier.subscribers import Subscriber, SubscriberRegistry
+from smsgw.carrier.timeline import Recorded, Timeline
 
 
 class Smsc:
-    """Answers an application's requests about short messages and USSD screens."""
+    """Answers an application's requests about short messages and USSD screens.
+
+    :param timeline: where submits to handsets it records are recorded: their answer carries
+        :class:`~smsgw.carrier.timeline.Recorded` (a refusal too), so the front end records
+        the request and its response, then what the carrier did meanwhile.
+    """
 
     def __init__(
         self,
@@ -35,6 +41,7 @@ class Smsc:
         binds: BindDesk,
         faults: FaultBook,
         ussd_screen: Callable[[Binding, UssdScreenIn, float], Answer],
+        timeline: Timeline | None = None,
     ) -> None:
         self.accounts = accounts
         self.subscribers = subscribers
@@ -43,6 +50,7 @@ class Smsc:
         self.binds = binds
         self.faults = faults
         self._ussd_screen = ussd_screen
+        self.timeline = timeline or Timeline()
 
     def request(self, binding: Binding, request: Request, command: str, sequence: int, now: float) -> Answer:
         """Answer one request of a bound session.
@@ -88,11 +96,27 @@ class Smsc:
         self.accounts.check_throughput(account, now)
         self.center.check_queue(account)
 
-    def _submit(self, binding: Binding, request: Submit, command: str, sequence: int, now: float) -> Answer:
-        """Accept a message to its one destination."""
+    def _submit(
+        self,
+        binding: Binding,
+        request: Submit,
+        command: str,
+        sequence: int,
+        now: float,
+        recording: bool = False,
+    ) -> Answer:
+        """Accept a message to its one destination.
+
+        :param recording: set by :meth:`_recorded_submit`, which holds the timeline's steps
+            around this call.
+        """
         account = binding.account
         message, destination = request.message, request.destination
         subscriber = self.subscribers.resolve(destination.address)
+        timeline = self.timeline
+        # Attribute reads only: a handset in no namespace costs no call (the default mode).
+        if (subscriber.namespace or timeline.everyone) and timeline.on and not recording:
+            return self._recorded_submit(subscriber, binding, request, command, sequence, now)
         may_fault = self.faults.may_strike(subscriber.msisdn)
         if may_fault:
             dropped = self._dropped_by_fault(
@@ -107,6 +131,37 @@ class Smsc:
             )
         )
 
+    def _recorded_submit(
+        self,
+        subscriber: Subscriber,
+        binding: Binding,
+        request: Submit,
+        command: str,
+        sequence: int,
+        now: float,
+    ) -> Answer:
+        """:meth:`_submit` to a handset the timeline records: what the carrier records while
+        it accepts the message (or refuses it) is held, and handed to the front end with
+        the answer, to record after the submit and its response."""
+        handsets = ((subscriber.namespace, subscriber.msisdn),)
+        outer = self.timeline.hold()
+        try:
+            answer = self._submit(binding, request, command, sequence, now, recording=True)
+        except Rejected as refusal:
+            refusal.recorded = Recorded(handsets, self.timeline.release(outer))
+            raise
+        except BaseException:
+            self.timeline.add(self.timeline.release(outer))
+            raise
+        recorded = Recorded(handsets, self.timeline.release(outer))
+        if isinstance(answer, Accepted):
+            answer.recorded = recorded
+            return answer
+        if isinstance(answer, Dropped):
+            return Dropped(answer.reason, recorded)
+        self.timeline.add(recorded.steps)
+        return answer
+
     def _submit_many(self, binding: Binding, request: SubmitMany, now: float) -> Answer:
         """Accept a message to each destination that passes; one message_id names them all,
         or each has its own and the first is answered."""
@@ -115,26 +170,42 @@ class Smsc:
         message_id: str | None = None
         first: str | None = None
         failed = []
-        for destination, rejected in request.destinations:
-            if rejected is None:
-                try:
-                    subscriber = self.subscribers.resolve(destination.address)
-                    if self.faults.may_strike(subscriber.msisdn):
-                        self.faults.check_submit(account.system_id, subscriber.msisdn, message.source_addr)
-                except Rejected as refusal:
-                    rejected = refusal
-            if rejected is not None:
-                failed.append(
-                    FailedDestination(destination.ton, destination.npi, destination.address, rejected)
-                )
-                continue
-            accepted = self.center.accept_mt(
-                account, message, destination, subscriber, now, message_id=message_id, via=binding.session_id
-            )
-            if request.shared_id:
-                message_id = accepted
-            first = first or accepted
-        return AcceptedSome(first or "", tuple(failed))
+        timeline = self.timeline
+        recorded: list[tuple[str, str]] = []
+        outer = timeline.hold()
+        try:
+            for destination, rejected in request.destinations:
+                if rejected is None:
+                    try:
+                        subscriber = self.subscribers.resolve(destination.address)
+                        if timeline.wants(subscriber.namespace):
+                            recorded.append((subscriber.namespace, subscriber.msisdn))
+                        if self.faults.may_strike(subscriber.msisdn):
+                            self.faults.check_submit(
+                                account.system_id, subscriber.msisdn, message.source_addr
+                            )
+                    except Rejected as refusal:
+                        rejected = refusal
+                if rejected is not None:
+                    failed.append(
+                        FailedDestination(destination.ton, destination.npi, destination.address, rejected)
+                    )
+                    continue
+                accepted = self.center.accept_mt(
+                    account, message, destination, subscriber, now,
+                    message_id=message_id, via=binding.session_id,
+                )  # fmt: skip
+                if request.shared_id:
+                    message_id = accepted
+                first = first or accepted
+        except BaseException:
+            timeline.add(timeline.release(outer))
+            raise
+        steps = timeline.release(outer)
+        if not recorded:
+            timeline.add(steps)  # none were a recorded handset's: nothing was held
+            return AcceptedSome(first or "", tuple(failed))
+        return AcceptedSome(first or "", tuple(failed), Recorded(tuple(recorded), steps))
 
     def _dropped_by_fault(
         self, binding: Binding, source_addr: str, msisdn: str, command: str, sequence: int

@@ -31,6 +31,7 @@ from smsgw.smpp.constants import UssdServiceOp
 
 if TYPE_CHECKING:  # faults.py reads USSD service codes from this module
     from smsgw.carrier.faults import FaultBook
+    from smsgw.carrier.timeline import Timeline
 
 #: its_session_info bit 0: this message ends the dialogue (SMPP v3.4 §5.3.2.43).
 EOS = 0x0001
@@ -184,6 +185,8 @@ class UssdGateway:
 
     :param on_change: called with each dialogue after it changed (for waiters and events).
     :param clocks: the namespaces' clocks (none run ahead of the carrier's without them).
+    :param timeline: where the dialogues of handsets it records are recorded: opened, each
+        screen, each input as the screen shows it (masked at a PIN prompt), the end.
     """
 
     def __init__(
@@ -194,8 +197,10 @@ class UssdGateway:
         on_change: Callable[[Dialogue], None] | None = None,
         faults: FaultBook | None = None,
         clocks: Clocks | None = None,
+        timeline: Timeline | None = None,
     ) -> None:
         self.routes = {r.code: r for r in routes}
+        self.timeline = timeline
         self._offset_for: Callable[[str], float] = clocks.offset_for if clocks is not None else _no_offset
         self.faults = faults
         self.limits = limits
@@ -292,10 +297,12 @@ class UssdGateway:
             raise Rejected(Refusal.USSD_REFUSED, f"{msisdn} has no USSD prompt waiting for an answer")
         dialogue.inputs.append(text)
         screen = dialogue.screen
-        dialogue.shown_inputs.append(shown_input(screen.text if screen is not None else None, text))
+        shown = shown_input(screen.text if screen is not None else None, text)
+        dialogue.shown_inputs.append(shown)
         dialogue.phase = Phase.WAITING_APP
         dialogue.cursor = self._tick_cursor()
         now += self._offset_for(msisdn)
+        self._record(dialogue, "ussd.input", {"text": shown}, now)
         dialogue.deadline = now + self.limits.app_timeout
         self._to_app(dialogue, UssdServiceOp.USSR_CONFIRM, text, now)
         self._changed(dialogue)
@@ -484,6 +491,8 @@ class UssdGateway:
         dialogue.cursor = dialogue.opened_cursor = self._tick_cursor()
         self._by_msisdn[msisdn] = dialogue
         self._by_session[session] = dialogue
+        detail: dict[str, object] = {"origin": origin, "code": code or None, "dialled": dialled or None}
+        self._record(dialogue, "ussd.open", detail, now)
         return dialogue
 
     @staticmethod
@@ -498,6 +507,7 @@ class UssdGateway:
         dialogue.screens.append(Screen(text, expects_reply, now, dialogue.cursor))
         dialogue.phase = Phase.WAITING_USER if expects_reply else Phase.WAITING_APP
         dialogue.deadline = now + self.limits.user_timeout if expects_reply else 0.0
+        self._record(dialogue, "ussd.screen", {"text": text, "expects_reply": expects_reply}, now)
         self._changed(dialogue)
 
     def _to_app(self, dialogue: Dialogue, op: int, text: str, now: float) -> None:
@@ -549,7 +559,24 @@ class UssdGateway:
         self._by_msisdn.pop(dialogue.msisdn, None)
         self._by_session.pop(dialogue.session, None)
         self._last[dialogue.msisdn] = dialogue
+        self._record(dialogue, "ussd.end", {"end_code": code, "reason": reason}, now)
         self._changed(dialogue)
+
+    def _record(self, dialogue: Dialogue, kind: str, detail: dict[str, object], now: float) -> None:
+        """Record a step of the dialogue when the timeline records its handset.
+
+        :param now: on the handset's clock.
+        """
+        timeline = self.timeline
+        if timeline is None or not timeline.on:
+            return
+        namespace = timeline.namespace_for(dialogue.msisdn)
+        if namespace is not None:
+            system_id = dialogue.route.system_id or ""
+            timeline.record(
+                kind, namespace, dialogue.msisdn, system_id=system_id, session=dialogue.session,
+                detail=detail, at=now,
+            )  # fmt: skip
 
     def _tick_cursor(self) -> int:
         self._cursor += 1

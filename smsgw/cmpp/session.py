@@ -407,6 +407,12 @@ class IsmgSession(Generic[ContextT]):
         """Whether output is waiting to be written."""
         return bool(self._out)
 
+    @property
+    def last_queued(self) -> bytes:
+        """The last PDU queued for the peer and not yet written (a response just given),
+        as its octets; empty if none."""
+        return self._out[-1] if self._out else b""
+
     def data_to_send(self) -> bytes:
         """What to write, in order; each PDU whole (one write keeps simple clients whole)."""
         out, self._out = b"".join(self._out), []

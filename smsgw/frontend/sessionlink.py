@@ -35,6 +35,8 @@ class SessionLink:
         self.peer = peer
         self.output_ready = output_ready
         self.read_later = read_later
+        #: Where requests and deliveries of handsets it records go (read on hot paths).
+        self.timeline = carrier.timeline
         #: The connection is gone: an answer that comes later has nobody to go to.
         self.gone = False
         #: The carrier's record of this bind, once it is accepted.

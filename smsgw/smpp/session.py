@@ -487,6 +487,12 @@ class SmscSession(Generic[ContextT]):
         """Whether output is waiting to be written."""
         return bool(self._out)
 
+    @property
+    def last_queued(self) -> bytes:
+        """The last PDU queued for the peer and not yet written (a response just given),
+        as its octets; empty if none."""
+        return self._out[-1] if self._out else b""
+
     def _transition(self, what: Transition) -> None:
         self.state = TRANSITIONS[(self.state, what)]
         self._permitted = PERMITTED[self.state]

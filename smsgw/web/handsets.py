@@ -21,6 +21,7 @@ from smsgw.carrier.freshnumbers import NoFreshNumber
 from smsgw.carrier.handset_ussd import HandsetUssd
 from smsgw.carrier.handsets import Handsets
 from smsgw.carrier.inbox import BoxReader, Page
+from smsgw.carrier.timeline import Timeline
 from smsgw.carrier.subscribers import (
     NAMESPACE_PATTERN,
     NAMESPACE_RULE,
@@ -33,6 +34,7 @@ from smsgw.server.reads import Reads, inline_reads
 from smsgw.text.reassembly import InboxMessage
 from smsgw.web.api import ApiError, Route, int_query, json_body, query
 from smsgw.web.forward import Forwarder, Placement, forwarded
+from smsgw.web.httpsteps import recorded
 from smsgw.web.inbox import InboxFeed
 from smsgw.web.pattern import compile_pattern
 from smsgw.web.render import dialogue_json, handset_json, inbox_json
@@ -68,6 +70,7 @@ class HandsetRoutes:
     :param concat_timeout: seconds after which a concatenated message missing parts is shown
         incomplete.
     :param reads: where the boxes are read (:mod:`smsgw.server.reads`).
+    :param timeline: where the actions on handsets it records are recorded (``http`` steps).
     """
 
     def __init__(
@@ -78,8 +81,10 @@ class HandsetRoutes:
         *,
         concat_timeout: float = 60.0,
         reads: Reads = inline_reads,
+        timeline: Timeline | None = None,
     ) -> None:
         self.handsets = handsets
+        self.timeline = timeline or Timeline()
         self.reads = reads
         self.handset_ussd = ussd
         self.waiters = waiters
@@ -91,21 +96,31 @@ class HandsetRoutes:
     def routes(self) -> list[Route]:
         """The routes, for :class:`~smsgw.web.api.Api`."""
         one = r"handsets/([^/]+)"
+        # What a handset does (not what is read of it) goes on the timeline of one it records.
+        act = partial(recorded, self.timeline, self._recorded)
         return [
             ("GET", r"handsets", self.list),
             ("POST", r"handsets", self.create),
             ("GET", one, self.get),
-            ("PATCH", one, self.update),
-            ("DELETE", one, self.delete),
+            ("PATCH", one, act(self.update)),
+            ("DELETE", one, act(self.delete)),
             ("GET", one + "/inbox", self.inbox),
-            ("DELETE", one + "/inbox", self.clear),
+            ("DELETE", one + "/inbox", act(self.clear)),
             ("GET", one + "/sent", self.sent),
-            ("POST", one + "/sms", self.send),
+            ("POST", one + "/sms", act(self.send)),
             ("GET", one + "/ussd", self.ussd),
-            ("POST", one + "/ussd", self.dial),
-            ("POST", one + "/ussd/reply", self.ussd_reply),
-            ("DELETE", one + "/ussd", self.ussd_cancel),
+            ("POST", one + "/ussd", act(self.dial)),
+            ("POST", one + "/ussd/reply", act(self.ussd_reply)),
+            ("DELETE", one + "/ussd", act(self.ussd_cancel)),
         ]
+
+    def _recorded(self, number: str) -> tuple[str, str] | None:
+        """The namespace and MSISDN of the handset ``number`` names, if the timeline records it."""
+        handset = self.handsets.find(number)
+        if handset is None:
+            return None
+        namespace = self.timeline.namespace_for(handset.msisdn)
+        return None if namespace is None else (namespace, handset.msisdn)
 
     # -- helpers ---------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from smsgw.carrier.events import EventBus
 from smsgw.carrier.faults import FaultBook
 from smsgw.carrier.outbox import RetryPolicy
 from smsgw.carrier.subscribers import Subscriber, SubscriberRegistry
+from smsgw.carrier.timeline import Timeline
 from smsgw.carrier.ussd import UssdRoute
 from smsgw.frontend.cmpp.deliveries import CmppDeliveries
 from smsgw.frontend.later import ReadLater, read_now
@@ -93,6 +94,7 @@ def make_carrier(
     faults: FaultBook | None = None,
     ussd_routes: tuple[UssdRoute, ...] = (),
     accounts: list[Account] | None = None,
+    timeline: Timeline | None = None,
     **account: Any,
 ) -> Carrier:
     store = SqliteStore(path)
@@ -110,6 +112,7 @@ def make_carrier(
         default_system_id="shop",
         faults=faults,
         ussd_routes=ussd_routes,
+        timeline=timeline,
     )
     carrier.start()
     return carrier

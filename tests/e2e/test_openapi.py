@@ -35,6 +35,7 @@ from smsgw.web.handsets import HandsetRoutes
 from smsgw.web.namespaces import NamespaceRoutes
 from smsgw.web.network import NetworkRoutes
 from smsgw.web.openapi import OpenApiRoutes
+from smsgw.web.timeline import TimelineRoutes
 from tests.e2e.cmppclient import CmppClient
 from tests.e2e.conftest import DEMO, HEX_ACCOUNT_TOML, SHORT_CODE, Smsgw, call_json, wait_until
 
@@ -69,6 +70,7 @@ def server_routes() -> list[tuple[str, str, Any]]:
         ClockRoutes(None, None, None),
         NamespaceRoutes(None, None, None),
         FaultRoutes(None, None, ""),
+        TimelineRoutes(None, ""),
         OpenApiRoutes(),
     ]  # type: ignore[arg-type]
     routes = [route for provider in providers for route in provider.routes()]
@@ -530,6 +532,39 @@ def namespaces(api: Client, esme: Any) -> None:
     api("DELETE", "/api/namespaces/{name}", 404, name="qa-1", code="unknown_namespace")
 
 
+def timeline(api: Client) -> None:
+    """The steps of namespace qa-1 (kept after its reset), of its handset, of its message,
+    paged with after; a clock advance of qa-1.inner is among qa-1's; an order nobody made
+    has none; a query naming no filter, two, or a wrong value is 400 bad_query."""
+    steps = api("GET", "/api/timeline", 200, query="namespace=qa-1")["steps"]
+    submit = next(step for step in steps if step["kind"] == "smpp.submit_sm")
+    assert (submit["pdu"]["command"], submit["pdu"]["text"]) == ("submit_sm", "in qa-1")
+    assert b"in qa-1" in bytes.fromhex(submit["hex"])
+    assert any(step["kind"] == "clock.advance" and step["namespace"] == "qa-1.inner" for step in steps)
+    msisdn, message_id = submit["msisdn"], submit["message_id"]
+    mine = [step["id"] for step in steps if step["msisdn"] == msisdn]
+    by_handset = api("GET", "/api/timeline", 200, query=f"msisdn=%2B{msisdn}")["steps"]
+    assert [step["id"] for step in by_handset] == mine
+    by_message = api("GET", "/api/timeline", 200, query=f"message_id={message_id}&account=smsgw")["steps"]
+    assert {step["message_id"] for step in by_message} == {message_id} and submit in by_message
+    first = api("GET", "/api/timeline", 200, query="namespace=qa-1&limit=1")
+    rest = api("GET", "/api/timeline", 200, query=f"namespace=qa-1&after={first['next_after']}")
+    assert first["steps"] + rest["steps"] == steps
+    assert api("GET", "/api/timeline", 200, query="order=ord_9999") == {"steps": [], "next_after": 0}
+    for query in (
+        "",
+        f"msisdn={msisdn}&namespace=qa-1",
+        f"msisdn={msisdn}&account=smsgw",
+        "msisdn=abc",
+        "namespace=a%20b",
+        "order=",
+        "namespace=qa-1&limit=0",
+        "namespace=qa-1&limit=10001",
+        "namespace=qa-1&after=x",
+    ):
+        api("GET", "/api/timeline", 400, query=query, code="bad_query")
+
+
 BAD_FIELDS = [
     (
         "POST",
@@ -745,6 +780,7 @@ def test_every_answer_matches_the_document(
         long_polls(api, esme)
         mo_messages(api, esme)
         handsets(server, api, esme)
+        timeline(api)
         errors(api)
         ambiguous_ids(start_server, connect, contract)
         no_fresh_number(start_server, contract)

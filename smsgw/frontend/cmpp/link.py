@@ -19,7 +19,8 @@ from smsgw.carrier.binding import Binding
 from smsgw.carrier.carrier import Carrier
 from smsgw.carrier.errors import BindRefused, Rejected
 from smsgw.carrier.requests import Cancel, Traffic
-from smsgw.cmpp import auth
+from smsgw.carrier.timeline import Recorded
+from smsgw.cmpp import auth, codec
 from smsgw.cmpp import pdu as p
 from smsgw.cmpp.constants import Version
 from smsgw.cmpp.session import ConnectRequested, IsmgSession, ResponseReceived, ResponseTimedOut
@@ -28,7 +29,9 @@ from smsgw.frontend.cmpp.requests import decode_submit
 from smsgw.frontend.cmpp.results import connect_status, result_name, status_name, submit_result
 from smsgw.frontend.later import ReadLater, read_now
 from smsgw.frontend.sessionlink import SessionLink
+from smsgw.frontend.steps import Step, record_answer, record_exchange
 from smsgw.smpp.constants import BindType
+from smsgw.store.records import DeliveryRecord
 
 #: A CMPP_CANCEL's answer: 0 cancelled, 1 not.
 _CANCELLED, _NOT_CANCELLED = 0, 1
@@ -128,12 +131,20 @@ class CmppLink(SessionLink):
     def _answer(self, binding: Binding, pdu: p.Submit, answer: Answer) -> None:
         if type(answer) is Accepted:
             self.session.answer_submit(pdu, int(answer.message_id))
+            if answer.recorded is not None:
+                self._record(binding, pdu, answer.recorded, answer.message_id, 0)
         elif isinstance(answer, AcceptedSome):
             if answer.message_id:
                 self.session.answer_submit(pdu, int(answer.message_id))
+                if answer.recorded is not None:
+                    self._record(binding, pdu, answer.recorded, answer.message_id, 0)
             else:  # every number refused: the first one's reason answers
-                self._refuse(binding, pdu, answer.failed[0].rejected)
+                refusal = answer.failed[0].rejected
+                refusal.recorded = answer.recorded  # the handsets it concerned, for the timeline
+                self._refuse(binding, pdu, refusal)
         elif isinstance(answer, Dropped):
+            if answer.recorded is not None:
+                self._record(binding, pdu, answer.recorded, "", None)
             self.drop(answer.reason)
         elif isinstance(answer, Later):
             self.answer_later(
@@ -147,7 +158,38 @@ class CmppLink(SessionLink):
     def _refuse(self, binding: Binding, pdu: p.Submit, rejected: Rejected) -> None:
         result = submit_result(rejected)
         self.session.answer_submit(pdu, 0, result)
+        if rejected.recorded is not None:
+            self._record(binding, pdu, rejected.recorded, "", result)
         self.carrier.smsc.refused(binding, "CMPP_SUBMIT", rejected, result_name(result))
+
+    def _record(
+        self, binding: Binding, pdu: p.Submit, recorded: Recorded, message_id: str, result: int | None
+    ) -> None:
+        """Put a SUBMIT of a handset the timeline records on it, with the SUBMIT_RESP just
+        queued (``result``; None: none, a fault dropped the connection), then what the
+        carrier did meanwhile. The SUBMIT is encoded again, in the session's version, from
+        what it decoded to."""
+        version = self.session.version
+        where: dict[str, object] = {
+            "sequence": pdu.sequence_id,
+            "connection": self.session_id,
+            "version": int(version),
+        }
+        request: Step = ("cmpp.submit", codec.encode(pdu, version), where)
+        response: Step | None = None
+        if result is not None:
+            response = ("cmpp.submit_resp", self.session.last_queued, {**where, "result": result})
+        record_exchange(self.timeline, binding, recorded, request, response, message_id)
+
+    def as_sent(self, pdu: bytes, sequence: object) -> tuple[str, bytes, dict[str, object]]:
+        """A DELIVER as it went out: laid out in the session's version, under the Sequence_Id
+        the session gave."""
+        assert isinstance(sequence, int)
+        version = self.session.version
+        raw = relaid_for(pdu, version)
+        raw = raw[:8] + sequence.to_bytes(4, "big") + raw[12:]
+        where: dict[str, object] = {"sequence": sequence, "connection": self.session_id}
+        return "cmpp.deliver", raw, {**where, "version": int(version)}
 
     def cancel(self, pdu: p.Cancel) -> None:
         """CMPP_CANCEL: every number of the Msg_Id's message that still waits ends DELETED
@@ -227,6 +269,19 @@ class CmppLink(SessionLink):
         no code that refuses a delivery for good."""
         response = event.pdu
         assert isinstance(response, p.DeliverResp)
+        context = event.context
+        timeline = self.timeline
+        if type(context) is DeliveryRecord and (context.namespace or timeline.everyone) and timeline.on:
+            version = self.session.version
+            said: dict[str, object] = {
+                "sequence": response.sequence_id,
+                "connection": self.session_id,
+                "version": int(version),
+                "result": response.result,
+            }
+            answer: Step = ("cmpp.deliver_resp", codec.encode(response, version), said)
+            namespace, msisdn = context.namespace, context.msisdn
+            record_answer(timeline, self.binding, namespace, msisdn, answer, message_id=context.message_id)
         if not response.result:
             self.carrier.delivery_accepted(event.context)
         else:

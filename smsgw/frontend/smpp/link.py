@@ -17,17 +17,22 @@ from smsgw.carrier.binding import Binding
 from smsgw.carrier.carrier import Carrier
 from smsgw.carrier.errors import BindRefused, Rejected
 from smsgw.carrier.requests import Submit
+from smsgw.carrier.timeline import Recorded
+from smsgw.carrier.ussd_apps import UssdDelivery
 from smsgw.frontend.later import ReadLater, read_now
 from smsgw.frontend.sessionlink import SessionLink
 from smsgw.frontend.smpp.pdulog import PduLog
 from smsgw.frontend.smpp.requests import SmRequestPdu, decode_request
 from smsgw.frontend.smpp.statuses import smpp_status
+from smsgw.frontend.steps import Step, record_answer, record_exchange
+from smsgw.smpp import codec
 from smsgw.smpp.constants import CommandStatus as S
 from smsgw.smpp.constants import command_name, status_name
 from smsgw.smpp.pdu import Pdu
 from smsgw.smpp.session import ANSWER_BUCKETS, BindRequested, ResponseReceived, ResponseTimedOut, SmscSession
 from smsgw.smpp.sm import UnsuccessSme
 from smsgw.smpp.smpptime import format_smpp_time
+from smsgw.store.records import DeliveryRecord
 
 #: Answers to a deliver_sm that refuse it for good: not retried.
 _PERMANENT = frozenset({S.ESME_RX_P_APPN, S.ESME_RX_R_APPN})
@@ -145,6 +150,8 @@ class SmppLink(SessionLink):
             session.accept(pdu, answer.message_id)
             if type(request) is Submit and carrier.events.followed:
                 self._log_received(binding, answer.message_id, pdu)
+            if answer.recorded is not None:
+                self._record(binding, pdu, answer.recorded, answer.message_id, 0)
         else:
             self._respond(binding, pdu, answer)
 
@@ -158,6 +165,8 @@ class SmppLink(SessionLink):
             session.respond(pdu, 0, message_id=answer.message_id, unsuccess_smes=unsuccess)
             if answer.message_id and self.carrier.events.followed:
                 self._log_received(binding, answer.message_id, pdu)
+            if answer.recorded is not None:
+                self._record(binding, pdu, answer.recorded, answer.message_id, 0)
         elif isinstance(answer, QueryAnswer):
             session.respond(
                 pdu,
@@ -169,9 +178,13 @@ class SmppLink(SessionLink):
             )
         elif isinstance(answer, Accepted):
             session.accept(pdu, answer.message_id)
+            if answer.recorded is not None:
+                self._record(binding, pdu, answer.recorded, answer.message_id, 0)
         elif isinstance(answer, Done):
             session.respond(pdu, 0)
         elif isinstance(answer, Dropped):
+            if answer.recorded is not None:
+                self._record(binding, pdu, answer.recorded, "", None)
             self.drop(answer.reason)
         elif isinstance(answer, Later):
             self.answer_later(
@@ -184,7 +197,25 @@ class SmppLink(SessionLink):
         """Answer a refused request with its SMPP status, and announce it with its reason."""
         status = smpp_status(refusal, pdu.command_id)
         self.session.respond(pdu, status)
+        if refusal.recorded is not None:
+            self._record(binding, pdu, refusal.recorded, "", status)
         self.carrier.smsc.refused(binding, command_name(pdu.command_id), refusal, status_name(status))
+
+    def _record(
+        self, binding: Binding, pdu: Pdu, recorded: Recorded, message_id: str, status: int | None
+    ) -> None:
+        """Put a request of a handset the timeline records on it, with the response just
+        queued (``status``; None: it gets none, a fault dropped the connection), then what
+        the carrier did meanwhile. The request is encoded again from what it decoded to
+        (every field and TLV as it came; TLVs in the codec's order)."""
+        name = command_name(pdu.command_id)
+        where: dict[str, object] = {"sequence": pdu.sequence_number, "connection": self.session_id}
+        request: Step = (f"smpp.{name}", codec.encode(pdu), where)
+        response: Step | None = None
+        if status is not None:
+            said = {**where, "status": status_name(status)}
+            response = (f"smpp.{name}_resp", self.session.last_queued, said)
+        record_exchange(self.timeline, binding, recorded, request, response, message_id)
 
     def _log_received(self, binding: Binding, message_id: str, pdu: Pdu) -> None:
         """Keep the request that made a message, for the console (only while it looks: the
@@ -192,15 +223,44 @@ class SmppLink(SessionLink):
         if self.pdu_log is not None:
             self.pdu_log.received(binding.account.system_id, message_id, pdu, self.carrier.clock.now())
 
+    def as_sent(self, pdu: bytes, sequence: object) -> tuple[str, bytes, dict[str, object]]:
+        """A deliver_sm as it went out: its octets under the sequence number the session gave."""
+        assert isinstance(sequence, int)
+        command_id = int.from_bytes(pdu[4:8], "big")
+        raw = pdu[:12] + sequence.to_bytes(4, "big") + pdu[16:]
+        return f"smpp.{command_name(command_id)}", raw, {"sequence": sequence, "connection": self.session_id}
+
     def answered(self, event: ResponseReceived[object]) -> None:
         """The ESME answered a deliver_sm: ESME_ROK takes it, ESME_RX_P_APPN and ESME_RX_R_APPN
         refuse it for good (SMPP v3.4 §5.1.3), any other status for now."""
         status = event.response.command_status
+        context = event.context
+        timeline = self.timeline
+        if type(context) is DeliveryRecord:  # attribute reads only, for a handset not recorded
+            if (context.namespace or timeline.everyone) and timeline.on:
+                namespace, msisdn = context.namespace, context.msisdn
+                self._record_answer(event.response, namespace, msisdn, context.message_id, None)
+        elif isinstance(context, UssdDelivery) and context.namespace is not None:
+            self._record_answer(event.response, context.namespace, context.msisdn, "", context.session)
         if not status:
             self.carrier.delivery_accepted(event.context)
         else:
             detail = f"answered the deliver_sm with {status_name(status)}"
             self.carrier.delivery_refused(event.context, permanent=status in _PERMANENT, detail=detail)
+
+    def _record_answer(
+        self, response: Pdu, namespace: str, msisdn: str, message_id: str, session: int | None
+    ) -> None:
+        """Put the ESME's answer to a delivery of a recorded handset on the timeline."""
+        detail: dict[str, object] = {
+            "sequence": response.sequence_number,
+            "connection": self.session_id,
+            "status": status_name(response.command_status),
+        }
+        answer: Step = (f"smpp.{command_name(response.command_id)}", codec.encode(response), detail)
+        record_answer(
+            self.timeline, self.binding, namespace, msisdn, answer, message_id=message_id, session=session
+        )
 
     def timed_out(self, event: ResponseTimedOut[object]) -> None:
         """The ESME did not answer a deliver_sm in time."""
