@@ -174,7 +174,8 @@ class TimelineSettings:
     HTTP calls, the mock merchant's orders), kept for ``GET /api/timeline``.
 
     :ivar record: whose steps are recorded: ``namespaces`` (handsets in a namespace, as tests
-        make them), ``all`` (everyone's) or ``off`` (nobody's).
+        make them, and everyone's while the console or another /api/events client watches),
+        ``all`` (everyone's) or ``off`` (nobody's).
     :ivar max_steps: the steps kept; beyond it the oldest are dropped.
     """
 

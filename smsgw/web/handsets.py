@@ -21,7 +21,6 @@ from smsgw.carrier.freshnumbers import NoFreshNumber
 from smsgw.carrier.handset_ussd import HandsetUssd
 from smsgw.carrier.handsets import Handsets
 from smsgw.carrier.inbox import BoxReader, Page
-from smsgw.carrier.timeline import Timeline
 from smsgw.carrier.subscribers import (
     NAMESPACE_PATTERN,
     NAMESPACE_RULE,
@@ -29,6 +28,7 @@ from smsgw.carrier.subscribers import (
     Subscriber,
     normalize_msisdn,
 )
+from smsgw.carrier.timeline import Timeline
 from smsgw.digits import is_digits
 from smsgw.server.reads import Reads, inline_reads
 from smsgw.text.reassembly import InboxMessage

@@ -11,7 +11,6 @@ import threading
 import urllib.parse
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -86,7 +85,9 @@ def test_an_mt_and_its_receipt_read_back_in_order_with_their_pdus(server: Smsgw,
     message_id = esme.submit_ok(buyer, "Your code is 246810")
     (receipt,) = esme.wait_deliveries(1)
     steps = wait_until(
-        lambda: (found := steps_of(server, f"msisdn={buyer}")) and found[-1]["kind"] == "delivery.done" and found,
+        lambda: (
+            (found := steps_of(server, f"msisdn={buyer}")) and found[-1]["kind"] == "delivery.done" and found
+        ),
         what="the receipt's answer on the timeline",
     )
     assert kinds(steps) == [
@@ -155,7 +156,11 @@ def test_a_cmpp_submit_and_its_report_are_cmpp_steps(server: Smsgw) -> None:
         report = sp.deliver()
         assert report.registered_delivery == 1
         steps = wait_until(
-            lambda: (found := steps_of(server, f"msisdn={buyer}")) and found[-1]["kind"] == "delivery.done" and found,
+            lambda: (
+                (found := steps_of(server, f"msisdn={buyer}"))
+                and found[-1]["kind"] == "delivery.done"
+                and found
+            ),
             what="the report's answer on the timeline",
         )
     finally:
@@ -328,7 +333,10 @@ def paid_steps(smsgw: ServeWithMerchant, order_id: str) -> list[dict[str, Any]]:
 
     def answered(step: dict[str, Any]) -> bool:
         detail = step["detail"]
-        return step["kind"] == "merchant.webhook" and (detail["outcome"], detail["status"]) == ("answered", "paid")
+        return step["kind"] == "merchant.webhook" and (detail["outcome"], detail["status"]) == (
+            "answered",
+            "paid",
+        )
 
     return wait_until(
         lambda: (found := steps_of(smsgw, f"order={order_id}")) and any(map(answered, found)) and found,
@@ -352,19 +360,21 @@ def test_an_otp_payment_reads_back_as_one_timeline(shop_server: ServeWithMerchan
     status, sent = smsgw.api("POST", f"/api/handsets/{buyer}/sms", {"to": MERCHANT_SHORT_CODE, "text": code})
     assert status == 201, sent
     steps = paid_steps(smsgw, order_id)
-    created, code_sent, submit, delivered, texted, replied, mo, paid, debited, posted, answered = find_in_order(
-        steps,
-        ("merchant.order", {"status": "pending", "reason": "created"}),
-        ("merchant.order", {"status": "awaiting_confirmation", "reason": "code_sent"}),
-        ("smpp.submit_sm", {"system_id": "merchant"}),
-        ("message.state", {"state": "DELIVRD", "direction": "MT"}),
-        ("merchant.sms", {"sent": True}),
-        ("http", {"method": "POST", "status": 201}),
-        ("smpp.deliver_sm", {"delivery": "mo"}),
-        ("merchant.order", {"status": "paid", "reason": "confirmed", "final": True}),
-        ("merchant.wallet", {"change": -300}),
-        ("merchant.webhook", {"outcome": "posted", "status": "paid"}),
-        ("merchant.webhook", {"outcome": "answered", "code": 200, "status": "paid"}),
+    created, code_sent, submit, delivered, texted, replied, mo, paid, debited, posted, answered = (
+        find_in_order(
+            steps,
+            ("merchant.order", {"status": "pending", "reason": "created"}),
+            ("merchant.order", {"status": "awaiting_confirmation", "reason": "code_sent"}),
+            ("smpp.submit_sm", {"system_id": "merchant"}),
+            ("message.state", {"state": "DELIVRD", "direction": "MT"}),
+            ("merchant.sms", {"sent": True}),
+            ("http", {"method": "POST", "status": 201}),
+            ("smpp.deliver_sm", {"delivery": "mo"}),
+            ("merchant.order", {"status": "paid", "reason": "confirmed", "final": True}),
+            ("merchant.wallet", {"change": -300}),
+            ("merchant.webhook", {"outcome": "posted", "status": "paid"}),
+            ("merchant.webhook", {"outcome": "answered", "code": 200, "status": "paid"}),
+        )
     )
     assert {step["msisdn"] for step in steps} == {buyer}
     assert submit["message_id"] == delivered["message_id"] == texted["message_id"]
@@ -374,7 +384,9 @@ def test_an_otp_payment_reads_back_as_one_timeline(shop_server: ServeWithMerchan
     assert debited["detail"]["balance"] == 4700
     merchant_steps = [created, code_sent, texted, paid, debited, posted, answered]
     assert {step["order_id"] for step in merchant_steps} == {order_id}
-    assert any(hook["order_id"] == order_id and hook["status"] == "paid" for hook in Webhooks.received), Webhooks.received
+    assert any(hook["order_id"] == order_id and hook["status"] == "paid" for hook in Webhooks.received), (
+        Webhooks.received
+    )
 
 
 def next_screen(smsgw: ServeWithMerchant, msisdn: str, after: int) -> dict[str, Any]:

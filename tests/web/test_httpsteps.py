@@ -52,8 +52,15 @@ def test_an_action_goes_before_what_it_did() -> None:
         return 201, {"message_ids": ["7"]}
 
     assert recorded(recording, handset, send)(Request(), "+" + PHONE) == (201, {"message_ids": ["7"]})
-    assert [(step.kind, step.msisdn) for step in steps.added] == [("http", PHONE), ("message.accepted", PHONE)]
-    assert steps.added[0].detail == {"method": "POST", "path": "/api/handsets/%2B8613800000071/sms", "status": 201}
+    assert [(step.kind, step.msisdn) for step in steps.added] == [
+        ("http", PHONE),
+        ("message.accepted", PHONE),
+    ]
+    assert steps.added[0].detail == {
+        "method": "POST",
+        "path": "/api/handsets/%2B8613800000071/sms",
+        "status": 201,
+    }
 
 
 def test_a_refused_action_is_recorded_with_its_status() -> None:

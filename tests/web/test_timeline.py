@@ -22,7 +22,9 @@ BUYER, OTHER = "8617100000201", "8617100000202"
 def recorded(store: SqliteStore, *steps: tuple[float, str, dict[str, Any]]) -> list[int]:
     """Add steps ``(at, kind, fields)`` (the buyer's unless fields say); their ids."""
     for at, kind, fields in steps:
-        store.add_step(TimelineStep(at=at, namespace="ci", msisdn=fields.pop("msisdn", BUYER), kind=kind, **fields))
+        store.add_step(
+            TimelineStep(at=at, namespace="ci", msisdn=fields.pop("msisdn", BUYER), kind=kind, **fields)
+        )
     store.commit()
     return [step.id for step in store.timeline()]
 
@@ -73,15 +75,35 @@ def test_a_pdu_step_is_shown_with_its_octets_decoded() -> None:
     its UDH; what names nothing is null. A CMPP report shows the report's fields; octets that
     do not decode say so."""
     part = build_concat_udh(7, 2, 1) + b"Your code"
-    raw = codec.encode(DeliverSm(sequence_number=4, source_addr="8617100000201", esm_class=0x40, short_message=part))
+    raw = codec.encode(
+        DeliverSm(sequence_number=4, source_addr="8617100000201", esm_class=0x40, short_message=part)
+    )
     shown = step_json(
-        TimelineStep(at=1.5, namespace="ci", msisdn=BUYER, kind="smpp.deliver_sm", detail={"sequence": 4}, pdu=raw, id=3)
+        TimelineStep(
+            at=1.5,
+            namespace="ci",
+            msisdn=BUYER,
+            kind="smpp.deliver_sm",
+            detail={"sequence": 4},
+            pdu=raw,
+            id=3,
+        )
     )
     assert shown["hex"] == raw.hex() and shown["protocol"] == "smpp"
-    assert (shown["system_id"], shown["message_id"], shown["order_id"], shown["session"]) == (None, None, None, None)
+    assert (shown["system_id"], shown["message_id"], shown["order_id"], shown["session"]) == (
+        None,
+        None,
+        None,
+        None,
+    )
     assert shown["at"] == "1970-01-01T00:00:01.500Z" and shown["epoch"] == 1.5
     pdu = shown["pdu"]
-    assert (pdu["command"], pdu["sequence"], pdu["status"], pdu["text"]) == ("deliver_sm", 4, "ESME_ROK", "Your code")
+    assert (pdu["command"], pdu["sequence"], pdu["status"], pdu["text"]) == (
+        "deliver_sm",
+        4,
+        "ESME_ROK",
+        "Your code",
+    )
     assert pdu["fields"]["short_message"] == part.hex() and "ussd_service_op" not in pdu["fields"]
     report = cmpp_codec.encode(
         cmpp_pdu.Deliver(
