@@ -17,6 +17,10 @@ handsets or faults, and its own clock: ``carrier.advance_clock(301)`` moves the 
 test's handsets (their messages, USSD dialogues and merchant orders) and nobody else's.
 ``advance_clock(s, whole_carrier=True)`` moves every test's time, as a handset on a fixed
 number (in no namespace) needs.
+
+A failed test that used ``carrier`` (or ``phone``, ``merchant``, ``esme``) shows the timeline of
+its handsets (``GET /api/timeline``: every PDU, message state, USSD screen and merchant step,
+in order), and with ``--junitxml`` writes it beside the JUnit file.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from typing import Any
 
 import pytest
 
+from simulators import timeline
 from simulators.carrier_process import CarrierProcess, CarrierStartError
 from simulators.handset import Phone
 from simulators.http import call_api
@@ -204,3 +209,30 @@ def esme(carrier: Carrier) -> Iterator[ScenarioEsme]:
     )
     yield client
     client.close()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A failed test that used the carrier shows its handsets' timeline: a report section
+    ("smsgw timeline", printed with the failure) and, with ``--junitxml``, files beside the
+    JUnit file named in the test case's properties (``smsgw_timeline``). It is read in the call
+    phase's report, before the carrier fixture resets the test's namespace."""
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    world = getattr(item, "funcargs", {}).get("carrier")
+    if report.when != "call" or not report.failed or not isinstance(world, Carrier):
+        return
+    steps, note = timeline.fetch(world.http_url, world.namespace, timeout=world.timeout)
+    if not steps:
+        report.sections.append(("smsgw timeline", note))
+        return
+    report.sections.append(
+        (f"smsgw timeline of namespace {world.namespace}", timeline.text(steps, printed=timeline.PRINTED))
+    )
+    junit = item.config.getoption("xmlpath", None)
+    if junit:
+        junit_path = Path(junit)
+        written = timeline.write(junit_path.parent / f"{junit_path.stem}.timelines", item.nodeid, steps)
+        item.user_properties.append(
+            ("smsgw_timeline", str(written.resolve()))
+        )  # the teardown report carries them

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
+from simulators import timeline
 from simulators.scenario.document import DocumentError
 from simulators.scenario.runner import Outcome
 
@@ -38,11 +39,21 @@ class Progress:
         )
         if not outcome.passed:
             print(_indent(_failure(outcome)), file=self.out, flush=True)
+            print(_indent(_timeline(outcome, printed=timeline.PRINTED)), file=self.out, flush=True)
 
 
 def _failure(outcome: Outcome) -> str:
     step = outcome.step.describe() if outcome.step is not None else "set-up"
     return f"{outcome.where}: {step}: {outcome.message}"
+
+
+def _timeline(outcome: Outcome, *, printed: int | None = None) -> str:
+    """The timeline of the scenario's handsets, as a failed one shows it."""
+    if not outcome.timeline:
+        return f"timeline: {outcome.timeline_note}"
+    return "timeline of its handsets (carrier time):\n" + _indent(
+        timeline.text(outcome.timeline, printed=printed), "  "
+    )
 
 
 def _indent(text: str, by: str = "    ") -> str:
@@ -121,9 +132,22 @@ def write_junit(path: Path, outcomes: Sequence[Outcome], seconds: float) -> None
                 first = outcome.message.splitlines()[0] if outcome.message else kind
                 detail = ET.SubElement(case, kind, message=first, type=kind)
                 detail.text = _failure(outcome)
+                ET.SubElement(case, "system-out").text = _attached_timeline(path, file, outcome)
     ET.indent(suites)
     path.parent.mkdir(parents=True, exist_ok=True)
     ET.ElementTree(suites).write(path, encoding="utf-8", xml_declaration=True)
+
+
+def _attached_timeline(junit: Path, file: Path, outcome: Outcome) -> str:
+    """The scenario's timeline for its test case's ``system-out``: written whole beside the
+    JUnit file (``NAME.timelines/``) and named as an attachment, which Jenkins and GitLab
+    show with the test."""
+    if not outcome.timeline:
+        return _timeline(outcome)
+    directory = junit.parent / f"{junit.stem}.timelines"
+    written = timeline.write(directory, f"{_classname(file)}.{outcome.scenario.name}", outcome.timeline)
+    attachment = timeline.ATTACHMENT.format(path=written.resolve())
+    return f"{_timeline(outcome)}\n{attachment}"
 
 
 def write_junit_problem(path: Path, problem: str) -> None:

@@ -14,9 +14,11 @@ import time
 import traceback
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import attrs
 
+from simulators import timeline
 from simulators.http import SmsgwError
 from simulators.scenario.model import Scenario, Step
 from simulators.scenario.steps import STEPS, Network, StepFailed, World
@@ -30,6 +32,9 @@ class Outcome:
         could not run: the carrier refused a request, or a bug).
     :ivar step: the step that failed, or None (set-up, or passed).
     :ivar message: what went wrong, expected against actual.
+    :ivar timeline: for a scenario that did not pass, every step of its handsets the carrier
+        recorded (``GET /api/timeline``), oldest first.
+    :ivar timeline_note: why there is no timeline to show, when there is none.
     """
 
     scenario: Scenario
@@ -37,6 +42,8 @@ class Outcome:
     seconds: float
     step: Step | None = None
     message: str = ""
+    timeline: tuple[dict[str, Any], ...] = ()
+    timeline_note: str = ""
 
     @property
     def passed(self) -> bool:
@@ -101,6 +108,7 @@ def run_scenario(scenario: Scenario, network: Network, number: int = 1) -> Outco
     world = World(scenario, network, number)
     started = time.monotonic()
     step: Step | None = None
+    status = ""  # none yet: an interrupt ends the run before one is known
     try:
         world.set_up()
         for step in scenario.steps:
@@ -119,12 +127,21 @@ def run_scenario(scenario: Scenario, network: Network, number: int = 1) -> Outco
         status = "error"
         message = f"{type(error).__name__}: {error}\n{traceback.format_exc(limit=-3)}"
     finally:
+        steps, note = [], ""
+        if status in ("failed", "error"):  # read before the clean-up, while its handsets are its own
+            steps, note = timeline.fetch(network.http_url, world.namespace, timeout=network.timeout)
         try:
             world.tear_down()
         except SmsgwError as error:
             status, message = "error", (message + "\n" if message else "") + f"clean-up failed: {error}"
     return Outcome(
-        scenario, status, time.monotonic() - started, step if status != "passed" else None, message
+        scenario,
+        status,
+        time.monotonic() - started,
+        step if status != "passed" else None,
+        message,
+        tuple(steps),
+        note,
     )
 
 

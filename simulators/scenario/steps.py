@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -632,6 +632,85 @@ def _mo_arrived(esme: ScenarioEsme, name: str, phone: Phone) -> str:
     return f"no MO from {name}; its sent box: {sent}"
 
 
+# -- the timeline ------------------------------------------------------------------------
+
+
+def expect_timeline(world: World, step: Step) -> None:
+    """The carrier recorded these steps in this order (others may come between): of an
+    order, a handset, a message, or else of every handset of the scenario."""
+    args = _args(step, world.variables, "steps")
+    query, whose = _timeline_scope(world, args)
+    wanted = [_timeline_item(item) for item in args["steps"]]
+    seen: list[dict[str, Any]] = []
+
+    def check() -> tuple[bool, str]:
+        seen[:] = world.network.carrier("GET", "/api/timeline", limit=5000, **query)["steps"]
+        return _find_in_order(wanted, seen) == len(wanted), ""
+
+    ok, _ = _poll(check, _within(args))
+    if not ok:
+        found = _find_in_order(wanted, seen)
+        recorded = ", ".join(str(s.get("kind")) for s in seen[-40:]) or "no step at all"
+        raise StepFailed(
+            f"the timeline of {whose} lacks {_show_item(wanted[found])} after the {found} steps before it"
+            f" (within {_within(args):g} s)",
+            " then ".join(_show_item(item) for item in wanted),
+            f"{len(seen)} steps: {recorded}",
+        )
+
+
+def _timeline_scope(world: World, args: Mapping[str, Any]) -> tuple[dict[str, str], str]:
+    """The ``GET /api/timeline`` filter an expect_timeline names, and how to say it."""
+    if "order" in args:
+        return {"order": str(args["order"])}, f"order {args['order']}"
+    if "message" in args:
+        return {"message_id": str(args["message"])}, f"message {args['message']}"
+    if "handset" in args:
+        name = str(args["handset"])
+        if name not in world.phones:
+            raise StepFailed(f"no handset {name!r} in this scenario (it has: {', '.join(world.phones)})")
+        return {"msisdn": world.phones[name].msisdn}, f"{name} ({world.phones[name].msisdn})"
+    return {"namespace": world.namespace}, "the scenario's handsets"
+
+
+def _timeline_item(item: Any) -> dict[str, str]:
+    """A wanted step: its kind, and what its detail must hold (each a regular expression)."""
+    wanted = {"kind": item} if isinstance(item, str) else dict(item)
+    for key, value in wanted.items():
+        try:
+            re.compile(str(value))
+        except re.error as error:
+            raise StepFailed(f"{key}: /{value}/ is not a regular expression: {error}") from None
+    return {key: str(value) for key, value in wanted.items()}
+
+
+def _find_in_order(wanted: Sequence[Mapping[str, str]], steps: Sequence[Mapping[str, Any]]) -> int:
+    """How many of the wanted steps appear in order among ``steps``."""
+    found = 0
+    for recorded in steps:
+        if found < len(wanted) and _matches(wanted[found], recorded):
+            found += 1
+    return found
+
+
+def _matches(wanted: Mapping[str, str], recorded: Mapping[str, Any]) -> bool:
+    if recorded.get("kind") != wanted["kind"]:
+        return False
+    detail = recorded.get("detail") or {}
+    for key, pattern in wanted.items():
+        if key == "kind":
+            continue
+        value = detail.get(key, recorded.get(key))
+        if value is None or re.search(pattern, str(value)) is None:
+            return False
+    return True
+
+
+def _show_item(item: Mapping[str, str]) -> str:
+    extra = ", ".join(f"{key} /{value}/" for key, value in item.items() if key != "kind")
+    return item["kind"] + (f" ({extra})" if extra else "")
+
+
 STEPS: dict[str, Callable[[World, Step], None]] = {
     "dial": dial,
     "answer": answer,
@@ -653,4 +732,5 @@ STEPS: dict[str, Callable[[World, Step], None]] = {
     "expect_receipt": expect_receipt,
     "expect_no_receipt": expect_no_receipt,
     "expect_mo": expect_mo,
+    "expect_timeline": expect_timeline,
 }

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import ast
+import json
 import os
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -176,3 +178,29 @@ def test_a_test_that_jumps_its_clock_leaves_a_test_running_beside_it_alone(tmp_p
         process.stop()
     for run, output in zip(runs, outputs):
         assert run.returncode == 0, output
+
+
+def test_a_failed_test_shows_its_timeline_and_writes_it_beside_the_junit_file(tmp_path: Path) -> None:
+    test = tmp_path / "test_fails.py"
+    test.write_text(
+        "def test_wrong_receipt(esme, phone):\n"
+        "    buyer = phone()\n"
+        "    (message_id,) = esme.submit('12345', buyer.msisdn, 'Your parcel', receipt=True).message_ids\n"
+        "    assert esme.receipts(message_id, wait=10)[0].stat == 'EXPIRED'\n",
+        encoding="utf-8",
+    )
+    junit = tmp_path / "report.xml"
+    result = run_pytest(str(test), f"--junitxml={junit}")
+    assert result.returncode == 1
+    assert "smsgw timeline of namespace t-" in result.stdout
+    printed = result.stdout[result.stdout.index("smsgw timeline") :]
+    assert printed.index("smpp.submit_sm") < printed.index("smpp.deliver_sm")
+    (attached,) = [
+        p.get("value")
+        for p in ET.parse(junit).getroot().iter("property")
+        if p.get("name") == "smsgw_timeline"
+    ]
+    written = Path(str(attached))
+    assert written.parent == tmp_path / "report.timelines"
+    kinds = [step["kind"] for step in json.loads(written.read_text(encoding="utf-8"))["steps"]]
+    assert "smpp.submit_sm" in kinds and "smpp.deliver_sm_resp" in kinds

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -93,6 +94,49 @@ def test_a_changed_expectation_fails_with_expected_actual_file_and_line(tmp_path
     (case,) = [c for c in ET.parse(junit).getroot().iter("testcase") if c.find("failure") is not None]
     assert case.get("name") == "buyer pays with the code from the SMS" and case.get("line") == str(line)
     assert "expected: 70.00" in (case.find("failure").text or "")  # type: ignore[union-attr]
+    # The failure shows what the carrier recorded for the buyer, in order, and the JUnit case
+    # names the whole timeline, written beside it, as an attachment.
+    assert "timeline of its handsets (carrier time):" in result.stdout
+    printed = result.stdout[result.stdout.index("timeline of its handsets") :]
+    assert printed.index("awaiting_confirmation") < printed.index("smpp.submit_sm") < printed.index('"paid"')
+    attached = re.search(r"\[\[ATTACHMENT\|(.+?)\]\]", case.findtext("system-out") or "")
+    assert attached, case.findtext("system-out")
+    written = Path(attached[1])
+    assert written.parent == tmp_path / "junit.timelines" and written.with_suffix(".txt").is_file()
+    steps = json.loads(written.read_text(encoding="utf-8"))["steps"]
+    submits = [step for step in steps if step["kind"] == "smpp.submit_sm"]
+    assert submits and bytes.fromhex(submits[0]["hex"])[4:8] == b"\x00\x00\x00\x04"  # submit_sm
+    assert {"paid"} <= {step["detail"].get("status") for step in steps if step["kind"] == "merchant.order"}
+
+
+def test_expect_timeline_says_which_step_is_missing(tmp_path: Path) -> None:
+    """A timeline in the order asked passes; one asking for a step that never came fails
+    naming it, after the steps that were found, and lists what was recorded."""
+    path = tmp_path / "timeline.yaml"
+    path.write_text(
+        "scenarios:\n"
+        "  - name: the code reaches the phone and the order is paid\n"
+        "    handsets: {buyer: {wallet: {balance: '50.00', pin: '1234'}}}\n"
+        "    steps:\n"
+        "      - checkout: {amount: '12.00'}\n"
+        "      - expect_sms: 'code is (?P<otp>\\d+)'\n"
+        "      - confirm_code: '{{otp}}'\n"
+        "      - expect_timeline:\n"
+        "          order: '{{order.id}}'\n"
+        "          steps: [smpp.submit_sm, {kind: message.state, state: DELIVRD}, {kind: merchant.order, status: paid}]\n"
+        "  - name: asks for an expiry that never came\n"
+        "    handsets: {buyer: {}}\n"
+        "    steps:\n"
+        "      - submit: {to: buyer, text: hello, receipt: true}\n"
+        "      - expect_receipt: DELIVRD\n"
+        "      - expect_timeline: {handset: buyer, within: 0.5, steps: [smpp.submit_sm, {kind: message.state, state: EXPIRED}]}\n",
+        encoding="utf-8",
+    )
+    result = run(str(path))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "2 scenarios: 1 passed, 1 failed" in result.stdout
+    assert "lacks message.state (state /EXPIRED/) after the 1 steps before it" in result.stdout
+    assert "expected: smpp.submit_sm then message.state (state /EXPIRED/)" in result.stdout
 
 
 def test_a_bad_file_stops_the_run_before_it_starts(tmp_path: Path) -> None:
