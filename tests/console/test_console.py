@@ -207,3 +207,35 @@ def test_a_narrow_window_still_fits(console: Console) -> None:
         page.click(f"[data-tab={tab}]")
         page.wait_for_timeout(200)
         assert page.evaluate("document.documentElement.scrollWidth") <= 390, tab
+
+
+def test_an_orders_timeline_from_its_row_with_each_pdu_and_new_steps_live(console: Console) -> None:
+    """Check out by code on the Merchant tab, open the order's timeline from its row: the
+    order, the code's submit_sm (decoded, with its bytes) and the SMS reaching the phone are
+    there in order; paying the code adds the payment's steps without a reload."""
+    page = console.open("merchant")
+    buyer = "8613800000005"  # a demo wallet
+    page.select_option("#checkout [name=msisdn]", buyer)
+    page.fill("#checkout [name=amount]", "4.20")
+    page.click("#checkout button[type=submit]")
+    expect(page.locator("#checkout-result")).to_contain_text("awaiting_confirmation")
+    order = page.locator("#orders-table tbody tr", has_text="4.20 CNY")
+    order_id = order.get_attribute("data-id")
+    order.locator("[data-testid=order-timeline]").click()
+    expect(page.locator("#view-timeline")).to_be_visible()
+    assert page.url.endswith(f"#timeline?order={order_id}")
+    steps = page.locator("[data-testid=timeline-step]")
+    submit = steps.filter(has=page.locator("td", has_text=re.compile(r"^smpp\.submit_sm$")))
+    expect(submit.first).to_be_visible()
+    expect(steps.filter(has_text="DELIVRD").first).to_be_visible()
+    kinds = steps.evaluate_all("rows => rows.map(r => r.dataset.kind)")
+    assert kinds.index("smpp.submit_sm") < kinds.index("message.state"), kinds
+    submit.first.click()
+    expect(page.locator("[data-testid=step-pdu]")).to_contain_text("submit_sm")
+    expect(page.locator("[data-testid=step-hex]")).to_contain_text("0000")
+    # Pay with the code the phone got: the order's new steps come in while the tab is open.
+    inbox = call_api(console.url, "GET", f"/api/handsets/{buyer}/inbox?limit=1000", timeout=5)["messages"]
+    code = re.search(r"(\d{6})", inbox[-1]["text"])[1]  # type: ignore[index]
+    call_api(console.url, "POST", f"/merchant/orders/{order_id}/confirm", body={"code": code}, timeout=5)
+    expect(steps.filter(has_text="paid").first).to_be_visible()
+    console.screenshot("timeline")

@@ -102,12 +102,14 @@ function hexDump(hex) {
 const views = {};
 let currentTab = "phones";
 
-function showTab(name) {
+// A tab's address may carry what to show: #timeline?order=ord_0042.
+function showTab(address) {
+  let [name, query] = address.split("?");
   if (!views[name]) name = "phones";
   currentTab = name;
   for (const section of document.querySelectorAll("[data-view]")) section.hidden = section.dataset.view !== name;
   for (const link of document.querySelectorAll("[data-tab]")) link.classList.toggle("active", link.dataset.tab === name);
-  views[name].refresh().catch((error) => toast(error.message, true));
+  views[name].refresh(new URLSearchParams(query || "")).catch((error) => toast(error.message, true));
 }
 
 window.addEventListener("hashchange", () => showTab(location.hash.slice(1)));
@@ -144,7 +146,9 @@ class Phone {
     const node = el(
       "article",
       { class: "phone", tabindex: "0", "data-msisdn": this.msisdn, "data-testid": `phone-${this.msisdn}` },
-      el("div", { class: "phone-head" }, this.nameNode, el("span", { class: "num" }, plus(this.msisdn)), this.power),
+      el("div", { class: "phone-head" }, this.nameNode, el("span", { class: "num" }, plus(this.msisdn)),
+        el("a", { class: "to-timeline", href: `#timeline?msisdn=${this.msisdn}`, title: "this phone's timeline", "data-testid": "phone-timeline" }, "⏱"),
+        this.power),
       this.screen,
       el("div", { class: "softkeys" }, this.left, this.right),
       el("div", { class: "keypad" }, key("call", () => this.call(), "call"), el("span"), key("end", () => this.end(), "end"), keys),
@@ -409,8 +413,8 @@ function setActive(phone) {
 
 // The keypad on the keyboard, for the phone last clicked (unless typing in a field).
 document.addEventListener("keydown", (event) => {
-  if (event.altKey && /^[1-5]$/.test(event.key)) {
-    location.hash = ["phones", "traffic", "sessions", "merchant", "faults"][Number(event.key) - 1];
+  if (event.altKey && /^[1-6]$/.test(event.key)) {
+    location.hash = ["phones", "traffic", "sessions", "merchant", "faults", "timeline"][Number(event.key) - 1];
     event.preventDefault();
     return;
   }
@@ -573,6 +577,8 @@ async function showMessage(account, messageId, scroll = true) {
   detail.hidden = false;
   detail.replaceChildren(
     el("h3", {}, `Message ${m.message_id} (${m.direction})`),
+    el("a", { href: `#timeline?${new URLSearchParams({ message_id: m.message_id, account })}`, "data-testid": "message-timeline" },
+      "Its timeline: every step, across SMPP, USSD, HTTP and the merchant"),
     el("dl", {},
       field("account", m.account),
       field("from", m.from),
@@ -677,7 +683,7 @@ const merchantView = {
       // Newest first, as the merchant pages them: this is its first page.
       $("#orders-table tbody").replaceChildren(...orders.map((o) =>
       el("tr", { "data-id": o.id },
-        el("td", {}, o.id),
+        el("td", {}, el("a", { href: `#timeline?order=${encodeURIComponent(o.id)}`, title: "the order's timeline", "data-testid": "order-timeline" }, o.id)),
         el("td", {}, plus(o.msisdn)),
         el("td", {}, money(o.amount, o.currency)),
         el("td", {}, o.method),
@@ -793,6 +799,113 @@ $("#add-fault").addEventListener("submit", guarded(async (event) => {
   form.name.value = "";
   await faultsView.refresh();
 }));
+
+// -- timeline --------------------------------------------------------------------------
+
+// One payment's story (GET /api/timeline): the steps already recorded, then the new ones as
+// they come (polled with ?after= while the tab shows).
+const shownTimeline = { query: null, after: 0, steps: [], loading: false };
+const TIMELINE_FILTERS = ["order", "msisdn", "message_id", "namespace"];
+
+function stepWhat(step) {
+  const d = step.detail || {};
+  if (step.pdu) {
+    const command = step.pdu.command || step.kind;
+    if (command.endsWith("_resp") || command.endsWith("nack")) return `${command}: ${step.pdu.status ?? ""}`;
+    return step.pdu.text !== undefined ? `${command}: “${step.pdu.text}”` : command;
+  }
+  if (d.path) return `${d.method} ${d.path} → ${d.status}`; // an HTTP call on a handset
+  if (d.state) return `${d.state}${d.error ? ` err ${d.error}` : ""}`;
+  if (d.status) return `${d.status}${d.reason ? ` (${d.reason})` : ""}`;
+  if (d.text !== undefined) return `“${d.text}”`;
+  return Object.entries(d).map(([k, v]) => `${k}: ${typeof v === "object" ? JSON.stringify(v) : v}`).join(", ");
+}
+
+function stepIds(step) {
+  return [step.order_id, step.message_id && `msg ${step.message_id}`, step.session && `ussd ${step.session}`, step.system_id]
+    .filter(Boolean).join(" ");
+}
+
+function showStep(step, row) {
+  for (const other of document.querySelectorAll("#timeline-table tbody tr")) other.classList.toggle("selected", other === row);
+  const field = (name, value) => [el("dt", {}, name), el("dd", {}, value === "" || value === null || value === undefined ? "—" : value)];
+  const detail = $("#step-detail");
+  detail.hidden = false;
+  detail.replaceChildren(...[
+    el("h3", {}, `${step.kind} (step ${step.id})`),
+    el("dl", {}, field("at", step.at), field("phone", step.msisdn && plus(step.msisdn)), field("namespace", step.namespace),
+      field("account", step.system_id), field("message_id", step.message_id), field("order", step.order_id),
+      field("USSD dialogue", step.session)),
+    Object.keys(step.detail || {}).length ? [el("strong", {}, "Detail"), el("pre", {}, JSON.stringify(step.detail, null, 1))] : [],
+    step.pdu ? [el("strong", {}, `Decoded ${step.protocol || ""} PDU`), el("pre", { "data-testid": "step-pdu" }, JSON.stringify(step.pdu, null, 1))] : [],
+    step.hex ? [el("strong", {}, "Bytes"), el("pre", { "data-testid": "step-hex" }, hexDump(step.hex))] : [],
+  ].flat());
+}
+
+function timelineRow(step) {
+  const row = el("tr", { "data-id": step.id, "data-kind": step.kind, "data-testid": "timeline-step" },
+    el("td", {}, time(step.at)),
+    el("td", {}, step.kind),
+    el("td", {}, step.msisdn ? plus(step.msisdn) : ""),
+    el("td", {}, stepIds(step)),
+    el("td", { class: "text" }, stepWhat(step)));
+  row.addEventListener("click", () => showStep(step, row));
+  return row;
+}
+
+async function loadTimeline() {
+  if (!shownTimeline.query || shownTimeline.loading) return;
+  const asked = shownTimeline.query;
+  shownTimeline.loading = true;
+  try {
+    const params = new URLSearchParams({ ...asked, after: shownTimeline.after, limit: 1000 });
+    const { steps, next_after: nextAfter } = await api("GET", `/api/timeline?${params}`);
+    if (shownTimeline.query !== asked) return; // another one was asked for meanwhile
+    shownTimeline.steps.push(...steps);
+    shownTimeline.after = nextAfter ?? shownTimeline.after;
+    $("#timeline-table tbody").append(...steps.map(timelineRow));
+    const what = Object.entries(asked).filter(([k]) => k !== "account").map(([k, v]) => `${k} ${v}`).join(", ");
+    $("#timeline-summary").textContent = shownTimeline.steps.length
+      ? `${shownTimeline.steps.length} steps of ${what}, in order; new ones appear as they happen`
+      : `no step of ${what} yet (recorded for phones in a namespace, and for everyone while this page is open)`;
+  } finally {
+    shownTimeline.loading = false;
+  }
+}
+
+function askTimeline(query) {
+  shownTimeline.query = query;
+  shownTimeline.after = 0;
+  shownTimeline.steps = [];
+  $("#timeline-table tbody").replaceChildren();
+  $("#step-detail").hidden = true;
+  return loadTimeline();
+}
+
+const timelineView = {
+  async refresh(params = new URLSearchParams()) {
+    const of = TIMELINE_FILTERS.find((name) => params.get(name));
+    if (!of) return loadTimeline();
+    const form = $("#timeline-filter");
+    form.of.value = of;
+    form.value.value = of === "msisdn" ? plus(params.get(of)) : params.get(of);
+    form.account.value = params.get("account") || "";
+    const query = { [of]: of === "msisdn" ? params.get(of).replace(/^\+/, "") : params.get(of) };
+    if (params.get("account")) query.account = params.get("account");
+    return askTimeline(query);
+  },
+};
+views.timeline = timelineView;
+$("#timeline-filter").addEventListener("submit", guarded(async (event) => {
+  event.preventDefault();
+  const form = event.target;
+  const value = form.value.value.trim();
+  const params = new URLSearchParams({ [form.of.value]: form.of.value === "msisdn" ? value.replace(/^\+/, "") : value });
+  // The address says what is shown: a link to it shows the same story.
+  history.replaceState(null, "", `#timeline?${params}`);
+  await timelineView.refresh(params);
+}));
+setInterval(() => currentTab === "timeline" && loadTimeline().catch(() => {}), 1000);
 
 // -- live events -----------------------------------------------------------------------
 
