@@ -104,21 +104,22 @@ def _value(value: Any) -> Any:
     return value
 
 
+def _without_udh(body: bytes, udh: bool) -> bytes:
+    """The text's octets after its UDH; a UDH the sender got wrong leaves them whole."""
+    if not udh:
+        return body
+    try:
+        return split_udh(body)[1]
+    except InvalidUdh:
+        return body
+
+
 def _text(body: bytes, data_coding: int, udh: bool) -> str:
-    if udh:
-        try:
-            body = split_udh(body)[1]
-        except InvalidUdh:
-            pass  # shown whole: a UDH the sender got wrong
-    return decode_text(body, data_coding)
+    return decode_text(_without_udh(body, udh), data_coding)
 
 
 def _cmpp_text(content: bytes, msg_fmt: int, udh: bool) -> str:
-    if udh:
-        try:
-            content = split_udh(content)[1]
-        except InvalidUdh:
-            pass
+    content = _without_udh(content, udh)
     if msg_fmt == MsgFmt.GB:
         return content.decode("gbk", "replace")
     # Any other format (binary, a SIM's write-card data) is octets: shown as hex, as data_coding 4.
