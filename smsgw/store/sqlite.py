@@ -11,6 +11,7 @@ after a submit_sm sees its message.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from typing import cast
@@ -34,6 +35,11 @@ sqlite3.register_adapter(type(None), cast(Callable[[None], None], {}.get))
 sqlite3.register_adapter(bytes, bytes.__bytes__)
 
 SCHEMA_VERSION = 7
+#: The write-ahead log is cut back to this after a checkpoint.
+WAL_SIZE_LIMIT = 64 * 1024 * 1024
+#: A file made before compaction is converted at open (one VACUUM: about 0.4 s per 40 MB)
+#: up to this size; a larger one is left as it is, reusing what is pruned.
+CONVERT_AT_OPEN = 256 * 1024 * 1024
 # Documents: records of components beside the carrier (the mock merchant's orders and wallets),
 # each a JSON text under (kind, key). The store does not read them; rowid keeps their first
 # insertion order, which is the order they come back in.
@@ -165,7 +171,12 @@ class SqliteStore(QueuedWrites, SqlReads):
             # file (it would hand out the same message ids) and spares the lock system calls
             # of every commit. Others read through the API, not the file.
             self._db.execute("PRAGMA locking_mode = EXCLUSIVE")
+            # Pages freed by pruning go back to the disk (compact()). Only a new file takes it
+            # here: switching to WAL writes the header, after which it needs a VACUUM.
+            self._db.execute("PRAGMA auto_vacuum = INCREMENTAL")
             self._db.execute("PRAGMA journal_mode = WAL")
+            # A WAL file otherwise keeps the largest size it ever reached.
+            self._db.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
             self._db.execute(f"PRAGMA synchronous = {synchronous}")
             # Take the lock now, so a store in use is reported at start-up, not at first write.
             self._db.execute("BEGIN IMMEDIATE")
@@ -182,6 +193,7 @@ class SqliteStore(QueuedWrites, SqlReads):
                     f"{SCHEMA_VERSION} (use another --db file)"
                 )
             self._db.executescript(_SCHEMA)
+            self.compactable = self._make_compactable()
         except sqlite3.OperationalError as error:
             if "locked" in str(error):
                 raise StoreError(
@@ -194,6 +206,48 @@ class SqliteStore(QueuedWrites, SqlReads):
 
     #: Reads run on the thread that queues writes, as everything does (see the class).
     reads_anywhere = False
+
+    def _make_compactable(self) -> bool:
+        """Turn on incremental vacuum in a file made before it (once, by a VACUUM, when the
+        file is small enough for that to be quick); return whether the file can give pages
+        back. A larger one still reuses what pruning frees, but keeps its size."""
+        if self._db.execute("PRAGMA auto_vacuum").fetchone()[0] == 2:
+            return True
+        if self.path == ":memory:" or os.path.getsize(self.path) > CONVERT_AT_OPEN:
+            return False
+        self._db.execute("PRAGMA auto_vacuum = INCREMENTAL")
+        try:
+            self._db.execute("VACUUM")
+        except sqlite3.OperationalError:  # a disk too full for the copy: keep the file as it is
+            return False
+        self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return True
+
+    def store_size(self) -> tuple[int, int]:
+        """Bytes the store takes (its file and its write-ahead log) and bytes free inside the
+        file, which :meth:`compact` gives back."""
+        page_size = self._db.execute("PRAGMA page_size").fetchone()[0]
+        pages = self._db.execute("PRAGMA page_count").fetchone()[0]
+        free = self._db.execute("PRAGMA freelist_count").fetchone()[0]
+        wal = f"{self.path}-wal"
+        logged = os.path.getsize(wal) if self.path != ":memory:" and os.path.exists(wal) else 0
+        return pages * page_size + logged, free * page_size
+
+    def compact(self, pages: int) -> int:
+        """Give up to ``pages`` free pages back to the disk; return how many are still free.
+
+        Commits what is queued first (the vacuum runs between transactions). Once none is
+        left free, the write-ahead log is truncated too.
+        """
+        self.commit()
+        if self.compactable:
+            # executescript, not execute: a pragma that returns no row is stepped once by
+            # execute, which frees one page, not ``pages``.
+            self._db.executescript(f"PRAGMA incremental_vacuum({int(pages)})")
+        free = int(self._db.execute("PRAGMA freelist_count").fetchone()[0])
+        if free == 0 or not self.compactable:
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return free
 
     def commit(self) -> None:
         """Apply every queued write in one transaction and make it durable.

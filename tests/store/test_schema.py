@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -104,3 +105,46 @@ def test_a_version_6_store_gains_the_timeline_and_keeps_its_messages(tmp_path: P
     store = SqliteStore(str(path))
     assert [s.kind for s in store.timeline(namespace="run-1")] == ["http"]
     store.close()
+
+
+def _pragma(path: Path, name: str) -> int:
+    with closing(sqlite3.connect(path)) as db:
+        return int(db.execute(f"PRAGMA {name}").fetchone()[0])
+
+
+def _fill(store: SqliteStore, count: int) -> None:
+    for n in range(1, count + 1):
+        store.insert_message(row(n, f"86138{n:08d}", body=b"x" * 400))
+    store.commit()
+
+
+def test_a_new_store_gives_pruned_pages_back_to_the_disk(tmp_path: Path) -> None:
+    """Incremental vacuum is on from the start: after rows go, compact() frees their pages
+    (every one asked for, not one a call) and the file shrinks."""
+    path = tmp_path / "smsgw.db"
+    store = SqliteStore(str(path))
+    _fill(store, 3000)
+    full, free = store.store_size()
+    assert free == 0 and store.compactable
+    store._db.execute("DELETE FROM messages WHERE id <= 2500")
+    _, free = store.store_size()
+    assert free > 100 * 4096
+    assert store.compact(50) == free // 4096 - 50
+    assert store.compact(100_000) == 0
+    store.close()
+    assert _pragma(path, "auto_vacuum") == 2 and path.stat().st_size < full / 3
+
+
+def test_a_store_made_before_compaction_is_converted_once_at_open(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    store = SqliteStore(str(path))
+    _fill(store, 200)
+    store.close()
+    with closing(sqlite3.connect(path, isolation_level=None)) as db:  # as an earlier smsgw made it
+        db.execute("PRAGMA auto_vacuum = NONE")
+        db.execute("VACUUM")
+    assert _pragma(path, "auto_vacuum") == 0
+    store = SqliteStore(str(path))
+    assert store.compactable and store.get_message(200) is not None
+    store.close()
+    assert _pragma(path, "auto_vacuum") == 2
