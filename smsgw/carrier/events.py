@@ -129,7 +129,6 @@ class EventBus:
 
     :ivar followed: whether anyone follows every event (an /api/events client, such as the console).
     :ivar wanted: the event types someone follows by type.
-    :ivar on_followed: told when :attr:`followed` changes (what records more while watched).
     """
 
     def __init__(self) -> None:
@@ -137,16 +136,10 @@ class EventBus:
         self._by_type: dict[type, list[Listener]] = {}
         self.followed = False
         self.wanted: frozenset[type] = frozenset()
-        self.on_followed: list[Callable[[], None]] = []
 
     def _listeners_changed(self) -> None:
-        followed = bool(self._every)
-        changed = followed != self.followed
-        self.followed = followed
+        self.followed = bool(self._every)
         self.wanted = frozenset(self._by_type)
-        if changed:
-            for told in self.on_followed:
-                told()
 
     def subscribe(self, listener: Listener, *types: type) -> None:
         """Follow the events of the given types (every event when none are given)."""

@@ -65,10 +65,7 @@ class Timeline:
     :raises ValueError: an unknown mode, or ``max_steps`` below 1.
 
     :ivar on: whether anything is recorded: a gate read as an attribute on hot paths.
-    :ivar everyone: whether handsets in no namespace are recorded too: in mode ``all``, and in
-        mode ``namespaces`` while someone follows every event (the console is open), so what
-        a developer does on the console's demo phones has its timeline, and a load test with
-        nobody watching pays nothing.
+    :ivar everyone: whether handsets in no namespace are recorded too (mode ``all``).
     """
 
     def __init__(self, record: str = "off", max_steps: int = 100_000) -> None:
@@ -76,7 +73,6 @@ class Timeline:
             raise ValueError(f"record {record!r} is not one of {', '.join(RECORD_MODES)}")
         if max_steps < 1:
             raise ValueError(f"max_steps {max_steps}: keep at least 1 step, or record nothing (off)")
-        self.mode = record
         self.on = record != "off"
         self.everyone = record == "all"
         self.max_steps = max_steps
@@ -98,12 +94,6 @@ class Timeline:
         if self.on:
             events.subscribe(self._fault_struck, FaultInjected)
             events.subscribe(self._handset_changed, HandsetChanged)
-        if self.mode == "namespaces":
-            events.on_followed.append(lambda: self._watched(events.followed))
-            self._watched(events.followed)
-
-    def _watched(self, followed: bool) -> None:
-        self.everyone = followed
 
     # -- who is recorded -------------------------------------------------------------
 

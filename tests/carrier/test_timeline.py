@@ -8,11 +8,10 @@ from typing import Any
 import pytest
 
 from smsgw.carrier.clock import Clocks, FakeClock
-from smsgw.carrier.events import EventBus, FaultInjected, HandsetChanged, MessageStateChanged
+from smsgw.carrier.events import EventBus, FaultInjected, HandsetChanged
 from smsgw.carrier.subscribers import Subscriber, SubscriberRegistry
 from smsgw.carrier.timeline import Timeline
 from smsgw.store.records import TimelineStep
-from smsgw.store.sqlite import SqliteStore
 
 IN_CI = "8613800000071"
 NOWHERE = "8613800000072"
@@ -172,21 +171,3 @@ def test_a_namespace_clock_advance_is_a_step_of_its_namespace() -> None:
     (step,) = steps.added
     assert (step.kind, step.namespace, step.detail) == ("clock.advance", "ci", {"seconds": 300, "ahead": 300})
     assert step.at == at
-
-
-def test_in_mode_namespaces_everyone_is_recorded_only_while_someone_follows_every_event() -> None:
-    """The console follows every event: while it is open, its demo phones (in no namespace)
-    have a timeline; once it closes, traffic outside namespaces costs nothing again."""
-    events = EventBus()
-    timeline = Timeline("namespaces")
-    timeline.attach(SqliteStore(":memory:"), Clocks(FakeClock(), lambda msisdn: ""), events)
-    assert not timeline.everyone and timeline.wants("ci-1") and not timeline.wants("")
-    watcher = lambda event: None  # noqa: E731
-    events.subscribe(watcher)
-    assert timeline.everyone and timeline.wants("")
-    events.unsubscribe(watcher)
-    assert not timeline.everyone
-    typed = Timeline("namespaces")
-    typed.attach(SqliteStore(":memory:"), Clocks(FakeClock(), lambda msisdn: ""), events)
-    events.subscribe(watcher, MessageStateChanged)  # a waiter for one kind watches nobody's steps
-    assert not typed.everyone

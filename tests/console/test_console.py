@@ -213,8 +213,13 @@ def test_an_orders_timeline_from_its_row_with_each_pdu_and_new_steps_live(consol
     """Check out by code on the Merchant tab, open the order's timeline from its row: the
     order, the code's submit_sm (decoded, with its bytes) and the SMS reaching the phone are
     there in order; paying the code adds the payment's steps without a reload."""
+    # A buyer in a namespace, as a test makes one: its steps are recorded.
+    buyer = call_api(console.url, "POST", "/api/handsets", body={"namespace": "console-tl"}, timeout=5)[
+        "msisdn"
+    ]
+    wallet = {"msisdn": buyer, "pin": "1234", "balance": "50.00"}
+    call_api(console.url, "POST", "/merchant/wallets", body=wallet, timeout=5)
     page = console.open("merchant")
-    buyer = "8613800000005"  # a demo wallet
     page.select_option("#checkout [name=msisdn]", buyer)
     page.fill("#checkout [name=amount]", "4.20")
     page.click("#checkout button[type=submit]")

@@ -867,7 +867,7 @@ async function loadTimeline() {
     const what = Object.entries(asked).filter(([k]) => k !== "account").map(([k, v]) => `${k} ${v}`).join(", ");
     $("#timeline-summary").textContent = shownTimeline.steps.length
       ? `${shownTimeline.steps.length} steps of ${what}, in order; new ones appear as they happen`
-      : `no step of ${what} yet (recorded for phones in a namespace, and for everyone while this page is open)`;
+      : `no step of ${what} yet (recorded for phones in a namespace; for every phone with [timeline] record = "all")`;
   } finally {
     shownTimeline.loading = false;
   }
