@@ -23,6 +23,7 @@ from smsgw.carrier.events import EventBus
 from smsgw.carrier.faults import MAGIC_NUMBERS, FaultBook
 from smsgw.carrier.limits import Limits
 from smsgw.carrier.outbox import RetryPolicy
+from smsgw.carrier.retention import Keep
 from smsgw.carrier.subscribers import SubscriberRegistry
 from smsgw.carrier.timeline import Timeline
 from smsgw.carrier.ussd import UssdLimits
@@ -271,6 +272,7 @@ def build_carrier(
         ),
         link_clock=link_clock,
         timeline=Timeline(config.timeline.record, config.timeline.max_steps),
+        keep=Keep(config.store.keep_days, config.store.keep_messages),
     )
     return carrier, deliveries
 

@@ -157,6 +157,11 @@ class StoreSettings:
     node: str | None = None
     #: Seconds a node stays alive to the others without renewing its lease.
     lease: float = 10.0
+    #: Days a final message (delivered, expired, undeliverable, deleted) that owes nothing is
+    #: kept after it ended, by the wall clock (0: no age limit).
+    keep_days: float = 0.0
+    #: Final messages that owe nothing kept at most, the newest (0: no limit).
+    keep_messages: int = 0
 
     @property
     def location(self) -> str:
@@ -174,8 +179,7 @@ class TimelineSettings:
     HTTP calls, the mock merchant's orders), kept for ``GET /api/timeline``.
 
     :ivar record: whose steps are recorded: ``namespaces`` (handsets in a namespace, as tests
-        make them, and everyone's while the console or another /api/events client watches),
-        ``all`` (everyone's) or ``off`` (nobody's).
+        make them), ``all`` (everyone's) or ``off`` (nobody's).
     :ivar max_steps: the steps kept; beyond it the oldest are dropped.
     """
 
@@ -370,12 +374,28 @@ def _node_name(where: str, value: Any) -> str:
     return name
 
 
+#: Below this, keep_messages would remove a test's messages as they arrive: a typo, not a wish.
+FEWEST_KEPT = 1000
+
+
+def _keep_messages(where: str, value: Any) -> int:
+    kept = int(_number(where, value, minimum=0, integer=True))
+    if 0 < kept < FEWEST_KEPT:
+        raise ConfigError(
+            f"{where}: {kept} keeps fewer final messages than one window of a load test sends; "
+            f"give 0 (keep them all) or at least {FEWEST_KEPT}"
+        )
+    return kept
+
+
 _STORE_CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "path": _text,
     "url": _store_url,
     "node": _node_name,
     "lease": lambda w, v: float(_number(w, v, minimum=1)),
     "synchronous": _choice(("normal", "full")),
+    "keep_days": lambda w, v: float(_number(w, v, minimum=0)),
+    "keep_messages": _keep_messages,
 }
 
 

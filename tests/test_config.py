@@ -209,6 +209,9 @@ state = "off"
         ({"timeline": {"max_steps": "100k"}}, ["timeline.max_steps", "'100k' is not an integer"]),
         ({"timeline": {"max_steps": 1e5}}, ["timeline.max_steps", "100000.0 is not an integer"]),
         ({"timeline": {"keep": 10}}, ["timeline", "unknown key 'keep'", "max_steps, record"]),
+        ({"store": {"keep_days": -1}}, ["store.keep_days", "-1 is below the minimum 0"]),
+        ({"store": {"keep_messages": 10}}, ["store.keep_messages", "10 keeps fewer", "at least 1000"]),
+        ({"store": {"keep_messages": 1.5}}, ["store.keep_messages", "1.5 is not an integer"]),
         ({"timeline": "all"}, ["timeline", "expected a table"]),
     ],
 )
@@ -473,3 +476,10 @@ def test_command_line_options_override_the_variables(monkeypatch) -> None:
     args = cli.build_parser().parse_args(["serve", "--smpp-port", "3000"])
     config = cli._apply_overrides(args, read_section)
     assert (config.smpp.port, config.http.port) == (3000, 8999)
+
+
+def test_the_store_keeps_everything_unless_told_and_takes_how_long_and_how_many() -> None:
+    default = config_from_dict({}).store
+    assert (default.keep_days, default.keep_messages) == (0, 0)
+    store = config_from_dict({"store": {"keep_days": 0.5, "keep_messages": 1000}}).store
+    assert (store.keep_days, store.keep_messages) == (0.5, 1000)

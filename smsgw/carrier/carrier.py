@@ -11,6 +11,7 @@ after its message is committed, and a receipt leaves after that.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Mapping
 
 from smsgw.carrier.accounts import Account, AccountRegistry
@@ -27,6 +28,7 @@ from smsgw.carrier.handsets import Handsets
 from smsgw.carrier.limits import Limits
 from smsgw.carrier.messagelog import MessageLog
 from smsgw.carrier.outbox import Outbox, RetryPolicy
+from smsgw.carrier.retention import Keep, Retention
 from smsgw.carrier.smsc import Smsc
 from smsgw.carrier.submitted import SubmittedMessages
 from smsgw.carrier.subscribers import SubscriberRegistry
@@ -52,6 +54,8 @@ class Carrier:
     :param default_system_id: the account that receives MO for unowned short codes.
     :param faults: the injected faults in force (none by default).
     :param failed_binds: how failed binds per address are limited (10 a minute by default).
+    :param keep: what the store keeps of final messages (everything by default).
+    :param wall: the wall clock, which tests do not move: how old a final message is.
     :param timeline: where the steps of payments are recorded (nothing, by default).
     """
 
@@ -73,6 +77,8 @@ class Carrier:
         failed_binds: FailedBinds | None = None,
         link_clock: Callable[[], float] | None = None,
         timeline: Timeline | None = None,
+        keep: Keep = Keep(),
+        wall: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -151,6 +157,15 @@ class Carrier:
             HandsetTexts(store, self.accounts, self.center, self.outbox, default_system_id),
         )
         self.handset_ussd = HandsetUssd(subscribers, self.ussd, clock)
+        center = self.center
+        self.retention = Retention(
+            store,
+            keep_days=keep.days,
+            keep_messages=keep.messages,
+            newest=lambda: center.newest_id,
+            last_arrival=lambda: center.last_arrival,
+            wall=wall,
+        )
 
     def start(self) -> None:
         """Resume what the store holds: kept subscribers, messages still waiting for their
@@ -158,6 +173,7 @@ class Carrier:
         store, now = self.store, self.clock.now()
         self.handsets.restore()
         self.center.resume_numbering(store.max_id() + 1, store.max_seen() + 1)
+        self.retention.stored_at_start = store.count_messages()
         self.center.restore(store.pending_messages())
         self.center.restore_owed(store.owing(), now)
         self.handsets.deliver_waiting()
@@ -222,12 +238,14 @@ class Carrier:
         self.dispatch()
 
     def tick(self) -> None:
-        """Let carrier time pass: schedules, expiries, retries."""
+        """Let carrier time pass: schedules, expiries, retries; and what is kept of old
+        messages and steps."""
         now = self.clock.now()
         self.center.tick(now)
         self.outbox.tick(now)
         self.ussd.tick(now)
         self.timeline.tick()
+        self.retention.tick()
 
     def advance(self, namespace: str, seconds: float) -> None:
         """Move a namespace's clock forward (the carrier's, and so every namespace's, for

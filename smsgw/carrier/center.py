@@ -319,6 +319,11 @@ class MessageCenter:
         return seen
 
     @property
+    def newest_id(self) -> int:
+        """The row id of the newest message (0 before any)."""
+        return self._next_id - 1
+
+    @property
     def last_arrival(self) -> int:
         """The arrival order of the latest message that reached a phone."""
         return self._next_seen - 1

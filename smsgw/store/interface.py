@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterator
 from typing import Any, Protocol
 
-from smsgw.store.records import MessageRecord, TimelineStep
+from smsgw.store.records import MessageRecord, PruneBatch, PruneDone, TimelineStep
 
 
 class StoreError(Exception):
@@ -225,6 +225,21 @@ class MessageStore(Protocol):
     def reserve_numbers_later(self, floor: int, count: int, then: Callable[[int | None], None]) -> None:
         """:meth:`reserve_numbers` without waiting; ``then`` gets the last number, or None when
         the reservation failed."""
+
+    def count_messages(self) -> int:
+        """How many messages are stored (a read: at start)."""
+
+    def prune_later(self, batch: PruneBatch, then: Callable[[PruneDone], None]) -> None:
+        """Remove a batch of final messages that owe nothing (retention), after the writes
+        queued before; ``then`` is told, on the caller's thread, how many went and how long
+        the database took (or what failed)."""
+
+    def compact(self, pages: int) -> int:
+        """Give up to ``pages`` free pages of the store back to the disk, where the store can;
+        return how many are still free."""
+
+    def store_size(self) -> tuple[int, int]:
+        """Bytes the store takes, and bytes free inside it (which :meth:`compact` gives back)."""
 
 
 class Store(MessageStore, DocumentStore, Protocol):

@@ -17,6 +17,7 @@ advisory lock, so processes started together migrate it once.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -28,7 +29,7 @@ from smsgw.store import sql
 from smsgw.store.interface import StoreError
 from smsgw.store.opening import redact
 from smsgw.store.queries import SqlReads
-from smsgw.store.records import MessageRecord, SqlValue
+from smsgw.store.records import MessageRecord, PruneBatch, PruneDone, SqlValue
 from smsgw.store.sql import Row, Write, describe_write
 from smsgw.store.writes import QueuedWrites, ignore_dropped
 
@@ -220,6 +221,8 @@ class PostgresStore(QueuedWrites, SqlReads):
         except BaseException:
             self._db.close()
             raise
+        row = self._db.execute("SELECT pg_database_size(current_database())").fetchone()
+        self._size = int(row[0]) if row is not None else 0
         self._worker = ThreadPoolExecutor(1, thread_name_prefix="smsgw-store")
         self._closed = False
         self._owner = threading.get_ident()
@@ -328,6 +331,46 @@ class PostgresStore(QueuedWrites, SqlReads):
                     self._db.execute(_statement(statement), params)
             except _WRITE_ERRORS as error:
                 self._on_dropped(describe_write(statement, params), error)
+
+    # -- retention -------------------------------------------------------------------
+
+    def prune_later(self, batch: PruneBatch, then: Callable[[PruneDone], None]) -> None:
+        """Remove a batch of final messages on the worker, after the commits asked for before
+        (so off the caller's thread); ``then`` is told on the caller's thread."""
+        queue = self._take_queue()
+        call_soon = self._call_soon
+        if call_soon is None:
+            then(self._on_worker(self._prune, queue, batch))
+            return
+        future = self._worker.submit(self._prune, queue, batch)
+        future.add_done_callback(lambda done: call_soon(lambda: then(done.result())))
+
+    def _prune(self, queue: list[Write], batch: PruneBatch) -> PruneDone:
+        try:
+            self._write(queue)
+            started = time.perf_counter()
+            db = self._db
+            with db.transaction():
+                row = db.execute(_statement(sql.PRUNE_REACH), sql.prune_reach_params(batch)).fetchone()
+                reached = batch.after if row is None or row[0] is None else int(row[0])
+                params = sql.prune_params(batch, reached)
+                deleted = db.execute(_statement(sql.PRUNE_MESSAGES), params).rowcount
+            seconds = time.perf_counter() - started
+            # Read here, on the worker, so that a scrape of /metrics never waits for the database.
+            row = self._db.execute("SELECT pg_database_size(current_database())").fetchone()
+            self._size = int(row[0]) if row is not None else self._size
+        except (psycopg.Error, StoreError) as error:
+            return PruneDone(0, batch.after, 0.0, error)
+        return PruneDone(deleted, reached, seconds)
+
+    def store_size(self) -> tuple[int, int]:
+        """Bytes the database takes, as last measured (at open, and after each pruned batch);
+        PostgreSQL reuses what is pruned inside its files, so none is counted free."""
+        return self._size, 0
+
+    def compact(self, pages: int) -> int:
+        """Nothing to do: PostgreSQL's autovacuum makes pruned rows' space reusable."""
+        return 0
 
     # -- reads -----------------------------------------------------------------------
 

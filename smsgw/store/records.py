@@ -196,3 +196,33 @@ class TimelineStep:
     detail: dict[str, Any] = attrs.field(factory=dict)
     pdu: bytes | None = None
     id: int = 0
+
+
+@attrs.frozen
+class PruneBatch:
+    """Final messages that owe nothing, among the next ``rows`` messages with ids above
+    ``after`` and up to ``upto``, that ended before ``ended_before`` (epoch seconds, as their
+    ``done_at``), to remove. The batch counts rows, not ids, so it walks over the gaps between
+    id ranges (a cluster's nodes number apart). The newest message and the one that reached a
+    phone last (``last_arrival``) always stay: a restart resumes message ids and arrival
+    numbers from them, so neither is ever handed out again."""
+
+    after: int
+    rows: int
+    upto: int
+    ended_before: float
+    last_arrival: int
+
+
+@attrs.frozen
+class PruneDone:
+    """A batch done: how many messages went, the highest id it looked at (``after`` when no
+    message was left to look at), and how long the database took.
+
+    :ivar error: what failed instead (the batch removed nothing).
+    """
+
+    deleted: int
+    reached: int
+    seconds: float
+    error: BaseException | None = None

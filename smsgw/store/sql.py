@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
-from smsgw.store.records import MESSAGE_COLUMNS, TIMELINE_COLUMNS, SqlValue
+from smsgw.store.records import MESSAGE_COLUMNS, TIMELINE_COLUMNS, PruneBatch, SqlValue
 
 #: A queued write: a statement and its parameters.
 Write = tuple[str, tuple[SqlValue, ...]]
@@ -58,6 +58,17 @@ INSERT_STEP = (
 #: Keeps the newest steps: ids are numbered in insertion order, so the oldest go first. At
 #: most ``keep`` stay (fewer where PostgreSQL's numbering left gaps).
 PRUNE_STEPS = "DELETE FROM timeline WHERE id <= (SELECT MAX(id) FROM timeline) - ?"
+#: Retention (smsgw.store.records.PruneBatch): final messages (not SCHEDULED, ENROUTE or
+#: ACCEPTD) that owe nothing (no receipt or MO still owed), in an id range walked along the
+#: primary key, which needs no index of its own on the hot path.
+PRUNE_MESSAGES = (
+    "DELETE FROM messages WHERE id > ? AND id <= ? AND report IS NULL AND state NOT IN (0, 1, 6) "
+    "AND done_at < ? AND id < (SELECT MAX(id) FROM messages) AND (seen IS NULL OR seen < ?)"
+)
+#: The highest id among a batch's rows (PruneBatch.rows of them above ``after``, up to ``upto``).
+PRUNE_REACH = (
+    "SELECT MAX(id) FROM (SELECT id FROM messages WHERE id > ? AND id <= ? ORDER BY id LIMIT ?) AS batch"
+)
 
 _MESSAGE_ID, _MSISDN = MESSAGE_COLUMNS.index("message_id"), MESSAGE_COLUMNS.index("msisdn")
 #: What each queued write changes, for the log when one is dropped: statement -> describer.
@@ -76,6 +87,16 @@ _WRITES: dict[str, Callable[[tuple[object, ...]], str]] = {
     INSERT_STEP: lambda p: f"timeline step {p[3]} of {p[2] or p[1] or 'no handset'}",
     PRUNE_STEPS: lambda p: f"pruning of the timeline to {p[0]} steps",
 }
+
+
+def prune_reach_params(batch: PruneBatch) -> tuple[SqlValue, ...]:
+    """The parameters of :data:`PRUNE_REACH` for a batch."""
+    return (batch.after, batch.upto, batch.rows)
+
+
+def prune_params(batch: PruneBatch, reached: int) -> tuple[SqlValue, ...]:
+    """The parameters of :data:`PRUNE_MESSAGES` for a batch that reaches ``reached``."""
+    return (batch.after, reached, batch.ended_before, batch.last_arrival)
 
 
 def describe_write(sql: str, params: tuple[SqlValue, ...]) -> str:

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import cast
 
 from smsgw.store import sql
 from smsgw.store.interface import StoreError
 from smsgw.store.queries import SqlReads
-from smsgw.store.records import MessageRecord, SqlValue
+from smsgw.store.records import MessageRecord, PruneBatch, PruneDone, SqlValue
 from smsgw.store.sql import Row, Write, describe_write
 from smsgw.store.writes import QueuedWrites, ignore_dropped
 
@@ -222,6 +223,27 @@ class SqliteStore(QueuedWrites, SqlReads):
             return False
         self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return True
+
+    def prune_later(self, batch: PruneBatch, then: Callable[[PruneDone], None]) -> None:
+        """Remove a batch of final messages (in a transaction of its own, after the queued
+        writes); ``then`` is told at once, on this thread, how many went and how long it took."""
+        try:
+            self.commit()
+            started = time.perf_counter()
+            db = self._db
+            db.execute("BEGIN")
+            try:
+                found = db.execute(sql.PRUNE_REACH, sql.prune_reach_params(batch)).fetchone()[0]
+                reached = batch.after if found is None else int(found)
+                deleted = db.execute(sql.PRUNE_MESSAGES, sql.prune_params(batch, reached)).rowcount
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+        except sqlite3.Error as error:
+            then(PruneDone(0, batch.after, 0.0, error))
+            return
+        then(PruneDone(deleted, reached, time.perf_counter() - started))
 
     def store_size(self) -> tuple[int, int]:
         """Bytes the store takes (its file and its write-ahead log) and bytes free inside the

@@ -105,6 +105,28 @@ class CarrierCollector:
             "smsgw_messages_held", "MT messages waiting for their phone", value=center.held
         )
 
+        retention = carrier.retention
+        yield _counter(
+            "smsgw_messages_pruned",
+            "Final messages removed by retention ([store] keep_days, keep_messages)",
+            ["rule"],
+            {(rule,): n for rule, n in retention.pruned.items()},
+        )
+        yield GaugeMetricFamily(
+            "smsgw_messages_stored",
+            "Messages in the store, as this node counts them (at start, plus accepted, less pruned)",
+            value=retention.stored_at_start + sum(center.accepted.values()) - sum(retention.pruned.values()),
+        )
+        size, free = carrier.store.store_size()
+        yield GaugeMetricFamily(
+            "smsgw_store_bytes", "Bytes the store takes on disk (SQLite: with its log)", value=size
+        )
+        yield GaugeMetricFamily(
+            "smsgw_store_free_bytes",
+            "Bytes free inside the store's file, which compaction gives back",
+            value=free,
+        )
+
         ussd = carrier.ussd
         yield GaugeMetricFamily(
             "smsgw_ussd_dialogues_open", "USSD dialogues in progress", value=ussd.open_dialogues

@@ -10,6 +10,7 @@ from smsgw.carrier.clock import FakeClock
 from smsgw.carrier.events import EventBus
 from smsgw.carrier.faults import FaultBook
 from smsgw.carrier.outbox import RetryPolicy
+from smsgw.carrier.retention import Keep
 from smsgw.carrier.subscribers import Subscriber, SubscriberRegistry
 from smsgw.carrier.timeline import Timeline
 from smsgw.carrier.ussd import UssdRoute
@@ -95,6 +96,7 @@ def make_carrier(
     ussd_routes: tuple[UssdRoute, ...] = (),
     accounts: list[Account] | None = None,
     timeline: Timeline | None = None,
+    keep: Keep = Keep(),
     **account: Any,
 ) -> Carrier:
     store = SqliteStore(path)
@@ -113,6 +115,7 @@ def make_carrier(
         faults=faults,
         ussd_routes=ussd_routes,
         timeline=timeline,
+        keep=keep,
     )
     carrier.start()
     return carrier

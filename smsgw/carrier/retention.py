@@ -1,0 +1,161 @@
+"""Retention: a carrier that runs for months keeps its final messages for a while, not forever.
+
+Final messages that owe nothing (delivered, expired, undeliverable, deleted, an MO its ESME
+took or refused; no receipt or MO still owed to anyone) are removed once there are more than
+``keep_messages`` of them, or once they ended more than ``keep_days`` ago. Messages still owed
+to someone (held for a phone that is off, scheduled, a receipt or an MO not yet taken) are
+never removed, and neither are the newest message and the last one to reach a phone: a
+restart numbers on from them, so no message_id is handed out twice.
+
+Theory of operation. The work is done in small batches along the primary key (the next rows
+above where the last batch stopped, :class:`~smsgw.store.records.PruneBatch`), one at a time,
+from :meth:`Retention.tick` (every carrier tick, four times a second): no index of its own
+costs the hot path anything, and a batch is sized to take about :data:`BATCH_SECONDS` of the
+database's time, from how long the last one took. The count rule walks up to
+``newest - keep_messages``, known in memory, each time that rises (under load, pass after
+pass, and every :data:`COUNT_PASS` seconds); the age rule walks every row, every
+:data:`AGE_PASS` seconds. Each pass starts from
+the lowest row again: what was owed when the last pass went by (a receipt the ESME had not
+taken yet) may be final and owe nothing now, and batches count rows, so the rows the last
+passes removed cost nothing to walk over.
+
+Which clock: a message's ``done_at`` is on its handset's namespace clock, which tests move
+forward; the age rule compares it with the wall clock (``wall``), so no jump of a test's
+clock makes messages old: a message is kept at least ``keep_days`` of real time.
+
+After a pass that removed messages, the store gives the freed pages back to the disk, a few
+at a time (:meth:`~smsgw.store.interface.MessageStore.compact`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import attrs
+
+from smsgw.store.interface import MessageStore
+from smsgw.store.records import PruneBatch, PruneDone
+
+#: Seconds of the database's time a batch aims at: a few turns of the reactor, four times a second.
+BATCH_SECONDS = 0.005
+#: Rows a batch looks at: at first, and the bounds it adapts within.
+FIRST_BATCH, SMALLEST_BATCH, LARGEST_BATCH = 1000, 100, 20_000
+#: Seconds between two passes of the age rule.
+AGE_PASS = 60.0
+#: Seconds between two passes of the count rule when no new message raised its cut: what
+#: was still owed when the last one went by (a receipt an ESME was answering) goes soon after.
+COUNT_PASS = 1.0
+#: Pages given back to the disk a tick, after a batch that removed messages.
+COMPACT_PAGES = 200
+
+_FOREVER = float("inf")
+
+
+@attrs.frozen
+class Keep:
+    """What the store keeps of final messages: ``days`` after they ended, ``messages`` of the
+    newest at most (0: no limit)."""
+
+    days: float = 0.0
+    messages: int = 0
+
+
+@attrs.define
+class _Pass:
+    """A walk of one rule up the ids: done up to ``after``, going up to ``upto``."""
+
+    after: int
+    upto: int
+    ended_before: float
+
+
+class Retention:
+    """What the store keeps of final messages, and the batches that remove the rest.
+
+    :param keep_days: days a final message is kept after it ended (0: no age limit).
+    :param keep_messages: final messages kept at most, the newest (0: no count limit).
+    :param newest: the id of the newest message (the message center's, in memory).
+    :param last_arrival: the arrival number of the message that reached a phone last.
+    :param wall: the wall clock (epoch seconds), which tests do not move.
+    """
+
+    def __init__(
+        self,
+        store: MessageStore,
+        *,
+        keep_days: float,
+        keep_messages: int,
+        newest: Callable[[], int],
+        last_arrival: Callable[[], int],
+        wall: Callable[[], float],
+    ) -> None:
+        self.store = store
+        self.keep_days = keep_days
+        self.keep_messages = keep_messages
+        self.newest = newest
+        self.last_arrival = last_arrival
+        self.wall = wall
+        #: Messages removed so far, by rule (``count``, ``age``), for /metrics.
+        self.pruned = {"count": 0, "age": 0}
+        #: Messages the store held when the carrier started (set by it), for /metrics.
+        self.stored_at_start = 0
+        #: Rows the next batch looks at.
+        self.rows = FIRST_BATCH
+        self._passes: dict[str, _Pass | None] = {"count": None, "age": None}
+        self._again = {"count": 0.0, "age": 0.0}  # when a rule's next pass starts anyway
+        self._last_cut = 0
+        self._asked: tuple[str, PruneBatch] | None = None  # the batch under way, by rule
+        self._compacting = False
+
+    @property
+    def on(self) -> bool:
+        """Whether anything is ever removed."""
+        return bool(self.keep_days or self.keep_messages)
+
+    def tick(self) -> None:
+        """Start the next batch, unless one is under way; else give freed pages back."""
+        if self._asked is not None or not self.on:
+            return
+        asked = self._next_batch()
+        if asked is not None:
+            self._asked = asked
+            self.store.prune_later(asked[1], self._done)
+        elif self._compacting:
+            self._compacting = self.store.compact(COMPACT_PAGES) > 0
+
+    def _next_batch(self) -> tuple[str, PruneBatch] | None:
+        newest, now, passes = self.newest(), self.wall(), self._passes
+        if self.keep_messages and passes["count"] is None:
+            # The newest id is never in a batch: it stays, so a restart numbers on from it.
+            cut = min(newest - self.keep_messages, newest - 1)
+            if cut > 0 and (cut > self._last_cut or now >= self._again["count"]):
+                passes["count"] = _Pass(0, cut, _FOREVER)
+                self._last_cut, self._again["count"] = cut, now + COUNT_PASS
+        if self.keep_days and passes["age"] is None and now >= self._again["age"]:
+            passes["age"] = _Pass(0, newest - 1, now - self.keep_days * 86400)
+            self._again["age"] = now + AGE_PASS
+        for rule, walk in passes.items():
+            if walk is None:
+                continue
+            if walk.after >= walk.upto:
+                passes[rule] = None
+                continue
+            return rule, PruneBatch(walk.after, self.rows, walk.upto, walk.ended_before, self.last_arrival())
+        return None
+
+    def _done(self, done: PruneDone) -> None:
+        assert self._asked is not None
+        rule, batch = self._asked
+        self._asked = None
+        if done.error is not None:
+            return  # asked again next tick; the store has said what failed
+        walk = self._passes[rule]
+        if walk is not None:
+            # No row left to look at up to the batch's end: the walk is done up to there.
+            walk.after = done.reached if done.reached > batch.after else batch.upto
+        self.pruned[rule] += done.deleted
+        if done.deleted:
+            self._compacting = True
+        # About BATCH_SECONDS a batch, from how long this one took.
+        scaled = self.rows * BATCH_SECONDS / max(done.seconds, 1e-4)
+        self.rows = int(min(max(scaled, SMALLEST_BATCH), LARGEST_BATCH))

@@ -1,0 +1,84 @@
+"""Retention's batches, on each store alike: only final messages that owe nothing and ended
+before the cut go, and never the newest message nor the last to reach a phone."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from smsgw.store.interface import MessageStore
+from smsgw.store.records import PruneBatch, PruneDone
+from tests.store.test_stores import row
+
+PHONE = "8613800000001"
+SCHEDULED, ENROUTE, DELIVRD, EXPIRED, DELETED, UNDELIV, ACCEPTD, REJECTD = 0, 1, 2, 3, 4, 5, 6, 8
+OLD, NEW = 1000.0, 5000.0
+
+#: id -> (what it is, its row's fields, whether retention may remove it with the cut at 2000)
+ROWS: dict[int, tuple[str, dict[str, Any], bool]] = {
+    1: ("delivered long ago", {"state": DELIVRD, "done_at": OLD, "seen": 1}, True),
+    2: ("expired long ago", {"state": EXPIRED, "done_at": OLD}, True),
+    3: ("undeliverable long ago", {"state": UNDELIV, "done_at": OLD}, True),
+    4: ("cancelled long ago", {"state": DELETED, "done_at": OLD}, True),
+    5: ("an MO the ESME refused", {"state": REJECTD, "direction": "MO", "done_at": OLD}, True),
+    6: ("delivered, its receipt still owed", {"state": DELIVRD, "done_at": OLD, "report": DELIVRD}, False),
+    7: ("held for a phone that is off", {"state": ENROUTE}, False),
+    8: ("scheduled", {"state": SCHEDULED, "scheduled_at": NEW}, False),
+    9: ("accepted, not final", {"state": ACCEPTD}, False),
+    10: ("an MO still owed to its ESME", {"state": ENROUTE, "direction": "MO", "report": ENROUTE}, False),
+    11: ("delivered after the cut", {"state": DELIVRD, "done_at": NEW, "seen": 3}, False),
+    12: ("the last to reach a phone", {"state": DELIVRD, "done_at": OLD, "seen": 4}, False),
+    13: ("the newest message", {"state": DELIVRD, "done_at": OLD, "seen": 2}, False),
+}
+
+
+def _fill(store: MessageStore) -> None:
+    for row_id, (_, fields, _) in ROWS.items():
+        store.insert_message(row(row_id, PHONE, **fields))
+    store.commit()
+
+
+def _prune(store: MessageStore, batch: PruneBatch) -> PruneDone:
+    told: list[PruneDone] = []
+    store.prune_later(batch, told.append)
+    (done,) = told
+    assert done.error is None, done.error
+    return done
+
+
+def test_a_batch_removes_only_final_messages_that_owe_nothing_and_ended_before_the_cut(
+    store: MessageStore,
+) -> None:
+    _fill(store)
+    done = _prune(store, PruneBatch(after=0, rows=100, upto=100, ended_before=2000.0, last_arrival=4))
+    gone = sorted(row_id for row_id, (_, _, goes) in ROWS.items() if goes)
+    assert done.deleted == len(gone) and done.seconds >= 0
+    for row_id, (what, _, goes) in ROWS.items():
+        assert (store.get_message(row_id) is None) == goes, what
+    assert store.max_id() == 13 and store.max_seen() == 4  # a restart numbers on from them
+
+
+def test_a_batch_stays_in_its_id_range(store: MessageStore) -> None:
+    _fill(store)
+    done = _prune(store, PruneBatch(after=1, rows=2, upto=100, ended_before=2000.0, last_arrival=4))
+    assert (done.deleted, done.reached) == (2, 3)
+    assert store.get_message(1) is not None and store.get_message(4) is not None
+    done = _prune(store, PruneBatch(after=3, rows=100, upto=5, ended_before=2000.0, last_arrival=4))
+    assert (done.deleted, done.reached) == (2, 5)
+    assert (
+        _prune(store, PruneBatch(after=0, rows=100, upto=100, ended_before=500.0, last_arrival=4)).deleted
+        == 0
+    )
+    assert (
+        _prune(store, PruneBatch(after=13, rows=100, upto=100, ended_before=2000.0, last_arrival=4)).reached
+        == 13
+    )
+
+
+def test_a_batch_counts_rows_so_it_walks_over_gaps_in_the_ids(store: MessageStore) -> None:
+    """A cluster's nodes number in ranges far apart: a batch of 2 rows reaches across."""
+    store.insert_message(row(5, PHONE, state=DELIVRD, done_at=OLD))
+    store.insert_message(row(1 << 40, PHONE, state=DELIVRD, done_at=OLD))
+    store.insert_message(row((1 << 40) + 1, PHONE, state=DELIVRD, done_at=OLD))
+    store.commit()
+    done = _prune(store, PruneBatch(after=0, rows=2, upto=1 << 41, ended_before=2000.0, last_arrival=9))
+    assert (done.deleted, done.reached) == (2, 1 << 40)
