@@ -313,6 +313,9 @@ def start(config: Config, reactor: Any) -> Any:
     )
     cmpp_factory.noisy = False
     RefusalLog(carrier.events, reactor.seconds, call_later=reactor.callLater)
+    carrier.retention.on_error = lambda error: log.warn(
+        "retention: removing old messages from the store failed ({error}); trying again", error=error
+    )
     # The clocks first: the deadlines the carrier reads back were set on them.
     clock_book = ClockBook(store, carrier.clocks, clock)
     clock_book.restore()

@@ -77,6 +77,8 @@ class Retention:
     :param newest: the id of the newest message (the message center's, in memory).
     :param last_arrival: the arrival number of the message that reached a phone last.
     :param wall: the wall clock (epoch seconds), which tests do not move.
+    :ivar on_error: told when a batch failed (it is asked again at the next tick); the edge
+        logs it, once per kind of failure.
     """
 
     def __init__(
@@ -106,6 +108,8 @@ class Retention:
         self._last_cut = 0
         self._asked: tuple[str, PruneBatch] | None = None  # the batch under way, by rule
         self._compacting = False
+        self.on_error: Callable[[BaseException], None] = lambda error: None
+        self._failing: str | None = None
 
     @property
     def on(self) -> bool:
@@ -148,7 +152,12 @@ class Retention:
         rule, batch = self._asked
         self._asked = None
         if done.error is not None:
-            return  # asked again next tick; the store has said what failed
+            said = f"{type(done.error).__name__}: {done.error}"
+            if said != self._failing:  # a store that stays broken is said once, not every tick
+                self._failing = said
+                self.on_error(done.error)
+            return
+        self._failing = None
         walk = self._passes[rule]
         if walk is not None:
             # No row left to look at up to the batch's end: the walk is done up to there.

@@ -343,7 +343,13 @@ class PostgresStore(QueuedWrites, SqlReads):
             then(self._on_worker(self._prune, queue, batch))
             return
         future = self._worker.submit(self._prune, queue, batch)
-        future.add_done_callback(lambda done: call_soon(lambda: then(done.result())))
+
+        def tell(done: Future[PruneDone]) -> None:
+            error = done.exception()
+            told = PruneDone(0, batch.after, 0.0, error) if error is not None else done.result()
+            call_soon(lambda: then(told))
+
+        future.add_done_callback(tell)
 
     def _prune(self, queue: list[Write], batch: PruneBatch) -> PruneDone:
         try:

@@ -143,3 +143,26 @@ def test_the_carrier_keeps_what_its_config_says_and_numbers_on_after_a_restart(t
     link.send(submit(sequence=1, registered_delivery=0))
     (resp,) = link.read()
     assert resp.message_id == "1201"
+
+
+class _BrokenStore(_TimedStore):
+    def prune_later(self, batch: PruneBatch, then: object) -> None:
+        self.asked.append(batch)
+        then(PruneDone(0, batch.after, 0.0, OSError("disk I/O error")))  # type: ignore[operator]
+
+
+def test_a_failing_batch_is_asked_again_and_said_once() -> None:
+    broken = _BrokenStore(0.0)
+    retention = Retention(
+        broken,  # type: ignore[arg-type]
+        keep_days=0,
+        keep_messages=1000,
+        newest=lambda: 5000,
+        last_arrival=lambda: 1,
+        wall=FakeClock().now,
+    )
+    said: list[BaseException] = []
+    retention.on_error = said.append
+    _run(retention, 3)
+    assert len(broken.asked) == 3 and {b.after for b in broken.asked} == {0}
+    assert [str(e) for e in said] == ["disk I/O error"]
