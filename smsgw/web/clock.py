@@ -49,7 +49,7 @@ class ClockRoutes:
     def read(self, request: server.Request) -> dict[str, Any]:
         """The time of the carrier, or of ``?namespace=``, and how far it runs ahead of the
         wall clock."""
-        return self._reading(_namespace(query(request, "namespace"), "?namespace=", "bad_query"))
+        return self._reading(_namespace(query(request, "namespace") or "", "?namespace=", "bad_query"))
 
     def _reading(self, namespace: str) -> dict[str, Any]:
         ahead = self.clocks.offset(namespace)
@@ -80,7 +80,7 @@ class ClockRoutes:
                 f"advance_seconds must be a number of seconds above 0 and at most {MAX_ADVANCE:.0f}"
                 f" (time only moves forward), not {seconds!r}",
             )
-        namespace = _namespace(body.get("namespace"), "namespace ", "bad_field")
+        namespace = _namespace(body.get("namespace", ""), "namespace ", "bad_field")
         self._advance(namespace, float(seconds))
         for catch_up in self.on_advance:
             catch_up(namespace)
@@ -88,12 +88,10 @@ class ClockRoutes:
 
 
 def _namespace(value: object, named: str, code: str) -> str:
-    """A namespace as a request gives it ("" or None for the carrier's own clock).
+    """A namespace as a request gives it ("" for the carrier's own clock).
 
-    :raises ApiError: 400 with ``code`` when it is no namespace name.
+    :raises ApiError: 400 with ``code`` when it is no namespace name (null is none either).
     """
-    if value is None:
-        return ""
     if not isinstance(value, str) or not NAMESPACE_PATTERN.fullmatch(value):
         raise ApiError(400, code, f"{named}{value!r}: {NAMESPACE_RULE}")
     return value

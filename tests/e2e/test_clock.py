@@ -115,7 +115,7 @@ def test_namespace_clocks_are_kept_across_a_restart_and_dropped_with_their_names
 
 def test_a_namespace_clock_is_named_as_namespaces_are(start_server) -> None:
     smsgw = start_server()
-    for bad in ("has space", 7, "-dash-first"):
+    for bad in ("has space", 7, "-dash-first", None):
         status, error = smsgw.api("POST", "/api/clock", {"advance_seconds": 1, "namespace": bad})
         assert status == 400 and error["error"]["code"] == "bad_field", (bad, error)
         assert "letters, digits" in error["error"]["message"]

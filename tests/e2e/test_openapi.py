@@ -578,6 +578,7 @@ BAD_FIELDS = [
             {"advance_seconds": "1"},
             {"advance_seconds": 1, "x": 1},
             {"advance_seconds": 1, "namespace": "a b"},
+            {"advance_seconds": 1, "namespace": None},
         ],
     ),
     (
