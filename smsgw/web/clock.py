@@ -10,6 +10,7 @@ travel in time at once.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -93,5 +94,5 @@ def _namespace(value: object, named: str, code: str) -> str:
     :raises ApiError: 400 with ``code`` when it is no namespace name (null is none either).
     """
     if not isinstance(value, str) or not NAMESPACE_PATTERN.fullmatch(value):
-        raise ApiError(400, code, f"{named}{value!r}: {NAMESPACE_RULE}")
+        raise ApiError(400, code, f"{named}{json.dumps(value)}: {NAMESPACE_RULE}")
     return value
