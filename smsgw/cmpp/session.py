@@ -32,6 +32,7 @@ from smsgw.cmpp.constants import HIGHEST_VERSION, CommandId, ConnectStatus, Vers
 from smsgw.cmpp.errors import RemoteProtocolError
 from smsgw.cmpp.framing import DEFAULT_MAX_PDU_SIZE, CmppBuffer
 from smsgw.ledger import ContextT, RequestLedger
+from smsgw.outgoing import Outgoing
 
 #: The highest Sequence_Id; CMPP's is a full 32 bits.
 SEQUENCE_MAX = 0xFFFFFFFF
@@ -156,7 +157,7 @@ _RESPONSE_CLASS: dict[type[p.Pdu], type[p.Pdu]] = {
 }
 
 
-class IsmgSession(Generic[ContextT]):
+class IsmgSession(Outgoing, Generic[ContextT]):
     """The gateway's end of one SP connection.
 
     :param config: limits and timers.
@@ -401,22 +402,6 @@ class IsmgSession(Generic[ContextT]):
         """The connection is gone; what it never answered."""
         self.state = State.CLOSED
         return SessionLost(tuple(context for _, context in self._ledger.clear()))
-
-    @property
-    def has_data_to_send(self) -> bool:
-        """Whether output is waiting to be written."""
-        return bool(self._out)
-
-    @property
-    def last_queued(self) -> bytes:
-        """The last PDU queued for the peer and not yet written (a response just given),
-        as its octets; empty if none."""
-        return self._out[-1] if self._out else b""
-
-    def data_to_send(self) -> bytes:
-        """What to write, in order; each PDU whole (one write keeps simple clients whole)."""
-        out, self._out = b"".join(self._out), []
-        return out
 
     def _queue(self, pdu: p.Pdu) -> None:
         self._out.append(codec.encode(pdu, self.version))

@@ -21,6 +21,7 @@ from typing import Any, Generic, TypeAlias
 
 import attrs
 
+from smsgw.outgoing import Outgoing
 from smsgw.smpp import codec, specs
 from smsgw.smpp.constants import (
     INTERFACE_VERSION_34,
@@ -210,7 +211,7 @@ SmscEvent: TypeAlias = (
 # -- the session -----------------------------------------------------------------------
 
 
-class SmscSession(Generic[ContextT]):
+class SmscSession(Outgoing, Generic[ContextT]):
     """The SMSC side of one SMPP session.
 
     ``ContextT`` is what the caller sends its deliveries with (:meth:`send_encoded`) and gets
@@ -473,25 +474,6 @@ class SmscSession(Generic[ContextT]):
         self._transition(Transition.CLOSED)
         lost = tuple(context for command_id, context in self._requests.clear() if command_id in _DELIVERIES)
         return SessionLost(lost)
-
-    def data_to_send(self) -> bytes:
-        """Return and forget the bytes queued for the peer."""
-        if not self._out:
-            return b""
-        data = b"".join(self._out)
-        self._out.clear()
-        return data
-
-    @property
-    def has_data_to_send(self) -> bool:
-        """Whether output is waiting to be written."""
-        return bool(self._out)
-
-    @property
-    def last_queued(self) -> bytes:
-        """The last PDU queued for the peer and not yet written (a response just given),
-        as its octets; empty if none."""
-        return self._out[-1] if self._out else b""
 
     def _transition(self, what: Transition) -> None:
         self.state = TRANSITIONS[(self.state, what)]
