@@ -123,8 +123,9 @@ class Handsets:
             if subscriber.msisdn not in stored:
                 save(subscriber.msisdn, subscriber.name, subscriber.state.value, subscriber.inbox_after)
         subscribers.on_change = lambda s: save(s.msisdn, s.name, s.state.value, s.inbox_after, s.namespace)
-        # Fresh numbers count on from the last one that has messages (read once, here, not
-        # a read of the store per number given out).
+        # Fresh numbers count on from the last one that has messages, or from the last the
+        # store reserved if higher (retention removes messages; read once, here, not a read
+        # of the store per number given out).
         pool = self._fresh_pool
         last = store.last_msisdn(pool) or ""
         digits = last[len(pool) : len(pool) + 7]

@@ -11,6 +11,9 @@ from smsgw.store import sql
 from smsgw.store.records import MessageRecord, SqlValue, TimelineStep
 from smsgw.store.sql import Row
 
+#: The document that keeps the last fresh number reserved (:meth:`SqlReads.reserve_numbers`).
+NUMBERS_KIND, NUMBERS_KEY = "carrier.numbers", "fresh"
+
 
 class SqlReads:
     """What :class:`~smsgw.store.interface.MessageStore` reads, for a store that gives ``_read``."""
@@ -147,12 +150,24 @@ class SqlReads:
         return rows[0][0] if rows else None
 
     def reserve_numbers(self, floor: int, count: int) -> int:
-        """One process owns this store: counting on from ``floor`` reserves."""
-        return floor + count
+        """One process owns this store: counting on from ``floor``, or from the last number
+        reserved before if that is higher, reserves. The last one is kept as a document:
+        retention removes old messages, so the numbers they went to no longer show which
+        numbers were given out."""
+        kept = dict(self.documents(NUMBERS_KIND)).get(NUMBERS_KEY, 0)
+        return self._reserve(max(floor, int(kept)), count)
 
     def reserve_numbers_later(self, floor: int, count: int, then: Callable[[int | None], None]) -> None:
-        """As :meth:`reserve_numbers`, told at once."""
-        then(floor + count)
+        """As :meth:`reserve_numbers` after it (which read the document), told at once."""
+        then(self._reserve(floor, count))
+
+    def _reserve(self, floor: int, count: int) -> int:
+        self.put_document(NUMBERS_KIND, NUMBERS_KEY, floor + count)
+        return floor + count
+
+    def put_document(self, kind: str, key: str, value: object) -> None:
+        """The store's writes give it (:class:`~smsgw.store.writes.QueuedWrites`)."""
+        raise NotImplementedError(f"{type(self).__name__} does not say how it writes")
 
     def msisdns(self, limit: int = 1000) -> list[str]:
         """MSISDNs that have messages (through the msisdn index), at most ``limit``."""

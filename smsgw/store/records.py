@@ -205,13 +205,20 @@ class PruneBatch:
     ``done_at``), to remove. The batch counts rows, not ids, so it walks over the gaps between
     id ranges (a cluster's nodes number apart). The newest message and the one that reached a
     phone last (``last_arrival``) always stay: a restart resumes message ids and arrival
-    numbers from them, so neither is ever handed out again."""
+    numbers from them, so neither is ever handed out again.
+
+    With ``table`` ``"timeline"``, the batch removes steps of payments instead: those recorded
+    before ``ended_before`` (their ``at``), and those beyond the newest ``keep``. The newest
+    step always stays, so step ids keep growing and a poller's ``after`` stays valid.
+    """
 
     after: int
     rows: int
     upto: int
     ended_before: float
-    last_arrival: int
+    last_arrival: int = 0
+    table: str = attrs.field(default="messages", validator=attrs.validators.in_(("messages", "timeline")))
+    keep: int = 0
 
 
 @attrs.frozen

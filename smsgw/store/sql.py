@@ -65,10 +65,17 @@ PRUNE_MESSAGES = (
     "DELETE FROM messages WHERE id > ? AND id <= ? AND report IS NULL AND state NOT IN (0, 1, 6) "
     "AND done_at < ? AND id < (SELECT MAX(id) FROM messages) AND (seen IS NULL OR seen < ?)"
 )
-#: The highest id among a batch's rows (PruneBatch.rows of them above ``after``, up to ``upto``).
-PRUNE_REACH = (
-    "SELECT MAX(id) FROM (SELECT id FROM messages WHERE id > ? AND id <= ? ORDER BY id LIMIT ?) AS batch"
+#: Retention of the timeline: steps older than the cut or beyond the newest ``keep``, the
+#: newest always kept.
+PRUNE_STEPS_BATCH = (
+    "DELETE FROM timeline WHERE id > ? AND id <= ? AND id < (SELECT MAX(id) FROM timeline) "
+    "AND (at < ? OR id <= (SELECT MAX(id) FROM timeline) - ?)"
 )
+#: The highest id among a batch's rows (PruneBatch.rows of them above ``after``, up to ``upto``).
+PRUNE_REACH = {
+    table: f"SELECT MAX(id) FROM (SELECT id FROM {table} WHERE id > ? AND id <= ? ORDER BY id LIMIT ?) AS batch"
+    for table in ("messages", "timeline")
+}
 
 _MESSAGE_ID, _MSISDN = MESSAGE_COLUMNS.index("message_id"), MESSAGE_COLUMNS.index("msisdn")
 #: What each queued write changes, for the log when one is dropped: statement -> describer.
@@ -89,14 +96,16 @@ _WRITES: dict[str, Callable[[tuple[object, ...]], str]] = {
 }
 
 
-def prune_reach_params(batch: PruneBatch) -> tuple[SqlValue, ...]:
-    """The parameters of :data:`PRUNE_REACH` for a batch."""
-    return (batch.after, batch.upto, batch.rows)
+def prune_reach(batch: PruneBatch) -> tuple[str, tuple[SqlValue, ...]]:
+    """The statement (one of :data:`PRUNE_REACH`) and parameters that find where a batch reaches."""
+    return PRUNE_REACH[batch.table], (batch.after, batch.upto, batch.rows)
 
 
-def prune_params(batch: PruneBatch, reached: int) -> tuple[SqlValue, ...]:
-    """The parameters of :data:`PRUNE_MESSAGES` for a batch that reaches ``reached``."""
-    return (batch.after, reached, batch.ended_before, batch.last_arrival)
+def prune_delete(batch: PruneBatch, reached: int) -> tuple[str, tuple[SqlValue, ...]]:
+    """The statement and parameters that remove a batch that reaches ``reached``."""
+    if batch.table == "timeline":
+        return PRUNE_STEPS_BATCH, (batch.after, reached, batch.ended_before, batch.keep)
+    return PRUNE_MESSAGES, (batch.after, reached, batch.ended_before, batch.last_arrival)
 
 
 def describe_write(sql: str, params: tuple[SqlValue, ...]) -> str:

@@ -225,7 +225,7 @@ class SqliteStore(QueuedWrites, SqlReads):
         return True
 
     def prune_later(self, batch: PruneBatch, then: Callable[[PruneDone], None]) -> None:
-        """Remove a batch of final messages (in a transaction of its own, after the queued
+        """Remove a batch of final messages or steps (in a transaction of its own, after the queued
         writes); ``then`` is told at once, on this thread, how many went and how long it took."""
         try:
             self.commit()
@@ -233,9 +233,9 @@ class SqliteStore(QueuedWrites, SqlReads):
             db = self._db
             db.execute("BEGIN")
             try:
-                found = db.execute(sql.PRUNE_REACH, sql.prune_reach_params(batch)).fetchone()[0]
+                found = db.execute(*sql.prune_reach(batch)).fetchone()[0]
                 reached = batch.after if found is None else int(found)
-                deleted = db.execute(sql.PRUNE_MESSAGES, sql.prune_params(batch, reached)).rowcount
+                deleted = db.execute(*sql.prune_delete(batch, reached)).rowcount
             except BaseException:
                 db.execute("ROLLBACK")
                 raise

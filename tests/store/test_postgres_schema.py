@@ -89,7 +89,7 @@ def test_a_version_5_database_gains_the_timeline_and_keeps_its_messages(postgres
     store.add_step(TimelineStep(at=1.0, namespace="run-1.7", msisdn=ALICE, kind="http"))
     assert [s.kind for s in store.timeline(namespace="run-1")] == ["http"]
     store.close()
-    assert schema_version(postgres_url) == [SCHEMA_VERSION] == [6]
+    assert schema_version(postgres_url) == [SCHEMA_VERSION] == [7]
     with psycopg.connect(postgres_url) as db:
         listed = db.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'timeline'").fetchall()
         (collation,) = db.execute(
@@ -105,3 +105,14 @@ def test_a_version_5_database_gains_the_timeline_and_keeps_its_messages(postgres
         "timeline_by_message_id",
         "timeline_by_order_id",
     }
+
+
+def test_autovacuum_follows_retention_closely(postgres_url: str) -> None:
+    """Pruned rows' space is reused after a fiftieth of a table is dead, not a fifth."""
+    PostgresStore(postgres_url).close()
+    with psycopg.connect(postgres_url) as db:
+        options = dict(db.execute(
+            "SELECT relname, reloptions FROM pg_class WHERE relname IN ('messages', 'timeline')"
+        ).fetchall())  # fmt: skip
+    for table in ("messages", "timeline"):
+        assert "autovacuum_vacuum_scale_factor=0.02" in options[table], table

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from smsgw.store.interface import MessageStore
-from smsgw.store.records import PruneBatch, PruneDone
+from smsgw.store.records import PruneBatch, PruneDone, TimelineStep
 from tests.store.test_stores import row
 
 PHONE = "8613800000001"
@@ -82,3 +82,37 @@ def test_a_batch_counts_rows_so_it_walks_over_gaps_in_the_ids(store: MessageStor
     store.commit()
     done = _prune(store, PruneBatch(after=0, rows=2, upto=1 << 41, ended_before=2000.0, last_arrival=9))
     assert (done.deleted, done.reached) == (2, 1 << 40)
+
+
+def test_fresh_numbers_never_repeat_once_the_messages_to_them_are_pruned(open_store: Any) -> None:
+    store = open_store()
+    first = store.reserve_numbers(0, 1000)  # the pool's numbers up to here may have been given out
+    store.reserve_numbers_later(first, 1000, lambda last: None)
+    store.commit()
+    # No message went to any of them (or all were pruned): only the reservation remembers.
+    reopened = open_store()
+    assert reopened.max_id() == 0
+    assert reopened.reserve_numbers(0, 1000) == first + 2000
+
+
+def test_a_timeline_batch_removes_steps_older_than_the_cut_or_beyond_the_newest_kept(
+    store: MessageStore,
+) -> None:
+    for at in (100.0, 100.0, 5000.0, 100.0, 5000.0, 5000.0, 5000.0, 100.0):  # ids 1..8
+        store.add_step(TimelineStep(at=at, namespace="run-1", msisdn=PHONE, kind="http"))
+    store.commit()
+    ids = [step.id for step in store.timeline(namespace="run-1")]
+
+    def batch(after: int, rows: int, ended_before: float, keep: int) -> PruneBatch:
+        return PruneBatch(after, rows, 1 << 62, ended_before, table="timeline", keep=keep)
+
+    # Three rows a batch: ids 1..3 looked at, the two old ones go.
+    done = _prune(store, batch(0, 3, 1000.0, keep=100))
+    assert (done.deleted, done.reached) == (2, ids[2])
+    done = _prune(store, batch(done.reached, 100, 1000.0, keep=100))
+    assert done.deleted == 1  # id 4; id 8 is old too, but the newest step stays
+    assert [s.id for s in store.timeline(namespace="run-1")] == [ids[2], ids[4], ids[5], ids[6], ids[7]]
+    # The count rule: the newest two stay, whatever their age.
+    assert _prune(store, batch(0, 100, 0.0, keep=2)).deleted == 3
+    assert [s.id for s in store.timeline(namespace="run-1")] == ids[6:]
+    assert _prune(store, batch(ids[7], 100, 1e9, keep=1)).reached == ids[7]  # nothing left above
