@@ -529,7 +529,7 @@ def banner(running: Running) -> str:
         *_cmpp_lines(running),
         f"  Console   {e['http_url']}/" + (f"?token={running.http_token}" if running.http_token else ""),
         f"  HTTP API  {e['http_url']}/api/health",
-        f"  store     {e['store']}",
+        f"  store     {e['store']}{_keeps(config)}",
         *(_limits_line(running.descriptors, config) if running.descriptors is not None else []),
         "  short codes: "
         + ", ".join(f"{c} -> {a.system_id}" for a in config.all_accounts for c in a.short_codes),
@@ -570,6 +570,14 @@ def banner(running: Running) -> str:
             f"  WARNING: the merchant's API listens on {merchant.http_host}, reachable beyond this machine"
         )
     return "\n".join(lines)
+
+
+def _keeps(config: Config) -> str:
+    """What retention keeps of final messages, so that nobody is surprised when old ones go."""
+    days, messages = config.store.keep_days, config.store.keep_messages
+    kept = [f"{days:g} days"] if days else []
+    kept += [f"{messages:,} at most"] if messages else []
+    return f" (keeps final messages {', '.join(kept)})" if kept else ""
 
 
 def _ussd_line(config: Config) -> str:

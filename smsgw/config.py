@@ -159,9 +159,9 @@ class StoreSettings:
     lease: float = 10.0
     #: Days a final message (delivered, expired, undeliverable, deleted) that owes nothing is
     #: kept after it ended, by the wall clock (0: no age limit).
-    keep_days: float = 0.0
+    keep_days: float = 7.0
     #: Final messages that owe nothing kept at most, the newest (0: no limit).
-    keep_messages: int = 0
+    keep_messages: int = 1_000_000
 
     @property
     def location(self) -> str:

@@ -478,8 +478,9 @@ def test_command_line_options_override_the_variables(monkeypatch) -> None:
     assert (config.smpp.port, config.http.port) == (3000, 8999)
 
 
-def test_the_store_keeps_everything_unless_told_and_takes_how_long_and_how_many() -> None:
+def test_the_store_keeps_a_week_and_a_million_unless_told_and_takes_how_long_and_how_many() -> None:
     default = config_from_dict({}).store
-    assert (default.keep_days, default.keep_messages) == (0, 0)
+    assert (default.keep_days, default.keep_messages) == (7, 1_000_000)
+    assert config_from_dict({"store": {"keep_days": 0, "keep_messages": 0}}).store.keep_days == 0
     store = config_from_dict({"store": {"keep_days": 0.5, "keep_messages": 1000}}).store
     assert (store.keep_days, store.keep_messages) == (0.5, 1000)
