@@ -25,6 +25,11 @@ clock makes messages old: a message is kept at least ``keep_days`` of real time.
 
 After a pass that removed messages, the store gives the freed pages back to the disk, a few
 at a time (:meth:`~smsgw.store.interface.MessageStore.compact`).
+
+A pass can also be asked for by hand (:meth:`Retention.prune_before`: ``DELETE
+/api/messages``, ``smsgw prune``), retention on or off: rule ``manual``, one at a time, in
+the same batches, ahead of the automatic rules' (a person waits for it), over this node's
+own ids (from :attr:`Retention.first_id`).
 """
 
 from __future__ import annotations
@@ -49,6 +54,23 @@ COUNT_PASS = 1.0
 COMPACT_PAGES = 200
 
 _FOREVER = float("inf")
+#: The rule of a pass asked for by hand.
+MANUAL = "manual"
+
+
+class PruneRunning(Exception):
+    """A manual pass is under way already: one runs at a time."""
+
+
+@attrs.frozen
+class Pruned:
+    """A manual pass ended: how many messages it removed.
+
+    :ivar error: what failed, when the store did (the pass stopped there).
+    """
+
+    deleted: int
+    error: BaseException | None = None
 
 
 @attrs.frozen
@@ -77,8 +99,9 @@ class Retention:
     :param newest: the id of the newest message (the message center's, in memory).
     :param last_arrival: the arrival number of the message that reached a phone last.
     :param wall: the wall clock (epoch seconds), which tests do not move.
-    :ivar on_error: told when a batch failed (it is asked again at the next tick); the edge
-        logs it, once per kind of failure.
+    :ivar on_error: told when a batch of the automatic rules failed (it is asked again at the
+        next tick); the edge logs it, once per kind of failure. A manual pass's failure ends
+        it, and is told to its asker instead.
     """
 
     def __init__(
@@ -97,13 +120,18 @@ class Retention:
         self.newest = newest
         self.last_arrival = last_arrival
         self.wall = wall
-        #: Messages removed so far, by rule (``count``, ``age``), for /metrics.
-        self.pruned = {"count": 0, "age": 0}
+        #: Messages removed so far, by rule (``count``, ``age``, ``manual``), for /metrics.
+        self.pruned = {"count": 0, "age": 0, MANUAL: 0}
         #: Messages the store held when the carrier started (set by it), for /metrics.
         self.stored_at_start = 0
         #: Rows the next batch looks at.
         self.rows = FIRST_BATCH
-        self._passes: dict[str, _Pass | None] = {"count": None, "age": None}
+        #: The lowest id of this node's range (a cluster's node numbers in its own; see
+        #: smsgw.store.nodes): a manual pass walks this node's ids only.
+        self.first_id = 0
+        # The manual pass first: a person waits for it.
+        self._passes: dict[str, _Pass | None] = {MANUAL: None, "count": None, "age": None}
+        self._manual: tuple[Callable[[Pruned], None], int] | None = None  # its then, pruned before
         self._again = {"count": 0.0, "age": 0.0}  # when a rule's next pass starts anyway
         self._last_cut = 0
         self._asked: tuple[str, PruneBatch] | None = None  # the batch under way, by rule
@@ -116,9 +144,34 @@ class Retention:
         """Whether anything is ever removed."""
         return bool(self.keep_days or self.keep_messages)
 
+    def prune_before(self, ended_before: float, then: Callable[[Pruned], None]) -> None:
+        """Remove the final messages that owe nothing and ended before ``ended_before`` (as
+        their ``done_at``), now, retention on or off: a batch a tick, the first at once; then
+        tell ``then`` how many went. The guards are retention's: the newest message and the
+        last arrival stay. Freed pages go back to the disk afterwards, as after any pass.
+
+        :raises PruneRunning: a manual pass is under way already.
+        """
+        if self._manual is not None:
+            raise PruneRunning("a prune asked for by hand is under way; ask again once it has finished")
+        walk = _Pass(self.first_id, self.newest() - 1, ended_before)
+        if walk.after >= walk.upto:
+            then(Pruned(0))
+            return
+        self._passes[MANUAL] = walk
+        self._manual = (then, self.pruned[MANUAL])
+        self.tick()
+
+    def _end_manual(self, error: BaseException | None = None) -> None:
+        assert self._manual is not None
+        then, before = self._manual
+        self._manual = None
+        self._passes[MANUAL] = None
+        then(Pruned(self.pruned[MANUAL] - before, error))
+
     def tick(self) -> None:
         """Start the next batch, unless one is under way; else give freed pages back."""
-        if self._asked is not None or not self.on:
+        if self._asked is not None or not (self.on or self._manual or self._compacting):
             return
         asked = self._next_batch()
         if asked is not None:
@@ -151,6 +204,9 @@ class Retention:
         assert self._asked is not None
         rule, batch = self._asked
         self._asked = None
+        if done.error is not None and rule == MANUAL:  # its asker waits: told now, not asked again
+            self._end_manual(done.error)
+            return
         if done.error is not None:
             said = f"{type(done.error).__name__}: {done.error}"
             if said != self._failing:  # a store that stays broken is said once, not every tick
@@ -168,3 +224,5 @@ class Retention:
         # About BATCH_SECONDS a batch, from how long this one took.
         scaled = self.rows * BATCH_SECONDS / max(done.seconds, 1e-4)
         self.rows = int(min(max(scaled, SMALLEST_BATCH), LARGEST_BATCH))
+        if rule == MANUAL and walk is not None and walk.after >= walk.upto:
+            self._end_manual()

@@ -108,7 +108,7 @@ class CarrierCollector:
         retention = carrier.retention
         yield _counter(
             "smsgw_messages_pruned",
-            "Final messages removed by retention ([store] keep_days, keep_messages)",
+            "Final messages removed by retention ([store] keep_days, keep_messages) and by hand (manual)",
             ["rule"],
             {(rule,): n for rule, n in retention.pruned.items()},
         )

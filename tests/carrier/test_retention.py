@@ -4,8 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from smsgw.carrier.clock import FakeClock
-from smsgw.carrier.retention import LARGEST_BATCH, SMALLEST_BATCH, Keep, Retention
+from smsgw.carrier.retention import (
+    BATCH_SECONDS,
+    LARGEST_BATCH,
+    SMALLEST_BATCH,
+    Keep,
+    Pruned,
+    PruneRunning,
+    Retention,
+)
 from smsgw.store.records import PruneBatch, PruneDone
 from smsgw.store.sqlite import SqliteStore
 from tests.carrier.helpers import Link, make_carrier, submit
@@ -54,7 +64,7 @@ def test_beyond_the_count_the_oldest_final_messages_go_and_owed_ones_stay() -> N
     retention = _retention(store, FakeClock(), messages=1000)
     _run(retention)
     assert _kept(store) == [5, 1500, *range(2001, 3001)]
-    assert retention.pruned == {"count": 1998, "age": 0}
+    assert retention.pruned == {"count": 1998, "age": 0, "manual": 0}
 
 
 def test_past_the_age_final_messages_go_by_the_wall_clock() -> None:
@@ -166,3 +176,134 @@ def test_a_failing_batch_is_asked_again_and_said_once() -> None:
     _run(retention, 3)
     assert len(broken.asked) == 3 and {b.after for b in broken.asked} == {0}
     assert [str(e) for e in said] == ["disk I/O error"]
+
+
+# -- a pass asked for by hand (DELETE /api/messages, smsgw prune) -------------------------
+
+
+def test_a_manual_pass_runs_with_retention_off_and_keeps_what_is_owed_and_the_newest() -> None:
+    """Retention off (keep nothing set): a manual pass still removes the final messages that
+    ended before its cut, a batch a tick, and tells how many once it is done."""
+    store = _store(count=3000, owed={5, 1500}, ended=1000.0)
+    retention = _retention(store, FakeClock())
+    told: list[Pruned] = []
+    retention.prune_before(1000.0 + 2500.5, told.append)  # messages 1..2500 ended before it
+    assert told == []  # the first batch went at once, the rest wait for ticks
+    _run(retention, 10)
+    assert told == [Pruned(2498)]
+    assert _kept(store) == [5, 1500, *range(2501, 3001)]
+    assert retention.pruned == {"count": 0, "age": 0, "manual": 2498}
+
+
+def test_a_manual_pass_keeps_the_newest_and_the_last_arrival_whatever_its_cut() -> None:
+    store = _store(count=10, ended=0.0)
+    retention = _retention(store, FakeClock(), newest=10)
+    told: list[Pruned] = []
+    retention.prune_before(10**12, told.append)
+    _run(retention, 3)
+    assert _kept(store) == [10] and told == [Pruned(9)]
+
+
+class _HeldStore(_TimedStore):
+    """A store whose batches end when the test says (a PostgreSQL worker's, on the way)."""
+
+    def __init__(self) -> None:
+        super().__init__(BATCH_SECONDS)  # batches stay at 1000 rows
+        self.waiting: list[tuple[PruneBatch, object]] = []
+
+    def prune_later(self, batch: PruneBatch, then: object) -> None:
+        self.asked.append(batch)
+        self.waiting.append((batch, then))
+
+    def finish(self, deleted: int = 0, error: BaseException | None = None) -> None:
+        batch, then = self.waiting.pop(0)
+        reached = batch.after if error else min(batch.after + batch.rows, batch.upto)
+        then(PruneDone(deleted, reached, self.seconds, error))  # type: ignore[operator]
+
+
+def _held(keep_messages: int = 0, newest: int = 5000) -> tuple[_HeldStore, Retention]:
+    store = _HeldStore()
+    retention = Retention(
+        store,  # type: ignore[arg-type]
+        keep_days=0,
+        keep_messages=keep_messages,
+        newest=lambda: newest,
+        last_arrival=lambda: newest,
+        wall=FakeClock().now,
+    )
+    return store, retention
+
+
+def test_a_second_manual_pass_is_refused_while_one_runs() -> None:
+    store, retention = _held(newest=500)
+    told: list[Pruned] = []
+    retention.prune_before(100.0, told.append)
+    with pytest.raises(PruneRunning):
+        retention.prune_before(200.0, told.append)
+    store.finish(deleted=7)  # one batch of 1000 rows covers ids 1..499
+    assert told == [Pruned(7)]
+    retention.prune_before(200.0, told.append)  # done: the next one is taken
+    assert store.asked[-1].ended_before == 200.0
+
+
+def test_a_manual_pass_goes_ahead_of_the_automatic_rules_one_batch_at_a_time() -> None:
+    """While the count rule walks, a manual pass takes the next batch, and the count rule
+    goes on from where it was once the manual pass is done."""
+    store, retention = _held(keep_messages=1000, newest=10_000)
+    retention.tick()
+    assert [(b.after, b.ended_before) for b in store.asked] == [(0, float("inf"))]
+    told: list[Pruned] = []
+    retention.prune_before(50.0, told.append)
+    assert len(store.asked) == 1  # one batch at a time: the count rule's is still out
+    store.finish()
+    retention.tick()
+    assert (store.asked[-1].after, store.asked[-1].ended_before) == (0, 50.0)
+    for _ in range(9):
+        store.finish(deleted=1)
+        retention.tick()
+    store.finish(deleted=1)  # the tenth batch reaches 9999: the manual pass is done
+    assert told == [Pruned(10)]
+    retention.tick()
+    assert (store.asked[-1].after, store.asked[-1].ended_before) == (1000, float("inf"))
+
+
+def test_a_manual_pass_that_fails_ends_and_says_why_to_its_asker_alone() -> None:
+    store, retention = _held()
+    said: list[BaseException] = []
+    retention.on_error = said.append
+    told: list[Pruned] = []
+    retention.prune_before(100.0, told.append)
+    store.finish(error=OSError("disk I/O error"))
+    assert [(p.deleted, str(p.error)) for p in told] == [(0, "disk I/O error")]
+    assert said == []  # nothing is asked again: there is nothing to log
+    retention.tick()
+    assert len(store.asked) == 1
+    retention.prune_before(100.0, told.append)  # a new one may be asked for
+    assert len(store.asked) == 2
+
+
+def test_a_manual_pass_with_nothing_to_walk_is_told_at_once() -> None:
+    store, retention = _held(newest=1)
+    told: list[Pruned] = []
+    retention.prune_before(100.0, told.append)
+    assert told == [Pruned(0)] and store.asked == []
+
+
+def test_a_manual_pass_walks_this_nodes_ids_only() -> None:
+    """A cluster's node numbers in its own range: its manual pass starts there."""
+    first = 3 << 40
+    store, retention = _held(newest=first + 500)
+    retention.first_id = first
+    retention.prune_before(100.0, lambda pruned: None)
+    assert (store.asked[0].after, store.asked[0].upto) == (first, first + 499)
+
+
+def test_after_a_manual_pass_the_pages_go_back_with_retention_off(tmp_path: Path) -> None:
+    store = _store(str(tmp_path / "smsgw.db"), count=3000)
+    full, _ = store.store_size()
+    retention = _retention(store, FakeClock())
+    told: list[Pruned] = []
+    retention.prune_before(10**12, told.append)
+    _run(retention, 400)
+    size, free = store.store_size()
+    assert told == [Pruned(2999)] and free == 0 and size < full / 2
