@@ -165,6 +165,7 @@ class Carrier:
             newest=lambda: center.newest_id,
             last_arrival=lambda: center.last_arrival,
             wall=wall,
+            timeline=self.timeline,
         )
 
     def start(self) -> None:
@@ -244,7 +245,6 @@ class Carrier:
         self.center.tick(now)
         self.outbox.tick(now)
         self.ussd.tick(now)
-        self.timeline.tick()
         self.retention.tick()
 
     def advance(self, namespace: str, seconds: float) -> None:

@@ -26,6 +26,11 @@ clock makes messages old: a message is kept at least ``keep_days`` of real time.
 After a pass that removed messages, the store gives the freed pages back to the disk, a few
 at a time (:meth:`~smsgw.store.interface.MessageStore.compact`).
 
+The timeline's steps (:mod:`smsgw.carrier.timeline`) are walked the same way, as rule
+``steps``: beyond the newest ``[timeline] max_steps`` (a pass each time a tenth of that was
+added), and, with ``keep_days``, those recorded longer ago (every :data:`AGE_PASS`). The
+newest step stays, so a poller's ``after`` stays valid.
+
 A pass can also be asked for by hand (:meth:`Retention.prune_before`: ``DELETE
 /api/messages``, ``smsgw prune``), retention on or off: rule ``manual``, one at a time, in
 the same batches, ahead of the automatic rules' (a person waits for it), over this node's
@@ -38,6 +43,7 @@ from collections.abc import Callable
 
 import attrs
 
+from smsgw.carrier.timeline import Timeline
 from smsgw.store.interface import MessageStore
 from smsgw.store.records import PruneBatch, PruneDone
 
@@ -56,6 +62,8 @@ COMPACT_PAGES = 200
 _FOREVER = float("inf")
 #: The rule of a pass asked for by hand.
 MANUAL = "manual"
+#: The rule of a pass over the timeline's steps.
+STEPS = "steps"
 
 
 class PruneRunning(Exception):
@@ -99,6 +107,7 @@ class Retention:
     :param newest: the id of the newest message (the message center's, in memory).
     :param last_arrival: the arrival number of the message that reached a phone last.
     :param wall: the wall clock (epoch seconds), which tests do not move.
+    :param timeline: whose steps are kept to its ``max_steps``, and to ``keep_days``.
     :ivar on_error: told when a batch of the automatic rules failed (it is asked again at the
         next tick); the edge logs it, once per kind of failure. A manual pass's failure ends
         it, and is told to its asker instead.
@@ -113,6 +122,7 @@ class Retention:
         newest: Callable[[], int],
         last_arrival: Callable[[], int],
         wall: Callable[[], float],
+        timeline: Timeline | None = None,
     ) -> None:
         self.store = store
         self.keep_days = keep_days
@@ -120,19 +130,22 @@ class Retention:
         self.newest = newest
         self.last_arrival = last_arrival
         self.wall = wall
+        self.timeline = timeline
         #: Messages removed so far, by rule (``count``, ``age``, ``manual``), for /metrics.
         self.pruned = {"count": 0, "age": 0, MANUAL: 0}
         #: Messages the store held when the carrier started (set by it), for /metrics.
         self.stored_at_start = 0
-        #: Rows the next batch looks at.
-        self.rows = FIRST_BATCH
+        #: Steps of the timeline removed so far, for /metrics.
+        self.steps_pruned = 0
+        #: Rows the next batch looks at, by table: a step costs about twice a message.
+        self.rows = {"messages": FIRST_BATCH, "timeline": FIRST_BATCH}
         #: The lowest id of this node's range (a cluster's node numbers in its own; see
         #: smsgw.store.nodes): a manual pass walks this node's ids only.
         self.first_id = 0
         # The manual pass first: a person waits for it.
-        self._passes: dict[str, _Pass | None] = {MANUAL: None, "count": None, "age": None}
+        self._passes: dict[str, _Pass | None] = {MANUAL: None, "count": None, "age": None, STEPS: None}
         self._manual: tuple[Callable[[Pruned], None], int] | None = None  # its then, pruned before
-        self._again = {"count": 0.0, "age": 0.0}  # when a rule's next pass starts anyway
+        self._again = {"count": 0.0, "age": 0.0, STEPS: 0.0}  # when a rule's next pass starts anyway
         self._last_cut = 0
         self._asked: tuple[str, PruneBatch] | None = None  # the batch under way, by rule
         self._compacting = False
@@ -142,7 +155,7 @@ class Retention:
     @property
     def on(self) -> bool:
         """Whether anything is ever removed."""
-        return bool(self.keep_days or self.keep_messages)
+        return bool(self.keep_days or self.keep_messages or (self.timeline and self.timeline.on))
 
     def prune_before(self, ended_before: float, then: Callable[[Pruned], None]) -> None:
         """Remove the final messages that owe nothing and ended before ``ended_before`` (as
@@ -191,13 +204,31 @@ class Retention:
         if self.keep_days and passes["age"] is None and now >= self._again["age"]:
             passes["age"] = _Pass(0, newest - 1, now - self.keep_days * 86400)
             self._again["age"] = now + AGE_PASS
+        timeline = self.timeline
+        if timeline is not None and timeline.on and passes[STEPS] is None:
+            grown = timeline.added >= timeline.prune_every
+            if grown or (self.keep_days and now >= self._again[STEPS]):
+                # Ids are the store's; the walk ends where no step is left above it.
+                ended_before = now - self.keep_days * 86400 if self.keep_days else -_FOREVER
+                passes[STEPS] = _Pass(0, 1 << 62, ended_before)
+                timeline.added, self._again[STEPS] = 0, now + AGE_PASS
         for rule, walk in passes.items():
             if walk is None:
                 continue
             if walk.after >= walk.upto:
                 passes[rule] = None
                 continue
-            return rule, PruneBatch(walk.after, self.rows, walk.upto, walk.ended_before, self.last_arrival())
+            if rule == STEPS:
+                assert timeline is not None
+                steps = PruneBatch(
+                    walk.after, self.rows["timeline"], walk.upto, walk.ended_before,
+                    table="timeline", keep=timeline.max_steps,
+                )  # fmt: skip
+                return rule, steps
+            messages = PruneBatch(
+                walk.after, self.rows["messages"], walk.upto, walk.ended_before, self.last_arrival()
+            )
+            return rule, messages
         return None
 
     def _done(self, done: PruneDone) -> None:
@@ -218,11 +249,14 @@ class Retention:
         if walk is not None:
             # No row left to look at up to the batch's end: the walk is done up to there.
             walk.after = done.reached if done.reached > batch.after else batch.upto
-        self.pruned[rule] += done.deleted
+        if rule == STEPS:
+            self.steps_pruned += done.deleted
+        else:
+            self.pruned[rule] += done.deleted
         if done.deleted:
             self._compacting = True
         # About BATCH_SECONDS a batch, from how long this one took.
-        scaled = self.rows * BATCH_SECONDS / max(done.seconds, 1e-4)
-        self.rows = int(min(max(scaled, SMALLEST_BATCH), LARGEST_BATCH))
+        scaled = batch.rows * BATCH_SECONDS / max(done.seconds, 1e-4)
+        self.rows[batch.table] = int(min(max(scaled, SMALLEST_BATCH), LARGEST_BATCH))
         if rule == MANUAL and walk is not None and walk.after >= walk.upto:
             self._end_manual()

@@ -11,9 +11,9 @@ themselves, as attribute reads, never a call: ``(record.namespace or timeline.ev
 timeline.on``. A load test's handsets are in no namespace, so with the default mode they pay
 nothing (``tests/test_work_budget.py`` holds them to it). Past the gate, :meth:`Timeline.record`
 builds a :class:`~smsgw.store.records.TimelineStep` and queues it lazily in the store: it rides
-the next commit, or the periodic one. :meth:`Timeline.tick` (every carrier tick) queues a
-prune once a tenth of ``max_steps`` were added since the last, so the table stays bounded,
-oldest steps first.
+the next commit, or the periodic one. Retention (:mod:`smsgw.carrier.retention`) walks the
+table once a tenth of ``max_steps`` were added (:attr:`Timeline.added`), in small batches, so
+it stays bounded, oldest steps first.
 
 Steps the carrier records while it answers a request (the message accepted, delivered, a
 fault struck) are *held* (:meth:`Timeline.hold`) and handed to the front end with its answer
@@ -79,7 +79,7 @@ class Timeline:
         #: Prune once this many steps were added since the last prune: the table holds at most
         #: ``max_steps`` plus a tenth between two prunes.
         self.prune_every = max(1, max_steps // 10)
-        #: Steps added since the last prune was queued.
+        #: Steps added since the last prune started (retention resets it).
         self.added = 0
         self._held: list[TimelineStep] | None = None
         self._store: MessageStore | None = None
@@ -271,12 +271,6 @@ class Timeline:
         if self.wants(namespace):
             ahead = self.clocks.offset(namespace)
             self.record("clock.advance", namespace, "", detail={"seconds": seconds, "ahead": ahead})
-
-    def tick(self) -> None:
-        """Queue a prune once a tenth of ``max_steps`` were added since the last (the carrier's tick)."""
-        if self.added >= self.prune_every and self._store is not None:
-            self._store.prune_steps(self.max_steps)
-            self.added = 0
 
     # -- events that are steps ---------------------------------------------------------
 

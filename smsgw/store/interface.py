@@ -108,12 +108,6 @@ class MessageStore(Protocol):
         :raises TypeError: ``step.detail`` is not JSON-serialisable.
         """
 
-    def prune_steps(self, keep: int) -> None:
-        """Drop all but the newest ``keep`` steps, oldest first (lazy).
-
-        :raises ValueError: ``keep`` is below 1.
-        """
-
     @property
     def urgent(self) -> bool:
         """Whether a queued write gates an answer: commit before answering."""

@@ -55,9 +55,6 @@ INSERT_STEP = (
     f"INSERT INTO timeline ({', '.join(TIMELINE_COLUMNS[1:])}) "
     f"VALUES ({', '.join('?' * (len(TIMELINE_COLUMNS) - 1))})"
 )
-#: Keeps the newest steps: ids are numbered in insertion order, so the oldest go first. At
-#: most ``keep`` stay (fewer where PostgreSQL's numbering left gaps).
-PRUNE_STEPS = "DELETE FROM timeline WHERE id <= (SELECT MAX(id) FROM timeline) - ?"
 #: Retention (smsgw.store.records.PruneBatch): final messages (not SCHEDULED, ENROUTE or
 #: ACCEPTD) that owe nothing (no receipt or MO still owed), in an id range walked along the
 #: primary key, which needs no index of its own on the hot path.
@@ -92,7 +89,6 @@ _WRITES: dict[str, Callable[[tuple[object, ...]], str]] = {
     PUT_DOCUMENT: lambda p: f"{p[0]} {p[1]}",
     DELETE_DOCUMENT: lambda p: f"removal of {p[0]} {p[1]}",
     INSERT_STEP: lambda p: f"timeline step {p[3]} of {p[2] or p[1] or 'no handset'}",
-    PRUNE_STEPS: lambda p: f"pruning of the timeline to {p[0]} steps",
 }
 
 

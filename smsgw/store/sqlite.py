@@ -53,7 +53,7 @@ _DOCUMENTS = """CREATE TABLE IF NOT EXISTS documents (
 # Payments' steps, for GET /api/timeline (smsgw.store.records.TimelineStep), read by handset,
 # by namespace (a range of it: sql.timeline), by message_id or by order, each in id order. The
 # rowid numbers them in insertion order; it is never handed out again as long as the newest
-# row stays, which pruning keeps (QueuedWrites.prune_steps), so a poller's "after" holds.
+# row stays, which retention keeps (smsgw.carrier.retention), so a poller's "after" holds.
 _TIMELINE = (
     """CREATE TABLE IF NOT EXISTS timeline (
     id INTEGER PRIMARY KEY,

@@ -134,17 +134,6 @@ class QueuedWrites:
             )
         )  # fmt: skip
 
-    def prune_steps(self, keep: int) -> None:
-        """Queue (lazily) the removal of all but the newest ``keep`` steps (the bound
-        ``[timeline] max_steps``).
-
-        :raises ValueError: ``keep`` is below 1 (the newest step always stays, so step ids
-            keep growing and a poller's ``after`` stays valid).
-        """
-        if keep < 1:
-            raise ValueError(f"keep {keep} steps: at least 1")
-        self._queue.append((sql.PRUNE_STEPS, (keep,)))
-
     @property
     def urgent(self) -> bool:
         """Whether queued writes gate something to be sent (a response, a delivery)."""

@@ -112,6 +112,12 @@ class CarrierCollector:
             ["rule"],
             {(rule,): n for rule, n in retention.pruned.items()},
         )
+        yield _counter(
+            "smsgw_timeline_steps_pruned",
+            "Steps removed from the timeline ([timeline] max_steps, [store] keep_days)",
+            [],
+            {(): retention.steps_pruned},
+        )
         yield GaugeMetricFamily(
             "smsgw_messages_stored",
             "Messages in the store, as this node counts them (at start, plus accepted, less pruned)",

@@ -16,7 +16,8 @@ from smsgw.carrier.retention import (
     PruneRunning,
     Retention,
 )
-from smsgw.store.records import PruneBatch, PruneDone
+from smsgw.carrier.timeline import Timeline
+from smsgw.store.records import PruneBatch, PruneDone, TimelineStep
 from smsgw.store.sqlite import SqliteStore
 from tests.carrier.helpers import Link, make_carrier, submit
 from tests.store.test_stores import row
@@ -307,3 +308,48 @@ def test_after_a_manual_pass_the_pages_go_back_with_retention_off(tmp_path: Path
     _run(retention, 400)
     size, free = store.store_size()
     assert told == [Pruned(2999)] and free == 0 and size < full / 2
+
+
+def _steps(store: SqliteStore, *ats: float) -> None:
+    for at in ats:
+        store.add_step(TimelineStep(at=at, namespace="ci", msisdn=PHONE, kind="http"))
+    store.commit()
+
+
+def _step_ids(store: SqliteStore) -> list[int]:
+    return [step.id for step in store.timeline(limit=10_000)]
+
+
+def test_the_timeline_keeps_its_newest_steps_walked_once_a_tenth_of_them_was_added() -> None:
+    """With max_steps 50, a pass starts once 5 steps were added since the last one, and walks
+    the table in batches down to the newest 50."""
+    wall, store, timeline = FakeClock(), SqliteStore(":memory:"), Timeline("namespaces", max_steps=50)
+    retention = Retention(
+        store, keep_days=0, keep_messages=0, newest=lambda: 0, last_arrival=lambda: 0, wall=wall.now,
+        timeline=timeline,
+    )  # fmt: skip
+    retention.rows["timeline"] = SMALLEST_BATCH  # several batches
+    _steps(store, *[wall.now()] * 300)
+    timeline.added = 300  # as recording them counted
+    _run(retention)
+    assert _step_ids(store) == list(range(251, 301)) and retention.steps_pruned == 250
+    _steps(store, *[wall.now()] * 4)
+    timeline.added = 4
+    _run(retention)
+    assert len(_step_ids(store)) == 54  # fewer than a tenth: no pass yet
+    _steps(store, wall.now())
+    timeline.added += 1
+    _run(retention)
+    assert _step_ids(store) == list(range(256, 306))
+
+
+def test_steps_recorded_longer_ago_than_keep_days_go_by_the_wall_clock() -> None:
+    wall, store, timeline = FakeClock(start=100 * DAY), SqliteStore(":memory:"), Timeline("namespaces")
+    _steps(store, wall.now() - 8 * DAY, wall.now() - 8 * DAY, wall.now() - DAY, wall.now() - 8 * DAY)
+    retention = Retention(
+        store, keep_days=7, keep_messages=0, newest=lambda: 0, last_arrival=lambda: 0, wall=wall.now,
+        timeline=timeline,
+    )  # fmt: skip
+    _run(retention)
+    assert _step_ids(store) == [3, 4]  # the newest stays, however old
+    assert retention.steps_pruned == 2 and retention.pruned["age"] == 0

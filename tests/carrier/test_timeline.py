@@ -18,17 +18,13 @@ NOWHERE = "8613800000072"
 
 
 class Steps:
-    """What a store is asked to keep: the steps added, and the prunes queued."""
+    """What a store is asked to keep: the steps added."""
 
     def __init__(self) -> None:
         self.added: list[TimelineStep] = []
-        self.prunes: list[int] = []
 
     def add_step(self, step: TimelineStep) -> None:
         self.added.append(step)
-
-    def prune_steps(self, keep: int) -> None:
-        self.prunes.append(keep)
 
     @property
     def kinds(self) -> list[str]:
@@ -98,24 +94,6 @@ def test_held_steps_wait_for_what_goes_before_them() -> None:
     timeline.record("smpp.submit_sm", "ci", IN_CI)
     timeline.add(held)
     assert steps.kinds == ["smpp.submit_sm", "message.accepted", "fault"]
-
-
-def test_a_prune_is_queued_once_a_tenth_of_the_bound_was_added() -> None:
-    """With max_steps 50, every 5 steps added the next tick queues one prune to 50; a tick
-    with fewer added queues none."""
-    timeline, steps, _, _ = attached(max_steps=50)
-    for _ in range(4):
-        timeline.record("http", "ci", IN_CI)
-    timeline.tick()
-    assert steps.prunes == []
-    timeline.record("http", "ci", IN_CI)
-    timeline.tick()
-    timeline.tick()
-    assert steps.prunes == [50]
-    for _ in range(12):
-        timeline.record("http", "ci", IN_CI)
-    timeline.tick()
-    assert steps.prunes == [50, 50]
 
 
 def test_held_steps_count_when_they_are_stored() -> None:

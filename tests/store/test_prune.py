@@ -116,3 +116,6 @@ def test_a_timeline_batch_removes_steps_older_than_the_cut_or_beyond_the_newest_
     assert _prune(store, batch(0, 100, 0.0, keep=2)).deleted == 3
     assert [s.id for s in store.timeline(namespace="run-1")] == ids[6:]
     assert _prune(store, batch(ids[7], 100, 1e9, keep=1)).reached == ids[7]  # nothing left above
+    # The newest step stayed: the next one is numbered after it, so a poller's "after" holds.
+    store.add_step(TimelineStep(at=1.0, namespace="run-1", msisdn=PHONE, kind="late"))
+    assert [s.id for s in store.timeline(namespace="run-1", after=ids[7])] == [ids[7] + 1]

@@ -141,29 +141,6 @@ def test_after_and_limit_page_through_the_steps_for_a_poller(store: MessageStore
     assert [s.id for s in store.timeline(namespace="run-1", after=7)] == [8]  # the read applies the queue
 
 
-def test_pruning_keeps_the_newest_steps_and_numbering_goes_on(store: MessageStore) -> None:
-    """prune_steps(N) drops the oldest steps down to the newest N; new steps are numbered after
-    the newest ever, so a poller's ``after`` still holds."""
-    for n in range(1, 11):
-        store.add_step(step(f"step {n}"))
-    store.prune_steps(3)  # queued behind the steps: it sees them
-    assert store.dirty and not store.urgent
-    store.commit()
-    assert [s.id for s in store.timeline()] == [8, 9, 10]
-    store.prune_steps(1)
-    store.add_step(step("after pruning"))
-    assert [(s.id, s.kind) for s in store.timeline()] == [(10, "step 10"), (11, "after pruning")]
-    with pytest.raises(ValueError, match="at least 1"):
-        store.prune_steps(0)
-
-
-def test_pruning_an_empty_timeline_does_nothing(store: MessageStore) -> None:
-    """With no step yet there is no newest one to count from, and nothing to drop."""
-    store.prune_steps(5)
-    store.commit()
-    assert store.timeline() == []
-
-
 def test_steps_are_there_after_a_reopen_and_numbering_goes_on(open_store: StoreOpener) -> None:
     """What was committed survives a restart; the next step is numbered after the last one."""
     store = open_store()
