@@ -140,7 +140,8 @@ class Retention:
         #: Rows the next batch looks at, by table: a step costs about twice a message.
         self.rows = {"messages": FIRST_BATCH, "timeline": FIRST_BATCH}
         #: The lowest id of this node's range (a cluster's node numbers in its own; see
-        #: smsgw.store.nodes): a manual pass walks this node's ids only.
+        #: smsgw.store.nodes): every pass over messages walks this node's ids only, so
+        #: ``keep_messages`` is per node and no node removes another's.
         self.first_id = 0
         # The manual pass first: a person waits for it.
         self._passes: dict[str, _Pass | None] = {MANUAL: None, "count": None, "age": None, STEPS: None}
@@ -198,11 +199,11 @@ class Retention:
         if self.keep_messages and passes["count"] is None:
             # The newest id is never in a batch: it stays, so a restart numbers on from it.
             cut = min(newest - self.keep_messages, newest - 1)
-            if cut > 0 and (cut > self._last_cut or now >= self._again["count"]):
-                passes["count"] = _Pass(0, cut, _FOREVER)
+            if cut > self.first_id and (cut > self._last_cut or now >= self._again["count"]):
+                passes["count"] = _Pass(self.first_id, cut, _FOREVER)
                 self._last_cut, self._again["count"] = cut, now + COUNT_PASS
         if self.keep_days and passes["age"] is None and now >= self._again["age"]:
-            passes["age"] = _Pass(0, newest - 1, now - self.keep_days * 86400)
+            passes["age"] = _Pass(self.first_id, newest - 1, now - self.keep_days * 86400)
             self._again["age"] = now + AGE_PASS
         timeline = self.timeline
         if timeline is not None and timeline.on and passes[STEPS] is None:

@@ -353,3 +353,20 @@ def test_steps_recorded_longer_ago_than_keep_days_go_by_the_wall_clock() -> None
     _run(retention)
     assert _step_ids(store) == [3, 4]  # the newest stays, however old
     assert retention.steps_pruned == 2 and retention.pruned["age"] == 0
+
+
+def test_a_node_of_a_cluster_removes_only_messages_of_its_own_range() -> None:
+    """keep_messages and keep_days count per node: a node's passes walk its own ids (from
+    first_id), never the lower range of another node sharing the database."""
+    wall = FakeClock(start=100 * DAY)
+    store = _store(count=50, ended=wall.now() - 8 * DAY)  # another node's, long final
+    mine = 1 << 40
+    for n in range(1, 1201):
+        store.insert_message(row(mine + n, PHONE, state=DELIVRD, done_at=wall.now() - 8 * DAY, seen=mine + n))
+    store.commit()
+    for keep in ({"messages": 1000}, {"days": 7}):
+        retention = _retention(store, wall, newest=mine + 1200, **keep)  # type: ignore[arg-type]
+        retention.first_id = mine
+        _run(retention)
+        assert _kept(store)[:50] == list(range(1, 51))
+    assert _kept(store)[50:] == [mine + 1200]
