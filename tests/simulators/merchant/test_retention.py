@@ -21,6 +21,7 @@ from simulators.merchant.http import MerchantApi
 from simulators.merchant.orders import OrderStateError, OrderStatus
 from simulators.merchant.persist import ORDER, PAYMENT, STATE, MerchantRecords, RecordsError
 from simulators.merchant.retention import PASS_SECONDS, OrderRetention
+from simulators.merchant.runner import parse_args
 from smsgw.store.sqlite import SqliteStore
 
 from .helpers import EN, OTHER, ZH, code_from, make_merchant
@@ -254,3 +255,22 @@ def test_a_counter_that_cannot_be_read_is_named(tmp_path: Path) -> None:
     with pytest.raises(RecordsError, match="merchant.state orders"):
         MerchantRecords(make_merchant(), store).restore()
     store.close()
+
+
+@pytest.mark.parametrize(
+    "option",
+    [["--keep-orders", "10"], ["--keep-orders", "-1"], ["--keep-days", "-1"], ["--keep-days", "nan"]],
+)
+def test_smsgw_merchant_refuses_a_rule_that_is_a_typo(
+    option: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--keep-orders`` is 0 or at least 1000 (as ``keep_messages``), ``--keep-days`` 0 or more."""
+    with pytest.raises(SystemExit):
+        parse_args(option)
+    assert option[0] in capsys.readouterr().err
+
+
+def test_smsgw_merchant_takes_a_fraction_of_a_day() -> None:
+    """``--keep-days 0.00001`` is under a second, as in ``[store] keep_days``."""
+    args = parse_args(["--keep-days", "0.00001", "--keep-orders", "1000"])
+    assert (args.keep_days, args.keep_orders) == (0.00001, 1000)
