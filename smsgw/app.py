@@ -457,6 +457,9 @@ def start(config: Config, reactor: Any) -> Any:
             cmpp=(cmpp_port.getHost().host, cmpp_port.getHost().port),
             ahead=carrier.clocks.offset_for,
             timeline=carrier.timeline.note,
+            # Its final orders follow the messages' retention (keep_messages counts orders).
+            keep_days=config.store.keep_days,
+            keep_orders=config.store.keep_messages,
         )
         info["merchant"] = {"url": companion.url}
         root.mount(b"merchant", companion.api)

@@ -105,6 +105,8 @@ class Companion(Protocol):
         cmpp: tuple[str, int] | None = None,
         ahead: Callable[[str], float] | None = None,
         timeline: TimelineSink | None = None,
+        keep_days: float = 0.0,
+        keep_orders: int = 0,
     ) -> Deferred[Any]:
         """Listen on HTTP and start binding to the carrier's SMPP address ``carrier`` (and,
         with protocol ``cmpp``, connecting to its CMPP address ``cmpp``); fire with the
@@ -117,6 +119,10 @@ class Companion(Protocol):
         :param store: the carrier's own (a SQLite file is locked to one connection), where it
             keeps its records across restarts.
         :param timeline: where it records its steps of payments (None: it records none).
+        :param keep_days: the store's retention (``[store] keep_days``): days it keeps what
+            has ended (final orders), by the wall clock; 0 keeps it however old.
+        :param keep_orders: the store's ``[store] keep_messages``, as a count of what has
+            ended (final orders) kept at most, the newest; 0 keeps it all.
         """
 
 

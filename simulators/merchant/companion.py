@@ -88,11 +88,15 @@ class MerchantSettings:
         cmpp: tuple[str, int] | None = None,
         ahead: Callable[[str], float] | None = None,
         timeline: TimelineSink | None = None,
+        keep_days: float = 0.0,
+        keep_orders: int = 0,
     ) -> defer.Deferred[RunningMerchant]:
         """The mock merchant, bound to the carrier at ``carrier`` over real SMPP like any shop's gateway.
 
         Its wallets and orders are kept in the carrier's store (a SQLite file is locked to one
         connection, so it gets the store object), and outlive a restart as the messages do.
+        Its final orders follow the store's retention as the messages do (``keep_days``, and
+        ``keep_orders`` from ``keep_messages``: :mod:`simulators.merchant.retention`).
         """
         if self.password is None:
             raise ValueError("the merchant's password is made up before it starts")
@@ -114,6 +118,8 @@ class MerchantSettings:
             store=store,
             cmpp=(cmpp[0], cmpp[1], self.sp_id) if self.protocol == "cmpp" and cmpp is not None else None,
             timeline=timeline,  # the carrier's: its orders, texts and webhooks, step by step
+            keep_days=keep_days,
+            keep_orders=keep_orders,
         )
 
 

@@ -46,6 +46,7 @@ from twisted.web.http_headers import Headers
 
 from simulators.merchant.actions import Action, EndUssd, PushUssd, SendSms, ShowUssd, Webhook
 from simulators.merchant.orders import CANCELLED_BY_USER, HANDSET_BUSY, HANDSET_UNREACHABLE, NO_ANSWER
+from simulators.merchant.retention import OrderRetention
 from simulators.merchant.service import Merchant
 from simulators.merchant.timeline import MerchantTimeline, Posted
 from smsgw.cmpp import pdu as cmpp_pdu
@@ -137,6 +138,8 @@ class MerchantEsme:
         :mod:`simulators.merchant.persist`); None keeps them in memory only.
     :param timeline: the carrier's timeline, where its orders, texts, webhooks and debits
         are recorded (:mod:`simulators.merchant.timeline`); None records nothing.
+    :param retention: forgets final orders past the store's rule, from :meth:`tick`
+        (:mod:`simulators.merchant.retention`); None keeps every order.
     """
 
     def __init__(
@@ -155,8 +158,10 @@ class MerchantEsme:
         save: Saver | None = None,
         cmpp: tuple[str, Callable[[Any], defer.Deferred[Any]]] | None = None,
         timeline: TimelineSink | None = None,
+        retention: OrderRetention | None = None,
     ) -> None:
         self.merchant = merchant
+        self.retention = retention
         self.save = save
         self.timeline = MerchantTimeline(merchant, timeline) if timeline is not None else None
         self._clock = clock if clock is not None else reactor.seconds
@@ -237,7 +242,14 @@ class MerchantEsme:
 
     def tick(self) -> None:
         """Let the core's time pass: expire codes, time out pushes (every second, and at once
-        when the carrier's clock jumps, in ``smsgw serve``: see :class:`~smsgw.web.clock.ClockRoutes`)."""
+        when the carrier's clock jumps, in ``smsgw serve``: see :class:`~smsgw.web.clock.ClockRoutes`);
+        forget the final orders retention lets go (committed with the tick's save)."""
+        if self.retention is not None:
+            try:
+                self.retention.tick()
+            except Exception:
+                # Never out of the LoopingCall, which would stop the merchant's clock.
+                log.failure("the merchant's retention failed; it tries again at its next pass")
         # Logged where it failed; the loop keeps ticking, so a store that recovers is written again.
         self._carry_out_later(self.merchant.tick(self.now(), self._ahead))
 

@@ -265,11 +265,12 @@ class MerchantApi(resource.Resource):
                 raise ApiError(
                     400, "bad_query", f"?before={before!r} is not an order id; pass a page's next_before"
                 )
-        page = self.merchant.orders.page(number, limit or PAGE)
-        last = order_number(page[-1].id) if page else None
+        limit = limit or PAGE
+        # One more than asked tells whether an older order is kept (retention leaves gaps).
+        page = self.merchant.orders.page(number, limit + 1)
         return {
-            "orders": [order_json(order) for order in page],
-            "next_before": page[-1].id if last is not None and last > 1 else None,
+            "orders": [order_json(order) for order in page[:limit]],
+            "next_before": page[limit - 1].id if len(page) > limit else None,
         }
 
     def create_order(self, request: server.Request) -> Any:

@@ -12,8 +12,9 @@ callback URL, returns the :class:`~simulators.merchant.actions.Webhook` that tel
 
 from __future__ import annotations
 
+import bisect
 import enum
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Literal
 
 import attrs
@@ -178,11 +179,17 @@ def order_number(order_id: str) -> int | None:
 
 
 class Orders:
-    """Every order, by id (``ord_0001``, ``ord_0002``, … from a counter of this book)."""
+    """Every order kept, by id (``ord_0001``, ``ord_0002``, … from a counter of this book).
+
+    Retention may forget final orders (:meth:`forget`), so the numbers kept can have gaps; the
+    counter never goes back, so an id is never handed out twice.
+    """
 
     def __init__(self) -> None:
         self._orders: dict[str, Order] = {}
-        # Number n is at index n - 1: ids are never skipped nor removed, so a page is a slice.
+        # The numbers kept, ascending, and their orders at the same index: a page is a bisect
+        # and a slice, however many orders were forgotten in between.
+        self._numbers: list[int] = []
         self._list: list[Order] = []
         self._count = 0
 
@@ -204,29 +211,63 @@ class Orders:
     def load(self, order: Order) -> None:
         """Put back an order kept from an earlier run; the next id continues after it.
 
-        :raises ValueError: its id is not the next one (orders are loaded in id order).
+        Numbers may skip (retention forgot the orders between), never go back.
+
+        :raises ValueError: its id is not an order id, or not above the last one loaded
+            (orders are loaded in id order).
         """
-        if order_number(order.id) != self._count + 1:
+        number = order_number(order.id)
+        if number is None or number <= self._count:
             raise ValueError(
-                f"order {order.id} is out of sequence: the next order is number {self._count + 1}"
+                f"order {order.id} is out of sequence: the next order is number {self._count + 1} or above"
             )
-        self._count += 1
+        self._count = number
         self._orders[order.id] = order
+        self._numbers.append(number)
         self._list.append(order)
+
+    def continue_after(self, count: int) -> None:
+        """Number the next order after ``count`` at least: the counter an earlier run kept, so
+        the ids of orders it forgot are not handed out again."""
+        self._count = max(self._count, count)
+
+    def forget(self, order_ids: Iterable[str]) -> list[Order]:
+        """Drop these orders from the book (retention); the counter stays where it is.
+
+        :returns: the orders dropped, in id order.
+        :raises OrderNotFound: one of them is not in the book (then none is dropped).
+        """
+        gone = {self.get(order_id).id for order_id in order_ids}
+        kept = [(n, o) for n, o in zip(self._numbers, self._list, strict=True) if o.id not in gone]
+        dropped = [o for o in self._list if o.id in gone]
+        self._numbers = [n for n, _ in kept]
+        self._list = [o for _, o in kept]
+        for order in dropped:
+            del self._orders[order.id]
+        return dropped
 
     @property
     def count(self) -> int:
-        """How many orders were ever made (the last id's number)."""
+        """How many orders were ever made (the last id's number), forgotten ones included."""
         return self._count
 
+    @property
+    def newest(self) -> Order | None:
+        """The order with the highest number kept, or None."""
+        return self._list[-1] if self._list else None
+
     def since(self, count: int) -> list[Order]:
-        """The orders made after the first ``count``, oldest first."""
-        return self._list[count:]
+        """The orders kept numbered above ``count``, oldest first."""
+        return self._list[bisect.bisect_right(self._numbers, count) :]
 
     def page(self, before: int | None, limit: int) -> list[Order]:
         """At most ``limit`` orders, newest first, numbered below ``before`` (None: the newest)."""
-        end = self._count if before is None else max(0, min(before - 1, self._count))
+        end = len(self._list) if before is None else bisect.bisect_left(self._numbers, before)
         return self._list[max(0, end - limit) : end][::-1]
+
+    def find(self, order_id: str) -> Order | None:
+        """The order with this id, or None (never made, or forgotten)."""
+        return self._orders.get(order_id)
 
     def get(self, order_id: str) -> Order:
         """The order with this id.

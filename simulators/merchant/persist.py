@@ -6,11 +6,15 @@ What is kept, each as a JSON document of the store (``kind`` / key):
 - ``merchant.payment`` / reference: one debit of a wallet's ledger, written once;
 - ``merchant.order`` / order id: the order, its status history and its one-time code record
   (the code itself, so a waiting order still takes the code the buyer holds after a restart);
-  the next order number follows the last order kept;
+  the next order number follows the last order kept, or ``merchant.state`` / ``orders`` when
+  that is higher;
 - ``merchant.webhook`` / ``<order id>/<status>``: a webhook not yet delivered (or given up);
   put back, it is posted again, so a shop may get a webhook twice, never zero times;
 - ``merchant.state`` / ``rng``: the random generator's state, so codes and references carry on
-  from where they were instead of repeating a seeded run's first ones.
+  from where they were instead of repeating a seeded run's first ones;
+- ``merchant.state`` / ``orders``: the order counter (the highest order number ever handed
+  out), written when retention forgets orders (:meth:`MerchantRecords.forget`), before their
+  documents are deleted, so their ids are not handed out again after a restart.
 
 :meth:`MerchantRecords.save` runs on every path out of the core (the edges call it with the
 core's actions, before they carry them out) and commits: what the merchant answers, acknowledges
@@ -40,6 +44,8 @@ WALLET = "merchant.wallet"
 PAYMENT = "merchant.payment"
 WEBHOOK = "merchant.webhook"
 STATE = "merchant.state"
+#: The key of the order counter among the ``merchant.state`` documents.
+ORDER_COUNTER = "orders"
 
 
 class DocumentStore(Protocol):
@@ -181,11 +187,19 @@ class MerchantRecords:
                 ) from None
             if not order.status.final:
                 self._open[order.id] = _text(document)
-        self._saved_orders = merchant.orders.count
         for key, document in self.store.documents(STATE):
             if key == "rng":
                 version, internal, gauss = document
                 merchant.rng.setstate((version, tuple(internal), gauss))
+            elif key == ORDER_COUNTER:
+                if isinstance(document, bool) or not isinstance(document, int) or document < 0:
+                    raise RecordsError(
+                        f"the merchant's {STATE} {key} in the store cannot be read: "
+                        f"{document!r} is not an order number"
+                    )
+                # Orders retention forgot: their ids are not handed out again.
+                merchant.orders.continue_after(document)
+        self._saved_orders = merchant.orders.count
         self._rng_state = merchant.rng.getstate()
         return [(document["url"], document["payload"]) for _, document in self.store.documents(WEBHOOK)]
 
@@ -243,6 +257,44 @@ class MerchantRecords:
 
         store.commit_then(done)
         return durable
+
+    def forget(self, order_ids: list[str]) -> list[Order]:
+        """Drop final orders, as retention asks (:meth:`Merchant.forget`), and their documents
+        and their payments' with the next commit (the merchant's tick commits right after).
+
+        The order counter is written first, in the same commit, so a restart numbers on from
+        the highest id ever handed out, however many of the newest orders were forgotten.
+
+        :returns: the orders dropped.
+        :raises OrderNotFound: one is not in the books; nothing is dropped.
+        :raises OrderStateError: one is not final yet; nothing is dropped.
+        """
+        merchant = self.merchant
+        ids = set(order_ids)
+        # Their payments, and how many of each ledger's saved ones they are: the ledger is
+        # saved by position (the first ``_saved_payments[msisdn]`` are in the store).
+        payments: list[str] = []
+        saved_gone: dict[str, int] = {}
+        for msisdn in {merchant.orders.get(order_id).msisdn for order_id in ids}:
+            wallet = merchant.wallets.find(msisdn)
+            if wallet is None:
+                continue
+            saved = self._saved_payments.get(msisdn, 0)
+            for index, payment in enumerate(wallet.payments):
+                if payment.order_id in ids:
+                    payments.append(payment.reference)
+                    saved_gone[msisdn] = saved_gone.get(msisdn, 0) + (index < saved)
+        dropped = merchant.forget(order_ids)
+        for msisdn, gone in saved_gone.items():
+            self._saved_payments[msisdn] = self._saved_payments.get(msisdn, 0) - gone
+        store = self.store
+        store.put_document(STATE, ORDER_COUNTER, merchant.orders.count)
+        for order in dropped:
+            self._open.pop(order.id, None)
+            store.delete_document(ORDER, order.id)
+        for reference in payments:
+            store.delete_document(PAYMENT, reference)
+        return dropped
 
     def delivered(self, payload: Mapping[str, Any]) -> None:
         """A webhook was delivered or given up: forget it (with the next commit)."""

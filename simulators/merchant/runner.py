@@ -14,6 +14,7 @@ import os
 import random
 import secrets
 import sys
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -26,10 +27,12 @@ from simulators.merchant.esme import MerchantEsme, WebhookPoster
 from simulators.merchant.http import MerchantApi, make_site
 from simulators.merchant.otp import OtpPolicy
 from simulators.merchant.persist import DocumentStore, MerchantRecords, RecordsError
+from simulators.merchant.retention import OrderRetention
 from simulators.merchant.service import Merchant
 from simulators.merchant.wallets import demo_wallets
 from smsgw.atomic import write_json
 from smsgw.companion import TimelineSink
+from smsgw.config import FEWEST_KEPT
 from smsgw.web.guard import LOOPBACK_NAMES
 
 #: ``smsgw merchant``'s store file, in the working directory, unless ``--store`` says otherwise.
@@ -90,6 +93,9 @@ def start_merchant(
     store: DocumentStore | None = None,
     cmpp: tuple[str, int, str] | None = None,
     timeline: TimelineSink | None = None,
+    keep_days: float = 0.0,
+    keep_orders: int = 0,
+    wall: Callable[[], float] = time.time,
 ) -> defer.Deferred[RunningMerchant]:
     """Listen on HTTP and start binding to the carrier (the bind comes up in the background).
 
@@ -104,9 +110,20 @@ def start_merchant(
         its shared secret), USSD stays on the SMPP bind; None: everything over SMPP.
     :param timeline: the carrier's timeline (``smsgw serve``'s), where the merchant records its
         steps of payments; None records nothing.
+    :param keep_days: days a final order is kept after it ended, by ``wall`` (0: no age limit).
+    :param keep_orders: final orders kept at most, the newest (0: no count limit); see
+        :mod:`simulators.merchant.retention`.
+    :param wall: the wall clock, for ``keep_days`` (never ``clock``, which tests move).
     """
     merchant = Merchant(demo_wallets(), random.Random(seed), config)
     records = None if store is None else MerchantRecords(merchant, store)
+    retention = OrderRetention(
+        merchant.orders,
+        merchant.forget if records is None else records.forget,
+        keep_days=keep_days,
+        keep_orders=keep_orders,
+        wall=wall,
+    )
     try:
         owed = [] if records is None else records.restore()
     except RecordsError as error:
@@ -126,6 +143,7 @@ def start_merchant(
         ahead=ahead,
         save=None if records is None else records.save,
         timeline=timeline,
+        retention=retention if retention.on else None,
         cmpp=(
             None
             if cmpp is None
@@ -169,6 +187,25 @@ def _address(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
+def _keep_days(text: str) -> float:
+    try:
+        days = float(text)
+    except ValueError:
+        days = -1.0
+    if not days >= 0 or days == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected days, 0 or more (0: however old), not {text!r}")
+    return days
+
+
+def _keep_orders(text: str) -> int:
+    if not text.isdecimal() or 0 < int(text) < FEWEST_KEPT:
+        raise argparse.ArgumentTypeError(
+            f"expected 0 (keep them all) or at least {FEWEST_KEPT} orders, not {text!r}: fewer would "
+            "forget a test's orders as they end"
+        )
+    return int(text)
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="smsgw merchant",
@@ -198,6 +235,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--otp-length", type=int, default=6, help="digits of a one-time code (default 6)")
     parser.add_argument("--otp-ttl", type=float, default=300.0, help="seconds a code is valid (default 300)")
     parser.add_argument("--otp-attempts", type=int, default=3, help="tries per code (default 3)")
+    parser.add_argument("--keep-days", type=_keep_days, default=0.0, metavar="DAYS",
+                        help="forget a final order this many days after it ended, by the wall clock "
+                             "(fractions allowed; default 0: however old)")  # fmt: skip
+    parser.add_argument("--keep-orders", type=_keep_orders, default=0, metavar="N",
+                        help=f"keep at most the newest N final orders (default 0: all; else at least "
+                             f"{FEWEST_KEPT})")  # fmt: skip
     parser.add_argument("--log-level", default="info", choices=("debug", "info", "warn", "error"))
     return parser.parse_args(argv)
 
@@ -276,6 +319,8 @@ def main(argv: list[str] | None = None) -> int:
             config=config,
             token=http_token(args.token, args.http_host),
             store=store,
+            keep_days=args.keep_days,
+            keep_orders=args.keep_orders,
         ).addCallbacks(started, failed)
 
     reactor.callWhenRunning(run)

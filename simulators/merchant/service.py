@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import random
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Literal
 
 import attrs
@@ -330,6 +330,33 @@ class Merchant:
             if self._pushes.get(order.msisdn, _Push("", 0.0, "")).order_id != order.id:
                 actions += self._move(order, OrderStatus.FAILED, r.MERCHANT_RESTARTED, now)
         return actions
+
+    # -- retention -----------------------------------------------------------------------
+
+    def forget(self, order_ids: Iterable[str]) -> list[Order]:
+        """Drop final orders from the books, as retention asks: each with its code and its
+        payment (from its buyer's ledger; the balance stays). Their ids are never given again
+        (the order counter stays), and their references may be.
+
+        :returns: the orders dropped, in id order.
+        :raises OrderNotFound: one is not in the books; nothing is dropped.
+        :raises OrderStateError: one is not final yet; nothing is dropped.
+        """
+        orders = [self.orders.get(order_id) for order_id in order_ids]
+        for order in orders:
+            if not order.status.final:
+                raise OrderStateError(f"order {order.id} is {order.status.value}, not final: it is kept")
+        dropped = self.orders.forget(order.id for order in orders)
+        by_buyer: dict[str, set[str]] = {}
+        for order in dropped:
+            self.codes.withdraw(order.id)
+            by_buyer.setdefault(order.msisdn, set()).add(order.id)
+            if order.reference is not None:
+                self._references.discard(order.reference)
+        for msisdn, ids in by_buyer.items():
+            for payment in self.wallets.forget_payments(msisdn, ids):
+                self._references.discard(payment.reference)
+        return dropped
 
     # -- inside --------------------------------------------------------------------------
 

@@ -55,7 +55,13 @@ class MerchantTimeline:
     def changed(self) -> None:
         """Record what the orders' histories gained since the last call (the core just acted)."""
         orders = self.merchant.orders
-        touched = [orders.get(order_id) for order_id in self._open]
+        touched: list[Order] = []
+        for order_id in list(self._open):
+            order = orders.find(order_id)
+            if order is None:  # retention forgot it: it had ended, with nothing left to record
+                del self._open[order_id]
+            else:
+                touched.append(order)
         touched += orders.since(self._seen)
         self._seen = orders.count
         for order in touched:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hmac
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 
 import attrs
 
@@ -263,6 +263,20 @@ class Wallets:
         wallet.payments.append(payment)
         self._changed.add(msisdn)
         return payment
+
+    def forget_payments(self, msisdn: str, order_ids: Collection[str]) -> list[Payment]:
+        """Drop from the ledger of ``msisdn`` the payments of these orders (retention forgot
+        them); the balance stays as it is.
+
+        :returns: the payments dropped, oldest first (none when there is no such wallet).
+        """
+        wallet = self._wallets.get(msisdn)
+        if wallet is None:
+            return []
+        dropped = [p for p in wallet.payments if p.order_id in order_ids]
+        if dropped:
+            wallet.payments = [p for p in wallet.payments if p.order_id not in order_ids]
+        return dropped
 
     def check_pin(self, msisdn: str, pin: str) -> None:
         """Check a PIN in constant time; a right one resets the tries.

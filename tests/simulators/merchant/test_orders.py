@@ -7,6 +7,7 @@ import pytest
 from simulators.merchant.actions import Webhook
 from simulators.merchant.orders import (
     TRANSITIONS,
+    Order,
     OrderNotFound,
     Orders,
     OrderStateError,
@@ -91,6 +92,7 @@ def test_awaiting_filters_by_buyer_and_method() -> None:
 
 
 def test_pages_of_orders_newest_first() -> None:
+    """page() is newest first below ``before``; since() lists the orders after a count."""
     book = Orders()
     for n in range(5):
         book.new("8613800000001", 100 + n, "CNY", "otp", "ShopX", float(n))
@@ -99,3 +101,64 @@ def test_pages_of_orders_newest_first() -> None:
     assert [o.id for o in book.page(2, 2)] == ["ord_0001"]
     assert book.page(1, 2) == [] and [o.id for o in book.page(99, 1)] == ["ord_0005"]
     assert [o.id for o in book.since(3)] == ["ord_0004", "ord_0005"]
+
+
+def _order(number: int) -> Order:
+    return Order(f"ord_{number:04d}", "8613800000001", 100, "CNY", "otp", "ShopX", float(number))
+
+
+def test_orders_kept_with_gaps_load_and_the_next_id_follows_the_last() -> None:
+    """Retention leaves gaps: loading ord_0002, ord_0005, ord_0009 works, and the next is ord_0010."""
+    book = Orders()
+    for number in (2, 5, 9):
+        book.load(_order(number))
+    assert [o.id for o in book] == ["ord_0002", "ord_0005", "ord_0009"] and book.count == 9
+    assert book.new("8613800000001", 100, "CNY", "otp", "ShopX", 10.0).id == "ord_0010"
+
+
+@pytest.mark.parametrize("number", [10, 3])
+def test_an_order_loaded_out_of_order_is_refused(number: int) -> None:
+    """Numbers may skip, never repeat nor go back."""
+    book = Orders()
+    book.load(_order(3))
+    book.load(_order(10))
+    with pytest.raises(ValueError, match="out of sequence"):
+        book.load(_order(number))
+    assert [o.id for o in book] == ["ord_0003", "ord_0010"]
+
+
+def test_the_counter_an_earlier_run_kept_is_not_gone_back_on() -> None:
+    """continue_after raises the counter (orders forgotten past the last one kept), never lowers it."""
+    book = Orders()
+    book.load(_order(4))
+    book.continue_after(7)
+    book.continue_after(2)
+    assert book.new("8613800000001", 100, "CNY", "otp", "ShopX", 0.0).id == "ord_0008"
+
+
+def test_pages_and_since_step_over_forgotten_orders() -> None:
+    """After forget, a page holds ``limit`` kept orders below ``before``, whatever the gaps."""
+    book = Orders()
+    for n in range(10):
+        book.new("8613800000001", 100 + n, "CNY", "otp", "ShopX", float(n))
+    dropped = book.forget(["ord_0007", "ord_0002", "ord_0003", "ord_0008"])
+    assert [o.id for o in dropped] == ["ord_0002", "ord_0003", "ord_0007", "ord_0008"]
+    assert [o.id for o in book.page(None, 3)] == ["ord_0010", "ord_0009", "ord_0006"]
+    assert [o.id for o in book.page(9, 3)] == ["ord_0006", "ord_0005", "ord_0004"]
+    assert [o.id for o in book.page(8, 2)] == ["ord_0006", "ord_0005"]  # before a forgotten id
+    assert [o.id for o in book.page(4, 3)] == ["ord_0001"]
+    assert [o.id for o in book.since(2)] == ["ord_0004", "ord_0005", "ord_0006", "ord_0009", "ord_0010"]
+    assert [o.id for o in book.since(7)] == ["ord_0009", "ord_0010"]
+    assert len(book) == 6 and book.count == 10 and book.find("ord_0007") is None
+    with pytest.raises(OrderNotFound):
+        book.get("ord_0007")
+    assert book.new("8613800000001", 100, "CNY", "otp", "ShopX", 11.0).id == "ord_0011"
+
+
+def test_forgetting_an_unknown_order_forgets_nothing() -> None:
+    """forget() checks every id before it drops any."""
+    book = Orders()
+    book.new("8613800000001", 100, "CNY", "otp", "ShopX", 0.0)
+    with pytest.raises(OrderNotFound):
+        book.forget(["ord_0001", "ord_0002"])
+    assert [o.id for o in book] == ["ord_0001"] and book.page(None, 5)[0].id == "ord_0001"

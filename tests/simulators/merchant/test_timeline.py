@@ -85,3 +85,19 @@ def test_a_text_and_a_webhook_are_told_with_what_the_carrier_answered() -> None:
     assert (failed["sent"], failed["error"], other["order_id"]) == (False, "not bound", "")
     assert (posted["outcome"], posted["status"], posted["url"]) == ("posted", "paid", HOOK)
     assert (ended["outcome"], ended["code"], ended["attempts"]) == ("given_up", 503, 4)
+
+
+def test_an_order_forgotten_before_it_was_told_ended_is_passed_over() -> None:
+    """Retention may forget an order the feed still holds open: the feed goes on with the rest."""
+    merchant, sink = make_merchant(), Sink()
+    feed = MerchantTimeline(merchant, sink)
+    order, _ = merchant.create_order(EN, 2500, "CNY", "otp", HOOK, 100.0)
+    feed.changed()
+    merchant.cancel_order(order.id, 101.0)
+    merchant.forget([order.id])
+    other, _ = merchant.create_order(EN, 300, "CNY", "otp", HOOK, 102.0)
+    feed.changed()
+    assert [(ids["order_id"], detail["status"]) for _, _, detail, ids in sink.steps][2:] == [
+        (other.id, "pending"),
+        (other.id, "awaiting_confirmation"),
+    ]
