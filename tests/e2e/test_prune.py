@@ -1,8 +1,10 @@
-"""A prune by hand: ``DELETE /api/messages?before=`` on a running carrier. Final messages that
-owe nothing go; what is owed, the newest message and the last to reach a phone stay."""
+"""A prune by hand: ``DELETE /api/messages?before=`` on a running carrier, and ``smsgw prune``
+through it or on a store file no smsgw holds. Final messages that owe nothing go; what is
+owed, the newest message and the last to reach a phone stay."""
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from typing import Any
@@ -10,7 +12,8 @@ from typing import Any
 import pytest
 
 from smsgw.web.render import iso
-from tests.e2e.conftest import DEMO, Smsgw, call_json, wait_until
+from tests.e2e.conftest import DEMO, Smsgw, call_json, needs_sqlite_file, wait_until
+from tests.e2e.test_cli import smsgw_command
 from tests.e2e.test_metrics import scrape, value
 
 pytestmark = pytest.mark.e2e
@@ -106,3 +109,81 @@ def test_a_second_delete_while_one_runs_is_409(start_server, connect) -> None:
     assert server.api("DELETE", "/api/messages?before=now")[0] == 200  # done: the next one runs
     # The first pass removed the delivered messages but the newest; the others found none.
     assert value(scrape(server), "smsgw_messages_pruned_total", rule="manual") == 2
+
+
+# -- smsgw prune -------------------------------------------------------------------------
+
+
+def test_prune_asks_the_running_carrier(start_server, connect) -> None:
+    """smsgw prune --ports-file asks the carrier through its API and prints what went."""
+    server = start_server()
+    _fill(server, connect, 5)
+    ports = str(server.ports_file)
+    kept = smsgw_command("prune", "--ports-file", ports, "--days", "1")
+    assert kept.returncode == 0, kept.stderr
+    assert kept.stdout.startswith("removed 0 messages that ended before ")
+    pruned = smsgw_command("prune", "--ports-file", ports, "--before", "now")
+    assert pruned.returncode == 0, pruned.stderr
+    assert pruned.stdout.startswith("removed 4 messages that ended before ")
+    assert "the store holds 3 messages" in pruned.stdout
+
+
+def test_prune_says_what_is_wrong(tmp_path) -> None:
+    """A usage error is exit 2 and says why; a carrier that does not answer is exit 1."""
+    for args, said in [
+        (["--before", "12345"], "looks like a row id"),
+        (["--before", "soon"], "is not a time"),
+        (["--days", "1", "--compact"], "--compact goes with --store"),
+        (["--days", "1", "--store", str(tmp_path / "x.db"), "--api", "127.0.0.1:1"], "leave out"),
+        (["--days", "1", "--store", "postgresql://smsgw@127.0.0.1/smsgw"], "takes a SQLite file"),
+        (["--days", "-1"], "is not between 0 and 36500 days"),
+        ([], "one of the arguments --before --days is required"),
+    ]:
+        result = smsgw_command("prune", *args)
+        assert (result.returncode, said in result.stderr) == (2, True), (args, result.stderr)
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    down = smsgw_command("prune", "--api", f"127.0.0.1:{port}", "--days", "1")
+    assert down.returncode == 1 and "cannot reach smsgw" in down.stderr
+    missing = smsgw_command("prune", "--store", str(tmp_path / "none.db"), "--days", "1")
+    assert missing.returncode == 1 and "there is no store file" in missing.stderr
+    (tmp_path / "notes.db").write_text("not a database")
+    other = smsgw_command("prune", "--store", str(tmp_path / "notes.db"), "--days", "1")
+    assert other.returncode == 1 and "is not an smsgw store" in other.stderr
+
+
+@needs_sqlite_file
+def test_prune_refuses_the_file_a_running_smsgw_holds(start_server) -> None:
+    server = start_server()
+    held = smsgw_command("prune", "--store", str(server.db), "--days", "0")
+    assert held.returncode == 1
+    assert (
+        f"the store {server.db} is in use by smsgw; run smsgw prune without --store to ask it "
+        "through its API"
+    ) in held.stderr
+
+
+@needs_sqlite_file
+def test_prune_of_a_stopped_carriers_file_then_compact(start_server, connect) -> None:
+    """The carrier stopped, smsgw prune --store removes what it would have (with the same
+    guards), --compact gives the pages back, and the carrier numbers on after a restart."""
+    server = start_server()
+    held, owed, delivered = _fill(server, connect, 400, text="x" * 120)
+    server.stop()
+    pruned = smsgw_command("prune", "--store", str(server.db), "--before", "now")
+    assert pruned.returncode == 0, pruned.stderr
+    assert pruned.stdout.startswith("removed 399 messages that ended before "), pruned.stdout
+    assert "holds 3 messages" in pruned.stdout and " free" in pruned.stdout
+    full = server.db.stat().st_size
+    compacted = smsgw_command("prune", "--store", str(server.db), "--days", "0", "--compact")
+    assert compacted.returncode == 0, compacted.stderr
+    assert "removed 0 messages" in compacted.stdout and "compacted from" in compacted.stdout
+    assert server.db.stat().st_size < full / 2
+    server.start()
+    assert server.message(held)["state"] == "ENROUTE"
+    assert server.message(owed)["state"] == "DELIVRD"
+    assert server.api("GET", f"/api/messages/{delivered[0]}")[0] == 404
+    esme = connect(server)
+    esme.bind("transmitter")
+    assert int(esme.submit_ok(DEMO[1], "after", registered_delivery=0)) == int(delivered[-1]) + 1
