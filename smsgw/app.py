@@ -326,6 +326,7 @@ def start(config: Config, reactor: Any) -> Any:
         from smsgw.store.nodes import PostgresNodeStore
 
         assert isinstance(store, PostgresNodeStore)
+        carrier.retention.first_id = store.first_id  # a prune by hand walks this node's ids
         cluster = ClusterNode(store, carrier, factory.flusher, reactor, clock_book)
         cluster.start()
     try:
@@ -371,6 +372,8 @@ def start(config: Config, reactor: Any) -> Any:
                 info,
                 deliveries.pdu_log,
                 factory.reads,
+                retention=carrier.retention,
+                now=clock.now,
             ).routes()
             + handset_routes.routes()
             + clock_routes.routes()

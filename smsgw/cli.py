@@ -71,6 +71,16 @@ def _seconds(most: float) -> Callable[[str], float]:
     return seconds
 
 
+def _days(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of days") from None
+    if not 0 <= value <= 36500:
+        raise argparse.ArgumentTypeError(f"{text} is not between 0 and 36500 days")
+    return value
+
+
 def _api_url(text: str) -> str:
     """The API's base URL; ``HOST:PORT`` alone means ``http://HOST:PORT``, as curl reads it."""
     url = text.strip().rstrip("/")
@@ -204,6 +214,41 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout", type=_seconds(60), default=3.0, metavar="SECONDS", help="how long to wait (default 3)"
     )
     _target_options(health)
+
+    prune = commands.add_parser(
+        "prune",
+        help="remove old final messages now: through a running carrier's API, or from a store "
+        "file no smsgw holds (--store)",
+        description="Remove the final messages that owe nothing and ended before a time. What is "
+        "still owed (held, scheduled, a receipt or MO not taken), the newest message and the last "
+        "to reach a phone stay. Exit 0 when done, 1 when refused or unreachable, 2 for a usage error.",
+    )
+    cut = prune.add_mutually_exclusive_group(required=True)
+    cut.add_argument(
+        "--before",
+        metavar="TIME",
+        help="messages that ended before TIME go: ISO 8601 (2026-12-01T00:00:00Z), epoch seconds, "
+        "or now (the carrier's clock)",
+    )
+    cut.add_argument(
+        "--days", type=_days, metavar="N", help="messages that ended more than N days ago go (wall clock)"
+    )
+    prune.add_argument(
+        "--store", metavar="FILE", help="prune this SQLite store file itself; no smsgw may be running on it"
+    )
+    prune.add_argument(
+        "--compact",
+        action="store_true",
+        help="with --store: give every freed page back to the disk (converting an old file: one VACUUM)",
+    )
+    prune.add_argument(
+        "--timeout",
+        type=_seconds(3600),
+        default=300.0,
+        metavar="SECONDS",
+        help="how long to wait for the carrier's answer (default 300)",
+    )
+    _target_options(prune)
 
     phone = commands.add_parser("phone", help="a feature phone in the terminal")
     phone.add_argument("msisdn", help="the handset, e.g. +8613800000001")
@@ -398,6 +443,44 @@ def health(args: argparse.Namespace) -> int:
     return 0 if status == "ok" else 1
 
 
+def prune(args: argparse.Namespace) -> int:
+    """Remove old final messages through the carrier's API, or from a file (``--store``)."""
+    import time
+
+    from smsgw.moments import NotAMoment, parse_moment
+    from smsgw.pruning import PruneFailed, prune_file, prune_online
+    from smsgw.web.render import iso
+
+    usage = None
+    if args.store is not None and (args.ports_file or args.api):
+        usage = "--store prunes a file itself, not through a carrier: leave out --ports-file and --api"
+    elif args.compact and args.store is None:
+        usage = "--compact goes with --store (a running carrier gives freed pages back by itself)"
+    elif args.before is not None:
+        try:
+            parse_moment(args.before, time.time)
+        except NotAMoment as error:
+            usage = f"--before {error}"
+    if usage is not None:
+        print(f"smsgw prune: {usage}", file=sys.stderr)
+        return 2
+    try:
+        if args.store is not None:
+            said = prune_file(args.store, args.before, args.days, compact=args.compact)
+        else:
+            target = _endpoints(args)
+            before = args.before if args.days is None else iso(time.time() - args.days * 86400)
+            assert before is not None  # one of the two is required
+            said = prune_online(
+                target["http_url"], before, timeout=args.timeout, token=target.get("http_token")
+            )
+    except PruneFailed as failed:
+        print(f"smsgw: {failed}", file=sys.stderr)
+        return failed.status
+    print(said)
+    return 0
+
+
 def inbox(args: argparse.Namespace) -> int:
     """Print a handset's inbox, or wait for its next message.
 
@@ -465,7 +548,7 @@ def main(argv: list[str] | None = None) -> int:
         target = _endpoints(args)
         use_token(target["http_url"], target.get("http_token"))  # the ports file's, if any
         return run_phone(args.msisdn, target["http_url"])
-    command = {"send": send, "inbox": inbox, "health": health}[args.command]
+    command = {"send": send, "inbox": inbox, "health": health, "prune": prune}[args.command]
     return command(args)
 
 

@@ -160,9 +160,9 @@ class Retention:
 
     def prune_before(self, ended_before: float, then: Callable[[Pruned], None]) -> None:
         """Remove the final messages that owe nothing and ended before ``ended_before`` (as
-        their ``done_at``), now, retention on or off: a batch a tick, the first at once; then
-        tell ``then`` how many went. The guards are retention's: the newest message and the
-        last arrival stay. Freed pages go back to the disk afterwards, as after any pass.
+        their ``done_at``), retention on or off: a batch a tick from the next one, then tell
+        ``then`` how many went. The guards are retention's: the newest message and the last
+        arrival stay. Freed pages go back to the disk afterwards, as after any pass.
 
         :raises PruneRunning: a manual pass is under way already.
         """
@@ -174,7 +174,6 @@ class Retention:
             return
         self._passes[MANUAL] = walk
         self._manual = (then, self.pruned[MANUAL])
-        self.tick()
 
     def _end_manual(self, error: BaseException | None = None) -> None:
         assert self._manual is not None

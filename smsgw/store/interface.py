@@ -22,6 +22,10 @@ class StoreError(Exception):
     """A store cannot be opened or used; the message says which store and why, and how to fix it."""
 
 
+class StoreInUse(StoreError):
+    """Another process holds the store (a running smsgw holds its SQLite file alone)."""
+
+
 #: A kept subscriber as stored: (msisdn, name, state, inbox_after, namespace).
 SubscriberRow = tuple[str, str, str, int, str]
 

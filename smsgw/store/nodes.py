@@ -164,14 +164,15 @@ class PostgresNodeStore(PostgresStore):
         self.slot = slot
 
     @property
-    def _first_id(self) -> int:
+    def first_id(self) -> int:
+        """Where this node's range of row ids starts (its rows are numbered above it)."""
         return self.slot << SLOT_BITS
 
     # -- reads of this node's own rows ---------------------------------------------------
 
     def max_id(self) -> int:
         """The highest row id in this node's range (its range's start when it has none)."""
-        first = self._first_id
+        first = self.first_id
         rows = self._read(
             "SELECT COALESCE(MAX(id), ?) FROM messages WHERE id BETWEEN ? AND ?",
             (first, first, first + (1 << SLOT_BITS) - 1),
@@ -180,7 +181,7 @@ class PostgresNodeStore(PostgresStore):
 
     def max_seen(self) -> int:
         """The latest arrival this node numbered (arrivals are numbered in its range too)."""
-        first = self._first_id
+        first = self.first_id
         rows = self._read(
             "SELECT COALESCE(MAX(seen), ?) FROM messages WHERE seen BETWEEN ? AND ?",
             (first, first, first + (1 << SLOT_BITS) - 1),

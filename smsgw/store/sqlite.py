@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import cast
 
 from smsgw.store import sql
-from smsgw.store.interface import StoreError
+from smsgw.store.interface import StoreError, StoreInUse
 from smsgw.store.queries import SqlReads
 from smsgw.store.records import MessageRecord, PruneBatch, PruneDone, SqlValue
 from smsgw.store.sql import Row, Write, describe_write
@@ -197,7 +197,7 @@ class SqliteStore(QueuedWrites, SqlReads):
             self.compactable = self._make_compactable()
         except sqlite3.OperationalError as error:
             if "locked" in str(error):
-                raise StoreError(
+                raise StoreInUse(
                     f"the store {path} is in use by another process (another smsgw?); "
                     "stop it or choose another file with --db"
                 ) from error
@@ -270,6 +270,21 @@ class SqliteStore(QueuedWrites, SqlReads):
         if free == 0 or not self.compactable:
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return free
+
+    def compact_all(self) -> None:
+        """Give every free page back to the disk at once, and truncate the write-ahead log
+        (``smsgw prune --compact``, while no smsgw runs). A file made before compaction,
+        whatever its size, is converted for it first: one VACUUM, which rewrites the file
+        (about 0.4 s per 40 MB, and as much free disk for the copy).
+        """
+        self.commit()
+        if self.compactable:
+            self._db.executescript("PRAGMA incremental_vacuum")  # no count: every free page
+        else:
+            self._db.execute("PRAGMA auto_vacuum = INCREMENTAL")
+            self._db.execute("VACUUM")
+            self.compactable = True
+        self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def commit(self) -> None:
         """Apply every queued write in one transaction and make it durable.

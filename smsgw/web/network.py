@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import struct
 import time
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -14,8 +15,10 @@ from smsgw import __version__
 from smsgw.carrier.binds import BindDesk
 from smsgw.carrier.handsets import Handsets
 from smsgw.carrier.messagelog import MessageLog
+from smsgw.carrier.retention import Pruned, PruneRunning, Retention
 from smsgw.digits import ascii_int
 from smsgw.frontend.smpp.pdulog import PduLog
+from smsgw.moments import FORMS, NotAMoment, RowIdLike, parse_moment
 from smsgw.server.reads import Reads, inline_reads
 from smsgw.smpp.constants import MessageState, command_name
 from smsgw.store.records import MessageRecord
@@ -34,6 +37,8 @@ class NetworkRoutes:
     :param pdu_log: the SMPP front end's log of recent messages' PDUs.
     :param reads: where reads of the store run (:mod:`smsgw.server.reads`): answers that read it
         are Deferreds.
+    :param retention: what removes old messages (``DELETE /api/messages`` asks it for a pass).
+    :param now: the carrier's clock, which ``?before=now`` names.
     """
 
     def __init__(
@@ -44,8 +49,13 @@ class NetworkRoutes:
         info: dict[str, Any],
         pdu_log: PduLog,
         reads: Reads = inline_reads,
+        *,
+        retention: Retention | None = None,
+        now: Callable[[], float] = time.time,
     ) -> None:
         self.binds = binds
+        self.retention = retention
+        self.now = now
         self.reads = reads
         self.message_log = messages
         self.handsets = handsets
@@ -60,6 +70,7 @@ class NetworkRoutes:
             ("GET", r"sessions", self.sessions),
             ("DELETE", r"sessions/([^/]+)", self.drop_session),
             ("GET", r"messages", self.messages),
+            ("DELETE", r"messages", self.prune),
             ("GET", r"messages/([^/]+)", self.message),
             ("GET", r"messages/([^/]+)/pdus", self.message_pdus),
         ]
@@ -150,6 +161,53 @@ class NetworkRoutes:
             }
 
         return self.reads(search).addCallback(answer)
+
+    def prune(self, request: server.Request) -> defer.Deferred[dict[str, Any]]:
+        """Remove now the final messages that owe nothing and ended before ``?before=`` (a
+        time), whether retention is on or not; answered once that is done. What is owed, the
+        newest message and the last to reach a phone stay, as retention keeps them."""
+        raw = query(request, "before")
+        if raw is None:
+            raise ApiError(
+                400,
+                "bad_query",
+                f"?before= is missing: give the time final messages ended before to go ({FORMS}); "
+                "without it nothing is removed",
+            )
+        try:
+            before = parse_moment(raw, self.now)
+        except RowIdLike:
+            raise ApiError(
+                400,
+                "bad_query",
+                f"?before={raw} looks like a row id (GET's cursor); DELETE takes a time: ISO 8601 "
+                "or epoch seconds (or now)",
+            ) from None
+        except NotAMoment as error:
+            raise ApiError(400, "bad_query", f"?before= {error}") from None
+        assert self.retention is not None, "NetworkRoutes was built without retention"
+        done: defer.Deferred[Pruned] = defer.Deferred()
+        try:
+            self.retention.prune_before(before, done.callback)
+        except PruneRunning as running:
+            raise ApiError(409, "prune_running", str(running)) from None
+        return done.addCallback(self._pruned, before)
+
+    def _pruned(self, pruned: Pruned, before: float) -> defer.Deferred[dict[str, Any]]:
+        if pruned.error is not None:  # the store failed: 500, and the log says how
+            raise pruned.error
+        assert self.retention is not None
+        store = self.retention.store
+
+        def answer(stored: int) -> dict[str, Any]:
+            size, free = store.store_size()
+            return {
+                "before": iso(before),
+                "deleted": {"messages": pruned.deleted},
+                "store": {"messages": stored, "bytes": size, "free_bytes": free},
+            }
+
+        return self.reads(store.count_messages).addCallback(answer)
 
     def message_pdus(self, request: server.Request, message_id: str) -> defer.Deferred[dict[str, Any]]:
         """The PDUs of a recent message as they crossed the wire, in hex."""

@@ -38,6 +38,7 @@ from smsgw.web.openapi import OpenApiRoutes
 from smsgw.web.timeline import TimelineRoutes
 from tests.e2e.cmppclient import CmppClient
 from tests.e2e.conftest import DEMO, HEX_ACCOUNT_TOML, SHORT_CODE, Smsgw, call_json, wait_until
+from tests.e2e.test_prune import racing_prunes
 
 # The fixtures server, start_server and connect come from tests/e2e/conftest.py.
 
@@ -752,6 +753,17 @@ def faults(api: Client) -> None:
     assert api("DELETE", "/api/faults", 200)["deleted"] == ["openapi-refuse"]
 
 
+def prune(server: Smsgw, api: Client, contract: Contract) -> None:
+    """DELETE /api/messages: 400 without a time or with a row id, 200 once its pass is done,
+    409 while another runs (with a cut long past, so nothing a later phase reads goes)."""
+    for query in ("", "before=12345", "before=soon"):
+        api("DELETE", "/api/messages", 400, query=query, code="bad_query")
+    done = api("DELETE", "/api/messages", 200, query="before=2001-09-09T01:46:40Z")
+    assert done["deleted"] == {"messages": 0} and done["before"] == "2001-09-09T01:46:40.000Z"
+    for status, headers, payload in racing_prunes(server.ports["http_url"], "1000000000").values():
+        contract.check("/api/messages", "DELETE", status, headers, payload)
+
+
 def check_events(events: EventReader, contract: Contract) -> None:
     """Every kind of event arrived on /api/events, each data line matching its documented schema."""
     kinds = {"bound", "unbound", "refused", "message_accepted", "message_state_changed", "delivery_done"}
@@ -790,6 +802,7 @@ def test_every_answer_matches_the_document(
         no_fresh_number(start_server, contract)
         unrouted(server, contract, message_id)
         ussd(api, esme)
+        prune(server, api, contract)
         api("GET", "/api/clock", 200)
         api("GET", "/api/clock", 400, query="namespace=a%20b", code="bad_query")
         api("POST", "/api/clock", 200, {"advance_seconds": 0.001})

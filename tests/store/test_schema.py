@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from smsgw.store.interface import StoreError
+from smsgw.store.interface import StoreError, StoreInUse
 from smsgw.store.records import TimelineStep
 from smsgw.store.sqlite import SCHEMA_VERSION, SqliteStore
 from tests.store.test_stores import row
@@ -148,3 +148,49 @@ def test_a_store_made_before_compaction_is_converted_once_at_open(tmp_path: Path
     assert store.compactable and store.get_message(200) is not None
     store.close()
     assert _pragma(path, "auto_vacuum") == 2
+
+
+def test_compact_all_gives_every_free_page_back_at_once(tmp_path: Path) -> None:
+    """smsgw prune --compact: one call frees every page pruning left, not a few a tick."""
+    path = tmp_path / "smsgw.db"
+    store = SqliteStore(str(path))
+    _fill(store, 3000)
+    full, _ = store.store_size()
+    store._db.execute("DELETE FROM messages WHERE id <= 2500")
+    store.compact_all()
+    size, free = store.store_size()
+    store.close()
+    assert free == 0 and size < full / 3 and path.stat().st_size < full / 3
+
+
+def test_compact_all_converts_a_file_too_large_to_convert_at_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file made before compaction and over the size converted at open is converted by
+    compact_all, whatever its size (smsgw prune --compact, while no smsgw runs)."""
+    path = tmp_path / "old.db"
+    store = SqliteStore(str(path))
+    _fill(store, 3000)
+    store.close()
+    with closing(sqlite3.connect(path, isolation_level=None)) as db:  # as an earlier smsgw made it
+        db.execute("PRAGMA auto_vacuum = NONE")
+        db.execute("VACUUM")
+    monkeypatch.setattr("smsgw.store.sqlite.CONVERT_AT_OPEN", 0)
+    store = SqliteStore(str(path))
+    assert not store.compactable
+    store._db.execute("DELETE FROM messages WHERE id <= 2500")
+    full, free = store.store_size()
+    assert free > 0
+    store.compact_all()
+    size, free = store.store_size()
+    assert store.compactable and free == 0 and size < full / 3
+    store.close()
+    assert _pragma(path, "auto_vacuum") == 2
+
+
+def test_a_store_held_by_another_smsgw_is_refused_as_in_use(tmp_path: Path) -> None:
+    path = str(tmp_path / "smsgw.db")
+    holder = SqliteStore(path)
+    with pytest.raises(StoreInUse, match="in use by another process"):
+        SqliteStore(path)
+    holder.close()
