@@ -56,29 +56,19 @@ def _node_name(text: str) -> str:
     return text
 
 
-def _seconds(most: float) -> Callable[[str], float]:
-    """An argparse type: a positive number of seconds, at most ``most``."""
+def _amount(unit: str, most: float, *, zero: bool = False) -> Callable[[str], float]:
+    """An argparse type: a number of ``unit`` above 0 (or from 0, with ``zero``) up to ``most``."""
 
-    def seconds(text: str) -> float:
+    def amount(text: str) -> float:
         try:
             value = float(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-        if not 0 < value <= most:
-            raise argparse.ArgumentTypeError(f"{text} is not between 0 and {most:g} seconds")
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number of {unit}") from None
+        if not (0 <= value if zero else 0 < value) or value > most:
+            raise argparse.ArgumentTypeError(f"{text} is not between 0 and {most:g} {unit}")
         return value
 
-    return seconds
-
-
-def _days(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of days") from None
-    if not 0 <= value <= 36500:
-        raise argparse.ArgumentTypeError(f"{text} is not between 0 and 36500 days")
-    return value
+    return amount
 
 
 def _api_url(text: str) -> str:
@@ -174,7 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     send.add_argument(
         "--timeout",
-        type=_seconds(3600),
+        type=_amount("seconds", 3600),
         default=10.0,
         metavar="SECONDS",
         help="with --receipt: how long to wait for the receipts (default 10)",
@@ -185,7 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     inbox.add_argument("msisdn", help="the handset, e.g. +8613800000001")
     inbox.add_argument(
         "--wait",
-        type=_seconds(300),  # the API's longest long poll
+        type=_amount("seconds", 300),  # the API's longest long poll
         metavar="SECONDS",
         help="wait this long for the next message and print it (exit 1 if none came)",
     )
@@ -211,7 +201,11 @@ def build_parser() -> argparse.ArgumentParser:
         "health", help="exit 0 when the carrier answers its health check (a container's HEALTHCHECK)"
     )
     health.add_argument(
-        "--timeout", type=_seconds(60), default=3.0, metavar="SECONDS", help="how long to wait (default 3)"
+        "--timeout",
+        type=_amount("seconds", 60),
+        default=3.0,
+        metavar="SECONDS",
+        help="how long to wait (default 3)",
     )
     _target_options(health)
 
@@ -231,7 +225,10 @@ def build_parser() -> argparse.ArgumentParser:
         "or now (the carrier's clock)",
     )
     cut.add_argument(
-        "--days", type=_days, metavar="N", help="messages that ended more than N days ago go (wall clock)"
+        "--days",
+        type=_amount("days", 36500, zero=True),
+        metavar="N",
+        help="messages that ended more than N days ago go (wall clock)",
     )
     prune.add_argument(
         "--store", metavar="FILE", help="prune this SQLite store file itself; no smsgw may be running on it"
@@ -243,7 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     prune.add_argument(
         "--timeout",
-        type=_seconds(3600),
+        type=_amount("seconds", 3600),
         default=300.0,
         metavar="SECONDS",
         help="how long to wait for the carrier's answer (default 300)",
