@@ -23,8 +23,9 @@ Which clock: a message's ``done_at`` is on its handset's namespace clock, which 
 forward; the age rule compares it with the wall clock (``wall``), so no jump of a test's
 clock makes messages old: a message is kept at least ``keep_days`` of real time.
 
-After a pass that removed messages, the store gives the freed pages back to the disk, a few
-at a time (:meth:`~smsgw.store.interface.MessageStore.compact`).
+The store gives the freed pages back to the disk a few at a time, at each tick after a batch
+that removed rows (:meth:`~smsgw.store.interface.MessageStore.compact`), so the file shrinks
+while a long pass goes on.
 
 The timeline's steps (:mod:`smsgw.carrier.timeline`) are walked the same way, as rule
 ``steps``: beyond the newest ``[timeline] max_steps`` (a pass each time a tenth of that was
@@ -183,15 +184,17 @@ class Retention:
         then(Pruned(self.pruned[MANUAL] - before, error))
 
     def tick(self) -> None:
-        """Start the next batch, unless one is under way; else give freed pages back."""
-        if self._asked is not None or not (self.on or self._manual or self._compacting):
-            return
-        asked = self._next_batch()
-        if asked is not None:
-            self._asked = asked
-            self.store.prune_later(asked[1], self._done)
-        elif self._compacting:
-            self._compacting = self.store.compact(COMPACT_PAGES) > 0
+        """Start the next batch, unless one is under way; then give freed pages back."""
+        if self._asked is None and (self.on or self._manual):
+            asked = self._next_batch()
+            if asked is not None:
+                self._asked = asked
+                self.store.prune_later(asked[1], self._done)
+        # Beside the batches, not after the pass: a pass over a million rows takes minutes,
+        # and under load one follows another. The log is cut back only once they are over.
+        if self._compacting and self._asked is None:
+            idle = not any(self._passes.values())
+            self._compacting = self.store.compact(COMPACT_PAGES, last=idle) > 0 or not idle
 
     def _next_batch(self) -> tuple[str, PruneBatch] | None:
         newest, now, passes = self.newest(), self.wall(), self._passes

@@ -232,9 +232,10 @@ class MessageStore(Protocol):
         queued before; ``then`` is told, on the caller's thread, how many went and how long
         the database took (or what failed)."""
 
-    def compact(self, pages: int) -> int:
+    def compact(self, pages: int, *, last: bool = True) -> int:
         """Give up to ``pages`` free pages of the store back to the disk, where the store can;
-        return how many are still free."""
+        return how many are still free. ``last``: no more pruning follows for now, so the
+        store may also cut back its log once nothing is free."""
 
     def store_size(self) -> tuple[int, int]:
         """Bytes the store takes, and bytes free inside it (which :meth:`compact` gives back)."""

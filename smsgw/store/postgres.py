@@ -382,7 +382,7 @@ class PostgresStore(QueuedWrites, SqlReads):
         PostgreSQL reuses what is pruned inside its files, so none is counted free."""
         return self._size, 0
 
-    def compact(self, pages: int) -> int:
+    def compact(self, pages: int, *, last: bool = True) -> int:
         """Nothing to do: PostgreSQL's autovacuum makes pruned rows' space reusable."""
         return 0
 

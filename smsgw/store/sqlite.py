@@ -255,19 +255,23 @@ class SqliteStore(QueuedWrites, SqlReads):
         logged = os.path.getsize(wal) if self.path != ":memory:" and os.path.exists(wal) else 0
         return pages * page_size + logged, free * page_size
 
-    def compact(self, pages: int) -> int:
-        """Give up to ``pages`` free pages back to the disk; return how many are still free.
+    def compact(self, pages: int, *, last: bool = True) -> int:
+        """Give up to ``pages`` free pages back to the disk; return how many are still free
+        (0 for a file made before compaction: it reuses them, and gives none back).
 
         Commits what is queued first (the vacuum runs between transactions). Once none is
-        left free, the write-ahead log is truncated too.
+        left free and no more pruning follows (``last``), the write-ahead log is truncated
+        too: the file itself shrinks at the log's next checkpoint, which SQLite makes on its
+        own every thousand pages written.
         """
         self.commit()
-        if self.compactable:
-            # executescript, not execute: a pragma that returns no row is stepped once by
-            # execute, which frees one page, not ``pages``.
-            self._db.executescript(f"PRAGMA incremental_vacuum({int(pages)})")
+        if not self.compactable:
+            return 0
+        # executescript, not execute: a pragma that returns no row is stepped once by
+        # execute, which frees one page, not ``pages``.
+        self._db.executescript(f"PRAGMA incremental_vacuum({int(pages)})")
         free = int(self._db.execute("PRAGMA freelist_count").fetchone()[0])
-        if free == 0 or not self.compactable:
+        if free == 0 and last:
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return free
 

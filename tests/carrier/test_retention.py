@@ -135,6 +135,16 @@ def test_pruned_pages_go_back_to_the_disk(tmp_path: Path) -> None:
     assert free == 0 and size < full / 2
 
 
+def test_freed_pages_go_back_beside_the_batches_while_a_long_pass_goes_on(tmp_path: Path) -> None:
+    """A pass over a million rows takes minutes: the file must not wait for its end to shrink."""
+    store = _store(str(tmp_path / "smsgw.db"), count=3000)
+    pages = store._read("PRAGMA page_count")[0][0]
+    retention = _retention(store, FakeClock(), messages=1000)
+    retention.tick()  # the first batch looks at 1000 of the 1999 rows to go
+    assert 1000 < len(_kept(store)) < 3000, "the pass is not over yet"
+    assert store.store_size()[1] == 0 and store._read("PRAGMA page_count")[0][0] < pages * 0.8
+
+
 def test_the_carrier_keeps_what_its_config_says_and_numbers_on_after_a_restart(tmp_path: Path) -> None:
     """Through the carrier: 1,200 delivered messages with keep 1,000 leave the newest 1,000;
     after a restart the next message_id is the next number, never one handed out before."""

@@ -159,8 +159,7 @@ def test_prune_refuses_the_file_a_running_smsgw_holds(start_server) -> None:
     held = smsgw_command("prune", "--store", str(server.db), "--days", "0")
     assert held.returncode == 1
     assert (
-        f"the store {server.db} is in use by smsgw; run smsgw prune without --store to ask it "
-        "through its API"
+        f"the store {server.db} is in use by smsgw; run smsgw prune without --store to ask it through its API"
     ) in held.stderr
 
 
@@ -171,15 +170,15 @@ def test_prune_of_a_stopped_carriers_file_then_compact(start_server, connect) ->
     server = start_server()
     held, owed, delivered = _fill(server, connect, 400, text="x" * 120)
     server.stop()
+    full = server.db.stat().st_size
     pruned = smsgw_command("prune", "--store", str(server.db), "--before", "now")
     assert pruned.returncode == 0, pruned.stderr
     assert pruned.stdout.startswith("removed 399 messages that ended before "), pruned.stdout
-    assert "holds 3 messages" in pruned.stdout and " free" in pruned.stdout
-    full = server.db.stat().st_size
+    assert "holds 3 messages" in pruned.stdout
+    assert server.db.stat().st_size < full / 2  # the pages went back beside the batches
     compacted = smsgw_command("prune", "--store", str(server.db), "--days", "0", "--compact")
     assert compacted.returncode == 0, compacted.stderr
     assert "removed 0 messages" in compacted.stdout and "compacted from" in compacted.stdout
-    assert server.db.stat().st_size < full / 2
     server.start()
     assert server.message(held)["state"] == "ENROUTE"
     assert server.message(owed)["state"] == "DELIVRD"
