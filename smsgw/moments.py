@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 #: Epoch seconds as digits, with a fraction at most to the nanosecond.
 _EPOCH = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,9})?")
@@ -47,7 +47,7 @@ def parse_moment(text: str, now: Callable[[], float]) -> float:
     try:
         moment = datetime.fromisoformat(text)
         if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=timezone.utc)
+            moment = moment.replace(tzinfo=UTC)
         return moment.timestamp()
     except (ValueError, OverflowError):
         raise NotAMoment(f"{shown!r} is not a time: give {FORMS}") from None
