@@ -30,11 +30,11 @@ def racing_prunes(base_url: str, before: str, tries: int = 20) -> dict[int, tupl
         barrier = threading.Barrier(2)
         answers: list[tuple[int, Any, Any]] = []
 
-        def prune() -> None:
+        def prune(barrier: threading.Barrier, answers: list[tuple[int, Any, Any]]) -> None:
             barrier.wait(5)
             answers.append(call_json(url, "DELETE", timeout=30))
 
-        threads = [threading.Thread(target=prune) for _ in range(2)]
+        threads = [threading.Thread(target=prune, args=(barrier, answers)) for _ in range(2)]
         for thread in threads:
             thread.start()
         for thread in threads:
