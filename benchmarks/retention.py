@@ -19,6 +19,11 @@ reference (started once, stores nothing), so every slice has its ratio.
 - **restarted**: smsgw restarted on the store as it is now (timed), ``--slices`` slices: what
   the store costs, apart from what the process went through.
 
+With ``--control N`` the run is the control instead: after *before*, smsgw is restarted with
+retention still off and N slices (**unpruned**) run at the same ``--interval``, the slices the
+*during* phase would run, on a store that grows alike but loses nothing. What *during* costs
+beyond *unpruned* is the prune's own cost.
+
 A slice's line: the store's size on disk (the file and its WAL, ``os.stat``) and as /metrics
 says it (``smsgw_store_bytes``), its free bytes, the messages stored and pruned so far (from
 /metrics); smsgw's submits/s, p99 and max latency, CPU and bytes written per message (the
@@ -312,6 +317,14 @@ class Bench:
             self.slice("before")
         self.stop_smsgw()
 
+        if args.control:
+            self.start_smsgw(0, "control: retention still off")
+            for _ in range(args.control):
+                began = time.monotonic()
+                self.slice("unpruned")
+                time.sleep(max(0.0, args.interval - (time.monotonic() - began)))
+            self.stop_smsgw()
+            return
         self.start_smsgw(args.keep_days, f"keep_days = {args.keep_days:g}")
         self.prune_began = self.started_at
         deadline = self.prune_began + args.timeout
@@ -463,7 +476,7 @@ _SUMMARY = (
     ("pruned", 9),
     ("B/msg", 5),
 )
-PHASES = ("before", "during", "compacting", "after", "restarted")
+PHASES = ("before", "unpruned", "during", "compacting", "after", "restarted")
 
 
 def summary(bench: Bench) -> str:
@@ -536,6 +549,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--start-timeout", type=float, default=300.0, help="seconds for smsgw to start (300)")
     parser.add_argument("--no-reference", action="store_true", help="smsgw alone, without node-smpp")
+    parser.add_argument(
+        "--control", type=int, default=0, metavar="N",
+        help="the control run: after before, N slices with retention still off (unpruned), and no prune",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     if args.keep_days <= 0 or args.keep_days >= args.days[0]:
         parser.error("--keep-days must be above 0 and below the prefilled messages' least age (--days MIN)")
@@ -552,9 +569,12 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         finally:
             bench.close()
-        check = bench.check_store()
+        check = "" if args.control else bench.check_store()
     print()
     print(summary(bench))
+    if args.control:
+        print(f"whole run: {time.monotonic() - began:.0f} s")
+        return 0
     print(
         f"pruned {args.messages:,} in {_num(bench.pruned_after)} s after the restart, compacted after "
         f"{_num(bench.compacted_after)} s; the store on disk after the last restart: "
