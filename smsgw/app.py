@@ -326,7 +326,7 @@ def start(config: Config, reactor: Any) -> Any:
         from smsgw.store.nodes import PostgresNodeStore
 
         assert isinstance(store, PostgresNodeStore)
-        carrier.retention.first_id = store.first_id  # a prune by hand walks this node's ids
+        carrier.retention.id_range = store.id_range  # retention walks this node's ids only
         cluster = ClusterNode(store, carrier, factory.flusher, reactor, clock_book)
         cluster.start()
     try:

@@ -12,6 +12,7 @@ cluster its own messages): a process beside it would not know what it holds in m
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import time
 from typing import Any
@@ -86,6 +87,7 @@ def prune_file(path: str, before: str | None, days: float | None, *, compact: bo
             clock = SystemClock()
             ClockBook(store, Clocks(clock, lambda msisdn: ""), clock).restore()  # "now": the carrier's
             cut = parse_moment(before, clock.now)
+        _note_fresh_numbers(store)
         newest, last_arrival = store.max_id(), store.max_seen()
         retention = Retention(
             store,
@@ -115,6 +117,26 @@ def prune_file(path: str, before: str | None, days: float | None, *, compact: bo
         return said
     finally:
         store.close()
+
+
+#: A number of the fresh pool: a country code, 1700, then seven digits (smsgw.carrier.handsets).
+_FRESH_NUMBER = re.compile(r"\d{1,3}1700(\d{7})")
+
+
+def _note_fresh_numbers(store: Any) -> None:
+    """Before messages go, keep the highest fresh number any went to, for a file no carrier
+    has noted it in yet (one from before retention): a carrier gives fresh numbers above the
+    highest with messages, and would give those numbers out again. Whatever the carrier's
+    country code, the seven digits of a number of its pool are counted, so at worst a few
+    numbers are skipped, never repeated."""
+    from smsgw.store.queries import NUMBERS_KEY, NUMBERS_KIND
+
+    if NUMBERS_KEY in dict(store.documents(NUMBERS_KIND)):
+        return
+    msisdns = [*store.msisdns(limit=1 << 62), *(row[0] for row in store.subscribers())]
+    used = [int(found[1]) for msisdn in msisdns if (found := _FRESH_NUMBER.fullmatch(msisdn))]
+    store.reserve_numbers(max(used, default=0), 0)
+    store.commit()
 
 
 def _check_file(path: str) -> None:

@@ -237,14 +237,29 @@ class Orders:
         :returns: the orders dropped, in id order.
         :raises OrderNotFound: one of them is not in the book (then none is dropped).
         """
-        gone = {self.get(order_id).id for order_id in order_ids}
-        kept = [(n, o) for n, o in zip(self._numbers, self._list, strict=True) if o.id not in gone]
-        dropped = [o for o in self._list if o.id in gone]
-        self._numbers = [n for n, _ in kept]
-        self._list = [o for _, o in kept]
+        gone = sorted({self._number_of(self.get(order_id)) for order_id in order_ids})
+        at = [bisect.bisect_left(self._numbers, number) for number in gone]
+        # Retention forgets the oldest orders, mostly side by side: a run of them goes in one
+        # slice, not a rebuild of the whole book (which a book of a million would feel).
+        runs: list[list[int]] = []
+        for index in at:
+            if runs and runs[-1][1] == index:
+                runs[-1][1] = index + 1
+            else:
+                runs.append([index, index + 1])
+        dropped: list[Order] = []
+        for start, end in reversed(runs):
+            dropped[:0] = self._list[start:end]
+            del self._numbers[start:end], self._list[start:end]
         for order in dropped:
             del self._orders[order.id]
         return dropped
+
+    @staticmethod
+    def _number_of(order: Order) -> int:
+        number = order_number(order.id)
+        assert number is not None, "an order in the book has an order id"
+        return number
 
     @property
     def count(self) -> int:
@@ -282,6 +297,10 @@ class Orders:
     def __iter__(self) -> Iterator[Order]:
         """Orders oldest first (a copy: moving orders while iterating is fine)."""
         return iter(list(self._orders.values()))
+
+    def oldest_first(self) -> Iterator[Order]:
+        """Orders oldest first, without a copy: the book must not change meanwhile."""
+        return iter(self._list)
 
     def __len__(self) -> int:
         return len(self._orders)

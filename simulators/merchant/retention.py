@@ -44,22 +44,42 @@ PASS_SECONDS = 60.0
 Forget = Callable[[list[str]], list[Order]]
 
 
-def due(orders: Orders, *, ended_before: float | None, keep: int, limit: int) -> list[str]:
+def due(
+    orders: Orders,
+    *,
+    ended_before: float | None,
+    keep: int,
+    limit: int,
+    ahead: Callable[[str], float] = lambda msisdn: 0.0,
+) -> list[str]:
     """The ids of the final orders to forget, oldest first, at most ``limit``.
 
     :param ended_before: an order that ended before this goes (None: no age limit).
     :param keep: final orders kept at most, the newest (0: no count limit).
+    :param ahead: how far a buyer's clock runs ahead of the wall clock now.
     """
     newest = orders.newest
-    final = [order for order in orders if order.status.final]
-    over = len(final) - keep if keep else 0
+    # Counting the final orders walks the whole book: only when it holds more than ``keep``.
+    final = sum(order.status.final for order in orders.oldest_first()) if keep and len(orders) > keep else 0
+    over = max(final - keep, 0)
     chosen: list[str] = []
-    for index, order in enumerate(final):
+    finals = 0  # final orders walked so far
+    for order in orders.oldest_first():
         if len(chosen) >= limit:
             break
+        # Orders are numbered as they are made, by the wall clock: once one was made after
+        # the cut (its buyer's clock less how far that runs ahead now, which only grew since),
+        # every later one ended after it too. So a pass walks the old orders, not the book.
+        if finals >= over and (
+            ended_before is None or order.created_at - ahead(order.msisdn) >= ended_before
+        ):
+            break
+        if not order.status.final:
+            continue
+        finals += 1
         if order is newest:
             continue
-        if index < over or (ended_before is not None and order.history[-1].at < ended_before):
+        if finals <= over or (ended_before is not None and order.history[-1].at < ended_before):
             chosen.append(order.id)
     return chosen
 
@@ -73,6 +93,8 @@ class OrderRetention:
         limit); fractions of a day are fine.
     :param keep_orders: final orders kept at most, the newest (0: no count limit).
     :param wall: the wall clock (epoch seconds), which tests do not move.
+    :ivar clock_for: a buyer's clock (the merchant's: in ``smsgw serve``, its handset's
+        namespace's), which an order's times are on; the wall clock until told.
     """
 
     def __init__(
@@ -92,6 +114,7 @@ class OrderRetention:
         self.keep_days = keep_days
         self.keep_orders = keep_orders
         self.wall = wall
+        self.clock_for: Callable[[str], float] = lambda msisdn: wall()
         self.batch = batch
         #: Orders forgotten so far.
         self.forgotten = 0
@@ -122,7 +145,11 @@ class OrderRetention:
         # Set first: a pass that fails is not tried again before the next one is due.
         self._next_pass = now + self.interval
         ended_before = now - self.keep_days * 86400 if self.keep_days else None
-        chosen = due(self.orders, ended_before=ended_before, keep=self.keep_orders, limit=self.batch)
+        clock_for = self.clock_for
+        chosen = due(
+            self.orders, ended_before=ended_before, keep=self.keep_orders, limit=self.batch,
+            ahead=lambda msisdn: clock_for(msisdn) - now,
+        )  # fmt: skip
         if chosen:
             self.forget(chosen)
             self.forgotten += len(chosen)

@@ -153,6 +153,7 @@ def start_merchant(
             )
         ),
     )
+    retention.clock_for = esme.now_for  # an order's times are on its buyer's clock
     api = MerchantApi(merchant, esme.carry_out, esme.now_for, lambda: esme.bound)
 
     def listen(_: None) -> defer.Deferred[Any]:

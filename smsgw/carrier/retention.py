@@ -35,7 +35,7 @@ newest step stays, so a poller's ``after`` stays valid.
 A pass can also be asked for by hand (:meth:`Retention.prune_before`: ``DELETE
 /api/messages``, ``smsgw prune``), retention on or off: rule ``manual``, one at a time, in
 the same batches, ahead of the automatic rules' (a person waits for it), over this node's
-own ids (from :attr:`Retention.first_id`).
+own ids (from :attr:`Retention.id_range`).
 """
 
 from __future__ import annotations
@@ -140,10 +140,10 @@ class Retention:
         self.steps_pruned = 0
         #: Rows the next batch looks at, by table: a step costs about twice a message.
         self.rows = {"messages": FIRST_BATCH, "timeline": FIRST_BATCH}
-        #: The lowest id of this node's range (a cluster's node numbers in its own; see
-        #: smsgw.store.nodes): every pass over messages walks this node's ids only, so
+        #: The ids this carrier numbers, first and last (a cluster's node numbers in its own
+        #: range; see smsgw.store.nodes): every pass over messages walks them only, so
         #: ``keep_messages`` is per node and no node removes another's.
-        self.first_id = 0
+        self.id_range = (0, 1 << 62)
         # The manual pass first: a person waits for it.
         self._passes: dict[str, _Pass | None] = {MANUAL: None, "count": None, "age": None, STEPS: None}
         self._manual: tuple[Callable[[Pruned], None], int] | None = None  # its then, pruned before
@@ -169,7 +169,7 @@ class Retention:
         """
         if self._manual is not None:
             raise PruneRunning("a prune asked for by hand is under way; ask again once it has finished")
-        walk = _Pass(self.first_id, self.newest() - 1, ended_before)
+        walk = _Pass(self.id_range[0], self.newest() - 1, ended_before)
         if walk.after >= walk.upto:
             then(Pruned(0))
             return
@@ -201,11 +201,11 @@ class Retention:
         if self.keep_messages and passes["count"] is None:
             # The newest id is never in a batch: it stays, so a restart numbers on from it.
             cut = min(newest - self.keep_messages, newest - 1)
-            if cut > self.first_id and (cut > self._last_cut or now >= self._again["count"]):
-                passes["count"] = _Pass(self.first_id, cut, _FOREVER)
+            if cut > self.id_range[0] and (cut > self._last_cut or now >= self._again["count"]):
+                passes["count"] = _Pass(self.id_range[0], cut, _FOREVER)
                 self._last_cut, self._again["count"] = cut, now + COUNT_PASS
         if self.keep_days and passes["age"] is None and now >= self._again["age"]:
-            passes["age"] = _Pass(self.first_id, newest - 1, now - self.keep_days * 86400)
+            passes["age"] = _Pass(self.id_range[0], newest - 1, now - self.keep_days * 86400)
             self._again["age"] = now + AGE_PASS
         timeline = self.timeline
         if timeline is not None and timeline.on and passes[STEPS] is None:
@@ -229,8 +229,9 @@ class Retention:
                 )  # fmt: skip
                 return rule, steps
             messages = PruneBatch(
-                walk.after, self.rows["messages"], walk.upto, walk.ended_before, self.last_arrival()
-            )
+                walk.after, self.rows["messages"], walk.upto, walk.ended_before, self.last_arrival(),
+                self.id_range,
+            )  # fmt: skip
             return rule, messages
         return None
 

@@ -168,6 +168,15 @@ class PostgresNodeStore(PostgresStore):
         """Where this node's range of row ids starts (its rows are numbered above it)."""
         return self.slot << SLOT_BITS
 
+    @property
+    def id_range(self) -> tuple[int, int]:
+        """The first and last row id of this node's range (arrivals are numbered in it too)."""
+        return self.first_id, self.first_id + (1 << SLOT_BITS) - 1
+
+    def count_messages(self) -> int:
+        """How many messages of this node's range are stored (a read: at start)."""
+        return int(self._read("SELECT COUNT(*) FROM messages WHERE id BETWEEN ? AND ?", self.id_range)[0][0])
+
     # -- reads of this node's own rows ---------------------------------------------------
 
     def max_id(self) -> int:

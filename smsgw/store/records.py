@@ -205,7 +205,10 @@ class PruneBatch:
     ``done_at``), to remove. The batch counts rows, not ids, so it walks over the gaps between
     id ranges (a cluster's nodes number apart). The newest message and the one that reached a
     phone last (``last_arrival``) always stay: a restart resumes message ids and arrival
-    numbers from them, so neither is ever handed out again.
+    numbers from them, so neither is ever handed out again. ``id_range`` is the ids the
+    carrier numbers (a node of a cluster: its own): the newest is the newest in it, and a
+    message that reached a phone stays unless its arrival was numbered in it too (one that
+    another node delivered after a takeover counts for that node's numbering).
 
     With ``table`` ``"timeline"``, the batch removes steps of payments instead: those recorded
     before ``ended_before`` (their ``at``), and those beyond the newest ``keep``. The newest
@@ -217,6 +220,7 @@ class PruneBatch:
     upto: int
     ended_before: float
     last_arrival: int = 0
+    id_range: tuple[int, int] = (0, 1 << 62)
     table: str = attrs.field(default="messages", validator=attrs.validators.in_(("messages", "timeline")))
     keep: int = 0
 

@@ -60,7 +60,8 @@ INSERT_STEP = (
 #: primary key, which needs no index of its own on the hot path.
 PRUNE_MESSAGES = (
     "DELETE FROM messages WHERE id > ? AND id <= ? AND report IS NULL AND state NOT IN (0, 1, 6) "
-    "AND done_at < ? AND id < (SELECT MAX(id) FROM messages) AND (seen IS NULL OR seen < ?)"
+    "AND done_at < ? AND id < (SELECT MAX(id) FROM messages WHERE id BETWEEN ? AND ?) "
+    "AND (seen IS NULL OR (seen > ? AND seen < ?))"
 )
 #: Retention of the timeline: steps older than the cut or beyond the newest ``keep``, the
 #: newest always kept.
@@ -101,7 +102,8 @@ def prune_delete(batch: PruneBatch, reached: int) -> tuple[str, tuple[SqlValue, 
     """The statement and parameters that remove a batch that reaches ``reached``."""
     if batch.table == "timeline":
         return PRUNE_STEPS_BATCH, (batch.after, reached, batch.ended_before, batch.keep)
-    return PRUNE_MESSAGES, (batch.after, reached, batch.ended_before, batch.last_arrival)
+    first, last = batch.id_range
+    return PRUNE_MESSAGES, (batch.after, reached, batch.ended_before, first, last, first, batch.last_arrival)
 
 
 def describe_write(sql: str, params: tuple[SqlValue, ...]) -> str:

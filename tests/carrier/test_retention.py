@@ -311,7 +311,7 @@ def test_a_manual_pass_walks_this_nodes_ids_only() -> None:
     """A cluster's node numbers in its own range: its manual pass starts there."""
     first = 3 << 40
     store, retention = _held(newest=first + 500)
-    retention.first_id = first
+    retention.id_range = (first, first + (1 << 40) - 1)
     retention.prune_before(100.0, lambda pruned: None)
     retention.tick()
     assert (store.asked[0].after, store.asked[0].upto) == (first, first + 499)
@@ -375,7 +375,7 @@ def test_steps_recorded_longer_ago_than_keep_days_go_by_the_wall_clock() -> None
 
 def test_a_node_of_a_cluster_removes_only_messages_of_its_own_range() -> None:
     """keep_messages and keep_days count per node: a node's passes walk its own ids (from
-    first_id), never the lower range of another node sharing the database."""
+    id_range), never the lower range of another node sharing the database."""
     wall = FakeClock(start=100 * DAY)
     store = _store(count=50, ended=wall.now() - 8 * DAY)  # another node's, long final
     mine = 1 << 40
@@ -384,7 +384,7 @@ def test_a_node_of_a_cluster_removes_only_messages_of_its_own_range() -> None:
     store.commit()
     for keep in ({"messages": 1000}, {"days": 7}):
         retention = _retention(store, wall, newest=mine + 1200, **keep)  # type: ignore[arg-type]
-        retention.first_id = mine
+        retention.id_range = (mine, mine + (1 << 40) - 1)
         _run(retention)
         assert _kept(store)[:50] == list(range(1, 51))
     assert _kept(store)[50:] == [mine + 1200]

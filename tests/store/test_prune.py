@@ -84,6 +84,37 @@ def test_a_batch_counts_rows_so_it_walks_over_gaps_in_the_ids(store: MessageStor
     assert (done.deleted, done.reached) == (2, 1 << 40)
 
 
+NODE_A, NODE_B = 1 << 40, 2 << 40
+
+
+def _node_range(first: int) -> tuple[int, int]:
+    return first, first + (1 << 40) - 1
+
+
+def test_a_node_keeps_its_own_newest_row_whatever_other_nodes_hold(store: MessageStore) -> None:
+    """Node A's newest stored message stays though node B numbers higher, and though A's
+    counter has moved past it (a USSD screen takes an id without a row): a restart of A
+    numbers on from it."""
+    for row_id in (NODE_A + 1, NODE_A + 2, NODE_A + 3, NODE_B + 1):
+        store.insert_message(row(row_id, PHONE, state=EXPIRED, done_at=OLD))
+    store.commit()
+    batch = PruneBatch(NODE_A, 100, NODE_A + 4, 2000.0, NODE_A, _node_range(NODE_A))
+    assert _prune(store, batch).deleted == 2
+    assert store.get_message(NODE_A + 3) is not None and store.get_message(NODE_B + 1) is not None
+
+
+def test_a_node_keeps_a_row_whose_arrival_another_node_numbered(store: MessageStore) -> None:
+    """After a takeover node A delivered node B's message, numbering its arrival in A's range:
+    B's pass keeps it, or A's next start would number an arrival twice."""
+    store.insert_message(row(NODE_B + 1, PHONE, state=DELIVRD, done_at=OLD, seen=NODE_A + 7))
+    store.insert_message(row(NODE_B + 2, PHONE, state=DELIVRD, done_at=OLD, seen=NODE_B + 1))
+    store.insert_message(row(NODE_B + 3, PHONE, state=DELIVRD, done_at=OLD))
+    store.commit()
+    batch = PruneBatch(NODE_B, 100, NODE_B + 3, 2000.0, NODE_B + 5, _node_range(NODE_B))
+    assert _prune(store, batch).deleted == 1
+    assert store.get_message(NODE_B + 1) is not None and store.get_message(NODE_B + 2) is None
+
+
 def test_fresh_numbers_never_repeat_once_the_messages_to_them_are_pruned(open_store: Any) -> None:
     store = open_store()
     first = store.reserve_numbers(0, 1000)  # the pool's numbers up to here may have been given out

@@ -56,8 +56,13 @@ class Shop:
         self.records.save(actions)
         return order, actions
 
-    def cancelled(self, at: float = T0) -> str:
-        order, _ = self.order(at=at)
+    def cancelled(self, at: float = T0, made: float | None = None) -> str:
+        order, _ = self.order(at=at if made is None else made)
+        self.records.save(self.merchant.cancel_order(order.id, at).actions)
+        return str(order.id)
+
+    def cancelled_by(self, msisdn: str, at: float) -> str:
+        order, _ = self.order(msisdn, at=at)
         self.records.save(self.merchant.cancel_order(order.id, at).actions)
         return str(order.id)
 
@@ -104,7 +109,7 @@ def test_a_restart_puts_back_the_orders_kept_between_gaps(tmp_path: Path) -> Non
     shop = Shop(tmp_path / "m.db", wall, keep_days=1)
     old = [shop.cancelled(at=T0 - 2 * DAY) for _ in range(2)]
     waiting, _ = shop.order(ZH, at=T0 - 2 * DAY)
-    recent = shop.cancelled()
+    recent = shop.cancelled(made=T0 - 2 * DAY)  # made with the others, cancelled just now
     also_old = shop.cancelled(at=T0 - 2 * DAY)
     newest = shop.cancelled(at=T0 - 2 * DAY)
     assert shop.tick() == 3
@@ -229,7 +234,7 @@ def test_get_orders_pages_across_gaps(tmp_path: Path) -> None:
     """GET /orders gives ``limit`` kept orders a page, and next_before leads to the oldest kept."""
     wall = Wall()
     shop = Shop(tmp_path / "m.db", wall, keep_days=1)
-    ids = [shop.cancelled(at=T0 if n % 3 == 2 else T0 - 2 * DAY) for n in range(10)]
+    ids = [shop.cancelled(at=T0 if n % 3 == 2 else T0 - 2 * DAY, made=T0 - 2 * DAY) for n in range(10)]
     waiting, _ = shop.order(OTHER, at=T0 - 2 * DAY)
     shop.tick()
     kept = [*ids[2::3], waiting.id]  # ord_0001 is gone: no page may end in an empty one
@@ -274,3 +279,17 @@ def test_smsgw_merchant_takes_a_fraction_of_a_day() -> None:
     """``--keep-days 0.00001`` is under a second, as in ``[store] keep_days``."""
     args = parse_args(["--keep-days", "0.00001", "--keep-orders", "1000"])
     assert (args.keep_days, args.keep_orders) == (0.00001, 1000)
+
+
+def test_an_order_on_a_clock_run_ahead_does_not_keep_the_older_ones_behind_it(tmp_path: Path) -> None:
+    """A pass stops at the first order made after the cut, by the wall clock: that of a buyer
+    whose clock runs 3 days ahead is read back to the wall clock, so the order made after it
+    (by the wall clock, at the same moment) that ended 2 days ago still goes."""
+    wall = Wall()
+    shop = Shop(tmp_path / "m.db", wall, keep_days=1)
+    shop.retention.clock_for = lambda msisdn: wall.now + (3 * DAY if msisdn == ZH else 0.0)
+    ahead = shop.cancelled_by(ZH, at=T0 + DAY)  # 2 days ago by the wall clock, on a clock 3 days ahead
+    behind = shop.cancelled(at=T0 - 2 * DAY)
+    shop.cancelled()  # the newest, kept anyway
+    assert shop.tick() == 1
+    assert behind not in shop.ids() and ahead in shop.ids()
