@@ -12,6 +12,8 @@ _EPOCH = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,9})?")
 #: Epoch seconds below this (2001-09-09) are no time a message of smsgw ended at: a number
 #: that small is a row id (GET /api/messages' ``before`` cursor), typed where a time belongs.
 SMALLEST_EPOCH = 1e9
+#: A time whose ``+`` offset arrived as a space: a query string decodes an unencoded ``+`` so.
+_PLUS_AS_SPACE = re.compile(r"([0-9]{4}-?[0-9]{2}-?[0-9]{2}T[0-9:.,]+) ([0-9]{2}(?::?[0-9]{2})?)")
 #: How a moment may be written, for error messages.
 FORMS = "ISO 8601 (2026-12-01T00:00:00Z), epoch seconds (1796083200) or now"
 
@@ -39,8 +41,11 @@ def parse_moment(text: str, now: Callable[[], float]) -> float:
     if _EPOCH.fullmatch(text):
         seconds = float(text)
         if seconds < SMALLEST_EPOCH:
-            raise RowIdLike(f"{text} looks like a row id, not a time: give {FORMS}")
+            # A date written without dashes is refused too: a row id that happens to read as a
+            # date must not remove everything before that day.
+            raise RowIdLike(f"{text} looks like a row id, not a time: give {FORMS}; a date with its dashes")
         return seconds
+    text = _PLUS_AS_SPACE.sub(r"\1+\2", text)
     shown = text if len(text) <= 40 else f"{text[:20]}…({len(text)} characters)"
     if len(text) > 40 or not text[:4].isdigit():
         raise NotAMoment(f"{shown!r} is not a time: give {FORMS}")

@@ -19,6 +19,8 @@ def _never() -> float:
         "2026-12-01T00:00:00Z",
         "2026-12-01T00:00:00.000Z",  # as the API shows done_at
         "2026-12-01T02:00:00+02:00",
+        "2026-12-01T02:00:00 02:00",  # its + unencoded in a query string, read as a space
+        "2026-12-01 00:00:00",  # a space between date and time stays one
         "2026-12-01T00:00:00",  # no offset: UTC, as the API writes its times
         "2026-12-01",
         "1796083200",
@@ -34,7 +36,7 @@ def test_now_is_the_clock_given() -> None:
     assert parse_moment("NOW", lambda: 1_800_000_000.5) == 1_800_000_000.5
 
 
-@pytest.mark.parametrize("text", ["0", "12345", "999999999.9"])
+@pytest.mark.parametrize("text", ["0", "12345", "999999999.9", "20261201"])
 def test_a_number_below_1e9_is_taken_for_a_row_id(text: str) -> None:
     """GET's ?before= is a row-id cursor: the same number given to DELETE is refused, not
     taken for 1970."""
