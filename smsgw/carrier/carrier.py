@@ -242,10 +242,10 @@ class Carrier:
         """Let carrier time pass: schedules, expiries, retries; and what is kept of old
         messages and steps."""
         now = self.clock.now()
+        self.retention.tick()  # first: what the others change gates answers (see Retention.tick)
         self.center.tick(now)
         self.outbox.tick(now)
         self.ussd.tick(now)
-        self.retention.tick()
 
     def advance(self, namespace: str, seconds: float) -> None:
         """Move a namespace's clock forward (the carrier's, and so every namespace's, for

@@ -185,7 +185,9 @@ class Retention:
 
     def tick(self) -> None:
         """Start the next batch, unless one is under way; then give freed pages back."""
-        if self._asked is None and (self.on or self._manual):
+        # A batch commits what is queued before it: never a write that gates an answer. If the
+        # batch failed, that answer would go with the next commit, of nothing, as if durable.
+        if self._asked is None and (self.on or self._manual) and not self.store.urgent:
             asked = self._next_batch()
             if asked is not None:
                 self._asked = asked

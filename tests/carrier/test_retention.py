@@ -95,6 +95,8 @@ def test_the_next_age_pass_waits_a_while_and_finds_messages_that_grew_old() -> N
 class _TimedStore:
     """A store whose batches take what the test says."""
 
+    urgent = False  # no write queued that gates an answer
+
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         self.asked: list[PruneBatch] = []
@@ -103,7 +105,7 @@ class _TimedStore:
         self.asked.append(batch)
         then(PruneDone(0, batch.after + batch.rows, self.seconds))  # type: ignore[operator]
 
-    def compact(self, pages: int) -> int:
+    def compact(self, pages: int, *, last: bool = True) -> int:
         return 0
 
 
@@ -388,3 +390,17 @@ def test_a_node_of_a_cluster_removes_only_messages_of_its_own_range() -> None:
         _run(retention)
         assert _kept(store)[:50] == list(range(1, 51))
     assert _kept(store)[50:] == [mine + 1200]
+
+
+def test_no_batch_starts_while_a_write_that_gates_an_answer_is_queued() -> None:
+    """A batch commits the queue first: a failed batch must not take a submit's insert with it,
+    or the next commit, of nothing, would release the submit's answer as if it were stored."""
+    store = _store(count=3000)
+    retention = _retention(store, FakeClock(), messages=1000)
+    store.insert_message(row(3001, PHONE, state=ENROUTE))  # a submit's, its answer held
+    assert store.urgent
+    retention.tick()
+    assert store.urgent  # nothing taken (a read commits the queue: so this first)
+    assert len(_kept(store)) == 3001  # and nothing pruned
+    retention.tick()
+    assert len(_kept(store)) < 3001
