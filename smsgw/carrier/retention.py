@@ -45,7 +45,7 @@ from collections.abc import Callable
 import attrs
 
 from smsgw.carrier.timeline import Timeline
-from smsgw.store.interface import MessageStore
+from smsgw.store.interface import MessageStore, StoreError
 from smsgw.store.records import PruneBatch, PruneDone
 
 #: Seconds of the database's time a batch aims at: a few turns of the reactor, four times a second.
@@ -185,9 +185,12 @@ class Retention:
 
     def tick(self) -> None:
         """Start the next batch, unless one is under way; then give freed pages back."""
-        # A batch commits what is queued before it: never a write that gates an answer. If the
-        # batch failed, that answer would go with the next commit, of nothing, as if durable.
-        if self._asked is None and (self.on or self._manual) and not self.store.urgent:
+        # A batch, and compaction, commit what is queued before them: never a write that gates
+        # an answer. Had that commit failed, the answer would go with the next commit, of
+        # nothing, as if its write were durable.
+        if self.store.urgent:
+            return
+        if self._asked is None and (self.on or self._manual):
             asked = self._next_batch()
             if asked is not None:
                 self._asked = asked
@@ -196,7 +199,12 @@ class Retention:
         # and under load one follows another. The log is cut back only once they are over.
         if self._compacting and self._asked is None:
             idle = not any(self._passes.values())
-            self._compacting = self.store.compact(COMPACT_PAGES, last=idle) > 0 or not idle
+            try:
+                free = self.store.compact(COMPACT_PAGES, last=idle)
+            except StoreError as error:
+                self._failed(error)  # asked again at the next tick
+                return
+            self._compacting = free > 0 or not idle
 
     def _next_batch(self) -> tuple[str, PruneBatch] | None:
         newest, now, passes = self.newest(), self.wall(), self._passes
@@ -245,10 +253,7 @@ class Retention:
             self._end_manual(done.error)
             return
         if done.error is not None:
-            said = f"{type(done.error).__name__}: {done.error}"
-            if said != self._failing:  # a store that stays broken is said once, not every tick
-                self._failing = said
-                self.on_error(done.error)
+            self._failed(done.error)
             return
         self._failing = None
         walk = self._passes[rule]
@@ -266,3 +271,9 @@ class Retention:
         self.rows[batch.table] = int(min(max(scaled, SMALLEST_BATCH), LARGEST_BATCH))
         if rule == MANUAL and walk is not None and walk.after >= walk.upto:
             self._end_manual()
+
+    def _failed(self, error: BaseException) -> None:
+        said = f"{type(error).__name__}: {error}"
+        if said != self._failing:  # a store that stays broken is said once, not every tick
+            self._failing = said
+            self.on_error(error)

@@ -228,7 +228,7 @@ class SqliteStore(QueuedWrites, SqlReads):
         """Remove a batch of final messages or steps (in a transaction of its own, after the queued
         writes); ``then`` is told at once, on this thread, how many went and how long it took."""
         try:
-            self.commit()
+            self._commit_or_keep()
             started = time.perf_counter()
             db = self._db
             db.execute("BEGIN")
@@ -263,17 +263,32 @@ class SqliteStore(QueuedWrites, SqlReads):
         left free and no more pruning follows (``last``), the write-ahead log is truncated
         too: the file itself shrinks at the log's next checkpoint, which SQLite makes on its
         own every thousand pages written.
+
+        :raises StoreError: the file could not be written (the queued writes stay queued).
         """
-        self.commit()
-        if not self.compactable:
-            return 0
-        # executescript, not execute: a pragma that returns no row is stepped once by
-        # execute, which frees one page, not ``pages``.
-        self._db.executescript(f"PRAGMA incremental_vacuum({int(pages)})")
-        free = int(self._db.execute("PRAGMA freelist_count").fetchone()[0])
-        if free == 0 and last:
-            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        try:
+            self._commit_or_keep()
+            if not self.compactable:
+                return 0
+            # executescript, not execute: a pragma that returns no row is stepped once by
+            # execute, which frees one page, not ``pages``.
+            self._db.executescript(f"PRAGMA incremental_vacuum({int(pages)})")
+            free = int(self._db.execute("PRAGMA freelist_count").fetchone()[0])
+            if free == 0 and last:
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error as error:
+            raise StoreError(f"giving {self.path}'s free pages back failed: {error}") from error
         return free
+
+    def _commit_or_keep(self) -> None:
+        """:meth:`commit`, for retention's work, which runs between the carrier's commits: when
+        it fails, the writes stay queued, owed still, for the carrier's next commit to try."""
+        queue, urgent = self._queue, self._urgent
+        try:
+            self.commit()
+        except sqlite3.Error:
+            self._queue[:0], self._urgent = queue, urgent
+            raise
 
     def compact_all(self) -> None:
         """Give every free page back to the disk at once, and truncate the write-ahead log

@@ -17,6 +17,7 @@ from smsgw.carrier.retention import (
     Retention,
 )
 from smsgw.carrier.timeline import Timeline
+from smsgw.store.interface import StoreError
 from smsgw.store.records import PruneBatch, PruneDone, TimelineStep
 from smsgw.store.sqlite import SqliteStore
 from tests.carrier.helpers import Link, make_carrier, submit
@@ -404,3 +405,30 @@ def test_no_batch_starts_while_a_write_that_gates_an_answer_is_queued() -> None:
     assert len(_kept(store)) == 3001  # and nothing pruned
     retention.tick()
     assert len(_kept(store)) < 3001
+
+
+class _FullDisk(_TimedStore):
+    def compact(self, pages: int, *, last: bool = True) -> int:
+        raise StoreError("giving smsgw.db's free pages back failed: database or disk is full")
+
+
+def test_a_compaction_that_fails_is_said_once_and_the_carrier_ticks_on() -> None:
+    store = _FullDisk(0.0)
+    retention = Retention(
+        store,  # type: ignore[arg-type]
+        keep_days=0, keep_messages=0, newest=lambda: 5000, last_arrival=lambda: 5000, wall=FakeClock().now,
+    )  # fmt: skip
+    said: list[BaseException] = []
+    retention.on_error = said.append
+    retention._compacting = True  # as after a pass that removed messages
+    _run(retention, 5)  # raises nothing: the carrier's tick goes on
+    assert len(said) == 1 and "disk is full" in str(said[0])
+
+
+def test_a_store_keeps_its_queued_writes_when_compaction_cannot_commit_them(tmp_path: Path) -> None:
+    store = SqliteStore(str(tmp_path / "smsgw.db"))
+    store.put_document("merchant.state", "orders", 7)
+    store._db.close()  # as a file that can no longer be written
+    with pytest.raises(StoreError, match="free pages back failed"):
+        store.compact(10)
+    assert store.dirty  # still owed, for the carrier's next commit
