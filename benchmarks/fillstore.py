@@ -29,7 +29,6 @@ Prints the rows written, rows/s and the file's size.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from dataclasses import dataclass
@@ -156,7 +155,7 @@ def fill(
     finally:
         store.close()
     seconds = time.perf_counter() - started
-    size = os.path.getsize(path) + _size(Path(f"{path}-wal"))
+    size = disk_bytes(Path(path))
     return Filled(messages, held, owed - held, off_phones, seconds, size)
 
 
@@ -179,11 +178,15 @@ def _row(
     )  # fmt: skip
 
 
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except FileNotFoundError:
-        return 0
+def disk_bytes(path: Path) -> int:
+    """A store's file and its write-ahead log, as the file system has them."""
+    total = 0
+    for name in (path, Path(f"{path}-wal")):
+        try:
+            total += name.stat().st_size
+        except FileNotFoundError:  # no log yet, or the store was closed
+            continue
+    return total
 
 
 def _days(text: str) -> tuple[float, float]:

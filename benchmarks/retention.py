@@ -120,17 +120,6 @@ def pruned_total(metrics: dict[str, float]) -> float:
     return sum(v for k, v in metrics.items() if k.startswith("smsgw_messages_pruned_total"))
 
 
-def disk_bytes(path: Path) -> int:
-    """The store's file and its write-ahead log, as the file system has them."""
-    total = 0
-    for name in (path, Path(f"{path}-wal")):
-        try:
-            total += name.stat().st_size
-        except FileNotFoundError:
-            pass
-    return total
-
-
 def written_bytes(server: servers.Server) -> int:
     """Bytes the server's process has written so far (``wchar``: files and sockets alike)."""
     for line in Path(f"/proc/{server.process.pid}/io").read_text().splitlines():
@@ -154,7 +143,7 @@ def answer_enquire_link(host: str, port: int, deadline: float) -> None:
                 if len(buf) >= 16 and wire.HEADER.unpack_from(buf)[1] == wire.ENQUIRE_LINK_RESP:
                     return
         except OSError:
-            pass
+            pass  # not listening yet: asked again below, until the deadline
         if time.monotonic() > deadline:
             raise servers.Unavailable(f"{host}:{port} answered no enquire_link")
         time.sleep(0.01)
@@ -266,7 +255,7 @@ class Bench:
         row = Slice(
             phase,
             time.monotonic() - self.started_at,
-            disk_bytes(self.db),
+            fillstore.disk_bytes(self.db),
             metrics.get("smsgw_store_bytes", float("nan")),
             metrics.get("smsgw_store_free_bytes", float("nan")),
             metrics.get("smsgw_messages_stored", float("nan")),
@@ -354,7 +343,7 @@ class Bench:
         self.stop_smsgw()
         # The same store in a fresh process: what is the store's, and what the process's.
         self.start_smsgw(args.keep_days, "after: the prune done")
-        self.final_disk = disk_bytes(self.db)
+        self.final_disk = fillstore.disk_bytes(self.db)
         for _ in range(args.slices):
             self.slice("restarted")
         self.stop_smsgw()
