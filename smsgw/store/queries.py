@@ -20,6 +20,8 @@ class SqlReads:
 
     #: The column that keeps documents in their first insertion order.
     _DOCUMENT_ORDER = "rowid"
+    #: Queues a document, as the store's writes do (:class:`~smsgw.store.writes.QueuedWrites`).
+    put_document: Callable[[str, str, object], None]
 
     def _read(self, query: str, params: Iterable[SqlValue] = ()) -> list[Row]:
         """Each store's own: run ``query`` after the writes before it (SQLite applies its queue
@@ -164,10 +166,6 @@ class SqlReads:
     def _reserve(self, floor: int, count: int) -> int:
         self.put_document(NUMBERS_KIND, NUMBERS_KEY, floor + count)
         return floor + count
-
-    def put_document(self, kind: str, key: str, value: object) -> None:
-        """The store's writes give it (:class:`~smsgw.store.writes.QueuedWrites`)."""
-        raise NotImplementedError(f"{type(self).__name__} does not say how it writes")
 
     def msisdns(self, limit: int = 1000) -> list[str]:
         """MSISDNs that have messages (through the msisdn index), at most ``limit``."""
